@@ -1,0 +1,99 @@
+//! Loading kernel modules with finit_module(2), in the order the image tool
+//! resolved (dependencies first).
+
+use nix::errno::Errno;
+use nix::kmod::{ModuleInitFlags, finit_module};
+use std::ffi::CString;
+use std::fs::File;
+use std::time::Instant;
+use tracing::{debug, info, warn};
+use vigil_board::ModuleLoad;
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub loaded: usize,
+    pub already: usize,
+    pub failed: Vec<(String, String)>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Loaded,
+    AlreadyLoaded,
+}
+
+fn load_one(m: &ModuleLoad) -> Result<Outcome, String> {
+    let file = File::open(&m.path).map_err(|e| format!("cannot open {}: {e}", m.path))?;
+    let params = CString::new(m.params.as_str()).map_err(|_| "parameters contain a NUL byte".to_string())?;
+    match finit_module(&file, &params, ModuleInitFlags::empty()) {
+        Ok(()) => Ok(Outcome::Loaded),
+        Err(Errno::EEXIST) => Ok(Outcome::AlreadyLoaded),
+        Err(e) => Err(explain(e)),
+    }
+}
+
+/// What a finit_module error usually means, for the operator.
+fn explain(e: Errno) -> String {
+    let hint = match e {
+        Errno::ENODEV => "no such hardware on this board",
+        Errno::ENOENT => "a dependency or symbol is missing (see the kernel log)",
+        Errno::ENOEXEC => "not a module for this kernel",
+        Errno::EINVAL => "invalid module or parameters",
+        Errno::EPERM => "not permitted (lacking CAP_SYS_MODULE, or module loading is locked)",
+        Errno::EKEYREJECTED | Errno::EBADMSG => "signature rejected",
+        _ => "",
+    };
+    if hint.is_empty() { e.to_string() } else { format!("{e}: {hint}") }
+}
+
+/// Loads every module; each failure is logged by name and the rest continue.
+pub fn load_all(modules: &[ModuleLoad]) -> Report {
+    let start = Instant::now();
+    let mut report = Report::default();
+    for m in modules {
+        match load_one(m) {
+            Ok(Outcome::Loaded) => {
+                debug!("module {} loaded", m.name);
+                report.loaded += 1;
+            }
+            Ok(Outcome::AlreadyLoaded) => {
+                debug!("module {} already loaded", m.name);
+                report.already += 1;
+            }
+            Err(why) => {
+                warn!("module {} failed to load: {why}", m.name);
+                report.failed.push((m.name.clone(), why));
+            }
+        }
+    }
+    info!(
+        "modules: {} loaded, {} already present, {} failed in {} ms",
+        report.loaded,
+        report.already,
+        report.failed.len(),
+        start.elapsed().as_millis()
+    );
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_a_hint() {
+        assert!(explain(Errno::ENODEV).contains("no such hardware"));
+        assert!(explain(Errno::ENOENT).contains("dependency"));
+        assert_eq!(explain(Errno::EIO), Errno::EIO.to_string());
+    }
+
+    #[test]
+    fn a_missing_file_is_reported_with_its_path() {
+        let m = ModuleLoad { name: "nope".into(), path: "/nonexistent/nope.ko".into(), params: String::new() };
+        let err = load_one(&m).unwrap_err();
+        assert!(err.contains("/nonexistent/nope.ko"), "{err}");
+        let report = load_all(&[m]);
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(report.failed[0].0, "nope");
+    }
+}

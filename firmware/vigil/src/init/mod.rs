@@ -1,0 +1,80 @@
+//! PID 1's boot sequence. Each step logs its failure and the boot carries on
+//! degraded: an appliance with no NIC still gets a console.
+
+mod kmod;
+mod mount;
+mod netup;
+
+use crate::clock;
+use std::io::Write;
+use std::time::Duration;
+use tracing::{error, info, warn};
+use vigil_board::{RUNTIME_PATH, Runtime};
+
+pub fn run() -> ! {
+    let started = clock::since_boot();
+    // A stable line the boot benchmark reads: kernel start to /init.
+    let _ = writeln!(
+        std::io::stderr(),
+        "vigil {}: /init started {} ms after kernel start",
+        crate::VERSION,
+        started.as_millis()
+    );
+
+    let failed_mounts = mount::mount_all();
+    // Ctrl-Alt-Del becomes SIGINT to us instead of an instant reboot.
+    if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
+        warn!("cannot hand Ctrl-Alt-Del to init: {e}");
+    }
+
+    let board = load_board();
+    let hostname = board.as_ref().map_or("vigil", |b| b.hostname.as_str());
+    if let Err(e) = nix::unistd::sethostname(hostname) {
+        error!("sethostname({hostname}) failed: {e}");
+    }
+    let modules = board.as_ref().map(|b| kmod::load_all(&b.modules)).unwrap_or_default();
+    let nics: Vec<String> = board.as_ref().map(|b| b.nics.clone()).unwrap_or_default();
+    let net = netup::bring_up(&nics);
+    report_ipvs();
+
+    let ready = clock::since_boot();
+    let problems = failed_mounts + modules.failed.len() + net.missing.len() + net.failed;
+    let _ = writeln!(
+        std::io::stderr(),
+        "vigil: ready in {} ms ({} ms after kernel start){}",
+        (ready - started).as_millis(),
+        ready.as_millis(),
+        if problems > 0 { format!(", degraded: {problems} problems") } else { String::new() }
+    );
+    crate::system::run_pid1(board)
+}
+
+fn load_board() -> Option<Runtime> {
+    match std::fs::read(RUNTIME_PATH) {
+        Ok(bytes) => match Runtime::decode(&bytes) {
+            Ok(b) => {
+                info!("board {} ({}), kernel {}", b.board, b.arch, b.kernel_release);
+                Some(b)
+            }
+            Err(e) => {
+                error!("{RUNTIME_PATH}: {e}; no modules loaded");
+                None
+            }
+        },
+        Err(e) => {
+            warn!("{RUNTIME_PATH}: {e}; no modules loaded, bringing up every interface found");
+            None
+        }
+    }
+}
+
+/// IPVS is the reason this appliance exists: say plainly whether the kernel has it.
+fn report_ipvs() {
+    match std::fs::read_to_string("/proc/net/ip_vs") {
+        Ok(text) => info!("ipvs: {}", text.lines().next().unwrap_or("present")),
+        Err(e) => warn!("ipvs: /proc/net/ip_vs: {e}: load balancing unavailable"),
+    }
+}
+
+/// How long to wait for a board NIC whose driver probes asynchronously.
+const NIC_WAIT: Duration = Duration::from_secs(3);

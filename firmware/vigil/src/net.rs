@@ -1,0 +1,171 @@
+//! Interfaces over rtnetlink (via `neli`): list links, set them up with
+//! multicast. Blocking calls on a private socket: each is one round trip to
+//! the kernel.
+
+use neli::consts::nl::{NlmF, Nlmsg};
+use neli::consts::rtnl::{Iff, Ifla, RtAddrFamily, Rtm};
+use neli::consts::socket::NlFamily;
+use neli::nl::{NlPayload, NlmsghdrBuilder};
+use neli::rtnl::{Ifinfomsg, IfinfomsgBuilder};
+use neli::socket::synchronous::NlSocketHandle;
+use neli::utils::Groups;
+use std::fmt;
+use std::io;
+
+/// One network interface as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: i32,
+    pub name: String,
+    pub flags: u32,
+    pub mtu: u32,
+    pub mac: Option<[u8; 6]>,
+}
+
+impl Link {
+    pub fn is_up(&self) -> bool {
+        self.flags & libc::IFF_UP as u32 != 0
+    }
+    pub fn is_multicast(&self) -> bool {
+        self.flags & libc::IFF_MULTICAST as u32 != 0
+    }
+}
+
+impl fmt::Display for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut flags = Vec::new();
+        for (bit, name) in [
+            (libc::IFF_UP, "UP"),
+            (libc::IFF_BROADCAST, "BROADCAST"),
+            (libc::IFF_LOOPBACK, "LOOPBACK"),
+            (libc::IFF_MULTICAST, "MULTICAST"),
+            (libc::IFF_LOWER_UP, "LOWER_UP"),
+        ] {
+            if self.flags & bit as u32 != 0 {
+                flags.push(name);
+            }
+        }
+        write!(f, "{}: {} <{}> mtu {}", self.index, self.name, flags.join(","), self.mtu)?;
+        if let Some(m) = self.mac {
+            write!(
+                f,
+                " link/ether {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub struct Rtnl {
+    sock: NlSocketHandle,
+    seq: u32,
+}
+
+fn io_err(e: impl fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl Rtnl {
+    pub fn open() -> io::Result<Rtnl> {
+        let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(io_err)?;
+        Ok(Rtnl { sock, seq: 0 })
+    }
+
+    fn send(&mut self, ty: Rtm, flags: NlmF, msg: Ifinfomsg) -> io::Result<u32> {
+        self.seq = self.seq.wrapping_add(1);
+        let hdr = NlmsghdrBuilder::default()
+            .nl_type(ty)
+            .nl_flags(NlmF::REQUEST | flags)
+            .nl_seq(self.seq)
+            .nl_payload(NlPayload::Payload(msg))
+            .build()
+            .map_err(io_err)?;
+        self.sock.send(&hdr).map_err(io_err)?;
+        Ok(self.seq)
+    }
+
+    /// Every link, in kernel index order.
+    pub fn links(&mut self) -> io::Result<Vec<Link>> {
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .build()
+            .map_err(io_err)?;
+        let seq = self.send(Rtm::Getlink, NlmF::DUMP, msg)?;
+        let mut out = Vec::new();
+        loop {
+            let (msgs, _) = self.sock.recv::<Rtm, Ifinfomsg>().map_err(io_err)?;
+            for m in msgs {
+                let m = m.map_err(io_err)?;
+                if *m.nl_seq() != seq {
+                    continue;
+                }
+                if u16::from(*m.nl_type()) == u16::from(Nlmsg::Done) {
+                    return Ok(out);
+                }
+                match m.nl_payload() {
+                    NlPayload::Payload(info) => out.push(parse_link(info)),
+                    NlPayload::Err(e) => return Err(io::Error::from_raw_os_error(-*e.error())),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Sets `flags` within `mask` on a link (like `ip link set dev X up multicast on`).
+    pub fn set_flags(&mut self, index: i32, flags: u32, mask: u32) -> io::Result<()> {
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(index)
+            .ifi_flags(Iff::from_bits_retain(flags))
+            .ifi_change(Iff::from_bits_retain(mask))
+            .build()
+            .map_err(io_err)?;
+        let seq = self.send(Rtm::Newlink, NlmF::ACK, msg)?;
+        self.wait_ack(seq)
+    }
+
+    fn wait_ack(&mut self, seq: u32) -> io::Result<()> {
+        loop {
+            let (msgs, _) = self.sock.recv::<Rtm, Ifinfomsg>().map_err(io_err)?;
+            for m in msgs {
+                let m = m.map_err(io_err)?;
+                if *m.nl_seq() != seq {
+                    continue;
+                }
+                match m.nl_payload() {
+                    NlPayload::Ack(_) => return Ok(()),
+                    NlPayload::Err(e) => return Err(io::Error::from_raw_os_error(-*e.error())),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn parse_link(info: &Ifinfomsg) -> Link {
+    let mut link = Link {
+        index: *info.ifi_index(),
+        name: String::new(),
+        flags: info.ifi_flags().bits(),
+        mtu: 0,
+        mac: None,
+    };
+    for attr in info.rtattrs().iter() {
+        let p: &[u8] = attr.rta_payload().as_ref();
+        match *attr.rta_type() {
+            Ifla::Ifname => {
+                let end = p.iter().position(|&b| b == 0).unwrap_or(p.len());
+                link.name = String::from_utf8_lossy(&p[..end]).into_owned();
+            }
+            Ifla::Mtu => {
+                if let Ok(b) = <[u8; 4]>::try_from(p) {
+                    link.mtu = u32::from_ne_bytes(b);
+                }
+            }
+            Ifla::Address => link.mac = <[u8; 6]>::try_from(p).ok(),
+            _ => {}
+        }
+    }
+    link
+}
