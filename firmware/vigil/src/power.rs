@@ -75,9 +75,7 @@ fn stop_all_processes() {
     }
     let deadline = Instant::now() + GRACE;
     while Instant::now() < deadline {
-        crate::reap::reap_all();
-        // ESRCH from a null signal to -1: no process left.
-        if kill(Pid::from_raw(-1), None) == Err(nix::errno::Errno::ESRCH) {
+        if !crate::reap::children_left() {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -8,10 +8,23 @@ use tracing::{info, warn};
 
 /// Collects every child that has exited, without blocking. Returns how many.
 pub fn reap_all() -> usize {
+    reap().0
+}
+
+/// Reaps, and tells whether any child is still running. As PID 1 "no child"
+/// means no user process at all: every process descends from PID 1, and an
+/// orphan is re-parented to it. (kill(-1, 0) cannot tell: it also succeeds
+/// on kernel threads.)
+pub fn children_left() -> bool {
+    reap().1
+}
+
+fn reap() -> (usize, bool) {
     let mut n = 0;
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return n,
+            Ok(WaitStatus::StillAlive) => return (n, true),
+            Err(Errno::ECHILD) => return (n, false),
             Ok(WaitStatus::Exited(pid, code)) => {
                 n += 1;
                 info!("reaped pid {pid}: exited with status {code}");
@@ -25,7 +38,7 @@ pub fn reap_all() -> usize {
             Err(Errno::EINTR) => continue,
             Err(e) => {
                 warn!("waitpid failed: {e}");
-                return n;
+                return (n, true);
             }
         }
     }

@@ -1,0 +1,112 @@
+//! Building the firmware and a board's boot image.
+
+use crate::initramfs::{Archive, Entry};
+use crate::kernel::{self, KernelTree};
+use crate::modules::{self, KernelModules};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vigil_board::{Arch, Board, KernelBoot, ModuleLoad, Runtime};
+
+/// Builds the static firmware for an architecture with cargo and returns the
+/// binary's path.
+pub fn firmware(arch: Arch) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = arch.rust_target();
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--release", "--locked", "-p", "vigil", "--target", target])
+        .current_dir(crate::paths::root())
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo build of the firmware for {target} failed ({status})");
+    }
+    let bin = crate::paths::target_dir().join(target).join("release/vigil");
+    if !bin.is_file() {
+        bail!("cargo succeeded but {} is missing", bin.display());
+    }
+    Ok(bin)
+}
+
+/// A board's boot image: what QEMU (or a bootloader) needs.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub board: Board,
+    /// The kernel as QEMU gets it (`vmlinux` for PVH boots).
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub cmdline: String,
+    /// Modules in load order.
+    pub modules: Vec<String>,
+    pub builtin: Vec<String>,
+}
+
+/// Builds the initramfs for `board` around `firmware` into
+/// `<target>/vigil/<board>/initramfs.cpio.gz`.
+pub fn build_image(board: &Board, firmware: &Path) -> Result<Image> {
+    let tree = kernel::fetch(board)?;
+    let archive = assemble(board, &tree, firmware)?;
+    let (modules, builtin) = (archive.1, archive.2);
+    let dir = crate::paths::out_dir().join(&board.name);
+    std::fs::create_dir_all(&dir)?;
+    let initrd = dir.join("initramfs.cpio.gz");
+    let bytes = archive.0.to_gzip()?;
+    // Written beside and renamed: a concurrent build never sees half a file.
+    let tmp = dir.join(format!(".initramfs.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, &initrd)?;
+    let kernel = match board.qemu.as_ref().map(|q| q.boot) {
+        Some(KernelBoot::Pvh) => kernel::vmlinux(&tree)?,
+        _ => tree.image.clone(),
+    };
+    Ok(Image { board: board.clone(), kernel, initrd, cmdline: board.kernel.cmdline.clone(), modules, builtin })
+}
+
+/// The archive's contents (pure apart from reading the inputs), with the
+/// module load order and the built-in modules that were skipped.
+pub fn assemble(board: &Board, tree: &KernelTree, firmware: &Path) -> Result<(Archive, Vec<String>, Vec<String>)> {
+    let mut a = Archive::new();
+    for d in ["dev", "proc", "sys", "run", "tmp", "etc", "root"] {
+        a.dir(d, 0o755)?;
+    }
+    a.dir("tmp", 0o1777)?;
+    // The kernel opens /dev/console for init's stdio before init mounts devtmpfs.
+    a.add("dev/console", Entry::CharDev { mode: 0o600, major: 5, minor: 1 })?;
+    let rootfs = crate::paths::rootfs_dir();
+    if rootfs.is_dir() {
+        a.add_tree(&rootfs, "")?;
+    }
+    let bin = std::fs::read(firmware).with_context(|| format!("reading the firmware {}", firmware.display()))?;
+    crate::elf::check_static(&bin).with_context(|| format!("{}", firmware.display()))?;
+    crate::elf::check_arch(&bin, board.arch).with_context(|| format!("{}", firmware.display()))?;
+    a.file("init", 0o755, bin)?;
+
+    let km = KernelModules::open(&tree.modules_dir())?;
+    let res = modules::resolve(&km, &board.modules.load, &board.modules.prefer)
+        .with_context(|| format!("board {}: resolving modules", board.name))?;
+    let mut loads = Vec::new();
+    for m in &res.order {
+        let dest = format!("lib/modules/{}/{}", tree.release, m.file);
+        let data = std::fs::read(km.path(&m.file))?;
+        if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+            bail!("{}: compressed module; this kernel cannot load it (no CONFIG_MODULE_DECOMPRESS)", m.file);
+        }
+        a.file(&dest, 0o644, data)?;
+        let params = board.modules.params.get(&m.name).cloned().unwrap_or_default();
+        loads.push(ModuleLoad { name: m.name.clone(), path: format!("/{dest}"), params });
+    }
+    let runtime = Runtime {
+        board: board.name.clone(),
+        arch: board.arch,
+        hostname: board.hostname.clone(),
+        kernel_release: tree.release.clone(),
+        modules: loads,
+        console: board.console.device.clone(),
+        nics: board.nics.iter().map(|n| n.name.clone()).collect(),
+        watchdog: board.watchdog.clone(),
+        flash: board.flash.clone(),
+    };
+    a.file(vigil_board::RUNTIME_PATH, 0o644, runtime.encode())?;
+    let order = res.order.iter().map(|m| m.name.clone()).collect();
+    Ok((a, order, res.builtin))
+}

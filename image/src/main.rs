@@ -1,0 +1,246 @@
+//! `vigil-image`: fetch kernels, build boot images, run QEMU nodes and
+//! clusters on a virtual switch.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+use vigil_image::qemu::Accel;
+use vigil_image::{Node, NodeSpec, Switch, boards, build, initramfs, kernel};
+
+#[derive(Parser)]
+#[command(name = "vigil-image", version, about = "Build and run vigil appliance images")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Fetch, verify and unpack the pinned kernel of each board (all by default).
+    FetchKernels { boards: Vec<String> },
+    /// Build the firmware and a board's initramfs.
+    Build {
+        #[arg(long, default_value = "qemu-x86_64")]
+        board: String,
+        /// Use this firmware binary instead of building it.
+        #[arg(long)]
+        firmware: Option<PathBuf>,
+    },
+    /// List what a built initramfs holds.
+    Ls {
+        #[arg(long, default_value = "qemu-x86_64")]
+        board: String,
+    },
+    /// Boot N nodes of a board on one virtual switch, with their consoles
+    /// here. Type at node 1's console; lines starting with '~' steer:
+    /// ~N LINE (to node N), ~cut N, ~restore N, ~loss N PCT, ~delay N MS,
+    /// ~capture FILE, ~stats, ~quit.
+    Run {
+        #[arg(long, default_value = "qemu-x86_64")]
+        board: String,
+        #[arg(long, default_value_t = 1)]
+        nodes: u8,
+        /// Extra kernel command line.
+        #[arg(long, default_value = "")]
+        append: String,
+    },
+    /// Check whether KVM boots a guest here (it does not on every machine).
+    ProbeKvm,
+    /// List the board definitions.
+    Boards,
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("vigil-image: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::FetchKernels { boards: names } => {
+            let names = if names.is_empty() { boards::list_boards() } else { names };
+            for n in names {
+                let b = boards::load_board(&n)?;
+                let t = kernel::fetch(&b)?;
+                println!("{}: {} {} in {}", b.name, b.kernel.package, b.kernel.version, t.root.display());
+            }
+        }
+        Cmd::Build { board, firmware } => {
+            let b = boards::load_board(&board)?;
+            let fw = match firmware {
+                Some(f) => f,
+                None => build::firmware(b.arch)?,
+            };
+            let img = build::build_image(&b, &fw)?;
+            let size = std::fs::metadata(&img.initrd)?.len();
+            println!("board     {}", b.name);
+            println!("firmware  {} ({} bytes)", fw.display(), std::fs::metadata(&fw)?.len());
+            println!("kernel    {}", img.kernel.display());
+            println!("initramfs {} ({} KiB)", img.initrd.display(), size / 1024);
+            println!("modules   {} ({})", img.modules.len(), img.modules.join(" "));
+            println!("built-in  {}", img.builtin.join(" "));
+            println!("cmdline   {}", img.cmdline);
+        }
+        Cmd::Ls { board } => {
+            let path = vigil_image::paths::out_dir().join(&board).join("initramfs.cpio.gz");
+            let gz = std::fs::read(&path).with_context(|| format!("{} (run: vigil-image build --board {board})", path.display()))?;
+            let mut cpio = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut cpio)?;
+            for (name, mode, size) in initramfs::list_cpio(&cpio)? {
+                println!("{mode:07o} {size:>10} /{name}");
+            }
+        }
+        Cmd::Run { board, nodes, append } => run(&board, nodes, &append)?,
+        Cmd::ProbeKvm => probe_kvm()?,
+        Cmd::Boards => {
+            for n in boards::list_boards() {
+                let b = boards::load_board(&n)?;
+                println!("{:<16} {:<8} {}", b.name, b.arch.to_string(), b.description);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn image_for(board: &str) -> Result<build::Image> {
+    let b = boards::load_board(board)?;
+    let fw = build::firmware(b.arch)?;
+    build::build_image(&b, &fw)
+}
+
+fn run(board: &str, count: u8, append: &str) -> Result<()> {
+    if count == 0 || count > 32 {
+        bail!("--nodes must be 1..=32");
+    }
+    let img = image_for(board)?;
+    let dir = vigil_image::paths::out_dir().join("run").join(format!("{board}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let switch = Switch::start(&dir.join("switch.sock"))?;
+    let mut nodes = Vec::new();
+    for i in 1..=count {
+        let mut spec = NodeSpec::new(i, dir.join(format!("node{i}")));
+        spec.hub = Some(switch.socket_path().to_path_buf());
+        spec.extra_cmdline = append.to_string();
+        switch.add_port(&format!("node{i}"), &spec.net_socket());
+        nodes.push(Node::start(&img, spec)?);
+    }
+    eprintln!(
+        "vigil-image: {count} x {board} on one switch; logs in {}; '~stats', '~quit', '~N LINE' steer",
+        dir.display()
+    );
+    // Typed lines arrive on a channel, so the loop can also print output.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            match line {
+                Ok(l) => {
+                    if tx.send(l).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let mut offsets = vec![0usize; nodes.len()];
+    loop {
+        for (i, n) in nodes.iter().enumerate() {
+            let (text, off) = n.output_since(offsets[i]);
+            offsets[i] = off;
+            if !text.is_empty() {
+                let mut out = std::io::stdout().lock();
+                if count == 1 {
+                    let _ = out.write_all(text.as_bytes());
+                } else {
+                    for l in text.split_inclusive('\n') {
+                        let _ = write!(out, "[{}] {l}", n.name);
+                    }
+                }
+                let _ = out.flush();
+            }
+        }
+        if nodes.iter_mut().all(|n| !n.is_running()) {
+            eprintln!("vigil-image: every node has stopped");
+            return Ok(());
+        }
+        match rx.recv_timeout(Duration::from_millis(30)) {
+            Ok(line) => {
+                if let Some(cmd) = line.strip_prefix('~') {
+                    if steer(cmd.trim(), &switch, &mut nodes)? {
+                        return Ok(());
+                    }
+                } else {
+                    nodes[0].send_line(&line)?;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                // stdin closed: keep running until the nodes stop.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// One '~' command. Returns true to quit.
+fn steer(cmd: &str, switch: &Switch, nodes: &mut [Node]) -> Result<bool> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let count = nodes.len();
+    let node_arg = |w: Option<&&str>| -> Result<usize> {
+        let n: usize = w.context("which node?")?.parse().context("a node number")?;
+        if n == 0 || n > count {
+            bail!("no node {n}");
+        }
+        Ok(n - 1)
+    };
+    let result: Result<()> = (|| {
+        match words.first().copied() {
+            Some("quit") => return Ok(()),
+            Some("stats") => eprint!("{}", switch.report()),
+            Some("cut") => switch.set_link(node_arg(words.get(1))?, false)?,
+            Some("restore") => switch.set_link(node_arg(words.get(1))?, true)?,
+            Some("loss") => {
+                let pct: f64 = words.get(2).context("loss N PCT")?.parse()?;
+                switch.set_loss(node_arg(words.get(1))?, pct / 100.0)?
+            }
+            Some("delay") => {
+                let ms: u64 = words.get(2).context("delay N MS")?.parse()?;
+                switch.set_delay(node_arg(words.get(1))?, Duration::from_millis(ms))?
+            }
+            Some("capture") => switch.capture(std::path::Path::new(words.get(1).context("capture FILE")?))?,
+            Some(w) if w.parse::<usize>().is_ok() => {
+                let n = node_arg(words.first())?;
+                let rest = cmd[w.len()..].trim_start();
+                nodes[n].send_line(rest)?;
+            }
+            _ => bail!("unknown ~command; try ~stats, ~cut N, ~restore N, ~loss N PCT, ~delay N MS, ~capture FILE, ~N LINE, ~quit"),
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        eprintln!("vigil-image: {e:#}");
+    }
+    Ok(words.first() == Some(&"quit"))
+}
+
+/// Boots qemu-x86_64 once with KVM and reports whether it reaches /init.
+fn probe_kvm() -> Result<()> {
+    if std::fs::File::open("/dev/kvm").is_err() {
+        println!("kvm: /dev/kvm cannot be opened: TCG only");
+        return Ok(());
+    }
+    let img = image_for("qemu-x86_64")?;
+    let dir = vigil_image::paths::out_dir().join("probe-kvm");
+    let mut spec = NodeSpec::new(1, &dir);
+    spec.accel = Accel::Kvm;
+    let mut node = Node::start(&img, spec)?;
+    match node.expect("/init started", Duration::from_secs(20)) {
+        Ok(_) => println!("kvm: works here (a guest reached /init); VIGIL_ACCEL=kvm enables it"),
+        Err(_) => println!("kvm: /dev/kvm opens but the guest did not reach /init in 20 s: use TCG (the default)"),
+    }
+    Ok(())
+}

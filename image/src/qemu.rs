@@ -1,0 +1,125 @@
+//! The QEMU command line for one node of a board.
+
+use crate::build::Image;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How QEMU executes guest code. TCG is the default: on this kind of machine
+/// `/dev/kvm` opens but guests hang under it (see `vigil-image probe-kvm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+impl Accel {
+    /// `VIGIL_ACCEL=kvm` opts in to KVM; anything else is TCG.
+    pub fn from_env() -> Accel {
+        match std::env::var("VIGIL_ACCEL").as_deref() {
+            Ok("kvm") => Accel::Kvm,
+            _ => Accel::Tcg,
+        }
+    }
+}
+
+/// One node's run-time settings.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// 1-based; also the last byte of the node's MAC address.
+    pub index: u8,
+    /// Holds the node's sockets and logs.
+    pub dir: PathBuf,
+    /// The switch's socket, if the node has a network.
+    pub hub: Option<PathBuf>,
+    /// A raw disk image attached as the board's flash (`/dev/vda`).
+    pub flash: Option<PathBuf>,
+    /// Appended to the board's kernel command line.
+    pub extra_cmdline: String,
+    /// Exit QEMU instead of rebooting the guest (a reboot ends the run).
+    pub no_reboot: bool,
+    pub accel: Accel,
+}
+
+impl NodeSpec {
+    pub fn new(index: u8, dir: impl Into<PathBuf>) -> NodeSpec {
+        NodeSpec {
+            index,
+            dir: dir.into(),
+            hub: None,
+            flash: None,
+            extra_cmdline: String::new(),
+            no_reboot: true,
+            accel: Accel::from_env(),
+        }
+    }
+
+    pub fn mac(&self) -> [u8; 6] {
+        [0x52, 0x54, 0x00, 0x00, 0x00, self.index]
+    }
+    pub fn console_socket(&self) -> PathBuf {
+        self.dir.join("console.sock")
+    }
+    pub fn qmp_socket(&self) -> PathBuf {
+        self.dir.join("qmp.sock")
+    }
+    /// The node's end of the Ethernet link (the switch sends here).
+    pub fn net_socket(&self) -> PathBuf {
+        self.dir.join("net.sock")
+    }
+}
+
+pub fn mac_string(mac: [u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().with_context(|| format!("{}: not UTF-8", p.display()))
+}
+
+/// Builds the QEMU command for a node. The console is a Unix socket that
+/// QEMU serves and waits on (`wait=on`), so no early output is lost.
+pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
+    let q = img.board.qemu.as_ref().with_context(|| format!("board {} has no [qemu] section", img.board.name))?;
+    let mut c = Command::new(&q.binary);
+    let mut cmdline = img.cmdline.clone();
+    if !spec.extra_cmdline.is_empty() {
+        cmdline.push(' ');
+        cmdline.push_str(&spec.extra_cmdline);
+    }
+    let accel = match spec.accel {
+        Accel::Tcg => "tcg",
+        Accel::Kvm => "kvm",
+    };
+    c.args(["-machine", &q.machine, "-accel", accel, "-cpu", &q.cpu, "-smp", "1"])
+        .args(["-m", &q.memory_mib.to_string()])
+        .args(["-nodefaults", "-display", "none", "-monitor", "none"])
+        .arg("-kernel")
+        .arg(&img.kernel)
+        .arg("-initrd")
+        .arg(&img.initrd)
+        .args(["-append", &cmdline])
+        .arg("-chardev")
+        .arg(format!("socket,id=con0,path={},server=on,wait=on", path_str(&spec.console_socket())?))
+        .args(["-serial", "chardev:con0"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", path_str(&spec.qmp_socket())?));
+    if let Some(hub) = &spec.hub {
+        c.arg("-netdev").arg(format!(
+            "dgram,id=n0,local.type=unix,local.path={},remote.type=unix,remote.path={}",
+            path_str(&spec.net_socket())?,
+            path_str(hub)?
+        ));
+        c.arg("-device").arg(format!("{},netdev=n0,mac={}", q.nic_model, mac_string(spec.mac())));
+    }
+    if let Some(flash) = &spec.flash {
+        c.arg("-drive").arg(format!("file={},if=virtio,format=raw", path_str(flash)?));
+    }
+    if let Some(w) = &q.watchdog {
+        c.args(["-device", w]);
+    }
+    if spec.no_reboot {
+        c.arg("-no-reboot");
+    }
+    Ok(c)
+}

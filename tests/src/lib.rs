@@ -1,0 +1,149 @@
+//! The integration-test harness: prerequisites (skip on a developer machine,
+//! fail under CI), cached firmware and image builds, and QEMU nodes on a
+//! virtual switch whose console logs are kept for failed tests.
+
+use anyhow::Result;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+use vigil_board::Arch;
+use vigil_image::{Image, Node, NodeSpec, Switch};
+
+/// Generous: TCG on a loaded 2-core machine boots in ~3-5 s.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// True under CI (`CI=true`), where a missing prerequisite is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Checks a prerequisite. Returns false (the test should return early) when
+/// it is missing on a developer machine, after saying so; under CI it panics.
+pub fn require(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if in_ci() {
+        panic!("prerequisite missing under CI: {what}");
+    }
+    eprintln!("SKIPPED: {what} (run ci/setup, as root, to have it)");
+    false
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+pub fn have_program(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
+}
+
+/// QEMU for a board and its cached kernel package are present.
+pub fn have_qemu(board: &str) -> bool {
+    let Ok(b) = vigil_image::load_board(board) else { return false };
+    let Some(q) = &b.qemu else { return false };
+    require(have_program(&q.binary), &format!("{} (apt-get install qemu-system-*)", q.binary))
+}
+
+static FIRMWARE: OnceLock<Mutex<Vec<(Arch, PathBuf)>>> = OnceLock::new();
+static IMAGES: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
+
+/// The static firmware for `arch`, built once per test process.
+pub fn firmware(arch: Arch) -> PathBuf {
+    let cell = FIRMWARE.get_or_init(Default::default);
+    let mut built = cell.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, p)) = built.iter().find(|(a, _)| *a == arch) {
+        return p.clone();
+    }
+    let p = vigil_image::build::firmware(arch).expect("building the firmware");
+    built.push((arch, p.clone()));
+    p
+}
+
+/// A board's image, built once per test process.
+pub fn image(board: &str) -> Image {
+    let cell = IMAGES.get_or_init(Default::default);
+    let mut built = cell.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, img)) = built.iter().find(|(b, _)| b == board) {
+        return img.clone();
+    }
+    let b = vigil_image::load_board(board).expect("board");
+    let fw = firmware(b.arch);
+    let img = vigil_image::build_image(&b, &fw).expect("building the image");
+    built.push((board.to_string(), img.clone()));
+    img
+}
+
+/// A fresh directory for one test's sockets and logs, under the target dir
+/// (kept after the run, for the logs).
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = vigil_image::paths::out_dir().join("tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating the test directory");
+    dir
+}
+
+/// Nodes of one board on one switch. Dropping it kills every QEMU it started;
+/// if the test is failing, the tail of each console log is printed first.
+pub struct Cluster {
+    pub switch: Switch,
+    pub nodes: Vec<Node>,
+    pub dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts `count` nodes (numbered from 1; node i is switch port i-1).
+    pub fn start(name: &str, board: &str, count: u8) -> Result<Cluster> {
+        Self::start_with(name, board, count, |_| {})
+    }
+
+    pub fn start_with(name: &str, board: &str, count: u8, mut tweak: impl FnMut(&mut NodeSpec)) -> Result<Cluster> {
+        let img = image(board);
+        let dir = test_dir(name);
+        let switch = Switch::start(&dir.join("switch.sock"))?;
+        let mut cluster = Cluster { switch, nodes: Vec::new(), dir: dir.clone() };
+        for i in 1..=count {
+            let mut spec = NodeSpec::new(i, dir.join(format!("node{i}")));
+            spec.hub = Some(cluster.switch.socket_path().to_path_buf());
+            tweak(&mut spec);
+            cluster.switch.add_port(&format!("node{i}"), &spec.net_socket());
+            cluster.nodes.push(Node::start(&img, spec)?);
+        }
+        Ok(cluster)
+    }
+
+    /// Node `i` (1-based).
+    pub fn node(&mut self, i: usize) -> &mut Node {
+        &mut self.nodes[i - 1]
+    }
+
+    pub fn wait_all_ready(&mut self) -> Result<Vec<u64>> {
+        self.nodes.iter_mut().map(|n| n.wait_ready(BOOT_TIMEOUT)).collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for n in &self.nodes {
+                eprintln!(
+                    "---- {} console ({}), last lines ----\n{}",
+                    n.name,
+                    n.log_path.display(),
+                    vigil_image::node::tail(&n.console_text(), 40)
+                );
+            }
+            eprintln!("---- switch ----\n{}", self.switch.report());
+        }
+        for n in &mut self.nodes {
+            n.kill();
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    vigil_image::paths::root()
+}
+
