@@ -112,9 +112,14 @@ impl Node {
             if let Some(pos) = g.text[self.cursor..].find(needle) {
                 let at = self.cursor + pos;
                 let start = g.text[..at].rfind('\n').map_or(0, |i| i + 1);
-                let end = g.text[at..].find('\n').map_or(g.text.len(), |i| at + i);
-                self.cursor = at + needle.len();
-                return Ok(g.text[start..end].trim_end_matches('\r').to_string());
+                // The whole line, once it has arrived; a prompt ("vigil> ")
+                // has no newline and is taken as it stands.
+                let end = g.text[at..].find('\n').map(|i| at + i);
+                if end.is_some() || needle.ends_with("> ") || g.closed {
+                    let end = end.unwrap_or(g.text.len());
+                    self.cursor = at + needle.len();
+                    return Ok(g.text[start..end].trim_end_matches('\r').to_string());
+                }
             }
             let now = Instant::now();
             if g.closed || now >= deadline {
@@ -134,6 +139,9 @@ impl Node {
     /// Waits for the firmware's ready line and returns the ms it reports.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<u64> {
         let line = self.expect("vigil: ready in ", timeout)?;
+        // The console prompt follows once the control plane runs: commands
+        // typed before it would be echoed ahead of it.
+        self.expect("vigil> ", timeout)?;
         parse_ms_after(&line, "ready in ").with_context(|| format!("unparseable ready line {line:?}"))
     }
 
@@ -145,15 +153,16 @@ impl Node {
     }
 
     /// Runs a console command and returns what it printed up to the next prompt.
+    /// The console echoes what is typed, so the output starts after the echo
+    /// (which also skips any prompt still unread).
     pub fn command(&mut self, line: &str, timeout: Duration) -> Result<String> {
         self.send_line(line)?;
+        self.expect(line, timeout)?;
         let start = self.cursor;
         self.expect("vigil> ", timeout)?;
         let g = self.shared.lock();
         let out = &g.text[start..self.cursor - "vigil> ".len()];
-        // Drop the echoed command line.
-        let out = out.split_once('\n').map_or("", |(_, rest)| rest);
-        Ok(out.replace('\r', ""))
+        Ok(out.replace('\r', "").trim_start_matches('\n').to_string())
     }
 
     /// Console text after byte offset `pos`, and the new offset (for tools
