@@ -51,7 +51,8 @@ impl Archive {
             parent.push_str(comp);
             match self.entries.get(&parent) {
                 None => {
-                    self.entries.insert(parent.clone(), Entry::Dir { mode: 0o755 });
+                    self.entries
+                        .insert(parent.clone(), Entry::Dir { mode: 0o755 });
                 }
                 Some(Entry::Dir { .. }) => {}
                 Some(_) => bail!("{path}: parent {parent} is not a directory"),
@@ -110,7 +111,8 @@ impl Archive {
                 Entry::Symlink { target } => (S_IFLNK | 0o777, target.as_bytes(), 1, (0, 0)),
                 Entry::CharDev { mode, major, minor } => (S_IFCHR | mode, &[], 1, (*major, *minor)),
             };
-            let size = u32::try_from(data.len()).with_context(|| format!("{path}: larger than 4 GiB"))?;
+            let size =
+                u32::try_from(data.len()).with_context(|| format!("{path}: larger than 4 GiB"))?;
             let mut w = cpio::newc::Builder::new(path)
                 .ino(ino as u32 + 1)
                 .mode(mode)
@@ -131,7 +133,9 @@ impl Archive {
     /// The gzip-compressed archive (no name, mtime 0: reproducible).
     pub fn to_gzip(&self) -> Result<Vec<u8>> {
         let cpio = self.to_cpio()?;
-        let mut gz = GzBuilder::new().mtime(0).write(Vec::new(), Compression::best());
+        let mut gz = GzBuilder::new()
+            .mtime(0)
+            .write(Vec::new(), Compression::best());
         gz.write_all(&cpio)?;
         Ok(gz.finish()?)
     }
@@ -167,8 +171,17 @@ mod tests {
     fn sample() -> Archive {
         let mut a = Archive::new();
         a.file("/init", 0o755, b"#!binary".to_vec()).unwrap();
-        a.file("lib/modules/6.1/kernel/net/ip_vs.ko", 0o644, vec![1, 2, 3]).unwrap();
-        a.add("dev/console", Entry::CharDev { mode: 0o600, major: 5, minor: 1 }).unwrap();
+        a.file("lib/modules/6.1/kernel/net/ip_vs.ko", 0o644, vec![1, 2, 3])
+            .unwrap();
+        a.add(
+            "dev/console",
+            Entry::CharDev {
+                mode: 0o600,
+                major: 5,
+                minor: 1,
+            },
+        )
+        .unwrap();
         a
     }
 
@@ -189,8 +202,17 @@ mod tests {
         let names: Vec<&str> = listed.iter().map(|(n, _, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["dev", "dev/console", "init", "lib", "lib/modules", "lib/modules/6.1", "lib/modules/6.1/kernel",
-             "lib/modules/6.1/kernel/net", "lib/modules/6.1/kernel/net/ip_vs.ko"]
+            [
+                "dev",
+                "dev/console",
+                "init",
+                "lib",
+                "lib/modules",
+                "lib/modules/6.1",
+                "lib/modules/6.1/kernel",
+                "lib/modules/6.1/kernel/net",
+                "lib/modules/6.1/kernel/net/ip_vs.ko"
+            ]
         );
         assert_eq!(listed[1].1, S_IFCHR | 0o600);
         assert_eq!(listed[2].1, S_IFREG | 0o755);

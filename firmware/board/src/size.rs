@@ -31,7 +31,7 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;
         for (unit, m) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
-            if n >= m && n % m == 0 {
+            if n >= m && n.is_multiple_of(m) {
                 return write!(f, "{}{unit}", n / m);
             }
         }
@@ -61,7 +61,9 @@ impl<'de> Deserialize<'de> for Size {
                 Ok(Size(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v).map(Size).map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Size, E> {
                 v.parse().map_err(E::custom)

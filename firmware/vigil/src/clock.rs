@@ -9,7 +9,10 @@ static EPOCH: OnceLock<Duration> = OnceLock::new();
 /// Time since the kernel started (CLOCK_BOOTTIME).
 pub fn since_boot() -> Duration {
     match clock_gettime(ClockId::CLOCK_BOOTTIME) {
-        Ok(t) => Duration::new(t.tv_sec().max(0) as u64, t.tv_nsec().clamp(0, 999_999_999) as u32),
+        Ok(t) => Duration::new(
+            t.tv_sec().max(0) as u64,
+            t.tv_nsec().clamp(0, 999_999_999) as u32,
+        ),
         Err(_) => Duration::ZERO,
     }
 }

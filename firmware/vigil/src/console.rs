@@ -39,7 +39,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 return Err(SHOW_WHAT.into());
             };
             no_more(extra)?;
-            match pick(what, &["system", "interfaces", "modules", "ipvs"]).map_err(|e| format!("{e}; {SHOW_WHAT}"))? {
+            match pick(what, &["system", "interfaces", "modules", "ipvs"])
+                .map_err(|e| format!("{e}; {SHOW_WHAT}"))?
+            {
                 "system" => Command::ShowSystem,
                 "interfaces" => Command::ShowInterfaces,
                 "modules" => Command::ShowModules,
@@ -92,9 +94,16 @@ mod tests {
 
     #[test]
     fn mistakes_say_what_was_wrong() {
-        assert_eq!(parse("shwo").unwrap_err(), "unknown command \"shwo\"; type help");
+        assert_eq!(
+            parse("shwo").unwrap_err(),
+            "unknown command \"shwo\"; type help"
+        );
         assert!(parse("show").unwrap_err().starts_with("show what?"));
-        assert!(parse("show xyz").unwrap_err().contains("system, interfaces"));
+        assert!(
+            parse("show xyz")
+                .unwrap_err()
+                .contains("system, interfaces")
+        );
         assert_eq!(parse("reboot now").unwrap_err(), "unexpected \"now\"");
         // "h" could be halt or help
         assert!(parse("h").unwrap_err().contains("ambiguous"));

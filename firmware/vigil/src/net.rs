@@ -45,7 +45,14 @@ impl fmt::Display for Link {
                 flags.push(name);
             }
         }
-        write!(f, "{}: {} <{}> mtu {}", self.index, self.name, flags.join(","), self.mtu)?;
+        write!(
+            f,
+            "{}: {} <{}> mtu {}",
+            self.index,
+            self.name,
+            flags.join(","),
+            self.mtu
+        )?;
         if let Some(m) = self.mac {
             write!(
                 f,
@@ -68,7 +75,8 @@ fn io_err(e: impl fmt::Display) -> io::Error {
 
 impl Rtnl {
     pub fn open() -> io::Result<Rtnl> {
-        let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(io_err)?;
+        let sock =
+            NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(io_err)?;
         Ok(Rtnl { sock, seq: 0 })
     }
 

@@ -26,7 +26,10 @@ struct Context {
 
 /// PID 1: runs until a power action, then shuts down. Never returns.
 pub fn run_pid1(board: Option<Runtime>) -> ! {
-    let ctx = Context { mode: Mode::Pid1, board };
+    let ctx = Context {
+        mode: Mode::Pid1,
+        board,
+    };
     match runtime() {
         Ok(rt) => match rt.block_on(event_loop(&ctx)) {
             Ok((action, why)) => power::shutdown(action, &why),
@@ -43,8 +46,15 @@ pub fn run_pid1(board: Option<Runtime>) -> ! {
 
 /// Host mode: the same control plane without the init duties; a signal stops it.
 pub fn run_host() {
-    let ctx = Context { mode: Mode::Host, board: None };
-    let _ = writeln!(std::io::stderr(), "vigil: ready in {} ms (host mode)", crate::clock::since_epoch().as_millis());
+    let ctx = Context {
+        mode: Mode::Host,
+        board: None,
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "vigil: ready in {} ms (host mode)",
+        crate::clock::since_epoch().as_millis()
+    );
     let result = runtime().and_then(|rt| rt.block_on(event_loop(&ctx)));
     match result {
         Ok((_, why)) => {
@@ -58,7 +68,9 @@ pub fn run_host() {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 async fn event_loop(ctx: &Context) -> std::io::Result<(Action, String)> {
@@ -138,7 +150,10 @@ fn execute_line(ctx: &Context, line: &str) -> Option<Action> {
         Ok(Command::ShowSystem) => show_system(ctx),
         Ok(Command::ShowInterfaces) => show_interfaces(),
         Ok(Command::ShowModules) => read_or_explain("/proc/modules", |t| {
-            t.lines().map(|l| l.split(' ').next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+            t.lines()
+                .map(|l| l.split(' ').next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n")
         }),
         Ok(Command::ShowIpvs) => read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()),
     };
@@ -155,8 +170,12 @@ fn read_or_explain(path: &str, f: impl Fn(&str) -> String) -> String {
 }
 
 fn show_system(ctx: &Context) -> String {
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    let kernel = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
     let up = crate::clock::since_boot();
     let board = ctx.board.as_ref().map_or("none", |b| b.board.as_str());
     format!(
@@ -164,13 +183,21 @@ fn show_system(ctx: &Context) -> String {
         crate::VERSION,
         up.as_secs(),
         up.subsec_millis(),
-        if ctx.mode == Mode::Pid1 { "init" } else { "host" }
+        if ctx.mode == Mode::Pid1 {
+            "init"
+        } else {
+            "host"
+        }
     )
 }
 
 fn show_interfaces() -> String {
     match crate::net::Rtnl::open().and_then(|mut r| r.links()) {
-        Ok(links) => links.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n"),
+        Ok(links) => links
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
         Err(e) => format!("error: rtnetlink: {e}"),
     }
 }

@@ -32,7 +32,10 @@ pub fn run() -> ! {
     if let Err(e) = nix::unistd::sethostname(hostname) {
         error!("sethostname({hostname}) failed: {e}");
     }
-    let modules = board.as_ref().map(|b| kmod::load_all(&b.modules)).unwrap_or_default();
+    let modules = board
+        .as_ref()
+        .map(|b| kmod::load_all(&b.modules))
+        .unwrap_or_default();
     let nics: Vec<String> = board.as_ref().map(|b| b.nics.clone()).unwrap_or_default();
     let net = netup::bring_up(&nics);
     report_ipvs();
@@ -44,7 +47,11 @@ pub fn run() -> ! {
         "vigil: ready in {} ms ({} ms after kernel start){}",
         (ready - started).as_millis(),
         ready.as_millis(),
-        if problems > 0 { format!(", degraded: {problems} problems") } else { String::new() }
+        if problems > 0 {
+            format!(", degraded: {problems} problems")
+        } else {
+            String::new()
+        }
     );
     crate::system::run_pid1(board)
 }
@@ -53,7 +60,10 @@ fn load_board() -> Option<Runtime> {
     match std::fs::read(RUNTIME_PATH) {
         Ok(bytes) => match Runtime::decode(&bytes) {
             Ok(b) => {
-                info!("board {} ({}), kernel {}", b.board, b.arch, b.kernel_release);
+                info!(
+                    "board {} ({}), kernel {}",
+                    b.board, b.arch, b.kernel_release
+                );
                 Some(b)
             }
             Err(e) => {
