@@ -299,7 +299,8 @@ impl Board {
             parts.sort_by_key(|p| p.offset.0);
             for p in &parts {
                 let field = format!("flash.partition {}", p.name);
-                if !p.offset.0.is_multiple_of(512) || !p.size.0.is_multiple_of(512) || p.size.0 == 0 {
+                if !p.offset.0.is_multiple_of(512) || !p.size.0.is_multiple_of(512) || p.size.0 == 0
+                {
                     err(
                         &field,
                         "offset and size must be non-zero multiples of 512".into(),
