@@ -20,6 +20,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() {
     let pid1 = std::process::id() == 1;
+    // Hold the control signals pending until the event loop has handlers for
+    // them: PID 1 has no default action for a signal without a handler, so
+    // one sent during boot would otherwise be lost.
+    power::hold_signals();
     clock::set_epoch(pid1);
     log::init();
     if pid1 {

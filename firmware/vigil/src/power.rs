@@ -86,6 +86,38 @@ fn stop_all_processes() {
     crate::reap::reap_all();
 }
 
+/// The signals the event loop handles.
+fn control_signals() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGPWR,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// Blocks the control signals (they stay pending) until [`release_signals`].
+pub fn hold_signals() {
+    if let Err(e) = control_signals().thread_block() {
+        warn!("cannot hold signals during boot: {e}");
+    }
+}
+
+/// Unblocks the control signals; called once their handlers exist. Must run
+/// before any child is started, since children inherit the signal mask.
+pub fn release_signals() {
+    if let Err(e) = control_signals().thread_unblock() {
+        error!("cannot unblock signals: {e}; power signals will not be handled");
+    }
+}
+
 /// PID 1 must not die: its death panics the kernel. A panic is a bug, so log
 /// it, sync, and reboot the appliance rather than leave it wedged.
 pub fn install_panic_hook() {

@@ -82,6 +82,8 @@ async fn event_loop(ctx: &Context) -> std::io::Result<(Action, String)> {
     let mut sigusr2 = signal(SignalKind::user_defined2())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut console = Some(BufReader::new(tokio::io::stdin()).lines());
+    // Handlers are in place: what arrived since boot is delivered now.
+    power::release_signals();
     // Children may have exited before the handler was installed.
     reap::reap_all();
     prompt(ctx);
