@@ -1,0 +1,228 @@
+//! The config as bytes: a 32-byte header, then the postcard encoding of
+//! [`Config`].
+//!
+//! ```text
+//!  0  magic "VGLC"          12  generation u64
+//!  4  schema u16            20  body CRC-32 u32
+//!  6  flags u16             24  reserved (0)
+//!  8  body length u32       28  header CRC-32 u32 (of bytes 0..28)
+//! ```
+//! All little-endian. CRC-32 is the ISO-HDLC one (as zlib's `crc32`).
+
+use crate::model::Config;
+use std::fmt;
+
+pub const MAGIC: [u8; 4] = *b"VGLC";
+pub const HEADER_LEN: usize = 32;
+/// The schema this firmware writes.
+pub const SCHEMA: u16 = 1;
+/// The largest body any valid config encodes to is below this (a test fills
+/// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
+pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
+
+/// Set while a `commit confirmed` is pending: such a blob is not booted.
+pub const FLAG_UNCONFIRMED: u16 = 1;
+
+const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+pub fn crc32(bytes: &[u8]) -> u32 {
+    CRC.checksum(bytes)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub schema: u16,
+    pub flags: u16,
+    pub length: u32,
+    pub generation: u64,
+    pub body_crc: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobError {
+    /// Erased flash (all 0xff or 0x00) or something that is not a config.
+    Empty,
+    NotAConfig {
+        magic: [u8; 4],
+    },
+    Truncated {
+        have: usize,
+        need: usize,
+    },
+    HeaderCrc,
+    TooNew {
+        schema: u16,
+    },
+    TooLong {
+        length: u32,
+    },
+    BodyCrc {
+        generation: u64,
+    },
+    Decode {
+        generation: u64,
+        why: String,
+    },
+}
+
+impl fmt::Display for BlobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlobError::Empty => f.write_str("empty (erased)"),
+            BlobError::NotAConfig { magic } => {
+                write!(f, "not a vigil config (starts {magic:02x?})")
+            }
+            BlobError::Truncated { have, need } => write!(f, "truncated: {have} of {need} bytes"),
+            BlobError::HeaderCrc => f.write_str("header checksum mismatch (torn or corrupt write)"),
+            BlobError::TooNew { schema } => write!(
+                f,
+                "written by a newer firmware (config schema {schema}; this firmware reads up to {SCHEMA}); left untouched"
+            ),
+            BlobError::TooLong { length } => {
+                write!(f, "body length {length} exceeds the maximum {MAX_BODY}")
+            }
+            BlobError::BodyCrc { generation } => {
+                write!(
+                    f,
+                    "generation {generation}: body checksum mismatch (torn or corrupt write)"
+                )
+            }
+            BlobError::Decode { generation, why } => {
+                write!(f, "generation {generation}: cannot decode: {why}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BlobError {}
+
+impl Header {
+    pub fn parse(bytes: &[u8]) -> Result<Header, BlobError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(BlobError::Truncated {
+                have: bytes.len(),
+                need: HEADER_LEN,
+            });
+        }
+        let h = &bytes[..HEADER_LEN];
+        if h.iter().all(|&b| b == 0xff) || h.iter().all(|&b| b == 0) {
+            return Err(BlobError::Empty);
+        }
+        let magic = [h[0], h[1], h[2], h[3]];
+        if magic != MAGIC {
+            return Err(BlobError::NotAConfig { magic });
+        }
+        let u16_at = |o: usize| u16::from_le_bytes([h[o], h[o + 1]]);
+        let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        if crc32(&h[..28]) != u32_at(28) {
+            return Err(BlobError::HeaderCrc);
+        }
+        let mut g = [0u8; 8];
+        g.copy_from_slice(&h[12..20]);
+        let header = Header {
+            schema: u16_at(4),
+            flags: u16_at(6),
+            length: u32_at(8),
+            generation: u64::from_le_bytes(g),
+            body_crc: u32_at(20),
+        };
+        if header.schema > SCHEMA {
+            return Err(BlobError::TooNew {
+                schema: header.schema,
+            });
+        }
+        if header.length as usize > MAX_BODY {
+            return Err(BlobError::TooLong {
+                length: header.length,
+            });
+        }
+        Ok(header)
+    }
+
+    pub fn emit(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0..4].copy_from_slice(&MAGIC);
+        h[4..6].copy_from_slice(&self.schema.to_le_bytes());
+        h[6..8].copy_from_slice(&self.flags.to_le_bytes());
+        h[8..12].copy_from_slice(&self.length.to_le_bytes());
+        h[12..20].copy_from_slice(&self.generation.to_le_bytes());
+        h[20..24].copy_from_slice(&self.body_crc.to_le_bytes());
+        let c = crc32(&h[..28]);
+        h[28..32].copy_from_slice(&c.to_le_bytes());
+        h
+    }
+
+    /// Blob length, header included.
+    pub fn total_len(&self) -> usize {
+        HEADER_LEN + self.length as usize
+    }
+}
+
+/// A decoded blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub header: Header,
+    pub config: Config,
+}
+
+/// Encodes a config as a blob of the current schema.
+pub fn encode(config: &Config, generation: u64, flags: u16) -> Result<Vec<u8>, BlobError> {
+    let body = postcard::to_allocvec(config).map_err(|e| BlobError::Decode {
+        generation,
+        why: e.to_string(),
+    })?;
+    if body.len() > MAX_BODY {
+        return Err(BlobError::TooLong {
+            length: body.len() as u32,
+        });
+    }
+    let header = Header {
+        schema: SCHEMA,
+        flags,
+        length: body.len() as u32,
+        generation,
+        body_crc: crc32(&body),
+    };
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(&header.emit());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Decodes a blob (trailing bytes after the body, such as the rest of a
+/// flash slot, are ignored). Never panics, whatever the bytes.
+pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
+    let header = Header::parse(bytes)?;
+    let need = header.total_len();
+    if bytes.len() < need {
+        return Err(BlobError::Truncated {
+            have: bytes.len(),
+            need,
+        });
+    }
+    let body = &bytes[HEADER_LEN..need];
+    if crc32(body) != header.body_crc {
+        return Err(BlobError::BodyCrc {
+            generation: header.generation,
+        });
+    }
+    let config = migrate(header.schema, body).map_err(|why| BlobError::Decode {
+        generation: header.generation,
+        why,
+    })?;
+    Ok(Decoded { header, config })
+}
+
+/// Reads a body of any schema this firmware knows into today's model. Each
+/// schema change adds an arm that decodes the old layout and converts it.
+fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
+    match schema {
+        SCHEMA => match postcard::from_bytes::<Config>(body) {
+            Ok(c) => Ok(c),
+            Err(e) => Err(e.to_string()),
+        },
+        old => Err(format!(
+            "config schema {old} is not one this firmware can read (it reads {SCHEMA})"
+        )),
+    }
+}

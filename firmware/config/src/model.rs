@@ -1,0 +1,565 @@
+//! The config model: one typed tree for everything vigil runs, with bounded
+//! sizes (heapless) so an encoded config has a known maximum size.
+//!
+//! Names follow keepalived's keywords where one exists, so an operator who
+//! knows keepalived.conf recognises every field.
+
+use crate::bounded::Bounded as Vec;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use heapless::String;
+use serde::{Deserialize, Serialize};
+
+/// Bounds. Stated once, enforced on every path into the model (import, the
+/// shell, decoding), and shown by `show limits`.
+pub mod limits {
+    pub const NAME: usize = 32;
+    pub const IFNAME: usize = 15;
+    pub const HOSTNAME: usize = 63;
+    pub const PATH: usize = 128;
+    pub const AUTH_PASS: usize = 8;
+    pub const INTERFACES: usize = 16;
+    pub const ADDRESSES: usize = 16;
+    pub const VLANS: usize = 16;
+    pub const TIME_SERVERS: usize = 4;
+    pub const VRRP_INSTANCES: usize = 64;
+    pub const VIRTUAL_ADDRESSES: usize = 32;
+    pub const UNICAST_PEERS: usize = 16;
+    pub const TRACKS: usize = 16;
+    pub const SYNC_GROUPS: usize = 16;
+    pub const GROUP_MEMBERS: usize = 16;
+    pub const VIRTUAL_SERVERS: usize = 32;
+    pub const REAL_SERVERS: usize = 64;
+    pub const CHECKERS: usize = 2;
+    pub const URLS: usize = 4;
+    pub const STATUS_CODES: usize = 4;
+}
+use limits::*;
+
+pub type Name = String<NAME>;
+pub type IfName = String<IFNAME>;
+pub type PathText = String<PATH>;
+
+/// An address with a prefix length (`192.168.1.1/24`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn max_prefix(&self) -> u8 {
+        if self.addr.is_ipv4() { 32 } else { 128 }
+    }
+
+    /// Whether `other` lies in this network.
+    pub fn contains(&self, other: IpAddr) -> bool {
+        match (self.addr, other) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix.min(32)))
+                };
+                u32::from(a) & mask == u32::from(b) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let p = u32::from(self.prefix.min(128));
+                let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+                u128::from(a) & mask == u128::from(b) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl core::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl core::str::FromStr for IpNet {
+    type Err = std::string::String;
+    /// `addr/prefix`, or a bare address (a host route: /32 or /128).
+    fn from_str(s: &str) -> Result<IpNet, Self::Err> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return Err(format!("prefix {p:?} is not 0..={max}")),
+            },
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub global: Global,
+    pub interfaces: Vec<Interface, INTERFACES>,
+    pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+    pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+    pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+}
+
+/// `global_defs` plus the appliance's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Global {
+    /// keepalived `router_id`.
+    pub router_id: Name,
+    pub hostname: String<HOSTNAME>,
+    /// NTP servers (addresses; the appliance has no resolver at boot).
+    pub time_servers: Vec<IpAddr, TIME_SERVERS>,
+    /// Remote syslog target.
+    pub syslog: Option<SocketAddr>,
+    pub watchdog: Watchdog,
+    /// PBKDF2 hash of the console password; none: the console is open.
+    pub console_password: Option<PasswordHash>,
+    /// keepalived `vrrp_garp_master_delay` etc. defaults live per instance.
+    pub enable_script_security: bool,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            router_id: String::new(),
+            hostname: String::try_from("vigil").unwrap_or_default(),
+            time_servers: Vec::new(),
+            syslog: None,
+            watchdog: Watchdog::default(),
+            console_password: None,
+            enable_script_security: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watchdog {
+    pub enabled: bool,
+    pub timeout_s: u16,
+}
+
+impl Default for Watchdog {
+    fn default() -> Self {
+        Watchdog {
+            enabled: true,
+            timeout_s: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordHash {
+    pub iterations: u32,
+    pub salt: [u8; 16],
+    pub hash: [u8; 32],
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: IfName,
+    pub addresses: Vec<IpNet, ADDRESSES>,
+    pub mtu: Option<u16>,
+    pub multicast: bool,
+    pub vlans: Vec<Vlan, VLANS>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vlan {
+    pub id: u16,
+    pub addresses: Vec<IpNet, ADDRESSES>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VrrpState {
+    #[default]
+    Backup,
+    Master,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrrpInstance {
+    pub name: Name,
+    /// 2 (RFC 3768) or 3 (RFC 5798).
+    pub version: u8,
+    /// keepalived `state`: the initial state wished for.
+    pub state: VrrpState,
+    pub interface: IfName,
+    pub virtual_router_id: u8,
+    pub priority: u8,
+    /// Advertisement interval in centiseconds (v2 allows whole seconds only).
+    pub advert_int_cs: u16,
+    pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_peer: Vec<IpAddr, UNICAST_PEERS>,
+    /// false: keepalived `nopreempt`.
+    pub preempt: bool,
+    pub preempt_delay_s: u16,
+    /// v2 `authentication { auth_type PASS auth_pass ... }`.
+    pub auth_pass: Option<String<AUTH_PASS>>,
+    pub use_vmac: bool,
+    pub accept: bool,
+    pub track_interface: Vec<Track, TRACKS>,
+    pub notify: Notify,
+    pub garp: Garp,
+}
+
+impl VrrpInstance {
+    pub fn new(name: &str) -> Option<VrrpInstance> {
+        Some(VrrpInstance {
+            name: String::try_from(name).ok()?,
+            version: 2,
+            state: VrrpState::Backup,
+            interface: String::new(),
+            virtual_router_id: 0,
+            priority: 100,
+            advert_int_cs: 100,
+            virtual_ipaddress: Vec::new(),
+            unicast_src_ip: None,
+            unicast_peer: Vec::new(),
+            preempt: true,
+            preempt_delay_s: 0,
+            auth_pass: None,
+            use_vmac: false,
+            accept: false,
+            track_interface: Vec::new(),
+            notify: Notify::default(),
+            garp: Garp::default(),
+        })
+    }
+
+    /// IPv6 if its virtual addresses are (keepalived does not mix families
+    /// in one instance).
+    pub fn is_ipv6(&self) -> bool {
+        self.virtual_ipaddress
+            .first()
+            .is_some_and(|v| v.addr.addr.is_ipv6())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualAddress {
+    pub addr: IpNet,
+    /// `brd` (IPv4 broadcast).
+    pub brd: Option<Ipv4Addr>,
+    /// `dev`: another interface than the instance's.
+    pub dev: Option<IfName>,
+    /// `label` (e.g. `eth0:0`).
+    pub label: Option<IfName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Track {
+    pub interface: IfName,
+    /// 0: the instance goes to FAULT when the interface is down; otherwise
+    /// the priority is adjusted by this much (-254..=254).
+    pub weight: i16,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notify {
+    pub master: Option<PathText>,
+    pub backup: Option<PathText>,
+    pub fault: Option<PathText>,
+    pub stop: Option<PathText>,
+    /// Called on every transition with `INSTANCE name state priority`.
+    pub any: Option<PathText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Garp {
+    /// `garp_master_delay` (s): the second burst after becoming master.
+    pub master_delay_s: u16,
+    /// `garp_master_repeat`: gratuitous ARPs per burst.
+    pub master_repeat: u8,
+    /// `garp_master_refresh` (s, 0 = off): periodic refresh while master.
+    pub master_refresh_s: u16,
+    /// `garp_interval` (ms) between the ARPs of one burst.
+    pub interval_ms: u16,
+}
+
+impl Default for Garp {
+    fn default() -> Self {
+        Garp {
+            master_delay_s: 5,
+            master_repeat: 5,
+            master_refresh_s: 0,
+            interval_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncGroup {
+    pub name: Name,
+    pub group: Vec<Name, GROUP_MEMBERS>,
+    pub notify: Notify,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum VirtualKey {
+    Address(SocketAddr),
+    Fwmark(u32),
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scheduler {
+    Rr,
+    #[default]
+    Wrr,
+    Lc,
+    Wlc,
+    Lblc,
+    Lblcr,
+    Dh,
+    Sh,
+    Sed,
+    Nq,
+    Mh,
+}
+
+impl Scheduler {
+    pub const ALL: [Scheduler; 11] = [
+        Scheduler::Rr,
+        Scheduler::Wrr,
+        Scheduler::Lc,
+        Scheduler::Wlc,
+        Scheduler::Lblc,
+        Scheduler::Lblcr,
+        Scheduler::Dh,
+        Scheduler::Sh,
+        Scheduler::Sed,
+        Scheduler::Nq,
+        Scheduler::Mh,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheduler::Rr => "rr",
+            Scheduler::Wrr => "wrr",
+            Scheduler::Lc => "lc",
+            Scheduler::Wlc => "wlc",
+            Scheduler::Lblc => "lblc",
+            Scheduler::Lblcr => "lblcr",
+            Scheduler::Dh => "dh",
+            Scheduler::Sh => "sh",
+            Scheduler::Sed => "sed",
+            Scheduler::Nq => "nq",
+            Scheduler::Mh => "mh",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Scheduler> {
+        Scheduler::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// `lb_kind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Forwarding {
+    #[default]
+    Nat,
+    Dr,
+    Tun,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualServer {
+    pub key: VirtualKey,
+    pub protocol: Protocol,
+    pub lb_algo: Scheduler,
+    pub lb_kind: Forwarding,
+    /// Seconds; 0: not persistent.
+    pub persistence_timeout: u32,
+    pub persistence_granularity: Option<IpNet>,
+    pub delay_loop_s: u16,
+    pub quorum: u16,
+    pub hysteresis: u16,
+    pub sorry_server: Option<SocketAddr>,
+    pub inhibit_on_failure: bool,
+    /// Real servers start down until their first check passes.
+    pub alpha: bool,
+    /// Remove the real servers when vigil stops.
+    pub omega: bool,
+    pub real_servers: Vec<RealServer, REAL_SERVERS>,
+}
+
+impl VirtualServer {
+    pub fn new(key: VirtualKey) -> VirtualServer {
+        VirtualServer {
+            key,
+            protocol: Protocol::Tcp,
+            lb_algo: Scheduler::Wrr,
+            lb_kind: Forwarding::Nat,
+            persistence_timeout: 0,
+            persistence_granularity: None,
+            delay_loop_s: 60,
+            quorum: 1,
+            hysteresis: 0,
+            sorry_server: None,
+            inhibit_on_failure: false,
+            alpha: false,
+            omega: false,
+            real_servers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealServer {
+    pub addr: SocketAddr,
+    pub weight: u32,
+    /// Overrides the virtual server's `lb_kind`.
+    pub lb_kind: Option<Forwarding>,
+    pub inhibit_on_failure: Option<bool>,
+    pub notify_up: Option<PathText>,
+    pub notify_down: Option<PathText>,
+    pub checkers: Vec<Checker, CHECKERS>,
+}
+
+impl RealServer {
+    pub fn new(addr: SocketAddr) -> RealServer {
+        RealServer {
+            addr,
+            weight: 1,
+            lb_kind: None,
+            inhibit_on_failure: None,
+            notify_up: None,
+            notify_down: None,
+            checkers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checker {
+    pub kind: CheckKind,
+    /// Where to connect, when not the real server's own address/port.
+    pub connect_ip: Option<IpAddr>,
+    pub connect_port: Option<u16>,
+    pub bind_to: Option<IpAddr>,
+    pub connect_timeout_s: u16,
+    /// keepalived `retry` (`nb_get_retry` for HTTP): failures in a row before down.
+    pub retry: u8,
+    pub delay_before_retry_s: u16,
+    /// Seconds of random delay before the first check.
+    pub warmup_s: u16,
+    /// Overrides the virtual server's `delay_loop`.
+    pub delay_loop_s: Option<u16>,
+}
+
+impl Checker {
+    pub fn new(kind: CheckKind) -> Checker {
+        Checker {
+            kind,
+            connect_ip: None,
+            connect_port: None,
+            bind_to: None,
+            connect_timeout_s: 5,
+            retry: 1,
+            delay_before_retry_s: 1,
+            warmup_s: 0,
+            delay_loop_s: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckKind {
+    Tcp,
+    /// HTTP_GET, or SSL_GET with `tls`.
+    Http(HttpCheck),
+    Smtp {
+        helo_name: Option<Name>,
+    },
+    Dns {
+        query_type: DnsType,
+        query_name: String<PATH>,
+    },
+    Udp {
+        payload: Vec<u8, 64>,
+        require_reply: bool,
+    },
+    Ping,
+    /// `misc_path` is a command line (program and arguments, split on
+    /// spaces as keepalived does; no shell).
+    Misc {
+        path: PathText,
+        timeout_s: u16,
+        dynamic: bool,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpCheck {
+    pub tls: bool,
+    pub urls: Vec<Url, URLS>,
+    pub virtualhost: Option<String<HOSTNAME>>,
+    /// Verify the server's certificate (SSL_GET).
+    pub verify_cert: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Url {
+    pub path: PathText,
+    /// Expected status codes; none: 200-299 as keepalived.
+    pub status_code: Vec<u16, STATUS_CODES>,
+    /// MD5 of the body, as keepalived's genhash prints it.
+    pub digest: Option<[u8; 16]>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DnsType {
+    #[default]
+    A,
+    Ns,
+    Cname,
+    Soa,
+    Mx,
+    Txt,
+    Aaaa,
+}
+
+impl DnsType {
+    pub const ALL: [DnsType; 7] = [
+        DnsType::A,
+        DnsType::Ns,
+        DnsType::Cname,
+        DnsType::Soa,
+        DnsType::Mx,
+        DnsType::Txt,
+        DnsType::Aaaa,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            DnsType::A => "A",
+            DnsType::Ns => "NS",
+            DnsType::Cname => "CNAME",
+            DnsType::Soa => "SOA",
+            DnsType::Mx => "MX",
+            DnsType::Txt => "TXT",
+            DnsType::Aaaa => "AAAA",
+        }
+    }
+    pub fn parse(s: &str) -> Option<DnsType> {
+        DnsType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s))
+    }
+}

@@ -1,0 +1,410 @@
+//! Validation: every problem, each with the path of what is wrong
+//! (`vrrp_instance VI_1: priority 0 is reserved`). Invalid config is never
+//! committed.
+
+use crate::model::*;
+use core::net::IpAddr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where: `vrrp_instance VI_1`, `virtual_server 10.0.0.1 80 real_server 10.0.0.2 80`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub fn check_ifname(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 15
+        || name.contains(['/', ' ', ':', '\0'])
+        || name == "."
+        || name == ".."
+    {
+        Err(format!(
+            "{name:?} is not an interface name (1-15 characters, no '/', ':' or space)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a host name (1-63 letters, digits or '-', not at either end)"
+        ))
+    }
+}
+
+/// How a virtual server is written in keepalived.conf.
+pub fn vs_path(vs: &VirtualServer) -> String {
+    match vs.key {
+        VirtualKey::Address(a) => format!("virtual_server {} {}", a.ip(), a.port()),
+        VirtualKey::Fwmark(m) => format!("virtual_server fwmark {m}"),
+    }
+}
+
+impl Config {
+    /// Checks the whole config and returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut e = Errors(Vec::new());
+        self.check_global(&mut e);
+        self.check_interfaces(&mut e);
+        self.check_vrrp(&mut e);
+        self.check_sync_groups(&mut e);
+        self.check_virtual_servers(&mut e);
+        if e.0.is_empty() { Ok(()) } else { Err(e.0) }
+    }
+
+    fn check_global(&self, e: &mut Errors) {
+        let g = &self.global;
+        if let Err(m) = check_hostname(&g.hostname) {
+            e.push("global_defs hostname", m);
+        }
+        if g.watchdog.enabled && !(1..=600).contains(&g.watchdog.timeout_s) {
+            e.push(
+                "global_defs watchdog",
+                format!("timeout {} s is outside 1..=600", g.watchdog.timeout_s),
+            );
+        }
+        if let Some(p) = &g.console_password
+            && p.iterations < 1000
+        {
+            e.push(
+                "global_defs console_password",
+                "fewer than 1000 PBKDF2 iterations",
+            );
+        }
+    }
+
+    fn check_interfaces(&self, e: &mut Errors) {
+        let mut names = BTreeSet::new();
+        for i in &self.interfaces {
+            let path = format!("interface {}", i.name);
+            if let Err(m) = check_ifname(&i.name) {
+                e.push(&path, m);
+            }
+            if !names.insert(i.name.as_str()) {
+                e.push(&path, "is configured twice");
+            }
+            if let Some(mtu) = i.mtu
+                && !(68..=9216).contains(&mtu)
+            {
+                e.push(&path, format!("mtu {mtu} is outside 68..=9216"));
+            }
+            check_addresses(e, &path, &i.addresses);
+            let mut ids = BTreeSet::new();
+            for v in &i.vlans {
+                let vpath = format!("{path} vlan {}", v.id);
+                if !(1..=4094).contains(&v.id) {
+                    e.push(&vpath, "VLAN id must be 1..=4094");
+                }
+                if !ids.insert(v.id) {
+                    e.push(&vpath, "is configured twice");
+                }
+                check_addresses(e, &vpath, &v.addresses);
+            }
+        }
+    }
+
+    /// Networks configured on an interface (by name, VLANs as `eth0.10`).
+    fn networks_of(&self, ifname: &str) -> Option<Vec<IpNet>> {
+        for i in &self.interfaces {
+            if i.name.as_str() == ifname {
+                return Some(i.addresses.to_vec());
+            }
+            for v in &i.vlans {
+                if format!("{}.{}", i.name, v.id) == ifname {
+                    return Some(v.addresses.to_vec());
+                }
+            }
+        }
+        None
+    }
+
+    fn check_vrrp(&self, e: &mut Errors) {
+        let mut names = BTreeSet::new();
+        let mut vrids: BTreeMap<(&str, u8, bool), &str> = BTreeMap::new();
+        for v in &self.vrrp_instances {
+            let path = format!("vrrp_instance {}", v.name);
+            if v.name.is_empty() {
+                e.push("vrrp_instance", "has no name");
+            }
+            if !names.insert(v.name.as_str()) {
+                e.push(&path, "is defined twice");
+            }
+            if let Err(m) = check_ifname(&v.interface) {
+                e.push(&path, format!("interface: {m}"));
+            }
+            if v.version != 2 && v.version != 3 {
+                e.push(&path, format!("version {} is not 2 or 3", v.version));
+            }
+            if v.virtual_router_id == 0 {
+                e.push(&path, "virtual_router_id must be 1..=255");
+            }
+            if v.priority == 0 {
+                e.push(
+                    &path,
+                    "priority 0 is reserved (it means a master is resigning); use 1..=255",
+                );
+            }
+            match v.version {
+                2 if v.advert_int_cs % 100 != 0 || !(100..=25500).contains(&v.advert_int_cs) => e
+                    .push(
+                        &path,
+                        format!(
+                            "advert_int {} s: VRRPv2 needs whole seconds 1..=255",
+                            f64::from(v.advert_int_cs) / 100.0
+                        ),
+                    ),
+                3 if !(1..=4095).contains(&v.advert_int_cs) => e.push(
+                    &path,
+                    format!(
+                        "advert_int {} s: VRRPv3 needs 0.01..=40.95",
+                        f64::from(v.advert_int_cs) / 100.0
+                    ),
+                ),
+                _ => {}
+            }
+            if v.auth_pass.is_some() && v.version == 3 {
+                e.push(
+                    &path,
+                    "authentication exists only in VRRPv2 (RFC 5798 removed it)",
+                );
+            }
+            if v.virtual_ipaddress.is_empty() {
+                e.push(&path, "virtual_ipaddress is empty");
+            }
+            let v6 = v.is_ipv6();
+            if v6 && v.version == 2 {
+                e.push(&path, "IPv6 virtual addresses need version 3");
+            }
+            let mut seen = BTreeSet::new();
+            for vip in &v.virtual_ipaddress {
+                let vpath = format!("{path} virtual_ipaddress {}", vip.addr);
+                if vip.addr.addr.is_ipv6() != v6 {
+                    e.push(&vpath, "mixes IPv4 and IPv6 in one instance");
+                }
+                if !seen.insert(vip.addr.addr) {
+                    e.push(&vpath, "is listed twice");
+                }
+                if let Some(d) = &vip.dev
+                    && let Err(m) = check_ifname(d)
+                {
+                    e.push(&vpath, format!("dev: {m}"));
+                }
+                // A VIP must be reachable on its link: inside a subnet of the
+                // interface, when the config declares that interface's addresses.
+                let dev = vip.dev.as_deref().unwrap_or(&v.interface);
+                if let (IpAddr::V4(_), Some(nets)) = (vip.addr.addr, self.networks_of(dev)) {
+                    let v4: Vec<&IpNet> = nets.iter().filter(|n| n.addr.is_ipv4()).collect();
+                    if !v4.is_empty() && !v4.iter().any(|n| n.contains(vip.addr.addr)) {
+                        let list: Vec<String> = v4.iter().map(|n| n.to_string()).collect();
+                        e.push(
+                            &vpath,
+                            format!("is outside every subnet of {dev} ({})", list.join(", ")),
+                        );
+                    }
+                }
+            }
+            if let Some(src) = v.unicast_src_ip
+                && !v.virtual_ipaddress.is_empty()
+                && src.is_ipv6() != v6
+            {
+                e.push(
+                    &path,
+                    "unicast_src_ip is not of the virtual addresses' family",
+                );
+            }
+            for p in &v.unicast_peer {
+                if p.is_ipv6() != v6 {
+                    e.push(
+                        &path,
+                        format!("unicast_peer {p} is not of the virtual addresses' family"),
+                    );
+                }
+            }
+            for t in &v.track_interface {
+                if !(-254..=254).contains(&t.weight) {
+                    e.push(
+                        &path,
+                        format!(
+                            "track_interface {} weight {} is outside -254..=254",
+                            t.interface, t.weight
+                        ),
+                    );
+                }
+            }
+            if v.virtual_router_id != 0
+                && let Some(other) = vrids.insert(
+                    (v.interface.as_str(), v.virtual_router_id, v6),
+                    v.name.as_str(),
+                )
+            {
+                e.push(
+                    &path,
+                    format!(
+                        "virtual_router_id {} on {} is already used by vrrp_instance {other}",
+                        v.virtual_router_id, v.interface
+                    ),
+                );
+            }
+        }
+    }
+
+    fn check_sync_groups(&self, e: &mut Errors) {
+        let mut member_of: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut names = BTreeSet::new();
+        for g in &self.sync_groups {
+            let path = format!("vrrp_sync_group {}", g.name);
+            if !names.insert(g.name.as_str()) {
+                e.push(&path, "is defined twice");
+            }
+            for m in &g.group {
+                if !self.vrrp_instances.iter().any(|v| v.name == *m) {
+                    e.push(&path, format!("group member {m} is not a vrrp_instance"));
+                }
+                if let Some(other) = member_of.insert(m.as_str(), g.name.as_str()) {
+                    e.push(&path, format!("{m} is already in vrrp_sync_group {other}"));
+                }
+            }
+        }
+    }
+
+    fn check_virtual_servers(&self, e: &mut Errors) {
+        let mut keys = BTreeSet::new();
+        for vs in &self.virtual_servers {
+            let path = vs_path(vs);
+            match vs.key {
+                VirtualKey::Address(a) if a.port() == 0 && vs.persistence_timeout == 0 => {
+                    e.push(&path, "port 0 is only allowed for persistent services");
+                }
+                VirtualKey::Fwmark(0) => e.push(&path, "fwmark 0 is not a mark"),
+                _ => {}
+            }
+            if !keys.insert((vs.key, vs.protocol)) {
+                e.push(&path, "is defined twice");
+            }
+            if vs.quorum == 0 {
+                e.push(&path, "quorum must be at least 1");
+            }
+            if let Some(g) = vs.persistence_granularity
+                && vs.persistence_timeout == 0
+            {
+                e.push(
+                    &path,
+                    format!("persistence_granularity {g} without persistence_timeout"),
+                );
+            }
+            let mut reals = BTreeSet::new();
+            for rs in &vs.real_servers {
+                let rpath = format!("{path} real_server {} {}", rs.addr.ip(), rs.addr.port());
+                if rs.addr.port() == 0 && matches!(vs.key, VirtualKey::Address(a) if a.port() != 0)
+                {
+                    e.push(&rpath, "port 0");
+                }
+                if !reals.insert(rs.addr) {
+                    e.push(&rpath, "is listed twice");
+                }
+                if rs.weight > 65535 {
+                    e.push(&rpath, format!("weight {} is above 65535", rs.weight));
+                }
+                for c in &rs.checkers {
+                    check_checker(e, &rpath, c);
+                }
+            }
+        }
+    }
+}
+
+fn check_addresses(e: &mut Errors, path: &str, addrs: &[IpNet]) {
+    let mut seen = BTreeSet::new();
+    for a in addrs {
+        if a.prefix > a.max_prefix() {
+            e.push(path, format!("{a}: prefix too long"));
+        }
+        if !seen.insert(a.addr) {
+            e.push(path, format!("address {} is listed twice", a.addr));
+        }
+    }
+}
+
+fn check_checker(e: &mut Errors, path: &str, c: &Checker) {
+    let name = match &c.kind {
+        CheckKind::Tcp => "TCP_CHECK",
+        CheckKind::Http(h) if h.tls => "SSL_GET",
+        CheckKind::Http(_) => "HTTP_GET",
+        CheckKind::Smtp { .. } => "SMTP_CHECK",
+        CheckKind::Dns { .. } => "DNS_CHECK",
+        CheckKind::Udp { .. } => "UDP_CHECK",
+        CheckKind::Ping => "PING_CHECK",
+        CheckKind::Misc { .. } => "MISC_CHECK",
+    };
+    let path = format!("{path} {name}");
+    if c.connect_timeout_s == 0 {
+        e.push(&path, "connect_timeout must be at least 1 s");
+    }
+    if c.connect_port == Some(0) {
+        e.push(&path, "connect_port 0");
+    }
+    match &c.kind {
+        CheckKind::Http(h) => {
+            if h.urls.is_empty() {
+                e.push(&path, "needs at least one url");
+            }
+            for u in &h.urls {
+                if !u.path.starts_with('/') {
+                    e.push(&path, format!("url path {:?} must start with '/'", u.path));
+                }
+                for s in &u.status_code {
+                    if !(100..=599).contains(s) {
+                        e.push(&path, format!("status_code {s} is not an HTTP status"));
+                    }
+                }
+            }
+        }
+        CheckKind::Misc {
+            path: p, timeout_s, ..
+        } => {
+            if !p.starts_with('/') {
+                e.push(&path, format!("misc_path {p:?} must be an absolute path"));
+            }
+            if *timeout_s == 0 {
+                e.push(&path, "misc_timeout must be at least 1 s");
+            }
+        }
+        CheckKind::Dns { query_name, .. } if query_name.is_empty() => e.push(&path, "empty name"),
+        _ => {}
+    }
+}

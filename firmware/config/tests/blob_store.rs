@@ -1,0 +1,340 @@
+//! The blob and the flash store: round trips, corruption, power cuts at every
+//! byte, a newer schema, commit confirmed, and the size bound.
+
+mod common;
+use common::{s, sample};
+use vigil_config::blob::{self, BlobError, HEADER_LEN, MAX_BODY};
+use vigil_config::store::{MemFlash, Store};
+use vigil_config::*;
+
+const SLOT: u64 = 64 * 1024;
+
+fn store() -> Store<MemFlash> {
+    Store::new(MemFlash::new(4 * SLOT as usize), SLOT).unwrap()
+}
+
+#[test]
+fn encode_decode_round_trip() {
+    let c = sample();
+    let b = blob::encode(&c, 7, 0).unwrap();
+    let d = blob::decode(&b).unwrap();
+    assert_eq!(d.config, c);
+    assert_eq!(d.header.generation, 7);
+    // Trailing bytes (the rest of a slot) are ignored.
+    let mut padded = b.clone();
+    padded.extend_from_slice(&[0xff; 100]);
+    assert_eq!(blob::decode(&padded).unwrap().config, c);
+}
+
+#[test]
+fn every_flipped_bit_and_every_truncation_is_detected() {
+    let b = blob::encode(&sample(), 1, 0).unwrap();
+    for i in 0..b.len() * 8 {
+        let mut x = b.clone();
+        x[i / 8] ^= 1 << (i % 8);
+        assert!(blob::decode(&x).is_err(), "bit {i} flipped went unnoticed");
+    }
+    for n in 0..b.len() {
+        assert!(
+            blob::decode(&b[..n]).is_err(),
+            "truncated to {n} bytes went unnoticed"
+        );
+    }
+    assert_eq!(blob::decode(&[0xff; 64]).unwrap_err(), BlobError::Empty);
+    assert!(matches!(
+        blob::decode(b"GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE"),
+        Err(BlobError::NotAConfig { .. })
+    ));
+}
+
+#[test]
+fn an_empty_flash_loads_the_default_and_commits_are_kept() {
+    let mut st = store();
+    let l = st.load(Config::default());
+    assert_eq!(l.generation, None);
+    assert!(l.skipped.is_empty());
+    let g1 = st.commit(&sample(), false).unwrap();
+    let mut c2 = sample();
+    c2.global.hostname = s("lb-2");
+    let g2 = st.commit(&c2, false).unwrap();
+    assert_eq!((g1, g2), (1, 2));
+    let l = st.load(Config::default());
+    assert_eq!(l.generation, Some(2));
+    assert_eq!(l.config.global.hostname.as_str(), "lb-2");
+    assert_eq!(st.history().iter().map(|h| h.0).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(st.load_generation(1).unwrap(), sample());
+}
+
+#[test]
+fn an_invalid_config_is_never_written() {
+    let mut st = store();
+    st.commit(&sample(), false).unwrap();
+    let before = st.scan();
+    let mut bad = sample();
+    bad.vrrp_instances[0].priority = 0;
+    let e = st.commit(&bad, false).unwrap_err().to_string();
+    assert!(
+        e.contains("vrrp_instance VI_1: priority 0 is reserved"),
+        "{e}"
+    );
+    assert_eq!(st.scan(), before);
+}
+
+#[test]
+fn a_power_cut_at_any_byte_loses_nothing_committed() {
+    // Generation 1 is on flash; generation 2's write is cut after n bytes.
+    let mut c2 = sample();
+    c2.global.hostname = s("second");
+    let len = blob::encode(&c2, 2, 0).unwrap().len();
+    for n in 0..=len {
+        let mut st = store();
+        st.commit(&sample(), false).unwrap();
+        let mut flash = st.into_flash();
+        flash.write_budget = Some(n);
+        let mut st = Store::new(flash, SLOT).unwrap();
+        let result = st.commit(&c2, false);
+        let mut flash = st.into_flash();
+        flash.write_budget = None;
+        let mut st = Store::new(flash, SLOT).unwrap();
+        let l = st.load(Config::default());
+        if n < len {
+            assert!(result.is_err());
+            assert_eq!(l.generation, Some(1), "cut after {n} of {len} bytes");
+            assert_eq!(l.config, sample());
+        } else {
+            assert_eq!(l.generation, Some(2));
+            assert_eq!(l.config, c2);
+        }
+    }
+}
+
+#[test]
+fn a_torn_sector_with_garbage_falls_back() {
+    let mut st = store();
+    st.commit(&sample(), false).unwrap();
+    let mut c2 = sample();
+    c2.global.hostname = s("second");
+    st.commit(&c2, false).unwrap();
+    let newest = st.history()[0].1;
+    let mut flash = st.into_flash();
+    let off = newest * SLOT as usize;
+    for (i, b) in flash.bytes[off + 40..off + 40 + 512].iter_mut().enumerate() {
+        *b = (i * 7) as u8;
+    }
+    let mut st = Store::new(flash, SLOT).unwrap();
+    let l = st.load(Config::default());
+    assert_eq!(l.generation, Some(1));
+    assert!(
+        l.skipped[0].contains("body checksum mismatch"),
+        "{:?}",
+        l.skipped
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_by_name_and_kept() {
+    let mut st = store();
+    st.commit(&sample(), false).unwrap();
+    // A blob from a future firmware in another slot, with a higher generation.
+    let mut future = blob::encode(&sample(), 9, 0).unwrap();
+    future[4] = 9; // schema 9
+    let hc = blob::crc32(&future[..28]);
+    future[28..32].copy_from_slice(&hc.to_le_bytes());
+    let mut flash = st.into_flash();
+    flash.bytes[SLOT as usize..SLOT as usize + future.len()].copy_from_slice(&future);
+    let mut st = Store::new(flash, SLOT).unwrap();
+    let l = st.load(Config::default());
+    assert_eq!(l.generation, Some(1));
+    assert!(
+        l.skipped
+            .iter()
+            .any(|m| m.contains("newer firmware (config schema 9")),
+        "{:?}",
+        l.skipped
+    );
+    // Commits go to the free slots, not over the future blob.
+    for _ in 0..2 {
+        st.commit(&sample(), false).unwrap();
+    }
+    let scan = st.scan();
+    assert!(
+        matches!(scan[1].status, Err(BlobError::TooNew { schema: 9 })),
+        "{scan:?}"
+    );
+}
+
+#[test]
+fn unconfirmed_commits_are_not_booted() {
+    let mut st = store();
+    st.commit(&sample(), false).unwrap();
+    let mut c2 = sample();
+    c2.global.hostname = s("trial");
+    st.commit(&c2, true).unwrap();
+    let l = st.load(Config::default());
+    assert_eq!(l.generation, Some(1));
+    assert!(l.skipped[0].contains("never confirmed"), "{:?}", l.skipped);
+    st.confirm(&c2).unwrap();
+    assert_eq!(
+        st.load(Config::default()).config.global.hostname.as_str(),
+        "trial"
+    );
+}
+
+#[test]
+fn the_ring_keeps_older_generations_until_it_wraps() {
+    let mut st = store();
+    for i in 0..10u8 {
+        let mut c = sample();
+        c.vrrp_instances[0].priority = 100 + i;
+        st.commit(&c, false).unwrap();
+    }
+    let h: Vec<u64> = st.history().iter().map(|h| h.0).collect();
+    assert_eq!(h, [10, 9, 8, 7]);
+    assert_eq!(
+        st.load(Config::default()).config.vrrp_instances[0].priority,
+        109
+    );
+}
+
+/// Fills every bounded collection and string to its limit: the encoding must
+/// stay within MAX_BODY (and so within a 4 MiB slot).
+#[test]
+fn the_largest_config_fits_the_stated_bound() {
+    use limits::*;
+    fn full<const N: usize>(c: char) -> heapless::String<N> {
+        let mut x = heapless::String::new();
+        while x.push(c).is_ok() {}
+        x
+    }
+    let v6: IpNet = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128"
+        .parse()
+        .unwrap();
+    let path: model::PathText = full('p');
+    let mut c = Config::default();
+    c.global.router_id = full('r');
+    c.global.hostname = full('h');
+    c.global.syslog = Some("[2001:db8::1]:514".parse().unwrap());
+    while c.global.time_servers.push(v6.addr).is_ok() {}
+    c.global.console_password = Some(PasswordHash {
+        iterations: u32::MAX,
+        salt: [0xff; 16],
+        hash: [0xff; 32],
+    });
+    let mut vlan = Vlan {
+        id: 4094,
+        addresses: Bounded::new(),
+    };
+    while vlan.addresses.push(v6).is_ok() {}
+    let mut iface = Interface {
+        name: full('i'),
+        mtu: Some(9216),
+        multicast: true,
+        ..Default::default()
+    };
+    while iface.addresses.push(v6).is_ok() {}
+    while iface.vlans.push(vlan.clone()).is_ok() {}
+    while c.interfaces.push(iface.clone()).is_ok() {}
+    let mut vi = VrrpInstance::new(&"n".repeat(NAME)).unwrap();
+    vi.interface = full('i');
+    vi.unicast_src_ip = Some(v6.addr);
+    vi.auth_pass = Some(full('a'));
+    vi.notify = Notify {
+        master: Some(path.clone()),
+        backup: Some(path.clone()),
+        fault: Some(path.clone()),
+        stop: Some(path.clone()),
+        any: Some(path.clone()),
+    };
+    let vip = VirtualAddress {
+        addr: v6,
+        brd: Some("255.255.255.255".parse().unwrap()),
+        dev: Some(full('d')),
+        label: Some(full('l')),
+    };
+    while vi.virtual_ipaddress.push(vip.clone()).is_ok() {}
+    while vi.unicast_peer.push(v6.addr).is_ok() {}
+    while vi
+        .track_interface
+        .push(Track {
+            interface: full('t'),
+            weight: -254,
+        })
+        .is_ok()
+    {}
+    while c.vrrp_instances.push(vi.clone()).is_ok() {}
+    let mut g = SyncGroup {
+        name: full('g'),
+        notify: vi.notify.clone(),
+        ..Default::default()
+    };
+    while g.group.push(full('n')).is_ok() {}
+    while c.sync_groups.push(g.clone()).is_ok() {}
+    let mut url = Url {
+        path: path.clone(),
+        status_code: Bounded::new(),
+        digest: Some([0xff; 16]),
+    };
+    while url.status_code.push(599).is_ok() {}
+    let mut http = HttpCheck {
+        tls: true,
+        virtualhost: Some(full('v')),
+        verify_cert: true,
+        ..Default::default()
+    };
+    while http.urls.push(url.clone()).is_ok() {}
+    // The largest checker kind decides the bound; take the largest of them.
+    let kinds = [
+        CheckKind::Http(http),
+        CheckKind::Misc {
+            path: path.clone(),
+            timeout_s: u16::MAX,
+            dynamic: true,
+        },
+        CheckKind::Dns {
+            query_type: DnsType::Aaaa,
+            query_name: full('q'),
+        },
+    ];
+    let mut biggest = 0;
+    for kind in kinds {
+        let mut chk = Checker::new(kind);
+        chk.connect_ip = Some(v6.addr);
+        chk.bind_to = Some(v6.addr);
+        chk.connect_port = Some(u16::MAX);
+        chk.delay_loop_s = Some(u16::MAX);
+        chk.connect_timeout_s = u16::MAX;
+        chk.warmup_s = u16::MAX;
+        chk.delay_before_retry_s = u16::MAX;
+        let mut rs = RealServer::new(
+            "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+                .parse()
+                .unwrap(),
+        );
+        rs.weight = u32::MAX;
+        rs.lb_kind = Some(Forwarding::Tun);
+        rs.inhibit_on_failure = Some(true);
+        rs.notify_up = Some(path.clone());
+        rs.notify_down = Some(path.clone());
+        while rs.checkers.push(chk.clone()).is_ok() {}
+        let mut vs = VirtualServer::new(VirtualKey::Address(
+            "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+                .parse()
+                .unwrap(),
+        ));
+        vs.persistence_timeout = u32::MAX;
+        vs.persistence_granularity = Some(v6);
+        vs.sorry_server = Some(
+            "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+                .parse()
+                .unwrap(),
+        );
+        while vs.real_servers.push(rs.clone()).is_ok() {}
+        let mut cfg = c.clone();
+        while cfg.virtual_servers.push(vs.clone()).is_ok() {}
+        let blob = blob::encode(&cfg, u64::MAX, u16::MAX).unwrap();
+        assert_eq!(blob::decode(&blob).unwrap().config, cfg);
+        biggest = biggest.max(blob.len() - HEADER_LEN);
+    }
+    eprintln!("largest config body: {biggest} bytes (bound {MAX_BODY})");
+    assert!(biggest <= MAX_BODY, "{biggest} > {MAX_BODY}");
+}

@@ -1,0 +1,122 @@
+mod common;
+use common::{s, sample};
+use vigil_config::*;
+
+fn errors(c: &Config) -> Vec<String> {
+    c.validate()
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn the_sample_is_valid() {
+    assert_eq!(errors(&sample()), Vec::<String>::new());
+}
+
+#[test]
+fn each_problem_names_its_path() {
+    let mut c = sample();
+    c.vrrp_instances[0].priority = 0;
+    let mut dup = c.vrrp_instances[0].clone();
+    dup.name = s("VI_2");
+    dup.priority = 100;
+    dup.virtual_ipaddress[0].addr = "172.16.42.112/24".parse().unwrap();
+    c.vrrp_instances.push(dup).unwrap();
+    let mut far = c.vrrp_instances[0].clone();
+    far.name = s("VI_3");
+    far.priority = 90;
+    far.virtual_router_id = 52;
+    far.virtual_ipaddress[0].addr = "10.9.9.9/32".parse().unwrap();
+    c.vrrp_instances.push(far).unwrap();
+    c.virtual_servers[0].real_servers[0].addr = "172.16.42.10:0".parse().unwrap();
+    let e = errors(&c);
+    assert!(e.contains(&"vrrp_instance VI_1: priority 0 is reserved (it means a master is resigning); use 1..=255".to_string()), "{e:#?}");
+    assert!(e.contains(&"vrrp_instance VI_2: virtual_router_id 51 on eth0 is already used by vrrp_instance VI_1".to_string()), "{e:#?}");
+    assert!(
+        e.contains(&"vrrp_instance VI_3 virtual_ipaddress 10.9.9.9/32: is outside every subnet of eth0 (172.16.42.2/24)".to_string()),
+        "{e:#?}"
+    );
+    assert!(
+        e.contains(
+            &"virtual_server 172.16.42.111 80 real_server 172.16.42.10 0: port 0".to_string()
+        ),
+        "{e:#?}"
+    );
+    assert_eq!(e.len(), 4, "{e:#?}");
+}
+
+#[test]
+fn version_specific_rules() {
+    let mut c = sample();
+    c.vrrp_instances[0].advert_int_cs = 50;
+    assert!(errors(&c)[0].contains("VRRPv2 needs whole seconds"));
+    c.vrrp_instances[0].version = 3;
+    c.vrrp_instances[0].auth_pass = Some(s("secret"));
+    let e = errors(&c);
+    assert_eq!(
+        e,
+        ["vrrp_instance VI_1: authentication exists only in VRRPv2 (RFC 5798 removed it)"]
+    );
+    c.vrrp_instances[0].auth_pass = None;
+    c.vrrp_instances[0].virtual_ipaddress[0].addr = "fe80::1/64".parse().unwrap();
+    c.vrrp_instances[0].virtual_ipaddress[0].brd = None;
+    assert_eq!(errors(&c), Vec::<String>::new());
+    c.vrrp_instances[0].version = 2;
+    assert!(
+        errors(&c)
+            .iter()
+            .any(|e| e.contains("IPv6 virtual addresses need version 3"))
+    );
+}
+
+#[test]
+fn sync_groups_and_checkers() {
+    let mut c = sample();
+    let mut g = SyncGroup {
+        name: s("G"),
+        ..Default::default()
+    };
+    g.group.push(s("VI_1")).unwrap();
+    g.group.push(s("VI_9")).unwrap();
+    c.sync_groups.push(g).unwrap();
+    if let CheckKind::Http(h) = &mut c.virtual_servers[0].real_servers[0].checkers[0].kind {
+        h.urls[0].path = s("health");
+        h.urls[0].status_code.push(700).unwrap();
+    }
+    let e = errors(&c);
+    assert!(
+        e.contains(&"vrrp_sync_group G: group member VI_9 is not a vrrp_instance".to_string()),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|x| x.ends_with("HTTP_GET: url path \"health\" must start with '/'")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|x| x.ends_with("HTTP_GET: status_code 700 is not an HTTP status")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn addresses_parse_with_clear_errors() {
+    assert_eq!("10.0.0.1".parse::<IpNet>().unwrap().prefix, 32);
+    assert_eq!("2001:db8::1/64".parse::<IpNet>().unwrap().prefix, 64);
+    assert_eq!(
+        "10.0.0.1/33".parse::<IpNet>().unwrap_err(),
+        "prefix \"33\" is not 0..=32"
+    );
+    assert_eq!(
+        "10.0.0/8".parse::<IpNet>().unwrap_err(),
+        "\"10.0.0\" is not an IP address"
+    );
+    let n: IpNet = "192.168.1.0/24".parse().unwrap();
+    assert!(n.contains("192.168.1.200".parse().unwrap()));
+    assert!(!n.contains("192.168.2.1".parse().unwrap()));
+    assert!(!n.contains("::1".parse().unwrap()));
+}
