@@ -1,0 +1,699 @@
+//! keepalived.conf (and vigil's own additions to it) into the model.
+//!
+//! Every statement is either taken into the model, or reported: an error
+//! (a bad value, a bound exceeded) or "unsupported" (a keepalived keyword
+//! vigil does not implement), each with file:line:column. Nothing is dropped
+//! silently.
+
+use super::syntax::{self, Pos, Stmt, SyntaxError, Word};
+use crate::model::*;
+use core::net::{IpAddr, SocketAddr};
+use core::str::FromStr;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Unsupported,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub pos: Pos,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self.severity {
+            Severity::Error => "error",
+            Severity::Unsupported => "unsupported",
+        };
+        write!(f, "{}: {s}: {}", self.pos, self.message)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Import {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    }
+    pub fn unsupported(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Unsupported)
+    }
+}
+
+pub fn import_file(path: &str) -> Result<Import, SyntaxError> {
+    Ok(import(&syntax::parse_file(&syntax::Files, path)?))
+}
+
+pub fn import_str(name: &str, text: &str) -> Result<Import, SyntaxError> {
+    Ok(import(&syntax::parse_str(name, text)?))
+}
+
+/// Imports parsed statements into a fresh config.
+pub fn import(stmts: &[Stmt]) -> Import {
+    let mut cx = Cx { diags: Vec::new(), default_version: None };
+    let mut config = Config::default();
+    // global_defs first: vrrp_version there sets the instances' default.
+    for st in stmts.iter().filter(|s| s.keyword.text == "global_defs") {
+        cx.global_defs(st, &mut config.global);
+    }
+    for st in stmts {
+        match st.keyword.text.as_str() {
+            "global_defs" => {}
+            "vigil_defs" => cx.vigil_defs(st, &mut config.global),
+            "interface" => {
+                if let Some(i) = cx.interface(st) {
+                    cx.push(&st.keyword, &mut config.interfaces, i, "interfaces");
+                }
+            }
+            "vrrp_instance" => {
+                if let Some(v) = cx.vrrp_instance(st) {
+                    cx.push(&st.keyword, &mut config.vrrp_instances, v, "vrrp_instance");
+                }
+            }
+            "vrrp_sync_group" => {
+                if let Some(g) = cx.sync_group(st) {
+                    cx.push(&st.keyword, &mut config.sync_groups, g, "vrrp_sync_group");
+                }
+            }
+            "virtual_server" => {
+                if let Some(vs) = cx.virtual_server(st) {
+                    cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
+                }
+            }
+            _ => cx.unsupported(st),
+        }
+    }
+    Import { config, diagnostics: cx.diags }
+}
+
+struct Cx {
+    diags: Vec<Diagnostic>,
+    default_version: Option<u8>,
+}
+
+impl Cx {
+    fn error(&mut self, pos: &Pos, message: impl Into<String>) {
+        self.diags.push(Diagnostic { pos: pos.clone(), severity: Severity::Error, message: message.into() });
+    }
+
+    fn unsupported(&mut self, st: &Stmt) {
+        let what = if st.block.is_some() { "block" } else { "keyword" };
+        self.diags.push(Diagnostic {
+            pos: st.keyword.pos.clone(),
+            severity: Severity::Unsupported,
+            message: format!("{what} {:?} is not supported by vigil; ignored", st.keyword.text),
+        });
+    }
+
+    fn push<T, const N: usize>(&mut self, at: &Word, v: &mut crate::Bounded<T, N>, item: T, what: &str) {
+        if v.push(item).is_err() {
+            self.error(&at.pos, format!("more than {N} {what}: this one is dropped"));
+        }
+    }
+
+    /// The statement's only argument.
+    fn one<'a>(&mut self, st: &'a Stmt) -> Option<&'a Word> {
+        match st.args.as_slice() {
+            [a] => Some(a),
+            [] => {
+                self.error(&st.keyword.pos, format!("{} needs a value", st.keyword.text));
+                None
+            }
+            [_, extra, ..] => {
+                self.error(&extra.pos, format!("{} takes one value; {:?} is extra", st.keyword.text, extra.text));
+                None
+            }
+        }
+    }
+
+    fn no_args(&mut self, st: &Stmt) -> bool {
+        if let Some(a) = st.args.first() {
+            self.error(&a.pos, format!("{} takes no value; {:?} is extra", st.keyword.text, a.text));
+            return false;
+        }
+        true
+    }
+
+    fn parse<T: FromStr>(&mut self, w: &Word, what: &str) -> Option<T> {
+        match w.text.parse() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.error(&w.pos, format!("{:?} is not {what}", w.text));
+                None
+            }
+        }
+    }
+
+    fn value<T: FromStr>(&mut self, st: &Stmt, what: &str) -> Option<T> {
+        let w = self.one(st)?;
+        self.parse(w, what)
+    }
+
+    fn string<const N: usize>(&mut self, w: &Word) -> Option<heapless::String<N>> {
+        match heapless::String::try_from(w.text.as_str()) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.error(&w.pos, format!("{:?} is longer than {N} characters", w.text));
+                None
+            }
+        }
+    }
+
+    fn string_value<const N: usize>(&mut self, st: &Stmt) -> Option<heapless::String<N>> {
+        let w = self.one(st)?;
+        self.string(w)
+    }
+
+    /// Seconds, possibly fractional, as centiseconds.
+    fn centiseconds(&mut self, st: &Stmt) -> Option<u16> {
+        let w = self.one(st)?;
+        match w.text.parse::<f64>() {
+            Ok(s) if (0.0..=655.35).contains(&s) => Some((s * 100.0).round() as u16),
+            _ => {
+                self.error(&w.pos, format!("{:?} is not a number of seconds (0..=655.35)", w.text));
+                None
+            }
+        }
+    }
+
+    fn block<'a>(&mut self, st: &'a Stmt) -> &'a [Stmt] {
+        match &st.block {
+            Some(b) => b,
+            None => {
+                self.error(&st.keyword.pos, format!("{} needs a {{ ... }} block", st.keyword.text));
+                &[]
+            }
+        }
+    }
+
+    fn global_defs(&mut self, st: &Stmt, g: &mut Global) {
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "router_id" => {
+                    if let Some(v) = self.string_value(s) {
+                        g.router_id = v;
+                    }
+                }
+                "vrrp_version" => {
+                    if let Some(v) = self.value::<u8>(s, "a VRRP version (2 or 3)") {
+                        self.default_version = Some(v);
+                    }
+                }
+                "enable_script_security" => g.enable_script_security = self.no_args(s),
+                _ => self.unsupported(s),
+            }
+        }
+    }
+
+    fn vigil_defs(&mut self, st: &Stmt, g: &mut Global) {
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "hostname" => {
+                    if let Some(v) = self.string_value(s) {
+                        g.hostname = v;
+                    }
+                }
+                "time_server" => {
+                    for a in &s.args {
+                        if let Some(ip) = self.parse::<IpAddr>(a, "an IP address") {
+                            self.push(a, &mut g.time_servers, ip, "time servers");
+                        }
+                    }
+                }
+                "syslog" => g.syslog = self.socket(s, 514),
+                "watchdog" => match self.one(s).map(|w| w.text.as_str()) {
+                    Some("on") => g.watchdog.enabled = true,
+                    Some("off") => g.watchdog.enabled = false,
+                    Some(_) => self.error(&s.args[0].pos, "watchdog is on or off"),
+                    None => {}
+                },
+                "watchdog_timeout" => {
+                    if let Some(v) = self.value(s, "a number of seconds") {
+                        g.watchdog.timeout_s = v;
+                    }
+                }
+                "console_password" => {
+                    let parsed = (s.args.len() == 3)
+                        .then(|| {
+                            let iterations = s.args[0].text.parse().ok()?;
+                            let salt = hex_array::<16>(&s.args[1].text)?;
+                            let hash = hex_array::<32>(&s.args[2].text)?;
+                            Some(PasswordHash { iterations, salt, hash })
+                        })
+                        .flatten();
+                    match parsed {
+                        Some(p) => g.console_password = Some(p),
+                        None => self.error(&s.keyword.pos, "console_password takes ITERATIONS SALT(32 hex) HASH(64 hex)"),
+                    }
+                }
+                _ => self.unsupported(s),
+            }
+        }
+    }
+
+    /// `IP PORT` or `IP` (with a default port).
+    fn socket(&mut self, st: &Stmt, default_port: u16) -> Option<SocketAddr> {
+        match st.args.as_slice() {
+            [ip] => Some(SocketAddr::new(self.parse(ip, "an IP address")?, default_port)),
+            [ip, port] => Some(SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?)),
+            _ => {
+                self.error(&st.keyword.pos, format!("{} takes an address and a port", st.keyword.text));
+                None
+            }
+        }
+    }
+
+    fn interface(&mut self, st: &Stmt) -> Option<Interface> {
+        let name = self.one(st)?;
+        let mut i = Interface { name: self.string(name)?, multicast: true, ..Default::default() };
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "address" => {
+                    for a in &s.args {
+                        if let Some(n) = self.net(a) {
+                            self.push(a, &mut i.addresses, n, "addresses");
+                        }
+                    }
+                }
+                "mtu" => i.mtu = self.value(s, "an MTU"),
+                "multicast" => match self.one(s).map(|w| w.text.as_str()) {
+                    Some("on") => i.multicast = true,
+                    Some("off") => i.multicast = false,
+                    Some(_) => self.error(&s.args[0].pos, "multicast is on or off"),
+                    None => {}
+                },
+                "vlan" => {
+                    let Some(id) = self.value::<u16>(s, "a VLAN id") else { continue };
+                    let mut v = Vlan { id, ..Default::default() };
+                    for a in self.block(s) {
+                        if a.keyword.text == "address" {
+                            for w in &a.args {
+                                if let Some(n) = self.net(w) {
+                                    self.push(w, &mut v.addresses, n, "addresses");
+                                }
+                            }
+                        } else {
+                            self.unsupported(a);
+                        }
+                    }
+                    self.push(&s.keyword, &mut i.vlans, v, "VLANs");
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        Some(i)
+    }
+
+    fn net(&mut self, w: &Word) -> Option<IpNet> {
+        match w.text.parse::<IpNet>() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.error(&w.pos, e);
+                None
+            }
+        }
+    }
+
+    fn vrrp_instance(&mut self, st: &Stmt) -> Option<VrrpInstance> {
+        let name = self.one(st)?;
+        let Some(mut v) = VrrpInstance::new(&name.text) else {
+            self.error(&name.pos, format!("instance name {:?} is longer than {} characters", name.text, limits::NAME));
+            return None;
+        };
+        let mut version = None;
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "state" => match self.one(s).map(|w| w.text.as_str()) {
+                    Some("MASTER") => v.state = VrrpState::Master,
+                    Some("BACKUP") => v.state = VrrpState::Backup,
+                    Some(_) => self.error(&s.args[0].pos, "state is MASTER or BACKUP"),
+                    None => {}
+                },
+                "interface" => {
+                    if let Some(i) = self.string_value(s) {
+                        v.interface = i;
+                    }
+                }
+                "virtual_router_id" => v.virtual_router_id = self.value(s, "a VRID (1..=255)").unwrap_or(0),
+                "priority" => {
+                    if let Some(p) = self.value(s, "a priority (1..=255)") {
+                        v.priority = p;
+                    }
+                }
+                "advert_int" => {
+                    if let Some(cs) = self.centiseconds(s) {
+                        v.advert_int_cs = cs;
+                    }
+                }
+                "version" => version = self.value(s, "a VRRP version (2 or 3)"),
+                "native_ipv6" => {
+                    if self.no_args(s) {
+                        version = Some(3);
+                    }
+                }
+                "authentication" => {
+                    for a in self.block(s) {
+                        match a.keyword.text.as_str() {
+                            "auth_type" => match self.one(a).map(|w| w.text.as_str()) {
+                                Some("PASS") => {}
+                                Some("AH") => self.error(&a.args[0].pos, "auth_type AH is not supported (only PASS)"),
+                                Some(_) => self.error(&a.args[0].pos, "auth_type is PASS or AH"),
+                                None => {}
+                            },
+                            "auth_pass" => {
+                                // keepalived truncates to 8 characters; say so rather than do it.
+                                v.auth_pass = self.string_value(a);
+                            }
+                            _ => self.unsupported(a),
+                        }
+                    }
+                }
+                "virtual_ipaddress" => {
+                    for a in self.block(s) {
+                        if let Some(vip) = self.vip(a) {
+                            self.push(&a.keyword, &mut v.virtual_ipaddress, vip, "virtual addresses");
+                        }
+                    }
+                }
+                "unicast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
+                "unicast_peer" => {
+                    for a in self.block(s) {
+                        if let Some(ip) = self.parse::<IpAddr>(&a.keyword, "an IP address") {
+                            self.push(&a.keyword, &mut v.unicast_peer, ip, "unicast peers");
+                        }
+                        if let Some(x) = a.args.first() {
+                            self.diags.push(Diagnostic {
+                                pos: x.pos.clone(),
+                                severity: Severity::Unsupported,
+                                message: format!("unicast_peer option {:?} is not supported; ignored", x.text),
+                            });
+                        }
+                    }
+                }
+                "nopreempt" => v.preempt = !self.no_args(s),
+                "preempt" => v.preempt = self.no_args(s),
+                "preempt_delay" => v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0),
+                "accept" => v.accept = self.no_args(s),
+                "no_accept" => v.accept = !self.no_args(s),
+                "use_vmac" => v.use_vmac = true,
+                "track_interface" => {
+                    for a in self.block(s) {
+                        let Some(name) = self.string(&a.keyword) else { continue };
+                        let weight = match a.args.as_slice() {
+                            [] => 0,
+                            [w, n] if w.text == "weight" => self.parse(n, "a weight (-254..=254)").unwrap_or(0),
+                            _ => {
+                                self.error(&a.keyword.pos, "expected INTERFACE [weight N]");
+                                continue;
+                            }
+                        };
+                        self.push(&a.keyword, &mut v.track_interface, Track { interface: name, weight }, "tracked interfaces");
+                    }
+                }
+                "notify_master" => v.notify.master = self.string_value(s),
+                "notify_backup" => v.notify.backup = self.string_value(s),
+                "notify_fault" => v.notify.fault = self.string_value(s),
+                "notify_stop" => v.notify.stop = self.string_value(s),
+                "notify" => v.notify.any = self.string_value(s),
+                "garp_master_delay" => v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5),
+                "garp_master_repeat" => v.garp.master_repeat = self.value(s, "a count").unwrap_or(5),
+                "garp_master_refresh" => v.garp.master_refresh_s = self.value(s, "a number of seconds").unwrap_or(0),
+                "garp_interval" => {
+                    v.garp.interval_ms = self.centiseconds(s).map(|cs| cs.saturating_mul(10)).unwrap_or(0);
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        v.version = version.or(self.default_version).unwrap_or(if v.is_ipv6() { 3 } else { 2 });
+        Some(v)
+    }
+
+    /// `ADDR[/PREFIX] [brd B] [dev D] [label L]`.
+    fn vip(&mut self, st: &Stmt) -> Option<VirtualAddress> {
+        let addr = self.net(&st.keyword)?;
+        let mut vip = VirtualAddress { addr, brd: None, dev: None, label: None };
+        let mut it = st.args.iter();
+        while let Some(k) = it.next() {
+            let Some(val) = it.next() else {
+                self.error(&k.pos, format!("{:?} needs a value", k.text));
+                break;
+            };
+            match k.text.as_str() {
+                "brd" => vip.brd = self.parse(val, "an IPv4 broadcast address"),
+                "dev" => vip.dev = self.string(val),
+                "label" => vip.label = self.string(val),
+                _ => self.diags.push(Diagnostic {
+                    pos: k.pos.clone(),
+                    severity: Severity::Unsupported,
+                    message: format!("virtual_ipaddress option {:?} is not supported; ignored", k.text),
+                }),
+            }
+        }
+        Some(vip)
+    }
+
+    fn sync_group(&mut self, st: &Stmt) -> Option<SyncGroup> {
+        let name = self.one(st)?;
+        let mut g = SyncGroup { name: self.string(name)?, ..Default::default() };
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "group" => {
+                    for m in self.block(s) {
+                        if let Some(n) = self.string(&m.keyword) {
+                            self.push(&m.keyword, &mut g.group, n, "group members");
+                        }
+                    }
+                }
+                "notify_master" => g.notify.master = self.string_value(s),
+                "notify_backup" => g.notify.backup = self.string_value(s),
+                "notify_fault" => g.notify.fault = self.string_value(s),
+                "notify_stop" => g.notify.stop = self.string_value(s),
+                "notify" => g.notify.any = self.string_value(s),
+                _ => self.unsupported(s),
+            }
+        }
+        Some(g)
+    }
+
+    fn virtual_server(&mut self, st: &Stmt) -> Option<VirtualServer> {
+        let key = match st.args.as_slice() {
+            [fw, mark] if fw.text == "fwmark" => VirtualKey::Fwmark(self.parse(mark, "a firewall mark")?),
+            [group, _] if group.text == "group" => {
+                self.unsupported(st);
+                return None;
+            }
+            [ip, port] => VirtualKey::Address(SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?)),
+            _ => {
+                self.error(&st.keyword.pos, "virtual_server takes IP PORT or fwmark N");
+                return None;
+            }
+        };
+        let mut vs = VirtualServer::new(key);
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "delay_loop" => vs.delay_loop_s = self.value(s, "a number of seconds").unwrap_or(60),
+                "lb_algo" | "lvs_sched" => {
+                    if let Some(w) = self.one(s) {
+                        match Scheduler::parse(&w.text) {
+                            Some(x) => vs.lb_algo = x,
+                            None => self.error(&w.pos, format!("unknown scheduler {:?}", w.text)),
+                        }
+                    }
+                }
+                "lb_kind" | "lvs_method" => {
+                    if let Some(k) = self.forwarding(s) {
+                        vs.lb_kind = k;
+                    }
+                }
+                "protocol" => match self.one(s).map(|w| w.text.as_str()) {
+                    Some("TCP") => vs.protocol = Protocol::Tcp,
+                    Some("UDP") => vs.protocol = Protocol::Udp,
+                    Some("SCTP") => vs.protocol = Protocol::Sctp,
+                    Some(_) => self.error(&s.args[0].pos, "protocol is TCP, UDP or SCTP"),
+                    None => {}
+                },
+                "persistence_timeout" => vs.persistence_timeout = self.value(s, "a number of seconds").unwrap_or(0),
+                "persistence_granularity" => {
+                    if let Some(w) = self.one(s) {
+                        vs.persistence_granularity = granularity(&w.text);
+                        if vs.persistence_granularity.is_none() {
+                            self.error(&w.pos, format!("{:?} is not a netmask or prefix length", w.text));
+                        }
+                    }
+                }
+                "quorum" => vs.quorum = self.value(s, "a weight").unwrap_or(1),
+                "hysteresis" => vs.hysteresis = self.value(s, "a weight").unwrap_or(0),
+                "sorry_server" => vs.sorry_server = self.socket(s, 0),
+                "inhibit_on_failure" => vs.inhibit_on_failure = self.no_args(s),
+                "alpha" => vs.alpha = self.no_args(s),
+                "omega" => vs.omega = self.no_args(s),
+                "real_server" => {
+                    if let Some(rs) = self.real_server(s) {
+                        self.push(&s.keyword, &mut vs.real_servers, rs, "real servers");
+                    }
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        Some(vs)
+    }
+
+    fn forwarding(&mut self, st: &Stmt) -> Option<Forwarding> {
+        let w = self.one(st)?;
+        match w.text.as_str() {
+            "NAT" => Some(Forwarding::Nat),
+            "DR" => Some(Forwarding::Dr),
+            "TUN" => Some(Forwarding::Tun),
+            _ => {
+                self.error(&w.pos, "lb_kind is NAT, DR or TUN");
+                None
+            }
+        }
+    }
+
+    fn real_server(&mut self, st: &Stmt) -> Option<RealServer> {
+        let addr = self.socket(st, 0)?;
+        let mut rs = RealServer::new(addr);
+        for s in self.block(st) {
+            let kind = match s.keyword.text.as_str() {
+                "weight" => {
+                    rs.weight = self.value(s, "a weight").unwrap_or(1);
+                    continue;
+                }
+                "lb_kind" | "lvs_method" => {
+                    rs.lb_kind = self.forwarding(s);
+                    continue;
+                }
+                "inhibit_on_failure" => {
+                    rs.inhibit_on_failure = Some(self.no_args(s));
+                    continue;
+                }
+                "notify_up" => {
+                    rs.notify_up = self.string_value(s);
+                    continue;
+                }
+                "notify_down" => {
+                    rs.notify_down = self.string_value(s);
+                    continue;
+                }
+                "TCP_CHECK" => CheckKind::Tcp,
+                "HTTP_GET" => CheckKind::Http(HttpCheck::default()),
+                "SSL_GET" => CheckKind::Http(HttpCheck { tls: true, ..Default::default() }),
+                "SMTP_CHECK" => CheckKind::Smtp { helo_name: None },
+                "DNS_CHECK" => CheckKind::Dns { query_type: DnsType::A, query_name: heapless::String::new() },
+                "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
+                "PING_CHECK" => CheckKind::Ping,
+                "MISC_CHECK" => CheckKind::Misc { path: heapless::String::new(), timeout_s: 5, dynamic: false },
+                _ => {
+                    self.unsupported(s);
+                    continue;
+                }
+            };
+            if let Some(c) = self.checker(s, kind) {
+                self.push(&s.keyword, &mut rs.checkers, c, "checkers per real server");
+            }
+        }
+        Some(rs)
+    }
+
+    fn checker(&mut self, st: &Stmt, kind: CheckKind) -> Option<Checker> {
+        let mut c = Checker::new(kind);
+        if matches!(c.kind, CheckKind::Dns { .. }) {
+            // keepalived's DNS_CHECK default query name.
+            c.kind = CheckKind::Dns { query_type: DnsType::Soa, query_name: heapless::String::try_from(".").ok()? };
+        }
+        for s in self.block(st) {
+            match (s.keyword.text.as_str(), &mut c.kind) {
+                ("connect_ip", _) => c.connect_ip = self.value(s, "an IP address"),
+                ("connect_port", _) => c.connect_port = self.value(s, "a port"),
+                ("bind_to", _) => c.bind_to = self.value(s, "an IP address"),
+                ("connect_timeout", _) => c.connect_timeout_s = self.value(s, "a number of seconds").unwrap_or(5),
+                ("retry" | "nb_get_retry", _) => c.retry = self.value(s, "a count").unwrap_or(1),
+                ("delay_before_retry", _) => c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1),
+                ("warmup", _) => c.warmup_s = self.value(s, "a number of seconds").unwrap_or(0),
+                ("delay_loop", _) => c.delay_loop_s = self.value(s, "a number of seconds"),
+                ("url", CheckKind::Http(h)) => {
+                    let mut url = Url::default();
+                    for u in s.block.as_deref().unwrap_or_default() {
+                        match u.keyword.text.as_str() {
+                            "path" => url.path = self.string_value(u).unwrap_or_default(),
+                            "digest" => match self.one(u).map(|w| (w, hex_array::<16>(&w.text))) {
+                                Some((_, Some(d))) => url.digest = Some(d),
+                                Some((w, None)) => self.error(&w.pos, "digest is 32 hex digits (an MD5)"),
+                                None => {}
+                            },
+                            "status_code" => {
+                                for w in &u.args {
+                                    if let Some(code) = self.parse::<u16>(w, "an HTTP status code") {
+                                        self.push(w, &mut url.status_code, code, "status codes");
+                                    }
+                                }
+                            }
+                            _ => self.unsupported(u),
+                        }
+                    }
+                    self.push(&s.keyword, &mut h.urls, url, "urls per checker");
+                }
+                ("virtualhost", CheckKind::Http(h)) => h.virtualhost = self.string_value(s),
+                ("helo_name", CheckKind::Smtp { helo_name }) => *helo_name = self.string_value(s),
+                ("type", CheckKind::Dns { query_type, .. }) => {
+                    if let Some(w) = self.one(s) {
+                        match DnsType::parse(&w.text) {
+                            Some(t) => *query_type = t,
+                            None => self.error(&w.pos, format!("unknown DNS type {:?}", w.text)),
+                        }
+                    }
+                }
+                ("name", CheckKind::Dns { query_name, .. }) => *query_name = self.string_value(s).unwrap_or_default(),
+                ("payload", CheckKind::Udp { payload, .. }) => {
+                    if let Some(w) = self.one(s) {
+                        match hex_vec(&w.text).and_then(|v| crate::Bounded::try_from(v).ok()) {
+                            Some(p) => *payload = p,
+                            None => self.error(&w.pos, "payload is up to 64 bytes in hex"),
+                        }
+                    }
+                }
+                ("require_reply", CheckKind::Udp { require_reply, .. }) => *require_reply = true,
+                ("misc_path", CheckKind::Misc { path, .. }) => *path = self.string_value(s).unwrap_or_default(),
+                ("misc_timeout", CheckKind::Misc { timeout_s, .. }) => *timeout_s = self.value(s, "a number of seconds").unwrap_or(5),
+                ("misc_dynamic", CheckKind::Misc { dynamic, .. }) => *dynamic = self.no_args(s),
+                _ => self.unsupported(s),
+            }
+        }
+        Some(c)
+    }
+}
+
+/// `255.255.255.0` or `24` (keepalived takes a netmask; IPv6 a prefix).
+fn granularity(s: &str) -> Option<IpNet> {
+    if let Ok(mask) = s.parse::<core::net::Ipv4Addr>() {
+        let m = u32::from(mask);
+        let prefix = m.leading_ones();
+        if m.checked_shl(prefix).unwrap_or(0) != 0 {
+            return None; // not contiguous
+        }
+        return Some(IpNet { addr: IpAddr::V4(mask), prefix: prefix as u8 });
+    }
+    let p: u8 = s.parse().ok()?;
+    (p <= 128).then_some(IpNet { addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), prefix: p })
+}
+
+pub fn hex_vec(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+pub fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    hex_vec(s)?.try_into().ok()
+}
