@@ -518,10 +518,54 @@ pub struct HttpCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Url {
     pub path: PathText,
-    /// Expected status codes; none: 200-299 as keepalived.
-    pub status_code: Vec<u16, STATUS_CODES>,
+    /// Expected status codes (single codes or ranges such as 200-299);
+    /// none: 200-299, as keepalived.
+    pub status_code: Vec<StatusRange, STATUS_CODES>,
     /// MD5 of the body, as keepalived's genhash prints it.
     pub digest: Option<[u8; 16]>,
+}
+
+/// HTTP status codes `from..=to` (one code when equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+impl StatusRange {
+    pub fn one(code: u16) -> StatusRange {
+        StatusRange {
+            from: code,
+            to: code,
+        }
+    }
+    pub fn contains(&self, code: u16) -> bool {
+        (self.from..=self.to).contains(&code)
+    }
+}
+
+impl core::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+impl core::str::FromStr for StatusRange {
+    type Err = ();
+    /// `200` or `200-299`.
+    fn from_str(s: &str) -> Result<StatusRange, ()> {
+        match s.split_once('-') {
+            Some((a, b)) => Ok(StatusRange {
+                from: a.parse().map_err(|_| ())?,
+                to: b.parse().map_err(|_| ())?,
+            }),
+            None => s.parse().map(StatusRange::one).map_err(|_| ()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -388,8 +388,14 @@ fn check_checker(e: &mut Errors, path: &str, c: &Checker) {
                     e.push(&path, format!("url path {:?} must start with '/'", u.path));
                 }
                 for s in &u.status_code {
-                    if !(100..=599).contains(s) {
-                        e.push(&path, format!("status_code {s} is not an HTTP status"));
+                    if !(100..=599).contains(&s.from)
+                        || !(100..=599).contains(&s.to)
+                        || s.from > s.to
+                    {
+                        e.push(
+                            &path,
+                            format!("status_code {s} is not an HTTP status or range of them"),
+                        );
                     }
                 }
             }

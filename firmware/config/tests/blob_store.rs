@@ -274,7 +274,11 @@ fn the_largest_config_fits_the_stated_bound() {
         status_code: Bounded::new(),
         digest: Some([0xff; 16]),
     };
-    while url.status_code.push(599).is_ok() {}
+    while url
+        .status_code
+        .push(StatusRange { from: 599, to: 599 })
+        .is_ok()
+    {}
     let mut http = HttpCheck {
         tls: true,
         virtualhost: Some(full('v')),

@@ -84,7 +84,7 @@ fn sync_groups_and_checkers() {
     c.sync_groups.push(g).unwrap();
     if let CheckKind::Http(h) = &mut c.virtual_servers[0].real_servers[0].checkers[0].kind {
         h.urls[0].path = s("health");
-        h.urls[0].status_code.push(700).unwrap();
+        h.urls[0].status_code.push(StatusRange::one(700)).unwrap();
     }
     let e = errors(&c);
     assert!(
@@ -97,8 +97,9 @@ fn sync_groups_and_checkers() {
         "{e:#?}"
     );
     assert!(
-        e.iter()
-            .any(|x| x.ends_with("HTTP_GET: status_code 700 is not an HTTP status")),
+        e.iter().any(
+            |x| x.ends_with("HTTP_GET: status_code 700 is not an HTTP status or range of them")
+        ),
         "{e:#?}"
     );
 }

@@ -42,10 +42,14 @@ pub struct Import {
 
 impl Import {
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
     pub fn unsupported(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Unsupported)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Unsupported)
     }
 }
 
@@ -59,7 +63,10 @@ pub fn import_str(name: &str, text: &str) -> Result<Import, SyntaxError> {
 
 /// Imports parsed statements into a fresh config.
 pub fn import(stmts: &[Stmt]) -> Import {
-    let mut cx = Cx { diags: Vec::new(), default_version: None };
+    let mut cx = Cx {
+        diags: Vec::new(),
+        default_version: None,
+    };
     let mut config = Config::default();
     // global_defs first: vrrp_version there sets the instances' default.
     for st in stmts.iter().filter(|s| s.keyword.text == "global_defs") {
@@ -86,13 +93,21 @@ pub fn import(stmts: &[Stmt]) -> Import {
             }
             "virtual_server" => {
                 if let Some(vs) = cx.virtual_server(st) {
-                    cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
+                    cx.push(
+                        &st.keyword,
+                        &mut config.virtual_servers,
+                        vs,
+                        "virtual_server",
+                    );
                 }
             }
             _ => cx.unsupported(st),
         }
     }
-    Import { config, diagnostics: cx.diags }
+    Import {
+        config,
+        diagnostics: cx.diags,
+    }
 }
 
 struct Cx {
@@ -102,21 +117,41 @@ struct Cx {
 
 impl Cx {
     fn error(&mut self, pos: &Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic { pos: pos.clone(), severity: Severity::Error, message: message.into() });
-    }
-
-    fn unsupported(&mut self, st: &Stmt) {
-        let what = if st.block.is_some() { "block" } else { "keyword" };
         self.diags.push(Diagnostic {
-            pos: st.keyword.pos.clone(),
-            severity: Severity::Unsupported,
-            message: format!("{what} {:?} is not supported by vigil; ignored", st.keyword.text),
+            pos: pos.clone(),
+            severity: Severity::Error,
+            message: message.into(),
         });
     }
 
-    fn push<T, const N: usize>(&mut self, at: &Word, v: &mut crate::Bounded<T, N>, item: T, what: &str) {
+    fn unsupported(&mut self, st: &Stmt) {
+        let what = if st.block.is_some() {
+            "block"
+        } else {
+            "keyword"
+        };
+        self.diags.push(Diagnostic {
+            pos: st.keyword.pos.clone(),
+            severity: Severity::Unsupported,
+            message: format!(
+                "{what} {:?} is not supported by vigil; ignored",
+                st.keyword.text
+            ),
+        });
+    }
+
+    fn push<T, const N: usize>(
+        &mut self,
+        at: &Word,
+        v: &mut crate::Bounded<T, N>,
+        item: T,
+        what: &str,
+    ) {
         if v.push(item).is_err() {
-            self.error(&at.pos, format!("more than {N} {what}: this one is dropped"));
+            self.error(
+                &at.pos,
+                format!("more than {N} {what}: this one is dropped"),
+            );
         }
     }
 
@@ -125,11 +160,20 @@ impl Cx {
         match st.args.as_slice() {
             [a] => Some(a),
             [] => {
-                self.error(&st.keyword.pos, format!("{} needs a value", st.keyword.text));
+                self.error(
+                    &st.keyword.pos,
+                    format!("{} needs a value", st.keyword.text),
+                );
                 None
             }
             [_, extra, ..] => {
-                self.error(&extra.pos, format!("{} takes one value; {:?} is extra", st.keyword.text, extra.text));
+                self.error(
+                    &extra.pos,
+                    format!(
+                        "{} takes one value; {:?} is extra",
+                        st.keyword.text, extra.text
+                    ),
+                );
                 None
             }
         }
@@ -137,7 +181,10 @@ impl Cx {
 
     fn no_args(&mut self, st: &Stmt) -> bool {
         if let Some(a) = st.args.first() {
-            self.error(&a.pos, format!("{} takes no value; {:?} is extra", st.keyword.text, a.text));
+            self.error(
+                &a.pos,
+                format!("{} takes no value; {:?} is extra", st.keyword.text, a.text),
+            );
             return false;
         }
         true
@@ -162,7 +209,10 @@ impl Cx {
         match heapless::String::try_from(w.text.as_str()) {
             Ok(s) => Some(s),
             Err(_) => {
-                self.error(&w.pos, format!("{:?} is longer than {N} characters", w.text));
+                self.error(
+                    &w.pos,
+                    format!("{:?} is longer than {N} characters", w.text),
+                );
                 None
             }
         }
@@ -179,7 +229,10 @@ impl Cx {
         match w.text.parse::<f64>() {
             Ok(s) if (0.0..=655.35).contains(&s) => Some((s * 100.0).round() as u16),
             _ => {
-                self.error(&w.pos, format!("{:?} is not a number of seconds (0..=655.35)", w.text));
+                self.error(
+                    &w.pos,
+                    format!("{:?} is not a number of seconds (0..=655.35)", w.text),
+                );
                 None
             }
         }
@@ -189,7 +242,10 @@ impl Cx {
         match &st.block {
             Some(b) => b,
             None => {
-                self.error(&st.keyword.pos, format!("{} needs a {{ ... }} block", st.keyword.text));
+                self.error(
+                    &st.keyword.pos,
+                    format!("{} needs a {{ ... }} block", st.keyword.text),
+                );
                 &[]
             }
         }
@@ -247,12 +303,19 @@ impl Cx {
                             let iterations = s.args[0].text.parse().ok()?;
                             let salt = hex_array::<16>(&s.args[1].text)?;
                             let hash = hex_array::<32>(&s.args[2].text)?;
-                            Some(PasswordHash { iterations, salt, hash })
+                            Some(PasswordHash {
+                                iterations,
+                                salt,
+                                hash,
+                            })
                         })
                         .flatten();
                     match parsed {
                         Some(p) => g.console_password = Some(p),
-                        None => self.error(&s.keyword.pos, "console_password takes ITERATIONS SALT(32 hex) HASH(64 hex)"),
+                        None => self.error(
+                            &s.keyword.pos,
+                            "console_password takes ITERATIONS SALT(32 hex) HASH(64 hex)",
+                        ),
                     }
                 }
                 _ => self.unsupported(s),
@@ -263,10 +326,19 @@ impl Cx {
     /// `IP PORT` or `IP` (with a default port).
     fn socket(&mut self, st: &Stmt, default_port: u16) -> Option<SocketAddr> {
         match st.args.as_slice() {
-            [ip] => Some(SocketAddr::new(self.parse(ip, "an IP address")?, default_port)),
-            [ip, port] => Some(SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?)),
+            [ip] => Some(SocketAddr::new(
+                self.parse(ip, "an IP address")?,
+                default_port,
+            )),
+            [ip, port] => Some(SocketAddr::new(
+                self.parse(ip, "an IP address")?,
+                self.parse(port, "a port")?,
+            )),
             _ => {
-                self.error(&st.keyword.pos, format!("{} takes an address and a port", st.keyword.text));
+                self.error(
+                    &st.keyword.pos,
+                    format!("{} takes an address and a port", st.keyword.text),
+                );
                 None
             }
         }
@@ -274,7 +346,11 @@ impl Cx {
 
     fn interface(&mut self, st: &Stmt) -> Option<Interface> {
         let name = self.one(st)?;
-        let mut i = Interface { name: self.string(name)?, multicast: true, ..Default::default() };
+        let mut i = Interface {
+            name: self.string(name)?,
+            multicast: true,
+            ..Default::default()
+        };
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "address" => {
@@ -292,8 +368,13 @@ impl Cx {
                     None => {}
                 },
                 "vlan" => {
-                    let Some(id) = self.value::<u16>(s, "a VLAN id") else { continue };
-                    let mut v = Vlan { id, ..Default::default() };
+                    let Some(id) = self.value::<u16>(s, "a VLAN id") else {
+                        continue;
+                    };
+                    let mut v = Vlan {
+                        id,
+                        ..Default::default()
+                    };
                     for a in self.block(s) {
                         if a.keyword.text == "address" {
                             for w in &a.args {
@@ -326,7 +407,14 @@ impl Cx {
     fn vrrp_instance(&mut self, st: &Stmt) -> Option<VrrpInstance> {
         let name = self.one(st)?;
         let Some(mut v) = VrrpInstance::new(&name.text) else {
-            self.error(&name.pos, format!("instance name {:?} is longer than {} characters", name.text, limits::NAME));
+            self.error(
+                &name.pos,
+                format!(
+                    "instance name {:?} is longer than {} characters",
+                    name.text,
+                    limits::NAME
+                ),
+            );
             return None;
         };
         let mut version = None;
@@ -343,7 +431,9 @@ impl Cx {
                         v.interface = i;
                     }
                 }
-                "virtual_router_id" => v.virtual_router_id = self.value(s, "a VRID (1..=255)").unwrap_or(0),
+                "virtual_router_id" => {
+                    v.virtual_router_id = self.value(s, "a VRID (1..=255)").unwrap_or(0)
+                }
                 "priority" => {
                     if let Some(p) = self.value(s, "a priority (1..=255)") {
                         v.priority = p;
@@ -361,26 +451,41 @@ impl Cx {
                     }
                 }
                 "authentication" => {
+                    let mut ah = false;
+                    let mut pass = None;
                     for a in self.block(s) {
                         match a.keyword.text.as_str() {
                             "auth_type" => match self.one(a).map(|w| w.text.as_str()) {
                                 Some("PASS") => {}
-                                Some("AH") => self.error(&a.args[0].pos, "auth_type AH is not supported (only PASS)"),
+                                Some("AH") => {
+                                    ah = true;
+                                    self.diags.push(Diagnostic {
+                                        pos: a.args[0].pos.clone(),
+                                        severity: Severity::Unsupported,
+                                        message: "auth_type AH is not supported (RFC 5798 dropped it); the instance runs without authentication".into(),
+                                    });
+                                }
                                 Some(_) => self.error(&a.args[0].pos, "auth_type is PASS or AH"),
                                 None => {}
                             },
-                            "auth_pass" => {
-                                // keepalived truncates to 8 characters; say so rather than do it.
-                                v.auth_pass = self.string_value(a);
-                            }
+                            // keepalived truncates to 8 characters; vigil says so instead.
+                            "auth_pass" => pass = self.string_value(a),
                             _ => self.unsupported(a),
                         }
+                    }
+                    if !ah {
+                        v.auth_pass = pass;
                     }
                 }
                 "virtual_ipaddress" => {
                     for a in self.block(s) {
                         if let Some(vip) = self.vip(a) {
-                            self.push(&a.keyword, &mut v.virtual_ipaddress, vip, "virtual addresses");
+                            self.push(
+                                &a.keyword,
+                                &mut v.virtual_ipaddress,
+                                vip,
+                                "virtual addresses",
+                            );
                         }
                     }
                 }
@@ -394,29 +499,46 @@ impl Cx {
                             self.diags.push(Diagnostic {
                                 pos: x.pos.clone(),
                                 severity: Severity::Unsupported,
-                                message: format!("unicast_peer option {:?} is not supported; ignored", x.text),
+                                message: format!(
+                                    "unicast_peer option {:?} is not supported; ignored",
+                                    x.text
+                                ),
                             });
                         }
                     }
                 }
                 "nopreempt" => v.preempt = !self.no_args(s),
                 "preempt" => v.preempt = self.no_args(s),
-                "preempt_delay" => v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0),
+                "preempt_delay" => {
+                    v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0)
+                }
                 "accept" => v.accept = self.no_args(s),
                 "no_accept" => v.accept = !self.no_args(s),
                 "use_vmac" => v.use_vmac = true,
                 "track_interface" => {
                     for a in self.block(s) {
-                        let Some(name) = self.string(&a.keyword) else { continue };
+                        let Some(name) = self.string(&a.keyword) else {
+                            continue;
+                        };
                         let weight = match a.args.as_slice() {
                             [] => 0,
-                            [w, n] if w.text == "weight" => self.parse(n, "a weight (-254..=254)").unwrap_or(0),
+                            [w, n] if w.text == "weight" => {
+                                self.parse(n, "a weight (-254..=254)").unwrap_or(0)
+                            }
                             _ => {
                                 self.error(&a.keyword.pos, "expected INTERFACE [weight N]");
                                 continue;
                             }
                         };
-                        self.push(&a.keyword, &mut v.track_interface, Track { interface: name, weight }, "tracked interfaces");
+                        self.push(
+                            &a.keyword,
+                            &mut v.track_interface,
+                            Track {
+                                interface: name,
+                                weight,
+                            },
+                            "tracked interfaces",
+                        );
                     }
                 }
                 "notify_master" => v.notify.master = self.string_value(s),
@@ -424,23 +546,39 @@ impl Cx {
                 "notify_fault" => v.notify.fault = self.string_value(s),
                 "notify_stop" => v.notify.stop = self.string_value(s),
                 "notify" => v.notify.any = self.string_value(s),
-                "garp_master_delay" => v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5),
-                "garp_master_repeat" => v.garp.master_repeat = self.value(s, "a count").unwrap_or(5),
-                "garp_master_refresh" => v.garp.master_refresh_s = self.value(s, "a number of seconds").unwrap_or(0),
+                "garp_master_delay" => {
+                    v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5)
+                }
+                "garp_master_repeat" => {
+                    v.garp.master_repeat = self.value(s, "a count").unwrap_or(5)
+                }
+                "garp_master_refresh" => {
+                    v.garp.master_refresh_s = self.value(s, "a number of seconds").unwrap_or(0)
+                }
                 "garp_interval" => {
-                    v.garp.interval_ms = self.centiseconds(s).map(|cs| cs.saturating_mul(10)).unwrap_or(0);
+                    v.garp.interval_ms = self
+                        .centiseconds(s)
+                        .map(|cs| cs.saturating_mul(10))
+                        .unwrap_or(0);
                 }
                 _ => self.unsupported(s),
             }
         }
-        v.version = version.or(self.default_version).unwrap_or(if v.is_ipv6() { 3 } else { 2 });
+        v.version = version
+            .or(self.default_version)
+            .unwrap_or(if v.is_ipv6() { 3 } else { 2 });
         Some(v)
     }
 
     /// `ADDR[/PREFIX] [brd B] [dev D] [label L]`.
     fn vip(&mut self, st: &Stmt) -> Option<VirtualAddress> {
         let addr = self.net(&st.keyword)?;
-        let mut vip = VirtualAddress { addr, brd: None, dev: None, label: None };
+        let mut vip = VirtualAddress {
+            addr,
+            brd: None,
+            dev: None,
+            label: None,
+        };
         let mut it = st.args.iter();
         while let Some(k) = it.next() {
             let Some(val) = it.next() else {
@@ -454,7 +592,10 @@ impl Cx {
                 _ => self.diags.push(Diagnostic {
                     pos: k.pos.clone(),
                     severity: Severity::Unsupported,
-                    message: format!("virtual_ipaddress option {:?} is not supported; ignored", k.text),
+                    message: format!(
+                        "virtual_ipaddress option {:?} is not supported; ignored",
+                        k.text
+                    ),
                 }),
             }
         }
@@ -463,7 +604,10 @@ impl Cx {
 
     fn sync_group(&mut self, st: &Stmt) -> Option<SyncGroup> {
         let name = self.one(st)?;
-        let mut g = SyncGroup { name: self.string(name)?, ..Default::default() };
+        let mut g = SyncGroup {
+            name: self.string(name)?,
+            ..Default::default()
+        };
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "group" => {
@@ -486,12 +630,17 @@ impl Cx {
 
     fn virtual_server(&mut self, st: &Stmt) -> Option<VirtualServer> {
         let key = match st.args.as_slice() {
-            [fw, mark] if fw.text == "fwmark" => VirtualKey::Fwmark(self.parse(mark, "a firewall mark")?),
+            [fw, mark] if fw.text == "fwmark" => {
+                VirtualKey::Fwmark(self.parse(mark, "a firewall mark")?)
+            }
             [group, _] if group.text == "group" => {
                 self.unsupported(st);
                 return None;
             }
-            [ip, port] => VirtualKey::Address(SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?)),
+            [ip, port] => VirtualKey::Address(SocketAddr::new(
+                self.parse(ip, "an IP address")?,
+                self.parse(port, "a port")?,
+            )),
             _ => {
                 self.error(&st.keyword.pos, "virtual_server takes IP PORT or fwmark N");
                 return None;
@@ -500,7 +649,9 @@ impl Cx {
         let mut vs = VirtualServer::new(key);
         for s in self.block(st) {
             match s.keyword.text.as_str() {
-                "delay_loop" => vs.delay_loop_s = self.value(s, "a number of seconds").unwrap_or(60),
+                "delay_loop" => {
+                    vs.delay_loop_s = self.value(s, "a number of seconds").unwrap_or(60)
+                }
                 "lb_algo" | "lvs_sched" => {
                     if let Some(w) = self.one(s) {
                         match Scheduler::parse(&w.text) {
@@ -521,12 +672,17 @@ impl Cx {
                     Some(_) => self.error(&s.args[0].pos, "protocol is TCP, UDP or SCTP"),
                     None => {}
                 },
-                "persistence_timeout" => vs.persistence_timeout = self.value(s, "a number of seconds").unwrap_or(0),
+                "persistence_timeout" => {
+                    vs.persistence_timeout = self.value(s, "a number of seconds").unwrap_or(0)
+                }
                 "persistence_granularity" => {
                     if let Some(w) = self.one(s) {
                         vs.persistence_granularity = granularity(&w.text);
                         if vs.persistence_granularity.is_none() {
-                            self.error(&w.pos, format!("{:?} is not a netmask or prefix length", w.text));
+                            self.error(
+                                &w.pos,
+                                format!("{:?} is not a netmask or prefix length", w.text),
+                            );
                         }
                     }
                 }
@@ -587,12 +743,25 @@ impl Cx {
                 }
                 "TCP_CHECK" => CheckKind::Tcp,
                 "HTTP_GET" => CheckKind::Http(HttpCheck::default()),
-                "SSL_GET" => CheckKind::Http(HttpCheck { tls: true, ..Default::default() }),
+                "SSL_GET" => CheckKind::Http(HttpCheck {
+                    tls: true,
+                    ..Default::default()
+                }),
                 "SMTP_CHECK" => CheckKind::Smtp { helo_name: None },
-                "DNS_CHECK" => CheckKind::Dns { query_type: DnsType::A, query_name: heapless::String::new() },
-                "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
+                "DNS_CHECK" => CheckKind::Dns {
+                    query_type: DnsType::A,
+                    query_name: heapless::String::new(),
+                },
+                "UDP_CHECK" => CheckKind::Udp {
+                    payload: crate::Bounded::new(),
+                    require_reply: false,
+                },
                 "PING_CHECK" => CheckKind::Ping,
-                "MISC_CHECK" => CheckKind::Misc { path: heapless::String::new(), timeout_s: 5, dynamic: false },
+                "MISC_CHECK" => CheckKind::Misc {
+                    path: heapless::String::new(),
+                    timeout_s: 5,
+                    dynamic: false,
+                },
                 _ => {
                     self.unsupported(s);
                     continue;
@@ -609,16 +778,23 @@ impl Cx {
         let mut c = Checker::new(kind);
         if matches!(c.kind, CheckKind::Dns { .. }) {
             // keepalived's DNS_CHECK default query name.
-            c.kind = CheckKind::Dns { query_type: DnsType::Soa, query_name: heapless::String::try_from(".").ok()? };
+            c.kind = CheckKind::Dns {
+                query_type: DnsType::Soa,
+                query_name: heapless::String::try_from(".").ok()?,
+            };
         }
         for s in self.block(st) {
             match (s.keyword.text.as_str(), &mut c.kind) {
                 ("connect_ip", _) => c.connect_ip = self.value(s, "an IP address"),
                 ("connect_port", _) => c.connect_port = self.value(s, "a port"),
                 ("bind_to", _) => c.bind_to = self.value(s, "an IP address"),
-                ("connect_timeout", _) => c.connect_timeout_s = self.value(s, "a number of seconds").unwrap_or(5),
+                ("connect_timeout", _) => {
+                    c.connect_timeout_s = self.value(s, "a number of seconds").unwrap_or(5)
+                }
                 ("retry" | "nb_get_retry", _) => c.retry = self.value(s, "a count").unwrap_or(1),
-                ("delay_before_retry", _) => c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1),
+                ("delay_before_retry", _) => {
+                    c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1)
+                }
                 ("warmup", _) => c.warmup_s = self.value(s, "a number of seconds").unwrap_or(0),
                 ("delay_loop", _) => c.delay_loop_s = self.value(s, "a number of seconds"),
                 ("url", CheckKind::Http(h)) => {
@@ -628,12 +804,16 @@ impl Cx {
                             "path" => url.path = self.string_value(u).unwrap_or_default(),
                             "digest" => match self.one(u).map(|w| (w, hex_array::<16>(&w.text))) {
                                 Some((_, Some(d))) => url.digest = Some(d),
-                                Some((w, None)) => self.error(&w.pos, "digest is 32 hex digits (an MD5)"),
+                                Some((w, None)) => {
+                                    self.error(&w.pos, "digest is 32 hex digits (an MD5)")
+                                }
                                 None => {}
                             },
                             "status_code" => {
                                 for w in &u.args {
-                                    if let Some(code) = self.parse::<u16>(w, "an HTTP status code") {
+                                    if let Some(code) =
+                                        self.parse::<StatusRange>(w, "an HTTP status code or range")
+                                    {
                                         self.push(w, &mut url.status_code, code, "status codes");
                                     }
                                 }
@@ -653,7 +833,9 @@ impl Cx {
                         }
                     }
                 }
-                ("name", CheckKind::Dns { query_name, .. }) => *query_name = self.string_value(s).unwrap_or_default(),
+                ("name", CheckKind::Dns { query_name, .. }) => {
+                    *query_name = self.string_value(s).unwrap_or_default()
+                }
                 ("payload", CheckKind::Udp { payload, .. }) => {
                     if let Some(w) = self.one(s) {
                         match hex_vec(&w.text).and_then(|v| crate::Bounded::try_from(v).ok()) {
@@ -663,8 +845,12 @@ impl Cx {
                     }
                 }
                 ("require_reply", CheckKind::Udp { require_reply, .. }) => *require_reply = true,
-                ("misc_path", CheckKind::Misc { path, .. }) => *path = self.string_value(s).unwrap_or_default(),
-                ("misc_timeout", CheckKind::Misc { timeout_s, .. }) => *timeout_s = self.value(s, "a number of seconds").unwrap_or(5),
+                ("misc_path", CheckKind::Misc { path, .. }) => {
+                    *path = self.string_value(s).unwrap_or_default()
+                }
+                ("misc_timeout", CheckKind::Misc { timeout_s, .. }) => {
+                    *timeout_s = self.value(s, "a number of seconds").unwrap_or(5)
+                }
                 ("misc_dynamic", CheckKind::Misc { dynamic, .. }) => *dynamic = self.no_args(s),
                 _ => self.unsupported(s),
             }
@@ -681,17 +867,26 @@ fn granularity(s: &str) -> Option<IpNet> {
         if m.checked_shl(prefix).unwrap_or(0) != 0 {
             return None; // not contiguous
         }
-        return Some(IpNet { addr: IpAddr::V4(mask), prefix: prefix as u8 });
+        return Some(IpNet {
+            addr: IpAddr::V4(mask),
+            prefix: prefix as u8,
+        });
     }
     let p: u8 = s.parse().ok()?;
-    (p <= 128).then_some(IpNet { addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), prefix: p })
+    (p <= 128).then_some(IpNet {
+        addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
+        prefix: p,
+    })
 }
 
 pub fn hex_vec(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 pub fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {

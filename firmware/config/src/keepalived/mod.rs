@@ -1,7 +1,9 @@
 //! keepalived.conf: import into the model (every unsupported keyword
 //! reported with file:line:column, nothing dropped silently) and export back.
 
+pub mod export;
 pub mod import;
 pub mod syntax;
 
+pub use export::{Flavor, export};
 pub use import::{Diagnostic, Import, Severity, import, import_file, import_str};

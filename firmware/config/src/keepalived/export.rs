@@ -1,0 +1,425 @@
+//! The model as keepalived.conf text. `Flavor::Vigil` writes everything
+//! (vigil's own `vigil_defs` and `interface` blocks too), so import → export
+//! → import gives the same model; `Flavor::Keepalived` writes only what
+//! keepalived itself accepts.
+
+use crate::model::*;
+use crate::validate::vs_path;
+use core::fmt::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Vigil,
+    Keepalived,
+}
+
+struct Out {
+    text: String,
+    depth: usize,
+}
+
+impl Out {
+    fn line(&mut self, s: impl AsRef<str>) {
+        for _ in 0..self.depth {
+            self.text.push_str("    ");
+        }
+        self.text.push_str(s.as_ref());
+        self.text.push('\n');
+    }
+    fn open(&mut self, s: impl AsRef<str>) {
+        self.line(format!("{} {{", s.as_ref()));
+        self.depth += 1;
+    }
+    fn close(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+        self.line("}");
+    }
+}
+
+/// Quotes a word that has spaces or syntax characters in it.
+fn word(s: &str) -> String {
+    if !s.is_empty()
+        && !s.contains(|c: char| {
+            c.is_whitespace() || matches!(c, '"' | '{' | '}' | '#' | '!' | '\\')
+        })
+    {
+        return s.to_string();
+    }
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn seconds(cs: u16) -> String {
+    if cs % 100 == 0 {
+        format!("{}", cs / 100)
+    } else {
+        format!("{}.{:02}", cs / 100, cs % 100)
+            .trim_end_matches('0')
+            .to_string()
+    }
+}
+
+pub fn export(c: &Config, flavor: Flavor) -> String {
+    let mut o = Out {
+        text: String::new(),
+        depth: 0,
+    };
+    o.line("! keepalived.conf written by vigil");
+    let g = &c.global;
+    if !g.router_id.is_empty() || g.enable_script_security {
+        o.open("global_defs");
+        if !g.router_id.is_empty() {
+            o.line(format!("router_id {}", word(&g.router_id)));
+        }
+        if g.enable_script_security {
+            o.line("enable_script_security");
+        }
+        o.close();
+    }
+    if flavor == Flavor::Vigil {
+        let d = Global::default();
+        let mut lines = Vec::new();
+        if g.hostname != d.hostname {
+            lines.push(format!("hostname {}", g.hostname));
+        }
+        if !g.time_servers.is_empty() {
+            let list: Vec<String> = g.time_servers.iter().map(|t| t.to_string()).collect();
+            lines.push(format!("time_server {}", list.join(" ")));
+        }
+        if let Some(s) = g.syslog {
+            lines.push(format!("syslog {} {}", s.ip(), s.port()));
+        }
+        if g.watchdog.enabled != d.watchdog.enabled {
+            lines.push(format!(
+                "watchdog {}",
+                if g.watchdog.enabled { "on" } else { "off" }
+            ));
+        }
+        if g.watchdog.timeout_s != d.watchdog.timeout_s {
+            lines.push(format!("watchdog_timeout {}", g.watchdog.timeout_s));
+        }
+        if let Some(p) = &g.console_password {
+            lines.push(format!(
+                "console_password {} {} {}",
+                p.iterations,
+                hex(&p.salt),
+                hex(&p.hash)
+            ));
+        }
+        if !lines.is_empty() {
+            o.open("vigil_defs");
+            for l in lines {
+                o.line(l);
+            }
+            o.close();
+        }
+        for i in &c.interfaces {
+            o.open(format!("interface {}", i.name));
+            for a in &i.addresses {
+                o.line(format!("address {a}"));
+            }
+            if let Some(m) = i.mtu {
+                o.line(format!("mtu {m}"));
+            }
+            if !i.multicast {
+                o.line("multicast off");
+            }
+            for v in &i.vlans {
+                o.open(format!("vlan {}", v.id));
+                for a in &v.addresses {
+                    o.line(format!("address {a}"));
+                }
+                o.close();
+            }
+            o.close();
+        }
+    }
+    for g in &c.sync_groups {
+        o.open(format!("vrrp_sync_group {}", word(&g.name)));
+        o.open("group");
+        for m in &g.group {
+            o.line(word(m));
+        }
+        o.close();
+        notify(&mut o, &g.notify);
+        o.close();
+    }
+    for v in &c.vrrp_instances {
+        vrrp(&mut o, v);
+    }
+    for vs in &c.virtual_servers {
+        virtual_server(&mut o, vs);
+    }
+    o.text
+}
+
+fn notify(o: &mut Out, n: &Notify) {
+    for (k, v) in [
+        ("notify_master", &n.master),
+        ("notify_backup", &n.backup),
+        ("notify_fault", &n.fault),
+        ("notify_stop", &n.stop),
+        ("notify", &n.any),
+    ] {
+        if let Some(p) = v {
+            o.line(format!("{k} {}", word(p)));
+        }
+    }
+}
+
+fn vrrp(o: &mut Out, v: &VrrpInstance) {
+    o.open(format!("vrrp_instance {}", word(&v.name)));
+    o.line(format!(
+        "state {}",
+        if v.state == VrrpState::Master {
+            "MASTER"
+        } else {
+            "BACKUP"
+        }
+    ));
+    o.line(format!("interface {}", v.interface));
+    o.line(format!("version {}", v.version));
+    o.line(format!("virtual_router_id {}", v.virtual_router_id));
+    o.line(format!("priority {}", v.priority));
+    o.line(format!("advert_int {}", seconds(v.advert_int_cs)));
+    if !v.preempt {
+        o.line("nopreempt");
+    }
+    if v.preempt_delay_s > 0 {
+        o.line(format!("preempt_delay {}", v.preempt_delay_s));
+    }
+    if v.accept {
+        o.line("accept");
+    }
+    if v.use_vmac {
+        o.line("use_vmac");
+    }
+    if let Some(p) = &v.auth_pass {
+        o.open("authentication");
+        o.line("auth_type PASS");
+        o.line(format!("auth_pass {}", word(p)));
+        o.close();
+    }
+    if let Some(s) = v.unicast_src_ip {
+        o.line(format!("unicast_src_ip {s}"));
+    }
+    if !v.unicast_peer.is_empty() {
+        o.open("unicast_peer");
+        for p in &v.unicast_peer {
+            o.line(p.to_string());
+        }
+        o.close();
+    }
+    o.open("virtual_ipaddress");
+    for a in &v.virtual_ipaddress {
+        let mut l = a.addr.to_string();
+        if let Some(b) = a.brd {
+            let _ = write!(l, " brd {b}");
+        }
+        if let Some(d) = &a.dev {
+            let _ = write!(l, " dev {d}");
+        }
+        if let Some(lb) = &a.label {
+            let _ = write!(l, " label {lb}");
+        }
+        o.line(l);
+    }
+    o.close();
+    if !v.track_interface.is_empty() {
+        o.open("track_interface");
+        for t in &v.track_interface {
+            if t.weight == 0 {
+                o.line(t.interface.as_str())
+            } else {
+                o.line(format!("{} weight {}", t.interface, t.weight))
+            }
+        }
+        o.close();
+    }
+    notify(o, &v.notify);
+    let d = Garp::default();
+    if v.garp.master_delay_s != d.master_delay_s {
+        o.line(format!("garp_master_delay {}", v.garp.master_delay_s));
+    }
+    if v.garp.master_repeat != d.master_repeat {
+        o.line(format!("garp_master_repeat {}", v.garp.master_repeat));
+    }
+    if v.garp.master_refresh_s != d.master_refresh_s {
+        o.line(format!("garp_master_refresh {}", v.garp.master_refresh_s));
+    }
+    if v.garp.interval_ms != d.interval_ms {
+        o.line(format!(
+            "garp_interval {}",
+            seconds(v.garp.interval_ms / 10)
+        ));
+    }
+    o.close();
+}
+
+fn forwarding(f: Forwarding) -> &'static str {
+    match f {
+        Forwarding::Nat => "NAT",
+        Forwarding::Dr => "DR",
+        Forwarding::Tun => "TUN",
+    }
+}
+
+fn virtual_server(o: &mut Out, vs: &VirtualServer) {
+    o.open(vs_path(vs));
+    o.line(format!("delay_loop {}", vs.delay_loop_s));
+    o.line(format!("lb_algo {}", vs.lb_algo.name()));
+    o.line(format!("lb_kind {}", forwarding(vs.lb_kind)));
+    o.line(format!(
+        "protocol {}",
+        match vs.protocol {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    ));
+    if vs.persistence_timeout > 0 {
+        o.line(format!("persistence_timeout {}", vs.persistence_timeout));
+    }
+    if let Some(g) = vs.persistence_granularity {
+        match g.addr {
+            core::net::IpAddr::V4(m) => o.line(format!("persistence_granularity {m}")),
+            core::net::IpAddr::V6(_) => o.line(format!("persistence_granularity {}", g.prefix)),
+        }
+    }
+    if vs.quorum != 1 {
+        o.line(format!("quorum {}", vs.quorum));
+    }
+    if vs.hysteresis != 0 {
+        o.line(format!("hysteresis {}", vs.hysteresis));
+    }
+    if let Some(s) = vs.sorry_server {
+        o.line(format!("sorry_server {} {}", s.ip(), s.port()));
+    }
+    for (flag, k) in [
+        (vs.inhibit_on_failure, "inhibit_on_failure"),
+        (vs.alpha, "alpha"),
+        (vs.omega, "omega"),
+    ] {
+        if flag {
+            o.line(k);
+        }
+    }
+    for rs in &vs.real_servers {
+        o.open(format!("real_server {} {}", rs.addr.ip(), rs.addr.port()));
+        o.line(format!("weight {}", rs.weight));
+        if let Some(k) = rs.lb_kind {
+            o.line(format!("lb_kind {}", forwarding(k)));
+        }
+        if rs.inhibit_on_failure == Some(true) {
+            o.line("inhibit_on_failure");
+        }
+        if let Some(p) = &rs.notify_up {
+            o.line(format!("notify_up {}", word(p)));
+        }
+        if let Some(p) = &rs.notify_down {
+            o.line(format!("notify_down {}", word(p)));
+        }
+        for c in &rs.checkers {
+            checker(o, c);
+        }
+        o.close();
+    }
+    o.close();
+}
+
+fn checker(o: &mut Out, c: &Checker) {
+    let name = match &c.kind {
+        CheckKind::Tcp => "TCP_CHECK",
+        CheckKind::Http(h) if h.tls => "SSL_GET",
+        CheckKind::Http(_) => "HTTP_GET",
+        CheckKind::Smtp { .. } => "SMTP_CHECK",
+        CheckKind::Dns { .. } => "DNS_CHECK",
+        CheckKind::Udp { .. } => "UDP_CHECK",
+        CheckKind::Ping => "PING_CHECK",
+        CheckKind::Misc { .. } => "MISC_CHECK",
+    };
+    o.open(name);
+    match &c.kind {
+        CheckKind::Http(h) => {
+            for u in &h.urls {
+                o.open("url");
+                o.line(format!("path {}", word(&u.path)));
+                if let Some(d) = u.digest {
+                    o.line(format!("digest {}", hex(&d)));
+                }
+                if !u.status_code.is_empty() {
+                    let codes: Vec<String> = u.status_code.iter().map(|c| c.to_string()).collect();
+                    o.line(format!("status_code {}", codes.join(" ")));
+                }
+                o.close();
+            }
+            if let Some(v) = &h.virtualhost {
+                o.line(format!("virtualhost {}", word(v)));
+            }
+        }
+        CheckKind::Smtp { helo_name: Some(h) } => o.line(format!("helo_name {}", word(h))),
+        CheckKind::Dns {
+            query_type,
+            query_name,
+        } => {
+            o.line(format!("type {}", query_type.name()));
+            o.line(format!("name {}", word(query_name)));
+        }
+        CheckKind::Udp {
+            payload,
+            require_reply,
+        } => {
+            if !payload.is_empty() {
+                o.line(format!("payload {}", hex(payload)));
+            }
+            if *require_reply {
+                o.line("require_reply");
+            }
+        }
+        CheckKind::Misc {
+            path,
+            timeout_s,
+            dynamic,
+        } => {
+            o.line(format!("misc_path {}", word(path)));
+            o.line(format!("misc_timeout {timeout_s}"));
+            if *dynamic {
+                o.line("misc_dynamic");
+            }
+        }
+        _ => {}
+    }
+    if let Some(ip) = c.connect_ip {
+        o.line(format!("connect_ip {ip}"));
+    }
+    if let Some(p) = c.connect_port {
+        o.line(format!("connect_port {p}"));
+    }
+    if let Some(b) = c.bind_to {
+        o.line(format!("bind_to {b}"));
+    }
+    o.line(format!("connect_timeout {}", c.connect_timeout_s));
+    o.line(format!("retry {}", c.retry));
+    o.line(format!("delay_before_retry {}", c.delay_before_retry_s));
+    if c.warmup_s > 0 {
+        o.line(format!("warmup {}", c.warmup_s));
+    }
+    if let Some(d) = c.delay_loop_s {
+        o.line(format!("delay_loop {d}"));
+    }
+    o.close();
+}
