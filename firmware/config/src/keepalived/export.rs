@@ -64,7 +64,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn seconds(cs: u16) -> String {
-    if cs % 100 == 0 {
+    if cs.is_multiple_of(100) {
         format!("{}", cs / 100)
     } else {
         format!("{}.{:02}", cs / 100, cs % 100)
