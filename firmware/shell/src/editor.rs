@@ -1,0 +1,437 @@
+//! A line editor, sans-IO: bytes from the terminal go in, edit events and the
+//! bytes that redraw the line come out. VT100/ANSI: arrows, Home/End,
+//! Delete, Backspace, Ctrl-A/E/B/F/U/K/W/C/D/L, Tab, history.
+
+/// What a key did, for the shell to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Enter: a complete line (already added to history if not empty).
+    Line(String),
+    /// Tab: the shell completes the text before the cursor.
+    Complete,
+    /// `?`: help for the text before the cursor (the `?` is not inserted).
+    Help,
+    /// Ctrl-C: the line was abandoned.
+    Interrupt,
+    /// Ctrl-D on an empty line.
+    Eof,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Esc {
+    None,
+    Esc,
+    Csi,
+    CsiNum(u8),
+}
+
+pub struct Editor {
+    buf: Vec<char>,
+    cursor: usize,
+    history: Vec<String>,
+    /// Position while browsing history; None: editing a new line.
+    browsing: Option<usize>,
+    /// The new line being edited when history browsing started.
+    stash: Vec<char>,
+    esc: Esc,
+    /// Bytes to send to the terminal.
+    out: Vec<u8>,
+    prompt: String,
+    /// Echo typed characters (off while reading a password).
+    pub echo: bool,
+    /// Whether the previous byte was CR (so a following LF is not a 2nd Enter).
+    last_cr: bool,
+    utf8: Vec<u8>,
+}
+
+const HISTORY: usize = 100;
+
+impl Editor {
+    pub fn new(prompt: &str) -> Editor {
+        Editor {
+            buf: Vec::new(),
+            cursor: 0,
+            history: Vec::new(),
+            browsing: None,
+            stash: Vec::new(),
+            esc: Esc::None,
+            out: Vec::new(),
+            prompt: prompt.to_string(),
+            echo: true,
+            last_cr: false,
+            utf8: Vec::new(),
+        }
+    }
+
+    pub fn set_prompt(&mut self, p: &str) {
+        self.prompt = p.to_string();
+    }
+
+    /// Prints the prompt (and the line so far) on a fresh line.
+    pub fn show_prompt(&mut self) {
+        let p = self.prompt.clone();
+        self.out.extend_from_slice(p.as_bytes());
+        if self.echo {
+            let s: String = self.buf.iter().collect();
+            self.out.extend_from_slice(s.as_bytes());
+            self.move_left_n(self.buf.len() - self.cursor);
+        }
+    }
+
+    /// Bytes to write to the terminal, drained.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn line(&self) -> String {
+        self.buf.iter().collect()
+    }
+
+    /// The text before the cursor.
+    pub fn before_cursor(&self) -> String {
+        self.buf[..self.cursor].iter().collect()
+    }
+
+    pub fn history(&self) -> &[String] {
+        &self.history
+    }
+
+    /// Inserts text at the cursor (completion).
+    pub fn insert(&mut self, s: &str) {
+        for c in s.chars() {
+            self.insert_char(c);
+        }
+    }
+
+    /// Feeds one byte; returns an event when the byte completes one.
+    pub fn feed(&mut self, b: u8) -> Option<Event> {
+        let was_cr = std::mem::replace(&mut self.last_cr, false);
+        match self.esc {
+            Esc::Esc => {
+                self.esc = if b == b'[' || b == b'O' {
+                    Esc::Csi
+                } else {
+                    Esc::None
+                };
+                return None;
+            }
+            Esc::Csi => {
+                self.esc = Esc::None;
+                match b {
+                    b'A' => self.history_prev(),
+                    b'B' => self.history_next(),
+                    b'C' => self.right(),
+                    b'D' => self.left(),
+                    b'H' => self.home(),
+                    b'F' => self.end(),
+                    b'0'..=b'9' => self.esc = Esc::CsiNum(b - b'0'),
+                    _ => {}
+                }
+                return None;
+            }
+            Esc::CsiNum(n) => {
+                self.esc = Esc::None;
+                if b == b'~' {
+                    match n {
+                        1 | 7 => self.home(),
+                        4 | 8 => self.end(),
+                        3 => self.delete(),
+                        _ => {}
+                    }
+                } else if b.is_ascii_digit() {
+                    self.esc = Esc::CsiNum(n.saturating_mul(10).saturating_add(b - b'0'));
+                }
+                return None;
+            }
+            Esc::None => {}
+        }
+        match b {
+            0x1b => self.esc = Esc::Esc,
+            b'\r' | b'\n' => {
+                if b == b'\n' && was_cr {
+                    return None;
+                }
+                self.last_cr = b == b'\r';
+                return Some(self.enter());
+            }
+            0x01 => self.home(),
+            0x05 => self.end(),
+            0x02 => self.left(),
+            0x06 => self.right(),
+            0x7f | 0x08 => self.backspace(),
+            0x15 => self.kill_to_start(),
+            0x0b => self.kill_to_end(),
+            0x17 => self.kill_word(),
+            0x0c => {
+                self.out.extend_from_slice(b"\x1b[2J\x1b[H");
+                self.show_prompt();
+            }
+            0x03 => {
+                self.out.extend_from_slice(b"^C\r\n");
+                self.buf.clear();
+                self.cursor = 0;
+                self.browsing = None;
+                return Some(Event::Interrupt);
+            }
+            0x04 => {
+                if self.buf.is_empty() {
+                    return Some(Event::Eof);
+                }
+                self.delete();
+            }
+            b'\t' => return Some(Event::Complete),
+            b'?' if self.echo => return Some(Event::Help),
+            0x20..=0x7e => self.insert_char(b as char),
+            0x80..=0xff => {
+                // UTF-8: collect a whole character before inserting it.
+                self.utf8.push(b);
+                if let Ok(s) = std::str::from_utf8(&self.utf8) {
+                    let s = s.to_string();
+                    self.utf8.clear();
+                    self.insert(&s);
+                } else if self.utf8.len() >= 4 {
+                    self.utf8.clear();
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn enter(&mut self) -> Event {
+        self.out.extend_from_slice(b"\r\n");
+        let line = self.line();
+        self.buf.clear();
+        self.cursor = 0;
+        self.browsing = None;
+        if self.echo && !line.trim().is_empty() && self.history.last() != Some(&line) {
+            if self.history.len() == HISTORY {
+                self.history.remove(0);
+            }
+            self.history.push(line.clone());
+        }
+        Event::Line(line)
+    }
+
+    fn insert_char(&mut self, c: char) {
+        self.buf.insert(self.cursor, c);
+        self.cursor += 1;
+        if !self.echo {
+            return;
+        }
+        let tail: String = self.buf[self.cursor - 1..].iter().collect();
+        self.out.extend_from_slice(tail.as_bytes());
+        self.move_left_n(self.buf.len() - self.cursor);
+    }
+
+    fn move_left_n(&mut self, n: usize) {
+        if n > 0 {
+            self.out.extend_from_slice(format!("\x1b[{n}D").as_bytes());
+        }
+    }
+
+    fn left(&mut self) {
+        if self.cursor > 0 {
+            self.cursor -= 1;
+            if self.echo {
+                self.out.extend_from_slice(b"\x1b[D");
+            }
+        }
+    }
+
+    fn right(&mut self) {
+        if self.cursor < self.buf.len() {
+            self.cursor += 1;
+            if self.echo {
+                self.out.extend_from_slice(b"\x1b[C");
+            }
+        }
+    }
+
+    fn home(&mut self) {
+        if self.echo {
+            self.move_left_n(self.cursor);
+        }
+        self.cursor = 0;
+    }
+
+    fn end(&mut self) {
+        let n = self.buf.len() - self.cursor;
+        if n > 0 && self.echo {
+            self.out.extend_from_slice(format!("\x1b[{n}C").as_bytes());
+        }
+        self.cursor = self.buf.len();
+    }
+
+    /// Redraws from the cursor to the end of the line.
+    fn redraw_tail(&mut self) {
+        if !self.echo {
+            return;
+        }
+        let tail: String = self.buf[self.cursor..].iter().collect();
+        self.out.extend_from_slice(tail.as_bytes());
+        self.out.extend_from_slice(b"\x1b[K");
+        self.move_left_n(self.buf.len() - self.cursor);
+    }
+
+    fn backspace(&mut self) {
+        if self.cursor == 0 {
+            return;
+        }
+        self.cursor -= 1;
+        self.buf.remove(self.cursor);
+        if self.echo {
+            self.out.extend_from_slice(b"\x08");
+        }
+        self.redraw_tail();
+    }
+
+    fn delete(&mut self) {
+        if self.cursor < self.buf.len() {
+            self.buf.remove(self.cursor);
+            self.redraw_tail();
+        }
+    }
+
+    fn kill_to_start(&mut self) {
+        let n = self.cursor;
+        self.buf.drain(..n);
+        if self.echo {
+            self.move_left_n(n);
+        }
+        self.cursor = 0;
+        self.redraw_tail();
+    }
+
+    fn kill_to_end(&mut self) {
+        self.buf.truncate(self.cursor);
+        self.redraw_tail();
+    }
+
+    fn kill_word(&mut self) {
+        let mut start = self.cursor;
+        while start > 0 && self.buf[start - 1] == ' ' {
+            start -= 1;
+        }
+        while start > 0 && self.buf[start - 1] != ' ' {
+            start -= 1;
+        }
+        let n = self.cursor - start;
+        self.buf.drain(start..self.cursor);
+        if self.echo {
+            self.move_left_n(n);
+        }
+        self.cursor = start;
+        self.redraw_tail();
+    }
+
+    fn replace_line(&mut self, chars: Vec<char>) {
+        if self.echo {
+            self.move_left_n(self.cursor);
+            self.out.extend_from_slice(b"\x1b[K");
+        }
+        self.buf = chars;
+        self.cursor = self.buf.len();
+        if self.echo {
+            let s: String = self.buf.iter().collect();
+            self.out.extend_from_slice(s.as_bytes());
+        }
+    }
+
+    fn history_prev(&mut self) {
+        let i = match self.browsing {
+            None if self.history.is_empty() => return,
+            None => {
+                self.stash = self.buf.clone();
+                self.history.len() - 1
+            }
+            Some(0) => return,
+            Some(i) => i - 1,
+        };
+        self.browsing = Some(i);
+        self.replace_line(self.history[i].chars().collect());
+    }
+
+    fn history_next(&mut self) {
+        let Some(i) = self.browsing else { return };
+        if i + 1 < self.history.len() {
+            self.browsing = Some(i + 1);
+            self.replace_line(self.history[i + 1].chars().collect());
+        } else {
+            self.browsing = None;
+            let stash = std::mem::take(&mut self.stash);
+            self.replace_line(stash);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(e: &mut Editor, bytes: &[u8]) -> Vec<Event> {
+        bytes.iter().filter_map(|&b| e.feed(b)).collect()
+    }
+
+    #[test]
+    fn typing_and_enter() {
+        let mut e = Editor::new("> ");
+        assert_eq!(
+            feed(&mut e, b"show system\r\n"),
+            [Event::Line("show system".into())]
+        );
+        assert_eq!(e.history(), ["show system"]);
+    }
+
+    #[test]
+    fn cursor_movement_and_editing() {
+        let mut e = Editor::new("> ");
+        // "sho" + Left Left + "x" -> "sxho"; Home, Ctrl-K: ""; "abc def" + Ctrl-W -> "abc "
+        feed(&mut e, b"sho\x1b[D\x1b[Dx");
+        assert_eq!(e.line(), "sxho");
+        feed(&mut e, b"\x01\x0b");
+        assert_eq!(e.line(), "");
+        feed(&mut e, b"abc def\x17");
+        assert_eq!(e.line(), "abc ");
+        // Backspace, Ctrl-A, Delete (ESC [3~), End, Ctrl-U
+        feed(&mut e, b"\x7f\x01\x1b[3~");
+        assert_eq!(e.line(), "bc");
+        feed(&mut e, b"\x1b[F!");
+        assert_eq!(e.line(), "bc!");
+        feed(&mut e, b"\x15");
+        assert_eq!(e.line(), "");
+    }
+
+    #[test]
+    fn history_browsing_keeps_the_new_line() {
+        let mut e = Editor::new("> ");
+        feed(&mut e, b"one\rtwo\rnew");
+        feed(&mut e, b"\x1b[A");
+        assert_eq!(e.line(), "two");
+        feed(&mut e, b"\x1b[A\x1b[A");
+        assert_eq!(e.line(), "one");
+        feed(&mut e, b"\x1b[B\x1b[B");
+        assert_eq!(e.line(), "new");
+    }
+
+    #[test]
+    fn control_events() {
+        let mut e = Editor::new("> ");
+        assert_eq!(feed(&mut e, b"abc\x03"), [Event::Interrupt]);
+        assert_eq!(e.line(), "");
+        assert_eq!(feed(&mut e, b"\x04"), [Event::Eof]);
+        assert_eq!(feed(&mut e, b"sh\t"), [Event::Complete]);
+        assert_eq!(feed(&mut e, b" ?"), [Event::Help]);
+        assert_eq!(e.before_cursor(), "sh ");
+    }
+
+    #[test]
+    fn passwords_are_not_echoed_or_kept() {
+        let mut e = Editor::new("Password: ");
+        e.echo = false;
+        e.take_output();
+        assert_eq!(feed(&mut e, b"s3cr?t\r"), [Event::Line("s3cr?t".into())]);
+        assert_eq!(e.take_output(), b"\r\n");
+        assert!(e.history().is_empty());
+    }
+}

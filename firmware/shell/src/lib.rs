@@ -1,0 +1,3 @@
+//! vigil's serial console shell.
+
+pub mod editor;
