@@ -37,7 +37,7 @@ impl Out {
 }
 
 /// Quotes a word that has spaces or syntax characters in it.
-fn word(s: &str) -> String {
+pub fn word(s: &str) -> String {
     if !s.is_empty()
         && !s.contains(|c: char| {
             c.is_whitespace() || matches!(c, '"' | '{' | '}' | '#' | '!' | '\\')

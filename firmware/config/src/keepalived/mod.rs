@@ -1,6 +1,7 @@
 //! keepalived.conf: import into the model (every unsupported keyword
 //! reported with file:line:column, nothing dropped silently) and export back.
 
+pub mod edit;
 pub mod export;
 pub mod import;
 pub mod syntax;

@@ -1,0 +1,575 @@
+//! `set` and `delete` by keepalived path, and completion of those paths.
+//!
+//! A path is keepalived.conf written on one line: `vrrp_instance VI_1
+//! priority 120`, `virtual_server 10.0.0.1 80 real_server 10.0.0.2 80 weight
+//! 3`. An edit is made on the statement tree of the config's export and the
+//! result is imported again, so every value goes through the same checks as
+//! an imported file, and an edit that does not import cleanly changes nothing.
+
+use super::export::{Flavor, export, word};
+use super::import::{Severity, import};
+use super::syntax::{Pos, Stmt, Word, parse_str};
+use crate::model::{Config, DnsType, Scheduler};
+
+/// A block kind: the blocks it may hold (with how many words name each),
+/// its leaf keywords, and whether it is a list (items are values, as in
+/// `virtual_ipaddress`).
+struct Ctx {
+    name: &'static str,
+    blocks: &'static [(&'static str, usize, &'static str)],
+    leaves: &'static [&'static str],
+    list: bool,
+}
+
+const CHECKER_LEAVES: &[&str] = &[
+    "connect_ip",
+    "connect_port",
+    "bind_to",
+    "connect_timeout",
+    "retry",
+    "delay_before_retry",
+    "warmup",
+    "delay_loop",
+    "virtualhost",
+    "helo_name",
+    "type",
+    "name",
+    "payload",
+    "require_reply",
+    "misc_path",
+    "misc_timeout",
+    "misc_dynamic",
+];
+const NOTIFY: &[&str] = &[
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+];
+
+const CTXS: &[Ctx] = &[
+    Ctx {
+        name: "top",
+        blocks: &[
+            ("global_defs", 0, "global_defs"),
+            ("vigil_defs", 0, "vigil_defs"),
+            ("interface", 1, "interface"),
+            ("vrrp_sync_group", 1, "vrrp_sync_group"),
+            ("vrrp_instance", 1, "vrrp_instance"),
+            ("virtual_server", 2, "virtual_server"),
+        ],
+        leaves: &[],
+        list: false,
+    },
+    Ctx {
+        name: "global_defs",
+        blocks: &[],
+        leaves: &["router_id", "vrrp_version", "enable_script_security"],
+        list: false,
+    },
+    Ctx {
+        name: "vigil_defs",
+        blocks: &[],
+        leaves: &[
+            "hostname",
+            "time_server",
+            "syslog",
+            "watchdog",
+            "watchdog_timeout",
+            "console_password",
+        ],
+        list: false,
+    },
+    Ctx {
+        name: "interface",
+        blocks: &[("vlan", 1, "vlan")],
+        leaves: &["address", "mtu", "multicast"],
+        list: false,
+    },
+    Ctx {
+        name: "vlan",
+        blocks: &[],
+        leaves: &["address"],
+        list: false,
+    },
+    Ctx {
+        name: "vrrp_instance",
+        blocks: &[
+            ("authentication", 0, "authentication"),
+            ("virtual_ipaddress", 0, "list"),
+            ("unicast_peer", 0, "list"),
+            ("track_interface", 0, "list"),
+        ],
+        leaves: &[
+            "state",
+            "interface",
+            "version",
+            "virtual_router_id",
+            "priority",
+            "advert_int",
+            "nopreempt",
+            "preempt_delay",
+            "accept",
+            "use_vmac",
+            "unicast_src_ip",
+            "notify_master",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
+            "notify",
+            "garp_master_delay",
+            "garp_master_repeat",
+            "garp_master_refresh",
+            "garp_interval",
+        ],
+        list: false,
+    },
+    Ctx {
+        name: "authentication",
+        blocks: &[],
+        leaves: &["auth_type", "auth_pass"],
+        list: false,
+    },
+    Ctx {
+        name: "vrrp_sync_group",
+        blocks: &[("group", 0, "list")],
+        leaves: NOTIFY,
+        list: false,
+    },
+    Ctx {
+        name: "list",
+        blocks: &[],
+        leaves: &[],
+        list: true,
+    },
+    Ctx {
+        name: "virtual_server",
+        blocks: &[("real_server", 2, "real_server")],
+        leaves: &[
+            "delay_loop",
+            "lb_algo",
+            "lb_kind",
+            "protocol",
+            "persistence_timeout",
+            "persistence_granularity",
+            "quorum",
+            "hysteresis",
+            "sorry_server",
+            "inhibit_on_failure",
+            "alpha",
+            "omega",
+        ],
+        list: false,
+    },
+    Ctx {
+        name: "real_server",
+        blocks: &[
+            ("TCP_CHECK", 0, "checker"),
+            ("HTTP_GET", 0, "checker"),
+            ("SSL_GET", 0, "checker"),
+            ("SMTP_CHECK", 0, "checker"),
+            ("DNS_CHECK", 0, "checker"),
+            ("UDP_CHECK", 0, "checker"),
+            ("PING_CHECK", 0, "checker"),
+            ("MISC_CHECK", 0, "checker"),
+        ],
+        leaves: &[
+            "weight",
+            "lb_kind",
+            "inhibit_on_failure",
+            "notify_up",
+            "notify_down",
+        ],
+        list: false,
+    },
+    Ctx {
+        name: "checker",
+        blocks: &[("url", 0, "url")],
+        leaves: CHECKER_LEAVES,
+        list: false,
+    },
+    Ctx {
+        name: "url",
+        blocks: &[],
+        leaves: &["path", "digest", "status_code"],
+        list: false,
+    },
+];
+
+/// Leaves that may appear several times; `set` adds, `delete` removes one.
+const ADDITIVE: &[&str] = &["address", "time_server"];
+
+fn ctx(name: &str) -> &'static Ctx {
+    CTXS.iter().find(|c| c.name == name).unwrap_or(&CTXS[0])
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Set,
+    Delete,
+}
+
+fn w(text: &str) -> Word {
+    Word {
+        text: text.to_string(),
+        pos: Pos {
+            file: "edit".into(),
+            line: 0,
+            col: 0,
+        },
+    }
+}
+
+fn expected(c: &Ctx) -> String {
+    let mut all: Vec<&str> = c
+        .blocks
+        .iter()
+        .map(|b| b.0)
+        .chain(c.leaves.iter().copied())
+        .collect();
+    all.sort();
+    all.join(", ")
+}
+
+/// Applies `set`/`delete` with a path; returns the new config, or what was
+/// wrong (and the config is unchanged).
+pub fn edit(config: &Config, op: Op, path: &[String]) -> Result<Config, Vec<String>> {
+    let text = export(config, Flavor::Vigil);
+    let mut tree = parse_str("running", &text).map_err(|e| vec![format!("internal: {e}")])?;
+    apply(&mut tree, ctx("top"), path, op).map_err(|e| vec![e])?;
+    let imported = import(&tree);
+    let problems: Vec<String> = imported
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error || d.severity == Severity::Unsupported)
+        .map(|d| d.message.clone())
+        .collect();
+    if problems.is_empty() {
+        Ok(imported.config)
+    } else {
+        Err(problems)
+    }
+}
+
+fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), String> {
+    let Some((first, rest)) = path.split_first() else {
+        return Err(format!("incomplete: expected one of {}", expected(c)));
+    };
+    if let Some(&(kw, ids, inner)) = c.blocks.iter().find(|b| b.0 == first) {
+        if rest.len() < ids {
+            return Err(format!(
+                "{kw} needs {ids} word{} to name it",
+                if ids == 1 { "" } else { "s" }
+            ));
+        }
+        let (id, rest) = rest.split_at(ids);
+        let found = stmts
+            .iter()
+            .position(|s| s.keyword.text == kw && s.args.iter().map(|a| &a.text).eq(id.iter()));
+        let named = || format!("{kw} {}", id.join(" ")).trim_end().to_string();
+        if rest.is_empty() {
+            return match (op, found) {
+                (Op::Set, Some(_)) => Ok(()),
+                (Op::Set, None) => {
+                    stmts.push(Stmt {
+                        keyword: w(kw),
+                        args: id.iter().map(|s| w(s)).collect(),
+                        block: Some(Vec::new()),
+                    });
+                    Ok(())
+                }
+                (Op::Delete, Some(i)) => {
+                    stmts.remove(i);
+                    Ok(())
+                }
+                (Op::Delete, None) => Err(format!("there is no {}", named())),
+            };
+        }
+        let i = match (op, found) {
+            (_, Some(i)) => i,
+            (Op::Set, None) => {
+                stmts.push(Stmt {
+                    keyword: w(kw),
+                    args: id.iter().map(|s| w(s)).collect(),
+                    block: Some(Vec::new()),
+                });
+                stmts.len() - 1
+            }
+            (Op::Delete, None) => return Err(format!("there is no {}", named())),
+        };
+        let block = stmts[i].block.get_or_insert_with(Vec::new);
+        let inner = ctx(inner);
+        if inner.list {
+            let (item, args) = rest
+                .split_first()
+                .map(|(a, b)| (a.clone(), b))
+                .unwrap_or_default();
+            let pos = block.iter().position(|s| s.keyword.text == item);
+            return match op {
+                Op::Set => {
+                    let stmt = Stmt {
+                        keyword: w(&item),
+                        args: args.iter().map(|s| w(s)).collect(),
+                        block: None,
+                    };
+                    match pos {
+                        Some(p) => block[p] = stmt,
+                        None => block.push(stmt),
+                    }
+                    Ok(())
+                }
+                Op::Delete => match pos {
+                    Some(p) => {
+                        block.remove(p);
+                        Ok(())
+                    }
+                    None => Err(format!("{} has no {item:?}", named())),
+                },
+            };
+        }
+        return apply(block, inner, rest, op);
+    }
+    if c.leaves.contains(&first.as_str()) {
+        let additive = ADDITIVE.contains(&first.as_str());
+        let same = |s: &Stmt| {
+            s.keyword.text == *first
+                && (!additive || rest.is_empty() || s.args.iter().map(|a| &a.text).eq(rest.iter()))
+        };
+        match op {
+            Op::Set => {
+                if !additive {
+                    stmts.retain(|s| s.keyword.text != *first);
+                } else if stmts.iter().any(|s| same(s)) {
+                    return Ok(());
+                }
+                stmts.push(Stmt {
+                    keyword: w(first),
+                    args: rest.iter().map(|s| w(s)).collect(),
+                    block: None,
+                });
+            }
+            Op::Delete => {
+                let before = stmts.len();
+                stmts.retain(|s| !same(s));
+                if stmts.len() == before {
+                    return Err(format!("{first} {} is not set", rest.join(" "))
+                        .replace("  ", " ")
+                        .trim_end()
+                        .to_string());
+                }
+            }
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "unknown keyword {first:?} here; expected one of {}",
+        expected(c)
+    ))
+}
+
+/// Completions for the last (partial) word of a path, given the words
+/// before it, for the config as it stands.
+pub fn complete(config: &Config, before: &[String], partial: &str) -> Vec<String> {
+    let text = export(config, Flavor::Vigil);
+    let tree = parse_str("running", &text).unwrap_or_default();
+    let mut stmts: &[Stmt] = &tree;
+    let mut c = ctx("top");
+    let mut i = 0;
+    let mut out: Vec<String> = Vec::new();
+    loop {
+        if i == before.len() {
+            // A keyword at this level.
+            if c.list {
+                out = stmts.iter().map(|s| s.keyword.text.clone()).collect();
+            } else {
+                out = c
+                    .blocks
+                    .iter()
+                    .map(|b| b.0.to_string())
+                    .chain(c.leaves.iter().map(|l| l.to_string()))
+                    .collect();
+            }
+            break;
+        }
+        let word = &before[i];
+        if let Some(&(kw, ids, inner)) = c.blocks.iter().find(|b| b.0 == word) {
+            let have = before.len() - i - 1;
+            if have < ids {
+                // Completing a name: the ones that exist.
+                let named: Vec<&Stmt> = stmts
+                    .iter()
+                    .filter(|s| {
+                        s.keyword.text == kw
+                            && s.args
+                                .iter()
+                                .take(have)
+                                .map(|a| &a.text)
+                                .eq(before[i + 1..].iter())
+                    })
+                    .collect();
+                out = named
+                    .iter()
+                    .filter_map(|s| s.args.get(have).map(|a| a.text.clone()))
+                    .collect();
+                if kw == "virtual_server" && have == 0 {
+                    out.push("fwmark".into());
+                }
+                break;
+            }
+            let id = &before[i + 1..i + 1 + ids];
+            stmts = stmts
+                .iter()
+                .find(|s| s.keyword.text == kw && s.args.iter().map(|a| &a.text).eq(id.iter()))
+                .and_then(|s| s.block.as_deref())
+                .unwrap_or(&[]);
+            c = ctx(inner);
+            i += 1 + ids;
+            continue;
+        }
+        if c.leaves.contains(&word.as_str()) && i + 1 == before.len() {
+            out = values(word);
+        }
+        break;
+    }
+    out.sort();
+    out.dedup();
+    out.retain(|o| o.starts_with(partial));
+    out.into_iter().map(|o| word(&o)).collect()
+}
+
+/// Fixed values a leaf takes.
+fn values(leaf: &str) -> Vec<String> {
+    let v: Vec<&str> = match leaf {
+        "state" => vec!["MASTER", "BACKUP"],
+        "version" | "vrrp_version" => vec!["2", "3"],
+        "lb_kind" => vec!["NAT", "DR", "TUN"],
+        "protocol" => vec!["TCP", "UDP", "SCTP"],
+        "watchdog" | "multicast" => vec!["on", "off"],
+        "auth_type" => vec!["PASS"],
+        "lb_algo" => {
+            return Scheduler::ALL
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect();
+        }
+        "type" => return DnsType::ALL.iter().map(|t| t.name().to_string()).collect(),
+        _ => vec![],
+    };
+    v.into_iter().map(str::to_string).collect()
+}
+
+/// What may follow at a point of a path, for `?`.
+pub fn help(config: &Config, before: &[String]) -> String {
+    let options = complete(config, before, "");
+    if options.is_empty() {
+        "<value>".into()
+    } else {
+        options.join("  ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn base() -> Config {
+        super::super::import_str(
+            "t",
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 10.0.0.1/24\n }\n}\n",
+        )
+        .unwrap()
+        .config
+    }
+
+    #[test]
+    fn set_and_delete_leaves_blocks_and_list_items() {
+        let c = base();
+        let c = edit(&c, Op::Set, &p("vrrp_instance VI_1 priority 120")).unwrap();
+        assert_eq!(c.vrrp_instances[0].priority, 120);
+        let c = edit(&c, Op::Set, &p("vrrp_instance VI_1 nopreempt")).unwrap();
+        assert!(!c.vrrp_instances[0].preempt);
+        let c = edit(&c, Op::Delete, &p("vrrp_instance VI_1 nopreempt")).unwrap();
+        assert!(c.vrrp_instances[0].preempt);
+        let c = edit(
+            &c,
+            Op::Set,
+            &p("vrrp_instance VI_1 virtual_ipaddress 10.0.0.2/24 dev eth0"),
+        )
+        .unwrap();
+        assert_eq!(c.vrrp_instances[0].virtual_ipaddress.len(), 2);
+        let c = edit(
+            &c,
+            Op::Delete,
+            &p("vrrp_instance VI_1 virtual_ipaddress 10.0.0.1/24"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.vrrp_instances[0].virtual_ipaddress[0].addr.to_string(),
+            "10.0.0.2/24"
+        );
+        let c = edit(
+            &c,
+            Op::Set,
+            &p("virtual_server 10.0.0.2 80 real_server 10.0.0.10 80 weight 3"),
+        )
+        .unwrap();
+        assert_eq!(c.virtual_servers[0].real_servers[0].weight, 3);
+        let c = edit(&c, Op::Set, &p("vigil_defs hostname lb-7")).unwrap();
+        assert_eq!(c.global.hostname.as_str(), "lb-7");
+        let c = edit(&c, Op::Delete, &p("virtual_server 10.0.0.2 80")).unwrap();
+        assert!(c.virtual_servers.is_empty());
+    }
+
+    #[test]
+    fn mistakes_change_nothing_and_say_why() {
+        let c = base();
+        assert_eq!(
+            edit(&c, Op::Set, &p("vrrp_instance VI_1 priority 300")).unwrap_err(),
+            ["\"300\" is not a priority (1..=255)"]
+        );
+        let e = edit(&c, Op::Set, &p("vrrp_instance VI_1 prioriti 3")).unwrap_err();
+        assert!(
+            e[0].starts_with(
+                "unknown keyword \"prioriti\" here; expected one of accept, advert_int"
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            edit(&c, Op::Delete, &p("vrrp_instance VI_9")).unwrap_err(),
+            ["there is no vrrp_instance VI_9"]
+        );
+        assert_eq!(
+            edit(&c, Op::Set, &p("vrrp_instance")).unwrap_err(),
+            ["vrrp_instance needs 1 word to name it"]
+        );
+        assert_eq!(
+            edit(&c, Op::Delete, &p("vrrp_instance VI_1 preempt_delay")).unwrap_err(),
+            ["preempt_delay is not set"]
+        );
+    }
+
+    #[test]
+    fn completion_offers_keywords_names_and_values() {
+        let c = base();
+        assert_eq!(
+            complete(&c, &[], "vr"),
+            ["vrrp_instance", "vrrp_sync_group"]
+        );
+        assert_eq!(complete(&c, &p("vrrp_instance"), ""), ["VI_1"]);
+        assert_eq!(complete(&c, &p("vrrp_instance VI_1"), "pri"), ["priority"]);
+        assert_eq!(
+            complete(&c, &p("vrrp_instance VI_1 state"), ""),
+            ["BACKUP", "MASTER"]
+        );
+        assert_eq!(
+            complete(&c, &p("vrrp_instance VI_1 virtual_ipaddress"), ""),
+            ["10.0.0.1/24"]
+        );
+        assert_eq!(complete(&c, &p("virtual_server"), ""), ["fwmark"]);
+    }
+}
