@@ -340,7 +340,7 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
             Op::Set => {
                 if !additive {
                     stmts.retain(|s| s.keyword.text != *first);
-                } else if stmts.iter().any(|s| same(s)) {
+                } else if stmts.iter().any(&same) {
                     return Ok(());
                 }
                 stmts.push(Stmt {
