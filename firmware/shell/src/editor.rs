@@ -20,7 +20,8 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Esc {
     None,
-    Esc,
+    /// ESC seen.
+    Start,
     Csi,
     CsiNum(u8),
 }
@@ -107,7 +108,7 @@ impl Editor {
     pub fn feed(&mut self, b: u8) -> Option<Event> {
         let was_cr = std::mem::replace(&mut self.last_cr, false);
         match self.esc {
-            Esc::Esc => {
+            Esc::Start => {
                 self.esc = if b == b'[' || b == b'O' {
                     Esc::Csi
                 } else {
@@ -146,7 +147,7 @@ impl Editor {
             Esc::None => {}
         }
         match b {
-            0x1b => self.esc = Esc::Esc,
+            0x1b => self.esc = Esc::Start,
             b'\r' | b'\n' => {
                 if b == b'\n' && was_cr {
                     return None;
