@@ -1,0 +1,707 @@
+//! A console session: login, the command language, the candidate config.
+//! Sans-IO: bytes and an explicit clock go in; output goes to an
+//! `embedded_io::Write` (a UART, a PTY, or a buffer in tests); what touches
+//! the system (flash, applying config, status, power) goes through
+//! [`System`].
+
+use crate::diff::diff;
+use crate::editor::{Editor, Event};
+use crate::password;
+use std::time::{Duration, Instant};
+use vigil_config::keepalived::edit::{self, Op};
+use vigil_config::keepalived::{Flavor, export, import_str};
+use vigil_config::{Config, limits};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    PowerOff,
+    Reboot,
+    Halt,
+}
+
+/// What the shell needs from the appliance.
+pub trait System {
+    /// Writes `config` to flash (marked unconfirmed when `confirmed` is
+    /// false) and applies it; returns the generation written.
+    fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String>;
+    /// Generations on flash, newest first.
+    fn history(&mut self) -> Vec<u64>;
+    fn load_generation(&mut self, generation: u64) -> Result<Config, String>;
+    /// Status text for `show TOPIC`; None if the topic is unknown.
+    fn status(&mut self, topic: &str) -> Option<String>;
+    /// Topics `show` offers besides config ones (system, interfaces, ...).
+    fn status_topics(&self) -> Vec<String>;
+    /// A fresh random salt for a password hash.
+    fn random_salt(&mut self) -> [u8; 16];
+}
+
+const PROMPT: &str = "vigil> ";
+
+const HELP: &str = "\
+show config | candidate | compare | history | limits | <status>
+set PATH VALUE...     e.g. set vrrp_instance VI_1 priority 120
+delete PATH           e.g. delete vrrp_instance VI_1 nopreempt
+compare               candidate against running
+commit                validate, write to flash, apply
+commit confirmed N    ... and roll back after N minutes unless `confirm`
+confirm               keep a `commit confirmed`
+rollback [N]          candidate := running (0) or the Nth older generation
+load keepalived       paste a keepalived.conf, end with a line `end`
+export [keepalived]   the candidate as text (vigil's or keepalived's flavor)
+password set | none   console password (takes effect on commit)
+logout
+poweroff | reboot | halt
+Tab completes; ? lists what may come next.";
+
+enum Mode {
+    /// Waiting for the password; failures and the time until which input
+    /// is refused.
+    Login {
+        failures: u32,
+        locked_until: Option<Instant>,
+    },
+    Normal,
+    /// Reading a pasted keepalived.conf.
+    Paste(String),
+    /// Reading a new password (first entry, when given).
+    NewPassword(Option<String>),
+}
+
+pub struct Shell<S: System> {
+    pub system: S,
+    pub running: Config,
+    pub candidate: Config,
+    editor: Editor,
+    mode: Mode,
+    /// A `commit confirmed`: when it rolls back, and to what.
+    pending: Option<(Instant, Config)>,
+    out: String,
+    power: Option<Power>,
+}
+
+const COMMANDS: &[&str] = &[
+    "show", "set", "delete", "compare", "commit", "confirm", "rollback", "load", "export", "save",
+    "password", "logout", "poweroff", "reboot", "halt", "help",
+];
+
+impl<S: System> Shell<S> {
+    pub fn new(system: S, running: Config) -> Shell<S> {
+        let mut s = Shell {
+            system,
+            candidate: running.clone(),
+            running,
+            editor: Editor::new(PROMPT),
+            mode: Mode::Normal,
+            pending: None,
+            out: String::new(),
+            power: None,
+        };
+        s.enter_login_if_needed();
+        s
+    }
+
+    fn enter_login_if_needed(&mut self) {
+        if self.running.global.console_password.is_some() {
+            self.mode = Mode::Login {
+                failures: 0,
+                locked_until: None,
+            };
+            self.editor.echo = false;
+            self.editor.set_prompt("Password: ");
+        } else {
+            self.mode = Mode::Normal;
+            self.editor.echo = true;
+            self.editor.set_prompt(PROMPT);
+        }
+    }
+
+    /// Prints the prompt; call once when the console starts.
+    pub fn start<W: embedded_io::Write>(&mut self, out: &mut W) -> Result<(), W::Error> {
+        self.editor.show_prompt();
+        self.flush(out)
+    }
+
+    /// A power action asked for at the console, taken once.
+    pub fn take_power(&mut self) -> Option<Power> {
+        self.power.take()
+    }
+
+    /// When [`Shell::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let lock = match self.mode {
+            Mode::Login { locked_until, .. } => locked_until,
+            _ => None,
+        };
+        [self.pending.as_ref().map(|p| p.0), lock]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn handle_timeout<W: embedded_io::Write>(
+        &mut self,
+        now: Instant,
+        out: &mut W,
+    ) -> Result<(), W::Error> {
+        if let Some((deadline, previous)) = &self.pending
+            && now >= *deadline
+        {
+            let previous = previous.clone();
+            self.pending = None;
+            self.say("\r\ncommit confirmed was not confirmed: rolling back");
+            self.commit_config(previous, false);
+            self.editor.show_prompt();
+        }
+        if let Mode::Login {
+            locked_until: Some(t),
+            ..
+        } = &mut self.mode
+            && now >= *t
+        {
+            self.mode = Mode::Login {
+                failures: self.failures(),
+                locked_until: None,
+            };
+        }
+        self.flush(out)
+    }
+
+    fn failures(&self) -> u32 {
+        match self.mode {
+            Mode::Login { failures, .. } => failures,
+            _ => 0,
+        }
+    }
+
+    /// Feeds bytes typed at the console.
+    pub fn feed<W: embedded_io::Write>(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        out: &mut W,
+    ) -> Result<(), W::Error> {
+        for &b in bytes {
+            if let Some(ev) = self.editor.feed(b) {
+                self.event(now, ev);
+            }
+            let echo = self.editor.take_output();
+            self.out.push_str(&String::from_utf8_lossy(&echo));
+        }
+        self.flush(out)
+    }
+
+    fn flush<W: embedded_io::Write>(&mut self, out: &mut W) -> Result<(), W::Error> {
+        let echo = self.editor.take_output();
+        self.out.push_str(&String::from_utf8_lossy(&echo));
+        if !self.out.is_empty() {
+            out.write_all(self.out.as_bytes())?;
+            out.flush()?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Text for the terminal: newlines become CR LF.
+    fn say(&mut self, text: &str) {
+        for line in text.split_inclusive('\n') {
+            let (body, nl) = match line.strip_suffix('\n') {
+                Some(b) => (b, true),
+                None => (line, false),
+            };
+            self.out.push_str(body.strip_suffix('\r').unwrap_or(body));
+            if nl {
+                self.out.push_str("\r\n");
+            }
+        }
+        if !text.ends_with('\n') {
+            self.out.push_str("\r\n");
+        }
+    }
+
+    fn event(&mut self, now: Instant, ev: Event) {
+        match (&mut self.mode, ev) {
+            (Mode::Login { .. }, Event::Line(pw)) => self.login(now, &pw),
+            (Mode::Login { .. }, _) => self.editor.show_prompt(),
+            (Mode::Paste(buf), Event::Line(l)) => {
+                if l.trim() == "end" {
+                    let text = std::mem::take(buf);
+                    self.mode = Mode::Normal;
+                    self.editor.set_prompt(PROMPT);
+                    self.load_keepalived(&text);
+                } else {
+                    buf.push_str(&l);
+                    buf.push('\n');
+                }
+                self.editor.show_prompt();
+            }
+            (Mode::Paste(_), Event::Interrupt | Event::Eof) => {
+                self.mode = Mode::Normal;
+                self.editor.set_prompt(PROMPT);
+                self.say("load abandoned; candidate unchanged");
+                self.editor.show_prompt();
+            }
+            (Mode::Paste(_), _) => {}
+            (Mode::NewPassword(first), Event::Line(pw)) => {
+                match first.take() {
+                    None => {
+                        self.mode = Mode::NewPassword(Some(pw));
+                        self.editor.set_prompt("Again: ");
+                    }
+                    Some(p1) => {
+                        self.mode = Mode::Normal;
+                        self.editor.echo = true;
+                        self.editor.set_prompt(PROMPT);
+                        if p1 != pw {
+                            self.say("error: the passwords differ; nothing changed");
+                        } else if p1.len() < 8 {
+                            self.say("error: a console password needs at least 8 characters; nothing changed");
+                        } else {
+                            let salt = self.system.random_salt();
+                            self.candidate.global.console_password =
+                                Some(password::hash(&p1, salt, password::ITERATIONS));
+                            self.say("password set in the candidate; commit to apply");
+                        }
+                    }
+                }
+                self.editor.show_prompt();
+            }
+            (Mode::NewPassword(_), _) => {
+                self.mode = Mode::Normal;
+                self.editor.echo = true;
+                self.editor.set_prompt(PROMPT);
+                self.say("password unchanged");
+                self.editor.show_prompt();
+            }
+            (Mode::Normal, Event::Line(l)) => {
+                self.command(now, &l);
+                if self.power.is_none() {
+                    self.editor.show_prompt();
+                }
+            }
+            (Mode::Normal, Event::Complete) => self.complete(),
+            (Mode::Normal, Event::Help) => {
+                let before = self.editor.before_cursor();
+                let line = self.editor.line();
+                self.out.push_str("?\r\n");
+                let h = self.help_for(&before);
+                self.say(&h);
+                self.editor.show_prompt();
+                let _ = line;
+            }
+            (Mode::Normal, Event::Interrupt) => self.editor.show_prompt(),
+            (Mode::Normal, Event::Eof) => {}
+        }
+    }
+
+    fn login(&mut self, now: Instant, pw: &str) {
+        let Mode::Login {
+            failures,
+            locked_until,
+        } = self.mode
+        else {
+            return;
+        };
+        if locked_until.is_some_and(|t| now < t) {
+            let left = locked_until
+                .map(|t| t.saturating_duration_since(now).as_secs() + 1)
+                .unwrap_or(0);
+            self.say(&format!("locked: try again in {left} s"));
+            self.editor.show_prompt();
+            return;
+        }
+        let ok = self
+            .running
+            .global
+            .console_password
+            .as_ref()
+            .is_none_or(|h| password::verify(pw, h));
+        if ok {
+            self.mode = Mode::Normal;
+            self.editor.echo = true;
+            self.editor.set_prompt(PROMPT);
+        } else {
+            // 1, 2, 4 ... 30 s after each failure in a row.
+            let failures = failures + 1;
+            let delay = Duration::from_secs((1u64 << (failures - 1).min(5)).min(30));
+            self.mode = Mode::Login {
+                failures,
+                locked_until: Some(now + delay),
+            };
+            self.say(&format!("wrong password; wait {} s", delay.as_secs()));
+        }
+        self.editor.show_prompt();
+    }
+
+    fn complete(&mut self) {
+        let before = self.editor.before_cursor();
+        let words = split_words(&before);
+        let ends_in_space = before.ends_with(' ') || before.is_empty();
+        let (done, partial) = if ends_in_space {
+            (words.as_slice(), String::new())
+        } else {
+            let (last, rest) = words
+                .split_last()
+                .map(|(l, r)| (l.clone(), r))
+                .unwrap_or_default();
+            (rest, last)
+        };
+        let options = self.completions(done, &partial);
+        match options.as_slice() {
+            [] => {}
+            [one] => {
+                let rest = one
+                    .strip_prefix(partial.as_str())
+                    .unwrap_or(one)
+                    .to_string();
+                self.editor.insert(&rest);
+                self.editor.insert(" ");
+            }
+            many => {
+                let common = common_prefix(many);
+                if common.len() > partial.len() {
+                    let rest = common[partial.len()..].to_string();
+                    self.editor.insert(&rest);
+                } else {
+                    self.out.push_str("\r\n");
+                    self.say(&many.join("  "));
+                    self.editor.show_prompt();
+                }
+            }
+        }
+    }
+
+    fn completions(&mut self, done: &[String], partial: &str) -> Vec<String> {
+        let starts = |v: Vec<String>| {
+            v.into_iter()
+                .filter(|o| o.starts_with(partial))
+                .collect::<Vec<_>>()
+        };
+        match done.split_first() {
+            None => starts(COMMANDS.iter().map(|s| s.to_string()).collect()),
+            Some((cmd, rest)) => match cmd.as_str() {
+                "set" | "delete" => edit::complete(&self.candidate, rest, partial),
+                "show" if rest.is_empty() => starts(self.show_topics()),
+                "export" | "save" if rest.is_empty() => starts(vec!["keepalived".into()]),
+                "load" if rest.is_empty() => starts(vec!["keepalived".into()]),
+                "password" if rest.is_empty() => starts(vec!["set".into(), "none".into()]),
+                "commit" if rest.is_empty() => starts(vec!["confirmed".into()]),
+                "rollback" if rest.is_empty() => {
+                    let n = self.system.history().len();
+                    starts((0..n).map(|i| i.to_string()).collect())
+                }
+                _ => vec![],
+            },
+        }
+    }
+
+    fn help_for(&mut self, before: &str) -> String {
+        let words = split_words(before);
+        let partial = if before.ends_with(' ') || before.is_empty() {
+            String::new()
+        } else {
+            words.last().cloned().unwrap_or_default()
+        };
+        let done = if partial.is_empty() {
+            &words[..]
+        } else {
+            &words[..words.len() - 1]
+        };
+        if done.is_empty() && partial.is_empty() {
+            return HELP.into();
+        }
+        let options = self.completions(done, &partial);
+        if options.is_empty() {
+            "<value>".into()
+        } else {
+            options.join("  ")
+        }
+    }
+
+    fn show_topics(&self) -> Vec<String> {
+        let mut t: Vec<String> = ["config", "candidate", "compare", "history", "limits"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        t.extend(self.system.status_topics());
+        t
+    }
+
+    fn command(&mut self, now: Instant, line: &str) {
+        let words = split_words(line);
+        let Some((cmd, args)) = words.split_first() else {
+            return;
+        };
+        let matches: Vec<&&str> = COMMANDS
+            .iter()
+            .filter(|c| c.starts_with(cmd.as_str()))
+            .collect();
+        let cmd = match (COMMANDS.iter().find(|c| **c == cmd), matches.as_slice()) {
+            (Some(c), _) => *c,
+            (None, [one]) => **one,
+            (None, []) => return self.say(&format!("error: unknown command {cmd:?}; type help")),
+            (None, many) => {
+                let list: Vec<&str> = many.iter().map(|c| **c).collect();
+                return self.say(&format!("error: {cmd:?} is ambiguous: {}", list.join(", ")));
+            }
+        };
+        match cmd {
+            "help" => self.say(HELP),
+            "show" => self.show(args),
+            "set" | "delete" => {
+                let op = if cmd == "set" { Op::Set } else { Op::Delete };
+                match edit::edit(&self.candidate, op, args) {
+                    Ok(c) => self.candidate = c,
+                    Err(errs) => {
+                        for e in errs {
+                            self.say(&format!("error: {e}"));
+                        }
+                        self.say("candidate unchanged");
+                    }
+                }
+            }
+            "compare" => self.compare(),
+            "commit" => self.commit(now, args),
+            "confirm" => match self.pending.take() {
+                Some(_) => {
+                    let c = self.running.clone();
+                    self.commit_config(c, false);
+                }
+                None => self.say("error: no commit confirmed is pending"),
+            },
+            "rollback" => self.rollback(args),
+            "load" => match args {
+                [k] if k == "keepalived" => {
+                    self.mode = Mode::Paste(String::new());
+                    self.editor.set_prompt("");
+                    self.say("paste keepalived.conf; end with a line containing only: end");
+                }
+                _ => self.say("error: usage: load keepalived"),
+            },
+            "export" | "save" => match args {
+                [] => self.say(&export(&self.candidate, Flavor::Vigil)),
+                [k] if k == "keepalived" => self.say(&export(&self.candidate, Flavor::Keepalived)),
+                _ => self.say("error: usage: export [keepalived]"),
+            },
+            "password" => match args {
+                [s] if s == "set" => {
+                    self.mode = Mode::NewPassword(None);
+                    self.editor.echo = false;
+                    self.editor.set_prompt("New password: ");
+                }
+                [n] if n == "none" => {
+                    self.candidate.global.console_password = None;
+                    self.say("password removed in the candidate; commit to apply");
+                }
+                _ => self.say("error: usage: password set | password none"),
+            },
+            "logout" => {
+                self.enter_login_if_needed();
+                if matches!(self.mode, Mode::Normal) {
+                    self.say("no console password is set: nothing to log out of");
+                }
+            }
+            "poweroff" | "reboot" | "halt" if !args.is_empty() => {
+                self.say(&format!("error: unexpected {:?}", args[0]))
+            }
+            "poweroff" => self.power = Some(Power::PowerOff),
+            "reboot" => self.power = Some(Power::Reboot),
+            "halt" => self.power = Some(Power::Halt),
+            _ => {}
+        }
+    }
+
+    fn show(&mut self, args: &[String]) {
+        let Some(topic) = args.first() else {
+            return self.say(&format!("show what? {}", self.show_topics().join(", ")));
+        };
+        match topic.as_str() {
+            "config" | "running" => self.say(&export(&self.running, Flavor::Vigil)),
+            "candidate" => self.say(&export(&self.candidate, Flavor::Vigil)),
+            "compare" => self.compare(),
+            "history" => {
+                let h = self.system.history();
+                let text = if h.is_empty() {
+                    "no config on flash: running the embedded default".to_string()
+                } else {
+                    h.iter()
+                        .enumerate()
+                        .map(|(i, g)| format!("{i}  generation {g}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                self.say(&text);
+            }
+            "limits" => self.say(&limits_text()),
+            t => match self.system.status(t) {
+                Some(text) => self.say(&text),
+                None => self.say(&format!(
+                    "error: unknown topic {t:?}; show one of {}",
+                    self.show_topics().join(", ")
+                )),
+            },
+        }
+    }
+
+    fn compare(&mut self) {
+        let d = diff(
+            &export(&self.running, Flavor::Vigil),
+            &export(&self.candidate, Flavor::Vigil),
+            3,
+        );
+        if d.is_empty() {
+            self.say("no changes")
+        } else {
+            self.say(&d)
+        }
+    }
+
+    fn commit(&mut self, now: Instant, args: &[String]) {
+        let confirm_minutes = match args {
+            [] => None,
+            [c, n] if c == "confirmed" => match n.parse::<u32>() {
+                Ok(m) if (1..=60).contains(&m) => Some(m),
+                _ => return self.say("error: commit confirmed takes 1..=60 minutes"),
+            },
+            _ => return self.say("error: usage: commit [confirmed MINUTES]"),
+        };
+        if let Err(errs) = self.candidate.validate() {
+            self.say("error: the candidate is invalid; nothing was written:");
+            for e in errs {
+                self.say(&format!("  {e}"));
+            }
+            return;
+        }
+        let previous = self.running.clone();
+        let candidate = self.candidate.clone();
+        if self.commit_config(candidate, confirm_minutes.is_some())
+            && let Some(m) = confirm_minutes
+        {
+            self.pending = Some((now + Duration::from_secs(u64::from(m) * 60), previous));
+            self.say(&format!("rolls back in {m} min unless you `confirm`"));
+        }
+    }
+
+    /// Commits `config` through the system; on success it is running.
+    fn commit_config(&mut self, config: Config, unconfirmed: bool) -> bool {
+        match self.system.commit(&config, unconfirmed) {
+            Ok(g) => {
+                self.say(&format!("commit: generation {g} written and applied"));
+                self.running = config.clone();
+                self.candidate = config;
+                true
+            }
+            Err(e) => {
+                self.say(&format!(
+                    "error: commit failed: {e}; running config unchanged"
+                ));
+                false
+            }
+        }
+    }
+
+    fn rollback(&mut self, args: &[String]) {
+        let n: usize = match args {
+            [] => 0,
+            [n] => match n.parse() {
+                Ok(n) => n,
+                Err(_) => return self.say("error: usage: rollback [N]"),
+            },
+            _ => return self.say("error: usage: rollback [N]"),
+        };
+        if n == 0 {
+            self.candidate = self.running.clone();
+            return self.say("candidate reset to the running config");
+        }
+        let history = self.system.history();
+        let Some(&g) = history.get(n) else {
+            return self.say(&format!(
+                "error: only {} older generation(s) on flash",
+                history.len().saturating_sub(1)
+            ));
+        };
+        match self.system.load_generation(g) {
+            Ok(c) => {
+                self.candidate = c;
+                self.say(&format!(
+                    "candidate loaded from generation {g}; `compare`, then `commit`"
+                ));
+            }
+            Err(e) => self.say(&format!("error: {e}")),
+        }
+    }
+
+    fn load_keepalived(&mut self, text: &str) {
+        match import_str("paste", text) {
+            Err(e) => self.say(&format!("error: {e}\ncandidate unchanged")),
+            Ok(i) => {
+                for d in &i.diagnostics {
+                    self.say(&d.to_string());
+                }
+                if i.errors().next().is_some() {
+                    self.say("candidate unchanged (errors above)");
+                } else {
+                    self.candidate = i.config;
+                    self.say("candidate replaced; `compare`, then `commit`");
+                }
+            }
+        }
+    }
+}
+
+fn limits_text() -> String {
+    use limits::*;
+    format!(
+        "interfaces {INTERFACES} (addresses {ADDRESSES}, vlans {VLANS} each)\n\
+         vrrp_instance {VRRP_INSTANCES} (virtual addresses {VIRTUAL_ADDRESSES}, unicast peers {UNICAST_PEERS}, tracked interfaces {TRACKS} each)\n\
+         vrrp_sync_group {SYNC_GROUPS} ({GROUP_MEMBERS} members each)\n\
+         virtual_server {VIRTUAL_SERVERS} (real servers {REAL_SERVERS} each, {CHECKERS} checkers each, {URLS} urls per HTTP check)\n\
+         names {NAME} chars, interface names {IFNAME}, paths {PATH}\n\
+         largest encoded config: {} bytes",
+        vigil_config::blob::MAX_BODY
+    )
+}
+
+/// Splits a command line into words; `"..."` quotes a word with spaces.
+pub fn split_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut in_word = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+fn common_prefix(v: &[String]) -> String {
+    let first = &v[0];
+    let mut n = first.len();
+    for s in &v[1..] {
+        n = n.min(
+            first
+                .chars()
+                .zip(s.chars())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    first.chars().take(n).collect()
+}

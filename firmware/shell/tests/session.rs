@@ -1,0 +1,272 @@
+//! The shell driven as a terminal would: bytes in, screen text out, with the
+//! config store on in-memory flash (the real store; the flash is memory).
+
+use std::time::{Duration, Instant};
+use vigil_config::Config;
+use vigil_config::keepalived::Severity;
+use vigil_config::store::{MemFlash, Store};
+use vigil_shell::session::{Power, Shell, System};
+
+struct MemSystem {
+    store: Store<MemFlash>,
+    applied: Vec<Config>,
+}
+
+impl System for MemSystem {
+    fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String> {
+        let g = self
+            .store
+            .commit(config, unconfirmed)
+            .map_err(|e| e.to_string())?;
+        self.applied.push(config.clone());
+        Ok(g)
+    }
+    fn history(&mut self) -> Vec<u64> {
+        self.store.history().into_iter().map(|h| h.0).collect()
+    }
+    fn load_generation(&mut self, g: u64) -> Result<Config, String> {
+        self.store.load_generation(g).map_err(|e| e.to_string())
+    }
+    fn status(&mut self, topic: &str) -> Option<String> {
+        (topic == "system").then(|| "hostname test".to_string())
+    }
+    fn status_topics(&self) -> Vec<String> {
+        vec!["system".into()]
+    }
+    fn random_salt(&mut self) -> [u8; 16] {
+        [9; 16]
+    }
+}
+
+fn default_config() -> Config {
+    let i = vigil_config::keepalived::import_str(
+        "default",
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 10.0.0.1/24\n }\n}\n",
+    )
+    .unwrap();
+    assert!(!i.diagnostics.iter().any(|d| d.severity == Severity::Error));
+    i.config
+}
+
+struct Term {
+    shell: Shell<MemSystem>,
+    now: Instant,
+    screen: String,
+}
+
+impl Term {
+    fn new() -> Term {
+        let store = Store::new(MemFlash::new(4 * 65536), 65536).unwrap();
+        let mut shell = Shell::new(
+            MemSystem {
+                store,
+                applied: Vec::new(),
+            },
+            default_config(),
+        );
+        let mut out = Vec::new();
+        shell.start(&mut out).unwrap();
+        Term {
+            shell,
+            now: Instant::now(),
+            screen: String::from_utf8(out).unwrap(),
+        }
+    }
+
+    /// Types bytes; returns what the terminal showed in response.
+    fn keys(&mut self, bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        self.shell.feed(self.now, bytes, &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        self.screen.push_str(&s);
+        s
+    }
+
+    fn line(&mut self, l: &str) -> String {
+        self.keys(format!("{l}\r").as_bytes())
+    }
+
+    fn wait(&mut self, d: Duration) -> String {
+        self.now += d;
+        let mut out = Vec::new();
+        if self.shell.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.shell.handle_timeout(self.now, &mut out).unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+}
+
+#[test]
+fn set_compare_commit() {
+    let mut t = Term::new();
+    assert!(t.screen.ends_with("vigil> "));
+    t.line("set vrrp_instance VI_1 priority 120");
+    let cmp = t.line("compare");
+    assert!(
+        cmp.contains("-     priority 100\r\n+     priority 120\r\n"),
+        "{cmp}"
+    );
+    let out = t.line("commit");
+    assert!(
+        out.contains("commit: generation 1 written and applied"),
+        "{out}"
+    );
+    assert_eq!(t.shell.running.vrrp_instances[0].priority, 120);
+    assert_eq!(t.shell.system.applied.len(), 1);
+    assert!(t.line("compare").contains("no changes"));
+    assert!(t.line("show history").contains("0  generation 1"));
+}
+
+#[test]
+fn mistakes_print_errors_and_change_nothing() {
+    let mut t = Term::new();
+    let before = t.shell.candidate.clone();
+    assert!(
+        t.line("sett system")
+            .contains("error: unknown command \"sett\"; type help")
+    );
+    let out = t.line("set vrrp_instance VI_1 priority 300");
+    assert!(
+        out.contains("error: \"300\" is not a priority (1..=255)"),
+        "{out}"
+    );
+    assert!(out.contains("candidate unchanged"));
+    let out = t.line("set vrrp_instance VI_1 prioirty 30");
+    assert!(
+        out.contains("error: unknown keyword \"prioirty\" here"),
+        "{out}"
+    );
+    assert_eq!(t.shell.candidate, before);
+    // A candidate that fails validation is not written.
+    t.line("delete vrrp_instance VI_1 virtual_ipaddress 10.0.0.1/24");
+    let out = t.line("commit");
+    assert!(
+        out.contains("vrrp_instance VI_1: virtual_ipaddress is empty"),
+        "{out}"
+    );
+    assert!(t.shell.system.history().is_empty());
+    assert!(t.line("poweroff now").contains("error: unexpected \"now\""));
+    assert!(t.line("c").contains("ambiguous: compare, commit, confirm"));
+}
+
+#[test]
+fn commit_confirmed_rolls_back_unless_confirmed() {
+    let mut t = Term::new();
+    t.line("commit");
+    t.line("set vrrp_instance VI_1 priority 50");
+    let out = t.line("commit confirmed 2");
+    assert!(out.contains("rolls back in 2 min"), "{out}");
+    assert_eq!(t.shell.running.vrrp_instances[0].priority, 50);
+    assert!(t.wait(Duration::from_secs(100)).is_empty());
+    let out = t.wait(Duration::from_secs(30));
+    assert!(out.contains("was not confirmed: rolling back"), "{out}");
+    assert_eq!(t.shell.running.vrrp_instances[0].priority, 100);
+
+    t.line("set vrrp_instance VI_1 priority 60");
+    t.line("commit confirmed 1");
+    assert!(t.line("confirm").contains("written and applied"));
+    assert!(t.wait(Duration::from_secs(120)).is_empty());
+    assert_eq!(t.shell.running.vrrp_instances[0].priority, 60);
+    assert!(t.line("confirm").contains("no commit confirmed is pending"));
+}
+
+#[test]
+fn rollback_loads_older_generations() {
+    let mut t = Term::new();
+    for p in [110, 120, 130] {
+        t.line(&format!("set vrrp_instance VI_1 priority {p}"));
+        t.line("commit");
+    }
+    let out = t.line("rollback 2");
+    assert!(out.contains("candidate loaded from generation 1"), "{out}");
+    assert_eq!(t.shell.candidate.vrrp_instances[0].priority, 110);
+    t.line("rollback");
+    assert_eq!(t.shell.candidate.vrrp_instances[0].priority, 130);
+    assert!(
+        t.line("rollback 9")
+            .contains("error: only 2 older generation(s)")
+    );
+}
+
+#[test]
+fn load_keepalived_by_paste() {
+    let mut t = Term::new();
+    t.line("load keepalived");
+    t.line("vrrp_instance VI_2 {");
+    t.line(" interface eth1");
+    t.line(" virtual_router_id 9");
+    t.line(" smtp_alert");
+    t.line(" virtual_ipaddress {");
+    t.line("  192.0.2.9/24");
+    t.line(" }");
+    t.line("}");
+    let out = t.line("end");
+    assert!(
+        out.contains("paste:4:2: unsupported: keyword \"smtp_alert\""),
+        "{out}"
+    );
+    assert!(out.contains("candidate replaced"), "{out}");
+    assert_eq!(t.shell.candidate.vrrp_instances[0].name.as_str(), "VI_2");
+    // A paste with errors replaces nothing.
+    t.line("load keepalived");
+    t.line("vrrp_instance VI_3 {");
+    t.line(" priority 0x");
+    t.line("}");
+    let out = t.line("end");
+    assert!(out.contains("candidate unchanged"), "{out}");
+    assert_eq!(t.shell.candidate.vrrp_instances[0].name.as_str(), "VI_2");
+}
+
+#[test]
+fn tab_completion_and_help() {
+    let mut t = Term::new();
+    t.keys(b"sh\t");
+    t.keys(b"con\t");
+    let out = t.keys(b"\r");
+    assert!(out.contains("vrrp_instance VI_1 {"), "{out}");
+    t.keys(b"set vrrp_instance \t");
+    t.keys(b"pri\t130\r");
+    assert_eq!(t.shell.candidate.vrrp_instances[0].priority, 130);
+    let out = t.keys(b"set vrrp_instance VI_1 state ?");
+    assert!(out.contains("BACKUP  MASTER"), "{out}");
+    t.keys(b"\x15");
+    let out = t.keys(b"?");
+    assert!(out.contains("commit confirmed N"), "{out}");
+}
+
+#[test]
+fn console_password_with_lockout() {
+    let mut t = Term::new();
+    t.line("password set");
+    t.line("short");
+    assert!(t.line("short").contains("at least 8 characters"));
+    t.line("password set");
+    t.line("correct horse");
+    t.line("correct horse");
+    t.line("commit");
+    assert!(t.shell.running.global.console_password.is_some());
+    let out = t.line("logout");
+    assert!(out.ends_with("Password: "), "{out}");
+    let out = t.line("wrong");
+    assert!(
+        !out.contains("wrong\r"),
+        "the password is not echoed: {out}"
+    );
+    assert!(out.contains("wrong password; wait 1 s"));
+    // While locked even the right password is refused.
+    assert!(t.line("correct horse").contains("locked"));
+    t.wait(Duration::from_secs(1));
+    assert!(t.line("bad again").contains("wait 2 s"));
+    t.wait(Duration::from_secs(2));
+    let out = t.line("correct horse");
+    assert!(out.ends_with("vigil> "), "{out}");
+    assert!(t.line("show system").contains("hostname test"));
+}
+
+#[test]
+fn power_commands_are_handed_to_the_system() {
+    let mut t = Term::new();
+    t.line("reboot");
+    assert_eq!(t.shell.take_power(), Some(Power::Reboot));
+    assert_eq!(t.shell.take_power(), None);
+}
