@@ -181,11 +181,14 @@ impl<S: System> Shell<S> {
         out: &mut W,
     ) -> Result<(), W::Error> {
         for &b in bytes {
-            if let Some(ev) = self.editor.feed(b) {
-                self.event(now, ev);
-            }
+            let ev = self.editor.feed(b);
+            // The editor's echo (and Enter's newline) comes before what the
+            // command prints.
             let echo = self.editor.take_output();
             self.out.push_str(&String::from_utf8_lossy(&echo));
+            if let Some(ev) = ev {
+                self.event(now, ev);
+            }
         }
         self.flush(out)
     }

@@ -6,13 +6,15 @@
 //! namespaces.
 
 mod clock;
-mod console;
+mod config;
 mod init;
 mod log;
 mod net;
 mod power;
 mod reap;
+mod status;
 mod system;
+mod terminal;
 
 use std::io::Write;
 
@@ -30,16 +32,29 @@ fn main() {
         power::install_panic_hook();
         init::run()
     }
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        None | Some("run") => system::run_host(),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("run") => {
+            // vigil run [--flash FILE]: FILE holds the config, as flash does on a board.
+            let flash = match args.iter().position(|a| a == "--flash") {
+                Some(i) => match args.get(i + 1) {
+                    Some(f) => Some(std::path::PathBuf::from(f)),
+                    None => {
+                        let _ = writeln!(std::io::stderr(), "vigil: --flash needs a file");
+                        std::process::exit(2);
+                    }
+                },
+                None => None,
+            };
+            system::run_host(flash)
+        }
         Some("version" | "--version" | "-V") => {
             let _ = writeln!(std::io::stdout(), "vigil {VERSION}");
         }
         Some(other) => {
             let _ = writeln!(
                 std::io::stderr(),
-                "vigil: unknown command {other:?}\nusage: vigil [run | version]"
+                "vigil: unknown command {other:?}\nusage: vigil [run [--flash FILE] | version]"
             );
             std::process::exit(2);
         }

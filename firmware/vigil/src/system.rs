@@ -1,37 +1,135 @@
 //! The control plane's event loop, shared by PID 1 and host mode: signals,
-//! child reaping and the console. Later subsystems (supervision, VRRP,
-//! checkers) plug in here.
+//! child reaping, the config and the console shell. Later subsystems
+//! (supervision, VRRP, checkers) plug in here.
 
-use crate::console::{self, Command};
+use crate::config::{self, Location};
 use crate::power::{self, Action};
 use crate::reap;
+use crate::status::{Registry, read_or_explain};
+use crate::terminal::{self, Stdout};
 use nix::sys::signal::Signal;
 use std::io::Write;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 use vigil_board::Runtime;
+use vigil_config::Config;
+use vigil_config::store::{FileFlash, Store};
+use vigil_shell::session::{Power, Shell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub enum Mode {
     Pid1,
     Host,
 }
 
-struct Context {
-    mode: Mode,
-    board: Option<Runtime>,
+/// What the shell reaches the appliance through.
+pub struct Appliance {
+    store: Option<Store<FileFlash>>,
+    location: String,
+    registry: Registry,
+}
+
+impl vigil_shell::session::System for Appliance {
+    fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String> {
+        let Some(store) = self.store.as_mut() else {
+            return Err("no flash to write the config to".into());
+        };
+        let g = store
+            .commit(config, unconfirmed)
+            .map_err(|e| e.to_string())?;
+        info!("config: generation {g} committed to {}", self.location);
+        config::apply(config)
+            .map_err(|e| format!("generation {g} is saved, but applying it failed: {e}"))?;
+        Ok(g)
+    }
+    fn history(&mut self) -> Vec<u64> {
+        self.store
+            .as_mut()
+            .map(|s| s.history().into_iter().map(|h| h.0).collect())
+            .unwrap_or_default()
+    }
+    fn load_generation(&mut self, generation: u64) -> Result<Config, String> {
+        match self.store.as_mut() {
+            Some(s) => s.load_generation(generation).map_err(|e| e.to_string()),
+            None => Err("no flash".into()),
+        }
+    }
+    fn status(&mut self, topic: &str) -> Option<String> {
+        self.registry.get(topic)
+    }
+    fn status_topics(&self) -> Vec<String> {
+        self.registry.topics()
+    }
+    fn random_salt(&mut self) -> [u8; 16] {
+        let mut salt = [0u8; 16];
+        if let Err(e) = std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt))
+        {
+            warn!("/dev/urandom: {e}; salting from the clock");
+            let t = crate::clock::since_boot().as_nanos().to_le_bytes();
+            salt.copy_from_slice(&t);
+        }
+        salt
+    }
+}
+
+fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
+    let mut r = Registry::default();
+    r.add("system", move || show_system(mode, board.as_ref()));
+    r.add("interfaces", show_interfaces);
+    r.add("modules", || {
+        read_or_explain("/proc/modules", |t| {
+            t.lines()
+                .map(|l| l.split(' ').next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    });
+    r.add("ipvs", || {
+        read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string())
+    });
+    r.add("log", || crate::log::recent(50).join("\n"));
+    r.add("vrrp", || "no VRRP instances are running".to_string());
+    r.add("checkers", || "no health checkers are running".to_string());
+    r
+}
+
+/// What the boot sequence reports for the ready line.
+pub struct Boot {
+    /// When /init started (since kernel start).
+    pub started: Duration,
+    /// Failed boot steps (mounts, modules, NICs).
+    pub problems: usize,
+}
+
+fn print_ready(mode: Mode, boot: Option<&Boot>) {
+    let now = crate::clock::since_boot();
+    let line = match (mode, boot) {
+        (Mode::Pid1, Some(b)) => format!(
+            "vigil: ready in {} ms ({} ms after kernel start){}",
+            now.saturating_sub(b.started).as_millis(),
+            now.as_millis(),
+            if b.problems > 0 {
+                format!(", degraded: {} problems", b.problems)
+            } else {
+                String::new()
+            }
+        ),
+        _ => format!(
+            "vigil: ready in {} ms (host mode)",
+            crate::clock::since_epoch().as_millis()
+        ),
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// PID 1: runs until a power action, then shuts down. Never returns.
-pub fn run_pid1(board: Option<Runtime>) -> ! {
-    let ctx = Context {
-        mode: Mode::Pid1,
-        board,
-    };
+pub fn run_pid1(board: Option<Runtime>, boot: Boot) -> ! {
+    let location = board.as_ref().and_then(Location::for_board);
     match runtime() {
-        Ok(rt) => match rt.block_on(event_loop(&ctx)) {
+        Ok(rt) => match rt.block_on(event_loop(Mode::Pid1, board, location, Some(boot))) {
             Ok((action, why)) => power::shutdown(action, &why),
             Err(e) => error!("event loop failed: {e}"),
         },
@@ -44,18 +142,17 @@ pub fn run_pid1(board: Option<Runtime>) -> ! {
     }
 }
 
-/// Host mode: the same control plane without the init duties; a signal stops it.
-pub fn run_host() {
-    let ctx = Context {
-        mode: Mode::Host,
-        board: None,
-    };
-    let _ = writeln!(
-        std::io::stderr(),
-        "vigil: ready in {} ms (host mode)",
-        crate::clock::since_epoch().as_millis()
-    );
-    let result = runtime().and_then(|rt| rt.block_on(event_loop(&ctx)));
+/// Host mode: the same control plane without the init duties; a signal or
+/// `poweroff` stops it. `flash`: a file that holds the config.
+pub fn run_host(flash: Option<std::path::PathBuf>) {
+    let result = runtime().and_then(|rt| {
+        rt.block_on(event_loop(
+            Mode::Host,
+            None,
+            flash.map(Location::File),
+            None,
+        ))
+    });
     match result {
         Ok((_, why)) => {
             let _ = writeln!(std::io::stderr(), "vigil: stopping ({why})");
@@ -73,7 +170,20 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-async fn event_loop(ctx: &Context) -> std::io::Result<(Action, String)> {
+fn action(p: Power) -> Action {
+    match p {
+        Power::PowerOff => Action::PowerOff,
+        Power::Reboot => Action::Reboot,
+        Power::Halt => Action::Halt,
+    }
+}
+
+async fn event_loop(
+    mode: Mode,
+    board: Option<Runtime>,
+    location: Option<Location>,
+    boot: Option<Boot>,
+) -> std::io::Result<(Action, String)> {
     let mut sigchld = signal(SignalKind::child())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -81,13 +191,34 @@ async fn event_loop(ctx: &Context) -> std::io::Result<(Action, String)> {
     let mut sigusr1 = signal(SignalKind::user_defined1())?;
     let mut sigusr2 = signal(SignalKind::user_defined2())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    let mut console = Some(BufReader::new(tokio::io::stdin()).lines());
     // Handlers are in place: what arrived since boot is delivered now.
     power::release_signals();
     // Children may have exited before the handler was installed.
     reap::reap_all();
-    prompt(ctx);
+
+    let (running, flash) = config::load(location);
+    if let Err(e) = config::apply(&running) {
+        error!("config: {e}");
+    }
+    let appliance = Appliance {
+        store: flash.store,
+        location: flash.location,
+        registry: registry(mode, board),
+    };
+    let mut shell = Shell::new(appliance, running);
+    terminal::raw_console();
+    let mut out = Stdout;
+    let mut stdin = tokio::io::stdin();
+    let mut console_open = true;
+    let mut buf = [0u8; 512];
+    print_ready(mode, boot.as_ref());
+    let _ = shell.start(&mut out);
     loop {
+        let deadline = shell.poll_timeout();
+        let sleep = tokio::time::sleep_until(deadline.map_or_else(
+            || tokio::time::Instant::now() + Duration::from_secs(3600),
+            tokio::time::Instant::from_std,
+        ));
         let sig = tokio::select! {
             _ = sigchld.recv() => { reap::reap_all(); continue; }
             _ = sighup.recv() => { info!("SIGHUP: nothing to reload yet"); continue; }
@@ -96,15 +227,23 @@ async fn event_loop(ctx: &Context) -> std::io::Result<(Action, String)> {
             _ = sigpwr.recv() => Signal::SIGPWR,
             _ = sigusr1.recv() => Signal::SIGUSR1,
             _ = sigusr2.recv() => Signal::SIGUSR2,
-            line = next_line(&mut console) => {
-                match line {
-                    Some(line) => {
-                        if let Some(action) = execute_line(ctx, &line) {
-                            return Ok((action, "console".into()));
+            _ = sleep, if deadline.is_some() => {
+                let _ = shell.handle_timeout(Instant::now(), &mut out);
+                continue;
+            }
+            n = stdin.read(&mut buf), if console_open => {
+                match n {
+                    Ok(0) => console_open = false,
+                    Ok(n) => {
+                        let _ = shell.feed(Instant::now(), &buf[..n], &mut out);
+                        if let Some(p) = shell.take_power() {
+                            return Ok((action(p), "console".into()));
                         }
-                        prompt(ctx);
                     }
-                    None => { console = None; }
+                    Err(e) => {
+                        warn!("console read failed: {e}; console closed");
+                        console_open = false;
+                    }
                 }
                 continue;
             }
@@ -115,63 +254,7 @@ async fn event_loop(ctx: &Context) -> std::io::Result<(Action, String)> {
     }
 }
 
-type Lines = tokio::io::Lines<BufReader<tokio::io::Stdin>>;
-
-/// The next console line; pends forever once the console is gone.
-async fn next_line(console: &mut Option<Lines>) -> Option<String> {
-    match console {
-        Some(lines) => match lines.next_line().await {
-            Ok(Some(l)) => Some(l),
-            Ok(None) => None,
-            Err(e) => {
-                warn!("console read failed: {e}; console closed");
-                None
-            }
-        },
-        None => std::future::pending().await,
-    }
-}
-
-fn prompt(ctx: &Context) {
-    if ctx.mode == Mode::Pid1 {
-        let mut out = std::io::stdout();
-        let _ = write!(out, "vigil> ");
-        let _ = out.flush();
-    }
-}
-
-fn execute_line(ctx: &Context, line: &str) -> Option<Action> {
-    let mut out = std::io::stdout();
-    let text = match console::parse(line) {
-        Err(e) => format!("error: {e}"),
-        Ok(Command::Nothing) => return None,
-        Ok(Command::Help) => console::HELP.to_string(),
-        Ok(Command::PowerOff) => return Some(Action::PowerOff),
-        Ok(Command::Reboot) => return Some(Action::Reboot),
-        Ok(Command::Halt) => return Some(Action::Halt),
-        Ok(Command::ShowSystem) => show_system(ctx),
-        Ok(Command::ShowInterfaces) => show_interfaces(),
-        Ok(Command::ShowModules) => read_or_explain("/proc/modules", |t| {
-            t.lines()
-                .map(|l| l.split(' ').next().unwrap_or(""))
-                .collect::<Vec<_>>()
-                .join("\n")
-        }),
-        Ok(Command::ShowIpvs) => read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()),
-    };
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
-    None
-}
-
-fn read_or_explain(path: &str, f: impl Fn(&str) -> String) -> String {
-    match std::fs::read_to_string(path) {
-        Ok(t) => f(&t),
-        Err(e) => format!("error: {path}: {e}"),
-    }
-}
-
-fn show_system(ctx: &Context) -> String {
+fn show_system(mode: Mode, board: Option<&Runtime>) -> String {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -179,17 +262,13 @@ fn show_system(ctx: &Context) -> String {
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
     let up = crate::clock::since_boot();
-    let board = ctx.board.as_ref().map_or("none", |b| b.board.as_str());
+    let board = board.map_or("none", |b| b.board.as_str());
     format!(
         "vigil {}\nhostname {host}\nboard {board}\nkernel {kernel}\nuptime {}.{:03} s\nmode {}",
         crate::VERSION,
         up.as_secs(),
         up.subsec_millis(),
-        if ctx.mode == Mode::Pid1 {
-            "init"
-        } else {
-            "host"
-        }
+        if mode == Mode::Pid1 { "init" } else { "host" }
     )
 }
 

@@ -274,8 +274,11 @@ impl Cx {
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "hostname" => {
-                    if let Some(v) = self.string_value(s) {
-                        g.hostname = v;
+                    if let Some(v) = self.string_value::<{ limits::HOSTNAME }>(s) {
+                        match crate::validate::check_hostname(&v) {
+                            Ok(()) => g.hostname = v,
+                            Err(m) => self.error(&s.args[0].pos, m),
+                        }
                     }
                 }
                 "time_server" => {

@@ -40,20 +40,10 @@ pub fn run() -> ! {
     let net = netup::bring_up(&nics);
     report_ipvs();
 
-    let ready = clock::since_boot();
     let problems = failed_mounts + modules.failed.len() + net.missing.len() + net.failed;
-    let _ = writeln!(
-        std::io::stderr(),
-        "vigil: ready in {} ms ({} ms after kernel start){}",
-        (ready - started).as_millis(),
-        ready.as_millis(),
-        if problems > 0 {
-            format!(", degraded: {problems} problems")
-        } else {
-            String::new()
-        }
-    );
-    crate::system::run_pid1(board)
+    // The ready line is printed by the control plane once the config is
+    // loaded and the console answers.
+    crate::system::run_pid1(board, crate::system::Boot { started, problems })
 }
 
 fn load_board() -> Option<Runtime> {

@@ -1,0 +1,155 @@
+//! The config at boot and on commit: the store on the board's flash (or a
+//! file in host mode), the embedded default, and applying a config live.
+
+use std::path::{Path, PathBuf};
+use tracing::{error, info, warn};
+use vigil_board::Runtime;
+use vigil_config::store::{FileFlash, Store};
+use vigil_config::{Config, blob};
+
+/// Slot size in the config partition: one blob of the largest config.
+const SLOT: u64 = (blob::HEADER_LEN + blob::MAX_BODY) as u64;
+
+const DEFAULT_TEXT: &str = include_str!("default.conf");
+
+/// The embedded default config (checked by a unit test to import cleanly).
+pub fn default_config() -> Config {
+    match vigil_config::keepalived::import_str("default.conf", DEFAULT_TEXT) {
+        Ok(i) => i.config,
+        Err(_) => Config::default(),
+    }
+}
+
+/// Where the config lives.
+pub enum Location {
+    /// The board's config partition.
+    Partition {
+        device: PathBuf,
+        offset: u64,
+        size: u64,
+    },
+    /// A file (host mode), 8 slots.
+    File(PathBuf),
+}
+
+impl Location {
+    pub fn for_board(board: &Runtime) -> Option<Location> {
+        let flash = board.flash.as_ref()?;
+        let p = flash.partitions.iter().find(|p| p.name == "config")?;
+        Some(Location::Partition {
+            device: PathBuf::from(&flash.device),
+            offset: p.offset.0,
+            size: p.size.0,
+        })
+    }
+
+    fn open(&self) -> Result<Store<FileFlash>, String> {
+        let (path, offset, size): (&Path, u64, u64) = match self {
+            Location::Partition {
+                device,
+                offset,
+                size,
+            } => (device, *offset, *size),
+            Location::File(p) => (p, 0, 8 * SLOT),
+        };
+        let flash =
+            FileFlash::open(path, offset, size).map_err(|e| format!("{}: {e}", path.display()))?;
+        Store::new(flash, SLOT).map_err(|e| e.to_string())
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Partition {
+                device,
+                offset,
+                size,
+            } => {
+                format!(
+                    "{} at {} MiB, {} MiB",
+                    device.display(),
+                    offset >> 20,
+                    size >> 20
+                )
+            }
+            Location::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// The store, if there is flash to keep the config on.
+pub struct Flash {
+    pub store: Option<Store<FileFlash>>,
+    pub location: String,
+}
+
+/// Loads the newest valid config, saying where it came from.
+pub fn load(location: Option<Location>) -> (Config, Flash) {
+    let Some(loc) = location else {
+        warn!(
+            "config: no flash on this board: running the embedded default; commits cannot be saved"
+        );
+        return (
+            default_config(),
+            Flash {
+                store: None,
+                location: "none".into(),
+            },
+        );
+    };
+    let describe = loc.describe();
+    let mut store = match loc.open() {
+        Ok(s) => s,
+        Err(e) => {
+            error!(
+                "config: cannot open the flash ({e}): running the embedded default; commits cannot be saved"
+            );
+            return (
+                default_config(),
+                Flash {
+                    store: None,
+                    location: describe,
+                },
+            );
+        }
+    };
+    let loaded = store.load(default_config());
+    for s in &loaded.skipped {
+        warn!("config: skipped {s}");
+    }
+    match (loaded.generation, loaded.slot) {
+        (Some(g), Some(slot)) => info!("config: generation {g} from slot {slot} ({describe})"),
+        _ => info!("config: nothing valid on flash ({describe}): using the embedded default"),
+    }
+    (
+        loaded.config,
+        Flash {
+            store: Some(store),
+            location: describe,
+        },
+    )
+}
+
+/// Applies what can be applied live. Today: the hostname. (Interfaces,
+/// VRRP and IPVS attach here as they arrive.)
+pub fn apply(config: &Config) -> Result<(), String> {
+    let want = config.global.hostname.as_str();
+    let have = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if want != have {
+        nix::unistd::sethostname(want).map_err(|e| format!("sethostname({want}): {e}"))?;
+        info!("hostname set to {want}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_embedded_default_imports_cleanly_and_validates() {
+        let i = vigil_config::keepalived::import_str("default.conf", super::DEFAULT_TEXT).unwrap();
+        assert!(i.diagnostics.is_empty(), "{:?}", i.diagnostics);
+        i.config.validate().unwrap();
+        assert_eq!(i.config.global.hostname.as_str(), "vigil");
+    }
+}
