@@ -7,6 +7,7 @@
 
 pub mod boards;
 pub mod build;
+pub mod config_tool;
 pub mod elf;
 pub mod initramfs;
 pub mod kernel;

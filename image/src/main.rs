@@ -52,8 +52,37 @@ enum Cmd {
     },
     /// Check whether KVM boots a guest here (it does not on every machine).
     ProbeKvm,
+    /// Configs on the host: compile, show, diff, install into a flash image.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// List the board definitions.
     Boards,
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// keepalived.conf (or vigil's text form) into a flash blob.
+    Compile {
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// A blob (or text) as text: vigil's form, or keepalived's with --keepalived.
+    Show {
+        input: PathBuf,
+        #[arg(long)]
+        keepalived: bool,
+    },
+    /// The differences between two configs (blobs or text).
+    Diff { a: PathBuf, b: PathBuf },
+    /// Commit a config into a board's flash image (created if missing).
+    Install {
+        #[arg(long, default_value = "qemu-x86_64")]
+        board: String,
+        #[arg(long)]
+        flash: PathBuf,
+        input: PathBuf,
+    },
 }
 
 fn main() {
@@ -129,11 +158,51 @@ fn real_main() -> Result<()> {
             append,
         } => run(&board, nodes, &append)?,
         Cmd::ProbeKvm => probe_kvm()?,
+        Cmd::Config(c) => config_cmd(c)?,
         Cmd::Boards => {
             for n in boards::list_boards() {
                 let b = boards::load_board(&n)?;
                 println!("{:<16} {:<8} {}", b.name, b.arch.to_string(), b.description);
             }
+        }
+    }
+    Ok(())
+}
+
+fn config_cmd(c: ConfigCmd) -> Result<()> {
+    use vigil_image::config_tool;
+    match c {
+        ConfigCmd::Compile { input, output } => {
+            let n = config_tool::compile(&input, &output)?;
+            println!("{}: {n} bytes", output.display());
+        }
+        ConfigCmd::Show { input, keepalived } => {
+            let flavor = if keepalived {
+                vigil_config::keepalived::Flavor::Keepalived
+            } else {
+                vigil_config::keepalived::Flavor::Vigil
+            };
+            print!("{}", config_tool::show(&input, flavor)?);
+        }
+        ConfigCmd::Diff { a, b } => {
+            let d = config_tool::diff(&a, &b)?;
+            if d.is_empty() {
+                println!("no differences");
+            } else {
+                print!("{d}");
+            }
+        }
+        ConfigCmd::Install {
+            board,
+            flash,
+            input,
+        } => {
+            let b = boards::load_board(&board)?;
+            let g = config_tool::install(&b, &flash, &input)?;
+            println!(
+                "{}: generation {g} in the config partition",
+                flash.display()
+            );
         }
     }
     Ok(())
