@@ -291,9 +291,25 @@ impl Config {
             if !names.insert(g.name.as_str()) {
                 e.push(&path, "is defined twice");
             }
+            if g.group.is_empty() {
+                e.push(&path, "has no members (group { INSTANCE ... })");
+            }
             for m in &g.group {
-                if !self.vrrp_instances.iter().any(|v| v.name == *m) {
-                    e.push(&path, format!("group member {m} is not a vrrp_instance"));
+                match self.vrrp_instances.iter().find(|v| v.name == *m) {
+                    None => e.push(&path, format!("group member {m} is not a vrrp_instance")),
+                    // As keepalived: members move together, so one member's
+                    // priority is not adjusted alone.
+                    Some(v) => {
+                        for t in v.track_interface.iter().filter(|t| t.weight != 0) {
+                            e.push(
+                                &path,
+                                format!(
+                                    "member {m} tracks {} with weight {}: weights do not apply in a sync group (use weight 0: fault)",
+                                    t.interface, t.weight
+                                ),
+                            );
+                        }
+                    }
                 }
                 if let Some(other) = member_of.insert(m.as_str(), g.name.as_str()) {
                     e.push(&path, format!("{m} is already in vrrp_sync_group {other}"));

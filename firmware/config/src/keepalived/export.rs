@@ -283,14 +283,17 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
     o.line(format!("delay_loop {}", vs.delay_loop_s));
     o.line(format!("lb_algo {}", vs.lb_algo.name()));
     o.line(format!("lb_kind {}", forwarding(vs.lb_kind)));
-    o.line(format!(
-        "protocol {}",
-        match vs.protocol {
-            Protocol::Tcp => "TCP",
-            Protocol::Udp => "UDP",
-            Protocol::Sctp => "SCTP",
-        }
-    ));
+    // A fwmark service has no protocol (keepalived ignores one, with a warning).
+    if matches!(vs.key, VirtualKey::Address(_)) {
+        o.line(format!(
+            "protocol {}",
+            match vs.protocol {
+                Protocol::Tcp => "TCP",
+                Protocol::Udp => "UDP",
+                Protocol::Sctp => "SCTP",
+            }
+        ));
+    }
     if vs.persistence_timeout > 0 {
         o.line(format!("persistence_timeout {}", vs.persistence_timeout));
     }
@@ -403,16 +406,20 @@ fn checker(o: &mut Out, c: &Checker) {
         }
         _ => {}
     }
-    if let Some(ip) = c.connect_ip {
-        o.line(format!("connect_ip {ip}"));
+    // MISC_CHECK runs a program: it has no connection (keepalived refuses
+    // these keywords there; misc_timeout is its timeout).
+    if !matches!(c.kind, CheckKind::Misc { .. }) {
+        if let Some(ip) = c.connect_ip {
+            o.line(format!("connect_ip {ip}"));
+        }
+        if let Some(p) = c.connect_port {
+            o.line(format!("connect_port {p}"));
+        }
+        if let Some(b) = c.bind_to {
+            o.line(format!("bind_to {b}"));
+        }
+        o.line(format!("connect_timeout {}", c.connect_timeout_s));
     }
-    if let Some(p) = c.connect_port {
-        o.line(format!("connect_port {p}"));
-    }
-    if let Some(b) = c.bind_to {
-        o.line(format!("bind_to {b}"));
-    }
-    o.line(format!("connect_timeout {}", c.connect_timeout_s));
     o.line(format!("retry {}", c.retry));
     o.line(format!("delay_before_retry {}", c.delay_before_retry_s));
     if c.warmup_s > 0 {

@@ -788,6 +788,11 @@ impl Cx {
         }
         for s in self.block(st) {
             match (s.keyword.text.as_str(), &mut c.kind) {
+                // MISC_CHECK connects to nothing (keepalived refuses these there).
+                (
+                    "connect_ip" | "connect_port" | "bind_to" | "connect_timeout",
+                    CheckKind::Misc { .. },
+                ) => self.unsupported(s),
                 ("connect_ip", _) => c.connect_ip = self.value(s, "an IP address"),
                 ("connect_port", _) => c.connect_port = self.value(s, "a port"),
                 ("bind_to", _) => c.bind_to = self.value(s, "an IP address"),

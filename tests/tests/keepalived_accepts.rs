@@ -1,0 +1,169 @@
+//! keepalived itself accepts what vigil exports: every sample Debian's
+//! keepalived ships and vigil's own fixtures are imported, exported in
+//! keepalived's flavor, and checked with `keepalived --config-test` in a
+//! network namespace that has the interfaces the config names (veth).
+//! And keepalived refuses what vigil refuses (priority 0).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use vigil_config::Config;
+use vigil_config::keepalived::{Flavor, export, import_file};
+use vigil_tests::{have_program, is_root, require};
+
+struct Netns(String);
+
+impl Netns {
+    fn new(name: &str, ifaces: &BTreeSet<String>) -> Netns {
+        let _ = Command::new("ip").args(["netns", "del", name]).status();
+        assert!(
+            Command::new("ip")
+                .args(["netns", "add", name])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let ns = Netns(name.to_string());
+        // veth pairs (the host kernel has no dummy driver): the named end,
+        // and a peer that stays unused.
+        for (n, i) in ifaces.iter().enumerate() {
+            let peer = format!("vkpeer{n}");
+            let ok = ns.ip(&["link", "add", i, "type", "veth", "peer", "name", &peer])
+                && ns.ip(&["link", "set", i, "up"]);
+            assert!(ok, "creating interface {i}");
+        }
+        ns
+    }
+    fn ip(&self, args: &[&str]) -> bool {
+        Command::new("ip")
+            .args(["-n", &self.0])
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+    /// `keepalived --config-test`: exit status and what it said.
+    fn config_test(&self, conf: &std::path::Path) -> (bool, String) {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.0,
+                "keepalived",
+                "--config-test",
+                "-f",
+            ])
+            .arg(conf)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
+        )
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn interfaces(c: &Config) -> BTreeSet<String> {
+    let mut s = BTreeSet::new();
+    for v in &c.vrrp_instances {
+        s.insert(v.interface.to_string());
+        for a in &v.virtual_ipaddress {
+            if let Some(d) = &a.dev {
+                s.insert(d.to_string());
+            }
+        }
+        for t in &v.track_interface {
+            s.insert(t.interface.to_string());
+        }
+    }
+    s.remove("");
+    s
+}
+
+fn prerequisites() -> bool {
+    require(is_root(), "root (network namespaces)")
+        && require(
+            have_program("keepalived"),
+            "keepalived (apt-get install keepalived)",
+        )
+        && require(have_program("ip"), "ip (iproute2)")
+}
+
+fn configs() -> Vec<String> {
+    let mut files: Vec<String> = ["master.conf", "backup.conf", "vigil.conf"]
+        .iter()
+        .map(|f| {
+            format!(
+                "{}/firmware/config/tests/keepalived/{f}",
+                vigil_tests::root().display()
+            )
+        })
+        .collect();
+    let dir = "/usr/share/doc/keepalived/samples";
+    for e in std::fs::read_dir(dir).expect(dir).flatten() {
+        let p = e.path().to_string_lossy().into_owned();
+        if p.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("keepalived.conf"))
+        {
+            files.push(p);
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn keepalived_accepts_every_export() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = vigil_tests::test_dir("keepalived-accepts");
+    let mut checked = 0;
+    for f in configs() {
+        let imported = import_file(&f).unwrap();
+        assert_eq!(imported.errors().count(), 0, "{f}");
+        let c = imported.config;
+        if c.validate().is_err() {
+            continue; // e.g. a sample whose VIPs fall outside its interfaces: vigil refuses it
+        }
+        let out = dir.join(format!("{}.conf", f.rsplit('/').next().unwrap()));
+        std::fs::write(&out, export(&c, Flavor::Keepalived)).unwrap();
+        let ns = Netns::new("vigil-kt", &interfaces(&c));
+        let (ok, said) = ns.config_test(&out);
+        assert!(
+            ok,
+            "keepalived refused vigil's export of {f} ({}):\n{said}",
+            out.display()
+        );
+        checked += 1;
+    }
+    eprintln!("keepalived --config-test accepted vigil's export of {checked} configs");
+    assert!(checked >= 20, "only {checked} configs checked");
+}
+
+#[test]
+fn keepalived_refuses_what_vigil_refuses() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = vigil_tests::test_dir("keepalived-refuses");
+    let f = format!(
+        "{}/firmware/config/tests/keepalived/master.conf",
+        vigil_tests::root().display()
+    );
+    let mut c = import_file(&f).unwrap().config;
+    c.vrrp_instances[0].priority = 0;
+    let e = c.validate().unwrap_err();
+    assert!(e[0].to_string().contains("priority 0 is reserved"));
+    let out = dir.join("priority0.conf");
+    std::fs::write(&out, export(&c, Flavor::Keepalived)).unwrap();
+    let ns = Netns::new("vigil-kr", &interfaces(&c));
+    let (_, said) = ns.config_test(&out);
+    assert!(said.contains("Priority not valid"), "{said}");
+}
