@@ -66,13 +66,48 @@ fn a_committed_config_survives_a_power_cut() {
         "{out}"
     );
 
+    // Interfaces are applied live over rtnetlink: address, MTU, a VLAN.
+    n.command("rollback", CMD).unwrap();
+    for cmd in [
+        "set interface eth0 address 192.0.2.2/24",
+        "set interface eth0 mtu 1400",
+        "set interface eth0 vlan 10 address 198.51.100.2/24",
+    ] {
+        let out = n.command(cmd, CMD).unwrap();
+        assert_eq!(out.trim(), "", "{cmd}: {out}");
+    }
+    let out = n.command("commit", CMD).unwrap();
+    assert!(out.contains("generation 2 written and applied"), "{out}");
+    let ifs = n.command("show interfaces", CMD).unwrap();
+    assert!(
+        ifs.contains(" eth0 <UP,BROADCAST,MULTICAST,LOWER_UP> mtu 1400"),
+        "{ifs}"
+    );
+    assert!(ifs.contains("    inet 192.0.2.2/24"), "{ifs}");
+    assert!(ifs.contains(" eth0.10 <UP,BROADCAST,MULTICAST"), "{ifs}");
+    assert!(ifs.contains("    inet 198.51.100.2/24"), "{ifs}");
+    // Change the address and drop the VLAN: the old address and the VLAN go.
+    n.command("delete interface eth0 address 192.0.2.2/24", CMD)
+        .unwrap();
+    n.command("set interface eth0 address 192.0.2.3/24", CMD)
+        .unwrap();
+    n.command("delete interface eth0 vlan 10", CMD).unwrap();
+    let out = n.command("commit", CMD).unwrap();
+    assert!(out.contains("generation 3 written and applied"), "{out}");
+    let ifs = n.command("show interfaces", CMD).unwrap();
+    assert!(
+        ifs.contains("    inet 192.0.2.3/24") && !ifs.contains("192.0.2.2/"),
+        "{ifs}"
+    );
+    assert!(!ifs.contains("eth0.10"), "{ifs}");
+
     // Power cut: QEMU is killed, no shutdown.
     n.kill();
     drop(c);
 
     let mut c = Cluster::start_with("config-shell-2", "qemu-x86_64", 1, with_flash).unwrap();
     let n = c.node(1);
-    n.expect("config: generation 1 from slot 0", BOOT_TIMEOUT)
+    n.expect("config: generation 3 from slot 2", BOOT_TIMEOUT)
         .unwrap();
     n.wait_ready(BOOT_TIMEOUT).unwrap();
     let out = n.command("show system", CMD).unwrap();
@@ -83,4 +118,11 @@ fn a_committed_config_survives_a_power_cut() {
         !out.contains("VI_1"),
         "the invalid candidate was never committed: {out}"
     );
+    // The interfaces come back from flash at boot.
+    let ifs = n.command("show interfaces", CMD).unwrap();
+    assert!(
+        ifs.contains(" eth0 <UP,BROADCAST,MULTICAST,LOWER_UP> mtu 1400"),
+        "{ifs}"
+    );
+    assert!(ifs.contains("    inet 192.0.2.3/24"), "{ifs}");
 }

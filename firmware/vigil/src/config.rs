@@ -129,18 +129,27 @@ pub fn load(location: Option<Location>) -> (Config, Flash) {
     )
 }
 
-/// Applies what can be applied live. Today: the hostname. (Interfaces,
-/// VRRP and IPVS attach here as they arrive.)
-pub fn apply(config: &Config) -> Result<(), String> {
+/// Applies what can be applied live: the hostname and the interfaces
+/// (`previous` says what vigil itself set up before). VRRP and IPVS attach
+/// here as they arrive.
+pub fn apply(previous: &Config, config: &Config) -> Result<(), String> {
+    let mut problems = Vec::new();
     let want = config.global.hostname.as_str();
     let have = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
     if want != have {
-        nix::unistd::sethostname(want).map_err(|e| format!("sethostname({want}): {e}"))?;
-        info!("hostname set to {want}");
+        match nix::unistd::sethostname(want) {
+            Ok(()) => info!("hostname set to {want}"),
+            Err(e) => problems.push(format!("sethostname({want}): {e}")),
+        }
     }
-    Ok(())
+    problems.extend(crate::interfaces::apply(previous, config));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 mod clock;
 mod config;
 mod init;
+mod interfaces;
 mod log;
 mod net;
 mod power;

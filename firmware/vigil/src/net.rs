@@ -3,14 +3,16 @@
 //! the kernel.
 
 use neli::consts::nl::{NlmF, Nlmsg};
-use neli::consts::rtnl::{Iff, Ifla, RtAddrFamily, Rtm};
+use neli::consts::rtnl::{Ifa, IfaF, Iff, Ifla, IflaInfo, IflaVlan, RtAddrFamily, RtScope, Rtm};
 use neli::consts::socket::NlFamily;
 use neli::nl::{NlPayload, NlmsghdrBuilder};
-use neli::rtnl::{Ifinfomsg, IfinfomsgBuilder};
+use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder};
 use neli::socket::synchronous::NlSocketHandle;
+use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
 use std::fmt;
 use std::io;
+use std::net::IpAddr;
 
 /// One network interface as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +135,193 @@ impl Rtnl {
         self.wait_ack(seq)
     }
 
+    fn send_addr(&mut self, ty: Rtm, flags: NlmF, msg: Ifaddrmsg) -> io::Result<u32> {
+        self.seq = self.seq.wrapping_add(1);
+        let hdr = NlmsghdrBuilder::default()
+            .nl_type(ty)
+            .nl_flags(NlmF::REQUEST | flags)
+            .nl_seq(self.seq)
+            .nl_payload(NlPayload::Payload(msg))
+            .build()
+            .map_err(io_err)?;
+        self.sock.send(&hdr).map_err(io_err)?;
+        Ok(self.seq)
+    }
+
+    /// Addresses on a link: (address, prefix length).
+    pub fn addresses(&mut self, index: i32) -> io::Result<Vec<(IpAddr, u8)>> {
+        let msg = IfaddrmsgBuilder::default()
+            .ifa_family(RtAddrFamily::Unspecified)
+            .ifa_prefixlen(0)
+            .ifa_scope(RtScope::Universe)
+            .ifa_index(0)
+            .build()
+            .map_err(io_err)?;
+        let seq = self.send_addr(Rtm::Getaddr, NlmF::DUMP, msg)?;
+        let mut out = Vec::new();
+        loop {
+            let (msgs, _) = self.sock.recv::<Rtm, Ifaddrmsg>().map_err(io_err)?;
+            for m in msgs {
+                let m = m.map_err(io_err)?;
+                if *m.nl_seq() != seq {
+                    continue;
+                }
+                if u16::from(*m.nl_type()) == u16::from(Nlmsg::Done) {
+                    return Ok(out);
+                }
+                match m.nl_payload() {
+                    NlPayload::Payload(a) if *a.ifa_index() as i32 == index => {
+                        let want = if *a.ifa_family() == RtAddrFamily::Inet {
+                            Ifa::Local
+                        } else {
+                            Ifa::Address
+                        };
+                        for attr in a.rtattrs().iter() {
+                            if *attr.rta_type() == want
+                                && let Some(ip) = ip_from(attr.rta_payload().as_ref())
+                            {
+                                out.push((ip, *a.ifa_prefixlen()));
+                            }
+                        }
+                    }
+                    NlPayload::Err(e) => return Err(io::Error::from_raw_os_error(-*e.error())),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Adds (`add`) or removes an address, like `ip addr add|del A/P dev X`.
+    /// IPv6 addresses skip duplicate address detection (usable at once).
+    pub fn change_address(
+        &mut self,
+        index: i32,
+        addr: IpAddr,
+        prefix: u8,
+        add: bool,
+    ) -> io::Result<()> {
+        let (family, bytes) = match addr {
+            IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec()),
+            IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec()),
+        };
+        let mut attrs = RtBuffer::new();
+        for t in [Ifa::Local, Ifa::Address] {
+            attrs.push(
+                RtattrBuilder::default()
+                    .rta_type(t)
+                    .rta_payload(Buffer::from(bytes.clone()))
+                    .build()
+                    .map_err(io_err)?,
+            );
+        }
+        let flags = if addr.is_ipv6() {
+            IfaF::NODAD
+        } else {
+            IfaF::empty()
+        };
+        let msg = IfaddrmsgBuilder::default()
+            .ifa_family(family)
+            .ifa_prefixlen(prefix)
+            .ifa_flags(flags)
+            .ifa_scope(RtScope::Universe)
+            .ifa_index(index as u32)
+            .rtattrs(attrs)
+            .build()
+            .map_err(io_err)?;
+        let (ty, flags) = if add {
+            (Rtm::Newaddr, NlmF::ACK | NlmF::CREATE | NlmF::EXCL)
+        } else {
+            (Rtm::Deladdr, NlmF::ACK)
+        };
+        let seq = self.send_addr(ty, flags, msg)?;
+        self.wait_ack(seq)
+    }
+
+    pub fn set_mtu(&mut self, index: i32, mtu: u32) -> io::Result<()> {
+        let mut attrs = RtBuffer::new();
+        attrs.push(
+            RtattrBuilder::default()
+                .rta_type(Ifla::Mtu)
+                .rta_payload(mtu)
+                .build()
+                .map_err(io_err)?,
+        );
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(index)
+            .rtattrs(attrs)
+            .build()
+            .map_err(io_err)?;
+        let seq = self.send(Rtm::Newlink, NlmF::ACK, msg)?;
+        self.wait_ack(seq)
+    }
+
+    /// Creates an 802.1Q VLAN link `name` on `parent`, like `ip link add
+    /// link PARENT name NAME type vlan id ID`.
+    pub fn add_vlan(&mut self, parent: i32, name: &str, id: u16) -> io::Result<()> {
+        let vlan_id = RtattrBuilder::default()
+            .rta_type(IflaVlan::Id)
+            .rta_payload(id)
+            .build()
+            .map_err(io_err)?;
+        let data = RtattrBuilder::default()
+            .rta_type(IflaInfo::Data)
+            .rta_payload(Buffer::new())
+            .build()
+            .map_err(io_err)?
+            .nest(&vlan_id)
+            .map_err(io_err)?;
+        let kind = RtattrBuilder::default()
+            .rta_type(IflaInfo::Kind)
+            .rta_payload(Buffer::from(b"vlan".to_vec()))
+            .build()
+            .map_err(io_err)?;
+        let info = RtattrBuilder::default()
+            .rta_type(Ifla::Linkinfo)
+            .rta_payload(Buffer::new())
+            .build()
+            .map_err(io_err)?
+            .nest(&kind)
+            .map_err(io_err)?
+            .nest(&data)
+            .map_err(io_err)?;
+        let mut attrs = RtBuffer::new();
+        attrs.push(
+            RtattrBuilder::default()
+                .rta_type(Ifla::Link)
+                .rta_payload(parent as u32)
+                .build()
+                .map_err(io_err)?,
+        );
+        let mut ifname = name.as_bytes().to_vec();
+        ifname.push(0);
+        attrs.push(
+            RtattrBuilder::default()
+                .rta_type(Ifla::Ifname)
+                .rta_payload(Buffer::from(ifname))
+                .build()
+                .map_err(io_err)?,
+        );
+        attrs.push(info);
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .rtattrs(attrs)
+            .build()
+            .map_err(io_err)?;
+        let seq = self.send(Rtm::Newlink, NlmF::ACK | NlmF::CREATE | NlmF::EXCL, msg)?;
+        self.wait_ack(seq)
+    }
+
+    pub fn delete_link(&mut self, index: i32) -> io::Result<()> {
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(index)
+            .build()
+            .map_err(io_err)?;
+        let seq = self.send(Rtm::Dellink, NlmF::ACK, msg)?;
+        self.wait_ack(seq)
+    }
+
     fn wait_ack(&mut self, seq: u32) -> io::Result<()> {
         loop {
             let (msgs, _) = self.sock.recv::<Rtm, Ifinfomsg>().map_err(io_err)?;
@@ -149,6 +338,13 @@ impl Rtnl {
             }
         }
     }
+}
+
+fn ip_from(b: &[u8]) -> Option<IpAddr> {
+    if let Ok(a) = <[u8; 4]>::try_from(b) {
+        return Some(IpAddr::from(a));
+    }
+    <[u8; 16]>::try_from(b).ok().map(IpAddr::from)
 }
 
 fn parse_link(info: &Ifinfomsg) -> Link {

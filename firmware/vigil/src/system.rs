@@ -27,6 +27,8 @@ pub enum Mode {
 /// What the shell reaches the appliance through.
 pub struct Appliance {
     store: Option<Store<FileFlash>>,
+    /// The config last applied (what vigil set up in the kernel).
+    applied: Config,
     location: String,
     registry: Registry,
 }
@@ -40,7 +42,8 @@ impl vigil_shell::session::System for Appliance {
             .commit(config, unconfirmed)
             .map_err(|e| e.to_string())?;
         info!("config: generation {g} committed to {}", self.location);
-        config::apply(config)
+        let previous = std::mem::replace(&mut self.applied, config.clone());
+        config::apply(&previous, config)
             .map_err(|e| format!("generation {g} is saved, but applying it failed: {e}"))?;
         Ok(g)
     }
@@ -197,11 +200,12 @@ async fn event_loop(
     reap::reap_all();
 
     let (running, flash) = config::load(location);
-    if let Err(e) = config::apply(&running) {
+    if let Err(e) = config::apply(&Config::default(), &running) {
         error!("config: {e}");
     }
     let appliance = Appliance {
         store: flash.store,
+        applied: running.clone(),
         location: flash.location,
         registry: registry(mode, board),
     };
@@ -273,12 +277,23 @@ fn show_system(mode: Mode, board: Option<&Runtime>) -> String {
 }
 
 fn show_interfaces() -> String {
-    match crate::net::Rtnl::open().and_then(|mut r| r.links()) {
-        Ok(links) => links
-            .iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => format!("error: rtnetlink: {e}"),
+    let mut rtnl = match crate::net::Rtnl::open() {
+        Ok(r) => r,
+        Err(e) => return format!("error: rtnetlink: {e}"),
+    };
+    let links = match rtnl.links() {
+        Ok(l) => l,
+        Err(e) => return format!("error: rtnetlink: {e}"),
+    };
+    let mut out = Vec::new();
+    for l in links {
+        out.push(l.to_string());
+        for (a, p) in rtnl.addresses(l.index).unwrap_or_default() {
+            out.push(format!(
+                "    inet{} {a}/{p}",
+                if a.is_ipv6() { "6" } else { "" }
+            ));
+        }
     }
+    out.join("\n")
 }
