@@ -46,28 +46,34 @@ pub enum Step {
     },
 }
 
-/// Every link the config describes: (name, parent for a VLAN, VLAN id, mtu,
-/// multicast, addresses).
-fn links(c: &Config) -> Vec<(String, Option<String>, u16, Option<u16>, bool, Vec<IpNet>)> {
+/// One link the config describes.
+struct Wanted {
+    name: String,
+    /// For a VLAN: its parent interface and id.
+    vlan: Option<(String, u16)>,
+    mtu: Option<u16>,
+    multicast: bool,
+    addrs: Vec<IpNet>,
+}
+
+fn links(c: &Config) -> Vec<Wanted> {
     let mut out = Vec::new();
     for i in &c.interfaces {
-        out.push((
-            i.name.to_string(),
-            None,
-            0,
-            i.mtu,
-            i.multicast,
-            i.addresses.to_vec(),
-        ));
+        out.push(Wanted {
+            name: i.name.to_string(),
+            vlan: None,
+            mtu: i.mtu,
+            multicast: i.multicast,
+            addrs: i.addresses.to_vec(),
+        });
         for v in &i.vlans {
-            out.push((
-                format!("{}.{}", i.name, v.id),
-                Some(i.name.to_string()),
-                v.id,
-                None,
-                i.multicast,
-                v.addresses.to_vec(),
-            ));
+            out.push(Wanted {
+                name: format!("{}.{}", i.name, v.id),
+                vlan: Some((i.name.to_string(), v.id)),
+                mtu: None,
+                multicast: i.multicast,
+                addrs: v.addresses.to_vec(),
+            });
         }
     }
     out
@@ -79,15 +85,18 @@ pub fn plan(previous: &Config, next: &Config, kernel: &BTreeMap<String, LinkStat
     let (prev, want) = (links(previous), links(next));
     let mut removals = Vec::new();
     let mut additions = Vec::new();
-    for (name, parent, _, _, _, addrs) in &prev {
-        let still = want.iter().find(|w| &w.0 == name);
-        if parent.is_some() && still.is_none() {
+    for Wanted {
+        name, vlan, addrs, ..
+    } in &prev
+    {
+        let still = want.iter().find(|w| &w.name == name);
+        if vlan.is_some() && still.is_none() {
             if kernel.contains_key(name) {
                 removals.push(Step::DeleteLink { name: name.clone() });
             }
             continue;
         }
-        let keep: &[IpNet] = still.map_or(&[], |w| &w.5);
+        let keep: &[IpNet] = still.map_or(&[], |w| &w.addrs);
         let present = kernel
             .get(name)
             .map(|k| k.addresses.as_slice())
@@ -101,9 +110,16 @@ pub fn plan(previous: &Config, next: &Config, kernel: &BTreeMap<String, LinkStat
             }
         }
     }
-    for (name, parent, id, mtu, multicast, addrs) in &want {
+    for Wanted {
+        name,
+        vlan,
+        mtu,
+        multicast,
+        addrs,
+    } in &want
+    {
         let k = kernel.get(name);
-        if let (None, Some(p)) = (k, parent) {
+        if let (None, Some((p, id))) = (k, vlan) {
             additions.push(Step::CreateVlan {
                 parent: p.clone(),
                 name: name.clone(),
