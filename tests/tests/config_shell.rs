@@ -112,6 +112,11 @@ fn a_committed_config_survives_a_power_cut() {
     n.wait_ready(BOOT_TIMEOUT).unwrap();
     let out = n.command("show system", CMD).unwrap();
     assert!(out.contains("hostname lb-test"), "{out}");
+    assert!(
+        out.contains("config generation 3 in slot 2 of /dev/vda"),
+        "{out}"
+    );
+    assert!(out.contains("\nclock 20"), "{out}");
     let out = n.command("show config", CMD).unwrap();
     assert!(out.contains("hostname lb-test"), "{out}");
     assert!(

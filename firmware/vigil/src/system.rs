@@ -60,7 +60,26 @@ impl vigil_shell::session::System for Appliance {
         }
     }
     fn status(&mut self, topic: &str) -> Option<String> {
-        self.registry.get(topic)
+        let mut text = self.registry.get(topic)?;
+        if topic == "system" {
+            // The config's place on flash, and the wall clock.
+            let newest = self
+                .store
+                .as_mut()
+                .and_then(|s| s.history().first().copied());
+            match newest {
+                Some((g, slot)) => text.push_str(&format!(
+                    "\nconfig generation {g} in slot {slot} of {}",
+                    self.location
+                )),
+                None => text.push_str(&format!(
+                    "\nconfig embedded default (flash: {})",
+                    self.location
+                )),
+            }
+            text.push_str(&format!("\nclock {}", crate::clock::utc_now()));
+        }
+        Some(text)
     }
     fn status_topics(&self) -> Vec<String> {
         self.registry.topics()
