@@ -1,0 +1,5 @@
+//! VRRP for vigil: the wire format ([`wire`]) and the per-instance state
+//! machine ([`instance`]), both free of I/O: the firmware's thin layer owns
+//! the sockets, the addresses and the clock.
+
+pub mod wire;
