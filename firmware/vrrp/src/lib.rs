@@ -2,4 +2,5 @@
 //! machine ([`instance`]), both free of I/O: the firmware's thin layer owns
 //! the sockets, the addresses and the clock.
 
+pub mod instance;
 pub mod wire;

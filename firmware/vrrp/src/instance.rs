@@ -1,0 +1,366 @@
+//! One VRRP instance as RFC 5798 (v3) and RFC 3768 (v2) specify it, in the
+//! quinn-proto style: events go in with the time they happened
+//! (`start`, `handle_advert`, `handle_timeout`, `set_link`, `set_priority`,
+//! `shutdown`); what to do comes out of `poll_action()`, and when to call
+//! back out of `poll_timeout()`. No sockets, no sleeps.
+
+use crate::wire::Repr;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub version: u8,
+    pub vrid: u8,
+    /// 1..=255; 255 means this router owns the addresses.
+    pub priority: u8,
+    /// Centiseconds (v2: a multiple of 100).
+    pub advert_int_cs: u16,
+    pub preempt: bool,
+    /// After start, a higher-priority backup waits this long before it
+    /// preempts a lower-priority master.
+    pub preempt_delay: Duration,
+    /// The virtual addresses.
+    pub addrs: Vec<IpAddr>,
+    /// This router's own address on the link: the tie-break, and the source.
+    pub primary: IpAddr,
+    /// v2 simple password.
+    pub auth: Option<[u8; 8]>,
+    /// A second gratuitous ARP / NA burst this long after becoming master.
+    pub garp_delay: Duration,
+    /// Repeat the announcement this often while master (None: never).
+    pub garp_refresh: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Initialize,
+    Backup,
+    Master,
+    Fault,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this advertisement (to the group or the unicast peers).
+    Send(Repr),
+    /// Add the virtual addresses to the interface.
+    AddAddresses,
+    RemoveAddresses,
+    /// Announce the virtual addresses: gratuitous ARP / unsolicited NA.
+    Announce,
+    /// For notify scripts and the log.
+    StateChange {
+        from: State,
+        to: State,
+    },
+}
+
+/// Why an advertisement was not acted on (counted, and logged with a rate limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    Version,
+    Vrid,
+    Auth,
+    /// v2: the advertisement interval differs from ours.
+    Interval,
+    /// Not in a state that listens (Initialize, Fault).
+    NotListening,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub dropped: u64,
+    pub priority_zero_received: u64,
+    pub address_list_mismatch: u64,
+    pub became_master: u64,
+}
+
+pub struct Instance {
+    cfg: Config,
+    state: State,
+    /// The master's interval, learnt from its adverts (v3).
+    master_adver_interval_cs: u16,
+    adver_timer: Option<Instant>,
+    master_down_timer: Option<Instant>,
+    garp_timer: Option<Instant>,
+    started: Option<Instant>,
+    link_up: bool,
+    actions: VecDeque<Action>,
+    pub stats: Stats,
+}
+
+fn cs(d: u32) -> Duration {
+    Duration::from_millis(u64::from(d) * 10)
+}
+
+impl Instance {
+    pub fn new(cfg: Config) -> Instance {
+        let mai = cfg.advert_int_cs;
+        Instance {
+            cfg,
+            state: State::Initialize,
+            master_adver_interval_cs: mai,
+            adver_timer: None,
+            master_down_timer: None,
+            garp_timer: None,
+            started: None,
+            link_up: true,
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn priority(&self) -> u8 {
+        self.cfg.priority
+    }
+
+    /// Skew_Time: ((256 - Priority) * Master_Adver_Interval) / 256.
+    pub fn skew_time(&self) -> Duration {
+        let mai = u32::from(if self.cfg.version == 3 {
+            self.master_adver_interval_cs
+        } else {
+            self.cfg.advert_int_cs
+        });
+        if self.cfg.version == 3 {
+            cs((256 - u32::from(self.cfg.priority)) * mai / 256)
+        } else {
+            // RFC 3768: (256 - Priority) / 256 seconds.
+            Duration::from_micros((256 - u64::from(self.cfg.priority)) * 1_000_000 / 256)
+        }
+    }
+
+    /// Master_Down_Interval: 3 * Master_Adver_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        let mai = if self.cfg.version == 3 {
+            self.master_adver_interval_cs
+        } else {
+            self.cfg.advert_int_cs
+        };
+        cs(3 * u32::from(mai)) + self.skew_time()
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.adver_timer, self.master_down_timer, self.garp_timer]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn advert(&self, priority: u8) -> Repr {
+        Repr {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            interval_cs: self.cfg.advert_int_cs,
+            addrs: self.cfg.addrs.clone(),
+            auth: if self.cfg.version == 2 {
+                self.cfg.auth
+            } else {
+                None
+            },
+        }
+    }
+
+    fn send(&mut self, priority: u8) {
+        self.stats.adverts_sent += 1;
+        let a = self.advert(priority);
+        self.actions.push_back(Action::Send(a));
+    }
+
+    fn set_state(&mut self, to: State) {
+        if self.state != to {
+            self.actions.push_back(Action::StateChange {
+                from: self.state,
+                to,
+            });
+            self.state = to;
+        }
+    }
+
+    fn become_master(&mut self, now: Instant) {
+        self.stats.became_master += 1;
+        self.send(self.cfg.priority);
+        self.actions.push_back(Action::AddAddresses);
+        self.actions.push_back(Action::Announce);
+        self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
+        self.master_down_timer = None;
+        self.garp_timer = Some(now + self.cfg.garp_delay);
+        self.set_state(State::Master);
+    }
+
+    fn become_backup(&mut self, now: Instant) {
+        if self.state == State::Master {
+            self.actions.push_back(Action::RemoveAddresses);
+        }
+        self.adver_timer = None;
+        self.garp_timer = None;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.set_state(State::Backup);
+    }
+
+    /// Startup event: the owner (255) becomes master at once; everyone
+    /// else listens as backup for Master_Down_Interval first.
+    pub fn start(&mut self, now: Instant) {
+        self.started = Some(now);
+        self.master_adver_interval_cs = self.cfg.advert_int_cs;
+        if !self.link_up {
+            self.set_state(State::Fault);
+        } else if self.cfg.priority == 255 {
+            self.become_master(now);
+        } else {
+            self.become_backup(now);
+        }
+    }
+
+    /// Shutdown event: a master resigns with priority 0, so a backup takes
+    /// over after Skew_Time instead of Master_Down_Interval.
+    pub fn shutdown(&mut self) {
+        if self.state == State::Master {
+            self.send(0);
+            self.actions.push_back(Action::RemoveAddresses);
+        }
+        self.adver_timer = None;
+        self.master_down_timer = None;
+        self.garp_timer = None;
+        self.set_state(State::Initialize);
+    }
+
+    /// The instance's interface went down (FAULT, resigning if master) or
+    /// came back (a fresh start).
+    pub fn set_link(&mut self, now: Instant, up: bool) {
+        if up == self.link_up {
+            return;
+        }
+        self.link_up = up;
+        if !up {
+            if self.state == State::Master {
+                self.send(0);
+                self.actions.push_back(Action::RemoveAddresses);
+            }
+            self.adver_timer = None;
+            self.master_down_timer = None;
+            self.garp_timer = None;
+            self.set_state(State::Fault);
+        } else if self.state == State::Fault {
+            self.start(now);
+        }
+    }
+
+    /// Tracking changed the effective priority (1..=254 unless owner).
+    pub fn set_priority(&mut self, priority: u8) {
+        self.cfg.priority = priority.max(1);
+    }
+
+    fn preempt_now(&self, now: Instant) -> bool {
+        self.cfg.preempt
+            && self
+                .started
+                .is_none_or(|s| now >= s + self.cfg.preempt_delay)
+    }
+
+    /// An advertisement that parsed and passed the TTL check.
+    pub fn handle_advert(&mut self, now: Instant, src: IpAddr, adv: &Repr) -> Result<(), Dropped> {
+        let r = self.check(adv);
+        if r.is_err() {
+            self.stats.dropped += 1;
+            return r;
+        }
+        self.stats.adverts_received += 1;
+        if adv.priority == 0 {
+            self.stats.priority_zero_received += 1;
+        }
+        if adv.addrs != self.cfg.addrs {
+            // RFC 5798 6.4.2/6.4.3: log it; the advertisement still counts.
+            self.stats.address_list_mismatch += 1;
+        }
+        match self.state {
+            State::Backup => {
+                if adv.priority == 0 {
+                    self.master_down_timer = Some(now + self.skew_time());
+                } else if !self.preempt_now(now) || adv.priority >= self.cfg.priority {
+                    if self.cfg.version == 3 {
+                        self.master_adver_interval_cs = adv.interval_cs.max(1);
+                    }
+                    self.master_down_timer = Some(now + self.master_down_interval());
+                }
+                // else: a lower-priority master; the timer runs out and we preempt.
+            }
+            State::Master => {
+                if adv.priority == 0 {
+                    self.send(self.cfg.priority);
+                    self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
+                } else if adv.priority > self.cfg.priority
+                    || (adv.priority == self.cfg.priority && ip_greater(src, self.cfg.primary))
+                {
+                    if self.cfg.version == 3 {
+                        self.master_adver_interval_cs = adv.interval_cs.max(1);
+                    }
+                    self.become_backup(now);
+                }
+                // else: we are the better master; it will hear us and back off.
+            }
+            State::Initialize | State::Fault => {}
+        }
+        Ok(())
+    }
+
+    fn check(&self, adv: &Repr) -> Result<(), Dropped> {
+        if matches!(self.state, State::Initialize | State::Fault) {
+            return Err(Dropped::NotListening);
+        }
+        if adv.version != self.cfg.version {
+            return Err(Dropped::Version);
+        }
+        if adv.vrid != self.cfg.vrid {
+            return Err(Dropped::Vrid);
+        }
+        if self.cfg.version == 2 {
+            if adv.auth != self.cfg.auth {
+                return Err(Dropped::Auth);
+            }
+            if adv.interval_cs != self.cfg.advert_int_cs {
+                return Err(Dropped::Interval);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.master_down_timer.is_some_and(|t| now >= t) && self.state == State::Backup {
+            self.become_master(now);
+        }
+        if self.adver_timer.is_some_and(|t| now >= t) && self.state == State::Master {
+            self.send(self.cfg.priority);
+            self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
+        }
+        if self.garp_timer.is_some_and(|t| now >= t) && self.state == State::Master {
+            self.actions.push_back(Action::Announce);
+            self.garp_timer = self.cfg.garp_refresh.map(|r| now + r);
+        }
+    }
+}
+
+/// Tie-break: the numerically greater primary address wins.
+fn ip_greater(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => u32::from(a) > u32::from(b),
+        (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) > u128::from(b),
+        _ => false,
+    }
+}

@@ -1,0 +1,367 @@
+//! The state machine on a simulated LAN with an explicit clock: adverts go
+//! through the wire format (emit, then parse with checksum) to every other
+//! router on the link, instantly. Deterministic: no sleeps, no sockets.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+use vigil_vrrp::instance::{Action, Config, Dropped, Instance, State};
+use vigil_vrrp::wire::{Packet, Repr};
+
+const GROUP: &str = "224.0.0.18";
+
+struct Router {
+    vrrp: Instance,
+    addr: IpAddr,
+    /// Connected to the LAN (false: its port is cut).
+    connected: bool,
+    /// Holds the virtual addresses.
+    vips: bool,
+    announced: u32,
+    became_master_at: Vec<Duration>,
+}
+
+struct Lan {
+    t0: Instant,
+    now: Instant,
+    routers: Vec<Router>,
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn cfg(version: u8, priority: u8, primary: &str) -> Config {
+    Config {
+        version,
+        vrid: 51,
+        priority,
+        advert_int_cs: 100,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        addrs: vec![ip("10.0.0.100")],
+        primary: ip(primary),
+        auth: None,
+        garp_delay: Duration::from_secs(5),
+        garp_refresh: None,
+    }
+}
+
+impl Lan {
+    fn new(cfgs: Vec<Config>) -> Lan {
+        let t0 = Instant::now();
+        let routers = cfgs
+            .into_iter()
+            .map(|c| Router {
+                addr: c.primary,
+                vrrp: Instance::new(c),
+                connected: true,
+                vips: false,
+                announced: 0,
+                became_master_at: Vec::new(),
+            })
+            .collect();
+        Lan {
+            t0,
+            now: t0,
+            routers,
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        self.routers[i].vrrp.start(self.now);
+        self.drain();
+    }
+
+    /// Carries out every pending action; adverts reach the other connected routers.
+    fn drain(&mut self) {
+        loop {
+            let mut any = false;
+            for i in 0..self.routers.len() {
+                while let Some(a) = self.routers[i].vrrp.poll_action() {
+                    any = true;
+                    match a {
+                        Action::Send(repr) => {
+                            let src = self.routers[i].addr;
+                            let bytes = repr.emit(src, ip(GROUP)).unwrap();
+                            if !self.routers[i].connected {
+                                continue;
+                            }
+                            for j in 0..self.routers.len() {
+                                if j != i && self.routers[j].connected {
+                                    let p = Packet::new_checked(&bytes[..]).unwrap();
+                                    let parsed = Repr::parse(&p, src, ip(GROUP)).unwrap();
+                                    let _ =
+                                        self.routers[j].vrrp.handle_advert(self.now, src, &parsed);
+                                }
+                            }
+                        }
+                        Action::AddAddresses => self.routers[i].vips = true,
+                        Action::RemoveAddresses => self.routers[i].vips = false,
+                        Action::Announce => self.routers[i].announced += 1,
+                        Action::StateChange {
+                            to: State::Master, ..
+                        } => {
+                            let at = self.now - self.t0;
+                            self.routers[i].became_master_at.push(at);
+                        }
+                        Action::StateChange { .. } => {}
+                    }
+                }
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+
+    /// Runs the clock forward to t0 + `until`, firing timers in order.
+    fn run_until(&mut self, until: Duration) {
+        let end = self.t0 + until;
+        loop {
+            let next = self
+                .routers
+                .iter()
+                .filter_map(|r| r.vrrp.poll_timeout())
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    for r in &mut self.routers {
+                        if r.vrrp.poll_timeout().is_some_and(|x| x <= self.now) {
+                            r.vrrp.handle_timeout(self.now);
+                        }
+                    }
+                    self.drain();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn masters(&self) -> Vec<usize> {
+        (0..self.routers.len())
+            .filter(|&i| self.routers[i].vrrp.state() == State::Master)
+            .collect()
+    }
+
+    fn holders(&self) -> Vec<usize> {
+        (0..self.routers.len())
+            .filter(|&i| self.routers[i].vips)
+            .collect()
+    }
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+#[test]
+fn timers_are_as_rfc_5798_says() {
+    let i = Instance::new(cfg(3, 100, "10.0.0.2"));
+    // Skew = (256-100)*100cs/256 = 60 cs; Master_Down = 3*100 + 60 cs.
+    assert_eq!(i.skew_time(), Duration::from_millis(600));
+    assert_eq!(i.master_down_interval(), Duration::from_millis(3600));
+    let v2 = Instance::new(cfg(2, 100, "10.0.0.2"));
+    // RFC 3768: (256-100)/256 s = 609.375 ms.
+    assert_eq!(v2.skew_time(), Duration::from_micros(609_375));
+}
+
+#[test]
+fn a_lone_backup_becomes_master_after_master_down_interval() {
+    let mut lan = Lan::new(vec![cfg(3, 100, "10.0.0.2")]);
+    lan.start(0);
+    assert_eq!(lan.routers[0].vrrp.state(), State::Backup);
+    lan.run_until(Duration::from_millis(3599));
+    assert_eq!(lan.masters(), Vec::<usize>::new());
+    lan.run_until(Duration::from_millis(3600));
+    assert_eq!(lan.masters(), [0]);
+    assert_eq!(lan.holders(), [0]);
+    assert_eq!(lan.routers[0].announced, 1);
+    // The second announcement burst after garp_delay (5 s).
+    lan.run_until(Duration::from_millis(8600));
+    assert_eq!(lan.routers[0].announced, 2);
+}
+
+#[test]
+fn the_owner_is_master_at_once() {
+    let mut lan = Lan::new(vec![cfg(3, 255, "10.0.0.100"), cfg(3, 200, "10.0.0.3")]);
+    lan.start(0);
+    lan.start(1);
+    assert_eq!(lan.masters(), [0]);
+    lan.run_until(Duration::from_secs(30));
+    assert_eq!(lan.masters(), [0]);
+    assert_eq!(lan.holders(), [0]);
+}
+
+#[test]
+fn the_higher_priority_wins_and_priority_zero_hands_over_after_skew() {
+    let mut lan = Lan::new(vec![cfg(3, 150, "10.0.0.2"), cfg(3, 100, "10.0.0.3")]);
+    lan.start(0);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(10));
+    assert_eq!(lan.masters(), [0]);
+    // A: Master_Down = 300 + (106*100/256 = 41) cs.
+    assert_eq!(ms(lan.routers[0].became_master_at[0]), 3410);
+    assert_eq!(lan.holders(), [0]);
+    // A shuts down cleanly: B takes over after its Skew_Time (0.60 s).
+    lan.routers[0].vrrp.shutdown();
+    let t = lan.now - lan.t0;
+    lan.drain();
+    lan.run_until(t + Duration::from_millis(599));
+    assert_eq!(lan.masters(), Vec::<usize>::new());
+    lan.run_until(t + Duration::from_millis(600));
+    assert_eq!(lan.masters(), [1]);
+    assert_eq!(lan.holders(), [1]);
+}
+
+#[test]
+fn a_silent_master_is_replaced_after_master_down_interval() {
+    let mut lan = Lan::new(vec![cfg(3, 150, "10.0.0.2"), cfg(3, 100, "10.0.0.3")]);
+    lan.start(0);
+    lan.start(1);
+    lan.run_until(Duration::from_millis(10_410)); // A just advertised (3.41 + 7 s)
+    lan.routers[0].connected = false; // A's port dies
+    lan.run_until(Duration::from_millis(10_410 + 3599));
+    assert_eq!(lan.routers[1].vrrp.state(), State::Backup);
+    lan.run_until(Duration::from_millis(10_410 + 3600));
+    assert_eq!(lan.routers[1].vrrp.state(), State::Master);
+}
+
+#[test]
+fn preempt_nopreempt_and_preempt_delay() {
+    // B (100) is master alone; A (150) starts later and preempts.
+    let mut lan = Lan::new(vec![cfg(3, 150, "10.0.0.2"), cfg(3, 100, "10.0.0.3")]);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(5));
+    assert_eq!(lan.masters(), [1]);
+    lan.start(0);
+    lan.run_until(Duration::from_secs(20));
+    assert_eq!(lan.masters(), [0]);
+    assert_eq!(lan.holders(), [0]);
+
+    // With nopreempt A stays backup.
+    let mut a = cfg(3, 150, "10.0.0.2");
+    a.preempt = false;
+    let mut lan = Lan::new(vec![a, cfg(3, 100, "10.0.0.3")]);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(5));
+    lan.start(0);
+    lan.run_until(Duration::from_secs(60));
+    assert_eq!(lan.masters(), [1]);
+
+    // With preempt_delay 10 s, A waits 10 s after its start, then preempts.
+    let mut a = cfg(3, 150, "10.0.0.2");
+    a.preempt_delay = Duration::from_secs(10);
+    let mut lan = Lan::new(vec![a, cfg(3, 100, "10.0.0.3")]);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(5));
+    lan.start(0);
+    lan.run_until(Duration::from_secs(15));
+    assert_eq!(lan.masters(), [1]);
+    lan.run_until(Duration::from_secs(30));
+    assert_eq!(lan.masters(), [0]);
+    let at = ms(lan.routers[0].became_master_at[0]);
+    assert!((15_000..=19_500).contains(&at), "preempted at {at} ms");
+}
+
+#[test]
+fn equal_priorities_tie_break_on_the_higher_address() {
+    let mut lan = Lan::new(vec![cfg(3, 100, "10.0.0.2"), cfg(3, 100, "10.0.0.9")]);
+    lan.start(0);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(20));
+    assert_eq!(lan.masters(), [1]);
+    assert_eq!(lan.holders(), [1]);
+}
+
+#[test]
+fn a_split_brain_heals_to_one_master() {
+    let mut lan = Lan::new(vec![cfg(3, 150, "10.0.0.2"), cfg(3, 100, "10.0.0.3")]);
+    lan.start(0);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(10));
+    // Cut A off the LAN, both keep their carrier: two masters.
+    lan.routers[0].connected = false;
+    lan.run_until(Duration::from_secs(20));
+    assert_eq!(lan.masters(), [0, 1]);
+    // Heal: B hears the higher priority and backs off within one advert.
+    lan.routers[0].connected = true;
+    lan.run_until(Duration::from_secs(22));
+    assert_eq!(lan.masters(), [0]);
+    assert_eq!(lan.holders(), [0]);
+}
+
+#[test]
+fn a_fault_resigns_and_recovery_restarts() {
+    let mut lan = Lan::new(vec![cfg(3, 150, "10.0.0.2"), cfg(3, 100, "10.0.0.3")]);
+    lan.start(0);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(10));
+    let now = lan.now;
+    lan.routers[0].vrrp.set_link(now, false);
+    lan.drain();
+    assert_eq!(lan.routers[0].vrrp.state(), State::Fault);
+    assert!(!lan.routers[0].vips);
+    lan.run_until(Duration::from_millis(10_600));
+    assert_eq!(lan.masters(), [1]);
+    let now = lan.now;
+    lan.routers[0].vrrp.set_link(now, true);
+    lan.drain();
+    assert_eq!(lan.routers[0].vrrp.state(), State::Backup);
+    lan.run_until(Duration::from_secs(20));
+    assert_eq!(lan.masters(), [0]);
+}
+
+#[test]
+fn v3_backups_learn_the_masters_interval() {
+    let mut fast = cfg(3, 150, "10.0.0.2");
+    fast.advert_int_cs = 10;
+    let mut lan = Lan::new(vec![fast, cfg(3, 100, "10.0.0.3")]);
+    lan.start(0);
+    lan.start(1);
+    lan.run_until(Duration::from_secs(10));
+    assert_eq!(lan.masters(), [0]);
+    // B now uses 0.1 s: Master_Down = 0.3 + 0.06 s.
+    assert_eq!(
+        lan.routers[1].vrrp.master_down_interval(),
+        Duration::from_millis(360)
+    );
+    lan.routers[0].connected = false;
+    let t = lan.now - lan.t0;
+    lan.run_until(t + Duration::from_millis(400));
+    assert_eq!(lan.routers[1].vrrp.state(), State::Master);
+}
+
+#[test]
+fn v2_drops_wrong_password_interval_and_vrid() {
+    let mut a = cfg(2, 100, "10.0.0.2");
+    a.auth = Some(*b"secret\0\0");
+    let mut i = Instance::new(a);
+    let now = Instant::now();
+    i.start(now);
+    let good = Repr {
+        version: 2,
+        vrid: 51,
+        priority: 200,
+        interval_cs: 100,
+        addrs: vec![ip("10.0.0.100")],
+        auth: Some(*b"secret\0\0"),
+    };
+    let src = ip("10.0.0.9");
+    assert_eq!(i.handle_advert(now, src, &good), Ok(()));
+    let mut bad = good.clone();
+    bad.auth = Some(*b"guess\0\0\0");
+    assert_eq!(i.handle_advert(now, src, &bad), Err(Dropped::Auth));
+    let mut bad = good.clone();
+    bad.interval_cs = 200;
+    assert_eq!(i.handle_advert(now, src, &bad), Err(Dropped::Interval));
+    let mut bad = good.clone();
+    bad.vrid = 52;
+    assert_eq!(i.handle_advert(now, src, &bad), Err(Dropped::Vrid));
+    let mut bad = good;
+    bad.version = 3;
+    assert_eq!(i.handle_advert(now, src, &bad), Err(Dropped::Version));
+    assert_eq!(i.stats.dropped, 4);
+    assert_eq!(i.stats.adverts_received, 1);
+}
