@@ -12,20 +12,12 @@ pub fn load_board(name_or_path: &str) -> Result<Board> {
         crate::paths::boards_dir().join(format!("{name_or_path}.toml"))
     };
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "board {name_or_path:?}: cannot read {} (boards: {})",
-            path.display(),
-            list_boards().join(", ")
-        )
+        format!("board {name_or_path:?}: cannot read {} (boards: {})", path.display(), list_boards().join(", "))
     })?;
     let board: Board = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
     if let Err(errs) = board.validate() {
         let lines: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
-        bail!(
-            "{}: invalid board definition:\n{}",
-            path.display(),
-            lines.join("\n")
-        );
+        bail!("{}: invalid board definition:\n{}", path.display(), lines.join("\n"));
     }
     Ok(board)
 }
@@ -36,12 +28,7 @@ pub fn list_boards() -> Vec<String> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".toml")
-                .map(str::to_string)
-        })
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".toml").map(str::to_string))
         .collect();
     names.sort();
     names

@@ -14,25 +14,14 @@ pub fn firmware(arch: Arch) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = arch.rust_target();
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--locked",
-            "-p",
-            "vigil",
-            "--target",
-            target,
-        ])
+        .args(["build", "--quiet", "--release", "--locked", "-p", "vigil", "--target", target])
         .current_dir(crate::paths::root())
         .status()
         .context("running cargo")?;
     if !status.success() {
         bail!("cargo build of the firmware for {target} failed ({status})");
     }
-    let bin = crate::paths::target_dir()
-        .join(target)
-        .join("release/vigil");
+    let bin = crate::paths::target_dir().join(target).join("release/vigil");
     if !bin.is_file() {
         bail!("cargo succeeded but {} is missing", bin.display());
     }
@@ -70,43 +59,24 @@ pub fn build_image(board: &Board, firmware: &Path) -> Result<Image> {
         Some(KernelBoot::Pvh) => kernel::vmlinux(&tree)?,
         _ => tree.image.clone(),
     };
-    Ok(Image {
-        board: board.clone(),
-        kernel,
-        initrd,
-        cmdline: board.kernel.cmdline.clone(),
-        modules,
-        builtin,
-    })
+    Ok(Image { board: board.clone(), kernel, initrd, cmdline: board.kernel.cmdline.clone(), modules, builtin })
 }
 
 /// The archive's contents (pure apart from reading the inputs), with the
 /// module load order and the built-in modules that were skipped.
-pub fn assemble(
-    board: &Board,
-    tree: &KernelTree,
-    firmware: &Path,
-) -> Result<(Archive, Vec<String>, Vec<String>)> {
+pub fn assemble(board: &Board, tree: &KernelTree, firmware: &Path) -> Result<(Archive, Vec<String>, Vec<String>)> {
     let mut a = Archive::new();
     for d in ["dev", "proc", "sys", "run", "tmp", "etc", "root"] {
         a.dir(d, 0o755)?;
     }
     a.dir("tmp", 0o1777)?;
     // The kernel opens /dev/console for init's stdio before init mounts devtmpfs.
-    a.add(
-        "dev/console",
-        Entry::CharDev {
-            mode: 0o600,
-            major: 5,
-            minor: 1,
-        },
-    )?;
+    a.add("dev/console", Entry::CharDev { mode: 0o600, major: 5, minor: 1 })?;
     let rootfs = crate::paths::rootfs_dir();
     if rootfs.is_dir() {
         a.add_tree(&rootfs, "")?;
     }
-    let bin = std::fs::read(firmware)
-        .with_context(|| format!("reading the firmware {}", firmware.display()))?;
+    let bin = std::fs::read(firmware).with_context(|| format!("reading the firmware {}", firmware.display()))?;
     crate::elf::check_static(&bin).with_context(|| format!("{}", firmware.display()))?;
     crate::elf::check_arch(&bin, board.arch).with_context(|| format!("{}", firmware.display()))?;
     a.file("init", 0o755, bin)?;
@@ -118,26 +88,12 @@ pub fn assemble(
     for m in &res.order {
         let dest = format!("lib/modules/{}/{}", tree.release, m.file);
         let data = std::fs::read(km.path(&m.file))?;
-        if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-            || data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z'])
-        {
-            bail!(
-                "{}: compressed module; this kernel cannot load it (no CONFIG_MODULE_DECOMPRESS)",
-                m.file
-            );
+        if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+            bail!("{}: compressed module; this kernel cannot load it (no CONFIG_MODULE_DECOMPRESS)", m.file);
         }
         a.file(&dest, 0o644, data)?;
-        let params = board
-            .modules
-            .params
-            .get(&m.name)
-            .cloned()
-            .unwrap_or_default();
-        loads.push(ModuleLoad {
-            name: m.name.clone(),
-            path: format!("/{dest}"),
-            params,
-        });
+        let params = board.modules.params.get(&m.name).cloned().unwrap_or_default();
+        loads.push(ModuleLoad { name: m.name.clone(), path: format!("/{dest}"), params });
     }
     let runtime = Runtime {
         board: board.name.clone(),

@@ -53,21 +53,14 @@ pub fn show(input: &Path, flavor: Flavor) -> Result<String> {
 /// A line diff of two configs (each a blob or text), `-` first, `+` second.
 pub fn diff(a: &Path, b: &Path) -> Result<String> {
     let (a, b) = (read(a)?, read(b)?);
-    Ok(vigil_shell::diff::diff(
-        &export(&a, Flavor::Vigil),
-        &export(&b, Flavor::Vigil),
-        3,
-    ))
+    Ok(vigil_shell::diff::diff(&export(&a, Flavor::Vigil), &export(&b, Flavor::Vigil), 3))
 }
 
 /// Commits a config into the config partition of a board's flash image,
 /// creating the image (sparse) if it does not exist. Returns the generation.
 pub fn install(board: &Board, flash_image: &Path, input: &Path) -> Result<u64> {
     let c = validated(read(input)?)?;
-    let flash = board
-        .flash
-        .as_ref()
-        .with_context(|| format!("board {} has no flash", board.name))?;
+    let flash = board.flash.as_ref().with_context(|| format!("board {} has no flash", board.name))?;
     let part = flash
         .partitions
         .iter()
@@ -107,10 +100,7 @@ mod tests {
         let conf2 = tmp("b.conf");
         std::fs::write(&conf2, CONF.replace("priority 120", "priority 90")).unwrap();
         let d = diff(&blob_path, &conf2).unwrap();
-        assert!(
-            d.contains("-     priority 120") && d.contains("+     priority 90"),
-            "{d}"
-        );
+        assert!(d.contains("-     priority 120") && d.contains("+     priority 90"), "{d}");
 
         let board = crate::load_board("qemu-x86_64").unwrap();
         let img = tmp("flash.img");
@@ -131,16 +121,10 @@ mod tests {
         let conf = tmp("bad.conf");
         std::fs::write(&conf, CONF.replace("priority 120", "priority 0x")).unwrap();
         let e = format!("{:#}", compile(&conf, &tmp("bad.blob")).unwrap_err());
-        assert!(
-            e.contains("bad.conf:4:11: error: \"0x\" is not a priority"),
-            "{e}"
-        );
+        assert!(e.contains("bad.conf:4:11: error: \"0x\" is not a priority"), "{e}");
         let conf = tmp("invalid.conf");
         std::fs::write(&conf, CONF.replace("priority 120", "priority 0")).unwrap();
         let e = format!("{:#}", compile(&conf, &tmp("invalid.blob")).unwrap_err());
-        assert!(
-            e.contains("vrrp_instance VI_1: priority 0 is reserved"),
-            "{e}"
-        );
+        assert!(e.contains("vrrp_instance VI_1: priority 0 is reserved"), "{e}");
     }
 }

@@ -20,18 +20,13 @@ pub fn linkage(bytes: &[u8]) -> Result<Linkage> {
     for ph in hdr.program_headers(endian, bytes)? {
         match ph.p_type(endian) {
             elf::PT_INTERP => {
-                let data = ph
-                    .data(endian, bytes)
-                    .map_err(|_| anyhow::anyhow!("bad PT_INTERP"))?;
+                let data = ph.data(endian, bytes).map_err(|_| anyhow::anyhow!("bad PT_INTERP"))?;
                 let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
                 out.interpreter = Some(String::from_utf8_lossy(&data[..end]).into_owned());
             }
             elf::PT_DYNAMIC => {
                 if let Some(dyns) = ph.dynamic(endian, bytes)? {
-                    out.needed += dyns
-                        .iter()
-                        .filter(|d| d.d_tag(endian) == elf::DT_NEEDED)
-                        .count();
+                    out.needed += dyns.iter().filter(|d| d.d_tag(endian) == elf::DT_NEEDED).count();
                 }
             }
             _ => {}
@@ -47,10 +42,7 @@ pub fn check_static(bytes: &[u8]) -> Result<()> {
         bail!("not a static binary: it asks for the ELF interpreter {i}");
     }
     if l.needed > 0 {
-        bail!(
-            "not a static binary: it needs {} shared libraries",
-            l.needed
-        );
+        bail!("not a static binary: it needs {} shared libraries", l.needed);
     }
     Ok(())
 }

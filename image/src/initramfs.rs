@@ -51,8 +51,7 @@ impl Archive {
             parent.push_str(comp);
             match self.entries.get(&parent) {
                 None => {
-                    self.entries
-                        .insert(parent.clone(), Entry::Dir { mode: 0o755 });
+                    self.entries.insert(parent.clone(), Entry::Dir { mode: 0o755 });
                 }
                 Some(Entry::Dir { .. }) => {}
                 Some(_) => bail!("{path}: parent {parent} is not a directory"),
@@ -111,8 +110,7 @@ impl Archive {
                 Entry::Symlink { target } => (S_IFLNK | 0o777, target.as_bytes(), 1, (0, 0)),
                 Entry::CharDev { mode, major, minor } => (S_IFCHR | mode, &[], 1, (*major, *minor)),
             };
-            let size =
-                u32::try_from(data.len()).with_context(|| format!("{path}: larger than 4 GiB"))?;
+            let size = u32::try_from(data.len()).with_context(|| format!("{path}: larger than 4 GiB"))?;
             let mut w = cpio::newc::Builder::new(path)
                 .ino(ino as u32 + 1)
                 .mode(mode)
@@ -133,9 +131,7 @@ impl Archive {
     /// The gzip-compressed archive (no name, mtime 0: reproducible).
     pub fn to_gzip(&self) -> Result<Vec<u8>> {
         let cpio = self.to_cpio()?;
-        let mut gz = GzBuilder::new()
-            .mtime(0)
-            .write(Vec::new(), Compression::best());
+        let mut gz = GzBuilder::new().mtime(0).write(Vec::new(), Compression::best());
         gz.write_all(&cpio)?;
         Ok(gz.finish()?)
     }
@@ -171,17 +167,8 @@ mod tests {
     fn sample() -> Archive {
         let mut a = Archive::new();
         a.file("/init", 0o755, b"#!binary".to_vec()).unwrap();
-        a.file("lib/modules/6.1/kernel/net/ip_vs.ko", 0o644, vec![1, 2, 3])
-            .unwrap();
-        a.add(
-            "dev/console",
-            Entry::CharDev {
-                mode: 0o600,
-                major: 5,
-                minor: 1,
-            },
-        )
-        .unwrap();
+        a.file("lib/modules/6.1/kernel/net/ip_vs.ko", 0o644, vec![1, 2, 3]).unwrap();
+        a.add("dev/console", Entry::CharDev { mode: 0o600, major: 5, minor: 1 }).unwrap();
         a
     }
 

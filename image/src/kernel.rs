@@ -51,26 +51,12 @@ pub fn fetch(board: &Board) -> Result<KernelTree> {
         unpack(&deb, &unpacked)?;
         std::fs::write(&marker, &k.sha256)?;
     }
-    let tree = KernelTree {
-        image: unpacked.join(&k.image),
-        root: unpacked,
-        release: k.release.clone(),
-    };
+    let tree = KernelTree { image: unpacked.join(&k.image), root: unpacked, release: k.release.clone() };
     if !tree.image.is_file() {
-        bail!(
-            "{}: kernel.image {:?} is not in package {}",
-            board.name,
-            k.image,
-            k.package
-        );
+        bail!("{}: kernel.image {:?} is not in package {}", board.name, k.image, k.package);
     }
     if !tree.modules_dir().is_dir() {
-        bail!(
-            "{}: kernel.release {:?}: no {} in the package",
-            board.name,
-            k.release,
-            tree.modules_dir().display()
-        );
+        bail!("{}: kernel.release {:?}: no {} in the package", board.name, k.release, tree.modules_dir().display());
     }
     Ok(tree)
 }
@@ -100,12 +86,7 @@ fn unpack(deb: &Path, dest: &Path) -> Result<()> {
     let tmp = dest.with_extension("partial");
     let _ = std::fs::remove_dir_all(&tmp);
     let _ = std::fs::remove_dir_all(dest);
-    let status = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(deb)
-        .arg(&tmp)
-        .status()
-        .context("running dpkg-deb")?;
+    let status = Command::new("dpkg-deb").arg("-x").arg(deb).arg(&tmp).status().context("running dpkg-deb")?;
     if !status.success() {
         bail!("dpkg-deb -x {} failed ({status})", deb.display());
     }
@@ -137,17 +118,11 @@ pub fn vmlinux(tree: &KernelTree) -> Result<PathBuf> {
     if out.is_file() {
         return Ok(out);
     }
-    let bz =
-        std::fs::read(&tree.image).with_context(|| format!("reading {}", tree.image.display()))?;
+    let bz = std::fs::read(&tree.image).with_context(|| format!("reading {}", tree.image.display()))?;
     let start = bz
         .windows(XZ_MAGIC.len())
         .position(|w| w == XZ_MAGIC)
-        .with_context(|| {
-            format!(
-                "{}: no xz payload (not an xz-compressed bzImage)",
-                tree.image.display()
-            )
-        })?;
+        .with_context(|| format!("{}: no xz payload (not an xz-compressed bzImage)", tree.image.display()))?;
     // The payload is followed by the bzImage's trailer: --single-stream stops at
     // the end of the xz stream and ignores what follows.
     let mut child = Command::new("xz")

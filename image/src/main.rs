@@ -10,11 +10,7 @@ use vigil_image::qemu::Accel;
 use vigil_image::{Node, NodeSpec, Switch, boards, build, initramfs, kernel};
 
 #[derive(Parser)]
-#[command(
-    name = "vigil-image",
-    version,
-    about = "Build and run vigil appliance images"
-)]
+#[command(name = "vigil-image", version, about = "Build and run vigil appliance images")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -95,21 +91,11 @@ fn main() {
 fn real_main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::FetchKernels { boards: names } => {
-            let names = if names.is_empty() {
-                boards::list_boards()
-            } else {
-                names
-            };
+            let names = if names.is_empty() { boards::list_boards() } else { names };
             for n in names {
                 let b = boards::load_board(&n)?;
                 let t = kernel::fetch(&b)?;
-                println!(
-                    "{}: {} {} in {}",
-                    b.name,
-                    b.kernel.package,
-                    b.kernel.version,
-                    t.root.display()
-                );
+                println!("{}: {} {} in {}", b.name, b.kernel.package, b.kernel.version, t.root.display());
             }
         }
         Cmd::Build { board, firmware } => {
@@ -121,42 +107,24 @@ fn real_main() -> Result<()> {
             let img = build::build_image(&b, &fw)?;
             let size = std::fs::metadata(&img.initrd)?.len();
             println!("board     {}", b.name);
-            println!(
-                "firmware  {} ({} bytes)",
-                fw.display(),
-                std::fs::metadata(&fw)?.len()
-            );
+            println!("firmware  {} ({} bytes)", fw.display(), std::fs::metadata(&fw)?.len());
             println!("kernel    {}", img.kernel.display());
             println!("initramfs {} ({} KiB)", img.initrd.display(), size / 1024);
-            println!(
-                "modules   {} ({})",
-                img.modules.len(),
-                img.modules.join(" ")
-            );
+            println!("modules   {} ({})", img.modules.len(), img.modules.join(" "));
             println!("built-in  {}", img.builtin.join(" "));
             println!("cmdline   {}", img.cmdline);
         }
         Cmd::Ls { board } => {
-            let path = vigil_image::paths::out_dir()
-                .join(&board)
-                .join("initramfs.cpio.gz");
-            let gz = std::fs::read(&path).with_context(|| {
-                format!(
-                    "{} (run: vigil-image build --board {board})",
-                    path.display()
-                )
-            })?;
+            let path = vigil_image::paths::out_dir().join(&board).join("initramfs.cpio.gz");
+            let gz = std::fs::read(&path)
+                .with_context(|| format!("{} (run: vigil-image build --board {board})", path.display()))?;
             let mut cpio = Vec::new();
             std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut cpio)?;
             for (name, mode, size) in initramfs::list_cpio(&cpio)? {
                 println!("{mode:07o} {size:>10} /{name}");
             }
         }
-        Cmd::Run {
-            board,
-            nodes,
-            append,
-        } => run(&board, nodes, &append)?,
+        Cmd::Run { board, nodes, append } => run(&board, nodes, &append)?,
         Cmd::ProbeKvm => probe_kvm()?,
         Cmd::Config(c) => config_cmd(c)?,
         Cmd::Boards => {
@@ -192,17 +160,10 @@ fn config_cmd(c: ConfigCmd) -> Result<()> {
                 print!("{d}");
             }
         }
-        ConfigCmd::Install {
-            board,
-            flash,
-            input,
-        } => {
+        ConfigCmd::Install { board, flash, input } => {
             let b = boards::load_board(&board)?;
             let g = config_tool::install(&b, &flash, &input)?;
-            println!(
-                "{}: generation {g} in the config partition",
-                flash.display()
-            );
+            println!("{}: generation {g} in the config partition", flash.display());
         }
     }
     Ok(())
@@ -219,9 +180,7 @@ fn run(board: &str, count: u8, append: &str) -> Result<()> {
         bail!("--nodes must be 1..=32");
     }
     let img = image_for(board)?;
-    let dir = vigil_image::paths::out_dir()
-        .join("run")
-        .join(format!("{board}-{}", std::process::id()));
+    let dir = vigil_image::paths::out_dir().join("run").join(format!("{board}-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let switch = Switch::start(&dir.join("switch.sock"))?;
     let mut nodes = Vec::new();
@@ -315,9 +274,7 @@ fn steer(cmd: &str, switch: &Switch, nodes: &mut [Node]) -> Result<bool> {
                 let ms: u64 = words.get(2).context("delay N MS")?.parse()?;
                 switch.set_delay(node_arg(words.get(1))?, Duration::from_millis(ms))?
             }
-            Some("capture") => {
-                switch.capture(std::path::Path::new(words.get(1).context("capture FILE")?))?
-            }
+            Some("capture") => switch.capture(std::path::Path::new(words.get(1).context("capture FILE")?))?,
             Some(w) if w.parse::<usize>().is_ok() => {
                 let n = node_arg(words.first())?;
                 let rest = cmd[w.len()..].trim_start();
@@ -348,9 +305,7 @@ fn probe_kvm() -> Result<()> {
     let mut node = Node::start(&img, spec)?;
     match node.expect("/init started", Duration::from_secs(20)) {
         Ok(_) => println!("kvm: works here (a guest reached /init); VIGIL_ACCEL=kvm enables it"),
-        Err(_) => println!(
-            "kvm: /dev/kvm opens but the guest did not reach /init in 20 s: use TCG (the default)"
-        ),
+        Err(_) => println!("kvm: /dev/kvm opens but the guest did not reach /init in 20 s: use TCG (the default)"),
     }
     Ok(())
 }

@@ -36,8 +36,7 @@ impl ModInfo {
             match key {
                 "name" => info.name = Some(normalize(value)),
                 "depends" => {
-                    info.depends
-                        .extend(value.split(',').filter(|s| !s.is_empty()).map(normalize));
+                    info.depends.extend(value.split(',').filter(|s| !s.is_empty()).map(normalize));
                 }
                 "softdep" => parse_softdep(value, &mut info.pre, &mut info.post),
                 "alias" => info.aliases.push(value.to_string()),
@@ -50,14 +49,10 @@ impl ModInfo {
     /// Reads the `.modinfo` section of a `.ko` file.
     pub fn read(path: &Path) -> Result<ModInfo> {
         let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let file = object::File::parse(&*data)
-            .with_context(|| format!("{}: not an ELF module", path.display()))?;
-        let section = file
-            .section_by_name(".modinfo")
-            .with_context(|| format!("{}: no .modinfo section", path.display()))?;
-        let bytes = section
-            .data()
-            .with_context(|| format!("{}: unreadable .modinfo", path.display()))?;
+        let file = object::File::parse(&*data).with_context(|| format!("{}: not an ELF module", path.display()))?;
+        let section =
+            file.section_by_name(".modinfo").with_context(|| format!("{}: no .modinfo section", path.display()))?;
+        let bytes = section.data().with_context(|| format!("{}: unreadable .modinfo", path.display()))?;
         Ok(ModInfo::parse(bytes))
     }
 }

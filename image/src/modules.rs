@@ -37,18 +37,8 @@ pub struct Resolution {
 
 /// Resolves `wanted` (plus dependencies) into a load order.
 /// `prefer` picks the provider of an alias when several modules provide it.
-pub fn resolve(
-    src: &dyn ModuleSource,
-    wanted: &[String],
-    prefer: &BTreeMap<String, String>,
-) -> Result<Resolution> {
-    let mut r = Resolver {
-        src,
-        prefer,
-        done: BTreeSet::new(),
-        visiting: Vec::new(),
-        out: Resolution::default(),
-    };
+pub fn resolve(src: &dyn ModuleSource, wanted: &[String], prefer: &BTreeMap<String, String>) -> Result<Resolution> {
+    let mut r = Resolver { src, prefer, done: BTreeSet::new(), visiting: Vec::new(), out: Resolution::default() };
     for w in wanted {
         r.visit(&normalize(w), true, &format!("board module {w}"))?;
     }
@@ -79,10 +69,7 @@ impl Resolver<'_> {
             // Softdeps may form cycles (a post: b, b pre: a): the kernel breaks
             // them the same way, by loading what is already in progress later.
             if required {
-                bail!(
-                    "dependency cycle: {} -> {module}",
-                    self.visiting.join(" -> ")
-                );
+                bail!("dependency cycle: {} -> {module}", self.visiting.join(" -> "));
             }
             return Ok(());
         }
@@ -104,10 +91,7 @@ impl Resolver<'_> {
         }
         self.visiting.pop();
         self.done.insert(module.clone());
-        self.out.order.push(Resolved {
-            name: module.clone(),
-            file,
-        });
+        self.out.order.push(Resolved { name: module.clone(), file });
         for d in &info.post {
             self.visit(d, false, &format!("{module} (softdep post)"))?;
         }
@@ -156,11 +140,7 @@ impl KernelModules {
                 let p = e.path();
                 if e.file_type()?.is_dir() {
                     stack.push(p);
-                } else if let Some(stem) = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_suffix(".ko"))
-                {
+                } else if let Some(stem) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".ko")) {
                     let rel = p.strip_prefix(dir)?.to_string_lossy().into_owned();
                     files.insert(normalize(stem), rel);
                 }
@@ -171,12 +151,7 @@ impl KernelModules {
             .lines()
             .filter_map(|l| l.rsplit('/').next()?.strip_suffix(".ko").map(normalize))
             .collect();
-        Ok(KernelModules {
-            dir: dir.to_path_buf(),
-            files,
-            builtin,
-            aliases: Default::default(),
-        })
+        Ok(KernelModules { dir: dir.to_path_buf(), files, builtin, aliases: Default::default() })
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -230,14 +205,7 @@ mod tests {
     }
 
     impl FakeKernel {
-        fn add(
-            &mut self,
-            name: &str,
-            depends: &[&str],
-            pre: &[&str],
-            post: &[&str],
-            aliases: &[&str],
-        ) {
+        fn add(&mut self, name: &str, depends: &[&str], pre: &[&str], post: &[&str], aliases: &[&str]) {
             let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
             self.mods.insert(
                 name.into(),
@@ -254,9 +222,7 @@ mod tests {
 
     impl ModuleSource for FakeKernel {
         fn file(&self, name: &str) -> Option<String> {
-            self.mods
-                .contains_key(name)
-                .then(|| format!("kernel/{name}.ko"))
+            self.mods.contains_key(name).then(|| format!("kernel/{name}.ko"))
         }
         fn is_builtin(&self, name: &str) -> bool {
             self.builtin.contains(name)
@@ -265,43 +231,20 @@ mod tests {
             Ok(self.mods[name].clone())
         }
         fn providers(&self, alias: &str) -> Result<Vec<String>> {
-            Ok(self
-                .mods
-                .iter()
-                .filter(|(_, m)| m.aliases.iter().any(|a| a == alias))
-                .map(|(n, _)| n.clone())
-                .collect())
+            Ok(self.mods.iter().filter(|(_, m)| m.aliases.iter().any(|a| a == alias)).map(|(n, _)| n.clone()).collect())
         }
     }
 
     /// The shape of Debian 6.1's IPVS dependencies.
     fn ipvs_kernel() -> FakeKernel {
         let mut k = FakeKernel::default();
-        k.add(
-            "crc32c_generic",
-            &[],
-            &[],
-            &[],
-            &["crc32c", "crypto-crc32c"],
-        );
+        k.add("crc32c_generic", &[], &[], &[], &["crc32c", "crypto-crc32c"]);
         k.add("crc32c_intel", &[], &[], &[], &["crc32c", "crypto-crc32c"]);
         k.add("libcrc32c", &[], &["crc32c"], &[], &[]);
         k.add("nf_defrag_ipv4", &[], &[], &[], &[]);
         k.add("nf_defrag_ipv6", &[], &[], &[], &[]);
-        k.add(
-            "nf_conntrack",
-            &["nf_defrag_ipv6", "nf_defrag_ipv4", "libcrc32c"],
-            &[],
-            &[],
-            &[],
-        );
-        k.add(
-            "ip_vs",
-            &["nf_conntrack", "nf_defrag_ipv6", "libcrc32c"],
-            &[],
-            &[],
-            &[],
-        );
+        k.add("nf_conntrack", &["nf_defrag_ipv6", "nf_defrag_ipv4", "libcrc32c"], &[], &[], &[]);
+        k.add("ip_vs", &["nf_conntrack", "nf_defrag_ipv6", "libcrc32c"], &[], &[], &[]);
         k.add("ip_vs_rr", &["ip_vs"], &[], &[], &[]);
         k
     }
@@ -321,24 +264,14 @@ mod tests {
         let r = resolve(&k, &strings(&["ip_vs", "ip_vs_rr"]), &prefer).unwrap();
         assert_eq!(
             names(&r),
-            [
-                "nf_defrag_ipv6",
-                "nf_defrag_ipv4",
-                "crc32c_generic",
-                "libcrc32c",
-                "nf_conntrack",
-                "ip_vs",
-                "ip_vs_rr"
-            ]
+            ["nf_defrag_ipv6", "nf_defrag_ipv4", "crc32c_generic", "libcrc32c", "nf_conntrack", "ip_vs", "ip_vs_rr"]
         );
     }
 
     #[test]
     fn an_ambiguous_alias_asks_for_a_preference() {
         let k = ipvs_kernel();
-        let e = resolve(&k, &strings(&["ip_vs"]), &BTreeMap::new())
-            .unwrap_err()
-            .to_string();
+        let e = resolve(&k, &strings(&["ip_vs"]), &BTreeMap::new()).unwrap_err().to_string();
         assert!(e.contains("crc32c_generic, crc32c_intel"), "{e}");
         assert!(e.contains("prefer"), "{e}");
     }
@@ -354,9 +287,7 @@ mod tests {
         assert_eq!(names(&r), ["failover", "net_failover", "virtio_net"]);
         assert_eq!(r.builtin, ["virtio"]);
         assert_eq!(r.unresolved_soft, ["not_here"]);
-        let e = resolve(&k, &strings(&["ip_vs"]), &BTreeMap::new())
-            .unwrap_err()
-            .to_string();
+        let e = resolve(&k, &strings(&["ip_vs"]), &BTreeMap::new()).unwrap_err().to_string();
         assert!(e.contains("\"ip_vs\""), "{e}");
     }
 
@@ -365,9 +296,7 @@ mod tests {
         let mut k = FakeKernel::default();
         k.add("a", &["b"], &[], &[], &[]);
         k.add("b", &["a"], &[], &[], &[]);
-        let e = resolve(&k, &strings(&["a"]), &BTreeMap::new())
-            .unwrap_err()
-            .to_string();
+        let e = resolve(&k, &strings(&["a"]), &BTreeMap::new()).unwrap_err().to_string();
         assert!(e.contains("cycle"), "{e}");
     }
 }

@@ -52,9 +52,7 @@ impl Node {
         let name = format!("node{}", spec.index);
         let mut cmd = qemu::command(img, &spec)?;
         let qemu_log = std::fs::File::create(spec.dir.join("qemu.log"))?;
-        cmd.stdin(Stdio::null())
-            .stdout(qemu_log.try_clone()?)
-            .stderr(qemu_log);
+        cmd.stdin(Stdio::null()).stdout(qemu_log.try_clone()?).stderr(qemu_log);
         // SAFETY: the closure runs in the forked child before exec and only
         // calls prctl(2), which is async-signal-safe. It makes the kernel kill
         // QEMU if the thread that started it dies, so a crashed test run
@@ -84,35 +82,24 @@ impl Node {
             let mut reader = console.try_clone()?;
             let shared = shared.clone();
             let mut log = std::fs::File::create(&log_path)?;
-            std::thread::Builder::new()
-                .name(format!("{name}-console"))
-                .spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    loop {
-                        let n = reader.read(&mut buf).unwrap_or(0);
-                        let (m, cv) = &*shared.0;
-                        let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
-                        if n == 0 {
-                            g.closed = true;
-                            cv.notify_all();
-                            return;
-                        }
-                        let _ = log.write_all(&buf[..n]);
-                        g.text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            std::thread::Builder::new().name(format!("{name}-console")).spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = reader.read(&mut buf).unwrap_or(0);
+                    let (m, cv) = &*shared.0;
+                    let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+                    if n == 0 {
+                        g.closed = true;
                         cv.notify_all();
+                        return;
                     }
-                })?;
+                    let _ = log.write_all(&buf[..n]);
+                    g.text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    cv.notify_all();
+                }
+            })?;
         }
-        Ok(Node {
-            spec,
-            name,
-            child,
-            console,
-            shared,
-            cursor: 0,
-            started,
-            log_path,
-        })
+        Ok(Node { spec, name, child, console, shared, cursor: 0, started, log_path })
     }
 
     /// Waits until a console line contains `needle` (after the previous
@@ -136,11 +123,7 @@ impl Node {
             }
             let now = Instant::now();
             if g.closed || now >= deadline {
-                let why = if g.closed {
-                    "console closed (QEMU exited)"
-                } else {
-                    "timed out"
-                };
+                let why = if g.closed { "console closed (QEMU exited)" } else { "timed out" };
                 bail!(
                     "{}: {why} after {:?} waiting for {needle:?}; console log {}; last lines:\n{}",
                     self.name,
@@ -149,10 +132,7 @@ impl Node {
                     tail(&g.text, 25)
                 );
             }
-            g = cv
-                .wait_timeout(g, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
@@ -162,8 +142,7 @@ impl Node {
         // The console prompt follows once the control plane runs: commands
         // typed before it would be echoed ahead of it.
         self.expect("vigil> ", timeout)?;
-        parse_ms_after(&line, "ready in ")
-            .with_context(|| format!("unparseable ready line {line:?}"))
+        parse_ms_after(&line, "ready in ").with_context(|| format!("unparseable ready line {line:?}"))
     }
 
     /// Types a line at the console.
@@ -257,10 +236,7 @@ fn connect_console(path: &Path, child: &mut Child) -> Result<UnixStream> {
 /// The number after `key` in a line such as `vigil: ready in 341 ms`.
 pub fn parse_ms_after(line: &str, key: &str) -> Option<u64> {
     let rest = &line[line.find(key)? + key.len()..];
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 pub fn tail(text: &str, n: usize) -> String {

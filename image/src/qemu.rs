@@ -70,25 +70,17 @@ impl NodeSpec {
 }
 
 pub fn mac_string(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 fn path_str(p: &Path) -> Result<&str> {
-    p.to_str()
-        .with_context(|| format!("{}: not UTF-8", p.display()))
+    p.to_str().with_context(|| format!("{}: not UTF-8", p.display()))
 }
 
 /// Builds the QEMU command for a node. The console is a Unix socket that
 /// QEMU serves and waits on (`wait=on`), so no early output is lost.
 pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
-    let q = img
-        .board
-        .qemu
-        .as_ref()
-        .with_context(|| format!("board {} has no [qemu] section", img.board.name))?;
+    let q = img.board.qemu.as_ref().with_context(|| format!("board {} has no [qemu] section", img.board.name))?;
     let mut c = Command::new(&q.binary);
     let mut cmdline = img.cmdline.clone();
     if !spec.extra_cmdline.is_empty() {
@@ -99,42 +91,29 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
         Accel::Tcg => "tcg",
         Accel::Kvm => "kvm",
     };
-    c.args([
-        "-machine", &q.machine, "-accel", accel, "-cpu", &q.cpu, "-smp", "1",
-    ])
-    .args(["-m", &q.memory_mib.to_string()])
-    .args(["-nodefaults", "-display", "none", "-monitor", "none"])
-    .arg("-kernel")
-    .arg(&img.kernel)
-    .arg("-initrd")
-    .arg(&img.initrd)
-    .args(["-append", &cmdline])
-    .arg("-chardev")
-    .arg(format!(
-        "socket,id=con0,path={},server=on,wait=on",
-        path_str(&spec.console_socket())?
-    ))
-    .args(["-serial", "chardev:con0"])
-    .arg("-qmp")
-    .arg(format!(
-        "unix:{},server=on,wait=off",
-        path_str(&spec.qmp_socket())?
-    ));
+    c.args(["-machine", &q.machine, "-accel", accel, "-cpu", &q.cpu, "-smp", "1"])
+        .args(["-m", &q.memory_mib.to_string()])
+        .args(["-nodefaults", "-display", "none", "-monitor", "none"])
+        .arg("-kernel")
+        .arg(&img.kernel)
+        .arg("-initrd")
+        .arg(&img.initrd)
+        .args(["-append", &cmdline])
+        .arg("-chardev")
+        .arg(format!("socket,id=con0,path={},server=on,wait=on", path_str(&spec.console_socket())?))
+        .args(["-serial", "chardev:con0"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", path_str(&spec.qmp_socket())?));
     if let Some(hub) = &spec.hub {
         c.arg("-netdev").arg(format!(
             "dgram,id=n0,local.type=unix,local.path={},remote.type=unix,remote.path={}",
             path_str(&spec.net_socket())?,
             path_str(hub)?
         ));
-        c.arg("-device").arg(format!(
-            "{},netdev=n0,mac={}",
-            q.nic_model,
-            mac_string(spec.mac())
-        ));
+        c.arg("-device").arg(format!("{},netdev=n0,mac={}", q.nic_model, mac_string(spec.mac())));
     }
     if let Some(flash) = &spec.flash {
-        c.arg("-drive")
-            .arg(format!("file={},if=virtio,format=raw", path_str(flash)?));
+        c.arg("-drive").arg(format!("file={},if=virtio,format=raw", path_str(flash)?));
     }
     if let Some(w) = &q.watchdog {
         c.args(["-device", w]);

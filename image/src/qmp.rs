@@ -18,10 +18,7 @@ impl Qmp {
         let s = UnixStream::connect(path).with_context(|| format!("QMP {}", path.display()))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
         let writer = s.try_clone()?;
-        let mut q = Qmp {
-            reader: BufReader::new(s),
-            writer,
-        };
+        let mut q = Qmp { reader: BufReader::new(s), writer };
         let greeting = q.read()?;
         if greeting.get("QMP").is_none() {
             bail!("QMP {}: unexpected greeting {greeting}", path.display());
@@ -55,7 +52,6 @@ impl Qmp {
 
     /// Sets the carrier of a NIC backend (`n0` is the node's one NIC).
     pub fn set_link(&mut self, netdev: &str, up: bool) -> Result<()> {
-        self.execute("set_link", json!({ "name": netdev, "up": up }))
-            .map(|_| ())
+        self.execute("set_link", json!({ "name": netdev, "up": up })).map(|_| ())
     }
 }

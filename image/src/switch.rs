@@ -104,22 +104,14 @@ impl TapPort {
 
     /// The next frame, or None after `timeout`.
     pub fn recv(&self, timeout: Duration) -> Result<Option<Vec<u8>>> {
-        self.sock
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.sock.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut buf = vec![0u8; 65536];
         match self.sock.recv(&mut buf) {
             Ok(n) => {
                 buf.truncate(n);
                 Ok(Some(buf))
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(None)
-            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -134,8 +126,7 @@ impl Switch {
     /// Starts a switch listening on `socket_path`.
     pub fn start(socket_path: &Path) -> Result<Switch> {
         let _ = std::fs::remove_file(socket_path);
-        let sock = UnixDatagram::bind(socket_path)
-            .with_context(|| format!("binding {}", socket_path.display()))?;
+        let sock = UnixDatagram::bind(socket_path).with_context(|| format!("binding {}", socket_path.display()))?;
         // Non-blocking: a port whose receive queue is full must not stall the
         // switch (it would deadlock with a sender waiting on the switch's own
         // queue). Such frames are dropped, as a real switch drops them.
@@ -154,16 +145,9 @@ impl Switch {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (state, stop) = (state.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("switch".into())
-                .spawn(move || run(sock, &state, &stop))?
+            std::thread::Builder::new().name("switch".into()).spawn(move || run(sock, &state, &stop))?
         };
-        Ok(Switch {
-            socket_path: socket_path.to_path_buf(),
-            state,
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Switch { socket_path: socket_path.to_path_buf(), state, stop, thread: Some(thread) })
     }
 
     pub fn socket_path(&self) -> &Path {
@@ -193,14 +177,9 @@ impl Switch {
     /// Adds a port driven by the caller through a socket at `addr`.
     pub fn attach(&self, name: &str, addr: &Path) -> Result<TapPort> {
         let _ = std::fs::remove_file(addr);
-        let sock =
-            UnixDatagram::bind(addr).with_context(|| format!("binding {}", addr.display()))?;
+        let sock = UnixDatagram::bind(addr).with_context(|| format!("binding {}", addr.display()))?;
         let index = self.add_port(name, addr);
-        Ok(TapPort {
-            index,
-            sock,
-            hub: self.socket_path.clone(),
-        })
+        Ok(TapPort { index, sock, hub: self.socket_path.clone() })
     }
 
     fn port_mut<R>(&self, port: usize, f: impl FnOnce(&mut Port) -> R) -> Result<R> {
@@ -234,8 +213,7 @@ impl Switch {
 
     /// Starts writing every received frame to a pcap file (Ethernet).
     pub fn capture(&self, path: &Path) -> Result<()> {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let w = pcap_file::pcap::PcapWriter::new(file)?;
         lock(&self.state).pcap = Some(w);
         Ok(())
@@ -247,21 +225,13 @@ impl Switch {
     }
 
     pub fn stats(&self, port: usize) -> PortStats {
-        lock(&self.state)
-            .ports
-            .get(port)
-            .map(|p| p.stats.clone())
-            .unwrap_or_default()
+        lock(&self.state).ports.get(port).map(|p| p.stats.clone()).unwrap_or_default()
     }
 
     /// Frames delivered from port `from` to port `to`.
     pub fn delivered(&self, from: usize, to: usize) -> u64 {
         let s = lock(&self.state);
-        s.matrix
-            .get(from)
-            .and_then(|r| r.get(to))
-            .copied()
-            .unwrap_or(0)
+        s.matrix.get(from).and_then(|r| r.get(to)).copied().unwrap_or(0)
     }
 
     /// A readable table of the counters and the who-reached-whom matrix.
@@ -292,10 +262,7 @@ impl Switch {
             out.push('\n');
         }
         if s.unknown_sender > 0 {
-            out.push_str(&format!(
-                "frames from unknown senders: {}\n",
-                s.unknown_sender
-            ));
+            out.push_str(&format!("frames from unknown senders: {}\n", s.unknown_sender));
         }
         out
     }
@@ -317,13 +284,9 @@ fn run(sock: UnixDatagram, state: &Mutex<State>, stop: &AtomicBool) {
         // Wake in time for the next delayed frame.
         let wait = {
             let s = lock(state);
-            s.delayed
-                .peek()
-                .map(|d| d.due.saturating_duration_since(Instant::now()))
+            s.delayed.peek().map(|d| d.due.saturating_duration_since(Instant::now()))
         };
-        let wait = wait
-            .unwrap_or(Duration::from_millis(50))
-            .clamp(Duration::from_millis(1), Duration::from_millis(50));
+        let wait = wait.unwrap_or(Duration::from_millis(50)).clamp(Duration::from_millis(1), Duration::from_millis(50));
         wait_readable(&sock, wait);
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => {
@@ -331,11 +294,7 @@ fn run(sock: UnixDatagram, state: &Mutex<State>, stop: &AtomicBool) {
                 let from = from.as_pathname().map(Path::to_path_buf);
                 handle_frame(&mut s, &sock, from.as_deref(), &buf[..n]);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
         let mut s = lock(state);
@@ -351,10 +310,7 @@ fn run(sock: UnixDatagram, state: &Mutex<State>, stop: &AtomicBool) {
 /// Waits until the socket has a datagram or `timeout` passes.
 fn wait_readable(sock: &UnixDatagram, timeout: Duration) {
     use std::os::fd::AsFd;
-    let mut fds = [nix::poll::PollFd::new(
-        sock.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
+    let mut fds = [nix::poll::PollFd::new(sock.as_fd(), nix::poll::PollFlags::POLLIN)];
     let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
     // EINTR or an error: the caller's recv is non-blocking and retries.
     let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
@@ -367,11 +323,7 @@ fn handle_frame(s: &mut State, sock: &UnixDatagram, from: Option<&Path>, frame: 
     };
     if let Some(w) = s.pcap.as_mut() {
         let ts = s.started.elapsed();
-        let _ = w.write_packet(&pcap_file::pcap::PcapPacket::new(
-            ts,
-            frame.len() as u32,
-            frame,
-        ));
+        let _ = w.write_packet(&pcap_file::pcap::PcapPacket::new(ts, frame.len() as u32, frame));
     }
     s.ports[src].stats.rx += 1;
     if !s.ports[src].link_up {
@@ -402,13 +354,7 @@ fn handle_frame(s: &mut State, sock: &UnixDatagram, from: Option<&Path>, frame: 
             let due = Instant::now() + p.delay;
             s.seq += 1;
             let seq = s.seq;
-            s.delayed.push(Delayed {
-                due,
-                seq,
-                to,
-                from: src,
-                frame: frame.to_vec(),
-            });
+            s.delayed.push(Delayed { due, seq, to, from: src, frame: frame.to_vec() });
         } else {
             send(s, sock, src, to, frame);
         }
@@ -459,17 +405,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let sw = Switch::start(&dir.join("hub.sock")).unwrap();
-        let ports = (0..n)
-            .map(|i| {
-                sw.attach(&format!("p{i}"), &dir.join(format!("p{i}.sock")))
-                    .unwrap()
-            })
-            .collect();
-        Lab {
-            _dir: dir,
-            sw,
-            ports,
-        }
+        let ports = (0..n).map(|i| sw.attach(&format!("p{i}"), &dir.join(format!("p{i}.sock"))).unwrap()).collect();
+        Lab { _dir: dir, sw, ports }
     }
 
     const SHORT: Duration = Duration::from_millis(150);
@@ -478,15 +415,9 @@ mod tests {
     fn floods_broadcast_then_learns_unicast() {
         let l = lab("learn", 3);
         l.ports[0].send(&frame(BCAST, A, b"hello")).unwrap();
-        assert_eq!(
-            l.ports[1].recv(SHORT).unwrap().unwrap()[12..],
-            [0x88, 0xb5, b'h', b'e', b'l', b'l', b'o']
-        );
+        assert_eq!(l.ports[1].recv(SHORT).unwrap().unwrap()[12..], [0x88, 0xb5, b'h', b'e', b'l', b'l', b'o']);
         assert!(l.ports[2].recv(SHORT).unwrap().is_some());
-        assert!(
-            l.ports[0].recv(SHORT).unwrap().is_none(),
-            "no echo to the sender"
-        );
+        assert!(l.ports[0].recv(SHORT).unwrap().is_none(), "no echo to the sender");
         // B answers A: A's MAC was learnt, so only port 0 gets it.
         l.ports[1].send(&frame(A, B, b"reply")).unwrap();
         assert!(l.ports[0].recv(SHORT).unwrap().is_some());
@@ -506,10 +437,7 @@ mod tests {
         l.ports[2].send(&frame(BCAST, C, b"x")).unwrap();
         l.ports[0].send(&frame(BCAST, A, b"y")).unwrap();
         assert_eq!(l.ports[1].recv(SHORT).unwrap().unwrap()[6..12], A);
-        assert!(
-            l.ports[1].recv(SHORT).unwrap().is_none(),
-            "C's frame was dropped"
-        );
+        assert!(l.ports[1].recv(SHORT).unwrap().is_none(), "C's frame was dropped");
         assert!(l.ports[2].recv(SHORT).unwrap().is_none());
         assert_eq!(l.sw.stats(2).dropped_rx, 1);
         assert_eq!(l.sw.stats(2).dropped_tx, 1);
@@ -530,22 +458,13 @@ mod tests {
         // default), so only the loss setting drops frames.
         for batch in 0..50u32 {
             for i in 0..8u32 {
-                l.ports[0]
-                    .send(&frame(BCAST, A, &(batch * 8 + i).to_be_bytes()))
-                    .unwrap();
+                l.ports[0].send(&frame(BCAST, A, &(batch * 8 + i).to_be_bytes())).unwrap();
             }
-            while l.ports[1]
-                .recv(Duration::from_millis(30))
-                .unwrap()
-                .is_some()
-            {
+            while l.ports[1].recv(Duration::from_millis(30)).unwrap().is_some() {
                 got += 1;
             }
         }
-        assert!(
-            (140..=260).contains(&got),
-            "{got} of 400 delivered at 50% loss"
-        );
+        assert!((140..=260).contains(&got), "{got} of 400 delivered at 50% loss");
         assert_eq!(l.sw.stats(1).dropped_tx + got, 400);
         assert!(l.sw.set_loss(1, 1.5).is_err());
     }
@@ -566,11 +485,7 @@ mod tests {
             }
         }
         assert_eq!(order, [0, 1, 2]);
-        assert!(
-            t.elapsed() >= Duration::from_millis(200),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() >= Duration::from_millis(200), "{:?}", t.elapsed());
     }
 
     #[test]
@@ -595,14 +510,8 @@ mod tests {
     fn frames_from_strangers_are_counted_not_forwarded() {
         let l = lab("stranger", 2);
         let stranger = UnixDatagram::unbound().unwrap();
-        stranger
-            .send_to(&frame(BCAST, C, b"?"), l.sw.socket_path())
-            .unwrap();
+        stranger.send_to(&frame(BCAST, C, b"?"), l.sw.socket_path()).unwrap();
         assert!(l.ports[0].recv(SHORT).unwrap().is_none());
-        assert!(
-            l.sw.report().contains("unknown senders: 1"),
-            "{}",
-            l.sw.report()
-        );
+        assert!(l.sw.report().contains("unknown senders: 1"), "{}", l.sw.report());
     }
 }

@@ -23,23 +23,14 @@ impl Series {
         if v.is_empty() {
             return "-".into();
         }
-        format!(
-            "median {:>7.1} ms  [{:.1} .. {:.1}]",
-            v[v.len() / 2],
-            v[0],
-            v[v.len() - 1]
-        )
+        format!("median {:>7.1} ms  [{:.1} .. {:.1}]", v[v.len() / 2], v[0], v[v.len() - 1])
     }
 }
 
 fn main() {
     // `cargo test --benches` passes --bench; ignore arguments.
-    let runs: usize = std::env::var("VIGIL_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let boards =
-        std::env::var("VIGIL_BENCH_BOARDS").unwrap_or_else(|_| "qemu-x86_64,qemu-aarch64".into());
+    let runs: usize = std::env::var("VIGIL_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let boards = std::env::var("VIGIL_BENCH_BOARDS").unwrap_or_else(|_| "qemu-x86_64,qemu-aarch64".into());
     for arch in [Arch::X86_64, Arch::Aarch64] {
         let fw = firmware(arch);
         println!(
@@ -59,29 +50,21 @@ fn main() {
             std::fs::metadata(&img.initrd).unwrap().len() / 1024,
             img.modules.len()
         );
-        let (mut to_init, mut init_ready, mut kernel_ready, mut wall, mut off) = (
-            Series::default(),
-            Series::default(),
-            Series::default(),
-            Series::default(),
-            Series::default(),
-        );
+        let (mut to_init, mut init_ready, mut kernel_ready, mut wall, mut off) =
+            (Series::default(), Series::default(), Series::default(), Series::default(), Series::default());
         for run in 0..runs {
             let mut c = Cluster::start(&format!("bench-{board}-{run}"), board, 1).expect("start");
             let n = c.node(1);
             let t0 = n.started;
             let init = n.expect("/init started", Duration::from_secs(90)).unwrap();
-            let ready = n
-                .expect("vigil: ready in ", Duration::from_secs(90))
-                .unwrap();
+            let ready = n.expect("vigil: ready in ", Duration::from_secs(90)).unwrap();
             wall.add(t0.elapsed().as_secs_f64() * 1000.0);
             to_init.add(parse_ms_after(&init, "started ").unwrap() as f64);
             init_ready.add(parse_ms_after(&ready, "ready in ").unwrap() as f64);
             kernel_ready.add(parse_ms_after(&ready, "(").unwrap() as f64);
             n.expect("vigil> ", Duration::from_secs(10)).unwrap();
             n.send_line("poweroff").unwrap();
-            n.expect("reboot: Power down", Duration::from_secs(20))
-                .unwrap();
+            n.expect("reboot: Power down", Duration::from_secs(20)).unwrap();
             let t = Instant::now();
             n.wait_exit(Duration::from_secs(20)).unwrap();
             off.add(t.elapsed().as_secs_f64() * 1000.0);

@@ -35,8 +35,7 @@ pub fn is_root() -> bool {
 }
 
 pub fn have_program(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
 }
 
 /// QEMU for a board and its cached kernel package are present.
@@ -45,10 +44,7 @@ pub fn have_qemu(board: &str) -> bool {
         return false;
     };
     let Some(q) = &b.qemu else { return false };
-    require(
-        have_program(&q.binary),
-        &format!("{} (apt-get install qemu-system-*)", q.binary),
-    )
+    require(have_program(&q.binary), &format!("{} (apt-get install qemu-system-*)", q.binary))
 }
 
 static FIRMWARE: OnceLock<Mutex<Vec<(Arch, PathBuf)>>> = OnceLock::new();
@@ -103,27 +99,16 @@ impl Cluster {
         Self::start_with(name, board, count, |_| {})
     }
 
-    pub fn start_with(
-        name: &str,
-        board: &str,
-        count: u8,
-        mut tweak: impl FnMut(&mut NodeSpec),
-    ) -> Result<Cluster> {
+    pub fn start_with(name: &str, board: &str, count: u8, mut tweak: impl FnMut(&mut NodeSpec)) -> Result<Cluster> {
         let img = image(board);
         let dir = test_dir(name);
         let switch = Switch::start(&dir.join("switch.sock"))?;
-        let mut cluster = Cluster {
-            switch,
-            nodes: Vec::new(),
-            dir: dir.clone(),
-        };
+        let mut cluster = Cluster { switch, nodes: Vec::new(), dir: dir.clone() };
         for i in 1..=count {
             let mut spec = NodeSpec::new(i, dir.join(format!("node{i}")));
             spec.hub = Some(cluster.switch.socket_path().to_path_buf());
             tweak(&mut spec);
-            cluster
-                .switch
-                .add_port(&format!("node{i}"), &spec.net_socket());
+            cluster.switch.add_port(&format!("node{i}"), &spec.net_socket());
             cluster.nodes.push(Node::start(&img, spec)?);
         }
         Ok(cluster)
@@ -135,10 +120,7 @@ impl Cluster {
     }
 
     pub fn wait_all_ready(&mut self) -> Result<Vec<u64>> {
-        self.nodes
-            .iter_mut()
-            .map(|n| n.wait_ready(BOOT_TIMEOUT))
-            .collect()
+        self.nodes.iter_mut().map(|n| n.wait_ready(BOOT_TIMEOUT)).collect()
     }
 }
 

@@ -12,25 +12,16 @@ fn boot_and_check(board: &str, test: &str) {
     }
     let mut c = Cluster::start(test, board, 1).expect("starting QEMU");
     let n = c.node(1);
-    let init_ms = vigil_image::node::parse_ms_after(
-        &n.expect("/init started", BOOT_TIMEOUT).unwrap(),
-        "started ",
-    );
+    let init_ms = vigil_image::node::parse_ms_after(&n.expect("/init started", BOOT_TIMEOUT).unwrap(), "started ");
     n.wait_ready(BOOT_TIMEOUT).unwrap();
     assert!(init_ms.is_some(), "the /init line carries a figure");
     assert!(!n.console_text().contains("degraded"), "boot was degraded");
 
     let ipvs = n.command("show ipvs", CMD).unwrap();
-    assert!(
-        ipvs.starts_with("IP Virtual Server version 1.2.1"),
-        "{ipvs}"
-    );
+    assert!(ipvs.starts_with("IP Virtual Server version 1.2.1"), "{ipvs}");
 
     let ifs = n.command("show interfaces", CMD).unwrap();
-    let eth0 = ifs
-        .lines()
-        .find(|l| l.contains(" eth0 "))
-        .unwrap_or_else(|| panic!("no eth0 in:\n{ifs}"));
+    let eth0 = ifs.lines().find(|l| l.contains(" eth0 ")).unwrap_or_else(|| panic!("no eth0 in:\n{ifs}"));
     for flag in ["UP", "MULTICAST", "LOWER_UP"] {
         assert!(eth0.contains(flag), "eth0 lacks {flag}: {eth0}");
     }
@@ -39,13 +30,7 @@ fn boot_and_check(board: &str, test: &str) {
     assert!(lo.contains("<UP,"), "{lo}");
 
     let mods = n.command("show modules", CMD).unwrap();
-    for m in [
-        "ip_vs",
-        "ip_vs_rr",
-        "nf_conntrack",
-        "virtio_net",
-        "i6300esb",
-    ] {
+    for m in ["ip_vs", "ip_vs_rr", "nf_conntrack", "virtio_net", "i6300esb"] {
         assert!(mods.lines().any(|l| l == m), "{m} not loaded:\n{mods}");
     }
     let system = n.command("show system", CMD).unwrap();
@@ -56,10 +41,7 @@ fn boot_and_check(board: &str, test: &str) {
     let typo = n.command("shwo system", CMD).unwrap();
     assert!(typo.contains("unknown command \"shwo\""), "{typo}");
 
-    assert!(
-        !n.console_text().contains("failed to load"),
-        "a module failed"
-    );
+    assert!(!n.console_text().contains("failed to load"), "a module failed");
     n.send_line("poweroff").unwrap();
     n.expect("vigil: powering off (console)", CMD).unwrap();
     n.expect("reboot: Power down", CMD).unwrap();

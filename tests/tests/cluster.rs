@@ -38,25 +38,18 @@ fn three_nodes_reach_each_other_until_a_link_is_cut() {
     c.wait_all_ready().expect("all three ready");
 
     // Every ordered pair of nodes exchanged frames.
-    let all_pairs =
-        |c: &Cluster| (0..3).all(|a| (0..3).all(|b| a == b || c.switch.delivered(a, b) > 0));
+    let all_pairs = |c: &Cluster| (0..3).all(|a| (0..3).all(|b| a == b || c.switch.delivered(a, b) > 0));
     if !eventually(Duration::from_secs(20), || all_pairs(&c)) {
         for i in 1..=3 {
             replug(&mut c, i);
         }
-        assert!(
-            eventually(Duration::from_secs(20), || all_pairs(&c)),
-            "{}",
-            c.switch.report()
-        );
+        assert!(eventually(Duration::from_secs(20), || all_pairs(&c)), "{}", c.switch.report());
     }
     eprintln!("after boot:\n{}", c.switch.report());
 
     // Cut node 3 at the switch; make every node talk.
     c.switch.set_link(2, false).unwrap();
-    let before: Vec<Vec<u64>> = (0..3)
-        .map(|a| (0..3).map(|b| c.switch.delivered(a, b)).collect())
-        .collect();
+    let before: Vec<Vec<u64>> = (0..3).map(|a| (0..3).map(|b| c.switch.delivered(a, b)).collect()).collect();
     let dropped_before = c.switch.stats(2).dropped_rx;
     for i in 1..=3 {
         replug(&mut c, i);
@@ -71,12 +64,7 @@ fn three_nodes_reach_each_other_until_a_link_is_cut() {
         c.switch.report()
     );
     for (a, b) in [(2, 0), (2, 1), (0, 2), (1, 2)] {
-        assert_eq!(
-            c.switch.delivered(a, b),
-            before[a][b],
-            "{a}->{b} while cut:\n{}",
-            c.switch.report()
-        );
+        assert_eq!(c.switch.delivered(a, b), before[a][b], "{a}->{b} while cut:\n{}", c.switch.report());
     }
     eprintln!("node 3 cut:\n{}", c.switch.report());
 
@@ -92,8 +80,7 @@ fn three_nodes_reach_each_other_until_a_link_is_cut() {
     );
     replug(&mut c, 1);
     assert!(
-        eventually(Duration::from_secs(20), || c.switch.delivered(0, 2)
-            > before[0][2]),
+        eventually(Duration::from_secs(20), || c.switch.delivered(0, 2) > before[0][2]),
         "node 1 reaches node 3 again:\n{}",
         c.switch.report()
     );
@@ -106,17 +93,9 @@ fn three_nodes_reach_each_other_until_a_link_is_cut() {
     let mut seen = [false; 3];
     while let Some(p) = r.next_packet() {
         let p = p.unwrap();
-        if p.data.len() >= 12
-            && p.data[6..11] == [0x52, 0x54, 0, 0, 0]
-            && (1..=3).contains(&p.data[11])
-        {
+        if p.data.len() >= 12 && p.data[6..11] == [0x52, 0x54, 0, 0, 0] && (1..=3).contains(&p.data[11]) {
             seen[usize::from(p.data[11]) - 1] = true;
         }
     }
-    assert_eq!(
-        seen,
-        [true; 3],
-        "frames from every node in {}",
-        pcap.display()
-    );
+    assert_eq!(seen, [true; 3], "frames from every node in {}", pcap.display());
 }

@@ -27,18 +27,14 @@ fn a_committed_config_survives_a_power_cut() {
 
     let mut c = Cluster::start_with("config-shell-1", "qemu-x86_64", 1, with_flash).unwrap();
     let n = c.node(1);
-    n.expect("config: nothing valid on flash", BOOT_TIMEOUT)
-        .unwrap();
+    n.expect("config: nothing valid on flash", BOOT_TIMEOUT).unwrap();
     n.wait_ready(BOOT_TIMEOUT).unwrap();
 
     // Mistakes: an unknown command, an unknown keyword, a bad value.
     let out = n.command("sett vigil_defs hostname x", CMD).unwrap();
     assert!(out.contains("error: unknown command \"sett\""), "{out}");
     let out = n.command("set vigil_defs hostnme x", CMD).unwrap();
-    assert!(
-        out.contains("error: unknown keyword \"hostnme\" here"),
-        "{out}"
-    );
+    assert!(out.contains("error: unknown keyword \"hostnme\" here"), "{out}");
     let out = n.command("set vigil_defs hostname -bad-", CMD).unwrap();
     assert!(out.contains("candidate unchanged"), "{out}");
     let out = n.command("set vigil_defs hostname lb-test", CMD).unwrap();
@@ -46,25 +42,15 @@ fn a_committed_config_survives_a_power_cut() {
     let out = n.command("compare", CMD).unwrap();
     assert!(out.contains("+     hostname lb-test"), "{out}");
     let out = n.command("commit", CMD).unwrap();
-    assert!(
-        out.contains("commit: generation 1 written and applied"),
-        "{out}"
-    );
+    assert!(out.contains("commit: generation 1 written and applied"), "{out}");
     let out = n.command("show system", CMD).unwrap();
     assert!(out.contains("hostname lb-test"), "{out}");
     // A commit that does not validate writes nothing.
-    n.command("set vrrp_instance VI_1 interface eth0", CMD)
-        .unwrap();
+    n.command("set vrrp_instance VI_1 interface eth0", CMD).unwrap();
     let out = n.command("commit", CMD).unwrap();
-    assert!(
-        out.contains("vrrp_instance VI_1: virtual_router_id must be 1..=255"),
-        "{out}"
-    );
+    assert!(out.contains("vrrp_instance VI_1: virtual_router_id must be 1..=255"), "{out}");
     let out = n.command("show history", CMD).unwrap();
-    assert!(
-        out.contains("0  generation 1") && !out.contains("generation 2"),
-        "{out}"
-    );
+    assert!(out.contains("0  generation 1") && !out.contains("generation 2"), "{out}");
 
     // Interfaces are applied live over rtnetlink: address, MTU, a VLAN.
     n.command("rollback", CMD).unwrap();
@@ -79,26 +65,18 @@ fn a_committed_config_survives_a_power_cut() {
     let out = n.command("commit", CMD).unwrap();
     assert!(out.contains("generation 2 written and applied"), "{out}");
     let ifs = n.command("show interfaces", CMD).unwrap();
-    assert!(
-        ifs.contains(" eth0 <UP,BROADCAST,MULTICAST,LOWER_UP> mtu 1400"),
-        "{ifs}"
-    );
+    assert!(ifs.contains(" eth0 <UP,BROADCAST,MULTICAST,LOWER_UP> mtu 1400"), "{ifs}");
     assert!(ifs.contains("    inet 192.0.2.2/24"), "{ifs}");
     assert!(ifs.contains(" eth0.10 <UP,BROADCAST,MULTICAST"), "{ifs}");
     assert!(ifs.contains("    inet 198.51.100.2/24"), "{ifs}");
     // Change the address and drop the VLAN: the old address and the VLAN go.
-    n.command("delete interface eth0 address 192.0.2.2/24", CMD)
-        .unwrap();
-    n.command("set interface eth0 address 192.0.2.3/24", CMD)
-        .unwrap();
+    n.command("delete interface eth0 address 192.0.2.2/24", CMD).unwrap();
+    n.command("set interface eth0 address 192.0.2.3/24", CMD).unwrap();
     n.command("delete interface eth0 vlan 10", CMD).unwrap();
     let out = n.command("commit", CMD).unwrap();
     assert!(out.contains("generation 3 written and applied"), "{out}");
     let ifs = n.command("show interfaces", CMD).unwrap();
-    assert!(
-        ifs.contains("    inet 192.0.2.3/24") && !ifs.contains("192.0.2.2/"),
-        "{ifs}"
-    );
+    assert!(ifs.contains("    inet 192.0.2.3/24") && !ifs.contains("192.0.2.2/"), "{ifs}");
     assert!(!ifs.contains("eth0.10"), "{ifs}");
 
     // Power cut: QEMU is killed, no shutdown.
@@ -107,27 +85,17 @@ fn a_committed_config_survives_a_power_cut() {
 
     let mut c = Cluster::start_with("config-shell-2", "qemu-x86_64", 1, with_flash).unwrap();
     let n = c.node(1);
-    n.expect("config: generation 3 from slot 2", BOOT_TIMEOUT)
-        .unwrap();
+    n.expect("config: generation 3 from slot 2", BOOT_TIMEOUT).unwrap();
     n.wait_ready(BOOT_TIMEOUT).unwrap();
     let out = n.command("show system", CMD).unwrap();
     assert!(out.contains("hostname lb-test"), "{out}");
-    assert!(
-        out.contains("config generation 3 in slot 2 of /dev/vda"),
-        "{out}"
-    );
+    assert!(out.contains("config generation 3 in slot 2 of /dev/vda"), "{out}");
     assert!(out.contains("\nclock 20"), "{out}");
     let out = n.command("show config", CMD).unwrap();
     assert!(out.contains("hostname lb-test"), "{out}");
-    assert!(
-        !out.contains("VI_1"),
-        "the invalid candidate was never committed: {out}"
-    );
+    assert!(!out.contains("VI_1"), "the invalid candidate was never committed: {out}");
     // The interfaces come back from flash at boot.
     let ifs = n.command("show interfaces", CMD).unwrap();
-    assert!(
-        ifs.contains(" eth0 <UP,BROADCAST,MULTICAST,LOWER_UP> mtu 1400"),
-        "{ifs}"
-    );
+    assert!(ifs.contains(" eth0 <UP,BROADCAST,MULTICAST,LOWER_UP> mtu 1400"), "{ifs}");
     assert!(ifs.contains("    inet 192.0.2.3/24"), "{ifs}");
 }

@@ -15,49 +15,31 @@ struct Netns(String);
 impl Netns {
     fn new(name: &str, ifaces: &BTreeSet<String>) -> Netns {
         let _ = Command::new("ip").args(["netns", "del", name]).status();
-        assert!(
-            Command::new("ip")
-                .args(["netns", "add", name])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("ip").args(["netns", "add", name]).status().unwrap().success());
         let ns = Netns(name.to_string());
         // veth pairs (the host kernel has no dummy driver): the named end,
         // and a peer that stays unused.
         for (n, i) in ifaces.iter().enumerate() {
             let peer = format!("vkpeer{n}");
-            let ok = ns.ip(&["link", "add", i, "type", "veth", "peer", "name", &peer])
-                && ns.ip(&["link", "set", i, "up"]);
+            let ok =
+                ns.ip(&["link", "add", i, "type", "veth", "peer", "name", &peer]) && ns.ip(&["link", "set", i, "up"]);
             assert!(ok, "creating interface {i}");
         }
         ns
     }
     fn ip(&self, args: &[&str]) -> bool {
-        Command::new("ip")
-            .args(["-n", &self.0])
-            .args(args)
-            .status()
-            .is_ok_and(|s| s.success())
+        Command::new("ip").args(["-n", &self.0]).args(args).status().is_ok_and(|s| s.success())
     }
     /// `keepalived --config-test`: exit status and what it said.
     fn config_test(&self, conf: &std::path::Path) -> (bool, String) {
         let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.0,
-                "keepalived",
-                "--config-test",
-                "-f",
-            ])
+            .args(["netns", "exec", &self.0, "keepalived", "--config-test", "-f"])
             .arg(conf)
             .output()
             .unwrap();
         (
             out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned()
-                + &String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
         )
     }
 }
@@ -87,30 +69,19 @@ fn interfaces(c: &Config) -> BTreeSet<String> {
 
 fn prerequisites() -> bool {
     require(is_root(), "root (network namespaces)")
-        && require(
-            have_program("keepalived"),
-            "keepalived (apt-get install keepalived)",
-        )
+        && require(have_program("keepalived"), "keepalived (apt-get install keepalived)")
         && require(have_program("ip"), "ip (iproute2)")
 }
 
 fn configs() -> Vec<String> {
     let mut files: Vec<String> = ["master.conf", "backup.conf", "vigil.conf"]
         .iter()
-        .map(|f| {
-            format!(
-                "{}/firmware/config/tests/keepalived/{f}",
-                vigil_tests::root().display()
-            )
-        })
+        .map(|f| format!("{}/firmware/config/tests/keepalived/{f}", vigil_tests::root().display()))
         .collect();
     let dir = "/usr/share/doc/keepalived/samples";
     for e in std::fs::read_dir(dir).expect(dir).flatten() {
         let p = e.path().to_string_lossy().into_owned();
-        if p.rsplit('/')
-            .next()
-            .is_some_and(|n| n.starts_with("keepalived.conf"))
-        {
+        if p.rsplit('/').next().is_some_and(|n| n.starts_with("keepalived.conf")) {
             files.push(p);
         }
     }
@@ -136,11 +107,7 @@ fn keepalived_accepts_every_export() {
         std::fs::write(&out, export(&c, Flavor::Keepalived)).unwrap();
         let ns = Netns::new("vigil-kt", &interfaces(&c));
         let (ok, said) = ns.config_test(&out);
-        assert!(
-            ok,
-            "keepalived refused vigil's export of {f} ({}):\n{said}",
-            out.display()
-        );
+        assert!(ok, "keepalived refused vigil's export of {f} ({}):\n{said}", out.display());
         checked += 1;
     }
     eprintln!("keepalived --config-test accepted vigil's export of {checked} configs");
@@ -153,10 +120,7 @@ fn keepalived_refuses_what_vigil_refuses() {
         return;
     }
     let dir = vigil_tests::test_dir("keepalived-refuses");
-    let f = format!(
-        "{}/firmware/config/tests/keepalived/master.conf",
-        vigil_tests::root().display()
-    );
+    let f = format!("{}/firmware/config/tests/keepalived/master.conf", vigil_tests::root().display());
     let mut c = import_file(&f).unwrap().config;
     c.vrrp_instances[0].priority = 0;
     let e = c.validate().unwrap_err();

@@ -19,22 +19,12 @@ struct Pid1 {
 
 impl Pid1 {
     fn start() -> Option<Pid1> {
-        if !require(is_root(), "root (namespaces)")
-            || !require(have_program("unshare"), "unshare (util-linux)")
-        {
+        if !require(is_root(), "root (namespaces)") || !require(have_program("unshare"), "unshare (util-linux)") {
             return None;
         }
         let fw = firmware(Arch::X86_64);
         let mut unshare = Command::new("unshare")
-            .args([
-                "--pid",
-                "--fork",
-                "--mount",
-                "--uts",
-                "--net",
-                "--kill-child",
-                "--",
-            ])
+            .args(["--pid", "--fork", "--mount", "--uts", "--net", "--kill-child", "--"])
             .arg(&fw)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -50,11 +40,7 @@ impl Pid1 {
                 }
             }
         });
-        let mut p = Pid1 {
-            unshare,
-            lines: rx,
-            log: Vec::new(),
-        };
+        let mut p = Pid1 { unshare, lines: rx, log: Vec::new() };
         p.expect("vigil: ready in ");
         Some(p)
     }
@@ -70,10 +56,7 @@ impl Pid1 {
                         return l;
                     }
                 }
-                Err(_) => panic!(
-                    "no line with {needle:?}; vigil said:\n{}",
-                    self.log.join("\n")
-                ),
+                Err(_) => panic!("no line with {needle:?}; vigil said:\n{}", self.log.join("\n")),
             }
         }
     }
@@ -82,36 +65,17 @@ impl Pid1 {
     fn host_pid(&self) -> i32 {
         let path = format!("/proc/{0}/task/{0}/children", self.unshare.id());
         let text = std::fs::read_to_string(&path).unwrap();
-        text.split_whitespace()
-            .next()
-            .expect("vigil is running")
-            .parse()
-            .unwrap()
+        text.split_whitespace().next().expect("vigil is running").parse().unwrap()
     }
 
     /// Runs a shell inside vigil's namespaces (its parent is outside them,
     /// so what it leaves behind is re-parented to vigil).
     fn sh(&self, script: &str) -> String {
         let out = Command::new("nsenter")
-            .args([
-                "-t",
-                &self.host_pid().to_string(),
-                "-p",
-                "-m",
-                "-u",
-                "-n",
-                "--",
-                "/bin/sh",
-                "-c",
-                script,
-            ])
+            .args(["-t", &self.host_pid().to_string(), "-p", "-m", "-u", "-n", "--", "/bin/sh", "-c", script])
             .output()
             .expect("nsenter");
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -148,21 +112,11 @@ fn pid1_mounts_reaps_orphans_and_powers_off_on_sigterm() {
     let Some(mut p) = Pid1::start() else { return };
     // Mounted in its own mount namespace, hostname set in its own UTS one.
     let mounts = p.sh("cat /proc/self/mounts");
-    for m in [
-        " /proc proc ",
-        " /sys sysfs ",
-        " /dev devtmpfs ",
-        " /run tmpfs ",
-        " /tmp tmpfs ",
-    ] {
+    for m in [" /proc proc ", " /sys sysfs ", " /dev devtmpfs ", " /run tmpfs ", " /tmp tmpfs "] {
         assert!(mounts.contains(m), "{m} not mounted:\n{mounts}");
     }
     assert_eq!(p.sh("cat /proc/sys/kernel/hostname"), "vigil");
-    assert!(
-        p.sh("cat /sys/class/net/lo/operstate; cat /sys/class/net/lo/flags")
-            .contains("0x9"),
-        "lo is up"
-    );
+    assert!(p.sh("cat /sys/class/net/lo/operstate; cat /sys/class/net/lo/flags").contains("0x9"), "lo is up");
 
     // An orphan: sh starts sleep in the background and exits; sleep's new parent is vigil.
     let orphan = p.sh("sleep 0.3 >/dev/null 2>&1 & echo $!");
@@ -176,10 +130,7 @@ fn pid1_mounts_reaps_orphans_and_powers_off_on_sigterm() {
     p.expect("sending SIGKILL");
     p.expect("calling reboot(2)");
     let st = p.wait();
-    assert!(
-        ended_by(st, libc::SIGINT),
-        "power off ends the namespace with SIGINT: {st:?}"
-    );
+    assert!(ended_by(st, libc::SIGINT), "power off ends the namespace with SIGINT: {st:?}");
 }
 
 #[test]
@@ -188,10 +139,7 @@ fn pid1_reboots_on_sigint_and_powers_off_on_sigpwr() {
     p.signal(nix::sys::signal::Signal::SIGINT);
     p.expect("vigil: rebooting (SIGINT)");
     let st = p.wait();
-    assert!(
-        ended_by(st, libc::SIGHUP),
-        "reboot ends the namespace with SIGHUP: {st:?}"
-    );
+    assert!(ended_by(st, libc::SIGHUP), "reboot ends the namespace with SIGHUP: {st:?}");
 
     let Some(mut p) = Pid1::start() else { return };
     p.signal(nix::sys::signal::Signal::SIGPWR);
@@ -206,31 +154,20 @@ fn pid1_reboots_on_sigint_and_powers_off_on_sigpwr() {
 fn the_console_answers_in_host_mode() {
     // Host mode (not PID 1): the same binary, no init duties.
     let fw = firmware(Arch::X86_64);
-    let mut child = Command::new(&fw)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::new(&fw).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "show system").unwrap();
     writeln!(stdin, "poweroff now").unwrap();
     drop(stdin);
     std::thread::sleep(Duration::from_millis(500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("mode host"), "{stdout}");
     assert!(stdout.contains("error: unexpected \"now\""), "{stdout}");
-    assert!(
-        stderr.contains("vigil: ready in") && stderr.contains("(host mode)"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("vigil: ready in") && stderr.contains("(host mode)"), "{stderr}");
     assert!(stderr.contains("vigil: stopping (SIGTERM)"), "{stderr}");
 }

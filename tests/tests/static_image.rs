@@ -20,9 +20,7 @@ fn both_firmware_binaries_are_static() {
 fn unpack(path: &std::path::Path) -> Vec<u8> {
     let gz = std::fs::read(path).unwrap();
     let mut cpio = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..])
-        .read_to_end(&mut cpio)
-        .unwrap();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut cpio).unwrap();
     cpio
 }
 
@@ -35,19 +33,12 @@ fn the_initramfs_is_reproducible_and_complete() {
     let first = std::fs::read(&img.initrd).unwrap();
     let b = vigil_image::load_board("qemu-x86_64").unwrap();
     let again = vigil_image::build_image(&b, &firmware(Arch::X86_64)).unwrap();
-    assert_eq!(
-        first,
-        std::fs::read(&again.initrd).unwrap(),
-        "two builds differ"
-    );
+    assert_eq!(first, std::fs::read(&again.initrd).unwrap(), "two builds differ");
 
     let cpio = unpack(&img.initrd);
     let listing = vigil_image::initramfs::list_cpio(&cpio).unwrap();
     let has = |p: &str| listing.iter().any(|(n, _, _)| n == p);
-    assert!(
-        has("init") && has("dev/console") && has("etc/vigil/board"),
-        "{listing:?}"
-    );
+    assert!(has("init") && has("dev/console") && has("etc/vigil/board"), "{listing:?}");
 
     // The board file the firmware reads: modules in dependency order, each
     // present in the archive at the path it names.
@@ -68,12 +59,7 @@ fn the_initramfs_is_reproducible_and_complete() {
     let rt = Runtime::decode(&board_bytes).unwrap();
     assert_eq!(rt.board, "qemu-x86_64");
     let order: Vec<&str> = rt.modules.iter().map(|m| m.name.as_str()).collect();
-    let pos = |m: &str| {
-        order
-            .iter()
-            .position(|o| *o == m)
-            .unwrap_or_else(|| panic!("{m} missing: {order:?}"))
-    };
+    let pos = |m: &str| order.iter().position(|o| *o == m).unwrap_or_else(|| panic!("{m} missing: {order:?}"));
     // ip_vs needs libcrc32c (softdep crc32c -> crc32c_generic), nf_defrag_ipv4/6, nf_conntrack;
     // virtio_net needs virtio*, failover, net_failover.
     for (dep, user) in [
@@ -88,20 +74,10 @@ fn the_initramfs_is_reproducible_and_complete() {
         ("failover", "net_failover"),
         ("net_failover", "virtio_net"),
     ] {
-        assert!(
-            pos(dep) < pos(user),
-            "{dep} must load before {user}: {order:?}"
-        );
+        assert!(pos(dep) < pos(user), "{dep} must load before {user}: {order:?}");
     }
-    assert!(
-        !order.contains(&"crc32c_intel"),
-        "the board prefers crc32c_generic"
-    );
+    assert!(!order.contains(&"crc32c_intel"), "the board prefers crc32c_generic");
     for m in &rt.modules {
-        assert!(
-            has(m.path.trim_start_matches('/')),
-            "{} not in the archive",
-            m.path
-        );
+        assert!(has(m.path.trim_start_matches('/')), "{} not in the archive", m.path);
     }
 }

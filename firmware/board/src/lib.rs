@@ -95,12 +95,7 @@ impl Kernel {
     /// File name of the package as `apt-get download` writes it.
     pub fn deb_file_name(&self, arch: Arch) -> String {
         // apt escapes ':' in versions as %3a.
-        format!(
-            "{}_{}_{}.deb",
-            self.package,
-            self.version.replace(':', "%3a"),
-            arch.debian()
-        )
+        format!("{}_{}_{}.deb", self.package, self.version.replace(':', "%3a"), arch.debian())
     }
 }
 
@@ -217,35 +212,17 @@ impl Board {
     pub fn validate(&self) -> Result<(), Vec<BoardError>> {
         let mut errs = Vec::new();
         let mut err = |field: &str, message: String| {
-            errs.push(BoardError {
-                board: self.name.clone(),
-                field: field.to_string(),
-                message,
-            })
+            errs.push(BoardError { board: self.name.clone(), field: field.to_string(), message })
         };
-        if self.name.is_empty()
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            err(
-                "name",
-                format!(
-                    "{:?} must be non-empty letters, digits, '-' or '_'",
-                    self.name
-                ),
-            );
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            err("name", format!("{:?} must be non-empty letters, digits, '-' or '_'", self.name));
         }
         if let Err(m) = check_hostname(&self.hostname) {
             err("hostname", m);
         }
         let k = &self.kernel;
         if k.sha256.len() != 64 || !k.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            err(
-                "kernel.sha256",
-                format!("{:?} is not 64 hex digits", k.sha256),
-            );
+            err("kernel.sha256", format!("{:?} is not 64 hex digits", k.sha256));
         }
         for (field, v) in [
             ("kernel.package", &k.package),
@@ -257,72 +234,41 @@ impl Board {
                 err(field, "must not be empty".into());
             }
         }
-        if self
-            .modules
-            .load
-            .iter()
-            .any(|m| m.is_empty() || m.contains('/'))
-        {
-            err(
-                "modules.load",
-                "module names must be non-empty and contain no '/'".into(),
-            );
+        if self.modules.load.iter().any(|m| m.is_empty() || m.contains('/')) {
+            err("modules.load", "module names must be non-empty and contain no '/'".into());
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, nic) in self.nics.iter().enumerate() {
             if nic.name.is_empty() || nic.name.len() > 15 || nic.name.contains(['/', ' ', ':']) {
                 err(
                     &format!("nic[{i}].name"),
-                    format!(
-                        "{:?} is not a valid interface name (1-15 chars, no '/', ':' or space)",
-                        nic.name
-                    ),
+                    format!("{:?} is not a valid interface name (1-15 chars, no '/', ':' or space)", nic.name),
                 );
             }
             if !seen.insert(&nic.name) {
-                err(
-                    &format!("nic[{i}].name"),
-                    format!("{:?} is listed twice", nic.name),
-                );
+                err(&format!("nic[{i}].name"), format!("{:?} is listed twice", nic.name));
             }
         }
         if let Some(w) = &self.watchdog
             && (w.timeout_s == 0 || w.timeout_s > 600)
         {
-            err(
-                "watchdog.timeout_s",
-                format!("{} is outside 1..=600", w.timeout_s),
-            );
+            err("watchdog.timeout_s", format!("{} is outside 1..=600", w.timeout_s));
         }
         if let Some(f) = &self.flash {
             let mut parts: Vec<&Partition> = f.partitions.iter().collect();
             parts.sort_by_key(|p| p.offset.0);
             for p in &parts {
                 let field = format!("flash.partition {}", p.name);
-                if !p.offset.0.is_multiple_of(512) || !p.size.0.is_multiple_of(512) || p.size.0 == 0
-                {
-                    err(
-                        &field,
-                        "offset and size must be non-zero multiples of 512".into(),
-                    );
+                if !p.offset.0.is_multiple_of(512) || !p.size.0.is_multiple_of(512) || p.size.0 == 0 {
+                    err(&field, "offset and size must be non-zero multiples of 512".into());
                 }
                 if p.offset.0.saturating_add(p.size.0) > f.size.0 {
-                    err(
-                        &field,
-                        format!(
-                            "ends at {} beyond the flash size {}",
-                            Size(p.offset.0 + p.size.0),
-                            f.size
-                        ),
-                    );
+                    err(&field, format!("ends at {} beyond the flash size {}", Size(p.offset.0 + p.size.0), f.size));
                 }
             }
             for w in parts.windows(2) {
                 if w[0].offset.0 + w[0].size.0 > w[1].offset.0 {
-                    err(
-                        "flash.partition",
-                        format!("{} overlaps {}", w[0].name, w[1].name),
-                    );
+                    err("flash.partition", format!("{} overlaps {}", w[0].name, w[1].name));
                 }
             }
         }
@@ -346,9 +292,7 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not a valid host name (1-63 letters, digits or '-', not starting or ending with '-')"
-        ))
+        Err(format!("{name:?} is not a valid host name (1-63 letters, digits or '-', not starting or ending with '-')"))
     }
 }
 

@@ -39,9 +39,7 @@ pub struct ModuleLoad {
 pub enum RuntimeError {
     #[error("not a vigil board file (magic {0:02x?}, expected \"VGLB\")")]
     BadMagic(Vec<u8>),
-    #[error(
-        "board file format version {found} is newer than this firmware understands ({VERSION})"
-    )]
+    #[error("board file format version {found} is newer than this firmware understands ({VERSION})")]
     TooNew { found: u16 },
     #[error("board file is truncated or corrupt: {0}")]
     Corrupt(String),
@@ -60,9 +58,7 @@ impl Runtime {
 
     pub fn decode(bytes: &[u8]) -> Result<Runtime, RuntimeError> {
         if bytes.len() < 6 || &bytes[..4] != MAGIC {
-            return Err(RuntimeError::BadMagic(
-                bytes.iter().take(4).copied().collect(),
-            ));
+            return Err(RuntimeError::BadMagic(bytes.iter().take(4).copied().collect()));
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
         if version > VERSION {
@@ -70,10 +66,7 @@ impl Runtime {
         }
         match postcard::take_from_bytes::<Runtime>(&bytes[6..]) {
             Ok((rt, [])) => Ok(rt),
-            Ok((_, rest)) => Err(RuntimeError::Corrupt(format!(
-                "{} trailing bytes",
-                rest.len()
-            ))),
+            Ok((_, rest)) => Err(RuntimeError::Corrupt(format!("{} trailing bytes", rest.len()))),
             Err(e) => Err(RuntimeError::Corrupt(e.to_string())),
         }
     }

@@ -18,12 +18,9 @@ impl FromStr for Size {
             Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
             _ => (t, 1),
         };
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("{s:?} is not a size (a number with an optional K, M or G)"))?;
-        n.checked_mul(mult)
-            .map(Size)
-            .ok_or_else(|| format!("{s:?} is too large"))
+        let n: u64 =
+            digits.parse().map_err(|_| format!("{s:?} is not a size (a number with an optional K, M or G)"))?;
+        n.checked_mul(mult).map(Size).ok_or_else(|| format!("{s:?} is too large"))
     }
 }
 
@@ -41,11 +38,7 @@ impl fmt::Display for Size {
 
 impl Serialize for Size {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
-        } else {
-            s.serialize_u64(self.0)
-        }
+        if s.is_human_readable() { s.collect_str(self) } else { s.serialize_u64(self.0) }
     }
 }
 
@@ -61,18 +54,12 @@ impl<'de> Deserialize<'de> for Size {
                 Ok(Size(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v)
-                    .map(Size)
-                    .map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v).map(Size).map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Size, E> {
                 v.parse().map_err(E::custom)
             }
         }
-        if d.is_human_readable() {
-            d.deserialize_any(V)
-        } else {
-            d.deserialize_u64(V)
-        }
+        if d.is_human_readable() { d.deserialize_any(V) } else { d.deserialize_u64(V) }
     }
 }

@@ -13,10 +13,7 @@ fn toml_like(text: &str) -> Board {
 
 #[test]
 fn shipped_boards_parse_and_validate() {
-    for text in [
-        include_str!("../../../board/qemu-x86_64.toml"),
-        include_str!("../../../board/qemu-aarch64.toml"),
-    ] {
+    for text in [include_str!("../../../board/qemu-x86_64.toml"), include_str!("../../../board/qemu-aarch64.toml")] {
         let b = toml_like(text);
         b.validate().unwrap_or_else(|e| panic!("{e:?}"));
     }
@@ -70,10 +67,7 @@ fn sizes_parse_and_print() {
 #[test]
 fn deb_file_name_escapes_epoch() {
     let mut k = sample().kernel;
-    assert_eq!(
-        k.deb_file_name(Arch::X86_64),
-        "linux-image-6.1.0-56-amd64_6.1.192-2_amd64.deb"
-    );
+    assert_eq!(k.deb_file_name(Arch::X86_64), "linux-image-6.1.0-56-amd64_6.1.192-2_amd64.deb");
     k.version = "1:2.0".into();
     assert!(k.deb_file_name(Arch::X86_64).contains("1%3a2.0"));
 }
@@ -106,28 +100,16 @@ fn runtime_round_trips() {
 #[test]
 fn runtime_rejects_bad_input_clearly() {
     let bytes = runtime().encode();
-    assert!(matches!(
-        Runtime::decode(b"ELF\x7f\0\0"),
-        Err(RuntimeError::BadMagic(_))
-    ));
-    assert!(matches!(
-        Runtime::decode(&[]),
-        Err(RuntimeError::BadMagic(_))
-    ));
+    assert!(matches!(Runtime::decode(b"ELF\x7f\0\0"), Err(RuntimeError::BadMagic(_))));
+    assert!(matches!(Runtime::decode(&[]), Err(RuntimeError::BadMagic(_))));
     let mut newer = bytes.clone();
     newer[4] = 9;
-    assert_eq!(
-        Runtime::decode(&newer),
-        Err(RuntimeError::TooNew { found: 9 })
-    );
+    assert_eq!(Runtime::decode(&newer), Err(RuntimeError::TooNew { found: 9 }));
     // Every truncation is an error, never a panic or a wrong board.
     for n in 6..bytes.len() {
         assert!(Runtime::decode(&bytes[..n]).is_err(), "truncated at {n}");
     }
     let mut long = bytes.clone();
     long.push(0);
-    assert!(matches!(
-        Runtime::decode(&long),
-        Err(RuntimeError::Corrupt(_))
-    ));
+    assert!(matches!(Runtime::decode(&long), Err(RuntimeError::Corrupt(_))));
 }

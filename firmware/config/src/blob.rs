@@ -82,10 +82,7 @@ impl fmt::Display for BlobError {
                 write!(f, "body length {length} exceeds the maximum {MAX_BODY}")
             }
             BlobError::BodyCrc { generation } => {
-                write!(
-                    f,
-                    "generation {generation}: body checksum mismatch (torn or corrupt write)"
-                )
+                write!(f, "generation {generation}: body checksum mismatch (torn or corrupt write)")
             }
             BlobError::Decode { generation, why } => {
                 write!(f, "generation {generation}: cannot decode: {why}")
@@ -99,10 +96,7 @@ impl std::error::Error for BlobError {}
 impl Header {
     pub fn parse(bytes: &[u8]) -> Result<Header, BlobError> {
         if bytes.len() < HEADER_LEN {
-            return Err(BlobError::Truncated {
-                have: bytes.len(),
-                need: HEADER_LEN,
-            });
+            return Err(BlobError::Truncated { have: bytes.len(), need: HEADER_LEN });
         }
         let h = &bytes[..HEADER_LEN];
         if h.iter().all(|&b| b == 0xff) || h.iter().all(|&b| b == 0) {
@@ -127,14 +121,10 @@ impl Header {
             body_crc: u32_at(20),
         };
         if header.schema > SCHEMA {
-            return Err(BlobError::TooNew {
-                schema: header.schema,
-            });
+            return Err(BlobError::TooNew { schema: header.schema });
         }
         if header.length as usize > MAX_BODY {
-            return Err(BlobError::TooLong {
-                length: header.length,
-            });
+            return Err(BlobError::TooLong { length: header.length });
         }
         Ok(header)
     }
@@ -167,22 +157,11 @@ pub struct Decoded {
 
 /// Encodes a config as a blob of the current schema.
 pub fn encode(config: &Config, generation: u64, flags: u16) -> Result<Vec<u8>, BlobError> {
-    let body = postcard::to_allocvec(config).map_err(|e| BlobError::Decode {
-        generation,
-        why: e.to_string(),
-    })?;
+    let body = postcard::to_allocvec(config).map_err(|e| BlobError::Decode { generation, why: e.to_string() })?;
     if body.len() > MAX_BODY {
-        return Err(BlobError::TooLong {
-            length: body.len() as u32,
-        });
+        return Err(BlobError::TooLong { length: body.len() as u32 });
     }
-    let header = Header {
-        schema: SCHEMA,
-        flags,
-        length: body.len() as u32,
-        generation,
-        body_crc: crc32(&body),
-    };
+    let header = Header { schema: SCHEMA, flags, length: body.len() as u32, generation, body_crc: crc32(&body) };
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&header.emit());
     out.extend_from_slice(&body);
@@ -195,21 +174,14 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
     let header = Header::parse(bytes)?;
     let need = header.total_len();
     if bytes.len() < need {
-        return Err(BlobError::Truncated {
-            have: bytes.len(),
-            need,
-        });
+        return Err(BlobError::Truncated { have: bytes.len(), need });
     }
     let body = &bytes[HEADER_LEN..need];
     if crc32(body) != header.body_crc {
-        return Err(BlobError::BodyCrc {
-            generation: header.generation,
-        });
+        return Err(BlobError::BodyCrc { generation: header.generation });
     }
-    let config = migrate(header.schema, body).map_err(|why| BlobError::Decode {
-        generation: header.generation,
-        why,
-    })?;
+    let config =
+        migrate(header.schema, body).map_err(|why| BlobError::Decode { generation: header.generation, why })?;
     Ok(Decoded { header, config })
 }
 
@@ -221,8 +193,6 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             Ok(c) => Ok(c),
             Err(e) => Err(e.to_string()),
         },
-        old => Err(format!(
-            "config schema {old} is not one this firmware can read (it reads {SCHEMA})"
-        )),
+        old => Err(format!("config schema {old} is not one this firmware can read (it reads {SCHEMA})")),
     }
 }

@@ -117,10 +117,7 @@ impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Bounded<T, N
             fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 write!(f, "a sequence of at most {N} items")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 // Never trust a length prefix for allocation: a corrupt blob
                 // could claim billions.
                 let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(N));

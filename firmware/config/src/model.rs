@@ -55,11 +55,7 @@ impl IpNet {
     pub fn contains(&self, other: IpAddr) -> bool {
         match (self.addr, other) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - u32::from(self.prefix.min(32)))
-                };
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix.min(32))) };
                 u32::from(a) & mask == u32::from(b) & mask
             }
             (IpAddr::V6(a), IpAddr::V6(b)) => {
@@ -86,9 +82,7 @@ impl core::str::FromStr for IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{a:?} is not an IP address"))?;
+        let addr: IpAddr = a.parse().map_err(|_| format!("{a:?} is not an IP address"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             None => max,
@@ -149,10 +143,7 @@ pub struct Watchdog {
 
 impl Default for Watchdog {
     fn default() -> Self {
-        Watchdog {
-            enabled: true,
-            timeout_s: 30,
-        }
+        Watchdog { enabled: true, timeout_s: 30 }
     }
 }
 
@@ -239,9 +230,7 @@ impl VrrpInstance {
     /// IPv6 if its virtual addresses are (keepalived does not mix families
     /// in one instance).
     pub fn is_ipv6(&self) -> bool {
-        self.virtual_ipaddress
-            .first()
-            .is_some_and(|v| v.addr.addr.is_ipv6())
+        self.virtual_ipaddress.first().is_some_and(|v| v.addr.addr.is_ipv6())
     }
 }
 
@@ -288,12 +277,7 @@ pub struct Garp {
 
 impl Default for Garp {
     fn default() -> Self {
-        Garp {
-            master_delay_s: 5,
-            master_repeat: 5,
-            master_refresh_s: 0,
-            interval_ms: 0,
-        }
+        Garp { master_delay_s: 5, master_repeat: 5, master_refresh_s: 0, interval_ms: 0 }
     }
 }
 
@@ -310,9 +294,7 @@ pub enum VirtualKey {
     Fwmark(u32),
 }
 
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Protocol {
     #[default]
     Tcp,
@@ -534,10 +516,7 @@ pub struct StatusRange {
 
 impl StatusRange {
     pub fn one(code: u16) -> StatusRange {
-        StatusRange {
-            from: code,
-            to: code,
-        }
+        StatusRange { from: code, to: code }
     }
     pub fn contains(&self, code: u16) -> bool {
         (self.from..=self.to).contains(&code)
@@ -546,11 +525,7 @@ impl StatusRange {
 
 impl core::fmt::Display for StatusRange {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.from == self.to {
-            write!(f, "{}", self.from)
-        } else {
-            write!(f, "{}-{}", self.from, self.to)
-        }
+        if self.from == self.to { write!(f, "{}", self.from) } else { write!(f, "{}-{}", self.from, self.to) }
     }
 }
 
@@ -559,10 +534,7 @@ impl core::str::FromStr for StatusRange {
     /// `200` or `200-299`.
     fn from_str(s: &str) -> Result<StatusRange, ()> {
         match s.split_once('-') {
-            Some((a, b)) => Ok(StatusRange {
-                from: a.parse().map_err(|_| ())?,
-                to: b.parse().map_err(|_| ())?,
-            }),
+            Some((a, b)) => Ok(StatusRange { from: a.parse().map_err(|_| ())?, to: b.parse().map_err(|_| ())? }),
             None => s.parse().map(StatusRange::one).map_err(|_| ()),
         }
     }
@@ -581,15 +553,8 @@ pub enum DnsType {
 }
 
 impl DnsType {
-    pub const ALL: [DnsType; 7] = [
-        DnsType::A,
-        DnsType::Ns,
-        DnsType::Cname,
-        DnsType::Soa,
-        DnsType::Mx,
-        DnsType::Txt,
-        DnsType::Aaaa,
-    ];
+    pub const ALL: [DnsType; 7] =
+        [DnsType::A, DnsType::Ns, DnsType::Cname, DnsType::Soa, DnsType::Mx, DnsType::Txt, DnsType::Aaaa];
     pub fn name(self) -> &'static str {
         match self {
             DnsType::A => "A",
@@ -602,8 +567,6 @@ impl DnsType {
         }
     }
     pub fn parse(s: &str) -> Option<DnsType> {
-        DnsType::ALL
-            .into_iter()
-            .find(|t| t.name().eq_ignore_ascii_case(s))
+        DnsType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(s))
     }
 }

@@ -31,12 +31,7 @@ impl FileFlash {
     /// Opens `len` bytes at `start` of `path`; a regular file is created and
     /// extended (sparse) as needed, for host use.
     pub fn open(path: &std::path::Path, start: u64, len: u64) -> io::Result<FileFlash> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         let meta = file.metadata()?;
         if meta.is_file() && meta.len() < start + len {
             file.set_len(start + len)?;
@@ -74,10 +69,7 @@ pub struct MemFlash {
 
 impl MemFlash {
     pub fn new(len: usize) -> MemFlash {
-        MemFlash {
-            bytes: vec![0xff; len],
-            write_budget: None,
-        }
+        MemFlash { bytes: vec![0xff; len], write_budget: None }
     }
 }
 
@@ -87,10 +79,7 @@ impl Flash for MemFlash {
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let o = offset as usize;
-        let src = self
-            .bytes
-            .get(o..o + buf.len())
-            .ok_or_else(|| io::Error::other("read beyond the end"))?;
+        let src = self.bytes.get(o..o + buf.len()).ok_or_else(|| io::Error::other("read beyond the end"))?;
         buf.copy_from_slice(src);
         Ok(())
     }
@@ -100,10 +89,7 @@ impl Flash for MemFlash {
             Some(b) => data.len().min(b),
             None => data.len(),
         };
-        let dst = self
-            .bytes
-            .get_mut(o..o + data.len())
-            .ok_or_else(|| io::Error::other("write beyond the end"))?;
+        let dst = self.bytes.get_mut(o..o + data.len()).ok_or_else(|| io::Error::other("write beyond the end"))?;
         dst[..n].copy_from_slice(&data[..n]);
         if let Some(b) = self.write_budget.as_mut() {
             *b -= n;
@@ -143,10 +129,7 @@ impl fmt::Display for StoreError {
             }
             StoreError::Blob(e) => write!(f, "{e}"),
             StoreError::Io(e) => write!(f, "flash: {e}"),
-            StoreError::Verify { slot } => write!(
-                f,
-                "flash: slot {slot} read back differently from what was written"
-            ),
+            StoreError::Verify { slot } => write!(f, "flash: slot {slot} read back differently from what was written"),
             StoreError::Layout(m) => f.write_str(m),
             StoreError::NoSuchGeneration(g) => write!(f, "generation {g} is not on flash"),
         }
@@ -195,11 +178,7 @@ impl<F: Flash> Store<F> {
                 flash.size()
             )));
         }
-        Ok(Store {
-            flash,
-            slot_size,
-            slots,
-        })
+        Ok(Store { flash, slot_size, slots })
     }
 
     pub fn slots(&self) -> usize {
@@ -220,9 +199,7 @@ impl<F: Flash> Store<F> {
         self.flash.read_at(self.offset(slot), &mut h)?;
         let header = Header::parse(&h).map_err(StoreError::Blob)?;
         if header.total_len() as u64 > self.slot_size {
-            return Err(StoreError::Blob(BlobError::TooLong {
-                length: header.length,
-            }));
+            return Err(StoreError::Blob(BlobError::TooLong { length: header.length }));
         }
         let mut buf = vec![0u8; header.total_len()];
         self.flash.read_at(self.offset(slot), &mut buf)?;
@@ -236,10 +213,7 @@ impl<F: Flash> Store<F> {
                 let mut h = [0u8; HEADER_LEN];
                 let status = match self.flash.read_at(self.offset(slot), &mut h) {
                     Ok(()) => Header::parse(&h),
-                    Err(e) => Err(BlobError::Decode {
-                        generation: 0,
-                        why: e.to_string(),
-                    }),
+                    Err(e) => Err(BlobError::Decode { generation: 0, why: e.to_string() }),
                 };
                 SlotState { slot, status }
             })
@@ -281,12 +255,7 @@ impl<F: Flash> Store<F> {
             match self.read_slot(slot) {
                 Ok(d) => match d.config.validate() {
                     Ok(()) => {
-                        return Loaded {
-                            config: d.config,
-                            generation: Some(generation),
-                            slot: Some(slot),
-                            skipped,
-                        };
+                        return Loaded { config: d.config, generation: Some(generation), slot: Some(slot), skipped };
                     }
                     Err(errs) => skipped.push(format!(
                         "slot {slot}: generation {generation} is invalid: {}",
@@ -296,12 +265,7 @@ impl<F: Flash> Store<F> {
                 Err(e) => skipped.push(format!("slot {slot}: {e}")),
             }
         }
-        Loaded {
-            config: default,
-            generation: None,
-            slot: None,
-            skipped,
-        }
+        Loaded { config: default, generation: None, slot: None, skipped }
     }
 
     /// A past generation (for `rollback`).
@@ -322,10 +286,7 @@ impl<F: Flash> Store<F> {
     pub fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, StoreError> {
         config.validate().map_err(StoreError::Invalid)?;
         let states = self.scan();
-        let newest = states
-            .iter()
-            .filter_map(|s| s.status.as_ref().ok().map(|h| h.generation))
-            .max();
+        let newest = states.iter().filter_map(|s| s.status.as_ref().ok().map(|h| h.generation)).max();
         let generation = newest.map_or(1, |g| g + 1);
         let flags = if unconfirmed { FLAG_UNCONFIRMED } else { 0 };
         let bytes = blob::encode(config, generation, flags).map_err(StoreError::Blob)?;
@@ -352,11 +313,8 @@ impl<F: Flash> Store<F> {
     /// holding the oldest generation; never the newest valid one, and a slot
     /// from a newer firmware only when nothing else is left.
     fn victim(&self, states: &[SlotState]) -> usize {
-        let newest = states
-            .iter()
-            .filter_map(|s| s.status.as_ref().ok().map(|h| (h.generation, s.slot)))
-            .max()
-            .map(|(_, s)| s);
+        let newest =
+            states.iter().filter_map(|s| s.status.as_ref().ok().map(|h| (h.generation, s.slot))).max().map(|(_, s)| s);
         let rank = |s: &SlotState| -> (u8, u64) {
             match &s.status {
                 Err(BlobError::TooNew { .. }) => (2, 0),
@@ -364,12 +322,7 @@ impl<F: Flash> Store<F> {
                 Ok(h) => (1, h.generation),
             }
         };
-        states
-            .iter()
-            .filter(|s| Some(s.slot) != newest)
-            .min_by_key(|s| rank(s))
-            .map(|s| s.slot)
-            .unwrap_or(0)
+        states.iter().filter(|s| Some(s.slot) != newest).min_by_key(|s| rank(s)).map(|s| s.slot).unwrap_or(0)
     }
 
     /// Confirms a pending `commit confirmed`: the config is written again as

@@ -16,11 +16,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
+        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
     }
 }
 
@@ -30,23 +26,13 @@ struct Errors(Vec<ConfigError>);
 
 impl Errors {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigError {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.0.push(ConfigError { path: path.into(), message: message.into() });
     }
 }
 
 pub fn check_ifname(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name.len() > 15
-        || name.contains(['/', ' ', ':', '\0'])
-        || name == "."
-        || name == ".."
-    {
-        Err(format!(
-            "{name:?} is not an interface name (1-15 characters, no '/', ':' or space)"
-        ))
+    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', ':', '\0']) || name == "." || name == ".." {
+        Err(format!("{name:?} is not an interface name (1-15 characters, no '/', ':' or space)"))
     } else {
         Ok(())
     }
@@ -61,9 +47,7 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not a host name (1-63 letters, digits or '-', not at either end)"
-        ))
+        Err(format!("{name:?} is not a host name (1-63 letters, digits or '-', not at either end)"))
     }
 }
 
@@ -93,18 +77,12 @@ impl Config {
             e.push("global_defs hostname", m);
         }
         if g.watchdog.enabled && !(1..=600).contains(&g.watchdog.timeout_s) {
-            e.push(
-                "global_defs watchdog",
-                format!("timeout {} s is outside 1..=600", g.watchdog.timeout_s),
-            );
+            e.push("global_defs watchdog", format!("timeout {} s is outside 1..=600", g.watchdog.timeout_s));
         }
         if let Some(p) = &g.console_password
             && p.iterations < 1000
         {
-            e.push(
-                "global_defs console_password",
-                "fewer than 1000 PBKDF2 iterations",
-            );
+            e.push("global_defs console_password", "fewer than 1000 PBKDF2 iterations");
         }
     }
 
@@ -174,34 +152,21 @@ impl Config {
                 e.push(&path, "virtual_router_id must be 1..=255");
             }
             if v.priority == 0 {
-                e.push(
-                    &path,
-                    "priority 0 is reserved (it means a master is resigning); use 1..=255",
-                );
+                e.push(&path, "priority 0 is reserved (it means a master is resigning); use 1..=255");
             }
             match v.version {
-                2 if v.advert_int_cs % 100 != 0 || !(100..=25500).contains(&v.advert_int_cs) => e
-                    .push(
-                        &path,
-                        format!(
-                            "advert_int {} s: VRRPv2 needs whole seconds 1..=255",
-                            f64::from(v.advert_int_cs) / 100.0
-                        ),
-                    ),
+                2 if v.advert_int_cs % 100 != 0 || !(100..=25500).contains(&v.advert_int_cs) => e.push(
+                    &path,
+                    format!("advert_int {} s: VRRPv2 needs whole seconds 1..=255", f64::from(v.advert_int_cs) / 100.0),
+                ),
                 3 if !(1..=4095).contains(&v.advert_int_cs) => e.push(
                     &path,
-                    format!(
-                        "advert_int {} s: VRRPv3 needs 0.01..=40.95",
-                        f64::from(v.advert_int_cs) / 100.0
-                    ),
+                    format!("advert_int {} s: VRRPv3 needs 0.01..=40.95", f64::from(v.advert_int_cs) / 100.0),
                 ),
                 _ => {}
             }
             if v.auth_pass.is_some() && v.version == 3 {
-                e.push(
-                    &path,
-                    "authentication exists only in VRRPv2 (RFC 5798 removed it)",
-                );
+                e.push(&path, "authentication exists only in VRRPv2 (RFC 5798 removed it)");
             }
             if v.virtual_ipaddress.is_empty() {
                 e.push(&path, "virtual_ipaddress is empty");
@@ -231,10 +196,7 @@ impl Config {
                     let v4: Vec<&IpNet> = nets.iter().filter(|n| n.addr.is_ipv4()).collect();
                     if !v4.is_empty() && !v4.iter().any(|n| n.contains(vip.addr.addr)) {
                         let list: Vec<String> = v4.iter().map(|n| n.to_string()).collect();
-                        e.push(
-                            &vpath,
-                            format!("is outside every subnet of {dev} ({})", list.join(", ")),
-                        );
+                        e.push(&vpath, format!("is outside every subnet of {dev} ({})", list.join(", ")));
                     }
                 }
             }
@@ -242,35 +204,20 @@ impl Config {
                 && !v.virtual_ipaddress.is_empty()
                 && src.is_ipv6() != v6
             {
-                e.push(
-                    &path,
-                    "unicast_src_ip is not of the virtual addresses' family",
-                );
+                e.push(&path, "unicast_src_ip is not of the virtual addresses' family");
             }
             for p in &v.unicast_peer {
                 if p.is_ipv6() != v6 {
-                    e.push(
-                        &path,
-                        format!("unicast_peer {p} is not of the virtual addresses' family"),
-                    );
+                    e.push(&path, format!("unicast_peer {p} is not of the virtual addresses' family"));
                 }
             }
             for t in &v.track_interface {
                 if !(-254..=254).contains(&t.weight) {
-                    e.push(
-                        &path,
-                        format!(
-                            "track_interface {} weight {} is outside -254..=254",
-                            t.interface, t.weight
-                        ),
-                    );
+                    e.push(&path, format!("track_interface {} weight {} is outside -254..=254", t.interface, t.weight));
                 }
             }
             if v.virtual_router_id != 0
-                && let Some(other) = vrids.insert(
-                    (v.interface.as_str(), v.virtual_router_id, v6),
-                    v.name.as_str(),
-                )
+                && let Some(other) = vrids.insert((v.interface.as_str(), v.virtual_router_id, v6), v.name.as_str())
             {
                 e.push(
                     &path,
@@ -338,16 +285,12 @@ impl Config {
             if let Some(g) = vs.persistence_granularity
                 && vs.persistence_timeout == 0
             {
-                e.push(
-                    &path,
-                    format!("persistence_granularity {g} without persistence_timeout"),
-                );
+                e.push(&path, format!("persistence_granularity {g} without persistence_timeout"));
             }
             let mut reals = BTreeSet::new();
             for rs in &vs.real_servers {
                 let rpath = format!("{path} real_server {} {}", rs.addr.ip(), rs.addr.port());
-                if rs.addr.port() == 0 && matches!(vs.key, VirtualKey::Address(a) if a.port() != 0)
-                {
+                if rs.addr.port() == 0 && matches!(vs.key, VirtualKey::Address(a) if a.port() != 0) {
                     e.push(&rpath, "port 0");
                 }
                 if !reals.insert(rs.addr) {
@@ -404,21 +347,13 @@ fn check_checker(e: &mut Errors, path: &str, c: &Checker) {
                     e.push(&path, format!("url path {:?} must start with '/'", u.path));
                 }
                 for s in &u.status_code {
-                    if !(100..=599).contains(&s.from)
-                        || !(100..=599).contains(&s.to)
-                        || s.from > s.to
-                    {
-                        e.push(
-                            &path,
-                            format!("status_code {s} is not an HTTP status or range of them"),
-                        );
+                    if !(100..=599).contains(&s.from) || !(100..=599).contains(&s.to) || s.from > s.to {
+                        e.push(&path, format!("status_code {s} is not an HTTP status or range of them"));
                     }
                 }
             }
         }
-        CheckKind::Misc {
-            path: p, timeout_s, ..
-        } => {
+        CheckKind::Misc { path: p, timeout_s, .. } => {
             if !p.starts_with('/') {
                 e.push(&path, format!("misc_path {p:?} must be an absolute path"));
             }

@@ -35,16 +35,10 @@ fn every_flipped_bit_and_every_truncation_is_detected() {
         assert!(blob::decode(&x).is_err(), "bit {i} flipped went unnoticed");
     }
     for n in 0..b.len() {
-        assert!(
-            blob::decode(&b[..n]).is_err(),
-            "truncated to {n} bytes went unnoticed"
-        );
+        assert!(blob::decode(&b[..n]).is_err(), "truncated to {n} bytes went unnoticed");
     }
     assert_eq!(blob::decode(&[0xff; 64]).unwrap_err(), BlobError::Empty);
-    assert!(matches!(
-        blob::decode(b"GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE"),
-        Err(BlobError::NotAConfig { .. })
-    ));
+    assert!(matches!(blob::decode(b"GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE"), Err(BlobError::NotAConfig { .. })));
 }
 
 #[test]
@@ -73,10 +67,7 @@ fn an_invalid_config_is_never_written() {
     let mut bad = sample();
     bad.vrrp_instances[0].priority = 0;
     let e = st.commit(&bad, false).unwrap_err().to_string();
-    assert!(
-        e.contains("vrrp_instance VI_1: priority 0 is reserved"),
-        "{e}"
-    );
+    assert!(e.contains("vrrp_instance VI_1: priority 0 is reserved"), "{e}");
     assert_eq!(st.scan(), before);
 }
 
@@ -124,11 +115,7 @@ fn a_torn_sector_with_garbage_falls_back() {
     let mut st = Store::new(flash, SLOT).unwrap();
     let l = st.load(Config::default());
     assert_eq!(l.generation, Some(1));
-    assert!(
-        l.skipped[0].contains("body checksum mismatch"),
-        "{:?}",
-        l.skipped
-    );
+    assert!(l.skipped[0].contains("body checksum mismatch"), "{:?}", l.skipped);
 }
 
 #[test]
@@ -145,22 +132,13 @@ fn a_newer_schema_is_refused_by_name_and_kept() {
     let mut st = Store::new(flash, SLOT).unwrap();
     let l = st.load(Config::default());
     assert_eq!(l.generation, Some(1));
-    assert!(
-        l.skipped
-            .iter()
-            .any(|m| m.contains("newer firmware (config schema 9")),
-        "{:?}",
-        l.skipped
-    );
+    assert!(l.skipped.iter().any(|m| m.contains("newer firmware (config schema 9")), "{:?}", l.skipped);
     // Commits go to the free slots, not over the future blob.
     for _ in 0..2 {
         st.commit(&sample(), false).unwrap();
     }
     let scan = st.scan();
-    assert!(
-        matches!(scan[1].status, Err(BlobError::TooNew { schema: 9 })),
-        "{scan:?}"
-    );
+    assert!(matches!(scan[1].status, Err(BlobError::TooNew { schema: 9 })), "{scan:?}");
 }
 
 #[test]
@@ -174,10 +152,7 @@ fn unconfirmed_commits_are_not_booted() {
     assert_eq!(l.generation, Some(1));
     assert!(l.skipped[0].contains("never confirmed"), "{:?}", l.skipped);
     st.confirm(&c2).unwrap();
-    assert_eq!(
-        st.load(Config::default()).config.global.hostname.as_str(),
-        "trial"
-    );
+    assert_eq!(st.load(Config::default()).config.global.hostname.as_str(), "trial");
 }
 
 #[test]
@@ -190,10 +165,7 @@ fn the_ring_keeps_older_generations_until_it_wraps() {
     }
     let h: Vec<u64> = st.history().iter().map(|h| h.0).collect();
     assert_eq!(h, [10, 9, 8, 7]);
-    assert_eq!(
-        st.load(Config::default()).config.vrrp_instances[0].priority,
-        109
-    );
+    assert_eq!(st.load(Config::default()).config.vrrp_instances[0].priority, 109);
 }
 
 /// Fills every bounded collection and string to its limit: the encoding must
@@ -206,31 +178,17 @@ fn the_largest_config_fits_the_stated_bound() {
         while x.push(c).is_ok() {}
         x
     }
-    let v6: IpNet = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128"
-        .parse()
-        .unwrap();
+    let v6: IpNet = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128".parse().unwrap();
     let path: model::PathText = full('p');
     let mut c = Config::default();
     c.global.router_id = full('r');
     c.global.hostname = full('h');
     c.global.syslog = Some("[2001:db8::1]:514".parse().unwrap());
     while c.global.time_servers.push(v6.addr).is_ok() {}
-    c.global.console_password = Some(PasswordHash {
-        iterations: u32::MAX,
-        salt: [0xff; 16],
-        hash: [0xff; 32],
-    });
-    let mut vlan = Vlan {
-        id: 4094,
-        addresses: Bounded::new(),
-    };
+    c.global.console_password = Some(PasswordHash { iterations: u32::MAX, salt: [0xff; 16], hash: [0xff; 32] });
+    let mut vlan = Vlan { id: 4094, addresses: Bounded::new() };
     while vlan.addresses.push(v6).is_ok() {}
-    let mut iface = Interface {
-        name: full('i'),
-        mtu: Some(9216),
-        multicast: true,
-        ..Default::default()
-    };
+    let mut iface = Interface { name: full('i'), mtu: Some(9216), multicast: true, ..Default::default() };
     while iface.addresses.push(v6).is_ok() {}
     while iface.vlans.push(vlan.clone()).is_ok() {}
     while c.interfaces.push(iface.clone()).is_ok() {}
@@ -253,51 +211,20 @@ fn the_largest_config_fits_the_stated_bound() {
     };
     while vi.virtual_ipaddress.push(vip.clone()).is_ok() {}
     while vi.unicast_peer.push(v6.addr).is_ok() {}
-    while vi
-        .track_interface
-        .push(Track {
-            interface: full('t'),
-            weight: -254,
-        })
-        .is_ok()
-    {}
+    while vi.track_interface.push(Track { interface: full('t'), weight: -254 }).is_ok() {}
     while c.vrrp_instances.push(vi.clone()).is_ok() {}
-    let mut g = SyncGroup {
-        name: full('g'),
-        notify: vi.notify.clone(),
-        ..Default::default()
-    };
+    let mut g = SyncGroup { name: full('g'), notify: vi.notify.clone(), ..Default::default() };
     while g.group.push(full('n')).is_ok() {}
     while c.sync_groups.push(g.clone()).is_ok() {}
-    let mut url = Url {
-        path: path.clone(),
-        status_code: Bounded::new(),
-        digest: Some([0xff; 16]),
-    };
-    while url
-        .status_code
-        .push(StatusRange { from: 599, to: 599 })
-        .is_ok()
-    {}
-    let mut http = HttpCheck {
-        tls: true,
-        virtualhost: Some(full('v')),
-        verify_cert: true,
-        ..Default::default()
-    };
+    let mut url = Url { path: path.clone(), status_code: Bounded::new(), digest: Some([0xff; 16]) };
+    while url.status_code.push(StatusRange { from: 599, to: 599 }).is_ok() {}
+    let mut http = HttpCheck { tls: true, virtualhost: Some(full('v')), verify_cert: true, ..Default::default() };
     while http.urls.push(url.clone()).is_ok() {}
     // The largest checker kind decides the bound; take the largest of them.
     let kinds = [
         CheckKind::Http(http),
-        CheckKind::Misc {
-            path: path.clone(),
-            timeout_s: u16::MAX,
-            dynamic: true,
-        },
-        CheckKind::Dns {
-            query_type: DnsType::Aaaa,
-            query_name: full('q'),
-        },
+        CheckKind::Misc { path: path.clone(), timeout_s: u16::MAX, dynamic: true },
+        CheckKind::Dns { query_type: DnsType::Aaaa, query_name: full('q') },
     ];
     let mut biggest = 0;
     for kind in kinds {
@@ -309,29 +236,18 @@ fn the_largest_config_fits_the_stated_bound() {
         chk.connect_timeout_s = u16::MAX;
         chk.warmup_s = u16::MAX;
         chk.delay_before_retry_s = u16::MAX;
-        let mut rs = RealServer::new(
-            "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
-                .parse()
-                .unwrap(),
-        );
+        let mut rs = RealServer::new("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535".parse().unwrap());
         rs.weight = u32::MAX;
         rs.lb_kind = Some(Forwarding::Tun);
         rs.inhibit_on_failure = Some(true);
         rs.notify_up = Some(path.clone());
         rs.notify_down = Some(path.clone());
         while rs.checkers.push(chk.clone()).is_ok() {}
-        let mut vs = VirtualServer::new(VirtualKey::Address(
-            "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
-                .parse()
-                .unwrap(),
-        ));
+        let mut vs =
+            VirtualServer::new(VirtualKey::Address("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535".parse().unwrap()));
         vs.persistence_timeout = u32::MAX;
         vs.persistence_granularity = Some(v6);
-        vs.sorry_server = Some(
-            "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
-                .parse()
-                .unwrap(),
-        );
+        vs.sorry_server = Some("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535".parse().unwrap());
         while vs.real_servers.push(rs.clone()).is_ok() {}
         let mut cfg = c.clone();
         while cfg.virtual_servers.push(vs.clone()).is_ok() {}

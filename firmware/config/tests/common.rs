@@ -11,14 +11,8 @@ pub fn s<const N: usize>(v: &str) -> heapless::String<N> {
 pub fn sample() -> Config {
     let mut c = Config::default();
     c.global.router_id = s("LVS_A");
-    let mut eth0 = Interface {
-        name: s("eth0"),
-        multicast: true,
-        ..Default::default()
-    };
-    eth0.addresses
-        .push("172.16.42.2/24".parse().unwrap())
-        .unwrap();
+    let mut eth0 = Interface { name: s("eth0"), multicast: true, ..Default::default() };
+    eth0.addresses.push("172.16.42.2/24".parse().unwrap()).unwrap();
     c.interfaces.push(eth0).unwrap();
     let mut vi = VrrpInstance::new("VI_1").unwrap();
     vi.interface = s("eth0");
@@ -39,16 +33,8 @@ pub fn sample() -> Config {
     vs.delay_loop_s = 6;
     let mut rs = RealServer::new("172.16.42.10:80".parse::<SocketAddr>().unwrap());
     let mut http = HttpCheck::default();
-    http.urls
-        .push(Url {
-            path: s("/health"),
-            status_code: Bounded::new(),
-            digest: None,
-        })
-        .unwrap();
-    rs.checkers
-        .push(Checker::new(CheckKind::Http(http)))
-        .unwrap();
+    http.urls.push(Url { path: s("/health"), status_code: Bounded::new(), digest: None }).unwrap();
+    rs.checkers.push(Checker::new(CheckKind::Http(http))).unwrap();
     vs.real_servers.push(rs).unwrap();
     c.virtual_servers.push(vs).unwrap();
     c

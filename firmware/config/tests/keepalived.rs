@@ -32,13 +32,7 @@ fn the_walk_through_pair_imports() {
     assert_eq!(c.global.router_id.as_str(), "LVS_MASTER");
     let vi = &c.vrrp_instances[0];
     assert_eq!(
-        (
-            vi.state,
-            vi.virtual_router_id,
-            vi.priority,
-            vi.advert_int_cs,
-            vi.version
-        ),
+        (vi.state, vi.virtual_router_id, vi.priority, vi.advert_int_cs, vi.version),
         (VrrpState::Master, 51, 150, 100, 2)
     );
     assert_eq!(vi.auth_pass.as_deref(), Some("1111"));
@@ -48,26 +42,13 @@ fn the_walk_through_pair_imports() {
     assert_eq!(vip.dev.as_deref(), Some("ens33"));
     assert_eq!(vip.label.as_deref(), Some("ens33:0"));
     let vs = &c.virtual_servers[0];
+    assert_eq!(vs.key, VirtualKey::Address("10.10.10.2:1358".parse().unwrap()));
     assert_eq!(
-        vs.key,
-        VirtualKey::Address("10.10.10.2:1358".parse().unwrap())
-    );
-    assert_eq!(
-        (
-            vs.lb_algo,
-            vs.lb_kind,
-            vs.persistence_timeout,
-            vs.delay_loop_s
-        ),
+        (vs.lb_algo, vs.lb_kind, vs.persistence_timeout, vs.delay_loop_s),
         (Scheduler::Rr, Forwarding::Nat, 50, 6)
     );
-    assert_eq!(
-        vs.sorry_server,
-        Some("192.168.200.200:1358".parse().unwrap())
-    );
-    let CheckKind::Http(h) = &vs.real_servers[0].checkers[0].kind else {
-        panic!()
-    };
+    assert_eq!(vs.sorry_server, Some("192.168.200.200:1358".parse().unwrap()));
+    let CheckKind::Http(h) = &vs.real_servers[0].checkers[0].kind else { panic!() };
     assert_eq!(h.urls.len(), 2);
     assert_eq!(h.urls[0].digest.unwrap()[..2], [0x64, 0x02]);
     assert_eq!(vs.real_servers[0].checkers[0].retry, 3);
@@ -97,10 +78,7 @@ fn vigils_own_blocks_and_ipv6() {
     assert!(!c.vrrp_instances[0].preempt);
     assert_eq!(c.vrrp_instances[0].track_interface[0].weight, -50);
     assert_eq!(c.virtual_servers[0].key, VirtualKey::Fwmark(3));
-    assert_eq!(
-        c.virtual_servers[0].persistence_granularity.unwrap().prefix,
-        24
-    );
+    assert_eq!(c.virtual_servers[0].persistence_granularity.unwrap().prefix, 24);
     assert_eq!(c.virtual_servers[1].real_servers[1].checkers.len(), 2);
     round_trip(c);
 }
@@ -121,35 +99,21 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
         ]
     );
     assert_eq!(i.config.global.router_id.as_str(), "R1");
-    assert_eq!(
-        i.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count(),
-        1
-    );
+    assert_eq!(i.diagnostics.iter().filter(|d| d.severity == Severity::Error).count(), 1);
 }
 
 #[test]
 fn bounds_are_enforced_on_import() {
-    let mut text = String::from(
-        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n",
-    );
+    let mut text = String::from("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n");
     for n in 0..40 {
         text.push_str(&format!("  10.0.{n}.1\n"));
     }
     text.push_str(" }\n auth_pass_too_long_is_not_here\n}\n");
     let i = import_str("b.conf", &text).unwrap();
-    assert_eq!(
-        i.config.vrrp_instances[0].virtual_ipaddress.len(),
-        limits::VIRTUAL_ADDRESSES
-    );
+    assert_eq!(i.config.vrrp_instances[0].virtual_ipaddress.len(), limits::VIRTUAL_ADDRESSES);
     let errs: Vec<String> = i.errors().map(|d| d.to_string()).collect();
     assert_eq!(errs.len(), 40 - limits::VIRTUAL_ADDRESSES, "{errs:#?}");
-    assert!(
-        errs[0].starts_with("b.conf:37:3: error: more than 32 virtual addresses"),
-        "{errs:#?}"
-    );
+    assert!(errs[0].starts_with("b.conf:37:3: error: more than 32 virtual addresses"), "{errs:#?}");
 }
 
 /// Debian's keepalived package ships sample configs: each imports with no

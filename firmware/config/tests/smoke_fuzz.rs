@@ -49,13 +49,7 @@ fn mutated_keepalived_text_never_panics() {
     let mut rng = fastrand::Rng::with_seed(2);
     let seeds: Vec<String> = ["master.conf", "vigil.conf"]
         .iter()
-        .map(|f| {
-            std::fs::read_to_string(format!(
-                "{}/tests/keepalived/{f}",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .unwrap()
-        })
+        .map(|f| std::fs::read_to_string(format!("{}/tests/keepalived/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap())
         .collect();
     let mut clean = 0;
     for n in 0..5_000 {

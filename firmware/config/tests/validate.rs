@@ -3,12 +3,7 @@ use common::{s, sample};
 use vigil_config::*;
 
 fn errors(c: &Config) -> Vec<String> {
-    c.validate()
-        .err()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| e.to_string())
-        .collect()
+    c.validate().err().unwrap_or_default().iter().map(|e| e.to_string()).collect()
 }
 
 #[test]
@@ -33,18 +28,26 @@ fn each_problem_names_its_path() {
     c.vrrp_instances.push(far).unwrap();
     c.virtual_servers[0].real_servers[0].addr = "172.16.42.10:0".parse().unwrap();
     let e = errors(&c);
-    assert!(e.contains(&"vrrp_instance VI_1: priority 0 is reserved (it means a master is resigning); use 1..=255".to_string()), "{e:#?}");
-    assert!(e.contains(&"vrrp_instance VI_2: virtual_router_id 51 on eth0 is already used by vrrp_instance VI_1".to_string()), "{e:#?}");
     assert!(
-        e.contains(&"vrrp_instance VI_3 virtual_ipaddress 10.9.9.9/32: is outside every subnet of eth0 (172.16.42.2/24)".to_string()),
+        e.contains(
+            &"vrrp_instance VI_1: priority 0 is reserved (it means a master is resigning); use 1..=255".to_string()
+        ),
         "{e:#?}"
     );
     assert!(
         e.contains(
-            &"virtual_server 172.16.42.111 80 real_server 172.16.42.10 0: port 0".to_string()
+            &"vrrp_instance VI_2: virtual_router_id 51 on eth0 is already used by vrrp_instance VI_1".to_string()
         ),
         "{e:#?}"
     );
+    assert!(
+        e.contains(
+            &"vrrp_instance VI_3 virtual_ipaddress 10.9.9.9/32: is outside every subnet of eth0 (172.16.42.2/24)"
+                .to_string()
+        ),
+        "{e:#?}"
+    );
+    assert!(e.contains(&"virtual_server 172.16.42.111 80 real_server 172.16.42.10 0: port 0".to_string()), "{e:#?}");
     assert_eq!(e.len(), 4, "{e:#?}");
 }
 
@@ -56,29 +59,19 @@ fn version_specific_rules() {
     c.vrrp_instances[0].version = 3;
     c.vrrp_instances[0].auth_pass = Some(s("secret"));
     let e = errors(&c);
-    assert_eq!(
-        e,
-        ["vrrp_instance VI_1: authentication exists only in VRRPv2 (RFC 5798 removed it)"]
-    );
+    assert_eq!(e, ["vrrp_instance VI_1: authentication exists only in VRRPv2 (RFC 5798 removed it)"]);
     c.vrrp_instances[0].auth_pass = None;
     c.vrrp_instances[0].virtual_ipaddress[0].addr = "fe80::1/64".parse().unwrap();
     c.vrrp_instances[0].virtual_ipaddress[0].brd = None;
     assert_eq!(errors(&c), Vec::<String>::new());
     c.vrrp_instances[0].version = 2;
-    assert!(
-        errors(&c)
-            .iter()
-            .any(|e| e.contains("IPv6 virtual addresses need version 3"))
-    );
+    assert!(errors(&c).iter().any(|e| e.contains("IPv6 virtual addresses need version 3")));
 }
 
 #[test]
 fn sync_groups_and_checkers() {
     let mut c = sample();
-    let mut g = SyncGroup {
-        name: s("G"),
-        ..Default::default()
-    };
+    let mut g = SyncGroup { name: s("G"), ..Default::default() };
     g.group.push(s("VI_1")).unwrap();
     g.group.push(s("VI_9")).unwrap();
     c.sync_groups.push(g).unwrap();
@@ -87,19 +80,10 @@ fn sync_groups_and_checkers() {
         h.urls[0].status_code.push(StatusRange::one(700)).unwrap();
     }
     let e = errors(&c);
+    assert!(e.contains(&"vrrp_sync_group G: group member VI_9 is not a vrrp_instance".to_string()), "{e:#?}");
+    assert!(e.iter().any(|x| x.ends_with("HTTP_GET: url path \"health\" must start with '/'")), "{e:#?}");
     assert!(
-        e.contains(&"vrrp_sync_group G: group member VI_9 is not a vrrp_instance".to_string()),
-        "{e:#?}"
-    );
-    assert!(
-        e.iter()
-            .any(|x| x.ends_with("HTTP_GET: url path \"health\" must start with '/'")),
-        "{e:#?}"
-    );
-    assert!(
-        e.iter().any(
-            |x| x.ends_with("HTTP_GET: status_code 700 is not an HTTP status or range of them")
-        ),
+        e.iter().any(|x| x.ends_with("HTTP_GET: status_code 700 is not an HTTP status or range of them")),
         "{e:#?}"
     );
 }
@@ -108,14 +92,8 @@ fn sync_groups_and_checkers() {
 fn addresses_parse_with_clear_errors() {
     assert_eq!("10.0.0.1".parse::<IpNet>().unwrap().prefix, 32);
     assert_eq!("2001:db8::1/64".parse::<IpNet>().unwrap().prefix, 64);
-    assert_eq!(
-        "10.0.0.1/33".parse::<IpNet>().unwrap_err(),
-        "prefix \"33\" is not 0..=32"
-    );
-    assert_eq!(
-        "10.0.0/8".parse::<IpNet>().unwrap_err(),
-        "\"10.0.0\" is not an IP address"
-    );
+    assert_eq!("10.0.0.1/33".parse::<IpNet>().unwrap_err(), "prefix \"33\" is not 0..=32");
+    assert_eq!("10.0.0/8".parse::<IpNet>().unwrap_err(), "\"10.0.0\" is not an IP address");
     let n: IpNet = "192.168.1.0/24".parse().unwrap();
     assert!(n.contains("192.168.1.200".parse().unwrap()));
     assert!(!n.contains("192.168.2.1".parse().unwrap()));

@@ -9,11 +9,7 @@ pub fn diff(a: &str, b: &str, context: usize) -> String {
     let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     let mut ops: Vec<(char, &str)> = Vec::new();
@@ -32,12 +28,7 @@ pub fn diff(a: &str, b: &str, context: usize) -> String {
             j += 1;
         }
     }
-    let changed: Vec<usize> = ops
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.0 != ' ')
-        .map(|(k, _)| k)
-        .collect();
+    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| o.0 != ' ').map(|(k, _)| k).collect();
     let mut out = String::new();
     let mut last_shown: Option<usize> = None;
     for (k, (op, line)) in ops.iter().enumerate() {

@@ -109,11 +109,7 @@ impl Editor {
         let was_cr = std::mem::replace(&mut self.last_cr, false);
         match self.esc {
             Esc::Start => {
-                self.esc = if b == b'[' || b == b'O' {
-                    Esc::Csi
-                } else {
-                    Esc::None
-                };
+                self.esc = if b == b'[' || b == b'O' { Esc::Csi } else { Esc::None };
                 return None;
             }
             Esc::Csi => {
@@ -377,10 +373,7 @@ mod tests {
     #[test]
     fn typing_and_enter() {
         let mut e = Editor::new("> ");
-        assert_eq!(
-            feed(&mut e, b"show system\r\n"),
-            [Event::Line("show system".into())]
-        );
+        assert_eq!(feed(&mut e, b"show system\r\n"), [Event::Line("show system".into())]);
         assert_eq!(e.history(), ["show system"]);
     }
 

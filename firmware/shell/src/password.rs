@@ -9,22 +9,13 @@ pub const ITERATIONS: u32 = 20_000;
 pub fn hash(password: &str, salt: [u8; 16], iterations: u32) -> PasswordHash {
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, iterations, &mut out);
-    PasswordHash {
-        iterations,
-        salt,
-        hash: out,
-    }
+    PasswordHash { iterations, salt, hash: out }
 }
 
 /// Constant-time comparison of the derived key.
 pub fn verify(password: &str, h: &PasswordHash) -> bool {
     let candidate = hash(password, h.salt, h.iterations);
-    candidate
-        .hash
-        .iter()
-        .zip(h.hash.iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    candidate.hash.iter().zip(h.hash.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 #[cfg(test)]

@@ -80,8 +80,8 @@ pub struct Shell<S: System> {
 }
 
 const COMMANDS: &[&str] = &[
-    "show", "set", "delete", "compare", "commit", "confirm", "rollback", "load", "export", "save",
-    "password", "logout", "poweroff", "reboot", "halt", "help",
+    "show", "set", "delete", "compare", "commit", "confirm", "rollback", "load", "export", "save", "password",
+    "logout", "poweroff", "reboot", "halt", "help",
 ];
 
 impl<S: System> Shell<S> {
@@ -102,10 +102,7 @@ impl<S: System> Shell<S> {
 
     fn enter_login_if_needed(&mut self) {
         if self.running.global.console_password.is_some() {
-            self.mode = Mode::Login {
-                failures: 0,
-                locked_until: None,
-            };
+            self.mode = Mode::Login { failures: 0, locked_until: None };
             self.editor.echo = false;
             self.editor.set_prompt("Password: ");
         } else {
@@ -132,17 +129,10 @@ impl<S: System> Shell<S> {
             Mode::Login { locked_until, .. } => locked_until,
             _ => None,
         };
-        [self.pending.as_ref().map(|p| p.0), lock]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.pending.as_ref().map(|p| p.0), lock].into_iter().flatten().min()
     }
 
-    pub fn handle_timeout<W: embedded_io::Write>(
-        &mut self,
-        now: Instant,
-        out: &mut W,
-    ) -> Result<(), W::Error> {
+    pub fn handle_timeout<W: embedded_io::Write>(&mut self, now: Instant, out: &mut W) -> Result<(), W::Error> {
         if let Some((deadline, previous)) = &self.pending
             && now >= *deadline
         {
@@ -152,16 +142,10 @@ impl<S: System> Shell<S> {
             self.commit_config(previous, false);
             self.editor.show_prompt();
         }
-        if let Mode::Login {
-            locked_until: Some(t),
-            ..
-        } = &mut self.mode
+        if let Mode::Login { locked_until: Some(t), .. } = &mut self.mode
             && now >= *t
         {
-            self.mode = Mode::Login {
-                failures: self.failures(),
-                locked_until: None,
-            };
+            self.mode = Mode::Login { failures: self.failures(), locked_until: None };
         }
         self.flush(out)
     }
@@ -174,12 +158,7 @@ impl<S: System> Shell<S> {
     }
 
     /// Feeds bytes typed at the console.
-    pub fn feed<W: embedded_io::Write>(
-        &mut self,
-        now: Instant,
-        bytes: &[u8],
-        out: &mut W,
-    ) -> Result<(), W::Error> {
+    pub fn feed<W: embedded_io::Write>(&mut self, now: Instant, bytes: &[u8], out: &mut W) -> Result<(), W::Error> {
         for &b in bytes {
             let ev = self.editor.feed(b);
             // The editor's echo (and Enter's newline) comes before what the
@@ -297,27 +276,16 @@ impl<S: System> Shell<S> {
     }
 
     fn login(&mut self, now: Instant, pw: &str) {
-        let Mode::Login {
-            failures,
-            locked_until,
-        } = self.mode
-        else {
+        let Mode::Login { failures, locked_until } = self.mode else {
             return;
         };
         if locked_until.is_some_and(|t| now < t) {
-            let left = locked_until
-                .map(|t| t.saturating_duration_since(now).as_secs() + 1)
-                .unwrap_or(0);
+            let left = locked_until.map(|t| t.saturating_duration_since(now).as_secs() + 1).unwrap_or(0);
             self.say(&format!("locked: try again in {left} s"));
             self.editor.show_prompt();
             return;
         }
-        let ok = self
-            .running
-            .global
-            .console_password
-            .as_ref()
-            .is_none_or(|h| password::verify(pw, h));
+        let ok = self.running.global.console_password.as_ref().is_none_or(|h| password::verify(pw, h));
         if ok {
             self.mode = Mode::Normal;
             self.editor.echo = true;
@@ -326,10 +294,7 @@ impl<S: System> Shell<S> {
             // 1, 2, 4 ... 30 s after each failure in a row.
             let failures = failures + 1;
             let delay = Duration::from_secs((1u64 << (failures - 1).min(5)).min(30));
-            self.mode = Mode::Login {
-                failures,
-                locked_until: Some(now + delay),
-            };
+            self.mode = Mode::Login { failures, locked_until: Some(now + delay) };
             self.say(&format!("wrong password; wait {} s", delay.as_secs()));
         }
         self.editor.show_prompt();
@@ -342,20 +307,14 @@ impl<S: System> Shell<S> {
         let (done, partial) = if ends_in_space {
             (words.as_slice(), String::new())
         } else {
-            let (last, rest) = words
-                .split_last()
-                .map(|(l, r)| (l.clone(), r))
-                .unwrap_or_default();
+            let (last, rest) = words.split_last().map(|(l, r)| (l.clone(), r)).unwrap_or_default();
             (rest, last)
         };
         let options = self.completions(done, &partial);
         match options.as_slice() {
             [] => {}
             [one] => {
-                let rest = one
-                    .strip_prefix(partial.as_str())
-                    .unwrap_or(one)
-                    .to_string();
+                let rest = one.strip_prefix(partial.as_str()).unwrap_or(one).to_string();
                 self.editor.insert(&rest);
                 self.editor.insert(" ");
             }
@@ -374,11 +333,7 @@ impl<S: System> Shell<S> {
     }
 
     fn completions(&mut self, done: &[String], partial: &str) -> Vec<String> {
-        let starts = |v: Vec<String>| {
-            v.into_iter()
-                .filter(|o| o.starts_with(partial))
-                .collect::<Vec<_>>()
-        };
+        let starts = |v: Vec<String>| v.into_iter().filter(|o| o.starts_with(partial)).collect::<Vec<_>>();
         match done.split_first() {
             None => starts(COMMANDS.iter().map(|s| s.to_string()).collect()),
             Some((cmd, rest)) => match cmd.as_str() {
@@ -404,27 +359,17 @@ impl<S: System> Shell<S> {
         } else {
             words.last().cloned().unwrap_or_default()
         };
-        let done = if partial.is_empty() {
-            &words[..]
-        } else {
-            &words[..words.len() - 1]
-        };
+        let done = if partial.is_empty() { &words[..] } else { &words[..words.len() - 1] };
         if done.is_empty() && partial.is_empty() {
             return HELP.into();
         }
         let options = self.completions(done, &partial);
-        if options.is_empty() {
-            "<value>".into()
-        } else {
-            options.join("  ")
-        }
+        if options.is_empty() { "<value>".into() } else { options.join("  ") }
     }
 
     fn show_topics(&self) -> Vec<String> {
-        let mut t: Vec<String> = ["config", "candidate", "compare", "history", "limits"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut t: Vec<String> =
+            ["config", "candidate", "compare", "history", "limits"].iter().map(|s| s.to_string()).collect();
         t.extend(self.system.status_topics());
         t
     }
@@ -434,10 +379,7 @@ impl<S: System> Shell<S> {
         let Some((cmd, args)) = words.split_first() else {
             return;
         };
-        let matches: Vec<&&str> = COMMANDS
-            .iter()
-            .filter(|c| c.starts_with(cmd.as_str()))
-            .collect();
+        let matches: Vec<&&str> = COMMANDS.iter().filter(|c| c.starts_with(cmd.as_str())).collect();
         let cmd = match (COMMANDS.iter().find(|c| **c == cmd), matches.as_slice()) {
             (Some(c), _) => *c,
             (None, [one]) => **one,
@@ -503,9 +445,7 @@ impl<S: System> Shell<S> {
                     self.say("no console password is set: nothing to log out of");
                 }
             }
-            "poweroff" | "reboot" | "halt" if !args.is_empty() => {
-                self.say(&format!("error: unexpected {:?}", args[0]))
-            }
+            "poweroff" | "reboot" | "halt" if !args.is_empty() => self.say(&format!("error: unexpected {:?}", args[0])),
             "poweroff" => self.power = Some(Power::PowerOff),
             "reboot" => self.power = Some(Power::Reboot),
             "halt" => self.power = Some(Power::Halt),
@@ -526,36 +466,21 @@ impl<S: System> Shell<S> {
                 let text = if h.is_empty() {
                     "no config on flash: running the embedded default".to_string()
                 } else {
-                    h.iter()
-                        .enumerate()
-                        .map(|(i, g)| format!("{i}  generation {g}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
+                    h.iter().enumerate().map(|(i, g)| format!("{i}  generation {g}")).collect::<Vec<_>>().join("\n")
                 };
                 self.say(&text);
             }
             "limits" => self.say(&limits_text()),
             t => match self.system.status(t) {
                 Some(text) => self.say(&text),
-                None => self.say(&format!(
-                    "error: unknown topic {t:?}; show one of {}",
-                    self.show_topics().join(", ")
-                )),
+                None => self.say(&format!("error: unknown topic {t:?}; show one of {}", self.show_topics().join(", "))),
             },
         }
     }
 
     fn compare(&mut self) {
-        let d = diff(
-            &export(&self.running, Flavor::Vigil),
-            &export(&self.candidate, Flavor::Vigil),
-            3,
-        );
-        if d.is_empty() {
-            self.say("no changes")
-        } else {
-            self.say(&d)
-        }
+        let d = diff(&export(&self.running, Flavor::Vigil), &export(&self.candidate, Flavor::Vigil), 3);
+        if d.is_empty() { self.say("no changes") } else { self.say(&d) }
     }
 
     fn commit(&mut self, now: Instant, args: &[String]) {
@@ -594,9 +519,7 @@ impl<S: System> Shell<S> {
                 true
             }
             Err(e) => {
-                self.say(&format!(
-                    "error: commit failed: {e}; running config unchanged"
-                ));
+                self.say(&format!("error: commit failed: {e}; running config unchanged"));
                 false
             }
         }
@@ -617,17 +540,12 @@ impl<S: System> Shell<S> {
         }
         let history = self.system.history();
         let Some(&g) = history.get(n) else {
-            return self.say(&format!(
-                "error: only {} older generation(s) on flash",
-                history.len().saturating_sub(1)
-            ));
+            return self.say(&format!("error: only {} older generation(s) on flash", history.len().saturating_sub(1)));
         };
         match self.system.load_generation(g) {
             Ok(c) => {
                 self.candidate = c;
-                self.say(&format!(
-                    "candidate loaded from generation {g}; `compare`, then `commit`"
-                ));
+                self.say(&format!("candidate loaded from generation {g}; `compare`, then `commit`"));
             }
             Err(e) => self.say(&format!("error: {e}")),
         }
@@ -698,13 +616,7 @@ fn common_prefix(v: &[String]) -> String {
     let first = &v[0];
     let mut n = first.len();
     for s in &v[1..] {
-        n = n.min(
-            first
-                .chars()
-                .zip(s.chars())
-                .take_while(|(a, b)| a == b)
-                .count(),
-        );
+        n = n.min(first.chars().zip(s.chars()).take_while(|(a, b)| a == b).count());
     }
     first.chars().take(n).collect()
 }

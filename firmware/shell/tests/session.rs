@@ -14,10 +14,7 @@ struct MemSystem {
 
 impl System for MemSystem {
     fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String> {
-        let g = self
-            .store
-            .commit(config, unconfirmed)
-            .map_err(|e| e.to_string())?;
+        let g = self.store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
         self.applied.push(config.clone());
         Ok(g)
     }
@@ -57,20 +54,10 @@ struct Term {
 impl Term {
     fn new() -> Term {
         let store = Store::new(MemFlash::new(4 * 65536), 65536).unwrap();
-        let mut shell = Shell::new(
-            MemSystem {
-                store,
-                applied: Vec::new(),
-            },
-            default_config(),
-        );
+        let mut shell = Shell::new(MemSystem { store, applied: Vec::new() }, default_config());
         let mut out = Vec::new();
         shell.start(&mut out).unwrap();
-        Term {
-            shell,
-            now: Instant::now(),
-            screen: String::from_utf8(out).unwrap(),
-        }
+        Term { shell, now: Instant::now(), screen: String::from_utf8(out).unwrap() }
     }
 
     /// Types bytes; returns what the terminal showed in response.
@@ -102,15 +89,9 @@ fn set_compare_commit() {
     assert!(t.screen.ends_with("vigil> "));
     t.line("set vrrp_instance VI_1 priority 120");
     let cmp = t.line("compare");
-    assert!(
-        cmp.contains("-     priority 100\r\n+     priority 120\r\n"),
-        "{cmp}"
-    );
+    assert!(cmp.contains("-     priority 100\r\n+     priority 120\r\n"), "{cmp}");
     let out = t.line("commit");
-    assert!(
-        out.contains("commit: generation 1 written and applied"),
-        "{out}"
-    );
+    assert!(out.contains("commit: generation 1 written and applied"), "{out}");
     assert_eq!(t.shell.running.vrrp_instances[0].priority, 120);
     assert_eq!(t.shell.system.applied.len(), 1);
     assert!(t.line("compare").contains("no changes"));
@@ -121,29 +102,17 @@ fn set_compare_commit() {
 fn mistakes_print_errors_and_change_nothing() {
     let mut t = Term::new();
     let before = t.shell.candidate.clone();
-    assert!(
-        t.line("sett system")
-            .contains("error: unknown command \"sett\"; type help")
-    );
+    assert!(t.line("sett system").contains("error: unknown command \"sett\"; type help"));
     let out = t.line("set vrrp_instance VI_1 priority 300");
-    assert!(
-        out.contains("error: \"300\" is not a priority (1..=255)"),
-        "{out}"
-    );
+    assert!(out.contains("error: \"300\" is not a priority (1..=255)"), "{out}");
     assert!(out.contains("candidate unchanged"));
     let out = t.line("set vrrp_instance VI_1 prioirty 30");
-    assert!(
-        out.contains("error: unknown keyword \"prioirty\" here"),
-        "{out}"
-    );
+    assert!(out.contains("error: unknown keyword \"prioirty\" here"), "{out}");
     assert_eq!(t.shell.candidate, before);
     // A candidate that fails validation is not written.
     t.line("delete vrrp_instance VI_1 virtual_ipaddress 10.0.0.1/24");
     let out = t.line("commit");
-    assert!(
-        out.contains("vrrp_instance VI_1: virtual_ipaddress is empty"),
-        "{out}"
-    );
+    assert!(out.contains("vrrp_instance VI_1: virtual_ipaddress is empty"), "{out}");
     assert!(t.shell.system.history().is_empty());
     assert!(t.line("poweroff now").contains("error: unexpected \"now\""));
     assert!(t.line("c").contains("ambiguous: compare, commit, confirm"));
@@ -182,10 +151,7 @@ fn rollback_loads_older_generations() {
     assert_eq!(t.shell.candidate.vrrp_instances[0].priority, 110);
     t.line("rollback");
     assert_eq!(t.shell.candidate.vrrp_instances[0].priority, 130);
-    assert!(
-        t.line("rollback 9")
-            .contains("error: only 2 older generation(s)")
-    );
+    assert!(t.line("rollback 9").contains("error: only 2 older generation(s)"));
 }
 
 #[test]
@@ -201,10 +167,7 @@ fn load_keepalived_by_paste() {
     t.line(" }");
     t.line("}");
     let out = t.line("end");
-    assert!(
-        out.contains("paste:4:2: unsupported: keyword \"smtp_alert\""),
-        "{out}"
-    );
+    assert!(out.contains("paste:4:2: unsupported: keyword \"smtp_alert\""), "{out}");
     assert!(out.contains("candidate replaced"), "{out}");
     assert_eq!(t.shell.candidate.vrrp_instances[0].name.as_str(), "VI_2");
     // A paste with errors replaces nothing.
@@ -248,10 +211,7 @@ fn console_password_with_lockout() {
     let out = t.line("logout");
     assert!(out.ends_with("Password: "), "{out}");
     let out = t.line("wrong");
-    assert!(
-        !out.contains("wrong\r"),
-        "the password is not echoed: {out}"
-    );
+    assert!(!out.contains("wrong\r"), "the password is not echoed: {out}");
     assert!(out.contains("wrong password; wait 1 s"));
     // While locked even the right password is refused.
     assert!(t.line("correct horse").contains("locked"));

@@ -9,10 +9,7 @@ static EPOCH: OnceLock<Duration> = OnceLock::new();
 /// Time since the kernel started (CLOCK_BOOTTIME).
 pub fn since_boot() -> Duration {
     match clock_gettime(ClockId::CLOCK_BOOTTIME) {
-        Ok(t) => Duration::new(
-            t.tv_sec().max(0) as u64,
-            t.tv_nsec().clamp(0, 999_999_999) as u32,
-        ),
+        Ok(t) => Duration::new(t.tv_sec().max(0) as u64, t.tv_nsec().clamp(0, 999_999_999) as u32),
         Err(_) => Duration::ZERO,
     }
 }
@@ -29,9 +26,7 @@ pub fn since_epoch() -> Duration {
 
 /// The wall clock as ISO 8601 UTC (`2026-11-25T20:33:07Z`).
 pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     utc(secs)
 }
 
@@ -47,12 +42,7 @@ fn utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]

@@ -23,11 +23,7 @@ pub fn default_config() -> Config {
 /// Where the config lives.
 pub enum Location {
     /// The board's config partition.
-    Partition {
-        device: PathBuf,
-        offset: u64,
-        size: u64,
-    },
+    Partition { device: PathBuf, offset: u64, size: u64 },
     /// A file (host mode), 8 slots.
     File(PathBuf),
 }
@@ -36,40 +32,22 @@ impl Location {
     pub fn for_board(board: &Runtime) -> Option<Location> {
         let flash = board.flash.as_ref()?;
         let p = flash.partitions.iter().find(|p| p.name == "config")?;
-        Some(Location::Partition {
-            device: PathBuf::from(&flash.device),
-            offset: p.offset.0,
-            size: p.size.0,
-        })
+        Some(Location::Partition { device: PathBuf::from(&flash.device), offset: p.offset.0, size: p.size.0 })
     }
 
     fn open(&self) -> Result<Store<FileFlash>, String> {
         let (path, offset, size): (&Path, u64, u64) = match self {
-            Location::Partition {
-                device,
-                offset,
-                size,
-            } => (device, *offset, *size),
+            Location::Partition { device, offset, size } => (device, *offset, *size),
             Location::File(p) => (p, 0, 8 * SLOT),
         };
-        let flash =
-            FileFlash::open(path, offset, size).map_err(|e| format!("{}: {e}", path.display()))?;
+        let flash = FileFlash::open(path, offset, size).map_err(|e| format!("{}: {e}", path.display()))?;
         Store::new(flash, SLOT).map_err(|e| e.to_string())
     }
 
     pub fn describe(&self) -> String {
         match self {
-            Location::Partition {
-                device,
-                offset,
-                size,
-            } => {
-                format!(
-                    "{} at {} MiB, {} MiB",
-                    device.display(),
-                    offset >> 20,
-                    size >> 20
-                )
+            Location::Partition { device, offset, size } => {
+                format!("{} at {} MiB, {} MiB", device.display(), offset >> 20, size >> 20)
             }
             Location::File(p) => p.display().to_string(),
         }
@@ -85,31 +63,15 @@ pub struct Flash {
 /// Loads the newest valid config, saying where it came from.
 pub fn load(location: Option<Location>) -> (Config, Flash) {
     let Some(loc) = location else {
-        warn!(
-            "config: no flash on this board: running the embedded default; commits cannot be saved"
-        );
-        return (
-            default_config(),
-            Flash {
-                store: None,
-                location: "none".into(),
-            },
-        );
+        warn!("config: no flash on this board: running the embedded default; commits cannot be saved");
+        return (default_config(), Flash { store: None, location: "none".into() });
     };
     let describe = loc.describe();
     let mut store = match loc.open() {
         Ok(s) => s,
         Err(e) => {
-            error!(
-                "config: cannot open the flash ({e}): running the embedded default; commits cannot be saved"
-            );
-            return (
-                default_config(),
-                Flash {
-                    store: None,
-                    location: describe,
-                },
-            );
+            error!("config: cannot open the flash ({e}): running the embedded default; commits cannot be saved");
+            return (default_config(), Flash { store: None, location: describe });
         }
     };
     let loaded = store.load(default_config());
@@ -120,13 +82,7 @@ pub fn load(location: Option<Location>) -> (Config, Flash) {
         (Some(g), Some(slot)) => info!("config: generation {g} from slot {slot} ({describe})"),
         _ => info!("config: nothing valid on flash ({describe}): using the embedded default"),
     }
-    (
-        loaded.config,
-        Flash {
-            store: Some(store),
-            location: describe,
-        },
-    )
+    (loaded.config, Flash { store: Some(store), location: describe })
 }
 
 /// Applies what can be applied live: the hostname and the interfaces
@@ -135,9 +91,7 @@ pub fn load(location: Option<Location>) -> (Config, Flash) {
 pub fn apply(previous: &Config, config: &Config) -> Result<(), String> {
     let mut problems = Vec::new();
     let want = config.global.hostname.as_str();
-    let have = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let have = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
     if want != have {
         match nix::unistd::sethostname(want) {
             Ok(()) => info!("hostname set to {want}"),
@@ -145,11 +99,7 @@ pub fn apply(previous: &Config, config: &Config) -> Result<(), String> {
         }
     }
     problems.extend(crate::interfaces::apply(previous, config));
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
 #[cfg(test)]

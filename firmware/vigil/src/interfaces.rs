@@ -20,30 +20,12 @@ pub struct LinkState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    DeleteLink {
-        name: String,
-    },
-    CreateVlan {
-        parent: String,
-        name: String,
-        id: u16,
-    },
-    SetMtu {
-        name: String,
-        mtu: u16,
-    },
-    SetMulticast {
-        name: String,
-        on: bool,
-    },
-    DelAddr {
-        name: String,
-        net: IpNet,
-    },
-    AddAddr {
-        name: String,
-        net: IpNet,
-    },
+    DeleteLink { name: String },
+    CreateVlan { parent: String, name: String, id: u16 },
+    SetMtu { name: String, mtu: u16 },
+    SetMulticast { name: String, on: bool },
+    DelAddr { name: String, net: IpNet },
+    AddAddr { name: String, net: IpNet },
 }
 
 /// One link the config describes.
@@ -85,10 +67,7 @@ pub fn plan(previous: &Config, next: &Config, kernel: &BTreeMap<String, LinkStat
     let (prev, want) = (links(previous), links(next));
     let mut removals = Vec::new();
     let mut additions = Vec::new();
-    for Wanted {
-        name, vlan, addrs, ..
-    } in &prev
-    {
+    for Wanted { name, vlan, addrs, .. } in &prev {
         let still = want.iter().find(|w| &w.name == name);
         if vlan.is_some() && still.is_none() {
             if kernel.contains_key(name) {
@@ -97,56 +76,30 @@ pub fn plan(previous: &Config, next: &Config, kernel: &BTreeMap<String, LinkStat
             continue;
         }
         let keep: &[IpNet] = still.map_or(&[], |w| &w.addrs);
-        let present = kernel
-            .get(name)
-            .map(|k| k.addresses.as_slice())
-            .unwrap_or(&[]);
+        let present = kernel.get(name).map(|k| k.addresses.as_slice()).unwrap_or(&[]);
         for a in addrs {
             if !keep.contains(a) && present.contains(&(a.addr, a.prefix)) {
-                removals.push(Step::DelAddr {
-                    name: name.clone(),
-                    net: *a,
-                });
+                removals.push(Step::DelAddr { name: name.clone(), net: *a });
             }
         }
     }
-    for Wanted {
-        name,
-        vlan,
-        mtu,
-        multicast,
-        addrs,
-    } in &want
-    {
+    for Wanted { name, vlan, mtu, multicast, addrs } in &want {
         let k = kernel.get(name);
         if let (None, Some((p, id))) = (k, vlan) {
-            additions.push(Step::CreateVlan {
-                parent: p.clone(),
-                name: name.clone(),
-                id: *id,
-            });
+            additions.push(Step::CreateVlan { parent: p.clone(), name: name.clone(), id: *id });
         }
         if let Some(m) = mtu
             && k.is_none_or(|k| k.mtu != u32::from(*m))
         {
-            additions.push(Step::SetMtu {
-                name: name.clone(),
-                mtu: *m,
-            });
+            additions.push(Step::SetMtu { name: name.clone(), mtu: *m });
         }
         if k.is_none_or(|k| k.multicast != *multicast) {
-            additions.push(Step::SetMulticast {
-                name: name.clone(),
-                on: *multicast,
-            });
+            additions.push(Step::SetMulticast { name: name.clone(), on: *multicast });
         }
         let present = k.map(|k| k.addresses.as_slice()).unwrap_or(&[]);
         for a in addrs {
             if !present.contains(&(a.addr, a.prefix)) {
-                additions.push(Step::AddAddr {
-                    name: name.clone(),
-                    net: *a,
-                });
+                additions.push(Step::AddAddr { name: name.clone(), net: *a });
             }
         }
     }
@@ -180,15 +133,7 @@ fn read_kernel(rtnl: &mut Rtnl) -> std::io::Result<BTreeMap<String, LinkState>> 
     let mut out = BTreeMap::new();
     for l in rtnl.links()? {
         let addresses = rtnl.addresses(l.index)?;
-        out.insert(
-            l.name.clone(),
-            LinkState {
-                index: l.index,
-                mtu: l.mtu,
-                multicast: l.is_multicast(),
-                addresses,
-            },
-        );
+        out.insert(l.name.clone(), LinkState { index: l.index, mtu: l.mtu, multicast: l.is_multicast(), addresses });
     }
     Ok(out)
 }
@@ -198,9 +143,7 @@ fn index(rtnl: &mut Rtnl, name: &str) -> std::io::Result<i32> {
         .into_iter()
         .find(|l| l.name == name)
         .map(|l| l.index)
-        .ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, format!("no interface {name}"))
-        })
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("no interface {name}")))
 }
 
 fn run(rtnl: &mut Rtnl, step: &Step) -> std::io::Result<()> {
@@ -259,15 +202,7 @@ mod tests {
                         (net.addr, net.prefix)
                     })
                     .collect();
-                (
-                    name.to_string(),
-                    LinkState {
-                        index: n as i32 + 1,
-                        mtu: 1500,
-                        multicast: true,
-                        addresses,
-                    },
-                )
+                (name.to_string(), LinkState { index: n as i32 + 1, mtu: 1500, multicast: true, addresses })
             })
             .collect()
     }
@@ -278,34 +213,17 @@ mod tests {
 
     #[test]
     fn first_apply_creates_what_is_missing() {
-        let next = cfg(
-            "interface eth0 {\n address 192.0.2.2/24\n mtu 1400\n vlan 10 {\n address 198.51.100.2/24\n }\n}\n",
-        );
+        let next =
+            cfg("interface eth0 {\n address 192.0.2.2/24\n mtu 1400\n vlan 10 {\n address 198.51.100.2/24\n }\n}\n");
         let k = kernel(&[("lo", &["127.0.0.1/8"]), ("eth0", &[])]);
         assert_eq!(
             plan(&Config::default(), &next, &k),
             [
-                Step::SetMtu {
-                    name: "eth0".into(),
-                    mtu: 1400
-                },
-                Step::AddAddr {
-                    name: "eth0".into(),
-                    net: net("192.0.2.2/24")
-                },
-                Step::CreateVlan {
-                    parent: "eth0".into(),
-                    name: "eth0.10".into(),
-                    id: 10
-                },
-                Step::SetMulticast {
-                    name: "eth0.10".into(),
-                    on: true
-                },
-                Step::AddAddr {
-                    name: "eth0.10".into(),
-                    net: net("198.51.100.2/24")
-                },
+                Step::SetMtu { name: "eth0".into(), mtu: 1400 },
+                Step::AddAddr { name: "eth0".into(), net: net("192.0.2.2/24") },
+                Step::CreateVlan { parent: "eth0".into(), name: "eth0.10".into(), id: 10 },
+                Step::SetMulticast { name: "eth0.10".into(), on: true },
+                Step::AddAddr { name: "eth0.10".into(), net: net("198.51.100.2/24") },
             ]
         );
     }
@@ -315,24 +233,13 @@ mod tests {
         let prev = cfg("interface eth0 {\n address 192.0.2.2/24\n vlan 10 {\n }\n}\n");
         let next = cfg("interface eth0 {\n address 192.0.2.3/24\n}\n");
         // 203.0.113.9 was added by someone else: vigil leaves it.
-        let k = kernel(&[
-            ("eth0", &["192.0.2.2/24", "203.0.113.9/24"]),
-            ("eth0.10", &[]),
-        ]);
+        let k = kernel(&[("eth0", &["192.0.2.2/24", "203.0.113.9/24"]), ("eth0.10", &[])]);
         assert_eq!(
             plan(&prev, &next, &k),
             [
-                Step::DelAddr {
-                    name: "eth0".into(),
-                    net: net("192.0.2.2/24")
-                },
-                Step::DeleteLink {
-                    name: "eth0.10".into()
-                },
-                Step::AddAddr {
-                    name: "eth0".into(),
-                    net: net("192.0.2.3/24")
-                },
+                Step::DelAddr { name: "eth0".into(), net: net("192.0.2.2/24") },
+                Step::DeleteLink { name: "eth0.10".into() },
+                Step::AddAddr { name: "eth0".into(), net: net("192.0.2.3/24") },
             ]
         );
         // Applying again changes nothing.

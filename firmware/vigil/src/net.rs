@@ -47,20 +47,9 @@ impl fmt::Display for Link {
                 flags.push(name);
             }
         }
-        write!(
-            f,
-            "{}: {} <{}> mtu {}",
-            self.index,
-            self.name,
-            flags.join(","),
-            self.mtu
-        )?;
+        write!(f, "{}: {} <{}> mtu {}", self.index, self.name, flags.join(","), self.mtu)?;
         if let Some(m) = self.mac {
-            write!(
-                f,
-                " link/ether {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                m[0], m[1], m[2], m[3], m[4], m[5]
-            )?;
+            write!(f, " link/ether {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])?;
         }
         Ok(())
     }
@@ -77,8 +66,7 @@ fn io_err(e: impl fmt::Display) -> io::Error {
 
 impl Rtnl {
     pub fn open() -> io::Result<Rtnl> {
-        let sock =
-            NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(io_err)?;
+        let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(io_err)?;
         Ok(Rtnl { sock, seq: 0 })
     }
 
@@ -97,10 +85,7 @@ impl Rtnl {
 
     /// Every link, in kernel index order.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        let msg = IfinfomsgBuilder::default()
-            .ifi_family(RtAddrFamily::Unspecified)
-            .build()
-            .map_err(io_err)?;
+        let msg = IfinfomsgBuilder::default().ifi_family(RtAddrFamily::Unspecified).build().map_err(io_err)?;
         let seq = self.send(Rtm::Getlink, NlmF::DUMP, msg)?;
         let mut out = Vec::new();
         loop {
@@ -171,11 +156,7 @@ impl Rtnl {
                 }
                 match m.nl_payload() {
                     NlPayload::Payload(a) if *a.ifa_index() as i32 == index => {
-                        let want = if *a.ifa_family() == RtAddrFamily::Inet {
-                            Ifa::Local
-                        } else {
-                            Ifa::Address
-                        };
+                        let want = if *a.ifa_family() == RtAddrFamily::Inet { Ifa::Local } else { Ifa::Address };
                         for attr in a.rtattrs().iter() {
                             if *attr.rta_type() == want
                                 && let Some(ip) = ip_from(attr.rta_payload().as_ref())
@@ -193,13 +174,7 @@ impl Rtnl {
 
     /// Adds (`add`) or removes an address, like `ip addr add|del A/P dev X`.
     /// IPv6 addresses skip duplicate address detection (usable at once).
-    pub fn change_address(
-        &mut self,
-        index: i32,
-        addr: IpAddr,
-        prefix: u8,
-        add: bool,
-    ) -> io::Result<()> {
+    pub fn change_address(&mut self, index: i32, addr: IpAddr, prefix: u8, add: bool) -> io::Result<()> {
         let (family, bytes) = match addr {
             IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec()),
             IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec()),
@@ -214,11 +189,7 @@ impl Rtnl {
                     .map_err(io_err)?,
             );
         }
-        let flags = if addr.is_ipv6() {
-            IfaF::NODAD
-        } else {
-            IfaF::empty()
-        };
+        let flags = if addr.is_ipv6() { IfaF::NODAD } else { IfaF::empty() };
         let msg = IfaddrmsgBuilder::default()
             .ifa_family(family)
             .ifa_prefixlen(prefix)
@@ -228,24 +199,15 @@ impl Rtnl {
             .rtattrs(attrs)
             .build()
             .map_err(io_err)?;
-        let (ty, flags) = if add {
-            (Rtm::Newaddr, NlmF::ACK | NlmF::CREATE | NlmF::EXCL)
-        } else {
-            (Rtm::Deladdr, NlmF::ACK)
-        };
+        let (ty, flags) =
+            if add { (Rtm::Newaddr, NlmF::ACK | NlmF::CREATE | NlmF::EXCL) } else { (Rtm::Deladdr, NlmF::ACK) };
         let seq = self.send_addr(ty, flags, msg)?;
         self.wait_ack(seq)
     }
 
     pub fn set_mtu(&mut self, index: i32, mtu: u32) -> io::Result<()> {
         let mut attrs = RtBuffer::new();
-        attrs.push(
-            RtattrBuilder::default()
-                .rta_type(Ifla::Mtu)
-                .rta_payload(mtu)
-                .build()
-                .map_err(io_err)?,
-        );
+        attrs.push(RtattrBuilder::default().rta_type(Ifla::Mtu).rta_payload(mtu).build().map_err(io_err)?);
         let msg = IfinfomsgBuilder::default()
             .ifi_family(RtAddrFamily::Unspecified)
             .ifi_index(index)
@@ -259,11 +221,7 @@ impl Rtnl {
     /// Creates an 802.1Q VLAN link `name` on `parent`, like `ip link add
     /// link PARENT name NAME type vlan id ID`.
     pub fn add_vlan(&mut self, parent: i32, name: &str, id: u16) -> io::Result<()> {
-        let vlan_id = RtattrBuilder::default()
-            .rta_type(IflaVlan::Id)
-            .rta_payload(id)
-            .build()
-            .map_err(io_err)?;
+        let vlan_id = RtattrBuilder::default().rta_type(IflaVlan::Id).rta_payload(id).build().map_err(io_err)?;
         let data = RtattrBuilder::default()
             .rta_type(IflaInfo::Data)
             .rta_payload(Buffer::new())
@@ -286,13 +244,7 @@ impl Rtnl {
             .nest(&data)
             .map_err(io_err)?;
         let mut attrs = RtBuffer::new();
-        attrs.push(
-            RtattrBuilder::default()
-                .rta_type(Ifla::Link)
-                .rta_payload(parent as u32)
-                .build()
-                .map_err(io_err)?,
-        );
+        attrs.push(RtattrBuilder::default().rta_type(Ifla::Link).rta_payload(parent as u32).build().map_err(io_err)?);
         let mut ifname = name.as_bytes().to_vec();
         ifname.push(0);
         attrs.push(
@@ -303,11 +255,8 @@ impl Rtnl {
                 .map_err(io_err)?,
         );
         attrs.push(info);
-        let msg = IfinfomsgBuilder::default()
-            .ifi_family(RtAddrFamily::Unspecified)
-            .rtattrs(attrs)
-            .build()
-            .map_err(io_err)?;
+        let msg =
+            IfinfomsgBuilder::default().ifi_family(RtAddrFamily::Unspecified).rtattrs(attrs).build().map_err(io_err)?;
         let seq = self.send(Rtm::Newlink, NlmF::ACK | NlmF::CREATE | NlmF::EXCL, msg)?;
         self.wait_ack(seq)
     }
@@ -348,13 +297,8 @@ fn ip_from(b: &[u8]) -> Option<IpAddr> {
 }
 
 fn parse_link(info: &Ifinfomsg) -> Link {
-    let mut link = Link {
-        index: *info.ifi_index(),
-        name: String::new(),
-        flags: info.ifi_flags().bits(),
-        mtu: 0,
-        mac: None,
-    };
+    let mut link =
+        Link { index: *info.ifi_index(), name: String::new(), flags: info.ifi_flags().bits(), mtu: 0, mac: None };
     for attr in info.rtattrs().iter() {
         let p: &[u8] = attr.rta_payload().as_ref();
         match *attr.rta_type() {

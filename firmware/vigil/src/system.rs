@@ -38,9 +38,7 @@ impl vigil_shell::session::System for Appliance {
         let Some(store) = self.store.as_mut() else {
             return Err("no flash to write the config to".into());
         };
-        let g = store
-            .commit(config, unconfirmed)
-            .map_err(|e| e.to_string())?;
+        let g = store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
         info!("config: generation {g} committed to {}", self.location);
         let previous = std::mem::replace(&mut self.applied, config.clone());
         config::apply(&previous, config)
@@ -48,10 +46,7 @@ impl vigil_shell::session::System for Appliance {
         Ok(g)
     }
     fn history(&mut self) -> Vec<u64> {
-        self.store
-            .as_mut()
-            .map(|s| s.history().into_iter().map(|h| h.0).collect())
-            .unwrap_or_default()
+        self.store.as_mut().map(|s| s.history().into_iter().map(|h| h.0).collect()).unwrap_or_default()
     }
     fn load_generation(&mut self, generation: u64) -> Result<Config, String> {
         match self.store.as_mut() {
@@ -63,19 +58,12 @@ impl vigil_shell::session::System for Appliance {
         let mut text = self.registry.get(topic)?;
         if topic == "system" {
             // The config's place on flash, and the wall clock.
-            let newest = self
-                .store
-                .as_mut()
-                .and_then(|s| s.history().first().copied());
+            let newest = self.store.as_mut().and_then(|s| s.history().first().copied());
             match newest {
-                Some((g, slot)) => text.push_str(&format!(
-                    "\nconfig generation {g} in slot {slot} of {}",
-                    self.location
-                )),
-                None => text.push_str(&format!(
-                    "\nconfig embedded default (flash: {})",
-                    self.location
-                )),
+                Some((g, slot)) => {
+                    text.push_str(&format!("\nconfig generation {g} in slot {slot} of {}", self.location))
+                }
+                None => text.push_str(&format!("\nconfig embedded default (flash: {})", self.location)),
             }
             text.push_str(&format!("\nclock {}", crate::clock::utc_now()));
         }
@@ -86,8 +74,8 @@ impl vigil_shell::session::System for Appliance {
     }
     fn random_salt(&mut self) -> [u8; 16] {
         let mut salt = [0u8; 16];
-        if let Err(e) = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt))
+        if let Err(e) =
+            std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt))
         {
             warn!("/dev/urandom: {e}; salting from the clock");
             let t = crate::clock::since_boot().as_nanos().to_le_bytes();
@@ -103,15 +91,10 @@ fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
     r.add("interfaces", show_interfaces);
     r.add("modules", || {
         read_or_explain("/proc/modules", |t| {
-            t.lines()
-                .map(|l| l.split(' ').next().unwrap_or(""))
-                .collect::<Vec<_>>()
-                .join("\n")
+            t.lines().map(|l| l.split(' ').next().unwrap_or("")).collect::<Vec<_>>().join("\n")
         })
     });
-    r.add("ipvs", || {
-        read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string())
-    });
+    r.add("ipvs", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
     r.add("log", || crate::log::recent(50).join("\n"));
     r.add("vrrp", || "no VRRP instances are running".to_string());
     r.add("checkers", || "no health checkers are running".to_string());
@@ -133,16 +116,9 @@ fn print_ready(mode: Mode, boot: Option<&Boot>) {
             "vigil: ready in {} ms ({} ms after kernel start){}",
             now.saturating_sub(b.started).as_millis(),
             now.as_millis(),
-            if b.problems > 0 {
-                format!(", degraded: {} problems", b.problems)
-            } else {
-                String::new()
-            }
+            if b.problems > 0 { format!(", degraded: {} problems", b.problems) } else { String::new() }
         ),
-        _ => format!(
-            "vigil: ready in {} ms (host mode)",
-            crate::clock::since_epoch().as_millis()
-        ),
+        _ => format!("vigil: ready in {} ms (host mode)", crate::clock::since_epoch().as_millis()),
     };
     let _ = writeln!(std::io::stderr(), "{line}");
 }
@@ -167,14 +143,7 @@ pub fn run_pid1(board: Option<Runtime>, boot: Boot) -> ! {
 /// Host mode: the same control plane without the init duties; a signal or
 /// `poweroff` stops it. `flash`: a file that holds the config.
 pub fn run_host(flash: Option<std::path::PathBuf>) {
-    let result = runtime().and_then(|rt| {
-        rt.block_on(event_loop(
-            Mode::Host,
-            None,
-            flash.map(Location::File),
-            None,
-        ))
-    });
+    let result = runtime().and_then(|rt| rt.block_on(event_loop(Mode::Host, None, flash.map(Location::File), None)));
     match result {
         Ok((_, why)) => {
             let _ = writeln!(std::io::stderr(), "vigil: stopping ({why})");
@@ -187,9 +156,7 @@ pub fn run_host(flash: Option<std::path::PathBuf>) {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 fn action(p: Power) -> Action {
@@ -238,10 +205,11 @@ async fn event_loop(
     let _ = shell.start(&mut out);
     loop {
         let deadline = shell.poll_timeout();
-        let sleep = tokio::time::sleep_until(deadline.map_or_else(
-            || tokio::time::Instant::now() + Duration::from_secs(3600),
-            tokio::time::Instant::from_std,
-        ));
+        let sleep =
+            tokio::time::sleep_until(deadline.map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(3600),
+                tokio::time::Instant::from_std,
+            ));
         let sig = tokio::select! {
             _ = sigchld.recv() => { reap::reap_all(); continue; }
             _ = sighup.recv() => { info!("SIGHUP: nothing to reload yet"); continue; }
@@ -278,12 +246,8 @@ async fn event_loop(
 }
 
 fn show_system(mode: Mode, board: Option<&Runtime>) -> String {
-    let host = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let kernel = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let kernel = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let up = crate::clock::since_boot();
     let board = board.map_or("none", |b| b.board.as_str());
     format!(
@@ -308,10 +272,7 @@ fn show_interfaces() -> String {
     for l in links {
         out.push(l.to_string());
         for (a, p) in rtnl.addresses(l.index).unwrap_or_default() {
-            out.push(format!(
-                "    inet{} {a}/{p}",
-                if a.is_ipv6() { "6" } else { "" }
-            ));
+            out.push(format!("    inet{} {a}/{p}", if a.is_ipv6() { "6" } else { "" }));
         }
     }
     out.join("\n")

@@ -13,10 +13,8 @@ pub fn raw_console() -> bool {
     let Ok(mut t) = termios::tcgetattr(&stdin) else {
         return false; // not a terminal: a pipe in host mode, or tests
     };
-    t.local_flags
-        .remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
-    t.input_flags
-        .remove(InputFlags::ICRNL | InputFlags::IXON | InputFlags::INLCR | InputFlags::IGNCR);
+    t.local_flags.remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
+    t.input_flags.remove(InputFlags::ICRNL | InputFlags::IXON | InputFlags::INLCR | InputFlags::IGNCR);
     t.control_chars[termios::SpecialCharacterIndices::VMIN as usize] = 1;
     t.control_chars[termios::SpecialCharacterIndices::VTIME as usize] = 0;
     if let Err(e) = termios::tcsetattr(&stdin, SetArg::TCSANOW, &t) {

@@ -128,11 +128,7 @@ impl Instance {
 
     /// Skew_Time: ((256 - Priority) * Master_Adver_Interval) / 256.
     pub fn skew_time(&self) -> Duration {
-        let mai = u32::from(if self.cfg.version == 3 {
-            self.master_adver_interval_cs
-        } else {
-            self.cfg.advert_int_cs
-        });
+        let mai = u32::from(if self.cfg.version == 3 { self.master_adver_interval_cs } else { self.cfg.advert_int_cs });
         if self.cfg.version == 3 {
             cs((256 - u32::from(self.cfg.priority)) * mai / 256)
         } else {
@@ -143,11 +139,7 @@ impl Instance {
 
     /// Master_Down_Interval: 3 * Master_Adver_Interval + Skew_Time.
     pub fn master_down_interval(&self) -> Duration {
-        let mai = if self.cfg.version == 3 {
-            self.master_adver_interval_cs
-        } else {
-            self.cfg.advert_int_cs
-        };
+        let mai = if self.cfg.version == 3 { self.master_adver_interval_cs } else { self.cfg.advert_int_cs };
         cs(3 * u32::from(mai)) + self.skew_time()
     }
 
@@ -156,10 +148,7 @@ impl Instance {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.adver_timer, self.master_down_timer, self.garp_timer]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.adver_timer, self.master_down_timer, self.garp_timer].into_iter().flatten().min()
     }
 
     fn advert(&self, priority: u8) -> Repr {
@@ -169,11 +158,7 @@ impl Instance {
             priority,
             interval_cs: self.cfg.advert_int_cs,
             addrs: self.cfg.addrs.clone(),
-            auth: if self.cfg.version == 2 {
-                self.cfg.auth
-            } else {
-                None
-            },
+            auth: if self.cfg.version == 2 { self.cfg.auth } else { None },
         }
     }
 
@@ -185,10 +170,7 @@ impl Instance {
 
     fn set_state(&mut self, to: State) {
         if self.state != to {
-            self.actions.push_back(Action::StateChange {
-                from: self.state,
-                to,
-            });
+            self.actions.push_back(Action::StateChange { from: self.state, to });
             self.state = to;
         }
     }
@@ -268,10 +250,7 @@ impl Instance {
     }
 
     fn preempt_now(&self, now: Instant) -> bool {
-        self.cfg.preempt
-            && self
-                .started
-                .is_none_or(|s| now >= s + self.cfg.preempt_delay)
+        self.cfg.preempt && self.started.is_none_or(|s| now >= s + self.cfg.preempt_delay)
     }
 
     /// An advertisement that parsed and passed the TTL check.

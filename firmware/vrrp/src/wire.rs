@@ -183,10 +183,7 @@ impl Repr {
             return Err(if bytes.len() < need {
                 Error::Truncated(bytes.len())
             } else {
-                Error::Count {
-                    count,
-                    len: bytes.len(),
-                }
+                Error::Count { count, len: bytes.len() }
             });
         }
         let ok = if version == 2 {
@@ -213,26 +210,12 @@ impl Repr {
             a.copy_from_slice(&bytes[need - AUTH_LEN..need]);
             a
         });
-        let interval_cs = if version == 2 {
-            p.interval().saturating_mul(100)
-        } else {
-            p.interval()
-        };
-        Ok(Repr {
-            version,
-            vrid: p.vrid(),
-            priority: p.priority(),
-            interval_cs,
-            addrs,
-            auth,
-        })
+        let interval_cs = if version == 2 { p.interval().saturating_mul(100) } else { p.interval() };
+        Ok(Repr { version, vrid: p.vrid(), priority: p.priority(), interval_cs, addrs, auth })
     }
 
     pub fn buffer_len(&self) -> usize {
-        let alen = self
-            .addrs
-            .first()
-            .map_or(4, |a| if a.is_ipv6() { 16 } else { 4 });
+        let alen = self.addrs.first().map_or(4, |a| if a.is_ipv6() { 16 } else { 4 });
         HEADER_LEN + self.addrs.len() * alen + if self.version == 2 { AUTH_LEN } else { 0 }
     }
 
@@ -266,11 +249,7 @@ impl Repr {
         if let (2, Some(auth)) = (self.version, self.auth) {
             b[off..off + AUTH_LEN].copy_from_slice(&auth);
         }
-        let c = if self.version == 2 {
-            checksum(&[&b])
-        } else {
-            checksum(&[&pseudo_header(src, dst, b.len())?, &b])
-        };
+        let c = if self.version == 2 { checksum(&[&b]) } else { checksum(&[&pseudo_header(src, dst, b.len())?, &b]) };
         b[6..8].copy_from_slice(&c.to_be_bytes());
         Ok(b)
     }
@@ -307,9 +286,7 @@ mod tests {
     /// hand: VRID 1, priority 100, one address 192.168.0.1, interval 1 s, no auth.
     #[test]
     fn v2_known_bytes() {
-        let bytes = [
-            0x21, 0x01, 0x64, 0x01, 0x00, 0x01, 0xba, 0x52, 192, 168, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
+        let bytes = [0x21, 0x01, 0x64, 0x01, 0x00, 0x01, 0xba, 0x52, 192, 168, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
         let p = Packet::new_checked(&bytes[..]).unwrap();
         let r = Repr::parse(&p, ip("192.168.0.2"), ip(GROUP4)).unwrap();
         assert_eq!(
@@ -321,14 +298,8 @@ mod tests {
 
     #[test]
     fn v3_checksum_covers_the_pseudo_header() {
-        let r = Repr {
-            version: 3,
-            vrid: 8,
-            priority: 100,
-            interval_cs: 50,
-            addrs: vec![ip("2001:db8::100")],
-            auth: None,
-        };
+        let r =
+            Repr { version: 3, vrid: 8, priority: 100, interval_cs: 50, addrs: vec![ip("2001:db8::100")], auth: None };
         let (src, dst) = (ip("fe80::1"), ip("ff02::12"));
         let b = r.emit(src, dst).unwrap();
         assert_eq!(b.len(), 8 + 16);
@@ -336,73 +307,38 @@ mod tests {
         assert_eq!(Repr::parse(&p, src, dst).unwrap(), r);
         // The same bytes from another source fail: the source is summed.
         assert_eq!(Repr::parse(&p, ip("fe80::2"), dst), Err(Error::Checksum));
-        let r4 = Repr {
-            version: 3,
-            vrid: 8,
-            priority: 100,
-            interval_cs: 4095,
-            addrs: vec![ip("10.0.0.1")],
-            auth: None,
-        };
+        let r4 =
+            Repr { version: 3, vrid: 8, priority: 100, interval_cs: 4095, addrs: vec![ip("10.0.0.1")], auth: None };
         let b4 = r4.emit(ip("10.0.0.2"), ip(GROUP4)).unwrap();
         assert_eq!(Packet::new_checked(&b4[..]).unwrap().interval(), 4095);
         assert_eq!(
-            Repr::parse(
-                &Packet::new_checked(&b4[..]).unwrap(),
-                ip("10.0.0.3"),
-                ip(GROUP4)
-            ),
+            Repr::parse(&Packet::new_checked(&b4[..]).unwrap(), ip("10.0.0.3"), ip(GROUP4)),
             Err(Error::Checksum)
         );
     }
 
     #[test]
     fn malformed_packets_are_errors() {
-        let r = Repr {
-            version: 2,
-            vrid: 1,
-            priority: 100,
-            interval_cs: 100,
-            addrs: vec![ip("10.0.0.1")],
-            auth: None,
-        };
+        let r = Repr { version: 2, vrid: 1, priority: 100, interval_cs: 100, addrs: vec![ip("10.0.0.1")], auth: None };
         let (s, d) = (ip("10.0.0.2"), ip(GROUP4));
         let good = r.emit(s, d).unwrap();
-        assert_eq!(
-            Packet::new_checked(&good[..4]).unwrap_err(),
-            Error::Truncated(4)
-        );
+        assert_eq!(Packet::new_checked(&good[..4]).unwrap_err(), Error::Truncated(4));
         for n in HEADER_LEN..good.len() {
             assert!(Repr::parse(&Packet::new_checked(&good[..n]).unwrap(), s, d).is_err());
         }
         let mut long = good.clone();
         long.push(0);
-        assert!(matches!(
-            Repr::parse(&Packet::new_checked(&long[..]).unwrap(), s, d),
-            Err(Error::Count { .. })
-        ));
+        assert!(matches!(Repr::parse(&Packet::new_checked(&long[..]).unwrap(), s, d), Err(Error::Count { .. })));
         let mut bad = good.clone();
         bad[2] = 101;
-        assert_eq!(
-            Repr::parse(&Packet::new_checked(&bad[..]).unwrap(), s, d),
-            Err(Error::Checksum)
-        );
+        assert_eq!(Repr::parse(&Packet::new_checked(&bad[..]).unwrap(), s, d), Err(Error::Checksum));
         let mut v4 = good.clone();
         v4[0] = 0x41;
-        assert_eq!(
-            Repr::parse(&Packet::new_checked(&v4[..]).unwrap(), s, d),
-            Err(Error::Version(4))
-        );
+        assert_eq!(Repr::parse(&Packet::new_checked(&v4[..]).unwrap(), s, d), Err(Error::Version(4)));
         let mut t = good;
         t[0] = 0x22;
-        assert_eq!(
-            Repr::parse(&Packet::new_checked(&t[..]).unwrap(), s, d),
-            Err(Error::Type(2))
-        );
-        assert_eq!(
-            r.emit(ip("fe80::1"), ip("ff02::12")),
-            Err(Error::AddressFamily)
-        );
+        assert_eq!(Repr::parse(&Packet::new_checked(&t[..]).unwrap(), s, d), Err(Error::Type(2)));
+        assert_eq!(r.emit(ip("fe80::1"), ip("ff02::12")), Err(Error::AddressFamily));
     }
 }
 
@@ -456,10 +392,7 @@ mod smoke {
                 {
                     parsed += 1;
                     let again = r.emit(s, d).unwrap();
-                    assert_eq!(
-                        Repr::parse(&Packet::new_checked(&again[..]).unwrap(), s, d).unwrap(),
-                        r
-                    );
+                    assert_eq!(Repr::parse(&Packet::new_checked(&again[..]).unwrap(), s, d).unwrap(), r);
                 }
             }
         }

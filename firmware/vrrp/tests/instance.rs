@@ -60,11 +60,7 @@ impl Lan {
                 became_master_at: Vec::new(),
             })
             .collect();
-        Lan {
-            t0,
-            now: t0,
-            routers,
-        }
+        Lan { t0, now: t0, routers }
     }
 
     fn start(&mut self, i: usize) {
@@ -90,17 +86,14 @@ impl Lan {
                                 if j != i && self.routers[j].connected {
                                     let p = Packet::new_checked(&bytes[..]).unwrap();
                                     let parsed = Repr::parse(&p, src, ip(GROUP)).unwrap();
-                                    let _ =
-                                        self.routers[j].vrrp.handle_advert(self.now, src, &parsed);
+                                    let _ = self.routers[j].vrrp.handle_advert(self.now, src, &parsed);
                                 }
                             }
                         }
                         Action::AddAddresses => self.routers[i].vips = true,
                         Action::RemoveAddresses => self.routers[i].vips = false,
                         Action::Announce => self.routers[i].announced += 1,
-                        Action::StateChange {
-                            to: State::Master, ..
-                        } => {
+                        Action::StateChange { to: State::Master, .. } => {
                             let at = self.now - self.t0;
                             self.routers[i].became_master_at.push(at);
                         }
@@ -118,11 +111,7 @@ impl Lan {
     fn run_until(&mut self, until: Duration) {
         let end = self.t0 + until;
         loop {
-            let next = self
-                .routers
-                .iter()
-                .filter_map(|r| r.vrrp.poll_timeout())
-                .min();
+            let next = self.routers.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
             match next {
                 Some(t) if t <= end => {
                     self.now = self.now.max(t);
@@ -140,15 +129,11 @@ impl Lan {
     }
 
     fn masters(&self) -> Vec<usize> {
-        (0..self.routers.len())
-            .filter(|&i| self.routers[i].vrrp.state() == State::Master)
-            .collect()
+        (0..self.routers.len()).filter(|&i| self.routers[i].vrrp.state() == State::Master).collect()
     }
 
     fn holders(&self) -> Vec<usize> {
-        (0..self.routers.len())
-            .filter(|&i| self.routers[i].vips)
-            .collect()
+        (0..self.routers.len()).filter(|&i| self.routers[i].vips).collect()
     }
 }
 
@@ -323,10 +308,7 @@ fn v3_backups_learn_the_masters_interval() {
     lan.run_until(Duration::from_secs(10));
     assert_eq!(lan.masters(), [0]);
     // B now uses 0.1 s: Master_Down = 0.3 + 0.06 s.
-    assert_eq!(
-        lan.routers[1].vrrp.master_down_interval(),
-        Duration::from_millis(360)
-    );
+    assert_eq!(lan.routers[1].vrrp.master_down_interval(), Duration::from_millis(360));
     lan.routers[0].connected = false;
     let t = lan.now - lan.t0;
     lan.run_until(t + Duration::from_millis(400));

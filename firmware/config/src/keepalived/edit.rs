@@ -40,13 +40,7 @@ const CHECKER_LEAVES: &[&str] = &[
     "misc_timeout",
     "misc_dynamic",
 ];
-const NOTIFY: &[&str] = &[
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "notify",
-];
+const NOTIFY: &[&str] = &["notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"];
 
 const CTXS: &[Ctx] = &[
     Ctx {
@@ -71,28 +65,11 @@ const CTXS: &[Ctx] = &[
     Ctx {
         name: "vigil_defs",
         blocks: &[],
-        leaves: &[
-            "hostname",
-            "time_server",
-            "syslog",
-            "watchdog",
-            "watchdog_timeout",
-            "console_password",
-        ],
+        leaves: &["hostname", "time_server", "syslog", "watchdog", "watchdog_timeout", "console_password"],
         list: false,
     },
-    Ctx {
-        name: "interface",
-        blocks: &[("vlan", 1, "vlan")],
-        leaves: &["address", "mtu", "multicast"],
-        list: false,
-    },
-    Ctx {
-        name: "vlan",
-        blocks: &[],
-        leaves: &["address"],
-        list: false,
-    },
+    Ctx { name: "interface", blocks: &[("vlan", 1, "vlan")], leaves: &["address", "mtu", "multicast"], list: false },
+    Ctx { name: "vlan", blocks: &[], leaves: &["address"], list: false },
     Ctx {
         name: "vrrp_instance",
         blocks: &[
@@ -125,24 +102,9 @@ const CTXS: &[Ctx] = &[
         ],
         list: false,
     },
-    Ctx {
-        name: "authentication",
-        blocks: &[],
-        leaves: &["auth_type", "auth_pass"],
-        list: false,
-    },
-    Ctx {
-        name: "vrrp_sync_group",
-        blocks: &[("group", 0, "list")],
-        leaves: NOTIFY,
-        list: false,
-    },
-    Ctx {
-        name: "list",
-        blocks: &[],
-        leaves: &[],
-        list: true,
-    },
+    Ctx { name: "authentication", blocks: &[], leaves: &["auth_type", "auth_pass"], list: false },
+    Ctx { name: "vrrp_sync_group", blocks: &[("group", 0, "list")], leaves: NOTIFY, list: false },
+    Ctx { name: "list", blocks: &[], leaves: &[], list: true },
     Ctx {
         name: "virtual_server",
         blocks: &[("real_server", 2, "real_server")],
@@ -174,27 +136,11 @@ const CTXS: &[Ctx] = &[
             ("PING_CHECK", 0, "checker"),
             ("MISC_CHECK", 0, "checker"),
         ],
-        leaves: &[
-            "weight",
-            "lb_kind",
-            "inhibit_on_failure",
-            "notify_up",
-            "notify_down",
-        ],
+        leaves: &["weight", "lb_kind", "inhibit_on_failure", "notify_up", "notify_down"],
         list: false,
     },
-    Ctx {
-        name: "checker",
-        blocks: &[("url", 0, "url")],
-        leaves: CHECKER_LEAVES,
-        list: false,
-    },
-    Ctx {
-        name: "url",
-        blocks: &[],
-        leaves: &["path", "digest", "status_code"],
-        list: false,
-    },
+    Ctx { name: "checker", blocks: &[("url", 0, "url")], leaves: CHECKER_LEAVES, list: false },
+    Ctx { name: "url", blocks: &[], leaves: &["path", "digest", "status_code"], list: false },
 ];
 
 /// Leaves that may appear several times; `set` adds, `delete` removes one.
@@ -211,23 +157,11 @@ pub enum Op {
 }
 
 fn w(text: &str) -> Word {
-    Word {
-        text: text.to_string(),
-        pos: Pos {
-            file: "edit".into(),
-            line: 0,
-            col: 0,
-        },
-    }
+    Word { text: text.to_string(), pos: Pos { file: "edit".into(), line: 0, col: 0 } }
 }
 
 fn expected(c: &Ctx) -> String {
-    let mut all: Vec<&str> = c
-        .blocks
-        .iter()
-        .map(|b| b.0)
-        .chain(c.leaves.iter().copied())
-        .collect();
+    let mut all: Vec<&str> = c.blocks.iter().map(|b| b.0).chain(c.leaves.iter().copied()).collect();
     all.sort();
     all.join(", ")
 }
@@ -245,11 +179,7 @@ pub fn edit(config: &Config, op: Op, path: &[String]) -> Result<Config, Vec<Stri
         .filter(|d| d.severity == Severity::Error || d.severity == Severity::Unsupported)
         .map(|d| d.message.clone())
         .collect();
-    if problems.is_empty() {
-        Ok(imported.config)
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(imported.config) } else { Err(problems) }
 }
 
 fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), String> {
@@ -258,15 +188,10 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
     };
     if let Some(&(kw, ids, inner)) = c.blocks.iter().find(|b| b.0 == first) {
         if rest.len() < ids {
-            return Err(format!(
-                "{kw} needs {ids} word{} to name it",
-                if ids == 1 { "" } else { "s" }
-            ));
+            return Err(format!("{kw} needs {ids} word{} to name it", if ids == 1 { "" } else { "s" }));
         }
         let (id, rest) = rest.split_at(ids);
-        let found = stmts
-            .iter()
-            .position(|s| s.keyword.text == kw && s.args.iter().map(|a| &a.text).eq(id.iter()));
+        let found = stmts.iter().position(|s| s.keyword.text == kw && s.args.iter().map(|a| &a.text).eq(id.iter()));
         let named = || format!("{kw} {}", id.join(" ")).trim_end().to_string();
         if rest.is_empty() {
             return match (op, found) {
@@ -289,11 +214,7 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
         let i = match (op, found) {
             (_, Some(i)) => i,
             (Op::Set, None) => {
-                stmts.push(Stmt {
-                    keyword: w(kw),
-                    args: id.iter().map(|s| w(s)).collect(),
-                    block: Some(Vec::new()),
-                });
+                stmts.push(Stmt { keyword: w(kw), args: id.iter().map(|s| w(s)).collect(), block: Some(Vec::new()) });
                 stmts.len() - 1
             }
             (Op::Delete, None) => return Err(format!("there is no {}", named())),
@@ -301,18 +222,11 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
         let block = stmts[i].block.get_or_insert_with(Vec::new);
         let inner = ctx(inner);
         if inner.list {
-            let (item, args) = rest
-                .split_first()
-                .map(|(a, b)| (a.clone(), b))
-                .unwrap_or_default();
+            let (item, args) = rest.split_first().map(|(a, b)| (a.clone(), b)).unwrap_or_default();
             let pos = block.iter().position(|s| s.keyword.text == item);
             return match op {
                 Op::Set => {
-                    let stmt = Stmt {
-                        keyword: w(&item),
-                        args: args.iter().map(|s| w(s)).collect(),
-                        block: None,
-                    };
+                    let stmt = Stmt { keyword: w(&item), args: args.iter().map(|s| w(s)).collect(), block: None };
                     match pos {
                         Some(p) => block[p] = stmt,
                         None => block.push(stmt),
@@ -333,8 +247,7 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
     if c.leaves.contains(&first.as_str()) {
         let additive = ADDITIVE.contains(&first.as_str());
         let same = |s: &Stmt| {
-            s.keyword.text == *first
-                && (!additive || rest.is_empty() || s.args.iter().map(|a| &a.text).eq(rest.iter()))
+            s.keyword.text == *first && (!additive || rest.is_empty() || s.args.iter().map(|a| &a.text).eq(rest.iter()))
         };
         match op {
             Op::Set => {
@@ -343,11 +256,7 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
                 } else if stmts.iter().any(&same) {
                     return Ok(());
                 }
-                stmts.push(Stmt {
-                    keyword: w(first),
-                    args: rest.iter().map(|s| w(s)).collect(),
-                    block: None,
-                });
+                stmts.push(Stmt { keyword: w(first), args: rest.iter().map(|s| w(s)).collect(), block: None });
             }
             Op::Delete => {
                 let before = stmts.len();
@@ -362,10 +271,7 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
         }
         return Ok(());
     }
-    Err(format!(
-        "unknown keyword {first:?} here; expected one of {}",
-        expected(c)
-    ))
+    Err(format!("unknown keyword {first:?} here; expected one of {}", expected(c)))
 }
 
 /// Completions for the last (partial) word of a path, given the words
@@ -383,12 +289,7 @@ pub fn complete(config: &Config, before: &[String], partial: &str) -> Vec<String
             if c.list {
                 out = stmts.iter().map(|s| s.keyword.text.clone()).collect();
             } else {
-                out = c
-                    .blocks
-                    .iter()
-                    .map(|b| b.0.to_string())
-                    .chain(c.leaves.iter().map(|l| l.to_string()))
-                    .collect();
+                out = c.blocks.iter().map(|b| b.0.to_string()).chain(c.leaves.iter().map(|l| l.to_string())).collect();
             }
             break;
         }
@@ -400,18 +301,10 @@ pub fn complete(config: &Config, before: &[String], partial: &str) -> Vec<String
                 let named: Vec<&Stmt> = stmts
                     .iter()
                     .filter(|s| {
-                        s.keyword.text == kw
-                            && s.args
-                                .iter()
-                                .take(have)
-                                .map(|a| &a.text)
-                                .eq(before[i + 1..].iter())
+                        s.keyword.text == kw && s.args.iter().take(have).map(|a| &a.text).eq(before[i + 1..].iter())
                     })
                     .collect();
-                out = named
-                    .iter()
-                    .filter_map(|s| s.args.get(have).map(|a| a.text.clone()))
-                    .collect();
+                out = named.iter().filter_map(|s| s.args.get(have).map(|a| a.text.clone())).collect();
                 if kw == "virtual_server" && have == 0 {
                     out.push("fwmark".into());
                 }
@@ -448,10 +341,7 @@ fn values(leaf: &str) -> Vec<String> {
         "watchdog" | "multicast" => vec!["on", "off"],
         "auth_type" => vec!["PASS"],
         "lb_algo" => {
-            return Scheduler::ALL
-                .iter()
-                .map(|s| s.name().to_string())
-                .collect();
+            return Scheduler::ALL.iter().map(|s| s.name().to_string()).collect();
         }
         "type" => return DnsType::ALL.iter().map(|t| t.name().to_string()).collect(),
         _ => vec![],
@@ -462,11 +352,7 @@ fn values(leaf: &str) -> Vec<String> {
 /// What may follow at a point of a path, for `?`.
 pub fn help(config: &Config, before: &[String]) -> String {
     let options = complete(config, before, "");
-    if options.is_empty() {
-        "<value>".into()
-    } else {
-        options.join("  ")
-    }
+    if options.is_empty() { "<value>".into() } else { options.join("  ") }
 }
 
 #[cfg(test)]
@@ -495,29 +381,11 @@ mod tests {
         assert!(!c.vrrp_instances[0].preempt);
         let c = edit(&c, Op::Delete, &p("vrrp_instance VI_1 nopreempt")).unwrap();
         assert!(c.vrrp_instances[0].preempt);
-        let c = edit(
-            &c,
-            Op::Set,
-            &p("vrrp_instance VI_1 virtual_ipaddress 10.0.0.2/24 dev eth0"),
-        )
-        .unwrap();
+        let c = edit(&c, Op::Set, &p("vrrp_instance VI_1 virtual_ipaddress 10.0.0.2/24 dev eth0")).unwrap();
         assert_eq!(c.vrrp_instances[0].virtual_ipaddress.len(), 2);
-        let c = edit(
-            &c,
-            Op::Delete,
-            &p("vrrp_instance VI_1 virtual_ipaddress 10.0.0.1/24"),
-        )
-        .unwrap();
-        assert_eq!(
-            c.vrrp_instances[0].virtual_ipaddress[0].addr.to_string(),
-            "10.0.0.2/24"
-        );
-        let c = edit(
-            &c,
-            Op::Set,
-            &p("virtual_server 10.0.0.2 80 real_server 10.0.0.10 80 weight 3"),
-        )
-        .unwrap();
+        let c = edit(&c, Op::Delete, &p("vrrp_instance VI_1 virtual_ipaddress 10.0.0.1/24")).unwrap();
+        assert_eq!(c.vrrp_instances[0].virtual_ipaddress[0].addr.to_string(), "10.0.0.2/24");
+        let c = edit(&c, Op::Set, &p("virtual_server 10.0.0.2 80 real_server 10.0.0.10 80 weight 3")).unwrap();
         assert_eq!(c.virtual_servers[0].real_servers[0].weight, 3);
         let c = edit(&c, Op::Set, &p("vigil_defs hostname lb-7")).unwrap();
         assert_eq!(c.global.hostname.as_str(), "lb-7");
@@ -533,20 +401,9 @@ mod tests {
             ["\"300\" is not a priority (1..=255)"]
         );
         let e = edit(&c, Op::Set, &p("vrrp_instance VI_1 prioriti 3")).unwrap_err();
-        assert!(
-            e[0].starts_with(
-                "unknown keyword \"prioriti\" here; expected one of accept, advert_int"
-            ),
-            "{e:?}"
-        );
-        assert_eq!(
-            edit(&c, Op::Delete, &p("vrrp_instance VI_9")).unwrap_err(),
-            ["there is no vrrp_instance VI_9"]
-        );
-        assert_eq!(
-            edit(&c, Op::Set, &p("vrrp_instance")).unwrap_err(),
-            ["vrrp_instance needs 1 word to name it"]
-        );
+        assert!(e[0].starts_with("unknown keyword \"prioriti\" here; expected one of accept, advert_int"), "{e:?}");
+        assert_eq!(edit(&c, Op::Delete, &p("vrrp_instance VI_9")).unwrap_err(), ["there is no vrrp_instance VI_9"]);
+        assert_eq!(edit(&c, Op::Set, &p("vrrp_instance")).unwrap_err(), ["vrrp_instance needs 1 word to name it"]);
         assert_eq!(
             edit(&c, Op::Delete, &p("vrrp_instance VI_1 preempt_delay")).unwrap_err(),
             ["preempt_delay is not set"]
@@ -556,20 +413,11 @@ mod tests {
     #[test]
     fn completion_offers_keywords_names_and_values() {
         let c = base();
-        assert_eq!(
-            complete(&c, &[], "vr"),
-            ["vrrp_instance", "vrrp_sync_group"]
-        );
+        assert_eq!(complete(&c, &[], "vr"), ["vrrp_instance", "vrrp_sync_group"]);
         assert_eq!(complete(&c, &p("vrrp_instance"), ""), ["VI_1"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1"), "pri"), ["priority"]);
-        assert_eq!(
-            complete(&c, &p("vrrp_instance VI_1 state"), ""),
-            ["BACKUP", "MASTER"]
-        );
-        assert_eq!(
-            complete(&c, &p("vrrp_instance VI_1 virtual_ipaddress"), ""),
-            ["10.0.0.1/24"]
-        );
+        assert_eq!(complete(&c, &p("vrrp_instance VI_1 state"), ""), ["BACKUP", "MASTER"]);
+        assert_eq!(complete(&c, &p("vrrp_instance VI_1 virtual_ipaddress"), ""), ["10.0.0.1/24"]);
         assert_eq!(complete(&c, &p("virtual_server"), ""), ["fwmark"]);
     }
 }

@@ -38,11 +38,7 @@ impl Out {
 
 /// Quotes a word that has spaces or syntax characters in it.
 pub fn word(s: &str) -> String {
-    if !s.is_empty()
-        && !s.contains(|c: char| {
-            c.is_whitespace() || matches!(c, '"' | '{' | '}' | '#' | '!' | '\\')
-        })
-    {
+    if !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '{' | '}' | '#' | '!' | '\\')) {
         return s.to_string();
     }
     let mut q = String::from("\"");
@@ -67,17 +63,12 @@ fn seconds(cs: u16) -> String {
     if cs.is_multiple_of(100) {
         format!("{}", cs / 100)
     } else {
-        format!("{}.{:02}", cs / 100, cs % 100)
-            .trim_end_matches('0')
-            .to_string()
+        format!("{}.{:02}", cs / 100, cs % 100).trim_end_matches('0').to_string()
     }
 }
 
 pub fn export(c: &Config, flavor: Flavor) -> String {
-    let mut o = Out {
-        text: String::new(),
-        depth: 0,
-    };
+    let mut o = Out { text: String::new(), depth: 0 };
     o.line("! keepalived.conf written by vigil");
     let g = &c.global;
     if !g.router_id.is_empty() || g.enable_script_security {
@@ -104,21 +95,13 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             lines.push(format!("syslog {} {}", s.ip(), s.port()));
         }
         if g.watchdog.enabled != d.watchdog.enabled {
-            lines.push(format!(
-                "watchdog {}",
-                if g.watchdog.enabled { "on" } else { "off" }
-            ));
+            lines.push(format!("watchdog {}", if g.watchdog.enabled { "on" } else { "off" }));
         }
         if g.watchdog.timeout_s != d.watchdog.timeout_s {
             lines.push(format!("watchdog_timeout {}", g.watchdog.timeout_s));
         }
         if let Some(p) = &g.console_password {
-            lines.push(format!(
-                "console_password {} {} {}",
-                p.iterations,
-                hex(&p.salt),
-                hex(&p.hash)
-            ));
+            lines.push(format!("console_password {} {} {}", p.iterations, hex(&p.salt), hex(&p.hash)));
         }
         if !lines.is_empty() {
             o.open("vigil_defs");
@@ -183,14 +166,7 @@ fn notify(o: &mut Out, n: &Notify) {
 
 fn vrrp(o: &mut Out, v: &VrrpInstance) {
     o.open(format!("vrrp_instance {}", word(&v.name)));
-    o.line(format!(
-        "state {}",
-        if v.state == VrrpState::Master {
-            "MASTER"
-        } else {
-            "BACKUP"
-        }
-    ));
+    o.line(format!("state {}", if v.state == VrrpState::Master { "MASTER" } else { "BACKUP" }));
     o.line(format!("interface {}", v.interface));
     o.line(format!("version {}", v.version));
     o.line(format!("virtual_router_id {}", v.virtual_router_id));
@@ -262,10 +238,7 @@ fn vrrp(o: &mut Out, v: &VrrpInstance) {
         o.line(format!("garp_master_refresh {}", v.garp.master_refresh_s));
     }
     if v.garp.interval_ms != d.interval_ms {
-        o.line(format!(
-            "garp_interval {}",
-            seconds(v.garp.interval_ms / 10)
-        ));
+        o.line(format!("garp_interval {}", seconds(v.garp.interval_ms / 10)));
     }
     o.close();
 }
@@ -312,11 +285,7 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
     if let Some(s) = vs.sorry_server {
         o.line(format!("sorry_server {} {}", s.ip(), s.port()));
     }
-    for (flag, k) in [
-        (vs.inhibit_on_failure, "inhibit_on_failure"),
-        (vs.alpha, "alpha"),
-        (vs.omega, "omega"),
-    ] {
+    for (flag, k) in [(vs.inhibit_on_failure, "inhibit_on_failure"), (vs.alpha, "alpha"), (vs.omega, "omega")] {
         if flag {
             o.line(k);
         }
@@ -375,17 +344,11 @@ fn checker(o: &mut Out, c: &Checker) {
             }
         }
         CheckKind::Smtp { helo_name: Some(h) } => o.line(format!("helo_name {}", word(h))),
-        CheckKind::Dns {
-            query_type,
-            query_name,
-        } => {
+        CheckKind::Dns { query_type, query_name } => {
             o.line(format!("type {}", query_type.name()));
             o.line(format!("name {}", word(query_name)));
         }
-        CheckKind::Udp {
-            payload,
-            require_reply,
-        } => {
+        CheckKind::Udp { payload, require_reply } => {
             if !payload.is_empty() {
                 o.line(format!("payload {}", hex(payload)));
             }
@@ -393,11 +356,7 @@ fn checker(o: &mut Out, c: &Checker) {
                 o.line("require_reply");
             }
         }
-        CheckKind::Misc {
-            path,
-            timeout_s,
-            dynamic,
-        } => {
+        CheckKind::Misc { path, timeout_s, dynamic } => {
             o.line(format!("misc_path {}", word(path)));
             o.line(format!("misc_timeout {timeout_s}"));
             if *dynamic {

@@ -42,14 +42,10 @@ pub struct Import {
 
 impl Import {
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
     }
     pub fn unsupported(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Unsupported)
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Unsupported)
     }
 }
 
@@ -63,10 +59,7 @@ pub fn import_str(name: &str, text: &str) -> Result<Import, SyntaxError> {
 
 /// Imports parsed statements into a fresh config.
 pub fn import(stmts: &[Stmt]) -> Import {
-    let mut cx = Cx {
-        diags: Vec::new(),
-        default_version: None,
-    };
+    let mut cx = Cx { diags: Vec::new(), default_version: None };
     let mut config = Config::default();
     // global_defs first: vrrp_version there sets the instances' default.
     for st in stmts.iter().filter(|s| s.keyword.text == "global_defs") {
@@ -93,21 +86,13 @@ pub fn import(stmts: &[Stmt]) -> Import {
             }
             "virtual_server" => {
                 if let Some(vs) = cx.virtual_server(st) {
-                    cx.push(
-                        &st.keyword,
-                        &mut config.virtual_servers,
-                        vs,
-                        "virtual_server",
-                    );
+                    cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
                 }
             }
             _ => cx.unsupported(st),
         }
     }
-    Import {
-        config,
-        diagnostics: cx.diags,
-    }
+    Import { config, diagnostics: cx.diags }
 }
 
 struct Cx {
@@ -117,41 +102,21 @@ struct Cx {
 
 impl Cx {
     fn error(&mut self, pos: &Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic {
-            pos: pos.clone(),
-            severity: Severity::Error,
-            message: message.into(),
-        });
+        self.diags.push(Diagnostic { pos: pos.clone(), severity: Severity::Error, message: message.into() });
     }
 
     fn unsupported(&mut self, st: &Stmt) {
-        let what = if st.block.is_some() {
-            "block"
-        } else {
-            "keyword"
-        };
+        let what = if st.block.is_some() { "block" } else { "keyword" };
         self.diags.push(Diagnostic {
             pos: st.keyword.pos.clone(),
             severity: Severity::Unsupported,
-            message: format!(
-                "{what} {:?} is not supported by vigil; ignored",
-                st.keyword.text
-            ),
+            message: format!("{what} {:?} is not supported by vigil; ignored", st.keyword.text),
         });
     }
 
-    fn push<T, const N: usize>(
-        &mut self,
-        at: &Word,
-        v: &mut crate::Bounded<T, N>,
-        item: T,
-        what: &str,
-    ) {
+    fn push<T, const N: usize>(&mut self, at: &Word, v: &mut crate::Bounded<T, N>, item: T, what: &str) {
         if v.push(item).is_err() {
-            self.error(
-                &at.pos,
-                format!("more than {N} {what}: this one is dropped"),
-            );
+            self.error(&at.pos, format!("more than {N} {what}: this one is dropped"));
         }
     }
 
@@ -160,20 +125,11 @@ impl Cx {
         match st.args.as_slice() {
             [a] => Some(a),
             [] => {
-                self.error(
-                    &st.keyword.pos,
-                    format!("{} needs a value", st.keyword.text),
-                );
+                self.error(&st.keyword.pos, format!("{} needs a value", st.keyword.text));
                 None
             }
             [_, extra, ..] => {
-                self.error(
-                    &extra.pos,
-                    format!(
-                        "{} takes one value; {:?} is extra",
-                        st.keyword.text, extra.text
-                    ),
-                );
+                self.error(&extra.pos, format!("{} takes one value; {:?} is extra", st.keyword.text, extra.text));
                 None
             }
         }
@@ -181,10 +137,7 @@ impl Cx {
 
     fn no_args(&mut self, st: &Stmt) -> bool {
         if let Some(a) = st.args.first() {
-            self.error(
-                &a.pos,
-                format!("{} takes no value; {:?} is extra", st.keyword.text, a.text),
-            );
+            self.error(&a.pos, format!("{} takes no value; {:?} is extra", st.keyword.text, a.text));
             return false;
         }
         true
@@ -209,10 +162,7 @@ impl Cx {
         match heapless::String::try_from(w.text.as_str()) {
             Ok(s) => Some(s),
             Err(_) => {
-                self.error(
-                    &w.pos,
-                    format!("{:?} is longer than {N} characters", w.text),
-                );
+                self.error(&w.pos, format!("{:?} is longer than {N} characters", w.text));
                 None
             }
         }
@@ -229,10 +179,7 @@ impl Cx {
         match w.text.parse::<f64>() {
             Ok(s) if (0.0..=655.35).contains(&s) => Some((s * 100.0).round() as u16),
             _ => {
-                self.error(
-                    &w.pos,
-                    format!("{:?} is not a number of seconds (0..=655.35)", w.text),
-                );
+                self.error(&w.pos, format!("{:?} is not a number of seconds (0..=655.35)", w.text));
                 None
             }
         }
@@ -242,10 +189,7 @@ impl Cx {
         match &st.block {
             Some(b) => b,
             None => {
-                self.error(
-                    &st.keyword.pos,
-                    format!("{} needs a {{ ... }} block", st.keyword.text),
-                );
+                self.error(&st.keyword.pos, format!("{} needs a {{ ... }} block", st.keyword.text));
                 &[]
             }
         }
@@ -306,19 +250,14 @@ impl Cx {
                             let iterations = s.args[0].text.parse().ok()?;
                             let salt = hex_array::<16>(&s.args[1].text)?;
                             let hash = hex_array::<32>(&s.args[2].text)?;
-                            Some(PasswordHash {
-                                iterations,
-                                salt,
-                                hash,
-                            })
+                            Some(PasswordHash { iterations, salt, hash })
                         })
                         .flatten();
                     match parsed {
                         Some(p) => g.console_password = Some(p),
-                        None => self.error(
-                            &s.keyword.pos,
-                            "console_password takes ITERATIONS SALT(32 hex) HASH(64 hex)",
-                        ),
+                        None => {
+                            self.error(&s.keyword.pos, "console_password takes ITERATIONS SALT(32 hex) HASH(64 hex)")
+                        }
                     }
                 }
                 _ => self.unsupported(s),
@@ -329,19 +268,10 @@ impl Cx {
     /// `IP PORT` or `IP` (with a default port).
     fn socket(&mut self, st: &Stmt, default_port: u16) -> Option<SocketAddr> {
         match st.args.as_slice() {
-            [ip] => Some(SocketAddr::new(
-                self.parse(ip, "an IP address")?,
-                default_port,
-            )),
-            [ip, port] => Some(SocketAddr::new(
-                self.parse(ip, "an IP address")?,
-                self.parse(port, "a port")?,
-            )),
+            [ip] => Some(SocketAddr::new(self.parse(ip, "an IP address")?, default_port)),
+            [ip, port] => Some(SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?)),
             _ => {
-                self.error(
-                    &st.keyword.pos,
-                    format!("{} takes an address and a port", st.keyword.text),
-                );
+                self.error(&st.keyword.pos, format!("{} takes an address and a port", st.keyword.text));
                 None
             }
         }
@@ -349,11 +279,7 @@ impl Cx {
 
     fn interface(&mut self, st: &Stmt) -> Option<Interface> {
         let name = self.one(st)?;
-        let mut i = Interface {
-            name: self.string(name)?,
-            multicast: true,
-            ..Default::default()
-        };
+        let mut i = Interface { name: self.string(name)?, multicast: true, ..Default::default() };
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "address" => {
@@ -374,10 +300,7 @@ impl Cx {
                     let Some(id) = self.value::<u16>(s, "a VLAN id") else {
                         continue;
                     };
-                    let mut v = Vlan {
-                        id,
-                        ..Default::default()
-                    };
+                    let mut v = Vlan { id, ..Default::default() };
                     for a in self.block(s) {
                         if a.keyword.text == "address" {
                             for w in &a.args {
@@ -410,14 +333,7 @@ impl Cx {
     fn vrrp_instance(&mut self, st: &Stmt) -> Option<VrrpInstance> {
         let name = self.one(st)?;
         let Some(mut v) = VrrpInstance::new(&name.text) else {
-            self.error(
-                &name.pos,
-                format!(
-                    "instance name {:?} is longer than {} characters",
-                    name.text,
-                    limits::NAME
-                ),
-            );
+            self.error(&name.pos, format!("instance name {:?} is longer than {} characters", name.text, limits::NAME));
             return None;
         };
         let mut version = None;
@@ -434,9 +350,7 @@ impl Cx {
                         v.interface = i;
                     }
                 }
-                "virtual_router_id" => {
-                    v.virtual_router_id = self.value(s, "a VRID (1..=255)").unwrap_or(0)
-                }
+                "virtual_router_id" => v.virtual_router_id = self.value(s, "a VRID (1..=255)").unwrap_or(0),
                 "priority" => {
                     if let Some(p) = self.value(s, "a priority (1..=255)") {
                         v.priority = p;
@@ -483,12 +397,7 @@ impl Cx {
                 "virtual_ipaddress" => {
                     for a in self.block(s) {
                         if let Some(vip) = self.vip(a) {
-                            self.push(
-                                &a.keyword,
-                                &mut v.virtual_ipaddress,
-                                vip,
-                                "virtual addresses",
-                            );
+                            self.push(&a.keyword, &mut v.virtual_ipaddress, vip, "virtual addresses");
                         }
                     }
                 }
@@ -502,19 +411,14 @@ impl Cx {
                             self.diags.push(Diagnostic {
                                 pos: x.pos.clone(),
                                 severity: Severity::Unsupported,
-                                message: format!(
-                                    "unicast_peer option {:?} is not supported; ignored",
-                                    x.text
-                                ),
+                                message: format!("unicast_peer option {:?} is not supported; ignored", x.text),
                             });
                         }
                     }
                 }
                 "nopreempt" => v.preempt = !self.no_args(s),
                 "preempt" => v.preempt = self.no_args(s),
-                "preempt_delay" => {
-                    v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0)
-                }
+                "preempt_delay" => v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0),
                 "accept" => v.accept = self.no_args(s),
                 "no_accept" => v.accept = !self.no_args(s),
                 "use_vmac" => v.use_vmac = true,
@@ -525,9 +429,7 @@ impl Cx {
                         };
                         let weight = match a.args.as_slice() {
                             [] => 0,
-                            [w, n] if w.text == "weight" => {
-                                self.parse(n, "a weight (-254..=254)").unwrap_or(0)
-                            }
+                            [w, n] if w.text == "weight" => self.parse(n, "a weight (-254..=254)").unwrap_or(0),
                             _ => {
                                 self.error(&a.keyword.pos, "expected INTERFACE [weight N]");
                                 continue;
@@ -536,10 +438,7 @@ impl Cx {
                         self.push(
                             &a.keyword,
                             &mut v.track_interface,
-                            Track {
-                                interface: name,
-                                weight,
-                            },
+                            Track { interface: name, weight },
                             "tracked interfaces",
                         );
                     }
@@ -549,39 +448,23 @@ impl Cx {
                 "notify_fault" => v.notify.fault = self.string_value(s),
                 "notify_stop" => v.notify.stop = self.string_value(s),
                 "notify" => v.notify.any = self.string_value(s),
-                "garp_master_delay" => {
-                    v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5)
-                }
-                "garp_master_repeat" => {
-                    v.garp.master_repeat = self.value(s, "a count").unwrap_or(5)
-                }
-                "garp_master_refresh" => {
-                    v.garp.master_refresh_s = self.value(s, "a number of seconds").unwrap_or(0)
-                }
+                "garp_master_delay" => v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5),
+                "garp_master_repeat" => v.garp.master_repeat = self.value(s, "a count").unwrap_or(5),
+                "garp_master_refresh" => v.garp.master_refresh_s = self.value(s, "a number of seconds").unwrap_or(0),
                 "garp_interval" => {
-                    v.garp.interval_ms = self
-                        .centiseconds(s)
-                        .map(|cs| cs.saturating_mul(10))
-                        .unwrap_or(0);
+                    v.garp.interval_ms = self.centiseconds(s).map(|cs| cs.saturating_mul(10)).unwrap_or(0);
                 }
                 _ => self.unsupported(s),
             }
         }
-        v.version = version
-            .or(self.default_version)
-            .unwrap_or(if v.is_ipv6() { 3 } else { 2 });
+        v.version = version.or(self.default_version).unwrap_or(if v.is_ipv6() { 3 } else { 2 });
         Some(v)
     }
 
     /// `ADDR[/PREFIX] [brd B] [dev D] [label L]`.
     fn vip(&mut self, st: &Stmt) -> Option<VirtualAddress> {
         let addr = self.net(&st.keyword)?;
-        let mut vip = VirtualAddress {
-            addr,
-            brd: None,
-            dev: None,
-            label: None,
-        };
+        let mut vip = VirtualAddress { addr, brd: None, dev: None, label: None };
         let mut it = st.args.iter();
         while let Some(k) = it.next() {
             let Some(val) = it.next() else {
@@ -595,10 +478,7 @@ impl Cx {
                 _ => self.diags.push(Diagnostic {
                     pos: k.pos.clone(),
                     severity: Severity::Unsupported,
-                    message: format!(
-                        "virtual_ipaddress option {:?} is not supported; ignored",
-                        k.text
-                    ),
+                    message: format!("virtual_ipaddress option {:?} is not supported; ignored", k.text),
                 }),
             }
         }
@@ -607,10 +487,7 @@ impl Cx {
 
     fn sync_group(&mut self, st: &Stmt) -> Option<SyncGroup> {
         let name = self.one(st)?;
-        let mut g = SyncGroup {
-            name: self.string(name)?,
-            ..Default::default()
-        };
+        let mut g = SyncGroup { name: self.string(name)?, ..Default::default() };
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "group" => {
@@ -633,17 +510,14 @@ impl Cx {
 
     fn virtual_server(&mut self, st: &Stmt) -> Option<VirtualServer> {
         let key = match st.args.as_slice() {
-            [fw, mark] if fw.text == "fwmark" => {
-                VirtualKey::Fwmark(self.parse(mark, "a firewall mark")?)
-            }
+            [fw, mark] if fw.text == "fwmark" => VirtualKey::Fwmark(self.parse(mark, "a firewall mark")?),
             [group, _] if group.text == "group" => {
                 self.unsupported(st);
                 return None;
             }
-            [ip, port] => VirtualKey::Address(SocketAddr::new(
-                self.parse(ip, "an IP address")?,
-                self.parse(port, "a port")?,
-            )),
+            [ip, port] => {
+                VirtualKey::Address(SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?))
+            }
             _ => {
                 self.error(&st.keyword.pos, "virtual_server takes IP PORT or fwmark N");
                 return None;
@@ -652,9 +526,7 @@ impl Cx {
         let mut vs = VirtualServer::new(key);
         for s in self.block(st) {
             match s.keyword.text.as_str() {
-                "delay_loop" => {
-                    vs.delay_loop_s = self.value(s, "a number of seconds").unwrap_or(60)
-                }
+                "delay_loop" => vs.delay_loop_s = self.value(s, "a number of seconds").unwrap_or(60),
                 "lb_algo" | "lvs_sched" => {
                     if let Some(w) = self.one(s) {
                         match Scheduler::parse(&w.text) {
@@ -675,17 +547,12 @@ impl Cx {
                     Some(_) => self.error(&s.args[0].pos, "protocol is TCP, UDP or SCTP"),
                     None => {}
                 },
-                "persistence_timeout" => {
-                    vs.persistence_timeout = self.value(s, "a number of seconds").unwrap_or(0)
-                }
+                "persistence_timeout" => vs.persistence_timeout = self.value(s, "a number of seconds").unwrap_or(0),
                 "persistence_granularity" => {
                     if let Some(w) = self.one(s) {
                         vs.persistence_granularity = granularity(&w.text);
                         if vs.persistence_granularity.is_none() {
-                            self.error(
-                                &w.pos,
-                                format!("{:?} is not a netmask or prefix length", w.text),
-                            );
+                            self.error(&w.pos, format!("{:?} is not a netmask or prefix length", w.text));
                         }
                     }
                 }
@@ -746,25 +613,12 @@ impl Cx {
                 }
                 "TCP_CHECK" => CheckKind::Tcp,
                 "HTTP_GET" => CheckKind::Http(HttpCheck::default()),
-                "SSL_GET" => CheckKind::Http(HttpCheck {
-                    tls: true,
-                    ..Default::default()
-                }),
+                "SSL_GET" => CheckKind::Http(HttpCheck { tls: true, ..Default::default() }),
                 "SMTP_CHECK" => CheckKind::Smtp { helo_name: None },
-                "DNS_CHECK" => CheckKind::Dns {
-                    query_type: DnsType::A,
-                    query_name: heapless::String::new(),
-                },
-                "UDP_CHECK" => CheckKind::Udp {
-                    payload: crate::Bounded::new(),
-                    require_reply: false,
-                },
+                "DNS_CHECK" => CheckKind::Dns { query_type: DnsType::A, query_name: heapless::String::new() },
+                "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
                 "PING_CHECK" => CheckKind::Ping,
-                "MISC_CHECK" => CheckKind::Misc {
-                    path: heapless::String::new(),
-                    timeout_s: 5,
-                    dynamic: false,
-                },
+                "MISC_CHECK" => CheckKind::Misc { path: heapless::String::new(), timeout_s: 5, dynamic: false },
                 _ => {
                     self.unsupported(s);
                     continue;
@@ -781,28 +635,20 @@ impl Cx {
         let mut c = Checker::new(kind);
         if matches!(c.kind, CheckKind::Dns { .. }) {
             // keepalived's DNS_CHECK default query name.
-            c.kind = CheckKind::Dns {
-                query_type: DnsType::Soa,
-                query_name: heapless::String::try_from(".").ok()?,
-            };
+            c.kind = CheckKind::Dns { query_type: DnsType::Soa, query_name: heapless::String::try_from(".").ok()? };
         }
         for s in self.block(st) {
             match (s.keyword.text.as_str(), &mut c.kind) {
                 // MISC_CHECK connects to nothing (keepalived refuses these there).
-                (
-                    "connect_ip" | "connect_port" | "bind_to" | "connect_timeout",
-                    CheckKind::Misc { .. },
-                ) => self.unsupported(s),
+                ("connect_ip" | "connect_port" | "bind_to" | "connect_timeout", CheckKind::Misc { .. }) => {
+                    self.unsupported(s)
+                }
                 ("connect_ip", _) => c.connect_ip = self.value(s, "an IP address"),
                 ("connect_port", _) => c.connect_port = self.value(s, "a port"),
                 ("bind_to", _) => c.bind_to = self.value(s, "an IP address"),
-                ("connect_timeout", _) => {
-                    c.connect_timeout_s = self.value(s, "a number of seconds").unwrap_or(5)
-                }
+                ("connect_timeout", _) => c.connect_timeout_s = self.value(s, "a number of seconds").unwrap_or(5),
                 ("retry" | "nb_get_retry", _) => c.retry = self.value(s, "a count").unwrap_or(1),
-                ("delay_before_retry", _) => {
-                    c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1)
-                }
+                ("delay_before_retry", _) => c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1),
                 ("warmup", _) => c.warmup_s = self.value(s, "a number of seconds").unwrap_or(0),
                 ("delay_loop", _) => c.delay_loop_s = self.value(s, "a number of seconds"),
                 ("url", CheckKind::Http(h)) => {
@@ -812,16 +658,12 @@ impl Cx {
                             "path" => url.path = self.string_value(u).unwrap_or_default(),
                             "digest" => match self.one(u).map(|w| (w, hex_array::<16>(&w.text))) {
                                 Some((_, Some(d))) => url.digest = Some(d),
-                                Some((w, None)) => {
-                                    self.error(&w.pos, "digest is 32 hex digits (an MD5)")
-                                }
+                                Some((w, None)) => self.error(&w.pos, "digest is 32 hex digits (an MD5)"),
                                 None => {}
                             },
                             "status_code" => {
                                 for w in &u.args {
-                                    if let Some(code) =
-                                        self.parse::<StatusRange>(w, "an HTTP status code or range")
-                                    {
+                                    if let Some(code) = self.parse::<StatusRange>(w, "an HTTP status code or range") {
                                         self.push(w, &mut url.status_code, code, "status codes");
                                     }
                                 }
@@ -841,9 +683,7 @@ impl Cx {
                         }
                     }
                 }
-                ("name", CheckKind::Dns { query_name, .. }) => {
-                    *query_name = self.string_value(s).unwrap_or_default()
-                }
+                ("name", CheckKind::Dns { query_name, .. }) => *query_name = self.string_value(s).unwrap_or_default(),
                 ("payload", CheckKind::Udp { payload, .. }) => {
                     if let Some(w) = self.one(s) {
                         match hex_vec(&w.text).and_then(|v| crate::Bounded::try_from(v).ok()) {
@@ -853,9 +693,7 @@ impl Cx {
                     }
                 }
                 ("require_reply", CheckKind::Udp { require_reply, .. }) => *require_reply = true,
-                ("misc_path", CheckKind::Misc { path, .. }) => {
-                    *path = self.string_value(s).unwrap_or_default()
-                }
+                ("misc_path", CheckKind::Misc { path, .. }) => *path = self.string_value(s).unwrap_or_default(),
                 ("misc_timeout", CheckKind::Misc { timeout_s, .. }) => {
                     *timeout_s = self.value(s, "a number of seconds").unwrap_or(5)
                 }
@@ -875,26 +713,17 @@ fn granularity(s: &str) -> Option<IpNet> {
         if m.checked_shl(prefix).unwrap_or(0) != 0 {
             return None; // not contiguous
         }
-        return Some(IpNet {
-            addr: IpAddr::V4(mask),
-            prefix: prefix as u8,
-        });
+        return Some(IpNet { addr: IpAddr::V4(mask), prefix: prefix as u8 });
     }
     let p: u8 = s.parse().ok()?;
-    (p <= 128).then_some(IpNet {
-        addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
-        prefix: p,
-    })
+    (p <= 128).then_some(IpNet { addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), prefix: p })
 }
 
 pub fn hex_vec(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 pub fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {

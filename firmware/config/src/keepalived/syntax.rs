@@ -123,11 +123,7 @@ fn lex(file: &std::sync::Arc<str>, text: &str) -> Result<Vec<Tok>, SyntaxError> 
     let mut toks = Vec::new();
     for (ln, line) in text.lines().enumerate() {
         let chars: Vec<(usize, char)> = line.char_indices().collect();
-        let pos = |i: usize| Pos {
-            file: file.clone(),
-            line: ln as u32 + 1,
-            col: i as u32 + 1,
-        };
+        let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: i as u32 + 1 };
         let mut i = 0;
         while i < chars.len() {
             let (_, c) = chars[i];
@@ -168,10 +164,7 @@ fn lex(file: &std::sync::Arc<str>, text: &str) -> Result<Vec<Tok>, SyntaxError> 
                             }
                         }
                     }
-                    toks.push(Tok::Word(Word {
-                        text: s,
-                        pos: pos(start),
-                    }));
+                    toks.push(Tok::Word(Word { text: s, pos: pos(start) }));
                 }
                 _ => {
                     let start = i;
@@ -186,10 +179,7 @@ fn lex(file: &std::sync::Arc<str>, text: &str) -> Result<Vec<Tok>, SyntaxError> 
                         s.push(ch);
                         i += 1;
                     }
-                    toks.push(Tok::Word(Word {
-                        text: s,
-                        pos: pos(start),
-                    }));
+                    toks.push(Tok::Word(Word { text: s, pos: pos(start) }));
                 }
             }
         }
@@ -203,11 +193,7 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// Parses a file, following `include`s through `src`.
 pub fn parse_file(src: &dyn Source, path: &str) -> Result<Vec<Stmt>, SyntaxError> {
     let text = src.read(path).map_err(|e| SyntaxError {
-        pos: Pos {
-            file: path.into(),
-            line: 0,
-            col: 0,
-        },
+        pos: Pos { file: path.into(), line: 0, col: 0 },
         message: format!("cannot read: {e}"),
     })?;
     let mut stack = vec![path.to_string()];
@@ -228,21 +214,10 @@ pub fn parse_str(name: &str, text: &str) -> Result<Vec<Stmt>, SyntaxError> {
     parse_text_in(&NoFiles, name, text, &mut vec![name.to_string()])
 }
 
-fn parse_text_in(
-    src: &dyn Source,
-    name: &str,
-    text: &str,
-    stack: &mut Vec<String>,
-) -> Result<Vec<Stmt>, SyntaxError> {
+fn parse_text_in(src: &dyn Source, name: &str, text: &str, stack: &mut Vec<String>) -> Result<Vec<Stmt>, SyntaxError> {
     let file: std::sync::Arc<str> = name.into();
     let toks = lex(&file, text)?;
-    let mut p = Parser {
-        toks: &toks,
-        i: 0,
-        src,
-        stack,
-        dir: dir_of(name),
-    };
+    let mut p = Parser { toks: &toks, i: 0, src, stack, dir: dir_of(name) };
     let stmts = p.block(None)?;
     Ok(stmts)
 }
@@ -272,29 +247,20 @@ impl Parser<'_> {
             match self.toks.get(self.i) {
                 None => {
                     return match open {
-                        Some(p) => Err(SyntaxError {
-                            pos: p.clone(),
-                            message: "this '{' is never closed".into(),
-                        }),
+                        Some(p) => Err(SyntaxError { pos: p.clone(), message: "this '{' is never closed".into() }),
                         None => Ok(out),
                     };
                 }
                 Some(Tok::Newline) => self.i += 1,
                 Some(Tok::Close(p)) => {
                     if open.is_none() {
-                        return Err(SyntaxError {
-                            pos: p.clone(),
-                            message: "'}' without a matching '{'".into(),
-                        });
+                        return Err(SyntaxError { pos: p.clone(), message: "'}' without a matching '{'".into() });
                     }
                     self.i += 1;
                     return Ok(out);
                 }
                 Some(Tok::Open(p)) => {
-                    return Err(SyntaxError {
-                        pos: p.clone(),
-                        message: "'{' without a keyword before it".into(),
-                    });
+                    return Err(SyntaxError { pos: p.clone(), message: "'{' without a keyword before it".into() });
                 }
                 Some(Tok::Word(w)) => {
                     let keyword = w.clone();
@@ -331,11 +297,7 @@ impl Parser<'_> {
                     if keyword.text == "include" && block.is_none() {
                         out.extend(self.include(&keyword, &args)?);
                     } else {
-                        out.push(Stmt {
-                            keyword,
-                            args,
-                            block,
-                        });
+                        out.push(Stmt { keyword, args, block });
                     }
                 }
             }
@@ -343,45 +305,25 @@ impl Parser<'_> {
     }
 
     fn next_non_newline(&self) -> Option<&Tok> {
-        self.toks[self.i..]
-            .iter()
-            .find(|t| !matches!(t, Tok::Newline))
+        self.toks[self.i..].iter().find(|t| !matches!(t, Tok::Newline))
     }
 
     fn include(&mut self, kw: &Word, args: &[Word]) -> Result<Vec<Stmt>, SyntaxError> {
-        let err = |m: String| SyntaxError {
-            pos: kw.pos.clone(),
-            message: m,
-        };
+        let err = |m: String| SyntaxError { pos: kw.pos.clone(), message: m };
         let [pattern] = args else {
             return Err(err("include takes one path".into()));
         };
         if self.stack.len() > MAX_INCLUDE_DEPTH {
-            return Err(err(format!(
-                "includes nested deeper than {MAX_INCLUDE_DEPTH}"
-            )));
+            return Err(err(format!("includes nested deeper than {MAX_INCLUDE_DEPTH}")));
         }
-        let pattern = if pattern.text.starts_with('/') {
-            pattern.text.clone()
-        } else {
-            format!("{}/{}", self.dir, pattern.text)
-        };
+        let pattern =
+            if pattern.text.starts_with('/') { pattern.text.clone() } else { format!("{}/{}", self.dir, pattern.text) };
         let mut out = Vec::new();
-        for path in self
-            .src
-            .glob(&pattern)
-            .map_err(|e| err(format!("include {pattern}: {e}")))?
-        {
+        for path in self.src.glob(&pattern).map_err(|e| err(format!("include {pattern}: {e}")))? {
             if self.stack.contains(&path) {
-                return Err(err(format!(
-                    "include loop: {} -> {path}",
-                    self.stack.join(" -> ")
-                )));
+                return Err(err(format!("include loop: {} -> {path}", self.stack.join(" -> "))));
             }
-            let text = self
-                .src
-                .read(&path)
-                .map_err(|e| err(format!("include {path}: {e}")))?;
+            let text = self.src.read(&path).map_err(|e| err(format!("include {path}: {e}")))?;
             self.stack.push(path.clone());
             let r = parse_text_in(self.src, &path, &text, self.stack);
             self.stack.pop();
@@ -400,18 +342,10 @@ mod tests {
     struct Mem(BTreeMap<&'static str, &'static str>);
     impl Source for Mem {
         fn read(&self, path: &str) -> Result<String, String> {
-            self.0
-                .get(path)
-                .map(|s| s.to_string())
-                .ok_or_else(|| "No such file or directory".into())
+            self.0.get(path).map(|s| s.to_string()).ok_or_else(|| "No such file or directory".into())
         }
         fn glob(&self, pattern: &str) -> Result<Vec<String>, String> {
-            Ok(self
-                .0
-                .keys()
-                .filter(|k| wildcard(pattern, k))
-                .map(|k| k.to_string())
-                .collect())
+            Ok(self.0.keys().filter(|k| wildcard(pattern, k)).map(|k| k.to_string()).collect())
         }
     }
 
@@ -429,58 +363,31 @@ mod tests {
         assert_eq!(vi[0].args[0].text, "/bin/x a b");
         let vip = vi[1].block.as_ref().unwrap();
         assert_eq!(vip[0].keyword.text, "10.0.0.1/24");
-        assert_eq!(
-            vip[0]
-                .args
-                .iter()
-                .map(|a| a.text.as_str())
-                .collect::<Vec<_>>(),
-            ["dev", "eth0"]
-        );
+        assert_eq!(vip[0].args.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(), ["dev", "eth0"]);
     }
 
     #[test]
     fn syntax_errors_carry_file_line_column() {
-        assert_eq!(
-            parse_str("a.conf", "x {\n y 1\n").unwrap_err().to_string(),
-            "a.conf:1:3: this '{' is never closed"
-        );
+        assert_eq!(parse_str("a.conf", "x {\n y 1\n").unwrap_err().to_string(), "a.conf:1:3: this '{' is never closed");
         assert_eq!(
             parse_str("a.conf", "x 1\n  }\n").unwrap_err().to_string(),
             "a.conf:2:3: '}' without a matching '{'"
         );
-        assert_eq!(
-            parse_str("a.conf", "x \"abc\n").unwrap_err().to_string(),
-            "a.conf:1:3: unterminated quoted string"
-        );
+        assert_eq!(parse_str("a.conf", "x \"abc\n").unwrap_err().to_string(), "a.conf:1:3: unterminated quoted string");
     }
 
     #[test]
     fn includes_glob_and_loops() {
         let m = Mem(BTreeMap::from([
-            (
-                "/etc/k/main.conf",
-                "include conf.d/*.conf\nglobal_defs {\n}\n",
-            ),
+            ("/etc/k/main.conf", "include conf.d/*.conf\nglobal_defs {\n}\n"),
             ("/etc/k/conf.d/a.conf", "vrrp_instance A {\n}\n"),
             ("/etc/k/conf.d/b.conf", "vrrp_instance B {\n}\n"),
             ("/etc/k/loop.conf", "include loop.conf\n"),
         ]));
         let s = parse_file(&m, "/etc/k/main.conf").unwrap();
-        let names: Vec<String> = s
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {}",
-                    s.keyword.text,
-                    s.args.first().map_or("", |a| &a.text)
-                )
-            })
-            .collect();
-        assert_eq!(
-            names,
-            ["vrrp_instance A", "vrrp_instance B", "global_defs "]
-        );
+        let names: Vec<String> =
+            s.iter().map(|s| format!("{} {}", s.keyword.text, s.args.first().map_or("", |a| &a.text))).collect();
+        assert_eq!(names, ["vrrp_instance A", "vrrp_instance B", "global_defs "]);
         assert_eq!(s[1].keyword.pos.to_string(), "/etc/k/conf.d/b.conf:1:1");
         let e = parse_file(&m, "/etc/k/loop.conf").unwrap_err().to_string();
         assert!(e.contains("include loop"), "{e}");

@@ -24,8 +24,7 @@ enum Outcome {
 
 fn load_one(m: &ModuleLoad) -> Result<Outcome, String> {
     let file = File::open(&m.path).map_err(|e| format!("cannot open {}: {e}", m.path))?;
-    let params =
-        CString::new(m.params.as_str()).map_err(|_| "parameters contain a NUL byte".to_string())?;
+    let params = CString::new(m.params.as_str()).map_err(|_| "parameters contain a NUL byte".to_string())?;
     match finit_module(&file, &params, ModuleInitFlags::empty()) {
         Ok(()) => Ok(Outcome::Loaded),
         Err(Errno::EEXIST) => Ok(Outcome::AlreadyLoaded),
@@ -44,11 +43,7 @@ fn explain(e: Errno) -> String {
         Errno::EKEYREJECTED | Errno::EBADMSG => "signature rejected",
         _ => "",
     };
-    if hint.is_empty() {
-        e.to_string()
-    } else {
-        format!("{e}: {hint}")
-    }
+    if hint.is_empty() { e.to_string() } else { format!("{e}: {hint}") }
 }
 
 /// Loads every module; each failure is logged by name and the rest continue.
@@ -94,11 +89,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_reported_with_its_path() {
-        let m = ModuleLoad {
-            name: "nope".into(),
-            path: "/nonexistent/nope.ko".into(),
-            params: String::new(),
-        };
+        let m = ModuleLoad { name: "nope".into(), path: "/nonexistent/nope.ko".into(), params: String::new() };
         let err = load_one(&m).unwrap_err();
         assert!(err.contains("/nonexistent/nope.ko"), "{err}");
         let report = load_all(&[m]);

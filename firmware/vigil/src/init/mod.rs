@@ -32,10 +32,7 @@ pub fn run() -> ! {
     if let Err(e) = nix::unistd::sethostname(hostname) {
         error!("sethostname({hostname}) failed: {e}");
     }
-    let modules = board
-        .as_ref()
-        .map(|b| kmod::load_all(&b.modules))
-        .unwrap_or_default();
+    let modules = board.as_ref().map(|b| kmod::load_all(&b.modules)).unwrap_or_default();
     let nics: Vec<String> = board.as_ref().map(|b| b.nics.clone()).unwrap_or_default();
     let net = netup::bring_up(&nics);
     report_ipvs();
@@ -50,10 +47,7 @@ fn load_board() -> Option<Runtime> {
     match std::fs::read(RUNTIME_PATH) {
         Ok(bytes) => match Runtime::decode(&bytes) {
             Ok(b) => {
-                info!(
-                    "board {} ({}), kernel {}",
-                    b.board, b.arch, b.kernel_release
-                );
+                info!("board {} ({}), kernel {}", b.board, b.arch, b.kernel_release);
                 Some(b)
             }
             Err(e) => {

@@ -13,34 +13,14 @@ struct Mount {
     data: &'static str,
 }
 
-const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
-    .union(MsFlags::MS_NODEV)
-    .union(MsFlags::MS_NOEXEC);
+const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
 
 /// In order: /dev/pts needs /dev.
 const MOUNTS: &[Mount] = &[
-    Mount {
-        source: "proc",
-        target: "/proc",
-        fstype: "proc",
-        flags: NOSUID_NODEV_NOEXEC,
-        data: "",
-    },
-    Mount {
-        source: "sysfs",
-        target: "/sys",
-        fstype: "sysfs",
-        flags: NOSUID_NODEV_NOEXEC,
-        data: "",
-    },
+    Mount { source: "proc", target: "/proc", fstype: "proc", flags: NOSUID_NODEV_NOEXEC, data: "" },
+    Mount { source: "sysfs", target: "/sys", fstype: "sysfs", flags: NOSUID_NODEV_NOEXEC, data: "" },
     // CONFIG_DEVTMPFS_MOUNT is off in Debian's kernel: we mount it ourselves.
-    Mount {
-        source: "devtmpfs",
-        target: "/dev",
-        fstype: "devtmpfs",
-        flags: MsFlags::MS_NOSUID,
-        data: "mode=0755",
-    },
+    Mount { source: "devtmpfs", target: "/dev", fstype: "devtmpfs", flags: MsFlags::MS_NOSUID, data: "mode=0755" },
     Mount {
         source: "devpts",
         target: "/dev/pts",
@@ -48,13 +28,7 @@ const MOUNTS: &[Mount] = &[
         flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC),
         data: "mode=0620,ptmxmode=0666",
     },
-    Mount {
-        source: "tmpfs",
-        target: "/run",
-        fstype: "tmpfs",
-        flags: NOSUID_NODEV_NOEXEC,
-        data: "mode=0755,size=16m",
-    },
+    Mount { source: "tmpfs", target: "/run", fstype: "tmpfs", flags: NOSUID_NODEV_NOEXEC, data: "mode=0755,size=16m" },
     Mount {
         source: "tmpfs",
         target: "/tmp",

@@ -58,20 +58,14 @@ pub fn bring_up(nics: &[String]) -> Report {
     }
     for nic in nics {
         if !links.iter().any(|l| &l.name == nic) {
-            error!(
-                "{nic}: board NIC not found (waited {} ms)",
-                NIC_WAIT.as_millis()
-            );
+            error!("{nic}: board NIC not found (waited {} ms)", NIC_WAIT.as_millis());
             report.missing.push(nic.clone());
         }
     }
     // Read back what the kernel now holds, so the log shows facts, not intent.
     match rtnl.links() {
         Ok(after) => {
-            for l in after
-                .iter()
-                .filter(|l| l.name == "lo" || nics.is_empty() || nics.contains(&l.name))
-            {
+            for l in after.iter().filter(|l| l.name == "lo" || nics.is_empty() || nics.contains(&l.name)) {
                 log_link(l);
             }
         }
