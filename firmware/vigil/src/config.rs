@@ -26,6 +26,8 @@ pub enum Location {
     Partition { device: PathBuf, offset: u64, size: u64 },
     /// A file (host mode), 8 slots.
     File(PathBuf),
+    /// A keepalived.conf read at start (host mode; commits are not saved).
+    Conf(PathBuf),
 }
 
 impl Location {
@@ -39,6 +41,7 @@ impl Location {
         let (path, offset, size): (&Path, u64, u64) = match self {
             Location::Partition { device, offset, size } => (device, *offset, *size),
             Location::File(p) => (p, 0, 8 * SLOT),
+            Location::Conf(p) => return Err(format!("{} is a text config, not flash", p.display())),
         };
         let flash = FileFlash::open(path, offset, size).map_err(|e| format!("{}: {e}", path.display()))?;
         Store::new(flash, SLOT).map_err(|e| e.to_string())
@@ -49,7 +52,7 @@ impl Location {
             Location::Partition { device, offset, size } => {
                 format!("{} at {} MiB, {} MiB", device.display(), offset >> 20, size >> 20)
             }
-            Location::File(p) => p.display().to_string(),
+            Location::File(p) | Location::Conf(p) => p.display().to_string(),
         }
     }
 }
@@ -67,6 +70,9 @@ pub fn load(location: Option<Location>) -> (Config, Flash) {
         return (default_config(), Flash { store: None, location: "none".into() });
     };
     let describe = loc.describe();
+    if let Location::Conf(path) = &loc {
+        return (import_conf(path), Flash { store: None, location: describe });
+    }
     let mut store = match loc.open() {
         Ok(s) => s,
         Err(e) => {
@@ -83,6 +89,31 @@ pub fn load(location: Option<Location>) -> (Config, Flash) {
         _ => info!("config: nothing valid on flash ({describe}): using the embedded default"),
     }
     (loaded.config, Flash { store: Some(store), location: describe })
+}
+
+/// Host mode's `--config FILE`: a keepalived.conf. Errors end the process
+/// (exit 2) after saying what and where; unsupported keywords are warnings.
+fn import_conf(path: &Path) -> Config {
+    let fail = |m: String| -> ! {
+        error!("{m}");
+        std::process::exit(2)
+    };
+    let name = path.to_str().unwrap_or_default();
+    let imported = vigil_config::keepalived::import_file(name).unwrap_or_else(|e| fail(e.to_string()));
+    for d in &imported.diagnostics {
+        warn!("{d}");
+    }
+    if imported.errors().next().is_some() {
+        fail(format!("{name}: errors above; not started"));
+    }
+    if let Err(errs) = imported.config.validate() {
+        for e in errs {
+            error!("{name}: {e}");
+        }
+        fail(format!("{name}: invalid; not started"));
+    }
+    info!("config: {name}");
+    imported.config
 }
 
 /// Applies what can be applied live: the hostname and the interfaces

@@ -16,6 +16,7 @@ mod reap;
 mod status;
 mod system;
 mod terminal;
+mod vrrp;
 
 use std::io::Write;
 
@@ -47,7 +48,9 @@ fn main() {
                 },
                 None => None,
             };
-            system::run_host(flash)
+            let conf =
+                args.iter().position(|a| a == "--config").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
+            system::run_host(flash, conf)
         }
         Some("version" | "--version" | "-V") => {
             let _ = writeln!(std::io::stdout(), "vigil {VERSION}");
@@ -55,7 +58,7 @@ fn main() {
         Some(other) => {
             let _ = writeln!(
                 std::io::stderr(),
-                "vigil: unknown command {other:?}\nusage: vigil [run [--flash FILE] | version]"
+                "vigil: unknown command {other:?}\nusage: vigil [run [--flash FILE | --config keepalived.conf] | version]"
             );
             std::process::exit(2);
         }

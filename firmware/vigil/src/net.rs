@@ -175,6 +175,18 @@ impl Rtnl {
     /// Adds (`add`) or removes an address, like `ip addr add|del A/P dev X`.
     /// IPv6 addresses skip duplicate address detection (usable at once).
     pub fn change_address(&mut self, index: i32, addr: IpAddr, prefix: u8, add: bool) -> io::Result<()> {
+        self.change_address_labelled(index, addr, prefix, None, add)
+    }
+
+    /// As `change_address`, with an IPv4 label (`eth0:0`) and broadcast.
+    pub fn change_address_labelled(
+        &mut self,
+        index: i32,
+        addr: IpAddr,
+        prefix: u8,
+        label: Option<(&str, Option<std::net::Ipv4Addr>)>,
+        add: bool,
+    ) -> io::Result<()> {
         let (family, bytes) = match addr {
             IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec()),
             IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec()),
@@ -188,6 +200,17 @@ impl Rtnl {
                     .build()
                     .map_err(io_err)?,
             );
+        }
+        if let Some((label, brd)) = label {
+            let mut l = label.as_bytes().to_vec();
+            l.push(0);
+            attrs.push(
+                RtattrBuilder::default().rta_type(Ifa::Label).rta_payload(Buffer::from(l)).build().map_err(io_err)?,
+            );
+            if let Some(b) = brd {
+                let b = Buffer::from(b.octets().to_vec());
+                attrs.push(RtattrBuilder::default().rta_type(Ifa::Broadcast).rta_payload(b).build().map_err(io_err)?);
+            }
         }
         let flags = if addr.is_ipv6() { IfaF::NODAD } else { IfaF::empty() };
         let msg = IfaddrmsgBuilder::default()

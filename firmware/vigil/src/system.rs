@@ -27,6 +27,8 @@ pub enum Mode {
 /// What the shell reaches the appliance through.
 pub struct Appliance {
     store: Option<Store<FileFlash>>,
+    /// The VRRP daemon: new configs go here.
+    vrrp: tokio::sync::mpsc::Sender<crate::vrrp::Control>,
     /// The config last applied (what vigil set up in the kernel).
     applied: Config,
     location: String,
@@ -41,6 +43,11 @@ impl vigil_shell::session::System for Appliance {
         let g = store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
         info!("config: generation {g} committed to {}", self.location);
         let previous = std::mem::replace(&mut self.applied, config.clone());
+        if previous.vrrp_instances != config.vrrp_instances
+            && self.vrrp.try_send(crate::vrrp::Control::Config(Box::new(config.clone()))).is_err()
+        {
+            warn!("vrrp: the daemon did not take the new config");
+        }
         config::apply(&previous, config)
             .map_err(|e| format!("generation {g} is saved, but applying it failed: {e}"))?;
         Ok(g)
@@ -96,7 +103,6 @@ fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
     });
     r.add("ipvs", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
     r.add("log", || crate::log::recent(50).join("\n"));
-    r.add("vrrp", || "no VRRP instances are running".to_string());
     r.add("checkers", || "no health checkers are running".to_string());
     r
 }
@@ -142,8 +148,10 @@ pub fn run_pid1(board: Option<Runtime>, boot: Boot) -> ! {
 
 /// Host mode: the same control plane without the init duties; a signal or
 /// `poweroff` stops it. `flash`: a file that holds the config.
-pub fn run_host(flash: Option<std::path::PathBuf>) {
-    let result = runtime().and_then(|rt| rt.block_on(event_loop(Mode::Host, None, flash.map(Location::File), None)));
+pub fn run_host(flash: Option<std::path::PathBuf>, conf: Option<std::path::PathBuf>) {
+    let result = runtime().and_then(|rt| {
+        rt.block_on(event_loop(Mode::Host, None, conf.map(Location::Conf).or(flash.map(Location::File)), None))
+    });
     match result {
         Ok((_, why)) => {
             let _ = writeln!(std::io::stderr(), "vigil: stopping ({why})");
@@ -189,12 +197,17 @@ async fn event_loop(
     if let Err(e) = config::apply(&Config::default(), &running) {
         error!("config: {e}");
     }
-    let appliance = Appliance {
-        store: flash.store,
-        applied: running.clone(),
-        location: flash.location,
-        registry: registry(mode, board),
-    };
+    let vrrp_status = crate::vrrp::Status::default();
+    let (vrrp_tx, vrrp_rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(crate::vrrp::run(running.clone(), vrrp_status.clone(), vrrp_rx));
+    let mut registry = registry(mode, board);
+    registry.add("vrrp", move || {
+        let lines = vrrp_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if lines.is_empty() { "no VRRP instances are running".to_string() } else { lines.join("\n") }
+    });
+    let resign = vrrp_tx.clone();
+    let appliance =
+        Appliance { store: flash.store, vrrp: vrrp_tx, applied: running.clone(), location: flash.location, registry };
     let mut shell = Shell::new(appliance, running);
     terminal::raw_console();
     let mut out = Stdout;
@@ -203,7 +216,7 @@ async fn event_loop(
     let mut buf = [0u8; 512];
     print_ready(mode, boot.as_ref());
     let _ = shell.start(&mut out);
-    loop {
+    let (action, why) = loop {
         let deadline = shell.poll_timeout();
         let sleep =
             tokio::time::sleep_until(deadline.map_or_else(
@@ -228,7 +241,7 @@ async fn event_loop(
                     Ok(n) => {
                         let _ = shell.feed(Instant::now(), &buf[..n], &mut out);
                         if let Some(p) = shell.take_power() {
-                            return Ok((action(p), "console".into()));
+                            break (action(p), "console".to_string());
                         }
                     }
                     Err(e) => {
@@ -240,9 +253,17 @@ async fn event_loop(
             }
         };
         if let Some(action) = Action::for_signal(sig) {
-            return Ok((action, sig.as_str().to_string()));
+            break (action, sig.as_str().to_string());
         }
+    };
+    // Masters resign with priority 0 so backups take over at once.
+    let (done, wait) = tokio::sync::oneshot::channel();
+    if resign.send(crate::vrrp::Control::Shutdown(done)).await.is_ok()
+        && tokio::time::timeout(Duration::from_secs(2), wait).await.is_err()
+    {
+        warn!("vrrp: did not stop within 2 s");
     }
+    Ok((action, why))
 }
 
 fn show_system(mode: Mode, board: Option<&Runtime>) -> String {

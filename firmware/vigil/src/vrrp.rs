@@ -1,0 +1,451 @@
+//! The VRRP daemon's I/O around the sans-IO core (`vigil-vrrp`): raw IPv4
+//! sockets (protocol 112, TTL 255, the 224.0.0.18 group or unicast peers),
+//! virtual addresses over rtnetlink, gratuitous ARP on an AF_PACKET socket,
+//! and the timers. IPv4 for now; IPv6 instances are reported and skipped.
+
+use crate::net::Rtnl;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::unix::AsyncFd;
+use tracing::{info, warn};
+use vigil_config::{Config, VrrpInstance};
+use vigil_vrrp::instance::{self, Action, Instance, State};
+use vigil_vrrp::wire::{self, Packet, Repr};
+
+const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+
+/// `show vrrp`, kept up to date by the daemon.
+pub type Status = Arc<Mutex<Vec<String>>>;
+
+struct Running {
+    name: String,
+    ifname: String,
+    ifindex: i32,
+    mac: [u8; 6],
+    vrrp: Instance,
+    sock: AsyncFd<Socket>,
+    peers: Vec<Ipv4Addr>,
+    conf: VrrpInstance,
+    drops: u64,
+}
+
+/// Messages to the daemon.
+pub enum Control {
+    /// A new config (the instances are restarted).
+    Config(Box<Config>),
+    /// Resign (priority 0) and stop; the sender waits for the reply.
+    Shutdown(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Runs until told to shut down.
+pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc::Receiver<Control>) {
+    let mut instances = start_all(&config);
+    loop {
+        publish(&instances, &status);
+        let deadline = instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
+        let sleep =
+            tokio::time::sleep_until(deadline.map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(3600),
+                tokio::time::Instant::from_std,
+            ));
+        tokio::select! {
+            _ = sleep => {
+                let now = Instant::now();
+                for r in &mut instances {
+                    if r.vrrp.poll_timeout().is_some_and(|t| t <= now) {
+                        r.vrrp.handle_timeout(now);
+                        act(r);
+                    }
+                }
+            }
+            (i, pkt) = recv_any(&instances) => {
+                if let Some((src, ttl, payload)) = pkt {
+                    receive(&mut instances[i], src, ttl, &payload);
+                }
+            }
+            msg = control.recv() => match msg {
+                Some(Control::Config(c)) => {
+                    stop_all(&mut instances);
+                    instances = start_all(&c);
+                }
+                Some(Control::Shutdown(done)) => {
+                    stop_all(&mut instances);
+                    publish(&instances, &status);
+                    let _ = done.send(());
+                    return;
+                }
+                None => {
+                    stop_all(&mut instances);
+                    return;
+                }
+            },
+        }
+    }
+}
+
+fn publish(instances: &[Running], status: &Status) {
+    let lines = instances
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} vrid {} {:?} priority {} adverts sent {} received {} dropped {}",
+                r.name,
+                r.ifname,
+                r.conf.virtual_router_id,
+                r.vrrp.state(),
+                r.vrrp.priority(),
+                r.vrrp.stats.adverts_sent,
+                r.vrrp.stats.adverts_received,
+                r.vrrp.stats.dropped + r.drops
+            )
+        })
+        .collect();
+    *status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
+}
+
+fn start_all(config: &Config) -> Vec<Running> {
+    let mut out = Vec::new();
+    for v in &config.vrrp_instances {
+        match start(v) {
+            Ok(mut r) => {
+                r.vrrp.start(Instant::now());
+                act(&mut r);
+                out.push(r);
+            }
+            Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
+        }
+    }
+    out
+}
+
+fn stop_all(instances: &mut Vec<Running>) {
+    for r in instances.iter_mut() {
+        r.vrrp.shutdown();
+        act(r);
+    }
+    instances.clear();
+}
+
+fn start(v: &VrrpInstance) -> Result<Running, String> {
+    if v.is_ipv6() {
+        return Err("IPv6 instances are not run yet".into());
+    }
+    let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+    let link = rtnl
+        .links()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|l| l.name == v.interface.as_str())
+        .ok_or_else(|| format!("no interface {}", v.interface))?;
+    let primary = match v.unicast_src_ip {
+        Some(IpAddr::V4(a)) => a,
+        _ => rtnl
+            .addresses(link.index)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find_map(|(a, _)| match a {
+                IpAddr::V4(a) if !v.virtual_ipaddress.iter().any(|x| x.addr.addr == IpAddr::V4(a)) => Some(a),
+                _ => None,
+            })
+            .ok_or_else(|| format!("{} has no IPv4 address to send from", v.interface))?,
+    };
+    let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
+        .map_err(|e| format!("raw socket: {e}"))?;
+    let setup = || -> std::io::Result<()> {
+        sock.bind_device(Some(v.interface.as_bytes()))?;
+        sock.set_ttl_v4(u32::from(wire::TTL))?;
+        sock.set_multicast_ttl_v4(u32::from(wire::TTL))?;
+        sock.set_multicast_loop_v4(false)?;
+        sock.set_multicast_if_v4(&primary)?;
+        if v.unicast_peer.is_empty() {
+            sock.join_multicast_v4_n(&GROUP_V4, &socket2::InterfaceIndexOrAddress::Index(link.index as u32))?;
+        }
+        sock.set_nonblocking(true)
+    };
+    setup().map_err(|e| format!("socket setup: {e}"))?;
+    // SAFETY: the socket owns its descriptor and returns the same one from
+    // as_raw_fd() until it is dropped, which happens only with the AsyncFd.
+    let sock = unsafe { AsyncFd::register(sock) }.map_err(|e| e.to_string())?;
+    let mut auth = None;
+    if let Some(p) = &v.auth_pass {
+        let mut a = [0u8; 8];
+        a[..p.len()].copy_from_slice(p.as_bytes());
+        auth = Some(a);
+    }
+    let cfg = instance::Config {
+        version: v.version,
+        vrid: v.virtual_router_id,
+        priority: v.priority,
+        advert_int_cs: v.advert_int_cs,
+        preempt: v.preempt,
+        preempt_delay: Duration::from_secs(u64::from(v.preempt_delay_s)),
+        addrs: v.virtual_ipaddress.iter().map(|a| a.addr.addr).collect(),
+        primary: IpAddr::V4(primary),
+        auth,
+        garp_delay: Duration::from_secs(u64::from(v.garp.master_delay_s)),
+        garp_refresh: (v.garp.master_refresh_s > 0).then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
+    };
+    let peers = v
+        .unicast_peer
+        .iter()
+        .filter_map(|p| match p {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    info!(
+        "vrrp_instance {}: on {} from {primary}, vrid {}, priority {}, v{}",
+        v.name, v.interface, v.virtual_router_id, v.priority, v.version
+    );
+    Ok(Running {
+        name: v.name.to_string(),
+        ifname: v.interface.to_string(),
+        ifindex: link.index,
+        mac: link.mac.unwrap_or_default(),
+        vrrp: Instance::new(cfg),
+        sock,
+        peers,
+        conf: v.clone(),
+        drops: 0,
+    })
+}
+
+/// The next datagram on any instance's socket: (instance, (source, TTL, VRRP bytes)).
+async fn recv_any(instances: &[Running]) -> (usize, Option<(Ipv4Addr, u8, Vec<u8>)>) {
+    if instances.is_empty() {
+        return std::future::pending().await;
+    }
+    let futs = instances.iter().enumerate().map(|(i, r)| Box::pin(async move { (i, recv_one(&r.sock).await) }));
+    futures_select_all(futs).await
+}
+
+/// Polls several futures, returning the first to finish (a small
+/// `select_all`, to avoid a dependency for one call).
+async fn futures_select_all<F: std::future::Future + Unpin>(futs: impl Iterator<Item = F>) -> F::Output {
+    let mut futs: Vec<F> = futs.collect();
+    std::future::poll_fn(move |cx| {
+        for f in futs.iter_mut() {
+            if let std::task::Poll::Ready(v) = std::pin::Pin::new(f).poll(cx) {
+                return std::task::Poll::Ready(v);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+async fn recv_one(sock: &AsyncFd<Socket>) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
+    loop {
+        let mut guard = sock.readable().await.ok()?;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+        match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
+            Ok(Ok(n)) => {
+                // SAFETY: recv(2) initialised the first n bytes.
+                let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+                return parse_ipv4(&bytes);
+            }
+            Ok(Err(_)) => return None,
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+/// A raw IPv4 socket delivers the IP header: (source, TTL, payload).
+fn parse_ipv4(b: &[u8]) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
+    if b.len() < 20 || b[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(b[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([b[2], b[3]])).min(b.len());
+    if ihl < 20 || total < ihl {
+        return None;
+    }
+    let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
+    Some((src, b[8], b[ihl..total].to_vec()))
+}
+
+fn receive(r: &mut Running, src: Ipv4Addr, ttl: u8, payload: &[u8]) {
+    if IpAddr::V4(src) == r.vrrp.config().primary {
+        return; // our own
+    }
+    if !r.peers.is_empty() && !r.peers.contains(&src) {
+        r.drops += 1;
+        return;
+    }
+    if ttl != wire::TTL {
+        r.drops += 1;
+        warn!("vrrp_instance {}: advert from {src} with TTL {ttl} (not 255) dropped", r.name);
+        return;
+    }
+    let dst = if r.peers.is_empty() { IpAddr::V4(GROUP_V4) } else { r.vrrp.config().primary };
+    let parsed = Packet::new_checked(payload).and_then(|p| Repr::parse(&p, IpAddr::V4(src), dst));
+    match parsed {
+        Ok(repr) if repr.vrid != r.conf.virtual_router_id => {} // another router's instance
+        Ok(repr) => {
+            if let Err(why) = r.vrrp.handle_advert(Instant::now(), IpAddr::V4(src), &repr) {
+                warn!("vrrp_instance {}: advert from {src} dropped: {why:?}", r.name);
+            }
+            act(r);
+        }
+        Err(e) => {
+            r.drops += 1;
+            warn!("vrrp_instance {}: bad packet from {src}: {e}", r.name);
+        }
+    }
+}
+
+/// Carries out what the state machine asked for.
+fn act(r: &mut Running) {
+    while let Some(a) = r.vrrp.poll_action() {
+        match a {
+            Action::Send(repr) => send(r, &repr),
+            Action::AddAddresses => addresses(r, true),
+            Action::RemoveAddresses => addresses(r, false),
+            Action::Announce => announce(r),
+            Action::StateChange { from, to } => {
+                info!("vrrp_instance {}: {} -> {}", r.name, state_name(from), state_name(to));
+            }
+        }
+    }
+}
+
+fn state_name(s: State) -> &'static str {
+    match s {
+        State::Initialize => "INIT",
+        State::Backup => "BACKUP",
+        State::Master => "MASTER",
+        State::Fault => "FAULT",
+    }
+}
+
+fn send(r: &mut Running, repr: &Repr) {
+    let src = r.vrrp.config().primary;
+    let targets: Vec<Ipv4Addr> = if r.peers.is_empty() { vec![GROUP_V4] } else { r.peers.clone() };
+    for dst in targets {
+        match repr.emit(src, IpAddr::V4(dst)) {
+            Ok(bytes) => {
+                let to = SockAddr::from(SocketAddr::new(IpAddr::V4(dst), 0));
+                if let Err(e) = r.sock.get_ref().send_to(&bytes, &to) {
+                    warn!("vrrp_instance {}: send to {dst}: {e}", r.name);
+                }
+            }
+            Err(e) => warn!("vrrp_instance {}: cannot build an advert: {e}", r.name),
+        }
+    }
+}
+
+fn addresses(r: &mut Running, add: bool) {
+    let mut rtnl = match Rtnl::open() {
+        Ok(x) => x,
+        Err(e) => return warn!("vrrp_instance {}: rtnetlink: {e}", r.name),
+    };
+    for vip in &r.conf.virtual_ipaddress {
+        let dev = vip.dev.as_deref().unwrap_or(&r.ifname);
+        let index = if dev == r.ifname {
+            r.ifindex
+        } else {
+            match rtnl.links().ok().and_then(|l| l.into_iter().find(|l| l.name == dev)) {
+                Some(l) => l.index,
+                None => {
+                    warn!("vrrp_instance {}: no interface {dev} for {}", r.name, vip.addr);
+                    continue;
+                }
+            }
+        };
+        let label = vip.label.as_deref().map(|l| (l, vip.brd));
+        match rtnl.change_address_labelled(index, vip.addr.addr, vip.addr.prefix, label, add) {
+            Ok(()) => {
+                info!("vrrp_instance {}: {} {} on {dev}", r.name, if add { "added" } else { "removed" }, vip.addr)
+            }
+            // Already there (adding) or already gone (removing): the goal holds.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::EADDRNOTAVAIL)) => {}
+            Err(e) => warn!("vrrp_instance {}: {} {}: {e}", r.name, if add { "adding" } else { "removing" }, vip.addr),
+        }
+    }
+}
+
+/// Gratuitous ARP for each IPv4 virtual address, `garp_master_repeat` times.
+fn announce(r: &mut Running) {
+    let sock = match Socket::new(Domain::PACKET, Type::RAW, None) {
+        Ok(s) => s,
+        Err(e) => return warn!("vrrp_instance {}: packet socket: {e}", r.name),
+    };
+    for vip in &r.conf.virtual_ipaddress {
+        let IpAddr::V4(ip) = vip.addr.addr else { continue };
+        let frame = garp_frame(r.mac, ip);
+        let addr = packet_addr(r.ifindex);
+        for _ in 0..r.conf.garp.master_repeat.max(1) {
+            if let Err(e) = sock.send_to(&frame, &addr) {
+                warn!("vrrp_instance {}: gratuitous ARP for {ip}: {e}", r.name);
+                break;
+            }
+        }
+    }
+}
+
+/// An ARP request with sender and target both the virtual address: what
+/// routers and hosts take as "this address moved to this MAC".
+pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
+    let mut f = Vec::with_capacity(42);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&[0x08, 0x06]); // ARP
+    f.extend_from_slice(&[0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01]); // Ethernet/IPv4, request
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&ip.octets());
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&ip.octets());
+    f
+}
+
+fn packet_addr(ifindex: i32) -> SockAddr {
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value, and the
+    // fields set below are the ones AF_PACKET reads for sendto(2).
+    let mut ll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    ll.sll_family = libc::AF_PACKET as u16;
+    ll.sll_protocol = 0x0806u16.to_be();
+    ll.sll_ifindex = ifindex;
+    ll.sll_halen = 6;
+    ll.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    // SAFETY: the storage is large enough for a sockaddr_ll, which is
+    // copied in whole; the length passed is its size.
+    unsafe {
+        SockAddr::try_init(|storage, len| {
+            std::ptr::copy_nonoverlapping(
+                &ll as *const libc::sockaddr_ll as *const u8,
+                storage as *mut u8,
+                std::mem::size_of::<libc::sockaddr_ll>(),
+            );
+            *len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            Ok(())
+        })
+        .map(|((), a)| a)
+        .unwrap_or_else(|_| SockAddr::from(SocketAddr::from(([0, 0, 0, 0], 0))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gratuitous_arp_layout() {
+        let f = super::garp_frame([0x52, 0x54, 0, 0, 0, 1], "192.0.2.100".parse().unwrap());
+        assert_eq!(f.len(), 42);
+        assert_eq!(&f[12..14], &[0x08, 0x06]);
+        assert_eq!(&f[20..22], &[0, 1]);
+        assert_eq!(&f[28..32], &[192, 0, 2, 100]);
+        assert_eq!(&f[38..42], &[192, 0, 2, 100]);
+    }
+
+    #[test]
+    fn ip_headers_are_checked() {
+        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
+        p.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let (src, ttl, payload) = super::parse_ipv4(&p).unwrap();
+        assert_eq!((src.to_string(), ttl, payload.len()), ("10.0.0.1".into(), 255, 8));
+        assert!(super::parse_ipv4(&p[..10]).is_none());
+        p[0] = 0x41;
+        assert!(super::parse_ipv4(&p).is_none());
+    }
+}
