@@ -2,6 +2,8 @@
 //! fail under CI), cached firmware and image builds, and QEMU nodes on a
 //! virtual switch whose console logs are kept for failed tests.
 
+pub mod client;
+
 use anyhow::Result;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};

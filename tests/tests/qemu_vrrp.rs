@@ -1,0 +1,72 @@
+//! Two vigil appliances (QEMU) and a client on one virtual switch: the
+//! appliances boot with their configs on flash; node 1 (priority 150) owns
+//! the VIP and answers the client; node 1's VM is killed; node 2 takes the
+//! VIP over and the client reaches it there.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+use vigil_tests::client::Client;
+use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+fn config(n: u8, priority: u8) -> String {
+    format!(
+        "vigil_defs {{\n hostname lb-{n}\n}}\ninterface eth0 {{\n address 192.0.2.{n}/24\n}}\n\
+         vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 51\n priority {priority}\n advert_int 0.5\n\
+         virtual_ipaddress {{\n  192.0.2.100/24\n }}\n}}\n"
+    )
+}
+
+/// Resolves the VIP and pings it; the MAC that answered, if one did.
+fn reach(client: &mut Client) -> Option<[u8; 6]> {
+    let mac = client.resolve(VIP, Duration::from_millis(400)).ok()?;
+    client.ping(mac, VIP, Duration::from_millis(400)).ok()?.then_some(mac)
+}
+
+#[test]
+fn the_backup_takes_over_when_the_master_vm_dies() {
+    if !have_qemu("qemu-x86_64") {
+        return;
+    }
+    let board = vigil_image::load_board("qemu-x86_64").unwrap();
+    let dir = vigil_tests::test_dir("qemu-vrrp-flash");
+    let mut flashes = Vec::new();
+    for (n, prio) in [(1u8, 150u8), (2, 100)] {
+        let conf = dir.join(format!("node{n}.conf"));
+        std::fs::write(&conf, config(n, prio)).unwrap();
+        let flash = dir.join(format!("node{n}.img"));
+        vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
+        flashes.push(flash);
+    }
+    let mut c = Cluster::start_with("qemu-vrrp", "qemu-x86_64", 2, |s| {
+        s.flash = Some(flashes[usize::from(s.index) - 1].clone());
+    })
+    .unwrap();
+    c.wait_all_ready().unwrap();
+    let port = c.switch.attach("client", &c.dir.join("client.sock")).unwrap();
+    let mut client = Client::new(port, [0x52, 0x54, 0, 0, 0, 0x99], Ipv4Addr::new(192, 0, 2, 99));
+    let node1 = [0x52, 0x54, 0, 0, 0, 1];
+    let node2 = [0x52, 0x54, 0, 0, 0, 2];
+
+    let t = Instant::now();
+    let mut owner = None;
+    while t.elapsed() < Duration::from_secs(30) && owner != Some(node1) {
+        owner = reach(&mut client);
+    }
+    assert_eq!(owner, Some(node1), "node 1 (priority 150) answers for the VIP");
+    c.node(1).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(5)).unwrap();
+
+    c.node(1).kill();
+    let killed = Instant::now();
+    let mut owner = None;
+    while killed.elapsed() < Duration::from_secs(30) && owner != Some(node2) {
+        owner = reach(&mut client);
+    }
+    let took = killed.elapsed();
+    assert_eq!(owner, Some(node2), "node 2 answers after node 1 died");
+    c.node(2).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(5)).unwrap();
+    eprintln!("node 1 killed -> the client reaches the VIP on node 2 after {took:?}");
+    let out = c.node(2).command("show vrrp", Duration::from_secs(20)).unwrap();
+    assert!(out.contains("VI_1 eth0 vrid 51 Master priority 100"), "{out}");
+}
