@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 use vigil_tests::client::Client;
-use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
+use vigil_tests::{Cluster, have_qemu};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 
