@@ -12,6 +12,8 @@ use vigil_tests::{firmware, have_program, is_root, require};
 const VIP: &str = "192.0.2.100";
 
 struct Pair {
+    /// Extra lines for both routers' instance (e.g. unicast peers), by side.
+    extra: [String; 2],
     dir: std::path::PathBuf,
     ka: String,
     vg: String,
@@ -42,13 +44,14 @@ impl Pair {
         ip(&["-n", &ka, "link", "set", "vk-a", "up"]);
         ip(&["-n", &vg, "addr", "add", "192.0.2.2/24", "dev", "vk-b"]);
         ip(&["-n", &vg, "link", "set", "vk-b", "up"]);
-        Some(Pair { dir, ka, vg, children: Vec::new() })
+        Some(Pair { extra: [String::new(), String::new()], dir, ka, vg, children: Vec::new() })
     }
 
     fn conf(&self, file: &str, iface: &str, version: u8, priority: u8, interval: &str) -> std::path::PathBuf {
         let p = self.dir.join(file);
+        let extra = &self.extra[usize::from(iface == "vk-b")];
         let text = format!(
-            "vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
+            "vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
         );
         std::fs::write(&p, text).unwrap();
         p
@@ -173,4 +176,24 @@ fn keepalived_backs_up_vigil_v3() {
     // Skew for priority 100 at 0.5 s is 0.30 s; Master_Down would be 1.8 s.
     assert!(took < Duration::from_millis(1500), "priority 0 was not honoured: {took:?}");
     assert!(!p.has_vip(&p.vg.clone()), "vigil removed the VIP when it stopped");
+}
+
+/// Unicast peers (no multicast), as in clouds: vigil master, keepalived
+/// backup; vigil resigns and keepalived takes over.
+#[test]
+fn unicast_peers_with_keepalived() {
+    let Some(mut p) = Pair::new("vrrp-uc") else { return };
+    p.extra = [
+        " unicast_src_ip 192.0.2.1\n unicast_peer {\n  192.0.2.2\n }\n".to_string(),
+        " unicast_src_ip 192.0.2.2\n unicast_peer {\n  192.0.2.1\n }\n".to_string(),
+    ];
+    let v = p.vigil(2, 150, "1");
+    p.wait_vip(&p.vg.clone(), Duration::from_secs(10));
+    p.keepalived(2, 100, "1");
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!p.has_vip(&p.ka.clone()), "keepalived took the VIP: it does not hear vigil's unicast adverts");
+    p.signal(v, "-TERM");
+    let took = p.wait_vip(&p.ka.clone(), Duration::from_secs(5));
+    eprintln!("unicast: vigil resigned -> keepalived owns the VIP after {took:?}");
+    assert!(took < Duration::from_millis(2000), "{took:?}");
 }
