@@ -12,6 +12,8 @@ use vigil_tests::{firmware, have_program, is_root, require};
 const VIP: &str = "192.0.2.100";
 
 struct Pair {
+    /// The virtual address with its prefix.
+    vip: String,
     /// Extra lines for both routers' instance (e.g. unicast peers), by side.
     extra: [String; 2],
     dir: std::path::PathBuf,
@@ -44,14 +46,22 @@ impl Pair {
         ip(&["-n", &ka, "link", "set", "vk-a", "up"]);
         ip(&["-n", &vg, "addr", "add", "192.0.2.2/24", "dev", "vk-b"]);
         ip(&["-n", &vg, "link", "set", "vk-b", "up"]);
-        Some(Pair { extra: [String::new(), String::new()], dir, ka, vg, children: Vec::new() })
+        Some(Pair {
+            vip: format!("{VIP}/24"),
+            extra: [String::new(), String::new()],
+            dir,
+            ka,
+            vg,
+            children: Vec::new(),
+        })
     }
 
     fn conf(&self, file: &str, iface: &str, version: u8, priority: u8, interval: &str) -> std::path::PathBuf {
         let p = self.dir.join(file);
         let extra = &self.extra[usize::from(iface == "vk-b")];
         let text = format!(
-            "vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
+            "vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {}\n }}\n}}\n",
+            self.vip
         );
         std::fs::write(&p, text).unwrap();
         p
@@ -95,8 +105,9 @@ impl Pair {
     }
 
     fn has_vip(&self, ns: &str) -> bool {
-        let out = Command::new("ip").args(["-n", ns, "-4", "addr", "show"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
+        let out = Command::new("ip").args(["-n", ns, "addr", "show"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.contains(&format!("inet {} ", self.vip)) || text.contains(&format!("inet6 {} ", self.vip))
     }
 
     /// Waits until `ns` holds the VIP; returns how long that took.
@@ -109,7 +120,8 @@ impl Pair {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!(
-            "{ns} did not get {VIP} in {timeout:?}\nvigil:\n{}\nkeepalived:\n{}",
+            "{ns} did not get {} in {timeout:?}\nvigil:\n{}\nkeepalived:\n{}",
+            self.vip,
             std::fs::read_to_string(self.dir.join("vigil.log")).unwrap_or_default(),
             std::fs::read_to_string(self.dir.join("keepalived.log")).unwrap_or_default()
         );
@@ -196,4 +208,34 @@ fn unicast_peers_with_keepalived() {
     let took = p.wait_vip(&p.ka.clone(), Duration::from_secs(5));
     eprintln!("unicast: vigil resigned -> keepalived owns the VIP after {took:?}");
     assert!(took < Duration::from_millis(2000), "{took:?}");
+}
+
+/// VRRPv3 over IPv6 both ways: keepalived master, vigil backup takes over
+/// when it is killed; then vigil master resigns and keepalived takes over.
+#[test]
+fn ipv6_v3_with_keepalived() {
+    let Some(mut p) = Pair::new("vrrp-v6") else { return };
+    p.vip = "2001:db8::100/64".to_string();
+    let k = p.keepalived(3, 150, "0.5");
+    p.wait_vip(&p.ka.clone(), Duration::from_secs(15));
+    let v = p.vigil(3, 100, "0.5");
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!p.has_vip(&p.vg.clone()), "vigil took the VIP from a higher-priority IPv6 master");
+    p.kill_keepalived("-KILL");
+    let _ = p.children[k].wait();
+    let took = p.wait_vip(&p.vg.clone(), Duration::from_secs(10));
+    eprintln!("IPv6: keepalived killed -> vigil owns the VIP after {took:?}");
+    // vigil (100) is master now; a keepalived at 50 stays backup, then
+    // takes over when vigil resigns.
+    // A SIGKILLed keepalived leaves its address and pid files behind.
+    std::fs::remove_file(p.dir.join("ka.pid")).ok();
+    std::fs::remove_file(p.dir.join("ka-vrrp.pid")).ok();
+    ip(&["-n", &p.ka.clone(), "addr", "del", "2001:db8::100/64", "dev", "vk-a"]);
+    p.keepalived(3, 50, "0.5");
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!p.has_vip(&p.ka.clone()), "keepalived did not hear vigil's IPv6 adverts");
+    p.signal(v, "-TERM");
+    let took = p.wait_vip(&p.ka.clone(), Duration::from_secs(5));
+    eprintln!("IPv6: vigil resigned -> keepalived owns the VIP after {took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
 }

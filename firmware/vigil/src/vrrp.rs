@@ -1,11 +1,13 @@
 //! The VRRP daemon's I/O around the sans-IO core (`vigil-vrrp`): raw IPv4
 //! sockets (protocol 112, TTL 255, the 224.0.0.18 group or unicast peers),
 //! virtual addresses over rtnetlink, gratuitous ARP on an AF_PACKET socket,
-//! and the timers. IPv4 for now; IPv6 instances are reported and skipped.
+//! and the timers. IPv6 (v3): raw IPv6 sockets to ff02::12 from the
+//! link-local address, the hop limit checked from its control message,
+//! unsolicited neighbour advertisements.
 
 use crate::net::Rtnl;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
@@ -15,6 +17,8 @@ use vigil_vrrp::instance::{self, Action, Instance, State};
 use vigil_vrrp::wire::{self, Packet, Repr};
 
 const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// `show vrrp`, kept up to date by the daemon.
 pub type Status = Arc<Mutex<Vec<String>>>;
@@ -26,7 +30,8 @@ struct Running {
     mac: [u8; 6],
     vrrp: Instance,
     sock: AsyncFd<Socket>,
-    peers: Vec<Ipv4Addr>,
+    v6: bool,
+    peers: Vec<IpAddr>,
     conf: VrrpInstance,
     drops: u64,
 }
@@ -129,9 +134,7 @@ fn stop_all(instances: &mut Vec<Running>) {
 }
 
 fn start(v: &VrrpInstance) -> Result<Running, String> {
-    if v.is_ipv6() {
-        return Err("IPv6 instances are not run yet".into());
-    }
+    let v6 = v.is_ipv6();
     let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let link = rtnl
         .links()
@@ -139,28 +142,50 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         .into_iter()
         .find(|l| l.name == v.interface.as_str())
         .ok_or_else(|| format!("no interface {}", v.interface))?;
-    let primary = match v.unicast_src_ip {
-        Some(IpAddr::V4(a)) => a,
-        _ => rtnl
+    // The source: unicast_src_ip, else the interface's first IPv4 address
+    // (not a VIP), or for IPv6 its link-local address (RFC 5798 5.1.2.1).
+    let primary: IpAddr = match v.unicast_src_ip {
+        Some(a) => a,
+        None => rtnl
             .addresses(link.index)
             .map_err(|e| e.to_string())?
             .into_iter()
-            .find_map(|(a, _)| match a {
-                IpAddr::V4(a) if !v.virtual_ipaddress.iter().any(|x| x.addr.addr == IpAddr::V4(a)) => Some(a),
-                _ => None,
+            .map(|(a, _)| a)
+            .find(|a| match a {
+                IpAddr::V4(_) => !v6 && !v.virtual_ipaddress.iter().any(|x| x.addr.addr == *a),
+                IpAddr::V6(x) => v6 && x.segments()[0] & 0xffc0 == 0xfe80,
             })
-            .ok_or_else(|| format!("{} has no IPv4 address to send from", v.interface))?,
+            .ok_or_else(|| {
+                format!("{} has no {} address to send from", v.interface, if v6 { "link-local IPv6" } else { "IPv4" })
+            })?,
     };
-    let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
+    let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
         .map_err(|e| format!("raw socket: {e}"))?;
+    let ifindex = link.index as u32;
     let setup = || -> std::io::Result<()> {
         sock.bind_device(Some(v.interface.as_bytes()))?;
-        sock.set_ttl_v4(u32::from(wire::TTL))?;
-        sock.set_multicast_ttl_v4(u32::from(wire::TTL))?;
-        sock.set_multicast_loop_v4(false)?;
-        sock.set_multicast_if_v4(&primary)?;
-        if v.unicast_peer.is_empty() {
-            sock.join_multicast_v4_n(&GROUP_V4, &socket2::InterfaceIndexOrAddress::Index(link.index as u32))?;
+        match primary {
+            IpAddr::V4(p) => {
+                sock.set_ttl_v4(u32::from(wire::TTL))?;
+                sock.set_multicast_ttl_v4(u32::from(wire::TTL))?;
+                sock.set_multicast_loop_v4(false)?;
+                sock.set_multicast_if_v4(&p)?;
+                if v.unicast_peer.is_empty() {
+                    sock.join_multicast_v4_n(&GROUP_V4, &socket2::InterfaceIndexOrAddress::Index(ifindex))?;
+                }
+            }
+            IpAddr::V6(_) => {
+                sock.set_unicast_hops_v6(u32::from(wire::TTL))?;
+                sock.set_multicast_hops_v6(u32::from(wire::TTL))?;
+                sock.set_multicast_loop_v6(false)?;
+                sock.set_multicast_if_v6(ifindex)?;
+                if v.unicast_peer.is_empty() {
+                    sock.join_multicast_v6(&GROUP_V6, ifindex)?;
+                }
+                // The hop limit comes as a control message: it must be 255.
+                nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv6RecvHopLimit, &true)?;
+            }
         }
         sock.set_nonblocking(true)
     };
@@ -182,19 +207,12 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         preempt: v.preempt,
         preempt_delay: Duration::from_secs(u64::from(v.preempt_delay_s)),
         addrs: v.virtual_ipaddress.iter().map(|a| a.addr.addr).collect(),
-        primary: IpAddr::V4(primary),
+        primary,
         auth,
         garp_delay: Duration::from_secs(u64::from(v.garp.master_delay_s)),
         garp_refresh: (v.garp.master_refresh_s > 0).then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
     };
-    let peers = v
-        .unicast_peer
-        .iter()
-        .filter_map(|p| match p {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
+    let peers = v.unicast_peer.to_vec();
     info!(
         "vrrp_instance {}: on {} from {primary}, vrid {}, priority {}, v{}",
         v.name, v.interface, v.virtual_router_id, v.priority, v.version
@@ -206,6 +224,7 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         mac: link.mac.unwrap_or_default(),
         vrrp: Instance::new(cfg),
         sock,
+        v6,
         peers,
         conf: v.clone(),
         drops: 0,
@@ -213,11 +232,11 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
 }
 
 /// The next datagram on any instance's socket: (instance, (source, TTL, VRRP bytes)).
-async fn recv_any(instances: &[Running]) -> (usize, Option<(Ipv4Addr, u8, Vec<u8>)>) {
+async fn recv_any(instances: &[Running]) -> (usize, Option<(IpAddr, u8, Vec<u8>)>) {
     if instances.is_empty() {
         return std::future::pending().await;
     }
-    let futs = instances.iter().enumerate().map(|(i, r)| Box::pin(async move { (i, recv_one(&r.sock).await) }));
+    let futs = instances.iter().enumerate().map(|(i, r)| Box::pin(async move { (i, recv_one(&r.sock, r.v6).await) }));
     futures_select_all(futs).await
 }
 
@@ -236,20 +255,45 @@ async fn futures_select_all<F: std::future::Future + Unpin>(futs: impl Iterator<
     .await
 }
 
-async fn recv_one(sock: &AsyncFd<Socket>) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
+async fn recv_one(sock: &AsyncFd<Socket>, v6: bool) -> Option<(IpAddr, u8, Vec<u8>)> {
     loop {
         let mut guard = sock.readable().await.ok()?;
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
-        match guard.try_io(|s| s.get_ref().recv(&mut buf)) {
-            Ok(Ok(n)) => {
-                // SAFETY: recv(2) initialised the first n bytes.
-                let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
-                return parse_ipv4(&bytes);
-            }
+        let got = guard.try_io(|s| if v6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) });
+        match got {
+            Ok(Ok(p)) => return p,
             Ok(Err(_)) => return None,
             Err(_would_block) => continue,
         }
     }
+}
+
+fn recv_v4(sock: &Socket) -> std::io::Result<Option<(IpAddr, u8, Vec<u8>)>> {
+    let mut buf = [0u8; 2048];
+    let n = std::io::Read::read(&mut &*sock, &mut buf)?;
+    Ok(parse_ipv4(&buf[..n]).map(|(s, t, p)| (IpAddr::V4(s), t, p)))
+}
+
+/// A raw IPv6 socket gives no IP header: the source comes from recvmsg and
+/// the hop limit from its control message.
+fn recv_v6(sock: &Socket) -> std::io::Result<Option<(IpAddr, u8, Vec<u8>)>> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 2048];
+    let mut cmsg = nix::cmsg_space!(libc::c_int);
+    let (n, src, hops) = {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<SockaddrIn6>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+        let hops = msg.cmsgs().ok().and_then(|mut c| {
+            c.find_map(|m| match m {
+                ControlMessageOwned::Ipv6HopLimit(h) => Some(h),
+                _ => None,
+            })
+        });
+        (msg.bytes, msg.address.map(|a| a.ip()), hops)
+    };
+    // No hop limit reported: treat as not 255 (dropped and counted).
+    let hops = hops.and_then(|h| u8::try_from(h).ok()).unwrap_or(0);
+    Ok(src.map(|s| (IpAddr::V6(s), hops, buf[..n].to_vec())))
 }
 
 /// A raw IPv4 socket delivers the IP header: (source, TTL, payload).
@@ -266,8 +310,8 @@ fn parse_ipv4(b: &[u8]) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
     Some((src, b[8], b[ihl..total].to_vec()))
 }
 
-fn receive(r: &mut Running, src: Ipv4Addr, ttl: u8, payload: &[u8]) {
-    if IpAddr::V4(src) == r.vrrp.config().primary {
+fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
+    if src == r.vrrp.config().primary {
         return; // our own
     }
     if !r.peers.is_empty() && !r.peers.contains(&src) {
@@ -279,12 +323,16 @@ fn receive(r: &mut Running, src: Ipv4Addr, ttl: u8, payload: &[u8]) {
         warn!("vrrp_instance {}: advert from {src} with TTL {ttl} (not 255) dropped", r.name);
         return;
     }
-    let dst = if r.peers.is_empty() { IpAddr::V4(GROUP_V4) } else { r.vrrp.config().primary };
-    let parsed = Packet::new_checked(payload).and_then(|p| Repr::parse(&p, IpAddr::V4(src), dst));
+    let dst = match (r.peers.is_empty(), r.v6) {
+        (true, false) => IpAddr::V4(GROUP_V4),
+        (true, true) => IpAddr::V6(GROUP_V6),
+        (false, _) => r.vrrp.config().primary,
+    };
+    let parsed = Packet::new_checked(payload).and_then(|p| Repr::parse(&p, src, dst));
     match parsed {
         Ok(repr) if repr.vrid != r.conf.virtual_router_id => {} // another router's instance
         Ok(repr) => {
-            if let Err(why) = r.vrrp.handle_advert(Instant::now(), IpAddr::V4(src), &repr) {
+            if let Err(why) = r.vrrp.handle_advert(Instant::now(), src, &repr) {
                 warn!("vrrp_instance {}: advert from {src} dropped: {why:?}", r.name);
             }
             act(r);
@@ -322,11 +370,15 @@ fn state_name(s: State) -> &'static str {
 
 fn send(r: &mut Running, repr: &Repr) {
     let src = r.vrrp.config().primary;
-    let targets: Vec<Ipv4Addr> = if r.peers.is_empty() { vec![GROUP_V4] } else { r.peers.clone() };
+    let group = if r.v6 { IpAddr::V6(GROUP_V6) } else { IpAddr::V4(GROUP_V4) };
+    let targets: Vec<IpAddr> = if r.peers.is_empty() { vec![group] } else { r.peers.clone() };
     for dst in targets {
-        match repr.emit(src, IpAddr::V4(dst)) {
+        match repr.emit(src, dst) {
             Ok(bytes) => {
-                let to = SockAddr::from(SocketAddr::new(IpAddr::V4(dst), 0));
+                let to = match dst {
+                    IpAddr::V6(d) => SockAddr::from(SocketAddrV6::new(d, 0, 0, r.ifindex as u32)),
+                    IpAddr::V4(_) => SockAddr::from(SocketAddr::new(dst, 0)),
+                };
                 if let Err(e) = r.sock.get_ref().send_to(&bytes, &to) {
                     warn!("vrrp_instance {}: send to {dst}: {e}", r.name);
                 }
@@ -366,8 +418,12 @@ fn addresses(r: &mut Running, add: bool) {
     }
 }
 
-/// Gratuitous ARP for each IPv4 virtual address, `garp_master_repeat` times.
+/// Gratuitous ARP for each IPv4 virtual address, or an unsolicited
+/// neighbour advertisement for each IPv6 one, `garp_master_repeat` times.
 fn announce(r: &mut Running) {
+    if r.v6 {
+        return announce_v6(r);
+    }
     let sock = match Socket::new(Domain::PACKET, Type::RAW, None) {
         Ok(s) => s,
         Err(e) => return warn!("vrrp_instance {}: packet socket: {e}", r.name),
@@ -383,6 +439,42 @@ fn announce(r: &mut Running) {
             }
         }
     }
+}
+
+fn announce_v6(r: &mut Running) {
+    let sock = match Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)) {
+        Ok(s) => s,
+        Err(e) => return warn!("vrrp_instance {}: ICMPv6 socket: {e}", r.name),
+    };
+    // RFC 4861: neighbour discovery is sent and accepted with hop limit 255.
+    let setup = sock
+        .bind_device(Some(r.ifname.as_bytes()))
+        .and_then(|()| sock.set_multicast_hops_v6(255))
+        .and_then(|()| sock.set_multicast_if_v6(r.ifindex as u32));
+    if let Err(e) = setup {
+        return warn!("vrrp_instance {}: ICMPv6 socket: {e}", r.name);
+    }
+    let to = SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, r.ifindex as u32));
+    for vip in &r.conf.virtual_ipaddress {
+        let IpAddr::V6(ip) = vip.addr.addr else { continue };
+        let na = unsolicited_na(r.mac, ip);
+        for _ in 0..r.conf.garp.master_repeat.max(1) {
+            if let Err(e) = sock.send_to(&na, &to) {
+                warn!("vrrp_instance {}: neighbour advertisement for {ip}: {e}", r.name);
+                break;
+            }
+        }
+    }
+}
+
+/// An unsolicited neighbour advertisement (RFC 4861 7.2.6): Override set,
+/// with the target link-layer address. The kernel fills in the checksum.
+pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr) -> Vec<u8> {
+    let mut m = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+    m.extend_from_slice(&target.octets());
+    m.extend_from_slice(&[2, 1]);
+    m.extend_from_slice(&mac);
+    m
 }
 
 /// An ARP request with sender and target both the virtual address: what
@@ -436,6 +528,15 @@ mod tests {
         assert_eq!(&f[20..22], &[0, 1]);
         assert_eq!(&f[28..32], &[192, 0, 2, 100]);
         assert_eq!(&f[38..42], &[192, 0, 2, 100]);
+    }
+
+    #[test]
+    fn neighbour_advertisement_layout() {
+        let m = super::unsolicited_na([2, 0, 0, 0, 0, 1], "2001:db8::100".parse().unwrap());
+        assert_eq!(m.len(), 32);
+        assert_eq!(m[0], 136);
+        assert_eq!(m[4], 0x20);
+        assert_eq!(&m[24..26], &[2, 1]);
     }
 
     #[test]
