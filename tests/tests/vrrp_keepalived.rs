@@ -239,3 +239,40 @@ fn ipv6_v3_with_keepalived() {
     eprintln!("IPv6: vigil resigned -> keepalived owns the VIP after {took:?}");
     assert!(took < Duration::from_millis(1500), "{took:?}");
 }
+
+/// track_interface with a weight and notify: vigil (150) is master; its
+/// tracked interface loses carrier, its priority drops to 90, keepalived
+/// (100) preempts; the carrier returns and vigil preempts back. The notify
+/// program is called with keepalived's arguments.
+#[test]
+fn tracking_and_notify_with_keepalived() {
+    let Some(mut p) = Pair::new("vrrp-trk") else { return };
+    let vg = p.vg.clone();
+    ip(&["-n", &vg, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"]);
+    ip(&["-n", &vg, "link", "set", "trk0", "up"]);
+    ip(&["-n", &vg, "link", "set", "trk1", "up"]);
+    let script = p.dir.join("notify.sh");
+    let log = p.dir.join("notify.log");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display())).unwrap();
+    Command::new("chmod").arg("755").arg(&script).status().unwrap();
+    p.extra[1] = format!(" track_interface {{\n  trk0 weight -60\n }}\n notify {}\n", script.display());
+    p.vigil(2, 150, "1");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    p.keepalived(2, 100, "1");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!p.has_vip(&p.ka.clone()));
+    let notified = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(notified.contains("INSTANCE VI_1 MASTER 150"), "{notified:?}");
+
+    ip(&["-n", &vg, "link", "set", "trk1", "down"]); // trk0 loses its carrier
+    let took = p.wait_vip(&p.ka.clone(), Duration::from_secs(8));
+    eprintln!("tracked link down (150 -> 90) -> keepalived (100) preempts after {took:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!p.has_vip(&vg), "vigil kept the VIP after being preempted");
+    let notified = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(notified.contains("INSTANCE VI_1 BACKUP 90"), "{notified:?}");
+
+    ip(&["-n", &vg, "link", "set", "trk1", "up"]);
+    let took = p.wait_vip(&vg, Duration::from_secs(8));
+    eprintln!("tracked link up (90 -> 150) -> vigil preempts back after {took:?}");
+}

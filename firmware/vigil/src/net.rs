@@ -31,6 +31,10 @@ impl Link {
     pub fn is_multicast(&self) -> bool {
         self.flags & libc::IFF_MULTICAST as u32 != 0
     }
+    /// The carrier is up (IFF_LOWER_UP).
+    pub fn has_carrier(&self) -> bool {
+        self.flags & libc::IFF_LOWER_UP as u32 != 0
+    }
 }
 
 impl fmt::Display for Link {

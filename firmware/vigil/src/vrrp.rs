@@ -47,6 +47,9 @@ pub enum Control {
 /// Runs until told to shut down.
 pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc::Receiver<Control>) {
     let mut instances = start_all(&config);
+    // Link state is read every 100 ms (a netlink link monitor can replace this).
+    let mut links = tokio::time::interval(Duration::from_millis(100));
+    links.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         publish(&instances, &status);
         let deadline = instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
@@ -62,6 +65,13 @@ pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc:
                     if r.vrrp.poll_timeout().is_some_and(|t| t <= now) {
                         r.vrrp.handle_timeout(now);
                         act(r);
+                    }
+                }
+            }
+                        _ = links.tick() => {
+                if let Ok(l) = Rtnl::open().and_then(|mut r| r.links()) {
+                    for r in &mut instances {
+                        track(r, &l);
                     }
                 }
             }
@@ -354,9 +364,66 @@ fn act(r: &mut Running) {
             Action::Announce => announce(r),
             Action::StateChange { from, to } => {
                 info!("vrrp_instance {}: {} -> {}", r.name, state_name(from), state_name(to));
+                notify(r, to);
             }
         }
     }
+}
+
+/// Runs the instance's notify programs for a new state, as keepalived:
+/// `notify_<state>` with no arguments, and `notify` with `INSTANCE name
+/// STATE priority`. Command lines are split on spaces; no shell.
+fn notify(r: &Running, to: State) {
+    let n = &r.conf.notify;
+    let specific = match to {
+        State::Master => n.master.as_deref(),
+        State::Backup => n.backup.as_deref(),
+        State::Fault => n.fault.as_deref(),
+        State::Initialize => n.stop.as_deref(),
+    };
+    let prio = r.vrrp.priority().to_string();
+    let generic = n.any.as_deref().map(|cmd| (cmd, vec!["INSTANCE", r.name.as_str(), state_name(to), prio.as_str()]));
+    for (cmd, extra) in specific.map(|c| (c, Vec::new())).into_iter().chain(generic) {
+        let mut words = cmd.split_whitespace();
+        let Some(prog) = words.next() else { continue };
+        match std::process::Command::new(prog).args(words).args(&extra).stdin(std::process::Stdio::null()).spawn() {
+            // Waited for on a thread (as PID 1 the reaper may collect it first: harmless).
+            Ok(mut child) => {
+                std::thread::spawn(move || child.wait());
+            }
+            Err(e) => warn!("vrrp_instance {}: notify {prog}: {e}", r.name),
+        }
+    }
+}
+
+/// Tracking: the instance's own interface and `track_interface`s, read from
+/// the kernel. Own carrier lost, or a weight-0 tracked interface down: FAULT.
+/// Otherwise the priority moves by the weights (negative when down, positive
+/// when up), within 1..=254; an owner (255) is not moved.
+fn track(r: &mut Running, links: &[crate::net::Link]) {
+    let up = |name: &str| links.iter().find(|l| l.name == name).is_some_and(|l| l.is_up() && l.has_carrier());
+    let mut fault = !up(&r.ifname);
+    let base = i32::from(r.conf.priority);
+    let mut prio = base;
+    for t in &r.conf.track_interface {
+        let is_up = up(&t.interface);
+        match (t.weight, is_up) {
+            (0, false) => fault = true,
+            (w, false) if w < 0 => prio += i32::from(w),
+            (w, true) if w > 0 => prio += i32::from(w),
+            _ => {}
+        }
+    }
+    let now = Instant::now();
+    r.vrrp.set_link(now, !fault);
+    if base != 255 {
+        let p = prio.clamp(1, 254) as u8;
+        if p != r.vrrp.priority() {
+            info!("vrrp_instance {}: priority {} -> {p} (tracking)", r.name, r.vrrp.priority());
+            r.vrrp.set_priority(p);
+        }
+    }
+    act(r);
 }
 
 fn state_name(s: State) -> &'static str {
