@@ -115,3 +115,83 @@ fn a_split_brain_heals_to_one_master() {
     let t = lan.wait_for(&["vl-r1"], Duration::from_secs(5));
     eprintln!("port restored -> one master after {t:?}");
 }
+
+/// A commit that changes one instance restarts only that one: the other's
+/// VIP never leaves.
+#[test]
+fn a_commit_restarts_only_the_changed_instance() {
+    use std::io::Write;
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("vrrp-commit");
+    let ns = "vr-commit";
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    ip(&["netns", "add", ns]);
+    ip(&["-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
+    for l in ["lo", "eth0", "peer0"] {
+        ip(&["-n", ns, "link", "set", l, "up"]);
+    }
+    ip(&["-n", ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
+    let log = std::fs::File::create(dir.join("vigil.log")).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(firmware(Arch::X86_64))
+        .arg("run")
+        .arg("--flash")
+        .arg(dir.join("flash.img"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let inst = |name: &str, vrid: u8, vip: &str, prio: u8| {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n version 3\n virtual_router_id {vrid}\n priority {prio}\n advert_int 0.1\n virtual_ipaddress {{\n {vip}/24\n }}\n}}\n"
+        )
+    };
+    let conf = inst("VI_1", 1, "203.0.113.101", 100) + &inst("VI_2", 2, "203.0.113.102", 100);
+    write!(stdin, "load keepalived\n{conf}end\ncommit\n").unwrap();
+    let has = |vip: &str| {
+        let out = Command::new("ip").args(["-n", ns, "-4", "addr", "show", "eth0"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {vip}/24"))
+    };
+    let t = Instant::now();
+    while !(has("203.0.113.101") && has("203.0.113.102")) {
+        assert!(t.elapsed() < Duration::from_secs(10), "both instances master");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let watcher = {
+        let (w, l) = (watching.clone(), lost.clone());
+        std::thread::spawn(move || {
+            while w.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = Command::new("ip").args(["-n", "vr-commit", "-4", "addr", "show", "eth0"]).output().unwrap();
+                if !String::from_utf8_lossy(&out.stdout).contains("inet 203.0.113.101/24") {
+                    l.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    writeln!(stdin, "set vrrp_instance VI_2 priority 120\ncommit").unwrap();
+    let t = Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(dir.join("vigil.log")).unwrap();
+        if text.matches("VI_2: BACKUP -> MASTER").count() >= 2 || t.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    assert!(text.contains("vrrp_instance VI_2: changed or removed: stopping"), "{text}");
+    assert!(!text.contains("vrrp_instance VI_1: changed"), "{text}");
+    assert_eq!(text.matches("VI_2: BACKUP -> MASTER").count(), 2, "{text}");
+    assert_eq!(lost.load(std::sync::atomic::Ordering::Relaxed), 0, "VI_1's VIP left during the commit");
+}

@@ -81,10 +81,7 @@ pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc:
                 }
             }
             msg = control.recv() => match msg {
-                Some(Control::Config(c)) => {
-                    stop_all(&mut instances);
-                    instances = start_all(&c);
-                }
+                                Some(Control::Config(c)) => reconfigure(&mut instances, &c),
                 Some(Control::Shutdown(done)) => {
                     stop_all(&mut instances);
                     publish(&instances, &status);
@@ -133,6 +130,35 @@ fn start_all(config: &Config) -> Vec<Running> {
         }
     }
     out
+}
+
+/// A new config: instances whose settings did not change keep running
+/// untouched (no VIP flap); changed ones restart; removed ones resign.
+fn reconfigure(instances: &mut Vec<Running>, config: &Config) {
+    let mut kept = Vec::new();
+    for mut r in instances.drain(..) {
+        if config.vrrp_instances.iter().any(|v| *v == r.conf) {
+            kept.push(r);
+        } else {
+            info!("vrrp_instance {}: changed or removed: stopping", r.name);
+            r.vrrp.shutdown();
+            act(&mut r);
+        }
+    }
+    for v in &config.vrrp_instances {
+        if kept.iter().any(|r| r.conf == *v) {
+            continue;
+        }
+        match start(v) {
+            Ok(mut r) => {
+                r.vrrp.start(Instant::now());
+                act(&mut r);
+                kept.push(r);
+            }
+            Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
+        }
+    }
+    *instances = kept;
 }
 
 fn stop_all(instances: &mut Vec<Running>) {
