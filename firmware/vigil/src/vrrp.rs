@@ -137,7 +137,7 @@ fn start_all(config: &Config) -> Vec<Running> {
 fn reconfigure(instances: &mut Vec<Running>, config: &Config) {
     let mut kept = Vec::new();
     for mut r in instances.drain(..) {
-        if config.vrrp_instances.iter().any(|v| *v == r.conf) {
+        if config.vrrp_instances.contains(&r.conf) {
             kept.push(r);
         } else {
             info!("vrrp_instance {}: changed or removed: stopping", r.name);
