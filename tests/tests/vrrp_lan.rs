@@ -25,7 +25,7 @@ impl Lan {
     fn new() -> Lan {
         let dir = vigil_tests::test_dir("vrrp-lan");
         for ns in NS {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
             ip(&["netns", "add", ns]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
@@ -91,7 +91,7 @@ impl Drop for Lan {
             let _ = c.wait();
         }
         for ns in NS {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
         }
     }
 }
@@ -126,7 +126,7 @@ fn a_commit_restarts_only_the_changed_instance() {
     }
     let dir = vigil_tests::test_dir("vrrp-commit");
     let ns = "vr-commit";
-    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
     ip(&["netns", "add", ns]);
     ip(&["-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
     for l in ["lo", "eth0", "peer0"] {
@@ -189,7 +189,7 @@ fn a_commit_restarts_only_the_changed_instance() {
     watcher.join().unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
     assert!(text.contains("vrrp_instance VI_2: changed or removed: stopping"), "{text}");
     assert!(!text.contains("vrrp_instance VI_1: changed"), "{text}");
     assert_eq!(text.matches("VI_2: BACKUP -> MASTER").count(), 2, "{text}");

@@ -1,0 +1,154 @@
+//! Two routers of one VRRP instance in two network namespaces joined by a
+//! veth pair: keepalived in one (`KA`), vigil in the other (`VG`). Shared by
+//! the interop tests and the failover benchmark.
+
+use crate::{firmware, have_program, is_root, require};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vigil_board::Arch;
+
+pub const VIP: &str = "192.0.2.100";
+
+pub struct Pair {
+    /// The virtual address with its prefix.
+    pub vip: String,
+    /// Extra lines for both routers' instance (e.g. unicast peers), by side.
+    pub extra: [String; 2],
+    pub dir: std::path::PathBuf,
+    pub ka: String,
+    pub vg: String,
+    pub children: Vec<Child>,
+}
+
+pub fn ip(args: &[&str]) {
+    let st = Command::new("ip").args(args).status().unwrap();
+    assert!(st.success(), "ip {args:?}");
+}
+
+impl Pair {
+    pub fn new(name: &str) -> Option<Pair> {
+        if !require(is_root(), "root (network namespaces)")
+            || !require(have_program("keepalived"), "keepalived (apt-get install keepalived)")
+        {
+            return None;
+        }
+        let dir = crate::test_dir(name);
+        let (ka, vg) = (format!("{name}-ka"), format!("{name}-vg"));
+        for ns in [&ka, &vg] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        ip(&["link", "add", "vk-a", "netns", &ka, "type", "veth", "peer", "name", "vk-b", "netns", &vg]);
+        ip(&["-n", &ka, "addr", "add", "192.0.2.1/24", "dev", "vk-a"]);
+        ip(&["-n", &ka, "link", "set", "vk-a", "up"]);
+        ip(&["-n", &vg, "addr", "add", "192.0.2.2/24", "dev", "vk-b"]);
+        ip(&["-n", &vg, "link", "set", "vk-b", "up"]);
+        Some(Pair {
+            vip: format!("{VIP}/24"),
+            extra: [String::new(), String::new()],
+            dir,
+            ka,
+            vg,
+            children: Vec::new(),
+        })
+    }
+
+    pub fn conf(&self, file: &str, iface: &str, version: u8, priority: u8, interval: &str) -> std::path::PathBuf {
+        let p = self.dir.join(file);
+        let extra = &self.extra[usize::from(iface == "vk-b")];
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {}\n }}\n}}\n",
+            self.vip
+        );
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// keepalived, VRRP only, in the foreground. Returns its index.
+    pub fn keepalived(&mut self, version: u8, priority: u8, interval: &str) -> usize {
+        let conf = self.conf("keepalived.conf", "vk-a", version, priority, interval);
+        let log = std::fs::File::create(self.dir.join("keepalived.log")).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ka, "keepalived", "-n", "-l", "-D", "--vrrp", "-f"])
+            .arg(&conf)
+            .arg("-p")
+            .arg(self.dir.join("ka.pid"))
+            .arg("-r")
+            .arg(self.dir.join("ka-vrrp.pid"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    pub fn vigil(&mut self, version: u8, priority: u8, interval: &str) -> usize {
+        let conf = self.conf("vigil.conf", "vk-b", version, priority, interval);
+        let log = std::fs::File::create(self.dir.join("vigil.log")).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.vg])
+            .arg(firmware(Arch::X86_64))
+            .arg("run")
+            .arg("--config")
+            .arg(&conf)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    pub fn has_vip(&self, ns: &str) -> bool {
+        let out = Command::new("ip").args(["-n", ns, "addr", "show"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.contains(&format!("inet {} ", self.vip)) || text.contains(&format!("inet6 {} ", self.vip))
+    }
+
+    /// Waits until `ns` holds the VIP; returns how long that took.
+    pub fn wait_vip(&self, ns: &str, timeout: Duration) -> Duration {
+        let t = Instant::now();
+        while t.elapsed() < timeout {
+            if self.has_vip(ns) {
+                return t.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{ns} did not get {} in {timeout:?}\nvigil:\n{}\nkeepalived:\n{}",
+            self.vip,
+            std::fs::read_to_string(self.dir.join("vigil.log")).unwrap_or_default(),
+            std::fs::read_to_string(self.dir.join("keepalived.log")).unwrap_or_default()
+        );
+    }
+
+    /// keepalived's processes: the parent and its VRRP child.
+    pub fn kill_keepalived(&mut self, sig: &str) {
+        for f in ["ka-vrrp.pid", "ka.pid"] {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.join(f)) {
+                let _ = Command::new("kill").args([sig, pid.trim()]).stderr(Stdio::null()).status();
+            }
+        }
+    }
+
+    pub fn signal(&mut self, i: usize, sig: &str) {
+        // `ip netns exec` execs the program: the child's pid is vigil's.
+        let _ = Command::new("kill").args([sig, &self.children[i].id().to_string()]).status();
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        self.kill_keepalived("-KILL");
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.ka, &self.vg] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+        }
+    }
+}
