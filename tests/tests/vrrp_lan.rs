@@ -17,32 +17,37 @@ fn ip(args: &[&str]) {
 struct Lan {
     dir: std::path::PathBuf,
     children: Vec<Child>,
+    /// Namespace names: bridge, router 1, router 2, client.
+    br: String,
+    r1: String,
+    r2: String,
+    c: String,
 }
 
-const NS: [&str; 3] = ["vl-br", "vl-r1", "vl-r2"];
-
 impl Lan {
-    fn new() -> Lan {
-        let dir = vigil_tests::test_dir("vrrp-lan");
-        for ns in NS {
+    /// Namespaces named after `p` (tests run in parallel).
+    fn new(p: &str) -> Lan {
+        let dir = vigil_tests::test_dir(&format!("vrrp-lan-{p}"));
+        let (br, r1, r2, c) = (format!("{p}-br"), format!("{p}-r1"), format!("{p}-r2"), format!("{p}-c"));
+        for ns in [&br, &r1, &r2, &c] {
             let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
             ip(&["netns", "add", ns]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
-        ip(&["-n", "vl-br", "link", "add", "br0", "type", "bridge"]);
-        ip(&["-n", "vl-br", "link", "set", "br0", "up"]);
-        for (i, ns) in [(1, "vl-r1"), (2, "vl-r2")] {
-            let port = format!("p{i}");
-            ip(&["link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", &port, "netns", "vl-br"]);
-            ip(&["-n", "vl-br", "link", "set", &port, "master", "br0"]);
-            ip(&["-n", "vl-br", "link", "set", &port, "up"]);
+        ip(&["-n", &br, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &br, "link", "set", "br0", "up"]);
+        for (i, ns) in [(1, &r1), (2, &r2), (50, &c)] {
+            let port = if i == 50 { "pc".to_string() } else { format!("p{i}") };
+            ip(&["link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", &port, "netns", &br]);
+            ip(&["-n", &br, "link", "set", &port, "master", "br0"]);
+            ip(&["-n", &br, "link", "set", &port, "up"]);
             ip(&["-n", ns, "addr", "add", &format!("198.51.100.{i}/24"), "dev", "eth0"]);
             ip(&["-n", ns, "link", "set", "eth0", "up"]);
         }
-        Lan { dir, children: Vec::new() }
+        Lan { dir, children: Vec::new(), br, r1, r2, c }
     }
 
-    fn vigil(&mut self, ns: &str, priority: u8) {
+    fn vigil(&mut self, ns: &str, priority: u8) -> usize {
         let conf = self.dir.join(format!("{ns}.conf"));
         let text = format!(
             "vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 7\n priority {priority}\n advert_int 0.2\n virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
@@ -60,19 +65,22 @@ impl Lan {
             .spawn()
             .unwrap();
         self.children.push(child);
+        self.children.len() - 1
     }
 
-    fn holders(&self) -> Vec<&'static str> {
-        ["vl-r1", "vl-r2"]
+    /// Which routers (1, 2) hold the VIP.
+    fn holders(&self) -> Vec<u8> {
+        [(1u8, &self.r1), (2, &self.r2)]
             .into_iter()
-            .filter(|ns| {
+            .filter(|(_, ns)| {
                 let out = Command::new("ip").args(["-n", ns, "-4", "addr", "show", "eth0"]).output().unwrap();
                 String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
             })
+            .map(|(n, _)| n)
             .collect()
     }
 
-    fn wait_for(&self, want: &[&str], timeout: Duration) -> Duration {
+    fn wait_for(&self, want: &[u8], timeout: Duration) -> Duration {
         let t = Instant::now();
         while t.elapsed() < timeout {
             if self.holders() == want {
@@ -90,7 +98,7 @@ impl Drop for Lan {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for ns in NS {
+        for ns in [&self.br, &self.r1, &self.r2, &self.c] {
             let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
         }
     }
@@ -101,18 +109,19 @@ fn a_split_brain_heals_to_one_master() {
     if !require(is_root(), "root (network namespaces)") {
         return;
     }
-    let mut lan = Lan::new();
-    lan.vigil("vl-r1", 150);
-    lan.vigil("vl-r2", 100);
-    lan.wait_for(&["vl-r1"], Duration::from_secs(10));
+    let mut lan = Lan::new("vl");
+    let (r1, r2, br) = (lan.r1.clone(), lan.r2.clone(), lan.br.clone());
+    lan.vigil(&r1, 150);
+    lan.vigil(&r2, 100);
+    lan.wait_for(&[1], Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(lan.holders(), ["vl-r1"], "one master while the LAN is whole");
+    assert_eq!(lan.holders(), [1], "one master while the LAN is whole");
     // Cut r1's bridge port; its carrier stays up, so it keeps mastering.
-    ip(&["-n", "vl-br", "link", "set", "p1", "nomaster"]);
-    let t = lan.wait_for(&["vl-r1", "vl-r2"], Duration::from_secs(5));
+    ip(&["-n", &br, "link", "set", "p1", "nomaster"]);
+    let t = lan.wait_for(&[1, 2], Duration::from_secs(5));
     eprintln!("port cut -> two masters after {t:?}");
-    ip(&["-n", "vl-br", "link", "set", "p1", "master", "br0"]);
-    let t = lan.wait_for(&["vl-r1"], Duration::from_secs(5));
+    ip(&["-n", &br, "link", "set", "p1", "master", "br0"]);
+    let t = lan.wait_for(&[1], Duration::from_secs(5));
     eprintln!("port restored -> one master after {t:?}");
 }
 
@@ -194,4 +203,43 @@ fn a_commit_restarts_only_the_changed_instance() {
     assert!(!text.contains("vrrp_instance VI_1: changed"), "{text}");
     assert_eq!(text.matches("VI_2: BACKUP -> MASTER").count(), 2, "{text}");
     assert_eq!(lost.load(std::sync::atomic::Ordering::Relaxed), 0, "VI_1's VIP left during the commit");
+}
+
+/// A client keeps pinging the VIP (every 50 ms) while the master router dies
+/// (vigil killed and its port cut): the backup takes over, announces the VIP,
+/// and the replies resume.
+#[test]
+fn a_client_keeps_reaching_the_vip_through_a_failover() {
+    if !require(is_root(), "root (network namespaces)")
+        || !require(vigil_tests::have_program("ping"), "ping (iputils-ping)")
+    {
+        return;
+    }
+    let mut lan = Lan::new("vp");
+    let (r1ns, r2ns, br, c) = (lan.r1.clone(), lan.r2.clone(), lan.br.clone(), lan.c.clone());
+    let r1 = lan.vigil(&r1ns, 150);
+    lan.vigil(&r2ns, 100);
+    lan.wait_for(&[1], Duration::from_secs(10));
+    let ping = Command::new("ip")
+        .args(["netns", "exec", &c, "ping", "-n", "-i", "0.05", "-W", "0.2", "-c", "100", VIP])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    // Router 1 dies: its daemon and its link.
+    let _ = lan.children[r1].kill();
+    ip(&["-n", &br, "link", "set", "p1", "nomaster"]);
+    let killed_at_seq = 20; // 1 s of 50 ms pings
+    let out = ping.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let seqs: Vec<u32> =
+        text.lines().filter_map(|l| l.split("icmp_seq=").nth(1)?.split_whitespace().next()?.parse().ok()).collect();
+    let before = seqs.iter().filter(|&&s| s < killed_at_seq).count();
+    let after: Vec<&u32> = seqs.iter().filter(|&&s| s > killed_at_seq + 20).collect();
+    let lost = 100 - seqs.len();
+    eprintln!("pings answered: {} of 100 ({lost} lost across the failover)", seqs.len());
+    assert!(before >= 15, "the VIP answered before the failover:\n{text}");
+    assert!(after.len() >= 50, "the VIP answers again after the failover:\n{text}");
+    assert_eq!(lan.holders(), [1, 2], "r2 holds the VIP (r1's dead daemon left its copy)");
 }
