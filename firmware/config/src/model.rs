@@ -488,6 +488,22 @@ pub enum CheckKind {
     },
 }
 
+impl CheckKind {
+    /// The checker's keepalived.conf keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            CheckKind::Tcp => "TCP_CHECK",
+            CheckKind::Http(h) if h.tls => "SSL_GET",
+            CheckKind::Http(_) => "HTTP_GET",
+            CheckKind::Smtp { .. } => "SMTP_CHECK",
+            CheckKind::Dns { .. } => "DNS_CHECK",
+            CheckKind::Udp { .. } => "UDP_CHECK",
+            CheckKind::Ping => "PING_CHECK",
+            CheckKind::Misc { .. } => "MISC_CHECK",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpCheck {
     pub tls: bool,

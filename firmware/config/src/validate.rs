@@ -38,18 +38,8 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
     }
 }
 
-pub fn check_hostname(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not a host name (1-63 letters, digits or '-', not at either end)"))
-    }
-}
+/// RFC 1123 host name label rules (shared with board definitions).
+pub use vigil_board::check_hostname;
 
 /// How a virtual server is written in keepalived.conf.
 pub fn vs_path(vs: &VirtualServer) -> String {
@@ -320,16 +310,7 @@ fn check_addresses(e: &mut Errors, path: &str, addrs: &[IpNet]) {
 }
 
 fn check_checker(e: &mut Errors, path: &str, c: &Checker) {
-    let name = match &c.kind {
-        CheckKind::Tcp => "TCP_CHECK",
-        CheckKind::Http(h) if h.tls => "SSL_GET",
-        CheckKind::Http(_) => "HTTP_GET",
-        CheckKind::Smtp { .. } => "SMTP_CHECK",
-        CheckKind::Dns { .. } => "DNS_CHECK",
-        CheckKind::Udp { .. } => "UDP_CHECK",
-        CheckKind::Ping => "PING_CHECK",
-        CheckKind::Misc { .. } => "MISC_CHECK",
-    };
+    let name = c.kind.keyword();
     let path = format!("{path} {name}");
     if c.connect_timeout_s == 0 {
         e.push(&path, "connect_timeout must be at least 1 s");

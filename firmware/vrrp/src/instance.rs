@@ -213,6 +213,12 @@ impl Instance {
     /// Shutdown event: a master resigns with priority 0, so a backup takes
     /// over after Skew_Time instead of Master_Down_Interval.
     pub fn shutdown(&mut self) {
+        self.leave(State::Initialize);
+    }
+
+    /// Stops taking part: a master resigns (priority 0, addresses removed),
+    /// every timer stops.
+    fn leave(&mut self, to: State) {
         if self.state == State::Master {
             self.send(0);
             self.actions.push_back(Action::RemoveAddresses);
@@ -220,7 +226,7 @@ impl Instance {
         self.adver_timer = None;
         self.master_down_timer = None;
         self.garp_timer = None;
-        self.set_state(State::Initialize);
+        self.set_state(to);
     }
 
     /// The instance's interface went down (FAULT, resigning if master) or
@@ -231,14 +237,7 @@ impl Instance {
         }
         self.link_up = up;
         if !up {
-            if self.state == State::Master {
-                self.send(0);
-                self.actions.push_back(Action::RemoveAddresses);
-            }
-            self.adver_timer = None;
-            self.master_down_timer = None;
-            self.garp_timer = None;
-            self.set_state(State::Fault);
+            self.leave(State::Fault);
         } else if self.state == State::Fault {
             self.start(now);
         }

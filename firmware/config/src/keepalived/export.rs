@@ -314,16 +314,7 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
 }
 
 fn checker(o: &mut Out, c: &Checker) {
-    let name = match &c.kind {
-        CheckKind::Tcp => "TCP_CHECK",
-        CheckKind::Http(h) if h.tls => "SSL_GET",
-        CheckKind::Http(_) => "HTTP_GET",
-        CheckKind::Smtp { .. } => "SMTP_CHECK",
-        CheckKind::Dns { .. } => "DNS_CHECK",
-        CheckKind::Udp { .. } => "UDP_CHECK",
-        CheckKind::Ping => "PING_CHECK",
-        CheckKind::Misc { .. } => "MISC_CHECK",
-    };
+    let name = c.kind.keyword();
     o.open(name);
     match &c.kind {
         CheckKind::Http(h) => {
