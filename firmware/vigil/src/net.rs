@@ -74,7 +74,12 @@ impl Rtnl {
         Ok(Rtnl { sock, seq: 0 })
     }
 
-    fn send(&mut self, ty: Rtm, flags: NlmF, msg: Ifinfomsg) -> io::Result<u32> {
+    fn send<P: neli::Size + neli::ToBytes + std::fmt::Debug>(
+        &mut self,
+        ty: Rtm,
+        flags: NlmF,
+        msg: P,
+    ) -> io::Result<u32> {
         self.seq = self.seq.wrapping_add(1);
         let hdr = NlmsghdrBuilder::default()
             .nl_type(ty)
@@ -124,19 +129,6 @@ impl Rtnl {
         self.wait_ack(seq)
     }
 
-    fn send_addr(&mut self, ty: Rtm, flags: NlmF, msg: Ifaddrmsg) -> io::Result<u32> {
-        self.seq = self.seq.wrapping_add(1);
-        let hdr = NlmsghdrBuilder::default()
-            .nl_type(ty)
-            .nl_flags(NlmF::REQUEST | flags)
-            .nl_seq(self.seq)
-            .nl_payload(NlPayload::Payload(msg))
-            .build()
-            .map_err(io_err)?;
-        self.sock.send(&hdr).map_err(io_err)?;
-        Ok(self.seq)
-    }
-
     /// Addresses on a link: (address, prefix length).
     pub fn addresses(&mut self, index: i32) -> io::Result<Vec<(IpAddr, u8)>> {
         let msg = IfaddrmsgBuilder::default()
@@ -146,7 +138,7 @@ impl Rtnl {
             .ifa_index(0)
             .build()
             .map_err(io_err)?;
-        let seq = self.send_addr(Rtm::Getaddr, NlmF::DUMP, msg)?;
+        let seq = self.send(Rtm::Getaddr, NlmF::DUMP, msg)?;
         let mut out = Vec::new();
         loop {
             let (msgs, _) = self.sock.recv::<Rtm, Ifaddrmsg>().map_err(io_err)?;
@@ -228,7 +220,7 @@ impl Rtnl {
             .map_err(io_err)?;
         let (ty, flags) =
             if add { (Rtm::Newaddr, NlmF::ACK | NlmF::CREATE | NlmF::EXCL) } else { (Rtm::Deladdr, NlmF::ACK) };
-        let seq = self.send_addr(ty, flags, msg)?;
+        let seq = self.send(ty, flags, msg)?;
         self.wait_ack(seq)
     }
 
