@@ -131,8 +131,9 @@ pub fn apply(previous: &Config, next: &Config) -> Vec<String> {
 
 fn read_kernel(rtnl: &mut Rtnl) -> std::io::Result<BTreeMap<String, LinkState>> {
     let mut out = BTreeMap::new();
+    let all = rtnl.all_addresses()?;
     for l in rtnl.links()? {
-        let addresses = rtnl.addresses(l.index)?;
+        let addresses = all.iter().filter(|a| a.0 == l.index).map(|&(_, ip, p)| (ip, p)).collect();
         out.insert(l.name.clone(), LinkState { index: l.index, mtu: l.mtu, multicast: l.is_multicast(), addresses });
     }
     Ok(out)

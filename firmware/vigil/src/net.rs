@@ -97,18 +97,28 @@ impl Rtnl {
         let msg = IfinfomsgBuilder::default().ifi_family(RtAddrFamily::Unspecified).build().map_err(io_err)?;
         let seq = self.send(Rtm::Getlink, NlmF::DUMP, msg)?;
         let mut out = Vec::new();
+        self.dump::<Ifinfomsg>(seq, |info| out.push(parse_link(info)))?;
+        Ok(out)
+    }
+
+    /// Receives the replies to a dump request until NLMSG_DONE, handing each
+    /// payload to `each`.
+    fn dump<P>(&mut self, seq: u32, mut each: impl FnMut(&P)) -> io::Result<()>
+    where
+        P: neli::Size + neli::FromBytesWithInput<Input = usize> + std::fmt::Debug,
+    {
         loop {
-            let (msgs, _) = self.sock.recv::<Rtm, Ifinfomsg>().map_err(io_err)?;
+            let (msgs, _) = self.sock.recv::<Rtm, P>().map_err(io_err)?;
             for m in msgs {
                 let m = m.map_err(io_err)?;
                 if *m.nl_seq() != seq {
                     continue;
                 }
                 if u16::from(*m.nl_type()) == u16::from(Nlmsg::Done) {
-                    return Ok(out);
+                    return Ok(());
                 }
                 match m.nl_payload() {
-                    NlPayload::Payload(info) => out.push(parse_link(info)),
+                    NlPayload::Payload(p) => each(p),
                     NlPayload::Err(e) => return Err(io::Error::from_raw_os_error(-*e.error())),
                     _ => {}
                 }
@@ -131,6 +141,12 @@ impl Rtnl {
 
     /// Addresses on a link: (address, prefix length).
     pub fn addresses(&mut self, index: i32) -> io::Result<Vec<(IpAddr, u8)>> {
+        let all = self.all_addresses()?;
+        Ok(all.into_iter().filter(|a| a.0 == index).map(|(_, ip, p)| (ip, p)).collect())
+    }
+
+    /// Every address on every link, in one dump: (link index, address, prefix length).
+    pub fn all_addresses(&mut self) -> io::Result<Vec<(i32, IpAddr, u8)>> {
         let msg = IfaddrmsgBuilder::default()
             .ifa_family(RtAddrFamily::Unspecified)
             .ifa_prefixlen(0)
@@ -140,32 +156,17 @@ impl Rtnl {
             .map_err(io_err)?;
         let seq = self.send(Rtm::Getaddr, NlmF::DUMP, msg)?;
         let mut out = Vec::new();
-        loop {
-            let (msgs, _) = self.sock.recv::<Rtm, Ifaddrmsg>().map_err(io_err)?;
-            for m in msgs {
-                let m = m.map_err(io_err)?;
-                if *m.nl_seq() != seq {
-                    continue;
-                }
-                if u16::from(*m.nl_type()) == u16::from(Nlmsg::Done) {
-                    return Ok(out);
-                }
-                match m.nl_payload() {
-                    NlPayload::Payload(a) if *a.ifa_index() as i32 == index => {
-                        let want = if *a.ifa_family() == RtAddrFamily::Inet { Ifa::Local } else { Ifa::Address };
-                        for attr in a.rtattrs().iter() {
-                            if *attr.rta_type() == want
-                                && let Some(ip) = ip_from(attr.rta_payload().as_ref())
-                            {
-                                out.push((ip, *a.ifa_prefixlen()));
-                            }
-                        }
-                    }
-                    NlPayload::Err(e) => return Err(io::Error::from_raw_os_error(-*e.error())),
-                    _ => {}
+        self.dump::<Ifaddrmsg>(seq, |a| {
+            let want = if *a.ifa_family() == RtAddrFamily::Inet { Ifa::Local } else { Ifa::Address };
+            for attr in a.rtattrs().iter() {
+                if *attr.rta_type() == want
+                    && let Some(ip) = ip_from(attr.rta_payload().as_ref())
+                {
+                    out.push((*a.ifa_index() as i32, ip, *a.ifa_prefixlen()));
                 }
             }
-        }
+        })?;
+        Ok(out)
     }
 
     /// Adds (`add`) or removes an address, like `ip addr add|del A/P dev X`.

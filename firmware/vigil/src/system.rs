@@ -289,10 +289,11 @@ fn show_interfaces() -> String {
         Ok(l) => l,
         Err(e) => return format!("error: rtnetlink: {e}"),
     };
+    let all = rtnl.all_addresses().unwrap_or_default();
     let mut out = Vec::new();
     for l in links {
         out.push(l.to_string());
-        for (a, p) in rtnl.addresses(l.index).unwrap_or_default() {
+        for &(_, a, p) in all.iter().filter(|a| a.0 == l.index) {
             out.push(format!("    inet{} {a}/{p}", if a.is_ipv6() { "6" } else { "" }));
         }
     }
