@@ -51,17 +51,6 @@ fn main() {
 /// keepalived as the backup, in vigil's namespace (its own pid files).
 fn keepalived_backup(p: &mut Pair, version: u8, interval: &str) {
     let conf = p.conf("keepalived-backup.conf", "vk-b", version, 100, interval);
-    let log = std::fs::File::create(p.dir.join("keepalived-backup.log")).unwrap();
-    let child = std::process::Command::new("ip")
-        .args(["netns", "exec", &p.vg, "keepalived", "-n", "-l", "-D", "--vrrp", "-f"])
-        .arg(&conf)
-        .arg("-p")
-        .arg(p.dir.join("kb.pid"))
-        .arg("-r")
-        .arg(p.dir.join("kb-vrrp.pid"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let child = vigil_tests::vrrp_pair::spawn_keepalived(&p.vg, &conf, &p.dir, "kb");
     p.children.push(child);
 }

@@ -7,6 +7,39 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vigil_board::Arch;
 
+/// vigil in namespace `ns`, host mode, with a keepalived.conf; stdin stays
+/// open (the console), stderr (its log) goes to `log`.
+pub fn spawn_vigil(ns: &str, conf: &std::path::Path, log: &std::path::Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(firmware(Arch::X86_64))
+        .args(["run", "--config"])
+        .arg(conf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// keepalived (VRRP only, foreground) in namespace `ns`; its log and pid
+/// files are `<tag>.log`, `<tag>.pid`, `<tag>-vrrp.pid` in `dir`.
+pub fn spawn_keepalived(ns: &str, conf: &std::path::Path, dir: &std::path::Path, tag: &str) -> Child {
+    let log = std::fs::File::create(dir.join(format!("{tag}.log"))).unwrap();
+    Command::new("ip")
+        .args(["netns", "exec", ns, "keepalived", "-n", "-l", "-D", "--vrrp", "-f"])
+        .arg(conf)
+        .arg("-p")
+        .arg(dir.join(format!("{tag}.pid")))
+        .arg("-r")
+        .arg(dir.join(format!("{tag}-vrrp.pid")))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
 pub const VIP: &str = "192.0.2.100";
 
 pub struct Pair {
@@ -68,36 +101,14 @@ impl Pair {
     /// keepalived, VRRP only, in the foreground. Returns its index.
     pub fn keepalived(&mut self, version: u8, priority: u8, interval: &str) -> usize {
         let conf = self.conf("keepalived.conf", "vk-a", version, priority, interval);
-        let log = std::fs::File::create(self.dir.join("keepalived.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ka, "keepalived", "-n", "-l", "-D", "--vrrp", "-f"])
-            .arg(&conf)
-            .arg("-p")
-            .arg(self.dir.join("ka.pid"))
-            .arg("-r")
-            .arg(self.dir.join("ka-vrrp.pid"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = spawn_keepalived(&self.ka, &conf, &self.dir, "ka");
         self.children.push(child);
         self.children.len() - 1
     }
 
     pub fn vigil(&mut self, version: u8, priority: u8, interval: &str) -> usize {
         let conf = self.conf("vigil.conf", "vk-b", version, priority, interval);
-        let log = std::fs::File::create(self.dir.join("vigil.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.vg])
-            .arg(firmware(Arch::X86_64))
-            .arg("run")
-            .arg("--config")
-            .arg(&conf)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = spawn_vigil(&self.vg, &conf, &self.dir.join("vigil.log"));
         self.children.push(child);
         self.children.len() - 1
     }
@@ -121,7 +132,7 @@ impl Pair {
             "{ns} did not get {} in {timeout:?}\nvigil:\n{}\nkeepalived:\n{}",
             self.vip,
             std::fs::read_to_string(self.dir.join("vigil.log")).unwrap_or_default(),
-            std::fs::read_to_string(self.dir.join("keepalived.log")).unwrap_or_default()
+            std::fs::read_to_string(self.dir.join("ka.log")).unwrap_or_default()
         );
     }
 

@@ -53,17 +53,7 @@ impl Lan {
             "vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 7\n priority {priority}\n advert_int 0.2\n virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
         );
         std::fs::write(&conf, text).unwrap();
-        let log = std::fs::File::create(self.dir.join(format!("{ns}.log"))).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(firmware(Arch::X86_64))
-            .args(["run", "--config"])
-            .arg(&conf)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &self.dir.join(format!("{ns}.log")));
         self.children.push(child);
         self.children.len() - 1
     }
