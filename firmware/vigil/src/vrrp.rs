@@ -14,6 +14,7 @@ use tokio::io::unix::AsyncFd;
 use tracing::{info, warn};
 use vigil_config::{Config, VrrpInstance};
 use vigil_vrrp::instance::{self, Action, Instance, State};
+use vigil_vrrp::sync::Group;
 use vigil_vrrp::wire::{self, Packet, Repr};
 
 const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
@@ -46,53 +47,227 @@ pub enum Control {
 
 /// Runs until told to shut down.
 pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc::Receiver<Control>) {
-    let mut instances = start_all(&config);
-    // Link state is read every 100 ms (a netlink link monitor can replace this).
-    let mut links = tokio::time::interval(Duration::from_millis(100));
-    links.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut d = Daemon::default();
+    d.start_all(&config);
+    // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
+    // (it cannot fail on Linux, but if it does) the links are read every 100 ms.
+    let monitor = match LinkMonitor::open() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!("vrrp: link monitor: {e}; reading links every 100 ms instead");
+            None
+        }
+    };
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    d.track_all();
     loop {
-        publish(&instances, &status);
-        let deadline = instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
+        publish(&d.instances, &status);
+        let deadline = d.instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
         let sleep =
             tokio::time::sleep_until(deadline.map_or_else(
                 || tokio::time::Instant::now() + Duration::from_secs(3600),
                 tokio::time::Instant::from_std,
             ));
+        let link_event = async {
+            match &monitor {
+                Some(m) => m.changed().await,
+                None => {
+                    poll.tick().await;
+                }
+            }
+        };
         tokio::select! {
             _ = sleep => {
                 let now = Instant::now();
-                for r in &mut instances {
+                for r in &mut d.instances {
                     if r.vrrp.poll_timeout().is_some_and(|t| t <= now) {
                         r.vrrp.handle_timeout(now);
-                        act(r);
                     }
                 }
+                d.settle();
             }
-                        _ = links.tick() => {
-                if let Ok(l) = Rtnl::open().and_then(|mut r| r.links()) {
-                    for r in &mut instances {
-                        track(r, &l);
-                    }
-                }
-            }
-            (i, pkt) = recv_any(&instances) => {
+            _ = link_event => d.track_all(),
+            (i, pkt) = recv_any(&d.instances) => {
                 if let Some((src, ttl, payload)) = pkt {
-                    receive(&mut instances[i], src, ttl, &payload);
+                    receive(&mut d.instances[i], src, ttl, &payload);
+                    d.settle();
                 }
             }
             msg = control.recv() => match msg {
-                                Some(Control::Config(c)) => reconfigure(&mut instances, &c),
+                Some(Control::Config(c)) => {
+                    d.reconfigure(&c);
+                    d.track_all();
+                }
                 Some(Control::Shutdown(done)) => {
-                    stop_all(&mut instances);
-                    publish(&instances, &status);
+                    d.stop_all();
+                    publish(&d.instances, &status);
                     let _ = done.send(());
                     return;
                 }
                 None => {
-                    stop_all(&mut instances);
+                    d.stop_all();
                     return;
                 }
             },
+        }
+    }
+}
+
+/// Wakes when the kernel reports a link change (RTNLGRP_LINK); the
+/// messages themselves are not parsed: the links are read afresh.
+struct LinkMonitor {
+    fd: AsyncFd<std::os::fd::OwnedFd>,
+}
+
+impl LinkMonitor {
+    fn open() -> std::io::Result<LinkMonitor> {
+        use nix::sys::socket::{AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, socket};
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )?;
+        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, libc::RTMGRP_LINK as u32))?;
+        // SAFETY: the OwnedFd moves into the AsyncFd, which deregisters it
+        // before dropping (closing) it; nothing else holds the descriptor.
+        Ok(LinkMonitor { fd: unsafe { AsyncFd::register(fd) }? })
+    }
+
+    /// Waits for at least one message and drains the socket. An overrun
+    /// (ENOBUFS) also counts as a change.
+    async fn changed(&self) {
+        let Ok(mut guard) = self.fd.readable().await else {
+            return std::future::pending().await;
+        };
+        let mut buf = [0u8; 8192];
+        loop {
+            match nix::sys::socket::recv(
+                std::os::fd::AsRawFd::as_raw_fd(guard.get_inner()),
+                &mut buf,
+                nix::sys::socket::MsgFlags::empty(),
+            ) {
+                Ok(_) | Err(nix::errno::Errno::ENOBUFS) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+        guard.clear_ready();
+    }
+}
+
+/// The running instances and their sync groups (indices into `instances`).
+#[derive(Default)]
+struct Daemon {
+    instances: Vec<Running>,
+    groups: Vec<Group>,
+    group_notify: Vec<vigil_config::Notify>,
+}
+
+impl Daemon {
+    fn start_all(&mut self, config: &Config) {
+        for v in &config.vrrp_instances {
+            self.start_one(v);
+        }
+        self.regroup(config);
+        self.settle();
+    }
+
+    fn start_one(&mut self, v: &VrrpInstance) {
+        match start(v) {
+            Ok(mut r) => {
+                r.vrrp.start(Instant::now());
+                self.instances.push(r);
+            }
+            Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
+        }
+    }
+
+    /// The sync groups by index into the (new) list of instances.
+    fn regroup(&mut self, config: &Config) {
+        self.groups.clear();
+        self.group_notify.clear();
+        for g in &config.sync_groups {
+            let members =
+                g.group.iter().filter_map(|m| self.instances.iter().position(|r| r.name == m.as_str())).collect();
+            self.groups.push(Group::new(&g.name, members));
+            self.group_notify.push(g.notify.clone());
+        }
+    }
+
+    /// A new config: instances whose settings did not change keep running
+    /// untouched (no VIP flap); changed ones restart; removed ones resign.
+    fn reconfigure(&mut self, config: &Config) {
+        let mut kept = Vec::new();
+        for mut r in self.instances.drain(..) {
+            if config.vrrp_instances.contains(&r.conf) {
+                kept.push(r);
+            } else {
+                info!("vrrp_instance {}: changed or removed: stopping", r.name);
+                r.vrrp.shutdown();
+                act(&mut r);
+            }
+        }
+        self.instances = kept;
+        for v in &config.vrrp_instances {
+            if !self.instances.iter().any(|r| r.conf == *v) {
+                self.start_one(v);
+            }
+        }
+        self.regroup(config);
+        self.settle();
+    }
+
+    fn stop_all(&mut self) {
+        for r in self.instances.iter_mut() {
+            r.vrrp.shutdown();
+        }
+        self.settle();
+        self.instances.clear();
+    }
+
+    /// Reads the links once and applies tracking to every instance, then
+    /// the sync groups' fault.
+    fn track_all(&mut self) {
+        let links = match Rtnl::open().and_then(|mut r| r.links()) {
+            Ok(l) => l,
+            Err(e) => return warn!("vrrp: reading links: {e}"),
+        };
+        for r in &mut self.instances {
+            track(r, &links);
+        }
+        let now = Instant::now();
+        for g in &self.groups {
+            g.update_fault(now, &mut self.instances, |r| &mut r.vrrp);
+        }
+        self.settle();
+    }
+
+    /// Carries out every instance's pending actions; a state change moves
+    /// the rest of its sync group, whose actions are carried out in turn.
+    fn settle(&mut self) {
+        let now = Instant::now();
+        loop {
+            let mut changed = false;
+            for i in 0..self.instances.len() {
+                for to in act(&mut self.instances[i]) {
+                    changed = true;
+                    for (g, n) in self.groups.iter_mut().zip(&self.group_notify) {
+                        if !g.contains(i) {
+                            continue;
+                        }
+                        g.member_changed(now, i, to, &mut self.instances, |r| &mut r.vrrp);
+                        let states: Vec<State> = g.members.iter().map(|&m| self.instances[m].vrrp.state()).collect();
+                        if let Some(s) = g.agreed_change(states) {
+                            info!("vrrp_sync_group {}: {}", g.name, state_name(s));
+                            run_notify(n, &g.name, "GROUP", s, None);
+                        }
+                    }
+                }
+            }
+            if !changed {
+                return;
+            }
         }
     }
 }
@@ -115,58 +290,6 @@ fn publish(instances: &[Running], status: &Status) {
         })
         .collect();
     *status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
-}
-
-fn start_all(config: &Config) -> Vec<Running> {
-    let mut out = Vec::new();
-    for v in &config.vrrp_instances {
-        match start(v) {
-            Ok(mut r) => {
-                r.vrrp.start(Instant::now());
-                act(&mut r);
-                out.push(r);
-            }
-            Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
-        }
-    }
-    out
-}
-
-/// A new config: instances whose settings did not change keep running
-/// untouched (no VIP flap); changed ones restart; removed ones resign.
-fn reconfigure(instances: &mut Vec<Running>, config: &Config) {
-    let mut kept = Vec::new();
-    for mut r in instances.drain(..) {
-        if config.vrrp_instances.contains(&r.conf) {
-            kept.push(r);
-        } else {
-            info!("vrrp_instance {}: changed or removed: stopping", r.name);
-            r.vrrp.shutdown();
-            act(&mut r);
-        }
-    }
-    for v in &config.vrrp_instances {
-        if kept.iter().any(|r| r.conf == *v) {
-            continue;
-        }
-        match start(v) {
-            Ok(mut r) => {
-                r.vrrp.start(Instant::now());
-                act(&mut r);
-                kept.push(r);
-            }
-            Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
-        }
-    }
-    *instances = kept;
-}
-
-fn stop_all(instances: &mut Vec<Running>) {
-    for r in instances.iter_mut() {
-        r.vrrp.shutdown();
-        act(r);
-    }
-    instances.clear();
 }
 
 fn start(v: &VrrpInstance) -> Result<Running, String> {
@@ -371,7 +494,6 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
             if let Err(why) = r.vrrp.handle_advert(Instant::now(), src, &repr) {
                 warn!("vrrp_instance {}: advert from {src} dropped: {why:?}", r.name);
             }
-            act(r);
         }
         Err(e) => {
             r.drops += 1;
@@ -380,8 +502,10 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
     }
 }
 
-/// Carries out what the state machine asked for.
-fn act(r: &mut Running) {
+/// Carries out what the state machine asked for; returns the states it
+/// moved to (for the sync groups).
+fn act(r: &mut Running) -> Vec<State> {
+    let mut moved = Vec::new();
     while let Some(a) = r.vrrp.poll_action() {
         match a {
             Action::Send(repr) => send(r, &repr),
@@ -390,25 +514,28 @@ fn act(r: &mut Running) {
             Action::Announce => announce(r),
             Action::StateChange { from, to } => {
                 info!("vrrp_instance {}: {} -> {}", r.name, state_name(from), state_name(to));
-                notify(r, to);
+                run_notify(&r.conf.notify, &r.name, "INSTANCE", to, Some(r.vrrp.priority()));
+                moved.push(to);
             }
         }
     }
+    moved
 }
 
-/// Runs the instance's notify programs for a new state, as keepalived:
-/// `notify_<state>` with no arguments, and `notify` with `INSTANCE name
-/// STATE priority`. Command lines are split on spaces; no shell.
-fn notify(r: &Running, to: State) {
-    let n = &r.conf.notify;
+/// Runs an instance's or a sync group's notify programs for a new state, as
+/// keepalived: `notify_<state>` with no arguments, and `notify` with
+/// `INSTANCE|GROUP name STATE [priority]`. Command lines are split on
+/// spaces; no shell.
+fn run_notify(n: &vigil_config::Notify, name: &str, kind: &str, to: State, priority: Option<u8>) {
     let specific = match to {
         State::Master => n.master.as_deref(),
         State::Backup => n.backup.as_deref(),
         State::Fault => n.fault.as_deref(),
         State::Initialize => n.stop.as_deref(),
     };
-    let prio = r.vrrp.priority().to_string();
-    let generic = n.any.as_deref().map(|cmd| (cmd, vec!["INSTANCE", r.name.as_str(), state_name(to), prio.as_str()]));
+    let mut args = vec![kind.to_string(), name.to_string(), state_name(to).to_string()];
+    args.extend(priority.map(|p| p.to_string()));
+    let generic = n.any.as_deref().map(|cmd| (cmd, args));
     for (cmd, extra) in specific.map(|c| (c, Vec::new())).into_iter().chain(generic) {
         let mut words = cmd.split_whitespace();
         let Some(prog) = words.next() else { continue };
@@ -417,7 +544,7 @@ fn notify(r: &Running, to: State) {
             Ok(mut child) => {
                 std::thread::spawn(move || child.wait());
             }
-            Err(e) => warn!("vrrp_instance {}: notify {prog}: {e}", r.name),
+            Err(e) => warn!("{} {name}: notify {prog}: {e}", kind.to_lowercase()),
         }
     }
 }
@@ -449,7 +576,6 @@ fn track(r: &mut Running, links: &[crate::net::Link]) {
             r.vrrp.set_priority(p);
         }
     }
-    act(r);
 }
 
 fn state_name(s: State) -> &'static str {

@@ -89,6 +89,8 @@ pub struct Instance {
     garp_timer: Option<Instant>,
     started: Option<Instant>,
     link_up: bool,
+    /// Another member of this instance's sync group is in FAULT.
+    group_fault: bool,
     actions: VecDeque<Action>,
     pub stats: Stats,
 }
@@ -109,6 +111,7 @@ impl Instance {
             garp_timer: None,
             started: None,
             link_up: true,
+            group_fault: false,
             actions: VecDeque::new(),
             stats: Stats::default(),
         }
@@ -201,7 +204,7 @@ impl Instance {
     pub fn start(&mut self, now: Instant) {
         self.started = Some(now);
         self.master_adver_interval_cs = self.cfg.advert_int_cs;
-        if !self.link_up {
+        if !self.link_up || self.group_fault {
             self.set_state(State::Fault);
         } else if self.cfg.priority == 255 {
             self.become_master(now);
@@ -232,14 +235,47 @@ impl Instance {
     /// The instance's interface went down (FAULT, resigning if master) or
     /// came back (a fresh start).
     pub fn set_link(&mut self, now: Instant, up: bool) {
-        if up == self.link_up {
-            return;
+        if up != self.link_up {
+            self.link_up = up;
+            self.refault(now);
         }
-        self.link_up = up;
-        if !up {
+    }
+
+    /// This instance's own fault (its link or a weight-0 track), as opposed
+    /// to a fault it follows as a sync-group member.
+    pub fn own_fault(&self) -> bool {
+        !self.link_up
+    }
+
+    /// A sync group's other member went to FAULT (true) or every member is
+    /// healthy again (false).
+    pub fn set_group_fault(&mut self, now: Instant, fault: bool) {
+        if fault != self.group_fault {
+            self.group_fault = fault;
+            self.refault(now);
+        }
+    }
+
+    fn refault(&mut self, now: Instant) {
+        let fault = !self.link_up || self.group_fault;
+        if fault && self.state != State::Fault {
             self.leave(State::Fault);
-        } else if self.state == State::Fault {
+        } else if !fault && self.state == State::Fault {
             self.start(now);
+        }
+    }
+
+    /// A sync-group member became master: a backup follows at once.
+    pub fn follow_master(&mut self, now: Instant) {
+        if self.state == State::Backup {
+            self.become_master(now);
+        }
+    }
+
+    /// A sync-group member fell back to backup: a master follows.
+    pub fn follow_backup(&mut self, now: Instant) {
+        if self.state == State::Master {
+            self.become_backup(now);
         }
     }
 

@@ -3,4 +3,5 @@
 //! the sockets, the addresses and the clock.
 
 pub mod instance;
+pub mod sync;
 pub mod wire;
