@@ -142,16 +142,10 @@ impl LinkMonitor {
             return std::future::pending().await;
         };
         let mut buf = [0u8; 8192];
-        loop {
-            match nix::sys::socket::recv(
-                std::os::fd::AsRawFd::as_raw_fd(guard.get_inner()),
-                &mut buf,
-                nix::sys::socket::MsgFlags::empty(),
-            ) {
-                Ok(_) | Err(nix::errno::Errno::ENOBUFS) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => break,
-            }
-        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(guard.get_inner());
+        while let Ok(_) | Err(nix::errno::Errno::ENOBUFS | nix::errno::Errno::EINTR) =
+            nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::empty())
+        {}
         guard.clear_ready();
     }
 }
