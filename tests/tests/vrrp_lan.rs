@@ -48,14 +48,20 @@ impl Lan {
     }
 
     fn vigil(&mut self, ns: &str, priority: u8) -> usize {
-        let conf = self.dir.join(format!("{ns}.conf"));
-        let text = format!(
-            "vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 7\n priority {priority}\n advert_int 0.2\n virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
-        );
-        std::fs::write(&conf, text).unwrap();
+        let conf = self.conf(ns, priority, "");
         let child = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &self.dir.join(format!("{ns}.log")));
         self.children.push(child);
         self.children.len() - 1
+    }
+
+    /// One instance, VRID 7, v3 at 0.2 s, with `extra` lines.
+    fn conf(&self, ns: &str, priority: u8, extra: &str) -> std::path::PathBuf {
+        let conf = self.dir.join(format!("{ns}.conf"));
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 7\n priority {priority}\n advert_int 0.2\n{extra} virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
+        );
+        std::fs::write(&conf, text).unwrap();
+        conf
     }
 
     /// Which routers (1, 2) hold the VIP.
@@ -84,6 +90,9 @@ impl Lan {
 
 impl Drop for Lan {
     fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("ka.pid")) {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).stderr(Stdio::null()).status();
+        }
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
@@ -232,4 +241,71 @@ fn a_client_keeps_reaching_the_vip_through_a_failover() {
     assert!(before >= 15, "the VIP answered before the failover:\n{text}");
     assert!(after.len() >= 50, "the VIP answers again after the failover:\n{text}");
     assert_eq!(lan.holders(), [1, 2], "r2 holds the VIP (r1's dead daemon left its copy)");
+}
+
+fn out(args: &[&str]) -> String {
+    String::from_utf8_lossy(&Command::new(args[0]).args(&args[1..]).output().unwrap().stdout).into_owned()
+}
+
+/// use_vmac on both routers (vigil and keepalived): the VIP lives on
+/// `vrrp.7` with MAC 00:00:5e:00:01:07, so after a failover the client's
+/// ARP entry is still right and only the switch relearns the port.
+#[test]
+fn use_vmac_keeps_the_vip_mac_across_a_failover_to_keepalived() {
+    const VMAC: &str = "00:00:5e:00:01:07";
+    if !require(is_root(), "root (network namespaces)")
+        || !require(vigil_tests::have_program("keepalived"), "keepalived (apt-get install keepalived)")
+        || !require(vigil_tests::have_program("ping"), "ping (iputils-ping)")
+    {
+        return;
+    }
+    let mut lan = Lan::new("vm");
+    let (r1ns, r2ns, br, c) = (lan.r1.clone(), lan.r2.clone(), lan.br.clone(), lan.c.clone());
+    let conf = lan.conf(&r1ns, 150, " use_vmac\n");
+    let r1 = lan.children.len();
+    lan.children.push(vigil_tests::vrrp_pair::spawn_vigil(&r1ns, &conf, &lan.dir.join("r1.log")));
+    let on_vmac = |ns: &str| out(&["ip", "-n", ns, "-4", "addr", "show", "vrrp.7"]).contains(&format!("inet {VIP}/24"));
+    let t = Instant::now();
+    while !on_vmac(&r1ns) {
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", std::fs::read_to_string(lan.dir.join("r1.log")).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let link = out(&["ip", "-n", &r1ns, "-d", "link", "show", "vrrp.7"]);
+    assert!(link.contains(&format!("link/ether {VMAC}")) && link.contains("macvlan mode private"), "{link}");
+    assert!(!out(&["ip", "-n", &r1ns, "-4", "addr", "show", "eth0"]).contains(VIP), "the VIP is on the vmac only");
+
+    // keepalived leaves arp_announce to the operator (its docs recommend 2;
+    // vigil sets it): without it, its base interface's ARP requests name
+    // the VIP and teach the client the base's MAC.
+    ip(&["netns", "exec", &r2ns, "sh", "-c", "echo 2 > /proc/sys/net/ipv4/conf/eth0/arp_announce"]);
+    let kconf = lan.conf(&r2ns, 100, " use_vmac\n");
+    lan.children.push(vigil_tests::vrrp_pair::spawn_keepalived(&r2ns, &kconf, &lan.dir, "ka"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(on_vmac(&r1ns) && !on_vmac(&r2ns), "vigil (150) stays master");
+
+    let ping = |n: &str| out(&["ip", "netns", "exec", &c, "ping", "-n", "-c", n, "-i", "0.1", "-W", "1", VIP]);
+    assert!(ping("3").contains(" 0% packet loss"));
+    let neigh = |c: &str| out(&["ip", "-n", c, "neigh", "show", VIP]);
+    assert!(neigh(&c).contains(VMAC), "the client knows the VIP by its virtual MAC: {}", neigh(&c));
+    let fdb = |port: &str| {
+        out(&["bridge", "-n", &br, "fdb", "show", "br", "br0"])
+            .lines()
+            .any(|l| l.starts_with(VMAC) && l.contains(&format!("dev {port} ")))
+    };
+    assert!(fdb("p1"), "the switch learnt the virtual MAC on r1's port");
+
+    // vigil stops cleanly (priority 0): keepalived takes over on its own vmac.
+    let _ = Command::new("kill").args(["-TERM", &lan.children[r1].id().to_string()]).status();
+    let t = Instant::now();
+    while !on_vmac(&r2ns) {
+        assert!(t.elapsed() < Duration::from_secs(5), "keepalived takes over");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("vigil stopped -> keepalived's vrrp.7 holds the VIP after {:?}", t.elapsed());
+    let _ = lan.children[r1].wait();
+    assert!(!out(&["ip", "-n", &r1ns, "link", "show"]).contains("vrrp.7"), "vigil removed its vmac on the way out");
+    let replies = ping("5");
+    assert!(replies.contains(" 0% packet loss"), "{replies}");
+    assert!(neigh(&c).contains(VMAC), "same MAC after the failover: {}", neigh(&c));
+    assert!(fdb("p2"), "the switch moved the virtual MAC to r2's port");
 }

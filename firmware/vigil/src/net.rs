@@ -242,16 +242,46 @@ impl Rtnl {
     /// link PARENT name NAME type vlan id ID`.
     pub fn add_vlan(&mut self, parent: i32, name: &str, id: u16) -> io::Result<()> {
         let vlan_id = RtattrBuilder::default().rta_type(IflaVlan::Id).rta_payload(id).build().map_err(io_err)?;
+        self.add_link(parent, name, "vlan", vlan_id, None)
+    }
+
+    /// Creates a macvlan link `name` on `parent` with address `mac`, in
+    /// private mode (macvlans on one parent do not talk to each other), like
+    /// `ip link add link PARENT name NAME address MAC type macvlan mode private`.
+    pub fn add_macvlan(&mut self, parent: i32, name: &str, mac: [u8; 6]) -> io::Result<()> {
+        const IFLA_MACVLAN_MODE: u16 = 1;
+        const MACVLAN_MODE_PRIVATE: u32 = 1;
+        let mode = RtattrBuilder::default()
+            .rta_type(IflaVlan::from(IFLA_MACVLAN_MODE))
+            .rta_payload(MACVLAN_MODE_PRIVATE)
+            .build()
+            .map_err(io_err)?;
+        let addr = RtattrBuilder::default()
+            .rta_type(Ifla::Address)
+            .rta_payload(Buffer::from(mac.to_vec()))
+            .build()
+            .map_err(io_err)?;
+        self.add_link(parent, name, "macvlan", mode, Some(addr))
+    }
+
+    fn add_link(
+        &mut self,
+        parent: i32,
+        name: &str,
+        kind: &str,
+        data: neli::rtnl::Rtattr<IflaVlan, Buffer>,
+        extra: Option<neli::rtnl::Rtattr<Ifla, Buffer>>,
+    ) -> io::Result<()> {
         let data = RtattrBuilder::default()
             .rta_type(IflaInfo::Data)
             .rta_payload(Buffer::new())
             .build()
             .map_err(io_err)?
-            .nest(&vlan_id)
+            .nest(&data)
             .map_err(io_err)?;
         let kind = RtattrBuilder::default()
             .rta_type(IflaInfo::Kind)
-            .rta_payload(Buffer::from(b"vlan".to_vec()))
+            .rta_payload(Buffer::from(kind.as_bytes().to_vec()))
             .build()
             .map_err(io_err)?;
         let info = RtattrBuilder::default()
@@ -264,7 +294,13 @@ impl Rtnl {
             .nest(&data)
             .map_err(io_err)?;
         let mut attrs = RtBuffer::new();
-        attrs.push(RtattrBuilder::default().rta_type(Ifla::Link).rta_payload(parent as u32).build().map_err(io_err)?);
+        attrs.push(
+            RtattrBuilder::default()
+                .rta_type(Ifla::Link)
+                .rta_payload(Buffer::from((parent as u32).to_ne_bytes().to_vec()))
+                .build()
+                .map_err(io_err)?,
+        );
         let mut ifname = name.as_bytes().to_vec();
         ifname.push(0);
         attrs.push(
@@ -274,10 +310,49 @@ impl Rtnl {
                 .build()
                 .map_err(io_err)?,
         );
+        if let Some(x) = extra {
+            attrs.push(x);
+        }
         attrs.push(info);
         let msg =
             IfinfomsgBuilder::default().ifi_family(RtAddrFamily::Unspecified).rtattrs(attrs).build().map_err(io_err)?;
         let seq = self.send(Rtm::Newlink, NlmF::ACK | NlmF::CREATE | NlmF::EXCL, msg)?;
+        self.wait_ack(seq)
+    }
+
+    /// No IPv6 link-local address of its own (`ip link set NAME addrgenmode
+    /// none`); set while the link is down.
+    pub fn set_addr_gen_mode_none(&mut self, index: i32) -> io::Result<()> {
+        const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
+        const IN6_ADDR_GEN_MODE_NONE: u8 = 1;
+        let mode = RtattrBuilder::default()
+            .rta_type(Ifla::from(IFLA_INET6_ADDR_GEN_MODE))
+            .rta_payload(IN6_ADDR_GEN_MODE_NONE)
+            .build()
+            .map_err(io_err)?;
+        let inet6 = RtattrBuilder::default()
+            .rta_type(Ifla::from(libc::AF_INET6 as u16))
+            .rta_payload(Buffer::new())
+            .build()
+            .map_err(io_err)?
+            .nest(&mode)
+            .map_err(io_err)?;
+        let spec = RtattrBuilder::default()
+            .rta_type(Ifla::AfSpec)
+            .rta_payload(Buffer::new())
+            .build()
+            .map_err(io_err)?
+            .nest(&inet6)
+            .map_err(io_err)?;
+        let mut attrs = RtBuffer::new();
+        attrs.push(spec);
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(index)
+            .rtattrs(attrs)
+            .build()
+            .map_err(io_err)?;
+        let seq = self.send(Rtm::Newlink, NlmF::ACK, msg)?;
         self.wait_ack(seq)
     }
 

@@ -35,6 +35,22 @@ struct Running {
     peers: Vec<IpAddr>,
     conf: VrrpInstance,
     drops: u64,
+    /// `use_vmac`: the macvlan that carries the virtual MAC and the VIPs.
+    vmac: Option<Vmac>,
+}
+
+/// A `use_vmac` link: `vrrp.VRID` (`vrrp6.VRID` for IPv6) on the instance's
+/// interface with the virtual router MAC 00-00-5E-00-01-VRID (IPv6:
+/// 00-00-5E-00-02-VRID, RFC 5798 7.3). A switch then only relearns a port
+/// on failover; no host has to update its ARP cache.
+struct Vmac {
+    name: String,
+    index: i32,
+    mac: [u8; 6],
+    /// IPv4 adverts leave through the vmac so their source MAC is the
+    /// virtual one (IPv6 adverts leave through the base interface: the vmac
+    /// has no link-local address of its own).
+    tx: Option<Socket>,
 }
 
 /// Messages to the daemon.
@@ -200,6 +216,7 @@ impl Daemon {
                 info!("vrrp_instance {}: changed or removed: stopping", r.name);
                 r.vrrp.shutdown();
                 act(&mut r);
+                remove_vmac(&mut r);
             }
         }
         self.instances = kept;
@@ -217,6 +234,9 @@ impl Daemon {
             r.vrrp.shutdown();
         }
         self.settle();
+        for r in &mut self.instances {
+            remove_vmac(r);
+        }
         self.instances.clear();
     }
 
@@ -365,6 +385,7 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         garp_delay: Duration::from_secs(u64::from(v.garp.master_delay_s)),
         garp_refresh: (v.garp.master_refresh_s > 0).then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
     };
+    let vmac = if v.use_vmac { Some(create_vmac(&mut rtnl, v, link.index, primary)?) } else { None };
     let peers = v.unicast_peer.to_vec();
     info!(
         "vrrp_instance {}: on {} from {primary}, vrid {}, priority {}, v{}",
@@ -381,7 +402,75 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         peers,
         conf: v.clone(),
         drops: 0,
+        vmac,
     })
+}
+
+/// Creates (or re-creates, after a crash) the instance's vmac, up, with
+/// ARP answered only for addresses on the receiving link (so neither the
+/// base interface answers for a VIP nor the vmac for the base's address).
+/// No arp_filter or rp_filter on the vmac: replies to clients are routed
+/// out of the base interface, which would make either drop them. And
+/// arp_announce 2 on the base: its own ARP requests (for a client it
+/// answers from the VIP) must not name the VIP, or the client would learn
+/// the VIP at the base's MAC.
+fn create_vmac(rtnl: &mut Rtnl, v: &VrrpInstance, base: i32, primary: IpAddr) -> Result<Vmac, String> {
+    let v6 = v.is_ipv6();
+    let name = format!("{}.{}", if v6 { "vrrp6" } else { "vrrp" }, v.virtual_router_id);
+    let mac = [0x00, 0x00, 0x5e, 0x00, if v6 { 0x02 } else { 0x01 }, v.virtual_router_id];
+    let find = |rtnl: &mut Rtnl| -> Result<Option<i32>, String> {
+        Ok(rtnl.links().map_err(|e| e.to_string())?.into_iter().find(|l| l.name == name).map(|l| l.index))
+    };
+    if let Some(old) = find(rtnl)? {
+        rtnl.delete_link(old).map_err(|e| format!("removing the old {name}: {e}"))?;
+    }
+    rtnl.add_macvlan(base, &name, mac).map_err(|e| format!("creating {name} (macvlan): {e}"))?;
+    let index = find(rtnl)?.ok_or_else(|| format!("{name} vanished after creation"))?;
+    rtnl.set_addr_gen_mode_none(index).map_err(|e| format!("{name}: addrgenmode none: {e}"))?;
+    for (dev, key, val) in
+        [(name.as_str(), "arp_ignore", "1"), (name.as_str(), "arp_filter", "0"), (name.as_str(), "rp_filter", "0")]
+            .into_iter()
+            .chain([
+                (v.interface.as_str(), "arp_ignore", "1"),
+                (v.interface.as_str(), "arp_filter", "1"),
+                (v.interface.as_str(), "arp_announce", "2"),
+            ])
+    {
+        let path = format!("/proc/sys/net/ipv4/conf/{dev}/{key}");
+        if let Err(e) = std::fs::write(&path, val) {
+            warn!("vrrp_instance {}: {path}: {e}", v.name);
+        }
+    }
+    let up = (libc::IFF_UP | libc::IFF_MULTICAST) as u32;
+    rtnl.set_flags(index, up, up).map_err(|e| format!("{name} up: {e}"))?;
+    let tx = match primary {
+        IpAddr::V6(_) => None,
+        IpAddr::V4(_) => {
+            let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
+                .map_err(|e| format!("raw socket: {e}"))?;
+            sock.bind_device(Some(name.as_bytes()))
+                .and_then(|()| sock.bind(&SockAddr::from(SocketAddr::new(primary, 0))))
+                .and_then(|()| sock.set_ttl_v4(u32::from(wire::TTL)))
+                .and_then(|()| sock.set_multicast_ttl_v4(u32::from(wire::TTL)))
+                .and_then(|()| sock.set_multicast_loop_v4(false))
+                .map_err(|e| format!("{name}: send socket: {e}"))?;
+            // Input is read on the base interface's socket only.
+            let _ = sock.shutdown(std::net::Shutdown::Read);
+            Some(sock)
+        }
+    };
+    info!("vrrp_instance {}: {name} with MAC 00:00:5e:00:{:02x}:{:02x}", v.name, mac[4], mac[5]);
+    Ok(Vmac { name, index, mac, tx })
+}
+
+/// Removes an instance's vmac (and the VIPs on it) once it has stopped.
+fn remove_vmac(r: &mut Running) {
+    if let Some(vm) = r.vmac.take() {
+        match Rtnl::open().and_then(|mut n| n.delete_link(vm.index)) {
+            Ok(()) => info!("vrrp_instance {}: {} removed", r.name, vm.name),
+            Err(e) => warn!("vrrp_instance {}: removing {}: {e}", r.name, vm.name),
+        }
+    }
 }
 
 /// The next datagram on any instance's socket: (instance, (source, TTL, VRRP bytes)).
@@ -592,7 +681,8 @@ fn send(r: &mut Running, repr: &Repr) {
                     IpAddr::V6(d) => SockAddr::from(SocketAddrV6::new(d, 0, 0, r.ifindex as u32)),
                     IpAddr::V4(_) => SockAddr::from(SocketAddr::new(dst, 0)),
                 };
-                if let Err(e) = r.sock.get_ref().send_to(&bytes, &to) {
+                let sock = r.vmac.as_ref().and_then(|v| v.tx.as_ref()).unwrap_or(r.sock.get_ref());
+                if let Err(e) = sock.send_to(&bytes, &to) {
                     warn!("vrrp_instance {}: send to {dst}: {e}", r.name);
                 }
             }
@@ -606,10 +696,14 @@ fn addresses(r: &mut Running, add: bool) {
         Ok(x) => x,
         Err(e) => return warn!("vrrp_instance {}: rtnetlink: {e}", r.name),
     };
+    let (home, home_index) = match &r.vmac {
+        Some(v) => (v.name.as_str(), v.index),
+        None => (r.ifname.as_str(), r.ifindex),
+    };
     for vip in &r.conf.virtual_ipaddress {
-        let dev = vip.dev.as_deref().unwrap_or(&r.ifname);
-        let index = if dev == r.ifname {
-            r.ifindex
+        let dev = vip.dev.as_deref().unwrap_or(home);
+        let index = if dev == home {
+            home_index
         } else {
             match rtnl.links().ok().and_then(|l| l.into_iter().find(|l| l.name == dev)) {
                 Some(l) => l.index,
@@ -641,10 +735,11 @@ fn announce(r: &mut Running) {
         Ok(s) => s,
         Err(e) => return warn!("vrrp_instance {}: packet socket: {e}", r.name),
     };
+    let (mac, index) = r.vmac.as_ref().map_or((r.mac, r.ifindex), |v| (v.mac, v.index));
     for vip in &r.conf.virtual_ipaddress {
         let IpAddr::V4(ip) = vip.addr.addr else { continue };
-        let frame = garp_frame(r.mac, ip);
-        let addr = packet_addr(r.ifindex);
+        let frame = garp_frame(mac, ip);
+        let addr = packet_addr(index);
         for _ in 0..r.conf.garp.master_repeat.max(1) {
             if let Err(e) = sock.send_to(&frame, &addr) {
                 warn!("vrrp_instance {}: gratuitous ARP for {ip}: {e}", r.name);
@@ -668,9 +763,10 @@ fn announce_v6(r: &mut Running) {
         return warn!("vrrp_instance {}: ICMPv6 socket: {e}", r.name);
     }
     let to = SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, r.ifindex as u32));
+    let mac = r.vmac.as_ref().map_or(r.mac, |v| v.mac);
     for vip in &r.conf.virtual_ipaddress {
         let IpAddr::V6(ip) = vip.addr.addr else { continue };
-        let na = unsolicited_na(r.mac, ip);
+        let na = unsolicited_na(mac, ip);
         for _ in 0..r.conf.garp.master_repeat.max(1) {
             if let Err(e) = sock.send_to(&na, &to) {
                 warn!("vrrp_instance {}: neighbour advertisement for {ip}: {e}", r.name);
