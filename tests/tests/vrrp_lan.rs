@@ -309,3 +309,56 @@ fn use_vmac_keeps_the_vip_mac_across_a_failover_to_keepalived() {
     assert!(neigh(&c).contains(VMAC), "same MAC after the failover: {}", neigh(&c));
     assert!(fdb("p2"), "the switch moved the virtual MAC to r2's port");
 }
+
+/// no_accept: the master holds the VIPs (IPv4 and IPv6) and answers ARP and
+/// neighbour solicitations for them, but drops packets sent to them; the
+/// kernel's nf_tables shows the rules. A clean stop removes them.
+#[test]
+fn no_accept_drops_packets_to_the_vips_but_answers_arp_and_nd() {
+    const VIP6: &str = "2001:db8:7::100";
+    if !require(is_root(), "root (network namespaces)")
+        || !require(vigil_tests::have_program("ping"), "ping (iputils-ping)")
+        || !require(vigil_tests::have_program("nft"), "nft (apt-get install nftables)")
+    {
+        return;
+    }
+    let mut lan = Lan::new("na");
+    let (r1ns, c) = (lan.r1.clone(), lan.c.clone());
+    for (ns, host) in [(&r1ns, 1), (&c, 50)] {
+        ip(&["-n", ns, "-6", "addr", "add", &format!("2001:db8:7::{host}/64"), "dev", "eth0", "nodad"]);
+    }
+    let mut conf = std::fs::read_to_string(lan.conf(&r1ns, 150, " no_accept\n")).unwrap();
+    conf += &format!(
+        "vrrp_instance VI_6 {{\n interface eth0\n version 3\n virtual_router_id 8\n priority 150\n advert_int 0.2\n no_accept\n virtual_ipaddress {{\n  {VIP6}/64\n }}\n}}\n"
+    );
+    let path = lan.dir.join("no-accept.conf");
+    std::fs::write(&path, conf).unwrap();
+    let r1 = lan.children.len();
+    lan.children.push(vigil_tests::vrrp_pair::spawn_vigil(&r1ns, &path, &lan.dir.join("r1.log")));
+    let t = Instant::now();
+    while !(lan.holders() == [1] && out(&["ip", "-n", &r1ns, "-6", "addr", "show", "eth0"]).contains(VIP6)) {
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", std::fs::read_to_string(lan.dir.join("r1.log")).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rules = out(&["ip", "netns", "exec", &r1ns, "nft", "list", "ruleset"]);
+    assert!(rules.contains(&format!("ip daddr {VIP} drop")), "{rules}");
+    assert!(rules.contains(&format!("ip6 daddr {VIP6} drop")), "{rules}");
+
+    let ping = |args: &[&str]| {
+        let mut a = vec!["ip", "netns", "exec", &c, "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1"];
+        a.extend_from_slice(args);
+        out(&a)
+    };
+    assert!(ping(&[VIP]).contains(" 100% packet loss"), "IPv4 packets to the VIP are dropped");
+    assert!(ping(&["-6", VIP6]).contains(" 100% packet loss"), "IPv6 packets to the VIP are dropped");
+    assert!(ping(&["198.51.100.1"]).contains(" 0% packet loss"), "the router's own address still answers");
+    let n4 = out(&["ip", "-n", &c, "neigh", "show", VIP]);
+    let n6 = out(&["ip", "-n", &c, "-6", "neigh", "show", VIP6]);
+    assert!(n4.contains("lladdr"), "ARP for the VIP is answered: {n4:?}");
+    assert!(n6.contains("lladdr"), "neighbour solicitations for the VIP are answered: {n6:?}");
+
+    let _ = Command::new("kill").args(["-TERM", &lan.children[r1].id().to_string()]).status();
+    let _ = lan.children[r1].wait();
+    let rules = out(&["ip", "netns", "exec", &r1ns, "nft", "list", "ruleset"]);
+    assert!(!rules.contains("vigil"), "the tables are gone after a clean stop: {rules}");
+}

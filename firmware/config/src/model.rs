@@ -197,6 +197,9 @@ pub struct VrrpInstance {
     /// v2 `authentication { auth_type PASS auth_pass ... }`.
     pub auth_pass: Option<String<AUTH_PASS>>,
     pub use_vmac: bool,
+    /// Accept mode (RFC 5798 6.1): a master that does not own the addresses
+    /// (priority < 255) still takes packets sent to them. On by default, as
+    /// in keepalived; `no_accept` drops them (the VIPs then only route).
     pub accept: bool,
     pub track_interface: Vec<Track, TRACKS>,
     pub notify: Notify,
@@ -220,7 +223,7 @@ impl VrrpInstance {
             preempt_delay_s: 0,
             auth_pass: None,
             use_vmac: false,
-            accept: false,
+            accept: true,
             track_interface: Vec::new(),
             notify: Notify::default(),
             garp: Garp::default(),

@@ -11,6 +11,7 @@ mod init;
 mod interfaces;
 mod log;
 mod net;
+mod nft;
 mod power;
 mod reap;
 mod status;

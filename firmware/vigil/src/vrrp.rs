@@ -172,6 +172,8 @@ struct Daemon {
     instances: Vec<Running>,
     groups: Vec<Group>,
     group_notify: Vec<vigil_config::Notify>,
+    /// Drop rules for the VIPs of `no_accept` masters.
+    no_accept: crate::nft::NoAccept,
 }
 
 impl Daemon {
@@ -215,7 +217,7 @@ impl Daemon {
             } else {
                 info!("vrrp_instance {}: changed or removed: stopping", r.name);
                 r.vrrp.shutdown();
-                act(&mut r);
+                act(&mut r, &mut self.no_accept);
                 remove_vmac(&mut r);
             }
         }
@@ -264,7 +266,7 @@ impl Daemon {
         loop {
             let mut changed = false;
             for i in 0..self.instances.len() {
-                for to in act(&mut self.instances[i]) {
+                for to in act(&mut self.instances[i], &mut self.no_accept) {
                     changed = true;
                     for (g, n) in self.groups.iter_mut().zip(&self.group_notify) {
                         if !g.contains(i) {
@@ -587,13 +589,19 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
 
 /// Carries out what the state machine asked for; returns the states it
 /// moved to (for the sync groups).
-fn act(r: &mut Running) -> Vec<State> {
+fn act(r: &mut Running, no_accept: &mut crate::nft::NoAccept) -> Vec<State> {
     let mut moved = Vec::new();
     while let Some(a) = r.vrrp.poll_action() {
         match a {
             Action::Send(repr) => send(r, &repr),
-            Action::AddAddresses => addresses(r, true),
-            Action::RemoveAddresses => addresses(r, false),
+            Action::AddAddresses => {
+                guard(r, no_accept, true);
+                addresses(r, true);
+            }
+            Action::RemoveAddresses => {
+                addresses(r, false);
+                guard(r, no_accept, false);
+            }
             Action::Announce => announce(r),
             Action::StateChange { from, to } => {
                 info!("vrrp_instance {}: {} -> {}", r.name, state_name(from), state_name(to));
@@ -688,6 +696,26 @@ fn send(r: &mut Running, repr: &Repr) {
             }
             Err(e) => warn!("vrrp_instance {}: cannot build an advert: {e}", r.name),
         }
+    }
+}
+
+/// `no_accept` (RFC 5798 Accept_Mode false): unless this router owns the
+/// addresses (priority 255), packets to them are dropped while it holds
+/// them. The rules go in before the addresses and come out after them.
+fn guard(r: &Running, no_accept: &mut crate::nft::NoAccept, on: bool) {
+    if r.conf.accept || r.conf.priority == 255 {
+        return;
+    }
+    let vips = r.conf.virtual_ipaddress.iter().map(|v| v.addr.addr);
+    match no_accept.set(vips, on) {
+        Ok(()) => info!(
+            "vrrp_instance {}: no_accept: {} packets to its addresses ({} guarded in nf_tables table {})",
+            r.name,
+            if on { "dropping" } else { "no longer dropping" },
+            no_accept.guarded().len(),
+            crate::nft::TABLE
+        ),
+        Err(e) => warn!("vrrp_instance {}: no_accept: nf_tables: {e}", r.name),
     }
 }
 

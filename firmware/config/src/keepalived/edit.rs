@@ -88,6 +88,7 @@ const CTXS: &[Ctx] = &[
             "nopreempt",
             "preempt_delay",
             "accept",
+            "no_accept",
             "use_vmac",
             "unicast_src_ip",
             "notify_master",

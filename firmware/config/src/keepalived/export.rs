@@ -178,8 +178,8 @@ fn vrrp(o: &mut Out, v: &VrrpInstance) {
     if v.preempt_delay_s > 0 {
         o.line(format!("preempt_delay {}", v.preempt_delay_s));
     }
-    if v.accept {
-        o.line("accept");
+    if !v.accept {
+        o.line("no_accept");
     }
     if v.use_vmac {
         o.line("use_vmac");
