@@ -294,7 +294,7 @@ mod tests {
         let mut b = b;
         while !b.is_empty() {
             let len = u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize;
-            assert!(len >= 20 && len <= b.len() && len % 4 == 0, "message length {len}");
+            assert!(len >= 20 && len <= b.len() && len.is_multiple_of(4), "message length {len}");
             out.push((u16::from_ne_bytes([b[4], b[5]]), b[16], b[20..len].to_vec()));
             b = &b[len..];
         }
