@@ -129,15 +129,13 @@ impl Instance {
         self.cfg.priority
     }
 
-    /// Skew_Time: ((256 - Priority) * Master_Adver_Interval) / 256.
+    /// Skew_Time: ((256 - Priority) * Master_Adver_Interval) / 256, kept to
+    /// the microsecond as keepalived does (truncating to centiseconds would
+    /// make it 0 at short intervals: at 10 ms and priority 100 it is 6.09 ms).
     pub fn skew_time(&self) -> Duration {
-        let mai = u32::from(if self.cfg.version == 3 { self.master_adver_interval_cs } else { self.cfg.advert_int_cs });
-        if self.cfg.version == 3 {
-            cs((256 - u32::from(self.cfg.priority)) * mai / 256)
-        } else {
-            // RFC 3768: (256 - Priority) / 256 seconds.
-            Duration::from_micros((256 - u64::from(self.cfg.priority)) * 1_000_000 / 256)
-        }
+        let mai = u64::from(if self.cfg.version == 3 { self.master_adver_interval_cs } else { 100 });
+        // v2 (RFC 3768): (256 - Priority) / 256 seconds, i.e. the same with 100 cs.
+        Duration::from_micros((256 - u64::from(self.cfg.priority)) * mai * 10_000 / 256)
     }
 
     /// Master_Down_Interval: 3 * Master_Adver_Interval + Skew_Time.

@@ -144,9 +144,13 @@ fn ms(d: Duration) -> u128 {
 #[test]
 fn timers_are_as_rfc_5798_says() {
     let i = Instance::new(cfg(3, 100, "10.0.0.2"));
-    // Skew = (256-100)*100cs/256 = 60 cs; Master_Down = 3*100 + 60 cs.
-    assert_eq!(i.skew_time(), Duration::from_millis(600));
-    assert_eq!(i.master_down_interval(), Duration::from_millis(3600));
+    // Skew = (256-100)*100cs/256 = 60.9375 cs; Master_Down = 3*100 cs + Skew.
+    assert_eq!(i.skew_time(), Duration::from_micros(609_375));
+    assert_eq!(i.master_down_interval(), Duration::from_micros(3_609_375));
+    // At 10 ms the skew is still there (6.09 ms), not truncated to 0 cs.
+    let mut fast = cfg(3, 100, "10.0.0.2");
+    fast.advert_int_cs = 1;
+    assert_eq!(Instance::new(fast).master_down_interval(), Duration::from_micros(36_093));
     let v2 = Instance::new(cfg(2, 100, "10.0.0.2"));
     // RFC 3768: (256-100)/256 s = 609.375 ms.
     assert_eq!(v2.skew_time(), Duration::from_micros(609_375));
@@ -157,14 +161,14 @@ fn a_lone_backup_becomes_master_after_master_down_interval() {
     let mut lan = Lan::new(vec![cfg(3, 100, "10.0.0.2")]);
     lan.start(0);
     assert_eq!(lan.routers[0].vrrp.state(), State::Backup);
-    lan.run_until(Duration::from_millis(3599));
+    lan.run_until(Duration::from_millis(3609));
     assert_eq!(lan.masters(), Vec::<usize>::new());
-    lan.run_until(Duration::from_millis(3600));
+    lan.run_until(Duration::from_millis(3610));
     assert_eq!(lan.masters(), [0]);
     assert_eq!(lan.holders(), [0]);
     assert_eq!(lan.routers[0].announced, 1);
     // The second announcement burst after garp_delay (5 s).
-    lan.run_until(Duration::from_millis(8600));
+    lan.run_until(Duration::from_millis(8610));
     assert_eq!(lan.routers[0].announced, 2);
 }
 
@@ -186,16 +190,16 @@ fn the_higher_priority_wins_and_priority_zero_hands_over_after_skew() {
     lan.start(1);
     lan.run_until(Duration::from_secs(10));
     assert_eq!(lan.masters(), [0]);
-    // A: Master_Down = 300 + (106*100/256 = 41) cs.
-    assert_eq!(ms(lan.routers[0].became_master_at[0]), 3410);
+    // A: Master_Down = 300 cs + 106*100/256 cs (414.0625 ms).
+    assert_eq!(lan.routers[0].became_master_at[0], Duration::from_micros(3_414_062));
     assert_eq!(lan.holders(), [0]);
-    // A shuts down cleanly: B takes over after its Skew_Time (0.60 s).
+    // A shuts down cleanly: B takes over after its Skew_Time (609.375 ms).
     lan.routers[0].vrrp.shutdown();
     let t = lan.now - lan.t0;
     lan.drain();
-    lan.run_until(t + Duration::from_millis(599));
+    lan.run_until(t + Duration::from_millis(609));
     assert_eq!(lan.masters(), Vec::<usize>::new());
-    lan.run_until(t + Duration::from_millis(600));
+    lan.run_until(t + Duration::from_millis(610));
     assert_eq!(lan.masters(), [1]);
     assert_eq!(lan.holders(), [1]);
 }
@@ -205,11 +209,12 @@ fn a_silent_master_is_replaced_after_master_down_interval() {
     let mut lan = Lan::new(vec![cfg(3, 150, "10.0.0.2"), cfg(3, 100, "10.0.0.3")]);
     lan.start(0);
     lan.start(1);
-    lan.run_until(Duration::from_millis(10_410)); // A just advertised (3.41 + 7 s)
+    lan.run_until(Duration::from_millis(10_415)); // A just advertised (3.414 + 7 s)
     lan.routers[0].connected = false; // A's port dies
-    lan.run_until(Duration::from_millis(10_410 + 3599));
+    // B heard A last at 10414.062 ms; Master_Down is 3609.375 ms.
+    lan.run_until(Duration::from_millis(14_023));
     assert_eq!(lan.routers[1].vrrp.state(), State::Backup);
-    lan.run_until(Duration::from_millis(10_410 + 3600));
+    lan.run_until(Duration::from_millis(14_024));
     assert_eq!(lan.routers[1].vrrp.state(), State::Master);
 }
 
@@ -288,7 +293,7 @@ fn a_fault_resigns_and_recovery_restarts() {
     lan.drain();
     assert_eq!(lan.routers[0].vrrp.state(), State::Fault);
     assert!(!lan.routers[0].vips);
-    lan.run_until(Duration::from_millis(10_600));
+    lan.run_until(Duration::from_millis(10_610));
     assert_eq!(lan.masters(), [1]);
     let now = lan.now;
     lan.routers[0].vrrp.set_link(now, true);
@@ -307,8 +312,8 @@ fn v3_backups_learn_the_masters_interval() {
     lan.start(1);
     lan.run_until(Duration::from_secs(10));
     assert_eq!(lan.masters(), [0]);
-    // B now uses 0.1 s: Master_Down = 0.3 + 0.06 s.
-    assert_eq!(lan.routers[1].vrrp.master_down_interval(), Duration::from_millis(360));
+    // B now uses 0.1 s: Master_Down = 300 ms + 156*10/256 cs (60.937 ms).
+    assert_eq!(lan.routers[1].vrrp.master_down_interval(), Duration::from_micros(360_937));
     lan.routers[0].connected = false;
     let t = lan.now - lan.t0;
     lan.run_until(t + Duration::from_millis(400));
