@@ -21,7 +21,7 @@ pub mod limits {
     pub const ADDRESSES: usize = 16;
     pub const VLANS: usize = 16;
     pub const TIME_SERVERS: usize = 4;
-    pub const VRRP_INSTANCES: usize = 64;
+    pub const VRRP_INSTANCES: usize = 256;
     pub const VIRTUAL_ADDRESSES: usize = 32;
     pub const UNICAST_PEERS: usize = 16;
     pub const TRACKS: usize = 16;

@@ -76,15 +76,15 @@ pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc:
     };
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let timer = match Timer::new() {
+        Ok(t) => t,
+        Err(e) => return warn!("vrrp: timerfd: {e}; VRRP not started"),
+    };
     d.track_all();
     loop {
         publish(&d.instances, &status);
         let deadline = d.instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
-        let sleep =
-            tokio::time::sleep_until(deadline.map_or_else(
-                || tokio::time::Instant::now() + Duration::from_secs(3600),
-                tokio::time::Instant::from_std,
-            ));
+        let sleep = timer.sleep_until(deadline);
         let link_event = async {
             match &monitor {
                 Some(m) => m.changed().await,
@@ -126,6 +126,62 @@ pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc:
                     return;
                 }
             },
+        }
+    }
+}
+
+/// A one-shot timer on a timerfd (an hrtimer): tokio's own timers round a
+/// deadline up to the next millisecond, which would add up to 1 ms to
+/// every takeover; this one fires within microseconds of it.
+struct Timer {
+    fd: AsyncFd<TimerFd>,
+}
+
+struct TimerFd(nix::sys::timerfd::TimerFd);
+
+impl std::os::fd::AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl Timer {
+    fn new() -> std::io::Result<Timer> {
+        use nix::sys::timerfd::{ClockId, TimerFlags};
+        let fd = nix::sys::timerfd::TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
+        // SAFETY: the TimerFd owns its descriptor and moves into the
+        // AsyncFd, which deregisters it before dropping (closing) it.
+        Ok(Timer { fd: unsafe { AsyncFd::register(TimerFd(fd)) }? })
+    }
+
+    /// Returns at `deadline` (at once if it has passed; never if None).
+    async fn sleep_until(&self, deadline: Option<Instant>) {
+        use nix::sys::time::TimeSpec;
+        use nix::sys::timerfd::{Expiration, TimerSetTimeFlags};
+        let Some(deadline) = deadline else { return std::future::pending().await };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        // Re-arming also clears an expiry left from an earlier, abandoned wait.
+        let armed =
+            self.fd.get_ref().0.set(Expiration::OneShot(TimeSpec::from_duration(left)), TimerSetTimeFlags::empty());
+        if let Err(e) = armed {
+            warn!("vrrp: timerfd: {e}");
+            return tokio::time::sleep(left).await;
+        }
+        loop {
+            let Ok(mut guard) = self.fd.readable().await else { return tokio::time::sleep(left).await };
+            let mut ticks = [0u8; 8];
+            match nix::unistd::read(&guard.get_inner().0, &mut ticks) {
+                Ok(_) => return,
+                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                Err(_) => return,
+            }
         }
     }
 }
