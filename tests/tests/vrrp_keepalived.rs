@@ -129,3 +129,27 @@ fn tracking_and_notify_with_keepalived() {
     let took = p.wait_vip(&vg, Duration::from_secs(8));
     eprintln!("tracked link up (90 -> 150) -> vigil preempts back after {took:?}");
 }
+
+/// Preemption against keepalived (v3): keepalived (100) is master alone;
+/// vigil (150) joins and takes over at once (it preempts a lower master);
+/// with `nopreempt` vigil (150) joins and stays backup.
+#[test]
+fn vigil_preempts_keepalived_unless_nopreempt() {
+    let Some(mut p) = Pair::new("vrrp-pre") else { return };
+    p.keepalived(3, 100, "0.2");
+    p.wait_vip(&p.ka.clone(), Duration::from_secs(10));
+    p.vigil(3, 150, "0.2");
+    let took = p.wait_vip(&p.vg.clone(), Duration::from_secs(5));
+    eprintln!("vigil (150) joined keepalived (100) -> preempted after {took:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!p.has_vip(&p.ka.clone()), "keepalived gave the VIP up");
+    drop(p); // both daemons stopped, namespaces gone
+
+    let Some(mut p) = Pair::new("vrrp-nop") else { return };
+    p.extra[1] = " nopreempt\n".to_string();
+    p.keepalived(3, 100, "0.2");
+    p.wait_vip(&p.ka.clone(), Duration::from_secs(10));
+    p.vigil(3, 150, "0.2");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(p.has_vip(&p.ka.clone()) && !p.has_vip(&p.vg.clone()), "nopreempt: keepalived stays master");
+}

@@ -37,6 +37,47 @@ struct Running {
     drops: u64,
     /// `use_vmac`: the macvlan that carries the virtual MAC and the VIPs.
     vmac: Option<Vmac>,
+    /// Dropped packets are logged, but not every one of a flood.
+    drop_log: RateLimit,
+}
+
+/// At most `BURST` log lines per `WINDOW`; what is held back is counted and
+/// reported with the next line let through.
+#[derive(Debug, Default)]
+struct RateLimit {
+    window: Option<Instant>,
+    lines: u32,
+    held: u64,
+}
+
+impl RateLimit {
+    const BURST: u32 = 5;
+    const WINDOW: Duration = Duration::from_secs(10);
+
+    /// Whether to log now; `Some(n)`: yes, and n lines were held back before it.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self.window.is_none_or(|w| now >= w + Self::WINDOW) {
+            self.window = Some(now);
+            self.lines = 0;
+        }
+        if self.lines < Self::BURST {
+            self.lines += 1;
+            return Some(std::mem::take(&mut self.held));
+        }
+        self.held += 1;
+        None
+    }
+}
+
+/// Logs a dropped packet through the instance's rate limit.
+fn log_drop(r: &mut Running, what: std::fmt::Arguments) {
+    if let Some(held) = r.drop_log.allow(Instant::now()) {
+        if held > 0 {
+            warn!("vrrp_instance {}: {what} ({held} more dropped without a log line)", r.name);
+        } else {
+            warn!("vrrp_instance {}: {what}", r.name);
+        }
+    }
 }
 
 /// A `use_vmac` link: `vrrp.VRID` (`vrrp6.VRID` for IPv6) on the instance's
@@ -461,6 +502,7 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         conf: v.clone(),
         drops: 0,
         vmac,
+        drop_log: RateLimit::default(),
     })
 }
 
@@ -620,7 +662,7 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
     }
     if ttl != wire::TTL {
         r.drops += 1;
-        warn!("vrrp_instance {}: advert from {src} with TTL {ttl} (not 255) dropped", r.name);
+        log_drop(r, format_args!("advert from {src} with TTL {ttl} (not 255) dropped"));
         return;
     }
     let dst = match (r.peers.is_empty(), r.v6) {
@@ -633,12 +675,12 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
         Ok(repr) if repr.vrid != r.conf.virtual_router_id => {} // another router's instance
         Ok(repr) => {
             if let Err(why) = r.vrrp.handle_advert(Instant::now(), src, &repr) {
-                warn!("vrrp_instance {}: advert from {src} dropped: {why:?}", r.name);
+                log_drop(r, format_args!("advert from {src} dropped: {why:?}"));
             }
         }
         Err(e) => {
             r.drops += 1;
-            warn!("vrrp_instance {}: bad packet from {src}: {e}", r.name);
+            log_drop(r, format_args!("bad packet from {src}: {e}"));
         }
     }
 }
@@ -812,52 +854,84 @@ fn addresses(r: &mut Running, add: bool) {
 /// Gratuitous ARP for each IPv4 virtual address, or an unsolicited
 /// neighbour advertisement for each IPv6 one, `garp_master_repeat` times.
 fn announce(r: &mut Running) {
-    if r.v6 {
-        return announce_v6(r);
-    }
-    let sock = match Socket::new(Domain::PACKET, Type::RAW, None) {
-        Ok(s) => s,
-        Err(e) => return warn!("vrrp_instance {}: packet socket: {e}", r.name),
+    let (sock, to, frames) = if r.v6 { announce_v6(r) } else { announce_v4(r) };
+    let Some(sock) = sock else { return };
+    let repeat = r.conf.garp.master_repeat.max(1);
+    let gap = Duration::from_millis(u64::from(r.conf.garp.interval_ms));
+    let name = r.name.clone();
+    // One round: every address once. False when the socket fails.
+    let round = move || {
+        frames.iter().all(|(ip, frame)| match sock.send_to(frame, &to) {
+            Ok(_) => true,
+            Err(e) => {
+                warn!("vrrp_instance {name}: announcing {ip}: {e}");
+                false
+            }
+        })
     };
-    let (mac, index) = r.vmac.as_ref().map_or((r.mac, r.ifindex), |v| (v.mac, v.index));
-    for vip in &r.conf.virtual_ipaddress {
-        let IpAddr::V4(ip) = vip.addr.addr else { continue };
-        let frame = garp_frame(mac, ip);
-        let addr = packet_addr(index);
-        for _ in 0..r.conf.garp.master_repeat.max(1) {
-            if let Err(e) = sock.send_to(&frame, &addr) {
-                warn!("vrrp_instance {}: gratuitous ARP for {ip}: {e}", r.name);
+    if gap.is_zero() {
+        for _ in 0..repeat {
+            if !round() {
                 break;
             }
         }
+    } else {
+        // `garp_interval` between rounds: the rest of the burst runs beside the daemon.
+        tokio::spawn(async move {
+            for n in 0..repeat {
+                if n > 0 {
+                    tokio::time::sleep(gap).await;
+                }
+                if !round() {
+                    return;
+                }
+            }
+        });
     }
 }
 
-fn announce_v6(r: &mut Running) {
-    let sock = match Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)) {
-        Ok(s) => s,
-        Err(e) => return warn!("vrrp_instance {}: ICMPv6 socket: {e}", r.name),
-    };
-    // RFC 4861: neighbour discovery is sent and accepted with hop limit 255.
-    let setup = sock
-        .bind_device(Some(r.ifname.as_bytes()))
-        .and_then(|()| sock.set_multicast_hops_v6(255))
-        .and_then(|()| sock.set_multicast_if_v6(r.ifindex as u32));
-    if let Err(e) = setup {
-        return warn!("vrrp_instance {}: ICMPv6 socket: {e}", r.name);
-    }
+type Announcement = (Option<Socket>, SockAddr, Vec<(IpAddr, Vec<u8>)>);
+
+/// Gratuitous ARPs on an AF_PACKET socket, from the vmac if there is one.
+fn announce_v4(r: &Running) -> Announcement {
+    let (mac, index) = r.vmac.as_ref().map_or((r.mac, r.ifindex), |v| (v.mac, v.index));
+    let frames = r
+        .conf
+        .virtual_ipaddress
+        .iter()
+        .filter_map(|v| match v.addr.addr {
+            IpAddr::V4(ip) => Some((v.addr.addr, garp_frame(mac, ip))),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let sock = Socket::new(Domain::PACKET, Type::RAW, None)
+        .map_err(|e| warn!("vrrp_instance {}: packet socket: {e}", r.name))
+        .ok();
+    (sock, packet_addr(index), frames)
+}
+
+/// Unsolicited neighbour advertisements to all nodes, hop limit 255.
+fn announce_v6(r: &Running) -> Announcement {
     let to = SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, r.ifindex as u32));
     let mac = r.vmac.as_ref().map_or(r.mac, |v| v.mac);
-    for vip in &r.conf.virtual_ipaddress {
-        let IpAddr::V6(ip) = vip.addr.addr else { continue };
-        let na = unsolicited_na(mac, ip);
-        for _ in 0..r.conf.garp.master_repeat.max(1) {
-            if let Err(e) = sock.send_to(&na, &to) {
-                warn!("vrrp_instance {}: neighbour advertisement for {ip}: {e}", r.name);
-                break;
-            }
-        }
-    }
+    let frames = r
+        .conf
+        .virtual_ipaddress
+        .iter()
+        .filter_map(|v| match v.addr.addr {
+            IpAddr::V6(ip) => Some((v.addr.addr, unsolicited_na(mac, ip))),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).and_then(|sock| {
+        // RFC 4861: neighbour discovery is sent and accepted with hop limit 255.
+        sock.bind_device(Some(r.ifname.as_bytes()))?;
+        sock.set_multicast_hops_v6(255)?;
+        sock.set_multicast_if_v6(r.ifindex as u32)?;
+        Ok(sock)
+    });
+    let sock = sock.map_err(|e| warn!("vrrp_instance {}: ICMPv6 socket: {e}", r.name)).ok();
+    (sock, to, frames)
 }
 
 /// An unsolicited neighbour advertisement (RFC 4861 7.2.6): Override set,
@@ -930,6 +1004,18 @@ mod tests {
         assert_eq!(m[0], 136);
         assert_eq!(m[4], 0x20);
         assert_eq!(&m[24..26], &[2, 1]);
+    }
+
+    #[test]
+    fn dropped_packets_are_logged_with_a_rate_limit() {
+        use std::time::{Duration, Instant};
+        let mut l = super::RateLimit::default();
+        let t = Instant::now();
+        let first: Vec<_> = (0..8).map(|_| l.allow(t)).collect();
+        assert_eq!(first, [Some(0), Some(0), Some(0), Some(0), Some(0), None, None, None]);
+        // The next window lets lines through again and reports the 3 held back.
+        assert_eq!(l.allow(t + Duration::from_secs(10)), Some(3));
+        assert_eq!(l.allow(t + Duration::from_secs(11)), Some(0));
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub enum Dropped {
     Interval,
     /// Not in a state that listens (Initialize, Fault).
     NotListening,
+    /// Its virtual addresses are not ours, and it is not the owner (RFC
+    /// 3768 7.1 / RFC 5798 7.1: a misconfiguration; drop and log).
+    Addresses,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -289,17 +292,16 @@ impl Instance {
     /// An advertisement that parsed and passed the TTL check.
     pub fn handle_advert(&mut self, now: Instant, src: IpAddr, adv: &Repr) -> Result<(), Dropped> {
         let r = self.check(adv);
-        if r.is_err() {
+        if let Err(why) = r {
             self.stats.dropped += 1;
+            if why == Dropped::Addresses {
+                self.stats.address_list_mismatch += 1;
+            }
             return r;
         }
         self.stats.adverts_received += 1;
         if adv.priority == 0 {
             self.stats.priority_zero_received += 1;
-        }
-        if adv.addrs != self.cfg.addrs {
-            // RFC 5798 6.4.2/6.4.3: log it; the advertisement still counts.
-            self.stats.address_list_mismatch += 1;
         }
         match self.state {
             State::Backup => {
@@ -350,6 +352,9 @@ impl Instance {
                 return Err(Dropped::Interval);
             }
         }
+        if adv.priority != 255 && !same_set(&adv.addrs, &self.cfg.addrs) {
+            return Err(Dropped::Addresses);
+        }
         Ok(())
     }
 
@@ -366,6 +371,11 @@ impl Instance {
             self.garp_timer = self.cfg.garp_refresh.map(|r| now + r);
         }
     }
+}
+
+/// The same addresses in any order (lists are short: at most a few dozen).
+fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
 
 /// Tie-break: the numerically greater primary address wins.

@@ -346,9 +346,45 @@ fn v2_drops_wrong_password_interval_and_vrid() {
     let mut bad = good.clone();
     bad.vrid = 52;
     assert_eq!(i.handle_advert(now, src, &bad), Err(Dropped::Vrid));
-    let mut bad = good;
+    let mut bad = good.clone();
     bad.version = 3;
     assert_eq!(i.handle_advert(now, src, &bad), Err(Dropped::Version));
     assert_eq!(i.stats.dropped, 4);
     assert_eq!(i.stats.adverts_received, 1);
+}
+
+#[test]
+fn adverts_for_other_addresses_are_dropped_unless_from_the_owner() {
+    let mut c = cfg(3, 100, "10.0.0.2");
+    c.addrs = vec![ip("10.0.0.100"), ip("10.0.0.101")];
+    let mut i = Instance::new(c);
+    let now = Instant::now();
+    i.start(now);
+    let adv = |priority: u8, addrs: &[&str]| Repr {
+        version: 3,
+        vrid: 51,
+        priority,
+        interval_cs: 100,
+        addrs: addrs.iter().map(|a| ip(a)).collect(),
+        auth: None,
+    };
+    let src = ip("10.0.0.9");
+    // The same set in another order is fine.
+    assert_eq!(i.handle_advert(now, src, &adv(200, &["10.0.0.101", "10.0.0.100"])), Ok(()));
+    assert_eq!(i.handle_advert(now, src, &adv(200, &["10.0.0.100"])), Err(Dropped::Addresses));
+    assert_eq!(i.handle_advert(now, src, &adv(200, &["10.0.0.100", "10.0.0.102"])), Err(Dropped::Addresses));
+    assert_eq!(i.stats.address_list_mismatch, 2);
+    // A dropped advert does not hold the backup down: it becomes master
+    // Master_Down_Interval after the last good one.
+    let mut t = now;
+    for _ in 0..10 {
+        t += Duration::from_millis(500);
+        let _ = i.handle_advert(t, src, &adv(200, &["10.0.0.100"]));
+        i.handle_timeout(t);
+    }
+    assert_eq!(i.state(), State::Master);
+    // The owner (255) is believed whatever it lists.
+    let mut j = Instance::new(cfg(3, 100, "10.0.0.2"));
+    j.start(now);
+    assert_eq!(j.handle_advert(now, src, &adv(255, &["10.9.9.9"])), Ok(()));
 }
