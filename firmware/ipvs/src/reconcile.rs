@@ -1,0 +1,128 @@
+//! From the table the kernel holds to the one wanted, with the fewest
+//! changes: an unchanged service or destination is never touched (so its
+//! connections live on through any reload), a changed one is edited in
+//! place rather than deleted and re-added, and entries vigil does not own
+//! are left alone. Pure: the caller reads the kernel's table, applies the
+//! ops, and records them in [`Owned`].
+
+use crate::table::{Dest, DestKey, Service, ServiceKey, Table};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    AddService(Service),
+    EditService(Service),
+    DelService(ServiceKey),
+    AddDest(ServiceKey, Dest),
+    EditDest(ServiceKey, Dest),
+    DelDest(ServiceKey, DestKey),
+}
+
+impl Op {
+    /// The same change on a table in memory (what the kernel does with it).
+    pub fn apply_to(&self, t: &mut Table) {
+        match self {
+            Op::AddService(s) | Op::EditService(s) => {
+                let dests = t.services.remove(&s.key).map(|(_, d)| d).unwrap_or_default();
+                t.services.insert(s.key, (s.clone(), dests));
+            }
+            Op::DelService(k) => {
+                t.services.remove(k);
+            }
+            Op::AddDest(k, d) | Op::EditDest(k, d) => {
+                t.add_dest(*k, d.clone());
+            }
+            Op::DelDest(k, d) => {
+                if let Some((_, dests)) = t.services.get_mut(k) {
+                    dests.remove(d);
+                }
+            }
+        }
+    }
+}
+
+/// The entries vigil manages: those its config has asked for (created or
+/// taken over). `all`: the config owns the whole table, and anything else
+/// in it is removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owned {
+    pub all: bool,
+    services: BTreeSet<ServiceKey>,
+    dests: BTreeSet<(ServiceKey, DestKey)>,
+}
+
+impl Owned {
+    pub fn owns_service(&self, k: &ServiceKey) -> bool {
+        self.all || self.services.contains(k)
+    }
+
+    pub fn owns_dest(&self, s: &ServiceKey, d: &DestKey) -> bool {
+        self.all || self.dests.contains(&(*s, *d))
+    }
+
+    /// Records an op the kernel accepted.
+    pub fn record(&mut self, op: &Op) {
+        match op {
+            Op::AddService(s) | Op::EditService(s) => {
+                self.services.insert(s.key);
+            }
+            Op::DelService(k) => {
+                self.services.remove(k);
+                self.dests.retain(|(s, _)| s != k);
+            }
+            Op::AddDest(k, d) | Op::EditDest(k, d) => {
+                self.dests.insert((*k, d.key));
+            }
+            Op::DelDest(k, d) => {
+                self.dests.remove(&(*k, *d));
+            }
+        }
+    }
+
+    /// Takes over every wanted entry that is already in the kernel as
+    /// wanted (no op was needed, but it is vigil's from now on).
+    pub fn adopt(&mut self, want: &Table) {
+        for (k, (_, dests)) in &want.services {
+            self.services.insert(*k);
+            for d in dests.keys() {
+                self.dests.insert((*k, *d));
+            }
+        }
+    }
+}
+
+/// The ops that turn `have` into `want` as far as vigil may: services and
+/// destinations added or edited first, then what is no longer wanted
+/// removed (only if owned).
+pub fn plan(want: &Table, have: &Table, owned: &Owned) -> Vec<Op> {
+    let mut adds = Vec::new();
+    let mut dels = Vec::new();
+    for (k, (svc, dests)) in &want.services {
+        let current = have.services.get(k);
+        match current {
+            None => adds.push(Op::AddService(svc.clone())),
+            Some((cur, _)) if !cur.same_settings(svc) => adds.push(Op::EditService(svc.clone())),
+            Some(_) => {}
+        }
+        let have_dests = current.map(|(_, d)| d);
+        for (dk, d) in dests {
+            match have_dests.and_then(|h| h.get(dk)) {
+                None => adds.push(Op::AddDest(*k, d.clone())),
+                Some(cur) if !cur.same_settings(d) => adds.push(Op::EditDest(*k, d.clone())),
+                Some(_) => {}
+            }
+        }
+        for dk in have_dests.into_iter().flat_map(|h| h.keys()) {
+            if !dests.contains_key(dk) && owned.owns_dest(k, dk) {
+                dels.push(Op::DelDest(*k, *dk));
+            }
+        }
+    }
+    for k in have.services.keys() {
+        if !want.services.contains_key(k) && owned.owns_service(k) {
+            dels.push(Op::DelService(*k));
+        }
+    }
+    adds.extend(dels);
+    adds
+}
