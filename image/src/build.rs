@@ -95,12 +95,31 @@ pub fn assemble(board: &Board, tree: &KernelTree, firmware: &Path) -> Result<(Ar
         let params = board.modules.params.get(&m.name).cloned().unwrap_or_default();
         loads.push(ModuleLoad { name: m.name.clone(), path: format!("/{dest}"), params });
     }
+    // On-demand modules: in the image, each with its own load order; files
+    // already there (boot modules, shared dependencies) are not added twice.
+    let mut on_demand = Vec::new();
+    let mut added: std::collections::BTreeSet<String> = res.order.iter().map(|m| m.file.clone()).collect();
+    for name in &board.modules.on_demand {
+        let r = modules::resolve(&km, std::slice::from_ref(name), &board.modules.prefer)
+            .with_context(|| format!("board {}: resolving on-demand module {name}", board.name))?;
+        let mut chain = Vec::new();
+        for m in &r.order {
+            let dest = format!("lib/modules/{}/{}", tree.release, m.file);
+            if added.insert(m.file.clone()) {
+                a.file(&dest, 0o644, std::fs::read(km.path(&m.file))?)?;
+            }
+            let params = board.modules.params.get(&m.name).cloned().unwrap_or_default();
+            chain.push(ModuleLoad { name: m.name.clone(), path: format!("/{dest}"), params });
+        }
+        on_demand.push(vigil_board::OnDemand { name: name.replace('-', "_"), chain });
+    }
     let runtime = Runtime {
         board: board.name.clone(),
         arch: board.arch,
         hostname: board.hostname.clone(),
         kernel_release: tree.release.clone(),
         modules: loads,
+        on_demand,
         console: board.console.device.clone(),
         nics: board.nics.iter().map(|n| n.name.clone()).collect(),
         watchdog: board.watchdog.clone(),

@@ -10,7 +10,7 @@
 mod runtime;
 mod size;
 
-pub use runtime::{ModuleLoad, RUNTIME_PATH, Runtime, RuntimeError};
+pub use runtime::{ModuleLoad, OnDemand, RUNTIME_PATH, Runtime, RuntimeError};
 pub use size::Size;
 
 use serde::{Deserialize, Serialize};
@@ -112,6 +112,10 @@ pub struct Modules {
     /// Module parameters, e.g. `softdog = "soft_margin=10"`.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Modules put in the image but loaded only when needed (e.g. the IPVS
+    /// schedulers a config names), with their dependencies.
+    #[serde(default)]
+    pub on_demand: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -234,7 +238,7 @@ impl Board {
                 err(field, "must not be empty".into());
             }
         }
-        if self.modules.load.iter().any(|m| m.is_empty() || m.contains('/')) {
+        if self.modules.load.iter().chain(&self.modules.on_demand).any(|m| m.is_empty() || m.contains('/')) {
             err("modules.load", "module names must be non-empty and contain no '/'".into());
         }
         let mut seen = std::collections::BTreeSet::new();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub const RUNTIME_PATH: &str = "/etc/vigil/board";
 const MAGIC: &[u8; 4] = b"VGLB";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Runtime {
@@ -20,6 +20,9 @@ pub struct Runtime {
     pub kernel_release: String,
     /// Modules in load order: every dependency comes before its users.
     pub modules: Vec<ModuleLoad>,
+    /// Modules loaded only when needed: each with its load order
+    /// (dependencies first, the module itself last).
+    pub on_demand: Vec<OnDemand>,
     pub console: String,
     pub nics: Vec<String>,
     pub watchdog: Option<Watchdog>,
@@ -33,6 +36,12 @@ pub struct ModuleLoad {
     pub path: String,
     /// Parameters passed to `finit_module`, e.g. `soft_margin=10`.
     pub params: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnDemand {
+    pub name: String,
+    pub chain: Vec<ModuleLoad>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -84,6 +84,14 @@ fn runtime() -> Runtime {
             path: "/lib/modules/x/ip_vs.ko".into(),
             params: String::new(),
         }],
+        on_demand: vec![crate::OnDemand {
+            name: "ip_vs_sh".into(),
+            chain: vec![ModuleLoad {
+                name: "ip_vs_sh".into(),
+                path: "/lib/modules/x/ip_vs_sh.ko".into(),
+                params: String::new(),
+            }],
+        }],
         console: "ttyS0".into(),
         nics: vec!["eth0".into()],
         watchdog: b.watchdog,

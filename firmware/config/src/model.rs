@@ -119,6 +119,9 @@ pub struct Global {
     pub console_password: Option<PasswordHash>,
     /// keepalived `vrrp_garp_master_delay` etc. defaults live per instance.
     pub enable_script_security: bool,
+    /// keepalived `lvs_flush`: the IPVS table is vigil's alone; it is
+    /// flushed at start and anything vigil did not ask for is removed.
+    pub lvs_flush: bool,
 }
 
 impl Default for Global {
@@ -131,6 +134,7 @@ impl Default for Global {
             watchdog: Watchdog::default(),
             console_password: None,
             enable_script_security: false,
+            lvs_flush: false,
         }
     }
 }

@@ -9,6 +9,7 @@ mod clock;
 mod config;
 mod init;
 mod interfaces;
+mod lb;
 mod log;
 mod net;
 mod nft;

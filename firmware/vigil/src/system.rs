@@ -29,6 +29,8 @@ pub struct Appliance {
     store: Option<Store<FileFlash>>,
     /// The VRRP daemon: new configs go here.
     vrrp: tokio::sync::mpsc::Sender<crate::vrrp::Control>,
+    /// IPVS: new configs are reconciled into the kernel's table.
+    lb: crate::lb::Lb,
     /// The config last applied (what vigil set up in the kernel).
     applied: Config,
     location: String,
@@ -48,8 +50,12 @@ impl vigil_shell::session::System for Appliance {
         {
             warn!("vrrp: the daemon did not take the new config");
         }
-        config::apply(&previous, config)
-            .map_err(|e| format!("generation {g} is saved, but applying it failed: {e}"))?;
+        let applied = config::apply(&previous, config);
+        let balanced = self.lb.apply(config).map_err(|e| format!("ipvs: {e}"));
+        let problems: Vec<String> = [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect();
+        if !problems.is_empty() {
+            return Err(format!("generation {g} is saved, but applying it failed: {}", problems.join("; ")));
+        }
         Ok(g)
     }
     fn history(&mut self) -> Vec<u64> {
@@ -101,7 +107,8 @@ fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
             t.lines().map(|l| l.split(' ').next().unwrap_or("")).collect::<Vec<_>>().join("\n")
         })
     });
-    r.add("ipvs", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
+    r.add("ipvs", crate::lb::show);
+    r.add("ipvs-kernel", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
     r.add("log", || crate::log::recent(50).join("\n"));
     r.add("checkers", || "no health checkers are running".to_string());
     r
@@ -197,6 +204,10 @@ async fn event_loop(
     if let Err(e) = config::apply(&Config::default(), &running) {
         error!("config: {e}");
     }
+    let mut lb = crate::lb::Lb::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
+    if let Err(e) = lb.apply(&running) {
+        error!("ipvs: {e}");
+    }
     let vrrp_status = crate::vrrp::Status::default();
     let (vrrp_tx, vrrp_rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(crate::vrrp::run(running.clone(), vrrp_status.clone(), vrrp_rx));
@@ -206,8 +217,14 @@ async fn event_loop(
         if lines.is_empty() { "no VRRP instances are running".to_string() } else { lines.join("\n") }
     });
     let resign = vrrp_tx.clone();
-    let appliance =
-        Appliance { store: flash.store, vrrp: vrrp_tx, applied: running.clone(), location: flash.location, registry };
+    let appliance = Appliance {
+        store: flash.store,
+        vrrp: vrrp_tx,
+        lb,
+        applied: running.clone(),
+        location: flash.location,
+        registry,
+    };
     let mut shell = Shell::new(appliance, running);
     terminal::raw_console();
     let mut out = Stdout;

@@ -71,10 +71,13 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     let mut o = Out { text: String::new(), depth: 0 };
     o.line("! keepalived.conf written by vigil");
     let g = &c.global;
-    if !g.router_id.is_empty() || g.enable_script_security {
+    if !g.router_id.is_empty() || g.enable_script_security || g.lvs_flush {
         o.open("global_defs");
         if !g.router_id.is_empty() {
             o.line(format!("router_id {}", word(&g.router_id)));
+        }
+        if g.lvs_flush {
+            o.line("lvs_flush");
         }
         if g.enable_script_security {
             o.line("enable_script_security");

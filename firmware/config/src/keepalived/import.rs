@@ -209,6 +209,7 @@ impl Cx {
                     }
                 }
                 "enable_script_security" => g.enable_script_security = self.no_args(s),
+                "lvs_flush" => g.lvs_flush = self.no_args(s),
                 _ => self.unsupported(s),
             }
         }

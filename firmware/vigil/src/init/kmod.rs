@@ -76,6 +76,19 @@ pub fn load_all(modules: &[ModuleLoad]) -> Report {
     report
 }
 
+/// Loads a module on demand: its chain in order (dependencies first); one
+/// already loaded is fine. Stops at the first failure.
+pub fn load_chain(chain: &[ModuleLoad]) -> Result<(), String> {
+    for m in chain {
+        match load_one(m) {
+            Ok(Outcome::Loaded) => info!("module {} loaded on demand", m.name),
+            Ok(Outcome::AlreadyLoaded) => {}
+            Err(why) => return Err(format!("module {}: {why}", m.name)),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! PID 1's boot sequence. Each step logs its failure and the boot carries on
 //! degraded: an appliance with no NIC still gets a console.
 
-mod kmod;
+pub(crate) mod kmod;
 mod mount;
 mod netup;
 

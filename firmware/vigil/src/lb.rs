@@ -1,0 +1,187 @@
+//! The load balancer: the config's virtual servers and real servers made
+//! into IPVS services and destinations, and kept so through reloads with
+//! the fewest kernel changes (`vigil_ipvs::plan`). Scheduler modules the
+//! image carries on demand are loaded before a service needs them.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+use tracing::{info, warn};
+use vigil_board::OnDemand;
+use vigil_config::{Config, Forwarding, Protocol, VirtualKey};
+use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table, plan};
+
+/// The table the config asks for.
+pub fn desired(config: &Config) -> Table {
+    let mut t = Table::default();
+    for vs in &config.virtual_servers {
+        let key = match vs.key {
+            VirtualKey::Address(sa) => ServiceKey::Addr { proto: proto(vs.protocol), addr: sa.ip(), port: sa.port() },
+            VirtualKey::Fwmark(mark) => {
+                ServiceKey::Fwmark { mark, v6: vs.real_servers.first().is_some_and(|r| r.addr.is_ipv6()) }
+            }
+        };
+        let mut s = Service::new(key, vs.lb_algo.name());
+        s.timeout = vs.persistence_timeout;
+        if let Some(g) = vs.persistence_granularity {
+            s.netmask_prefix = g.prefix;
+        }
+        t.add_service(s);
+        for rs in &vs.real_servers {
+            let fwd = forward(rs.lb_kind.unwrap_or(vs.lb_kind));
+            t.add_dest(key, Dest::new(rs.addr.ip(), rs.addr.port(), rs.weight, fwd));
+        }
+    }
+    t
+}
+
+fn proto(p: Protocol) -> Proto {
+    match p {
+        Protocol::Tcp => Proto::Tcp,
+        Protocol::Udp => Proto::Udp,
+        Protocol::Sctp => Proto::Sctp,
+    }
+}
+
+fn forward(f: Forwarding) -> Forward {
+    match f {
+        Forwarding::Nat => Forward::Masq,
+        Forwarding::Dr => Forward::Route,
+        Forwarding::Tun => Forward::Tunnel,
+    }
+}
+
+/// What vigil has programmed, across reloads.
+pub struct Lb {
+    owned: Owned,
+    on_demand: Vec<OnDemand>,
+    flushed: bool,
+}
+
+impl Lb {
+    pub fn new(on_demand: Vec<OnDemand>) -> Lb {
+        Lb { owned: Owned::default(), on_demand, flushed: false }
+    }
+
+    /// Makes the kernel's table what `config` asks for. Returns how many
+    /// changes were made, or every error (the other changes still go in).
+    pub fn apply(&mut self, config: &Config) -> Result<usize, String> {
+        let want = desired(config);
+        self.owned.all = config.global.lvs_flush;
+        if want.services.is_empty() && !self.owned.all && self.owned == Owned::default() {
+            return Ok(0); // nothing asked for, nothing of ours: leave IPVS be
+        }
+        let mut client = Client::open().map_err(|e| e.to_string())?;
+        if config.global.lvs_flush && !self.flushed {
+            client.flush().map_err(|e| e.to_string())?;
+            info!("ipvs: table flushed (lvs_flush)");
+            self.flushed = true;
+        }
+        let mut errors = Vec::new();
+        for sched in want.services.values().map(|(s, _)| s.scheduler.clone()).collect::<std::collections::BTreeSet<_>>()
+        {
+            if let Err(e) = self.ensure_scheduler(&sched) {
+                errors.push(e);
+            }
+        }
+        let have = client.table().map_err(|e| e.to_string())?;
+        let ops = plan(&want, &have, &self.owned);
+        let mut done = 0;
+        for op in &ops {
+            match client.apply(op) {
+                Ok(()) => {
+                    self.owned.record(op);
+                    done += 1;
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        self.owned.adopt(&want);
+        if !ops.is_empty() {
+            info!(
+                "ipvs: {done} of {} changes applied ({} services, {} destinations wanted)",
+                ops.len(),
+                want.services.len(),
+                want.dest_count()
+            );
+        }
+        for e in &errors {
+            warn!("ipvs: {e}");
+        }
+        if errors.is_empty() { Ok(done) } else { Err(errors.join("; ")) }
+    }
+
+    /// Loads `ip_vs_<name>` if the image carries it and it is not loaded.
+    fn ensure_scheduler(&self, name: &str) -> Result<(), String> {
+        let module = format!("ip_vs_{name}");
+        if std::path::Path::new("/sys/module").join(&module).exists() {
+            return Ok(());
+        }
+        match self.on_demand.iter().find(|m| m.name == module) {
+            Some(m) => crate::init::kmod::load_chain(&m.chain).map_err(|e| format!("scheduler {name}: {e}")),
+            // Not in the image: the kernel may have it built in; if not,
+            // adding the service says so.
+            None => Ok(()),
+        }
+    }
+}
+
+/// `show ipvs`: the kernel's table read back over netlink, laid out as
+/// `ipvsadm -Ln` does.
+pub fn show() -> String {
+    let mut c = match Client::open() {
+        Ok(c) => c,
+        Err(e) => return format!("error: {e}"),
+    };
+    let mut out = String::new();
+    match c.info() {
+        Ok(i) => {
+            let _ = writeln!(out, "IP Virtual Server version {} (size={})", i.version_text(), i.conn_tab_size);
+        }
+        Err(e) => return format!("error: {e}"),
+    }
+    out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+    out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+    let table = match c.table() {
+        Ok(t) => t,
+        Err(e) => return format!("{out}error: {e}"),
+    };
+    for (s, dests) in table.services.values() {
+        let head = match s.key {
+            ServiceKey::Addr { proto, addr, port } => format!("{:<4} {}", proto.name(), hostport(addr, port)),
+            ServiceKey::Fwmark { mark, .. } => format!("FWM  {mark}"),
+        };
+        let _ = write!(out, "{head} {}", s.scheduler);
+        if s.timeout > 0 {
+            let _ = write!(out, " persistent {}", s.timeout);
+            let full = if s.key.is_ipv6() { 128 } else { 32 };
+            if s.netmask_prefix != full {
+                if s.key.is_ipv6() {
+                    let _ = write!(out, " mask {}", s.netmask_prefix);
+                } else {
+                    let m = u32::MAX.checked_shl(32 - u32::from(s.netmask_prefix)).unwrap_or(0);
+                    let _ = write!(out, " mask {}", std::net::Ipv4Addr::from(m));
+                }
+            }
+        }
+        out.push('\n');
+        for d in dests.values() {
+            let _ = writeln!(
+                out,
+                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                hostport(d.key.addr, d.key.port),
+                d.forward.name(),
+                d.weight,
+                d.active,
+                d.inactive
+            );
+        }
+    }
+    out.trim_end().to_string()
+}
+
+fn hostport(a: IpAddr, port: u16) -> String {
+    match a {
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
