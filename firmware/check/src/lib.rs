@@ -7,6 +7,10 @@
 //! - [`pool`]: one virtual server: which real servers are in the IPVS pool
 //!   and with what weight (down ones removed, or weight 0 with
 //!   `inhibit_on_failure`), quorum with hysteresis, the sorry server.
+//! - [`probe`] (and [`ping`], [`dns`]): the checks themselves, on real sockets.
 
+pub mod dns;
+pub mod ping;
 pub mod pool;
+pub mod probe;
 pub mod timer;

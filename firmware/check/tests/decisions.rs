@@ -27,7 +27,7 @@ fn run(t: &mut CheckTimer, t0: Instant, results: &[bool]) -> Vec<(u64, Verdict)>
 #[test]
 fn down_after_retry_failures_in_a_row_up_after_one_success() {
     let t0 = Instant::now();
-    let mut t = CheckTimer::new(t0, timing(3), true, 0 * S);
+    let mut t = CheckTimer::new(t0, timing(3), true, Duration::ZERO);
     use Verdict::{Down, Up};
     let got = run(&mut t, t0, &[true, false, false, false, false, true, true]);
     // Every 6 s while fine; after a failure retries every 2 s; the third
@@ -38,7 +38,7 @@ fn down_after_retry_failures_in_a_row_up_after_one_success() {
 #[test]
 fn a_success_between_failures_resets_the_count() {
     let t0 = Instant::now();
-    let mut t = CheckTimer::new(t0, timing(2), true, 0 * S);
+    let mut t = CheckTimer::new(t0, timing(2), true, Duration::ZERO);
     let got = run(&mut t, t0, &[false, true, false, true, false, false]);
     let verdicts: Vec<Verdict> = got.iter().map(|g| g.1).collect();
     use Verdict::{Down, Up};

@@ -1,0 +1,258 @@
+//! Every probe against real servers on loopback: Python's http.server, and
+//! small responders on real sockets (an SMTP greeter, a DNS responder, a
+//! UDP echo), a port that refuses, and one that accepts and never answers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use vigil_check::dns::QType;
+use vigil_check::probe::{self, Target, UrlCheck};
+
+fn target(addr: SocketAddr) -> Target {
+    Target { addr, bind: None, timeout: Duration::from_millis(500) }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A port nothing listens on (bound, then closed).
+fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Accepts connections and never says a word.
+async fn black_hole() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    a
+}
+
+#[test]
+fn tcp_check_sees_an_open_port_a_refusing_one_and_binds_its_source() {
+    rt().block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = l.local_addr().unwrap();
+        assert_eq!(probe::tcp(&target(open)).await, Ok(()));
+        let (_, peer) = l.accept().await.unwrap();
+        assert_eq!(peer.ip().to_string(), "127.0.0.1");
+        let e = probe::tcp(&target(closed_port())).await.unwrap_err();
+        assert!(e.contains("Connection refused"), "{e}");
+        // bind_to: the connection comes from the given source address.
+        let mut t = target(open);
+        t.bind = Some("127.0.0.2".parse().unwrap());
+        assert_eq!(probe::tcp(&t).await, Ok(()));
+        let (_, peer) = l.accept().await.unwrap();
+        assert_eq!(peer.ip().to_string(), "127.0.0.2");
+    });
+}
+
+/// Python's http.server on a directory with one file.
+struct PyHttp {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Drop for PyHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python_http(dir: &std::path::Path) -> Option<PyHttp> {
+    let port = closed_port().port();
+    let child = std::process::Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Some(PyHttp { child, addr });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn http_get_checks_status_codes_and_the_body_digest_against_a_real_server() {
+    let dir = std::env::temp_dir().join(format!("vigil-check-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), b"hello from a real server\n").unwrap();
+    let Some(server) = python_http(&dir) else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "python3 is needed for this test");
+        eprintln!("SKIPPED: python3 not available");
+        return;
+    };
+    // md5sum of the file: what keepalived's genhash prints for the URL.
+    let digest: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"hello from a real server\n").into();
+    let url =
+        |path: &str, status: Vec<(u16, u16)>, digest: Option<[u8; 16]>| UrlCheck { path: path.into(), status, digest };
+    rt().block_on(async {
+        let t = target(server.addr);
+        assert_eq!(probe::http(&t, &[url("/index.html", vec![], Some(digest))], None).await, Ok(()));
+        let e = probe::http(&t, &[url("/missing", vec![], None)], None).await.unwrap_err();
+        assert_eq!(e, "/missing: status 404");
+        assert_eq!(probe::http(&t, &[url("/missing", vec![(404, 404)], None)], None).await, Ok(()));
+        let e = probe::http(&t, &[url("/index.html", vec![], Some([0; 16]))], None).await.unwrap_err();
+        assert!(e.contains("body digest") && e.contains(&probe::hex(&digest)), "{e}");
+        // Every URL must pass.
+        let both = [url("/index.html", vec![], None), url("/missing", vec![], None)];
+        assert!(probe::http(&t, &both, Some("www.example.org")).await.is_err());
+        // A server that accepts and never answers: a timeout, not a hang.
+        let e = probe::http(&target(black_hole().await), &[url("/", vec![], None)], None).await.unwrap_err();
+        assert!(e.contains("no answer within 500 ms"), "{e}");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An SMTP greeter: `greeting` first, then 250 to HELO.
+async fn smtp_server(greeting: &'static str) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let _ = s.write_all(greeting.as_bytes()).await;
+                let mut buf = [0u8; 256];
+                if let Ok(n) = s.read(&mut buf).await
+                    && buf[..n].starts_with(b"HELO ")
+                {
+                    let _ = s.write_all(b"250 pleased to meet you\r\n").await;
+                }
+                let _ = s.read(&mut buf).await;
+            });
+        }
+    });
+    a
+}
+
+#[test]
+fn smtp_check_wants_a_220_greeting_and_250_to_helo() {
+    rt().block_on(async {
+        let good = smtp_server("220-mail.test ESMTP\r\n220 ready\r\n").await;
+        assert_eq!(probe::smtp(&target(good), "vigil").await, Ok(()));
+        let busy = smtp_server("554 no service\r\n").await;
+        assert_eq!(probe::smtp(&target(busy), "vigil").await.unwrap_err(), "greeting: 554 no service");
+        let e = probe::smtp(&target(black_hole().await), "vigil").await.unwrap_err();
+        assert!(e.contains("no answer"), "{e}");
+    });
+}
+
+/// A DNS responder: answers A queries for `known` with 192.0.2.1, anything
+/// else NXDOMAIN.
+async fn dns_server(known: &'static str) -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let a = s.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = s.recv_from(&mut buf).await {
+            let q = &buf[..n];
+            let mut r = q.to_vec();
+            r[2] |= 0x80;
+            let want = vigil_check::dns::query(0, known, QType::A).unwrap();
+            if q[12..] == want[12..] {
+                r[7] = 1;
+                r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+            } else {
+                r[3] |= 3;
+            }
+            let _ = s.send_to(&r, from).await;
+        }
+    });
+    a
+}
+
+#[test]
+fn dns_check_wants_an_answer() {
+    rt().block_on(async {
+        let d = dns_server("www.example.test").await;
+        assert_eq!(probe::dns(&target(d), "www.example.test", QType::A, 42).await, Ok(1));
+        let e = probe::dns(&target(d), "nope.example.test", QType::A, 43).await.unwrap_err();
+        assert_eq!(e, "RCODE 3 (NXDOMAIN)");
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let e = probe::dns(&target(silent.local_addr().unwrap()), "x.test", QType::A, 44).await.unwrap_err();
+        assert_eq!(e, "no response");
+    });
+}
+
+#[test]
+fn udp_check_tells_an_echo_from_an_unreachable_port_and_silence() {
+    rt().block_on(async {
+        let echo = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let e_addr = echo.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = echo.recv_from(&mut buf).await {
+                let _ = echo.send_to(&buf[..n], from).await;
+            }
+        });
+        assert_eq!(probe::udp(&target(e_addr), b"ping", true).await, Ok(()));
+        let closed = {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap()
+        };
+        assert_eq!(probe::udp(&target(closed), b"ping", false).await.unwrap_err(), "port unreachable (ICMP)");
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let s_addr = silent.local_addr().unwrap();
+        assert_eq!(probe::udp(&target(s_addr), b"ping", false).await, Ok(()), "silence is fine without require_reply");
+        assert_eq!(probe::udp(&target(s_addr), b"ping", true).await.unwrap_err(), "no reply");
+    });
+}
+
+#[test]
+fn ping_check_gets_echo_replies_on_ipv4_and_ipv6() {
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "root is needed for raw ICMP sockets");
+        eprintln!("SKIPPED: raw ICMP sockets need root");
+        return;
+    }
+    rt().block_on(async {
+        let t = Duration::from_millis(500);
+        assert_eq!(vigil_check::ping::ping("127.0.0.1".parse().unwrap(), t).await, Ok(()));
+        assert_eq!(vigil_check::ping::ping("::1".parse().unwrap(), t).await, Ok(()));
+    });
+}
+
+#[test]
+fn a_hung_backend_does_not_delay_other_checks() {
+    rt().block_on(async {
+        let hole = black_hole().await;
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = l.local_addr().unwrap();
+        let mut slow = target(hole);
+        slow.timeout = Duration::from_secs(5);
+        let urls = [UrlCheck { path: "/".into(), status: vec![], digest: None }];
+        let hung = probe::http(&slow, &urls, None);
+        let fast = target(open);
+        let quick = probe::tcp(&fast);
+        // Both run concurrently on one thread: the quick one finishes first.
+        tokio::select! {
+            r = hung => panic!("the hung check finished first: {r:?}"),
+            r = quick => assert_eq!(r, Ok(())),
+        }
+    });
+}
+
+#[test]
+fn misc_check_exit_codes_mean_what_keepalived_says() {
+    use probe::misc_verdict;
+    assert_eq!(misc_verdict(Some(0), false), Ok(None));
+    assert_eq!(misc_verdict(Some(1), true), Err("exited with status 1".into()));
+    assert_eq!(misc_verdict(Some(7), true), Ok(Some(5)));
+    assert_eq!(misc_verdict(Some(7), false), Err("exited with status 7".into()));
+    assert_eq!(misc_verdict(None, true), Err("killed by a signal".into()));
+}
