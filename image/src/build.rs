@@ -11,17 +11,23 @@ use vigil_board::{Arch, Board, KernelBoot, ModuleLoad, Runtime};
 /// Builds the static firmware for an architecture with cargo and returns the
 /// binary's path.
 pub fn firmware(arch: Arch) -> Result<PathBuf> {
+    static_binary(arch, "vigil", "vigil")
+}
+
+/// Builds a static binary of a workspace package for `arch` (the firmware,
+/// or the tests' own /init) and returns its path.
+pub fn static_binary(arch: Arch, package: &str, bin: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = arch.rust_target();
     let status = Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--locked", "-p", "vigil", "--target", target])
+        .args(["build", "--quiet", "--release", "--locked", "-p", package, "--bin", bin, "--target", target])
         .current_dir(crate::paths::root())
         .status()
         .context("running cargo")?;
     if !status.success() {
-        bail!("cargo build of the firmware for {target} failed ({status})");
+        bail!("cargo build of {package} for {target} failed ({status})");
     }
-    let bin = crate::paths::target_dir().join(target).join("release/vigil");
+    let bin = crate::paths::target_dir().join(target).join("release").join(bin);
     if !bin.is_file() {
         bail!("cargo succeeded but {} is missing", bin.display());
     }
@@ -44,10 +50,15 @@ pub struct Image {
 /// Builds the initramfs for `board` around `firmware` into
 /// `<target>/vigil/<board>/initramfs.cpio.gz`.
 pub fn build_image(board: &Board, firmware: &Path) -> Result<Image> {
+    build_image_as(board, firmware, &board.name)
+}
+
+/// The same with another program as /init, into `<target>/vigil/<name>/`.
+pub fn build_image_as(board: &Board, firmware: &Path, name: &str) -> Result<Image> {
     let tree = kernel::fetch(board)?;
     let archive = assemble(board, &tree, firmware)?;
     let (modules, builtin) = (archive.1, archive.2);
-    let dir = crate::paths::out_dir().join(&board.name);
+    let dir = crate::paths::out_dir().join(name);
     std::fs::create_dir_all(&dir)?;
     let initrd = dir.join("initramfs.cpio.gz");
     let bytes = archive.0.to_gzip()?;

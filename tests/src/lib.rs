@@ -79,6 +79,33 @@ pub fn image(board: &str) -> Image {
     img
 }
 
+/// A board's image with the tests' own program (tests/server) as /init:
+/// the backends and clients of the load-balancing tests. Built once per
+/// test process.
+pub fn test_server_image(board: &str) -> Image {
+    static BUILT: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, img)) = built.iter().find(|(b, _)| b == board) {
+        return img.clone();
+    }
+    let b = vigil_image::load_board(board).expect("board");
+    let bin = vigil_image::build::static_binary(b.arch, "vigil-test-server", "test-server").expect("test-server");
+    let img = vigil_image::build::build_image_as(&b, &bin, &format!("test-server-{board}")).expect("test-server image");
+    built.push((board.to_string(), img.clone()));
+    img
+}
+
+/// An erased flash image of the board's size (sparse), for a node that
+/// commits its config.
+pub fn flash_image(board: &str, dir: &std::path::Path) -> PathBuf {
+    let b = vigil_image::load_board(board).expect("board");
+    let size = b.flash.as_ref().expect("the board has flash").size.0;
+    let path = dir.join("flash.img");
+    let f = std::fs::File::create(&path).expect("creating the flash image");
+    f.set_len(size).expect("sizing the flash image");
+    path
+}
+
 /// A fresh directory for one test's sockets and logs, under the target dir
 /// (kept after the run, for the logs).
 pub fn test_dir(name: &str) -> PathBuf {
@@ -115,6 +142,33 @@ impl Cluster {
             cluster.nodes.push(Node::start(&img, spec)?);
         }
         Ok(cluster)
+    }
+
+    /// A switch and no nodes yet (see [`Cluster::add`]).
+    pub fn empty(name: &str) -> Result<Cluster> {
+        let dir = test_dir(name);
+        let switch = Switch::start(&dir.join("switch.sock"))?;
+        Ok(Cluster { switch, nodes: Vec::new(), dir })
+    }
+
+    /// Starts one more node from `img` on the next switch port; returns its
+    /// number (1-based).
+    pub fn add(&mut self, img: &Image, tweak: impl FnOnce(&mut NodeSpec)) -> Result<usize> {
+        let i = self.nodes.len() as u8 + 1;
+        let mut spec = NodeSpec::new(i, self.dir.join(format!("node{i}")));
+        spec.hub = Some(self.switch.socket_path().to_path_buf());
+        tweak(&mut spec);
+        self.switch.add_port(&format!("node{i}"), &spec.net_socket());
+        self.nodes.push(Node::start(img, spec)?);
+        Ok(usize::from(i))
+    }
+
+    /// Starts node `i` again (after it was killed), on the same port.
+    pub fn restart(&mut self, i: usize, img: &Image) -> Result<()> {
+        let spec = self.nodes[i - 1].spec.clone();
+        self.nodes[i - 1].kill();
+        self.nodes[i - 1] = Node::start(img, spec)?;
+        Ok(())
     }
 
     /// Node `i` (1-based).

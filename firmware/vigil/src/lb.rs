@@ -10,10 +10,22 @@ use vigil_board::OnDemand;
 use vigil_config::{Config, Forwarding, Protocol, VirtualKey};
 use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table, plan};
 
-/// The table the config asks for.
-pub fn desired(config: &Config) -> Table {
+/// What the health checkers say the pools should be, for the config of
+/// `generation`: per (virtual server, real server) index, the weight to
+/// give it, or None to keep it out; and the virtual servers whose sorry
+/// server joins (quorum lost).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    pub generation: u64,
+    pub weights: std::collections::BTreeMap<(usize, usize), Option<u32>>,
+    pub sorry: std::collections::BTreeSet<usize>,
+}
+
+/// The table the config asks for, as the checkers see the real servers
+/// (without a verdict: in, at the configured weight).
+pub fn desired(config: &Config, health: Option<&Health>) -> Table {
     let mut t = Table::default();
-    for vs in &config.virtual_servers {
+    for (vi, vs) in config.virtual_servers.iter().enumerate() {
         let key = match vs.key {
             VirtualKey::Address(sa) => ServiceKey::Addr { proto: proto(vs.protocol), addr: sa.ip(), port: sa.port() },
             VirtualKey::Fwmark(mark) => {
@@ -26,9 +38,17 @@ pub fn desired(config: &Config) -> Table {
             s.netmask_prefix = g.prefix;
         }
         t.add_service(s);
-        for rs in &vs.real_servers {
+        for (ri, rs) in vs.real_servers.iter().enumerate() {
+            let weight = match health.and_then(|h| h.weights.get(&(vi, ri))) {
+                Some(Some(w)) => *w,
+                Some(None) => continue, // down: out of the pool
+                None => rs.weight,
+            };
             let fwd = forward(rs.lb_kind.unwrap_or(vs.lb_kind));
-            t.add_dest(key, Dest::new(rs.addr.ip(), rs.addr.port(), rs.weight, fwd));
+            t.add_dest(key, Dest::new(rs.addr.ip(), rs.addr.port(), weight, fwd));
+        }
+        if let (Some(sorry), true) = (vs.sorry_server, health.is_some_and(|h| h.sorry.contains(&vi))) {
+            t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 1, forward(vs.lb_kind)));
         }
     }
     t
@@ -64,8 +84,8 @@ impl Lb {
 
     /// Makes the kernel's table what `config` asks for. Returns how many
     /// changes were made, or every error (the other changes still go in).
-    pub fn apply(&mut self, config: &Config) -> Result<usize, String> {
-        let want = desired(config);
+    pub fn apply(&mut self, config: &Config, health: Option<&Health>) -> Result<usize, String> {
+        let want = desired(config, health);
         self.owned.all = config.global.lvs_flush;
         if want.services.is_empty() && !self.owned.all && self.owned == Owned::default() {
             return Ok(0); // nothing asked for, nothing of ours: leave IPVS be
@@ -121,6 +141,64 @@ impl Lb {
             // Not in the image: the kernel may have it built in; if not,
             // adding the service says so.
             None => Ok(()),
+        }
+    }
+}
+
+/// The load balancer as the appliance runs it: the IPVS table, the
+/// checkers of the current config, and the health they report.
+pub struct Balancer {
+    lb: Lb,
+    config: Config,
+    generation: u64,
+    health: Option<Health>,
+    checkers: Option<tokio::task::JoinHandle<()>>,
+    health_tx: tokio::sync::watch::Sender<Health>,
+    pub status: crate::checkers::Status,
+}
+
+impl Balancer {
+    pub fn new(on_demand: Vec<OnDemand>) -> (Balancer, tokio::sync::watch::Receiver<Health>) {
+        let (health_tx, rx) = tokio::sync::watch::channel(Health::default());
+        let b = Balancer {
+            lb: Lb::new(on_demand),
+            config: Config::default(),
+            generation: 0,
+            health: None,
+            checkers: None,
+            health_tx,
+            status: Default::default(),
+        };
+        (b, rx)
+    }
+
+    /// A config to run: the table follows it at once; the checkers restart
+    /// only if the virtual servers changed (so their verdicts, and the
+    /// pools, survive any other commit).
+    pub fn configure(&mut self, config: &Config) -> Result<usize, String> {
+        let restart = self.checkers.is_none() || config.virtual_servers != self.config.virtual_servers;
+        self.config = config.clone();
+        if restart {
+            if let Some(old) = self.checkers.take() {
+                old.abort();
+            }
+            self.generation += 1;
+            self.health = None;
+            let task =
+                crate::checkers::run(config.clone(), self.generation, self.health_tx.clone(), self.status.clone());
+            self.checkers = Some(tokio::spawn(task));
+        }
+        self.lb.apply(&self.config, self.health.as_ref())
+    }
+
+    /// The checkers report new pools.
+    pub fn health_changed(&mut self, h: &Health) {
+        if h.generation != self.generation || self.health.as_ref() == Some(h) {
+            return; // from checkers of an older config, or nothing new
+        }
+        self.health = Some(h.clone());
+        if let Err(e) = self.lb.apply(&self.config, self.health.as_ref()) {
+            warn!("ipvs: {e}");
         }
     }
 }

@@ -5,13 +5,14 @@
 //! control plane without the init duties, so daemons can be tested in network
 //! namespaces.
 
+mod checkers;
 mod clock;
 mod config;
 mod init;
 mod interfaces;
 mod lb;
 mod log;
-mod net;
+use vigil_net as net;
 mod nft;
 mod power;
 mod reap;

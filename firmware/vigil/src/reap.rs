@@ -4,7 +4,38 @@
 use nix::errno::Errno;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use tracing::{info, warn};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use tracing::{debug, info, warn};
+
+/// How a watched child ended: its exit code, or None if a signal killed it.
+pub type Exit = Option<i32>;
+
+/// Children whose end someone waits for (MISC_CHECK programs): the reaper
+/// hands their status over instead of only logging it.
+static WATCHED: Mutex<BTreeMap<i32, tokio::sync::oneshot::Sender<Exit>>> = Mutex::new(BTreeMap::new());
+
+/// Asks for `pid`'s exit status. Call it right after spawning, before the
+/// runtime runs anything else: the reaper runs on this same thread, so the
+/// child cannot be reaped in between.
+pub fn watch(pid: u32) -> tokio::sync::oneshot::Receiver<Exit> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    WATCHED.lock().unwrap_or_else(|p| p.into_inner()).insert(pid as i32, tx);
+    rx
+}
+
+/// Hands a reaped child's status to whoever watches it; false if nobody does.
+fn deliver(pid: Pid, exit: Exit) -> bool {
+    let tx = WATCHED.lock().unwrap_or_else(|p| p.into_inner()).remove(&pid.as_raw());
+    match tx {
+        Some(tx) => {
+            let _ = tx.send(exit);
+            debug!("reaped watched pid {pid}: {exit:?}");
+            true
+        }
+        None => false,
+    }
+}
 
 /// Collects every child that has exited, without blocking. Returns how many.
 pub fn reap_all() -> usize {
@@ -27,12 +58,16 @@ fn reap() -> (usize, bool) {
             Err(Errno::ECHILD) => return (n, false),
             Ok(WaitStatus::Exited(pid, code)) => {
                 n += 1;
-                info!("reaped pid {pid}: exited with status {code}");
+                if !deliver(pid, Some(code)) {
+                    info!("reaped pid {pid}: exited with status {code}");
+                }
             }
             Ok(WaitStatus::Signaled(pid, sig, core)) => {
                 n += 1;
-                let core = if core { " (core dumped)" } else { "" };
-                info!("reaped pid {pid}: killed by {sig}{core}");
+                if !deliver(pid, None) {
+                    let core = if core { " (core dumped)" } else { "" };
+                    info!("reaped pid {pid}: killed by {sig}{core}");
+                }
             }
             Ok(_) => {} // stopped/continued: nothing to collect
             Err(Errno::EINTR) => continue,

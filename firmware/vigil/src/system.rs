@@ -29,8 +29,8 @@ pub struct Appliance {
     store: Option<Store<FileFlash>>,
     /// The VRRP daemon: new configs go here.
     vrrp: tokio::sync::mpsc::Sender<crate::vrrp::Control>,
-    /// IPVS: new configs are reconciled into the kernel's table.
-    lb: crate::lb::Lb,
+    /// IPVS and the checkers: new configs are reconciled into the kernel's table.
+    lb: std::rc::Rc<std::cell::RefCell<crate::lb::Balancer>>,
     /// The config last applied (what vigil set up in the kernel).
     applied: Config,
     location: String,
@@ -51,7 +51,7 @@ impl vigil_shell::session::System for Appliance {
             warn!("vrrp: the daemon did not take the new config");
         }
         let applied = config::apply(&previous, config);
-        let balanced = self.lb.apply(config).map_err(|e| format!("ipvs: {e}"));
+        let balanced = self.lb.borrow_mut().configure(config).map_err(|e| format!("ipvs: {e}"));
         let problems: Vec<String> = [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect();
         if !problems.is_empty() {
             return Err(format!("generation {g} is saved, but applying it failed: {}", problems.join("; ")));
@@ -110,7 +110,6 @@ fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
     r.add("ipvs", crate::lb::show);
     r.add("ipvs-kernel", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
     r.add("log", || crate::log::recent(50).join("\n"));
-    r.add("checkers", || "no health checkers are running".to_string());
     r
 }
 
@@ -204,14 +203,21 @@ async fn event_loop(
     if let Err(e) = config::apply(&Config::default(), &running) {
         error!("config: {e}");
     }
-    let mut lb = crate::lb::Lb::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
-    if let Err(e) = lb.apply(&running) {
+    let (balancer, mut health) =
+        crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
+    let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
+    if let Err(e) = lb.borrow_mut().configure(&running) {
         error!("ipvs: {e}");
     }
+    let checker_status = lb.borrow().status.clone();
     let vrrp_status = crate::vrrp::Status::default();
     let (vrrp_tx, vrrp_rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(crate::vrrp::run(running.clone(), vrrp_status.clone(), vrrp_rx));
     let mut registry = registry(mode, board);
+    registry.add("checkers", move || {
+        let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if lines.is_empty() { "no health checkers are running".to_string() } else { lines.join("\n") }
+    });
     registry.add("vrrp", move || {
         let lines = vrrp_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if lines.is_empty() { "no VRRP instances are running".to_string() } else { lines.join("\n") }
@@ -220,7 +226,7 @@ async fn event_loop(
     let appliance = Appliance {
         store: flash.store,
         vrrp: vrrp_tx,
-        lb,
+        lb: lb.clone(),
         applied: running.clone(),
         location: flash.location,
         registry,
@@ -242,6 +248,11 @@ async fn event_loop(
             ));
         let sig = tokio::select! {
             _ = sigchld.recv() => { reap::reap_all(); continue; }
+            Ok(()) = health.changed() => {
+                let h = health.borrow_and_update().clone();
+                lb.borrow_mut().health_changed(&h);
+                continue;
+            }
             _ = sighup.recv() => { info!("SIGHUP: nothing to reload yet"); continue; }
             _ = sigterm.recv() => Signal::SIGTERM,
             _ = sigint.recv() => Signal::SIGINT,

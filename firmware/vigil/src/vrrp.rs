@@ -726,15 +726,21 @@ fn run_notify(n: &vigil_config::Notify, name: &str, kind: &str, to: State, prior
     args.extend(priority.map(|p| p.to_string()));
     let generic = n.any.as_deref().map(|cmd| (cmd, args));
     for (cmd, extra) in specific.map(|c| (c, Vec::new())).into_iter().chain(generic) {
-        let mut words = cmd.split_whitespace();
-        let Some(prog) = words.next() else { continue };
-        match std::process::Command::new(prog).args(words).args(&extra).stdin(std::process::Stdio::null()).spawn() {
-            // Waited for on a thread (as PID 1 the reaper may collect it first: harmless).
-            Ok(mut child) => {
-                std::thread::spawn(move || child.wait());
-            }
-            Err(e) => warn!("{} {name}: notify {prog}: {e}", kind.to_lowercase()),
+        spawn_notify(cmd, &extra);
+    }
+}
+
+/// Starts a notify program (a command line split on spaces, no shell, with
+/// `extra` arguments after its own) and does not wait for it.
+pub fn spawn_notify(cmd: &str, extra: &[String]) {
+    let mut words = cmd.split_whitespace();
+    let Some(prog) = words.next() else { return };
+    match std::process::Command::new(prog).args(words).args(extra).stdin(std::process::Stdio::null()).spawn() {
+        // Waited for on a thread (as PID 1 the reaper may collect it first: harmless).
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
         }
+        Err(e) => warn!("notify {prog}: {e}"),
     }
 }
 

@@ -1,0 +1,334 @@
+//! The health checkers: every checker of every real server on the one
+//! current-thread runtime. The schedule and verdicts are `vigil_check`'s
+//! (sans-IO); this module runs the probes (at most `MAX_IN_FLIGHT` at once,
+//! each bounded by its connect_timeout), feeds the results back, and
+//! publishes what the IPVS pools should be whenever a verdict changes.
+
+use crate::lb::Health;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tracing::info;
+use vigil_check::dns::QType;
+use vigil_check::pool::{Member, Pool, Quorum};
+use vigil_check::probe::{self, Target, UrlCheck};
+use vigil_check::timer::{CheckTimer, Timing, Verdict};
+use vigil_config::{CheckKind, Checker, Config, DnsType, RealServer, VirtualServer};
+
+/// Probes running at once, across all checkers.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// `show checkers`, kept up to date.
+pub type Status = Arc<Mutex<Vec<String>>>;
+
+/// One checker of one real server.
+struct Check {
+    vs: usize,
+    rs: usize,
+    spec: Checker,
+    timer: CheckTimer,
+    last_error: Option<String>,
+    /// MISC_CHECK with misc_dynamic: the weight it last reported.
+    dynamic_weight: Option<u32>,
+}
+
+struct Outcome {
+    check: usize,
+    result: Result<Option<u32>, String>,
+}
+
+/// Runs the checkers of `config` until the task is dropped (aborted on a
+/// new config). `health` gets a new value whenever a pool changes.
+pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>, status: Status) {
+    let now = Instant::now();
+    let mut checks = Vec::new();
+    for (vi, vs) in config.virtual_servers.iter().enumerate() {
+        for (ri, rs) in vs.real_servers.iter().enumerate() {
+            for c in &rs.checkers {
+                let timing = Timing {
+                    delay_loop: secs(c.delay_loop_s.unwrap_or(vs.delay_loop_s)),
+                    delay_before_retry: secs(c.delay_before_retry_s),
+                    retry: c.retry,
+                };
+                let jitter = warmup(c.warmup_s, checks.len());
+                checks.push(Check {
+                    vs: vi,
+                    rs: ri,
+                    spec: c.clone(),
+                    timer: CheckTimer::new(now, timing, !vs.alpha, jitter),
+                    last_error: None,
+                    dynamic_weight: None,
+                });
+            }
+        }
+    }
+    let mut pools: Vec<Pool> = config
+        .virtual_servers
+        .iter()
+        .map(|vs| Pool::new(Quorum { quorum: u32::from(vs.quorum), hysteresis: u32::from(vs.hysteresis) }))
+        .collect();
+    publish(&config, generation, &checks, &mut pools, &health, &status);
+    if checks.is_empty() {
+        return std::future::pending().await;
+    }
+    info!("checkers: {} checks of {} virtual servers", checks.len(), config.virtual_servers.len());
+    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
+    loop {
+        let now = Instant::now();
+        for (i, c) in checks.iter_mut().enumerate() {
+            if c.timer.start_probe(now) {
+                let target = target(&config.virtual_servers[c.vs].real_servers[c.rs], &c.spec);
+                let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout());
+                let (tx, permits) = (tx.clone(), permits.clone());
+                tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    let result = fut.await;
+                    let _ = tx.send(Outcome { check: i, result });
+                });
+            }
+        }
+        let next = checks.iter().filter_map(|c| c.timer.poll_timeout()).min();
+        let sleep = async {
+            match next {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {}
+            Some(o) = rx.recv() => {
+                let mut changed = settle(&config, &mut checks, o);
+                // Drain whatever else finished meanwhile before publishing once.
+                while let Ok(o) = rx.try_recv() {
+                    changed |= settle(&config, &mut checks, o);
+                }
+                if changed {
+                    publish(&config, generation, &checks, &mut pools, &health, &status);
+                } else {
+                    status_lines(&config, &checks, &pools, &status);
+                }
+            }
+        }
+    }
+}
+
+/// Feeds one result in; true if a real server's verdict (or dynamic weight) changed.
+fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
+    let Some(c) = checks.get_mut(o.check) else { return false };
+    let now = Instant::now();
+    let vs = &config.virtual_servers[c.vs];
+    let rs = &vs.real_servers[c.rs];
+    let mut changed = false;
+    match &o.result {
+        Ok(w) => {
+            c.last_error = None;
+            if *w != c.dynamic_weight {
+                c.dynamic_weight = *w;
+                changed = true;
+            }
+        }
+        Err(e) => c.last_error = Some(e.clone()),
+    }
+    if let Some(v) = c.timer.handle_result(now, o.result.is_ok()) {
+        changed = true;
+        let why = c.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        info!(
+            "{} real server {} of {}: {}{why}",
+            c.spec.kind.keyword(),
+            rs.addr,
+            vs_name(vs),
+            if v == Verdict::Up { "UP" } else { "DOWN" }
+        );
+        let program = if v == Verdict::Up { rs.notify_up.as_deref() } else { rs.notify_down.as_deref() };
+        if let Some(p) = program {
+            crate::vrrp::spawn_notify(p, &[]);
+        }
+    }
+    changed
+}
+
+fn vs_name(vs: &VirtualServer) -> String {
+    match vs.key {
+        vigil_config::VirtualKey::Address(a) => a.to_string(),
+        vigil_config::VirtualKey::Fwmark(m) => format!("fwmark {m}"),
+    }
+}
+
+/// Recomputes every pool and hands the result to the load balancer.
+fn publish(
+    config: &Config,
+    generation: u64,
+    checks: &[Check],
+    pools: &mut [Pool],
+    health: &watch::Sender<Health>,
+    status: &Status,
+) {
+    let mut h = Health { generation, weights: BTreeMap::new(), sorry: Default::default() };
+    for (vi, vs) in config.virtual_servers.iter().enumerate() {
+        let members: Vec<Member> = vs
+            .real_servers
+            .iter()
+            .enumerate()
+            .map(|(ri, rs)| {
+                let mine: Vec<&Check> = checks.iter().filter(|c| c.vs == vi && c.rs == ri).collect();
+                Member {
+                    weight: rs.weight,
+                    alive: mine.iter().all(|c| c.timer.verdict() == Verdict::Up),
+                    dynamic_weight: mine.iter().find_map(|c| c.dynamic_weight),
+                    inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
+                }
+            })
+            .collect();
+        if let Some(q) = pools[vi].update(&members) {
+            let what = if q { "regained" } else { "lost" };
+            info!("virtual server {}: quorum {what}", vs_name(vs));
+        }
+        let wanted = pools[vi].wanted(&members);
+        for ri in 0..vs.real_servers.len() {
+            let w = wanted.members.iter().find(|(i, _)| *i == ri).map(|(_, w)| *w);
+            h.weights.insert((vi, ri), w);
+        }
+        if wanted.sorry && vs.sorry_server.is_some() {
+            h.sorry.insert(vi);
+        }
+    }
+    status_lines(config, checks, pools, status);
+    health.send_replace(h);
+}
+
+fn status_lines(config: &Config, checks: &[Check], pools: &[Pool], status: &Status) {
+    let mut lines = Vec::new();
+    for (vi, vs) in config.virtual_servers.iter().enumerate() {
+        let q = if pools.get(vi).is_none_or(|p| p.has_quorum()) { "quorum up" } else { "QUORUM LOST" };
+        lines.push(format!("virtual server {}: {q}", vs_name(vs)));
+        for c in checks.iter().filter(|c| c.vs == vi) {
+            let rs = &vs.real_servers[c.rs];
+            lines.push(format!(
+                "  {} {}: {} (probes {}, failed {}){}",
+                c.spec.kind.keyword(),
+                rs.addr,
+                if c.timer.verdict() == Verdict::Up { "up" } else { "DOWN" },
+                c.timer.probes,
+                c.timer.failed_probes,
+                c.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+            ));
+        }
+    }
+    *status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
+}
+
+fn secs(s: u16) -> Duration {
+    Duration::from_secs(u64::from(s))
+}
+
+/// The first probe waits a share of `warmup` (spread evenly by index: the
+/// same on every boot, and no random source needed).
+fn warmup(warmup_s: u16, index: usize) -> Duration {
+    if warmup_s == 0 {
+        return Duration::ZERO;
+    }
+    let span = u64::from(warmup_s) * 1000;
+    Duration::from_millis((index as u64).wrapping_mul(7919) % span)
+}
+
+fn target(rs: &RealServer, c: &Checker) -> Target {
+    let ip = c.connect_ip.unwrap_or(rs.addr.ip());
+    let port = c.connect_port.unwrap_or(rs.addr.port());
+    Target { addr: SocketAddr::new(ip, port), bind: c.bind_to, timeout: secs(c.connect_timeout_s.max(1)) }
+}
+
+trait MiscTimeout {
+    fn misc_timeout(&self) -> Duration;
+}
+
+impl MiscTimeout for Checker {
+    fn misc_timeout(&self) -> Duration {
+        match &self.kind {
+            CheckKind::Misc { timeout_s, .. } if *timeout_s > 0 => secs(*timeout_s),
+            _ => secs(self.connect_timeout_s.max(1)),
+        }
+    }
+}
+
+/// One probe; Ok(Some(weight)) only from a dynamic MISC_CHECK.
+async fn probe_once(kind: CheckKind, t: Target, misc_timeout: Duration) -> Result<Option<u32>, String> {
+    // A backstop above each probe's own timeouts (an HTTP check may use
+    // one per URL): nothing runs for ever.
+    let limit = t.timeout * 4 + Duration::from_secs(1);
+    let run = async {
+        match kind {
+            CheckKind::Tcp => probe::tcp(&t).await.map(|()| None),
+            CheckKind::Http(h) => {
+                if h.tls {
+                    return Err("SSL_GET: TLS is not built into this firmware yet".to_string());
+                }
+                let urls: Vec<UrlCheck> = h
+                    .urls
+                    .iter()
+                    .map(|u| UrlCheck {
+                        path: u.path.to_string(),
+                        status: u.status_code.iter().map(|r| (r.from, r.to)).collect(),
+                        digest: u.digest,
+                    })
+                    .collect();
+                probe::http(&t, &urls, h.virtualhost.as_deref()).await.map(|()| None)
+            }
+            CheckKind::Smtp { helo_name } => {
+                let helo = helo_name.as_deref().unwrap_or("vigil");
+                probe::smtp(&t, helo).await.map(|()| None)
+            }
+            CheckKind::Dns { query_type, query_name } => {
+                static ID: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0x5647);
+                let id = ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                probe::dns(&t, &query_name, qtype(query_type), id).await.map(|_| None)
+            }
+            CheckKind::Udp { payload, require_reply } => probe::udp(&t, &payload, require_reply).await.map(|()| None),
+            CheckKind::Ping => vigil_check::ping::ping(t.addr.ip(), t.timeout).await.map(|()| None),
+            CheckKind::Misc { path, dynamic, .. } => misc(&path, misc_timeout, dynamic).await,
+        }
+    };
+    let limit = limit.max(misc_timeout + Duration::from_secs(1));
+    tokio::time::timeout(limit, run).await.unwrap_or_else(|_| Err("the probe did not finish".into()))
+}
+
+fn qtype(t: DnsType) -> QType {
+    match t {
+        DnsType::A => QType::A,
+        DnsType::Ns => QType::Ns,
+        DnsType::Cname => QType::Cname,
+        DnsType::Soa => QType::Soa,
+        DnsType::Mx => QType::Mx,
+        DnsType::Txt => QType::Txt,
+        DnsType::Aaaa => QType::Aaaa,
+    }
+}
+
+/// MISC_CHECK: runs the program (split on spaces, no shell) in its own
+/// process group; past the timeout the whole group is killed.
+async fn misc(cmdline: &str, timeout: Duration, dynamic: bool) -> Result<Option<u32>, String> {
+    use std::os::unix::process::CommandExt;
+    let mut words = cmdline.split_whitespace();
+    let prog = words.next().ok_or("MISC_CHECK: empty misc_path")?;
+    let child = std::process::Command::new(prog)
+        .args(words)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    let pid = child.id();
+    // Registered before the runtime can run the reaper (same thread).
+    let exit = crate::reap::watch(pid);
+    drop(child);
+    match tokio::time::timeout(timeout, exit).await {
+        Ok(Ok(code)) => probe::misc_verdict(code, dynamic),
+        Ok(Err(_)) => Err(format!("{prog}: its exit status was lost")),
+        Err(_) => {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            Err(format!("{prog}: still running after {} s; killed", timeout.as_secs()))
+        }
+    }
+}

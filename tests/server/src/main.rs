@@ -1,0 +1,220 @@
+//! The /init of a test node in QEMU, built from tests/ so that nothing
+//! test-only enters the firmware. As a backend it serves HTTP (:80), TCP
+//! echo (:7), UDP echo (:7), DNS (:53, every A query answered with its own
+//! address) and SMTP (:25, a greeting and HELO); as a client it asks a
+//! virtual server for `/` ten times a second and prints each answer.
+//!
+//! Settings come from the kernel command line: `vigil.ip=10.0.0.11/24`,
+//! `vigil.name=b1`, `vigil.vip=10.0.0.100` (a direct-routing backend: the
+//! VIP on lo, ARP for it left to the balancer), `vigil.client=10.0.0.100:80`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+fn say(line: &str) {
+    // The console: every line whole, so the test can read it.
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+fn main() {
+    if std::process::id() == 1 {
+        init();
+    }
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let arg =
+        |k: &str| cmdline.split_whitespace().find_map(|w| w.strip_prefix(&format!("vigil.{k}=")).map(str::to_string));
+    let name = arg("name").unwrap_or_else(|| "test".into());
+    if let Some(ip) = arg("ip")
+        && let Err(e) = network(&ip, arg("vip").as_deref())
+    {
+        say(&format!("test-server: network: {e}"));
+    }
+    match arg("client") {
+        Some(target) => client(&target),
+        None => serve(&name),
+    }
+    // PID 1 must never exit.
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// What an init does before anything else: the kernel filesystems and the
+/// board's modules (the NIC driver among them).
+fn init() {
+    use nix::mount::{MsFlags, mount};
+    for (src, dst, fs) in [("proc", "/proc", "proc"), ("sysfs", "/sys", "sysfs"), ("devtmpfs", "/dev", "devtmpfs")] {
+        let _ = std::fs::create_dir_all(dst);
+        if let Err(e) = mount(Some(src), dst, Some(fs), MsFlags::empty(), None::<&str>) {
+            say(&format!("test-server: mount {dst}: {e}"));
+        }
+    }
+    let board = std::fs::read(vigil_board::RUNTIME_PATH).ok().and_then(|b| vigil_board::Runtime::decode(&b).ok());
+    for m in board.map(|b| b.modules).unwrap_or_default() {
+        let loaded = std::fs::File::open(&m.path).map_err(|e| e.to_string()).and_then(|f| {
+            let params = std::ffi::CString::new(m.params.as_str()).map_err(|e| e.to_string())?;
+            match nix::kmod::finit_module(&f, &params, nix::kmod::ModuleInitFlags::empty()) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        if let Err(e) = loaded {
+            say(&format!("test-server: module {}: {e}", m.name));
+        }
+    }
+}
+
+fn network(ip: &str, vip: Option<&str>) -> Result<(), String> {
+    let (addr, prefix) = ip.split_once('/').ok_or("vigil.ip wants ADDRESS/PREFIX")?;
+    let addr: IpAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let prefix: u8 = prefix.parse().map_err(|e| format!("{prefix}: {e}"))?;
+    let mut rtnl = vigil_net::Rtnl::open().map_err(|e| e.to_string())?;
+    let links = rtnl.links().map_err(|e| e.to_string())?;
+    let index = |n: &str| links.iter().find(|l| l.name == n).map(|l| l.index).ok_or(format!("no {n}"));
+    let up = libc_up();
+    for l in ["lo", "eth0"] {
+        rtnl.set_flags(index(l)?, up, up).map_err(|e| format!("{l} up: {e}"))?;
+    }
+    rtnl.change_address(index("eth0")?, addr, prefix, true).map_err(|e| format!("{ip}: {e}"))?;
+    if let Some(vip) = vip {
+        // Direct routing: the VIP is ours on lo, but only the balancer
+        // answers ARP for it.
+        let v: IpAddr = vip.parse().map_err(|e| format!("{vip}: {e}"))?;
+        rtnl.change_address(index("lo")?, v, 32, true).map_err(|e| format!("{vip} on lo: {e}"))?;
+        for dev in ["all", "eth0"] {
+            let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/arp_ignore"), "1");
+            let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/arp_announce"), "2");
+        }
+    }
+    say(&format!("test-server: eth0 {ip}{}", vip.map(|v| format!(", VIP {v} on lo")).unwrap_or_default()));
+    Ok(())
+}
+
+fn libc_up() -> u32 {
+    // IFF_UP | IFF_MULTICAST
+    0x1 | 0x1000
+}
+
+fn serve(name: &str) {
+    let n = name.to_string();
+    spawn_tcp(80, move |s| http(s, &n));
+    spawn_tcp(7, echo);
+    let n = name.to_string();
+    spawn_tcp(25, move |s| smtp(s, &n));
+    spawn_udp(7, |q, _| Some(q.to_vec()));
+    spawn_udp(53, dns);
+    say(&format!("test-server: {name} ready"));
+}
+
+fn spawn_tcp(port: u16, handle: impl Fn(TcpStream) + Send + Sync + Clone + 'static) {
+    std::thread::spawn(move || {
+        let l = match TcpListener::bind(("0.0.0.0", port)) {
+            Ok(l) => l,
+            Err(e) => return say(&format!("test-server: tcp {port}: {e}")),
+        };
+        for s in l.incoming().flatten() {
+            let h = handle.clone();
+            std::thread::spawn(move || h(s));
+        }
+    });
+}
+
+fn spawn_udp(port: u16, answer: fn(&[u8], SocketAddr) -> Option<Vec<u8>>) {
+    std::thread::spawn(move || {
+        let s = match UdpSocket::bind(("0.0.0.0", port)) {
+            Ok(s) => s,
+            Err(e) => return say(&format!("test-server: udp {port}: {e}")),
+        };
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            if let Some(r) = answer(&buf[..n], from) {
+                let _ = s.send_to(&r, from);
+            }
+        }
+    });
+}
+
+fn http(mut s: TcpStream, name: &str) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut r = BufReader::new(match s.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    let mut request = String::new();
+    if r.read_line(&mut request).is_err() {
+        return;
+    }
+    let mut line = String::new();
+    while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let body = format!("backend {name}\n");
+    let _ = write!(
+        s,
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn echo(mut s: TcpStream) {
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 || s.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+fn smtp(mut s: TcpStream, name: &str) {
+    let _ = write!(s, "220 {name} ESMTP test-server\r\n");
+    let mut r = BufReader::new(match s.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    let mut line = String::new();
+    while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+        let reply = if line.starts_with("HELO") || line.starts_with("EHLO") { "250 hello\r\n" } else { "221 bye\r\n" };
+        if s.write_all(reply.as_bytes()).is_err() || reply.starts_with("221") {
+            return;
+        }
+        line.clear();
+    }
+}
+
+/// Answers every query with one A record: 192.0.2.53.
+fn dns(q: &[u8], _from: SocketAddr) -> Option<Vec<u8>> {
+    if q.len() < 12 {
+        return None;
+    }
+    let mut r = q.to_vec();
+    r[2] |= 0x80;
+    r[3] = 0x80; // RA, NOERROR
+    r[6..8].copy_from_slice(&[0, 1]);
+    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53]);
+    Some(r)
+}
+
+/// Asks `target` for `/` ten times a second, for ever; prints
+/// `client: N ok backend b1` or `client: N failed <why>`.
+fn client(target: &str) {
+    let Ok(addr) = target.parse::<SocketAddr>() else {
+        return say(&format!("test-server: vigil.client {target:?} is not ADDRESS:PORT"));
+    };
+    say("test-server: client ready");
+    for n in 0u64.. {
+        let got = (|| -> std::io::Result<String> {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+            s.set_read_timeout(Some(Duration::from_secs(1)))?;
+            write!(s, "GET / HTTP/1.0\r\nHost: {target}\r\n\r\n")?;
+            let mut text = String::new();
+            s.read_to_string(&mut text)?;
+            Ok(text.lines().last().unwrap_or("").to_string())
+        })();
+        match got {
+            Ok(body) => say(&format!("client: {n} ok {body}")),
+            Err(e) => say(&format!("client: {n} failed {e}")),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

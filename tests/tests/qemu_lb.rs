@@ -1,0 +1,162 @@
+//! End to end in QEMU: a vigil load balancer, two backends and a client on
+//! one switch. The backends run the tests' own /init (tests/server: HTTP,
+//! SMTP and DNS responders; direct routing with the VIP on lo). The client
+//! asks the VIP for `/` ten times a second. Requests are spread round-robin;
+//! backend 2 is killed and leaves every pool in /proc/net/ip_vs once its
+//! checks fail `retry` times, while the client's requests keep succeeding
+//! on backend 1; it comes back when the backend does.
+
+use std::time::{Duration, Instant};
+use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
+
+const CMD: Duration = Duration::from_secs(30);
+
+fn conf() -> String {
+    let rs = |ip: &str, port: u16, check: &str| {
+        format!(
+            "  real_server {ip} {port} {{\n    weight 1\n    {check} {{\n      connect_timeout 1\n      retry 2\n      delay_before_retry 1\n{}    }}\n  }}\n",
+            if check == "HTTP_GET" {
+                "      url {\n        path /\n        status_code 200\n      }\n"
+            } else if check == "DNS_CHECK" {
+                "      name www.example.test\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let vs = |port: u16, proto: &str, check: &str| {
+        format!(
+            "virtual_server 10.0.0.100 {port} {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n  protocol {proto}\n{}{}}}\n",
+            rs("10.0.0.11", port, check),
+            rs("10.0.0.12", port, check)
+        )
+    };
+    format!(
+        "interface eth0 {{\n  address 10.0.0.1/24 10.0.0.100/24\n}}\n{}{}{}",
+        vs(80, "TCP", "HTTP_GET"),
+        vs(25, "TCP", "SMTP_CHECK"),
+        vs(53, "UDP", "DNS_CHECK")
+    )
+}
+
+/// Destinations per service in the kernel's /proc/net/ip_vs.
+fn backends_in_proc(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("-> "))
+        .filter(|l| !l.starts_with("RemoteAddress"))
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Client lines after console offset `from`: (n, Some(backend) | None).
+fn client_lines(text: &str) -> Vec<(u64, Option<String>)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("client: ")?;
+            let mut w = rest.split_whitespace();
+            let n = w.next()?.parse().ok()?;
+            match w.next()? {
+                "ok" => Some((n, w.nth(1).map(str::to_string))),
+                _ => Some((n, None)),
+            }
+        })
+        .collect()
+}
+
+/// Waits for `count` client lines numbered above `mark`, and returns them.
+fn next_client_lines(c: &mut Cluster, client: usize, mark: u64, count: usize) -> Vec<(u64, Option<String>)> {
+    let t = Instant::now();
+    loop {
+        let after: Vec<_> = client_lines(&c.node(client).console_text()).into_iter().filter(|l| l.0 > mark).collect();
+        if after.len() >= count {
+            return after;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the client stalled: {after:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn checkers_take_a_dead_backend_out_and_put_it_back() {
+    if !have_qemu("qemu-x86_64") {
+        return;
+    }
+    let lb_img = vigil_tests::image("qemu-x86_64");
+    let ts_img = vigil_tests::test_server_image("qemu-x86_64");
+    let mut c = Cluster::empty("qemu-lb").unwrap();
+    let flash = vigil_tests::flash_image("qemu-x86_64", &c.dir);
+    let lb = c.add(&lb_img, |s| s.flash = Some(flash.clone())).unwrap();
+    let b1 = c
+        .add(&ts_img, |s| s.extra_cmdline = "vigil.name=b1 vigil.ip=10.0.0.11/24 vigil.vip=10.0.0.100".into())
+        .unwrap();
+    let b2 = c
+        .add(&ts_img, |s| s.extra_cmdline = "vigil.name=b2 vigil.ip=10.0.0.12/24 vigil.vip=10.0.0.100".into())
+        .unwrap();
+    c.node(lb).wait_ready(BOOT_TIMEOUT).unwrap();
+    c.node(b1).expect("test-server: b1 ready", BOOT_TIMEOUT).unwrap();
+    c.node(b2).expect("test-server: b2 ready", BOOT_TIMEOUT).unwrap();
+
+    let n = c.node(lb);
+    n.send_line("load keepalived").unwrap();
+    for l in conf().lines() {
+        n.send_line(l).unwrap();
+    }
+    let out = n.command("end", CMD).unwrap();
+    assert!(out.contains("candidate replaced"), "{out}");
+    let out = n.command("commit", CMD).unwrap();
+    assert!(out.contains("written and applied"), "{out}");
+    let proc_text = n.command("show ipvs-kernel", CMD).unwrap();
+    assert_eq!(backends_in_proc(&proc_text).len(), 6, "3 services x 2 backends:\n{proc_text}");
+
+    let client =
+        c.add(&ts_img, |s| s.extra_cmdline = "vigil.ip=10.0.0.50/24 vigil.client=10.0.0.100:80".into()).unwrap();
+    c.node(client).expect("test-server: client ready", BOOT_TIMEOUT).unwrap();
+    let seen = next_client_lines(&mut c, client, 0, 20);
+    let ok: Vec<&String> = seen.iter().filter_map(|(_, b)| b.as_ref()).collect();
+    assert!(ok.len() >= 18, "the VIP answers: {seen:?}");
+    let alternations = ok.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(ok.iter().any(|b| *b == "b1") && ok.iter().any(|b| *b == "b2"), "both backends serve: {ok:?}");
+    assert!(alternations * 10 >= (ok.len() - 1) * 8, "round-robin: {ok:?}");
+    let out = c.node(lb).command("show checkers", CMD).unwrap();
+    assert_eq!(out.matches(": up (probes").count(), 6, "{out}");
+
+    // Backend 2 dies.
+    c.node(b2).kill();
+    let killed = Instant::now();
+    let removed = loop {
+        let text = c.node(lb).command("show ipvs-kernel", CMD).unwrap();
+        let dests = backends_in_proc(&text);
+        if !dests.iter().any(|d| d.starts_with("0A00000C")) {
+            assert_eq!(dests.len(), 3, "b1 stays in every service:\n{text}");
+            break killed.elapsed();
+        }
+        assert!(killed.elapsed() < Duration::from_secs(30), "b2 never left the pools:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // delay_loop 1 s x retry 2, plus connect timeouts (1 s each) and TCG.
+    eprintln!("backend killed -> out of /proc/net/ip_vs after {removed:?}");
+    let out = c.node(lb).command("show checkers", CMD).unwrap();
+    assert!(out.contains("HTTP_GET 10.0.0.12:80: DOWN"), "{out}");
+    // From the request after the one in flight when b2 left the pools.
+    let mark = client_lines(&c.node(client).console_text()).last().map_or(0, |l| l.0) + 1;
+    let after = next_client_lines(&mut c, client, mark, 20);
+    assert!(after.iter().all(|l| l.1.as_deref() == Some("b1")), "every request succeeds, on b1: {after:?}");
+
+    // Backend 2 returns.
+    c.restart(b2, &ts_img).unwrap();
+    c.node(b2).expect("test-server: b2 ready", BOOT_TIMEOUT).unwrap();
+    let back = Instant::now();
+    loop {
+        let text = c.node(lb).command("show ipvs-kernel", CMD).unwrap();
+        if backends_in_proc(&text).len() == 6 {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(30), "b2 never came back:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("backend back -> in /proc/net/ip_vs after {:?}", back.elapsed());
+    let mark = client_lines(&c.node(client).console_text()).last().map_or(0, |l| l.0) + 1;
+    let after = next_client_lines(&mut c, client, mark, 20);
+    assert!(after.iter().all(|l| l.1.is_some()), "every request succeeds: {after:?}");
+    assert!(after.iter().any(|l| l.1.as_deref() == Some("b2")), "b2 serves again: {after:?}");
+}
