@@ -1,0 +1,95 @@
+//! The checker runner in host mode (no IPVS here: the table part logs its
+//! error, the checkers run all the same): a TCP_CHECK follows a port that
+//! opens and closes, a MISC_CHECK follows a program's exit status (through
+//! the reaper, as PID 1 would reap it) including a dynamic weight, and the
+//! real servers' notify_up/notify_down programs run.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vigil_tests::{is_root, require};
+
+fn wait_log(log: &std::path::Path, needle: &str, timeout: Duration) -> String {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(t.elapsed() < timeout, "no {needle:?} in the log:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tcp_and_misc_checks_follow_their_servers() {
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("checkers-host");
+    let ns = "chk-host";
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    vigil_tests::vrrp_pair::ip(&["netns", "add", ns]);
+    vigil_tests::vrrp_pair::ip(&["-n", ns, "link", "set", "lo", "up"]);
+    // The MISC_CHECK program exits with whatever the file says.
+    let code = dir.join("code");
+    std::fs::write(&code, "0").unwrap();
+    let script = dir.join("check.sh");
+    std::fs::write(&script, format!("#!/bin/sh\nexit $(cat {})\n", code.display())).unwrap();
+    let notify = dir.join("notify.log");
+    let note = dir.join("note.sh");
+    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notify.display())).unwrap();
+    Command::new("chmod").arg("755").arg(&script).arg(&note).status().unwrap();
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "virtual_server 127.0.0.1 8080 {{\n delay_loop 1\n lb_algo rr\n protocol TCP\n\
+             real_server 127.0.0.1 8081 {{\n  weight 1\n  notify_down \"{n} tcp-down\"\n  notify_up \"{n} tcp-up\"\n  TCP_CHECK {{\n   connect_timeout 1\n   retry 1\n  }}\n }}\n\
+             real_server 127.0.0.1 8082 {{\n  weight 1\n  MISC_CHECK {{\n   misc_path \"{s}\"\n   misc_timeout 2\n   misc_dynamic\n   retry 1\n  }}\n }}\n}}\n",
+            n = note.display(),
+            s = script.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let mut vigil = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log);
+    let guard = scopeguard(ns);
+
+    // Nothing listens on 8081: down; the program exits 0: up.
+    wait_log(&log, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: DOWN", Duration::from_secs(10));
+    // A listener in the namespace: up.
+    let mut listener = Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c"])
+        .arg("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('127.0.0.1',8081))\ns.listen(50)\nwhile True:\n  c,_=s.accept(); c.close()")
+        .spawn()
+        .unwrap();
+    wait_log(&log, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: UP", Duration::from_secs(10));
+    let _ = listener.kill();
+    let _ = listener.wait();
+    // The program says 1: down (keepalived: exit 1 is a failure).
+    std::fs::write(&code, "1").unwrap();
+    let text = wait_log(&log, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: DOWN", Duration::from_secs(10));
+    assert!(text.contains("(") && text.contains("exited with status 1"), "{text}");
+    // 2..=255 with misc_dynamic: up, weight code - 2.
+    std::fs::write(&code, "7").unwrap();
+    wait_log(&log, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: UP", Duration::from_secs(10));
+    let _ = vigil.kill();
+    let _ = vigil.wait();
+    drop(guard);
+    let notes = std::fs::read_to_string(&notify).unwrap_or_default();
+    assert!(notes.contains("tcp-down") && notes.contains("tcp-up"), "{notes:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("exit status was lost"), "the reaper handed every status over:\n{text}");
+}
+
+struct Ns(&'static str);
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", self.0]).status();
+    }
+}
+
+fn scopeguard(ns: &'static str) -> Ns {
+    Ns(ns)
+}
