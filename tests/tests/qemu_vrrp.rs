@@ -1,7 +1,9 @@
 //! Two vigil appliances (QEMU) and a client on one virtual switch: the
 //! appliances boot with their configs on flash; node 1 (priority 150) owns
 //! the VIP and answers the client; node 1's VM is killed; node 2 takes the
-//! VIP over and the client reaches it there.
+//! VIP over and the client reaches it there. Both balancers hold the same
+//! IPVS table throughout, and the connection-sync daemon follows VRRP:
+//! master on the master, backup on the backup, master on node 2 after.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -12,7 +14,10 @@ const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 
 fn config(n: u8, priority: u8) -> String {
     format!(
-        "vigil_defs {{\n hostname lb-{n}\n}}\ninterface eth0 {{\n address 192.0.2.{n}/24\n}}\n\
+        "global_defs {{\n lvs_sync_daemon eth0 VI_1 id 5\n}}\n\
+         vigil_defs {{\n hostname lb-{n}\n}}\ninterface eth0 {{\n address 192.0.2.{n}/24\n}}\n\
+         virtual_server 192.0.2.100 80 {{\n lb_algo wrr\n lb_kind DR\n protocol TCP\n\
+         real_server 192.0.2.11 80 {{\n  weight 2\n }}\n real_server 192.0.2.12 80 {{\n  weight 1\n }}\n}}\n\
          vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 51\n priority {priority}\n advert_int 0.5\n\
          virtual_ipaddress {{\n  192.0.2.100/24\n }}\n}}\n"
     )
@@ -56,6 +61,16 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     }
     assert_eq!(owner, Some(node1), "node 1 (priority 150) answers for the VIP");
     c.node(1).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(5)).unwrap();
+    c.node(1).expect("ipvs: sync daemon master on eth0 (sync id 5)", Duration::from_secs(5)).unwrap();
+    let cmd = Duration::from_secs(20);
+    let sync1 = c.node(1).command("show ipvs-sync", cmd).unwrap();
+    let sync2 = c.node(2).command("show ipvs-sync", cmd).unwrap();
+    assert_eq!(sync1.trim(), "master on eth0 sync id 5");
+    assert_eq!(sync2.trim(), "backup on eth0 sync id 5");
+    let table1 = c.node(1).command("show ipvs", cmd).unwrap();
+    let table2 = c.node(2).command("show ipvs", cmd).unwrap();
+    assert!(table1.contains("TCP  192.0.2.100:80 wrr") && table1.contains("192.0.2.11:80"), "{table1}");
+    assert_eq!(table1, table2, "the backup holds the same table");
 
     c.node(1).kill();
     let killed = Instant::now();
@@ -69,4 +84,8 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     eprintln!("node 1 killed -> the client reaches the VIP on node 2 after {took:?}");
     let out = c.node(2).command("show vrrp", Duration::from_secs(20)).unwrap();
     assert!(out.contains("VI_1 eth0 vrid 51 Master priority 100"), "{out}");
+    // The sync daemon switched with the state (it follows VRRP at once).
+    let sync2 = c.node(2).command("show ipvs-sync", Duration::from_secs(20)).unwrap();
+    assert_eq!(sync2.trim(), "master on eth0 sync id 5");
+    assert!(c.node(2).console_text().contains("ipvs: sync daemon (backup) stopped"));
 }

@@ -122,6 +122,17 @@ pub struct Global {
     /// keepalived `lvs_flush`: the IPVS table is vigil's alone; it is
     /// flushed at start and anything vigil did not ask for is removed.
     pub lvs_flush: bool,
+    /// keepalived `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N]`: IPVS
+    /// connection sync, master while the instance is, backup otherwise.
+    pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LvsSyncDaemon {
+    pub interface: IfName,
+    pub instance: Name,
+    /// 0..=255 (keepalived's default is the instance's VRID).
+    pub sync_id: Option<u8>,
 }
 
 impl Default for Global {
@@ -135,6 +146,7 @@ impl Default for Global {
             console_password: None,
             enable_script_security: false,
             lvs_flush: false,
+            lvs_sync_daemon: None,
         }
     }
 }

@@ -57,6 +57,14 @@ impl Config {
         self.check_interfaces(&mut e);
         self.check_vrrp(&mut e);
         self.check_sync_groups(&mut e);
+        if let Some(d) = &self.global.lvs_sync_daemon {
+            if !self.vrrp_instances.iter().any(|v| v.name == d.instance) {
+                e.push("global_defs lvs_sync_daemon", format!("no vrrp_instance {}", d.instance));
+            }
+            if let Err(m) = check_ifname(&d.interface) {
+                e.push("global_defs lvs_sync_daemon", format!("interface: {m}"));
+            }
+        }
         self.check_virtual_servers(&mut e);
         if e.0.is_empty() { Ok(()) } else { Err(e.0) }
     }

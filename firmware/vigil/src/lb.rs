@@ -155,6 +155,9 @@ pub struct Balancer {
     checkers: Option<tokio::task::JoinHandle<()>>,
     health_tx: tokio::sync::watch::Sender<Health>,
     pub status: crate::checkers::Status,
+    /// The sync daemon vigil runs (MASTER or BACKUP), following VRRP.
+    sync: Option<u32>,
+    vrrp: Vec<(String, &'static str)>,
 }
 
 impl Balancer {
@@ -168,6 +171,8 @@ impl Balancer {
             checkers: None,
             health_tx,
             status: Default::default(),
+            sync: None,
+            vrrp: Vec::new(),
         };
         (b, rx)
     }
@@ -188,7 +193,60 @@ impl Balancer {
                 crate::checkers::run(config.clone(), self.generation, self.health_tx.clone(), self.status.clone());
             self.checkers = Some(tokio::spawn(task));
         }
-        self.lb.apply(&self.config, self.health.as_ref())
+        let applied = self.lb.apply(&self.config, self.health.as_ref());
+        self.follow_vrrp();
+        applied
+    }
+
+    /// VRRP states changed: the sync daemon follows its instance.
+    pub fn vrrp_changed(&mut self, states: &[(String, &'static str)]) {
+        self.vrrp = states.to_vec();
+        self.follow_vrrp();
+    }
+
+    /// keepalived's rule: the connection-sync daemon is master while the
+    /// configured instance is MASTER and backup otherwise, so the backup
+    /// balancer holds the connections when it takes over.
+    fn follow_vrrp(&mut self) {
+        use vigil_ipvs::genl::daemon::{BACKUP, MASTER};
+        let want = self.config.global.lvs_sync_daemon.as_ref().map(|d| {
+            let master = self.vrrp.iter().any(|(n, s)| n == d.instance.as_str() && *s == "MASTER");
+            let vrid =
+                self.config.vrrp_instances.iter().find(|v| v.name == d.instance).map_or(0, |v| v.virtual_router_id);
+            let daemon = vigil_ipvs::client::SyncDaemon {
+                state: if master { MASTER } else { BACKUP },
+                interface: d.interface.to_string(),
+                sync_id: u32::from(d.sync_id.unwrap_or(vrid)),
+            };
+            daemon
+        });
+        if want.as_ref().map(|d| d.state) == self.sync {
+            return;
+        }
+        let mut c = match Client::open() {
+            Ok(c) => c,
+            Err(e) => return warn!("ipvs sync daemon: {e}"),
+        };
+        if let Some(old) = self.sync.take() {
+            match c.stop_daemon(old) {
+                Ok(()) => info!("ipvs: sync daemon ({}) stopped", vigil_ipvs::client::state_name(old)),
+                Err(e) => warn!("ipvs: {e}"),
+            }
+        }
+        if let Some(d) = want {
+            match c.start_daemon(&d) {
+                Ok(()) => {
+                    info!(
+                        "ipvs: sync daemon {} on {} (sync id {})",
+                        vigil_ipvs::client::state_name(d.state),
+                        d.interface,
+                        d.sync_id
+                    );
+                    self.sync = Some(d.state);
+                }
+                Err(e) => warn!("ipvs: {e}"),
+            }
+        }
     }
 
     /// The checkers report new pools.
@@ -200,6 +258,20 @@ impl Balancer {
         if let Err(e) = self.lb.apply(&self.config, self.health.as_ref()) {
             warn!("ipvs: {e}");
         }
+    }
+}
+
+/// `show ipvs-sync`: the connection-sync daemons the kernel runs.
+pub fn show_sync() -> String {
+    let daemons = Client::open().and_then(|mut c| c.daemons());
+    match daemons {
+        Ok(d) if d.is_empty() => "no IPVS sync daemon is running".into(),
+        Ok(d) => d
+            .iter()
+            .map(|d| format!("{} on {} sync id {}", vigil_ipvs::client::state_name(d.state), d.interface, d.sync_id))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => format!("error: {e}"),
     }
 }
 

@@ -108,6 +108,7 @@ fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
         })
     });
     r.add("ipvs", crate::lb::show);
+    r.add("ipvs-sync", crate::lb::show_sync);
     r.add("ipvs-kernel", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
     r.add("log", || crate::log::recent(50).join("\n"));
     r
@@ -212,7 +213,8 @@ async fn event_loop(
     let checker_status = lb.borrow().status.clone();
     let vrrp_status = crate::vrrp::Status::default();
     let (vrrp_tx, vrrp_rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(crate::vrrp::run(running.clone(), vrrp_status.clone(), vrrp_rx));
+    let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
+    tokio::spawn(crate::vrrp::run(running.clone(), vrrp_status.clone(), states_tx, vrrp_rx));
     let mut registry = registry(mode, board);
     registry.add("checkers", move || {
         let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -248,6 +250,11 @@ async fn event_loop(
             ));
         let sig = tokio::select! {
             _ = sigchld.recv() => { reap::reap_all(); continue; }
+            Ok(()) = vrrp_states.changed() => {
+                let states = vrrp_states.borrow_and_update().clone();
+                lb.borrow_mut().vrrp_changed(&states);
+                continue;
+            }
             Ok(()) = health.changed() => {
                 let h = health.borrow_and_update().clone();
                 lb.borrow_mut().health_changed(&h);

@@ -24,6 +24,10 @@ const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// `show vrrp`, kept up to date by the daemon.
 pub type Status = Arc<Mutex<Vec<String>>>;
 
+/// Each instance's state by name (INIT, BACKUP, MASTER, FAULT), for what
+/// follows VRRP (the IPVS sync daemon).
+pub type States = tokio::sync::watch::Sender<Vec<(String, &'static str)>>;
+
 struct Running {
     name: String,
     ifname: String,
@@ -103,7 +107,7 @@ pub enum Control {
 }
 
 /// Runs until told to shut down.
-pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc::Receiver<Control>) {
+pub async fn run(config: Config, status: Status, states: States, mut control: tokio::sync::mpsc::Receiver<Control>) {
     let mut d = Daemon::default();
     d.start_all(&config);
     // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
@@ -123,7 +127,7 @@ pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc:
     };
     d.track_all();
     loop {
-        publish(&d.instances, &status);
+        publish(&d.instances, &status, &states);
         let deadline = d.instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
         let sleep = timer.sleep_until(deadline);
         let link_event = async {
@@ -158,7 +162,7 @@ pub async fn run(config: Config, status: Status, mut control: tokio::sync::mpsc:
                 }
                 Some(Control::Shutdown(done)) => {
                     d.stop_all();
-                    publish(&d.instances, &status);
+                    publish(&d.instances, &status, &states);
                     let _ = done.send(());
                     return;
                 }
@@ -385,7 +389,16 @@ impl Daemon {
     }
 }
 
-fn publish(instances: &[Running], status: &Status) {
+fn publish(instances: &[Running], status: &Status, states: &States) {
+    let now: Vec<(String, &'static str)> =
+        instances.iter().map(|r| (r.name.clone(), state_name(r.vrrp.state()))).collect();
+    states.send_if_modified(|s| {
+        let changed = *s != now;
+        if changed {
+            *s = now;
+        }
+        changed
+    });
     let lines = instances
         .iter()
         .map(|r| {

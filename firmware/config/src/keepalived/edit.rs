@@ -59,7 +59,7 @@ const CTXS: &[Ctx] = &[
     Ctx {
         name: "global_defs",
         blocks: &[],
-        leaves: &["router_id", "vrrp_version", "enable_script_security", "lvs_flush"],
+        leaves: &["router_id", "vrrp_version", "enable_script_security", "lvs_flush", "lvs_sync_daemon"],
         list: false,
     },
     Ctx {

@@ -71,13 +71,17 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     let mut o = Out { text: String::new(), depth: 0 };
     o.line("! keepalived.conf written by vigil");
     let g = &c.global;
-    if !g.router_id.is_empty() || g.enable_script_security || g.lvs_flush {
+    if !g.router_id.is_empty() || g.enable_script_security || g.lvs_flush || g.lvs_sync_daemon.is_some() {
         o.open("global_defs");
         if !g.router_id.is_empty() {
             o.line(format!("router_id {}", word(&g.router_id)));
         }
         if g.lvs_flush {
             o.line("lvs_flush");
+        }
+        if let Some(d) = &g.lvs_sync_daemon {
+            let id = d.sync_id.map(|i| format!(" id {i}")).unwrap_or_default();
+            o.line(format!("lvs_sync_daemon {} {}{id}", word(&d.interface), word(&d.instance)));
         }
         if g.enable_script_security {
             o.line("enable_script_security");

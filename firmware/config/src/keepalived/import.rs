@@ -210,9 +210,28 @@ impl Cx {
                 }
                 "enable_script_security" => g.enable_script_security = self.no_args(s),
                 "lvs_flush" => g.lvs_flush = self.no_args(s),
+                "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 _ => self.unsupported(s),
             }
         }
+    }
+
+    /// `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N]`.
+    fn lvs_sync_daemon(&mut self, s: &Stmt) -> Option<crate::model::LvsSyncDaemon> {
+        let (Some(i), Some(n)) = (s.args.first(), s.args.get(1)) else {
+            self.error(&s.keyword.pos, "lvs_sync_daemon wants INTERFACE VRRP_INSTANCE [id SYNC_ID]");
+            return None;
+        };
+        let mut d =
+            crate::model::LvsSyncDaemon { interface: self.string(i)?, instance: self.string(n)?, sync_id: None };
+        let mut rest = s.args[2..].iter();
+        while let Some(w) = rest.next() {
+            match (w.text.as_str(), rest.next()) {
+                ("id", Some(v)) => d.sync_id = self.parse(v, "a sync id (0..=255)"),
+                _ => self.error(&w.pos, format!("lvs_sync_daemon: {:?} is not supported here (only id)", w.text)),
+            }
+        }
+        Some(d)
     }
 
     fn vigil_defs(&mut self, st: &Stmt, g: &mut Global) {
