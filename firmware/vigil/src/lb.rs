@@ -213,12 +213,11 @@ impl Balancer {
             let master = self.vrrp.iter().any(|(n, s)| n == d.instance.as_str() && *s == "MASTER");
             let vrid =
                 self.config.vrrp_instances.iter().find(|v| v.name == d.instance).map_or(0, |v| v.virtual_router_id);
-            let daemon = vigil_ipvs::client::SyncDaemon {
+            vigil_ipvs::client::SyncDaemon {
                 state: if master { MASTER } else { BACKUP },
                 interface: d.interface.to_string(),
                 sync_id: u32::from(d.sync_id.unwrap_or(vrid)),
-            };
-            daemon
+            }
         });
         if want.as_ref().map(|d| d.state) == self.sync {
             return;
