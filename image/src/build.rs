@@ -50,13 +50,18 @@ pub struct Image {
 /// Builds the initramfs for `board` around `firmware` into
 /// `<target>/vigil/<board>/initramfs.cpio.gz`.
 pub fn build_image(board: &Board, firmware: &Path) -> Result<Image> {
-    build_image_as(board, firmware, &board.name)
+    build_image_as(board, firmware, &board.name, &[])
 }
 
-/// The same with another program as /init, into `<target>/vigil/<name>/`.
-pub fn build_image_as(board: &Board, firmware: &Path, name: &str) -> Result<Image> {
+/// The same with another program as /init, into `<target>/vigil/<name>/`,
+/// with `extra` host files copied in (image path, host path): test tools.
+pub fn build_image_as(board: &Board, firmware: &Path, name: &str, extra: &[(String, PathBuf)]) -> Result<Image> {
     let tree = kernel::fetch(board)?;
-    let archive = assemble(board, &tree, firmware)?;
+    let mut archive = assemble(board, &tree, firmware)?;
+    for (at, from) in extra {
+        let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+        archive.0.file(at, 0o755, data)?;
+    }
     let (modules, builtin) = (archive.1, archive.2);
     let dir = crate::paths::out_dir().join(name);
     std::fs::create_dir_all(&dir)?;

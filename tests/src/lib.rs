@@ -90,7 +90,9 @@ pub fn test_server_image(board: &str) -> Image {
     }
     let b = vigil_image::load_board(board).expect("board");
     let bin = vigil_image::build::static_binary(b.arch, "vigil-test-server", "test-server").expect("test-server");
-    let img = vigil_image::build::build_image_as(&b, &bin, &format!("test-server-{board}")).expect("test-server image");
+    let extra = if b.arch == Arch::X86_64 { ipvsadm_files() } else { Vec::new() };
+    let img = vigil_image::build::build_image_as(&b, &bin, &format!("test-server-{board}"), &extra)
+        .expect("test-server image");
     built.push((board.to_string(), img.clone()));
     img
 }
@@ -104,6 +106,25 @@ pub fn flash_image(board: &str, dir: &std::path::Path) -> PathBuf {
     let f = std::fs::File::create(&path).expect("creating the flash image");
     f.set_len(size).expect("sizing the flash image");
     path
+}
+
+/// Debian's ipvsadm with the shared libraries it needs (from `ldd`), for the
+/// IPVS benchmark's comparison inside a guest; none if it is not installed.
+fn ipvsadm_files() -> Vec<(String, PathBuf)> {
+    let bin = PathBuf::from("/usr/sbin/ipvsadm");
+    let Ok(out) = std::process::Command::new("ldd").arg(&bin).output() else { return Vec::new() };
+    if !out.status.success() {
+        return Vec::new();
+    }
+    let mut files = vec![("usr/sbin/ipvsadm".to_string(), bin)];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // "libnl-3.so.200 => /lib/x86_64-linux-gnu/libnl-3.so.200 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        let path = line.split("=>").last().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+        if path.starts_with('/') {
+            files.push((path.trim_start_matches('/').to_string(), PathBuf::from(path)));
+        }
+    }
+    files
 }
 
 /// A fresh directory for one test's sockets and logs, under the target dir

@@ -30,9 +30,10 @@ fn main() {
     {
         say(&format!("test-server: network: {e}"));
     }
-    match arg("client") {
-        Some(target) => client(&target),
-        None => serve(&name),
+    match (arg("client"), arg("bench")) {
+        (Some(target), _) => client(&target),
+        (None, Some(b)) if b == "ipvs" => bench_ipvs(),
+        _ => serve(&name),
     }
     // PID 1 must never exit.
     loop {
@@ -217,4 +218,111 @@ fn client(target: &str) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `vigil.bench=ipvs`: 1,000 services x 10 destinations programmed from
+/// empty through vigil's reconciler and netlink client, then a reload that
+/// changes 1 % of the destinations; the same with Debian's `ipvsadm -R`
+/// when the image carries it. Prints `bench: ...` lines.
+fn bench_ipvs() {
+    use std::time::Instant;
+    use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table, plan};
+    let key = |i: u32| ServiceKey::Addr {
+        proto: Proto::Tcp,
+        addr: IpAddr::from((0x0a01_0000u32 + i).to_be_bytes()),
+        port: 80,
+    };
+    let table = |changed: bool| {
+        let mut t = Table::default();
+        for i in 0..1000u32 {
+            t.add_service(Service::new(key(i), "wrr"));
+            for d in 0..10u32 {
+                let w = if changed && i % 10 == 0 && d == 0 { 2 } else { 1 };
+                t.add_dest(
+                    key(i),
+                    Dest::new(IpAddr::from((0x0a03_0001u32 + d).to_be_bytes()), 8080, w, Forward::Route),
+                );
+            }
+        }
+        t
+    };
+    let mut c = match Client::open() {
+        Ok(c) => c,
+        Err(e) => return say(&format!("bench: {e}")),
+    };
+    let _ = c.flush();
+    let mut owned = Owned::default();
+    // `known`: plan against the table last applied (as the firmware does)
+    // instead of reading the kernel's back (one dump per service).
+    let mut last: Option<Table> = None;
+    let mut run = |want: &Table, what: &str, c: &mut Client, known: bool| {
+        let t = Instant::now();
+        let have = match (&last, known) {
+            (Some(l), true) => l.clone(),
+            _ => c.table().unwrap_or_default(),
+        };
+        let read = t.elapsed();
+        let ops = plan(want, &have, &owned);
+        let mut failed = 0;
+        for op in &ops {
+            match c.apply(op) {
+                Ok(()) => owned.record(op),
+                Err(e) => {
+                    if failed == 0 {
+                        say(&format!("bench: first error: {e}"));
+                    }
+                    failed += 1;
+                }
+            }
+        }
+        owned.adopt(want);
+        last = (failed == 0).then(|| want.clone());
+        say(&format!(
+            "bench: vigil {what}: {} changes in {:.1} ms ({} {:.1} ms), {failed} failed",
+            ops.len(),
+            t.elapsed().as_secs_f64() * 1000.0,
+            if known { "planning against the last applied table" } else { "reading the kernel's table back" },
+            read.as_secs_f64() * 1000.0
+        ));
+    };
+    run(&table(false), "from empty", &mut c, false);
+    run(&table(true), "reload, 1 % changed", &mut c, false);
+    run(&table(false), "reload, 1 % changed back", &mut c, true);
+    run(&table(false), "reload, nothing changed", &mut c, true);
+    let back = c.table().map(|t| (t.services.len(), t.dest_count())).unwrap_or_default();
+    say(&format!("bench: read back {} services, {} destinations", back.0, back.1));
+
+    if std::path::Path::new("/usr/sbin/ipvsadm").exists() {
+        let _ = c.flush();
+        let mut rules = String::new();
+        let mut edits = String::new();
+        for i in 0..1000u32 {
+            let k = key(i);
+            let ServiceKey::Addr { addr, .. } = k else { continue };
+            rules.push_str(&format!("-A -t {addr}:80 -s wrr\n"));
+            for d in 0..10u32 {
+                let r = IpAddr::from((0x0a03_0001u32 + d).to_be_bytes());
+                rules.push_str(&format!("-a -t {addr}:80 -r {r}:8080 -g -w 1\n"));
+                if i % 10 == 0 && d == 0 {
+                    edits.push_str(&format!("-e -t {addr}:80 -r {r}:8080 -g -w 2\n"));
+                }
+            }
+        }
+        for (what, text) in [("restore from empty", rules), ("100 edits", edits)] {
+            let _ = std::fs::write("/tmp/rules", text);
+            let t = Instant::now();
+            let ok = std::fs::File::open("/tmp/rules")
+                .and_then(|f| std::process::Command::new("/usr/sbin/ipvsadm").arg("-R").stdin(f).status())
+                .map(|s| s.success())
+                .unwrap_or(false);
+            say(&format!(
+                "bench: ipvsadm -R {what}: {:.1} ms{}",
+                t.elapsed().as_secs_f64() * 1000.0,
+                if ok { "" } else { " (failed)" }
+            ));
+        }
+    } else {
+        say("bench: ipvsadm is not in this image");
+    }
+    say("bench: done");
 }
