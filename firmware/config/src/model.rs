@@ -27,8 +27,8 @@ pub mod limits {
     pub const TRACKS: usize = 16;
     pub const SYNC_GROUPS: usize = 16;
     pub const GROUP_MEMBERS: usize = 16;
-    pub const VIRTUAL_SERVERS: usize = 32;
-    pub const REAL_SERVERS: usize = 64;
+    pub const VIRTUAL_SERVERS: usize = 1024;
+    pub const REAL_SERVERS: usize = 1024;
     pub const CHECKERS: usize = 2;
     pub const URLS: usize = 4;
     pub const STATUS_CODES: usize = 4;

@@ -5,7 +5,8 @@
 //! publishes what the IPVS pools should be whenever a verdict changes.
 
 use crate::lb::Health;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +44,7 @@ struct Outcome {
 /// new config). `health` gets a new value whenever a pool changes.
 pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>, status: Status) {
     let now = Instant::now();
+    let total: usize = config.virtual_servers.iter().flat_map(|vs| &vs.real_servers).map(|rs| rs.checkers.len()).sum();
     let mut checks = Vec::new();
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
         for (ri, rs) in vs.real_servers.iter().enumerate() {
@@ -52,7 +54,7 @@ pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>,
                     delay_before_retry: secs(c.delay_before_retry_s),
                     retry: c.retry,
                 };
-                let jitter = warmup(c.warmup_s, checks.len());
+                let jitter = first_probe(c.warmup_s, timing.delay_loop, checks.len(), total);
                 checks.push(Check {
                     vs: vi,
                     rs: ri,
@@ -69,16 +71,32 @@ pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>,
         .iter()
         .map(|vs| Pool::new(Quorum { quorum: u32::from(vs.quorum), hysteresis: u32::from(vs.hysteresis) }))
         .collect();
-    publish(&config, generation, &checks, &mut pools, &health, &status);
+    // Which checks belong to each real server: virtual server -> real server -> checks.
+    let mut index: Vec<Vec<Vec<usize>>> =
+        config.virtual_servers.iter().map(|vs| vec![Vec::new(); vs.real_servers.len()]).collect();
+    for (i, c) in checks.iter().enumerate() {
+        index[c.vs][c.rs].push(i);
+    }
+    publish(&config, generation, &checks, &index, &mut pools, &health);
+    status_lines(&config, &checks, &pools, &status);
     if checks.is_empty() {
         return std::future::pending().await;
     }
     info!("checkers: {} checks of {} virtual servers", checks.len(), config.virtual_servers.len());
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
+    // Due times, soonest first; a check is in here unless its probe runs.
+    let mut due: BinaryHeap<Reverse<(Instant, usize)>> =
+        checks.iter().enumerate().filter_map(|(i, c)| Some(Reverse((c.timer.poll_timeout()?, i)))).collect();
+    let mut status_at = Instant::now();
     loop {
         let now = Instant::now();
-        for (i, c) in checks.iter_mut().enumerate() {
+        while let Some(&Reverse((t, i))) = due.peek() {
+            if t > now {
+                break;
+            }
+            due.pop();
+            let c = &mut checks[i];
             if c.timer.start_probe(now) {
                 let target = target(&config.virtual_servers[c.vs].real_servers[c.rs], &c.spec);
                 let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout());
@@ -90,7 +108,7 @@ pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>,
                 });
             }
         }
-        let next = checks.iter().filter_map(|c| c.timer.poll_timeout()).min();
+        let next = due.peek().map(|Reverse((t, _))| *t);
         let sleep = async {
             match next {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -100,15 +118,24 @@ pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>,
         tokio::select! {
             _ = sleep => {}
             Some(o) = rx.recv() => {
-                let mut changed = settle(&config, &mut checks, o);
+                let mut changed = false;
+                let mut next_o = Some(o);
                 // Drain whatever else finished meanwhile before publishing once.
-                while let Ok(o) = rx.try_recv() {
+                while let Some(o) = next_o {
+                    let i = o.check;
                     changed |= settle(&config, &mut checks, o);
+                    if let Some(t) = checks.get(i).and_then(|c| c.timer.poll_timeout()) {
+                        due.push(Reverse((t, i)));
+                    }
+                    next_o = rx.try_recv().ok();
                 }
                 if changed {
-                    publish(&config, generation, &checks, &mut pools, &health, &status);
-                } else {
+                    publish(&config, generation, &checks, &index, &mut pools, &health);
+                }
+                // `show checkers` text: on a change, else at most once a second.
+                if changed || status_at.elapsed() >= Duration::from_secs(1) {
                     status_lines(&config, &checks, &pools, &status);
+                    status_at = Instant::now();
                 }
             }
         }
@@ -162,9 +189,9 @@ fn publish(
     config: &Config,
     generation: u64,
     checks: &[Check],
+    index: &[Vec<Vec<usize>>],
     pools: &mut [Pool],
     health: &watch::Sender<Health>,
-    status: &Status,
 ) {
     let mut h = Health { generation, weights: BTreeMap::new(), sorry: Default::default() };
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
@@ -173,7 +200,7 @@ fn publish(
             .iter()
             .enumerate()
             .map(|(ri, rs)| {
-                let mine: Vec<&Check> = checks.iter().filter(|c| c.vs == vi && c.rs == ri).collect();
+                let mine: Vec<&Check> = index[vi][ri].iter().map(|&i| &checks[i]).collect();
                 Member {
                     weight: rs.weight,
                     alive: mine.iter().all(|c| c.timer.verdict() == Verdict::Up),
@@ -195,7 +222,6 @@ fn publish(
             h.sorry.insert(vi);
         }
     }
-    status_lines(config, checks, pools, status);
     health.send_replace(h);
 }
 
@@ -224,14 +250,19 @@ fn secs(s: u16) -> Duration {
     Duration::from_secs(u64::from(s))
 }
 
-/// The first probe waits a share of `warmup` (spread evenly by index: the
-/// same on every boot, and no random source needed).
-fn warmup(warmup_s: u16, index: usize) -> Duration {
-    if warmup_s == 0 {
+/// When the first probe runs: within `warmup` if set (spread by index: the
+/// same on every boot, no random source needed), else spread evenly over
+/// the first delay_loop, so that thousands of checks do not all connect in
+/// the same instant every round.
+fn first_probe(warmup_s: u16, delay_loop: Duration, index: usize, total: usize) -> Duration {
+    if warmup_s > 0 {
+        let span = u64::from(warmup_s) * 1000;
+        return Duration::from_millis((index as u64).wrapping_mul(7919) % span);
+    }
+    if total <= 1 {
         return Duration::ZERO;
     }
-    let span = u64::from(warmup_s) * 1000;
-    Duration::from_millis((index as u64).wrapping_mul(7919) % span)
+    delay_loop.mul_f64(index as f64 / total as f64)
 }
 
 fn target(rs: &RealServer, c: &Checker) -> Target {
