@@ -79,6 +79,22 @@ impl Editor {
         }
     }
 
+    /// What the terminal's current line shows: the prompt and the line so
+    /// far (the line hidden while echo is off), with the cursor moved back
+    /// to where it is. Something printed between two keystrokes (a log
+    /// line) clears the line, prints itself, and prints this again.
+    pub fn redraw(&self) -> String {
+        let mut s = self.prompt.clone();
+        if self.echo {
+            s.extend(self.buf.iter());
+            let back = self.buf.len() - self.cursor;
+            if back > 0 {
+                s.push_str(&format!("\x1b[{back}D"));
+            }
+        }
+        s
+    }
+
     /// Bytes to write to the terminal, drained.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)

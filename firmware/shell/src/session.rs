@@ -119,6 +119,12 @@ impl<S: System> Shell<S> {
     }
 
     /// A power action asked for at the console, taken once.
+    /// The console's current line (prompt and typed text), for whoever
+    /// prints between keystrokes to draw again after itself.
+    pub fn redraw(&self) -> String {
+        self.editor.redraw()
+    }
+
     pub fn take_power(&mut self) -> Option<Power> {
         self.power.take()
     }

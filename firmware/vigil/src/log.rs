@@ -27,7 +27,20 @@ pub fn recent(n: usize) -> Vec<String> {
     r.iter().skip(r.len().saturating_sub(n)).cloned().collect()
 }
 
-/// Writes a log line to stderr and keeps it in the ring.
+/// What the console shell shows on the terminal's current line (prompt and
+/// typed text), while it waits for keystrokes; None while it works.
+static CONSOLE_LINE: Mutex<Option<String>> = Mutex::new(None);
+
+/// The shell says what its line shows (None: it is printing itself).
+/// Only on a terminal: a log written to a file gets no prompts in it.
+pub fn set_console_line(line: Option<String>) {
+    let line = line.filter(|_| std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    *CONSOLE_LINE.lock().unwrap_or_else(|p| p.into_inner()) = line;
+}
+
+/// Writes a log line to stderr and keeps it in the ring. If the shell has a
+/// line on the terminal, the log line replaces it and the shell's line is
+/// drawn again after it, so typed text is never split by a log line.
 struct Tee;
 
 impl Write for Tee {
@@ -40,7 +53,16 @@ impl Write for Tee {
             r.push_back(line.to_string());
         }
         drop(r);
-        std::io::stderr().write_all(buf)?;
+        let console = CONSOLE_LINE.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut err = std::io::stderr().lock();
+        match console {
+            Some(line) => {
+                err.write_all(b"\r\x1b[K")?;
+                err.write_all(buf)?;
+                err.write_all(line.as_bytes())?;
+            }
+            None => err.write_all(buf)?,
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

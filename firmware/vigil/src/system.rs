@@ -241,6 +241,7 @@ async fn event_loop(
     let mut buf = [0u8; 512];
     print_ready(mode, boot.as_ref());
     let _ = shell.start(&mut out);
+    crate::log::set_console_line(Some(shell.redraw()));
     let (action, why) = loop {
         let deadline = shell.poll_timeout();
         let sleep =
@@ -267,14 +268,21 @@ async fn event_loop(
             _ = sigusr1.recv() => Signal::SIGUSR1,
             _ = sigusr2.recv() => Signal::SIGUSR2,
             _ = sleep, if deadline.is_some() => {
+                crate::log::set_console_line(None);
                 let _ = shell.handle_timeout(Instant::now(), &mut out);
+                crate::log::set_console_line(Some(shell.redraw()));
                 continue;
             }
             n = stdin.read(&mut buf), if console_open => {
                 match n {
-                    Ok(0) => console_open = false,
+                    Ok(0) => {
+                        console_open = false;
+                        crate::log::set_console_line(None);
+                    }
                     Ok(n) => {
+                        crate::log::set_console_line(None);
                         let _ = shell.feed(Instant::now(), &buf[..n], &mut out);
+                        crate::log::set_console_line(Some(shell.redraw()));
                         if let Some(p) = shell.take_power() {
                             break (action(p), "console".to_string());
                         }
