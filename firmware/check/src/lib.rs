@@ -14,3 +14,4 @@ pub mod ping;
 pub mod pool;
 pub mod probe;
 pub mod timer;
+pub mod tls;

@@ -21,7 +21,7 @@ pub struct Target {
 /// Why a probe failed (for the log and `show checkers`).
 pub type Failure = String;
 
-async fn within<T>(
+pub(crate) async fn within<T>(
     t: Duration,
     what: &str,
     f: impl std::future::Future<Output = Result<T, Failure>>,
@@ -34,7 +34,7 @@ pub async fn tcp(t: &Target) -> Result<(), Failure> {
     connect(t).await.map(drop)
 }
 
-async fn connect(t: &Target) -> Result<TcpStream, Failure> {
+pub(crate) async fn connect(t: &Target) -> Result<TcpStream, Failure> {
     within(t.timeout, "connect", async {
         let sock = if t.addr.is_ipv6() { TcpSocket::new_v6() } else { TcpSocket::new_v4() }
             .map_err(|e| format!("socket: {e}"))?;
@@ -72,7 +72,7 @@ pub async fn http(t: &Target, urls: &[UrlCheck], virtualhost: Option<&str>) -> R
     Ok(())
 }
 
-async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+pub(crate) async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     mut s: S,
     path: &str,
     host: &str,
@@ -80,8 +80,13 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: vigil-check\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.map_err(|e| format!("sending the request: {e}"))?;
     let mut buf = Vec::new();
-    (&mut s).take(MAX_BODY as u64).read_to_end(&mut buf).await.map_err(|e| format!("reading the response: {e}"))?;
-    Ok(buf)
+    match (&mut s).take(MAX_BODY as u64).read_to_end(&mut buf).await {
+        Ok(_) => Ok(buf),
+        // A TLS server that closes without close_notify: the response is
+        // whole all the same (HTTP/1.0 ends at the close).
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => Ok(buf),
+        Err(e) => Err(format!("reading the response: {e}")),
+    }
 }
 
 /// Checks a whole HTTP response against one URL's expectations.

@@ -256,3 +256,61 @@ fn misc_check_exit_codes_mean_what_keepalived_says() {
     assert_eq!(misc_verdict(Some(7), false), Err("exited with status 7".into()));
     assert_eq!(misc_verdict(None, true), Err("killed by a signal".into()));
 }
+
+/// Python's http.server behind TLS with a self-signed certificate (made
+/// with openssl for backend.test and 127.0.0.1).
+#[test]
+fn ssl_get_checks_a_real_tls_server_with_and_without_certificate_verification() {
+    let dir = std::env::temp_dir().join(format!("vigil-check-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), b"hello over TLS\n").unwrap();
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=backend.test"])
+        .args(["-addext", "subjectAltName=DNS:backend.test,IP:127.0.0.1", "-keyout", "key.pem", "-out", "cert.pem"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "openssl is needed for this test");
+        eprintln!("SKIPPED: openssl not available");
+        return;
+    }
+    let port = closed_port().port();
+    let script = format!(
+        "import http.server, ssl\nsrv = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('cert.pem', 'key.pem')\n\
+         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\nsrv.serve_forever()\n"
+    );
+    let child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = PyHttp { child, addr: format!("127.0.0.1:{port}").parse().unwrap() };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(server.addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let digest: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"hello over TLS\n").into();
+    let url = |digest| [UrlCheck { path: "/index.html".into(), status: vec![], digest }];
+    rt().block_on(async {
+        let t = target(server.addr);
+        // keepalived's default: any certificate.
+        assert_eq!(vigil_check::tls::https(&t, &url(Some(digest)), None, false).await, Ok(()));
+        assert_eq!(vigil_check::tls::https(&t, &url(None), Some("backend.test"), false).await, Ok(()));
+        let e = vigil_check::tls::https(&t, &url(Some([1; 16])), None, false).await.unwrap_err();
+        assert!(e.contains("body digest"), "{e}");
+        // verify_cert: a self-signed certificate is refused.
+        let e = vigil_check::tls::https(&t, &url(None), Some("backend.test"), true).await.unwrap_err();
+        assert!(e.starts_with("TLS: invalid peer certificate"), "{e}");
+        // Plain HTTP to a TLS port fails clearly.
+        assert!(probe::http(&t, &url(None), None).await.is_err());
+    });
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

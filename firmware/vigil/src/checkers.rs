@@ -293,9 +293,6 @@ async fn probe_once(kind: CheckKind, t: Target, misc_timeout: Duration) -> Resul
         match kind {
             CheckKind::Tcp => probe::tcp(&t).await.map(|()| None),
             CheckKind::Http(h) => {
-                if h.tls {
-                    return Err("SSL_GET: TLS is not built into this firmware yet".to_string());
-                }
                 let urls: Vec<UrlCheck> = h
                     .urls
                     .iter()
@@ -305,7 +302,11 @@ async fn probe_once(kind: CheckKind, t: Target, misc_timeout: Duration) -> Resul
                         digest: u.digest,
                     })
                     .collect();
-                probe::http(&t, &urls, h.virtualhost.as_deref()).await.map(|()| None)
+                if h.tls {
+                    vigil_check::tls::https(&t, &urls, h.virtualhost.as_deref(), h.verify_cert).await.map(|()| None)
+                } else {
+                    probe::http(&t, &urls, h.virtualhost.as_deref()).await.map(|()| None)
+                }
             }
             CheckKind::Smtp { helo_name } => {
                 let helo = helo_name.as_deref().unwrap_or("vigil");

@@ -1,0 +1,101 @@
+//! SSL_GET: HTTP_GET over TLS (rustls, with ring). The certificate is
+//! checked against the Mozilla roots (webpki-roots) when `verify_cert` is
+//! set; otherwise any certificate is taken (keepalived's default: backends
+//! often have self-signed ones), but its handshake signatures still are
+//! checked, so the peer holds the key of the certificate it shows.
+
+use crate::probe::{Failure, Target, UrlCheck, check_response, connect, exchange, within};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::{Arc, OnceLock};
+use tokio_rustls::TlsConnector;
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// One client config per mode, built once (the root store is large).
+fn config(verify: bool) -> Result<Arc<ClientConfig>, Failure> {
+    static VERIFIED: OnceLock<Result<Arc<ClientConfig>, Failure>> = OnceLock::new();
+    static ANY: OnceLock<Result<Arc<ClientConfig>, Failure>> = OnceLock::new();
+    let cell = if verify { &VERIFIED } else { &ANY };
+    cell.get_or_init(|| {
+        let builder = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+        let cfg = if verify {
+            let roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            builder.with_root_certificates(roots).with_no_client_auth()
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+                .with_no_client_auth()
+        };
+        Ok(Arc::new(cfg))
+    })
+    .clone()
+}
+
+/// Takes any certificate; checks the handshake signatures made with it.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// SSL_GET: every URL over its own TLS connection. The server name (SNI,
+/// and what a verified certificate must name) is `virtualhost`, else the
+/// address.
+pub async fn https(t: &Target, urls: &[UrlCheck], virtualhost: Option<&str>, verify: bool) -> Result<(), Failure> {
+    let connector = TlsConnector::from(config(verify)?);
+    let name: ServerName<'static> = match virtualhost {
+        Some(h) => ServerName::try_from(h.to_string()).map_err(|e| format!("virtualhost {h:?}: {e}"))?,
+        None => ServerName::IpAddress(t.addr.ip().into()),
+    };
+    let host = virtualhost.map_or_else(|| t.addr.ip().to_string(), str::to_string);
+    for u in urls {
+        let tcp = connect(t).await?;
+        let tls = within(t.timeout, "TLS handshake", async {
+            connector.connect(name.clone(), tcp).await.map_err(|e| format!("TLS: {e}"))
+        })
+        .await?;
+        let response = within(t.timeout, &format!("GET {}", u.path), exchange(tls, &u.path, &host)).await?;
+        check_response(&response, u)?;
+    }
+    Ok(())
+}
