@@ -15,6 +15,9 @@ use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
 const CMD: Duration = Duration::from_secs(30);
 
 const FIRST: &str = "\
+global_defs {
+  lvs_timeouts tcp 7200 tcpfin 60 udp 120
+}
 virtual_server 192.0.2.10 80 {
   lb_algo rr
   lb_kind NAT
@@ -34,6 +37,14 @@ virtual_server 192.0.2.10 443 {
   persistence_granularity 255.255.255.0
   real_server 10.0.0.2 443 {
     weight 1
+  }
+  real_server 10.0.0.5 443 {
+    weight 1
+    lb_kind TUN
+    tun_type gue
+    tun_port 6080
+    uthreshold 100
+    lthreshold 10
   }
 }
 virtual_server fwmark 7 {
@@ -60,6 +71,7 @@ fn expected_first() -> BTreeSet<String> {
         "DEST TCP 192.0.2.10:80 -> 10.0.0.3:80 Masq 2",
         "SVC TCP 192.0.2.10:443 sh persistent 300 mask 255.255.255.0",
         "DEST TCP 192.0.2.10:443 -> 10.0.0.2:443 Route 1",
+        "DEST TCP 192.0.2.10:443 -> 10.0.0.5:443 Tunnel 1",
         "SVC FWM 7 wlc",
         "DEST FWM 7 -> 10.0.0.4:0 Route 4",
         "SVC UDP [2001:db8::10]:53 rr",
@@ -194,8 +206,14 @@ fn ipvs_matches_the_config_through_reloads() {
     assert!(out.contains("written and applied"), "{out}");
     let console = n.console_text();
     assert!(console.contains("module ip_vs_sh loaded on demand"), "sh came from the image on demand");
-    assert!(console.contains("ipvs: 9 of 9 changes applied"), "4 services, 5 destinations");
-    let shown = from_show(&n.command("show ipvs", CMD).unwrap());
+    assert!(console.contains("ipvs: 10 of 10 changes applied"), "4 services, 6 destinations");
+    let text = n.command("show ipvs", CMD).unwrap();
+    assert!(text.contains("\nTimeout (tcp tcpfin udp): 7200 60 120"), "{text}");
+    assert!(
+        text.contains("Tunnel  1      0          0          uthreshold 100 lthreshold 10 tunnel gue port 6080"),
+        "{text}"
+    );
+    let shown = from_show(&text);
     let kernel = from_proc(&n.command("show ipvs-kernel", CMD).unwrap());
     assert_eq!(shown, expected_first(), "netlink read-back");
     assert_eq!(kernel, expected_first(), "/proc/net/ip_vs");

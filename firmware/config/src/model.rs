@@ -125,6 +125,15 @@ pub struct Global {
     /// keepalived `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N]`: IPVS
     /// connection sync, master while the instance is, backup otherwise.
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+    /// keepalived `lvs_timeouts tcp N tcpfin N udp N` (seconds; 0 keeps the kernel's).
+    pub lvs_timeouts: Option<LvsTimeouts>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LvsTimeouts {
+    pub tcp: u32,
+    pub tcpfin: u32,
+    pub udp: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +156,7 @@ impl Default for Global {
             enable_script_security: false,
             lvs_flush: false,
             lvs_sync_daemon: None,
+            lvs_timeouts: None,
         }
     }
 }
@@ -431,7 +441,22 @@ pub struct RealServer {
     pub inhibit_on_failure: Option<bool>,
     pub notify_up: Option<PathText>,
     pub notify_down: Option<PathText>,
+    /// `uthreshold` / `lthreshold`: connection limits (0: none).
+    pub uthreshold: u32,
+    pub lthreshold: u32,
+    /// `tun_type` (with `lb_kind TUN`): the encapsulation, when not IPIP.
+    pub tunnel: Option<Tunnel>,
     pub checkers: Vec<Checker, CHECKERS>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tunnel {
+    Ipip,
+    /// Generic UDP encapsulation to this port.
+    Gue {
+        port: u16,
+    },
+    Gre,
 }
 
 impl RealServer {
@@ -443,6 +468,9 @@ impl RealServer {
             inhibit_on_failure: None,
             notify_up: None,
             notify_down: None,
+            uthreshold: 0,
+            lthreshold: 0,
+            tunnel: None,
             checkers: Vec::new(),
         }
     }

@@ -297,6 +297,17 @@ impl Config {
                 if rs.weight > 65535 {
                     e.push(&rpath, format!("weight {} is above 65535", rs.weight));
                 }
+                if rs.lthreshold > 0 && rs.uthreshold > 0 && rs.lthreshold > rs.uthreshold {
+                    e.push(&rpath, format!("lthreshold {} is above uthreshold {}", rs.lthreshold, rs.uthreshold));
+                }
+                if let Some(t) = rs.tunnel {
+                    if rs.lb_kind.unwrap_or(vs.lb_kind) != Forwarding::Tun {
+                        e.push(&rpath, "tun_type without lb_kind TUN");
+                    }
+                    if t == (crate::model::Tunnel::Gue { port: 0 }) {
+                        e.push(&rpath, "tun_type gue needs tun_port");
+                    }
+                }
                 for c in &rs.checkers {
                     check_checker(e, &rpath, c);
                 }

@@ -3,7 +3,7 @@
 //! [`Dest`]. Attribute payloads are built and read as bytes, in the byte
 //! order the kernel uses for each (ports big-endian, the rest native).
 
-use crate::table::{Dest, DestKey, Forward, Proto, Service, ServiceKey};
+use crate::table::{Dest, DestKey, Forward, Proto, Service, ServiceKey, TunnelType};
 use neli::genl::{AttrTypeBuilder, Nlattr, NlattrBuilder};
 use neli::types::{Buffer, GenlBuffer};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -63,6 +63,8 @@ mod dest {
     pub const ACTIVE_CONNS: u16 = 7;
     pub const INACT_CONNS: u16 = 8;
     pub const ADDR_FAMILY: u16 = 11;
+    pub const TUN_TYPE: u16 = 13;
+    pub const TUN_PORT: u16 = 14;
 }
 
 /// IPVS_DAEMON_ATTR_*.
@@ -193,18 +195,27 @@ fn netmask(v6: bool, prefix: u8) -> [u8; 4] {
 
 /// IPVS_CMD_ATTR_DEST with every setting.
 pub fn dest(d: &Dest) -> Result<Attr, EncodeError> {
-    nested(
-        attr::DEST,
-        &[
-            bytes(dest::ADDR_FAMILY, &af(d.key.addr.is_ipv6()).to_ne_bytes())?,
-            bytes(dest::ADDR, &inet_addr(d.key.addr))?,
-            bytes(dest::PORT, &d.key.port.to_be_bytes())?,
-            u32_attr(dest::FWD_METHOD, d.forward.code())?,
-            u32_attr(dest::WEIGHT, d.weight)?,
-            u32_attr(dest::U_THRESH, d.u_threshold)?,
-            u32_attr(dest::L_THRESH, d.l_threshold)?,
-        ],
-    )
+    let mut v = vec![
+        bytes(dest::ADDR_FAMILY, &af(d.key.addr.is_ipv6()).to_ne_bytes())?,
+        bytes(dest::ADDR, &inet_addr(d.key.addr))?,
+        bytes(dest::PORT, &d.key.port.to_be_bytes())?,
+        u32_attr(dest::FWD_METHOD, d.forward.code())?,
+        u32_attr(dest::WEIGHT, d.weight)?,
+        u32_attr(dest::U_THRESH, d.u_threshold)?,
+        u32_attr(dest::L_THRESH, d.l_threshold)?,
+    ];
+    if d.forward == Forward::Tunnel {
+        let (ty, port) = match d.tunnel {
+            TunnelType::Ipip => (0u8, 0u16),
+            TunnelType::Gue(p) => (1, p),
+            TunnelType::Gre => (2, 0),
+        };
+        v.push(bytes(dest::TUN_TYPE, &[ty])?);
+        if ty == 1 {
+            v.push(bytes(dest::TUN_PORT, &port.to_be_bytes())?);
+        }
+    }
+    nested(attr::DEST, &v)
 }
 
 /// IPVS_CMD_ATTR_DEST identifying a destination (for delete).
@@ -293,6 +304,11 @@ pub fn parse_dest(a: &[(u16, Vec<u8>)], service_v6: bool) -> Option<Dest> {
     );
     d.u_threshold = get_u32(a, dest::U_THRESH).unwrap_or(0);
     d.l_threshold = get_u32(a, dest::L_THRESH).unwrap_or(0);
+    d.tunnel = match (find(a, dest::TUN_TYPE).and_then(|b| b.first().copied()), get_be16(a, dest::TUN_PORT)) {
+        (Some(1), p) => TunnelType::Gue(p.unwrap_or(0)),
+        (Some(2), _) => TunnelType::Gre,
+        _ => TunnelType::Ipip,
+    };
     d.active = get_u32(a, dest::ACTIVE_CONNS).unwrap_or(0);
     d.inactive = get_u32(a, dest::INACT_CONNS).unwrap_or(0);
     Some(d)
@@ -336,7 +352,12 @@ mod tests {
     fn a_dest_round_trips() {
         let mut d = Dest::new("2001:db8::2".parse().unwrap(), 8080, 5, Forward::Route);
         d.u_threshold = 100;
+        d.l_threshold = 10;
         let back = parse_dest(&children(&dest(&d).unwrap()), true).unwrap();
         assert_eq!(back, d);
+        let mut t = Dest::new("192.0.2.9".parse().unwrap(), 80, 1, Forward::Tunnel);
+        t.tunnel = TunnelType::Gue(6080);
+        let back = parse_dest(&children(&dest(&t).unwrap()), false).unwrap();
+        assert_eq!(back, t);
     }
 }

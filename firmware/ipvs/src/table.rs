@@ -163,11 +163,23 @@ impl Forward {
     }
 }
 
+/// `IP_VS_CONN_F_TUNNEL_TYPE_*`: how a tunnel destination is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TunnelType {
+    #[default]
+    Ipip,
+    /// Generic UDP encapsulation to this port.
+    Gue(u16),
+    Gre,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dest {
     pub key: DestKey,
     pub weight: u32,
     pub forward: Forward,
+    /// With `Forward::Tunnel` only.
+    pub tunnel: TunnelType,
     pub u_threshold: u32,
     pub l_threshold: u32,
     /// Read back only: connection counters.
@@ -177,13 +189,23 @@ pub struct Dest {
 
 impl Dest {
     pub fn new(addr: IpAddr, port: u16, weight: u32, forward: Forward) -> Dest {
-        Dest { key: DestKey { addr, port }, weight, forward, u_threshold: 0, l_threshold: 0, active: 0, inactive: 0 }
+        Dest {
+            key: DestKey { addr, port },
+            weight,
+            forward,
+            tunnel: TunnelType::Ipip,
+            u_threshold: 0,
+            l_threshold: 0,
+            active: 0,
+            inactive: 0,
+        }
     }
 
     /// Compares what vigil sets (not the counters).
     pub fn same_settings(&self, other: &Dest) -> bool {
         self.weight == other.weight
             && self.forward == other.forward
+            && (self.forward != Forward::Tunnel || self.tunnel == other.tunnel)
             && self.u_threshold == other.u_threshold
             && self.l_threshold == other.l_threshold
     }

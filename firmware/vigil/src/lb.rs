@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use tracing::{info, warn};
 use vigil_board::OnDemand;
 use vigil_config::{Config, Forwarding, Protocol, VirtualKey};
-use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table, plan};
+use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table, TunnelType, plan};
 
 /// What the health checkers say the pools should be, for the config of
 /// `generation`: per (virtual server, real server) index, the weight to
@@ -45,7 +45,15 @@ pub fn desired(config: &Config, health: Option<&Health>) -> Table {
                 None => rs.weight,
             };
             let fwd = forward(rs.lb_kind.unwrap_or(vs.lb_kind));
-            t.add_dest(key, Dest::new(rs.addr.ip(), rs.addr.port(), weight, fwd));
+            let mut d = Dest::new(rs.addr.ip(), rs.addr.port(), weight, fwd);
+            d.u_threshold = rs.uthreshold;
+            d.l_threshold = rs.lthreshold;
+            d.tunnel = match rs.tunnel {
+                Some(vigil_config::Tunnel::Gue { port }) => TunnelType::Gue(port),
+                Some(vigil_config::Tunnel::Gre) => TunnelType::Gre,
+                Some(vigil_config::Tunnel::Ipip) | None => TunnelType::Ipip,
+            };
+            t.add_dest(key, d);
         }
         if let (Some(sorry), true) = (vs.sorry_server, health.is_some_and(|h| h.sorry.contains(&vi))) {
             t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 1, forward(vs.lb_kind)));
@@ -81,6 +89,8 @@ pub struct Lb {
     /// every `REREAD`th apply, reads the kernel again.
     known: Option<Table>,
     applies: u32,
+    /// `lvs_timeouts` as last set.
+    timeouts: Option<vigil_config::LvsTimeouts>,
 }
 
 /// Read the kernel's table at least every this many applies (another tool
@@ -89,7 +99,7 @@ const REREAD: u32 = 64;
 
 impl Lb {
     pub fn new(on_demand: Vec<OnDemand>) -> Lb {
-        Lb { owned: Owned::default(), on_demand, flushed: false, known: None, applies: 0 }
+        Lb { owned: Owned::default(), on_demand, flushed: false, known: None, applies: 0, timeouts: None }
     }
 
     /// Makes the kernel's table what `config` asks for. Returns how many
@@ -114,6 +124,17 @@ impl Lb {
             }
         }
         self.applies = self.applies.wrapping_add(1);
+        if let Some(t) = config.global.lvs_timeouts
+            && self.timeouts != Some(t)
+        {
+            match client.set_timeouts(t.tcp, t.tcpfin, t.udp) {
+                Ok(()) => {
+                    info!("ipvs: timeouts tcp {} tcpfin {} udp {}", t.tcp, t.tcpfin, t.udp);
+                    self.timeouts = Some(t);
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
         let have = match self.known.take() {
             Some(t) if !self.applies.is_multiple_of(REREAD) => t,
             _ => client.table().map_err(|e| e.to_string())?,
@@ -335,9 +356,18 @@ pub fn show() -> String {
         }
         out.push('\n');
         for d in dests.values() {
+            let mut extra = String::new();
+            if d.u_threshold > 0 || d.l_threshold > 0 {
+                extra.push_str(&format!(" uthreshold {} lthreshold {}", d.u_threshold, d.l_threshold));
+            }
+            match (d.forward, d.tunnel) {
+                (Forward::Tunnel, TunnelType::Gue(p)) => extra.push_str(&format!(" tunnel gue port {p}")),
+                (Forward::Tunnel, TunnelType::Gre) => extra.push_str(" tunnel gre"),
+                _ => {}
+            }
             let _ = writeln!(
                 out,
-                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}{extra}",
                 hostport(d.key.addr, d.key.port),
                 d.forward.name(),
                 d.weight,
@@ -345,6 +375,9 @@ pub fn show() -> String {
                 d.inactive
             );
         }
+    }
+    if let Ok((tcp, fin, udp)) = c.timeouts() {
+        let _ = write!(out, "Timeout (tcp tcpfin udp): {tcp} {fin} {udp}");
     }
     out.trim_end().to_string()
 }

@@ -71,13 +71,21 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     let mut o = Out { text: String::new(), depth: 0 };
     o.line("! keepalived.conf written by vigil");
     let g = &c.global;
-    if !g.router_id.is_empty() || g.enable_script_security || g.lvs_flush || g.lvs_sync_daemon.is_some() {
+    if !g.router_id.is_empty()
+        || g.enable_script_security
+        || g.lvs_flush
+        || g.lvs_sync_daemon.is_some()
+        || g.lvs_timeouts.is_some()
+    {
         o.open("global_defs");
         if !g.router_id.is_empty() {
             o.line(format!("router_id {}", word(&g.router_id)));
         }
         if g.lvs_flush {
             o.line("lvs_flush");
+        }
+        if let Some(t) = g.lvs_timeouts {
+            o.line(format!("lvs_timeouts tcp {} tcpfin {} udp {}", t.tcp, t.tcpfin, t.udp));
         }
         if let Some(d) = &g.lvs_sync_daemon {
             let id = d.sync_id.map(|i| format!(" id {i}")).unwrap_or_default();
@@ -311,6 +319,21 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
         }
         if let Some(p) = &rs.notify_down {
             o.line(format!("notify_down {}", word(p)));
+        }
+        if rs.uthreshold > 0 {
+            o.line(format!("uthreshold {}", rs.uthreshold));
+        }
+        if rs.lthreshold > 0 {
+            o.line(format!("lthreshold {}", rs.lthreshold));
+        }
+        match rs.tunnel {
+            Some(crate::model::Tunnel::Ipip) => o.line("tun_type ipip"),
+            Some(crate::model::Tunnel::Gre) => o.line("tun_type gre"),
+            Some(crate::model::Tunnel::Gue { port }) => {
+                o.line("tun_type gue");
+                o.line(format!("tun_port {port}"));
+            }
+            None => {}
         }
         for c in &rs.checkers {
             checker(o, c);

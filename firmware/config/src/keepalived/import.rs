@@ -211,6 +211,20 @@ impl Cx {
                 "enable_script_security" => g.enable_script_security = self.no_args(s),
                 "lvs_flush" => g.lvs_flush = self.no_args(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
+                "lvs_timeouts" => {
+                    let mut t = crate::model::LvsTimeouts::default();
+                    let mut words = s.args.iter();
+                    while let Some(w) = words.next() {
+                        let v = words.next().and_then(|n| self.parse::<u32>(n, "a number of seconds"));
+                        match (w.text.as_str(), v) {
+                            ("tcp", Some(v)) => t.tcp = v,
+                            ("tcpfin", Some(v)) => t.tcpfin = v,
+                            ("udp", Some(v)) => t.udp = v,
+                            _ => self.error(&w.pos, "lvs_timeouts wants tcp N, tcpfin N, udp N"),
+                        }
+                    }
+                    g.lvs_timeouts = Some(t);
+                }
                 _ => self.unsupported(s),
             }
         }
@@ -629,6 +643,37 @@ impl Cx {
                 }
                 "notify_down" => {
                     rs.notify_down = self.string_value(s);
+                    continue;
+                }
+                "uthreshold" => {
+                    rs.uthreshold = self.value(s, "a connection count").unwrap_or(0);
+                    continue;
+                }
+                "lthreshold" => {
+                    rs.lthreshold = self.value(s, "a connection count").unwrap_or(0);
+                    continue;
+                }
+                "tun_type" => {
+                    rs.tunnel = match self.one(s).map(|w| w.text.as_str()) {
+                        Some("ipip") => Some(crate::model::Tunnel::Ipip),
+                        Some("gre") => Some(crate::model::Tunnel::Gre),
+                        Some("gue") => Some(crate::model::Tunnel::Gue {
+                            port: match rs.tunnel {
+                                Some(crate::model::Tunnel::Gue { port }) => port,
+                                _ => 0,
+                            },
+                        }),
+                        Some(_) => {
+                            self.error(&s.args[0].pos, "tun_type is ipip, gue or gre");
+                            None
+                        }
+                        None => None,
+                    };
+                    continue;
+                }
+                "tun_port" => {
+                    let port = self.value(s, "a port").unwrap_or(0);
+                    rs.tunnel = Some(crate::model::Tunnel::Gue { port });
                     continue;
                 }
                 "TCP_CHECK" => CheckKind::Tcp,
