@@ -17,17 +17,27 @@ pub fn firmware(arch: Arch) -> Result<PathBuf> {
 /// Builds a static binary of a workspace package for `arch` (the firmware,
 /// or the tests' own /init) and returns its path.
 pub fn static_binary(arch: Arch, package: &str, bin: &str) -> Result<PathBuf> {
+    static_binary_with(arch, package, bin, &[])
+}
+
+/// The same with cargo features; a build with features goes to its own
+/// target directory, so it never replaces the plain binary under a test
+/// that is using it.
+pub fn static_binary_with(arch: Arch, package: &str, bin: &str, features: &[&str]) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = arch.rust_target();
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--locked", "-p", package, "--bin", bin, "--target", target])
-        .current_dir(crate::paths::root())
-        .status()
-        .context("running cargo")?;
+    let mut target_dir = crate::paths::target_dir();
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--release", "--locked", "-p", package, "--bin", bin, "--target", target]);
+    if !features.is_empty() {
+        target_dir = target_dir.join(format!("features-{}", features.join("-")));
+        cmd.args(["--features", &features.join(",")]).arg("--target-dir").arg(&target_dir);
+    }
+    let status = cmd.current_dir(crate::paths::root()).status().context("running cargo")?;
     if !status.success() {
         bail!("cargo build of {package} for {target} failed ({status})");
     }
-    let bin = crate::paths::target_dir().join(target).join("release").join(bin);
+    let bin = target_dir.join(target).join("release").join(bin);
     if !bin.is_file() {
         bail!("cargo succeeded but {} is missing", bin.display());
     }

@@ -108,6 +108,21 @@ pub fn flash_image(board: &str, dir: &std::path::Path) -> PathBuf {
     path
 }
 
+/// A board's image with a firmware that has the test-only console commands
+/// (`debug stall`), built once per test process.
+pub fn debug_image(board: &str) -> Image {
+    static BUILT: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, img)) = built.iter().find(|(b, _)| b == board) {
+        return img.clone();
+    }
+    let b = vigil_image::load_board(board).expect("board");
+    let bin = vigil_image::build::static_binary_with(b.arch, "vigil", "vigil", &["debug-commands"]).expect("firmware");
+    let img = vigil_image::build::build_image_as(&b, &bin, &format!("{board}-debug"), &[]).expect("debug image");
+    built.push((board.to_string(), img.clone()));
+    img
+}
+
 /// Debian's ipvsadm with the shared libraries it needs (from `ldd`), for the
 /// IPVS benchmark's comparison inside a guest; none if it is not installed.
 fn ipvsadm_files() -> Vec<(String, PathBuf)> {

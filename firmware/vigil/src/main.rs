@@ -20,6 +20,7 @@ mod status;
 mod system;
 mod terminal;
 mod vrrp;
+mod watchdog;
 
 use std::io::Write;
 

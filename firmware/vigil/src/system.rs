@@ -85,6 +85,20 @@ impl vigil_shell::session::System for Appliance {
     fn status_topics(&self) -> Vec<String> {
         self.registry.topics()
     }
+    /// `debug stall`: PID 1 stops turning its event loop (the watchdog test).
+    #[cfg(feature = "debug-commands")]
+    fn debug(&mut self, args: &[String]) -> Option<String> {
+        match args.first().map(String::as_str) {
+            Some("stall") => {
+                warn!("debug stall: the event loop stops here; the watchdog should reset the board");
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            _ => Some("debug: stall".into()),
+        }
+    }
+
     fn random_salt(&mut self) -> [u8; 16] {
         let mut salt = [0u8; 16];
         if let Err(e) =
@@ -204,6 +218,21 @@ async fn event_loop(
     if let Err(e) = config::apply(&Config::default(), &running) {
         error!("config: {e}");
     }
+    // The hardware watchdog, as PID 1 on a board that has one.
+    let mut watchdog = match (mode, board.as_ref().and_then(|b| b.watchdog.as_ref())) {
+        (Mode::Pid1, Some(w)) if running.global.watchdog.enabled => {
+            match crate::watchdog::Watchdog::open(&w.device, u32::from(running.global.watchdog.timeout_s)) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    error!("watchdog: {e}");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let mut pet = tokio::time::interval(watchdog.as_ref().map_or(Duration::from_secs(3600), |w| w.period()));
+    pet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (balancer, mut health) =
         crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
     let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
@@ -251,6 +280,13 @@ async fn event_loop(
             ));
         let sig = tokio::select! {
             _ = sigchld.recv() => { reap::reap_all(); continue; }
+            // The loop turns: tell the hardware.
+            _ = pet.tick(), if watchdog.is_some() => {
+                if let Some(w) = watchdog.as_mut() {
+                    w.pet();
+                }
+                continue;
+            }
             Ok(()) = vrrp_states.changed() => {
                 let states = vrrp_states.borrow_and_update().clone();
                 lb.borrow_mut().vrrp_changed(&states);
@@ -299,6 +335,10 @@ async fn event_loop(
             break (action, sig.as_str().to_string());
         }
     };
+    // A clean power action: the watchdog must not reset the board meanwhile.
+    if let Some(w) = watchdog.take() {
+        w.disarm();
+    }
     // Masters resign with priority 0 so backups take over at once.
     let (done, wait) = tokio::sync::oneshot::channel();
     if resign.send(crate::vrrp::Control::Shutdown(done)).await.is_ok()

@@ -1,0 +1,55 @@
+//! The hardware watchdog in QEMU (i6300esb): PID 1 arms it and pets it from
+//! its event loop. A clean halt disarms it (the halted VM is left alone); a
+//! PID 1 that stops turning its loop (`debug stall`, a test-only build) has
+//! the board reset, and it boots again.
+
+use std::time::{Duration, Instant};
+use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
+
+const CMD: Duration = Duration::from_secs(30);
+const BOOT_LINE: &str = "/init started";
+
+#[test]
+fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
+    if !have_qemu("qemu-x86_64") {
+        return;
+    }
+    let img = vigil_tests::debug_image("qemu-x86_64");
+    let board = vigil_image::load_board("qemu-x86_64").unwrap();
+    let mut c = Cluster::empty("watchdog").unwrap();
+    let conf = c.dir.join("watchdog.conf");
+    std::fs::write(&conf, "vigil_defs {\n watchdog on\n watchdog_timeout 3\n}\n").unwrap();
+    let flash = c.dir.join("flash.img");
+    vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
+    let n = c
+        .add(&img, |s| {
+            s.flash = Some(flash.clone());
+            s.no_reboot = false; // a watchdog reset reboots the VM
+        })
+        .unwrap();
+    let node = c.node(n);
+    node.expect("watchdog: /dev/watchdog0 armed, timeout 3 s", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    // Pets keep it alive well past the timeout.
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(node.console_text().matches(BOOT_LINE).count(), 1, "no reset while PID 1 runs");
+
+    // PID 1 stalls: the board resets and boots again.
+    node.send_line("debug stall").unwrap();
+    node.expect("debug stall: the event loop stops here", CMD).unwrap();
+    let stalled = Instant::now();
+    let t = Instant::now();
+    while node.console_text().matches(BOOT_LINE).count() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the watchdog never reset the board");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("PID 1 stalled -> board reset after {:?}", stalled.elapsed());
+    node.expect("watchdog: /dev/watchdog0 armed, timeout 3 s", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+
+    // A clean halt: disarmed; the halted VM is not reset.
+    node.send_line("halt").unwrap();
+    node.expect("watchdog: /dev/watchdog0 disarmed", CMD).unwrap();
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(node.console_text().matches(BOOT_LINE).count(), 2, "no reset after a clean halt");
+}
