@@ -39,6 +39,8 @@ pub struct NodeSpec {
     /// Exit QEMU instead of rebooting the guest (a reboot ends the run).
     pub no_reboot: bool,
     pub accel: Accel,
+    /// `-rtc base=...`: the guest's clock at start (e.g. a wrong one).
+    pub rtc_base: Option<String>,
 }
 
 impl NodeSpec {
@@ -50,6 +52,7 @@ impl NodeSpec {
             flash: None,
             extra_cmdline: String::new(),
             no_reboot: true,
+            rtc_base: None,
             accel: Accel::from_env(),
         }
     }
@@ -120,6 +123,9 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
     }
     if spec.no_reboot {
         c.arg("-no-reboot");
+    }
+    if let Some(base) = &spec.rtc_base {
+        c.arg("-rtc").arg(format!("base={base}"));
     }
     Ok(c)
 }

@@ -42,7 +42,7 @@ pub fn query(server: SocketAddr, timeout: Duration) -> Result<Sample, QueryError
         match sock.recv(&mut buf) {
             Ok(n) => {
                 let t4 = Timestamp::from_system(SystemTime::now());
-                match from_reply(&buf[..n.max(0)], t1, t4) {
+                match from_reply(&buf[..n], t1, t4) {
                     // A stray or replayed datagram: keep waiting for ours.
                     Err(Reject::OriginMismatch) if n >= LEN => continue,
                     r => return r.map_err(QueryError::Rejected),

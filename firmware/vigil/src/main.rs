@@ -19,6 +19,7 @@ mod reap;
 mod status;
 mod system;
 mod terminal;
+mod timesync;
 mod vrrp;
 mod watchdog;
 

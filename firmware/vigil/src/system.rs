@@ -79,6 +79,9 @@ impl vigil_shell::session::System for Appliance {
                 None => text.push_str(&format!("\nconfig embedded default (flash: {})", self.location)),
             }
             text.push_str(&format!("\nclock {}", crate::clock::utc_now()));
+            if let Some(t) = self.registry.get("time") {
+                text.push_str(&format!("\n{t}"));
+            }
         }
         Some(text)
     }
@@ -218,6 +221,11 @@ async fn event_loop(
     if let Err(e) = config::apply(&Config::default(), &running) {
         error!("config: {e}");
     }
+    // The clock, before the daemons that log and check certificates.
+    let time_status = crate::timesync::Status::default();
+    let servers: Vec<std::net::IpAddr> = running.global.time_servers.to_vec();
+    crate::timesync::at_boot(&servers, &time_status).await;
+    tokio::spawn(crate::timesync::run(servers, time_status.clone()));
     // The hardware watchdog, as PID 1 on a board that has one.
     let mut watchdog = match (mode, board.as_ref().and_then(|b| b.watchdog.as_ref())) {
         (Mode::Pid1, Some(w)) if running.global.watchdog.enabled => {
@@ -245,6 +253,8 @@ async fn event_loop(
     let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
     tokio::spawn(crate::vrrp::run(running.clone(), vrrp_status.clone(), states_tx, vrrp_rx));
     let mut registry = registry(mode, board);
+    let time_text = time_status.clone();
+    registry.add("time", move || time_text.lock().unwrap_or_else(|p| p.into_inner()).clone());
     registry.add("checkers", move || {
         let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if lines.is_empty() { "no health checkers are running".to_string() } else { lines.join("\n") }

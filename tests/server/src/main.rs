@@ -105,6 +105,7 @@ fn serve(name: &str) {
     spawn_tcp(25, move |s| smtp(s, &n));
     spawn_udp(7, |q, _| Some(q.to_vec()));
     spawn_udp(53, dns);
+    spawn_udp(123, ntp);
     say(&format!("test-server: {name} ready"));
 }
 
@@ -325,4 +326,25 @@ fn bench_ipvs() {
         say("bench: ipvsadm is not in this image");
     }
     say("bench: done");
+}
+
+/// An NTP server (stratum 2) answering with this node's own clock.
+fn ntp(q: &[u8], _from: SocketAddr) -> Option<Vec<u8>> {
+    if q.len() < 48 || q[0] & 7 != 3 {
+        return None;
+    }
+    let now = || {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let secs = (d.as_secs() + 2_208_988_800) & 0xffff_ffff;
+        (secs << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
+    };
+    let received = now();
+    let mut r = vec![0u8; 48];
+    r[0] = (4 << 3) | 4; // version 4, server
+    r[1] = 2;
+    r[12..16].copy_from_slice(b"TEST");
+    r[24..32].copy_from_slice(&q[40..48]); // origin: their transmit time
+    r[32..40].copy_from_slice(&received.to_be_bytes());
+    r[40..48].copy_from_slice(&now().to_be_bytes());
+    Some(r)
 }
