@@ -17,6 +17,7 @@ mod nft;
 mod power;
 mod reap;
 mod status;
+mod supervise;
 mod system;
 mod terminal;
 mod timesync;
@@ -57,6 +58,7 @@ fn main() {
                 args.iter().position(|a| a == "--config").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
             system::run_host(flash, conf)
         }
+        Some("child") if args.get(1).map(String::as_str) == Some("vrrp") => crate::supervise::child_vrrp(),
         Some("version" | "--version" | "-V") => {
             let _ = writeln!(std::io::stdout(), "vigil {VERSION}");
         }

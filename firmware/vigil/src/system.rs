@@ -31,6 +31,9 @@ pub struct Appliance {
     vrrp: tokio::sync::mpsc::Sender<crate::vrrp::Control>,
     /// IPVS and the checkers: new configs are reconciled into the kernel's table.
     lb: std::rc::Rc<std::cell::RefCell<crate::lb::Balancer>>,
+    /// The supervised daemons (`debug kill` in test builds).
+    #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
+    supervision: std::sync::Arc<crate::supervise::Health>,
     /// The config last applied (what vigil set up in the kernel).
     applied: Config,
     location: String,
@@ -98,7 +101,18 @@ impl vigil_shell::session::System for Appliance {
                     std::thread::sleep(Duration::from_secs(3600));
                 }
             }
-            _ => Some("debug: stall".into()),
+            Some("kill") => {
+                let sig = match args.get(2).map(String::as_str) {
+                    Some("STOP") => Signal::SIGSTOP,
+                    _ => Signal::SIGKILL,
+                };
+                let pid = self.supervision.pid.load(std::sync::atomic::Ordering::Relaxed);
+                match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig) {
+                    Ok(()) => Some(format!("debug: {sig} sent to the vrrp child (pid {pid})")),
+                    Err(e) => Some(format!("debug: kill {pid}: {e}")),
+                }
+            }
+            _ => Some("debug: stall | kill vrrp [KILL|STOP]".into()),
         }
     }
 
@@ -251,10 +265,13 @@ async fn event_loop(
     let vrrp_status = crate::vrrp::Status::default();
     let (vrrp_tx, vrrp_rx) = tokio::sync::mpsc::channel(4);
     let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
-    tokio::spawn(crate::vrrp::run(running.clone(), vrrp_status.clone(), states_tx, vrrp_rx));
+    let supervision = std::sync::Arc::new(crate::supervise::Health::default());
+    tokio::spawn(crate::supervise::vrrp(running.clone(), vrrp_status.clone(), states_tx, vrrp_rx, supervision.clone()));
     let mut registry = registry(mode, board);
     let time_text = time_status.clone();
     registry.add("time", move || time_text.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    let sup = supervision.clone();
+    registry.add("supervision", move || sup.lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n"));
     registry.add("checkers", move || {
         let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if lines.is_empty() { "no health checkers are running".to_string() } else { lines.join("\n") }
@@ -268,6 +285,7 @@ async fn event_loop(
         store: flash.store,
         vrrp: vrrp_tx,
         lb: lb.clone(),
+        supervision: supervision.clone(),
         applied: running.clone(),
         location: flash.location,
         registry,
@@ -292,7 +310,10 @@ async fn event_loop(
             _ = sigchld.recv() => { reap::reap_all(); continue; }
             // The loop turns: tell the hardware.
             _ = pet.tick(), if watchdog.is_some() => {
-                if let Some(w) = watchdog.as_mut() {
+                // Only while the supervised daemons are healthy, too.
+                if let Some(w) = watchdog.as_mut()
+                    && supervision.healthy.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     w.pet();
                 }
                 continue;

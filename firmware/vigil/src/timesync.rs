@@ -51,10 +51,8 @@ fn apply(c: Correction) -> Result<&'static str, String> {
             Ok("stepped")
         }
         Correction::Slew(ns) => {
-            let delta = libc::timeval {
-                tv_sec: (ns / 1_000_000_000) as libc::time_t,
-                tv_usec: ((ns % 1_000_000_000) / 1000) as libc::suseconds_t,
-            };
+            let delta =
+                libc::timeval { tv_sec: (ns / 1_000_000_000) as _, tv_usec: ((ns % 1_000_000_000) / 1000) as _ };
             // SAFETY: adjtime reads the timeval we pass and writes nothing
             // (the old-delta pointer is null).
             let r = unsafe { libc::adjtime(&delta, std::ptr::null_mut()) };

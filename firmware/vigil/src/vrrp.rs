@@ -43,6 +43,8 @@ struct Running {
     vmac: Option<Vmac>,
     /// Dropped packets are logged, but not every one of a flood.
     drop_log: RateLimit,
+    /// Its first virtual address was up when it started (a restart).
+    resume: bool,
 }
 
 /// At most `BURST` log lines per `WINDOW`; what is held back is counted and
@@ -289,7 +291,15 @@ impl Daemon {
     fn start_one(&mut self, v: &VrrpInstance) {
         match start(v) {
             Ok(mut r) => {
-                r.vrrp.start(Instant::now());
+                if r.resume {
+                    // A restarted daemon whose addresses are still up: it was
+                    // master a moment ago; it says so at once (no flap). A
+                    // better router's adverts take it back to backup.
+                    info!("vrrp_instance {}: its addresses are still up: resuming as master", r.name);
+                    r.vrrp.resume_master(Instant::now());
+                } else {
+                    r.vrrp.start(Instant::now());
+                }
                 self.instances.push(r);
             }
             Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
@@ -497,6 +507,13 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         garp_delay: Duration::from_secs(u64::from(v.garp.master_delay_s)),
         garp_refresh: (v.garp.master_refresh_s > 0).then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
     };
+    let resume = !v.use_vmac
+        && v.virtual_ipaddress.first().is_some_and(|vip| {
+            let dev = vip.dev.as_deref().map_or(link.index, |d| {
+                rtnl.links().ok().and_then(|l| l.into_iter().find(|l| l.name == d)).map_or(-1, |l| l.index)
+            });
+            rtnl.addresses(dev).is_ok_and(|a| a.iter().any(|(ip, _)| *ip == vip.addr.addr))
+        });
     let vmac = if v.use_vmac { Some(create_vmac(&mut rtnl, v, link.index, primary)?) } else { None };
     let peers = v.unicast_peer.to_vec();
     info!(
@@ -516,6 +533,7 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
         drops: 0,
         vmac,
         drop_log: RateLimit::default(),
+        resume,
     })
 }
 
@@ -783,6 +801,16 @@ fn track(r: &mut Running, links: &[crate::net::Link]) {
             info!("vrrp_instance {}: priority {} -> {p} (tracking)", r.name, r.vrrp.priority());
             r.vrrp.set_priority(p);
         }
+    }
+}
+
+/// A state's name as a static string (from a child's report).
+pub fn state_static(s: &str) -> &'static str {
+    match s {
+        "MASTER" => "MASTER",
+        "BACKUP" => "BACKUP",
+        "FAULT" => "FAULT",
+        _ => "INIT",
     }
 }
 

@@ -214,6 +214,19 @@ impl Instance {
         }
     }
 
+    /// Startup of a daemon that was master a moment ago (its addresses are
+    /// still up): master at once, so the addresses do not flap; if another
+    /// router is master meanwhile, the usual rules settle it.
+    pub fn resume_master(&mut self, now: Instant) {
+        self.started = Some(now);
+        self.master_adver_interval_cs = self.cfg.advert_int_cs;
+        if !self.link_up || self.group_fault {
+            self.set_state(State::Fault);
+        } else {
+            self.become_master(now);
+        }
+    }
+
     /// Shutdown event: a master resigns with priority 0, so a backup takes
     /// over after Skew_Time instead of Master_Down_Interval.
     pub fn shutdown(&mut self) {

@@ -1,0 +1,55 @@
+//! Supervision in QEMU (a test build with `debug kill`): the VRRP daemon is
+//! a child of PID 1. Killed (SIGKILL) it is restarted at once; stopped
+//! (SIGSTOP) it misses its heartbeats and is killed and restarted. Each
+//! time the new daemon finds its VIP still up and resumes as master: the
+//! VIP never leaves.
+
+use std::time::{Duration, Instant};
+use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
+
+const CMD: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_killed_or_hung_vrrp_child_is_restarted_and_the_vip_stays() {
+    if !have_qemu("qemu-x86_64") {
+        return;
+    }
+    let img = vigil_tests::debug_image("qemu-x86_64");
+    let board = vigil_image::load_board("qemu-x86_64").unwrap();
+    let mut c = Cluster::empty("supervision").unwrap();
+    let conf = c.dir.join("vrrp.conf");
+    std::fs::write(
+        &conf,
+        "interface eth0 {\n address 192.0.2.1/24\n}\nvrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 9\n\
+         priority 150\n advert_int 0.5\n virtual_ipaddress {\n  192.0.2.100/24\n }\n}\n",
+    )
+    .unwrap();
+    let flash = c.dir.join("flash.img");
+    vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
+    let n = c.add(&img, |s| s.flash = Some(flash.clone())).unwrap();
+    let node = c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.expect("vrrp_instance VI_1: BACKUP -> MASTER", BOOT_TIMEOUT).unwrap();
+    let has_vip =
+        |node: &mut vigil_image::Node| node.command("show interfaces", CMD).unwrap().contains("inet 192.0.2.100/24");
+    assert!(has_vip(node));
+
+    for (sig, why) in [("KILL", "was killed by a signal"), ("STOP", "missed its heartbeats for 3 s; killed")] {
+        let out = node.command(&format!("debug kill vrrp {sig}"), CMD).unwrap();
+        assert!(out.contains("sent to the vrrp child"), "{out}");
+        let t = Instant::now();
+        node.expect(&format!("supervise: the vrrp child {why}"), CMD).unwrap();
+        node.expect("supervise: vrrp child started", CMD).unwrap();
+        node.expect("vrrp_instance VI_1: its addresses are still up: resuming as master", CMD).unwrap();
+        eprintln!("SIG{sig} -> a new vrrp child mastering after {:?}", t.elapsed());
+        assert!(has_vip(node), "the VIP stayed");
+        let sup = node.command("show supervision", CMD).unwrap();
+        assert!(sup.contains("vrrp: running, pid"), "{sup}");
+    }
+    let console = node.console_text();
+    assert!(!console.contains("removed 192.0.2.100/24"), "the VIP never left:\n{console}");
+    // The new child's first report reaches PID 1 within a quarter second.
+    std::thread::sleep(Duration::from_secs(1));
+    let vrrp = node.command("show vrrp", CMD).unwrap();
+    assert!(vrrp.contains("VI_1 eth0 vrid 9 Master"), "{vrrp}");
+}
