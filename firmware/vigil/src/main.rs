@@ -34,7 +34,8 @@ fn main() {
     // them: PID 1 has no default action for a signal without a handler, so
     // one sent during boot would otherwise be lost.
     power::hold_signals();
-    clock::set_epoch(pid1);
+    // A daemon started by PID 1 stamps its logs from kernel start too.
+    clock::set_epoch(pid1 || std::os::unix::process::parent_id() == 1);
     log::init();
     if pid1 {
         power::install_panic_hook();

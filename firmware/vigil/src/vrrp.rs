@@ -722,7 +722,13 @@ fn act(r: &mut Running, no_accept: &mut crate::nft::NoAccept) -> Vec<State> {
     let mut moved = Vec::new();
     while let Some(a) = r.vrrp.poll_action() {
         match a {
-            Action::Send(repr) => send(r, &repr),
+            Action::Send(repr) => {
+                send(r, &repr);
+                if r.vrrp.stats.adverts_sent == 1 {
+                    // A stable line for the boot benchmark.
+                    info!("vrrp_instance {}: first advert sent", r.name);
+                }
+            }
             Action::AddAddresses => {
                 guard(r, no_accept, true);
                 addresses(r, true);
