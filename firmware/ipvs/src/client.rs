@@ -305,3 +305,18 @@ fn resolve(sock: &NlSocketHandle) -> Result<u16, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn kernel_errors_say_what_was_asked_and_what_it_means() {
+        let e = Error::Kernel { what: "adding TCP 10.0.0.1:80".into(), errno: libc::EEXIST };
+        assert_eq!(e.to_string(), "adding TCP 10.0.0.1:80: it exists already (File exists (os error 17))");
+        let e = Error::Kernel { what: "adding TCP 10.0.0.1:80".into(), errno: libc::ENOENT };
+        assert!(e.to_string().contains("the scheduler's module (ip_vs_<name>) is not loaded"), "{e}");
+        assert_eq!(Error::NoIpvs.to_string(), "the kernel has no IPVS (module ip_vs not loaded)");
+        assert_eq!(e.errno(), Some(libc::ENOENT));
+    }
+}

@@ -270,10 +270,33 @@ async fn run_once(
     outcome
 }
 
+/// The VRRP daemon needs the network and nothing else: every capability
+/// but CAP_NET_ADMIN (addresses, nf_tables, macvlans, net sysctls) and
+/// CAP_NET_RAW (raw sockets, binding to a device) goes, from the bounding
+/// set too, so nothing it runs (notify programs) can get them back.
+fn least_privilege() -> Result<(), caps::errors::CapsError> {
+    use caps::{CapSet, Capability};
+    let keep: caps::CapsHashSet = [Capability::CAP_NET_ADMIN, Capability::CAP_NET_RAW].into_iter().collect();
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            // Not in the bounding set already: nothing to drop.
+            let _ = caps::drop(None, CapSet::Bounding, cap);
+        }
+    }
+    caps::set(None, CapSet::Inheritable, &caps::CapsHashSet::new())?;
+    caps::set(None, CapSet::Effective, &keep)?;
+    caps::set(None, CapSet::Permitted, &keep)?;
+    Ok(())
+}
+
 /// `vigil child vrrp`: the VRRP daemon, on its own runtime, fed from stdin
 /// (the socketpair). Exits when PID 1 goes away or says so.
 pub fn child_vrrp() {
     crate::power::release_signals();
+    if let Err(e) = least_privilege() {
+        error!("vrrp child: dropping capabilities: {e}");
+        std::process::exit(1);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
