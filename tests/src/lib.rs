@@ -240,3 +240,22 @@ impl Drop for Cluster {
 pub fn root() -> PathBuf {
     vigil_image::paths::root()
 }
+
+/// A process's figures from /proc, for the benchmarks.
+pub mod procfs {
+    /// utime + stime in clock ticks (USER_HZ, 100 on Linux).
+    pub fn cpu_ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The fields after the command name (which may hold spaces) start after ")".
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        field(11) + field(12)
+    }
+
+    /// Resident memory in KiB.
+    pub fn rss_kib(pid: u32) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+    }
+}

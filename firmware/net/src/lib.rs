@@ -68,6 +68,20 @@ fn io_err(e: impl fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// An attribute of type `ty` with `inner` nested in it.
+fn nested<T: neli::consts::rtnl::RtaType, I: neli::consts::rtnl::RtaType>(
+    ty: T,
+    inner: &neli::rtnl::Rtattr<I, Buffer>,
+) -> io::Result<neli::rtnl::Rtattr<T, Buffer>> {
+    RtattrBuilder::default()
+        .rta_type(ty)
+        .rta_payload(Buffer::new())
+        .build()
+        .map_err(io_err)?
+        .nest(inner)
+        .map_err(io_err)
+}
+
 impl Rtnl {
     pub fn open() -> io::Result<Rtnl> {
         let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty()).map_err(io_err)?;
@@ -226,8 +240,14 @@ impl Rtnl {
     }
 
     pub fn set_mtu(&mut self, index: i32, mtu: u32) -> io::Result<()> {
+        let mtu = RtattrBuilder::default().rta_type(Ifla::Mtu).rta_payload(Buffer::from(mtu.to_ne_bytes().to_vec()));
+        self.set_link_attr(index, mtu.build().map_err(io_err)?)
+    }
+
+    /// Sets one attribute of a link (RTM_NEWLINK on an existing index).
+    fn set_link_attr(&mut self, index: i32, attr: neli::rtnl::Rtattr<Ifla, Buffer>) -> io::Result<()> {
         let mut attrs = RtBuffer::new();
-        attrs.push(RtattrBuilder::default().rta_type(Ifla::Mtu).rta_payload(mtu).build().map_err(io_err)?);
+        attrs.push(attr);
         let msg = IfinfomsgBuilder::default()
             .ifi_family(RtAddrFamily::Unspecified)
             .ifi_index(index)
@@ -272,27 +292,13 @@ impl Rtnl {
         data: neli::rtnl::Rtattr<IflaVlan, Buffer>,
         extra: Option<neli::rtnl::Rtattr<Ifla, Buffer>>,
     ) -> io::Result<()> {
-        let data = RtattrBuilder::default()
-            .rta_type(IflaInfo::Data)
-            .rta_payload(Buffer::new())
-            .build()
-            .map_err(io_err)?
-            .nest(&data)
-            .map_err(io_err)?;
+        let data = nested(IflaInfo::Data, &data)?;
         let kind = RtattrBuilder::default()
             .rta_type(IflaInfo::Kind)
             .rta_payload(Buffer::from(kind.as_bytes().to_vec()))
             .build()
             .map_err(io_err)?;
-        let info = RtattrBuilder::default()
-            .rta_type(Ifla::Linkinfo)
-            .rta_payload(Buffer::new())
-            .build()
-            .map_err(io_err)?
-            .nest(&kind)
-            .map_err(io_err)?
-            .nest(&data)
-            .map_err(io_err)?;
+        let info = nested(Ifla::Linkinfo, &kind)?.nest(&data).map_err(io_err)?;
         let mut attrs = RtBuffer::new();
         attrs.push(
             RtattrBuilder::default()
@@ -330,30 +336,8 @@ impl Rtnl {
             .rta_payload(IN6_ADDR_GEN_MODE_NONE)
             .build()
             .map_err(io_err)?;
-        let inet6 = RtattrBuilder::default()
-            .rta_type(Ifla::from(libc::AF_INET6 as u16))
-            .rta_payload(Buffer::new())
-            .build()
-            .map_err(io_err)?
-            .nest(&mode)
-            .map_err(io_err)?;
-        let spec = RtattrBuilder::default()
-            .rta_type(Ifla::AfSpec)
-            .rta_payload(Buffer::new())
-            .build()
-            .map_err(io_err)?
-            .nest(&inet6)
-            .map_err(io_err)?;
-        let mut attrs = RtBuffer::new();
-        attrs.push(spec);
-        let msg = IfinfomsgBuilder::default()
-            .ifi_family(RtAddrFamily::Unspecified)
-            .ifi_index(index)
-            .rtattrs(attrs)
-            .build()
-            .map_err(io_err)?;
-        let seq = self.send(Rtm::Newlink, NlmF::ACK, msg)?;
-        self.wait_ack(seq)
+        let inet6 = nested(Ifla::from(libc::AF_INET6 as u16), &mode)?;
+        self.set_link_attr(index, nested(Ifla::AfSpec, &inet6)?)
     }
 
     pub fn delete_link(&mut self, index: i32) -> io::Result<()> {
