@@ -48,7 +48,7 @@ impl vigil_shell::session::System for Appliance {
         let g = store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
         info!("config: generation {g} committed to {}", self.location);
         let previous = std::mem::replace(&mut self.applied, config.clone());
-        if previous.vrrp_instances != config.vrrp_instances
+        if (previous.vrrp_instances != config.vrrp_instances || previous.sync_groups != config.sync_groups)
             && self.vrrp.try_send(crate::vrrp::Control::Config(Box::new(config.clone()))).is_err()
         {
             warn!("vrrp: the daemon did not take the new config");
