@@ -38,6 +38,21 @@ pub fn set_console_line(line: Option<String>) {
     *CONSOLE_LINE.lock().unwrap_or_else(|p| p.into_inner()) = line;
 }
 
+/// In a daemon child: where its log lines go instead of the console (to
+/// PID 1, which prints them: one writer on the console, and the lines are
+/// in `show log` too).
+static SINK: Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>> = Mutex::new(None);
+
+/// A child hands its log lines to `sink` from now on.
+pub fn send_to(sink: tokio::sync::mpsc::UnboundedSender<String>) {
+    *SINK.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+}
+
+/// Log lines a child sent: kept and printed as PID 1's own.
+pub fn emit(text: &str) {
+    let _ = Tee.write_all(text.as_bytes());
+}
+
 /// Writes a log line to stderr and keeps it in the ring. If the shell has a
 /// line on the terminal, the log line replaces it and the shell's line is
 /// drawn again after it, so typed text is never split by a log line.
@@ -45,6 +60,11 @@ struct Tee;
 
 impl Write for Tee {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(sink) = SINK.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && sink.send(String::from_utf8_lossy(buf).into_owned()).is_ok()
+        {
+            return Ok(buf.len());
+        }
         let mut r = RING.lock().unwrap_or_else(|p| p.into_inner());
         for line in String::from_utf8_lossy(buf).lines() {
             if r.len() == RING_LINES {

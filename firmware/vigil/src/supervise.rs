@@ -33,6 +33,8 @@ pub enum Up {
     Pong(u64),
     Status(Vec<String>),
     States(Vec<(String, String)>),
+    /// Log lines, formatted (PID 1 prints them).
+    Log(String),
     Stopped,
 }
 
@@ -232,6 +234,7 @@ async fn run_once(
                         changed
                     });
                 }
+                Some(Ok(Up::Log(text))) => crate::log::emit(&text),
                 Some(Ok(Up::Stopped)) => {}
                 Some(Err(_)) | None => {
                     // The socket closed: the child is going; its exit tells why.
@@ -251,8 +254,18 @@ async fn run_once(
                 }
                 Some(crate::vrrp::Control::Shutdown(done)) => {
                     let _ = send(&mut wr, &Down::Shutdown).await;
-                    // The child resigns and exits; wait for that, briefly.
-                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut exited).await;
+                    // The child resigns (printing what it logs) and says it stopped.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        while let Some(Ok(m)) = up_rx.recv().await {
+                            match m {
+                                Up::Log(text) => crate::log::emit(&text),
+                                Up::Stopped => break,
+                                _ => {}
+                            }
+                        }
+                    })
+                    .await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), &mut exited).await;
                     kill();
                     let _ = done.send(());
                     break Ended::Shutdown;
@@ -334,6 +347,9 @@ pub fn child_vrrp() {
                 }
             }
         });
+        // From here on the log goes to PID 1 over the socket.
+        let (log_tx, mut log_rx) = tokio::sync::mpsc::unbounded_channel();
+        crate::log::send_to(log_tx);
         let status = crate::vrrp::Status::default();
         let (states_tx, mut states_rx) = tokio::sync::watch::channel(Vec::new());
         let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(4);
@@ -355,6 +371,10 @@ pub fn child_vrrp() {
                         let (done, wait) = tokio::sync::oneshot::channel();
                         let _ = ctl_tx.send(crate::vrrp::Control::Shutdown(done)).await;
                         let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+                        // What the daemon logged on its way out, then the end.
+                        while let Ok(text) = log_rx.try_recv() {
+                            let _ = send(&mut wr, &Up::Log(text)).await;
+                        }
                         let _ = send(&mut wr, &Up::Stopped).await;
                         break;
                     }
@@ -363,6 +383,11 @@ pub fn child_vrrp() {
                     let s: Vec<(String, String)> =
                         states_rx.borrow_and_update().iter().map(|(n, st)| (n.clone(), st.to_string())).collect();
                     if send(&mut wr, &Up::States(s)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(text) = log_rx.recv() => {
+                    if send(&mut wr, &Up::Log(text)).await.is_err() {
                         break;
                     }
                 }
