@@ -61,9 +61,15 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     }
     assert_eq!(owner, Some(node1), "node 1 (priority 150) answers for the VIP");
     c.node(1).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(5)).unwrap();
-    c.node(1).expect("ipvs: sync daemon master on eth0 (sync id 5)", Duration::from_secs(5)).unwrap();
     let cmd = Duration::from_secs(20);
-    let sync1 = c.node(1).command("show ipvs-sync", cmd).unwrap();
+    let t = Instant::now();
+    let sync1 = loop {
+        let s = c.node(1).command("show ipvs-sync", cmd).unwrap();
+        if s.contains("master") || t.elapsed() > Duration::from_secs(5) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let sync2 = c.node(2).command("show ipvs-sync", cmd).unwrap();
     assert_eq!(sync1.trim(), "master on eth0 sync id 5");
     assert_eq!(sync2.trim(), "backup on eth0 sync id 5");
@@ -82,7 +88,15 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     assert_eq!(owner, Some(node2), "node 2 answers after node 1 died");
     c.node(2).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(5)).unwrap();
     eprintln!("node 1 killed -> the client reaches the VIP on node 2 after {took:?}");
-    let out = c.node(2).command("show vrrp", Duration::from_secs(20)).unwrap();
+    // The daemon reports to PID 1 over its socket: give the report a moment.
+    let t = Instant::now();
+    let out = loop {
+        let out = c.node(2).command("show vrrp", Duration::from_secs(20)).unwrap();
+        if out.contains("Master") || t.elapsed() > Duration::from_secs(2) {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(out.contains("VI_1 eth0 vrid 51 Master priority 100"), "{out}");
     // The sync daemon switched with the state (it follows VRRP at once).
     let sync2 = c.node(2).command("show ipvs-sync", Duration::from_secs(20)).unwrap();

@@ -358,6 +358,14 @@ pub fn child_vrrp() {
         let mut last_status = Vec::new();
         loop {
             tokio::select! {
+                // Log lines first: a state change is logged before it is
+                // reported, and PID 1 then prints and acts in that order.
+                biased;
+                Some(text) = log_rx.recv() => {
+                    if send(&mut wr, &Up::Log(text)).await.is_err() {
+                        break;
+                    }
+                }
                 m = down_rx.recv() => match m.unwrap_or_else(|| Err(std::io::Error::other("closed"))) {
                     Ok(Down::Ping(n)) => {
                         if send(&mut wr, &Up::Pong(n)).await.is_err() {
@@ -385,10 +393,13 @@ pub fn child_vrrp() {
                     if send(&mut wr, &Up::States(s)).await.is_err() {
                         break;
                     }
-                }
-                Some(text) = log_rx.recv() => {
-                    if send(&mut wr, &Up::Log(text)).await.is_err() {
-                        break;
+                    // `show vrrp` agrees with a transition at once, not at the next tick.
+                    let now = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    if now != last_status {
+                        last_status = now.clone();
+                        if send(&mut wr, &Up::Status(now)).await.is_err() {
+                            break;
+                        }
                     }
                 }
                 _ = report.tick() => {
