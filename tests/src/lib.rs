@@ -50,33 +50,31 @@ pub fn have_qemu(board: &str) -> bool {
     require(have_program(&q.binary), &format!("{} (apt-get install qemu-system-*)", q.binary))
 }
 
-static FIRMWARE: OnceLock<Mutex<Vec<(Arch, PathBuf)>>> = OnceLock::new();
-static IMAGES: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
+/// What `build` makes for `key`, made once per test process and kept in `cell`
+/// (tests run on several threads: the second one waits for the first build).
+fn once<K: PartialEq + Clone, V: Clone>(cell: &OnceLock<Mutex<Vec<(K, V)>>>, key: K, build: impl FnOnce() -> V) -> V {
+    let mut built = cell.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, v)) = built.iter().find(|(k, _)| *k == key) {
+        return v.clone();
+    }
+    let v = build();
+    built.push((key, v.clone()));
+    v
+}
 
 /// The static firmware for `arch`, built once per test process.
 pub fn firmware(arch: Arch) -> PathBuf {
-    let cell = FIRMWARE.get_or_init(Default::default);
-    let mut built = cell.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, p)) = built.iter().find(|(a, _)| *a == arch) {
-        return p.clone();
-    }
-    let p = vigil_image::build::firmware(arch).expect("building the firmware");
-    built.push((arch, p.clone()));
-    p
+    static BUILT: OnceLock<Mutex<Vec<(Arch, PathBuf)>>> = OnceLock::new();
+    once(&BUILT, arch, || vigil_image::build::firmware(arch).expect("building the firmware"))
 }
 
 /// A board's image, built once per test process.
 pub fn image(board: &str) -> Image {
-    let cell = IMAGES.get_or_init(Default::default);
-    let mut built = cell.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, img)) = built.iter().find(|(b, _)| b == board) {
-        return img.clone();
-    }
-    let b = vigil_image::load_board(board).expect("board");
-    let fw = firmware(b.arch);
-    let img = vigil_image::build_image(&b, &fw).expect("building the image");
-    built.push((board.to_string(), img.clone()));
-    img
+    static BUILT: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
+    once(&BUILT, board.to_string(), || {
+        let b = vigil_image::load_board(board).expect("board");
+        vigil_image::build_image(&b, &firmware(b.arch)).expect("building the image")
+    })
 }
 
 /// A board's image with the tests' own program (tests/server) as /init:
@@ -84,17 +82,13 @@ pub fn image(board: &str) -> Image {
 /// test process.
 pub fn test_server_image(board: &str) -> Image {
     static BUILT: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, img)) = built.iter().find(|(b, _)| b == board) {
-        return img.clone();
-    }
-    let b = vigil_image::load_board(board).expect("board");
-    let bin = vigil_image::build::static_binary(b.arch, "vigil-test-server", "test-server").expect("test-server");
-    let extra = if b.arch == Arch::X86_64 { ipvsadm_files() } else { Vec::new() };
-    let img = vigil_image::build::build_image_as(&b, &bin, &format!("test-server-{board}"), &extra)
-        .expect("test-server image");
-    built.push((board.to_string(), img.clone()));
-    img
+    once(&BUILT, board.to_string(), || {
+        let b = vigil_image::load_board(board).expect("board");
+        let bin = vigil_image::build::static_binary(b.arch, "vigil-test-server", "test-server").expect("test-server");
+        let extra = if b.arch == Arch::X86_64 { ipvsadm_files() } else { Vec::new() };
+        vigil_image::build::build_image_as(&b, &bin, &format!("test-server-{board}"), &extra)
+            .expect("test-server image")
+    })
 }
 
 /// An erased flash image of the board's size (sparse), for a node that
@@ -112,15 +106,12 @@ pub fn flash_image(board: &str, dir: &std::path::Path) -> PathBuf {
 /// (`debug stall`), built once per test process.
 pub fn debug_image(board: &str) -> Image {
     static BUILT: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, img)) = built.iter().find(|(b, _)| b == board) {
-        return img.clone();
-    }
-    let b = vigil_image::load_board(board).expect("board");
-    let bin = vigil_image::build::static_binary_with(b.arch, "vigil", "vigil", &["debug-commands"]).expect("firmware");
-    let img = vigil_image::build::build_image_as(&b, &bin, &format!("{board}-debug"), &[]).expect("debug image");
-    built.push((board.to_string(), img.clone()));
-    img
+    once(&BUILT, board.to_string(), || {
+        let b = vigil_image::load_board(board).expect("board");
+        let bin =
+            vigil_image::build::static_binary_with(b.arch, "vigil", "vigil", &["debug-commands"]).expect("firmware");
+        vigil_image::build::build_image_as(&b, &bin, &format!("{board}-debug"), &[]).expect("debug image")
+    })
 }
 
 /// Debian's ipvsadm with the shared libraries it needs (from `ldd`), for the

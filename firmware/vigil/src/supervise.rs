@@ -59,6 +59,25 @@ pub async fn recv<T: for<'a> Deserialize<'a>>(s: &mut (impl AsyncReadExt + Unpin
     postcard::from_bytes(&body).map_err(|e| std::io::Error::other(format!("a bad message: {e}")))
 }
 
+/// Reads messages whole on their own task and hands them over a channel
+/// (a read cut short by another branch of a select would lose bytes
+/// mid-message); the channel ends after the first error.
+fn spawn_reader<T: for<'a> Deserialize<'a> + Send + 'static>(
+    mut rd: tokio::net::unix::OwnedReadHalf,
+) -> (tokio::sync::mpsc::UnboundedReceiver<std::io::Result<T>>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        loop {
+            let m: std::io::Result<T> = recv(&mut rd).await;
+            let end = m.is_err();
+            if tx.send(m).is_err() || end {
+                return;
+            }
+        }
+    });
+    (rx, task)
+}
+
 /// Heartbeat period and the silence after which a child is killed.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 pub const HEARTBEAT_LIMIT: Duration = Duration::from_secs(3);
@@ -182,7 +201,7 @@ async fn run_once(
         kill();
         return Ended::Failed("socket setup failed".into());
     };
-    let (mut rd, mut wr) = sock.into_split();
+    let (rd, mut wr) = sock.into_split();
     if let Err(e) = send(&mut wr, &Down::Config(Box::new(config.clone()))).await {
         kill();
         return Ended::Failed(format!("took no config: {e}"));
@@ -193,16 +212,7 @@ async fn run_once(
     let mut beat = tokio::time::interval(HEARTBEAT);
     let mut seq = 0u64;
     let mut last_pong = Instant::now();
-    let (up_tx, mut up_rx) = tokio::sync::mpsc::unbounded_channel();
-    let reader = tokio::spawn(async move {
-        loop {
-            let m: std::io::Result<Up> = recv(&mut rd).await;
-            let end = m.is_err();
-            if up_tx.send(m).is_err() || end {
-                return;
-            }
-        }
-    });
+    let (mut up_rx, reader) = spawn_reader::<Up>(rd);
     let outcome = loop {
         tokio::select! {
             code = &mut exited => {
@@ -335,18 +345,7 @@ pub fn child_vrrp() {
             error!("vrrp child: no config from PID 1");
             std::process::exit(2);
         };
-        // Messages are read whole on their own task (a read cut short by
-        // another branch of the select below would lose bytes mid-message).
-        let (down_tx, mut down_rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            loop {
-                let m: std::io::Result<Down> = recv(&mut rd).await;
-                let end = m.is_err();
-                if down_tx.send(m).is_err() || end {
-                    return;
-                }
-            }
-        });
+        let (mut down_rx, _reader) = spawn_reader::<Down>(rd);
         // From here on the log goes to PID 1 over the socket.
         let (log_tx, mut log_rx) = tokio::sync::mpsc::unbounded_channel();
         crate::log::send_to(log_tx);
