@@ -1,6 +1,7 @@
 //! Supervision on a host (a network namespace): vigil's VRRP daemon runs as
-//! a child with only CAP_NET_ADMIN and CAP_NET_RAW, and a killed child is
-//! restarted.
+//! a child with only CAP_NET_ADMIN and CAP_NET_RAW, the checkers as one with
+//! CAP_NET_RAW only; a killed child is restarted, and a restarted checkers
+//! child starts from the verdicts its predecessor reported.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -58,6 +59,59 @@ fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {
     let (at, _) = wait_log(&log, at, "supervise: the vrrp child was killed by a signal");
     let (_, line) = wait_log(&log, at, "supervise: vrrp child started");
     assert_ne!(pid_in(&line), child, "a new child");
+    let _ = vigil.kill();
+    let _ = vigil.wait();
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+}
+
+fn caps(pid: u32) -> (String, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let get = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).unwrap().trim().to_string();
+    (get("CapEff:"), get("CapBnd:"))
+}
+
+#[test]
+fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("supervision-checkers");
+    let ns = "sup-chk";
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    vigil_tests::vrrp_pair::ip(&["netns", "add", ns]);
+    vigil_tests::vrrp_pair::ip(&["-n", ns, "link", "set", "lo", "up"]);
+    // Nothing listens on 8081: DOWN. PING_CHECK needs the raw socket: UP.
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        "virtual_server 127.0.0.1 8080 {\n delay_loop 1\n lb_algo rr\n protocol TCP\n\
+         real_server 127.0.0.1 8081 {\n  TCP_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n\
+         real_server 127.0.0.2 8082 {\n  PING_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n}\n",
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let mut vigil = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log);
+    let (at, line) = wait_log(&log, 0, "supervise: checkers child started");
+    let child = pid_in(&line);
+    assert_eq!(caps(child), ("0000000000002000".into(), "0000000000002000".into()), "CAP_NET_RAW only");
+    let (at, _) = wait_log(&log, at, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: DOWN");
+    // The ping is answered (the raw socket works) and nothing says otherwise.
+    std::thread::sleep(Duration::from_secs(2));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("PING_CHECK real server 127.0.0.2:8082 of 127.0.0.1:8080: DOWN"), "{text}");
+    let _ = Command::new("kill").args(["-KILL", &child.to_string()]).status();
+    let (at, _) = wait_log(&log, at, "supervise: the checkers child was killed by a signal");
+    let (at, line) = wait_log(&log, at, "supervise: checkers child started");
+    let second = pid_in(&line);
+    assert_ne!(second, child, "a new child");
+    // Started from the reported verdicts: the dead server is not taken for
+    // up (and then found down again), the live one not for down.
+    std::thread::sleep(Duration::from_secs(4));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let after = &text[at..];
+    assert!(!after.contains("real server 127.0.0.1:8081"), "no verdict change after the restart:\n{text}");
+    assert!(!after.contains("real server 127.0.0.2:8082"), "no verdict change after the restart:\n{text}");
+    assert!(std::path::Path::new(&format!("/proc/{second}")).exists(), "the new child keeps running:\n{text}");
     let _ = vigil.kill();
     let _ = vigil.wait();
     let _ = Command::new("ip").args(["netns", "del", ns]).status();

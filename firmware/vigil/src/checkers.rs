@@ -1,5 +1,5 @@
-//! The health checkers: every checker of every real server on the one
-//! current-thread runtime. The schedule and verdicts are `vigil_check`'s
+//! The health checkers: every checker of every real server on the checkers
+//! child's current-thread runtime. The schedule and verdicts are `vigil_check`'s
 //! (sans-IO); this module runs the probes (at most `MAX_IN_FLIGHT` at once,
 //! each bounded by its connect_timeout), feeds the results back, and
 //! publishes what the IPVS pools should be whenever a verdict changes.
@@ -42,7 +42,17 @@ struct Outcome {
 
 /// Runs the checkers of `config` until the task is dropped (aborted on a
 /// new config). `health` gets a new value whenever a pool changes.
-pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>, status: Status) {
+/// `resume`: the verdicts a previous run reported for this generation (a
+/// restarted child): a real server that was DOWN starts down, so it does
+/// not flap back into its pool.
+pub async fn run(
+    config: Config,
+    generation: u64,
+    resume: Option<Health>,
+    health: watch::Sender<Health>,
+    status: Status,
+) {
+    let resume = resume.filter(|h| h.generation == generation);
     let now = Instant::now();
     let total: usize = config.virtual_servers.iter().flat_map(|vs| &vs.real_servers).map(|rs| rs.checkers.len()).sum();
     let mut checks = Vec::new();
@@ -55,11 +65,15 @@ pub async fn run(config: Config, generation: u64, health: watch::Sender<Health>,
                     retry: c.retry,
                 };
                 let jitter = first_probe(c.warmup_s, timing.delay_loop, checks.len(), total);
+                let start_up = match &resume {
+                    Some(h) => !h.down.contains(&(vi, ri)),
+                    None => !vs.alpha,
+                };
                 checks.push(Check {
                     vs: vi,
                     rs: ri,
                     spec: c.clone(),
-                    timer: CheckTimer::new(now, timing, !vs.alpha, jitter),
+                    timer: CheckTimer::new(now, timing, start_up, jitter),
                     last_error: None,
                     dynamic_weight: None,
                 });
@@ -193,7 +207,7 @@ fn publish(
     pools: &mut [Pool],
     health: &watch::Sender<Health>,
 ) {
-    let mut h = Health { generation, weights: BTreeMap::new(), sorry: Default::default() };
+    let mut h = Health { generation, weights: BTreeMap::new(), sorry: Default::default(), down: Default::default() };
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
         let members: Vec<Member> = vs
             .real_servers
@@ -209,6 +223,7 @@ fn publish(
                 }
             })
             .collect();
+        h.down.extend(members.iter().enumerate().filter(|(_, m)| !m.alive).map(|(ri, _)| (vi, ri)));
         if let Some(q) = pools[vi].update(&members) {
             let what = if q { "regained" } else { "lost" };
             info!("virtual server {}: quorum {what}", vs_name(vs));
@@ -339,27 +354,30 @@ fn qtype(t: DnsType) -> QType {
 }
 
 /// MISC_CHECK: runs the program (split on spaces, no shell) in its own
-/// process group; past the timeout the whole group is killed.
+/// process group; past the timeout the whole group is killed. (The checkers
+/// child is not PID 1: tokio waits for its own children.)
 async fn misc(cmdline: &str, timeout: Duration, dynamic: bool) -> Result<Option<u32>, String> {
-    use std::os::unix::process::CommandExt;
     let mut words = cmdline.split_whitespace();
     let prog = words.next().ok_or("MISC_CHECK: empty misc_path")?;
-    let child = std::process::Command::new(prog)
+    let mut child = tokio::process::Command::new(prog)
         .args(words)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .process_group(0)
+        .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("{prog}: {e}"))?;
     let pid = child.id();
-    // Registered before the runtime can run the reaper (same thread).
-    let exit = crate::reap::watch(pid);
-    drop(child);
-    match tokio::time::timeout(timeout, exit).await {
-        Ok(Ok(code)) => probe::misc_verdict(code, dynamic),
-        Ok(Err(_)) => Err(format!("{prog}: its exit status was lost")),
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => probe::misc_verdict(status.code(), dynamic),
+        Ok(Err(e)) => Err(format!("{prog}: waiting for it: {e}")),
         Err(_) => {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            if let Some(pid) = pid {
+                // The program and whatever it started.
+                let _ =
+                    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            }
+            let _ = child.wait().await;
             Err(format!("{prog}: still running after {} s; killed", timeout.as_secs()))
         }
     }

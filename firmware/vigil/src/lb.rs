@@ -14,11 +14,14 @@ use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table
 /// `generation`: per (virtual server, real server) index, the weight to
 /// give it, or None to keep it out; and the virtual servers whose sorry
 /// server joins (quorum lost).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Health {
     pub generation: u64,
     pub weights: std::collections::BTreeMap<(usize, usize), Option<u32>>,
     pub sorry: std::collections::BTreeSet<usize>,
+    /// The real servers whose checkers say DOWN (a restarted checkers
+    /// child starts from these verdicts).
+    pub down: std::collections::BTreeSet<(usize, usize)>,
 }
 
 /// The table the config asks for, as the checkers see the real servers
@@ -194,46 +197,43 @@ pub struct Balancer {
     config: Config,
     generation: u64,
     health: Option<Health>,
-    checkers: Option<tokio::task::JoinHandle<()>>,
-    health_tx: tokio::sync::watch::Sender<Health>,
-    pub status: crate::checkers::Status,
+    /// The checkers child's supervisor: a new config restarts the checkers.
+    checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>,
+    /// The checkers have been given a config.
+    started: bool,
     /// The sync daemon vigil runs (MASTER or BACKUP), following VRRP.
     sync: Option<u32>,
     vrrp: Vec<(String, &'static str)>,
 }
 
 impl Balancer {
-    pub fn new(on_demand: Vec<OnDemand>) -> (Balancer, tokio::sync::watch::Receiver<Health>) {
-        let (health_tx, rx) = tokio::sync::watch::channel(Health::default());
-        let b = Balancer {
+    pub fn new(on_demand: Vec<OnDemand>, checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>) -> Balancer {
+        Balancer {
             lb: Lb::new(on_demand),
             config: Config::default(),
             generation: 0,
             health: None,
-            checkers: None,
-            health_tx,
-            status: Default::default(),
+            checkers,
+            started: false,
             sync: None,
             vrrp: Vec::new(),
-        };
-        (b, rx)
+        }
     }
 
     /// A config to run: the table follows it at once; the checkers restart
     /// only if the virtual servers changed (so their verdicts, and the
     /// pools, survive any other commit).
     pub fn configure(&mut self, config: &Config) -> Result<usize, String> {
-        let restart = self.checkers.is_none() || config.virtual_servers != self.config.virtual_servers;
+        let restart = !self.started || config.virtual_servers != self.config.virtual_servers;
         self.config = config.clone();
         if restart {
-            if let Some(old) = self.checkers.take() {
-                old.abort();
-            }
             self.generation += 1;
             self.health = None;
-            let task =
-                crate::checkers::run(config.clone(), self.generation, self.health_tx.clone(), self.status.clone());
-            self.checkers = Some(tokio::spawn(task));
+            let m = crate::supervise::Control::Config { config: Box::new(config.clone()), generation: self.generation };
+            if self.checkers.try_send(m).is_err() {
+                warn!("checkers: the supervisor did not take the new config");
+            }
+            self.started = true;
         }
         let applied = self.lb.apply(&self.config, self.health.as_ref());
         self.follow_vrrp();

@@ -6,6 +6,7 @@
 //! namespaces.
 
 mod checkers;
+mod child;
 mod clock;
 mod config;
 mod init;
@@ -59,7 +60,7 @@ fn main() {
                 args.iter().position(|a| a == "--config").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
             system::run_host(flash, conf)
         }
-        Some("child") if args.get(1).map(String::as_str) == Some("vrrp") => crate::supervise::child_vrrp(),
+        Some("child") if let Some(role) = args.get(1).and_then(|r| supervise::Role::parse(r)) => child::main(role),
         Some("version" | "--version" | "-V") => {
             let _ = writeln!(std::io::stdout(), "vigil {VERSION}");
         }

@@ -1,13 +1,15 @@
 //! Supervision, as keepalived does it and for the same reason: a fault in a
-//! daemon must not take PID 1 down. The VRRP daemon runs as a child process
-//! of the same binary (`vigil child vrrp`), talking to PID 1 over a Unix
-//! socketpair (the child's stdin) with length-delimited postcard messages:
-//! configs and shutdown down, status and states up, heartbeats both ways.
+//! daemon must not take PID 1 down. The VRRP daemon and the health checkers
+//! run as child processes of the same binary (`vigil child vrrp`, `vigil
+//! child checkers`), each talking to PID 1 over a Unix socketpair (the
+//! child's stdin) with length-delimited postcard messages: configs and
+//! shutdown down, reports up, heartbeats both ways.
 //!
 //! PID 1 restarts a child that exits, crashes or misses heartbeats, with an
 //! exponential backoff; past `CRASH_LOOP` restarts in `CRASH_WINDOW` it stops
 //! trying and reports it, and stops petting the watchdog, so the board resets.
 
+use crate::lb::Health;
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -18,12 +20,39 @@ use tokio::net::UnixStream;
 use tracing::{error, info};
 use vigil_config::Config;
 
+/// A supervised daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Vrrp,
+    Checkers,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Vrrp => "vrrp",
+            Role::Checkers => "checkers",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Vrrp, Role::Checkers].into_iter().find(|r| r.name() == s)
+    }
+}
+
 /// PID 1 to the child.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Down {
-    Config(Box<Config>),
+    /// The config to run. `generation` tags the checkers' health reports;
+    /// `resume`: the health a checkers child that died last reported for
+    /// this generation, so that its successor starts from the same verdicts.
+    Config {
+        config: Box<Config>,
+        generation: u64,
+        resume: Option<Health>,
+    },
     Ping(u64),
-    /// Resign (priority 0) and exit; answered with `Stopped`.
+    /// Stop (the VRRP child resigns with priority 0 first); answered with `Stopped`.
     Shutdown,
 }
 
@@ -31,11 +60,26 @@ pub enum Down {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Up {
     Pong(u64),
+    /// `show vrrp` / `show checkers` lines.
     Status(Vec<String>),
+    /// The VRRP instances' states.
     States(Vec<(String, String)>),
+    /// What the checkers say the pools should be.
+    Health(Health),
     /// Log lines, formatted (PID 1 prints them).
     Log(String),
     Stopped,
+}
+
+/// From the event loop to a child's supervisor.
+#[derive(Debug)]
+pub enum Control {
+    Config {
+        config: Box<Config>,
+        generation: u64,
+    },
+    /// Stop the child; the sender waits for the reply.
+    Shutdown(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Messages over 64 MiB are refused (a config is at most 4 MiB).
@@ -62,7 +106,7 @@ pub async fn recv<T: for<'a> Deserialize<'a>>(s: &mut (impl AsyncReadExt + Unpin
 /// Reads messages whole on their own task and hands them over a channel
 /// (a read cut short by another branch of a select would lose bytes
 /// mid-message); the channel ends after the first error.
-fn spawn_reader<T: for<'a> Deserialize<'a> + Send + 'static>(
+pub fn spawn_reader<T: for<'a> Deserialize<'a> + Send + 'static>(
     mut rd: tokio::net::unix::OwnedReadHalf,
 ) -> (tokio::sync::mpsc::UnboundedReceiver<std::io::Result<T>>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -86,37 +130,73 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const CRASH_LOOP: usize = 5;
 const CRASH_WINDOW: Duration = Duration::from_secs(60);
 
-/// What PID 1 knows of its children, for `show supervision` and the watchdog.
+/// What PID 1 knows of one child, for `show supervision`, the watchdog and
+/// `debug kill`.
 #[derive(Default)]
-pub struct Health {
+pub struct Watched {
     pub healthy: AtomicBool,
-    pub lines: std::sync::Mutex<Vec<String>>,
+    pub line: std::sync::Mutex<String>,
     pub pid: std::sync::atomic::AtomicU32,
 }
 
-/// Supervises the VRRP child for ever: `control` carries configs and the
-/// shutdown from the event loop; `status` and `states` are kept up to date
-/// from the child's reports.
-pub async fn vrrp(
-    mut config: Config,
-    status: crate::vrrp::Status,
-    states: crate::vrrp::States,
-    mut control: tokio::sync::mpsc::Receiver<crate::vrrp::Control>,
-    health: Arc<Health>,
+impl Watched {
+    fn set_line(&self, line: String) {
+        *self.line.lock().unwrap_or_else(|p| p.into_inner()) = line;
+    }
+}
+
+/// Where a child's reports go.
+pub struct Reports {
+    /// `show vrrp` / `show checkers`.
+    pub status: Arc<std::sync::Mutex<Vec<String>>>,
+    /// VRRP states (the VRRP child).
+    pub states: Option<crate::vrrp::States>,
+    /// Pools (the checkers child).
+    pub health: Option<tokio::sync::watch::Sender<Health>>,
+}
+
+/// One supervised child across its restarts.
+struct Child {
+    role: Role,
+    config: Config,
+    generation: u64,
+    /// The checkers' last health report for `generation`.
+    last_health: Option<Health>,
+    reports: Reports,
+    watched: Arc<Watched>,
+}
+
+/// Supervises the `role` child for ever: `control` carries configs (the
+/// first one starts the child) and the shutdown from the event loop.
+pub async fn supervise(
+    role: Role,
+    mut control: tokio::sync::mpsc::Receiver<Control>,
+    reports: Reports,
+    watched: Arc<Watched>,
 ) {
+    let name = role.name();
+    let (config, generation) = match control.recv().await {
+        Some(Control::Config { config, generation }) => (*config, generation),
+        Some(Control::Shutdown(done)) => {
+            let _ = done.send(());
+            return;
+        }
+        None => return,
+    };
+    let mut child = Child { role, config, generation, last_health: None, reports, watched };
     let mut restarts: Vec<Instant> = Vec::new();
     let mut backoff = BACKOFF_FIRST;
     loop {
         let started = Instant::now();
-        let outcome = run_once(&config, &status, &states, &mut control, &health).await;
-        health.healthy.store(false, Ordering::Relaxed);
+        let outcome = child.run_once(&mut control).await;
+        child.watched.healthy.store(false, Ordering::Relaxed);
         match outcome {
             Ended::Shutdown => return,
             Ended::Failed(why) => {
-                error!("supervise: the vrrp child {why}");
+                error!("supervise: the {name} child {why}");
                 // What it last reported is no longer true.
-                status.lock().unwrap_or_else(|p| p.into_inner()).clear();
-                set_line(&health, format!("vrrp: {why}; restarting"));
+                child.reports.status.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                child.watched.set_line(format!("{name}: {why}; restarting"));
             }
         }
         // A child that ran a while is not crash-looping.
@@ -128,12 +208,12 @@ pub async fn vrrp(
         restarts.push(now);
         if restarts.len() > CRASH_LOOP {
             let why =
-                format!("vrrp: crash loop ({} restarts in {} s); given up", restarts.len(), CRASH_WINDOW.as_secs());
+                format!("{name}: crash loop ({} restarts in {} s); given up", restarts.len(), CRASH_WINDOW.as_secs());
             error!("supervise: {why}");
-            set_line(&health, why);
+            child.watched.set_line(why);
             // Keep taking configs (and the shutdown) so the rest of the system runs on.
             while let Some(c) = control.recv().await {
-                if let crate::vrrp::Control::Shutdown(done) = c {
+                if let Control::Shutdown(done) = c {
                     let _ = done.send(());
                     return;
                 }
@@ -145,8 +225,8 @@ pub async fn vrrp(
         // Configs that came meanwhile: the newest wins.
         while let Ok(c) = control.try_recv() {
             match c {
-                crate::vrrp::Control::Config(c) => config = *c,
-                crate::vrrp::Control::Shutdown(done) => {
+                Control::Config { config, generation } => child.set_config(*config, generation),
+                Control::Shutdown(done) => {
                     let _ = done.send(());
                     return;
                 }
@@ -155,264 +235,204 @@ pub async fn vrrp(
     }
 }
 
-fn set_line(health: &Health, line: String) {
-    *health.lines.lock().unwrap_or_else(|p| p.into_inner()) = vec![line];
-}
-
 enum Ended {
     Shutdown,
     Failed(String),
 }
 
-async fn run_once(
-    config: &Config,
-    status: &crate::vrrp::Status,
-    states: &crate::vrrp::States,
-    control: &mut tokio::sync::mpsc::Receiver<crate::vrrp::Control>,
-    health: &Health,
-) -> Ended {
-    let (ours, theirs) = match std::os::unix::net::UnixStream::pair() {
-        Ok(p) => p,
-        Err(e) => return Ended::Failed(format!("could not start: socketpair: {e}")),
-    };
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
-    let child = std::process::Command::new(exe)
-        .args(["child", "vrrp"])
-        .stdin(std::process::Stdio::from(OwnedFd::from(theirs)))
-        .stdout(std::process::Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(e) => return Ended::Failed(format!("could not start: {e}")),
-    };
-    let pid = child.id();
-    // Registered before the runtime can run the reaper (same thread).
-    let mut exited = crate::reap::watch(pid);
-    drop(child);
-    health.pid.store(pid, Ordering::Relaxed);
-    let kill = || {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
-    };
-    if ours.set_nonblocking(true).is_err() {
-        kill();
-        return Ended::Failed("socket setup failed".into());
+impl Child {
+    fn set_config(&mut self, config: Config, generation: u64) {
+        if generation != self.generation {
+            self.last_health = None;
+        }
+        self.config = config;
+        self.generation = generation;
     }
-    let Ok(sock) = UnixStream::from_std(ours) else {
-        kill();
-        return Ended::Failed("socket setup failed".into());
-    };
-    let (rd, mut wr) = sock.into_split();
-    if let Err(e) = send(&mut wr, &Down::Config(Box::new(config.clone()))).await {
-        kill();
-        return Ended::Failed(format!("took no config: {e}"));
+
+    fn first_message(&self) -> Down {
+        Down::Config {
+            config: Box::new(self.config.clone()),
+            generation: self.generation,
+            resume: self.last_health.clone(),
+        }
     }
-    info!("supervise: vrrp child started (pid {pid})");
-    health.healthy.store(true, Ordering::Relaxed);
-    set_line(health, format!("vrrp: running, pid {pid}"));
-    let mut beat = tokio::time::interval(HEARTBEAT);
-    let mut seq = 0u64;
-    let mut last_pong = Instant::now();
-    let (mut up_rx, reader) = spawn_reader::<Up>(rd);
-    let outcome = loop {
-        tokio::select! {
-            code = &mut exited => {
-                let how = match code {
-                    Ok(Some(c)) => format!("exited with status {c}"),
-                    Ok(None) => "was killed by a signal".to_string(),
-                    Err(_) => "ended".to_string(),
-                };
-                break Ended::Failed(how);
-            }
-            _ = beat.tick() => {
-                if last_pong.elapsed() > HEARTBEAT_LIMIT {
-                    kill();
-                    break Ended::Failed(format!("missed its heartbeats for {} s; killed", HEARTBEAT_LIMIT.as_secs()));
-                }
-                seq += 1;
-                let _ = send(&mut wr, &Down::Ping(seq)).await;
-            }
-            m = up_rx.recv() => match m {
-                Some(Ok(Up::Pong(_))) => last_pong = Instant::now(),
-                Some(Ok(Up::Status(lines))) => *status.lock().unwrap_or_else(|p| p.into_inner()) = lines,
-                Some(Ok(Up::States(s))) => {
-                    let now: Vec<(String, &'static str)> = s.into_iter().map(|(n, st)| (n, crate::vrrp::state_static(&st))).collect();
-                    states.send_if_modified(|cur| {
-                        let changed = *cur != now;
-                        if changed {
-                            *cur = now;
-                        }
-                        changed
-                    });
-                }
-                Some(Ok(Up::Log(text))) => crate::log::emit(&text),
-                Some(Ok(Up::Stopped)) => {}
-                Some(Err(_)) | None => {
-                    // The socket closed: the child is going; its exit tells why.
-                    match tokio::time::timeout(Duration::from_secs(2), &mut exited).await {
-                        Ok(Ok(Some(c))) => break Ended::Failed(format!("exited with status {c}")),
-                        Ok(_) => break Ended::Failed("was killed by a signal".into()),
-                        Err(_) => {
-                            kill();
-                            break Ended::Failed("closed its socket; killed".into());
-                        }
+
+    fn report(&mut self, m: Up) {
+        match m {
+            Up::Pong(_) | Up::Stopped => {}
+            Up::Status(lines) => *self.reports.status.lock().unwrap_or_else(|p| p.into_inner()) = lines,
+            Up::States(s) => {
+                let Some(states) = &self.reports.states else { return };
+                let now: Vec<(String, &'static str)> =
+                    s.into_iter().map(|(n, st)| (n, crate::vrrp::state_static(&st))).collect();
+                states.send_if_modified(|cur| {
+                    let changed = *cur != now;
+                    if changed {
+                        *cur = now;
                     }
+                    changed
+                });
+            }
+            Up::Health(h) => {
+                if h.generation == self.generation {
+                    self.last_health = Some(h.clone());
                 }
-            },
-            c = control.recv() => match c {
-                Some(crate::vrrp::Control::Config(c)) => {
-                    let _ = send(&mut wr, &Down::Config(c)).await;
+                if let Some(tx) = &self.reports.health {
+                    tx.send_replace(h);
                 }
-                Some(crate::vrrp::Control::Shutdown(done)) => {
-                    let _ = send(&mut wr, &Down::Shutdown).await;
-                    // The child resigns (printing what it logs) and says it stopped.
-                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                        while let Some(Ok(m)) = up_rx.recv().await {
-                            match m {
-                                Up::Log(text) => crate::log::emit(&text),
-                                Up::Stopped => break,
-                                _ => {}
+            }
+            Up::Log(text) => crate::log::emit(&text),
+        }
+    }
+
+    async fn run_once(&mut self, control: &mut tokio::sync::mpsc::Receiver<Control>) -> Ended {
+        let name = self.role.name();
+        let (ours, theirs) = match std::os::unix::net::UnixStream::pair() {
+            Ok(p) => p,
+            Err(e) => return Ended::Failed(format!("could not start: socketpair: {e}")),
+        };
+        let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
+        let spawned = std::process::Command::new(exe)
+            .args(["child", name])
+            .stdin(std::process::Stdio::from(OwnedFd::from(theirs)))
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let spawned = match spawned {
+            Ok(c) => c,
+            Err(e) => return Ended::Failed(format!("could not start: {e}")),
+        };
+        let pid = spawned.id();
+        // Registered before the runtime can run the reaper (same thread).
+        let mut exited = crate::reap::watch(pid);
+        drop(spawned);
+        self.watched.pid.store(pid, Ordering::Relaxed);
+        let kill = || {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        };
+        if ours.set_nonblocking(true).is_err() {
+            kill();
+            return Ended::Failed("socket setup failed".into());
+        }
+        let Ok(sock) = UnixStream::from_std(ours) else {
+            kill();
+            return Ended::Failed("socket setup failed".into());
+        };
+        let (rd, mut wr) = sock.into_split();
+        if let Err(e) = send(&mut wr, &self.first_message()).await {
+            kill();
+            return Ended::Failed(format!("took no config: {e}"));
+        }
+        info!("supervise: {name} child started (pid {pid})");
+        self.watched.healthy.store(true, Ordering::Relaxed);
+        self.watched.set_line(format!("{name}: running, pid {pid}"));
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        let mut seq = 0u64;
+        let mut last_pong = Instant::now();
+        let (mut up_rx, reader) = spawn_reader::<Up>(rd);
+        let outcome = loop {
+            tokio::select! {
+                code = &mut exited => {
+                    let how = match code {
+                        Ok(Some(c)) => format!("exited with status {c}"),
+                        Ok(None) => "was killed by a signal".to_string(),
+                        Err(_) => "ended".to_string(),
+                    };
+                    break Ended::Failed(how);
+                }
+                _ = beat.tick() => {
+                    if last_pong.elapsed() > HEARTBEAT_LIMIT {
+                        kill();
+                        break Ended::Failed(format!("missed its heartbeats for {} s; killed", HEARTBEAT_LIMIT.as_secs()));
+                    }
+                    seq += 1;
+                    let _ = send(&mut wr, &Down::Ping(seq)).await;
+                }
+                m = up_rx.recv() => match m {
+                    Some(Ok(Up::Pong(_))) => last_pong = Instant::now(),
+                    Some(Ok(m)) => self.report(m),
+                    Some(Err(_)) | None => {
+                        // The socket closed: the child is going; its exit tells why.
+                        match tokio::time::timeout(Duration::from_secs(2), &mut exited).await {
+                            Ok(Ok(Some(c))) => break Ended::Failed(format!("exited with status {c}")),
+                            Ok(_) => break Ended::Failed("was killed by a signal".into()),
+                            Err(_) => {
+                                kill();
+                                break Ended::Failed("closed its socket; killed".into());
                             }
                         }
-                    })
-                    .await;
-                    let _ = tokio::time::timeout(Duration::from_secs(1), &mut exited).await;
-                    kill();
-                    let _ = done.send(());
-                    break Ended::Shutdown;
-                }
-                None => {
-                    let _ = send(&mut wr, &Down::Shutdown).await;
-                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut exited).await;
-                    kill();
-                    break Ended::Shutdown;
-                }
-            },
-        }
-    };
-    reader.abort();
-    outcome
-}
-
-/// The VRRP daemon needs the network and nothing else: every capability
-/// but CAP_NET_ADMIN (addresses, nf_tables, macvlans, net sysctls) and
-/// CAP_NET_RAW (raw sockets, binding to a device) goes, from the bounding
-/// set too, so nothing it runs (notify programs) can get them back.
-fn least_privilege() -> Result<(), caps::errors::CapsError> {
-    use caps::{CapSet, Capability};
-    let keep: caps::CapsHashSet = [Capability::CAP_NET_ADMIN, Capability::CAP_NET_RAW].into_iter().collect();
-    for cap in caps::all() {
-        if !keep.contains(&cap) {
-            // Not in the bounding set already: nothing to drop.
-            let _ = caps::drop(None, CapSet::Bounding, cap);
-        }
-    }
-    caps::set(None, CapSet::Inheritable, &caps::CapsHashSet::new())?;
-    caps::set(None, CapSet::Effective, &keep)?;
-    caps::set(None, CapSet::Permitted, &keep)?;
-    Ok(())
-}
-
-/// `vigil child vrrp`: the VRRP daemon, on its own runtime, fed from stdin
-/// (the socketpair). Exits when PID 1 goes away or says so.
-pub fn child_vrrp() {
-    crate::power::release_signals();
-    if let Err(e) = least_privilege() {
-        error!("vrrp child: dropping capabilities: {e}");
-        std::process::exit(1);
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            error!("vrrp child: runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    rt.block_on(async {
-        // SAFETY: fd 0 is the socketpair end PID 1 gave us as stdin; nothing
-        // else in this process uses fd 0, and this OwnedFd is its only owner.
-        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(0) };
-        let std_sock = std::os::unix::net::UnixStream::from(fd);
-        let sock = match std_sock.set_nonblocking(true).and_then(|()| UnixStream::from_std(std_sock)) {
-            Ok(s) => s,
-            Err(e) => {
-                error!("vrrp child: not started by PID 1 ({e})");
-                std::process::exit(2);
-            }
-        };
-        let (mut rd, mut wr) = sock.into_split();
-        let first: std::io::Result<Down> = recv(&mut rd).await;
-        let Ok(Down::Config(config)) = first else {
-            error!("vrrp child: no config from PID 1");
-            std::process::exit(2);
-        };
-        let (mut down_rx, _reader) = spawn_reader::<Down>(rd);
-        // From here on the log goes to PID 1 over the socket.
-        let (log_tx, mut log_rx) = tokio::sync::mpsc::unbounded_channel();
-        crate::log::send_to(log_tx);
-        let status = crate::vrrp::Status::default();
-        let (states_tx, mut states_rx) = tokio::sync::watch::channel(Vec::new());
-        let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(4);
-        let daemon = tokio::spawn(crate::vrrp::run(*config, status.clone(), states_tx, ctl_rx));
-        let mut report = tokio::time::interval(Duration::from_millis(250));
-        let mut last_status = Vec::new();
-        loop {
-            tokio::select! {
-                // Log lines first: a state change is logged before it is
-                // reported, and PID 1 then prints and acts in that order.
-                biased;
-                Some(text) = log_rx.recv() => {
-                    if send(&mut wr, &Up::Log(text)).await.is_err() {
-                        break;
-                    }
-                }
-                m = down_rx.recv() => match m.unwrap_or_else(|| Err(std::io::Error::other("closed"))) {
-                    Ok(Down::Ping(n)) => {
-                        if send(&mut wr, &Up::Pong(n)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(Down::Config(c)) => {
-                        let _ = ctl_tx.send(crate::vrrp::Control::Config(c)).await;
-                    }
-                    Ok(Down::Shutdown) | Err(_) => {
-                        let (done, wait) = tokio::sync::oneshot::channel();
-                        let _ = ctl_tx.send(crate::vrrp::Control::Shutdown(done)).await;
-                        let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
-                        // What the daemon logged on its way out, then the end.
-                        while let Ok(text) = log_rx.try_recv() {
-                            let _ = send(&mut wr, &Up::Log(text)).await;
-                        }
-                        let _ = send(&mut wr, &Up::Stopped).await;
-                        break;
                     }
                 },
-                Ok(()) = states_rx.changed() => {
-                    let s: Vec<(String, String)> =
-                        states_rx.borrow_and_update().iter().map(|(n, st)| (n.clone(), st.to_string())).collect();
-                    if send(&mut wr, &Up::States(s)).await.is_err() {
-                        break;
-                    }
-                    // `show vrrp` agrees with a transition at once, not at the next tick.
-                    let now = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    if now != last_status {
-                        last_status = now.clone();
-                        if send(&mut wr, &Up::Status(now)).await.is_err() {
-                            break;
+                c = control.recv() => match c {
+                    Some(Control::Config { config, generation }) => {
+                        let m = Down::Config { config, generation, resume: None };
+                        let _ = send(&mut wr, &m).await;
+                        if let Down::Config { config, .. } = m {
+                            self.set_config(*config, generation);
                         }
                     }
-                }
-                _ = report.tick() => {
-                    let now = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    if now != last_status {
-                        last_status = now.clone();
-                        if send(&mut wr, &Up::Status(now)).await.is_err() {
-                            break;
-                        }
+                    Some(Control::Shutdown(done)) => {
+                        let _ = send(&mut wr, &Down::Shutdown).await;
+                        // The child stops (a VRRP child resigns, printing what
+                        // it logs) and says it stopped.
+                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                            while let Some(Ok(m)) = up_rx.recv().await {
+                                match m {
+                                    Up::Stopped => break,
+                                    m => self.report(m),
+                                }
+                            }
+                        })
+                        .await;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), &mut exited).await;
+                        kill();
+                        let _ = done.send(());
+                        break Ended::Shutdown;
                     }
-                }
+                    None => {
+                        let _ = send(&mut wr, &Down::Shutdown).await;
+                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut exited).await;
+                        kill();
+                        break Ended::Shutdown;
+                    }
+                },
             }
-        }
-        daemon.abort();
-    });
-    std::process::exit(0);
+        };
+        reader.abort();
+        outcome
+    }
+}
+
+/// Every supervised child, as the event loop, the watchdog and the shell see them.
+#[derive(Default, Clone)]
+pub struct Children(Vec<(Role, Arc<Watched>)>);
+
+impl Children {
+    /// Starts `role`'s supervisor; its first config comes over the returned sender.
+    pub fn spawn(&mut self, role: Role, reports: Reports) -> tokio::sync::mpsc::Sender<Control> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let watched = Arc::new(Watched::default());
+        self.0.push((role, watched.clone()));
+        tokio::spawn(supervise(role, rx, reports, watched));
+        tx
+    }
+
+    /// Every child is running and answering its heartbeats.
+    pub fn healthy(&self) -> bool {
+        self.0.iter().all(|(_, w)| w.healthy.load(Ordering::Relaxed))
+    }
+
+    /// `show supervision`.
+    pub fn show(&self) -> String {
+        self.0
+            .iter()
+            .map(|(_, w)| w.line.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The pid of `role`'s child as last started.
+    #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
+    pub fn pid(&self, role: Role) -> Option<u32> {
+        self.0.iter().find(|(r, _)| *r == role).map(|(_, w)| w.pid.load(Ordering::Relaxed))
+    }
 }

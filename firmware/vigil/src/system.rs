@@ -28,12 +28,12 @@ pub enum Mode {
 pub struct Appliance {
     store: Option<Store<FileFlash>>,
     /// The VRRP daemon: new configs go here.
-    vrrp: tokio::sync::mpsc::Sender<crate::vrrp::Control>,
+    vrrp: tokio::sync::mpsc::Sender<crate::supervise::Control>,
     /// IPVS and the checkers: new configs are reconciled into the kernel's table.
     lb: std::rc::Rc<std::cell::RefCell<crate::lb::Balancer>>,
     /// The supervised daemons (`debug kill` in test builds).
     #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
-    supervision: std::sync::Arc<crate::supervise::Health>,
+    supervision: crate::supervise::Children,
     /// The config last applied (what vigil set up in the kernel).
     applied: Config,
     location: String,
@@ -49,7 +49,10 @@ impl vigil_shell::session::System for Appliance {
         info!("config: generation {g} committed to {}", self.location);
         let previous = std::mem::replace(&mut self.applied, config.clone());
         if (previous.vrrp_instances != config.vrrp_instances || previous.sync_groups != config.sync_groups)
-            && self.vrrp.try_send(crate::vrrp::Control::Config(Box::new(config.clone()))).is_err()
+            && self
+                .vrrp
+                .try_send(crate::supervise::Control::Config { config: Box::new(config.clone()), generation: g })
+                .is_err()
         {
             warn!("vrrp: the daemon did not take the new config");
         }
@@ -102,17 +105,21 @@ impl vigil_shell::session::System for Appliance {
                 }
             }
             Some("kill") => {
+                let role = args.get(1).and_then(|r| crate::supervise::Role::parse(r));
+                let Some(pid) = role.and_then(|r| self.supervision.pid(r)) else {
+                    return Some("debug: kill vrrp|checkers [KILL|STOP]".into());
+                };
                 let sig = match args.get(2).map(String::as_str) {
                     Some("STOP") => Signal::SIGSTOP,
                     _ => Signal::SIGKILL,
                 };
-                let pid = self.supervision.pid.load(std::sync::atomic::Ordering::Relaxed);
+                let name = role.map_or("", |r| r.name());
                 match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig) {
-                    Ok(()) => Some(format!("debug: {sig} sent to the vrrp child (pid {pid})")),
+                    Ok(()) => Some(format!("debug: {sig} sent to the {name} child (pid {pid})")),
                     Err(e) => Some(format!("debug: kill {pid}: {e}")),
                 }
             }
-            _ => Some("debug: stall | kill vrrp [KILL|STOP]".into()),
+            _ => Some("debug: stall | kill vrrp|checkers [KILL|STOP]".into()),
         }
     }
 
@@ -255,23 +262,35 @@ async fn event_loop(
     };
     let mut pet = tokio::time::interval(watchdog.as_ref().map_or(Duration::from_secs(3600), |w| w.period()));
     pet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (balancer, mut health) =
-        crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
+    // The daemons, each a supervised child process.
+    let mut supervision = crate::supervise::Children::default();
+    let vrrp_status = crate::vrrp::Status::default();
+    let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
+    let vrrp_tx = supervision.spawn(
+        crate::supervise::Role::Vrrp,
+        crate::supervise::Reports { status: vrrp_status.clone(), states: Some(states_tx), health: None },
+    );
+    let first = crate::supervise::Control::Config { config: Box::new(running.clone()), generation: 0 };
+    if vrrp_tx.send(first).await.is_err() {
+        error!("vrrp: the supervisor is gone");
+    }
+    let checker_status = crate::checkers::Status::default();
+    let (health_tx, mut health) = tokio::sync::watch::channel(crate::lb::Health::default());
+    let checkers_tx = supervision.spawn(
+        crate::supervise::Role::Checkers,
+        crate::supervise::Reports { status: checker_status.clone(), states: None, health: Some(health_tx) },
+    );
+    let balancer =
+        crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default(), checkers_tx);
     let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
     if let Err(e) = lb.borrow_mut().configure(&running) {
         error!("ipvs: {e}");
     }
-    let checker_status = lb.borrow().status.clone();
-    let vrrp_status = crate::vrrp::Status::default();
-    let (vrrp_tx, vrrp_rx) = tokio::sync::mpsc::channel(4);
-    let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
-    let supervision = std::sync::Arc::new(crate::supervise::Health::default());
-    tokio::spawn(crate::supervise::vrrp(running.clone(), vrrp_status.clone(), states_tx, vrrp_rx, supervision.clone()));
     let mut registry = registry(mode, board);
     let time_text = time_status.clone();
     registry.add("time", move || time_text.lock().unwrap_or_else(|p| p.into_inner()).clone());
     let sup = supervision.clone();
-    registry.add("supervision", move || sup.lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n"));
+    registry.add("supervision", move || sup.show());
     registry.add("checkers", move || {
         let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if lines.is_empty() { "no health checkers are running".to_string() } else { lines.join("\n") }
@@ -312,7 +331,7 @@ async fn event_loop(
             _ = pet.tick(), if watchdog.is_some() => {
                 // Only while the supervised daemons are healthy, too.
                 if let Some(w) = watchdog.as_mut()
-                    && supervision.healthy.load(std::sync::atomic::Ordering::Relaxed)
+                    && supervision.healthy()
                 {
                     w.pet();
                 }
@@ -372,7 +391,7 @@ async fn event_loop(
     }
     // Masters resign with priority 0 so backups take over at once.
     let (done, wait) = tokio::sync::oneshot::channel();
-    if resign.send(crate::vrrp::Control::Shutdown(done)).await.is_ok()
+    if resign.send(crate::supervise::Control::Shutdown(done)).await.is_ok()
         && tokio::time::timeout(Duration::from_secs(2), wait).await.is_err()
     {
         warn!("vrrp: did not stop within 2 s");

@@ -1,0 +1,245 @@
+//! A supervised daemon's side of the socket (`vigil child ROLE`): it drops
+//! the capabilities it does not need, takes its config from PID 1 over
+//! stdin (the socketpair), runs the daemon on its own runtime, answers
+//! heartbeats, and sends its log lines and reports up. It exits when PID 1
+//! says so or goes away.
+
+use crate::lb::Health;
+use crate::supervise::{Down, Role, Up, recv, send, spawn_reader};
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, watch};
+use tracing::error;
+use vigil_config::Config;
+
+/// What each role may do, and nothing more; the bounding set goes too, so
+/// nothing it runs (notify or MISC_CHECK programs) can get the rest back.
+/// VRRP: addresses, nf_tables, macvlans, net sysctls (CAP_NET_ADMIN); raw
+/// sockets, binding to a device (CAP_NET_RAW). Checkers: PING_CHECK's raw
+/// ICMP sockets (CAP_NET_RAW).
+fn least_privilege(role: Role) -> Result<(), caps::errors::CapsError> {
+    use caps::{CapSet, Capability};
+    let keep: caps::CapsHashSet = match role {
+        Role::Vrrp => [Capability::CAP_NET_ADMIN, Capability::CAP_NET_RAW].into_iter().collect(),
+        Role::Checkers => [Capability::CAP_NET_RAW].into_iter().collect(),
+    };
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            // Not in the bounding set already: nothing to drop.
+            let _ = caps::drop(None, CapSet::Bounding, cap);
+        }
+    }
+    caps::set(None, CapSet::Inheritable, &caps::CapsHashSet::new())?;
+    caps::set(None, CapSet::Effective, &keep)?;
+    caps::set(None, CapSet::Permitted, &keep)?;
+    Ok(())
+}
+
+/// `vigil child ROLE`. Never returns.
+pub fn main(role: Role) -> ! {
+    let name = role.name();
+    crate::power::release_signals();
+    if let Err(e) = least_privilege(role) {
+        error!("{name} child: dropping capabilities: {e}");
+        std::process::exit(1);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("{name} child: runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = rt.block_on(serve(role));
+    std::process::exit(code)
+}
+
+async fn serve(role: Role) -> i32 {
+    let name = role.name();
+    // SAFETY: fd 0 is the socketpair end PID 1 gave us as stdin; nothing
+    // else in this process uses fd 0, and this OwnedFd is its only owner.
+    let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(0) };
+    let std_sock = std::os::unix::net::UnixStream::from(fd);
+    let sock = match std_sock.set_nonblocking(true).and_then(|()| UnixStream::from_std(std_sock)) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("{name} child: not started by PID 1 ({e})");
+            return 2;
+        }
+    };
+    let (mut rd, mut wr) = sock.into_split();
+    let first: std::io::Result<Down> = recv(&mut rd).await;
+    let Ok(Down::Config { config, generation, resume }) = first else {
+        error!("{name} child: no config from PID 1");
+        return 2;
+    };
+    let (mut down_rx, _reader) = spawn_reader::<Down>(rd);
+    // From here on the log goes to PID 1 over the socket.
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    crate::log::send_to(log_tx);
+    let mut daemon = match role {
+        Role::Vrrp => Daemon::Vrrp(Vrrp::start(*config)),
+        Role::Checkers => Daemon::Checkers(Checkers::start(*config, generation, resume)),
+    };
+    loop {
+        tokio::select! {
+            // Log lines first: a state change is logged before it is
+            // reported, and PID 1 then prints and acts in that order.
+            biased;
+            Some(text) = log_rx.recv() => {
+                if send(&mut wr, &Up::Log(text)).await.is_err() {
+                    break;
+                }
+            }
+            m = down_rx.recv() => match m.unwrap_or_else(|| Err(std::io::Error::other("closed"))) {
+                Ok(Down::Ping(n)) => {
+                    if send(&mut wr, &Up::Pong(n)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(Down::Config { config, generation, .. }) => daemon.configure(config, generation).await,
+                Ok(Down::Shutdown) | Err(_) => {
+                    daemon.stop().await;
+                    // What the daemon logged on its way out, then the end.
+                    while let Ok(text) = log_rx.try_recv() {
+                        let _ = send(&mut wr, &Up::Log(text)).await;
+                    }
+                    let _ = send(&mut wr, &Up::Stopped).await;
+                    break;
+                }
+            },
+            reports = daemon.reports() => {
+                for r in reports {
+                    if send(&mut wr, &r).await.is_err() {
+                        return 0;
+                    }
+                }
+            }
+        }
+    }
+    0
+}
+
+enum Daemon {
+    Vrrp(Vrrp),
+    Checkers(Checkers),
+}
+
+impl Daemon {
+    async fn configure(&mut self, config: Box<Config>, generation: u64) {
+        match self {
+            Daemon::Vrrp(v) => {
+                let _ = v.control.send(crate::vrrp::Control::Config(config)).await;
+            }
+            Daemon::Checkers(c) => c.restart(*config, generation, None),
+        }
+    }
+
+    async fn stop(&mut self) {
+        match self {
+            Daemon::Vrrp(v) => {
+                // Masters resign with priority 0 so backups take over at once.
+                let (done, wait) = tokio::sync::oneshot::channel();
+                let _ = v.control.send(crate::vrrp::Control::Shutdown(done)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+                v.task.abort();
+            }
+            Daemon::Checkers(c) => c.task.abort(),
+        }
+    }
+
+    /// What to tell PID 1 next (cancel safe: used in a select).
+    async fn reports(&mut self) -> Vec<Up> {
+        match self {
+            Daemon::Vrrp(v) => v.reports().await,
+            Daemon::Checkers(c) => c.reports().await,
+        }
+    }
+}
+
+/// `show vrrp` / `show checkers` text, sent when it changed.
+struct StatusReport {
+    status: crate::vrrp::Status,
+    last: Vec<String>,
+    tick: tokio::time::Interval,
+}
+
+impl StatusReport {
+    fn new(every: Duration) -> StatusReport {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        StatusReport { status: Default::default(), last: Vec::new(), tick }
+    }
+
+    fn changed(&mut self) -> Option<Up> {
+        let now = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        (now != self.last).then(|| {
+            self.last = now.clone();
+            Up::Status(now)
+        })
+    }
+}
+
+struct Vrrp {
+    control: mpsc::Sender<crate::vrrp::Control>,
+    task: tokio::task::JoinHandle<()>,
+    states: watch::Receiver<Vec<(String, &'static str)>>,
+    status: StatusReport,
+}
+
+impl Vrrp {
+    fn start(config: Config) -> Vrrp {
+        let status = StatusReport::new(Duration::from_millis(250));
+        let (states_tx, states) = watch::channel(Vec::new());
+        let (control, ctl_rx) = mpsc::channel(4);
+        let task = tokio::spawn(crate::vrrp::run(config, status.status.clone(), states_tx, ctl_rx));
+        Vrrp { control, task, states, status }
+    }
+
+    async fn reports(&mut self) -> Vec<Up> {
+        tokio::select! {
+            Ok(()) = self.states.changed() => {
+                let s = self.states.borrow_and_update().iter().map(|(n, st)| (n.clone(), st.to_string())).collect();
+                // `show vrrp` agrees with a transition at once, not at the next tick.
+                std::iter::once(Up::States(s)).chain(self.status.changed()).collect()
+            }
+            _ = self.status.tick.tick() => self.status.changed().into_iter().collect(),
+        }
+    }
+}
+
+struct Checkers {
+    task: tokio::task::JoinHandle<()>,
+    health_tx: watch::Sender<Health>,
+    health: watch::Receiver<Health>,
+    status: StatusReport,
+}
+
+impl Checkers {
+    fn start(config: Config, generation: u64, resume: Option<Health>) -> Checkers {
+        let (health_tx, health) = watch::channel(Health::default());
+        let mut c = Checkers {
+            task: tokio::spawn(async {}),
+            health_tx,
+            health,
+            // The text counts probes: once a second is enough.
+            status: StatusReport::new(Duration::from_secs(1)),
+        };
+        c.restart(config, generation, resume);
+        c
+    }
+
+    fn restart(&mut self, config: Config, generation: u64, resume: Option<Health>) {
+        self.task.abort();
+        let run = crate::checkers::run(config, generation, resume, self.health_tx.clone(), self.status.status.clone());
+        self.task = tokio::spawn(run);
+    }
+
+    async fn reports(&mut self) -> Vec<Up> {
+        tokio::select! {
+            Ok(()) = self.health.changed() => vec![Up::Health(self.health.borrow_and_update().clone())],
+            _ = self.status.tick.tick() => self.status.changed().into_iter().collect(),
+        }
+    }
+}
