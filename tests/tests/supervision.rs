@@ -1,8 +1,9 @@
-//! Supervision in QEMU (a test build with `debug kill`): the VRRP daemon is
-//! a child of PID 1. Killed (SIGKILL) it is restarted at once; stopped
-//! (SIGSTOP) it misses its heartbeats and is killed and restarted. Each
-//! time the new daemon finds its VIP still up and resumes as master: the
-//! VIP never leaves.
+//! Supervision in QEMU (a test build with `debug kill`): the VRRP daemon and
+//! the checkers are children of PID 1. Killed (SIGKILL) a child is
+//! restarted at once; stopped (SIGSTOP) it misses its heartbeats and is
+//! killed and restarted. Each time the new VRRP daemon finds its VIP still
+//! up and resumes as master: the VIP never leaves; the new checkers start
+//! from the verdicts reported before: the IPVS pool does not change.
 
 use std::time::{Duration, Instant};
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
@@ -10,7 +11,7 @@ use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
 const CMD: Duration = Duration::from_secs(30);
 
 #[test]
-fn a_killed_or_hung_vrrp_child_is_restarted_and_the_vip_stays() {
+fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     if !have_qemu("qemu-x86_64") {
         return;
     }
@@ -21,7 +22,10 @@ fn a_killed_or_hung_vrrp_child_is_restarted_and_the_vip_stays() {
     std::fs::write(
         &conf,
         "interface eth0 {\n address 192.0.2.1/24\n}\nvrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 9\n\
-         priority 150\n advert_int 0.5\n virtual_ipaddress {\n  192.0.2.100/24\n }\n}\n",
+         priority 150\n advert_int 0.5\n virtual_ipaddress {\n  192.0.2.100/24\n }\n}\n\
+         virtual_server 192.0.2.100 80 {\n delay_loop 1\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
+         real_server 192.0.2.1 80 {\n  PING_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n\
+         real_server 192.0.2.77 80 {\n  PING_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n}\n",
     )
     .unwrap();
     let flash = c.dir.join("flash.img");
@@ -48,6 +52,34 @@ fn a_killed_or_hung_vrrp_child_is_restarted_and_the_vip_stays() {
     }
     let console = node.console_text();
     assert!(!console.contains("removed 192.0.2.100/24"), "the VIP never left:\n{console}");
+
+    // The checkers: the live server (this node) in the pool, the dead one out.
+    let dead = "PING_CHECK real server 192.0.2.77:80 of 192.0.2.100:80: DOWN";
+    let t = Instant::now();
+    while !node.console_text().contains(dead) {
+        assert!(t.elapsed() < CMD, "the dead server never went down:\n{}", node.console_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pool = |node: &mut vigil_image::Node| node.command("show ipvs-kernel", CMD).unwrap();
+    let before = pool(node);
+    assert!(!before.contains("C000024D:0050") && before.contains("C0000201:0050"), "{before}");
+    for (sig, why) in [("KILL", "was killed by a signal"), ("STOP", "missed its heartbeats for 3 s; killed")] {
+        let out = node.command(&format!("debug kill checkers {sig}"), CMD).unwrap();
+        assert!(out.contains("sent to the checkers child"), "{out}");
+        let t = Instant::now();
+        node.expect(&format!("supervise: the checkers child {why}"), CMD).unwrap();
+        node.expect("supervise: checkers child started", CMD).unwrap();
+        eprintln!("SIG{sig} -> a new checkers child after {:?}", t.elapsed());
+        // Two delay_loops: every check has run again.
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(pool(node), before, "the pool did not change");
+        let sup = node.command("show supervision", CMD).unwrap();
+        assert!(sup.contains("checkers: running, pid") && sup.contains("vrrp: running, pid"), "{sup}");
+    }
+    let console = node.console_text();
+    assert_eq!(console.matches(dead).count(), 1, "the dead server was never taken for up again:\n{console}");
+    let checks = node.command("show checkers", CMD).unwrap();
+    assert!(checks.contains("PING_CHECK 192.0.2.77:80: DOWN"), "{checks}");
     // The new child's first report reaches PID 1 within a quarter second.
     std::thread::sleep(Duration::from_secs(1));
     let vrrp = node.command("show vrrp", CMD).unwrap();
