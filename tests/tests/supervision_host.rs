@@ -84,7 +84,8 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     let conf = dir.join("vigil.conf");
     std::fs::write(
         &conf,
-        "virtual_server 127.0.0.1 8080 {\n delay_loop 1\n lb_algo rr\n protocol TCP\n\
+        "vigil_defs {\n heartbeat_ms 200\n heartbeat_limit_ms 600\n}\n\
+         virtual_server 127.0.0.1 8080 {\n delay_loop 1\n lb_algo rr\n protocol TCP\n\
          real_server 127.0.0.1 8081 {\n  TCP_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n\
          real_server 127.0.0.2 8082 {\n  PING_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n}\n",
     )
@@ -112,6 +113,11 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     assert!(!after.contains("real server 127.0.0.1:8081"), "no verdict change after the restart:\n{text}");
     assert!(!after.contains("real server 127.0.0.2:8082"), "no verdict change after the restart:\n{text}");
     assert!(std::path::Path::new(&format!("/proc/{second}")).exists(), "the new child keeps running:\n{text}");
+    // Stopped, it misses the configured heartbeats.
+    let _ = Command::new("kill").args(["-STOP", &second.to_string()]).status();
+    let (at, _) = wait_log(&log, at, "supervise: the checkers child missed its heartbeats for 600 ms; killed");
+    let (_, line) = wait_log(&log, at, "supervise: checkers child started");
+    assert_ne!(pid_in(&line), second, "a new child");
     let _ = vigil.kill();
     let _ = vigil.wait();
     let _ = Command::new("ip").args(["netns", "del", ns]).status();

@@ -14,8 +14,8 @@ use std::fmt;
 
 pub const MAGIC: [u8; 4] = *b"VGLC";
 pub const HEADER_LEN: usize = 32;
-/// The schema this firmware writes.
-pub const SCHEMA: u16 = 1;
+/// The schema this firmware writes. 2: `global.supervision` (heartbeats).
+pub const SCHEMA: u16 = 2;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -189,10 +189,65 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 /// schema change adds an arm that decodes the old layout and converts it.
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
-        SCHEMA => match postcard::from_bytes::<Config>(body) {
-            Ok(c) => Ok(c),
-            Err(e) => Err(e.to_string()),
-        },
-        old => Err(format!("config schema {old} is not one this firmware can read (it reads {SCHEMA})")),
+        SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
+        1 => postcard::from_bytes::<v1::Config>(body).map(Config::from).map_err(|e| format!("schema 1: {e}")),
+        old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
+    }
+}
+
+/// Schema 1: `Global` had no `supervision` (postcard is not self-describing,
+/// so the old layout is spelled out; everything after `global` is as today).
+pub mod v1 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: heapless::String<HOSTNAME>,
+        pub time_servers: Vec<core::net::IpAddr, TIME_SERVERS>,
+        pub syslog: Option<core::net::SocketAddr>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+    }
+
+    impl From<Config> for super::Config {
+        fn from(c: Config) -> super::Config {
+            let g = c.global;
+            super::Config {
+                global: crate::model::Global {
+                    router_id: g.router_id,
+                    hostname: g.hostname,
+                    time_servers: g.time_servers,
+                    syslog: g.syslog,
+                    watchdog: g.watchdog,
+                    console_password: g.console_password,
+                    enable_script_security: g.enable_script_security,
+                    lvs_flush: g.lvs_flush,
+                    lvs_sync_daemon: g.lvs_sync_daemon,
+                    lvs_timeouts: g.lvs_timeouts,
+                    supervision: Supervision::default(),
+                },
+                interfaces: c.interfaces,
+                vrrp_instances: c.vrrp_instances,
+                sync_groups: c.sync_groups,
+                virtual_servers: c.virtual_servers,
+            }
+        }
     }
 }

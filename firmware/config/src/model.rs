@@ -127,6 +127,22 @@ pub struct Global {
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
     /// keepalived `lvs_timeouts tcp N tcpfin N udp N` (seconds; 0 keeps the kernel's).
     pub lvs_timeouts: Option<LvsTimeouts>,
+    /// How PID 1 watches its daemons (schema 2).
+    pub supervision: Supervision,
+}
+
+/// Heartbeats between PID 1 and its children: one every `heartbeat_ms`; a
+/// child silent for `heartbeat_limit_ms` is killed and restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervision {
+    pub heartbeat_ms: u16,
+    pub heartbeat_limit_ms: u16,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Supervision { heartbeat_ms: 1000, heartbeat_limit_ms: 3000 }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +173,7 @@ impl Default for Global {
             lvs_flush: false,
             lvs_sync_daemon: None,
             lvs_timeouts: None,
+            supervision: Supervision::default(),
         }
     }
 }

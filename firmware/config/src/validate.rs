@@ -77,6 +77,19 @@ impl Config {
         if g.watchdog.enabled && !(1..=600).contains(&g.watchdog.timeout_s) {
             e.push("global_defs watchdog", format!("timeout {} s is outside 1..=600", g.watchdog.timeout_s));
         }
+        let sup = g.supervision;
+        if !(100..=10_000).contains(&sup.heartbeat_ms) {
+            e.push("vigil_defs heartbeat_ms", format!("{} ms is outside 100..=10000", sup.heartbeat_ms));
+        } else if u32::from(sup.heartbeat_limit_ms) < 2 * u32::from(sup.heartbeat_ms) {
+            e.push(
+                "vigil_defs heartbeat_limit_ms",
+                format!(
+                    "{} ms is less than two heartbeats ({} ms): one late heartbeat would kill a child",
+                    sup.heartbeat_limit_ms,
+                    2 * u32::from(sup.heartbeat_ms)
+                ),
+            );
+        }
         if let Some(p) = &g.console_password
             && p.iterations < 1000
         {

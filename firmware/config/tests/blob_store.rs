@@ -277,3 +277,50 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     eprintln!("largest config body tried: {biggest} bytes (bound {MAX_BODY})");
     assert!(biggest > MAX_BODY, "an oversized config was tried");
 }
+
+/// A blob as schema-1 firmware wrote it (commit 62630e4: `sample()` plus a
+/// time server and lvs_flush, generation 7), byte for byte.
+const SCHEMA_1_BLOB: &str = concat!(
+    "56474c43010000009c00000007000000000000005f9fc83a00000000be634c11054c56535f4105766967696c0100c000",
+    "027b00011e00000100000104657468300100ac102a0218000100010456495f31020104657468303396640100ac102a6f",
+    "1801ac102aff000106657468303a30000001000000010000000000000505000000010000ac102a6f5000000000000601",
+    "00000000000100ac102a0a50010000000000000001010001072f6865616c7468000000000000000501010000",
+);
+
+#[test]
+fn a_schema_1_blob_is_read_and_the_next_commit_writes_schema_2() {
+    let bytes: Vec<u8> = (0..SCHEMA_1_BLOB.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&SCHEMA_1_BLOB[i..i + 2], 16).unwrap())
+        .collect();
+    let mut want = sample();
+    want.global.time_servers.push("192.0.2.123".parse().unwrap()).unwrap();
+    want.global.lvs_flush = true;
+    assert_eq!(want.global.supervision, Supervision::default());
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!((d.header.schema, d.header.generation), (1, 7));
+    assert_eq!(d.config, want);
+    // On flash: booted from, kept, and the next commit is schema 2.
+    let mut flash = store().into_flash();
+    flash.bytes[..bytes.len()].copy_from_slice(&bytes);
+    let mut st = Store::new(flash, SLOT).unwrap();
+    let l = st.load(Config::default());
+    assert_eq!((l.generation, &l.config), (Some(7), &want), "{:?}", l.skipped);
+    want.global.supervision.heartbeat_ms = 500;
+    assert_eq!(st.commit(&want, false).unwrap(), 8);
+    let scan = st.scan();
+    let schemas: Vec<u16> = scan.iter().filter_map(|s| s.status.as_ref().ok().map(|h| h.schema)).collect();
+    assert!(schemas.contains(&1) && schemas.contains(&2), "{scan:?}");
+    assert_eq!(st.load(Config::default()).config, want);
+}
+
+#[test]
+fn a_damaged_schema_1_body_says_which_schema() {
+    // A body that is short for schema 1's layout (a valid CRC over it).
+    let body = [0u8; 3];
+    let header = blob::Header { schema: 1, flags: 0, length: 3, generation: 2, body_crc: blob::crc32(&body) };
+    let mut bytes = header.emit().to_vec();
+    bytes.extend_from_slice(&body);
+    let e = blob::decode(&bytes).unwrap_err().to_string();
+    assert!(e.contains("schema 1"), "{e}");
+}

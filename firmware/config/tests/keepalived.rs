@@ -72,6 +72,7 @@ fn vigils_own_blocks_and_ipv6() {
     c.validate().unwrap();
     assert_eq!(c.global.hostname.as_str(), "lb-a");
     assert_eq!(c.global.time_servers.len(), 2);
+    assert_eq!(c.global.supervision, Supervision { heartbeat_ms: 500, heartbeat_limit_ms: 1500 });
     assert_eq!(c.interfaces[0].vlans[0].id, 10);
     let v6 = &c.vrrp_instances[1];
     assert_eq!((v6.version, v6.advert_int_cs), (3, 50));

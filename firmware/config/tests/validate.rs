@@ -99,3 +99,16 @@ fn addresses_parse_with_clear_errors() {
     assert!(!n.contains("192.168.2.1".parse().unwrap()));
     assert!(!n.contains("::1".parse().unwrap()));
 }
+
+#[test]
+fn heartbeats_are_bounded_and_the_limit_spans_two_of_them() {
+    let mut c = sample();
+    c.global.supervision = Supervision { heartbeat_ms: 50, heartbeat_limit_ms: 3000 };
+    assert_eq!(errors(&c), vec!["vigil_defs heartbeat_ms: 50 ms is outside 100..=10000".to_string()]);
+    c.global.supervision = Supervision { heartbeat_ms: 1000, heartbeat_limit_ms: 1500 };
+    let e = errors(&c);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("vigil_defs heartbeat_limit_ms: 1500 ms is less than two heartbeats (2000 ms)"), "{e:?}");
+    c.global.supervision = Supervision { heartbeat_ms: 100, heartbeat_limit_ms: 200 };
+    assert_eq!(errors(&c), Vec::<String>::new());
+}

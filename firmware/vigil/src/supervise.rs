@@ -78,6 +78,8 @@ pub enum Control {
         config: Box<Config>,
         generation: u64,
     },
+    /// New heartbeat settings (the child itself is left alone).
+    Heartbeats(vigil_config::Supervision),
     /// Stop the child; the sender waits for the reply.
     Shutdown(tokio::sync::oneshot::Sender<()>),
 }
@@ -122,9 +124,8 @@ pub fn spawn_reader<T: for<'a> Deserialize<'a> + Send + 'static>(
     (rx, task)
 }
 
-/// Heartbeat period and the silence after which a child is killed.
-pub const HEARTBEAT: Duration = Duration::from_secs(1);
-pub const HEARTBEAT_LIMIT: Duration = Duration::from_secs(3);
+/// The wait before a restart: none for the first, then doubling from
+/// `BACKOFF_FIRST` up to `BACKOFF_MAX`.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const CRASH_LOOP: usize = 5;
@@ -175,17 +176,21 @@ pub async fn supervise(
     watched: Arc<Watched>,
 ) {
     let name = role.name();
-    let (config, generation) = match control.recv().await {
-        Some(Control::Config { config, generation }) => (*config, generation),
-        Some(Control::Shutdown(done)) => {
-            let _ = done.send(());
-            return;
+    let (config, generation) = loop {
+        match control.recv().await {
+            Some(Control::Config { config, generation }) => break (*config, generation),
+            // The config carries them.
+            Some(Control::Heartbeats(_)) => {}
+            Some(Control::Shutdown(done)) => {
+                let _ = done.send(());
+                return;
+            }
+            None => return,
         }
-        None => return,
     };
     let mut child = Child { role, config, generation, last_health: None, reports, watched };
     let mut restarts: Vec<Instant> = Vec::new();
-    let mut backoff = BACKOFF_FIRST;
+    let mut backoff = Duration::ZERO;
     loop {
         let started = Instant::now();
         let outcome = child.run_once(&mut control).await;
@@ -201,7 +206,7 @@ pub async fn supervise(
         }
         // A child that ran a while is not crash-looping.
         if started.elapsed() > CRASH_WINDOW {
-            backoff = BACKOFF_FIRST;
+            backoff = Duration::ZERO;
         }
         let now = Instant::now();
         restarts.retain(|t| now.duration_since(*t) < CRASH_WINDOW);
@@ -221,11 +226,12 @@ pub async fn supervise(
             return;
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        backoff = (backoff * 2).clamp(BACKOFF_FIRST, BACKOFF_MAX);
         // Configs that came meanwhile: the newest wins.
         while let Ok(c) = control.try_recv() {
             match c {
                 Control::Config { config, generation } => child.set_config(*config, generation),
+                Control::Heartbeats(h) => child.config.global.supervision = h,
                 Control::Shutdown(done) => {
                     let _ = done.send(());
                     return;
@@ -247,6 +253,13 @@ impl Child {
         }
         self.config = config;
         self.generation = generation;
+    }
+
+    /// The heartbeat period and the silence after which the child is killed.
+    fn heartbeats(&self) -> (Duration, Duration) {
+        let s = self.config.global.supervision;
+        let ms = |v: u16| Duration::from_millis(u64::from(v.max(1)));
+        (ms(s.heartbeat_ms), ms(s.heartbeat_limit_ms))
     }
 
     fn first_message(&self) -> Down {
@@ -324,8 +337,14 @@ impl Child {
         }
         info!("supervise: {name} child started (pid {pid})");
         self.watched.healthy.store(true, Ordering::Relaxed);
-        self.watched.set_line(format!("{name}: running, pid {pid}"));
-        let mut beat = tokio::time::interval(HEARTBEAT);
+        let (every, limit) = self.heartbeats();
+        self.watched.set_line(format!(
+            "{name}: running, pid {pid} (heartbeats every {} ms, limit {} ms)",
+            every.as_millis(),
+            limit.as_millis()
+        ));
+        let (mut every, mut limit) = (every, limit);
+        let mut beat = tokio::time::interval(every);
         let mut seq = 0u64;
         let mut last_pong = Instant::now();
         let (mut up_rx, reader) = spawn_reader::<Up>(rd);
@@ -340,12 +359,12 @@ impl Child {
                     break Ended::Failed(how);
                 }
                 _ = beat.tick() => {
-                    if last_pong.elapsed() > HEARTBEAT_LIMIT {
-                        kill();
-                        break Ended::Failed(format!("missed its heartbeats for {} s; killed", HEARTBEAT_LIMIT.as_secs()));
-                    }
                     seq += 1;
                     let _ = send(&mut wr, &Down::Ping(seq)).await;
+                }
+                _ = tokio::time::sleep_until((last_pong + limit).into()) => {
+                    kill();
+                    break Ended::Failed(format!("missed its heartbeats for {} ms; killed", limit.as_millis()));
                 }
                 m = up_rx.recv() => match m {
                     Some(Ok(Up::Pong(_))) => last_pong = Instant::now(),
@@ -369,6 +388,12 @@ impl Child {
                         if let Down::Config { config, .. } = m {
                             self.set_config(*config, generation);
                         }
+                    }
+                    Some(Control::Heartbeats(h)) => {
+                        self.config.global.supervision = h;
+                        (every, limit) = self.heartbeats();
+                        beat = tokio::time::interval(every);
+                        info!("supervise: {name} heartbeats every {} ms, limit {} ms", every.as_millis(), limit.as_millis());
                     }
                     Some(Control::Shutdown(done)) => {
                         let _ = send(&mut wr, &Down::Shutdown).await;

@@ -29,6 +29,8 @@ pub struct Appliance {
     store: Option<Store<FileFlash>>,
     /// The VRRP daemon: new configs go here.
     vrrp: tokio::sync::mpsc::Sender<crate::supervise::Control>,
+    /// The checkers' supervisor (configs go through the balancer).
+    checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>,
     /// IPVS and the checkers: new configs are reconciled into the kernel's table.
     lb: std::rc::Rc<std::cell::RefCell<crate::lb::Balancer>>,
     /// The supervised daemons (`debug kill` in test builds).
@@ -55,6 +57,11 @@ impl vigil_shell::session::System for Appliance {
                 .is_err()
         {
             warn!("vrrp: the daemon did not take the new config");
+        }
+        if previous.global.supervision != config.global.supervision {
+            for tx in [&self.vrrp, &self.checkers] {
+                let _ = tx.try_send(crate::supervise::Control::Heartbeats(config.global.supervision));
+            }
         }
         let applied = config::apply(&previous, config);
         let balanced = self.lb.borrow_mut().configure(config).map_err(|e| format!("ipvs: {e}"));
@@ -281,7 +288,7 @@ async fn event_loop(
         crate::supervise::Reports { status: checker_status.clone(), states: None, health: Some(health_tx) },
     );
     let balancer =
-        crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default(), checkers_tx);
+        crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default(), checkers_tx.clone());
     let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
     if let Err(e) = lb.borrow_mut().configure(&running) {
         error!("ipvs: {e}");
@@ -303,6 +310,7 @@ async fn event_loop(
     let appliance = Appliance {
         store: flash.store,
         vrrp: vrrp_tx,
+        checkers: checkers_tx,
         lb: lb.clone(),
         supervision: supervision.clone(),
         applied: running.clone(),

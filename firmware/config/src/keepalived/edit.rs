@@ -72,7 +72,16 @@ const CTXS: &[Ctx] = &[
     Ctx {
         name: "vigil_defs",
         blocks: &[],
-        leaves: &["hostname", "time_server", "syslog", "watchdog", "watchdog_timeout", "console_password"],
+        leaves: &[
+            "hostname",
+            "time_server",
+            "syslog",
+            "watchdog",
+            "watchdog_timeout",
+            "heartbeat_ms",
+            "heartbeat_limit_ms",
+            "console_password",
+        ],
         list: false,
     },
     Ctx { name: "interface", blocks: &[("vlan", 1, "vlan")], leaves: &["address", "mtu", "multicast"], list: false },

@@ -115,6 +115,12 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         if g.watchdog.timeout_s != d.watchdog.timeout_s {
             lines.push(format!("watchdog_timeout {}", g.watchdog.timeout_s));
         }
+        if g.supervision.heartbeat_ms != d.supervision.heartbeat_ms {
+            lines.push(format!("heartbeat_ms {}", g.supervision.heartbeat_ms));
+        }
+        if g.supervision.heartbeat_limit_ms != d.supervision.heartbeat_limit_ms {
+            lines.push(format!("heartbeat_limit_ms {}", g.supervision.heartbeat_limit_ms));
+        }
         if let Some(p) = &g.console_password {
             lines.push(format!("console_password {} {} {}", p.iterations, hex(&p.salt), hex(&p.hash)));
         }

@@ -278,6 +278,16 @@ impl Cx {
                         g.watchdog.timeout_s = v;
                     }
                 }
+                "heartbeat_ms" => {
+                    if let Some(v) = self.value(s, "a number of milliseconds") {
+                        g.supervision.heartbeat_ms = v;
+                    }
+                }
+                "heartbeat_limit_ms" => {
+                    if let Some(v) = self.value(s, "a number of milliseconds") {
+                        g.supervision.heartbeat_limit_ms = v;
+                    }
+                }
                 "console_password" => {
                     let parsed = (s.args.len() == 3)
                         .then(|| {
