@@ -108,8 +108,19 @@ pub fn assemble(board: &Board, tree: &KernelTree, firmware: &Path) -> Result<(Ar
     a.file("init", 0o755, bin)?;
 
     let km = KernelModules::open(&tree.modules_dir())?;
-    let res = modules::resolve(&km, &board.modules.load, &board.modules.prefer)
+    let mut res = modules::resolve(&km, &board.modules.load, &board.modules.prefer)
         .with_context(|| format!("board {}: resolving modules", board.name))?;
+    // `first` and their dependencies lead, in their own resolved order; the
+    // rest follow in theirs (a dependency of theirs may already be loaded).
+    let first = modules::resolve(&km, &board.modules.first, &board.modules.prefer)
+        .with_context(|| format!("board {}: resolving modules.first", board.name))?;
+    let lead: std::collections::BTreeSet<&str> = first.order.iter().map(|m| m.name.as_str()).collect();
+    res.order = first
+        .order
+        .iter()
+        .cloned()
+        .chain(res.order.iter().filter(|m| !lead.contains(m.name.as_str())).cloned())
+        .collect();
     let mut loads = Vec::new();
     for m in &res.order {
         let dest = format!("lib/modules/{}/{}", tree.release, m.file);
@@ -145,6 +156,7 @@ pub fn assemble(board: &Board, tree: &KernelTree, firmware: &Path) -> Result<(Ar
         hostname: board.hostname.clone(),
         kernel_release: tree.release.clone(),
         modules: loads,
+        first: first.order.len(),
         on_demand,
         console: board.console.device.clone(),
         nics: board.nics.iter().map(|n| n.name.clone()).collect(),

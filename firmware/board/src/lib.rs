@@ -105,6 +105,11 @@ impl Kernel {
 pub struct Modules {
     /// Modules the board needs; their dependencies are resolved by the image tool.
     pub load: Vec<String>,
+    /// Of `load`, what the first VRRP advert needs (the NIC drivers, and the
+    /// flash driver to read the config): loaded first; the rest load while
+    /// the VRRP daemon starts.
+    #[serde(default)]
+    pub first: Vec<String>,
     /// Which module provides an alias when several do (e.g. `crc32c =
     /// "crc32c_generic"`: the generic one works on every CPU).
     #[serde(default)]
@@ -240,6 +245,11 @@ impl Board {
         }
         if self.modules.load.iter().chain(&self.modules.on_demand).any(|m| m.is_empty() || m.contains('/')) {
             err("modules.load", "module names must be non-empty and contain no '/'".into());
+        }
+        for m in &self.modules.first {
+            if !self.modules.load.contains(m) {
+                err("modules.first", format!("{m:?} is not in modules.load"));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, nic) in self.nics.iter().enumerate() {

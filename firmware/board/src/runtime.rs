@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub const RUNTIME_PATH: &str = "/etc/vigil/board";
 const MAGIC: &[u8; 4] = b"VGLB";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Runtime {
@@ -20,6 +20,9 @@ pub struct Runtime {
     pub kernel_release: String,
     /// Modules in load order: every dependency comes before its users.
     pub modules: Vec<ModuleLoad>,
+    /// How many of `modules` (from the start) to load before the daemons
+    /// start: the board's `modules.first` and their dependencies.
+    pub first: usize,
     /// Modules loaded only when needed: each with its load order
     /// (dependencies first, the module itself last).
     pub on_demand: Vec<OnDemand>,

@@ -84,6 +84,7 @@ fn runtime() -> Runtime {
             path: "/lib/modules/x/ip_vs.ko".into(),
             params: String::new(),
         }],
+        first: 1,
         on_demand: vec![crate::OnDemand {
             name: "ip_vs_sh".into(),
             chain: vec![ModuleLoad {

@@ -238,7 +238,11 @@ impl Checkers {
 
     async fn reports(&mut self) -> Vec<Up> {
         tokio::select! {
-            Ok(()) = self.health.changed() => vec![Up::Health(self.health.borrow_and_update().clone())],
+            Ok(()) = self.health.changed() => {
+                let h = Up::Health(self.health.borrow_and_update().clone());
+                // `show checkers` agrees with the pools at once.
+                std::iter::once(h).chain(self.status.changed()).collect()
+            }
             _ = self.status.tick.tick() => self.status.changed().into_iter().collect(),
         }
     }

@@ -165,6 +165,27 @@ pub struct Boot {
     pub started: Duration,
     /// Failed boot steps (mounts, modules, NICs).
     pub problems: usize,
+    /// The modules still loading when the control plane starts.
+    pub modules: Option<tokio::sync::oneshot::Receiver<crate::init::kmod::Report>>,
+}
+
+impl Boot {
+    /// Waits for the modules still loading (once; later calls return at once).
+    async fn modules_loaded(&mut self) {
+        if let Some(rx) = self.modules.take() {
+            match rx.await {
+                Ok(report) => self.problems += report.failed.len(),
+                Err(_) => error!("modules: the loader ended without a report"),
+            }
+            crate::init::report_ipvs();
+        }
+    }
+}
+
+/// What in a config needs modules that load after the first ones: VLANs
+/// (8021q), use_vmac (macvlan), no_accept (nf_tables).
+fn needs_all_modules(c: &Config) -> bool {
+    c.interfaces.iter().any(|i| !i.vlans.is_empty()) || c.vrrp_instances.iter().any(|v| v.use_vmac || !v.accept)
 }
 
 fn print_ready(mode: Mode, boot: Option<&Boot>) {
@@ -231,7 +252,7 @@ async fn event_loop(
     mode: Mode,
     board: Option<Runtime>,
     location: Option<Location>,
-    boot: Option<Boot>,
+    mut boot: Option<Boot>,
 ) -> std::io::Result<(Action, String)> {
     let mut sigchld = signal(SignalKind::child())?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -246,6 +267,11 @@ async fn event_loop(
     reap::reap_all();
 
     let (running, flash) = config::load(location);
+    if needs_all_modules(&running)
+        && let Some(b) = boot.as_mut()
+    {
+        b.modules_loaded().await;
+    }
     if let Err(e) = config::apply(&Config::default(), &running) {
         error!("config: {e}");
     }
@@ -254,6 +280,25 @@ async fn event_loop(
     let servers: Vec<std::net::IpAddr> = running.global.time_servers.to_vec();
     crate::timesync::at_boot(&servers, &time_status).await;
     tokio::spawn(crate::timesync::run(servers, time_status.clone()));
+    // The daemons, each a supervised child process; VRRP first: the first
+    // advert should not wait for anything else.
+    let mut supervision = crate::supervise::Children::default();
+    let vrrp_status = crate::vrrp::Status::default();
+    let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
+    let vrrp_tx = supervision.spawn(
+        crate::supervise::Role::Vrrp,
+        crate::supervise::Reports { status: vrrp_status.clone(), states: Some(states_tx), health: None },
+    );
+    let first = crate::supervise::Control::Config { config: Box::new(running.clone()), generation: 0 };
+    if vrrp_tx.send(first).await.is_err() {
+        error!("vrrp: the supervisor is gone");
+    }
+    // Its supervisor starts the child now.
+    tokio::task::yield_now().await;
+    // IPVS, the watchdog driver ...
+    if let Some(b) = boot.as_mut() {
+        b.modules_loaded().await;
+    }
     // The hardware watchdog, as PID 1 on a board that has one.
     let mut watchdog = match (mode, board.as_ref().and_then(|b| b.watchdog.as_ref())) {
         (Mode::Pid1, Some(w)) if running.global.watchdog.enabled => {
@@ -269,18 +314,6 @@ async fn event_loop(
     };
     let mut pet = tokio::time::interval(watchdog.as_ref().map_or(Duration::from_secs(3600), |w| w.period()));
     pet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The daemons, each a supervised child process.
-    let mut supervision = crate::supervise::Children::default();
-    let vrrp_status = crate::vrrp::Status::default();
-    let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
-    let vrrp_tx = supervision.spawn(
-        crate::supervise::Role::Vrrp,
-        crate::supervise::Reports { status: vrrp_status.clone(), states: Some(states_tx), health: None },
-    );
-    let first = crate::supervise::Control::Config { config: Box::new(running.clone()), generation: 0 };
-    if vrrp_tx.send(first).await.is_err() {
-        error!("vrrp: the supervisor is gone");
-    }
     let checker_status = crate::checkers::Status::default();
     let (health_tx, mut health) = tokio::sync::watch::channel(crate::lb::Health::default());
     let checkers_tx = supervision.spawn(

@@ -47,7 +47,8 @@ fn explain(e: Errno) -> String {
 }
 
 /// Loads every module; each failure is logged by name and the rest continue.
-pub fn load_all(modules: &[ModuleLoad]) -> Report {
+/// `what` names the batch in the log.
+pub fn load_all(what: &str, modules: &[ModuleLoad]) -> Report {
     let start = Instant::now();
     let mut report = Report::default();
     for m in modules {
@@ -67,13 +68,39 @@ pub fn load_all(modules: &[ModuleLoad]) -> Report {
         }
     }
     info!(
-        "modules: {} loaded, {} already present, {} failed in {} ms",
+        "modules ({what}): {} loaded, {} already present, {} failed in {} ms",
         report.loaded,
         report.already,
         report.failed.len(),
         start.elapsed().as_millis()
     );
     report
+}
+
+/// Loads `modules` on a thread of the lowest priority (what the first VRRP
+/// advert needs runs meanwhile, ahead of it); the report comes when all are in.
+pub fn load_in_background(modules: Vec<ModuleLoad>) -> tokio::sync::oneshot::Receiver<Report> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
+    let theirs = (tx.clone(), modules.clone());
+    let spawned = std::thread::Builder::new().name("modules".into()).spawn(move || {
+        // SAFETY: setpriority only reads its integer arguments; on Linux
+        // PRIO_PROCESS with who = 0 is the calling thread alone.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0 {
+            debug!("modules: setpriority: {}", std::io::Error::last_os_error());
+        }
+        let report = load_all("rest", &theirs.1);
+        if let Some(tx) = theirs.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(report);
+        }
+    });
+    if let Err(e) = spawned {
+        warn!("modules: no thread ({e}); loading them in line");
+        if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(load_all("rest", &modules));
+        }
+    }
+    rx
 }
 
 /// Loads a module on demand: its chain in order (dependencies first); one
@@ -105,7 +132,7 @@ mod tests {
         let m = ModuleLoad { name: "nope".into(), path: "/nonexistent/nope.ko".into(), params: String::new() };
         let err = load_one(&m).unwrap_err();
         assert!(err.contains("/nonexistent/nope.ko"), "{err}");
-        let report = load_all(&[m]);
+        let report = load_all("test", &[m]);
         assert_eq!(report.failed.len(), 1);
         assert_eq!(report.failed[0].0, "nope");
     }

@@ -32,15 +32,21 @@ pub fn run() -> ! {
     if let Err(e) = nix::unistd::sethostname(hostname) {
         error!("sethostname({hostname}) failed: {e}");
     }
-    let modules = board.as_ref().map(|b| kmod::load_all(&b.modules)).unwrap_or_default();
+    // What the first advert needs (NIC and flash drivers) now; the rest on
+    // a thread while the control plane reads the config and starts VRRP.
+    let (first, rest) = match &board {
+        Some(b) => b.modules.split_at(b.first.min(b.modules.len())),
+        None => (&[][..], &[][..]),
+    };
+    let modules = kmod::load_all("first", first);
     let nics: Vec<String> = board.as_ref().map(|b| b.nics.clone()).unwrap_or_default();
     let net = netup::bring_up(&nics);
-    report_ipvs();
+    let rest = kmod::load_in_background(rest.to_vec());
 
     let problems = failed_mounts + modules.failed.len() + net.missing.len() + net.failed;
     // The ready line is printed by the control plane once the config is
     // loaded and the console answers.
-    crate::system::run_pid1(board, crate::system::Boot { started, problems })
+    crate::system::run_pid1(board, crate::system::Boot { started, problems, modules: Some(rest) })
 }
 
 fn load_board() -> Option<Runtime> {
@@ -63,7 +69,7 @@ fn load_board() -> Option<Runtime> {
 }
 
 /// IPVS is the reason this appliance exists: say plainly whether the kernel has it.
-fn report_ipvs() {
+pub fn report_ipvs() {
     match std::fs::read_to_string("/proc/net/ip_vs") {
         Ok(text) => info!("ipvs: {}", text.lines().next().unwrap_or("present")),
         Err(e) => warn!("ipvs: /proc/net/ip_vs: {e}: load balancing unavailable"),
