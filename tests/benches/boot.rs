@@ -1,9 +1,12 @@
 //! Boot figures (a benchmark, not a test): for each QEMU board, kernel start
 //! to `/init`, `/init` to ready, kernel start to ready, QEMU start to ready
 //! (wall clock), power-off to QEMU exit, and the image and binary sizes.
-//! Then boot to service on qemu-x86_64: an appliance that owns a VIP
-//! (priority 255, no time server): `/init` to its first VRRP advert, and
-//! QEMU start to the VIP answering a client's ping on the switch.
+//! Then boot to service on each board: an appliance that owns a VIP
+//! (priority 255, no time server): `/init` to its first VRRP advert (with
+//! the steps on the way, from the console's stamps), and QEMU start to the
+//! VIP answering a client's ping on the switch. Last, the same userland
+//! path without an emulator: `vigil run` started in a network namespace on
+//! this host, to its first advert seen by a raw socket on the peer.
 //!
 //! `cargo bench -p vigil-tests --bench boot` (VIGIL_BENCH_RUNS=N, default 3;
 //! VIGIL_BENCH_BOARDS=qemu-x86_64,... to pick boards).
@@ -78,21 +81,33 @@ fn main() {
         println!("  QEMU start -> ready (wall){}", wall.summary());
         println!("  power down -> QEMU exit   {}", off.summary());
     }
-    if boards.contains("qemu-x86_64") && have_qemu("qemu-x86_64") {
-        boot_to_service(runs);
+    for board in boards.split(',') {
+        if have_qemu(board) {
+            boot_to_service(board, runs);
+        }
     }
+    host_start_to_advert(runs.max(10));
 }
 
 /// Seconds since kernel start from a log line's `[    2.191]` stamp.
 fn stamp_ms(line: &str) -> Option<f64> {
-    let inner = line.split('[').nth(1)?.split(']').next()?.trim();
-    inner.parse::<f64>().ok().map(|s| s * 1000.0)
+    // The line may follow a redrawn prompt (`vigil> \x1b[K[    2.191]`).
+    line.split('[').filter_map(|part| part.split(']').next()?.trim().parse::<f64>().ok()).next().map(|s| s * 1000.0)
 }
 
-fn boot_to_service(runs: usize) {
+/// The boot steps the console stamps, in order, up to the first advert.
+const STEPS: [(&str, &str); 5] = [
+    ("modules (first): ", "NIC + flash drivers loaded"),
+    ("net: 2: ", "interfaces up"),
+    ("config: ", "config read"),
+    ("supervise: vrrp child started", "vrrp child started"),
+    ("first advert sent", "first VRRP advert"),
+];
+
+fn boot_to_service(board: &str, runs: usize) {
     use std::net::Ipv4Addr;
-    let board = vigil_image::load_board("qemu-x86_64").unwrap();
-    let dir = vigil_tests::test_dir("bench-boot-service");
+    let b = vigil_image::load_board(board).unwrap();
+    let dir = vigil_tests::test_dir(&format!("bench-boot-service-{board}"));
     let conf = dir.join("owner.conf");
     std::fs::write(
         &conf,
@@ -101,12 +116,13 @@ fn boot_to_service(runs: usize) {
     )
     .unwrap();
     let flash = dir.join("flash.img");
-    vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
-    let (mut to_advert, mut to_vip) = (Series::default(), Series::default());
+    vigil_image::config_tool::install(&b, &flash, &conf).unwrap();
+    let mut steps: Vec<Series> = STEPS.iter().map(|_| Series::default()).collect();
+    let mut to_vip = Series::default();
     for run in 0..runs {
         let f = flash.clone();
         let mut c =
-            Cluster::start_with(&format!("bench-service-{run}"), "qemu-x86_64", 1, |s| s.flash = Some(f.clone()))
+            Cluster::start_with(&format!("bench-service-{board}-{run}"), board, 1, |s| s.flash = Some(f.clone()))
                 .expect("start");
         let port = c.switch.attach("client", &c.dir.join("client.sock")).unwrap();
         let mut client =
@@ -127,13 +143,91 @@ fn boot_to_service(runs: usize) {
         }
         let n = c.node(1);
         let init = n.expect("/init started", Duration::from_secs(5)).unwrap();
-        let advert = n.expect("first advert sent", Duration::from_secs(5)).unwrap();
         let init_ms = parse_ms_after(&init, "started ").unwrap() as f64;
-        if let Some(a) = stamp_ms(&advert) {
-            to_advert.add(a - init_ms);
+        for ((needle, _), series) in STEPS.iter().zip(&mut steps) {
+            let line = n.expect(needle, Duration::from_secs(5)).unwrap();
+            if let Some(at) = stamp_ms(&line) {
+                series.add(at - init_ms);
+            }
         }
     }
-    println!("\nqemu-x86_64 boot to service (VIP owner, priority 255), {runs} runs, TCG");
-    println!("  /init -> first VRRP advert {}", to_advert.summary());
-    println!("  QEMU start -> VIP answers  {}", to_vip.summary());
+    println!("\n{board} boot to service (VIP owner, priority 255), {runs} runs, TCG");
+    for ((_, what), series) in STEPS.iter().zip(&steps) {
+        println!("  /init -> {what:<26} {}", series.summary());
+    }
+    println!("  QEMU start -> VIP answers           {}", to_vip.summary());
+}
+
+/// `vigil run` (host mode: no modules, no flash) exec'd straight into a
+/// network namespace, to its first advert on the wire: the userland path
+/// at native speed.
+fn host_start_to_advert(runs: usize) {
+    use std::os::unix::process::CommandExt;
+    if !vigil_tests::is_root() {
+        println!("\nhost: exec -> first advert: skipped (needs root for network namespaces)");
+        return;
+    }
+    let dir = vigil_tests::test_dir("bench-boot-host");
+    let conf = dir.join("owner.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 7\n priority 255\n advert_int 1\n\
+         virtual_ipaddress {\n  192.0.2.100/24\n }\n}\n",
+    )
+    .unwrap();
+    let (ns, peer) = ("bb-vigil", "bb-peer");
+    let ip = vigil_tests::vrrp_pair::ip;
+    let mut series = Series::default();
+    for _ in 0..runs {
+        for n in [ns, peer] {
+            let _ = std::process::Command::new("ip").args(["netns", "del", n]).status();
+            ip(&["netns", "add", n]);
+            ip(&["-n", n, "link", "set", "lo", "up"]);
+        }
+        ip(&["-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "p0", "netns", peer]);
+        ip(&["-n", ns, "addr", "add", "192.0.2.1/24", "dev", "eth0"]);
+        ip(&["-n", ns, "link", "set", "eth0", "up"]);
+        ip(&["-n", peer, "addr", "add", "192.0.2.2/24", "dev", "p0"]);
+        ip(&["-n", peer, "link", "set", "p0", "up"]);
+        // The peer's raw socket, in its namespace, before vigil starts.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let watcher = std::thread::spawn(move || {
+            let f = std::fs::File::open(format!("/var/run/netns/{peer}")).unwrap();
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::RAW, Some(socket2::Protocol::from(112)))
+                .unwrap();
+            // The VRRP group, or the kernel drops the adverts before the socket.
+            s.join_multicast_v4(&std::net::Ipv4Addr::new(224, 0, 0, 18), &std::net::Ipv4Addr::new(192, 0, 2, 2))
+                .unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            tx.send(()).unwrap();
+            let mut buf = [0u8; 1500];
+            std::io::Read::read(&mut &s, &mut buf).ok().map(|_| Instant::now())
+        });
+        rx.recv().unwrap();
+        let target = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
+        let mut cmd = std::process::Command::new(firmware(Arch::X86_64));
+        cmd.args(["run", "--config"]).arg(&conf).stdin(std::process::Stdio::piped());
+        cmd.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(dir.join("vigil.log")).unwrap());
+        // SAFETY: between fork and exec the closure makes one system call
+        // (setns) on a descriptor opened before the fork: async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::sched::setns(&target, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+            });
+        }
+        let t0 = Instant::now();
+        let mut child = cmd.spawn().unwrap();
+        let seen = watcher.join().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Some(at) = seen {
+            series.add(at.duration_since(t0).as_secs_f64() * 1000.0);
+        }
+    }
+    for n in [ns, peer] {
+        let _ = std::process::Command::new("ip").args(["netns", "del", n]).status();
+    }
+    println!("\nhost (native, no emulator), {runs} runs");
+    println!("  exec -> first VRRP advert on the wire {}", series.summary());
 }

@@ -16,6 +16,26 @@ fn boot_and_check(board: &str, test: &str) {
     n.wait_ready(BOOT_TIMEOUT).unwrap();
     assert!(init_ms.is_some(), "the /init line carries a figure");
     assert!(!n.console_text().contains("degraded"), "boot was degraded");
+    // The boot order, each step logged with its time since kernel start.
+    let console = n.console_text();
+    let mut at = 0;
+    for step in [
+        "/init started",
+        "INFO mounts: ",
+        "INFO modules (first): ",
+        "INFO net: 2: eth0 ",
+        "INFO config: ",
+        "INFO time: ",
+        "INFO supervise: vrrp child started",
+        "INFO modules (rest): ",
+        "INFO ipvs: IP Virtual Server",
+        "vigil: ready in ",
+    ] {
+        match console[at..].find(step) {
+            Some(i) => at += i + step.len(),
+            None => panic!("boot step {step:?} not logged after byte {at}:\n{console}"),
+        }
+    }
 
     let ipvs = n.command("show ipvs", CMD).unwrap();
     assert!(ipvs.starts_with("IP Virtual Server version 1.2.1"), "{ipvs}");

@@ -165,14 +165,24 @@ pub struct Boot {
     pub started: Duration,
     /// Failed boot steps (mounts, modules, NICs).
     pub problems: usize,
-    /// The modules still loading when the control plane starts.
-    pub modules: Option<tokio::sync::oneshot::Receiver<crate::init::kmod::Report>>,
+    /// The modules left to load once VRRP has started.
+    pub rest: Vec<vigil_board::ModuleLoad>,
+    pub loading: Option<tokio::sync::oneshot::Receiver<crate::init::kmod::Report>>,
 }
 
 impl Boot {
-    /// Waits for the modules still loading (once; later calls return at once).
+    /// Starts loading the rest of the modules, on a thread.
+    fn load_modules(&mut self) {
+        let rest = std::mem::take(&mut self.rest);
+        if !rest.is_empty() {
+            self.loading = Some(crate::init::kmod::load_in_background(rest));
+        }
+    }
+
+    /// Waits for the rest of the modules (starting them if need be).
     async fn modules_loaded(&mut self) {
-        if let Some(rx) = self.modules.take() {
+        self.load_modules();
+        if let Some(rx) = self.loading.take() {
             match rx.await {
                 Ok(report) => self.problems += report.failed.len(),
                 Err(_) => error!("modules: the loader ended without a report"),
@@ -293,8 +303,12 @@ async fn event_loop(
     if vrrp_tx.send(first).await.is_err() {
         error!("vrrp: the supervisor is gone");
     }
-    // Its supervisor starts the child now.
+    // Its supervisor starts the child now; the rest of the modules load
+    // meanwhile, at the lowest priority.
     tokio::task::yield_now().await;
+    if let Some(b) = boot.as_mut() {
+        b.load_modules();
+    }
     // IPVS, the watchdog driver ...
     if let Some(b) = boot.as_mut() {
         b.modules_loaded().await;

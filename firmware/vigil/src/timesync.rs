@@ -71,6 +71,7 @@ fn ms(ns: i128) -> String {
 /// The boot round: returns once the clock is set, or no server answered.
 pub async fn at_boot(servers: &[IpAddr], status: &Status) {
     if servers.is_empty() {
+        info!("time: no server configured; the clock is as the board keeps it");
         *status.lock().unwrap_or_else(|p| p.into_inner()) = "time: no server configured".into();
         return;
     }

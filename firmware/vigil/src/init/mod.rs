@@ -41,12 +41,12 @@ pub fn run() -> ! {
     let modules = kmod::load_all("first", first);
     let nics: Vec<String> = board.as_ref().map(|b| b.nics.clone()).unwrap_or_default();
     let net = netup::bring_up(&nics);
-    let rest = kmod::load_in_background(rest.to_vec());
 
     let problems = failed_mounts + modules.failed.len() + net.missing.len() + net.failed;
     // The ready line is printed by the control plane once the config is
     // loaded and the console answers.
-    crate::system::run_pid1(board, crate::system::Boot { started, problems, modules: Some(rest) })
+    let rest = rest.to_vec();
+    crate::system::run_pid1(board, crate::system::Boot { started, problems, rest, loading: None })
 }
 
 fn load_board() -> Option<Runtime> {
