@@ -163,3 +163,14 @@ impl Drop for Pair {
         }
     }
 }
+
+/// A process killed (and waited for) when dropped, so that a failing test
+/// leaves nothing running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

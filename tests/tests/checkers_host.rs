@@ -52,7 +52,7 @@ fn tcp_and_misc_checks_follow_their_servers() {
     )
     .unwrap();
     let log = dir.join("vigil.log");
-    let mut vigil = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log);
+    let vigil = vigil_tests::vrrp_pair::KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log));
     let guard = scopeguard(ns);
 
     // Nothing listens on 8081: down; the program exits 0: up.
@@ -73,8 +73,7 @@ fn tcp_and_misc_checks_follow_their_servers() {
     // 2..=255 with misc_dynamic: up, weight code - 2.
     std::fs::write(&code, "7").unwrap();
     wait_log(&log, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: UP", Duration::from_secs(10));
-    let _ = vigil.kill();
-    let _ = vigil.wait();
+    drop(vigil);
     drop(guard);
     let notes = std::fs::read_to_string(&notify).unwrap_or_default();
     assert!(notes.contains("tcp-down") && notes.contains("tcp-up"), "{notes:?}");

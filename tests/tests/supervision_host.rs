@@ -46,7 +46,7 @@ fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {
     )
     .unwrap();
     let log = dir.join("vigil.log");
-    let mut vigil = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log);
+    let vigil = vigil_tests::vrrp_pair::KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log));
     let (at, line) = wait_log(&log, 0, "supervise: vrrp child started");
     let child = pid_in(&line);
     let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap();
@@ -59,8 +59,7 @@ fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {
     let (at, _) = wait_log(&log, at, "supervise: the vrrp child was killed by a signal");
     let (_, line) = wait_log(&log, at, "supervise: vrrp child started");
     assert_ne!(pid_in(&line), child, "a new child");
-    let _ = vigil.kill();
-    let _ = vigil.wait();
+    drop(vigil);
     let _ = Command::new("ip").args(["netns", "del", ns]).status();
 }
 
@@ -91,7 +90,7 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     )
     .unwrap();
     let log = dir.join("vigil.log");
-    let mut vigil = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log);
+    let vigil = vigil_tests::vrrp_pair::KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log));
     let (at, line) = wait_log(&log, 0, "supervise: checkers child started");
     let child = pid_in(&line);
     assert_eq!(caps(child), ("0000000000002000".into(), "0000000000002000".into()), "CAP_NET_RAW only");
@@ -118,7 +117,6 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     let (at, _) = wait_log(&log, at, "supervise: the checkers child missed its heartbeats for 600 ms; killed");
     let (_, line) = wait_log(&log, at, "supervise: checkers child started");
     assert_ne!(pid_in(&line), second, "a new child");
-    let _ = vigil.kill();
-    let _ = vigil.wait();
+    drop(vigil);
     let _ = Command::new("ip").args(["netns", "del", ns]).status();
 }

@@ -38,6 +38,11 @@ impl FileFlash {
         }
         Ok(FileFlash { file, start, len })
     }
+
+    /// The open file (to tune how the kernel reads it).
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
+    }
 }
 
 impl Flash for FileFlash {

@@ -303,9 +303,15 @@ async fn event_loop(
     if vrrp_tx.send(first).await.is_err() {
         error!("vrrp: the supervisor is gone");
     }
-    // Its supervisor starts the child now; the rest of the modules load
-    // meanwhile, at the lowest priority.
+    // Its supervisor starts the child now. The rest of the modules load
+    // once VRRP has taken its first state (a master has sent its first
+    // advert by then), or after a second: under emulation, module loading
+    // slows everything else down.
     tokio::task::yield_now().await;
+    if !running.vrrp_instances.is_empty() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), vrrp_states.changed()).await;
+        vrrp_states.mark_changed();
+    }
     if let Some(b) = boot.as_mut() {
         b.load_modules();
     }
