@@ -3,7 +3,8 @@
 //! restarted at once; stopped (SIGSTOP) it misses its heartbeats and is
 //! killed and restarted. Each time the new VRRP daemon finds its VIP still
 //! up and resumes as master: the VIP never leaves; the new checkers start
-//! from the verdicts reported before: the IPVS pool does not change.
+//! from the verdicts reported before: the IPVS pool does not change, nor
+//! does it when a commit changes the virtual server.
 
 use std::time::{Duration, Instant};
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
@@ -76,6 +77,21 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
         let sup = node.command("show supervision", CMD).unwrap();
         assert!(sup.contains("checkers: running, pid") && sup.contains("vrrp: running, pid"), "{sup}");
     }
+    // A commit that changes the virtual server (the checkers start over
+    // with the new config) keeps the verdicts of the servers it keeps.
+    let out = node.command("set virtual_server 192.0.2.100 80 delay_loop 2", CMD).unwrap();
+    assert!(!out.contains("error"), "{out}");
+    let starts = |node: &mut vigil_image::Node| node.console_text().matches("checkers: 2 checks of 1").count();
+    let before_commit = starts(node);
+    let out = node.command("commit", CMD).unwrap();
+    assert!(out.contains("written and applied"), "{out}");
+    let t = Instant::now();
+    while starts(node) == before_commit {
+        assert!(t.elapsed() < CMD, "the checkers did not start over:\n{}", node.console_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(pool(node), before, "the pool did not change");
     let console = node.console_text();
     assert_eq!(console.matches(dead).count(), 1, "the dead server was never taken for up again:\n{console}");
     let checks = node.command("show checkers", CMD).unwrap();

@@ -40,19 +40,51 @@ struct Outcome {
     result: Result<Option<u32>, String>,
 }
 
+/// The verdict each real server starts from (true: up), by (virtual server,
+/// real server) index; a server not in it starts as configured (up, or
+/// down with `alpha`).
+pub type Verdicts = BTreeMap<(usize, usize), bool>;
+
+/// What a health report says of every real server of `config`, the config
+/// it was made for.
+pub fn verdicts(config: &Config, h: &Health) -> Verdicts {
+    let mut v = Verdicts::new();
+    for (vi, vs) in config.virtual_servers.iter().enumerate() {
+        for ri in 0..vs.real_servers.len() {
+            v.insert((vi, ri), !h.down.contains(&(vi, ri)));
+        }
+    }
+    v
+}
+
+/// The verdicts of `old` that still hold in `new`: a real server keeps its
+/// verdict when its virtual server (address or fwmark, and protocol) and
+/// the server itself (address and checkers) are unchanged; anything else
+/// starts over.
+pub fn carry_over(old: &Config, verdicts: &Verdicts, new: &Config) -> Verdicts {
+    let mut out = Verdicts::new();
+    for (nvi, nvs) in new.virtual_servers.iter().enumerate() {
+        let Some((ovi, ovs)) =
+            old.virtual_servers.iter().enumerate().find(|(_, o)| o.key == nvs.key && o.protocol == nvs.protocol)
+        else {
+            continue;
+        };
+        for (nri, nrs) in nvs.real_servers.iter().enumerate() {
+            let same = ovs.real_servers.iter().position(|o| o.addr == nrs.addr && o.checkers == nrs.checkers);
+            if let Some(up) = same.and_then(|ori| verdicts.get(&(ovi, ori))) {
+                out.insert((nvi, nri), *up);
+            }
+        }
+    }
+    out
+}
+
 /// Runs the checkers of `config` until the task is dropped (aborted on a
 /// new config). `health` gets a new value whenever a pool changes.
-/// `resume`: the verdicts a previous run reported for this generation (a
-/// restarted child): a real server that was DOWN starts down, so it does
-/// not flap back into its pool.
-pub async fn run(
-    config: Config,
-    generation: u64,
-    resume: Option<Health>,
-    health: watch::Sender<Health>,
-    status: Status,
-) {
-    let resume = resume.filter(|h| h.generation == generation);
+/// `resume`: where the real servers' verdicts start (those of a child that
+/// died, or of the config before), so a server that was down does not flap
+/// back into its pool, nor one that was up out of it.
+pub async fn run(config: Config, generation: u64, resume: Verdicts, health: watch::Sender<Health>, status: Status) {
     let now = Instant::now();
     let total: usize = config.virtual_servers.iter().flat_map(|vs| &vs.real_servers).map(|rs| rs.checkers.len()).sum();
     let mut checks = Vec::new();
@@ -65,10 +97,7 @@ pub async fn run(
                     retry: c.retry,
                 };
                 let jitter = first_probe(c.warmup_s, timing.delay_loop, checks.len(), total);
-                let start_up = match &resume {
-                    Some(h) => !h.down.contains(&(vi, ri)),
-                    None => !vs.alpha,
-                };
+                let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!vs.alpha);
                 checks.push(Check {
                     vs: vi,
                     rs: ri,
@@ -380,5 +409,55 @@ async fn misc(cmdline: &str, timeout: Duration, dynamic: bool) -> Result<Option<
             let _ = child.wait().await;
             Err(format!("{prog}: still running after {} s; killed", timeout.as_secs()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_config::{VirtualKey, VirtualServer};
+
+    fn vs(addr: &str, servers: &[(&str, CheckKind)]) -> VirtualServer {
+        let mut v = VirtualServer::new(VirtualKey::Address(addr.parse().unwrap()));
+        for (a, kind) in servers {
+            let mut rs = RealServer::new(a.parse().unwrap());
+            rs.checkers.push(Checker::new(kind.clone())).unwrap();
+            v.real_servers.push(rs).unwrap();
+        }
+        v
+    }
+
+    fn config(list: Vec<VirtualServer>) -> Config {
+        let mut c = Config::default();
+        for v in list {
+            c.virtual_servers.push(v).unwrap();
+        }
+        c
+    }
+
+    #[test]
+    fn verdicts_carry_over_to_the_servers_a_new_config_keeps() {
+        let tcp = CheckKind::Tcp;
+        let old = config(vec![
+            vs("10.0.0.1:80", &[("10.0.1.1:80", tcp.clone()), ("10.0.1.2:80", tcp.clone())]),
+            vs("10.0.0.2:25", &[("10.0.1.1:25", tcp.clone())]),
+        ]);
+        // 10.0.1.2:80 and 10.0.1.1:25 are down.
+        let h = Health { generation: 1, down: [(0, 1), (1, 0)].into_iter().collect(), ..Default::default() };
+        let before = verdicts(&old, &h);
+        assert_eq!(before, [((0, 0), true), ((0, 1), false), ((1, 0), false)].into_iter().collect());
+
+        // A virtual server in front, a server added, one's checker changed.
+        let mut changed = vs("10.0.0.2:25", &[("10.0.1.1:25", CheckKind::Ping)]);
+        changed.delay_loop_s = 9;
+        let new = config(vec![
+            vs("10.0.0.9:53", &[("10.0.1.9:53", tcp.clone())]),
+            vs("10.0.0.1:80", &[("10.0.1.3:80", tcp.clone()), ("10.0.1.2:80", tcp.clone()), ("10.0.1.1:80", tcp)]),
+            changed,
+        ]);
+        let after = carry_over(&old, &before, &new);
+        // The kept servers, at their new places; the new one and the one
+        // whose checker changed start as configured.
+        assert_eq!(after, [((1, 1), false), ((1, 2), true)].into_iter().collect());
     }
 }

@@ -80,7 +80,7 @@ async fn serve(role: Role) -> i32 {
     crate::log::send_to(log_tx);
     let mut daemon = match role {
         Role::Vrrp => Daemon::Vrrp(Vrrp::start(*config)),
-        Role::Checkers => Daemon::Checkers(Checkers::start(*config, generation, resume)),
+        Role::Checkers => Daemon::Checkers(Box::new(Checkers::start(*config, generation, resume))),
     };
     loop {
         tokio::select! {
@@ -123,7 +123,7 @@ async fn serve(role: Role) -> i32 {
 
 enum Daemon {
     Vrrp(Vrrp),
-    Checkers(Checkers),
+    Checkers(Box<Checkers>),
 }
 
 impl Daemon {
@@ -132,7 +132,7 @@ impl Daemon {
             Daemon::Vrrp(v) => {
                 let _ = v.control.send(crate::vrrp::Control::Config(config)).await;
             }
-            Daemon::Checkers(c) => c.restart(*config, generation, None),
+            Daemon::Checkers(c) => c.reconfigure(*config, generation),
         }
     }
 
@@ -210,6 +210,8 @@ impl Vrrp {
 }
 
 struct Checkers {
+    /// The config the checkers run (verdicts carry over from it to the next).
+    config: Config,
     task: tokio::task::JoinHandle<()>,
     health_tx: watch::Sender<Health>,
     health: watch::Receiver<Health>,
@@ -217,23 +219,37 @@ struct Checkers {
 }
 
 impl Checkers {
+    /// `resume`: the last health its predecessor reported, if for this generation.
     fn start(config: Config, generation: u64, resume: Option<Health>) -> Checkers {
+        let verdicts = resume
+            .filter(|h| h.generation == generation)
+            .map(|h| crate::checkers::verdicts(&config, &h))
+            .unwrap_or_default();
         let (health_tx, health) = watch::channel(Health::default());
         let mut c = Checkers {
+            config: Config::default(),
             task: tokio::spawn(async {}),
             health_tx,
             health,
             // The text counts probes: once a second is enough.
             status: StatusReport::new(Duration::from_secs(1)),
         };
-        c.restart(config, generation, resume);
+        c.run(config, generation, verdicts);
         c
     }
 
-    fn restart(&mut self, config: Config, generation: u64, resume: Option<Health>) {
+    /// A new config: the verdicts of the servers it keeps carry over.
+    fn reconfigure(&mut self, config: Config, generation: u64) {
+        let now = crate::checkers::verdicts(&self.config, &self.health.borrow());
+        let verdicts = crate::checkers::carry_over(&self.config, &now, &config);
+        self.run(config, generation, verdicts);
+    }
+
+    fn run(&mut self, config: Config, generation: u64, verdicts: crate::checkers::Verdicts) {
         self.task.abort();
-        let run = crate::checkers::run(config, generation, resume, self.health_tx.clone(), self.status.status.clone());
-        self.task = tokio::spawn(run);
+        self.config = config.clone();
+        let status = self.status.status.clone();
+        self.task = tokio::spawn(crate::checkers::run(config, generation, verdicts, self.health_tx.clone(), status));
     }
 
     async fn reports(&mut self) -> Vec<Up> {

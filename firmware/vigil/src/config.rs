@@ -47,12 +47,8 @@ impl Location {
         // The ring is read a header (32 bytes) per slot, 4 MiB apart: the
         // kernel's readahead would read 128 KiB or more behind each one
         // (a third of the config step at boot in a TCG guest).
-        if let Err(e) = nix::fcntl::posix_fadvise(
-            flash.file(),
-            0,
-            0,
-            nix::fcntl::PosixFadviseAdvice::POSIX_FADV_RANDOM,
-        ) {
+        if let Err(e) = nix::fcntl::posix_fadvise(flash.file(), 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_RANDOM)
+        {
             tracing::debug!("config: posix_fadvise: {e}");
         }
         Store::new(flash, SLOT).map_err(|e| e.to_string())
