@@ -1,7 +1,8 @@
 //! The hardware watchdog in QEMU (i6300esb): PID 1 arms it and pets it from
 //! its event loop. A clean halt disarms it (the halted VM is left alone); a
 //! PID 1 that stops turning its loop (`debug stall`, a test-only build) has
-//! the board reset, and it boots again.
+//! the board reset, and it boots again. Commits change its timeout, or turn
+//! it off and on, while it runs.
 
 use std::time::{Duration, Instant};
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
@@ -46,6 +47,23 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
     eprintln!("PID 1 stalled -> board reset after {:?}", stalled.elapsed());
     node.expect("watchdog: /dev/watchdog0 armed, timeout 3 s", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
+
+    // Commits reach the running watchdog: a new timeout (as the driver
+    // took it), off (disarmed: no reset however long), on again.
+    let commit = |node: &mut vigil_image::Node, line: &str| {
+        let out = node.command(line, CMD).unwrap();
+        assert!(!out.contains("error"), "{out}");
+        let out = node.command("commit", CMD).unwrap();
+        assert!(out.contains("written and applied"), "{out}");
+    };
+    commit(node, "set vigil_defs watchdog_timeout 5");
+    node.expect("watchdog: /dev/watchdog0 timeout 5 s", CMD).unwrap();
+    commit(node, "set vigil_defs watchdog off");
+    node.expect("watchdog: /dev/watchdog0 disarmed", CMD).unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(node.console_text().matches(BOOT_LINE).count(), 2, "no reset while disarmed");
+    commit(node, "set vigil_defs watchdog on");
+    node.expect("watchdog: /dev/watchdog0 armed, timeout 5 s", CMD).unwrap();
 
     // A clean halt: disarmed; the halted VM is not reset.
     node.send_line("halt").unwrap();

@@ -29,6 +29,8 @@ pub struct Appliance {
     store: Option<Store<FileFlash>>,
     /// The VRRP daemon: new configs go here.
     vrrp: tokio::sync::mpsc::Sender<crate::supervise::Control>,
+    /// The watchdog settings, to the event loop that owns the device.
+    watchdog: tokio::sync::watch::Sender<vigil_config::Watchdog>,
     /// The checkers' supervisor (configs go through the balancer).
     checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>,
     /// IPVS and the checkers: new configs are reconciled into the kernel's table.
@@ -58,6 +60,7 @@ impl vigil_shell::session::System for Appliance {
         {
             warn!("vrrp: the daemon did not take the new config");
         }
+        self.watchdog.send_if_modified(|w| std::mem::replace(w, config.global.watchdog.clone()) != *w);
         if previous.global.supervision != config.global.supervision {
             for tx in [&self.vrrp, &self.checkers] {
                 let _ = tx.try_send(crate::supervise::Control::Heartbeats(config.global.supervision));
@@ -320,20 +323,14 @@ async fn event_loop(
         b.modules_loaded().await;
     }
     // The hardware watchdog, as PID 1 on a board that has one.
-    let mut watchdog = match (mode, board.as_ref().and_then(|b| b.watchdog.as_ref())) {
-        (Mode::Pid1, Some(w)) if running.global.watchdog.enabled => {
-            match crate::watchdog::Watchdog::open(&w.device, u32::from(running.global.watchdog.timeout_s)) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    error!("watchdog: {e}");
-                    None
-                }
-            }
-        }
-        _ => None,
+    let device = match mode {
+        Mode::Pid1 => board.as_ref().and_then(|b| b.watchdog.as_ref()).map(|w| w.device.clone()),
+        Mode::Host => None,
     };
-    let mut pet = tokio::time::interval(watchdog.as_ref().map_or(Duration::from_secs(3600), |w| w.period()));
-    pet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watchdog = None;
+    let mut pet = tokio::time::interval(Duration::from_secs(3600));
+    rearm(&mut watchdog, device.as_deref(), &running.global.watchdog, &mut pet);
+    let (watchdog_tx, mut watchdog_rx) = tokio::sync::watch::channel(running.global.watchdog.clone());
     let checker_status = crate::checkers::Status::default();
     let (health_tx, mut health) = tokio::sync::watch::channel(crate::lb::Health::default());
     let checkers_tx = supervision.spawn(
@@ -363,6 +360,7 @@ async fn event_loop(
     let appliance = Appliance {
         store: flash.store,
         vrrp: vrrp_tx,
+        watchdog: watchdog_tx,
         checkers: checkers_tx,
         lb: lb.clone(),
         supervision: supervision.clone(),
@@ -396,6 +394,11 @@ async fn event_loop(
                 {
                     w.pet();
                 }
+                continue;
+            }
+            Ok(()) = watchdog_rx.changed() => {
+                let w = watchdog_rx.borrow_and_update().clone();
+                rearm(&mut watchdog, device.as_deref(), &w, &mut pet);
                 continue;
             }
             Ok(()) = vrrp_states.changed() => {
@@ -458,6 +461,40 @@ async fn event_loop(
         warn!("vrrp: did not stop within 2 s");
     }
     Ok((action, why))
+}
+
+/// Makes the hardware watchdog what `want` says: opened (armed) with its
+/// timeout, given a new timeout, or disarmed with the magic close; `pet`
+/// follows the timeout.
+fn rearm(
+    watchdog: &mut Option<crate::watchdog::Watchdog>,
+    device: Option<&str>,
+    want: &vigil_config::Watchdog,
+    pet: &mut tokio::time::Interval,
+) {
+    let timeout_s = u32::from(want.timeout_s);
+    match (watchdog.as_mut(), device, want.enabled) {
+        (Some(w), _, true) => {
+            if w.timeout.as_secs() != u64::from(timeout_s) {
+                w.set_timeout(timeout_s);
+            }
+        }
+        (Some(_), _, false) => {
+            if let Some(w) = watchdog.take() {
+                w.disarm();
+            }
+        }
+        (None, Some(path), true) => match crate::watchdog::Watchdog::open(path, timeout_s) {
+            Ok(w) => *watchdog = Some(w),
+            Err(e) => error!("watchdog: {e}"),
+        },
+        (None, _, _) => {}
+    }
+    let period = watchdog.as_ref().map_or(Duration::from_secs(3600), |w| w.period());
+    if pet.period() != period {
+        *pet = tokio::time::interval(period);
+        pet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
 }
 
 fn show_system(mode: Mode, board: Option<&Runtime>) -> String {

@@ -27,21 +27,34 @@ impl Watchdog {
     /// Opens (and so arms) the device and sets its timeout.
     pub fn open(path: &str, timeout_s: u32) -> Result<Watchdog, String> {
         let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| format!("{path}: {e}"))?;
+        let mut w = Watchdog { file, path: path.to_string(), timeout: Duration::ZERO };
+        w.timeout = w.apply_timeout(timeout_s);
+        info!("watchdog: {path} armed, timeout {} s", w.timeout.as_secs());
+        Ok(w)
+    }
+
+    /// A new timeout, while armed (a commit changed it).
+    pub fn set_timeout(&mut self, timeout_s: u32) {
+        self.timeout = self.apply_timeout(timeout_s);
+        info!("watchdog: {} timeout {} s", self.path, self.timeout.as_secs());
+    }
+
+    /// Asks the driver for `timeout_s`; returns what it took.
+    fn apply_timeout(&mut self, timeout_s: u32) -> Duration {
+        let fd = self.file.as_raw_fd();
         let mut t = c_int::try_from(timeout_s).unwrap_or(c_int::MAX);
         // SAFETY: the descriptor is open for the lifetime of `file`, and the
         // driver reads and writes one int through the pointer, which points
         // at `t` for the whole call.
-        if let Err(e) = unsafe { wdioc_settimeout(file.as_raw_fd(), &mut t) } {
-            warn!("watchdog {path}: cannot set a {timeout_s} s timeout ({e}); keeping the driver's");
+        if let Err(e) = unsafe { wdioc_settimeout(fd, &mut t) } {
+            warn!("watchdog {}: cannot set a {timeout_s} s timeout ({e}); keeping the driver's", self.path);
         }
         let mut got: c_int = 0;
         // SAFETY: as above; the driver writes one int into `got`.
-        let timeout = match unsafe { wdioc_gettimeout(file.as_raw_fd(), &mut got) } {
+        match unsafe { wdioc_gettimeout(fd, &mut got) } {
             Ok(_) if got > 0 => Duration::from_secs(got as u64),
             _ => Duration::from_secs(u64::from(timeout_s)),
-        };
-        info!("watchdog: {path} armed, timeout {} s", timeout.as_secs());
-        Ok(Watchdog { file, path: path.to_string(), timeout })
+        }
     }
 
     /// How often to pet: a third of the timeout, at least once a second.
