@@ -345,7 +345,7 @@ async fn event_loop(
     }
     let mut registry = registry(mode, board);
     let time_text = time_status.clone();
-    registry.add("time", move || time_text.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    registry.add("time", move || crate::timesync::show(&time_text));
     let sup = supervision.clone();
     registry.add("supervision", move || sup.show());
     registry.add("checkers", move || {

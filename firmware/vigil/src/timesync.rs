@@ -68,6 +68,30 @@ fn ms(ns: i128) -> String {
     format!("{:+.3} ms", ns as f64 / 1e6)
 }
 
+/// What a slew (adjtime) has yet to correct, in nanoseconds; None when the
+/// clock is not being slewed.
+pub fn slew_left() -> Option<i128> {
+    // adjtime(NULL, &left) would do, but musl's asks the PLL instead of
+    // the single-shot slew: ask the kernel directly.
+    // SAFETY: timex is plain data; all-zero is a valid value.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    tx.modes = libc::ADJ_OFFSET_SS_READ as _;
+    // SAFETY: with ADJ_OFFSET_SS_READ adjtimex changes nothing and writes
+    // the outstanding slew (microseconds) into `tx`, which lives across the call.
+    let r = unsafe { libc::adjtimex(&mut tx) };
+    let ns = i128::from(tx.offset) * 1000;
+    (r >= 0 && ns != 0).then_some(ns)
+}
+
+/// `show system`'s time lines, with a slew's progress.
+pub fn show(status: &Status) -> String {
+    let mut text = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(ns) = slew_left() {
+        text.push_str(&format!("\ntime: slewing, {} left", ms(ns)));
+    }
+    text
+}
+
 /// The boot round: returns once the clock is set, or no server answered.
 pub async fn at_boot(servers: &[IpAddr], status: &Status) {
     if servers.is_empty() {
