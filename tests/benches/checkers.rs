@@ -58,18 +58,22 @@ fn main() {
     let pid = vigil.id();
     // Let the first rounds settle.
     std::thread::sleep(Duration::from_secs(5));
-    let (cpu0, n0, t0) = (cpu_ticks(pid), accepted.load(Ordering::Relaxed), Instant::now());
+    // vigil and its daemons (the checkers run in a child).
+    let pids = vigil_tests::procfs::tree(pid);
+    let cpu = || pids.iter().map(|&p| cpu_ticks(p)).sum::<u64>();
+    let (cpu0, n0, t0) = (cpu(), accepted.load(Ordering::Relaxed), Instant::now());
     std::thread::sleep(Duration::from_secs(10));
-    let (cpu1, n1, dt) = (cpu_ticks(pid), accepted.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
-    let rss = rss_kib(pid);
+    let (cpu1, n1, dt) = (cpu(), accepted.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
+    let rss: u64 = pids.iter().map(|&p| rss_kib(p)).sum();
     let _ = vigil.kill();
     let _ = vigil.wait();
     let cpu = (cpu1 - cpu0) as f64 / 100.0; // USER_HZ
     let log = std::fs::read_to_string(dir.join("vigil.log")).unwrap_or_default();
     let downs = log.matches(": DOWN").count();
     println!(
-        "{SERVERS} TCP checks at delay_loop 1 s: {:.1} % of one core, RSS {rss} KiB, {:.0} checks/s answered, {downs} went down",
+        "{SERVERS} TCP checks at delay_loop 1 s: {:.1} % of one core, RSS {rss} KiB ({} processes), {:.0} checks/s answered, {downs} went down",
         cpu * 100.0 / dt,
+        pids.len(),
         (n1 - n0) as f64 / dt
     );
 }

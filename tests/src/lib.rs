@@ -244,6 +244,28 @@ pub mod procfs {
         field(11) + field(12)
     }
 
+    /// `pid` and every process descending from it (vigil's daemons are
+    /// its children: a figure for vigil is a figure for all of them).
+    pub fn tree(pid: u32) -> Vec<u32> {
+        let mut parents: Vec<(u32, u32)> = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse().ok());
+            if let Some(pp) = ppid {
+                parents.push((p, pp));
+            }
+        }
+        let mut out = vec![pid];
+        let mut i = 0;
+        while i < out.len() {
+            let at = out[i];
+            out.extend(parents.iter().filter(|(_, pp)| *pp == at).map(|(p, _)| *p));
+            i += 1;
+        }
+        out
+    }
+
     /// Resident memory in KiB.
     pub fn rss_kib(pid: u32) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

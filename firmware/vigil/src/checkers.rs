@@ -84,7 +84,13 @@ pub fn carry_over(old: &Config, verdicts: &Verdicts, new: &Config) -> Verdicts {
 /// `resume`: where the real servers' verdicts start (those of a child that
 /// died, or of the config before), so a server that was down does not flap
 /// back into its pool, nor one that was up out of it.
-pub async fn run(config: Config, generation: u64, resume: Verdicts, health: watch::Sender<Health>, status: Status) {
+pub async fn run(
+    config: std::sync::Arc<Config>,
+    generation: u64,
+    resume: Verdicts,
+    health: watch::Sender<Health>,
+    status: Status,
+) {
     let now = Instant::now();
     let total: usize = config.virtual_servers.iter().flat_map(|vs| &vs.real_servers).map(|rs| rs.checkers.len()).sum();
     let mut checks = Vec::new();

@@ -7,6 +7,7 @@
 use crate::lb::Health;
 use crate::supervise::{Down, Role, Up, recv, send, spawn_reader};
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
@@ -79,8 +80,8 @@ async fn serve(role: Role) -> i32 {
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
     crate::log::send_to(log_tx);
     let mut daemon = match role {
-        Role::Vrrp => Daemon::Vrrp(Vrrp::start(*config)),
-        Role::Checkers => Daemon::Checkers(Box::new(Checkers::start(*config, generation, resume))),
+        Role::Vrrp => Daemon::Vrrp(Vrrp::start(Arc::unwrap_or_clone(config))),
+        Role::Checkers => Daemon::Checkers(Box::new(Checkers::start(config, generation, resume))),
     };
     loop {
         tokio::select! {
@@ -127,12 +128,13 @@ enum Daemon {
 }
 
 impl Daemon {
-    async fn configure(&mut self, config: Box<Config>, generation: u64) {
+    async fn configure(&mut self, config: Arc<Config>, generation: u64) {
         match self {
             Daemon::Vrrp(v) => {
-                let _ = v.control.send(crate::vrrp::Control::Config(config)).await;
+                let c = Box::new(Arc::unwrap_or_clone(config));
+                let _ = v.control.send(crate::vrrp::Control::Config(c)).await;
             }
-            Daemon::Checkers(c) => c.reconfigure(*config, generation),
+            Daemon::Checkers(c) => c.reconfigure(config, generation),
         }
     }
 
@@ -211,7 +213,7 @@ impl Vrrp {
 
 struct Checkers {
     /// The config the checkers run (verdicts carry over from it to the next).
-    config: Config,
+    config: Arc<Config>,
     task: tokio::task::JoinHandle<()>,
     health_tx: watch::Sender<Health>,
     health: watch::Receiver<Health>,
@@ -220,14 +222,14 @@ struct Checkers {
 
 impl Checkers {
     /// `resume`: the last health its predecessor reported, if for this generation.
-    fn start(config: Config, generation: u64, resume: Option<Health>) -> Checkers {
+    fn start(config: Arc<Config>, generation: u64, resume: Option<Health>) -> Checkers {
         let verdicts = resume
             .filter(|h| h.generation == generation)
             .map(|h| crate::checkers::verdicts(&config, &h))
             .unwrap_or_default();
         let (health_tx, health) = watch::channel(Health::default());
         let mut c = Checkers {
-            config: Config::default(),
+            config: Arc::default(),
             task: tokio::spawn(async {}),
             health_tx,
             health,
@@ -239,13 +241,13 @@ impl Checkers {
     }
 
     /// A new config: the verdicts of the servers it keeps carry over.
-    fn reconfigure(&mut self, config: Config, generation: u64) {
+    fn reconfigure(&mut self, config: Arc<Config>, generation: u64) {
         let now = crate::checkers::verdicts(&self.config, &self.health.borrow());
         let verdicts = crate::checkers::carry_over(&self.config, &now, &config);
         self.run(config, generation, verdicts);
     }
 
-    fn run(&mut self, config: Config, generation: u64, verdicts: crate::checkers::Verdicts) {
+    fn run(&mut self, config: Arc<Config>, generation: u64, verdicts: crate::checkers::Verdicts) {
         self.task.abort();
         self.config = config.clone();
         let status = self.status.status.clone();

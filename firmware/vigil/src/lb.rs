@@ -194,7 +194,8 @@ impl Lb {
 /// checkers of the current config, and the health they report.
 pub struct Balancer {
     lb: Lb,
-    config: Config,
+    /// Shared with the checkers' supervisor and the shell's appliance.
+    config: std::sync::Arc<Config>,
     generation: u64,
     health: Option<Health>,
     /// The checkers child's supervisor: a new config restarts the checkers.
@@ -210,7 +211,7 @@ impl Balancer {
     pub fn new(on_demand: Vec<OnDemand>, checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>) -> Balancer {
         Balancer {
             lb: Lb::new(on_demand),
-            config: Config::default(),
+            config: Default::default(),
             generation: 0,
             health: None,
             checkers,
@@ -223,13 +224,13 @@ impl Balancer {
     /// A config to run: the table follows it at once; the checkers restart
     /// only if the virtual servers changed (so their verdicts, and the
     /// pools, survive any other commit).
-    pub fn configure(&mut self, config: &Config) -> Result<usize, String> {
+    pub fn configure(&mut self, config: &std::sync::Arc<Config>) -> Result<usize, String> {
         let restart = !self.started || config.virtual_servers != self.config.virtual_servers;
-        self.config = config.clone();
+        self.config = std::sync::Arc::clone(config);
         if restart {
             self.generation += 1;
             self.health = None;
-            let m = crate::supervise::Control::Config { config: Box::new(config.clone()), generation: self.generation };
+            let m = crate::supervise::Control::Config { config: config.clone(), generation: self.generation };
             if self.checkers.try_send(m).is_err() {
                 warn!("checkers: the supervisor did not take the new config");
             }

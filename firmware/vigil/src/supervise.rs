@@ -47,7 +47,7 @@ pub enum Down {
     /// `resume`: the health a checkers child that died last reported for
     /// this generation, so that its successor starts from the same verdicts.
     Config {
-        config: Box<Config>,
+        config: Arc<Config>,
         generation: u64,
         resume: Option<Health>,
     },
@@ -71,13 +71,24 @@ pub enum Up {
     Stopped,
 }
 
+/// What of a config the VRRP daemon runs: all but the virtual servers (with
+/// thousands of real servers, most of a config; neither the VRRP child nor
+/// its supervisor keeps a copy of them).
+pub fn vrrp_part(c: &Config) -> Arc<Config> {
+    Arc::new(Config {
+        global: c.global.clone(),
+        interfaces: c.interfaces.clone(),
+        vrrp_instances: c.vrrp_instances.clone(),
+        sync_groups: c.sync_groups.clone(),
+        virtual_servers: Default::default(),
+    })
+}
+
 /// From the event loop to a child's supervisor.
 #[derive(Debug)]
 pub enum Control {
-    Config {
-        config: Box<Config>,
-        generation: u64,
-    },
+    /// Shared with the event loop (one copy however many hold it).
+    Config { config: Arc<Config>, generation: u64 },
     /// New heartbeat settings (the child itself is left alone).
     Heartbeats(vigil_config::Supervision),
     /// Stop the child; the sender waits for the reply.
@@ -159,7 +170,8 @@ pub struct Reports {
 /// One supervised child across its restarts.
 struct Child {
     role: Role,
-    config: Config,
+    config: Arc<Config>,
+    heartbeats: vigil_config::Supervision,
     generation: u64,
     /// The checkers' last health report for `generation`.
     last_health: Option<Health>,
@@ -178,7 +190,7 @@ pub async fn supervise(
     let name = role.name();
     let (config, generation) = loop {
         match control.recv().await {
-            Some(Control::Config { config, generation }) => break (*config, generation),
+            Some(Control::Config { config, generation }) => break (config, generation),
             // The config carries them.
             Some(Control::Heartbeats(_)) => {}
             Some(Control::Shutdown(done)) => {
@@ -188,7 +200,8 @@ pub async fn supervise(
             None => return,
         }
     };
-    let mut child = Child { role, config, generation, last_health: None, reports, watched };
+    let heartbeats = config.global.supervision;
+    let mut child = Child { role, config, heartbeats, generation, last_health: None, reports, watched };
     let mut restarts: Vec<Instant> = Vec::new();
     let mut backoff = Duration::ZERO;
     loop {
@@ -230,8 +243,8 @@ pub async fn supervise(
         // Configs that came meanwhile: the newest wins.
         while let Ok(c) = control.try_recv() {
             match c {
-                Control::Config { config, generation } => child.set_config(*config, generation),
-                Control::Heartbeats(h) => child.config.global.supervision = h,
+                Control::Config { config, generation } => child.set_config(config, generation),
+                Control::Heartbeats(h) => child.heartbeats = h,
                 Control::Shutdown(done) => {
                     let _ = done.send(());
                     return;
@@ -247,7 +260,7 @@ enum Ended {
 }
 
 impl Child {
-    fn set_config(&mut self, config: Config, generation: u64) {
+    fn set_config(&mut self, config: Arc<Config>, generation: u64) {
         if generation != self.generation {
             self.last_health = None;
         }
@@ -257,17 +270,13 @@ impl Child {
 
     /// The heartbeat period and the silence after which the child is killed.
     fn heartbeats(&self) -> (Duration, Duration) {
-        let s = self.config.global.supervision;
+        let s = self.heartbeats;
         let ms = |v: u16| Duration::from_millis(u64::from(v.max(1)));
         (ms(s.heartbeat_ms), ms(s.heartbeat_limit_ms))
     }
 
     fn first_message(&self) -> Down {
-        Down::Config {
-            config: Box::new(self.config.clone()),
-            generation: self.generation,
-            resume: self.last_health.clone(),
-        }
+        Down::Config { config: self.config.clone(), generation: self.generation, resume: self.last_health.clone() }
     }
 
     fn report(&mut self, m: Up) {
@@ -386,11 +395,11 @@ impl Child {
                         let m = Down::Config { config, generation, resume: None };
                         let _ = send(&mut wr, &m).await;
                         if let Down::Config { config, .. } = m {
-                            self.set_config(*config, generation);
+                            self.set_config(config, generation);
                         }
                     }
                     Some(Control::Heartbeats(h)) => {
-                        self.config.global.supervision = h;
+                        self.heartbeats = h;
                         (every, limit) = self.heartbeats();
                         beat = tokio::time::interval(every);
                         info!("supervise: {name} heartbeats every {} ms, limit {} ms", every.as_millis(), limit.as_millis());

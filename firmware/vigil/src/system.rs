@@ -38,8 +38,9 @@ pub struct Appliance {
     /// The supervised daemons (`debug kill` in test builds).
     #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
     supervision: crate::supervise::Children,
-    /// The config last applied (what vigil set up in the kernel).
-    applied: Config,
+    /// The config last applied (what vigil set up in the kernel), shared
+    /// with the balancer and the checkers' supervisor.
+    applied: std::sync::Arc<Config>,
     location: String,
     registry: Registry,
 }
@@ -51,11 +52,15 @@ impl vigil_shell::session::System for Appliance {
         };
         let g = store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
         info!("config: generation {g} committed to {}", self.location);
-        let previous = std::mem::replace(&mut self.applied, config.clone());
+        let shared = std::sync::Arc::new(config.clone());
+        let previous = std::mem::replace(&mut self.applied, shared.clone());
         if (previous.vrrp_instances != config.vrrp_instances || previous.sync_groups != config.sync_groups)
             && self
                 .vrrp
-                .try_send(crate::supervise::Control::Config { config: Box::new(config.clone()), generation: g })
+                .try_send(crate::supervise::Control::Config {
+                    config: crate::supervise::vrrp_part(config),
+                    generation: g,
+                })
                 .is_err()
         {
             warn!("vrrp: the daemon did not take the new config");
@@ -67,7 +72,7 @@ impl vigil_shell::session::System for Appliance {
             }
         }
         let applied = config::apply(&previous, config);
-        let balanced = self.lb.borrow_mut().configure(config).map_err(|e| format!("ipvs: {e}"));
+        let balanced = self.lb.borrow_mut().configure(&shared).map_err(|e| format!("ipvs: {e}"));
         let problems: Vec<String> = [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect();
         if !problems.is_empty() {
             return Err(format!("generation {g} is saved, but applying it failed: {}", problems.join("; ")));
@@ -302,7 +307,7 @@ async fn event_loop(
         crate::supervise::Role::Vrrp,
         crate::supervise::Reports { status: vrrp_status.clone(), states: Some(states_tx), health: None },
     );
-    let first = crate::supervise::Control::Config { config: Box::new(running.clone()), generation: 0 };
+    let first = crate::supervise::Control::Config { config: crate::supervise::vrrp_part(&running), generation: 0 };
     if vrrp_tx.send(first).await.is_err() {
         error!("vrrp: the supervisor is gone");
     }
@@ -340,7 +345,8 @@ async fn event_loop(
     let balancer =
         crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default(), checkers_tx.clone());
     let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
-    if let Err(e) = lb.borrow_mut().configure(&running) {
+    let shared = std::sync::Arc::new(running.clone());
+    if let Err(e) = lb.borrow_mut().configure(&shared) {
         error!("ipvs: {e}");
     }
     let mut registry = registry(mode, board);
@@ -364,7 +370,7 @@ async fn event_loop(
         checkers: checkers_tx,
         lb: lb.clone(),
         supervision: supervision.clone(),
-        applied: running.clone(),
+        applied: shared,
         location: flash.location,
         registry,
     };
