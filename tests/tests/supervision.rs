@@ -39,7 +39,7 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
         |node: &mut vigil_image::Node| node.command("show interfaces", CMD).unwrap().contains("inet 192.0.2.100/24");
     assert!(has_vip(node));
 
-    for (sig, why) in [("KILL", "was killed by a signal"), ("STOP", "missed its heartbeats for 3000 ms; killed")] {
+    for (sig, why) in [("KILL", "was killed by SIGKILL"), ("STOP", "missed its heartbeats for 3000 ms; killed")] {
         let out = node.command(&format!("debug kill vrrp {sig}"), CMD).unwrap();
         assert!(out.contains("sent to the vrrp child"), "{out}");
         let t = Instant::now();
@@ -64,7 +64,7 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     let pool = |node: &mut vigil_image::Node| node.command("show ipvs-kernel", CMD).unwrap();
     let before = pool(node);
     assert!(!before.contains("C000024D:0050") && before.contains("C0000201:0050"), "{before}");
-    for (sig, why) in [("KILL", "was killed by a signal"), ("STOP", "missed its heartbeats for 3000 ms; killed")] {
+    for (sig, why) in [("KILL", "was killed by SIGKILL"), ("STOP", "missed its heartbeats for 3000 ms; killed")] {
         let out = node.command(&format!("debug kill checkers {sig}"), CMD).unwrap();
         assert!(out.contains("sent to the checkers child"), "{out}");
         let t = Instant::now();

@@ -56,7 +56,7 @@ fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {
     assert_eq!(bnd, "0000000000003000", "the bounding set too:\n{status}");
     let (at, _) = wait_log(&log, at, "VI_1: BACKUP -> MASTER");
     let _ = Command::new("kill").args(["-KILL", &child.to_string()]).status();
-    let (at, _) = wait_log(&log, at, "supervise: the vrrp child was killed by a signal");
+    let (at, _) = wait_log(&log, at, "supervise: the vrrp child was killed by SIGKILL");
     let (_, line) = wait_log(&log, at, "supervise: vrrp child started");
     assert_ne!(pid_in(&line), child, "a new child");
     drop(vigil);
@@ -94,13 +94,16 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     let (at, line) = wait_log(&log, 0, "supervise: checkers child started");
     let child = pid_in(&line);
     assert_eq!(caps(child), ("0000000000002000".into(), "0000000000002000".into()), "CAP_NET_RAW only");
+    let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap();
+    let pgrp: u32 = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert_eq!(pgrp, child, "its own process group: {stat}");
     let (at, _) = wait_log(&log, at, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: DOWN");
     // The ping is answered (the raw socket works) and nothing says otherwise.
     std::thread::sleep(Duration::from_secs(2));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("PING_CHECK real server 127.0.0.2:8082 of 127.0.0.1:8080: DOWN"), "{text}");
     let _ = Command::new("kill").args(["-KILL", &child.to_string()]).status();
-    let (at, _) = wait_log(&log, at, "supervise: the checkers child was killed by a signal");
+    let (at, _) = wait_log(&log, at, "supervise: the checkers child was killed by SIGKILL");
     let (at, line) = wait_log(&log, at, "supervise: checkers child started");
     let second = pid_in(&line);
     assert_ne!(second, child, "a new child");

@@ -8,11 +8,26 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use tracing::{debug, info, warn};
 
-/// How a watched child ended: its exit code, or None if a signal killed it.
-pub type Exit = Option<i32>;
+/// How a watched child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal { signal: nix::sys::signal::Signal, core: bool },
+}
 
-/// Children whose end someone waits for (MISC_CHECK programs): the reaper
-/// hands their status over instead of only logging it.
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exited with status {c}"),
+            Exit::Signal { signal, core } => {
+                write!(f, "was killed by {signal}{}", if *core { " (core dumped)" } else { "" })
+            }
+        }
+    }
+}
+
+/// Children whose end someone waits for (the supervised daemons): the
+/// reaper hands their status over instead of only logging it.
 static WATCHED: Mutex<BTreeMap<i32, tokio::sync::oneshot::Sender<Exit>>> = Mutex::new(BTreeMap::new());
 
 /// Asks for `pid`'s exit status. Call it right after spawning, before the
@@ -58,13 +73,13 @@ fn reap() -> (usize, bool) {
             Err(Errno::ECHILD) => return (n, false),
             Ok(WaitStatus::Exited(pid, code)) => {
                 n += 1;
-                if !deliver(pid, Some(code)) {
+                if !deliver(pid, Exit::Code(code)) {
                     info!("reaped pid {pid}: exited with status {code}");
                 }
             }
             Ok(WaitStatus::Signaled(pid, sig, core)) => {
                 n += 1;
-                if !deliver(pid, None) {
+                if !deliver(pid, Exit::Signal { signal: sig, core }) {
                     let core = if core { " (core dumped)" } else { "" };
                     info!("reaped pid {pid}: killed by {sig}{core}");
                 }

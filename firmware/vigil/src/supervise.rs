@@ -12,6 +12,7 @@
 use crate::lb::Health;
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -318,6 +319,9 @@ impl Child {
             .args(["child", name])
             .stdin(std::process::Stdio::from(OwnedFd::from(theirs)))
             .stdout(std::process::Stdio::null())
+            // Its own process group: a signal meant for it (or for the
+            // programs it runs) reaches no one else.
+            .process_group(0)
             .spawn();
         let spawned = match spawned {
             Ok(c) => c,
@@ -359,13 +363,8 @@ impl Child {
         let (mut up_rx, reader) = spawn_reader::<Up>(rd);
         let outcome = loop {
             tokio::select! {
-                code = &mut exited => {
-                    let how = match code {
-                        Ok(Some(c)) => format!("exited with status {c}"),
-                        Ok(None) => "was killed by a signal".to_string(),
-                        Err(_) => "ended".to_string(),
-                    };
-                    break Ended::Failed(how);
+                exit = &mut exited => {
+                    break Ended::Failed(exit.map_or_else(|_| "ended".to_string(), |e| e.to_string()));
                 }
                 _ = beat.tick() => {
                     seq += 1;
@@ -381,8 +380,8 @@ impl Child {
                     Some(Err(_)) | None => {
                         // The socket closed: the child is going; its exit tells why.
                         match tokio::time::timeout(Duration::from_secs(2), &mut exited).await {
-                            Ok(Ok(Some(c))) => break Ended::Failed(format!("exited with status {c}")),
-                            Ok(_) => break Ended::Failed("was killed by a signal".into()),
+                            Ok(Ok(e)) => break Ended::Failed(e.to_string()),
+                            Ok(Err(_)) => break Ended::Failed("ended".into()),
                             Err(_) => {
                                 kill();
                                 break Ended::Failed("closed its socket; killed".into());
