@@ -179,11 +179,7 @@ fn host_start_to_advert(runs: usize) {
     let ip = vigil_tests::vrrp_pair::ip;
     let mut series = Series::default();
     for _ in 0..runs {
-        for n in [ns, peer] {
-            let _ = std::process::Command::new("ip").args(["netns", "del", n]).status();
-            ip(&["netns", "add", n]);
-            ip(&["-n", n, "link", "set", "lo", "up"]);
-        }
+        let _namespaces = [ns, peer].map(vigil_tests::vrrp_pair::Netns::fresh);
         ip(&["-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "p0", "netns", peer]);
         ip(&["-n", ns, "addr", "add", "192.0.2.1/24", "dev", "eth0"]);
         ip(&["-n", ns, "link", "set", "eth0", "up"]);
@@ -224,9 +220,6 @@ fn host_start_to_advert(runs: usize) {
         if let Some(at) = seen {
             series.add(at.duration_since(t0).as_secs_f64() * 1000.0);
         }
-    }
-    for n in [ns, peer] {
-        let _ = std::process::Command::new("ip").args(["netns", "del", n]).status();
     }
     println!("\nhost (native, no emulator), {runs} runs");
     println!("  exec -> first VRRP advert on the wire {}", series.summary());

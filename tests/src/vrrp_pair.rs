@@ -51,6 +51,8 @@ pub struct Pair {
     pub ka: String,
     pub vg: String,
     pub children: Vec<Child>,
+    /// Removed after the children are killed (fields drop after `drop`).
+    _namespaces: [Netns; 2],
 }
 
 pub fn ip(args: &[&str]) {
@@ -67,11 +69,7 @@ impl Pair {
         }
         let dir = crate::test_dir(name);
         let (ka, vg) = (format!("{name}-ka"), format!("{name}-vg"));
-        for ns in [&ka, &vg] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
+        let namespaces = [Netns::fresh(&ka), Netns::fresh(&vg)];
         ip(&["link", "add", "vk-a", "netns", &ka, "type", "veth", "peer", "name", "vk-b", "netns", &vg]);
         ip(&["-n", &ka, "addr", "add", "192.0.2.1/24", "dev", "vk-a"]);
         ip(&["-n", &ka, "link", "set", "vk-a", "up"]);
@@ -84,6 +82,7 @@ impl Pair {
             ka,
             vg,
             children: Vec::new(),
+            _namespaces: namespaces,
         })
     }
 
@@ -158,9 +157,6 @@ impl Drop for Pair {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for ns in [&self.ka, &self.vg] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
     }
 }
 
@@ -172,5 +168,52 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A network namespace made for a test (any left from an earlier run is
+/// removed first), with `lo` up; removed again when dropped.
+pub struct Netns(pub String);
+
+impl Netns {
+    pub fn fresh(name: &str) -> Netns {
+        delete_netns(name);
+        ip(&["netns", "add", name]);
+        ip(&["-n", name, "link", "set", "lo", "up"]);
+        Netns(name.to_string())
+    }
+}
+
+impl std::ops::Deref for Netns {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        delete_netns(&self.0);
+    }
+}
+
+/// Removes a namespace, quietly if there is none.
+pub fn delete_netns(name: &str) {
+    let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
+}
+
+/// Waits up to 15 s for `needle` in the log file after byte `after`;
+/// returns where it ends and the whole line it starts.
+pub fn wait_log(log: &std::path::Path, after: usize, needle: &str) -> (usize, String) {
+    let t = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(i) = text.get(after.min(text.len())..).and_then(|rest| rest.find(needle)) {
+            let at = after + i;
+            let line = text[at..].lines().next().unwrap_or("").to_string();
+            return (at + needle.len(), line);
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(15), "no {needle:?} in the log:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

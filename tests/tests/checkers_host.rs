@@ -1,24 +1,12 @@
 //! The checker runner in host mode (no IPVS here: the table part logs its
 //! error, the checkers run all the same): a TCP_CHECK follows a port that
-//! opens and closes, a MISC_CHECK follows a program's exit status (through
-//! the reaper, as PID 1 would reap it) including a dynamic weight, and the
-//! real servers' notify_up/notify_down programs run.
+//! opens and closes, a MISC_CHECK follows a program's exit status (the
+//! checkers child waits for its programs) including a dynamic weight, and
+//! the real servers' notify_up/notify_down programs run.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, spawn_vigil, wait_log};
 use vigil_tests::{is_root, require};
-
-fn wait_log(log: &std::path::Path, needle: &str, timeout: Duration) -> String {
-    let t = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.contains(needle) {
-            return text;
-        }
-        assert!(t.elapsed() < timeout, "no {needle:?} in the log:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn tcp_and_misc_checks_follow_their_servers() {
@@ -26,10 +14,7 @@ fn tcp_and_misc_checks_follow_their_servers() {
         return;
     }
     let dir = vigil_tests::test_dir("checkers-host");
-    let ns = "chk-host";
-    let _ = Command::new("ip").args(["netns", "del", ns]).status();
-    vigil_tests::vrrp_pair::ip(&["netns", "add", ns]);
-    vigil_tests::vrrp_pair::ip(&["-n", ns, "link", "set", "lo", "up"]);
+    let ns = Netns::fresh("chk-host");
     // The MISC_CHECK program exits with whatever the file says.
     let code = dir.join("code");
     std::fs::write(&code, "0").unwrap();
@@ -52,43 +37,30 @@ fn tcp_and_misc_checks_follow_their_servers() {
     )
     .unwrap();
     let log = dir.join("vigil.log");
-    let vigil = vigil_tests::vrrp_pair::KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log));
-    let guard = scopeguard(ns);
+    let vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
 
     // Nothing listens on 8081: down; the program exits 0: up.
-    wait_log(&log, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: DOWN", Duration::from_secs(10));
+    wait_log(&log, 0, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: DOWN");
     // A listener in the namespace: up.
     let mut listener = Command::new("ip")
-        .args(["netns", "exec", ns, "python3", "-c"])
+        .args(["netns", "exec", &ns, "python3", "-c"])
         .arg("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('127.0.0.1',8081))\ns.listen(50)\nwhile True:\n  c,_=s.accept(); c.close()")
         .spawn()
         .unwrap();
-    wait_log(&log, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: UP", Duration::from_secs(10));
+    wait_log(&log, 0, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: UP");
     let _ = listener.kill();
     let _ = listener.wait();
     // The program says 1: down (keepalived: exit 1 is a failure).
     std::fs::write(&code, "1").unwrap();
-    let text = wait_log(&log, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: DOWN", Duration::from_secs(10));
-    assert!(text.contains("(") && text.contains("exited with status 1"), "{text}");
+    let (_, line) = wait_log(&log, 0, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: DOWN");
+    assert!(line.contains("(exited with status 1)"), "{line}");
     // 2..=255 with misc_dynamic: up, weight code - 2.
     std::fs::write(&code, "7").unwrap();
-    wait_log(&log, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: UP", Duration::from_secs(10));
+    wait_log(&log, 0, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: UP");
     drop(vigil);
-    drop(guard);
+    drop(ns);
     let notes = std::fs::read_to_string(&notify).unwrap_or_default();
     assert!(notes.contains("tcp-down") && notes.contains("tcp-up"), "{notes:?}");
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(!text.contains("exit status was lost"), "the reaper handed every status over:\n{text}");
-}
-
-struct Ns(&'static str);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", self.0]).status();
-    }
-}
-
-fn scopeguard(ns: &'static str) -> Ns {
-    Ns(ns)
+    assert!(!text.contains(": waiting for it: "), "every program's exit status came back:\n{text}");
 }

@@ -10,13 +10,12 @@ use vigil_config::Config;
 use vigil_config::keepalived::{Flavor, export, import_file};
 use vigil_tests::{have_program, is_root, require};
 
-struct Netns(String);
+/// A namespace with the interfaces a config names.
+struct Netns(vigil_tests::vrrp_pair::Netns);
 
 impl Netns {
     fn new(name: &str, ifaces: &BTreeSet<String>) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", name]).status();
-        assert!(Command::new("ip").args(["netns", "add", name]).status().unwrap().success());
-        let ns = Netns(name.to_string());
+        let ns = Netns(vigil_tests::vrrp_pair::Netns::fresh(name));
         // veth pairs (the host kernel has no dummy driver): the named end,
         // and a peer that stays unused.
         for (n, i) in ifaces.iter().enumerate() {
@@ -41,12 +40,6 @@ impl Netns {
             out.status.success(),
             String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
         )
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 

@@ -4,22 +4,9 @@
 //! child starts from the verdicts its predecessor reported.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, spawn_vigil, wait_log};
 use vigil_tests::{is_root, require};
-
-fn wait_log(log: &std::path::Path, after: usize, needle: &str) -> (usize, String) {
-    let t = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(i) = text[after.min(text.len())..].find(needle) {
-            let at = after + i;
-            let line = text[at..].lines().next().unwrap_or("").to_string();
-            return (at + needle.len(), line);
-        }
-        assert!(t.elapsed() < Duration::from_secs(15), "no {needle:?} in the log:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn pid_in(line: &str) -> u32 {
     line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()).expect("a pid")
@@ -31,14 +18,12 @@ fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {
         return;
     }
     let dir = vigil_tests::test_dir("supervision-host");
-    let ns = "sup-host";
-    let _ = Command::new("ip").args(["netns", "del", ns]).status();
-    vigil_tests::vrrp_pair::ip(&["netns", "add", ns]);
-    vigil_tests::vrrp_pair::ip(&["-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
-    for l in ["lo", "eth0", "peer0"] {
-        vigil_tests::vrrp_pair::ip(&["-n", ns, "link", "set", l, "up"]);
+    let ns = Netns::fresh("sup-host");
+    ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
+    for l in ["eth0", "peer0"] {
+        ip(&["-n", &ns, "link", "set", l, "up"]);
     }
-    vigil_tests::vrrp_pair::ip(&["-n", ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
+    ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
     let conf = dir.join("vigil.conf");
     std::fs::write(
         &conf,
@@ -46,7 +31,7 @@ fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {
     )
     .unwrap();
     let log = dir.join("vigil.log");
-    let vigil = vigil_tests::vrrp_pair::KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log));
+    let vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
     let (at, line) = wait_log(&log, 0, "supervise: vrrp child started");
     let child = pid_in(&line);
     let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap();
@@ -60,7 +45,6 @@ fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {
     let (_, line) = wait_log(&log, at, "supervise: vrrp child started");
     assert_ne!(pid_in(&line), child, "a new child");
     drop(vigil);
-    let _ = Command::new("ip").args(["netns", "del", ns]).status();
 }
 
 fn caps(pid: u32) -> (String, String) {
@@ -75,10 +59,7 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
         return;
     }
     let dir = vigil_tests::test_dir("supervision-checkers");
-    let ns = "sup-chk";
-    let _ = Command::new("ip").args(["netns", "del", ns]).status();
-    vigil_tests::vrrp_pair::ip(&["netns", "add", ns]);
-    vigil_tests::vrrp_pair::ip(&["-n", ns, "link", "set", "lo", "up"]);
+    let ns = Netns::fresh("sup-chk");
     // Nothing listens on 8081: DOWN. PING_CHECK needs the raw socket: UP.
     let conf = dir.join("vigil.conf");
     std::fs::write(
@@ -90,7 +71,7 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     )
     .unwrap();
     let log = dir.join("vigil.log");
-    let vigil = vigil_tests::vrrp_pair::KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &log));
+    let vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
     let (at, line) = wait_log(&log, 0, "supervise: checkers child started");
     let child = pid_in(&line);
     assert_eq!(caps(child), ("0000000000002000".into(), "0000000000002000".into()), "CAP_NET_RAW only");
@@ -121,5 +102,4 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     let (_, line) = wait_log(&log, at, "supervise: checkers child started");
     assert_ne!(pid_in(&line), second, "a new child");
     drop(vigil);
-    let _ = Command::new("ip").args(["netns", "del", ns]).status();
 }

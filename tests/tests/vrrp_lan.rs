@@ -5,6 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vigil_board::Arch;
+use vigil_tests::vrrp_pair::Netns;
 use vigil_tests::{firmware, is_root, require};
 
 const VIP: &str = "198.51.100.100";
@@ -22,6 +23,8 @@ struct Lan {
     r1: String,
     r2: String,
     c: String,
+    /// Removed after the children are killed (fields drop after `drop`).
+    _namespaces: Vec<Netns>,
 }
 
 impl Lan {
@@ -29,11 +32,7 @@ impl Lan {
     fn new(p: &str) -> Lan {
         let dir = vigil_tests::test_dir(&format!("vrrp-lan-{p}"));
         let (br, r1, r2, c) = (format!("{p}-br"), format!("{p}-r1"), format!("{p}-r2"), format!("{p}-c"));
-        for ns in [&br, &r1, &r2, &c] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
+        let namespaces = [&br, &r1, &r2, &c].into_iter().map(|n| Netns::fresh(n)).collect();
         ip(&["-n", &br, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", &br, "link", "set", "br0", "up"]);
         for (i, ns) in [(1, &r1), (2, &r2), (50, &c)] {
@@ -44,7 +43,7 @@ impl Lan {
             ip(&["-n", ns, "addr", "add", &format!("198.51.100.{i}/24"), "dev", "eth0"]);
             ip(&["-n", ns, "link", "set", "eth0", "up"]);
         }
-        Lan { dir, children: Vec::new(), br, r1, r2, c }
+        Lan { dir, children: Vec::new(), br, r1, r2, c, _namespaces: namespaces }
     }
 
     fn vigil(&mut self, ns: &str, priority: u8) -> usize {
@@ -97,9 +96,6 @@ impl Drop for Lan {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for ns in [&self.br, &self.r1, &self.r2, &self.c] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
     }
 }
 
@@ -133,11 +129,10 @@ fn a_commit_restarts_only_the_changed_instance() {
         return;
     }
     let dir = vigil_tests::test_dir("vrrp-commit");
-    let ns = "vr-commit";
-    let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-    ip(&["netns", "add", ns]);
+    let netns = Netns::fresh("vr-commit");
+    let ns: &str = &netns;
     ip(&["-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
-    for l in ["lo", "eth0", "peer0"] {
+    for l in ["eth0", "peer0"] {
         ip(&["-n", ns, "link", "set", l, "up"]);
     }
     ip(&["-n", ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
@@ -197,7 +192,7 @@ fn a_commit_restarts_only_the_changed_instance() {
     watcher.join().unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+    drop(netns);
     assert!(text.contains("vrrp_instance VI_2: changed or removed: stopping"), "{text}");
     assert!(!text.contains("vrrp_instance VI_1: changed"), "{text}");
     assert_eq!(text.matches("VI_2: BACKUP -> MASTER").count(), 2, "{text}");

@@ -6,21 +6,11 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use vigil_tests::vrrp_pair::{ip, spawn_keepalived, spawn_vigil};
+use vigil_tests::vrrp_pair::{Netns, ip, spawn_keepalived, spawn_vigil};
 use vigil_tests::{have_program, is_root, require};
 
 const OUT_VIP: &str = "192.0.2.100";
 const IN_VIP: &str = "198.51.100.100";
-
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
-    }
-}
 
 fn conf(out_if: &str, in_if: &str, priority: u8, notify: &str) -> String {
     let inst = |name: &str, iface: &str, vrid: u8, vip: &str| {
@@ -65,12 +55,7 @@ fn a_sync_group_moves_together_with_keepalived() {
     }
     let dir = vigil_tests::test_dir("vrrp-sync");
     let (ka, vg, br) = ("vs-ka".to_string(), "vs-vg".to_string(), "vs-br".to_string());
-    let _ns = Namespaces(vec![ka.clone(), vg.clone(), br.clone()]);
-    for ns in [&ka, &vg, &br] {
-        let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        ip(&["netns", "add", ns]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-    }
+    let _ns = [Netns::fresh(&ka), Netns::fresh(&vg), Netns::fresh(&br)];
     ip(&["link", "add", "out0", "netns", &ka, "type", "veth", "peer", "name", "out0", "netns", &vg]);
     ip(&["-n", &br, "link", "add", "br0", "type", "bridge"]);
     ip(&["-n", &br, "link", "set", "br0", "up"]);
