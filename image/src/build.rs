@@ -156,7 +156,8 @@ pub fn assemble(board: &Board, tree: &KernelTree, firmware: &Path) -> Result<(Ar
         hostname: board.hostname.clone(),
         kernel_release: tree.release.clone(),
         modules: loads,
-        first: first.order.len(),
+        // A board that names no `first` loads everything before the daemons.
+        first: if board.modules.first.is_empty() { res.order.len() } else { first.order.len() },
         on_demand,
         console: board.console.device.clone(),
         nics: board.nics.iter().map(|n| n.name.clone()).collect(),

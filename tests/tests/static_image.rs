@@ -42,21 +42,7 @@ fn the_initramfs_is_reproducible_and_complete() {
 
     // The board file the firmware reads: modules in dependency order, each
     // present in the archive at the path it names.
-    let mut rest = &cpio[..];
-    let board_bytes = loop {
-        let r = cpio::newc::Reader::new(rest).unwrap();
-        if r.entry().is_trailer() {
-            panic!("no etc/vigil/board");
-        }
-        if r.entry().name() == "etc/vigil/board" {
-            let mut v = Vec::new();
-            let mut r = r;
-            r.read_to_end(&mut v).unwrap();
-            break v;
-        }
-        rest = r.finish().unwrap();
-    };
-    let rt = Runtime::decode(&board_bytes).unwrap();
+    let rt = Runtime::decode(&board_file(&cpio)).unwrap();
     assert_eq!(rt.board, "qemu-x86_64");
     let order: Vec<&str> = rt.modules.iter().map(|m| m.name.as_str()).collect();
     let pos = |m: &str| order.iter().position(|o| *o == m).unwrap_or_else(|| panic!("{m} missing: {order:?}"));
@@ -77,7 +63,40 @@ fn the_initramfs_is_reproducible_and_complete() {
         assert!(pos(dep) < pos(user), "{dep} must load before {user}: {order:?}");
     }
     assert!(!order.contains(&"crc32c_intel"), "the board prefers crc32c_generic");
+    // `modules.first` (virtio_pci, virtio_net, virtio_blk) and their
+    // dependencies lead; IPVS and the rest follow.
+    let (lead, rest) = order.split_at(rt.first);
+    for m in ["virtio_pci", "virtio_net", "virtio_blk", "virtio", "virtio_ring", "net_failover"] {
+        assert!(lead.contains(&m), "{m} is not loaded first: {lead:?}");
+    }
+    for m in ["ip_vs", "nf_conntrack", "i6300esb", "nf_tables"] {
+        assert!(rest.contains(&m), "{m} loads with the rest: {rest:?}");
+    }
+    // A board that names no `first` loads everything before the daemons.
+    let mut all_first = b.clone();
+    all_first.modules.first.clear();
+    let img2 = vigil_image::build_image(&all_first, &firmware(Arch::X86_64)).unwrap();
+    let rt2 = Runtime::decode(&board_file(&unpack(&img2.initrd))).unwrap();
+    assert_eq!(rt2.first, rt2.modules.len());
     for m in &rt.modules {
         assert!(has(m.path.trim_start_matches('/')), "{} not in the archive", m.path);
+    }
+}
+
+/// The board file (`etc/vigil/board`) in an unpacked initramfs.
+fn board_file(cpio: &[u8]) -> Vec<u8> {
+    let mut rest = cpio;
+    loop {
+        let r = cpio::newc::Reader::new(rest).unwrap();
+        if r.entry().is_trailer() {
+            panic!("no etc/vigil/board");
+        }
+        if r.entry().name() == "etc/vigil/board" {
+            let mut v = Vec::new();
+            let mut r = r;
+            r.read_to_end(&mut v).unwrap();
+            return v;
+        }
+        rest = r.finish().unwrap();
     }
 }

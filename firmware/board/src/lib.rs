@@ -106,8 +106,8 @@ pub struct Modules {
     /// Modules the board needs; their dependencies are resolved by the image tool.
     pub load: Vec<String>,
     /// Of `load`, what the first VRRP advert needs (the NIC drivers, and the
-    /// flash driver to read the config): loaded first; the rest load while
-    /// the VRRP daemon starts.
+    /// flash driver to read the config): loaded first; the rest load once
+    /// the VRRP daemon has started. None named: all load first.
     #[serde(default)]
     pub first: Vec<String>,
     /// Which module provides an alias when several do (e.g. `crc32c =

@@ -25,6 +25,7 @@ fn validation_reports_every_problem_with_its_field() {
     b.hostname = "-bad".into();
     b.kernel.sha256 = "abc".into();
     b.nics.push(b.nics[0].clone());
+    b.modules.first.push("virtio_nett".into());
     let f = b.flash.as_mut().unwrap();
     f.partitions[1].offset = Size(1 << 20); // overlaps config
     f.partitions[3].size = Size(1 << 30); // beyond the flash
@@ -35,6 +36,8 @@ fn validation_reports_every_problem_with_its_field() {
     assert!(fields.contains(&"nic[1].name"), "{errs:?}");
     assert!(fields.contains(&"flash.partition"), "{errs:?}");
     assert!(fields.contains(&"flash.partition data"), "{errs:?}");
+    let first = errs.iter().find(|e| e.field == "modules.first").expect("modules.first");
+    assert!(first.to_string().contains("\"virtio_nett\" is not in modules.load"), "{first}");
     assert!(errs[0].to_string().starts_with("board qemu-x86_64: "));
 }
 
