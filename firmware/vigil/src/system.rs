@@ -173,30 +173,22 @@ pub struct Boot {
     pub started: Duration,
     /// Failed boot steps (mounts, modules, NICs).
     pub problems: usize,
-    /// The modules left to load once VRRP has started.
-    pub rest: Vec<vigil_board::ModuleLoad>,
-    pub loading: Option<tokio::sync::oneshot::Receiver<crate::init::kmod::Report>>,
+    /// The modules left to load once VRRP has started (None once loaded).
+    pub rest: Option<Vec<vigil_board::ModuleLoad>>,
 }
 
 impl Boot {
-    /// Starts loading the rest of the modules, on a thread.
-    fn load_modules(&mut self) {
-        let rest = std::mem::take(&mut self.rest);
-        if !rest.is_empty() {
-            self.loading = Some(crate::init::kmod::load_in_background(rest));
-        }
-    }
-
-    /// Waits for the rest of the modules (starting them if need be).
+    /// Loads the rest of the modules on a thread and waits for them (once;
+    /// later calls return at once), then says whether IPVS is there.
     async fn modules_loaded(&mut self) {
-        self.load_modules();
-        if let Some(rx) = self.loading.take() {
-            match rx.await {
+        let Some(rest) = self.rest.take() else { return };
+        if !rest.is_empty() {
+            match crate::init::kmod::load_in_background(rest).await {
                 Ok(report) => self.problems += report.failed.len(),
                 Err(_) => error!("modules: the loader ended without a report"),
             }
-            crate::init::report_ipvs();
         }
+        crate::init::report_ipvs();
     }
 }
 
@@ -319,9 +311,6 @@ async fn event_loop(
     if !running.vrrp_instances.is_empty() {
         let _ = tokio::time::timeout(Duration::from_secs(1), vrrp_states.changed()).await;
         vrrp_states.mark_changed();
-    }
-    if let Some(b) = boot.as_mut() {
-        b.load_modules();
     }
     // IPVS, the watchdog driver ...
     if let Some(b) = boot.as_mut() {

@@ -81,26 +81,25 @@ pub fn load_all(what: &str, modules: &[ModuleLoad]) -> Report {
 /// advert needs runs meanwhile, ahead of it); the report comes when all are in.
 pub fn load_in_background(modules: Vec<ModuleLoad>) -> tokio::sync::oneshot::Receiver<Report> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let tx = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
-    let theirs = (tx.clone(), modules.clone());
+    let theirs = modules.clone();
     let spawned = std::thread::Builder::new().name("modules".into()).spawn(move || {
         // SAFETY: setpriority only reads its integer arguments; on Linux
         // PRIO_PROCESS with who = 0 is the calling thread alone.
         if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0 {
             debug!("modules: setpriority: {}", std::io::Error::last_os_error());
         }
-        let report = load_all("rest", &theirs.1);
-        if let Some(tx) = theirs.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = tx.send(report);
-        }
+        let _ = tx.send(load_all("rest", &theirs));
     });
-    if let Err(e) = spawned {
-        warn!("modules: no thread ({e}); loading them in line");
-        if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    match spawned {
+        Ok(_) => rx,
+        Err(e) => {
+            // The closure (and its sender) is gone: report on a new channel.
+            warn!("modules: no thread ({e}); loading them in line");
+            let (tx, rx) = tokio::sync::oneshot::channel();
             let _ = tx.send(load_all("rest", &modules));
+            rx
         }
     }
-    rx
 }
 
 /// Loads a module on demand: its chain in order (dependencies first); one

@@ -45,8 +45,8 @@ pub fn run() -> ! {
     let problems = failed_mounts + modules.failed.len() + net.missing.len() + net.failed;
     // The ready line is printed by the control plane once the config is
     // loaded and the console answers.
-    let rest = rest.to_vec();
-    crate::system::run_pid1(board, crate::system::Boot { started, problems, rest, loading: None })
+    let rest = Some(rest.to_vec());
+    crate::system::run_pid1(board, crate::system::Boot { started, problems, rest })
 }
 
 fn load_board() -> Option<Runtime> {
