@@ -94,6 +94,21 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     assert_eq!(pool(node), before, "the pool did not change");
     let console = node.console_text();
     assert_eq!(console.matches(dead).count(), 1, "the dead server was never taken for up again:\n{console}");
+    // Heartbeats follow a commit, and `show supervision` says so.
+    let out = node.command("set vigil_defs heartbeat_ms 500", CMD).unwrap();
+    assert!(!out.contains("error"), "{out}");
+    let out = node.command("commit", CMD).unwrap();
+    assert!(out.contains("written and applied"), "{out}");
+    // (The supervisors take it from the event loop a moment after the commit.)
+    let t = Instant::now();
+    loop {
+        let sup = node.command("show supervision", CMD).unwrap();
+        if sup.matches("(heartbeats every 500 ms, limit 3000 ms)").count() == 2 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{sup}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let checks = node.command("show checkers", CMD).unwrap();
     assert!(checks.contains("PING_CHECK 192.0.2.77:80: DOWN"), "{checks}");
     // The new child's first report reaches PID 1 within a quarter second.

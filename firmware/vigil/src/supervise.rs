@@ -255,6 +255,11 @@ pub async fn supervise(
     }
 }
 
+/// How a child ended, as its reaper told (or not).
+fn how_it_ended(exit: Result<crate::reap::Exit, tokio::sync::oneshot::error::RecvError>) -> String {
+    exit.map_or_else(|_| "ended".to_string(), |e| e.to_string())
+}
+
 enum Ended {
     Shutdown,
     Failed(String),
@@ -267,6 +272,17 @@ impl Child {
         }
         self.config = config;
         self.generation = generation;
+    }
+
+    /// `show supervision` for a running child.
+    fn set_running_line(&self, pid: u32) {
+        let (every, limit) = self.heartbeats();
+        self.watched.set_line(format!(
+            "{}: running, pid {pid} (heartbeats every {} ms, limit {} ms)",
+            self.role.name(),
+            every.as_millis(),
+            limit.as_millis()
+        ));
     }
 
     /// The heartbeat period and the silence after which the child is killed.
@@ -350,22 +366,15 @@ impl Child {
         }
         info!("supervise: {name} child started (pid {pid})");
         self.watched.healthy.store(true, Ordering::Relaxed);
-        let (every, limit) = self.heartbeats();
-        self.watched.set_line(format!(
-            "{name}: running, pid {pid} (heartbeats every {} ms, limit {} ms)",
-            every.as_millis(),
-            limit.as_millis()
-        ));
-        let (mut every, mut limit) = (every, limit);
+        let (mut every, mut limit) = self.heartbeats();
+        self.set_running_line(pid);
         let mut beat = tokio::time::interval(every);
         let mut seq = 0u64;
         let mut last_pong = Instant::now();
         let (mut up_rx, reader) = spawn_reader::<Up>(rd);
         let outcome = loop {
             tokio::select! {
-                exit = &mut exited => {
-                    break Ended::Failed(exit.map_or_else(|_| "ended".to_string(), |e| e.to_string()));
-                }
+                exit = &mut exited => break Ended::Failed(how_it_ended(exit)),
                 _ = beat.tick() => {
                     seq += 1;
                     let _ = send(&mut wr, &Down::Ping(seq)).await;
@@ -380,8 +389,7 @@ impl Child {
                     Some(Err(_)) | None => {
                         // The socket closed: the child is going; its exit tells why.
                         match tokio::time::timeout(Duration::from_secs(2), &mut exited).await {
-                            Ok(Ok(e)) => break Ended::Failed(e.to_string()),
-                            Ok(Err(_)) => break Ended::Failed("ended".into()),
+                            Ok(exit) => break Ended::Failed(how_it_ended(exit)),
                             Err(_) => {
                                 kill();
                                 break Ended::Failed("closed its socket; killed".into());
@@ -391,17 +399,15 @@ impl Child {
                 },
                 c = control.recv() => match c {
                     Some(Control::Config { config, generation }) => {
-                        let m = Down::Config { config, generation, resume: None };
-                        let _ = send(&mut wr, &m).await;
-                        if let Down::Config { config, .. } = m {
-                            self.set_config(config, generation);
-                        }
+                        self.set_config(config.clone(), generation);
+                        let _ = send(&mut wr, &Down::Config { config, generation, resume: None }).await;
                     }
                     Some(Control::Heartbeats(h)) => {
                         self.heartbeats = h;
                         (every, limit) = self.heartbeats();
                         beat = tokio::time::interval(every);
                         info!("supervise: {name} heartbeats every {} ms, limit {} ms", every.as_millis(), limit.as_millis());
+                        self.set_running_line(pid);
                     }
                     Some(Control::Shutdown(done)) => {
                         let _ = send(&mut wr, &Down::Shutdown).await;
