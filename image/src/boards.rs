@@ -1,16 +1,21 @@
 //! Reading `board/<name>.toml`.
 
 use anyhow::{Context, Result, bail};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use vigil_board::Board;
 
-/// Loads and validates a board by name (from `board/`) or by path.
-pub fn load_board(name_or_path: &str) -> Result<Board> {
-    let path = if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
+/// The file of a board given by name (in `board/`) or by path.
+pub fn board_path(name_or_path: &str) -> PathBuf {
+    if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
         Path::new(name_or_path).to_path_buf()
     } else {
         crate::paths::boards_dir().join(format!("{name_or_path}.toml"))
-    };
+    }
+}
+
+/// Loads and validates a board by name (from `board/`) or by path.
+pub fn load_board(name_or_path: &str) -> Result<Board> {
+    let path = board_path(name_or_path);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!("board {name_or_path:?}: cannot read {} (boards: {})", path.display(), list_boards().join(", "))
     })?;

@@ -5,6 +5,7 @@
 //! around the static firmware, and runs QEMU nodes, alone or as a cluster on
 //! a virtual Ethernet switch that tests can steer.
 
+pub mod apt;
 pub mod boards;
 pub mod build;
 pub mod config_tool;

@@ -20,6 +20,9 @@ struct Cli {
 enum Cmd {
     /// Fetch, verify and unpack the pinned kernel of each board (all by default).
     FetchKernels { boards: Vec<String> },
+    /// The boards' pinned Debian kernels against what the mirror has now.
+    #[command(subcommand)]
+    Kernel(KernelCmd),
     /// Build the firmware and a board's initramfs.
     Build {
         #[arg(long, default_value = "qemu-x86_64")]
@@ -53,6 +56,20 @@ enum Cmd {
     Config(ConfigCmd),
     /// List the board definitions.
     Boards,
+}
+
+#[derive(Subcommand)]
+enum KernelCmd {
+    /// Each board's pin beside the newest kernel of its flavour on the mirror.
+    Status { boards: Vec<String> },
+    /// Pin each board (all by default) to the newest kernel of its flavour on
+    /// the mirror: package, version, SHA-256, release and image in the board
+    /// file, after fetching and checking the package.
+    Bump {
+        /// A board name or board file (repeatable; all boards if none).
+        #[arg(long)]
+        board: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +115,7 @@ fn real_main() -> Result<()> {
                 println!("{}: {} {} in {}", b.name, b.kernel.package, b.kernel.version, t.root.display());
             }
         }
+        Cmd::Kernel(c) => kernel_cmd(c)?,
         Cmd::Build { board, firmware } => {
             let b = boards::load_board(&board)?;
             let fw = match firmware {
@@ -131,6 +149,53 @@ fn real_main() -> Result<()> {
             for n in boards::list_boards() {
                 let b = boards::load_board(&n)?;
                 println!("{:<16} {:<8} {}", b.name, b.arch.to_string(), b.description);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn kernel_cmd(c: KernelCmd) -> Result<()> {
+    match c {
+        KernelCmd::Status { boards: names } => {
+            let names = if names.is_empty() { boards::list_boards() } else { names };
+            for n in names {
+                let b = boards::load_board(&n)?;
+                let k = &b.kernel;
+                match kernel::mirror_kernel(&b) {
+                    Ok(m) if m.package == k.package && m.version == k.version => {
+                        println!("{}: {} {}: the newest on the mirror", b.name, k.package, k.version)
+                    }
+                    Ok(m) => println!(
+                        "{}: {} {}; the mirror has {} {} (vigil-image kernel bump --board {})",
+                        b.name, k.package, k.version, m.package, m.version, b.name
+                    ),
+                    Err(e) => println!("{}: {} {}; the mirror: {e:#}", b.name, k.package, k.version),
+                }
+            }
+        }
+        KernelCmd::Bump { board: names } => {
+            let names = if names.is_empty() { boards::list_boards() } else { names };
+            for n in names {
+                let path = boards::board_path(&n);
+                match kernel::bump(&path)? {
+                    kernel::Bump::Current(k) => {
+                        println!(
+                            "{}: {} {} is the newest on the mirror; unchanged",
+                            path.display(),
+                            k.package,
+                            k.version
+                        )
+                    }
+                    kernel::Bump::Bumped { from, to } => println!(
+                        "{}: {} {} -> {} {} (fetched and checked; run the boot tests, then commit the file)",
+                        path.display(),
+                        from.package,
+                        from.version,
+                        to.package,
+                        to.version
+                    ),
+                }
             }
         }
     }

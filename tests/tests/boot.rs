@@ -56,6 +56,11 @@ fn boot_and_check(board: &str, test: &str) {
     let system = n.command("show system", CMD).unwrap();
     assert!(system.contains(&format!("board {board}")), "{system}");
     assert!(system.contains("mode init"), "{system}");
+    // The kernel that booted is the board's pin (printed: the test says which
+    // kernel it ran).
+    let pin = vigil_image::load_board(board).unwrap().kernel;
+    assert!(system.lines().any(|l| l == format!("kernel {}", pin.release)), "not {}:\n{system}", pin.release);
+    println!("{board}: booted {} {} (uname -r {})", pin.package, pin.version, pin.release);
 
     // A typo is an error that names the word; the console carries on.
     let typo = n.command("shwo system", CMD).unwrap();

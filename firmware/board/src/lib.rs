@@ -74,7 +74,7 @@ pub struct Board {
 }
 
 /// The kernel, as a Debian package pinned by version and SHA-256.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Kernel {
     /// Debian package name, e.g. `linux-image-6.1.0-56-amd64`.
