@@ -47,10 +47,38 @@ impl fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
+/// Bounds on keepalived.conf input, checked while the text is read, before
+/// any work that grows with it: a refusal names the bound and where it was
+/// crossed. The defaults hold the largest configs vigil supports (5,000
+/// virtual servers of 10 real servers is about 700,000 words) with room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Blocks nested in blocks, includes counted (keepalived's deepest real
+    /// nesting is 4: virtual_server, real_server, HTTP_GET, url).
+    pub depth: usize,
+    /// Bytes in one line.
+    pub line_bytes: usize,
+    /// Words in all files together.
+    pub words: usize,
+    /// Bytes of text in all files together.
+    pub bytes: usize,
+    /// Files read by `include`, in all (globs and nesting multiply).
+    pub files: usize,
+    /// `include`s nested in included files.
+    pub include_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { depth: 16, line_bytes: 4096, words: 1_000_000, bytes: 16 << 20, files: 256, include_depth: 8 }
+    }
+}
+
 /// Where `include` finds files: the filesystem, or a map in tests and for
 /// text pasted at the console (which has no includes).
 pub trait Source {
-    fn read(&self, path: &str) -> Result<String, String>;
+    /// The file's bytes; a file larger than `max` bytes is refused unread.
+    fn read(&self, path: &str, max: usize) -> Result<Vec<u8>, String>;
     /// Paths matching a glob (`*`, `?` in the last component), sorted.
     fn glob(&self, pattern: &str) -> Result<Vec<String>, String>;
 }
@@ -59,8 +87,16 @@ pub trait Source {
 pub struct Files;
 
 impl Source for Files {
-    fn read(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    fn read(&self, path: &str, max: usize) -> Result<Vec<u8>, String> {
+        use std::io::Read;
+        let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        // One byte past the bound tells "too large" without reading it all.
+        f.take(max as u64 + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        if bytes.len() > max {
+            return Err(format!("more than {max} bytes"));
+        }
+        Ok(bytes)
     }
 
     fn glob(&self, pattern: &str) -> Result<Vec<String>, String> {
@@ -83,6 +119,10 @@ impl Source for Files {
         out.sort();
         Ok(out)
     }
+}
+
+fn too_large(max: usize) -> String {
+    format!("larger than {} MiB, the limit for all config text together", max >> 20)
 }
 
 /// Shell-style `*` and `?` matching (no character classes).
@@ -119,23 +159,78 @@ enum Tok {
     Newline,
 }
 
-fn lex(file: &std::sync::Arc<str>, text: &str) -> Result<Vec<Tok>, SyntaxError> {
+/// Text from bytes: UTF-8 without a byte-order mark, no NUL bytes. An error
+/// names the line and column of the first bad byte.
+fn text_of<'a>(file: &std::sync::Arc<str>, bytes: &'a [u8]) -> Result<&'a str, SyntaxError> {
+    let at = |offset: usize, message: String| {
+        let before = &bytes[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+        let col = (offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)) as u32 + 1;
+        SyntaxError { pos: Pos { file: file.clone(), line, col }, message }
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let bad = bytes[e.valid_up_to()];
+            return Err(at(e.valid_up_to(), format!("byte 0x{bad:02x} is not UTF-8 text (is this a keepalived.conf?)")));
+        }
+    };
+    if let Some(i) = text.find('\0') {
+        return Err(at(i, "a NUL byte: this is not a text file".into()));
+    }
+    // Editors on Windows start files with a byte-order mark; it is no word.
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// What is left of the [`Limits`] while files are read.
+struct Budget {
+    limits: Limits,
+    words: usize,
+    bytes: usize,
+    files: usize,
+}
+
+impl Budget {
+    fn new(limits: Limits) -> Self {
+        Budget { limits, words: 0, bytes: 0, files: 0 }
+    }
+}
+
+fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Vec<Tok>, SyntaxError> {
     let mut toks = Vec::new();
     for (ln, line) in text.lines().enumerate() {
-        let chars: Vec<(usize, char)> = line.char_indices().collect();
         let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: i as u32 + 1 };
+        if line.len() > budget.limits.line_bytes {
+            return Err(SyntaxError {
+                pos: pos(0),
+                message: format!(
+                    "this line is {} bytes long; the limit is {} bytes a line",
+                    line.len(),
+                    budget.limits.line_bytes
+                ),
+            });
+        }
+        let chars: Vec<(usize, char)> = line.char_indices().collect();
         let mut i = 0;
         while i < chars.len() {
+            if budget.words >= budget.limits.words && !chars[i].1.is_whitespace() && !matches!(chars[i].1, '#' | '!') {
+                return Err(SyntaxError {
+                    pos: pos(i),
+                    message: format!("more than {} words in the config, the limit", budget.limits.words),
+                });
+            }
             let (_, c) = chars[i];
             match c {
                 c if c.is_whitespace() => i += 1,
                 '#' | '!' => break,
                 '{' => {
                     toks.push(Tok::Open(pos(i)));
+                    budget.words += 1;
                     i += 1;
                 }
                 '}' => {
                     toks.push(Tok::Close(pos(i)));
+                    budget.words += 1;
                     i += 1;
                 }
                 '"' => {
@@ -165,6 +260,7 @@ fn lex(file: &std::sync::Arc<str>, text: &str) -> Result<Vec<Tok>, SyntaxError> 
                         }
                     }
                     toks.push(Tok::Word(Word { text: s, pos: pos(start) }));
+                    budget.words += 1;
                 }
                 _ => {
                     let start = i;
@@ -180,6 +276,7 @@ fn lex(file: &std::sync::Arc<str>, text: &str) -> Result<Vec<Tok>, SyntaxError> 
                         i += 1;
                     }
                     toks.push(Tok::Word(Word { text: s, pos: pos(start) }));
+                    budget.words += 1;
                 }
             }
         }
@@ -188,38 +285,63 @@ fn lex(file: &std::sync::Arc<str>, text: &str) -> Result<Vec<Tok>, SyntaxError> 
     Ok(toks)
 }
 
-const MAX_INCLUDE_DEPTH: usize = 8;
-
-/// Parses a file, following `include`s through `src`.
+/// Parses a file, following `include`s through `src`, within the default
+/// [`Limits`].
 pub fn parse_file(src: &dyn Source, path: &str) -> Result<Vec<Stmt>, SyntaxError> {
-    let text = src.read(path).map_err(|e| SyntaxError {
-        pos: Pos { file: path.into(), line: 0, col: 0 },
+    parse_file_within(src, path, Limits::default())
+}
+
+/// Parses a file within `limits`.
+pub fn parse_file_within(src: &dyn Source, path: &str, limits: Limits) -> Result<Vec<Stmt>, SyntaxError> {
+    let mut budget = Budget::new(limits);
+    let bytes = src.read(path, limits.bytes).map_err(|e| SyntaxError {
+        pos: Pos { file: path.into(), line: 1, col: 1 },
         message: format!("cannot read: {e}"),
     })?;
     let mut stack = vec![path.to_string()];
-    parse_text_in(src, path, &text, &mut stack)
+    parse_bytes_in(src, path, &bytes, &mut stack, &mut budget, 0)
 }
 
 /// Parses text that has no file (e.g. pasted at the console) under a name.
 pub fn parse_str(name: &str, text: &str) -> Result<Vec<Stmt>, SyntaxError> {
+    parse_str_within(name, text, Limits::default())
+}
+
+/// Parses text that has no file within `limits`.
+pub fn parse_str_within(name: &str, text: &str, limits: Limits) -> Result<Vec<Stmt>, SyntaxError> {
     struct NoFiles;
     impl Source for NoFiles {
-        fn read(&self, path: &str) -> Result<String, String> {
+        fn read(&self, path: &str, _: usize) -> Result<Vec<u8>, String> {
             Err(format!("{path}: include is not available here"))
         }
         fn glob(&self, p: &str) -> Result<Vec<String>, String> {
             Ok(vec![p.to_string()])
         }
     }
-    parse_text_in(&NoFiles, name, text, &mut vec![name.to_string()])
+    let mut budget = Budget::new(limits);
+    if text.len() > limits.bytes {
+        return Err(SyntaxError { pos: Pos { file: name.into(), line: 1, col: 1 }, message: too_large(limits.bytes) });
+    }
+    parse_bytes_in(&NoFiles, name, text.as_bytes(), &mut vec![name.to_string()], &mut budget, 0)
 }
 
-fn parse_text_in(src: &dyn Source, name: &str, text: &str, stack: &mut Vec<String>) -> Result<Vec<Stmt>, SyntaxError> {
+fn parse_bytes_in(
+    src: &dyn Source,
+    name: &str,
+    bytes: &[u8],
+    stack: &mut Vec<String>,
+    budget: &mut Budget,
+    depth: usize,
+) -> Result<Vec<Stmt>, SyntaxError> {
     let file: std::sync::Arc<str> = name.into();
-    let toks = lex(&file, text)?;
-    let mut p = Parser { toks: &toks, i: 0, src, stack, dir: dir_of(name) };
-    let stmts = p.block(None)?;
-    Ok(stmts)
+    budget.bytes += bytes.len();
+    if budget.bytes > budget.limits.bytes {
+        return Err(SyntaxError { pos: Pos { file, line: 1, col: 1 }, message: too_large(budget.limits.bytes) });
+    }
+    let text = text_of(&file, bytes)?;
+    let toks = lex(&file, text, budget)?;
+    let mut p = Parser { toks: &toks, i: 0, src, stack, budget, dir: dir_of(name) };
+    p.statements(depth)
 }
 
 fn dir_of(path: &str) -> String {
@@ -235,29 +357,41 @@ struct Parser<'a> {
     i: usize,
     src: &'a dyn Source,
     stack: &'a mut Vec<String>,
+    budget: &'a mut Budget,
     dir: String,
 }
 
+/// A block being read: the statement that opened it and what it holds so far.
+struct Open {
+    brace: Pos,
+    keyword: Word,
+    args: Vec<Word>,
+    body: Vec<Stmt>,
+}
+
 impl Parser<'_> {
-    /// Statements until the `}` matching `open` (or the end of input when
-    /// `open` is None).
-    fn block(&mut self, open: Option<&Pos>) -> Result<Vec<Stmt>, SyntaxError> {
-        let mut out = Vec::new();
+    /// Every statement of the token stream. Blocks are kept on an explicit
+    /// stack, bounded by `Limits::depth` (`depth` blocks are open already
+    /// around an included file): no input can make this recurse.
+    fn statements(&mut self, depth: usize) -> Result<Vec<Stmt>, SyntaxError> {
+        let mut top = Vec::new();
+        let mut open: Vec<Open> = Vec::new();
         loop {
             match self.toks.get(self.i) {
                 None => {
-                    return match open {
-                        Some(p) => Err(SyntaxError { pos: p.clone(), message: "this '{' is never closed".into() }),
-                        None => Ok(out),
+                    return match open.last() {
+                        Some(o) => Err(SyntaxError { pos: o.brace.clone(), message: "this '{' is never closed".into() }),
+                        None => Ok(top),
                     };
                 }
                 Some(Tok::Newline) => self.i += 1,
                 Some(Tok::Close(p)) => {
-                    if open.is_none() {
+                    let Some(o) = open.pop() else {
                         return Err(SyntaxError { pos: p.clone(), message: "'}' without a matching '{'".into() });
-                    }
+                    };
                     self.i += 1;
-                    return Ok(out);
+                    let stmt = Stmt { keyword: o.keyword, args: o.args, block: Some(o.body) };
+                    open.last_mut().map_or(&mut top, |o| &mut o.body).push(stmt);
                 }
                 Some(Tok::Open(p)) => {
                     return Err(SyntaxError { pos: p.clone(), message: "'{' without a keyword before it".into() });
@@ -266,7 +400,7 @@ impl Parser<'_> {
                     let keyword = w.clone();
                     self.i += 1;
                     let mut args = Vec::new();
-                    let mut block = None;
+                    let mut brace = None;
                     loop {
                         match self.toks.get(self.i) {
                             Some(Tok::Word(a)) => {
@@ -274,30 +408,43 @@ impl Parser<'_> {
                                 self.i += 1;
                             }
                             Some(Tok::Open(p)) => {
-                                let p = p.clone();
+                                brace = Some(p.clone());
                                 self.i += 1;
-                                block = Some(self.block(Some(&p))?);
                                 break;
                             }
                             Some(Tok::Newline) => {
                                 // A block may open on the next line.
                                 if let Some(Tok::Open(p)) = self.next_non_newline() {
-                                    let p = p.clone();
+                                    brace = Some(p.clone());
                                     while !matches!(self.toks.get(self.i), Some(Tok::Open(_))) {
                                         self.i += 1;
                                     }
                                     self.i += 1;
-                                    block = Some(self.block(Some(&p))?);
                                 }
                                 break;
                             }
                             Some(Tok::Close(_)) | None => break,
                         }
                     }
-                    if keyword.text == "include" && block.is_none() {
-                        out.extend(self.include(&keyword, &args)?);
-                    } else {
-                        out.push(Stmt { keyword, args, block });
+                    let level = depth + open.len();
+                    match brace {
+                        Some(brace) => {
+                            if level >= self.budget.limits.depth {
+                                return Err(SyntaxError {
+                                    pos: brace,
+                                    message: format!(
+                                        "blocks nested deeper than {}, the limit (keepalived.conf needs 4)",
+                                        self.budget.limits.depth
+                                    ),
+                                });
+                            }
+                            open.push(Open { brace, keyword, args, body: Vec::new() });
+                        }
+                        None if keyword.text == "include" => {
+                            let included = self.include(&keyword, &args, level)?;
+                            open.last_mut().map_or(&mut top, |o| &mut o.body).extend(included);
+                        }
+                        None => open.last_mut().map_or(&mut top, |o| &mut o.body).push(Stmt { keyword, args, block: None }),
                     }
                 }
             }
@@ -308,13 +455,17 @@ impl Parser<'_> {
         self.toks[self.i..].iter().find(|t| !matches!(t, Tok::Newline))
     }
 
-    fn include(&mut self, kw: &Word, args: &[Word]) -> Result<Vec<Stmt>, SyntaxError> {
+    /// The statements of the files an `include` names, spliced in where it
+    /// stands (`depth` blocks are open around it). Nesting is bounded by
+    /// `Limits::include_depth`, the files read in all by `Limits::files`.
+    fn include(&mut self, kw: &Word, args: &[Word], depth: usize) -> Result<Vec<Stmt>, SyntaxError> {
         let err = |m: String| SyntaxError { pos: kw.pos.clone(), message: m };
         let [pattern] = args else {
             return Err(err("include takes one path".into()));
         };
-        if self.stack.len() > MAX_INCLUDE_DEPTH {
-            return Err(err(format!("includes nested deeper than {MAX_INCLUDE_DEPTH}")));
+        let limits = self.budget.limits;
+        if self.stack.len() > limits.include_depth {
+            return Err(err(format!("includes nested deeper than {}, the limit", limits.include_depth)));
         }
         let pattern =
             if pattern.text.starts_with('/') { pattern.text.clone() } else { format!("{}/{}", self.dir, pattern.text) };
@@ -323,9 +474,20 @@ impl Parser<'_> {
             if self.stack.contains(&path) {
                 return Err(err(format!("include loop: {} -> {path}", self.stack.join(" -> "))));
             }
-            let text = self.src.read(&path).map_err(|e| err(format!("include {path}: {e}")))?;
+            self.budget.files += 1;
+            if self.budget.files > limits.files {
+                return Err(err(format!("more than {} included files in all, the limit (at {path})", limits.files)));
+            }
+            let left = limits.bytes.saturating_sub(self.budget.bytes);
+            let bytes = self.src.read(&path, left).map_err(|e| {
+                if e.starts_with("more than ") {
+                    err(format!("include {path}: the config text would be {}", too_large(limits.bytes)))
+                } else {
+                    err(format!("include {path}: {e}"))
+                }
+            })?;
             self.stack.push(path.clone());
-            let r = parse_text_in(self.src, &path, &text, self.stack);
+            let r = parse_bytes_in(self.src, &path, &bytes, self.stack, self.budget, depth);
             self.stack.pop();
             out.extend(r?);
         }
@@ -341,8 +503,12 @@ mod tests {
     /// Files in memory (a fake filesystem for include tests).
     struct Mem(BTreeMap<&'static str, &'static str>);
     impl Source for Mem {
-        fn read(&self, path: &str) -> Result<String, String> {
-            self.0.get(path).map(|s| s.to_string()).ok_or_else(|| "No such file or directory".into())
+        fn read(&self, path: &str, max: usize) -> Result<Vec<u8>, String> {
+            let text = self.0.get(path).ok_or_else(|| "No such file or directory".to_string())?;
+            if text.len() > max {
+                return Err(format!("more than {max} bytes"));
+            }
+            Ok(text.as_bytes().to_vec())
         }
         fn glob(&self, pattern: &str) -> Result<Vec<String>, String> {
             Ok(self.0.keys().filter(|k| wildcard(pattern, k)).map(|k| k.to_string()).collect())
@@ -391,6 +557,118 @@ mod tests {
         assert_eq!(s[1].keyword.pos.to_string(), "/etc/k/conf.d/b.conf:1:1");
         let e = parse_file(&m, "/etc/k/loop.conf").unwrap_err().to_string();
         assert!(e.contains("include loop"), "{e}");
+    }
+
+    #[test]
+    fn nesting_is_bounded_without_recursion() {
+        // 60,000 (and 1,000,000) open blocks used to overflow the stack.
+        let e = parse_str("deep.conf", &"a {\n".repeat(60_000)).unwrap_err().to_string();
+        assert_eq!(e, "deep.conf:17:3: blocks nested deeper than 16, the limit (keepalived.conf needs 4)");
+        // A million is past the word bound before it is parsed at all.
+        let e = parse_str("deep.conf", &"a {\n".repeat(1_000_000)).unwrap_err().to_string();
+        assert_eq!(e, "deep.conf:500001:1: more than 1000000 words in the config, the limit");
+        // At the limit it parses, and closing braces on one line work too.
+        let text = format!("{}x 1\n{}", "a {\n".repeat(16), "}".repeat(16));
+        let mut s = parse_str("ok.conf", &text).unwrap();
+        for _ in 0..16 {
+            let b = s.pop().unwrap().block.unwrap();
+            s = b;
+        }
+        assert_eq!(s[0].keyword.text, "x");
+    }
+
+    #[test]
+    fn nesting_counts_the_blocks_around_an_include() {
+        let inner = Box::leak(format!("{}{}", "b {\n".repeat(11), "}\n".repeat(11)).into_boxed_str());
+        let m = Mem(BTreeMap::from([
+            ("/k/main.conf", "a {\n a {\n a {\n a {\n a {\n a {\n include inner.conf\n}\n}\n}\n}\n}\n}\n"),
+            ("/k/inner.conf", &*inner),
+        ]));
+        let e = parse_file(&m, "/k/main.conf").unwrap_err().to_string();
+        assert!(e.starts_with("/k/inner.conf:11:3: blocks nested deeper than 16"), "{e}");
+    }
+
+    #[test]
+    fn a_long_line_is_refused_with_its_length() {
+        let text = format!("global_defs {{\n router_id {}\n}}\n", "x".repeat(5000));
+        let e = parse_str("long.conf", &text).unwrap_err().to_string();
+        assert_eq!(e, "long.conf:2:1: this line is 5011 bytes long; the limit is 4096 bytes a line");
+        let ok = format!("a {}\n", "x".repeat(4094));
+        parse_str("ok.conf", &ok).unwrap();
+    }
+
+    #[test]
+    fn words_and_bytes_are_bounded_across_files() {
+        let limits = Limits { words: 10, ..Limits::default() };
+        let e = parse_str_within("w.conf", "a b c\nd e f\ng h i\nj k l\n", limits).unwrap_err().to_string();
+        assert_eq!(e, "w.conf:4:3: more than 10 words in the config, the limit");
+        // Comments and blank space are not words.
+        parse_str_within("w.conf", "a b c # d e f g h i j k l m\n\n\nd e f\n", limits).unwrap();
+
+        let limits = Limits { bytes: 1 << 20, ..Limits::default() };
+        let big = "a b\n".repeat(300_000);
+        let e = parse_str_within("b.conf", &big, limits).unwrap_err().to_string();
+        assert_eq!(e, "b.conf:1:1: larger than 1 MiB, the limit for all config text together");
+
+        // Two files that are each under the bound, but not together.
+        let half = Box::leak("a b\n".repeat(150_000).into_boxed_str());
+        let m = Mem(BTreeMap::from([("/k/main.conf", "include x/*.conf\n"), ("/k/x/1.conf", &*half), ("/k/x/2.conf", &*half)]));
+        let e = parse_file_within(&m, "/k/main.conf", limits).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "/k/main.conf:1:1: include /k/x/2.conf: the config text would be larger than 1 MiB, the limit for all config text together"
+        );
+    }
+
+    #[test]
+    fn include_expansion_is_bounded() {
+        // Each level includes ten files of the next: 10^6 expansions at depth 6.
+        let mut files = BTreeMap::new();
+        for level in 0..6 {
+            for i in 0..10 {
+                let text: &'static str = Box::leak(format!("include /k/l{}/*.conf\n", level + 1).into_boxed_str());
+                files.insert(&*Box::leak(format!("/k/l{level}/{i}.conf").into_boxed_str()), text);
+            }
+        }
+        files.insert("/k/main.conf", "include l0/*.conf\n");
+        let m = Mem(files);
+        let e = parse_file(&m, "/k/main.conf").unwrap_err().to_string();
+        assert!(e.contains("more than 256 included files in all, the limit"), "{e}");
+
+        let deep = Mem(BTreeMap::from_iter((0..12).map(|i| {
+            let name: &'static str = Box::leak(format!("/k/{i}.conf").into_boxed_str());
+            let text: &'static str = Box::leak(format!("include {}.conf\n", i + 1).into_boxed_str());
+            (name, text)
+        })));
+        let e = parse_file(&deep, "/k/0.conf").unwrap_err().to_string();
+        assert!(e.contains("includes nested deeper than 8, the limit"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_word_and_binary_is_refused_with_where() {
+        let s = parse_str("bom.conf", "\u{feff}vrrp_instance VI_1 {\n}\n").unwrap();
+        assert_eq!(s[0].keyword.text, "vrrp_instance");
+        assert_eq!(s[0].keyword.pos.to_string(), "bom.conf:1:1");
+
+        let e = parse_str("nul.conf", &"\0".repeat(100)).unwrap_err().to_string();
+        assert_eq!(e, "nul.conf:1:1: a NUL byte: this is not a text file");
+        let e = parse_str("nul.conf", "a b\nc \0d\n").unwrap_err().to_string();
+        assert_eq!(e, "nul.conf:2:3: a NUL byte: this is not a text file");
+
+        let m = Mem(BTreeMap::new());
+        struct Latin1;
+        impl Source for Latin1 {
+            fn read(&self, _: &str, _: usize) -> Result<Vec<u8>, String> {
+                Ok(b"global_defs {\n  router_id caf\xe9\n}\n".to_vec())
+            }
+            fn glob(&self, p: &str) -> Result<Vec<String>, String> {
+                Ok(vec![p.to_string()])
+            }
+        }
+        let e = parse_file(&Latin1, "l1.conf").unwrap_err().to_string();
+        assert_eq!(e, "l1.conf:2:16: byte 0xe9 is not UTF-8 text (is this a keepalived.conf?)");
+        let e = parse_file(&m, "/nope.conf").unwrap_err().to_string();
+        assert_eq!(e, "/nope.conf:1:1: cannot read: No such file or directory");
     }
 
     #[test]
