@@ -69,7 +69,7 @@ fn main() {
             init_ready.add(parse_ms_after(&ready, "ready in ").unwrap() as f64);
             kernel_ready.add(parse_ms_after(&ready, "(").unwrap() as f64);
             n.expect("vigil> ", Duration::from_secs(10)).unwrap();
-            n.send_line("poweroff").unwrap();
+            n.send_line("poweroff now").unwrap();
             n.expect("reboot: Power down", Duration::from_secs(20)).unwrap();
             let t = Instant::now();
             n.wait_exit(Duration::from_secs(20)).unwrap();

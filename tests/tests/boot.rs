@@ -67,7 +67,7 @@ fn boot_and_check(board: &str, test: &str) {
     assert!(typo.contains("unknown command \"shwo\""), "{typo}");
 
     assert!(!n.console_text().contains("failed to load"), "a module failed");
-    n.send_line("poweroff").unwrap();
+    n.send_line("poweroff now").unwrap();
     n.expect("vigil: powering off (console)", CMD).unwrap();
     n.expect("reboot: Power down", CMD).unwrap();
     n.wait_exit(Duration::from_secs(20)).unwrap();

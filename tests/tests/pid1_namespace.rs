@@ -158,7 +158,7 @@ fn the_console_answers_in_host_mode() {
         Command::new(&fw).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "show system").unwrap();
-    writeln!(stdin, "poweroff now").unwrap();
+    writeln!(stdin, "poweroff later").unwrap();
     drop(stdin);
     std::thread::sleep(Duration::from_millis(500));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
@@ -167,7 +167,7 @@ fn the_console_answers_in_host_mode() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("mode host"), "{stdout}");
-    assert!(stdout.contains("error: unexpected \"now\""), "{stdout}");
+    assert!(stdout.contains("error: unexpected \"later\"; usage: poweroff [now]"), "{stdout}");
     assert!(stderr.contains("vigil: ready in") && stderr.contains("(host mode)"), "{stderr}");
     assert!(stderr.contains("vigil: stopping (SIGTERM)"), "{stderr}");
 }

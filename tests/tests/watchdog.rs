@@ -66,7 +66,7 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
     node.expect("watchdog: /dev/watchdog0 armed, timeout 5 s", CMD).unwrap();
 
     // A clean halt: disarmed; the halted VM is not reset.
-    node.send_line("halt").unwrap();
+    node.send_line("halt now").unwrap();
     node.expect("watchdog: /dev/watchdog0 disarmed", CMD).unwrap();
     std::thread::sleep(Duration::from_secs(10));
     assert_eq!(node.console_text().matches(BOOT_LINE).count(), 2, "no reset after a clean halt");

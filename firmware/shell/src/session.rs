@@ -55,7 +55,7 @@ load keepalived       paste a keepalived.conf, end with a line `end`
 export [keepalived]   the candidate as text (vigil's or keepalived's flavor)
 password set | none   console password (takes effect on commit)
 logout
-poweroff | reboot | halt
+poweroff | reboot | halt [now]   asks first, unless `now`; never abbreviated
 Tab completes; ? lists what may come next.";
 
 enum Mode {
@@ -70,6 +70,8 @@ enum Mode {
     Paste(String),
     /// Reading a new password (first entry, when given).
     NewPassword(Option<String>),
+    /// A power command waiting for its `y`.
+    Confirm(Power),
 }
 
 pub struct Shell<S: System> {
@@ -258,6 +260,25 @@ impl<S: System> Shell<S> {
                 }
                 self.editor.show_prompt();
             }
+            (Mode::Confirm(p), Event::Line(answer)) => {
+                let p = *p;
+                self.mode = Mode::Normal;
+                self.editor.set_prompt(PROMPT);
+                if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                    self.power = Some(p);
+                } else {
+                    self.say(&format!("{} cancelled", power_word(p)));
+                    self.editor.show_prompt();
+                }
+            }
+            (Mode::Confirm(p), Event::Interrupt | Event::Eof) => {
+                let p = *p;
+                self.mode = Mode::Normal;
+                self.editor.set_prompt(PROMPT);
+                self.say(&format!("{} cancelled", power_word(p)));
+                self.editor.show_prompt();
+            }
+            (Mode::Confirm(_), _) => {}
             (Mode::NewPassword(_), _) => {
                 self.mode = Mode::Normal;
                 self.editor.echo = true;
@@ -463,10 +484,29 @@ impl<S: System> Shell<S> {
                     self.say("no console password is set: nothing to log out of");
                 }
             }
-            "poweroff" | "reboot" | "halt" if !args.is_empty() => self.say(&format!("error: unexpected {:?}", args[0])),
-            "poweroff" => self.power = Some(Power::PowerOff),
-            "reboot" => self.power = Some(Power::Reboot),
-            "halt" => self.power = Some(Power::Halt),
+            "poweroff" | "reboot" | "halt" => {
+                let p = match cmd {
+                    "poweroff" => Power::PowerOff,
+                    "reboot" => Power::Reboot,
+                    _ => Power::Halt,
+                };
+                // Line noise on a serial console must not turn the box off:
+                // no abbreviation, and a question unless `now` is typed.
+                if words[0] != cmd {
+                    return self.say(&format!(
+                        "error: {:?} is not a command; power commands are typed in full: {cmd}",
+                        words[0]
+                    ));
+                }
+                match args {
+                    [] => {
+                        self.mode = Mode::Confirm(p);
+                        self.editor.set_prompt(&format!("{} the appliance? [y/N] ", power_question(p)));
+                    }
+                    [n] if n == "now" => self.power = Some(p),
+                    [other, ..] => self.say(&format!("error: unexpected {other:?}; usage: {cmd} [now]")),
+                }
+            }
             _ => {}
         }
     }
@@ -584,6 +624,23 @@ impl<S: System> Shell<S> {
                 }
             }
         }
+    }
+}
+
+/// The command that asks for a power action.
+fn power_word(p: Power) -> &'static str {
+    match p {
+        Power::PowerOff => "poweroff",
+        Power::Reboot => "reboot",
+        Power::Halt => "halt",
+    }
+}
+
+fn power_question(p: Power) -> &'static str {
+    match p {
+        Power::PowerOff => "power off",
+        Power::Reboot => "reboot",
+        Power::Halt => "halt",
     }
 }
 

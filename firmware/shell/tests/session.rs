@@ -114,7 +114,7 @@ fn mistakes_print_errors_and_change_nothing() {
     let out = t.line("commit");
     assert!(out.contains("vrrp_instance VI_1: virtual_ipaddress is empty"), "{out}");
     assert!(t.shell.system.history().is_empty());
-    assert!(t.line("poweroff now").contains("error: unexpected \"now\""));
+    assert!(t.line("poweroff later").contains("error: unexpected \"later\"; usage: poweroff [now]"));
     assert!(t.line("c").contains("ambiguous: compare, commit, confirm"));
 }
 
@@ -226,7 +226,40 @@ fn console_password_with_lockout() {
 #[test]
 fn power_commands_are_handed_to_the_system() {
     let mut t = Term::new();
-    t.line("reboot");
+    t.line("reboot now");
     assert_eq!(t.shell.take_power(), Some(Power::Reboot));
     assert_eq!(t.shell.take_power(), None);
+}
+
+#[test]
+fn power_commands_ask_first_and_are_never_abbreviated() {
+    let mut t = Term::new();
+    // Abbreviations (line noise on a serial console) do nothing.
+    for (typed, full) in [("po", "poweroff"), ("powero", "poweroff"), ("ha", "halt"), ("reb", "reboot")] {
+        let out = t.line(typed);
+        assert!(
+            out.contains(&format!("error: {typed:?} is not a command; power commands are typed in full: {full}")),
+            "{out}"
+        );
+        assert_eq!(t.shell.take_power(), None);
+    }
+    // The question: anything but y/yes cancels, and so do Ctrl-C and Ctrl-D.
+    for (cmd, power) in [("poweroff", Power::PowerOff), ("reboot", Power::Reboot), ("halt", Power::Halt)] {
+        let q = t.line(cmd);
+        assert!(q.ends_with("the appliance? [y/N] "), "{q}");
+        let out = t.line("");
+        assert!(out.contains(&format!("{cmd} cancelled")), "{out}");
+        assert!(out.ends_with("vigil> "), "{out}");
+        t.line(cmd);
+        assert!(t.line("yess").contains("cancelled"));
+        t.line(cmd);
+        t.keys(b"\x03");
+        assert_eq!(t.shell.take_power(), None);
+        t.line(cmd);
+        t.line("Y");
+        assert_eq!(t.shell.take_power(), Some(power));
+    }
+    assert!(t.line("poweroff").contains("power off the appliance? [y/N] "));
+    t.line("yes");
+    assert_eq!(t.shell.take_power(), Some(Power::PowerOff));
 }

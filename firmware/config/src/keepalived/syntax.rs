@@ -172,7 +172,10 @@ fn text_of<'a>(file: &std::sync::Arc<str>, bytes: &'a [u8]) -> Result<&'a str, S
         Ok(t) => t,
         Err(e) => {
             let bad = bytes[e.valid_up_to()];
-            return Err(at(e.valid_up_to(), format!("byte 0x{bad:02x} is not UTF-8 text (is this a keepalived.conf?)")));
+            return Err(at(
+                e.valid_up_to(),
+                format!("byte 0x{bad:02x} is not UTF-8 text (is this a keepalived.conf?)"),
+            ));
         }
     };
     if let Some(i) = text.find('\0') {
@@ -380,7 +383,9 @@ impl Parser<'_> {
             match self.toks.get(self.i) {
                 None => {
                     return match open.last() {
-                        Some(o) => Err(SyntaxError { pos: o.brace.clone(), message: "this '{' is never closed".into() }),
+                        Some(o) => {
+                            Err(SyntaxError { pos: o.brace.clone(), message: "this '{' is never closed".into() })
+                        }
                         None => Ok(top),
                     };
                 }
@@ -444,7 +449,9 @@ impl Parser<'_> {
                             let included = self.include(&keyword, &args, level)?;
                             open.last_mut().map_or(&mut top, |o| &mut o.body).extend(included);
                         }
-                        None => open.last_mut().map_or(&mut top, |o| &mut o.body).push(Stmt { keyword, args, block: None }),
+                        None => {
+                            open.last_mut().map_or(&mut top, |o| &mut o.body).push(Stmt { keyword, args, block: None })
+                        }
                     }
                 }
             }
@@ -612,7 +619,11 @@ mod tests {
 
         // Two files that are each under the bound, but not together.
         let half = Box::leak("a b\n".repeat(150_000).into_boxed_str());
-        let m = Mem(BTreeMap::from([("/k/main.conf", "include x/*.conf\n"), ("/k/x/1.conf", &*half), ("/k/x/2.conf", &*half)]));
+        let m = Mem(BTreeMap::from([
+            ("/k/main.conf", "include x/*.conf\n"),
+            ("/k/x/1.conf", &*half),
+            ("/k/x/2.conf", &*half),
+        ]));
         let e = parse_file_within(&m, "/k/main.conf", limits).unwrap_err().to_string();
         assert_eq!(
             e,
