@@ -1,60 +1,122 @@
-//! A line diff for `compare`: unified-style, `-` running, `+` candidate.
+//! A line diff for `compare` and `config diff`: unified-style, `-` running,
+//! `+` candidate, context lines as `  `, `...` between hunks.
+//!
+//! Myers' algorithm (the `similar` crate) in memory linear in the lines, with
+//! a deadline after which it settles for a longer but correct diff: a large
+//! config on a 256 MiB board must not cost lines x lines (the LCS table this
+//! replaced took 374 MB for 9,600 lines). What is printed is bounded too; a
+//! summary line always says how much changed.
+
+use similar::{Algorithm, ChangeTag, TextDiff};
+use std::borrow::Cow;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// At most this many lines of diff are printed (the summary says the rest).
+pub const MAX_LINES: usize = 2000;
+
+/// How long the diff may look for the shortest edit before it approximates.
+const DEADLINE: Duration = Duration::from_secs(1);
 
 /// Lines only in `a` are `-`, only in `b` are `+`; common lines are shown
-/// as context (`  `) within `context` lines of a change.
+/// as context within `context` lines of a change. Empty when equal.
 pub fn diff(a: &str, b: &str, context: usize) -> String {
-    let a: Vec<&str> = a.lines().collect();
-    let b: Vec<&str> = b.lines().collect();
-    // Longest common subsequence table (configs are small: thousands of lines).
-    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let mut ops: Vec<(char, &str)> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            ops.push((' ', a[i]));
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            // Removals before additions, as diff -u shows them.
-            ops.push(('-', a[i]));
-            i += 1;
-        } else {
-            ops.push(('+', b[j]));
-            j += 1;
-        }
-    }
-    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| o.0 != ' ').map(|(k, _)| k).collect();
+    diff_bounded(a, b, context, MAX_LINES)
+}
+
+/// [`diff`] printing at most `max_lines` lines of changes and context.
+pub fn diff_bounded(a: &str, b: &str, context: usize, max_lines: usize) -> String {
+    // A last line without its newline is the same line as with it.
+    let with_nl =
+        |s: &str| -> String { if s.is_empty() || s.ends_with('\n') { s.to_string() } else { format!("{s}\n") } };
+    let (a, b): (Cow<str>, Cow<str>) = (with_nl(a).into(), with_nl(b).into());
+    // Patience anchors on the lines that occur once on each side (addresses,
+    // names): a config's diff then costs about its length, where plain Myers
+    // costs length x changes.
+    let d = TextDiff::configure().algorithm(Algorithm::Patience).timeout(DEADLINE).diff_lines(&*a, &*b);
+    let (mut removed, mut added, mut shown, mut hidden) = (0usize, 0usize, 0usize, 0usize);
     let mut out = String::new();
-    let mut last_shown: Option<usize> = None;
-    for (k, (op, line)) in ops.iter().enumerate() {
-        let near = changed.iter().any(|&c| c.abs_diff(k) <= context);
-        if !near {
-            continue;
+    for (g, group) in d.grouped_ops(context).iter().enumerate() {
+        if g > 0 {
+            if shown < max_lines {
+                out.push_str("...\n");
+            }
         }
-        if last_shown.is_some_and(|l| l + 1 != k) {
-            out.push_str("...\n");
+        for op in group {
+            for change in d.iter_changes(op) {
+                let sign = match change.tag() {
+                    ChangeTag::Equal => ' ',
+                    ChangeTag::Delete => {
+                        removed += 1;
+                        '-'
+                    }
+                    ChangeTag::Insert => {
+                        added += 1;
+                        '+'
+                    }
+                };
+                if shown >= max_lines {
+                    hidden += 1;
+                    continue;
+                }
+                shown += 1;
+                let line = change.value();
+                let _ = writeln!(out, "{sign} {}", line.strip_suffix('\n').unwrap_or(line));
+            }
         }
-        out.push(*op);
-        out.push(' ');
-        out.push_str(line);
-        out.push('\n');
-        last_shown = Some(k);
     }
+    if removed + added == 0 {
+        return String::new();
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "... {hidden} more lines of the diff not shown");
+    }
+    let _ = writeln!(out, "({} removed, {} added)", plural(removed, "line"), plural(added, "line"));
     out
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn shows_changes_with_context() {
         let a = "a\nb\nc\nd\ne\nf\ng\n";
         let b = "a\nb\nC\nd\ne\nf\ng\nh\n";
-        assert_eq!(super::diff(a, b, 1), "  b\n- c\n+ C\n  d\n...\n  g\n+ h\n");
-        assert_eq!(super::diff(a, a, 3), "");
+        assert_eq!(diff(a, b, 1), "  b\n- c\n+ C\n  d\n...\n  g\n+ h\n(1 line removed, 2 lines added)\n");
+        assert_eq!(diff(a, a, 3), "");
+        // A last line without its newline is the same line.
+        assert_eq!(diff("a\nb", "a\nb\n", 3), "");
+    }
+
+    #[test]
+    fn output_is_bounded_and_summed_up() {
+        let a: String = (0..10_000).map(|i| format!("line {i}\n")).collect();
+        let b: String = (0..10_000).map(|i| format!("line {}\n", if i % 2 == 0 { i } else { i + 100_000 })).collect();
+        let d = diff_bounded(&a, &b, 3, 100);
+        assert_eq!(d.lines().count(), 100 + 2, "{d}");
+        assert!(
+            d.ends_with("... 14900 more lines of the diff not shown\n(5000 lines removed, 5000 lines added)\n"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn a_large_config_is_diffed_in_linear_memory() {
+        // 40,000 lines each side, one in ten changed: an LCS table would be
+        // 40,000 x 40,000 cells (6.4 GB); Myers needs a few MB.
+        let a: String = (0..40_000)
+            .map(|i| format!("    real_server 10.{}.{}.{} 80\n", i / 65536, i / 256 % 256, i % 256))
+            .collect();
+        let b = a.replace("0 80\n", "0 8080\n");
+        let changed = a.lines().filter(|l| l.ends_with("0 80")).count();
+        assert!(changed > 4000);
+        let d = diff(&a, &b, 3);
+        let summary = format!("({changed} lines removed, {changed} lines added)\n");
+        assert!(d.ends_with(&summary), "{}", &d[d.len() - 200..]);
     }
 }
