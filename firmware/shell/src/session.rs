@@ -517,7 +517,17 @@ impl<S: System> Shell<S> {
         };
         match topic.as_str() {
             "config" | "running" => self.say(&export(&self.running, Flavor::Vigil)),
-            "candidate" => self.say(&export(&self.candidate, Flavor::Vigil)),
+            "candidate" => {
+                let mut text = export(&self.candidate, Flavor::Vigil);
+                // Partial edits are fine until `commit`; say what it would refuse.
+                if let Err(errs) = self.candidate.validate() {
+                    text.push_str("! incomplete: `commit` refuses this candidate until these are fixed:\n");
+                    for e in errs {
+                        text.push_str(&format!("!   {e}\n"));
+                    }
+                }
+                self.say(&text)
+            }
             "compare" => self.compare(),
             "history" => {
                 let h = self.system.history();
@@ -657,14 +667,20 @@ fn limits_text() -> String {
     )
 }
 
-/// Splits a command line into words; `"..."` quotes a word with spaces.
+/// Splits a command line into words; `"..."` quotes a word with spaces, and
+/// `\"` and `\\` stand for a quote and a backslash (inside quotes or not).
 pub fn split_words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
     let mut in_word = false;
-    for c in line.chars() {
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
+            '\\' if matches!(chars.peek(), Some('"' | '\\')) => {
+                cur.extend(chars.next());
+                in_word = true;
+            }
             '"' => {
                 quoted = !quoted;
                 in_word = true;

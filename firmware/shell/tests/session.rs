@@ -104,10 +104,10 @@ fn mistakes_print_errors_and_change_nothing() {
     let before = t.shell.candidate.clone();
     assert!(t.line("sett system").contains("error: unknown command \"sett\"; type help"));
     let out = t.line("set vrrp_instance VI_1 priority 300");
-    assert!(out.contains("error: \"300\" is not a priority (1..=255)"), "{out}");
+    assert!(out.contains("error: vrrp_instance VI_1 priority 300: \"300\" is not a priority (1..=255)"), "{out}");
     assert!(out.contains("candidate unchanged"));
     let out = t.line("set vrrp_instance VI_1 prioirty 30");
-    assert!(out.contains("error: unknown keyword \"prioirty\" here"), "{out}");
+    assert!(out.contains("error: vrrp_instance VI_1 prioirty 30: unknown keyword \"prioirty\" here"), "{out}");
     assert_eq!(t.shell.candidate, before);
     // A candidate that fails validation is not written.
     t.line("delete vrrp_instance VI_1 virtual_ipaddress 10.0.0.1/24");
@@ -262,4 +262,39 @@ fn power_commands_ask_first_and_are_never_abbreviated() {
     assert!(t.line("poweroff").contains("power off the appliance? [y/N] "));
     t.line("yes");
     assert_eq!(t.shell.take_power(), Some(Power::PowerOff));
+}
+
+#[test]
+fn a_partial_instance_is_marked_in_the_candidate_and_refused_at_commit() {
+    let mut t = Term::new();
+    let out = t.line("set vrrp_instance VI_9 priority 100");
+    assert!(!out.contains("error"), "{out}");
+    // Other edits still work.
+    let out = t.line("set vrrp_instance VI_1 priority 50");
+    assert!(!out.contains("error"), "{out}");
+    let cand = t.line("show candidate");
+    assert!(cand.contains("! incomplete: `commit` refuses this candidate until these are fixed:"), "{cand}");
+    assert!(cand.contains("!   vrrp_instance VI_9"), "{cand}");
+    let out = t.line("commit");
+    assert!(out.contains("the candidate is invalid; nothing was written"), "{out}");
+    assert!(t.shell.system.history().is_empty());
+    // Completed, it commits.
+    t.line("set vrrp_instance VI_9 interface eth0");
+    t.line("set vrrp_instance VI_9 virtual_router_id 9");
+    t.line("set vrrp_instance VI_9 virtual_ipaddress 10.0.9.1/24");
+    assert!(!t.line("show candidate").contains("incomplete"));
+    assert!(t.line("commit").contains("written and applied"));
+}
+
+#[test]
+fn quotes_and_backslashes_can_be_escaped() {
+    use vigil_shell::session::split_words;
+    assert_eq!(split_words(r#"set a "b c" d"#), ["set", "a", "b c", "d"]);
+    assert_eq!(split_words(r#""a\"b""#), [r#"a"b"#]);
+    assert_eq!(split_words(r#"a\\b \"q\""#), [r#"a\b"#, r#""q""#]);
+    // A lone backslash is itself.
+    assert_eq!(split_words(r#"a\b"#), [r#"a\b"#]);
+    let mut t = Term::new();
+    t.line(r#"set vrrp_instance VI_1 notify "/bin/notify \"a b\"""#);
+    assert_eq!(t.shell.candidate.vrrp_instances[0].notify.any.as_deref(), Some(r#"/bin/notify "a b""#));
 }

@@ -195,18 +195,41 @@ fn expected(c: &Ctx) -> String {
 
 /// Applies `set`/`delete` with a path; returns the new config, or what was
 /// wrong (and the config is unchanged).
+/// Every message names the path it is about (`vrrp_instance VI_1 priority
+/// 300: "300" is not a priority (1..=255)`).
 pub fn edit(config: &Config, op: Op, path: &[String]) -> Result<Config, Vec<String>> {
+    let label = path_label(path);
     let text = export(config, Flavor::Vigil);
     let mut tree = parse_str("running", &text).map_err(|e| vec![format!("internal: {e}")])?;
-    apply(&mut tree, ctx("top"), path, op).map_err(|e| vec![e])?;
+    apply(&mut tree, ctx("top"), path, op).map_err(|e| vec![format!("{label}: {e}")])?;
     let imported = import(&tree);
     let problems: Vec<String> = imported
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error || d.severity == Severity::Unsupported)
-        .map(|d| d.message.clone())
+        .map(|d| format!("{label}: {}", d.message))
         .collect();
     if problems.is_empty() { Ok(imported.config) } else { Err(problems) }
+}
+
+/// A path as the operator typed it, each word quoted as needed and long
+/// words cut short.
+fn path_label(path: &[String]) -> String {
+    if path.is_empty() {
+        return "(empty path)".into();
+    }
+    let words: Vec<String> = path
+        .iter()
+        .map(|p| {
+            if p.chars().count() > 48 {
+                let head: String = p.chars().take(40).collect();
+                format!("{}... ({} bytes)", word(&head), p.len())
+            } else {
+                word(p)
+            }
+        })
+        .collect();
+    words.join(" ")
 }
 
 fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), String> {
@@ -390,6 +413,10 @@ mod tests {
         s.split_whitespace().map(str::to_string).collect()
     }
 
+    fn s(w: &str) -> String {
+        w.to_string()
+    }
+
     fn base() -> Config {
         super::super::import_str(
             "t",
@@ -423,18 +450,69 @@ mod tests {
     #[test]
     fn mistakes_change_nothing_and_say_why() {
         let c = base();
+        // Every message names the path.
         assert_eq!(
             edit(&c, Op::Set, &p("vrrp_instance VI_1 priority 300")).unwrap_err(),
-            ["\"300\" is not a priority (1..=255)"]
+            ["vrrp_instance VI_1 priority 300: \"300\" is not a priority (1..=255)"]
         );
         let e = edit(&c, Op::Set, &p("vrrp_instance VI_1 prioriti 3")).unwrap_err();
-        assert!(e[0].starts_with("unknown keyword \"prioriti\" here; expected one of accept, advert_int"), "{e:?}");
-        assert_eq!(edit(&c, Op::Delete, &p("vrrp_instance VI_9")).unwrap_err(), ["there is no vrrp_instance VI_9"]);
-        assert_eq!(edit(&c, Op::Set, &p("vrrp_instance")).unwrap_err(), ["vrrp_instance needs 1 word to name it"]);
+        assert!(
+            e[0].starts_with(
+                "vrrp_instance VI_1 prioriti 3: unknown keyword \"prioriti\" here; expected one of accept, advert_int"
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            edit(&c, Op::Delete, &p("vrrp_instance VI_9")).unwrap_err(),
+            ["vrrp_instance VI_9: there is no vrrp_instance VI_9"]
+        );
+        assert_eq!(
+            edit(&c, Op::Set, &p("vrrp_instance")).unwrap_err(),
+            ["vrrp_instance: vrrp_instance needs 1 word to name it"]
+        );
         assert_eq!(
             edit(&c, Op::Delete, &p("vrrp_instance VI_1 preempt_delay")).unwrap_err(),
-            ["preempt_delay is not set"]
+            ["vrrp_instance VI_1 preempt_delay: preempt_delay is not set"]
         );
+        // A huge value is named, not echoed back in full.
+        let huge = "x".repeat(100_000);
+        let e = edit(&c, Op::Set, &[s("vrrp_instance"), s("VI_1"), s("notify"), huge.clone()]).unwrap_err();
+        assert_eq!(
+            e,
+            [format!(
+                "vrrp_instance VI_1 notify {}... (100000 bytes): \"{}...\" (100000 bytes) is 100000 bytes long; the limit is 128 bytes",
+                "x".repeat(40),
+                "x".repeat(40)
+            )]
+        );
+        // Byte and character lengths told apart.
+        let e = edit(&c, Op::Set, &[s("vrrp_instance"), s("VI_1"), s("interface"), "ééééééééé".into()]).unwrap_err();
+        assert!(e[0].contains("is not an interface name"), "{e:?}");
+        let e =
+            edit(&c, Op::Set, &[s("vrrp_instance"), "ééééééééééééééééé".into(), s("priority"), s("1")]).unwrap_err();
+        assert!(e[0].ends_with("is 34 bytes long (17 characters); the limit is 32 bytes"), "{e:?}");
+    }
+
+    #[test]
+    fn a_partial_instance_does_not_wedge_the_candidate() {
+        // An instance begun without its interface: later edits of anything
+        // else still work, and the interface can be added after.
+        let c = edit(&base(), Op::Set, &p("vrrp_instance VI_9 priority 100")).unwrap();
+        let c = edit(&c, Op::Set, &p("vrrp_instance VI_1 priority 50")).unwrap();
+        assert_eq!(c.vrrp_instances[0].priority, 50);
+        assert!(c.validate().is_err(), "VI_9 is not complete");
+        let c = edit(&c, Op::Set, &p("vrrp_instance VI_9 interface eth0")).unwrap();
+        assert_eq!(c.vrrp_instances[1].interface.as_str(), "eth0");
+        // A name Linux would refuse is refused at once, naming the path.
+        let e = edit(&c, Op::Set, &[s("vrrp_instance"), s("VI_1"), s("interface"), "eth 0".into()]).unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "vrrp_instance VI_1 interface \"eth 0\": \"eth 0\" is not an interface name (1-15 characters, no '/', ':' or space)"
+            ]
+        );
+        let c = edit(&c, Op::Set, &p("vrrp_instance VI_1 priority 60")).unwrap();
+        assert_eq!(c.vrrp_instances[0].priority, 60);
     }
 
     #[test]

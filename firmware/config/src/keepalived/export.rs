@@ -132,7 +132,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             o.close();
         }
         for i in &c.interfaces {
-            o.open(format!("interface {}", i.name));
+            o.open(format!("interface {}", word(&i.name)));
             for a in &i.addresses {
                 o.line(format!("address {a}"));
             }
@@ -188,7 +188,11 @@ fn notify(o: &mut Out, n: &Notify) {
 fn vrrp(o: &mut Out, v: &VrrpInstance) {
     o.open(format!("vrrp_instance {}", word(&v.name)));
     o.line(format!("state {}", if v.state == VrrpState::Master { "MASTER" } else { "BACKUP" }));
-    o.line(format!("interface {}", v.interface));
+    // An instance being edited may have no interface yet: it is written
+    // without one, and `commit` says what is missing.
+    if !v.interface.is_empty() {
+        o.line(format!("interface {}", word(&v.interface)));
+    }
     o.line(format!("version {}", v.version));
     o.line(format!("virtual_router_id {}", v.virtual_router_id));
     o.line(format!("priority {}", v.priority));
@@ -240,9 +244,9 @@ fn vrrp(o: &mut Out, v: &VrrpInstance) {
         o.open("track_interface");
         for t in &v.track_interface {
             if t.weight == 0 {
-                o.line(t.interface.as_str())
+                o.line(word(&t.interface))
             } else {
-                o.line(format!("{} weight {}", t.interface, t.weight))
+                o.line(format!("{} weight {}", word(&t.interface), t.weight))
             }
         }
         o.close();

@@ -49,6 +49,46 @@ impl Import {
     }
 }
 
+/// A message with its long quoted values cut short: an operator who pasted
+/// 100 KB into one value needs to know which value, not to see it again.
+pub fn shorten_quoted(message: &str) -> String {
+    const KEEP: usize = 40;
+    let mut out = String::with_capacity(message.len().min(512));
+    let mut rest = message;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        // The closing quote: the next '"' not escaped by Debug's backslash.
+        let mut close = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    close = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(close) = close else {
+            rest = after;
+            break;
+        };
+        let inner = &after[..close];
+        if inner.chars().count() > KEEP + 8 {
+            out.extend(inner.chars().take(KEEP));
+            out.push_str(&format!("...\" ({} bytes)", inner.len()));
+        } else {
+            out.push_str(inner);
+            out.push('"');
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn import_file(path: &str) -> Result<Import, SyntaxError> {
     Ok(import(&syntax::parse_file(&syntax::Files, path)?))
 }
@@ -92,7 +132,34 @@ pub fn import(stmts: &[Stmt]) -> Import {
             _ => cx.unsupported(st),
         }
     }
-    Import { config, diagnostics: cx.diags }
+    Import { config, diagnostics: summarize(cx.diags) }
+}
+
+/// The same message many times (a list past its bound: one line per item
+/// dropped) is said three times, then once more with how many there were.
+fn summarize(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    const SHOWN: usize = 3;
+    // (severity, message) -> times seen and where the summary goes.
+    let mut seen: std::collections::HashMap<(u8, String), usize> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut many: Vec<(usize, Diagnostic)> = Vec::new();
+    for d in diags {
+        let n = seen.entry((d.severity as u8, d.message.clone())).or_insert(0);
+        *n += 1;
+        if *n <= SHOWN {
+            out.push(d);
+        } else if *n == SHOWN + 1 {
+            many.push((0, d));
+        }
+    }
+    for (count, d) in &mut many {
+        *count = seen[&(d.severity as u8, d.message.clone())];
+    }
+    out.extend(many.into_iter().map(|(n, d)| Diagnostic {
+        message: format!("{} ({n} times in all; only the first {SHOWN} are listed)", d.message),
+        ..d
+    }));
+    out
 }
 
 struct Cx {
@@ -102,7 +169,8 @@ struct Cx {
 
 impl Cx {
     fn error(&mut self, pos: &Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic { pos: pos.clone(), severity: Severity::Error, message: message.into() });
+        let message = shorten_quoted(&message.into());
+        self.diags.push(Diagnostic { pos: pos.clone(), severity: Severity::Error, message });
     }
 
     fn unsupported(&mut self, st: &Stmt) {
@@ -162,10 +230,25 @@ impl Cx {
         match heapless::String::try_from(w.text.as_str()) {
             Ok(s) => Some(s),
             Err(_) => {
-                self.error(&w.pos, format!("{:?} is longer than {N} characters", w.text));
+                let (bytes, chars) = (w.text.len(), w.text.chars().count());
+                let length = if bytes == chars {
+                    format!("{bytes} bytes long")
+                } else {
+                    format!("{bytes} bytes long ({chars} characters)")
+                };
+                self.error(&w.pos, format!("{:?} is {length}; the limit is {N} bytes", w.text));
                 None
             }
         }
+    }
+
+    /// An interface name: a string that Linux takes as one.
+    fn ifname<const N: usize>(&mut self, w: &Word) -> Option<heapless::String<N>> {
+        if let Err(m) = crate::validate::check_ifname(&w.text) {
+            self.error(&w.pos, m);
+            return None;
+        }
+        self.string(w)
     }
 
     fn string_value<const N: usize>(&mut self, st: &Stmt) -> Option<heapless::String<N>> {
@@ -323,7 +406,7 @@ impl Cx {
 
     fn interface(&mut self, st: &Stmt) -> Option<Interface> {
         let name = self.one(st)?;
-        let mut i = Interface { name: self.string(name)?, multicast: true, ..Default::default() };
+        let mut i = Interface { name: self.ifname(name)?, multicast: true, ..Default::default() };
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "address" => {
@@ -377,7 +460,8 @@ impl Cx {
     fn vrrp_instance(&mut self, st: &Stmt) -> Option<VrrpInstance> {
         let name = self.one(st)?;
         let Some(mut v) = VrrpInstance::new(&name.text) else {
-            self.error(&name.pos, format!("instance name {:?} is longer than {} characters", name.text, limits::NAME));
+            // Says the lengths in bytes and characters, as `string` does.
+            let _ = self.string::<{ limits::NAME }>(name);
             return None;
         };
         let mut version = None;
@@ -390,7 +474,7 @@ impl Cx {
                     None => {}
                 },
                 "interface" => {
-                    if let Some(i) = self.string_value(s) {
+                    if let Some(i) = self.one(s).and_then(|w| self.ifname(w)) {
                         v.interface = i;
                     }
                 }
@@ -468,7 +552,7 @@ impl Cx {
                 "use_vmac" => v.use_vmac = true,
                 "track_interface" => {
                     for a in self.block(s) {
-                        let Some(name) = self.string(&a.keyword) else {
+                        let Some(name) = self.ifname(&a.keyword) else {
                             continue;
                         };
                         let weight = match a.args.as_slice() {
