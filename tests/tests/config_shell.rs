@@ -79,21 +79,34 @@ fn a_committed_config_survives_a_power_cut() {
     assert!(ifs.contains("    inet 192.0.2.3/24") && !ifs.contains("192.0.2.2/"), "{ifs}");
     assert!(!ifs.contains("eth0.10"), "{ifs}");
 
+    // A commit that validates but cannot be applied (there is no eth9): the
+    // running config is written back as the newest generation, so the next
+    // boot does not run what the operator was told did not take effect.
+    n.command("set interface eth9 address 203.0.113.9/24", CMD).unwrap();
+    let out = n.command("commit", CMD).unwrap();
+    assert!(out.contains("error: commit failed: applying generation 4 failed: "), "{out}");
+    assert!(out.contains("on eth9: "), "said in the operator's words: {out}");
+    assert!(!out.contains("SetMulticast") && !out.contains("AddAddr"), "no Rust Debug dump: {out}");
+    assert!(out.contains("the running config is written back as generation 5 and applied again"), "{out}");
+    let out = n.command("show history", CMD).unwrap();
+    assert!(out.contains("0  generation 5"), "{out}");
+
     // Power cut: QEMU is killed, no shutdown.
     n.kill();
     drop(c);
 
     let mut c = Cluster::start_with("config-shell-2", "qemu-x86_64", 1, with_flash).unwrap();
     let n = c.node(1);
-    n.expect("config: generation 3 from slot 2", BOOT_TIMEOUT).unwrap();
+    n.expect("config: generation 5 from slot 4", BOOT_TIMEOUT).unwrap();
     n.wait_ready(BOOT_TIMEOUT).unwrap();
     let out = n.command("show system", CMD).unwrap();
     assert!(out.contains("hostname lb-test"), "{out}");
-    assert!(out.contains("config generation 3 in slot 2 of /dev/vda"), "{out}");
+    assert!(out.contains("config generation 5 in slot 4 of /dev/vda"), "{out}");
     assert!(out.contains("\nclock 20"), "{out}");
     let out = n.command("show config", CMD).unwrap();
     assert!(out.contains("hostname lb-test"), "{out}");
     assert!(!out.contains("VI_1"), "the invalid candidate was never committed: {out}");
+    assert!(!out.contains("eth9"), "the commit that failed to apply does not boot: {out}");
     // The interfaces come back from flash at boot.
     let ifs = n.command("show interfaces", CMD).unwrap();
     assert!(ifs.contains(" eth0 <UP,BROADCAST,MULTICAST,LOWER_UP> mtu 1400"), "{ifs}");

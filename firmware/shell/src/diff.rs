@@ -37,10 +37,8 @@ pub fn diff_bounded(a: &str, b: &str, context: usize, max_lines: usize) -> Strin
     let (mut removed, mut added, mut shown, mut hidden) = (0usize, 0usize, 0usize, 0usize);
     let mut out = String::new();
     for (g, group) in d.grouped_ops(context).iter().enumerate() {
-        if g > 0 {
-            if shown < max_lines {
-                out.push_str("...\n");
-            }
+        if g > 0 && shown < max_lines {
+            out.push_str("...\n");
         }
         for op in group {
             for change in d.iter_changes(op) {

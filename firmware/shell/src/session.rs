@@ -84,6 +84,7 @@ pub struct Shell<S: System> {
     pending: Option<(Instant, Config)>,
     out: String,
     power: Option<Power>,
+    completer: edit::Completer,
 }
 
 const COMMANDS: &[&str] = &[
@@ -102,6 +103,7 @@ impl<S: System> Shell<S> {
             pending: None,
             out: String::new(),
             power: None,
+            completer: edit::Completer::default(),
         };
         s.enter_login_if_needed();
         s
@@ -369,7 +371,7 @@ impl<S: System> Shell<S> {
         match done.split_first() {
             None => starts(COMMANDS.iter().map(|s| s.to_string()).collect()),
             Some((cmd, rest)) => match cmd.as_str() {
-                "set" | "delete" => edit::complete(&self.candidate, rest, partial),
+                "set" | "delete" => self.completer.complete(&self.candidate, rest, partial),
                 "show" if rest.is_empty() => starts(self.show_topics()),
                 "export" | "save" if rest.is_empty() => starts(vec!["keepalived".into()]),
                 "load" if rest.is_empty() => starts(vec!["keepalived".into()]),

@@ -108,7 +108,10 @@ fn import_conf(path: &Path) -> Config {
     let name = path.to_str().unwrap_or_default();
     let imported = vigil_config::keepalived::import_file(name).unwrap_or_else(|e| fail(e.to_string()));
     for d in &imported.diagnostics {
-        warn!("{d}");
+        match d.severity {
+            vigil_config::keepalived::Severity::Error => error!("{d}"),
+            vigil_config::keepalived::Severity::Unsupported => warn!("{d}"),
+        }
     }
     if imported.errors().next().is_some() {
         fail(format!("{name}: errors above; not started"));

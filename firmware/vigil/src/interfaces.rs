@@ -28,6 +28,35 @@ pub enum Step {
     AddAddr { name: String, net: IpNet },
 }
 
+impl Step {
+    /// What the step does, in the operator's words: `adding 192.0.2.2/24 on
+    /// eth0` (the log says it in the past tense once done).
+    pub fn doing(&self) -> String {
+        match self {
+            Step::DeleteLink { name } => format!("removing {name}"),
+            Step::CreateVlan { parent, name, id } => format!("creating VLAN {name} (id {id} on {parent})"),
+            Step::SetMtu { name, mtu } => format!("setting MTU {mtu} on {name}"),
+            Step::SetMulticast { name, on } => {
+                format!("turning multicast {} on {name}", if *on { "on" } else { "off" })
+            }
+            Step::DelAddr { name, net } => format!("removing {net} from {name}"),
+            Step::AddAddr { name, net } => format!("adding {net} on {name}"),
+        }
+    }
+
+    /// The same, done.
+    pub fn done(&self) -> String {
+        match self {
+            Step::DeleteLink { name } => format!("removed {name}"),
+            Step::CreateVlan { parent, name, id } => format!("created VLAN {name} (id {id} on {parent})"),
+            Step::SetMtu { name, mtu } => format!("set MTU {mtu} on {name}"),
+            Step::SetMulticast { name, on } => format!("turned multicast {} on {name}", if *on { "on" } else { "off" }),
+            Step::DelAddr { name, net } => format!("removed {net} from {name}"),
+            Step::AddAddr { name, net } => format!("added {net} on {name}"),
+        }
+    }
+}
+
 /// One link the config describes.
 struct Wanted {
     name: String,
@@ -121,9 +150,9 @@ pub fn apply(previous: &Config, next: &Config) -> Vec<String> {
     let mut problems = Vec::new();
     for step in plan(previous, next, &kernel) {
         if let Err(e) = run(&mut rtnl, &step) {
-            problems.push(format!("{step:?}: {e}"));
+            problems.push(format!("{}: {e}", step.doing()));
         } else {
-            tracing::info!("interfaces: {step:?}");
+            tracing::info!("interfaces: {}", step.done());
         }
     }
     problems

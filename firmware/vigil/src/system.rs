@@ -45,20 +45,17 @@ pub struct Appliance {
     registry: Registry,
 }
 
-impl vigil_shell::session::System for Appliance {
-    fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String> {
-        let Some(store) = self.store.as_mut() else {
-            return Err("no flash to write the config to".into());
-        };
-        let g = store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
-        info!("config: generation {g} committed to {}", self.location);
-        let shared = std::sync::Arc::new(config.clone());
-        let previous = std::mem::replace(&mut self.applied, shared.clone());
+impl Appliance {
+    /// Makes `config` (generation `g`) the running one: the VRRP child, the
+    /// watchdog, the children's heartbeats, the hostname and interfaces,
+    /// IPVS and the checkers. Returns what could not be applied.
+    fn apply_live(&mut self, config: std::sync::Arc<Config>, g: u64) -> Vec<String> {
+        let previous = std::mem::replace(&mut self.applied, config.clone());
         if (previous.vrrp_instances != config.vrrp_instances || previous.sync_groups != config.sync_groups)
             && self
                 .vrrp
                 .try_send(crate::supervise::Control::Config {
-                    config: crate::supervise::vrrp_part(config),
+                    config: crate::supervise::vrrp_part(&config),
                     generation: g,
                 })
                 .is_err()
@@ -71,13 +68,49 @@ impl vigil_shell::session::System for Appliance {
                 let _ = tx.try_send(crate::supervise::Control::Heartbeats(config.global.supervision));
             }
         }
-        let applied = config::apply(&previous, config);
-        let balanced = self.lb.borrow_mut().configure(&shared).map_err(|e| format!("ipvs: {e}"));
-        let problems: Vec<String> = [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect();
-        if !problems.is_empty() {
-            return Err(format!("generation {g} is saved, but applying it failed: {}", problems.join("; ")));
+        let applied = config::apply(&previous, &config);
+        let balanced = self.lb.borrow_mut().configure(&config).map_err(|e| format!("ipvs: {e}"));
+        [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect()
+    }
+}
+
+impl vigil_shell::session::System for Appliance {
+    /// Validate (the shell did), write, apply. If applying fails, the config
+    /// that was running is written again as the newest generation and
+    /// applied again, so flash never holds, as its newest, a config the
+    /// operator was told did not take effect (Junos' commit semantics).
+    fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String> {
+        let Some(store) = self.store.as_mut() else {
+            return Err("no flash to write the config to".into());
+        };
+        let g = store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
+        info!("config: generation {g} committed to {}", self.location);
+        let previous = self.applied.clone();
+        let problems = self.apply_live(std::sync::Arc::new(config.clone()), g);
+        if problems.is_empty() {
+            return Ok(g);
         }
-        Ok(g)
+        let failed = format!("applying generation {g} failed: {}", problems.join("; "));
+        error!("config: {failed}");
+        let Some(store) = self.store.as_mut() else {
+            return Err(failed);
+        };
+        let restored = match store.commit(&previous, false) {
+            Ok(g2) => {
+                let again = self.apply_live(previous, g2);
+                if again.is_empty() {
+                    format!("the running config is written back as generation {g2} and applied again")
+                } else {
+                    format!(
+                        "the running config is written back as generation {g2}, but applying it again failed too: {}",
+                        again.join("; ")
+                    )
+                }
+            }
+            Err(e) => format!("writing the running config back failed too ({e}): the next boot runs generation {g}"),
+        };
+        warn!("config: {restored}");
+        Err(format!("{failed}; {restored}"))
     }
     fn history(&mut self) -> Vec<u64> {
         self.store.as_mut().map(|s| s.history().into_iter().map(|h| h.0).collect()).unwrap_or_default()
