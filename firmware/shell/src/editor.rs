@@ -1,6 +1,13 @@
 //! A line editor, sans-IO: bytes from the terminal go in, edit events and the
 //! bytes that redraw the line come out. VT100/ANSI: arrows, Home/End,
 //! Delete, Backspace, Ctrl-A/E/B/F/U/K/W/C/D/L, Tab, history.
+//!
+//! Every key costs a bounded amount, whatever came before: a line holds at
+//! most [`MAX_LINE`] characters (more are dropped and Enter reports it), an
+//! insert or delete mid-line is drawn with the terminal's insert/delete
+//! character sequences (ICH/DCH) instead of redrawing the rest of the line,
+//! and escape sequences are parsed as ECMA-48 says (CSI with parameters) with
+//! bounded state; a lone ESC is dropped, never the key after it.
 
 /// What a key did, for the shell to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,15 +22,27 @@ pub enum Event {
     Interrupt,
     /// Ctrl-D on an empty line.
     Eof,
+    /// Enter on a line that was longer than [`MAX_LINE`]: it is not run;
+    /// `dropped` characters past the limit were not kept.
+    Overlong { dropped: usize },
 }
 
+/// The longest line, in characters (the same bound as the config parser's).
+pub const MAX_LINE: usize = 4096;
+
+/// An escape sequence being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Esc {
     None,
     /// ESC seen.
     Start,
-    Csi,
-    CsiNum(u8),
+    /// `ESC [`: parameters (at most two numbers) until a final byte.
+    Csi {
+        params: [u16; 2],
+        n: u8,
+    },
+    /// `ESC O`: one final byte (SS3: keypad arrows, Home, End).
+    Ss3,
 }
 
 pub struct Editor {
@@ -43,6 +62,8 @@ pub struct Editor {
     /// Whether the previous byte was CR (so a following LF is not a 2nd Enter).
     last_cr: bool,
     utf8: Vec<u8>,
+    /// Characters typed past [`MAX_LINE`] on this line.
+    dropped: usize,
 }
 
 const HISTORY: usize = 100;
@@ -61,6 +82,7 @@ impl Editor {
             echo: true,
             last_cr: false,
             utf8: Vec::new(),
+            dropped: 0,
         }
     }
 
@@ -124,39 +146,48 @@ impl Editor {
     pub fn feed(&mut self, b: u8) -> Option<Event> {
         let was_cr = std::mem::replace(&mut self.last_cr, false);
         match self.esc {
-            Esc::Start => {
-                self.esc = if b == b'[' || b == b'O' { Esc::Csi } else { Esc::None };
-                return None;
-            }
-            Esc::Csi => {
-                self.esc = Esc::None;
-                match b {
-                    b'A' => self.history_prev(),
-                    b'B' => self.history_next(),
-                    b'C' => self.right(),
-                    b'D' => self.left(),
-                    b'H' => self.home(),
-                    b'F' => self.end(),
-                    b'0'..=b'9' => self.esc = Esc::CsiNum(b - b'0'),
-                    _ => {}
-                }
-                return None;
-            }
-            Esc::CsiNum(n) => {
-                self.esc = Esc::None;
-                if b == b'~' {
-                    match n {
-                        1 | 7 => self.home(),
-                        4 | 8 => self.end(),
-                        3 => self.delete(),
-                        _ => {}
-                    }
-                } else if b.is_ascii_digit() {
-                    self.esc = Esc::CsiNum(n.saturating_mul(10).saturating_add(b - b'0'));
-                }
-                return None;
-            }
             Esc::None => {}
+            Esc::Start => {
+                self.esc = match b {
+                    b'[' => Esc::Csi { params: [0; 2], n: 0 },
+                    b'O' => Esc::Ss3,
+                    // A lone ESC (or Alt-key): dropped, and this byte is a
+                    // key of its own (ESC then Enter is still Enter).
+                    _ => Esc::None,
+                };
+                if self.esc != Esc::None {
+                    return None;
+                }
+            }
+            Esc::Ss3 => {
+                self.esc = Esc::None;
+                self.final_byte(b, [0; 2]);
+                return None;
+            }
+            Esc::Csi { mut params, mut n } => {
+                match b {
+                    b'0'..=b'9' => {
+                        let i = usize::from(n.min(1));
+                        params[i] = params[i].saturating_mul(10).saturating_add(u16::from(b - b'0'));
+                        n = n.max(1);
+                        self.esc = Esc::Csi { params, n };
+                    }
+                    // Parameter separator; a third parameter is read and ignored.
+                    b';' => self.esc = Esc::Csi { params, n: n.saturating_add(1).max(2) },
+                    // Other parameter and intermediate bytes: ignored.
+                    0x20..=0x3f => {}
+                    0x40..=0x7e => {
+                        self.esc = Esc::None;
+                        self.final_byte(b, params);
+                    }
+                    // Not part of a sequence: abandon it, and take the byte
+                    // as a key of its own.
+                    _ => self.esc = Esc::None,
+                }
+                if self.esc != Esc::None || (0x20..=0x7e).contains(&b) {
+                    return None;
+                }
+            }
         }
         match b {
             0x1b => self.esc = Esc::Start,
@@ -184,6 +215,7 @@ impl Editor {
                 self.buf.clear();
                 self.cursor = 0;
                 self.browsing = None;
+                self.dropped = 0;
                 return Some(Event::Interrupt);
             }
             0x04 => {
@@ -211,8 +243,56 @@ impl Editor {
         None
     }
 
+    /// The end of a CSI or SS3 sequence: arrows, Home/End, Delete, and with
+    /// Ctrl (parameter 5) the arrows move by words.
+    fn final_byte(&mut self, b: u8, params: [u16; 2]) {
+        let ctrl = params[1] == 5 || params[1] == 3;
+        match b {
+            b'A' => self.history_prev(),
+            b'B' => self.history_next(),
+            b'C' if ctrl => self.word_right(),
+            b'D' if ctrl => self.word_left(),
+            b'C' => self.right(),
+            b'D' => self.left(),
+            b'H' => self.home(),
+            b'F' => self.end(),
+            b'~' => match params[0] {
+                1 | 7 => self.home(),
+                4 | 8 => self.end(),
+                3 => self.delete(),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn word_left(&mut self) {
+        while self.cursor > 0 && self.buf[self.cursor - 1] == ' ' {
+            self.left();
+        }
+        while self.cursor > 0 && self.buf[self.cursor - 1] != ' ' {
+            self.left();
+        }
+    }
+
+    fn word_right(&mut self) {
+        while self.cursor < self.buf.len() && self.buf[self.cursor] == ' ' {
+            self.right();
+        }
+        while self.cursor < self.buf.len() && self.buf[self.cursor] != ' ' {
+            self.right();
+        }
+    }
+
     fn enter(&mut self) -> Event {
         self.out.extend_from_slice(b"\r\n");
+        let dropped = std::mem::take(&mut self.dropped);
+        if dropped > 0 {
+            self.buf.clear();
+            self.cursor = 0;
+            self.browsing = None;
+            return Event::Overlong { dropped };
+        }
         let line = self.line();
         self.buf.clear();
         self.cursor = 0;
@@ -227,14 +307,26 @@ impl Editor {
     }
 
     fn insert_char(&mut self, c: char) {
+        if self.buf.len() >= MAX_LINE {
+            // Said once per line, with a bell; Enter reports it.
+            if self.dropped == 0 && self.echo {
+                self.out.push(0x07);
+            }
+            self.dropped = self.dropped.saturating_add(1);
+            return;
+        }
+        let at_end = self.cursor == self.buf.len();
         self.buf.insert(self.cursor, c);
         self.cursor += 1;
         if !self.echo {
             return;
         }
-        let tail: String = self.buf[self.cursor - 1..].iter().collect();
-        self.out.extend_from_slice(tail.as_bytes());
-        self.move_left_n(self.buf.len() - self.cursor);
+        if !at_end {
+            // ICH: open one cell at the cursor, shifting the rest right.
+            self.out.extend_from_slice(b"\x1b[@");
+        }
+        let mut b = [0u8; 4];
+        self.out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
     }
 
     fn move_left_n(&mut self, n: usize) {
@@ -294,15 +386,17 @@ impl Editor {
         self.cursor -= 1;
         self.buf.remove(self.cursor);
         if self.echo {
-            self.out.extend_from_slice(b"\x08");
+            // Back one, then DCH: the rest of the line moves left by itself.
+            self.out.extend_from_slice(b"\x08\x1b[P");
         }
-        self.redraw_tail();
     }
 
     fn delete(&mut self) {
         if self.cursor < self.buf.len() {
             self.buf.remove(self.cursor);
-            self.redraw_tail();
+            if self.echo {
+                self.out.extend_from_slice(b"\x1b[P");
+            }
         }
     }
 
@@ -433,6 +527,75 @@ mod tests {
         assert_eq!(feed(&mut e, b"sh\t"), [Event::Complete]);
         assert_eq!(feed(&mut e, b" ?"), [Event::Help]);
         assert_eq!(e.before_cursor(), "sh ");
+    }
+
+    #[test]
+    fn escape_sequences_with_parameters_and_a_lone_escape() {
+        let mut e = Editor::new("> ");
+        feed(&mut e, b"set vrrp_instance VI_1");
+        // Ctrl-Left twice (CSI 1;5D), Ctrl-Right once: by words, nothing inserted.
+        feed(&mut e, b"\x1b[1;5D\x1b[1;5D");
+        assert_eq!(e.before_cursor(), "set ");
+        feed(&mut e, b"\x1b[1;5C");
+        assert_eq!(e.before_cursor(), "set vrrp_instance");
+        assert_eq!(e.line(), "set vrrp_instance VI_1");
+        // SS3 Home and End (keypad mode), and an unknown sequence with many
+        // parameters (a colour), all without a trace in the line.
+        feed(&mut e, b"\x1bOH");
+        assert_eq!(e.before_cursor(), "");
+        feed(&mut e, b"\x1bOF\x1b[1;2;3;4;5;6;7m\x1b[?25h");
+        assert_eq!(e.line(), "set vrrp_instance VI_1");
+        assert_eq!(e.before_cursor(), "set vrrp_instance VI_1");
+        // A lone ESC does not swallow the key after it.
+        assert_eq!(feed(&mut e, b"\x1b\r"), [Event::Line("set vrrp_instance VI_1".into())]);
+        assert_eq!(feed(&mut e, b"ab\x1bc\r"), [Event::Line("abc".into())]);
+        // A sequence broken by a control key: the key still counts.
+        assert_eq!(feed(&mut e, b"x\x1b[1\r"), [Event::Line("x".into())]);
+        // Huge parameters saturate.
+        feed(&mut e, b"\x1b[99999999999999999999;99999999999C");
+        assert_eq!(e.line(), "");
+    }
+
+    #[test]
+    fn editing_mid_line_costs_the_same_however_long_the_line() {
+        let mut e = Editor::new("> ");
+        feed(&mut e, "x".repeat(4000).as_bytes());
+        feed(&mut e, b"\x01");
+        e.take_output();
+        // Insert, Backspace and Delete at the start of a 4,000-character line:
+        // a few bytes each (ICH/DCH), not the rest of the line again.
+        feed(&mut e, b"a");
+        assert_eq!(e.take_output(), b"\x1b[@a");
+        feed(&mut e, b"\x7f");
+        assert_eq!(e.take_output(), b"\x08\x1b[P");
+        feed(&mut e, b"\x1b[3~");
+        assert_eq!(e.take_output(), b"\x1b[P");
+        assert_eq!(e.line().len(), 3999);
+        // At the end of the line a key is just its character.
+        feed(&mut e, b"\x05");
+        e.take_output();
+        feed(&mut e, "é".as_bytes());
+        assert_eq!(e.take_output(), "é".as_bytes());
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_reported_not_run() {
+        let mut e = Editor::new("> ");
+        e.take_output();
+        let events = feed(&mut e, "y".repeat(MAX_LINE + 904).as_bytes());
+        assert!(events.is_empty());
+        // The characters past the limit cost one bell, said once.
+        let out = e.take_output();
+        assert_eq!(out.len(), MAX_LINE + 1);
+        assert_eq!(out.iter().filter(|&&b| b == 0x07).count(), 1);
+        assert_eq!(feed(&mut e, b"\r"), [Event::Overlong { dropped: 904 }]);
+        assert!(e.history().is_empty());
+        // The next line is whole again.
+        assert_eq!(feed(&mut e, b"ok\r"), [Event::Line("ok".into())]);
+        // Ctrl-C forgets the overflow.
+        feed(&mut e, "z".repeat(MAX_LINE + 1).as_bytes());
+        assert_eq!(feed(&mut e, b"\x03"), [Event::Interrupt]);
+        assert_eq!(feed(&mut e, b"a\r"), [Event::Line("a".into())]);
     }
 
     #[test]

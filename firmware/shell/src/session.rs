@@ -5,7 +5,7 @@
 //! [`System`].
 
 use crate::diff::diff;
-use crate::editor::{Editor, Event};
+use crate::editor::{Editor, Event, MAX_LINE};
 use crate::password;
 use std::time::{Duration, Instant};
 use vigil_config::keepalived::edit::{self, Op};
@@ -42,6 +42,10 @@ pub trait System {
 
 const PROMPT: &str = "vigil> ";
 
+/// The largest keepalived.conf `load keepalived` takes: the parser's bound on
+/// all config text.
+const PASTE_BYTES: usize = 16 << 20;
+
 const HELP: &str = "\
 show config | candidate | compare | history | limits | <status>
 set PATH VALUE...     e.g. set vrrp_instance VI_1 priority 120
@@ -66,8 +70,13 @@ enum Mode {
         locked_until: Option<Instant>,
     },
     Normal,
-    /// Reading a pasted keepalived.conf.
-    Paste(String),
+    /// Reading a pasted keepalived.conf: the text so far, lines read, and
+    /// the first bound it crossed (the rest is read and dropped until `end`).
+    Paste {
+        text: String,
+        lines: usize,
+        refused: Option<String>,
+    },
     /// Reading a new password (first entry, when given).
     NewPassword(Option<String>),
     /// A power command waiting for its `y`.
@@ -219,25 +228,47 @@ impl<S: System> Shell<S> {
         match (&mut self.mode, ev) {
             (Mode::Login { .. }, Event::Line(pw)) => self.login(now, &pw),
             (Mode::Login { .. }, _) => self.editor.show_prompt(),
-            (Mode::Paste(buf), Event::Line(l)) => {
+            (Mode::Paste { text, lines, refused }, Event::Line(l)) => {
+                *lines += 1;
                 if l.trim() == "end" {
-                    let text = std::mem::take(buf);
+                    let text = std::mem::take(text);
+                    let refused = refused.take();
                     self.mode = Mode::Normal;
                     self.editor.set_prompt(PROMPT);
-                    self.load_keepalived(&text);
-                } else {
-                    buf.push_str(&l);
-                    buf.push('\n');
+                    match refused {
+                        Some(why) => self.say(&format!("error: {why}; load abandoned, candidate unchanged")),
+                        None => self.load_keepalived(&text),
+                    }
+                } else if refused.is_none() {
+                    if text.len() + l.len() + 1 > PASTE_BYTES {
+                        *refused = Some(format!(
+                            "the paste is larger than {} MiB, the limit (at line {lines})",
+                            PASTE_BYTES >> 20
+                        ));
+                        *text = String::new();
+                    } else {
+                        text.push_str(&l);
+                        text.push('\n');
+                    }
                 }
                 self.editor.show_prompt();
             }
-            (Mode::Paste(_), Event::Interrupt | Event::Eof) => {
+            (Mode::Paste { lines, refused, text }, Event::Overlong { .. }) => {
+                *lines += 1;
+                if refused.is_none() {
+                    *refused =
+                        Some(format!("line {lines} of the paste is longer than {MAX_LINE} characters, the limit"));
+                    *text = String::new();
+                }
+                self.editor.show_prompt();
+            }
+            (Mode::Paste { .. }, Event::Interrupt | Event::Eof) => {
                 self.mode = Mode::Normal;
                 self.editor.set_prompt(PROMPT);
                 self.say("load abandoned; candidate unchanged");
                 self.editor.show_prompt();
             }
-            (Mode::Paste(_), _) => {}
+            (Mode::Paste { .. }, _) => {}
             (Mode::NewPassword(first), Event::Line(pw)) => {
                 match first.take() {
                     None => {
@@ -293,6 +324,12 @@ impl<S: System> Shell<S> {
                 if self.power.is_none() {
                     self.editor.show_prompt();
                 }
+            }
+            (Mode::Normal, Event::Overlong { dropped }) => {
+                self.say(&format!(
+                    "error: the line is longer than {MAX_LINE} characters, the limit ({dropped} more were dropped); it was not run"
+                ));
+                self.editor.show_prompt();
             }
             (Mode::Normal, Event::Complete) => self.complete(),
             (Mode::Normal, Event::Help) => {
@@ -457,7 +494,7 @@ impl<S: System> Shell<S> {
             "rollback" => self.rollback(args),
             "load" => match args {
                 [k] if k == "keepalived" => {
-                    self.mode = Mode::Paste(String::new());
+                    self.mode = Mode::Paste { text: String::new(), lines: 0, refused: None };
                     self.editor.set_prompt("");
                     self.say("paste keepalived.conf; end with a line containing only: end");
                 }

@@ -298,3 +298,32 @@ fn quotes_and_backslashes_can_be_escaped() {
     t.line(r#"set vrrp_instance VI_1 notify "/bin/notify \"a b\"""#);
     assert_eq!(t.shell.candidate.vrrp_instances[0].notify.any.as_deref(), Some(r#"/bin/notify "a b""#));
 }
+
+#[test]
+fn overlong_lines_are_refused_in_commands_and_pastes() {
+    let mut t = Term::new();
+    let before = t.shell.candidate.clone();
+    let out = t.line(&format!("set vrrp_instance VI_1 notify {}", "x".repeat(5000)));
+    assert!(out.contains("error: the line is longer than 4096 characters, the limit ("), "{out}");
+    assert!(out.contains("it was not run"), "{out}");
+    assert_eq!(t.shell.candidate, before);
+
+    // In a paste: the rest is read until `end`, then the load is refused
+    // with the line that crossed the bound; nothing of it runs as commands.
+    t.line("load keepalived");
+    t.line("vrrp_instance VI_2 {");
+    t.line(&format!(" notify {}", "y".repeat(5000)));
+    t.line(" interface eth0");
+    let out = t.line("poweroff now");
+    assert!(!out.contains("error"), "lines in a paste are not commands: {out}");
+    let out = t.line("end");
+    assert!(
+        out.contains(
+            "error: line 2 of the paste is longer than 4096 characters, the limit; load abandoned, candidate unchanged"
+        ),
+        "{out}"
+    );
+    assert_eq!(t.shell.take_power(), None);
+    assert_eq!(t.shell.candidate, before);
+    assert!(t.line("show candidate").contains("VI_1"));
+}
