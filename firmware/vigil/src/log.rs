@@ -74,19 +74,21 @@ impl Write for Tee {
         }
         drop(r);
         let console = CONSOLE_LINE.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut err = std::io::stderr().lock();
+        // One chunk, so the shell's line is never split by a log line.
         match console {
             Some(line) => {
-                err.write_all(b"\r\x1b[K")?;
-                err.write_all(buf)?;
-                err.write_all(line.as_bytes())?;
+                let mut chunk = Vec::with_capacity(buf.len() + line.len() + 4);
+                chunk.extend_from_slice(b"\r\x1b[K");
+                chunk.extend_from_slice(buf);
+                chunk.extend_from_slice(line.as_bytes());
+                crate::console::write(crate::console::Stream::Err, &chunk);
             }
-            None => err.write_all(buf)?,
+            None => crate::console::write(crate::console::Stream::Err, buf),
         }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@ mod checkers;
 mod child;
 mod clock;
 mod config;
+mod console;
 mod init;
 mod interfaces;
 mod lb;

@@ -51,10 +51,13 @@ const GRACE: Duration = Duration::from_secs(2);
 /// The shutdown sequence. Never returns: if reboot(2) itself fails there is
 /// nothing left to do but keep reaping, so PID 1 does not exit.
 pub fn shutdown(action: Action, why: &str) -> ! {
-    let _ = writeln!(std::io::stderr(), "vigil: {} ({why})", action.verb());
+    crate::console::write(crate::console::Stream::Err, format!("vigil: {} ({why})\n", action.verb()).as_bytes());
+    // What is queued for the console goes out first (a stuck console gets 2 s).
+    crate::console::flush(Duration::from_secs(2));
     stop_all_processes();
     sync();
     info!("filesystems synced; calling reboot(2)");
+    crate::console::flush(Duration::from_secs(1));
     match reboot(action.mode()) {
         Ok(never) => match never {},
         Err(e) => error!("reboot(2) failed: {e}; staying up, halted"),

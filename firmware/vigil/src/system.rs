@@ -6,17 +6,15 @@ use crate::config::{self, Location};
 use crate::power::{self, Action};
 use crate::reap;
 use crate::status::{Registry, read_or_explain};
-use crate::terminal::{self, Stdout};
+use crate::terminal;
 use nix::sys::signal::Signal;
-use std::io::Write;
-use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
+use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 use vigil_board::Runtime;
 use vigil_config::Config;
 use vigil_config::store::{FileFlash, Store};
-use vigil_shell::session::{Power, Shell};
+use vigil_shell::session::Power;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -172,16 +170,19 @@ impl vigil_shell::session::System for Appliance {
     }
 
     fn random_salt(&mut self) -> [u8; 16] {
-        let mut salt = [0u8; 16];
-        if let Err(e) =
-            std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt))
-        {
-            warn!("/dev/urandom: {e}; salting from the clock");
-            let t = crate::clock::since_boot().as_nanos().to_le_bytes();
-            salt.copy_from_slice(&t);
-        }
-        salt
+        random_salt()
     }
+}
+
+/// Salt for a console password: from the kernel, or the clock if it fails.
+fn random_salt() -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    if let Err(e) = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt)) {
+        warn!("/dev/urandom: {e}; salting from the clock");
+        let t = crate::clock::since_boot().as_nanos().to_le_bytes();
+        salt.copy_from_slice(&t);
+    }
+    salt
 }
 
 fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
@@ -242,7 +243,7 @@ fn print_ready(mode: Mode, boot: Option<&Boot>) {
         ),
         _ => format!("vigil: ready in {} ms (host mode)", crate::clock::since_epoch().as_millis()),
     };
-    let _ = writeln!(std::io::stderr(), "{line}");
+    crate::console::write(crate::console::Stream::Err, format!("{line}\n").as_bytes());
 }
 
 /// PID 1: runs until a power action, then shuts down. Never returns.
@@ -270,7 +271,8 @@ pub fn run_host(flash: Option<std::path::PathBuf>, conf: Option<std::path::PathB
     });
     match result {
         Ok((_, why)) => {
-            let _ = writeln!(std::io::stderr(), "vigil: stopping ({why})");
+            crate::console::write(crate::console::Stream::Err, format!("vigil: stopping ({why})\n").as_bytes());
+            crate::console::flush(Duration::from_secs(2));
         }
         Err(e) => {
             error!("{e}");
@@ -396,22 +398,20 @@ async fn event_loop(
         location: flash.location,
         registry,
     };
-    let mut shell = Shell::new(appliance, running);
+    let mut appliance = appliance;
+    // The shell runs on a thread of its own: console work never holds up
+    // this loop (the watchdog, the heartbeats).
+    let topics = vigil_shell::session::System::status_topics(&appliance);
     terminal::raw_console();
-    let mut out = Stdout;
-    let mut stdin = tokio::io::stdin();
-    let mut console_open = true;
-    let mut buf = [0u8; 512];
     print_ready(mode, boot.as_ref());
-    let _ = shell.start(&mut out);
-    crate::log::set_console_line(Some(shell.redraw()));
+    let (mut requests, mut console_open) = match crate::console::start(running, topics, Box::new(random_salt)) {
+        Ok(rx) => (rx, true),
+        Err(e) => {
+            error!("console: cannot start the shell: {e}");
+            (tokio::sync::mpsc::unbounded_channel().1, false)
+        }
+    };
     let (action, why) = loop {
-        let deadline = shell.poll_timeout();
-        let sleep =
-            tokio::time::sleep_until(deadline.map_or_else(
-                || tokio::time::Instant::now() + Duration::from_secs(3600),
-                tokio::time::Instant::from_std,
-            ));
         let sig = tokio::select! {
             _ = sigchld.recv() => { reap::reap_all(); continue; }
             // The loop turns: tell the hardware.
@@ -445,29 +445,25 @@ async fn event_loop(
             _ = sigpwr.recv() => Signal::SIGPWR,
             _ = sigusr1.recv() => Signal::SIGUSR1,
             _ = sigusr2.recv() => Signal::SIGUSR2,
-            _ = sleep, if deadline.is_some() => {
-                crate::log::set_console_line(None);
-                let _ = shell.handle_timeout(Instant::now(), &mut out);
-                crate::log::set_console_line(Some(shell.redraw()));
-                continue;
-            }
-            n = stdin.read(&mut buf), if console_open => {
-                match n {
-                    Ok(0) => {
-                        console_open = false;
-                        crate::log::set_console_line(None);
+            req = requests.recv(), if console_open => {
+                use vigil_shell::session::System;
+                match req {
+                    None => console_open = false,
+                    Some(crate::console::Request::Power(p)) => break (action(p), "console".to_string()),
+                    Some(crate::console::Request::Commit { config, unconfirmed, reply }) => {
+                        let _ = reply.send(appliance.commit(&config, unconfirmed));
                     }
-                    Ok(n) => {
-                        crate::log::set_console_line(None);
-                        let _ = shell.feed(Instant::now(), &buf[..n], &mut out);
-                        crate::log::set_console_line(Some(shell.redraw()));
-                        if let Some(p) = shell.take_power() {
-                            break (action(p), "console".to_string());
-                        }
+                    Some(crate::console::Request::History { reply }) => {
+                        let _ = reply.send(appliance.history());
                     }
-                    Err(e) => {
-                        warn!("console read failed: {e}; console closed");
-                        console_open = false;
+                    Some(crate::console::Request::LoadGeneration { generation, reply }) => {
+                        let _ = reply.send(appliance.load_generation(generation));
+                    }
+                    Some(crate::console::Request::Status { topic, reply }) => {
+                        let _ = reply.send(appliance.status(&topic));
+                    }
+                    Some(crate::console::Request::Debug { args, reply }) => {
+                        let _ = reply.send(appliance.debug(&args));
                     }
                 }
                 continue;

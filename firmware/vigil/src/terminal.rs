@@ -1,10 +1,9 @@
 //! The console as a terminal: raw input (the shell's line editor handles
 //! every key, and Ctrl-C reaches it as a byte rather than as SIGINT to
 //! PID 1), output post-processing kept so log lines' `\n` still start a
-//! new line. And an `embedded_io::Write` over stdout for the shell.
+//! new line.
 
 use nix::sys::termios::{self, InputFlags, LocalFlags, SetArg};
-use std::io::Write;
 use tracing::warn;
 
 /// Puts stdin in raw mode if it is a terminal. Returns whether it is one.
@@ -21,20 +20,4 @@ pub fn raw_console() -> bool {
         warn!("console: cannot set raw mode: {e}; line editing will be limited");
     }
     true
-}
-
-/// Stdout as an `embedded_io::Write`.
-pub struct Stdout;
-
-impl embedded_io::ErrorType for Stdout {
-    type Error = std::io::Error;
-}
-
-impl embedded_io::Write for Stdout {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        std::io::stdout().write(buf)
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        std::io::stdout().flush()
-    }
 }

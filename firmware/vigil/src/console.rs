@@ -1,0 +1,294 @@
+//! The console, off PID 1's event loop.
+//!
+//! PID 1's loop pets the watchdog and keeps the children's heartbeats; it
+//! must never wait for the console. So:
+//! - everything written to the console (log lines, the shell's output) goes
+//!   into one bounded queue that a writer thread drains: a serial line that
+//!   nobody reads fills the queue, and what does not fit is dropped and
+//!   counted, never waited for;
+//! - the shell runs on a thread of its own, fed by a reader thread: Tab,
+//!   `compare`, `show config`, `export`, a pasted keepalived.conf and
+//!   validation cost the shell's time, not the loop's. What only the loop
+//!   can do (commit, the history on flash, status, a power action) the shell
+//!   asks for with a typed [`Request`] and waits for the answer.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+use vigil_config::Config;
+use vigil_shell::session::{Power, Shell, System};
+
+/// Which stream a chunk of output belongs to (the same console device on
+/// an appliance; a pipe each in host mode and in tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+/// Output waiting for the console: at most this much (a serial line at
+/// 115,200 baud takes 23 s to send it).
+const QUEUE_BYTES: usize = 256 << 10;
+
+struct Queue {
+    chunks: VecDeque<(Stream, Vec<u8>)>,
+    bytes: usize,
+    /// Bytes dropped since the writer last said so.
+    dropped: u64,
+    /// The writer is writing (flush waits for it too).
+    busy: bool,
+    started: bool,
+}
+
+static QUEUE: Mutex<Queue> =
+    Mutex::new(Queue { chunks: VecDeque::new(), bytes: 0, dropped: 0, busy: false, started: false });
+static READY: Condvar = Condvar::new();
+static DRAINED: Condvar = Condvar::new();
+
+/// Queues `bytes` for the console; never blocks on the console itself.
+/// What does not fit is dropped, and the writer says how much when it can.
+pub fn write(to: Stream, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+    if !q.started {
+        q.started = true;
+        if std::thread::Builder::new().name("console-out".into()).spawn(writer).is_err() {
+            // No thread: write in line, as before there was a queue.
+            q.started = false;
+            drop(q);
+            let _ = direct(to, bytes);
+            return;
+        }
+    }
+    if q.bytes + bytes.len() > QUEUE_BYTES {
+        q.dropped += bytes.len() as u64;
+        return;
+    }
+    q.bytes += bytes.len();
+    q.chunks.push_back((to, bytes.to_vec()));
+    READY.notify_one();
+}
+
+/// Waits until what was queued has been written, at most `limit` (before a
+/// power action, and before host mode exits).
+pub fn flush(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+    while q.started && (!q.chunks.is_empty() || q.busy) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        q = DRAINED.wait_timeout(q, left).unwrap_or_else(|p| p.into_inner()).0;
+    }
+}
+
+fn direct(to: Stream, bytes: &[u8]) -> std::io::Result<()> {
+    match to {
+        Stream::Out => {
+            let mut o = std::io::stdout().lock();
+            o.write_all(bytes)?;
+            o.flush()
+        }
+        Stream::Err => std::io::stderr().lock().write_all(bytes),
+    }
+}
+
+fn writer() {
+    block_signals();
+    loop {
+        let (to, chunk, dropped) = {
+            let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+            q.busy = false;
+            while q.chunks.is_empty() {
+                DRAINED.notify_all();
+                q = READY.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            let (to, chunk) = q.chunks.pop_front().unwrap_or((Stream::Err, Vec::new()));
+            q.bytes -= chunk.len();
+            q.busy = true;
+            (to, chunk, std::mem::take(&mut q.dropped))
+        };
+        if dropped > 0 {
+            let note =
+                format!("\r\n[console: {dropped} bytes of output were dropped: the console did not keep up]\r\n");
+            let _ = direct(Stream::Err, note.as_bytes());
+        }
+        // A console that is gone (EIO on a hung-up line) loses its output;
+        // nothing here can do better.
+        let _ = direct(to, &chunk);
+    }
+}
+
+/// The console threads take no signals: PID 1's loop handles them all.
+fn block_signals() {
+    let _ = nix::sys::signal::SigSet::all().thread_block();
+}
+
+/// The shell's output, into the queue.
+struct QueueOut;
+
+impl embedded_io::ErrorType for QueueOut {
+    type Error = std::io::Error;
+}
+
+impl embedded_io::Write for QueueOut {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        write(Stream::Out, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// What the shell asks of PID 1's loop. Each carries where the answer goes.
+pub enum Request {
+    Commit {
+        config: Box<Config>,
+        unconfirmed: bool,
+        reply: SyncSender<Result<u64, String>>,
+    },
+    History {
+        reply: SyncSender<Vec<u64>>,
+    },
+    LoadGeneration {
+        generation: u64,
+        reply: SyncSender<Result<Config, String>>,
+    },
+    Status {
+        topic: String,
+        reply: SyncSender<Option<String>>,
+    },
+    Debug {
+        args: Vec<String>,
+        reply: SyncSender<Option<String>>,
+    },
+    /// Typed at the console and confirmed: the loop shuts down.
+    Power(Power),
+}
+
+/// The shell's side of [`Request`]: the appliance, reached over the loop.
+struct Remote {
+    requests: tokio::sync::mpsc::UnboundedSender<Request>,
+    topics: Vec<String>,
+    salt: Box<dyn FnMut() -> [u8; 16] + Send>,
+}
+
+impl Remote {
+    /// Sends a request and waits for the answer; `None` once the loop is
+    /// gone (the appliance is shutting down).
+    fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Request) -> Option<T> {
+        let (tx, rx) = sync_channel(1);
+        self.requests.send(make(tx)).ok()?;
+        rx.recv().ok()
+    }
+}
+
+const GONE: &str = "the appliance is shutting down";
+
+impl System for Remote {
+    fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String> {
+        self.ask(|reply| Request::Commit { config: Box::new(config.clone()), unconfirmed, reply })
+            .unwrap_or_else(|| Err(GONE.into()))
+    }
+    fn history(&mut self) -> Vec<u64> {
+        self.ask(|reply| Request::History { reply }).unwrap_or_default()
+    }
+    fn load_generation(&mut self, generation: u64) -> Result<Config, String> {
+        self.ask(|reply| Request::LoadGeneration { generation, reply }).unwrap_or_else(|| Err(GONE.into()))
+    }
+    fn status(&mut self, topic: &str) -> Option<String> {
+        self.ask(|reply| Request::Status { topic: topic.to_string(), reply }).flatten()
+    }
+    fn status_topics(&self) -> Vec<String> {
+        self.topics.clone()
+    }
+    fn random_salt(&mut self) -> [u8; 16] {
+        (self.salt)()
+    }
+    fn debug(&mut self, args: &[String]) -> Option<String> {
+        self.ask(|reply| Request::Debug { args: args.to_vec(), reply }).flatten()
+    }
+}
+
+/// Starts the shell on its own thread, reading the console on another.
+/// Requests arrive on the returned receiver; PID 1's loop answers them.
+pub fn start(
+    running: Config,
+    topics: Vec<String>,
+    salt: Box<dyn FnMut() -> [u8; 16] + Send>,
+) -> std::io::Result<tokio::sync::mpsc::UnboundedReceiver<Request>> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    // Input: a few chunks may wait; past that the reader waits, and the
+    // terminal's own buffer holds (or drops) the rest. Never the loop.
+    let (keys_tx, keys) = sync_channel::<Vec<u8>>(16);
+    std::thread::Builder::new().name("console-in".into()).spawn(move || {
+        block_signals();
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 512];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if keys_tx.send(buf[..n].to_vec()).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::warn!("console read failed: {e}; console closed");
+                    return;
+                }
+            }
+        }
+    })?;
+    let remote = Remote { requests: tx, topics, salt };
+    let shell = Shell::new(remote, running);
+    std::thread::Builder::new().name("console".into()).spawn(move || {
+        block_signals();
+        run_shell(shell, keys)
+    })?;
+    Ok(rx)
+}
+
+fn run_shell(mut shell: Shell<Remote>, keys: Receiver<Vec<u8>>) {
+    let mut out = QueueOut;
+    let _ = shell.start(&mut out);
+    crate::log::set_console_line(Some(shell.redraw()));
+    let mut open = true;
+    loop {
+        let deadline = shell.poll_timeout();
+        let got = match (open, deadline) {
+            (true, Some(d)) => keys.recv_timeout(d.saturating_duration_since(Instant::now())),
+            (true, None) => keys.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            (false, Some(d)) => {
+                std::thread::sleep(d.saturating_duration_since(Instant::now()));
+                Err(RecvTimeoutError::Timeout)
+            }
+            // No console and nothing to wait for: the shell's work is done.
+            (false, None) => return,
+        };
+        crate::log::set_console_line(None);
+        match got {
+            Ok(bytes) => {
+                let _ = shell.feed(Instant::now(), &bytes, &mut out);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = shell.handle_timeout(Instant::now(), &mut out);
+            }
+            Err(RecvTimeoutError::Disconnected) => open = false,
+        }
+        if let Some(p) = shell.take_power() {
+            let _ = shell.system.requests.send(Request::Power(p));
+            return;
+        }
+        if open {
+            crate::log::set_console_line(Some(shell.redraw()));
+        }
+    }
+}
