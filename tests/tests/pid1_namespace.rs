@@ -171,3 +171,48 @@ fn the_console_answers_in_host_mode() {
     assert!(stderr.contains("vigil: ready in") && stderr.contains("(host mode)"), "{stderr}");
     assert!(stderr.contains("vigil: stopping (SIGTERM)"), "{stderr}");
 }
+
+#[test]
+fn a_console_nobody_reads_never_stalls_the_loop() {
+    // Host mode with its console output a pipe that nobody reads: the
+    // shell's answers fill the pipe, then the console queue, and the rest is
+    // dropped. The event loop is not held up: it still takes SIGTERM, stops
+    // the daemons and exits (it used to block in the write for good).
+    let fw = firmware(Arch::X86_64);
+    let mut child =
+        Command::new(&fw).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let _unread = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    let ready = Instant::now() + Duration::from_secs(20);
+    while !lines.recv_timeout(ready.saturating_duration_since(Instant::now())).unwrap().contains("vigil: ready in") {}
+    // About 1.5 MB of answers: far more than the pipe (64 KiB) and the
+    // queue (256 KiB) hold.
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..3000 {
+        writeln!(stdin, "show config").unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("vigil did not stop on SIGTERM while its console was not read");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    drop(stdin);
+}

@@ -46,12 +46,41 @@ static QUEUE: Mutex<Queue> =
     Mutex::new(Queue { chunks: VecDeque::new(), bytes: 0, dropped: 0, busy: false, started: false });
 static READY: Condvar = Condvar::new();
 static DRAINED: Condvar = Condvar::new();
+/// Signalled as the writer takes chunks: there is room again.
+static ROOM: Condvar = Condvar::new();
 
 /// Queues `bytes` for the console; never blocks on the console itself.
 /// What does not fit is dropped, and the writer says how much when it can.
+/// For log lines and anything written from PID 1's loop.
 pub fn write(to: Stream, bytes: &[u8]) {
+    write_within(to, bytes, Duration::ZERO);
+}
+
+/// How long the shell waits for room in the queue before it drops the rest
+/// of an answer: a console that is read gets all of `show config`; one that
+/// nobody reads holds up only the shell, and only this long at a time.
+const SHELL_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Chunks of a long answer: the queue takes them as there is room.
+const CHUNK: usize = 16 << 10;
+
+/// Queues `bytes`, waiting for room up to `patience` without progress (the
+/// shell's thread may wait; PID 1's loop never does).
+fn write_within(to: Stream, bytes: &[u8], patience: Duration) {
+    for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
+        if !push(to, chunk, patience) {
+            // No room in time: the rest is dropped, and counted.
+            let rest = bytes.len() - i * CHUNK;
+            QUEUE.lock().unwrap_or_else(|p| p.into_inner()).dropped += rest as u64;
+            return;
+        }
+    }
+}
+
+/// One chunk into the queue; false if there was no room within `patience`.
+fn push(to: Stream, bytes: &[u8], patience: Duration) -> bool {
     if bytes.is_empty() {
-        return;
+        return true;
     }
     let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
     if !q.started {
@@ -61,16 +90,24 @@ pub fn write(to: Stream, bytes: &[u8]) {
             q.started = false;
             drop(q);
             let _ = direct(to, bytes);
-            return;
+            return true;
         }
     }
-    if q.bytes + bytes.len() > QUEUE_BYTES {
-        q.dropped += bytes.len() as u64;
-        return;
+    // The shell (which may wait) leaves a quarter of the queue to log lines
+    // (which may not), so a long answer does not crowd them out.
+    let room = if patience.is_zero() { QUEUE_BYTES } else { QUEUE_BYTES - QUEUE_BYTES / 4 };
+    let deadline = Instant::now() + patience;
+    while q.bytes + bytes.len() > room {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        q = ROOM.wait_timeout(q, left).unwrap_or_else(|p| p.into_inner()).0;
     }
     q.bytes += bytes.len();
     q.chunks.push_back((to, bytes.to_vec()));
     READY.notify_one();
+    true
 }
 
 /// Waits until what was queued has been written, at most `limit` (before a
@@ -111,6 +148,7 @@ fn writer() {
             let (to, chunk) = q.chunks.pop_front().unwrap_or((Stream::Err, Vec::new()));
             q.bytes -= chunk.len();
             q.busy = true;
+            ROOM.notify_all();
             (to, chunk, std::mem::take(&mut q.dropped))
         };
         if dropped > 0 {
@@ -138,7 +176,7 @@ impl embedded_io::ErrorType for QueueOut {
 
 impl embedded_io::Write for QueueOut {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        write(Stream::Out, buf);
+        write_within(Stream::Out, buf, SHELL_PATIENCE);
         Ok(buf.len())
     }
     fn flush(&mut self) -> Result<(), Self::Error> {

@@ -368,9 +368,14 @@ impl Child {
         self.watched.healthy.store(true, Ordering::Relaxed);
         let (mut every, mut limit) = self.heartbeats();
         self.set_running_line(pid);
-        let mut beat = tokio::time::interval(every);
+        let mut beat = heartbeat(every);
         let mut seq = 0u64;
-        let mut last_pong = Instant::now();
+        // The oldest heartbeat the child has not answered. The child's
+        // silence is counted from it, not from its last answer: if this loop
+        // itself was held up (a long IPVS reconcile), no heartbeat went out
+        // meanwhile, and a healthy child must not pay for it.
+        let mut unanswered: Option<Instant> = None;
+        let far = Instant::now() + Duration::from_secs(86_400);
         let (mut up_rx, reader) = spawn_reader::<Up>(rd);
         let outcome = loop {
             tokio::select! {
@@ -378,13 +383,14 @@ impl Child {
                 _ = beat.tick() => {
                     seq += 1;
                     let _ = send(&mut wr, &Down::Ping(seq)).await;
+                    unanswered.get_or_insert_with(Instant::now);
                 }
-                _ = tokio::time::sleep_until((last_pong + limit).into()) => {
+                _ = tokio::time::sleep_until(unanswered.map_or(far, |t| t + limit).into()) => {
                     kill();
                     break Ended::Failed(format!("missed its heartbeats for {} ms; killed", limit.as_millis()));
                 }
                 m = up_rx.recv() => match m {
-                    Some(Ok(Up::Pong(_))) => last_pong = Instant::now(),
+                    Some(Ok(Up::Pong(_))) => unanswered = None,
                     Some(Ok(m)) => self.report(m),
                     Some(Err(_)) | None => {
                         // The socket closed: the child is going; its exit tells why.
@@ -405,7 +411,7 @@ impl Child {
                     Some(Control::Heartbeats(h)) => {
                         self.heartbeats = h;
                         (every, limit) = self.heartbeats();
-                        beat = tokio::time::interval(every);
+                        beat = heartbeat(every);
                         info!("supervise: {name} heartbeats every {} ms, limit {} ms", every.as_millis(), limit.as_millis());
                         self.set_running_line(pid);
                     }
@@ -474,4 +480,11 @@ impl Children {
     pub fn pid(&self, role: Role) -> Option<u32> {
         self.0.iter().find(|(r, _)| *r == role).map(|(_, w)| w.pid.load(Ordering::Relaxed))
     }
+}
+
+/// Heartbeats every `every`; after a stall, one at once rather than a burst.
+fn heartbeat(every: Duration) -> tokio::time::Interval {
+    let mut beat = tokio::time::interval(every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat
 }
