@@ -56,6 +56,12 @@ pub enum BlobError {
     TooLong {
         length: u32,
     },
+    /// A config too large to encode: how large, and what takes the room
+    /// (part, bytes, items), largest first.
+    ConfigTooLarge {
+        length: usize,
+        parts: Vec<(&'static str, usize, usize)>,
+    },
     BodyCrc {
         generation: u64,
     },
@@ -80,6 +86,25 @@ impl fmt::Display for BlobError {
             ),
             BlobError::TooLong { length } => {
                 write!(f, "body length {length} exceeds the maximum {MAX_BODY}")
+            }
+            BlobError::ConfigTooLarge { length, parts } => {
+                let kib = |n: usize| n.div_ceil(1024);
+                write!(
+                    f,
+                    "the config encodes to {} KiB, and a flash slot holds {} KiB: cut at least {} KiB",
+                    kib(*length),
+                    kib(MAX_BODY),
+                    kib(length.saturating_sub(MAX_BODY))
+                )?;
+                let list: Vec<String> = parts
+                    .iter()
+                    .filter(|p| p.1 > 0)
+                    .map(|(name, bytes, n)| match n {
+                        0 | 1 => format!("{name} {} KiB", kib(*bytes)),
+                        n => format!("{name} {} KiB ({n}, {} bytes each)", kib(*bytes), bytes / n),
+                    })
+                    .collect();
+                write!(f, "; the room goes to: {}", list.join(", "))
             }
             BlobError::BodyCrc { generation } => {
                 write!(f, "generation {generation}: body checksum mismatch (torn or corrupt write)")
@@ -159,13 +184,30 @@ pub struct Decoded {
 pub fn encode(config: &Config, generation: u64, flags: u16) -> Result<Vec<u8>, BlobError> {
     let body = postcard::to_allocvec(config).map_err(|e| BlobError::Decode { generation, why: e.to_string() })?;
     if body.len() > MAX_BODY {
-        return Err(BlobError::TooLong { length: body.len() as u32 });
+        return Err(BlobError::ConfigTooLarge { length: body.len(), parts: parts_by_size(config) });
     }
     let header = Header { schema: SCHEMA, flags, length: body.len() as u32, generation, body_crc: crc32(&body) };
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&header.emit());
     out.extend_from_slice(&body);
     Ok(out)
+}
+
+/// What each part of a config takes encoded, largest first (for a config
+/// that does not fit: the operator needs to know what to cut).
+fn parts_by_size(c: &Config) -> Vec<(&'static str, usize, usize)> {
+    fn size<T: serde::Serialize>(v: &T) -> usize {
+        postcard::to_allocvec(v).map_or(0, |v| v.len())
+    }
+    let mut parts = vec![
+        ("virtual_server", size(&c.virtual_servers), c.virtual_servers.len()),
+        ("vrrp_instance", size(&c.vrrp_instances), c.vrrp_instances.len()),
+        ("interface", size(&c.interfaces), c.interfaces.len()),
+        ("vrrp_sync_group", size(&c.sync_groups), c.sync_groups.len()),
+        ("global_defs", size(&c.global), 1),
+    ];
+    parts.sort_by(|a, b| b.1.cmp(&a.1));
+    parts
 }
 
 /// Decodes a blob (trailing bytes after the body, such as the rest of a

@@ -324,3 +324,38 @@ fn a_damaged_schema_1_body_says_which_schema() {
     let e = blob::decode(&bytes).unwrap_err().to_string();
     assert!(e.contains("schema 1"), "{e}");
 }
+
+#[test]
+fn a_config_too_large_for_a_slot_says_what_takes_the_room() {
+    use std::fmt::Write;
+    // One virtual server of 1,024 real servers with long MISC_CHECK paths,
+    // then copies of it under other ports: over the 4 MiB of a slot.
+    let mut text = String::from("virtual_server 10.0.0.1 80 {\n lb_kind NAT\n protocol TCP\n");
+    for r in 0..1024 {
+        let _ = write!(
+            text,
+            " real_server 10.1.{}.{} 80 {{\n  MISC_CHECK {{\n   misc_path \"/usr/local/bin/check-backend --host 10.1.{}.{} --timeout 3 --expect ok --verbose\"\n  }}\n }}\n",
+            r / 250,
+            r % 250,
+            r / 250,
+            r % 250
+        );
+    }
+    text.push_str("}\n");
+    let i = vigil_config::keepalived::import_str("big.conf", &text).unwrap();
+    assert_eq!(i.errors().count(), 0, "{:?}", i.diagnostics);
+    let mut config = i.config;
+    let vs = config.virtual_servers[0].clone();
+    for port in 81..121u16 {
+        let mut v = vs.clone();
+        if let vigil_config::model::VirtualKey::Address(a) = &mut v.key {
+            a.set_port(port);
+        }
+        config.virtual_servers.push(v).unwrap();
+    }
+    let e = vigil_config::blob::encode(&config, 1, 0).unwrap_err().to_string();
+    assert!(e.starts_with("the config encodes to "), "{e}");
+    assert!(e.contains(" KiB, and a flash slot holds 4096 KiB: cut at least "), "{e}");
+    assert!(e.contains("; the room goes to: virtual_server "), "{e}");
+    assert!(e.contains("(41, "), "the count of virtual servers: {e}");
+}
