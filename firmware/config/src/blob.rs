@@ -206,7 +206,7 @@ fn parts_by_size(c: &Config) -> Vec<(&'static str, usize, usize)> {
         ("vrrp_sync_group", size(&c.sync_groups), c.sync_groups.len()),
         ("global_defs", size(&c.global), 1),
     ];
-    parts.sort_by(|a, b| b.1.cmp(&a.1));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
     parts
 }
 
