@@ -24,6 +24,7 @@ mod system;
 mod terminal;
 mod timesync;
 mod vrrp;
+mod vrrp_rx;
 mod watchdog;
 
 use std::io::Write;

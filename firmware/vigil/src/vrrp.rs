@@ -128,8 +128,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         Err(e) => return warn!("vrrp: timerfd: {e}; VRRP not started"),
     };
     d.track_all();
+    let mut last_lines = None;
     loop {
-        publish(&d.instances, &status, &states);
+        publish(&d.instances, &status, &states, &mut last_lines);
         let deadline = d.instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
         let sleep = timer.sleep_until(deadline);
         let link_event = async {
@@ -151,11 +152,14 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 d.settle();
             }
             _ = link_event => d.track_all(),
-            (i, pkt) = recv_any(&d.instances) => {
-                if let Some((src, ttl, payload)) = pkt {
-                    receive(&mut d.instances[i], src, ttl, &payload);
-                    d.settle();
+            dg = d.rx.recv() => {
+                let vrid = crate::vrrp_rx::vrid(&dg.payload);
+                for r in d.instances.iter_mut().filter(|r| {
+                    r.ifindex == dg.ifindex && r.v6 == dg.v6 && Some(r.conf.virtual_router_id) == vrid
+                }) {
+                    receive(r, dg.src, dg.ttl, &dg.payload);
                 }
+                d.settle();
             }
             msg = control.recv() => match msg {
                 Some(Control::Config(c)) => {
@@ -164,7 +168,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 }
                 Some(Control::Shutdown(done)) => {
                     d.stop_all();
-                    publish(&d.instances, &status, &states);
+                    publish(&d.instances, &status, &states, &mut None);
                     let _ = done.send(());
                     return;
                 }
@@ -277,6 +281,8 @@ struct Daemon {
     group_notify: Vec<vigil_config::Notify>,
     /// Drop rules for the VIPs of `no_accept` masters.
     no_accept: crate::nft::NoAccept,
+    /// One receiving socket per interface and family.
+    rx: crate::vrrp_rx::Receivers,
 }
 
 impl Daemon {
@@ -284,8 +290,22 @@ impl Daemon {
         for v in &config.vrrp_instances {
             self.start_one(v);
         }
+        self.listen();
         self.regroup(config);
         self.settle();
+    }
+
+    /// A receiver for every interface and family that has instances.
+    fn listen(&mut self) {
+        let mut wanted: Vec<(i32, String, bool)> = Vec::new();
+        for r in &self.instances {
+            if !wanted.iter().any(|w| w.0 == r.ifindex && w.2 == r.v6) {
+                wanted.push((r.ifindex, r.ifname.clone(), r.v6));
+            }
+        }
+        for e in self.rx.sync(&wanted) {
+            warn!("vrrp: {e}");
+        }
     }
 
     fn start_one(&mut self, v: &VrrpInstance) {
@@ -338,6 +358,7 @@ impl Daemon {
                 self.start_one(v);
             }
         }
+        self.listen();
         self.regroup(config);
         self.settle();
     }
@@ -399,25 +420,32 @@ impl Daemon {
     }
 }
 
-fn publish(instances: &[Running], status: &Status, states: &States) {
-    let now: Vec<(String, &'static str)> =
-        instances.iter().map(|r| (r.name.clone(), state_name(r.vrrp.state()))).collect();
+/// Each instance's state for what follows VRRP, at once when one changes;
+/// the `show vrrp` lines (counters too) at most every [`STATUS_EVERY`]:
+/// with 256 instances, formatting them on every packet cost more than VRRP.
+fn publish(instances: &[Running], status: &Status, states: &States, last_lines: &mut Option<Instant>) {
     states.send_if_modified(|s| {
-        let changed = *s != now;
-        if changed {
-            *s = now;
+        let same = s.len() == instances.len()
+            && s.iter().zip(instances).all(|((n, st), r)| *n == r.name && *st == state_name(r.vrrp.state()));
+        if !same {
+            *s = instances.iter().map(|r| (r.name.clone(), state_name(r.vrrp.state()))).collect();
         }
-        changed
+        !same
     });
+    let now = Instant::now();
+    if last_lines.is_some_and(|t| now.duration_since(t) < STATUS_EVERY) {
+        return;
+    }
+    *last_lines = Some(now);
     let lines = instances
         .iter()
         .map(|r| {
             format!(
-                "{} {} vrid {} {:?} priority {} adverts sent {} received {} dropped {}",
+                "{} {} vrid {} {} priority {} adverts sent {} received {} dropped {}",
                 r.name,
                 r.ifname,
                 r.conf.virtual_router_id,
-                r.vrrp.state(),
+                state_name(r.vrrp.state()),
                 r.vrrp.priority(),
                 r.vrrp.stats.adverts_sent,
                 r.vrrp.stats.adverts_received,
@@ -427,6 +455,9 @@ fn publish(instances: &[Running], status: &Status, states: &States) {
         .collect();
     *status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
 }
+
+/// How often the `show vrrp` lines are refreshed.
+const STATUS_EVERY: Duration = Duration::from_millis(250);
 
 fn start(v: &VrrpInstance) -> Result<Running, String> {
     let v6 = v.is_ipv6();
@@ -466,22 +497,16 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
                 sock.set_multicast_ttl_v4(u32::from(wire::TTL))?;
                 sock.set_multicast_loop_v4(false)?;
                 sock.set_multicast_if_v4(&p)?;
-                if v.unicast_peer.is_empty() {
-                    sock.join_multicast_v4_n(&GROUP_V4, &socket2::InterfaceIndexOrAddress::Index(ifindex))?;
-                }
             }
             IpAddr::V6(_) => {
                 sock.set_unicast_hops_v6(u32::from(wire::TTL))?;
                 sock.set_multicast_hops_v6(u32::from(wire::TTL))?;
                 sock.set_multicast_loop_v6(false)?;
                 sock.set_multicast_if_v6(ifindex)?;
-                if v.unicast_peer.is_empty() {
-                    sock.join_multicast_v6(&GROUP_V6, ifindex)?;
-                }
-                // The hop limit comes as a control message: it must be 255.
-                nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv6RecvHopLimit, &true)?;
             }
         }
+        // It only sends: the interface's receiver reads the adverts.
+        crate::vrrp_rx::deaf(&sock)?;
         sock.set_nonblocking(true)
     };
     setup().map_err(|e| format!("socket setup: {e}"))?;
@@ -602,85 +627,6 @@ fn remove_vmac(r: &mut Running) {
             Err(e) => warn!("vrrp_instance {}: removing {}: {e}", r.name, vm.name),
         }
     }
-}
-
-/// The next datagram on any instance's socket: (instance, (source, TTL, VRRP bytes)).
-async fn recv_any(instances: &[Running]) -> (usize, Option<(IpAddr, u8, Vec<u8>)>) {
-    if instances.is_empty() {
-        return std::future::pending().await;
-    }
-    let futs = instances.iter().enumerate().map(|(i, r)| Box::pin(async move { (i, recv_one(&r.sock, r.v6).await) }));
-    futures_select_all(futs).await
-}
-
-/// Polls several futures, returning the first to finish (a small
-/// `select_all`, to avoid a dependency for one call).
-async fn futures_select_all<F: std::future::Future + Unpin>(futs: impl Iterator<Item = F>) -> F::Output {
-    let mut futs: Vec<F> = futs.collect();
-    std::future::poll_fn(move |cx| {
-        for f in futs.iter_mut() {
-            if let std::task::Poll::Ready(v) = std::pin::Pin::new(f).poll(cx) {
-                return std::task::Poll::Ready(v);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
-}
-
-async fn recv_one(sock: &AsyncFd<Socket>, v6: bool) -> Option<(IpAddr, u8, Vec<u8>)> {
-    loop {
-        let mut guard = sock.readable().await.ok()?;
-        let got = guard.try_io(|s| if v6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) });
-        match got {
-            Ok(Ok(p)) => return p,
-            Ok(Err(_)) => return None,
-            Err(_would_block) => continue,
-        }
-    }
-}
-
-fn recv_v4(sock: &Socket) -> std::io::Result<Option<(IpAddr, u8, Vec<u8>)>> {
-    let mut buf = [0u8; 2048];
-    let n = std::io::Read::read(&mut &*sock, &mut buf)?;
-    Ok(parse_ipv4(&buf[..n]).map(|(s, t, p)| (IpAddr::V4(s), t, p)))
-}
-
-/// A raw IPv6 socket gives no IP header: the source comes from recvmsg and
-/// the hop limit from its control message.
-fn recv_v6(sock: &Socket) -> std::io::Result<Option<(IpAddr, u8, Vec<u8>)>> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
-    use std::os::fd::AsRawFd;
-    let mut buf = [0u8; 2048];
-    let mut cmsg = nix::cmsg_space!(libc::c_int);
-    let (n, src, hops) = {
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<SockaddrIn6>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-        let hops = msg.cmsgs().ok().and_then(|mut c| {
-            c.find_map(|m| match m {
-                ControlMessageOwned::Ipv6HopLimit(h) => Some(h),
-                _ => None,
-            })
-        });
-        (msg.bytes, msg.address.map(|a| a.ip()), hops)
-    };
-    // No hop limit reported: treat as not 255 (dropped and counted).
-    let hops = hops.and_then(|h| u8::try_from(h).ok()).unwrap_or(0);
-    Ok(src.map(|s| (IpAddr::V6(s), hops, buf[..n].to_vec())))
-}
-
-/// A raw IPv4 socket delivers the IP header: (source, TTL, payload).
-fn parse_ipv4(b: &[u8]) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
-    if b.len() < 20 || b[0] >> 4 != 4 {
-        return None;
-    }
-    let ihl = usize::from(b[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([b[2], b[3]])).min(b.len());
-    if ihl < 20 || total < ihl {
-        return None;
-    }
-    let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
-    Some((src, b[8], b[ihl..total].to_vec()))
 }
 
 fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
@@ -1075,10 +1021,10 @@ mod tests {
     fn ip_headers_are_checked() {
         let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
         p.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
-        let (src, ttl, payload) = super::parse_ipv4(&p).unwrap();
+        let (src, ttl, payload) = crate::vrrp_rx::parse_ipv4(&p).unwrap();
         assert_eq!((src.to_string(), ttl, payload.len()), ("10.0.0.1".into(), 255, 8));
-        assert!(super::parse_ipv4(&p[..10]).is_none());
+        assert!(crate::vrrp_rx::parse_ipv4(&p[..10]).is_none());
         p[0] = 0x41;
-        assert!(super::parse_ipv4(&p).is_none());
+        assert!(crate::vrrp_rx::parse_ipv4(&p).is_none());
     }
 }
