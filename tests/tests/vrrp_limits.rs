@@ -14,7 +14,7 @@ const ADDRESSES: usize = vigil_config::limits::VIRTUAL_ADDRESSES;
 
 fn config(node: u8, priority: u8) -> String {
     let mut c = format!(
-        "interface eth0 {{\n address 192.0.2.{node}/24\n vlan 10 {{\n  address 198.51.100.{node}/24\n }}\n}}\n"
+        "interface eth0 {{\n address 10.254.254.{node}/8\n vlan 10 {{\n  address 172.16.254.{node}/12\n }}\n}}\n"
     );
     for i in 0..INSTANCES {
         let (dev, vrid) = if i < 255 { ("eth0", i + 1) } else { ("eth0.10", 1) };
@@ -23,7 +23,11 @@ fn config(node: u8, priority: u8) -> String {
             "vrrp_instance VI_{i} {{\n interface {dev}\n virtual_router_id {vrid}\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n"
         );
         for j in 0..ADDRESSES {
-            let _ = writeln!(c, "  10.{i}.{j}.1/24");
+            if i < 255 {
+                let _ = writeln!(c, "  10.{i}.{j}.1/24");
+            } else {
+                let _ = writeln!(c, "  172.16.{j}.1/24");
+            }
         }
         c.push_str(" }\n}\n");
     }

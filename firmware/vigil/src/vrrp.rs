@@ -111,7 +111,7 @@ pub enum Control {
 /// Runs until told to shut down.
 pub async fn run(config: Config, status: Status, states: States, mut control: tokio::sync::mpsc::Receiver<Control>) {
     let mut d = Daemon::default();
-    d.start_all(&config);
+    d.start_all(&config).await;
     // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
     // (it cannot fail on Linux, but if it does) the links are read every 100 ms.
     let monitor = match LinkMonitor::open() {
@@ -127,7 +127,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         Ok(t) => t,
         Err(e) => return warn!("vrrp: timerfd: {e}; VRRP not started"),
     };
-    d.track_all();
+    d.track_all().await;
     let mut last_lines = None;
     loop {
         publish(&d.instances, &status, &states, &mut last_lines);
@@ -149,9 +149,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                         r.vrrp.handle_timeout(now);
                     }
                 }
-                d.settle();
+                d.settle().await;
             }
-            _ = link_event => d.track_all(),
+            _ = link_event => d.track_all().await,
             dg = d.rx.recv() => {
                 let vrid = crate::vrrp_rx::vrid(&dg.payload);
                 for r in d.instances.iter_mut().filter(|r| {
@@ -159,21 +159,21 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 }) {
                     receive(r, dg.src, dg.ttl, &dg.payload);
                 }
-                d.settle();
+                d.settle().await;
             }
             msg = control.recv() => match msg {
                 Some(Control::Config(c)) => {
-                    d.reconfigure(&c);
-                    d.track_all();
+                    d.reconfigure(&c).await;
+                    d.track_all().await;
                 }
                 Some(Control::Shutdown(done)) => {
-                    d.stop_all();
+                    d.stop_all().await;
                     publish(&d.instances, &status, &states, &mut None);
                     let _ = done.send(());
                     return;
                 }
                 None => {
-                    d.stop_all();
+                    d.stop_all().await;
                     return;
                 }
             },
@@ -286,13 +286,14 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start_all(&mut self, config: &Config) {
+    async fn start_all(&mut self, config: &Config) {
+        let snap = Snapshot::read();
         for v in &config.vrrp_instances {
-            self.start_one(v);
+            self.start_one(v, &snap).await;
         }
         self.listen();
         self.regroup(config);
-        self.settle();
+        self.settle().await;
     }
 
     /// A receiver for every interface and family that has instances.
@@ -308,8 +309,10 @@ impl Daemon {
         }
     }
 
-    fn start_one(&mut self, v: &VrrpInstance) {
-        match start(v) {
+    /// Starts one instance; then lets the rest of the child run (its
+    /// heartbeats), however many instances start at once.
+    async fn start_one(&mut self, v: &VrrpInstance, snap: &Result<Snapshot, String>) {
+        match snap.as_ref().map_err(Clone::clone).and_then(|s| start(v, s)) {
             Ok(mut r) => {
                 if r.resume {
                     // A restarted daemon whose addresses are still up: it was
@@ -324,6 +327,7 @@ impl Daemon {
             }
             Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
         }
+        tokio::task::yield_now().await;
     }
 
     /// The sync groups by index into the (new) list of instances.
@@ -340,7 +344,7 @@ impl Daemon {
 
     /// A new config: instances whose settings did not change keep running
     /// untouched (no VIP flap); changed ones restart; removed ones resign.
-    fn reconfigure(&mut self, config: &Config) {
+    async fn reconfigure(&mut self, config: &Config) {
         let mut kept = Vec::new();
         for mut r in self.instances.drain(..) {
             if config.vrrp_instances.contains(&r.conf) {
@@ -353,21 +357,22 @@ impl Daemon {
             }
         }
         self.instances = kept;
+        let snap = Snapshot::read();
         for v in &config.vrrp_instances {
             if !self.instances.iter().any(|r| r.conf == *v) {
-                self.start_one(v);
+                self.start_one(v, &snap).await;
             }
         }
         self.listen();
         self.regroup(config);
-        self.settle();
+        self.settle().await;
     }
 
-    fn stop_all(&mut self) {
+    async fn stop_all(&mut self) {
         for r in self.instances.iter_mut() {
             r.vrrp.shutdown();
         }
-        self.settle();
+        self.settle().await;
         for r in &mut self.instances {
             remove_vmac(r);
         }
@@ -376,7 +381,7 @@ impl Daemon {
 
     /// Reads the links once and applies tracking to every instance, then
     /// the sync groups' fault.
-    fn track_all(&mut self) {
+    async fn track_all(&mut self) {
         let links = match Rtnl::open().and_then(|mut r| r.links()) {
             Ok(l) => l,
             Err(e) => return warn!("vrrp: reading links: {e}"),
@@ -388,16 +393,22 @@ impl Daemon {
         for g in &self.groups {
             g.update_fault(now, &mut self.instances, |r| &mut r.vrrp);
         }
-        self.settle();
+        self.settle().await;
     }
 
     /// Carries out every instance's pending actions; a state change moves
     /// the rest of its sync group, whose actions are carried out in turn.
-    fn settle(&mut self) {
+    /// Between instances that had work (a takeover adds its addresses and
+    /// announces them), the rest of the child runs: 256 instances taking
+    /// over at once must not hold up its heartbeats.
+    async fn settle(&mut self) {
         let now = Instant::now();
         loop {
             let mut changed = false;
             for i in 0..self.instances.len() {
+                if self.instances[i].vrrp.has_actions() {
+                    tokio::task::yield_now().await;
+                }
                 for to in act(&mut self.instances[i], &mut self.no_accept) {
                     changed = true;
                     for (g, n) in self.groups.iter_mut().zip(&self.group_notify) {
@@ -459,24 +470,40 @@ fn publish(instances: &[Running], status: &Status, states: &States, last_lines: 
 /// How often the `show vrrp` lines are refreshed.
 const STATUS_EVERY: Duration = Duration::from_millis(250);
 
-fn start(v: &VrrpInstance) -> Result<Running, String> {
+/// The kernel's links and addresses, read once for a batch of instances
+/// (each used to dump them for itself: with 256 instances and their 8,192
+/// addresses up, a restart read millions of records).
+struct Snapshot {
+    links: Vec<crate::net::Link>,
+    addrs: Vec<(i32, IpAddr, u8)>,
+}
+
+impl Snapshot {
+    fn read() -> Result<Snapshot, String> {
+        let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+        let links = rtnl.links().map_err(|e| format!("reading links: {e}"))?;
+        let addrs = rtnl.all_addresses().map_err(|e| format!("reading addresses: {e}"))?;
+        Ok(Snapshot { links, addrs })
+    }
+
+    fn link(&self, name: &str) -> Option<&crate::net::Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    fn addresses(&self, index: i32) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addrs.iter().filter(move |a| a.0 == index).map(|a| a.1)
+    }
+}
+
+fn start(v: &VrrpInstance, snap: &Snapshot) -> Result<Running, String> {
     let v6 = v.is_ipv6();
-    let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
-    let link = rtnl
-        .links()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|l| l.name == v.interface.as_str())
-        .ok_or_else(|| format!("no interface {}", v.interface))?;
+    let link = snap.link(v.interface.as_str()).cloned().ok_or_else(|| format!("no interface {}", v.interface))?;
     // The source: unicast_src_ip, else the interface's first IPv4 address
     // (not a VIP), or for IPv6 its link-local address (RFC 5798 5.1.2.1).
     let primary: IpAddr = match v.unicast_src_ip {
         Some(a) => a,
-        None => rtnl
+        None => snap
             .addresses(link.index)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|(a, _)| a)
             .find(|a| match a {
                 IpAddr::V4(_) => !v6 && !v.virtual_ipaddress.iter().any(|x| x.addr.addr == *a),
                 IpAddr::V6(x) => v6 && x.segments()[0] & 0xffc0 == 0xfe80,
@@ -534,12 +561,15 @@ fn start(v: &VrrpInstance) -> Result<Running, String> {
     };
     let resume = !v.use_vmac
         && v.virtual_ipaddress.first().is_some_and(|vip| {
-            let dev = vip.dev.as_deref().map_or(link.index, |d| {
-                rtnl.links().ok().and_then(|l| l.into_iter().find(|l| l.name == d)).map_or(-1, |l| l.index)
-            });
-            rtnl.addresses(dev).is_ok_and(|a| a.iter().any(|(ip, _)| *ip == vip.addr.addr))
+            let dev = vip.dev.as_deref().map_or(link.index, |d| snap.link(d).map_or(-1, |l| l.index));
+            snap.addresses(dev).any(|ip| ip == vip.addr.addr)
         });
-    let vmac = if v.use_vmac { Some(create_vmac(&mut rtnl, v, link.index, primary)?) } else { None };
+    let vmac = if v.use_vmac {
+        let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+        Some(create_vmac(&mut rtnl, v, link.index, primary)?)
+    } else {
+        None
+    };
     let peers = v.unicast_peer.to_vec();
     info!(
         "vrrp_instance {}: on {} from {primary}, vrid {}, priority {}, v{}",

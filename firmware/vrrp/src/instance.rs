@@ -147,6 +147,11 @@ impl Instance {
         cs(3 * u32::from(mai)) + self.skew_time()
     }
 
+    /// Whether actions wait for [`Instance::poll_action`].
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
