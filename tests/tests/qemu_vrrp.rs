@@ -92,12 +92,12 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     let t = Instant::now();
     let out = loop {
         let out = c.node(2).command("show vrrp", Duration::from_secs(20)).unwrap();
-        if out.contains("Master") || t.elapsed() > Duration::from_secs(2) {
+        if out.contains("MASTER") || t.elapsed() > Duration::from_secs(2) {
             break out;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(out.contains("VI_1 eth0 vrid 51 Master priority 100"), "{out}");
+    assert!(out.contains("VI_1 eth0 vrid 51 MASTER priority 100"), "{out}");
     // The sync daemon switched with the state (it follows VRRP at once).
     let sync2 = c.node(2).command("show ipvs-sync", Duration::from_secs(20)).unwrap();
     assert_eq!(sync2.trim(), "master on eth0 sync id 5");

@@ -114,5 +114,5 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     // The new child's first report reaches PID 1 within a quarter second.
     std::thread::sleep(Duration::from_secs(1));
     let vrrp = node.command("show vrrp", CMD).unwrap();
-    assert!(vrrp.contains("VI_1 eth0 vrid 9 Master"), "{vrrp}");
+    assert!(vrrp.contains("VI_1 eth0 vrid 9 MASTER"), "{vrrp}");
 }

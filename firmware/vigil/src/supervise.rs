@@ -466,11 +466,19 @@ impl Children {
         self.0.iter().all(|(_, w)| w.healthy.load(Ordering::Relaxed))
     }
 
-    /// `show supervision`.
+    /// `show supervision`: each child's state, and the CPU time a running
+    /// one has used.
     pub fn show(&self) -> String {
         self.0
             .iter()
-            .map(|(_, w)| w.line.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .map(|(_, w)| {
+                let line = w.line.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let pid = w.pid.load(Ordering::Relaxed);
+                match cpu_seconds(pid) {
+                    Some(cpu) if line.contains("running, pid") => format!("{line}, cpu {cpu:.2} s"),
+                    _ => line,
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -487,4 +495,20 @@ fn heartbeat(every: Duration) -> tokio::time::Interval {
     let mut beat = tokio::time::interval(every);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     beat
+}
+
+/// User and system CPU time a process has used, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    if pid == 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Some(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
 }

@@ -129,9 +129,10 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
     };
     d.track_all().await;
     let mut last_lines = None;
+    let epoch = Instant::now();
     loop {
         publish(&d.instances, &status, &states, &mut last_lines);
-        let deadline = d.instances.iter().filter_map(|r| r.vrrp.poll_timeout()).min();
+        let deadline = d.instances.iter().filter_map(|r| wake_at(r, epoch)).min();
         let sleep = timer.sleep_until(deadline);
         let link_event = async {
             match &monitor {
@@ -152,6 +153,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 d.settle().await;
             }
             _ = link_event => d.track_all().await,
+            _ = std::future::ready(()), if d.backlog => d.settle().await,
             dg = d.rx.recv() => {
                 let vrid = crate::vrrp_rx::vrid(&dg.payload);
                 for r in d.instances.iter_mut().filter(|r| {
@@ -283,6 +285,10 @@ struct Daemon {
     no_accept: crate::nft::NoAccept,
     /// One receiving socket per interface and family.
     rx: crate::vrrp_rx::Receivers,
+    /// Costly actions are left for the next turn of the loop.
+    backlog: bool,
+    /// Where the next turn's costly actions start (every instance gets its turn).
+    cursor: usize,
 }
 
 impl Daemon {
@@ -296,8 +302,10 @@ impl Daemon {
         self.settle().await;
     }
 
-    /// A receiver for every interface and family that has instances.
+    /// A receiver for every interface and family that has instances (and the
+    /// list of instances is published anew).
     fn listen(&mut self) {
+        MOVED.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut wanted: Vec<(i32, String, bool)> = Vec::new();
         for r in &self.instances {
             if !wanted.iter().any(|w| w.0 == r.ifindex && w.2 == r.v6) {
@@ -352,7 +360,7 @@ impl Daemon {
             } else {
                 info!("vrrp_instance {}: changed or removed: stopping", r.name);
                 r.vrrp.shutdown();
-                act(&mut r, &mut self.no_accept);
+                act(&mut r, &mut self.no_accept, false);
                 remove_vmac(&mut r);
             }
         }
@@ -398,43 +406,96 @@ impl Daemon {
 
     /// Carries out every instance's pending actions; a state change moves
     /// the rest of its sync group, whose actions are carried out in turn.
-    /// Between instances that had work (a takeover adds its addresses and
-    /// announces them), the rest of the child runs: 256 instances taking
-    /// over at once must not hold up its heartbeats.
+    /// Carries out the instances' actions in two passes: the cheap ones
+    /// (adverts, state changes) of every instance, then the costly ones
+    /// (adding or removing addresses, announcing them) in turn until
+    /// [`TURN`] is spent. What is left is the backlog, taken up on the next
+    /// turn of the loop: while 256 instances take over at once, those that
+    /// are master already keep sending their adverts, and the child keeps
+    /// answering its heartbeats.
     async fn settle(&mut self) {
-        let now = Instant::now();
+        let start = Instant::now();
+        self.backlog = false;
         loop {
             let mut changed = false;
             for i in 0..self.instances.len() {
-                if self.instances[i].vrrp.has_actions() {
-                    tokio::task::yield_now().await;
+                changed |= self.apply(i, true);
+            }
+            let n = self.instances.len();
+            for k in 0..n {
+                let i = (self.cursor + k) % n;
+                if !self.instances[i].vrrp.has_actions() {
+                    continue;
                 }
-                for to in act(&mut self.instances[i], &mut self.no_accept) {
-                    changed = true;
-                    for (g, n) in self.groups.iter_mut().zip(&self.group_notify) {
-                        if !g.contains(i) {
-                            continue;
-                        }
-                        g.member_changed(now, i, to, &mut self.instances, |r| &mut r.vrrp);
-                        let states: Vec<State> = g.members.iter().map(|&m| self.instances[m].vrrp.state()).collect();
-                        if let Some(s) = g.agreed_change(states) {
-                            info!("vrrp_sync_group {}: {}", g.name, state_name(s));
-                            run_notify(n, &g.name, "GROUP", s, None);
-                        }
-                    }
+                if start.elapsed() > TURN {
+                    self.cursor = i;
+                    self.backlog = true;
+                    return;
                 }
+                changed |= self.apply(i, false);
+                tokio::task::yield_now().await;
             }
             if !changed {
                 return;
             }
         }
     }
+
+    /// One instance's actions (only the cheap ones if `cheap`); a state it
+    /// moves to moves its sync group. Returns whether it changed state.
+    fn apply(&mut self, i: usize, cheap: bool) -> bool {
+        let now = Instant::now();
+        let moved = act(&mut self.instances[i], &mut self.no_accept, cheap);
+        if !moved.is_empty() {
+            MOVED.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        for &to in &moved {
+            for (g, n) in self.groups.iter_mut().zip(&self.group_notify) {
+                if !g.contains(i) {
+                    continue;
+                }
+                g.member_changed(now, i, to, &mut self.instances, |r| &mut r.vrrp);
+                let states: Vec<State> = g.members.iter().map(|&m| self.instances[m].vrrp.state()).collect();
+                if let Some(s) = g.agreed_change(states) {
+                    info!("vrrp_sync_group {}: {}", g.name, state_name(s));
+                    run_notify(n, &g.name, "GROUP", s, None);
+                }
+            }
+        }
+        !moved.is_empty()
+    }
 }
+
+/// When to wake for an instance: a backup's Master_Down timer exactly (a
+/// takeover is due to the microsecond), a master's next advert at the next
+/// [`ADVERT_SLOT`] boundary, so that many masters' adverts go out in one
+/// turn of the loop instead of a turn each (at most a slot late; the
+/// backups wait three intervals).
+fn wake_at(r: &Running, epoch: Instant) -> Option<Instant> {
+    let t = r.vrrp.poll_timeout()?;
+    if r.vrrp.state() != State::Master {
+        return Some(t);
+    }
+    let slot = ADVERT_SLOT.as_nanos();
+    let since = t.saturating_duration_since(epoch).as_nanos();
+    let up = since.div_ceil(slot) * slot;
+    Some(epoch + Duration::from_nanos(u64::try_from(up).unwrap_or(u64::MAX)))
+}
+
+/// Masters' adverts are sent together within this.
+const ADVERT_SLOT: Duration = Duration::from_millis(10);
+
+/// How long one turn of the loop spends on costly actions.
+const TURN: Duration = Duration::from_millis(20);
 
 /// Each instance's state for what follows VRRP, at once when one changes;
 /// the `show vrrp` lines (counters too) at most every [`STATUS_EVERY`]:
 /// with 256 instances, formatting them on every packet cost more than VRRP.
 fn publish(instances: &[Running], status: &Status, states: &States, last_lines: &mut Option<Instant>) {
+    let due = last_lines.is_none_or(|t| t.elapsed() >= STATUS_EVERY);
+    if !due && !MOVED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     states.send_if_modified(|s| {
         let same = s.len() == instances.len()
             && s.iter().zip(instances).all(|((n, st), r)| *n == r.name && *st == state_name(r.vrrp.state()));
@@ -466,6 +527,9 @@ fn publish(instances: &[Running], status: &Status, states: &States, last_lines: 
         .collect();
     *status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
 }
+
+/// An instance changed state since the states were last published.
+static MOVED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// How often the `show vrrp` lines are refreshed.
 const STATUS_EVERY: Duration = Duration::from_millis(250);
@@ -694,9 +758,15 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
 
 /// Carries out what the state machine asked for; returns the states it
 /// moved to (for the sync groups).
-fn act(r: &mut Running, no_accept: &mut crate::nft::NoAccept) -> Vec<State> {
+fn act(r: &mut Running, no_accept: &mut crate::nft::NoAccept, cheap: bool) -> Vec<State> {
     let mut moved = Vec::new();
-    while let Some(a) = r.vrrp.poll_action() {
+    loop {
+        let costly =
+            matches!(r.vrrp.peek_action(), Some(Action::AddAddresses | Action::RemoveAddresses | Action::Announce));
+        if cheap && costly {
+            break;
+        }
+        let Some(a) = r.vrrp.poll_action() else { break };
         match a {
             Action::Send(repr) => {
                 send(r, &repr);
@@ -855,6 +925,8 @@ fn addresses(r: &mut Running, add: bool) {
         Some(v) => (v.name.as_str(), v.index),
         None => (r.ifname.as_str(), r.ifindex),
     };
+    // Said once per interface: 32 lines per takeover drowned the console.
+    let mut done: Vec<(String, Vec<String>)> = Vec::new();
     for vip in &r.conf.virtual_ipaddress {
         let dev = vip.dev.as_deref().unwrap_or(home);
         let index = if dev == home {
@@ -870,13 +942,21 @@ fn addresses(r: &mut Running, add: bool) {
         };
         let label = vip.label.as_deref().map(|l| (l, vip.brd));
         match rtnl.change_address_labelled(index, vip.addr.addr, vip.addr.prefix, label, add) {
-            Ok(()) => {
-                info!("vrrp_instance {}: {} {} on {dev}", r.name, if add { "added" } else { "removed" }, vip.addr)
-            }
+            Ok(()) => match done.iter_mut().find(|(d, _)| d == dev) {
+                Some((_, list)) => list.push(vip.addr.to_string()),
+                None => done.push((dev.to_string(), vec![vip.addr.to_string()])),
+            },
             // Already there (adding) or already gone (removing): the goal holds.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::EADDRNOTAVAIL)) => {}
             Err(e) => warn!("vrrp_instance {}: {} {}: {e}", r.name, if add { "adding" } else { "removing" }, vip.addr),
         }
+    }
+    for (dev, list) in done {
+        let shown = match list.len() {
+            0..=4 => list.join(", "),
+            n => format!("{}, ... ({n} addresses)", list[..3].join(", ")),
+        };
+        info!("vrrp_instance {}: {} {shown} on {dev}", r.name, if add { "added" } else { "removed" });
     }
 }
 

@@ -51,6 +51,10 @@ pub struct Receivers {
     next: AtomicUsize,
 }
 
+/// A receiver's buffer: room for a burst of adverts from every instance of
+/// an interface (a 32-address advert takes about 2 KiB of kernel memory).
+const RCVBUF: usize = 4 << 20;
+
 /// At most this many packets are read from one socket per poll before the
 /// next socket's turn.
 const BURST: usize = 64;
@@ -119,6 +123,13 @@ fn open(ifindex: i32, ifname: &str, v6: bool) -> std::io::Result<AsyncFd<Socket>
         nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv6RecvHopLimit, &true)?;
     } else {
         sock.join_multicast_v4_n(&GROUP_V4, &socket2::InterfaceIndexOrAddress::Index(index))?;
+    }
+    // All the instances of an interface send at once (they started
+    // together): 256 adverts arrive in one burst, more than the default
+    // buffer holds. CAP_NET_ADMIN may go past rmem_max.
+    let want = RCVBUF;
+    if nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::RcvBufForce, &want).is_err() {
+        let _ = sock.set_recv_buffer_size(want);
     }
     sock.set_nonblocking(true)?;
     // SAFETY: the socket owns its descriptor and returns the same one from

@@ -152,6 +152,11 @@ impl Instance {
         !self.actions.is_empty()
     }
 
+    /// The action [`Instance::poll_action`] gives next, left in place.
+    pub fn peek_action(&self) -> Option<&Action> {
+        self.actions.front()
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
