@@ -34,7 +34,7 @@ fn a_committed_config_survives_a_power_cut() {
     let out = n.command("sett vigil_defs hostname x", CMD).unwrap();
     assert!(out.contains("error: unknown command \"sett\""), "{out}");
     let out = n.command("set vigil_defs hostnme x", CMD).unwrap();
-    assert!(out.contains("error: unknown keyword \"hostnme\" here"), "{out}");
+    assert!(out.contains("error: vigil_defs hostnme x: unknown keyword \"hostnme\" here"), "{out}");
     let out = n.command("set vigil_defs hostname -bad-", CMD).unwrap();
     assert!(out.contains("candidate unchanged"), "{out}");
     let out = n.command("set vigil_defs hostname lb-test", CMD).unwrap();
