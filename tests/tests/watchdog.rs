@@ -50,20 +50,26 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
 
     // Commits reach the running watchdog: a new timeout (as the driver
     // took it), off (disarmed: no reset however long), on again.
-    let commit = |node: &mut vigil_image::Node, line: &str| {
+    // The loop logs the watchdog's change as it applies the commit; the
+    // shell (a thread of its own) prints its answer when it gets it: the
+    // log line may come first, so it is looked for from the commit on.
+    let commit = |node: &mut vigil_image::Node, line: &str, then: &str| {
         let out = node.command(line, CMD).unwrap();
         assert!(!out.contains("error"), "{out}");
+        let from = node.console_text().len();
         let out = node.command("commit", CMD).unwrap();
         assert!(out.contains("written and applied"), "{out}");
+        let t = Instant::now();
+        while !node.console_text()[from..].contains(then) {
+            assert!(t.elapsed() < CMD, "no {then:?} after the commit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     };
-    commit(node, "set vigil_defs watchdog_timeout 5");
-    node.expect("watchdog: /dev/watchdog0 timeout 5 s", CMD).unwrap();
-    commit(node, "set vigil_defs watchdog off");
-    node.expect("watchdog: /dev/watchdog0 disarmed", CMD).unwrap();
+    commit(node, "set vigil_defs watchdog_timeout 5", "watchdog: /dev/watchdog0 timeout 5 s");
+    commit(node, "set vigil_defs watchdog off", "watchdog: /dev/watchdog0 disarmed");
     std::thread::sleep(Duration::from_secs(8));
     assert_eq!(node.console_text().matches(BOOT_LINE).count(), 2, "no reset while disarmed");
-    commit(node, "set vigil_defs watchdog on");
-    node.expect("watchdog: /dev/watchdog0 armed, timeout 5 s", CMD).unwrap();
+    commit(node, "set vigil_defs watchdog on", "watchdog: /dev/watchdog0 armed, timeout 5 s");
 
     // A clean halt: disarmed; the halted VM is not reset.
     node.send_line("halt now").unwrap();
