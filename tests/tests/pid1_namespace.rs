@@ -69,10 +69,12 @@ impl Pid1 {
     }
 
     /// Runs a shell inside vigil's namespaces (its parent is outside them,
-    /// so what it leaves behind is re-parented to vigil).
+    /// so what it leaves behind is re-parented to vigil), and in its root
+    /// directory (`-r`: the same on a host, and right when the tests run in
+    /// a chroot, as `ci/fresh --full` does).
     fn sh(&self, script: &str) -> String {
         let out = Command::new("nsenter")
-            .args(["-t", &self.host_pid().to_string(), "-p", "-m", "-u", "-n", "--", "/bin/sh", "-c", script])
+            .args(["-t", &self.host_pid().to_string(), "-r", "-p", "-m", "-u", "-n", "--", "/bin/sh", "-c", script])
             .output()
             .expect("nsenter");
         assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
