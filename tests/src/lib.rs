@@ -133,6 +133,15 @@ fn ipvsadm_files() -> Vec<(String, PathBuf)> {
     files
 }
 
+/// The children's pids as `show supervision` lists them (a restarted child
+/// has a new one).
+pub fn supervised_pids(show_supervision: &str) -> Vec<String> {
+    show_supervision
+        .lines()
+        .filter_map(|l| l.split("running, pid ").nth(1)?.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
 /// A fresh directory for one test's sockets and logs, under the target dir
 /// (kept after the run, for the logs).
 pub fn test_dir(name: &str) -> PathBuf {

@@ -30,11 +30,6 @@ fn big_config() -> String {
     c
 }
 
-/// The children's pids as `show supervision` lists them.
-fn pids(sup: &str) -> Vec<String> {
-    sup.lines().filter_map(|l| l.split("running, pid ").nth(1)?.split_whitespace().next().map(str::to_string)).collect()
-}
-
 #[test]
 fn a_busy_console_kills_no_child() {
     if !have_qemu("qemu-x86_64") {
@@ -53,7 +48,7 @@ fn a_busy_console_kills_no_child() {
     node.expect("vrrp_instance VI_1: BACKUP -> MASTER", BOOT_TIMEOUT).unwrap();
     let long = Duration::from_secs(120);
     let before = node.command("show supervision", long).unwrap();
-    let started = pids(&before);
+    let started = vigil_tests::supervised_pids(&before);
     assert_eq!(started.len(), 2, "{before}");
 
     // One `show config` (1.6 MB: the shell streams it as the console takes
@@ -87,7 +82,7 @@ fn a_busy_console_kills_no_child() {
     }
     node.send_line("").unwrap();
     let after = node.command("show supervision", long).unwrap();
-    assert_eq!(pids(&after), started, "a child was restarted:\n{after}");
+    assert_eq!(vigil_tests::supervised_pids(&after), started, "a child was restarted:\n{after}");
     let console = node.console_text();
     for bad in ["missed its heartbeats", "child was killed", "crash loop"] {
         assert!(!console.contains(bad), "{bad:?} during the busy console");

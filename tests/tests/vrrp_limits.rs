@@ -35,10 +35,6 @@ fn config(node: u8, priority: u8) -> String {
     c
 }
 
-fn pids(sup: &str) -> Vec<String> {
-    sup.lines().filter_map(|l| l.split("running, pid ").nth(1)?.split_whitespace().next().map(str::to_string)).collect()
-}
-
 /// How many instances `show vrrp` lists in `state`.
 fn count(node: &mut vigil_image::Node, state: &str) -> usize {
     let out = node.command("show vrrp", Duration::from_secs(60)).unwrap();
@@ -100,8 +96,9 @@ fn two_appliances_at_256_instances_of_32_addresses() {
         assert!(t.elapsed() < Duration::from_secs(60), "node 2 did not back up every instance in 60 s");
         std::thread::sleep(Duration::from_secs(2));
     }
-    let before: Vec<Vec<String>> =
-        (1..=2).map(|n| pids(&c.node(n).command("show supervision", Duration::from_secs(60)).unwrap())).collect();
+    let before: Vec<Vec<String>> = (1..=2)
+        .map(|n| vigil_tests::supervised_pids(&c.node(n).command("show supervision", Duration::from_secs(60)).unwrap()))
+        .collect();
     let cpu0: Vec<f64> = (1..=2).map(|n| vrrp_cpu(c.node(n))).collect();
     let t = Instant::now();
     std::thread::sleep(Duration::from_secs(30));
@@ -109,7 +106,7 @@ fn two_appliances_at_256_instances_of_32_addresses() {
         let cpu = (vrrp_cpu(c.node(n)) - cpu0[n - 1]) / t.elapsed().as_secs_f64();
         eprintln!("node {n}: the VRRP child used {:.0} % of the (emulated) CPU over 30 s", cpu * 100.0);
         let node = c.node(n);
-        let after = pids(&node.command("show supervision", Duration::from_secs(60)).unwrap());
+        let after = vigil_tests::supervised_pids(&node.command("show supervision", Duration::from_secs(60)).unwrap());
         assert_eq!(after, before[n - 1], "node {n}: a child was restarted");
         assert!(!node.console_text().contains("missed its heartbeats"), "node {n}: a child missed its heartbeats");
     }
