@@ -142,6 +142,17 @@ pub fn supervised_pids(show_supervision: &str) -> Vec<String> {
         .collect()
 }
 
+/// A flash image for `board` in `dir`, holding `config` (keepalived.conf
+/// text) as its first generation: `name.conf` and `name.img`.
+pub fn flash_with(dir: &std::path::Path, board: &str, name: &str, config: &str) -> PathBuf {
+    let b = vigil_image::load_board(board).expect("board");
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(&conf, config).expect("writing the config");
+    let flash = dir.join(format!("{name}.img"));
+    vigil_image::config_tool::install(&b, &flash, &conf).expect("installing the config");
+    flash
+}
+
 /// A fresh directory for one test's sockets and logs, under the target dir
 /// (kept after the run, for the logs).
 pub fn test_dir(name: &str) -> PathBuf {
@@ -178,6 +189,13 @@ impl Cluster {
             cluster.nodes.push(Node::start(&img, spec)?);
         }
         Ok(cluster)
+    }
+
+    /// A flash image for `board` in this cluster's directory, holding
+    /// `config` (keepalived.conf text) as its first generation: `name.conf`
+    /// and `name.img`.
+    pub fn flash_with(&self, board: &str, name: &str, config: &str) -> PathBuf {
+        flash_with(&self.dir, board, name, config)
     }
 
     /// A switch and no nodes yet (see [`Cluster::add`]).

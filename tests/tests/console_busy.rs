@@ -36,12 +36,8 @@ fn a_busy_console_kills_no_child() {
         return;
     }
     let img = vigil_tests::image("qemu-x86_64");
-    let board = vigil_image::load_board("qemu-x86_64").unwrap();
     let mut c = Cluster::empty("console-busy").unwrap();
-    let conf = c.dir.join("big.conf");
-    std::fs::write(&conf, big_config()).unwrap();
-    let flash = c.dir.join("flash.img");
-    vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
+    let flash = c.flash_with("qemu-x86_64", "big", &big_config());
     let n = c.add(&img, |s| s.flash = Some(flash.clone())).unwrap();
     let node = c.node(n);
     node.wait_ready(BOOT_TIMEOUT).unwrap();

@@ -13,15 +13,14 @@ fn a_wrong_clock_is_stepped_at_boot_and_stays_within_50_ms() {
     }
     let ts_img = vigil_tests::test_server_image("qemu-x86_64");
     let img = vigil_tests::image("qemu-x86_64");
-    let board = vigil_image::load_board("qemu-x86_64").unwrap();
     let mut c = Cluster::empty("qemu-time").unwrap();
     let server = c.add(&ts_img, |s| s.extra_cmdline = "vigil.name=ntp vigil.ip=10.0.0.11/24".into()).unwrap();
     c.node(server).expect("test-server: ntp ready", BOOT_TIMEOUT).unwrap();
-    let conf = c.dir.join("time.conf");
-    std::fs::write(&conf, "vigil_defs {\n time_server 10.0.0.11\n}\ninterface eth0 {\n address 10.0.0.1/24\n}\n")
-        .unwrap();
-    let flash = c.dir.join("flash.img");
-    vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
+    let flash = c.flash_with(
+        "qemu-x86_64",
+        "time",
+        "vigil_defs {\n time_server 10.0.0.11\n}\ninterface eth0 {\n address 10.0.0.1/24\n}\n",
+    );
     let n = c
         .add(&img, |s| {
             s.flash = Some(flash.clone());

@@ -34,16 +34,11 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     if !have_qemu("qemu-x86_64") {
         return;
     }
-    let board = vigil_image::load_board("qemu-x86_64").unwrap();
     let dir = vigil_tests::test_dir("qemu-vrrp-flash");
-    let mut flashes = Vec::new();
-    for (n, prio) in [(1u8, 150u8), (2, 100)] {
-        let conf = dir.join(format!("node{n}.conf"));
-        std::fs::write(&conf, config(n, prio)).unwrap();
-        let flash = dir.join(format!("node{n}.img"));
-        vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
-        flashes.push(flash);
-    }
+    let flashes: Vec<_> = [(1u8, 150u8), (2, 100)]
+        .iter()
+        .map(|&(n, prio)| vigil_tests::flash_with(&dir, "qemu-x86_64", &format!("node{n}"), &config(n, prio)))
+        .collect();
     let mut c = Cluster::start_with("qemu-vrrp", "qemu-x86_64", 2, |s| {
         s.flash = Some(flashes[usize::from(s.index) - 1].clone());
     })

@@ -57,16 +57,11 @@ fn two_appliances_at_256_instances_of_32_addresses() {
         return;
     }
     let img = vigil_tests::image("qemu-x86_64");
-    let board = vigil_image::load_board("qemu-x86_64").unwrap();
     let mut c = Cluster::empty("vrrp-limits").unwrap();
-    let mut flashes = Vec::new();
-    for (node, priority) in [(1u8, 200u8), (2, 100)] {
-        let conf = c.dir.join(format!("node{node}.conf"));
-        std::fs::write(&conf, config(node, priority)).unwrap();
-        let flash = c.dir.join(format!("flash{node}.img"));
-        vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
-        flashes.push(flash);
-    }
+    let flashes: Vec<_> = [(1u8, 200u8), (2, 100)]
+        .iter()
+        .map(|&(node, priority)| c.flash_with("qemu-x86_64", &format!("node{node}"), &config(node, priority)))
+        .collect();
     // Node 1 alone first: it takes over all 256 instances (8,192 addresses
     // added and announced: under TCG that takes most of a minute).
     c.add(&img, |s| s.flash = Some(flashes[0].clone())).unwrap();

@@ -16,12 +16,8 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
         return;
     }
     let img = vigil_tests::debug_image("qemu-x86_64");
-    let board = vigil_image::load_board("qemu-x86_64").unwrap();
     let mut c = Cluster::empty("watchdog").unwrap();
-    let conf = c.dir.join("watchdog.conf");
-    std::fs::write(&conf, "vigil_defs {\n watchdog on\n watchdog_timeout 3\n}\n").unwrap();
-    let flash = c.dir.join("flash.img");
-    vigil_image::config_tool::install(&board, &flash, &conf).unwrap();
+    let flash = c.flash_with("qemu-x86_64", "watchdog", "vigil_defs {\n watchdog on\n watchdog_timeout 3\n}\n");
     let n = c
         .add(&img, |s| {
             s.flash = Some(flash.clone());
