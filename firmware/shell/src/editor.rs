@@ -7,7 +7,9 @@
 //! insert or delete mid-line is drawn with the terminal's insert/delete
 //! character sequences (ICH/DCH) instead of redrawing the rest of the line,
 //! and escape sequences are parsed as ECMA-48 says (CSI with parameters) with
-//! bounded state; a lone ESC is dropped, never the key after it.
+//! bounded state; a lone ESC is dropped, never the key after it, and an
+//! escape sequence left unfinished for [`ESC_TIMEOUT`] is abandoned (the
+//! caller holds the clock: [`Editor::in_escape`], [`Editor::abandon_escape`]).
 
 /// What a key did, for the shell to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,10 @@ pub enum Event {
 
 /// The longest line, in characters (the same bound as the config parser's).
 pub const MAX_LINE: usize = 4096;
+
+/// A terminal sends an escape sequence in one write; an ESC that nothing
+/// follows within this was the Escape key (readline's `keyseq-timeout`).
+pub const ESC_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// An escape sequence being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +139,18 @@ impl Editor {
 
     pub fn history(&self) -> &[String] {
         &self.history
+    }
+
+    /// Whether an escape sequence is half read (the caller abandons it
+    /// after [`ESC_TIMEOUT`] without a byte).
+    pub fn in_escape(&self) -> bool {
+        self.esc != Esc::None
+    }
+
+    /// The terminal went quiet mid-sequence: what was read of it is
+    /// dropped, and the next byte is a key of its own.
+    pub fn abandon_escape(&mut self) {
+        self.esc = Esc::None;
     }
 
     /// Inserts text at the cursor (completion).

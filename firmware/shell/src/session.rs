@@ -5,7 +5,7 @@
 //! [`System`].
 
 use crate::diff::diff;
-use crate::editor::{Editor, Event, MAX_LINE};
+use crate::editor::{ESC_TIMEOUT, Editor, Event, MAX_LINE};
 use crate::password;
 use std::time::{Duration, Instant};
 use vigil_config::keepalived::edit::{self, Op};
@@ -94,6 +94,9 @@ pub struct Shell<S: System> {
     out: String,
     power: Option<Power>,
     completer: edit::Completer,
+    /// When the last byte came (an escape sequence left unfinished is
+    /// abandoned [`ESC_TIMEOUT`] after it).
+    last_byte: Option<Instant>,
 }
 
 const COMMANDS: &[&str] = &[
@@ -113,6 +116,7 @@ impl<S: System> Shell<S> {
             out: String::new(),
             power: None,
             completer: edit::Completer::default(),
+            last_byte: None,
         };
         s.enter_login_if_needed();
         s
@@ -153,10 +157,14 @@ impl<S: System> Shell<S> {
             Mode::Login { locked_until, .. } => locked_until,
             _ => None,
         };
-        [self.pending.as_ref().map(|p| p.0), lock].into_iter().flatten().min()
+        let escape = self.last_byte.filter(|_| self.editor.in_escape()).map(|t| t + ESC_TIMEOUT);
+        [self.pending.as_ref().map(|p| p.0), lock, escape].into_iter().flatten().min()
     }
 
     pub fn handle_timeout<W: embedded_io::Write>(&mut self, now: Instant, out: &mut W) -> Result<(), W::Error> {
+        if self.last_byte.is_some_and(|t| now >= t + ESC_TIMEOUT) {
+            self.editor.abandon_escape();
+        }
         if let Some((deadline, previous)) = &self.pending
             && now >= *deadline
         {
@@ -183,6 +191,14 @@ impl<S: System> Shell<S> {
 
     /// Feeds bytes typed at the console.
     pub fn feed<W: embedded_io::Write>(&mut self, now: Instant, bytes: &[u8], out: &mut W) -> Result<(), W::Error> {
+        if self.last_byte.is_some_and(|t| now >= t + ESC_TIMEOUT) {
+            // Bytes that come after the timeout passed unnoticed (a caller
+            // that was busy): the escape was a key of its own all the same.
+            self.editor.abandon_escape();
+        }
+        if !bytes.is_empty() {
+            self.last_byte = Some(now);
+        }
         for &b in bytes {
             let ev = self.editor.feed(b);
             // The editor's echo (and Enter's newline) comes before what the

@@ -327,3 +327,28 @@ fn overlong_lines_are_refused_in_commands_and_pastes() {
     assert_eq!(t.shell.candidate, before);
     assert!(t.line("show candidate").contains("VI_1"));
 }
+
+#[test]
+fn an_escape_that_nothing_follows_in_time_is_the_escape_key() {
+    let mut t = Term::new();
+    t.line("show version");
+    // ESC, then the rest of Up within the timeout: history.
+    t.keys(b"\x1b");
+    let due = t.shell.poll_timeout().expect("a half-read escape waits for its timeout");
+    assert_eq!(due, t.now + vigil_shell::editor::ESC_TIMEOUT);
+    t.wait(Duration::from_millis(100));
+    t.keys(b"[A");
+    assert_eq!(t.shell.redraw(), "vigil> show version");
+    t.keys(b"\x15"); // Ctrl-U
+    // ESC, the terminal quiet past the timeout: "[A" is typed text.
+    t.keys(b"\x1b");
+    t.wait(Duration::from_millis(600));
+    assert_eq!(t.shell.poll_timeout(), None, "nothing left to wait for");
+    t.keys(b"[A");
+    assert_eq!(t.shell.redraw(), "vigil> [A");
+    // The same when the caller was late and the bytes come after the timeout.
+    t.keys(b"\x15\x1b");
+    t.now += Duration::from_secs(1);
+    t.keys(b"[B");
+    assert_eq!(t.shell.redraw(), "vigil> [B");
+}

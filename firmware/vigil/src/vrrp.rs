@@ -154,12 +154,14 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
             }
             _ = link_event => d.track_all().await,
             _ = std::future::ready(()), if d.backlog => d.settle().await,
-            dg = d.rx.recv() => {
-                let vrid = crate::vrrp_rx::vrid(&dg.payload);
-                for r in d.instances.iter_mut().filter(|r| {
-                    r.ifindex == dg.ifindex && r.v6 == dg.v6 && Some(r.conf.virtual_router_id) == vrid
-                }) {
-                    receive(r, dg.src, dg.ttl, &dg.payload);
+            batch = d.rx.recv() => {
+                for dg in &batch {
+                    let vrid = crate::vrrp_rx::vrid(&dg.payload);
+                    for r in d.instances.iter_mut().filter(|r| {
+                        r.ifindex == dg.ifindex && r.v6 == dg.v6 && Some(r.conf.virtual_router_id) == vrid
+                    }) {
+                        receive(r, dg.src, dg.ttl, &dg.payload);
+                    }
                 }
                 d.settle().await;
             }
