@@ -44,7 +44,7 @@ const PROMPT: &str = "vigil> ";
 
 /// The largest keepalived.conf `load keepalived` takes: the parser's bound on
 /// all config text.
-const PASTE_BYTES: usize = 16 << 20;
+pub const PASTE_BYTES: usize = 16 << 20;
 
 const HELP: &str = "\
 show config | candidate | compare | history | limits | <status>

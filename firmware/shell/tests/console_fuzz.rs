@@ -1,20 +1,82 @@
 //! The console fuzzer: seeded random keys, words, pastes and escape
 //! sequences typed into the sans-IO shell over the real config store (on
-//! in-memory flash). Whatever is typed: no panic; each key's output is
-//! bounded (a few bytes for an editing key, the size of the configs for a
-//! command), so no key can cost quadratic work; and the flash only ever
-//! holds generations that load and validate.
+//! in-memory flash). Whatever is typed: no panic; each key's output and the
+//! memory it takes at its peak are bounded (a few bytes and kilobytes for an
+//! editing key, a multiple of the configs' size for a command), so no key
+//! can cost quadratic work; the memory the shell holds between keys stays
+//! under its paste and history bounds; and the flash only ever holds
+//! generations that load and validate. The slowest key's time is printed (a
+//! figure, not an assertion: timing belongs to benchmarks).
 //!
 //! `cargo test -p vigil-shell --test console_fuzz` runs a fixed count;
 //! `VIGIL_FUZZ_SESSIONS=5000 VIGIL_FUZZ_SEED=7 cargo test --release ...` runs
 //! longer by hand.
 
+use std::alloc::{GlobalAlloc, Layout, System as Heap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use vigil_config::Config;
 use vigil_config::keepalived::{Flavor, export};
 use vigil_config::store::{MemFlash, Store};
 use vigil_shell::editor::MAX_LINE;
 use vigil_shell::session::{Shell, System};
+
+/// The heap, counted: bytes in use now and the most since [`Counting::mark`].
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+impl Counting {
+    /// Starts a measurement; returns the bytes in use now.
+    fn mark() -> usize {
+        let now = IN_USE.load(Ordering::Relaxed);
+        PEAK.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// The most in use since the mark, above it.
+    fn peak_since(mark: usize) -> usize {
+        PEAK.load(Ordering::Relaxed).saturating_sub(mark)
+    }
+
+    fn grew(by: usize) {
+        let now = IN_USE.fetch_add(by, Ordering::Relaxed) + by;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is passed to the system allocator unchanged, with the
+// caller's layout and pointer; the counters around it never touch memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is the system's.
+        let p = unsafe { Heap.alloc(layout) };
+        if !p.is_null() {
+            Counting::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
+        unsafe { Heap.dealloc(ptr, layout) };
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as for `dealloc`, and `new_size` is the caller's to vouch for.
+        let p = unsafe { Heap.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+            Counting::grew(new_size);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 struct MemSystem {
     store: Store<MemFlash>,
@@ -215,6 +277,11 @@ fn default_config() -> Config {
     .config
 }
 
+/// The running and candidate configs' size, as exported text.
+fn config_bytes(shell: &Shell<MemSystem>) -> usize {
+    export(&shell.running, Flavor::Vigil).len() + export(&shell.candidate, Flavor::Vigil).len()
+}
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -225,7 +292,12 @@ fn random_console_input_is_bounded_and_the_flash_stays_valid() {
     let sessions = env("VIGIL_FUZZ_SESSIONS", 25);
     let mut rng = fastrand::Rng::with_seed(seed);
     let (mut keys, mut commits) = (0u64, 0u64);
+    // [editing keys, command keys]
+    let mut worst_mem = [0usize; 2];
+    let mut worst_time = [Duration::ZERO; 2];
+    let mut max_held = 0usize;
     for session in 0..sessions {
+        let session_start = IN_USE.load(Ordering::Relaxed);
         let store = Store::new(MemFlash::new(8 * 65536), 65536).unwrap();
         let mut shell = Shell::new(MemSystem { store }, default_config());
         let mut now = Instant::now();
@@ -235,7 +307,12 @@ fn random_console_input_is_bounded_and_the_flash_stays_valid() {
             let bytes = input(&mut rng);
             for &b in &bytes {
                 out.clear();
+                out.shrink_to(64 << 10);
+                let mark = Counting::mark();
+                let t = Instant::now();
                 shell.feed(now, &[b], &mut out).unwrap();
+                let took = t.elapsed();
+                let peak = Counting::peak_since(mark);
                 keys += 1;
                 // An editing key draws a few bytes, or the line once (Ctrl-L,
                 // history); Enter, Tab and ? may print up to the configs and
@@ -256,6 +333,25 @@ fn random_console_input_is_bounded_and_the_flash_stays_valid() {
                     "seed {seed} session {session}: key {b:#04x} printed {} bytes (bound {bound})",
                     out.len()
                 );
+                // Memory: what the key printed, twice over (built, then
+                // written), a line's worth for the editor, and for a command
+                // a multiple of the configs it works on (export, parse, diff
+                // and the new candidate each hold a copy or a model of one).
+                let mem_bound = 2 * bound
+                    + 16 * MAX_LINE
+                    + (64 << 10)
+                    + if command { 64 * config_bytes(&shell) + (1 << 20) } else { 0 };
+                assert!(
+                    peak <= mem_bound,
+                    "seed {seed} session {session}: key {b:#04x} took {peak} bytes at its peak (bound {mem_bound})"
+                );
+                let class = usize::from(command);
+                if peak > worst_mem[class] {
+                    worst_mem[class] = peak;
+                }
+                if took > worst_time[class] {
+                    worst_time[class] = took;
+                }
                 if shell.take_power().is_some() {
                     shell.handle_timeout(now, &mut out).unwrap();
                 }
@@ -266,6 +362,12 @@ fn random_console_input_is_bounded_and_the_flash_stays_valid() {
                 shell.handle_timeout(now, &mut out).unwrap();
             }
         }
+        // Between keys the shell holds its configs, its history and at
+        // most a paste's bound.
+        let held = IN_USE.load(Ordering::Relaxed).saturating_sub(session_start);
+        let held_bound = vigil_shell::session::PASTE_BYTES + 64 * config_bytes(&shell) + 100 * 4 * MAX_LINE + (4 << 20);
+        assert!(held <= held_bound, "seed {seed} session {session}: the shell holds {held} bytes (bound {held_bound})");
+        max_held = max_held.max(held);
         // Every generation on flash loads and is valid.
         let history = shell.system.history();
         commits += history.len() as u64;
@@ -275,5 +377,15 @@ fn random_console_input_is_bounded_and_the_flash_stays_valid() {
         }
     }
     eprintln!("console fuzz: seed {seed}, {sessions} sessions, {keys} keys, {commits} generations on flash checked");
+    eprintln!(
+        "console fuzz: peak memory per key {} KiB (editing), {} KiB (commands); at most {} KiB held between keys",
+        worst_mem[0] >> 10,
+        worst_mem[1] >> 10,
+        max_held >> 10
+    );
+    eprintln!(
+        "console fuzz: slowest key {:?} (editing), {:?} (commands) (a figure for the record, not a bound)",
+        worst_time[0], worst_time[1]
+    );
     assert!(commits > 0, "the fuzzer never committed anything: it does not reach the flash");
 }
