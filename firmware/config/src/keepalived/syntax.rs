@@ -682,6 +682,67 @@ mod tests {
         assert_eq!(e, "/nope.conf:1:1: cannot read: No such file or directory");
     }
 
+    /// Each bound, exactly at its limit (parsed) and one past it (refused,
+    /// naming the bound), with the default limits where the input is cheap
+    /// to build and scaled-down ones where it is not.
+    #[test]
+    fn every_bound_takes_its_limit_and_refuses_one_more() {
+        let d = Limits::default();
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        // Depth: 16 open blocks parse, 17 do not.
+        let nest = |n: usize| format!("{}x 1\n{}", "a {\n".repeat(n), "}\n".repeat(n));
+        parse_str("d.conf", &nest(d.depth)).unwrap();
+        let e = parse_str("d.conf", &nest(d.depth + 1)).unwrap_err().to_string();
+        assert!(e.contains("blocks nested deeper than 16, the limit"), "{e}");
+        // Line length: 4096 bytes parse, 4097 do not.
+        let line = |n: usize| format!("a {}\n", "x".repeat(n - 2));
+        parse_str("l.conf", &line(d.line_bytes)).unwrap();
+        let e = parse_str("l.conf", &line(d.line_bytes + 1)).unwrap_err().to_string();
+        assert!(e.ends_with("this line is 4097 bytes long; the limit is 4096 bytes a line"), "{e}");
+        // Words: a million parse, one more does not (braces count).
+        let words = |n: usize| "w\n".repeat(n);
+        assert_eq!(parse_str("w.conf", &words(d.words)).unwrap().len(), d.words);
+        let e = parse_str("w.conf", &words(d.words + 1)).unwrap_err().to_string();
+        assert_eq!(e, "w.conf:1000001:1: more than 1000000 words in the config, the limit");
+        // Bytes: 16 MiB of text parse (in many files: one line is bounded),
+        // one byte more does not.
+        let chunk = "w\n".repeat(1 << 18); // 512 KiB, 262,144 words
+        let files = d.bytes / chunk.len(); // 32
+        let mut m = BTreeMap::from([("/k/main.conf", "include x/*.conf\n")]);
+        for i in 0..files {
+            m.insert(leak(format!("/k/x/{i:02}.conf")), leak(chunk.clone()));
+        }
+        let within = Limits { words: usize::MAX, ..d };
+        let main_len = "include x/*.conf\n".len();
+        // The main file counts too: trim the last file by as much.
+        m.insert("/k/x/31.conf", leak(chunk[main_len..].to_string()));
+        parse_file_within(&Mem(m.clone()), "/k/main.conf", within).unwrap();
+        m.insert("/k/x/31.conf", leak(chunk[main_len - 1..].to_string()));
+        let e = parse_file_within(&Mem(m), "/k/main.conf", within).unwrap_err().to_string();
+        assert!(e.ends_with("would be larger than 16 MiB, the limit for all config text together"), "{e}");
+        // Files: 256 included files parse, 257 do not.
+        let many = |n: usize| {
+            let mut m = BTreeMap::from([("/k/main.conf", "include x/*.conf\n")]);
+            for i in 0..n {
+                m.insert(leak(format!("/k/x/{i:03}.conf")), "w\n");
+            }
+            Mem(m)
+        };
+        assert_eq!(parse_file(&many(d.files), "/k/main.conf").unwrap().len(), d.files);
+        let e = parse_file(&many(d.files + 1), "/k/main.conf").unwrap_err().to_string();
+        assert!(e.contains("more than 256 included files in all, the limit"), "{e}");
+        // Include depth: a chain of 8 includes parses, 9 do not.
+        let chain = |n: usize| {
+            Mem(BTreeMap::from_iter((0..=n).map(|i| {
+                let text = if i < n { leak(format!("include {}.conf\n", i + 1)) } else { "w\n" };
+                (leak(format!("/k/{i}.conf")), text)
+            })))
+        };
+        assert_eq!(parse_file(&chain(d.include_depth), "/k/0.conf").unwrap().len(), 1);
+        let e = parse_file(&chain(d.include_depth + 1), "/k/0.conf").unwrap_err().to_string();
+        assert!(e.contains("includes nested deeper than 8, the limit"), "{e}");
+    }
+
     #[test]
     fn wildcards() {
         assert!(wildcard("*.conf", "a.conf"));
