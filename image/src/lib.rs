@@ -9,6 +9,7 @@ pub mod apt;
 pub mod boards;
 pub mod build;
 pub mod config_tool;
+pub mod disk;
 pub mod elf;
 pub mod initramfs;
 pub mod kernel;

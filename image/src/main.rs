@@ -31,6 +31,17 @@ enum Cmd {
         #[arg(long)]
         firmware: Option<PathBuf>,
     },
+    /// Build a board's GPT disk image (bootloader, slots A and B, config
+    /// ring, state), to flash onto an appliance or boot in QEMU.
+    Disk {
+        #[arg(long, default_value = "qemu-x86_64")]
+        board: String,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Use this firmware binary instead of building it.
+        #[arg(long)]
+        firmware: Option<PathBuf>,
+    },
     /// List what a built initramfs holds.
     Ls {
         #[arg(long, default_value = "qemu-x86_64")]
@@ -131,6 +142,21 @@ fn real_main() -> Result<()> {
             println!("modules   {} ({})", img.modules.len(), img.modules.join(" "));
             println!("built-in  {}", img.builtin.join(" "));
             println!("cmdline   {}", img.cmdline);
+        }
+        Cmd::Disk { board, output, firmware } => {
+            let b = boards::load_board(&board)?;
+            let fw = match firmware {
+                Some(f) => f,
+                None => build::firmware(b.arch)?,
+            };
+            let img = build::build_image(&b, &fw)?;
+            let tree = kernel::fetch(&b)?;
+            let d = vigil_image::disk::build(&b, &tree.image, &img.initrd, &output)?;
+            println!("disk      {} ({} MiB, GPT)", d.path.display(), d.size >> 20);
+            for p in &d.parts {
+                println!("  {:<2} {:<8} at {:>4} MiB, {:>4} MiB", p.number, p.name, p.offset >> 20, p.size >> 20);
+            }
+            println!("slots a, b: {} {} build {}", d.manifest.board, d.manifest.version, d.manifest.build);
         }
         Cmd::Ls { board } => {
             let path = vigil_image::paths::out_dir().join(&board).join("initramfs.cpio.gz");

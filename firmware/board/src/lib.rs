@@ -169,6 +169,25 @@ pub struct Flash {
     pub partitions: Vec<Partition>,
 }
 
+/// What a GPT takes at each end of a disk with 512-byte sectors: the
+/// protective MBR (first end only), a header and 128 entries of 128 bytes.
+pub const GPT_BYTES: u64 = 34 * 512;
+
+/// The partitions a disk image has, by name: what each holds.
+pub mod part {
+    /// The config ring (vigil's own format, at the same offset as before the
+    /// disk had a partition table).
+    pub const CONFIG: &str = "config";
+    /// Firmware slots: a FAT file system with the kernel, the initramfs and
+    /// the slot's manifest.
+    pub const SLOT_A: &str = "slot-a";
+    pub const SLOT_B: &str = "slot-b";
+    /// The EFI system partition: the bootloader, its script and environment.
+    pub const ESP: &str = "esp";
+    /// The updater's state.
+    pub const STATE: &str = "state";
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
@@ -278,6 +297,13 @@ impl Board {
                 }
                 if p.offset.0.saturating_add(p.size.0) > f.size.0 {
                     err(&field, format!("ends at {} beyond the flash size {}", Size(p.offset.0 + p.size.0), f.size));
+                } else if p.offset.0 < GPT_BYTES || p.offset.0 + p.size.0 > f.size.0.saturating_sub(GPT_BYTES) {
+                    err(
+                        &field,
+                        format!(
+                            "must leave the first and last {GPT_BYTES} bytes of the flash to the partition table (GPT)"
+                        ),
+                    );
                 }
             }
             for w in parts.windows(2) {

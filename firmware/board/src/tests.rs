@@ -28,14 +28,14 @@ fn validation_reports_every_problem_with_its_field() {
     b.modules.first.push("virtio_nett".into());
     let f = b.flash.as_mut().unwrap();
     f.partitions[1].offset = Size(1 << 20); // overlaps config
-    f.partitions[3].size = Size(1 << 30); // beyond the flash
+    f.partitions[4].size = Size(1 << 30); // beyond the flash
     let errs = b.validate().unwrap_err();
     let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
     assert!(fields.contains(&"hostname"), "{errs:?}");
     assert!(fields.contains(&"kernel.sha256"), "{errs:?}");
     assert!(fields.contains(&"nic[1].name"), "{errs:?}");
     assert!(fields.contains(&"flash.partition"), "{errs:?}");
-    assert!(fields.contains(&"flash.partition data"), "{errs:?}");
+    assert!(fields.contains(&"flash.partition state"), "{errs:?}");
     let first = errs.iter().find(|e| e.field == "modules.first").expect("modules.first");
     assert!(first.to_string().contains("\"virtio_nett\" is not in modules.load"), "{first}");
     assert!(errs[0].to_string().starts_with("board qemu-x86_64: "));

@@ -1,0 +1,427 @@
+//! Disk images: what an appliance boots from its own firmware.
+//!
+//! A GPT disk laid out as the board's `[flash]` says: the config ring (at
+//! 1 MiB, where vigil has always kept it), firmware slots A and B (each a FAT
+//! file system with `vmlinuz`, `initrd` and `manifest`), the EFI system
+//! partition (GRUB, its script and two copies of its environment) and the
+//! updater's state.
+//!
+//! Built without root or loop devices, in Rust: gptman writes the GPT and
+//! fatfs the file systems, into a plain file. Every GUID, volume id and
+//! timestamp comes from the inputs (the board and the files), so the same
+//! inputs make the same bytes. The one outside tool is GRUB's own
+//! `grub-mkimage`, which puts GRUB's core and modules from Debian's package
+//! into one EFI program.
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use vigil_board::{Arch, Board, GPT_BYTES, part};
+use vigil_bootenv::ab::{self, BootState, Slot};
+
+const SECTOR: u64 = 512;
+
+/// A GUID as GPT stores it: the first three fields little-endian.
+fn guid(text: &str) -> [u8; 16] {
+    let hex: String = text.chars().filter(|c| *c != '-').collect();
+    let mut b = [0u8; 16];
+    for (i, byte) in b.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
+    }
+    b[0..4].reverse();
+    b[4..6].reverse();
+    b[6..8].reverse();
+    b
+}
+
+/// A GUID that is the same every build: from a hash of what it names, as a
+/// version-4 (random) GUID would look.
+fn stable_guid(what: &str) -> [u8; 16] {
+    let h = Sha256::digest(what.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[7] = (b[7] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+/// Partition types. The slots hold FAT file systems, but as "Linux data"
+/// no desktop mounts them; the config ring and the state are vigil's own.
+const ESP_TYPE: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+const LINUX_DATA_TYPE: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+const VIGIL_CONFIG_TYPE: &str = "6A9E5C10-3B7E-4C55-9D1B-76494749C001";
+const VIGIL_STATE_TYPE: &str = "6A9E5C10-3B7E-4C55-9D1B-76494749C002";
+
+/// One partition of the disk, resolved from the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// GPT entry number (1-based): the board file's order.
+    pub number: u32,
+    pub name: String,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// The partitions of a board's disk; every one vigil needs is there.
+pub fn layout(board: &Board) -> Result<Vec<Part>> {
+    let flash = board.flash.as_ref().with_context(|| format!("board {}: no [flash] section", board.name))?;
+    board
+        .validate()
+        .map_err(|errs| anyhow::anyhow!("{}", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))?;
+    let parts: Vec<Part> = flash
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Part { number: i as u32 + 1, name: p.name.clone(), offset: p.offset.0, size: p.size.0 })
+        .collect();
+    for need in [part::CONFIG, part::SLOT_A, part::SLOT_B, part::ESP] {
+        if !parts.iter().any(|p| p.name == need) {
+            bail!("board {}: flash.partition: no partition named {need:?} (a disk image needs one)", board.name);
+        }
+    }
+    Ok(parts)
+}
+
+fn find<'a>(parts: &'a [Part], name: &str) -> &'a Part {
+    // layout() checked that it is there.
+    parts.iter().find(|p| p.name == name).unwrap_or(&parts[0])
+}
+
+/// What the EFI firmware starts on each architecture, and GRUB's name for it.
+fn efi_names(arch: Arch) -> (&'static str, &'static str) {
+    match arch {
+        Arch::X86_64 => ("BOOTX64.EFI", "x86_64-efi"),
+        Arch::Aarch64 => ("BOOTAA64.EFI", "arm64-efi"),
+    }
+}
+
+/// Where GRUB's modules for `arch` are: Debian's package, installed
+/// (x86_64, by ci/setup) or unpacked beside the kernels (arm64).
+fn grub_modules(arch: Arch) -> Result<PathBuf> {
+    let (_, target) = efi_names(arch);
+    let installed = PathBuf::from("/usr/lib/grub").join(target);
+    if installed.join("normal.mod").is_file() {
+        return Ok(installed);
+    }
+    let package = match arch {
+        Arch::X86_64 => "grub-efi-amd64-bin",
+        Arch::Aarch64 => "grub-efi-arm64-bin",
+    };
+    bail!(
+        "GRUB's {target} modules are missing ({} has no normal.mod): install {package} (ci/setup does)",
+        installed.display()
+    )
+}
+
+/// GRUB's modules in the EFI program: reading GPT and FAT, the script
+/// (normal), its environment, and booting Linux.
+const GRUB_MODULES: &[&str] =
+    &["part_gpt", "fat", "normal", "linux", "loadenv", "test", "echo", "regexp", "configfile", "sleep"];
+
+/// GRUB as one EFI program that reads its script from the ESP.
+pub fn grub_efi(arch: Arch, work: &Path) -> Result<Vec<u8>> {
+    let dir = grub_modules(arch)?;
+    let (_, target) = efi_names(arch);
+    let out = work.join(format!("grub-{target}.efi"));
+    let status = std::process::Command::new("grub-mkimage")
+        .args(["-O", target, "-p", "/EFI/vigil", "-d"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .args(GRUB_MODULES)
+        .status()
+        .context("running grub-mkimage (grub-common)")?;
+    if !status.success() {
+        bail!("grub-mkimage -O {target} failed ({status})");
+    }
+    std::fs::read(&out).with_context(|| format!("reading {}", out.display()))
+}
+
+/// The boot script: [`BootState::boot`] in GRUB's language. It reads both
+/// copies of the environment as [`ab::read_pair`] does, counts a trial
+/// down (or rolls it back) and saves that before it boots, and tells the
+/// kernel which slot it booted and why (`vigil.slot=`, `vigil.boot=`).
+pub fn grub_cfg(board: &Board, parts: &[Part]) -> String {
+    let (a, b) = (find(parts, part::SLOT_A).number, find(parts, part::SLOT_B).number);
+    let cmdline = &board.kernel.cmdline;
+    let copies = ["a", "b"]
+        .iter()
+        .map(|c| {
+            format!(
+                r#"unset vigil_seq
+unset vigil_check
+unset good_slot
+unset failed_slot
+unset try_slot
+unset tries_left
+if load_env --file $envdir/grubenv-{c} vigil_seq vigil_check good_slot failed_slot try_slot tries_left; then
+ if regexp '^[0-9]+$' "$vigil_seq"; then
+  if [ "$vigil_seq" = "$vigil_check" ]; then
+   if regexp '^[ab]$' "$good_slot"; then
+    if regexp '^[ab-]$' "$failed_slot"; then
+     if regexp '^[ab-]$' "$try_slot"; then
+      if regexp '^[0-9]$' "$tries_left"; then
+       set {c}_ok=1
+       set {c}_seq="$vigil_seq"
+       set {c}_good="$good_slot"
+       set {c}_failed="$failed_slot"
+       set {c}_try="$try_slot"
+       set {c}_tries="$tries_left"
+      fi
+     fi
+    fi
+   fi
+  fi
+ fi
+fi
+"#
+            )
+        })
+        .collect::<String>();
+    let countdown = (1..=ab::MAX_TRIES)
+        .rev()
+        .map(|t| format!("    if [ \"$tries\" = {t} ]; then set tries_left={}; fi\n", t - 1))
+        .collect::<String>();
+    format!(
+        r#"# vigil's boot script, written by vigil-image: BootState::boot
+# (firmware/bootenv/src/ab.rs) in GRUB's language. Two copies of the
+# environment; a copy counts when vigil_seq = vigil_check (not torn) and
+# every value is valid; the higher vigil_seq wins, copy a on a tie.
+set timeout=0
+set envdir=/EFI/vigil
+regexp --set=1:disk '^([^,]+),' "$root"
+set a_ok=0
+set b_ok=0
+{copies}
+set use=none
+if [ $a_ok = 1 ]; then set use=a; fi
+if [ $b_ok = 1 ]; then
+  if [ $use = none ]; then set use=b; elif [ "$b_seq" -gt "$a_seq" ]; then set use=b; fi
+fi
+set env=ok
+if [ $use = a ]; then
+  set good=$a_good; set failed=$a_failed; set try=$a_try; set tries=$a_tries
+elif [ $use = b ]; then
+  set good=$b_good; set failed=$b_failed; set try=$b_try; set tries=$b_tries
+else
+  # Neither copy can be read: slot a, and vigil is told (it rewrites both).
+  set good=a; set failed=-; set try=-; set tries=0; set env=lost
+fi
+set slot=$good
+set why=good
+if [ "$try" != "-" ]; then
+  if [ "$tries" != 0 ]; then
+    set slot=$try
+    set why=trial
+    # One digit down: the block keeps its length, GRUB rewrites one byte.
+{countdown}    save_env --file $envdir/grubenv-a tries_left
+    save_env --file $envdir/grubenv-b tries_left
+  else
+    set why=rollback
+    # failed_slot comes first in the block: a cut between the two writes
+    # leaves a state that rolls back the same way.
+    set failed_slot=$try
+    set try_slot=-
+    save_env --file $envdir/grubenv-a failed_slot try_slot
+    save_env --file $envdir/grubenv-b failed_slot try_slot
+  fi
+fi
+if [ $slot = a ]; then set part=gpt{a}; else set part=gpt{b}; fi
+echo "vigil: booting slot $slot ($why)"
+linux ($disk,$part)/vmlinuz {cmdline} vigil.slot=$slot vigil.boot=$why vigil.env=$env
+initrd ($disk,$part)/initrd
+boot
+"#
+    )
+}
+
+/// What a slot says about the firmware in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub board: String,
+    pub version: String,
+    /// The first 16 hex digits of the SHA-256 of the kernel and initramfs.
+    pub build: String,
+}
+
+impl Manifest {
+    pub fn text(&self) -> String {
+        format!("board={}\nversion={}\nbuild={}\n", self.board, self.version, self.build)
+    }
+}
+
+/// Every timestamp in the file systems: FAT's epoch, 1980-01-01 00:00.
+#[derive(Debug)]
+struct Epoch;
+
+impl fatfs::TimeProvider for Epoch {
+    fn get_current_date(&self) -> fatfs::Date {
+        fatfs::Date { year: 1980, month: 1, day: 1 }
+    }
+    fn get_current_date_time(&self) -> fatfs::DateTime {
+        fatfs::DateTime { date: self.get_current_date(), time: fatfs::Time { hour: 0, min: 0, sec: 0, millis: 0 } }
+    }
+}
+
+static EPOCH: Epoch = Epoch;
+
+/// A FAT file system of `size` bytes holding `files` (path, bytes).
+pub fn fat(size: u64, label: &str, id: u32, files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    let mut name = [b' '; 11];
+    for (d, s) in name.iter_mut().zip(label.bytes()) {
+        *d = s.to_ascii_uppercase();
+    }
+    let mut cur = std::io::Cursor::new(vec![0u8; usize::try_from(size)?]);
+    fatfs::format_volume(&mut cur, fatfs::FormatVolumeOptions::new().volume_label(name).volume_id(id))
+        .with_context(|| format!("formatting {label}"))?;
+    {
+        let fs = fatfs::FileSystem::new(&mut cur, fatfs::FsOptions::new().time_provider(&EPOCH))?;
+        let root = fs.root_dir();
+        for (path, data) in files {
+            let mut dir = root.clone();
+            let mut comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+            let file = comps.pop().with_context(|| format!("{path:?} is not a file path"))?;
+            for c in comps {
+                dir = match dir.open_dir(c) {
+                    Ok(d) => d,
+                    Err(_) => dir.create_dir(c)?,
+                };
+            }
+            let mut f = dir.create_file(file)?;
+            f.truncate()?;
+            f.write_all(data).with_context(|| format!("writing {path} into {label} ({size} bytes)"))?;
+        }
+    }
+    Ok(cur.into_inner())
+}
+
+/// What went into a disk image.
+#[derive(Debug)]
+pub struct Disk {
+    pub path: PathBuf,
+    pub size: u64,
+    pub parts: Vec<Part>,
+    pub manifest: Manifest,
+}
+
+/// Builds the disk image for `board` with `kernel` (as the bootloader loads
+/// it: the bzImage on x86_64, Image on arm64) and `initrd` in both slots.
+pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<Disk> {
+    let parts = layout(board)?;
+    let flash = board.flash.as_ref().context("no flash")?;
+    let kernel_bytes = std::fs::read(kernel).with_context(|| format!("reading {}", kernel.display()))?;
+    let initrd_bytes = std::fs::read(initrd).with_context(|| format!("reading {}", initrd.display()))?;
+    let mut h = Sha256::new();
+    h.update(&kernel_bytes);
+    h.update(&initrd_bytes);
+    let manifest = Manifest {
+        board: board.name.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        build: hex::encode(&h.finalize()[..8]),
+    };
+    let work = out.with_extension("work");
+    std::fs::create_dir_all(&work)?;
+    let grub = grub_efi(board.arch, &work)?;
+    let (efi_name, _) = efi_names(board.arch);
+    let env = ab::encode_copy(&BootState::new(Slot::A), 1);
+    let cfg = grub_cfg(board, &parts);
+    let id = |what: &str| {
+        u32::from_le_bytes(stable_guid(&format!("{}:{what}", board.name))[..4].try_into().unwrap_or([0; 4]))
+    };
+
+    // A new file each time (sparse: the config ring and state stay erased).
+    let tmp = out.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.set_len(flash.size.0)?;
+    let mut gpt = gptman::GPT::new_from(&mut f, SECTOR, stable_guid(&format!("{}:disk", board.name)))
+        .context("making the partition table")?;
+    gpt.align = 1;
+    for p in &parts {
+        let kind = match p.name.as_str() {
+            part::ESP => ESP_TYPE,
+            part::CONFIG => VIGIL_CONFIG_TYPE,
+            part::STATE => VIGIL_STATE_TYPE,
+            _ => LINUX_DATA_TYPE,
+        };
+        gpt[p.number] = gptman::GPTPartitionEntry {
+            partition_type_guid: guid(kind),
+            unique_partition_guid: stable_guid(&format!("{}:{}", board.name, p.name)),
+            starting_lba: p.offset / SECTOR,
+            ending_lba: (p.offset + p.size) / SECTOR - 1,
+            attribute_bits: 0,
+            partition_name: p.name.as_str().into(),
+        };
+    }
+    gptman::GPT::write_protective_mbr_into(&mut f, SECTOR).context("writing the protective MBR")?;
+    gpt.write_into(&mut f).context("writing the partition table")?;
+    debug_assert!(GPT_BYTES == 34 * SECTOR);
+
+    let mut put = |p: &Part, bytes: &[u8]| -> Result<()> {
+        f.seek(SeekFrom::Start(p.offset))?;
+        f.write_all(bytes).with_context(|| format!("writing partition {}", p.name))
+    };
+    let esp = find(&parts, part::ESP);
+    let esp_path = format!("EFI/BOOT/{efi_name}");
+    put(
+        esp,
+        &fat(
+            esp.size,
+            "VIGIL-ESP",
+            id("esp"),
+            &[
+                (&esp_path, &grub),
+                ("EFI/vigil/grub.cfg", cfg.as_bytes()),
+                ("EFI/vigil/grubenv-a", &env),
+                ("EFI/vigil/grubenv-b", &env),
+            ],
+        )?,
+    )?;
+    let manifest_text = manifest.text();
+    for (name, label) in [(part::SLOT_A, "VIGIL-A"), (part::SLOT_B, "VIGIL-B")] {
+        let p = find(&parts, name);
+        let files: [(&str, &[u8]); 3] =
+            [("vmlinuz", &kernel_bytes), ("initrd", &initrd_bytes), ("manifest", manifest_text.as_bytes())];
+        put(p, &fat(p.size, label, id(name), &files)?)?;
+    }
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, out)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(Disk { path: out.to_path_buf(), size: flash.size.0, parts, manifest })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_are_stored_mixed_endian() {
+        assert_eq!(
+            guid(ESP_TYPE),
+            [0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11, 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b]
+        );
+        assert_eq!(stable_guid("x"), stable_guid("x"));
+        assert_ne!(stable_guid("x"), stable_guid("y"));
+    }
+
+    #[test]
+    fn the_layout_needs_every_partition() {
+        let mut b = crate::load_board("qemu-x86_64").unwrap();
+        let parts = layout(&b).unwrap();
+        assert_eq!(find(&parts, part::CONFIG).offset, 1 << 20, "the config ring stays where it was");
+        b.flash.as_mut().unwrap().partitions.retain(|p| p.name != part::ESP);
+        let e = layout(&b).unwrap_err().to_string();
+        assert_eq!(e, "board qemu-x86_64: flash.partition: no partition named \"esp\" (a disk image needs one)");
+    }
+
+    #[test]
+    fn the_script_counts_down_every_try() {
+        let b = crate::load_board("qemu-x86_64").unwrap();
+        let cfg = grub_cfg(&b, &layout(&b).unwrap());
+        for t in 1..=ab::MAX_TRIES {
+            assert!(cfg.contains(&format!("if [ \"$tries\" = {t} ]; then set tries_left={}; fi", t - 1)));
+        }
+        assert!(cfg.contains("set part=gpt2; else set part=gpt3;"), "{cfg}");
+    }
+}
