@@ -355,7 +355,7 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
     }
     gptman::GPT::write_protective_mbr_into(&mut f, SECTOR).context("writing the protective MBR")?;
     gpt.write_into(&mut f).context("writing the partition table")?;
-    debug_assert!(GPT_BYTES == 34 * SECTOR);
+    const { assert!(GPT_BYTES == 34 * SECTOR) };
 
     let mut put = |p: &Part, bytes: &[u8]| -> Result<()> {
         f.seek(SeekFrom::Start(p.offset))?;
