@@ -4,5 +4,6 @@
 //! place and reading them back) is the caller's.
 
 pub mod ab;
+pub mod gate;
 pub mod grub;
 pub mod uboot;
