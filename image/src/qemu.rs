@@ -34,6 +34,9 @@ pub struct NodeSpec {
     pub hub: Option<PathBuf>,
     /// A raw disk image attached as the board's flash (`/dev/vda`).
     pub flash: Option<PathBuf>,
+    /// Boot the flash (a `vigil-image disk` image) through the board's UEFI
+    /// firmware and its bootloader instead of handing QEMU the kernel.
+    pub boot_disk: bool,
     /// Appended to the board's kernel command line.
     pub extra_cmdline: String,
     /// Exit QEMU instead of rebooting the guest (a reboot ends the run).
@@ -50,6 +53,7 @@ impl NodeSpec {
             dir: dir.into(),
             hub: None,
             flash: None,
+            boot_disk: false,
             extra_cmdline: String::new(),
             no_reboot: true,
             rtc_base: None,
@@ -96,13 +100,29 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
     };
     c.args(["-machine", &q.machine, "-accel", accel, "-cpu", &q.cpu, "-smp", "1"])
         .args(["-m", &q.memory_mib.to_string()])
-        .args(["-nodefaults", "-display", "none", "-monitor", "none"])
-        .arg("-kernel")
-        .arg(&img.kernel)
-        .arg("-initrd")
-        .arg(&img.initrd)
-        .args(["-append", &cmdline])
-        .arg("-chardev")
+        .args(["-nodefaults", "-display", "none", "-monitor", "none"]);
+    if spec.boot_disk {
+        let uefi = q.uefi.as_ref().with_context(|| format!("board {}: no qemu.uefi to boot a disk with", img.board.name))?;
+        if spec.flash.is_none() {
+            anyhow::bail!("a disk boot needs the disk: set the node's flash");
+        }
+        // The variables are the node's own: the firmware writes boot entries there.
+        let vars = spec.dir.join("uefi-vars.fd");
+        if !vars.exists() {
+            std::fs::copy(&uefi.vars, &vars)
+                .with_context(|| format!("copying {} (install {})", uefi.vars, uefi.package))?;
+        }
+        if !Path::new(&uefi.code).is_file() {
+            anyhow::bail!("{} is missing: install {}", uefi.code, uefi.package);
+        }
+        c.arg("-drive")
+            .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", uefi.code))
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,unit=1,file={}", path_str(&vars)?));
+    } else {
+        c.arg("-kernel").arg(&img.kernel).arg("-initrd").arg(&img.initrd).args(["-append", &cmdline]);
+    }
+    c.arg("-chardev")
         .arg(format!("socket,id=con0,path={},server=on,wait=on", path_str(&spec.console_socket())?))
         .args(["-serial", "chardev:con0"])
         .arg("-qmp")

@@ -219,6 +219,22 @@ pub struct Qemu {
     pub nic_model: String,
     /// QEMU watchdog device (`i6300esb`), if the board has one.
     pub watchdog: Option<String>,
+    /// The UEFI firmware that boots the disk image (`vigil-image disk`):
+    /// Debian's OVMF / AAVMF, code read-only and a copy of the variables
+    /// per node.
+    #[serde(default)]
+    pub uefi: Option<Uefi>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Uefi {
+    /// The firmware's code (a pflash image), e.g. `/usr/share/OVMF/OVMF_CODE_4M.fd`.
+    pub code: String,
+    /// The variable store it starts from, copied for each node.
+    pub vars: String,
+    /// The Debian package that has both.
+    pub package: String,
 }
 
 fn default_memory() -> u32 {

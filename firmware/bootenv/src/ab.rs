@@ -303,6 +303,42 @@ pub fn stale(pair: &Pair, a: &[u8], b: &[u8]) -> Vec<Copy> {
     out
 }
 
+/// What the bootloader told the kernel: `vigil.slot=a vigil.boot=trial
+/// vigil.env=ok` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booted {
+    pub slot: Slot,
+    pub how: How,
+    /// Neither copy of the environment could be read (the bootloader fell
+    /// back to slot A).
+    pub env_lost: bool,
+}
+
+/// Why the bootloader picked the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    Good,
+    Trial,
+    Rollback,
+}
+
+impl Booted {
+    /// From the kernel command line; None when vigil's bootloader did not
+    /// boot this kernel (QEMU's `-kernel`, a bootloader of the operator's):
+    /// vigil never guesses the slot.
+    pub fn from_cmdline(cmdline: &str) -> Option<Booted> {
+        let arg = |k: &str| cmdline.split_whitespace().find_map(|w| w.strip_prefix(k)?.strip_prefix('='));
+        let slot = Slot::parse(arg("vigil.slot")?)?;
+        let how = match arg("vigil.boot")? {
+            "good" => How::Good,
+            "trial" => How::Trial,
+            "rollback" => How::Rollback,
+            _ => return None,
+        };
+        Some(Booted { slot, how, env_lost: arg("vigil.env") == Some("lost") })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +397,18 @@ mod tests {
             decode_copy(&[0; BLOCK]).unwrap_err().to_string(),
             "no \"# GRUB Environment Block\" header: not an environment block"
         );
+    }
+
+    #[test]
+    fn the_command_line_says_the_slot_or_nothing() {
+        let b = Booted::from_cmdline("console=ttyS0 vigil.slot=b vigil.boot=trial vigil.env=ok panic=-1").unwrap();
+        assert_eq!(b, Booted { slot: Slot::B, how: How::Trial, env_lost: false });
+        let b = Booted::from_cmdline("vigil.slot=a vigil.boot=good vigil.env=lost").unwrap();
+        assert!(b.env_lost);
+        assert_eq!(Booted::from_cmdline("console=ttyS0 panic=-1"), None);
+        assert_eq!(Booted::from_cmdline("vigil.slot=c vigil.boot=good"), None);
+        assert_eq!(Booted::from_cmdline("vigil.slot=a vigil.boot=maybe"), None);
+        assert_eq!(Booted::from_cmdline("vigil.slotx=a vigil.boot=good"), None);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //!   into one bounded queue that a writer thread drains: a serial line that
 //!   nobody reads fills the queue, and what does not fit is dropped and
 //!   counted, never waited for;
+//! - the writer knows what the shell's line shows (prompt and typed text):
+//!   each piece of the shell's output carries the line it leaves on the
+//!   terminal, so a log line that comes between two of them clears exactly
+//!   that line, prints itself and draws the line again. Typed text is never
+//!   split by a log line, whatever the threads' timing;
 //! - the shell runs on a thread of its own, fed by a reader thread: Tab,
 //!   `compare`, `show config`, `export`, a pasted keepalived.conf and
 //!   validation cost the shell's time, not the loop's. What only the loop
@@ -32,8 +37,17 @@ pub enum Stream {
 /// 115,200 baud takes 23 s to send it).
 const QUEUE_BYTES: usize = 256 << 10;
 
+/// One piece of console output.
+enum Item {
+    /// Written as it is; `line`: what the shell's line shows after it
+    /// (`Some(None)`: the shell is printing, nothing to draw again).
+    Out { to: Stream, bytes: Vec<u8>, line: Option<Option<String>> },
+    /// A log line: around the shell's line, if it has one on the terminal.
+    Log(Vec<u8>),
+}
+
 struct Queue {
-    chunks: VecDeque<(Stream, Vec<u8>)>,
+    chunks: VecDeque<Item>,
     bytes: usize,
     /// Bytes dropped since the writer last said so.
     dropped: u64,
@@ -53,7 +67,13 @@ static ROOM: Condvar = Condvar::new();
 /// What does not fit is dropped, and the writer says how much when it can.
 /// For log lines and anything written from PID 1's loop.
 pub fn write(to: Stream, bytes: &[u8]) {
-    write_within(to, bytes, Duration::ZERO);
+    write_within(to, bytes, Duration::ZERO, None);
+}
+
+/// Queues a log line (never waits): the writer clears the shell's line
+/// first and draws it again after.
+pub fn log_line(bytes: &[u8]) {
+    push(Item::Log(bytes.to_vec()), Duration::ZERO);
 }
 
 /// How long the shell waits for room in the queue before it drops the rest
@@ -65,21 +85,43 @@ const SHELL_PATIENCE: Duration = Duration::from_secs(10);
 const CHUNK: usize = 16 << 10;
 
 /// Queues `bytes`, waiting for room up to `patience` without progress (the
-/// shell's thread may wait; PID 1's loop never does).
-fn write_within(to: Stream, bytes: &[u8], patience: Duration) {
+/// shell's thread may wait; PID 1's loop never does). `line`: what the
+/// shell's line shows once they are written (the chunks before the last
+/// leave the shell printing).
+fn write_within(to: Stream, bytes: &[u8], patience: Duration, line: Option<Option<String>>) {
+    let n = bytes.len().div_ceil(CHUNK).max(1);
     for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
-        if !push(to, chunk, patience) {
-            // No room in time: the rest is dropped, and counted.
+        let after = if i + 1 == n { line.clone() } else { line.as_ref().map(|_| None) };
+        if !push(Item::Out { to, bytes: chunk.to_vec(), line: after }, patience) {
+            // No room in time: the rest is dropped, and counted; the line
+            // is what the shell shows next all the same.
             let rest = bytes.len() - i * CHUNK;
             QUEUE.lock().unwrap_or_else(|p| p.into_inner()).dropped += rest as u64;
+            if let Some(l) = line {
+                push(Item::Out { to, bytes: Vec::new(), line: Some(l) }, Duration::ZERO);
+            }
             return;
+        }
+    }
+    if bytes.is_empty()
+        && let Some(l) = line
+    {
+        push(Item::Out { to, bytes: Vec::new(), line: Some(l) }, Duration::ZERO);
+    }
+}
+
+impl Item {
+    fn len(&self) -> usize {
+        match self {
+            Item::Out { bytes, line, .. } => bytes.len() + line.as_ref().and_then(|l| l.as_ref()).map_or(0, String::len),
+            Item::Log(bytes) => bytes.len(),
         }
     }
 }
 
-/// One chunk into the queue; false if there was no room within `patience`.
-fn push(to: Stream, bytes: &[u8], patience: Duration) -> bool {
-    if bytes.is_empty() {
+/// One item into the queue; false if there was no room within `patience`.
+fn push(item: Item, patience: Duration) -> bool {
+    if item.len() == 0 {
         return true;
     }
     let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
@@ -89,23 +131,27 @@ fn push(to: Stream, bytes: &[u8], patience: Duration) -> bool {
             // No thread: write in line, as before there was a queue.
             q.started = false;
             drop(q);
-            let _ = direct(to, bytes);
+            match &item {
+                Item::Out { to, bytes, .. } => drop(direct(*to, bytes)),
+                Item::Log(bytes) => drop(direct(Stream::Err, bytes)),
+            }
             return true;
         }
     }
+    let bytes = item.len();
     // The shell (which may wait) leaves a quarter of the queue to log lines
     // (which may not), so a long answer does not crowd them out.
     let room = if patience.is_zero() { QUEUE_BYTES } else { QUEUE_BYTES - QUEUE_BYTES / 4 };
     let deadline = Instant::now() + patience;
-    while q.bytes + bytes.len() > room {
+    while q.bytes + bytes > room {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return false;
         }
         q = ROOM.wait_timeout(q, left).unwrap_or_else(|p| p.into_inner()).0;
     }
-    q.bytes += bytes.len();
-    q.chunks.push_back((to, bytes.to_vec()));
+    q.bytes += bytes;
+    q.chunks.push_back(item);
     READY.notify_one();
     true
 }
@@ -137,19 +183,23 @@ fn direct(to: Stream, bytes: &[u8]) -> std::io::Result<()> {
 
 fn writer() {
     block_signals();
+    // What the shell's line shows now; redrawn around log lines only on a
+    // terminal (a log written to a file gets no prompts in it).
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut shown: Option<String> = None;
     loop {
-        let (to, chunk, dropped) = {
+        let (item, dropped) = {
             let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
             q.busy = false;
             while q.chunks.is_empty() {
                 DRAINED.notify_all();
                 q = READY.wait(q).unwrap_or_else(|p| p.into_inner());
             }
-            let (to, chunk) = q.chunks.pop_front().unwrap_or((Stream::Err, Vec::new()));
-            q.bytes -= chunk.len();
+            let Some(item) = q.chunks.pop_front() else { continue };
+            q.bytes -= item.len();
             q.busy = true;
             ROOM.notify_all();
-            (to, chunk, std::mem::take(&mut q.dropped))
+            (item, std::mem::take(&mut q.dropped))
         };
         if dropped > 0 {
             let note =
@@ -158,7 +208,25 @@ fn writer() {
         }
         // A console that is gone (EIO on a hung-up line) loses its output;
         // nothing here can do better.
-        let _ = direct(to, &chunk);
+        match item {
+            Item::Out { to, bytes, line } => {
+                let _ = direct(to, &bytes);
+                if let Some(l) = line {
+                    shown = l.filter(|_| terminal);
+                }
+            }
+            Item::Log(bytes) => match &shown {
+                // One write, so nothing comes between the clear and the redraw.
+                Some(line) => {
+                    let mut chunk = Vec::with_capacity(bytes.len() + line.len() + 4);
+                    chunk.extend_from_slice(b"\r\x1b[K");
+                    chunk.extend_from_slice(&bytes);
+                    chunk.extend_from_slice(line.as_bytes());
+                    let _ = direct(Stream::Err, &chunk);
+                }
+                None => drop(direct(Stream::Err, &bytes)),
+            },
+        }
     }
 }
 
@@ -167,8 +235,10 @@ fn block_signals() {
     let _ = nix::sys::signal::SigSet::all().thread_block();
 }
 
-/// The shell's output, into the queue.
-struct QueueOut;
+/// The shell's output for one turn (a chunk of keys, a timeout), queued
+/// with the line it leaves on the terminal once the turn is done.
+#[derive(Default)]
+struct QueueOut(Vec<u8>);
 
 impl embedded_io::ErrorType for QueueOut {
     type Error = std::io::Error;
@@ -176,11 +246,20 @@ impl embedded_io::ErrorType for QueueOut {
 
 impl embedded_io::Write for QueueOut {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        write_within(Stream::Out, buf, SHELL_PATIENCE);
+        self.0.extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
+    }
+}
+
+impl QueueOut {
+    /// Queues the turn's output; `line`: the shell's line after it (None
+    /// when the shell has stopped).
+    fn send(&mut self, line: Option<String>) {
+        let bytes = std::mem::take(&mut self.0);
+        write_within(Stream::Out, &bytes, SHELL_PATIENCE, Some(line));
     }
 }
 
@@ -295,9 +374,9 @@ pub fn start(
 }
 
 fn run_shell(mut shell: Shell<Remote>, keys: Receiver<Vec<u8>>) {
-    let mut out = QueueOut;
+    let mut out = QueueOut::default();
     let _ = shell.start(&mut out);
-    crate::log::set_console_line(Some(shell.redraw()));
+    out.send(Some(shell.redraw()));
     let mut open = true;
     loop {
         let deadline = shell.poll_timeout();
@@ -311,7 +390,6 @@ fn run_shell(mut shell: Shell<Remote>, keys: Receiver<Vec<u8>>) {
             // No console and nothing to wait for: the shell's work is done.
             (false, None) => return,
         };
-        crate::log::set_console_line(None);
         match got {
             Ok(bytes) => {
                 let _ = shell.feed(Instant::now(), &bytes, &mut out);
@@ -322,11 +400,10 @@ fn run_shell(mut shell: Shell<Remote>, keys: Receiver<Vec<u8>>) {
             Err(RecvTimeoutError::Disconnected) => open = false,
         }
         if let Some(p) = shell.take_power() {
+            out.send(None);
             let _ = shell.system.requests.send(Request::Power(p));
             return;
         }
-        if open {
-            crate::log::set_console_line(Some(shell.redraw()));
-        }
+        out.send(open.then(|| shell.redraw()));
     }
 }

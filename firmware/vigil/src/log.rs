@@ -27,17 +27,6 @@ pub fn recent(n: usize) -> Vec<String> {
     r.iter().skip(r.len().saturating_sub(n)).cloned().collect()
 }
 
-/// What the console shell shows on the terminal's current line (prompt and
-/// typed text), while it waits for keystrokes; None while it works.
-static CONSOLE_LINE: Mutex<Option<String>> = Mutex::new(None);
-
-/// The shell says what its line shows (None: it is printing itself).
-/// Only on a terminal: a log written to a file gets no prompts in it.
-pub fn set_console_line(line: Option<String>) {
-    let line = line.filter(|_| std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    *CONSOLE_LINE.lock().unwrap_or_else(|p| p.into_inner()) = line;
-}
-
 /// In a daemon child: where its log lines go instead of the console (to
 /// PID 1, which prints them: one writer on the console, and the lines are
 /// in `show log` too).
@@ -73,18 +62,8 @@ impl Write for Tee {
             r.push_back(line.to_string());
         }
         drop(r);
-        let console = CONSOLE_LINE.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        // One chunk, so the shell's line is never split by a log line.
-        match console {
-            Some(line) => {
-                let mut chunk = Vec::with_capacity(buf.len() + line.len() + 4);
-                chunk.extend_from_slice(b"\r\x1b[K");
-                chunk.extend_from_slice(buf);
-                chunk.extend_from_slice(line.as_bytes());
-                crate::console::write(crate::console::Stream::Err, &chunk);
-            }
-            None => crate::console::write(crate::console::Stream::Err, buf),
-        }
+        // The console's writer puts it around the shell's line.
+        crate::console::log_line(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
