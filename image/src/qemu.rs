@@ -102,7 +102,8 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
         .args(["-m", &q.memory_mib.to_string()])
         .args(["-nodefaults", "-display", "none", "-monitor", "none"]);
     if spec.boot_disk {
-        let uefi = q.uefi.as_ref().with_context(|| format!("board {}: no qemu.uefi to boot a disk with", img.board.name))?;
+        let uefi =
+            q.uefi.as_ref().with_context(|| format!("board {}: no qemu.uefi to boot a disk with", img.board.name))?;
         if spec.flash.is_none() {
             anyhow::bail!("a disk boot needs the disk: set the node's flash");
         }

@@ -40,7 +40,16 @@ struct Port {
     /// Added to frames leaving this port.
     delay: Duration,
     stats: PortStats,
+    /// Frames waiting for the node to take them: its socket holds only
+    /// `net.unix.max_dgram_qlen` (10) datagrams, fewer than one burst of
+    /// VRRP adverts from a peer with 256 instances. A real switch port
+    /// buffers too; what is past [`PORT_BUFFER`] is dropped.
+    backlog: std::collections::VecDeque<(usize, Vec<u8>)>,
 }
+
+/// Frames a port holds for a node that is slow to take them (a switch
+/// port's buffer: 1,024 full-size frames is 1.5 MB).
+const PORT_BUFFER: usize = 1024;
 
 struct Delayed {
     due: Instant,
@@ -165,6 +174,7 @@ impl Switch {
             loss: 0.0,
             delay: Duration::ZERO,
             stats: PortStats::default(),
+            backlog: Default::default(),
         });
         let n = s.ports.len();
         for row in &mut s.matrix {
@@ -286,7 +296,9 @@ fn run(sock: UnixDatagram, state: &Mutex<State>, stop: &AtomicBool) {
             let s = lock(state);
             s.delayed.peek().map(|d| d.due.saturating_duration_since(Instant::now()))
         };
-        let wait = wait.unwrap_or(Duration::from_millis(50)).clamp(Duration::from_millis(1), Duration::from_millis(50));
+        let backlogged = lock(state).ports.iter().any(|p| !p.backlog.is_empty());
+        let idle = if backlogged { Duration::from_millis(1) } else { Duration::from_millis(50) };
+        let wait = wait.unwrap_or(idle).clamp(Duration::from_millis(1), idle);
         wait_readable(&sock, wait);
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => {
@@ -302,6 +314,33 @@ fn run(sock: UnixDatagram, state: &Mutex<State>, stop: &AtomicBool) {
         while s.delayed.peek().is_some_and(|d| d.due <= now) {
             if let Some(d) = s.delayed.pop() {
                 send(&mut s, &sock, d.from, d.to, &d.frame);
+            }
+        }
+        drain(&mut s, &sock);
+    }
+}
+
+/// Hands each port's waiting frames to its node, in order, until it is
+/// full again.
+fn drain(s: &mut State, sock: &UnixDatagram) {
+    for to in 0..s.ports.len() {
+        if !s.ports[to].link_up {
+            let n = s.ports[to].backlog.len() as u64;
+            s.ports[to].backlog.clear();
+            s.ports[to].stats.dropped_tx += n;
+            continue;
+        }
+        while let Some((from, frame)) = s.ports[to].backlog.pop_front() {
+            match sock.send_to(&frame, &s.ports[to].addr) {
+                Ok(_) => {
+                    s.ports[to].stats.tx += 1;
+                    s.matrix[from][to] += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    s.ports[to].backlog.push_front((from, frame));
+                    break;
+                }
+                Err(_) => s.ports[to].stats.dropped_tx += 1,
             }
         }
     }
@@ -367,13 +406,28 @@ fn send(s: &mut State, sock: &UnixDatagram, from: usize, to: usize, frame: &[u8]
         s.ports[to].stats.dropped_tx += 1;
         return;
     }
+    // Frames wait their turn behind those already waiting.
+    if !s.ports[to].backlog.is_empty() {
+        queue(s, from, to, frame);
+        return;
+    }
     match sock.send_to(frame, &s.ports[to].addr) {
         Ok(_) => {
             s.ports[to].stats.tx += 1;
             s.matrix[from][to] += 1;
         }
-        // The node is not running (yet, or any more), or its queue is full.
+        // The node's socket is full: the port holds the frame.
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => queue(s, from, to, frame),
+        // The node is not running (yet, or any more).
         Err(_) => s.ports[to].stats.dropped_tx += 1,
+    }
+}
+
+fn queue(s: &mut State, from: usize, to: usize, frame: &[u8]) {
+    if s.ports[to].backlog.len() >= PORT_BUFFER {
+        s.ports[to].stats.dropped_tx += 1;
+    } else {
+        s.ports[to].backlog.push_back((from, frame.to_vec()));
     }
 }
 
@@ -486,6 +540,26 @@ mod tests {
         }
         assert_eq!(order, [0, 1, 2]);
         assert!(t.elapsed() >= Duration::from_millis(200), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_burst_waits_in_the_port_for_a_slow_node() {
+        // 200 frames at once: the node's socket holds 10; the port holds
+        // the rest and hands them over in order as the node reads.
+        let l = lab("burst", 2);
+        for i in 0..200u8 {
+            l.ports[0].send(&frame(BCAST, A, &[i])).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let mut got = Vec::new();
+        while let Some(f) = l.ports[1].recv(Duration::from_millis(500)).unwrap() {
+            got.push(f[14]);
+            if got.len() == 200 {
+                break;
+            }
+        }
+        assert_eq!(got, (0..200u8).collect::<Vec<_>>());
+        assert_eq!(l.sw.stats(1).dropped_tx, 0);
     }
 
     #[test]

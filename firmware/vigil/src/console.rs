@@ -113,7 +113,9 @@ fn write_within(to: Stream, bytes: &[u8], patience: Duration, line: Option<Optio
 impl Item {
     fn len(&self) -> usize {
         match self {
-            Item::Out { bytes, line, .. } => bytes.len() + line.as_ref().and_then(|l| l.as_ref()).map_or(0, String::len),
+            Item::Out { bytes, line, .. } => {
+                bytes.len() + line.as_ref().and_then(|l| l.as_ref()).map_or(0, String::len)
+            }
             Item::Log(bytes) => bytes.len(),
         }
     }
