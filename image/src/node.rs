@@ -157,7 +157,16 @@ impl Node {
     /// (which also skips any prompt still unread).
     pub fn command(&mut self, line: &str, timeout: Duration) -> Result<String> {
         self.send_line(line)?;
-        self.expect(line, timeout)?;
+        // A log line that came while the line was typed clears it, prints
+        // itself and draws the typed part again: the output follows the
+        // last drawing, the one Enter ends.
+        loop {
+            self.expect(line, timeout)?;
+            let g = self.shared.lock();
+            if !g.text[self.cursor..].starts_with("\r\x1b[K") {
+                break;
+            }
+        }
         let start = self.cursor;
         self.expect("vigil> ", timeout)?;
         let g = self.shared.lock();

@@ -51,7 +51,6 @@ fn vrrp_cpu(node: &mut vigil_image::Node) -> f64 {
 }
 
 #[test]
-#[ignore = "not passing yet (issue 18): the backup misses the master's adverts under TCG; run with --ignored"]
 fn two_appliances_at_256_instances_of_32_addresses() {
     if !have_qemu("qemu-x86_64") {
         return;
