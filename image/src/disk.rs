@@ -189,6 +189,7 @@ fi
 # environment; a copy counts when vigil_seq = vigil_check (not torn) and
 # every value is valid; the higher vigil_seq wins, copy a on a tie.
 set timeout=0
+set gfxpayload=text
 set envdir=/EFI/vigil
 regexp --set=1:disk '^([^,]+),' "$root"
 set a_ok=0
@@ -391,6 +392,89 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
     Ok(Disk { path: out.to_path_buf(), size: flash.size.0, parts, manifest })
 }
 
+/// A window onto part of a file (a partition of a disk image), for the
+/// FAT code to see as a whole device.
+pub struct Window<F> {
+    inner: F,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl<F: Seek> Window<F> {
+    pub fn new(inner: F, start: u64, len: u64) -> Window<F> {
+        Window { inner, start, len, pos: 0 }
+    }
+}
+
+impl<F: std::io::Read + Seek> std::io::Read for Window<F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.len.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
+        let got = self.inner.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+impl<F: Write + Seek> Write for Window<F> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = (self.len.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        if n == 0 && !buf.is_empty() {
+            return Err(std::io::Error::other("write past the end of the partition"));
+        }
+        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
+        let put = self.inner.write(&buf[..n])?;
+        self.pos += put as u64;
+        Ok(put)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<F> Seek for Window<F> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.filter(|p| *p <= self.len).ok_or_else(|| std::io::Error::other("seek outside the partition"))?;
+        Ok(self.pos)
+    }
+}
+
+/// The two copies of the boot environment in a disk image's ESP.
+pub fn read_env(board: &Board, disk: &Path) -> Result<[Vec<u8>; 2]> {
+    let esp = find(&layout(board)?, part::ESP).clone();
+    let f = std::fs::File::open(disk).with_context(|| format!("opening {}", disk.display()))?;
+    let fs = fatfs::FileSystem::new(Window::new(f, esp.offset, esp.size), fatfs::FsOptions::new())
+        .with_context(|| format!("{}: the ESP is not a FAT file system", disk.display()))?;
+    let mut out = [Vec::new(), Vec::new()];
+    for (c, buf) in ["a", "b"].iter().zip(out.iter_mut()) {
+        let mut file = fs.root_dir().open_file(&format!("EFI/vigil/grubenv-{c}"))?;
+        std::io::Read::read_to_end(&mut file, buf)?;
+    }
+    Ok(out)
+}
+
+/// Writes both copies of the boot environment (A, then B), in place.
+pub fn write_env(board: &Board, disk: &Path, state: &BootState, seq: u64) -> Result<()> {
+    let esp = find(&layout(board)?, part::ESP).clone();
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(disk)?;
+    let fs =
+        fatfs::FileSystem::new(Window::new(f, esp.offset, esp.size), fatfs::FsOptions::new().time_provider(&EPOCH))?;
+    let block = ab::encode_copy(state, seq);
+    for c in ["a", "b"] {
+        let mut file = fs.root_dir().open_file(&format!("EFI/vigil/grubenv-{c}"))?;
+        file.write_all(&block)?;
+        file.flush()?;
+    }
+    fs.unmount()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +497,36 @@ mod tests {
         b.flash.as_mut().unwrap().partitions.retain(|p| p.name != part::ESP);
         let e = layout(&b).unwrap_err().to_string();
         assert_eq!(e, "board qemu-x86_64: flash.partition: no partition named \"esp\" (a disk image needs one)");
+    }
+
+    #[test]
+    fn the_environment_is_read_and_written_in_the_esp() {
+        let b = crate::load_board("qemu-x86_64").unwrap();
+        let dir = std::env::temp_dir().join(format!("vigil-disk-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (k, i, d) = (dir.join("k"), dir.join("i"), dir.join("disk.img"));
+        std::fs::write(&k, b"kernel").unwrap();
+        std::fs::write(&i, b"initrd").unwrap();
+        if grub_modules(b.arch).is_err() {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "grub-efi-amd64-bin is missing");
+            return eprintln!("skipped: no GRUB modules");
+        }
+        build(&b, &k, &i, &d).unwrap();
+        let [a, bb] = read_env(&b, &d).unwrap();
+        let p = ab::read_pair(&a, &bb);
+        assert_eq!((p.state, p.seq, p.damaged.len()), (BootState::new(Slot::A), 1, 0));
+        let mut s = p.state;
+        s.start_trial(Slot::B, 3).unwrap();
+        write_env(&b, &d, &s, 2).unwrap();
+        let [a, bb] = read_env(&b, &d).unwrap();
+        assert_eq!(ab::read_pair(&a, &bb).state, s);
+        // Same bytes from the same inputs.
+        let d2 = dir.join("disk2.img");
+        build(&b, &k, &i, &d2).unwrap();
+        let d3 = dir.join("disk3.img");
+        build(&b, &k, &i, &d3).unwrap();
+        assert!(std::fs::read(&d2).unwrap() == std::fs::read(&d3).unwrap(), "two builds differ");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
