@@ -14,8 +14,9 @@ use std::fmt;
 
 pub const MAGIC: [u8; 4] = *b"VGLC";
 pub const HEADER_LEN: usize = 32;
-/// The schema this firmware writes. 2: `global.supervision` (heartbeats).
-pub const SCHEMA: u16 = 2;
+/// The schema this firmware writes. 2: `global.supervision` (heartbeats);
+/// 3: `global.update_confirm_s` (the trial slot's health gate).
+pub const SCHEMA: u16 = 3;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -232,13 +233,18 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
-        1 => postcard::from_bytes::<v1::Config>(body).map(Config::from).map_err(|e| format!("schema 1: {e}")),
+        2 => postcard::from_bytes::<v2::Config>(body).map(Config::from).map_err(|e| format!("schema 2: {e}")),
+        1 => postcard::from_bytes::<v1::Config>(body)
+            .map(v2::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 1: {e}")),
         old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
     }
 }
 
 /// Schema 1: `Global` had no `supervision` (postcard is not self-describing,
 /// so the old layout is spelled out; everything after `global` is as today).
+/// It is read as schema 2, then brought up to today's.
 pub mod v1 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
@@ -268,6 +274,63 @@ pub mod v1 {
         pub lvs_timeouts: Option<LvsTimeouts>,
     }
 
+    impl From<Config> for super::v2::Config {
+        fn from(c: Config) -> super::v2::Config {
+            let g = c.global;
+            super::v2::Config {
+                global: super::v2::Global {
+                    router_id: g.router_id,
+                    hostname: g.hostname,
+                    time_servers: g.time_servers,
+                    syslog: g.syslog,
+                    watchdog: g.watchdog,
+                    console_password: g.console_password,
+                    enable_script_security: g.enable_script_security,
+                    lvs_flush: g.lvs_flush,
+                    lvs_sync_daemon: g.lvs_sync_daemon,
+                    lvs_timeouts: g.lvs_timeouts,
+                    supervision: Supervision::default(),
+                },
+                interfaces: c.interfaces,
+                vrrp_instances: c.vrrp_instances,
+                sync_groups: c.sync_groups,
+                virtual_servers: c.virtual_servers,
+            }
+        }
+    }
+}
+
+/// Schema 2: `Global` had no `update_confirm_s`.
+pub mod v2 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: heapless::String<HOSTNAME>,
+        pub time_servers: Vec<core::net::IpAddr, TIME_SERVERS>,
+        pub syslog: Option<core::net::SocketAddr>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+        pub supervision: Supervision,
+    }
+
     impl From<Config> for super::Config {
         fn from(c: Config) -> super::Config {
             let g = c.global;
@@ -283,7 +346,8 @@ pub mod v1 {
                     lvs_flush: g.lvs_flush,
                     lvs_sync_daemon: g.lvs_sync_daemon,
                     lvs_timeouts: g.lvs_timeouts,
-                    supervision: Supervision::default(),
+                    supervision: g.supervision,
+                    update_confirm_s: UPDATE_CONFIRM_S,
                 },
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances,

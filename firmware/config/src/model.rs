@@ -129,7 +129,13 @@ pub struct Global {
     pub lvs_timeouts: Option<LvsTimeouts>,
     /// How PID 1 watches its daemons (schema 2).
     pub supervision: Supervision,
+    /// How long a firmware slot on trial must stay healthy before it is
+    /// kept (schema 3).
+    pub update_confirm_s: u16,
 }
+
+/// The default of [`Global::update_confirm_s`].
+pub const UPDATE_CONFIRM_S: u16 = 120;
 
 /// Heartbeats between PID 1 and its children: one every `heartbeat_ms`; a
 /// child silent for `heartbeat_limit_ms` is killed and restarted.
@@ -174,6 +180,7 @@ impl Default for Global {
             lvs_sync_daemon: None,
             lvs_timeouts: None,
             supervision: Supervision::default(),
+            update_confirm_s: UPDATE_CONFIRM_S,
         }
     }
 }

@@ -90,6 +90,12 @@ impl Config {
                 ),
             );
         }
+        if !(5..=3600).contains(&g.update_confirm_s) {
+            e.push(
+                "vigil_defs update_confirm_s",
+                format!("{} s is outside 5..=3600 (how long a new firmware must stay healthy)", g.update_confirm_s),
+            );
+        }
         if let Some(p) = &g.console_password
             && p.iterations < 1000
         {

@@ -80,6 +80,7 @@ const CTXS: &[Ctx] = &[
             "watchdog_timeout",
             "heartbeat_ms",
             "heartbeat_limit_ms",
+            "update_confirm_s",
             "console_password",
         ],
         list: false,

@@ -121,6 +121,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         if g.supervision.heartbeat_limit_ms != d.supervision.heartbeat_limit_ms {
             lines.push(format!("heartbeat_limit_ms {}", g.supervision.heartbeat_limit_ms));
         }
+        if g.update_confirm_s != d.update_confirm_s {
+            lines.push(format!("update_confirm_s {}", g.update_confirm_s));
+        }
         if let Some(p) = &g.console_password {
             lines.push(format!("console_password {} {} {}", p.iterations, hex(&p.salt), hex(&p.hash)));
         }

@@ -371,6 +371,11 @@ impl Cx {
                         g.supervision.heartbeat_limit_ms = v;
                     }
                 }
+                "update_confirm_s" => {
+                    if let Some(v) = self.value(s, "a number of seconds") {
+                        g.update_confirm_s = v;
+                    }
+                }
                 "console_password" => {
                     let parsed = (s.args.len() == 3)
                         .then(|| {
