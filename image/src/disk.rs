@@ -252,20 +252,7 @@ impl Manifest {
     }
 }
 
-/// Every timestamp in the file systems: FAT's epoch, 1980-01-01 00:00.
-#[derive(Debug)]
-struct Epoch;
-
-impl fatfs::TimeProvider for Epoch {
-    fn get_current_date(&self) -> fatfs::Date {
-        fatfs::Date { year: 1980, month: 1, day: 1 }
-    }
-    fn get_current_date_time(&self) -> fatfs::DateTime {
-        fatfs::DateTime { date: self.get_current_date(), time: fatfs::Time { hour: 0, min: 0, sec: 0, millis: 0 } }
-    }
-}
-
-static EPOCH: Epoch = Epoch;
+use vigil_bootenv::esp::{self, EPOCH, Window};
 
 /// A FAT file system of `size` bytes holding `files` (path, bytes).
 pub fn fat(size: u64, label: &str, id: u32, files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
@@ -392,87 +379,24 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
     Ok(Disk { path: out.to_path_buf(), size: flash.size.0, parts, manifest })
 }
 
-/// A window onto part of a file (a partition of a disk image), for the
-/// FAT code to see as a whole device.
-pub struct Window<F> {
-    inner: F,
-    start: u64,
-    len: u64,
-    pos: u64,
-}
-
-impl<F: Seek> Window<F> {
-    pub fn new(inner: F, start: u64, len: u64) -> Window<F> {
-        Window { inner, start, len, pos: 0 }
-    }
-}
-
-impl<F: std::io::Read + Seek> std::io::Read for Window<F> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.len.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
-        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
-        let got = self.inner.read(&mut buf[..n])?;
-        self.pos += got as u64;
-        Ok(got)
-    }
-}
-
-impl<F: Write + Seek> Write for Window<F> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = (self.len.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
-        if n == 0 && !buf.is_empty() {
-            return Err(std::io::Error::other("write past the end of the partition"));
-        }
-        self.inner.seek(SeekFrom::Start(self.start + self.pos))?;
-        let put = self.inner.write(&buf[..n])?;
-        self.pos += put as u64;
-        Ok(put)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl<F> Seek for Window<F> {
-    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        let pos = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        self.pos = pos.filter(|p| *p <= self.len).ok_or_else(|| std::io::Error::other("seek outside the partition"))?;
-        Ok(self.pos)
-    }
-}
-
 /// The two copies of the boot environment in a disk image's ESP.
 pub fn read_env(board: &Board, disk: &Path) -> Result<[Vec<u8>; 2]> {
     let esp = find(&layout(board)?, part::ESP).clone();
-    let f = std::fs::File::open(disk).with_context(|| format!("opening {}", disk.display()))?;
-    let fs = fatfs::FileSystem::new(Window::new(f, esp.offset, esp.size), fatfs::FsOptions::new())
-        .with_context(|| format!("{}: the ESP is not a FAT file system", disk.display()))?;
-    let mut out = [Vec::new(), Vec::new()];
-    for (c, buf) in ["a", "b"].iter().zip(out.iter_mut()) {
-        let mut file = fs.root_dir().open_file(&format!("EFI/vigil/grubenv-{c}"))?;
-        std::io::Read::read_to_end(&mut file, buf)?;
-    }
-    Ok(out)
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(disk)
+        .with_context(|| format!("opening {}", disk.display()))?;
+    esp::read(Window::new(&f, esp.offset, esp.size)).with_context(|| format!("{}: reading the ESP", disk.display()))
 }
 
 /// Writes both copies of the boot environment (A, then B), in place.
 pub fn write_env(board: &Board, disk: &Path, state: &BootState, seq: u64) -> Result<()> {
     let esp = find(&layout(board)?, part::ESP).clone();
     let f = std::fs::OpenOptions::new().read(true).write(true).open(disk)?;
-    let fs =
-        fatfs::FileSystem::new(Window::new(f, esp.offset, esp.size), fatfs::FsOptions::new().time_provider(&EPOCH))?;
     let block = ab::encode_copy(state, seq);
-    for c in ["a", "b"] {
-        let mut file = fs.root_dir().open_file(&format!("EFI/vigil/grubenv-{c}"))?;
-        file.write_all(&block)?;
-        file.flush()?;
-    }
-    fs.unmount()?;
-    Ok(())
+    esp::write(Window::new(&f, esp.offset, esp.size), &block, &[ab::Copy::A, ab::Copy::B], || f.sync_data())
+        .with_context(|| format!("{}: writing the boot environment", disk.display()))
 }
 
 #[cfg(test)]

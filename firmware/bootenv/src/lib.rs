@@ -4,6 +4,7 @@
 //! place and reading them back) is the caller's.
 
 pub mod ab;
+pub mod esp;
 pub mod gate;
 pub mod grub;
 pub mod uboot;
