@@ -379,6 +379,35 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
     Ok(Disk { path: out.to_path_buf(), size: flash.size.0, parts, manifest })
 }
 
+/// Writes a firmware slot of a disk image: a new FAT file system with
+/// `kernel`, `initrd` and the manifest (what the updater does on an
+/// appliance; here for images and tests).
+pub fn write_slot(board: &Board, disk: &Path, slot: Slot, kernel: &[u8], initrd: &[u8]) -> Result<Manifest> {
+    let parts = layout(board)?;
+    let (name, label) = match slot {
+        Slot::A => (part::SLOT_A, "VIGIL-A"),
+        Slot::B => (part::SLOT_B, "VIGIL-B"),
+    };
+    let p = find(&parts, name);
+    let mut h = Sha256::new();
+    h.update(kernel);
+    h.update(initrd);
+    let manifest = Manifest {
+        board: board.name.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        build: hex::encode(&h.finalize()[..8]),
+    };
+    let id = u32::from_le_bytes(stable_guid(&format!("{}:{name}", board.name))[..4].try_into().unwrap_or([0; 4]));
+    let text = manifest.text();
+    let files: [(&str, &[u8]); 3] = [("vmlinuz", kernel), ("initrd", initrd), ("manifest", text.as_bytes())];
+    let fs = fat(p.size, label, id, &files)?;
+    let mut f = std::fs::OpenOptions::new().write(true).open(disk)?;
+    f.seek(SeekFrom::Start(p.offset))?;
+    f.write_all(&fs)?;
+    f.sync_all()?;
+    Ok(manifest)
+}
+
 /// The two copies of the boot environment in a disk image's ESP.
 pub fn read_env(board: &Board, disk: &Path) -> Result<[Vec<u8>; 2]> {
     let esp = find(&layout(board)?, part::ESP).clone();

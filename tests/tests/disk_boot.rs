@@ -1,24 +1,33 @@
 //! The disk image (`vigil-image disk`) booted as an appliance boots it: QEMU
 //! q35 with Debian's OVMF, GRUB from the ESP, the kernel and initramfs from
-//! a slot. Slot A boots; a config committed into the config ring the way it
-//! always was (1 MiB into the disk) is the one that runs; putting slot B on
-//! trial boots B and counts its tries down in GRUB's environment; a trial
-//! with no tries left boots A again and records that B failed. Prints QEMU
-//! start -> ready for the disk boot.
+//! a slot.
+//!
+//! - Slot A boots; a config committed into the config ring the way it
+//!   always was (1 MiB into the disk) is the one that runs.
+//! - Slot B put on trial boots, GRUB counts its tries down, and vigil keeps
+//!   it once healthy for `update_confirm_s`: B is the good slot.
+//! - A slot whose initramfs is garbage (the kernel panics; panic=-1 reboots)
+//!   is tried for its try and rolled back by GRUB alone; vigil says which
+//!   slot failed, at the console and in `show boot`.
+//!
+//! Prints QEMU start -> ready for the disk boot.
 
 use std::time::{Duration, Instant};
 use vigil_bootenv::ab::{self, BootState, Slot};
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
 
 const BOARD: &str = "qemu-x86_64";
+const CMD: Duration = Duration::from_secs(30);
 
 fn env(board: &vigil_board::Board, disk: &std::path::Path) -> ab::Pair {
     let [a, b] = vigil_image::disk::read_env(board, disk).unwrap();
-    ab::read_pair(&a, &b)
+    let p = ab::read_pair(&a, &b);
+    assert!(p.damaged.is_empty(), "{:?}", p.damaged);
+    p
 }
 
 #[test]
-fn a_disk_boots_slot_a_tries_b_and_rolls_back() {
+fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     if !have_qemu(BOARD) {
         return;
     }
@@ -31,48 +40,72 @@ fn a_disk_boots_slot_a_tries_b_and_rolls_back() {
     vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
     eprintln!("disk image built in {:?}", t.elapsed());
     let conf = c.dir.join("disk.conf");
-    std::fs::write(&conf, "vigil_defs {\n hostname from-disk\n}\n").unwrap();
+    std::fs::write(&conf, "vigil_defs {\n hostname from-disk\n update_confirm_s 5\n}\n").unwrap();
     vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
-
-    let boot = |c: &mut Cluster, expect: &str| -> Duration {
-        let t = Instant::now();
-        let n = c
-            .add(&img, |s| {
-                s.flash = Some(disk.clone());
-                s.boot_disk = true;
-            })
-            .unwrap();
-        let node = c.node(n);
-        node.expect(expect, BOOT_TIMEOUT).unwrap();
-        node.wait_ready(BOOT_TIMEOUT).unwrap();
-        let took = t.elapsed();
-        let text = node.console_text();
-        assert!(text.contains("config: generation 1 from slot 0"), "the config ring was read");
-        assert!(text.contains("hostname set to from-disk"), "the committed config runs");
-        node.kill();
-        took
+    let start = |c: &mut Cluster, reboot: bool| -> usize {
+        c.add(&img, |s| {
+            s.flash = Some(disk.clone());
+            s.boot_disk = true;
+            s.no_reboot = !reboot;
+        })
+        .unwrap()
     };
 
     // Slot A, nothing on trial.
-    let a = boot(&mut c, "vigil: booting slot a (good)");
-    eprintln!("disk boot: QEMU start -> ready in {a:?} (OVMF, GRUB, slot a)");
-    let p = env(&board, &disk);
-    assert_eq!((p.state, p.seq, p.damaged.len()), (BootState::new(Slot::A), 1, 0));
+    let t = Instant::now();
+    let n = start(&mut c, false);
+    let node = c.node(n);
+    node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    eprintln!("disk boot: QEMU start -> ready in {:?} (OVMF, GRUB, slot a)", t.elapsed());
+    let text = node.console_text();
+    assert!(text.contains("config: generation 1 from slot 0"), "the config ring was read where it always was");
+    assert!(text.contains("hostname set to from-disk"), "the committed config runs");
+    assert!(text.contains("boot: slot a (the good slot)"), "vigil says which slot booted");
+    let show = node.command("show boot", CMD).unwrap();
+    assert!(show.starts_with("booted   slot a (the good slot)\ngood     slot a\ntrial    none\n"), "{show}");
+    node.kill();
+    assert_eq!(env(&board, &disk).state, BootState::new(Slot::A));
 
-    // B on trial with three tries: booted, and GRUB counts one down.
-    let mut s = p.state;
+    // B on trial with three tries: GRUB counts one down and boots it; vigil
+    // keeps it after 5 s of health.
+    let mut s = BootState::new(Slot::A);
     s.start_trial(Slot::B, 3).unwrap();
     vigil_image::disk::write_env(&board, &disk, &s, 2).unwrap();
-    boot(&mut c, "vigil: booting slot b (trial)");
+    let n = start(&mut c, false);
+    let node = c.node(n);
+    node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+    node.expect("boot: slot b on trial (2 more tries after this one)", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.expect("boot: slot b passed its health gate: it is the good slot now", Duration::from_secs(60)).unwrap();
+    let show = node.command("show boot", CMD).unwrap();
+    assert!(show.contains("good     slot b\ntrial    none"), "{show}");
+    node.kill();
     let p = env(&board, &disk);
-    assert!(p.damaged.is_empty(), "{:?}", p.damaged);
-    assert_eq!((p.state.trying, p.state.tries_left, p.seq), (Some(Slot::B), 2, 2), "GRUB saved the countdown");
+    assert_eq!((p.state, p.seq), (BootState::new(Slot::B), 3), "kept in both copies");
 
-    // No tries left: back on A, and B is recorded as failed.
-    s.tries_left = 0;
-    vigil_image::disk::write_env(&board, &disk, &s, 3).unwrap();
-    boot(&mut c, "vigil: booting slot a (rollback)");
+    // A broken A (its initramfs is garbage: the kernel panics and reboots)
+    // on trial with one try: tried once, then GRUB boots B again.
+    let kernel = std::fs::read(&tree.image).unwrap();
+    vigil_image::disk::write_slot(&board, &disk, Slot::A, &kernel, b"not an initramfs").unwrap();
+    let mut s = BootState::new(Slot::B);
+    s.start_trial(Slot::A, 1).unwrap();
+    vigil_image::disk::write_env(&board, &disk, &s, 4).unwrap();
+    let n = start(&mut c, true);
+    let node = c.node(n);
+    let t = Instant::now();
+    node.expect("vigil: booting slot a (trial)", BOOT_TIMEOUT).unwrap();
+    node.expect("Kernel panic", BOOT_TIMEOUT).unwrap();
+    node.expect("vigil: booting slot b (rollback)", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    eprintln!("a panicking trial: its one try and back on the good slot in {:?}", t.elapsed());
+    assert!(node.console_text().contains("boot: slot a failed its trial"), "vigil says which slot failed");
+    let show = node.command("show boot", CMD).unwrap();
+    assert!(
+        show.starts_with("booted   slot b (rolled back)\ngood     slot b\ntrial    none\nfailed   slot a"),
+        "{show}"
+    );
+    node.kill();
     let p = env(&board, &disk);
-    assert!(p.damaged.is_empty(), "{:?}", p.damaged);
-    assert_eq!((p.state.good, p.state.trying, p.state.failed), (Slot::A, None, Some(Slot::B)));
+    assert_eq!((p.state.good, p.state.trying, p.state.failed), (Slot::B, None, Some(Slot::A)));
 }

@@ -68,23 +68,25 @@ impl Location {
 pub struct Flash {
     pub store: Option<Store<FileFlash>>,
     pub location: String,
+    /// The running config came from flash (not the embedded default).
+    pub from_flash: bool,
 }
 
 /// Loads the newest valid config, saying where it came from.
 pub fn load(location: Option<Location>) -> (Config, Flash) {
     let Some(loc) = location else {
         warn!("config: no flash on this board: running the embedded default; commits cannot be saved");
-        return (default_config(), Flash { store: None, location: "none".into() });
+        return (default_config(), Flash { store: None, location: "none".into(), from_flash: false });
     };
     let describe = loc.describe();
     if let Location::Conf(path) = &loc {
-        return (import_conf(path), Flash { store: None, location: describe });
+        return (import_conf(path), Flash { store: None, location: describe, from_flash: false });
     }
     let mut store = match loc.open() {
         Ok(s) => s,
         Err(e) => {
             error!("config: cannot open the flash ({e}): running the embedded default; commits cannot be saved");
-            return (default_config(), Flash { store: None, location: describe });
+            return (default_config(), Flash { store: None, location: describe, from_flash: false });
         }
     };
     let loaded = store.load(default_config());
@@ -95,7 +97,8 @@ pub fn load(location: Option<Location>) -> (Config, Flash) {
         (Some(g), Some(slot)) => info!("config: generation {g} from slot {slot} ({describe})"),
         _ => info!("config: nothing valid on flash ({describe}): using the embedded default"),
     }
-    (loaded.config, Flash { store: Some(store), location: describe })
+    let from_flash = loaded.generation.is_some();
+    (loaded.config, Flash { store: Some(store), location: describe, from_flash })
 }
 
 /// Host mode's `--config FILE`: a keepalived.conf. Errors end the process

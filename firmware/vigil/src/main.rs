@@ -18,6 +18,7 @@ use vigil_net as net;
 mod nft;
 mod power;
 mod reap;
+mod slots;
 mod status;
 mod supervise;
 mod system;

@@ -150,6 +150,10 @@ pub struct Watched {
     pub healthy: AtomicBool,
     pub line: std::sync::Mutex<String>,
     pub pid: std::sync::atomic::AtomicU32,
+    /// Times the child failed and was restarted (or given up).
+    pub failures: std::sync::atomic::AtomicU32,
+    /// In a crash loop: no longer restarted.
+    pub given_up: AtomicBool,
 }
 
 impl Watched {
@@ -212,6 +216,7 @@ pub async fn supervise(
         match outcome {
             Ended::Shutdown => return,
             Ended::Failed(why) => {
+                child.watched.failures.fetch_add(1, Ordering::Relaxed);
                 error!("supervise: the {name} child {why}");
                 // What it last reported is no longer true.
                 child.reports.status.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -230,6 +235,7 @@ pub async fn supervise(
                 format!("{name}: crash loop ({} restarts in {} s); given up", restarts.len(), CRASH_WINDOW.as_secs());
             error!("supervise: {why}");
             child.watched.set_line(why);
+            child.watched.given_up.store(true, Ordering::Relaxed);
             // Keep taking configs (and the shutdown) so the rest of the system runs on.
             while let Some(c) = control.recv().await {
                 if let Control::Shutdown(done) = c {
@@ -481,6 +487,14 @@ impl Children {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Each child's name, failures so far, and whether it was given up.
+    pub fn failures(&self) -> Vec<(&'static str, u32, bool)> {
+        self.0
+            .iter()
+            .map(|(r, w)| (r.name(), w.failures.load(Ordering::Relaxed), w.given_up.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// The pid of `role`'s child as last started.

@@ -312,6 +312,18 @@ async fn event_loop(
     reap::reap_all();
 
     let (running, flash) = config::load(location);
+    // Which firmware slot booted, and why; a slot on trial waits for its
+    // health gate (checked below, once the loop turns).
+    let cmdline = match mode {
+        Mode::Pid1 => std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
+        Mode::Host => String::new(),
+    };
+    let slots = std::rc::Rc::new(std::cell::RefCell::new(crate::slots::Slots::at_boot(
+        board.as_ref(),
+        &cmdline,
+        running.global.update_confirm_s,
+    )));
+    let from_flash = flash.from_flash;
     if needs_all_modules(&running)
         && let Some(b) = boot.as_mut()
     {
@@ -378,6 +390,10 @@ async fn event_loop(
     registry.add("time", move || crate::timesync::show(&time_text));
     let sup = supervision.clone();
     registry.add("supervision", move || sup.show());
+    let boot_slots = slots.clone();
+    registry.add("boot", move || boot_slots.borrow().show());
+    let mut gate_tick = tokio::time::interval(Duration::from_secs(1));
+    gate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     registry.add("checkers", move || {
         let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if lines.is_empty() { "no health checkers are running".to_string() } else { lines.join("\n") }
@@ -437,6 +453,16 @@ async fn event_loop(
             Ok(()) = health.changed() => {
                 let h = health.borrow_and_update().clone();
                 lb.borrow_mut().health_changed(&h);
+                continue;
+            }
+            // A slot on trial: kept once healthy long enough, or rebooted
+            // (the bootloader counts the trial down and rolls it back).
+            _ = gate_tick.tick(), if slots.borrow().on_trial() => {
+                let interfaces: Vec<String> = appliance.applied.interfaces.iter().map(|i| i.name.to_string()).collect();
+                let failed = slots.borrow_mut().observe(std::time::Instant::now(), from_flash, &interfaces, supervision.failures());
+                if let Some(why) = failed {
+                    break (Action::Reboot, why);
+                }
                 continue;
             }
             _ = sighup.recv() => { info!("SIGHUP: nothing to reload yet"); continue; }
