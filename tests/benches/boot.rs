@@ -8,6 +8,10 @@
 //! path without an emulator: `vigil run` started in a network namespace on
 //! this host, to its first advert seen by a raw socket on the peer.
 //!
+//! Then the disk image (`vigil-image disk`) booted through the board's UEFI
+//! firmware and GRUB: QEMU start to GRUB's choice of slot (the firmware's
+//! and the bootloader's share) and to ready, beside the `-kernel` figure.
+//!
 //! `cargo bench -p vigil-tests --bench boot` (VIGIL_BENCH_RUNS=N, default 3;
 //! VIGIL_BENCH_BOARDS=qemu-x86_64,... to pick boards).
 
@@ -83,10 +87,48 @@ fn main() {
     }
     for board in boards.split(',') {
         if have_qemu(board) {
+            disk_boot(board, runs);
+        }
+    }
+    for board in boards.split(',') {
+        if have_qemu(board) {
             boot_to_service(board, runs);
         }
     }
     host_start_to_advert(runs.max(10));
+}
+
+/// QEMU start -> GRUB's choice of slot -> ready, booting the disk image.
+fn disk_boot(board: &str, runs: usize) {
+    let img = image(board);
+    let tree = vigil_image::kernel::fetch(&img.board).unwrap();
+    let dir = vigil_tests::test_dir(&format!("bench-disk-{board}"));
+    let disk = dir.join("disk.img");
+    if let Err(e) = vigil_image::disk::build(&img.board, &tree.image, &img.initrd, &disk) {
+        println!("\n{board}: no disk image: {e:#}");
+        return;
+    }
+    let (mut chosen, mut ready, mut kernel) = (Series::default(), Series::default(), Series::default());
+    for run in 0..runs {
+        let mut c = Cluster::empty(&format!("bench-disk-{board}-{run}")).unwrap();
+        let n = c
+            .add(&img, |s| {
+                s.flash = Some(disk.clone());
+                s.boot_disk = true;
+            })
+            .unwrap();
+        let n = c.node(n);
+        let t0 = n.started;
+        n.expect("vigil: booting slot", Duration::from_secs(120)).unwrap();
+        chosen.add(t0.elapsed().as_secs_f64() * 1000.0);
+        let line = n.expect("vigil: ready in ", Duration::from_secs(120)).unwrap();
+        ready.add(t0.elapsed().as_secs_f64() * 1000.0);
+        kernel.add(parse_ms_after(&line, "(").unwrap() as f64);
+    }
+    println!("\n{board}: booted from its disk image (UEFI firmware, GRUB, slot a), {runs} runs, TCG");
+    println!("  QEMU start -> GRUB picks a slot {}", chosen.summary());
+    println!("  kernel start -> ready     {}", kernel.summary());
+    println!("  QEMU start -> ready (wall){}", ready.summary());
 }
 
 /// Seconds since kernel start from a log line's `[    2.191]` stamp.
