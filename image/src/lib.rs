@@ -11,6 +11,7 @@ pub mod build;
 pub mod config_tool;
 pub mod disk;
 pub mod elf;
+pub mod flash;
 pub mod initramfs;
 pub mod kernel;
 pub mod modinfo;

@@ -42,6 +42,14 @@ enum Cmd {
         #[arg(long)]
         firmware: Option<PathBuf>,
     },
+    /// Write a disk image onto a device (or a file), then read it back.
+    /// Refuses a device in use or smaller than the image.
+    Flash {
+        #[arg(long, default_value = "qemu-x86_64")]
+        board: String,
+        image: PathBuf,
+        target: PathBuf,
+    },
     /// List what a built initramfs holds.
     Ls {
         #[arg(long, default_value = "qemu-x86_64")]
@@ -157,6 +165,10 @@ fn real_main() -> Result<()> {
                 println!("  {:<2} {:<8} at {:>4} MiB, {:>4} MiB", p.number, p.name, p.offset >> 20, p.size >> 20);
             }
             println!("slots a, b: {} {} build {}", d.manifest.board, d.manifest.version, d.manifest.build);
+        }
+        Cmd::Flash { board, image, target } => {
+            let b = boards::load_board(&board)?;
+            vigil_image::flash::flash(&b, &image, &target)?;
         }
         Cmd::Ls { board } => {
             let path = vigil_image::paths::out_dir().join(&board).join("initramfs.cpio.gz");
