@@ -96,22 +96,53 @@ fn efi_names(arch: Arch) -> (&'static str, &'static str) {
     }
 }
 
-/// Where GRUB's modules for `arch` are: Debian's package, installed
-/// (x86_64, by ci/setup) or unpacked beside the kernels (arm64).
+/// Where GRUB's modules for `arch` are: Debian's package, installed on this
+/// machine (ci/setup installs grub-efi-amd64-bin), or else fetched with
+/// `apt-get download` and unpacked into the cache as the kernels are (the
+/// arm64 package installs only on arm64).
 fn grub_modules(arch: Arch) -> Result<PathBuf> {
     let (_, target) = efi_names(arch);
     let installed = PathBuf::from("/usr/lib/grub").join(target);
     if installed.join("normal.mod").is_file() {
         return Ok(installed);
     }
-    let package = match arch {
-        Arch::X86_64 => "grub-efi-amd64-bin",
-        Arch::Aarch64 => "grub-efi-arm64-bin",
+    let (package, debian) = match arch {
+        Arch::X86_64 => ("grub-efi-amd64-bin", "amd64"),
+        Arch::Aarch64 => ("grub-efi-arm64-bin", "arm64"),
     };
-    bail!(
-        "GRUB's {target} modules are missing ({} has no normal.mod): install {package} (ci/setup does)",
-        installed.display()
-    )
+    let dir = crate::paths::cache_dir().join("grub").join(debian);
+    let modules = dir.join("root/usr/lib/grub").join(target);
+    if modules.join("normal.mod").is_file() {
+        return Ok(modules);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let spec = format!("{package}:{debian}");
+    eprintln!("vigil-image: apt-get download {spec}");
+    let out = std::process::Command::new("apt-get")
+        .args(["download", "-q", &spec])
+        .current_dir(&dir)
+        .output()
+        .context("running apt-get (run ci/setup)")?;
+    if !out.status.success() {
+        bail!(
+            "GRUB's {target} modules: {} is not installed and apt-get download {spec} failed: {} \
+             (for arm64, dpkg needs the architecture: ci/setup adds it)",
+            installed.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let deb = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(package))
+                && p.extension().is_some_and(|e| e == "deb")
+        })
+        .with_context(|| format!("apt-get download {spec} left no .deb in {}", dir.display()))?;
+    let st = std::process::Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dir.join("root")).status()?;
+    if !st.success() || !modules.join("normal.mod").is_file() {
+        bail!("unpacking {} gave no {}", deb.display(), modules.display());
+    }
+    Ok(modules)
 }
 
 /// GRUB's modules in the EFI program: reading GPT and FAT, the script
