@@ -109,3 +109,36 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     let p = env(&board, &disk);
     assert_eq!((p.state.good, p.state.trying, p.state.failed), (Slot::B, None, Some(Slot::A)));
 }
+
+/// arm64: the same disk layout booted by Debian's AAVMF (UEFI for QEMU's
+/// `virt`) and GRUB for arm64, to ready on slot A with its config.
+#[test]
+fn the_arm64_disk_boots_slot_a() {
+    const ARM: &str = "qemu-aarch64";
+    if !have_qemu(ARM) {
+        return;
+    }
+    let img = vigil_tests::image(ARM);
+    let board = img.board.clone();
+    let tree = vigil_image::kernel::fetch(&board).unwrap();
+    let mut c = Cluster::empty("disk-boot-arm64").unwrap();
+    let disk = c.dir.join("disk.img");
+    vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
+    let conf = c.dir.join("disk.conf");
+    std::fs::write(&conf, "vigil_defs {\n hostname arm-disk\n}\n").unwrap();
+    vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
+    let t = Instant::now();
+    let n = c
+        .add(&img, |s| {
+            s.flash = Some(disk.clone());
+            s.boot_disk = true;
+        })
+        .unwrap();
+    let node = c.node(n);
+    node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    eprintln!("arm64 disk boot: QEMU start -> ready in {:?} (AAVMF, GRUB, slot a)", t.elapsed());
+    assert!(node.console_text().contains("hostname set to arm-disk"), "the committed config runs");
+    let show = node.command("show boot", CMD).unwrap();
+    assert!(show.starts_with("booted   slot a (the good slot)\ngood     slot a\n"), "{show}");
+}
