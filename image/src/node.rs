@@ -160,10 +160,12 @@ impl Node {
         // A log line that came while the line was typed clears it, prints
         // itself and draws the typed part again: the output follows the
         // last drawing, the one Enter ends.
+        // The echo ends with Enter's "\r": a log line that merely contains
+        // the words (`commit` in "committed") is not it.
         loop {
-            self.expect(line, timeout)?;
+            self.expect(&format!("{line}\r"), timeout)?;
             let g = self.shared.lock();
-            if !g.text[self.cursor..].starts_with("\r\x1b[K") {
+            if !g.text[self.cursor..].starts_with("\x1b[K") {
                 break;
             }
         }

@@ -206,18 +206,25 @@ impl<S: System> Shell<S> {
             let echo = self.editor.take_output();
             self.out.push_str(&String::from_utf8_lossy(&echo));
             if let Some(ev) = ev {
+                if matches!(ev, Event::Line(_)) {
+                    self.flush(out)?;
+                    out.flush()?;
+                }
                 self.event(now, ev);
             }
         }
         self.flush(out)
     }
 
+    /// Hands what the shell printed to `out`. At the end of a turn the
+    /// caller decides when it goes out (with the line it leaves on the
+    /// terminal); `out.flush()` is called only mid-turn, when a command is
+    /// about to run: its echo goes out first, whatever the command waits for.
     fn flush<W: embedded_io::Write>(&mut self, out: &mut W) -> Result<(), W::Error> {
         let echo = self.editor.take_output();
         self.out.push_str(&String::from_utf8_lossy(&echo));
         if !self.out.is_empty() {
             out.write_all(self.out.as_bytes())?;
-            out.flush()?;
             self.out.clear();
         }
         Ok(())

@@ -251,7 +251,11 @@ impl embedded_io::Write for QueueOut {
         self.0.extend_from_slice(buf);
         Ok(buf.len())
     }
+    /// Mid-turn (a command is about to run): what is printed so far goes
+    /// out now, the shell printing (after Enter: nothing to draw again).
     fn flush(&mut self) -> Result<(), Self::Error> {
+        let bytes = std::mem::take(&mut self.0);
+        write_within(Stream::Out, &bytes, SHELL_PATIENCE, Some(None));
         Ok(())
     }
 }
