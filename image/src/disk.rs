@@ -452,10 +452,14 @@ pub fn read_env(board: &Board, disk: &Path) -> Result<[Vec<u8>; 2]> {
 
 /// Writes both copies of the boot environment (A, then B), in place.
 pub fn write_env(board: &Board, disk: &Path, state: &BootState, seq: u64) -> Result<()> {
+    write_env_bytes(board, disk, &ab::encode_copy(state, seq), &[ab::Copy::A, ab::Copy::B])
+}
+
+/// Writes `block` over the given copies as they are (tests damage copies so).
+pub fn write_env_bytes(board: &Board, disk: &Path, block: &[u8], copies: &[ab::Copy]) -> Result<()> {
     let esp = find(&layout(board)?, part::ESP).clone();
     let f = std::fs::OpenOptions::new().read(true).write(true).open(disk)?;
-    let block = ab::encode_copy(state, seq);
-    esp::write(Window::new(&f, esp.offset, esp.size), &block, &[ab::Copy::A, ab::Copy::B], || f.sync_data())
+    esp::write(Window::new(&f, esp.offset, esp.size), block, copies, || f.sync_data())
         .with_context(|| format!("{}: writing the boot environment", disk.display()))
 }
 

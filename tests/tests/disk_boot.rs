@@ -4,6 +4,8 @@
 //!
 //! - Slot A boots; a config committed into the config ring the way it
 //!   always was (1 MiB into the disk) is the one that runs.
+//! - A damaged copy of the boot environment: GRUB reads the other one and
+//!   vigil rewrites it; both damaged: GRUB boots slot a and vigil says so.
 //! - Slot B put on trial boots, GRUB counts its tries down, and vigil keeps
 //!   it once healthy for `update_confirm_s`: B is the good slot.
 //! - A slot whose initramfs is garbage (the kernel panics; panic=-1 reboots)
@@ -67,11 +69,33 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     node.kill();
     assert_eq!(env(&board, &disk).state, BootState::new(Slot::A));
 
+    // A damaged copy: GRUB reads the other, vigil says so and rewrites it.
+    vigil_image::disk::write_env_bytes(&board, &disk, &[b'#'; 1024], &[ab::Copy::A]).unwrap();
+    let n = start(&mut c, false);
+    let node = c.node(n);
+    node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
+    node.expect("boot: copy a of the boot environment was damaged (no \"# GRUB Environment Block\" header", BOOT_TIMEOUT)
+        .unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.kill();
+    let p = env(&board, &disk);
+    assert_eq!((p.state, p.seq), (BootState::new(Slot::A), 2), "both copies whole again");
+
+    // Both damaged: GRUB falls back to slot a; vigil says so and rewrites both.
+    vigil_image::disk::write_env_bytes(&board, &disk, &[0u8; 1024], &[ab::Copy::A, ab::Copy::B]).unwrap();
+    let n = start(&mut c, false);
+    let node = c.node(n);
+    node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
+    node.expect("boot: neither copy of the boot environment could be read", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.kill();
+    assert_eq!(env(&board, &disk).state, BootState::new(Slot::A), "both rewritten");
+
     // B on trial with three tries: GRUB counts one down and boots it; vigil
     // keeps it after 5 s of health.
     let mut s = BootState::new(Slot::A);
     s.start_trial(Slot::B, 3).unwrap();
-    vigil_image::disk::write_env(&board, &disk, &s, 2).unwrap();
+    vigil_image::disk::write_env(&board, &disk, &s, 10).unwrap();
     let n = start(&mut c, false);
     let node = c.node(n);
     node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
@@ -82,7 +106,7 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     assert!(show.contains("good     slot b\ntrial    none"), "{show}");
     node.kill();
     let p = env(&board, &disk);
-    assert_eq!((p.state, p.seq), (BootState::new(Slot::B), 3), "kept in both copies");
+    assert_eq!((p.state, p.seq), (BootState::new(Slot::B), 11), "kept in both copies");
 
     // A broken A (its initramfs is garbage: the kernel panics and reboots)
     // on trial with one try: tried once, then GRUB boots B again.
@@ -90,7 +114,7 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     vigil_image::disk::write_slot(&board, &disk, Slot::A, &kernel, b"not an initramfs").unwrap();
     let mut s = BootState::new(Slot::B);
     s.start_trial(Slot::A, 1).unwrap();
-    vigil_image::disk::write_env(&board, &disk, &s, 4).unwrap();
+    vigil_image::disk::write_env(&board, &disk, &s, 12).unwrap();
     let n = start(&mut c, true);
     let node = c.node(n);
     let t = Instant::now();

@@ -9,8 +9,10 @@
 //! - the writer knows what the shell's line shows (prompt and typed text):
 //!   each piece of the shell's output carries the line it leaves on the
 //!   terminal, so a log line that comes between two of them clears exactly
-//!   that line, prints itself and draws the line again. Typed text is never
-//!   split by a log line, whatever the threads' timing;
+//!   that line, prints itself and draws the line again, and one that comes
+//!   while a command prints waits until it is done. Typed text and a
+//!   command's output are never split by a log line, whatever the threads'
+//!   timing;
 //! - the shell runs on a thread of its own, fed by a reader thread: Tab,
 //!   `compare`, `show config`, `export`, a pasted keepalived.conf and
 //!   validation cost the shell's time, not the loop's. What only the loop
@@ -37,11 +39,27 @@ pub enum Stream {
 /// 115,200 baud takes 23 s to send it).
 const QUEUE_BYTES: usize = 256 << 10;
 
+/// What the shell's line is, as the writer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    /// The shell waits for keys; this is on the terminal's current line
+    /// (prompt and typed text): a log line clears it and draws it again.
+    Shown(String),
+    /// The shell is printing (a command runs): log lines wait until it is
+    /// done, so they never land inside a command's output.
+    Busy,
+    /// No shell: log lines go out as they come.
+    Gone,
+}
+
+/// Log lines held while the shell prints: at most this much (past it, they
+/// go out at once).
+const HELD_BYTES: usize = 64 << 10;
+
 /// One piece of console output.
 enum Item {
-    /// Written as it is; `line`: what the shell's line shows after it
-    /// (`Some(None)`: the shell is printing, nothing to draw again).
-    Out { to: Stream, bytes: Vec<u8>, line: Option<Option<String>> },
+    /// Written as it is; `line`: what the shell's line is after it.
+    Out { to: Stream, bytes: Vec<u8>, line: Option<Line> },
     /// A log line: around the shell's line, if it has one on the terminal.
     Log(Vec<u8>),
 }
@@ -88,10 +106,10 @@ const CHUNK: usize = 16 << 10;
 /// shell's thread may wait; PID 1's loop never does). `line`: what the
 /// shell's line shows once they are written (the chunks before the last
 /// leave the shell printing).
-fn write_within(to: Stream, bytes: &[u8], patience: Duration, line: Option<Option<String>>) {
+fn write_within(to: Stream, bytes: &[u8], patience: Duration, line: Option<Line>) {
     let n = bytes.len().div_ceil(CHUNK).max(1);
     for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
-        let after = if i + 1 == n { line.clone() } else { line.as_ref().map(|_| None) };
+        let after = if i + 1 == n { line.clone() } else { line.as_ref().map(|_| Line::Busy) };
         if !push(Item::Out { to, bytes: chunk.to_vec(), line: after }, patience) {
             // No room in time: the rest is dropped, and counted; the line
             // is what the shell shows next all the same.
@@ -114,7 +132,13 @@ impl Item {
     fn len(&self) -> usize {
         match self {
             Item::Out { bytes, line, .. } => {
-                bytes.len() + line.as_ref().and_then(|l| l.as_ref()).map_or(0, String::len)
+                bytes.len()
+                    + match line {
+                        Some(Line::Shown(l)) => l.len().max(1),
+                        // Counts as a byte: a change of state is never skipped as empty.
+                        Some(_) => 1,
+                        None => 0,
+                    }
             }
             Item::Log(bytes) => bytes.len(),
         }
@@ -185,10 +209,11 @@ fn direct(to: Stream, bytes: &[u8]) -> std::io::Result<()> {
 
 fn writer() {
     block_signals();
-    // What the shell's line shows now; redrawn around log lines only on a
-    // terminal (a log written to a file gets no prompts in it).
+    // What the shell's line is; redrawn around log lines only on a terminal
+    // (a log written to a file gets no prompts in it).
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut shown: Option<String> = None;
+    let mut line = Line::Gone;
+    let mut held: Vec<u8> = Vec::new();
     loop {
         let (item, dropped) = {
             let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
@@ -211,24 +236,39 @@ fn writer() {
         // A console that is gone (EIO on a hung-up line) loses its output;
         // nothing here can do better.
         match item {
-            Item::Out { to, bytes, line } => {
+            Item::Out { to, bytes, line: after } => {
                 let _ = direct(to, &bytes);
-                if let Some(l) = line {
-                    shown = l.filter(|_| terminal);
+                if let Some(l) = after {
+                    line = if terminal { l } else { Line::Gone };
+                    // Done printing: what waited goes out now.
+                    if line != Line::Busy && !held.is_empty() {
+                        log_around(&line, &std::mem::take(&mut held));
+                    }
                 }
             }
-            Item::Log(bytes) => match &shown {
-                // One write, so nothing comes between the clear and the redraw.
-                Some(line) => {
-                    let mut chunk = Vec::with_capacity(bytes.len() + line.len() + 4);
-                    chunk.extend_from_slice(b"\r\x1b[K");
-                    chunk.extend_from_slice(&bytes);
-                    chunk.extend_from_slice(line.as_bytes());
-                    let _ = direct(Stream::Err, &chunk);
+            Item::Log(bytes) => {
+                if line == Line::Busy && held.len() + bytes.len() <= HELD_BYTES {
+                    held.extend_from_slice(&bytes);
+                } else {
+                    log_around(&line, &bytes);
                 }
-                None => drop(direct(Stream::Err, &bytes)),
-            },
+            }
         }
+    }
+}
+
+/// Log text around the shell's line: cleared, the log, drawn again; one
+/// write, so nothing comes between the clear and the redraw.
+fn log_around(line: &Line, bytes: &[u8]) {
+    match line {
+        Line::Shown(l) => {
+            let mut chunk = Vec::with_capacity(bytes.len() + l.len() + 4);
+            chunk.extend_from_slice(b"\r\x1b[K");
+            chunk.extend_from_slice(bytes);
+            chunk.extend_from_slice(l.as_bytes());
+            let _ = direct(Stream::Err, &chunk);
+        }
+        Line::Busy | Line::Gone => drop(direct(Stream::Err, bytes)),
     }
 }
 
@@ -255,7 +295,7 @@ impl embedded_io::Write for QueueOut {
     /// out now, the shell printing (after Enter: nothing to draw again).
     fn flush(&mut self) -> Result<(), Self::Error> {
         let bytes = std::mem::take(&mut self.0);
-        write_within(Stream::Out, &bytes, SHELL_PATIENCE, Some(None));
+        write_within(Stream::Out, &bytes, SHELL_PATIENCE, Some(Line::Busy));
         Ok(())
     }
 }
@@ -265,7 +305,7 @@ impl QueueOut {
     /// when the shell has stopped).
     fn send(&mut self, line: Option<String>) {
         let bytes = std::mem::take(&mut self.0);
-        write_within(Stream::Out, &bytes, SHELL_PATIENCE, Some(line));
+        write_within(Stream::Out, &bytes, SHELL_PATIENCE, Some(line.map_or(Line::Gone, Line::Shown)));
     }
 }
 
