@@ -137,7 +137,20 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
         c.arg("-device").arg(format!("{},netdev=n0,mac={}", q.nic_model, mac_string(spec.mac())));
     }
     if let Some(flash) = &spec.flash {
-        c.arg("-drive").arg(format!("file={},if=virtio,format=raw", path_str(flash)?));
+        let file = path_str(flash)?;
+        match q.disk {
+            vigil_board::DiskBus::Virtio => {
+                c.arg("-drive").arg(format!("file={file},if=virtio,format=raw"));
+            }
+            vigil_board::DiskBus::Nvme => {
+                c.arg("-drive").arg(format!("file={file},if=none,id=flash,format=raw"));
+                c.args(["-device", "nvme,drive=flash,serial=vigil0"]);
+            }
+            vigil_board::DiskBus::Ahci => {
+                c.arg("-drive").arg(format!("file={file},if=none,id=flash,format=raw"));
+                c.args(["-device", "ide-hd,drive=flash,bus=ide.0"]);
+            }
+        }
     }
     if let Some(w) = &q.watchdog {
         c.args(["-device", w]);

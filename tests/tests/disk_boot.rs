@@ -74,8 +74,11 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     let n = start(&mut c, false);
     let node = c.node(n);
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
-    node.expect("boot: copy a of the boot environment was damaged (no \"# GRUB Environment Block\" header", BOOT_TIMEOUT)
-        .unwrap();
+    node.expect(
+        "boot: copy a of the boot environment was damaged (no \"# GRUB Environment Block\" header",
+        BOOT_TIMEOUT,
+    )
+    .unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     node.kill();
     let p = env(&board, &disk);
@@ -165,4 +168,46 @@ fn the_arm64_disk_boots_slot_a() {
     assert!(node.console_text().contains("hostname set to arm-disk"), "the committed config runs");
     let show = node.command("show boot", CMD).unwrap();
     assert!(show.starts_with("booted   slot a (the good slot)\ngood     slot a\n"), "{show}");
+}
+
+/// The board for any UEFI PC (`x86_64-uefi`), on q35 as a PC: OVMF boots
+/// its disk from NVMe, the NIC is an e1000e, the watchdog the chipset's
+/// iTCO. vigil finds its flash by the partition named `config` (the board
+/// says `device = "auto"`), and drivers for hardware that is not there
+/// (the AMD watchdog) are no problem.
+#[test]
+fn the_pc_board_boots_from_nvme_with_e1000e_and_itco() {
+    const PC: &str = "x86_64-uefi";
+    if !have_qemu(PC) {
+        return;
+    }
+    let img = vigil_tests::image(PC);
+    let board = img.board.clone();
+    let tree = vigil_image::kernel::fetch(&board).unwrap();
+    let mut c = Cluster::empty("disk-boot-pc").unwrap();
+    let disk = c.dir.join("disk.img");
+    vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
+    let conf = c.dir.join("disk.conf");
+    std::fs::write(&conf, "vigil_defs {\n hostname pc\n}\ninterface eth0 {\n address 192.0.2.9/24\n}\n").unwrap();
+    vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
+    let t = Instant::now();
+    let n = c
+        .add(&img, |s| {
+            s.flash = Some(disk.clone());
+            s.boot_disk = true;
+        })
+        .unwrap();
+    let node = c.node(n);
+    node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
+    node.expect("flash: /dev/nvme0n1 (the disk with a partition named \"config\")", BOOT_TIMEOUT).unwrap();
+    node.expect("watchdog: /dev/watchdog0 armed", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    eprintln!("x86_64-uefi: QEMU start -> ready in {:?} (OVMF, GRUB, NVMe, e1000e, iTCO)", t.elapsed());
+    let text = node.console_text();
+    let ready = text.lines().find(|l| l.contains("vigil: ready in")).unwrap_or_default();
+    assert!(!ready.contains("degraded"), "{ready}");
+    assert!(text.contains("for hardware not here (sp5100_tco)"), "the AMD watchdog's absence is said, not counted");
+    assert!(text.contains("hostname set to pc") && text.contains("added 192.0.2.9/24 on eth0"));
+    let ifs = node.command("show interfaces", CMD).unwrap();
+    assert!(ifs.contains("eth0") && ifs.contains("192.0.2.9/24"), "{ifs}");
 }

@@ -219,11 +219,24 @@ pub struct Qemu {
     pub nic_model: String,
     /// QEMU watchdog device (`i6300esb`), if the board has one.
     pub watchdog: Option<String>,
+    /// How the flash disk is attached: `virtio` (default), `nvme` or `ahci`
+    /// (SATA on q35), to test the drivers a real machine needs.
+    #[serde(default)]
+    pub disk: DiskBus,
     /// The UEFI firmware that boots the disk image (`vigil-image disk`):
     /// Debian's OVMF / AAVMF, code read-only and a copy of the variables
     /// per node.
     #[serde(default)]
     pub uefi: Option<Uefi>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskBus {
+    #[default]
+    Virtio,
+    Nvme,
+    Ahci,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

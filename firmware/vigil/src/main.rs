@@ -10,6 +10,7 @@ mod child;
 mod clock;
 mod config;
 mod console;
+mod disk;
 mod init;
 mod interfaces;
 mod lb;

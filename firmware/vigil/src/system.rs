@@ -248,6 +248,12 @@ fn print_ready(mode: Mode, boot: Option<&Boot>) {
 
 /// PID 1: runs until a power action, then shuts down. Never returns.
 pub fn run_pid1(board: Option<Runtime>, boot: Boot) -> ! {
+    // A board that names no flash device (a PC): the disk with vigil's
+    // partitions, once its driver has found it.
+    let board = board.map(|mut b| {
+        crate::disk::resolve(&mut b, Duration::from_secs(10));
+        b
+    });
     let location = board.as_ref().and_then(Location::for_board);
     match runtime() {
         Ok(rt) => match rt.block_on(event_loop(Mode::Pid1, board, location, Some(boot))) {

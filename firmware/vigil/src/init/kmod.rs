@@ -13,6 +13,9 @@ use vigil_board::ModuleLoad;
 pub struct Report {
     pub loaded: usize,
     pub already: usize,
+    /// Drivers for hardware this machine does not have (ENODEV): a board
+    /// for many machines lists drivers for all of them.
+    pub absent: Vec<String>,
     pub failed: Vec<(String, String)>,
 }
 
@@ -20,6 +23,8 @@ pub struct Report {
 enum Outcome {
     Loaded,
     AlreadyLoaded,
+    /// The driver found none of its hardware.
+    NoHardware,
 }
 
 fn load_one(m: &ModuleLoad) -> Result<Outcome, String> {
@@ -28,6 +33,7 @@ fn load_one(m: &ModuleLoad) -> Result<Outcome, String> {
     match finit_module(&file, &params, ModuleInitFlags::empty()) {
         Ok(()) => Ok(Outcome::Loaded),
         Err(Errno::EEXIST) => Ok(Outcome::AlreadyLoaded),
+        Err(Errno::ENODEV) => Ok(Outcome::NoHardware),
         Err(e) => Err(explain(e)),
     }
 }
@@ -61,14 +67,20 @@ pub fn load_all(what: &str, modules: &[ModuleLoad]) -> Report {
                 debug!("module {} already loaded", m.name);
                 report.already += 1;
             }
+            Ok(Outcome::NoHardware) => report.absent.push(m.name.clone()),
             Err(why) => {
                 warn!("module {} failed to load: {why}", m.name);
                 report.failed.push((m.name.clone(), why));
             }
         }
     }
+    let absent = if report.absent.is_empty() {
+        String::new()
+    } else {
+        format!(", {} for hardware not here ({})", report.absent.len(), report.absent.join(", "))
+    };
     info!(
-        "modules ({what}): {} loaded, {} already present, {} failed in {} ms",
+        "modules ({what}): {} loaded, {} already present, {} failed{absent} in {} ms",
         report.loaded,
         report.already,
         report.failed.len(),
@@ -109,6 +121,7 @@ pub fn load_chain(chain: &[ModuleLoad]) -> Result<(), String> {
         match load_one(m) {
             Ok(Outcome::Loaded) => info!("module {} loaded on demand", m.name),
             Ok(Outcome::AlreadyLoaded) => {}
+            Ok(Outcome::NoHardware) => return Err(format!("module {}: {}", m.name, explain(Errno::ENODEV))),
             Err(why) => return Err(format!("module {}: {why}", m.name)),
         }
     }
