@@ -56,6 +56,7 @@ fn boot_and_check(board: &str, test: &str) {
     let system = n.command("show system", CMD).unwrap();
     assert!(system.contains(&format!("board {board}")), "{system}");
     assert!(system.contains("mode init"), "{system}");
+    assert!(system.contains("\nslot none (the kernel was handed over directly)"), "{system}");
     // The kernel that booted is the board's pin (printed: the test says which
     // kernel it ran).
     let pin = vigil_image::load_board(board).unwrap().kernel;

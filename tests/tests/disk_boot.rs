@@ -66,6 +66,8 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     assert!(text.contains("boot: slot a (the good slot)"), "vigil says which slot booted");
     let show = node.command("show boot", CMD).unwrap();
     assert!(show.starts_with("booted   slot a (the good slot)\ngood     slot a\ntrial    none\n"), "{show}");
+    let system = node.command("show system", CMD).unwrap();
+    assert!(system.contains("\nslot a (the good slot)"), "{system}");
     node.kill();
     assert_eq!(env(&board, &disk).state, BootState::new(Slot::A));
 

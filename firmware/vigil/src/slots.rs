@@ -234,6 +234,18 @@ impl Slots {
         }
     }
 
+    /// One line for `show system`.
+    pub fn summary(&self) -> String {
+        let Some(b) = self.booted else { return "none (the kernel was handed over directly)".to_string() };
+        match (b.how, self.state) {
+            (How::Trial, Some((s, _))) if s.trying == Some(b.slot) => {
+                format!("{} (on trial, {} tries left; show boot)", b.slot, s.tries_left)
+            }
+            (How::Rollback, _) => format!("{} (rolled back from a failed trial; show boot)", b.slot),
+            _ => format!("{} (the good slot)", b.slot),
+        }
+    }
+
     /// `show boot`.
     pub fn show(&self) -> String {
         let Some(b) = self.booted else {

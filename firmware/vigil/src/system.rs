@@ -185,9 +185,9 @@ fn random_salt() -> [u8; 16] {
     salt
 }
 
-fn registry(mode: Mode, board: Option<Runtime>) -> Registry {
+fn registry(mode: Mode, board: Option<Runtime>, slot: impl Fn() -> String + 'static) -> Registry {
     let mut r = Registry::default();
-    r.add("system", move || show_system(mode, board.as_ref()));
+    r.add("system", move || format!("{}\nslot {}", show_system(mode, board.as_ref()), slot()));
     r.add("interfaces", show_interfaces);
     r.add("modules", || {
         read_or_explain("/proc/modules", |t| {
@@ -391,7 +391,8 @@ async fn event_loop(
     if let Err(e) = lb.borrow_mut().configure(&shared) {
         error!("ipvs: {e}");
     }
-    let mut registry = registry(mode, board);
+    let slot_slots = slots.clone();
+    let mut registry = registry(mode, board, move || slot_slots.borrow().summary());
     let time_text = time_status.clone();
     registry.add("time", move || crate::timesync::show(&time_text));
     let sup = supervision.clone();
