@@ -173,7 +173,10 @@ impl Node {
         self.expect("vigil> ", timeout)?;
         let g = self.shared.lock();
         let out = &g.text[start..self.cursor - "vigil> ".len()];
-        Ok(out.replace('\r', "").trim_start_matches('\n').to_string())
+        // Log lines of what the command did come before its output: they
+        // are not the output (`console_text` has them).
+        let out: Vec<&str> = out.split('\n').filter(|l| !is_log_line(l)).collect();
+        Ok(out.join("\n").replace('\r', "").trim_start_matches('\n').to_string())
     }
 
     /// Console text after byte offset `pos`, and the new offset (for tools
@@ -255,6 +258,16 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// A log line as the console prints it: `[    5.386]  INFO ...` (after a
+/// redraw's clear, if any).
+pub fn is_log_line(line: &str) -> bool {
+    let l = line.trim_start_matches('\r').trim_start_matches("\x1b[K");
+    let Some(rest) = l.strip_prefix('[') else { return false };
+    let Some((stamp, tail)) = rest.split_once(']') else { return false };
+    stamp.trim().parse::<f64>().is_ok()
+        && ["INFO ", "WARN ", "ERROR ", "DEBUG "].iter().any(|lv| tail.trim_start().starts_with(lv))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -263,5 +276,13 @@ mod tests {
         assert_eq!(super::parse_ms_after(l, "ready in "), Some(341));
         assert_eq!(super::parse_ms_after(l, "("), Some(2878));
         assert_eq!(super::parse_ms_after(l, "nope"), None);
+    }
+
+    #[test]
+    fn log_lines_are_told_from_output() {
+        assert!(super::is_log_line("[    5.386]  INFO supervise: checkers child started (pid 86)"));
+        assert!(super::is_log_line("\r\x1b[K[   12.001]  WARN module x failed"));
+        assert!(!super::is_log_line("VI_1 eth0 vrid 51 MASTER priority 100"));
+        assert!(!super::is_log_line("[console: 12 bytes of output were dropped]"));
     }
 }

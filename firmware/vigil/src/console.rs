@@ -59,7 +59,7 @@ const HELD_BYTES: usize = 64 << 10;
 /// One piece of console output.
 enum Item {
     /// Written as it is; `line`: what the shell's line is after it.
-    Out { to: Stream, bytes: Vec<u8>, line: Option<Line> },
+    Out { to: Stream, bytes: Vec<u8>, line: Option<Line>, lead: bool },
     /// A log line: around the shell's line, if it has one on the terminal.
     Log(Vec<u8>),
 }
@@ -108,15 +108,18 @@ const CHUNK: usize = 16 << 10;
 /// leave the shell printing).
 fn write_within(to: Stream, bytes: &[u8], patience: Duration, line: Option<Line>) {
     let n = bytes.len().div_ceil(CHUNK).max(1);
+    // The end of a shell's turn: held log lines go out before its output.
+    let turn_end = matches!(line, Some(Line::Shown(_) | Line::Gone));
     for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
         let after = if i + 1 == n { line.clone() } else { line.as_ref().map(|_| Line::Busy) };
-        if !push(Item::Out { to, bytes: chunk.to_vec(), line: after }, patience) {
+        let lead = turn_end && i == 0;
+        if !push(Item::Out { to, bytes: chunk.to_vec(), line: after, lead }, patience) {
             // No room in time: the rest is dropped, and counted; the line
             // is what the shell shows next all the same.
             let rest = bytes.len() - i * CHUNK;
             QUEUE.lock().unwrap_or_else(|p| p.into_inner()).dropped += rest as u64;
             if let Some(l) = line {
-                push(Item::Out { to, bytes: Vec::new(), line: Some(l) }, Duration::ZERO);
+                push(Item::Out { to, bytes: Vec::new(), line: Some(l), lead: false }, Duration::ZERO);
             }
             return;
         }
@@ -124,7 +127,7 @@ fn write_within(to: Stream, bytes: &[u8], patience: Duration, line: Option<Line>
     if bytes.is_empty()
         && let Some(l) = line
     {
-        push(Item::Out { to, bytes: Vec::new(), line: Some(l) }, Duration::ZERO);
+        push(Item::Out { to, bytes: Vec::new(), line: Some(l), lead: false }, Duration::ZERO);
     }
 }
 
@@ -236,7 +239,11 @@ fn writer() {
         // A console that is gone (EIO on a hung-up line) loses its output;
         // nothing here can do better.
         match item {
-            Item::Out { to, bytes, line: after } => {
+            Item::Out { to, bytes, line: after, lead } => {
+                if lead && !held.is_empty() {
+                    // The cursor is at the start of a line (after the echo).
+                    let _ = direct(Stream::Err, &std::mem::take(&mut held));
+                }
                 let _ = direct(to, &bytes);
                 if let Some(l) = after {
                     line = if terminal { l } else { Line::Gone };
@@ -247,6 +254,9 @@ fn writer() {
                 }
             }
             Item::Log(bytes) => {
+                // While a command has yet to print, its log lines (what the
+                // command did) wait and go out just before its output; once
+                // the output has begun they wait for the prompt.
                 if line == Line::Busy && held.len() + bytes.len() <= HELD_BYTES {
                     held.extend_from_slice(&bytes);
                 } else {
