@@ -52,9 +52,10 @@ enum Line {
     Gone,
 }
 
-/// Log lines held while the shell prints: at most this much (past it, they
-/// go out at once).
+/// Log lines held while the shell prints: at most this much, this long
+/// (past either, they go out at once).
 const HELD_BYTES: usize = 64 << 10;
+const HOLD: Duration = Duration::from_millis(500);
 
 /// One piece of console output.
 enum Item {
@@ -221,9 +222,26 @@ fn writer() {
         let (item, dropped) = {
             let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
             q.busy = false;
+            let mut overdue = false;
             while q.chunks.is_empty() {
                 DRAINED.notify_all();
-                q = READY.wait(q).unwrap_or_else(|p| p.into_inner());
+                if held.is_empty() {
+                    q = READY.wait(q).unwrap_or_else(|p| p.into_inner());
+                } else {
+                    // Held log lines wait for a command at most HOLD: one
+                    // that never answers (a stalled loop) must not hide them.
+                    let (g, t) = READY.wait_timeout(q, HOLD).unwrap_or_else(|p| p.into_inner());
+                    q = g;
+                    if t.timed_out() && q.chunks.is_empty() {
+                        overdue = true;
+                        break;
+                    }
+                }
+            }
+            if overdue {
+                drop(q);
+                let _ = direct(Stream::Err, &std::mem::take(&mut held));
+                continue;
             }
             let Some(item) = q.chunks.pop_front() else { continue };
             q.bytes -= item.len();
