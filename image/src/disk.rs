@@ -278,6 +278,18 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// What a slot holding `kernel` and `initrd` says about them.
+    pub fn of(board: &Board, kernel: &[u8], initrd: &[u8]) -> Manifest {
+        let mut h = Sha256::new();
+        h.update(kernel);
+        h.update(initrd);
+        Manifest {
+            board: board.name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            build: hex::encode(&h.finalize()[..8]),
+        }
+    }
+
     pub fn text(&self) -> String {
         format!("board={}\nversion={}\nbuild={}\n", self.board, self.version, self.build)
     }
@@ -331,23 +343,13 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
     let flash = board.flash.as_ref().context("no flash")?;
     let kernel_bytes = std::fs::read(kernel).with_context(|| format!("reading {}", kernel.display()))?;
     let initrd_bytes = std::fs::read(initrd).with_context(|| format!("reading {}", initrd.display()))?;
-    let mut h = Sha256::new();
-    h.update(&kernel_bytes);
-    h.update(&initrd_bytes);
-    let manifest = Manifest {
-        board: board.name.clone(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        build: hex::encode(&h.finalize()[..8]),
-    };
+    let manifest = Manifest::of(board, &kernel_bytes, &initrd_bytes);
     let work = out.with_extension("work");
     std::fs::create_dir_all(&work)?;
     let grub = grub_efi(board.arch, &work)?;
     let (efi_name, _) = efi_names(board.arch);
     let env = ab::encode_copy(&BootState::new(Slot::A), 1);
     let cfg = grub_cfg(board, &parts);
-    let id = |what: &str| {
-        u32::from_le_bytes(stable_guid(&format!("{}:{what}", board.name))[..4].try_into().unwrap_or([0; 4]))
-    };
 
     // A new file each time (sparse: the config ring and state stay erased).
     let tmp = out.with_extension("tmp");
@@ -387,7 +389,7 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
         &fat(
             esp.size,
             "VIGIL-ESP",
-            id("esp"),
+            volume_id(board, part::ESP),
             &[
                 (&esp_path, &grub),
                 ("EFI/vigil/grub.cfg", cfg.as_bytes()),
@@ -396,12 +398,9 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
             ],
         )?,
     )?;
-    let manifest_text = manifest.text();
-    for (name, label) in [(part::SLOT_A, "VIGIL-A"), (part::SLOT_B, "VIGIL-B")] {
-        let p = find(&parts, name);
-        let files: [(&str, &[u8]); 3] =
-            [("vmlinuz", &kernel_bytes), ("initrd", &initrd_bytes), ("manifest", manifest_text.as_bytes())];
-        put(p, &fat(p.size, label, id(name), &files)?)?;
+    for slot in [Slot::A, Slot::B] {
+        let (p, fs) = slot_fs(board, &parts, slot, &kernel_bytes, &initrd_bytes, &manifest)?;
+        put(p, &fs)?;
     }
     f.sync_all()?;
     drop(f);
@@ -415,28 +414,37 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
 /// appliance; here for images and tests).
 pub fn write_slot(board: &Board, disk: &Path, slot: Slot, kernel: &[u8], initrd: &[u8]) -> Result<Manifest> {
     let parts = layout(board)?;
-    let (name, label) = match slot {
-        Slot::A => (part::SLOT_A, "VIGIL-A"),
-        Slot::B => (part::SLOT_B, "VIGIL-B"),
-    };
-    let p = find(&parts, name);
-    let mut h = Sha256::new();
-    h.update(kernel);
-    h.update(initrd);
-    let manifest = Manifest {
-        board: board.name.clone(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        build: hex::encode(&h.finalize()[..8]),
-    };
-    let id = u32::from_le_bytes(stable_guid(&format!("{}:{name}", board.name))[..4].try_into().unwrap_or([0; 4]));
-    let text = manifest.text();
-    let files: [(&str, &[u8]); 3] = [("vmlinuz", kernel), ("initrd", initrd), ("manifest", text.as_bytes())];
-    let fs = fat(p.size, label, id, &files)?;
+    let manifest = Manifest::of(board, kernel, initrd);
+    let (p, fs) = slot_fs(board, &parts, slot, kernel, initrd, &manifest)?;
     let mut f = std::fs::OpenOptions::new().write(true).open(disk)?;
     f.seek(SeekFrom::Start(p.offset))?;
     f.write_all(&fs)?;
     f.sync_all()?;
     Ok(manifest)
+}
+
+/// A slot's partition and its file system: `vmlinuz`, `initrd`, `manifest`.
+fn slot_fs<'a>(
+    board: &Board,
+    parts: &'a [Part],
+    slot: Slot,
+    kernel: &[u8],
+    initrd: &[u8],
+    manifest: &Manifest,
+) -> Result<(&'a Part, Vec<u8>)> {
+    let (name, label) = match slot {
+        Slot::A => (part::SLOT_A, "VIGIL-A"),
+        Slot::B => (part::SLOT_B, "VIGIL-B"),
+    };
+    let p = find(parts, name);
+    let text = manifest.text();
+    let files: [(&str, &[u8]); 3] = [("vmlinuz", kernel), ("initrd", initrd), ("manifest", text.as_bytes())];
+    Ok((p, fat(p.size, label, volume_id(board, name), &files)?))
+}
+
+/// A FAT volume id that is the same every build.
+fn volume_id(board: &Board, what: &str) -> u32 {
+    u32::from_le_bytes(stable_guid(&format!("{}:{what}", board.name))[..4].try_into().unwrap_or([0; 4]))
 }
 
 /// The two copies of the boot environment in a disk image's ESP.
