@@ -28,35 +28,53 @@ fn env(board: &vigil_board::Board, disk: &std::path::Path) -> ab::Pair {
     p
 }
 
+/// A cluster with `board`'s disk image holding `config` in its config ring.
+struct Disk {
+    img: vigil_image::build::Image,
+    board: vigil_board::Board,
+    tree: vigil_image::kernel::KernelTree,
+    c: Cluster,
+    disk: std::path::PathBuf,
+}
+
+fn disk_with(board: &str, test: &str, config: &str) -> Disk {
+    let img = vigil_tests::image(board);
+    let board = img.board.clone();
+    let tree = vigil_image::kernel::fetch(&board).unwrap();
+    let c = Cluster::empty(test).unwrap();
+    let disk = c.dir.join("disk.img");
+    let t = Instant::now();
+    vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
+    eprintln!("{test}: disk image built in {:?}", t.elapsed());
+    let conf = c.dir.join("disk.conf");
+    std::fs::write(&conf, config).unwrap();
+    vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
+    Disk { img, board, tree, c, disk }
+}
+
+/// Boots the disk on a new node; returns its number.
+fn boot(d: &mut Disk, reboot: bool) -> usize {
+    let disk = d.disk.clone();
+    d.c.add(&d.img, |s| {
+        s.flash = Some(disk);
+        s.boot_disk = true;
+        s.no_reboot = !reboot;
+    })
+    .unwrap()
+}
+
 #[test]
 fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     if !have_qemu(BOARD) {
         return;
     }
-    let img = vigil_tests::image(BOARD);
-    let board = img.board.clone();
-    let tree = vigil_image::kernel::fetch(&board).unwrap();
-    let mut c = Cluster::empty("disk-boot").unwrap();
-    let disk = c.dir.join("disk.img");
-    let t = Instant::now();
-    vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
-    eprintln!("disk image built in {:?}", t.elapsed());
-    let conf = c.dir.join("disk.conf");
-    std::fs::write(&conf, "vigil_defs {\n hostname from-disk\n update_confirm_s 5\n}\n").unwrap();
-    vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
-    let start = |c: &mut Cluster, reboot: bool| -> usize {
-        c.add(&img, |s| {
-            s.flash = Some(disk.clone());
-            s.boot_disk = true;
-            s.no_reboot = !reboot;
-        })
-        .unwrap()
-    };
+    let mut d = disk_with(BOARD, "disk-boot", "vigil_defs {\n hostname from-disk\n update_confirm_s 5\n}\n");
+    let (board, disk, tree) = (d.board.clone(), d.disk.clone(), d.tree.clone());
 
     // Slot A, nothing on trial.
     let t = Instant::now();
-    let n = start(&mut c, false);
-    let node = c.node(n);
+    let n = boot(&mut d, false);
+    let node = d.c.node(n);
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     eprintln!("disk boot: QEMU start -> ready in {:?} (OVMF, GRUB, slot a)", t.elapsed());
@@ -73,8 +91,8 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
 
     // A damaged copy: GRUB reads the other, vigil says so and rewrites it.
     vigil_image::disk::write_env_bytes(&board, &disk, &[b'#'; 1024], &[ab::Copy::A]).unwrap();
-    let n = start(&mut c, false);
-    let node = c.node(n);
+    let n = boot(&mut d, false);
+    let node = d.c.node(n);
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.expect(
         "boot: copy a of the boot environment was damaged (no \"# GRUB Environment Block\" header",
@@ -88,8 +106,8 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
 
     // Both damaged: GRUB falls back to slot a; vigil says so and rewrites both.
     vigil_image::disk::write_env_bytes(&board, &disk, &[0u8; 1024], &[ab::Copy::A, ab::Copy::B]).unwrap();
-    let n = start(&mut c, false);
-    let node = c.node(n);
+    let n = boot(&mut d, false);
+    let node = d.c.node(n);
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.expect("boot: neither copy of the boot environment could be read", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
@@ -101,8 +119,8 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     let mut s = BootState::new(Slot::A);
     s.start_trial(Slot::B, 3).unwrap();
     vigil_image::disk::write_env(&board, &disk, &s, 10).unwrap();
-    let n = start(&mut c, false);
-    let node = c.node(n);
+    let n = boot(&mut d, false);
+    let node = d.c.node(n);
     node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
     node.expect("boot: slot b on trial (2 more tries after this one)", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
@@ -120,8 +138,8 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     let mut s = BootState::new(Slot::B);
     s.start_trial(Slot::A, 1).unwrap();
     vigil_image::disk::write_env(&board, &disk, &s, 12).unwrap();
-    let n = start(&mut c, true);
-    let node = c.node(n);
+    let n = boot(&mut d, true);
+    let node = d.c.node(n);
     let t = Instant::now();
     node.expect("vigil: booting slot a (trial)", BOOT_TIMEOUT).unwrap();
     node.expect("Kernel panic", BOOT_TIMEOUT).unwrap();
@@ -147,23 +165,10 @@ fn the_arm64_disk_boots_slot_a() {
     if !have_qemu(ARM) {
         return;
     }
-    let img = vigil_tests::image(ARM);
-    let board = img.board.clone();
-    let tree = vigil_image::kernel::fetch(&board).unwrap();
-    let mut c = Cluster::empty("disk-boot-arm64").unwrap();
-    let disk = c.dir.join("disk.img");
-    vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
-    let conf = c.dir.join("disk.conf");
-    std::fs::write(&conf, "vigil_defs {\n hostname arm-disk\n}\n").unwrap();
-    vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
+    let mut d = disk_with(ARM, "disk-boot-arm64", "vigil_defs {\n hostname arm-disk\n}\n");
     let t = Instant::now();
-    let n = c
-        .add(&img, |s| {
-            s.flash = Some(disk.clone());
-            s.boot_disk = true;
-        })
-        .unwrap();
-    let node = c.node(n);
+    let n = boot(&mut d, false);
+    let node = d.c.node(n);
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     eprintln!("arm64 disk boot: QEMU start -> ready in {:?} (AAVMF, GRUB, slot a)", t.elapsed());
@@ -183,23 +188,11 @@ fn the_pc_board_boots_from_nvme_with_e1000e_and_itco() {
     if !have_qemu(PC) {
         return;
     }
-    let img = vigil_tests::image(PC);
-    let board = img.board.clone();
-    let tree = vigil_image::kernel::fetch(&board).unwrap();
-    let mut c = Cluster::empty("disk-boot-pc").unwrap();
-    let disk = c.dir.join("disk.img");
-    vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
-    let conf = c.dir.join("disk.conf");
-    std::fs::write(&conf, "vigil_defs {\n hostname pc\n}\ninterface eth0 {\n address 192.0.2.9/24\n}\n").unwrap();
-    vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
+    let mut d =
+        disk_with(PC, "disk-boot-pc", "vigil_defs {\n hostname pc\n}\ninterface eth0 {\n address 192.0.2.9/24\n}\n");
     let t = Instant::now();
-    let n = c
-        .add(&img, |s| {
-            s.flash = Some(disk.clone());
-            s.boot_disk = true;
-        })
-        .unwrap();
-    let node = c.node(n);
+    let n = boot(&mut d, false);
+    let node = d.c.node(n);
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.expect("flash: /dev/nvme0n1 (the disk with a partition named \"config\")", BOOT_TIMEOUT).unwrap();
     node.expect("watchdog: /dev/watchdog0 armed", BOOT_TIMEOUT).unwrap();
