@@ -150,8 +150,10 @@ fn grub_modules(arch: Arch) -> Result<PathBuf> {
 const GRUB_MODULES: &[&str] =
     &["part_gpt", "fat", "normal", "linux", "loadenv", "test", "echo", "regexp", "configfile", "sleep"];
 
-/// GRUB as one EFI program that reads its script from the ESP.
-pub fn grub_efi(arch: Arch, work: &Path) -> Result<Vec<u8>> {
+/// GRUB as one EFI program that reads its script from the ESP (with
+/// `devicetree` when the board's kernel needs one from the slot).
+pub fn grub_efi(board: &Board, work: &Path) -> Result<Vec<u8>> {
+    let arch = board.arch;
     let dir = grub_modules(arch)?;
     let (_, target) = efi_names(arch);
     let out = work.join(format!("grub-{target}.efi"));
@@ -161,6 +163,7 @@ pub fn grub_efi(arch: Arch, work: &Path) -> Result<Vec<u8>> {
         .arg("-o")
         .arg(&out)
         .args(GRUB_MODULES)
+        .args(board.kernel.devicetree.as_ref().map(|_| "fdt"))
         .status()
         .context("running grub-mkimage (grub-common)")?;
     if !status.success() {
@@ -176,6 +179,12 @@ pub fn grub_efi(arch: Arch, work: &Path) -> Result<Vec<u8>> {
 pub fn grub_cfg(board: &Board, parts: &[Part]) -> String {
     let (a, b) = (find(parts, part::SLOT_A).number, find(parts, part::SLOT_B).number);
     let cmdline = &board.kernel.cmdline;
+    // The device tree that came with the slot's kernel, not whatever the
+    // firmware has: a slot carries its kernel's own.
+    let devicetree = match board.kernel.devicetree {
+        Some(_) => format!("devicetree ($disk,$part)/{DTB}\n"),
+        None => String::new(),
+    };
     let copies = ["a", "b"]
         .iter()
         .map(|c| {
@@ -263,7 +272,7 @@ if [ $slot = a ]; then set part=gpt{a}; else set part=gpt{b}; fi
 echo "vigil: booting slot $slot ($why)"
 linux ($disk,$part)/vmlinuz {cmdline} vigil.slot=$slot vigil.boot=$why vigil.env=$env
 initrd ($disk,$part)/initrd
-boot
+{devicetree}boot
 "#
     )
 }
@@ -277,12 +286,40 @@ pub struct Manifest {
     pub build: String,
 }
 
+/// The slot's file that holds the device tree.
+const DTB: &str = "dtb";
+
+/// What goes into a firmware slot: the kernel as the bootloader loads it
+/// (the bzImage on x86_64, Image on arm64), the initramfs, and the board's
+/// device tree from the same kernel package (boards that need one).
+#[derive(Debug, Clone)]
+pub struct SlotFiles {
+    pub kernel: Vec<u8>,
+    pub initrd: Vec<u8>,
+    pub dtb: Option<Vec<u8>>,
+}
+
+impl SlotFiles {
+    /// The files for `board` from its unpacked kernel package and an initramfs.
+    pub fn load(board: &Board, tree: &crate::kernel::KernelTree, initrd: &Path) -> Result<SlotFiles> {
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        Ok(SlotFiles {
+            kernel: read(&tree.image)?,
+            initrd: read(initrd)?,
+            dtb: board.kernel.devicetree.as_ref().map(|d| read(&tree.root.join(d))).transpose()?,
+        })
+    }
+}
+
 impl Manifest {
-    /// What a slot holding `kernel` and `initrd` says about them.
-    pub fn of(board: &Board, kernel: &[u8], initrd: &[u8]) -> Manifest {
+    /// What a slot holding `files` says about them.
+    pub fn of(board: &Board, files: &SlotFiles) -> Manifest {
         let mut h = Sha256::new();
-        h.update(kernel);
-        h.update(initrd);
+        h.update(&files.kernel);
+        h.update(&files.initrd);
+        if let Some(d) = &files.dtb {
+            h.update(d);
+        }
         Manifest {
             board: board.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -334,19 +371,19 @@ pub struct Disk {
     pub size: u64,
     pub parts: Vec<Part>,
     pub manifest: Manifest,
+    /// The bootloader's files outside the partitions: (file, offset, length).
+    pub raw: Vec<(String, u64, u64)>,
 }
 
-/// Builds the disk image for `board` with `kernel` (as the bootloader loads
-/// it: the bzImage on x86_64, Image on arm64) and `initrd` in both slots.
-pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<Disk> {
+/// Builds the disk image for `board` with `files` in both slots.
+pub fn build(board: &Board, files: &SlotFiles, out: &Path) -> Result<Disk> {
     let parts = layout(board)?;
     let flash = board.flash.as_ref().context("no flash")?;
-    let kernel_bytes = std::fs::read(kernel).with_context(|| format!("reading {}", kernel.display()))?;
-    let initrd_bytes = std::fs::read(initrd).with_context(|| format!("reading {}", initrd.display()))?;
-    let manifest = Manifest::of(board, &kernel_bytes, &initrd_bytes);
+    let manifest = Manifest::of(board, files);
+    let raw = bootloader(board, &parts)?;
     let work = out.with_extension("work");
     std::fs::create_dir_all(&work)?;
-    let grub = grub_efi(board.arch, &work)?;
+    let grub = grub_efi(board, &work)?;
     let (efi_name, _) = efi_names(board.arch);
     let env = ab::encode_copy(&BootState::new(Slot::A), 1);
     let cfg = grub_cfg(board, &parts);
@@ -399,23 +436,28 @@ pub fn build(board: &Board, kernel: &Path, initrd: &Path, out: &Path) -> Result<
         )?,
     )?;
     for slot in [Slot::A, Slot::B] {
-        let (p, fs) = slot_fs(board, &parts, slot, &kernel_bytes, &initrd_bytes, &manifest)?;
+        let (p, fs) = slot_fs(board, &parts, slot, files, &manifest)?;
         put(p, &fs)?;
+    }
+    for r in &raw {
+        f.seek(SeekFrom::Start(r.offset))?;
+        f.write_all(&r.bytes).with_context(|| format!("writing {}", r.file))?;
     }
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, out)?;
     let _ = std::fs::remove_dir_all(&work);
-    Ok(Disk { path: out.to_path_buf(), size: flash.size.0, parts, manifest })
+    let raw = raw.into_iter().map(|r| (r.file, r.offset, r.bytes.len() as u64)).collect();
+    Ok(Disk { path: out.to_path_buf(), size: flash.size.0, parts, manifest, raw })
 }
 
 /// Writes a firmware slot of a disk image: a new FAT file system with
-/// `kernel`, `initrd` and the manifest (what the updater does on an
-/// appliance; here for images and tests).
-pub fn write_slot(board: &Board, disk: &Path, slot: Slot, kernel: &[u8], initrd: &[u8]) -> Result<Manifest> {
+/// `files` and the manifest (what the updater does on an appliance; here
+/// for images and tests).
+pub fn write_slot(board: &Board, disk: &Path, slot: Slot, files: &SlotFiles) -> Result<Manifest> {
     let parts = layout(board)?;
-    let manifest = Manifest::of(board, kernel, initrd);
-    let (p, fs) = slot_fs(board, &parts, slot, kernel, initrd, &manifest)?;
+    let manifest = Manifest::of(board, files);
+    let (p, fs) = slot_fs(board, &parts, slot, files, &manifest)?;
     let mut f = std::fs::OpenOptions::new().write(true).open(disk)?;
     f.seek(SeekFrom::Start(p.offset))?;
     f.write_all(&fs)?;
@@ -423,13 +465,13 @@ pub fn write_slot(board: &Board, disk: &Path, slot: Slot, kernel: &[u8], initrd:
     Ok(manifest)
 }
 
-/// A slot's partition and its file system: `vmlinuz`, `initrd`, `manifest`.
+/// A slot's partition and its file system: `vmlinuz`, `initrd`, `dtb` (if
+/// the board has one), `manifest`.
 fn slot_fs<'a>(
     board: &Board,
     parts: &'a [Part],
     slot: Slot,
-    kernel: &[u8],
-    initrd: &[u8],
+    files: &SlotFiles,
     manifest: &Manifest,
 ) -> Result<(&'a Part, Vec<u8>)> {
     let (name, label) = match slot {
@@ -438,8 +480,74 @@ fn slot_fs<'a>(
     };
     let p = find(parts, name);
     let text = manifest.text();
-    let files: [(&str, &[u8]); 3] = [("vmlinuz", kernel), ("initrd", initrd), ("manifest", text.as_bytes())];
-    Ok((p, fat(p.size, label, volume_id(board, name), &files)?))
+    let mut list: Vec<(&str, &[u8])> =
+        vec![("vmlinuz", &files.kernel), ("initrd", &files.initrd), ("manifest", text.as_bytes())];
+    if let Some(d) = &files.dtb {
+        list.push((DTB, d));
+    }
+    Ok((p, fat(p.size, label, volume_id(board, name), &list)?))
+}
+
+/// A file of the board's bootloader and where it goes on the disk.
+#[derive(Debug)]
+pub struct RawFile {
+    pub file: String,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// The board's bootloader files (none for a board whose firmware reads the
+/// ESP itself), from its pinned package; each must end before the next one,
+/// before any partition and before the backup GPT.
+pub fn bootloader(board: &Board, parts: &[Part]) -> Result<Vec<RawFile>> {
+    let Some(bl) = &board.bootloader else { return Ok(Vec::new()) };
+    let pin = crate::kernel::Pin { package: &bl.package, version: &bl.version, sha256: &bl.sha256, arch: board.arch };
+    let root = crate::kernel::fetch_pinned(&board.name, &pin, "bootloaders", || {
+        format!(
+            "A newer {} may have replaced it on the mirror (apt-cache policy {}): pin that in [bootloader] \
+             (version and sha256) after checking the board still boots.",
+            bl.package, bl.package
+        )
+    })?;
+    let mut out = Vec::new();
+    for (i, r) in bl.raw.iter().enumerate() {
+        let path = root.join(&r.file);
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!("board {}: bootloader.raw[{i}].file {:?} is not in {}", board.name, r.file, bl.package)
+        })?;
+        out.push(RawFile { file: r.file.clone(), offset: r.offset.0, bytes });
+    }
+    check_raw(board, parts, &out)?;
+    Ok(out)
+}
+
+/// Every raw file fits where the board puts it: it ends before the next
+/// raw file, before the next partition, and before the backup GPT.
+fn check_raw(board: &Board, parts: &[Part], raw: &[RawFile]) -> Result<()> {
+    let size = board.flash.as_ref().map_or(0, |f| f.size.0);
+    for (i, r) in raw.iter().enumerate() {
+        let end = r.offset + r.bytes.len() as u64;
+        let next = raw
+            .iter()
+            .map(|o| (o.offset, o.file.as_str()))
+            .chain(parts.iter().map(|p| (p.offset, p.name.as_str())))
+            .chain([(size.saturating_sub(GPT_BYTES), "the backup partition table")])
+            .filter(|(o, _)| *o > r.offset)
+            .min_by_key(|(o, _)| *o);
+        if let Some((o, what)) = next
+            && end > o
+        {
+            bail!(
+                "board {}: bootloader.raw[{i}]: {} ({} bytes at {}) runs into {what} at {}",
+                board.name,
+                r.file,
+                r.bytes.len(),
+                r.offset,
+                o
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A FAT volume id that is the same every build.
@@ -456,6 +564,22 @@ pub fn read_env(board: &Board, disk: &Path) -> Result<[Vec<u8>; 2]> {
         .open(disk)
         .with_context(|| format!("opening {}", disk.display()))?;
     esp::read(Window::new(&f, esp.offset, esp.size)).with_context(|| format!("{}: reading the ESP", disk.display()))
+}
+
+/// A file from one of a disk image's FAT partitions (a slot or the ESP).
+pub fn read_file(board: &Board, disk: &Path, partition: &str, path: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let parts = layout(board)?;
+    let p = parts.iter().find(|p| p.name == partition).with_context(|| format!("no partition {partition:?}"))?;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(disk)?;
+    let fs = fatfs::FileSystem::new(Window::new(&f, p.offset, p.size), fatfs::FsOptions::new().time_provider(&EPOCH))
+        .with_context(|| format!("{}: partition {partition} is not FAT", disk.display()))?;
+    let mut out = Vec::new();
+    fs.root_dir()
+        .open_file(path)
+        .with_context(|| format!("{}: no {path} in partition {partition}", disk.display()))?
+        .read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// Writes both copies of the boot environment (A, then B), in place.
@@ -500,14 +624,13 @@ mod tests {
         let b = crate::load_board("qemu-x86_64").unwrap();
         let dir = std::env::temp_dir().join(format!("vigil-disk-env-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (k, i, d) = (dir.join("k"), dir.join("i"), dir.join("disk.img"));
-        std::fs::write(&k, b"kernel").unwrap();
-        std::fs::write(&i, b"initrd").unwrap();
+        let d = dir.join("disk.img");
+        let files = SlotFiles { kernel: b"kernel".to_vec(), initrd: b"initrd".to_vec(), dtb: None };
         if grub_modules(b.arch).is_err() {
             assert!(std::env::var("CI").as_deref() != Ok("true"), "grub-efi-amd64-bin is missing");
             return eprintln!("skipped: no GRUB modules");
         }
-        build(&b, &k, &i, &d).unwrap();
+        build(&b, &files, &d).unwrap();
         let [a, bb] = read_env(&b, &d).unwrap();
         let p = ab::read_pair(&a, &bb);
         assert_eq!((p.state, p.seq, p.damaged.len()), (BootState::new(Slot::A), 1, 0));
@@ -518,11 +641,35 @@ mod tests {
         assert_eq!(ab::read_pair(&a, &bb).state, s);
         // Same bytes from the same inputs.
         let d2 = dir.join("disk2.img");
-        build(&b, &k, &i, &d2).unwrap();
+        build(&b, &files, &d2).unwrap();
         let d3 = dir.join("disk3.img");
-        build(&b, &k, &i, &d3).unwrap();
+        build(&b, &files, &d3).unwrap();
         assert!(std::fs::read(&d2).unwrap() == std::fs::read(&d3).unwrap(), "two builds differ");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_bootloader_file_that_runs_into_a_partition_is_refused() {
+        let b = crate::load_board("rock-pi-e").unwrap();
+        let parts = layout(&b).unwrap();
+        let raw = |offset: u64, len: usize| RawFile { file: "u-boot.itb".into(), offset, bytes: vec![0; len] };
+        check_raw(&b, &parts, &[raw(32 << 10, 100_000), raw(8 << 20, 8 << 20)]).unwrap();
+        let e = check_raw(&b, &parts, &[raw(32 << 10, 100_000), raw(8 << 20, (8 << 20) + 1)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "board rock-pi-e: bootloader.raw[1]: u-boot.itb (8388609 bytes at 8388608) runs into config at 16777216"
+        );
+        let e = check_raw(&b, &parts, &[raw(32 << 10, 9 << 20), raw(8 << 20, 1)]).unwrap_err();
+        assert!(e.to_string().contains("raw[0]: u-boot.itb (9437184 bytes at 32768) runs into u-boot.itb at 8388608"));
+    }
+
+    #[test]
+    fn the_script_loads_the_slots_device_tree_where_the_board_has_one() {
+        let b = crate::load_board("rock-pi-e").unwrap();
+        let cfg = grub_cfg(&b, &layout(&b).unwrap());
+        assert!(cfg.contains("initrd ($disk,$part)/initrd\ndevicetree ($disk,$part)/dtb\nboot\n"), "{cfg}");
+        let pc = crate::load_board("qemu-x86_64").unwrap();
+        assert!(!grub_cfg(&pc, &layout(&pc).unwrap()).contains("devicetree"));
     }
 
     #[test]

@@ -181,11 +181,12 @@ mod tests {
         // A GPT of another layout.
         let mut other = b.clone();
         other.flash.as_mut().unwrap().partitions[4].size = vigil_board::Size(30 << 20);
-        if crate::disk::build(&other, &junk, &junk, &dir.join("other.img")).is_ok() {
+        let junk = crate::disk::SlotFiles { kernel: vec![0; 1 << 20], initrd: vec![0; 1 << 20], dtb: None };
+        if crate::disk::build(&other, &junk, &dir.join("other.img")).is_ok() {
             let e = flash(&b, &dir.join("other.img"), &dir.join("out.img")).unwrap_err().to_string();
             assert!(e.contains("built for another board or layout"), "{e}");
             // The right one: written to a file and verified.
-            crate::disk::build(&b, &junk, &junk, &dir.join("disk.img")).unwrap();
+            crate::disk::build(&b, &junk, &dir.join("disk.img")).unwrap();
             flash(&b, &dir.join("disk.img"), &dir.join("out.img")).unwrap();
             assert!(std::fs::read(dir.join("out.img")).unwrap() == std::fs::read(dir.join("disk.img")).unwrap());
         }

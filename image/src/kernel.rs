@@ -29,28 +29,8 @@ impl KernelTree {
 /// Fetches (if not cached), verifies and unpacks the board's kernel.
 pub fn fetch(board: &Board) -> Result<KernelTree> {
     let k = &board.kernel;
-    let dir = crate::paths::cache_dir().join("kernels");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let deb = dir.join(k.deb_file_name(board.arch));
-    let unpacked = dir.join(format!("{}_{}", k.package, k.version));
-    let marker = unpacked.join(".vigil-unpacked");
-    if !marker.exists() {
-        if !deb.exists() {
-            download(board, &dir)?;
-        }
-        let digest = sha256_file(&deb)?;
-        if !digest.eq_ignore_ascii_case(&k.sha256) {
-            let _ = std::fs::remove_file(&deb);
-            bail!(
-                "{}: SHA-256 is {digest}, but board {} pins {}; the file was removed (re-run to fetch it again, or fix the pin)",
-                deb.display(),
-                board.name,
-                k.sha256
-            );
-        }
-        unpack(&deb, &unpacked)?;
-        std::fs::write(&marker, &k.sha256)?;
-    }
+    let pin = Pin { package: &k.package, version: &k.version, sha256: &k.sha256, arch: board.arch };
+    let unpacked = fetch_pinned(&board.name, &pin, "kernels", || advice_when_missing(board))?;
     let tree = KernelTree { image: unpacked.join(&k.image), root: unpacked, release: k.release.clone() };
     if !tree.image.is_file() {
         bail!("{}: kernel.image {:?} is not in package {}", board.name, k.image, k.package);
@@ -58,12 +38,52 @@ pub fn fetch(board: &Board) -> Result<KernelTree> {
     if !tree.modules_dir().is_dir() {
         bail!("{}: kernel.release {:?}: no {} in the package", board.name, k.release, tree.modules_dir().display());
     }
+    if let Some(dt) = &k.devicetree
+        && !tree.root.join(dt).is_file()
+    {
+        bail!("{}: kernel.devicetree {dt:?} is not in package {}", board.name, k.package);
+    }
     Ok(tree)
 }
 
-fn download(board: &Board, dir: &Path) -> Result<()> {
-    let k = &board.kernel;
-    let spec = format!("{}={}", apt_name(&k.package, board.arch), k.version);
+/// A Debian package pinned by version and SHA-256 of its `.deb`.
+pub struct Pin<'a> {
+    pub package: &'a str,
+    pub version: &'a str,
+    pub sha256: &'a str,
+    pub arch: Arch,
+}
+
+/// Fetches a pinned package with `apt-get download` (if not cached in
+/// `cache/<kind>`), checks its SHA-256 and unpacks it with `dpkg-deb -x`;
+/// returns where. `advice` says what to do when the download fails.
+pub fn fetch_pinned(board: &str, pin: &Pin, kind: &str, advice: impl FnOnce() -> String) -> Result<PathBuf> {
+    let dir = crate::paths::cache_dir().join(kind);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let deb = dir.join(vigil_board::deb_file_name(pin.package, pin.version, pin.arch));
+    let unpacked = dir.join(format!("{}_{}", pin.package, pin.version));
+    let marker = unpacked.join(".vigil-unpacked");
+    if !marker.exists() {
+        if !deb.exists() {
+            download(board, pin, &dir, advice)?;
+        }
+        let digest = sha256_file(&deb)?;
+        if !digest.eq_ignore_ascii_case(pin.sha256) {
+            let _ = std::fs::remove_file(&deb);
+            bail!(
+                "{}: SHA-256 is {digest}, but board {board} pins {}; the file was removed (re-run to fetch it again, or fix the pin)",
+                deb.display(),
+                pin.sha256
+            );
+        }
+        unpack(&deb, &unpacked)?;
+        std::fs::write(&marker, pin.sha256)?;
+    }
+    Ok(unpacked)
+}
+
+fn download(board: &str, pin: &Pin, dir: &Path, advice: impl FnOnce() -> String) -> Result<()> {
+    let spec = format!("{}={}", apt_name(pin.package, pin.arch), pin.version);
     eprintln!("vigil-image: apt-get download {spec}");
     let out = Command::new("apt-get")
         .args(["download", "-q", &spec])
@@ -72,12 +92,11 @@ fn download(board: &Board, dir: &Path) -> Result<()> {
         .context("running apt-get (is this a Debian machine? run ci/setup)")?;
     if !out.status.success() {
         bail!(
-            "board {} pins {} {}, and apt-get download failed: {}\n{}",
-            board.name,
-            k.package,
-            k.version,
+            "board {board} pins {} {}, and apt-get download failed: {}\n{}",
+            pin.package,
+            pin.version,
             String::from_utf8_lossy(&out.stderr).trim(),
-            advice_when_missing(board)
+            advice()
         );
     }
     Ok(())
@@ -192,13 +211,14 @@ pub fn bumped(old: &Kernel, new: &MirrorKernel) -> Result<Kernel> {
         version: new.version.clone(),
         sha256: new.sha256.clone(),
         image: old.image.replace(&old.release, &release),
+        devicetree: old.devicetree.as_ref().map(|d| d.replace(&old.release, &release)),
         release,
         cmdline: old.cmdline.clone(),
     })
 }
 
 /// A board file's text with a new kernel pin: the `[kernel]` table's
-/// package, version, sha256, release and image, every other byte (comments,
+/// package, version, sha256, release, image and devicetree, every other byte (comments,
 /// order, the rest of the file) as it was.
 pub fn edit_board_text(text: &str, new: &Kernel) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("the board file is not valid TOML")?;
@@ -209,7 +229,10 @@ pub fn edit_board_text(text: &str, new: &Kernel) -> Result<String> {
         ("sha256", &new.sha256),
         ("release", &new.release),
         ("image", &new.image),
-    ] {
+    ]
+    .into_iter()
+    .chain(new.devicetree.as_ref().map(|d| ("devicetree", d)))
+    {
         let item = table.get_mut(key).with_context(|| format!("[kernel] has no {key}"))?;
         let decor = item.as_value().map(|v| v.decor().clone());
         *item = toml_edit::value(value.as_str());

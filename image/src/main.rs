@@ -159,10 +159,14 @@ fn real_main() -> Result<()> {
             };
             let img = build::build_image(&b, &fw)?;
             let tree = kernel::fetch(&b)?;
-            let d = vigil_image::disk::build(&b, &tree.image, &img.initrd, &output)?;
+            let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd)?;
+            let d = vigil_image::disk::build(&b, &files, &output)?;
             println!("disk      {} ({} MiB, GPT)", d.path.display(), d.size >> 20);
             for p in &d.parts {
                 println!("  {:<2} {:<8} at {:>4} MiB, {:>4} MiB", p.number, p.name, p.offset >> 20, p.size >> 20);
+            }
+            for (file, offset, len) in &d.raw {
+                println!("  bootloader {file} at {offset} ({len} bytes)");
             }
             println!("slots a, b: {} {} build {}", d.manifest.board, d.manifest.version, d.manifest.build);
         }

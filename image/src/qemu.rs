@@ -37,6 +37,9 @@ pub struct NodeSpec {
     /// Boot the flash (a `vigil-image disk` image) through the board's UEFI
     /// firmware and its bootloader instead of handing QEMU the kernel.
     pub boot_disk: bool,
+    /// Another firmware than the board's `qemu.uefi` for a disk boot (to
+    /// compare them).
+    pub uefi: Option<vigil_board::Uefi>,
     /// Appended to the board's kernel command line.
     pub extra_cmdline: String,
     /// Exit QEMU instead of rebooting the guest (a reboot ends the run).
@@ -54,6 +57,7 @@ impl NodeSpec {
             hub: None,
             flash: None,
             boot_disk: false,
+            uefi: None,
             extra_cmdline: String::new(),
             no_reboot: true,
             rtc_base: None,
@@ -102,24 +106,34 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
         .args(["-m", &q.memory_mib.to_string()])
         .args(["-nodefaults", "-display", "none", "-monitor", "none"]);
     if spec.boot_disk {
-        let uefi =
-            q.uefi.as_ref().with_context(|| format!("board {}: no qemu.uefi to boot a disk with", img.board.name))?;
+        let uefi = spec
+            .uefi
+            .as_ref()
+            .or(q.uefi.as_ref())
+            .with_context(|| format!("board {}: no qemu.uefi to boot a disk with", img.board.name))?;
         if spec.flash.is_none() {
             anyhow::bail!("a disk boot needs the disk: set the node's flash");
-        }
-        // The variables are the node's own: the firmware writes boot entries there.
-        let vars = spec.dir.join("uefi-vars.fd");
-        if !vars.exists() {
-            std::fs::copy(&uefi.vars, &vars)
-                .with_context(|| format!("copying {} (install {})", uefi.vars, uefi.package))?;
         }
         if !Path::new(&uefi.code).is_file() {
             anyhow::bail!("{} is missing: install {}", uefi.code, uefi.package);
         }
-        c.arg("-drive")
-            .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", uefi.code))
-            .arg("-drive")
-            .arg(format!("if=pflash,format=raw,unit=1,file={}", path_str(&vars)?));
+        match &uefi.vars {
+            Some(template) => {
+                // The variables are the node's own: the firmware writes boot entries there.
+                let vars = spec.dir.join("uefi-vars.fd");
+                if !vars.exists() {
+                    std::fs::copy(template, &vars)
+                        .with_context(|| format!("copying {template} (install {})", uefi.package))?;
+                }
+                c.arg("-drive")
+                    .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", uefi.code))
+                    .arg("-drive")
+                    .arg(format!("if=pflash,format=raw,unit=1,file={}", path_str(&vars)?));
+            }
+            None => {
+                c.arg("-bios").arg(&uefi.code);
+            }
+        }
     } else {
         c.arg("-kernel").arg(&img.kernel).arg("-initrd").arg(&img.initrd).args(["-append", &cmdline]);
     }

@@ -104,7 +104,9 @@ fn disk_boot(board: &str, runs: usize) {
     let tree = vigil_image::kernel::fetch(&img.board).unwrap();
     let dir = vigil_tests::test_dir(&format!("bench-disk-{board}"));
     let disk = dir.join("disk.img");
-    if let Err(e) = vigil_image::disk::build(&img.board, &tree.image, &img.initrd, &disk) {
+    let built = vigil_image::disk::SlotFiles::load(&img.board, &tree, &img.initrd)
+        .and_then(|files| vigil_image::disk::build(&img.board, &files, &disk));
+    if let Err(e) = built {
         println!("\n{board}: no disk image: {e:#}");
         return;
     }

@@ -12,6 +12,11 @@
 //!   is tried for its try and rolled back by GRUB alone; vigil says which
 //!   slot failed, at the console and in `show boot`.
 //!
+//! - arm64: U-Boot (as UEFI) and AAVMF both boot the image and GRUB counts
+//!   trials through either.
+//! - The ROCK Pi E image: Debian's U-Boot where the RK3328 boot ROM reads
+//!   it, the partitions after it, the device tree in each slot.
+//!
 //! Prints QEMU start -> ready for the disk boot.
 
 use std::time::{Duration, Instant};
@@ -44,7 +49,8 @@ fn disk_with(board: &str, test: &str, config: &str) -> Disk {
     let c = Cluster::empty(test).unwrap();
     let disk = c.dir.join("disk.img");
     let t = Instant::now();
-    vigil_image::disk::build(&board, &tree.image, &img.initrd, &disk).unwrap();
+    let files = vigil_image::disk::SlotFiles::load(&board, &tree, &img.initrd).unwrap();
+    vigil_image::disk::build(&board, &files, &disk).unwrap();
     eprintln!("{test}: disk image built in {:?}", t.elapsed());
     let conf = c.dir.join("disk.conf");
     std::fs::write(&conf, config).unwrap();
@@ -133,8 +139,9 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
 
     // A broken A (its initramfs is garbage: the kernel panics and reboots)
     // on trial with one try: tried once, then GRUB boots B again.
-    let kernel = std::fs::read(&tree.image).unwrap();
-    vigil_image::disk::write_slot(&board, &disk, Slot::A, &kernel, b"not an initramfs").unwrap();
+    let mut broken = vigil_image::disk::SlotFiles::load(&board, &tree, &d.img.initrd).unwrap();
+    broken.initrd = b"not an initramfs".to_vec();
+    vigil_image::disk::write_slot(&board, &disk, Slot::A, &broken).unwrap();
     let mut s = BootState::new(Slot::B);
     s.start_trial(Slot::A, 1).unwrap();
     vigil_image::disk::write_env(&board, &disk, &s, 12).unwrap();
@@ -157,24 +164,107 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     assert_eq!((p.state.good, p.state.trying, p.state.failed), (Slot::B, None, Some(Slot::A)));
 }
 
-/// arm64: the same disk layout booted by Debian's AAVMF (UEFI for QEMU's
-/// `virt`) and GRUB for arm64, to ready on slot A with its config.
+/// arm64: the same disk layout booted by U-Boot (Debian's `qemu_arm64`
+/// build, acting as UEFI: the chain real arm64 boards use) and GRUB for
+/// arm64, to ready on slot A with its config; then slot B on trial, its
+/// tries counted down by GRUB through U-Boot's block I/O, kept; then the
+/// same disk booted by AAVMF (EDK2), the other firmware measured.
 #[test]
-fn the_arm64_disk_boots_slot_a() {
+fn the_arm64_disk_boots_through_u_boot_and_aavmf() {
     const ARM: &str = "qemu-aarch64";
     if !have_qemu(ARM) {
         return;
     }
-    let mut d = disk_with(ARM, "disk-boot-arm64", "vigil_defs {\n hostname arm-disk\n}\n");
+    let mut d = disk_with(ARM, "disk-boot-arm64", "vigil_defs {\n hostname arm-disk\n update_confirm_s 5\n}\n");
     let t = Instant::now();
     let n = boot(&mut d, false);
     let node = d.c.node(n);
+    node.expect("U-Boot 20", BOOT_TIMEOUT).unwrap();
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
+    let grub = t.elapsed();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
-    eprintln!("arm64 disk boot: QEMU start -> ready in {:?} (AAVMF, GRUB, slot a)", t.elapsed());
+    eprintln!("arm64 disk boot: QEMU start -> GRUB {grub:?} -> ready {:?} (U-Boot, GRUB, slot a)", t.elapsed());
     assert!(node.console_text().contains("hostname set to arm-disk"), "the committed config runs");
     let show = node.command("show boot", CMD).unwrap();
     assert!(show.starts_with("booted   slot a (the good slot)\ngood     slot a\n"), "{show}");
+    node.kill();
+
+    let mut s = BootState::new(Slot::A);
+    s.start_trial(Slot::B, 3).unwrap();
+    vigil_image::disk::write_env(&d.board, &d.disk, &s, 2).unwrap();
+    let n = boot(&mut d, false);
+    let node = d.c.node(n);
+    node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+    node.expect("boot: slot b on trial (2 more tries after this one)", BOOT_TIMEOUT).unwrap();
+    node.expect("boot: slot b passed its health gate: it is the good slot now", Duration::from_secs(60)).unwrap();
+    node.kill();
+    assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::B), "kept in both copies");
+
+    let aavmf = vigil_board::Uefi {
+        code: "/usr/share/AAVMF/AAVMF_CODE.fd".into(),
+        vars: Some("/usr/share/AAVMF/AAVMF_VARS.fd".into()),
+        package: "qemu-efi-aarch64".into(),
+    };
+    let disk = d.disk.clone();
+    let t = Instant::now();
+    let n =
+        d.c.add(&d.img, |s| {
+            s.flash = Some(disk);
+            s.boot_disk = true;
+            s.uefi = Some(aavmf);
+        })
+        .unwrap();
+    let node = d.c.node(n);
+    node.expect("vigil: booting slot b (good)", BOOT_TIMEOUT).unwrap();
+    let grub = t.elapsed();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    eprintln!("arm64 disk boot: QEMU start -> GRUB {grub:?} -> ready {:?} (AAVMF, GRUB, slot b)", t.elapsed());
+}
+
+/// The ROCK Pi E (RK3328) cannot run in QEMU; its image is checked as its
+/// boot ROM and U-Boot will read it: Debian's `idbloader.img` at sector 64
+/// and `u-boot.itb` at sector 16384, byte for byte; the partitions after
+/// them (a flash to a file verifies the layout); GRUB for arm64 at the
+/// removable path U-Boot's distro boot looks for; and each slot holding its
+/// kernel's own device tree, which GRUB's script loads.
+#[test]
+fn the_rock_pi_e_image_has_u_boot_where_the_boot_rom_reads_it() {
+    const ROCK: &str = "rock-pi-e";
+    let need = ["dpkg-deb", "apt-get", "grub-mkimage"];
+    if !need.iter().all(|p| vigil_tests::require(vigil_tests::have_program(p), p)) {
+        return;
+    }
+    let img = vigil_tests::image(ROCK);
+    let board = img.board.clone();
+    let tree = vigil_image::kernel::fetch(&board).unwrap();
+    let dir = vigil_tests::test_dir("disk-rock-pi-e");
+    let disk = dir.join("disk.img");
+    let files = vigil_image::disk::SlotFiles::load(&board, &tree, &img.initrd).unwrap();
+    let built = vigil_image::disk::build(&board, &files, &disk).unwrap();
+    assert_eq!(built.parts[0].offset, 16 << 20, "after the loaders' sectors");
+    let bytes = std::fs::read(&disk).unwrap();
+    let parts = vigil_image::disk::layout(&board).unwrap();
+    for raw in vigil_image::disk::bootloader(&board, &parts).unwrap() {
+        let at = raw.offset as usize;
+        assert!(bytes[at..at + raw.bytes.len()] == raw.bytes[..], "{} at {at}", raw.file);
+    }
+    assert_eq!(&bytes[512..520], b"EFI PART", "a GPT");
+    let out = dir.join("card.img");
+    vigil_image::flash::flash(&board, &disk, &out).unwrap();
+    assert!(std::fs::read(&out).unwrap() == bytes, "flashed and read back");
+    let grub = vigil_image::disk::read_file(&board, &disk, "esp", "EFI/BOOT/BOOTAA64.EFI").unwrap();
+    assert_eq!(&grub[..2], b"MZ", "an EFI program");
+    let cfg =
+        String::from_utf8(vigil_image::disk::read_file(&board, &disk, "esp", "EFI/vigil/grub.cfg").unwrap()).unwrap();
+    assert!(cfg.contains("devicetree ($disk,$part)/dtb"), "{cfg}");
+    let dtb = std::fs::read(tree.root.join(board.kernel.devicetree.as_deref().unwrap())).unwrap();
+    for slot in ["slot-a", "slot-b"] {
+        assert!(vigil_image::disk::read_file(&board, &disk, slot, "dtb").unwrap() == dtb, "{slot}");
+        let manifest = vigil_image::disk::read_file(&board, &disk, slot, "manifest").unwrap();
+        assert!(String::from_utf8_lossy(&manifest).starts_with("board=rock-pi-e\n"));
+    }
+    assert_eq!(&dtb[..4], &[0xd0, 0x0d, 0xfe, 0xed], "a flattened device tree");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The board for any UEFI PC (`x86_64-uefi`), on q35 as a PC: OVMF boots

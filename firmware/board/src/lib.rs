@@ -69,8 +69,35 @@ pub struct Board {
     pub nics: Vec<Nic>,
     pub watchdog: Option<Watchdog>,
     pub flash: Option<Flash>,
+    /// Firmware the disk image carries outside its partitions, when the
+    /// board's boot ROM starts a bootloader from fixed sectors.
+    pub bootloader: Option<Bootloader>,
     /// How to run this board in QEMU; absent on real hardware.
     pub qemu: Option<Qemu>,
+}
+
+/// A bootloader from a pinned Debian package, written raw into the disk
+/// image where the board's boot ROM looks for it (Rockchip: `idbloader.img`
+/// at sector 64, `u-boot.itb` at sector 16384), outside every partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bootloader {
+    /// Debian package, e.g. `u-boot-rockchip`.
+    pub package: String,
+    pub version: String,
+    /// SHA-256 of the `.deb` file.
+    pub sha256: String,
+    #[serde(rename = "raw", default)]
+    pub raw: Vec<Raw>,
+}
+
+/// One file of the bootloader package and where on the disk it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    /// Path inside the package, e.g. `usr/lib/u-boot/rock-pi-e-rk3328/idbloader.img`.
+    pub file: String,
+    pub offset: Size,
 }
 
 /// The kernel, as a Debian package pinned by version and SHA-256.
@@ -89,14 +116,26 @@ pub struct Kernel {
     pub image: String,
     /// Kernel command line.
     pub cmdline: String,
+    /// The board's device tree, a path inside the kernel package
+    /// (`usr/lib/linux-image-.../rockchip/rk3328-rock-pi-e.dtb`): it goes
+    /// into each firmware slot beside the kernel it was built with, and the
+    /// bootloader hands it to the kernel. None: the firmware provides one
+    /// (ACPI on a PC, QEMU's own on `virt`).
+    #[serde(default)]
+    pub devicetree: Option<String>,
 }
 
 impl Kernel {
     /// File name of the package as `apt-get download` writes it.
     pub fn deb_file_name(&self, arch: Arch) -> String {
-        // apt escapes ':' in versions as %3a.
-        format!("{}_{}_{}.deb", self.package, self.version.replace(':', "%3a"), arch.debian())
+        deb_file_name(&self.package, &self.version, arch)
     }
+}
+
+/// File name of a package as `apt-get download` writes it.
+pub fn deb_file_name(package: &str, version: &str, arch: Arch) -> String {
+    // apt escapes ':' in versions as %3a.
+    format!("{package}_{}_{}.deb", version.replace(':', "%3a"), arch.debian())
 }
 
 /// Kernel modules to load at boot.
@@ -242,11 +281,14 @@ pub enum DiskBus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Uefi {
-    /// The firmware's code (a pflash image), e.g. `/usr/share/OVMF/OVMF_CODE_4M.fd`.
+    /// The firmware's code: a pflash image (`/usr/share/OVMF/OVMF_CODE_4M.fd`)
+    /// when `vars` is set, else a program QEMU starts with `-bios` (U-Boot's
+    /// `qemu_arm64` build, acting as UEFI).
     pub code: String,
-    /// The variable store it starts from, copied for each node.
-    pub vars: String,
-    /// The Debian package that has both.
+    /// The variable store a pflash firmware starts from, copied for each node.
+    #[serde(default)]
+    pub vars: Option<String>,
+    /// The Debian package that has them.
     pub package: String,
 }
 
@@ -290,6 +332,11 @@ impl Board {
             if v.is_empty() {
                 err(field, "must not be empty".into());
             }
+        }
+        if let Some(dt) = &k.devicetree
+            && (dt.is_empty() || dt.starts_with('/') || dt.contains(".."))
+        {
+            err("kernel.devicetree", format!("{dt:?} must be a path inside the kernel package"));
         }
         if self.modules.load.iter().chain(&self.modules.on_demand).any(|m| m.is_empty() || m.contains('/')) {
             err("modules.load", "module names must be non-empty and contain no '/'".into());
@@ -340,6 +387,34 @@ impl Board {
                     err("flash.partition", format!("{} overlaps {}", w[0].name, w[1].name));
                 }
             }
+            if let Some(bl) = &self.bootloader {
+                // Where each file ends is known only from the package: the
+                // image tool checks that; here, where each one starts.
+                for (i, r) in bl.raw.iter().enumerate() {
+                    let field = format!("bootloader.raw[{i}].offset");
+                    if r.offset.0 < GPT_BYTES || !r.offset.0.is_multiple_of(512) {
+                        err(
+                            &field,
+                            format!(
+                                "{} must be a multiple of 512 after the partition table ({GPT_BYTES} bytes)",
+                                r.offset
+                            ),
+                        );
+                    }
+                    if let Some(p) =
+                        parts.iter().find(|p| r.offset.0 >= p.offset.0 && r.offset.0 < p.offset.0 + p.size.0)
+                    {
+                        err(&field, format!("{} is inside partition {}", r.offset, p.name));
+                    }
+                }
+            }
+        } else if self.bootloader.is_some() {
+            err("bootloader", "a board with a bootloader needs a [flash] to put it on".into());
+        }
+        if let Some(bl) = &self.bootloader
+            && (bl.sha256.len() != 64 || !bl.sha256.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            err("bootloader.sha256", format!("{:?} is not 64 hex digits", bl.sha256));
         }
         if let Some(q) = &self.qemu
             && q.boot == KernelBoot::Pvh

@@ -13,7 +13,12 @@ fn toml_like(text: &str) -> Board {
 
 #[test]
 fn shipped_boards_parse_and_validate() {
-    for text in [include_str!("../../../board/qemu-x86_64.toml"), include_str!("../../../board/qemu-aarch64.toml")] {
+    for text in [
+        include_str!("../../../board/qemu-x86_64.toml"),
+        include_str!("../../../board/qemu-aarch64.toml"),
+        include_str!("../../../board/x86_64-uefi.toml"),
+        include_str!("../../../board/rock-pi-e.toml"),
+    ] {
         let b = toml_like(text);
         b.validate().unwrap_or_else(|e| panic!("{e:?}"));
     }
@@ -39,6 +44,27 @@ fn validation_reports_every_problem_with_its_field() {
     let first = errs.iter().find(|e| e.field == "modules.first").expect("modules.first");
     assert!(first.to_string().contains("\"virtio_nett\" is not in modules.load"), "{first}");
     assert!(errs[0].to_string().starts_with("board qemu-x86_64: "));
+}
+
+#[test]
+fn a_bootloader_inside_a_partition_or_the_gpt_is_refused() {
+    let mut b = toml_like(include_str!("../../../board/rock-pi-e.toml"));
+    let bl = b.bootloader.as_mut().unwrap();
+    bl.raw[0].offset = Size(8 * 512); // the GPT's entries
+    bl.raw[1].offset = Size(20 << 20); // inside the config ring
+    bl.sha256 = "x".into();
+    b.kernel.devicetree = Some("/boot/x.dtb".into());
+    let errs = b.validate().unwrap_err();
+    let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        text,
+        [
+            "board rock-pi-e: kernel.devicetree: \"/boot/x.dtb\" must be a path inside the kernel package",
+            "board rock-pi-e: bootloader.raw[0].offset: 4K must be a multiple of 512 after the partition table (17408 bytes)",
+            "board rock-pi-e: bootloader.raw[1].offset: 20M is inside partition config",
+            "board rock-pi-e: bootloader.sha256: \"x\" is not 64 hex digits",
+        ]
+    );
 }
 
 #[test]

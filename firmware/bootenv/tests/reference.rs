@@ -1,7 +1,10 @@
 //! The formats against the reference tools from Debian: GRUB's own
 //! `grub-editenv` (grub-common) reads what vigil writes, vigil reads what it
 //! writes, and its in-place edits keep vigil's torn-write guard; U-Boot's
-//! `mkenvimage` (u-boot-tools) makes the same bytes as vigil's encoder.
+//! `mkenvimage` (u-boot-tools) makes the same bytes as vigil's encoder, and
+//! `fw_printenv` / `fw_setenv` (libubootenv-tool, what a Linux system uses
+//! to read and write U-Boot's environment) agree with vigil about which
+//! redundant copy counts.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -115,4 +118,48 @@ fn mkenvimage_makes_the_same_bytes() {
         assert_eq!(ours.encode(size).unwrap(), theirs, "redundant: {redundant}");
         assert_eq!(uboot::Env::parse(&theirs, redundant).unwrap(), ours);
     }
+}
+
+/// A redundant environment in one file (copy 0 at 0, copy 1 at `SIZE`), as
+/// libubootenv's config describes it; `fw_printenv`'s choice of copy and
+/// vigil's `choose` agree, including the flags wrapping 255 -> 0, and what
+/// `fw_setenv` writes (the other copy, flags one up) vigil reads.
+#[test]
+fn fw_printenv_and_fw_setenv_agree_with_ours() {
+    if !have("fw_printenv", "libubootenv-tool") || !have("fw_setenv", "libubootenv-tool") {
+        return;
+    }
+    const SIZE: usize = 0x4000;
+    let d = dir("libubootenv");
+    let file = d.join("env.bin");
+    let cfg = d.join("fw_env.config");
+    std::fs::write(&cfg, format!("{0} 0x0 {SIZE:#x}\n{0} {SIZE:#x} {SIZE:#x}\n", file.display())).unwrap();
+    let copy = |slot: &str, flags: u8| {
+        let mut e = uboot::Env::default();
+        e.set("bootdelay", "0").unwrap();
+        e.set("vigil_slot", slot).unwrap();
+        e.flags = Some(flags);
+        e.encode(SIZE).unwrap()
+    };
+    let printenv = || run(Command::new("fw_printenv").arg("-c").arg(&cfg).arg("vigil_slot"));
+    for (f0, f1, want) in [(1u8, 2u8, 1usize), (2, 1, 0), (255, 0, 1), (0, 255, 0), (7, 7, 0)] {
+        let (c0, c1) = (copy("a", f0), copy("b", f1));
+        std::fs::write(&file, [c0.clone(), c1.clone()].concat()).unwrap();
+        let (ours, env) = uboot::choose([&c0, &c1]).unwrap();
+        assert_eq!(ours, want, "flags {f0}, {f1}");
+        assert_eq!(printenv().trim(), format!("vigil_slot={}", env.get("vigil_slot").unwrap()), "flags {f0}, {f1}");
+    }
+    // A damaged copy 1 (newer flags): both fall back to copy 0.
+    let (c0, mut c1) = (copy("a", 1), copy("b", 2));
+    c1[100] ^= 0xff;
+    std::fs::write(&file, [c0.clone(), c1.clone()].concat()).unwrap();
+    assert_eq!(uboot::choose([&c0, &c1]).unwrap().0, 0);
+    assert_eq!(printenv().trim(), "vigil_slot=a");
+    // fw_setenv writes the copy not in use, one flag up; we read its write.
+    std::fs::write(&file, [copy("a", 1), copy("b", 2)].concat()).unwrap();
+    run(Command::new("fw_setenv").arg("-c").arg(&cfg).args(["vigil_slot", "c"]));
+    let bytes = std::fs::read(&file).unwrap();
+    let (which, env) = uboot::choose([&bytes[..SIZE], &bytes[SIZE..]]).unwrap();
+    assert_eq!((which, env.flags, env.get("vigil_slot")), (0, Some(3), Some("c")));
+    assert_eq!(env.get("bootdelay"), Some("0"), "the rest kept");
 }
