@@ -432,6 +432,7 @@ pub fn build(board: &Board, files: &SlotFiles, out: &Path) -> Result<Disk> {
                 ("EFI/vigil/grub.cfg", cfg.as_bytes()),
                 ("EFI/vigil/grubenv-a", &env),
                 ("EFI/vigil/grubenv-b", &env),
+                (esp::NOTE_PATH, &vigil_bootenv::note::Note::blank()),
             ],
         )?,
     )?;

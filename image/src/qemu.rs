@@ -154,7 +154,8 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
         let file = path_str(flash)?;
         match q.disk {
             vigil_board::DiskBus::Virtio => {
-                c.arg("-drive").arg(format!("file={file},if=virtio,format=raw"));
+                // Named "flash" on every bus (QMP's query-blockstats reports it so).
+                c.arg("-drive").arg(format!("file={file},if=virtio,format=raw,id=flash"));
             }
             vigil_board::DiskBus::Nvme => {
                 c.arg("-drive").arg(format!("file={file},if=none,id=flash,format=raw"));

@@ -164,6 +164,71 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
     assert_eq!((p.state.good, p.state.trying, p.state.failed), (Slot::B, None, Some(Slot::A)));
 }
 
+/// A trial that crash-loops (a child restarted past its limit: the gate
+/// fails, vigil notes why on the ESP and reboots) and a trial that hangs
+/// (PID 1 stalls: the watchdog resets the board) each come back on the good
+/// slot by themselves, GRUB rolling back when the one try is spent; the
+/// good slot says why.
+#[test]
+fn a_trial_that_crash_loops_or_hangs_comes_back_on_the_good_slot() {
+    if !have_qemu(BOARD) {
+        return;
+    }
+    let config = "vigil_defs {\n update_confirm_s 600\n watchdog on\n watchdog_timeout 3\n}\n";
+    let mut d = disk_with(BOARD, "disk-boot-fail", config);
+    let trial = |d: &Disk| {
+        let seq = vigil_image::disk::read_env(&d.board, &d.disk).map(|[a, b]| ab::read_pair(&a, &b).seq).unwrap();
+        let mut s = BootState::new(Slot::A);
+        s.start_trial(Slot::B, 1).unwrap();
+        vigil_image::disk::write_env(&d.board, &d.disk, &s, seq + 1).unwrap();
+    };
+
+    // Crash loop: the checkers child killed until the supervisor gives up.
+    trial(&d);
+    let n = boot(&mut d, true);
+    let node = d.c.node(n);
+    node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    let t = Instant::now();
+    let mut kills = 0;
+    while !node.console_text().contains("checkers: crash loop") {
+        assert!(kills < 12, "no crash loop after {kills} kills");
+        let out = node.command("debug kill checkers", CMD).unwrap();
+        if out.contains("SIGKILL sent") {
+            kills += 1;
+            let _ = node.expect("checkers child started", Duration::from_secs(10));
+        }
+    }
+    node.expect("boot: slot b fails its trial: checkers kept crashing and was given up; rebooting", CMD).unwrap();
+    node.expect("vigil: booting slot a (rollback)", BOOT_TIMEOUT).unwrap();
+    node.expect("boot: slot b failed its trial: checkers kept crashing and was given up; back on slot a", BOOT_TIMEOUT)
+        .unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    eprintln!("crash-looping trial ({kills} kills) -> back on slot a, ready, in {:?}", t.elapsed());
+    let show = node.command("show boot", CMD).unwrap();
+    assert!(show.contains("good     slot a\n"), "{show}");
+    node.kill();
+    assert_eq!(env(&d.board, &d.disk).state.failed, Some(Slot::B));
+
+    // A hang: PID 1 stops petting the watchdog.
+    trial(&d);
+    let n = boot(&mut d, true);
+    let node = d.c.node(n);
+    node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+    node.expect("watchdog: /dev/watchdog0 armed, timeout 3 s", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.send_line("debug stall").unwrap();
+    node.expect("debug stall: the event loop stops here", CMD).unwrap();
+    let t = Instant::now();
+    node.expect("vigil: booting slot a (rollback)", BOOT_TIMEOUT).unwrap();
+    let said = node.expect("boot: slot b failed its trial: ", BOOT_TIMEOUT).unwrap();
+    assert!(!said.contains("crash"), "an old note is not believed: {said}");
+    assert!(said.contains("hang"), "{said}");
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    eprintln!("hung trial -> watchdog reset -> back on slot a, ready, in {:?}: {said}", t.elapsed());
+    node.kill();
+}
+
 /// arm64: the same disk layout booted by U-Boot (Debian's `qemu_arm64`
 /// build, acting as UEFI: the chain real arm64 boards use) and GRUB for
 /// arm64, to ready on slot A with its config; then slot B on trial, its

@@ -78,6 +78,40 @@ pub fn write<T: Read + Write + Seek>(
     fs.unmount()
 }
 
+/// Where a failed trial's note is ([`crate::note`]).
+pub const NOTE_PATH: &str = "EFI/vigil/trial-note";
+
+/// The note's sector, if the ESP has the file (images since the note
+/// came have it; it is never created here: creating a file writes the FAT).
+pub fn read_note<T: Read + Write + Seek>(esp: T) -> std::io::Result<Option<Vec<u8>>> {
+    let fs = fatfs::FileSystem::new(esp, fatfs::FsOptions::new().time_provider(&EPOCH))?;
+    let Ok(f) = fs.root_dir().open_file(NOTE_PATH) else { return Ok(None) };
+    let mut buf = Vec::new();
+    Read::by_ref(&mut { f }).take(crate::note::SIZE as u64).read_to_end(&mut buf)?;
+    Ok(Some(buf))
+}
+
+/// Writes the note's sector over the file in place (it must be there and
+/// of the note's size: then no cluster moves), then `sync`.
+pub fn write_note<T: Read + Write + Seek>(
+    esp: T,
+    sector: &[u8; crate::note::SIZE],
+    sync: impl FnOnce() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let fs = fatfs::FileSystem::new(esp, fatfs::FsOptions::new().time_provider(&EPOCH))?;
+    let mut f = fs.root_dir().open_file(NOTE_PATH)?;
+    let len = f.seek(SeekFrom::End(0))?;
+    if len != crate::note::SIZE as u64 {
+        return Err(std::io::Error::other(format!("{NOTE_PATH} is {len} bytes, not {}", crate::note::SIZE)));
+    }
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(sector)?;
+    f.flush()?;
+    drop(f);
+    sync()?;
+    fs.unmount()
+}
+
 /// A window onto part of a device or file (a partition), for the FAT code
 /// to see as a whole device.
 pub struct Window<F> {

@@ -7,4 +7,5 @@ pub mod ab;
 pub mod esp;
 pub mod gate;
 pub mod grub;
+pub mod note;
 pub mod uboot;

@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 use vigil_bootenv::ab::{self, BootState, Booted, Copy, How, Slot};
 use vigil_bootenv::esp::{self, Window};
 use vigil_bootenv::gate::{Gate, Health, Verdict};
+use vigil_bootenv::note::Note;
 
 /// Where the ESP is.
 struct Esp {
@@ -45,6 +46,30 @@ impl Esp {
         }
         Ok(())
     }
+}
+
+impl Esp {
+    /// Why the last trial failed, if the slot on trial could say.
+    fn read_note(&self) -> Option<Note> {
+        let f = self.open().ok()?;
+        let sector = esp::read_note(Window::new(&f, self.offset, self.size)).ok()??;
+        Note::decode(&sector)
+    }
+
+    fn write_note(&self, note: &Note) -> Result<(), String> {
+        let f = self.open().map_err(|e| format!("{}: {e}", self.device))?;
+        esp::write_note(Window::new(&f, self.offset, self.size), &note.encode(), || f.sync_data())
+            .map_err(|e| format!("writing why the trial failed on {}: {e}", self.device))
+    }
+}
+
+/// Whether the watchdog reset the board last time (the driver's
+/// WDIOF_CARDRESET in its boot status), where the driver can tell.
+fn watchdog_reset() -> bool {
+    std::fs::read_to_string("/sys/class/watchdog/watchdog0/bootstatus")
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .is_some_and(|s| s & 0x20 != 0)
 }
 
 fn letter(c: Copy) -> &'static str {
@@ -130,11 +155,23 @@ impl Slots {
                 "boot: slot {} on trial ({} more tries after this one); it is kept once healthy for {confirm_s} s",
                 b.slot, state.tries_left
             )),
-            How::Rollback => s.say_error(format!(
-                "boot: slot {} failed its trial (it did not stay healthy for {confirm_s} s in its tries: a kernel panic, a hang the watchdog reset, or a crash loop); back on slot {}",
-                state.failed.map_or("?", Slot::letter),
-                b.slot
-            )),
+            How::Rollback => {
+                let failed = state.failed;
+                // The trial's own word if it left one for this very trial;
+                // else what the hardware can tell; else what can have been.
+                let why = match esp.read_note() {
+                    Some(n) if Some(n.slot) == failed && n.seq == pair.seq => n.why,
+                    _ if watchdog_reset() => "the watchdog reset the board (a hang)".to_string(),
+                    _ => format!(
+                        "it did not come up healthy for {confirm_s} s in its tries: a kernel panic, or a hang the watchdog reset"
+                    ),
+                };
+                s.say_error(format!(
+                    "boot: slot {} failed its trial: {why}; back on slot {}",
+                    failed.map_or("?", Slot::letter),
+                    b.slot
+                ));
+            }
         }
         if pair.from.is_none() {
             // Both lost: the state is what the bootloader fell back to.
@@ -168,6 +205,18 @@ impl Slots {
     fn say_error(&mut self, line: String) {
         error!("{line}");
         self.events.push(line);
+    }
+
+    /// Puts `slot` on trial from the next boot with `tries` tries: both
+    /// copies of the environment written, in turn, and read back.
+    #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
+    pub fn start_trial(&mut self, slot: Slot, tries: u8) -> Result<String, String> {
+        let esp = self.esp.as_ref().ok_or("no boot environment here (not booted from a disk image)")?;
+        let (mut state, seq) = self.state.ok_or("the boot environment was not read at boot")?;
+        state.start_trial(slot, tries).map_err(|e| e.to_string())?;
+        esp.write(&state, seq + 1, &[Copy::A, Copy::B])?;
+        self.state = Some((state, seq + 1));
+        Ok(format!("slot {slot} on trial from the next boot ({tries} tries)"))
     }
 
     /// A slot on trial waits for its health gate.
@@ -210,6 +259,12 @@ impl Slots {
                 self.verdict = format!("failed: {why}");
                 let slot = self.booted.map_or("?", |b| b.slot.letter());
                 self.say_error(format!("boot: slot {slot} fails its trial: {why}; rebooting"));
+                // For the slot the bootloader rolls back to to say.
+                if let (Some(esp), Some(b), Some((_, seq))) = (self.esp.as_ref(), self.booted, self.state)
+                    && let Err(e) = esp.write_note(&Note { slot: b.slot, seq, why: why.clone() })
+                {
+                    self.say_warn(format!("boot: {e}"));
+                }
                 self.gate = None;
                 return Some(format!("slot {slot} failed its trial"));
             }

@@ -36,6 +36,9 @@ pub struct Appliance {
     /// The supervised daemons (`debug kill` in test builds).
     #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
     supervision: crate::supervise::Children,
+    /// The firmware slots (`debug trial` in test builds).
+    #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
+    slots: std::rc::Rc<std::cell::RefCell<crate::slots::Slots>>,
     /// The config last applied (what vigil set up in the kernel), shared
     /// with the balancer and the checkers' supervisor.
     applied: std::sync::Arc<Config>,
@@ -140,7 +143,9 @@ impl vigil_shell::session::System for Appliance {
     fn status_topics(&self) -> Vec<String> {
         self.registry.topics()
     }
-    /// `debug stall`: PID 1 stops turning its event loop (the watchdog test).
+    /// `debug stall`: PID 1 stops turning its event loop (the watchdog test);
+    /// `debug kill`: a child dies; `debug trial`: a slot on trial at the
+    /// next boot (the updater's last step, for the boot tests).
     #[cfg(feature = "debug-commands")]
     fn debug(&mut self, args: &[String]) -> Option<String> {
         match args.first().map(String::as_str) {
@@ -165,7 +170,18 @@ impl vigil_shell::session::System for Appliance {
                     Err(e) => Some(format!("debug: kill {pid}: {e}")),
                 }
             }
-            _ => Some("debug: stall | kill vrrp|checkers [KILL|STOP]".into()),
+            Some("trial") => {
+                let slot = match args.get(1).map(String::as_str) {
+                    Some("a") => vigil_bootenv::ab::Slot::A,
+                    Some("b") => vigil_bootenv::ab::Slot::B,
+                    _ => return Some("debug: trial a|b TRIES".into()),
+                };
+                let tries = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(3);
+                Some(match self.slots.borrow_mut().start_trial(slot, tries) {
+                    Ok(text) | Err(text) => format!("debug: {text}"),
+                })
+            }
+            _ => Some("debug: stall | kill vrrp|checkers [KILL|STOP] | trial a|b TRIES".into()),
         }
     }
 
@@ -417,6 +433,7 @@ async fn event_loop(
         checkers: checkers_tx,
         lb: lb.clone(),
         supervision: supervision.clone(),
+        slots: slots.clone(),
         applied: shared,
         location: flash.location,
         registry,

@@ -1,0 +1,193 @@
+//! Power cuts while the boot environment is written: QEMU killed at seeded
+//! points during the writes GRUB makes (a trial's countdown) and the ones
+//! vigil makes (repairs at boot, a new trial), and the boot after every cut
+//! comes back to ready on some slot.
+//!
+//! A write is seen as it lands: QEMU's own count of the disk's write
+//! requests (QMP `query-blockstats`), polled; the cut is the seeded k-th
+//! write of the phase plus a seeded delay of 0-2 ms, so cuts fall between
+//! and inside the two copies' writes rather than where a timer happens to
+//! be. Two chains run side by side: x86_64 (OVMF, GRUB) and arm64 (U-Boot,
+//! GRUB). A cut before ready is always followed by a boot that must reach
+//! ready before the next cut can fall before ready again.
+//!
+//! `VIGIL_CUTS` (default 50, split between the chains) and `VIGIL_SEED`
+//! (default 1) choose the run; the figures are printed.
+
+use std::time::{Duration, Instant};
+use vigil_bootenv::ab::{self, BootState, Slot};
+use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
+
+const CMD: Duration = Duration::from_secs(30);
+
+/// splitmix64: a seeded sequence, the same on every machine.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Write requests QEMU has completed on the node's disk (not the UEFI
+/// variable store, which is a drive too).
+fn writes(q: &mut vigil_image::qmp::Qmp) -> Option<u64> {
+    let v = q.execute("query-blockstats", serde_json::json!({})).ok()?;
+    v.as_array()?.iter().find(|d| d["device"] == "flash").and_then(|d| d["stats"]["wr_operations"].as_u64())
+}
+
+/// Kills the node once `target` writes have landed (and a seeded delay
+/// after), or returns false when they do not come within `within` or
+/// before the console says `until`.
+fn cut_at(
+    node: &mut vigil_image::node::Node,
+    q: &mut vigil_image::qmp::Qmp,
+    target: u64,
+    delay_us: u64,
+    within: Duration,
+    until: &str,
+) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < within && !node.console_text().contains(until) {
+        if writes(q).is_some_and(|w| w >= target) {
+            std::thread::sleep(Duration::from_micros(delay_us));
+            node.kill();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    cuts: usize,
+    in_grub: usize,
+    in_vigil_boot: usize,
+    in_vigil_trial: usize,
+    boots: usize,
+    ready_on: [usize; 2],
+}
+
+fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
+    let img = vigil_tests::image(board);
+    let b = img.board.clone();
+    let tree = vigil_image::kernel::fetch(&b).unwrap();
+    let mut c = Cluster::empty(&format!("disk-cuts-{board}")).unwrap();
+    let disk = c.dir.join("disk.img");
+    let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd).unwrap();
+    vigil_image::disk::build(&b, &files, &disk).unwrap();
+    let conf = c.dir.join("disk.conf");
+    std::fs::write(&conf, "vigil_defs {\n update_confirm_s 3600\n}\n").unwrap();
+    vigil_image::config_tool::install(&b, &disk, &conf).unwrap();
+    // The first boot has a trial for GRUB to count down.
+    let mut s = BootState::new(Slot::A);
+    s.start_trial(Slot::B, 3).unwrap();
+    vigil_image::disk::write_env(&b, &disk, &s, 2).unwrap();
+
+    let mut rng = Rng(seed ^ vigil_image::disk::layout(&b).map(|p| p.len() as u64).unwrap_or(0) ^ board.len() as u64);
+    let mut t = Tally::default();
+    let mut must_reach_ready = false;
+    while t.cuts < cuts {
+        let d2 = disk.clone();
+        let n = c
+            .add(&img, |s| {
+                s.flash = Some(d2);
+                s.boot_disk = true;
+            })
+            .unwrap();
+        t.boots += 1;
+        let node = c.node(n);
+        let what = format!("{board} boot {} (cut {} so far)", t.boots, t.cuts);
+        // Before ready: the k-th write of the boot (GRUB's countdown, or
+        // vigil's repair of what a cut left), unless the last cut was
+        // before ready too.
+        if !must_reach_ready && rng.below(2) == 0 {
+            let k = 1 + rng.below(4);
+            let delay = rng.below(2000);
+            let mut q = node.qmp().unwrap();
+            let base = writes(&mut q).unwrap_or(0);
+            if cut_at(node, &mut q, base + k, delay, BOOT_TIMEOUT, "vigil: ready") {
+                let text = node.console_text();
+                if text.contains("/init started") {
+                    t.in_vigil_boot += 1;
+                } else {
+                    t.in_grub += 1;
+                }
+                t.cuts += 1;
+                must_reach_ready = true;
+                continue;
+            }
+        }
+        let line = node.expect("vigil: booting slot", BOOT_TIMEOUT).unwrap_or_else(|e| panic!("{what}: {e:#}"));
+        node.wait_ready(BOOT_TIMEOUT).unwrap_or_else(|e| panic!("{what}: no ready after {line:?}: {e:#}"));
+        t.ready_on[usize::from(line.contains("slot b"))] += 1;
+        must_reach_ready = false;
+        // After ready: vigil puts the slot that is not the good one on
+        // trial (both copies written in turn), cut at its k-th write.
+        let show = node.command("show boot", CMD).unwrap();
+        let other = if show.contains("good     slot a") { "b" } else { "a" };
+        let k = 1 + rng.below(4);
+        let delay = rng.below(2000);
+        let mut q = node.qmp().unwrap();
+        let base = writes(&mut q).unwrap_or(0);
+        node.send_line(&format!("debug trial {other} 3")).unwrap();
+        if cut_at(node, &mut q, base + k, delay, Duration::from_secs(10), "debug: slot") {
+            t.in_vigil_trial += 1;
+            t.cuts += 1;
+        } else {
+            node.kill();
+        }
+    }
+    // The last word: a boot to ready, and both copies whole after it.
+    let d2 = disk.clone();
+    let n = c
+        .add(&img, |s| {
+            s.flash = Some(d2);
+            s.boot_disk = true;
+        })
+        .unwrap();
+    let node = c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.command("show boot", CMD).unwrap();
+    node.kill();
+    let [a, bb] = vigil_image::disk::read_env(&b, &disk).unwrap();
+    let p = ab::read_pair(&a, &bb);
+    assert!(p.damaged.is_empty(), "{board}: after the last boot: {:?}", p.damaged);
+    t
+}
+
+#[test]
+fn cuts_while_the_boot_environment_is_written_always_come_back_to_ready() {
+    let boards = ["qemu-x86_64", "qemu-aarch64"];
+    if !boards.iter().all(|b| have_qemu(b)) {
+        return;
+    }
+    let total: usize = std::env::var("VIGIL_CUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let seed: u64 = std::env::var("VIGIL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let t0 = Instant::now();
+    let chains: Vec<_> = boards
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let b = b.to_string();
+            let n = total / boards.len() + usize::from(i < total % boards.len());
+            std::thread::spawn(move || (b.clone(), chain(&b, seed, n)))
+        })
+        .collect();
+    for h in chains {
+        let (b, t) = h.join().expect("a chain failed");
+        eprintln!(
+            "{b}: {} cuts (seed {seed}): {} in GRUB's writes, {} in vigil's at boot, {} in vigil's trial writes; \
+             {} boots, ready on slot a {} times, slot b {} times",
+            t.cuts, t.in_grub, t.in_vigil_boot, t.in_vigil_trial, t.boots, t.ready_on[0], t.ready_on[1]
+        );
+    }
+    eprintln!("{total} cuts in {:?}", t0.elapsed());
+}
