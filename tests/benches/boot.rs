@@ -127,7 +127,8 @@ fn disk_boot(board: &str, runs: usize) {
         ready.add(t0.elapsed().as_secs_f64() * 1000.0);
         kernel.add(parse_ms_after(&line, "(").unwrap() as f64);
     }
-    println!("\n{board}: booted from its disk image (UEFI firmware, GRUB, slot a), {runs} runs, TCG");
+    let fw = img.board.qemu.as_ref().and_then(|q| q.uefi.as_ref()).map_or("?", |u| u.code.as_str());
+    println!("\n{board}: booted from its disk image ({fw}, GRUB, slot a), {runs} runs, TCG");
     println!("  QEMU start -> GRUB picks a slot {}", chosen.summary());
     println!("  kernel start -> ready     {}", kernel.summary());
     println!("  QEMU start -> ready (wall){}", ready.summary());

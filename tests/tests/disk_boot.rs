@@ -265,6 +265,24 @@ fn the_arm64_disk_boots_through_u_boot_and_aavmf() {
     node.kill();
     assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::B), "kept in both copies");
 
+    // A on trial with a garbage initramfs: the kernel panics, U-Boot and
+    // GRUB start again, GRUB rolls back to B.
+    let mut broken = vigil_image::disk::SlotFiles::load(&d.board, &d.tree, &d.img.initrd).unwrap();
+    broken.initrd = b"not an initramfs".to_vec();
+    vigil_image::disk::write_slot(&d.board, &d.disk, Slot::A, &broken).unwrap();
+    let mut s = BootState::new(Slot::B);
+    s.start_trial(Slot::A, 1).unwrap();
+    vigil_image::disk::write_env(&d.board, &d.disk, &s, 4).unwrap();
+    let n = boot(&mut d, true);
+    let node = d.c.node(n);
+    node.expect("vigil: booting slot a (trial)", BOOT_TIMEOUT).unwrap();
+    node.expect("Kernel panic", BOOT_TIMEOUT).unwrap();
+    node.expect("vigil: booting slot b (rollback)", BOOT_TIMEOUT).unwrap();
+    let said = node.expect("boot: slot a failed its trial: ", BOOT_TIMEOUT).unwrap();
+    assert!(said.contains("a kernel panic"), "{said}");
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.kill();
+
     let aavmf = vigil_board::Uefi {
         code: "/usr/share/AAVMF/AAVMF_CODE.fd".into(),
         vars: Some("/usr/share/AAVMF/AAVMF_VARS.fd".into()),
