@@ -43,7 +43,11 @@ struct Disk {
 }
 
 fn disk_with(board: &str, test: &str, config: &str) -> Disk {
-    let img = vigil_tests::image(board);
+    disk_of(vigil_tests::image(board), test, config)
+}
+
+/// The same with a given image (e.g. one with the test-only commands).
+fn disk_of(img: vigil_image::build::Image, test: &str, config: &str) -> Disk {
     let board = img.board.clone();
     let tree = vigil_image::kernel::fetch(&board).unwrap();
     let c = Cluster::empty(test).unwrap();
@@ -174,8 +178,11 @@ fn a_trial_that_crash_loops_or_hangs_comes_back_on_the_good_slot() {
     if !have_qemu(BOARD) {
         return;
     }
-    let config = "vigil_defs {\n update_confirm_s 600\n watchdog on\n watchdog_timeout 3\n}\n";
-    let mut d = disk_with(BOARD, "disk-boot-fail", config);
+    // The board's watchdog timeout (30 s) while a child crash-loops: PID 1
+    // pets the watchdog only while its children are healthy, and a child
+    // restarting under TCG can take more than a short timeout.
+    let config = "vigil_defs {\n update_confirm_s 600\n}\n";
+    let mut d = disk_of(vigil_tests::debug_image(BOARD), "disk-boot-fail", config);
     let trial = |d: &Disk| {
         let seq = vigil_image::disk::read_env(&d.board, &d.disk).map(|[a, b]| ab::read_pair(&a, &b).seq).unwrap();
         let mut s = BootState::new(Slot::A);
@@ -194,6 +201,7 @@ fn a_trial_that_crash_loops_or_hangs_comes_back_on_the_good_slot() {
     while !node.console_text().contains("checkers: crash loop") {
         assert!(kills < 12, "no crash loop after {kills} kills");
         let out = node.command("debug kill checkers", CMD).unwrap();
+        assert!(out.starts_with("debug: "), "{out}");
         if out.contains("SIGKILL sent") {
             kills += 1;
             let _ = node.expect("checkers child started", Duration::from_secs(10));
@@ -215,8 +223,11 @@ fn a_trial_that_crash_loops_or_hangs_comes_back_on_the_good_slot() {
     let n = boot(&mut d, true);
     let node = d.c.node(n);
     node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
-    node.expect("watchdog: /dev/watchdog0 armed, timeout 3 s", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
+    // A short timeout, so the hang is caught soon.
+    node.command("set vigil_defs watchdog_timeout 3", CMD).unwrap();
+    node.command("commit", CMD).unwrap();
+    node.expect("watchdog: /dev/watchdog0 timeout 3 s", CMD).unwrap();
     node.send_line("debug stall").unwrap();
     node.expect("debug stall: the event loop stops here", CMD).unwrap();
     let t = Instant::now();

@@ -76,7 +76,7 @@ struct Tally {
 }
 
 fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
-    let img = vigil_tests::image(board);
+    let img = vigil_tests::debug_image(board);
     let b = img.board.clone();
     let tree = vigil_image::kernel::fetch(&b).unwrap();
     let mut c = Cluster::empty(&format!("disk-cuts-{board}")).unwrap();
