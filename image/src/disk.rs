@@ -466,6 +466,18 @@ pub fn write_slot(board: &Board, disk: &Path, slot: Slot, files: &SlotFiles) -> 
     Ok(manifest)
 }
 
+/// A slot's file system as an update bundle carries it: what [`slot_fs`]
+/// makes, cut after its last non-zero sector (the rest of the partition is
+/// free space the file system never reads).
+pub fn slot_payload(board: &Board, files: &SlotFiles) -> Result<Vec<u8>> {
+    let parts = layout(board)?;
+    let manifest = Manifest::of(board, files);
+    let (_, mut fs) = slot_fs(board, &parts, Slot::B, files, &manifest)?;
+    let used = fs.chunks(SECTOR as usize).rposition(|s| s.iter().any(|&b| b != 0)).map_or(0, |i| i + 1);
+    fs.truncate(used * SECTOR as usize);
+    Ok(fs)
+}
+
 /// A slot's partition and its file system: `vmlinuz`, `initrd`, `dtb` (if
 /// the board has one), `manifest`.
 fn slot_fs<'a>(
@@ -475,18 +487,20 @@ fn slot_fs<'a>(
     files: &SlotFiles,
     manifest: &Manifest,
 ) -> Result<(&'a Part, Vec<u8>)> {
-    let (name, label) = match slot {
-        Slot::A => (part::SLOT_A, "VIGIL-A"),
-        Slot::B => (part::SLOT_B, "VIGIL-B"),
+    let name = match slot {
+        Slot::A => part::SLOT_A,
+        Slot::B => part::SLOT_B,
     };
     let p = find(parts, name);
+    // The same bytes in either slot (label, volume id): an update bundle's
+    // payload goes into whichever slot is not running.
     let text = manifest.text();
     let mut list: Vec<(&str, &[u8])> =
         vec![("vmlinuz", &files.kernel), ("initrd", &files.initrd), ("manifest", text.as_bytes())];
     if let Some(d) = &files.dtb {
         list.push((DTB, d));
     }
-    Ok((p, fat(p.size, label, volume_id(board, name), &list)?))
+    Ok((p, fat(p.size, "VIGIL-SLOT", volume_id(board, "slot"), &list)?))
 }
 
 /// A file of the board's bootloader and where it goes on the disk.

@@ -21,6 +21,7 @@ pub mod paths;
 pub mod qemu;
 pub mod qmp;
 pub mod switch;
+pub mod update;
 
 pub use boards::load_board;
 pub use build::{Image, build_image};

@@ -42,6 +42,49 @@ enum Cmd {
         #[arg(long)]
         firmware: Option<PathBuf>,
     },
+    /// Make an update signing key pair: NAME.key (secret) and NAME.pub.
+    Keygen {
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Build an unsigned update bundle of a board's firmware slot.
+    Bundle {
+        #[arg(long, default_value = "qemu-x86_64")]
+        board: String,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Build number: devices install only a higher one than they run.
+        #[arg(long)]
+        build: u64,
+        /// The version operators read (default: this tool's).
+        #[arg(long)]
+        version: Option<String>,
+        /// Devices never go below the highest security version they have kept.
+        #[arg(long, default_value_t = 0)]
+        security_version: u32,
+        /// The oldest running build this bundle may update.
+        #[arg(long, default_value_t = 0)]
+        min_build: u64,
+        /// Use this firmware binary instead of building it.
+        #[arg(long)]
+        firmware: Option<PathBuf>,
+    },
+    /// Sign a bundle (in place) with a secret key from `keygen`.
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        bundle: PathBuf,
+    },
+    /// Check a bundle as a device does: signature (any of the keys), then
+    /// every chunk and the whole payload.
+    Verify {
+        /// A public key (`.pub`); repeat for several.
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        bundle: PathBuf,
+    },
+    /// Say what a bundle holds.
+    Inspect { bundle: PathBuf },
     /// Write a disk image onto a device (or a file), then read it back.
     /// Refuses a device in use or smaller than the image.
     Flash {
@@ -169,6 +212,51 @@ fn real_main() -> Result<()> {
                 println!("  bootloader {file} at {offset} ({len} bytes)");
             }
             println!("slots a, b: {} {} build {}", d.manifest.board, d.manifest.version, d.manifest.build);
+        }
+        Cmd::Keygen { output } => {
+            let (sk, pk) = vigil_image::update::keygen(&output)?;
+            println!("secret key {} (keep it safe: it signs firmware)", sk.display());
+            println!("public key {}", pk.display());
+        }
+        Cmd::Bundle { board, output, build, version, security_version, min_build, firmware } => {
+            let b = boards::load_board(&board)?;
+            let fw = match firmware {
+                Some(f) => f,
+                None => build::firmware(b.arch)?,
+            };
+            let img = build::build_image(&b, &fw)?;
+            let tree = kernel::fetch(&b)?;
+            let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd)?;
+            let payload = vigil_image::disk::slot_payload(&b, &files)?;
+            let version = version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+            let m = vigil_update::Manifest::of_payload(
+                &b.name,
+                &b.arch.to_string(),
+                build,
+                &version,
+                security_version,
+                min_build,
+                &payload,
+            );
+            std::fs::write(&output, vigil_image::update::unsigned(&m, &payload))
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!("bundle {} (unsigned: vigil-image sign --key KEY {})", output.display(), output.display());
+            println!("{}", vigil_image::update::describe(&vigil_image::update::parse(&std::fs::read(&output)?)?));
+        }
+        Cmd::Sign { key, bundle } => {
+            vigil_image::update::sign(&bundle, &key)?;
+            println!("{}", vigil_image::update::describe(&vigil_image::update::parse(&std::fs::read(&bundle)?)?));
+        }
+        Cmd::Verify { keys, bundle } => {
+            let keys = keys.iter().map(|k| vigil_image::update::public_key(k)).collect::<Result<Vec<_>>>()?;
+            let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+            let m = vigil_image::update::verify(&bytes, &keys).with_context(|| format!("{}", bundle.display()))?;
+            println!("{}: good: {} build {} for {} ({})", bundle.display(), m.version, m.build, m.board, m.arch);
+        }
+        Cmd::Inspect { bundle } => {
+            let bytes = std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+            let p = vigil_image::update::parse(&bytes).with_context(|| format!("{}", bundle.display()))?;
+            println!("{}", vigil_image::update::describe(&p));
         }
         Cmd::Flash { board, image, target } => {
             let b = boards::load_board(&board)?;

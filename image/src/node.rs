@@ -192,8 +192,16 @@ impl Node {
         self.shared.lock().text.clone()
     }
 
+    /// QEMU's monitor. QEMU makes its socket after the console's (which it
+    /// waits on), so a node just started may not have it yet: up to 5 s.
     pub fn qmp(&self) -> Result<crate::qmp::Qmp> {
-        crate::qmp::Qmp::connect(&self.spec.qmp_socket())
+        let t = Instant::now();
+        loop {
+            match crate::qmp::Qmp::connect(&self.spec.qmp_socket()) {
+                Err(_) if t.elapsed() < Duration::from_secs(5) => std::thread::sleep(Duration::from_millis(20)),
+                other => return other,
+            }
+        }
     }
 
     /// Waits for QEMU to exit by itself.
