@@ -17,9 +17,11 @@
 //! older build, bad signature ...) before it fetches a payload byte.
 
 pub mod bundle;
+pub mod install;
 mod manifest;
 
 pub use bundle::{Error, Header};
+pub use install::{Action, Failure, Install};
 pub use manifest::{Chunks, Device, Manifest, Refusal, verify};
 
 /// The payload is checked in chunks of this size (the last may be shorter).

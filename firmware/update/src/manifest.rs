@@ -171,17 +171,31 @@ pub fn verify(manifest: &[u8], signature: &[u8], keys: &[&str]) -> Result<(), Er
 /// be written at their offset), a chunk that does not match is an error
 /// before any of it is written, and [`Chunks::finish`] checks the size and
 /// the whole payload's hash. Holds at most one chunk.
-pub struct Chunks<'m> {
-    manifest: &'m Manifest,
+#[derive(Debug, Clone)]
+pub struct Chunks {
+    manifest: Manifest,
     buf: Vec<u8>,
     index: usize,
-    whole: Sha256,
+    /// The whole payload's hash, when it started at byte 0.
+    whole: Option<Sha256>,
     received: u64,
 }
 
-impl<'m> Chunks<'m> {
-    pub fn new(manifest: &'m Manifest) -> Chunks<'m> {
-        Chunks { manifest, buf: Vec::new(), index: 0, whole: Sha256::new(), received: 0 }
+impl Chunks {
+    pub fn new(manifest: &Manifest) -> Chunks {
+        Chunks { manifest: manifest.clone(), buf: Vec::new(), index: 0, whole: Some(Sha256::new()), received: 0 }
+    }
+
+    /// Resumes at chunk `index` (a download cut after that many chunks were
+    /// written). The whole payload's hash is then the slot's, read back.
+    pub fn resume(manifest: &Manifest, index: usize) -> Chunks {
+        let index = index.min(manifest.chunks.len());
+        let received = (index as u64 * CHUNK as u64).min(manifest.payload_size);
+        Chunks { manifest: manifest.clone(), buf: Vec::new(), index, whole: None, received }
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
     }
 
     /// Bytes received so far (what a resumed download starts from is the
@@ -214,7 +228,9 @@ impl<'m> Chunks<'m> {
                 if !ok {
                     return Err(Error::Chunk { index: self.index, start, end: start + want as u64 });
                 }
-                self.whole.update(&self.buf);
+                if let Some(w) = self.whole.as_mut() {
+                    w.update(&self.buf);
+                }
                 write(start, &self.buf);
                 self.buf.clear();
                 self.index += 1;
@@ -223,14 +239,14 @@ impl<'m> Chunks<'m> {
         Ok(())
     }
 
-    /// The payload is whole: every byte came and the whole hash matches.
+    /// Every byte came (and the whole hash matches, when it began at 0).
     pub fn finish(self) -> Result<(), Error> {
         if self.received != self.manifest.payload_size || !self.buf.is_empty() {
             return Err(Error::PayloadSize { have: self.received, want: self.manifest.payload_size });
         }
-        if self.whole.finalize()[..] != self.manifest.payload_sha256[..] {
-            return Err(Error::PayloadHash);
+        match self.whole.map(|w| w.finalize()) {
+            Some(h) if h[..] != self.manifest.payload_sha256[..] => Err(Error::PayloadHash),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
