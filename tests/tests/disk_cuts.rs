@@ -8,8 +8,10 @@
 //! write of the phase plus a seeded delay of 0-2 ms, so cuts fall between
 //! and inside the two copies' writes rather than where a timer happens to
 //! be. Two chains run side by side: x86_64 (OVMF, GRUB) and arm64 (U-Boot,
-//! GRUB). A cut before ready is always followed by a boot that must reach
-//! ready before the next cut can fall before ready again.
+//! GRUB). Boots take turns: one cut before ready (GRUB's countdown or
+//! rollback writes, or vigil's repair of what a cut left), then one that
+//! must come back to ready and is cut while vigil puts a slot on trial
+//! (one or two tries, so GRUB's rollbacks come too).
 //!
 //! `VIGIL_CUTS` (default 50, split between the chains) and `VIGIL_SEED`
 //! (default 1) choose the run; the figures are printed.
@@ -73,6 +75,7 @@ struct Tally {
     in_vigil_trial: usize,
     boots: usize,
     ready_on: [usize; 2],
+    rollbacks: usize,
 }
 
 fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
@@ -105,17 +108,17 @@ fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
         t.boots += 1;
         let node = c.node(n);
         let what = format!("{board} boot {} (cut {} so far)", t.boots, t.cuts);
-        // Before ready: the k-th write of the boot (GRUB's countdown, or
-        // vigil's repair of what a cut left), unless the last cut was
-        // before ready too.
-        if !must_reach_ready && rng.below(2) == 0 {
-            let k = 1 + rng.below(4);
+        // Boots take turns: one cut before ready (at GRUB's k-th write:
+        // its countdown or rollback, two writes; or vigil's repair after
+        // an earlier cut), then one that must reach ready and is cut in
+        // vigil's writes after it.
+        if !must_reach_ready {
+            let k = 1 + rng.below(3);
             let delay = rng.below(2000);
             let mut q = node.qmp().unwrap();
             let base = writes(&mut q).unwrap_or(0);
             if cut_at(node, &mut q, base + k, delay, BOOT_TIMEOUT, "vigil: ready") {
-                let text = node.console_text();
-                if text.contains("/init started") {
+                if node.console_text().contains("/init started") {
                     t.in_vigil_boot += 1;
                 } else {
                     t.in_grub += 1;
@@ -129,6 +132,9 @@ fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
         node.wait_ready(BOOT_TIMEOUT).unwrap_or_else(|e| panic!("{what}: no ready after {line:?}: {e:#}"));
         t.ready_on[usize::from(line.contains("slot b"))] += 1;
         must_reach_ready = false;
+        if line.contains("(rollback)") {
+            t.rollbacks += 1;
+        }
         // After ready: vigil puts the slot that is not the good one on
         // trial (both copies written in turn), cut at its k-th write.
         let show = node.command("show boot", CMD).unwrap();
@@ -137,7 +143,9 @@ fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
         let delay = rng.below(2000);
         let mut q = node.qmp().unwrap();
         let base = writes(&mut q).unwrap_or(0);
-        node.send_line(&format!("debug trial {other} 3")).unwrap();
+        // One or two tries: with one, the boot after next is GRUB's
+        // rollback (two more writes of its own to cut).
+        node.send_line(&format!("debug trial {other} {}", 1 + rng.below(2))).unwrap();
         if cut_at(node, &mut q, base + k, delay, Duration::from_secs(10), "debug: slot") {
             t.in_vigil_trial += 1;
             t.cuts += 1;
@@ -185,8 +193,8 @@ fn cuts_while_the_boot_environment_is_written_always_come_back_to_ready() {
         let (b, t) = h.join().expect("a chain failed");
         eprintln!(
             "{b}: {} cuts (seed {seed}): {} in GRUB's writes, {} in vigil's at boot, {} in vigil's trial writes; \
-             {} boots, ready on slot a {} times, slot b {} times",
-            t.cuts, t.in_grub, t.in_vigil_boot, t.in_vigil_trial, t.boots, t.ready_on[0], t.ready_on[1]
+             {} boots, ready on slot a {} times (after a rollback {}), slot b {} times",
+            t.cuts, t.in_grub, t.in_vigil_boot, t.in_vigil_trial, t.boots, t.ready_on[0], t.rollbacks, t.ready_on[1]
         );
     }
     eprintln!("{total} cuts in {:?}", t0.elapsed());
