@@ -13,7 +13,7 @@
 //! must come back to ready and is cut while vigil puts a slot on trial
 //! (one or two tries, so GRUB's rollbacks come too).
 //!
-//! `VIGIL_CUTS` (default 50, split between the chains) and `VIGIL_SEED`
+//! `VIGIL_CUTS` (default 50: 8 of 25 on x86_64, the rest on arm64) and `VIGIL_SEED`
 //! (default 1) choose the run; the figures are printed.
 
 use std::time::{Duration, Instant};
@@ -180,20 +180,25 @@ fn cuts_while_the_boot_environment_is_written_always_come_back_to_ready() {
     let total: usize = std::env::var("VIGIL_CUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let seed: u64 = std::env::var("VIGIL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let t0 = Instant::now();
-    let chains: Vec<_> = boards
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
+    // A cut costs about 16.5 s on x86_64 (OVMF) and 7.7 s on arm64
+    // (U-Boot): 8 of 25 cuts on x86_64, so both chains end about together.
+    let x86 = total * 8 / 25;
+    let chains: Vec<_> = [(boards[0], x86), (boards[1], total - x86)]
+        .into_iter()
+        .map(|(b, n)| {
             let b = b.to_string();
-            let n = total / boards.len() + usize::from(i < total % boards.len());
-            std::thread::spawn(move || (b.clone(), chain(&b, seed, n)))
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                let tally = chain(&b, seed, n);
+                (b, tally, t.elapsed())
+            })
         })
         .collect();
     for h in chains {
-        let (b, t) = h.join().expect("a chain failed");
+        let (b, t, took) = h.join().expect("a chain failed");
         eprintln!(
             "{b}: {} cuts (seed {seed}): {} in GRUB's writes, {} in vigil's at boot, {} in vigil's trial writes; \
-             {} boots, ready on slot a {} times (after a rollback {}), slot b {} times",
+             {} boots, ready on slot a {} times (after a rollback {}), slot b {} times; {took:?}",
             t.cuts, t.in_grub, t.in_vigil_boot, t.in_vigil_trial, t.boots, t.ready_on[0], t.rollbacks, t.ready_on[1]
         );
     }
