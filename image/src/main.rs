@@ -195,14 +195,7 @@ fn real_main() -> Result<()> {
             println!("cmdline   {}", img.cmdline);
         }
         Cmd::Disk { board, output, firmware } => {
-            let b = boards::load_board(&board)?;
-            let fw = match firmware {
-                Some(f) => f,
-                None => build::firmware(b.arch)?,
-            };
-            let img = build::build_image(&b, &fw)?;
-            let tree = kernel::fetch(&b)?;
-            let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd)?;
+            let (b, files) = slot_files(&board, firmware)?;
             let d = vigil_image::disk::build(&b, &files, &output)?;
             println!("disk      {} ({} MiB, GPT)", d.path.display(), d.size >> 20);
             for p in &d.parts {
@@ -219,14 +212,7 @@ fn real_main() -> Result<()> {
             println!("public key {}", pk.display());
         }
         Cmd::Bundle { board, output, build, version, security_version, min_build, firmware } => {
-            let b = boards::load_board(&board)?;
-            let fw = match firmware {
-                Some(f) => f,
-                None => build::firmware(b.arch)?,
-            };
-            let img = build::build_image(&b, &fw)?;
-            let tree = kernel::fetch(&b)?;
-            let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd)?;
+            let (b, files) = slot_files(&board, firmware)?;
             let payload = vigil_image::disk::slot_payload(&b, &files)?;
             let version = version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
             let m = vigil_update::Manifest::of_payload(
@@ -503,4 +489,18 @@ fn probe_kvm() -> Result<()> {
         Err(_) => println!("kvm: /dev/kvm opens but the guest did not reach /init in 20 s: use TCG (the default)"),
     }
     Ok(())
+}
+
+/// A board and what goes into its firmware slot: the kernel, the initramfs
+/// built around `firmware` (built here when not given), the device tree.
+fn slot_files(board: &str, firmware: Option<PathBuf>) -> Result<(vigil_board::Board, vigil_image::disk::SlotFiles)> {
+    let b = boards::load_board(board)?;
+    let fw = match firmware {
+        Some(f) => f,
+        None => build::firmware(b.arch)?,
+    };
+    let img = build::build_image(&b, &fw)?;
+    let tree = kernel::fetch(&b)?;
+    let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd)?;
+    Ok((b, files))
 }

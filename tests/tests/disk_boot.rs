@@ -62,6 +62,22 @@ fn disk_of(img: vigil_image::build::Image, test: &str, config: &str) -> Disk {
     Disk { img, board, tree, c, disk }
 }
 
+/// Writes the boot environment with `slot` on trial (`tries` tries) over
+/// `good`, numbered `seq`.
+fn put_on_trial(d: &Disk, good: Slot, slot: Slot, tries: u8, seq: u64) {
+    let mut s = BootState::new(good);
+    s.start_trial(slot, tries).unwrap();
+    vigil_image::disk::write_env(&d.board, &d.disk, &s, seq).unwrap();
+}
+
+/// Writes `slot` with a garbage initramfs: its kernel panics (panic=-1
+/// reboots).
+fn break_slot(d: &Disk, slot: Slot) {
+    let mut broken = vigil_image::disk::SlotFiles::load(&d.board, &d.tree, &d.img.initrd).unwrap();
+    broken.initrd = b"not an initramfs".to_vec();
+    vigil_image::disk::write_slot(&d.board, &d.disk, slot, &broken).unwrap();
+}
+
 /// Boots the disk on a new node; returns its number.
 fn boot(d: &mut Disk, reboot: bool) -> usize {
     let disk = d.disk.clone();
@@ -79,7 +95,7 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
         return;
     }
     let mut d = disk_with(BOARD, "disk-boot", "vigil_defs {\n hostname from-disk\n update_confirm_s 5\n}\n");
-    let (board, disk, tree) = (d.board.clone(), d.disk.clone(), d.tree.clone());
+    let (board, disk) = (d.board.clone(), d.disk.clone());
 
     // Slot A, nothing on trial.
     let t = Instant::now();
@@ -126,9 +142,7 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
 
     // B on trial with three tries: GRUB counts one down and boots it; vigil
     // keeps it after 5 s of health.
-    let mut s = BootState::new(Slot::A);
-    s.start_trial(Slot::B, 3).unwrap();
-    vigil_image::disk::write_env(&board, &disk, &s, 10).unwrap();
+    put_on_trial(&d, Slot::A, Slot::B, 3, 10);
     let n = boot(&mut d, false);
     let node = d.c.node(n);
     node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
@@ -143,12 +157,8 @@ fn a_disk_boots_tries_keeps_and_rolls_back_slots() {
 
     // A broken A (its initramfs is garbage: the kernel panics and reboots)
     // on trial with one try: tried once, then GRUB boots B again.
-    let mut broken = vigil_image::disk::SlotFiles::load(&board, &tree, &d.img.initrd).unwrap();
-    broken.initrd = b"not an initramfs".to_vec();
-    vigil_image::disk::write_slot(&board, &disk, Slot::A, &broken).unwrap();
-    let mut s = BootState::new(Slot::B);
-    s.start_trial(Slot::A, 1).unwrap();
-    vigil_image::disk::write_env(&board, &disk, &s, 12).unwrap();
+    break_slot(&d, Slot::A);
+    put_on_trial(&d, Slot::B, Slot::A, 1, 12);
     let n = boot(&mut d, true);
     let node = d.c.node(n);
     let t = Instant::now();
@@ -185,9 +195,7 @@ fn a_trial_that_crash_loops_or_hangs_comes_back_on_the_good_slot() {
     let mut d = disk_of(vigil_tests::debug_image(BOARD), "disk-boot-fail", config);
     let trial = |d: &Disk| {
         let seq = vigil_image::disk::read_env(&d.board, &d.disk).map(|[a, b]| ab::read_pair(&a, &b).seq).unwrap();
-        let mut s = BootState::new(Slot::A);
-        s.start_trial(Slot::B, 1).unwrap();
-        vigil_image::disk::write_env(&d.board, &d.disk, &s, seq + 1).unwrap();
+        put_on_trial(d, Slot::A, Slot::B, 1, seq + 1);
     };
 
     // Crash loop: the checkers child killed until the supervisor gives up.
@@ -265,9 +273,7 @@ fn the_arm64_disk_boots_through_u_boot_and_aavmf() {
     assert!(show.starts_with("booted   slot a (the good slot)\ngood     slot a\n"), "{show}");
     node.kill();
 
-    let mut s = BootState::new(Slot::A);
-    s.start_trial(Slot::B, 3).unwrap();
-    vigil_image::disk::write_env(&d.board, &d.disk, &s, 2).unwrap();
+    put_on_trial(&d, Slot::A, Slot::B, 3, 2);
     let n = boot(&mut d, false);
     let node = d.c.node(n);
     node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
@@ -278,12 +284,8 @@ fn the_arm64_disk_boots_through_u_boot_and_aavmf() {
 
     // A on trial with a garbage initramfs: the kernel panics, U-Boot and
     // GRUB start again, GRUB rolls back to B.
-    let mut broken = vigil_image::disk::SlotFiles::load(&d.board, &d.tree, &d.img.initrd).unwrap();
-    broken.initrd = b"not an initramfs".to_vec();
-    vigil_image::disk::write_slot(&d.board, &d.disk, Slot::A, &broken).unwrap();
-    let mut s = BootState::new(Slot::B);
-    s.start_trial(Slot::A, 1).unwrap();
-    vigil_image::disk::write_env(&d.board, &d.disk, &s, 4).unwrap();
+    break_slot(&d, Slot::A);
+    put_on_trial(&d, Slot::B, Slot::A, 1, 4);
     let n = boot(&mut d, true);
     let node = d.c.node(n);
     node.expect("vigil: booting slot a (trial)", BOOT_TIMEOUT).unwrap();

@@ -97,14 +97,15 @@ fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
     let mut rng = Rng(seed ^ vigil_image::disk::layout(&b).map(|p| p.len() as u64).unwrap_or(0) ^ board.len() as u64);
     let mut t = Tally::default();
     let mut must_reach_ready = false;
+    let boot = |c: &mut Cluster| {
+        c.add(&img, |s| {
+            s.flash = Some(disk.clone());
+            s.boot_disk = true;
+        })
+        .unwrap()
+    };
     while t.cuts < cuts {
-        let d2 = disk.clone();
-        let n = c
-            .add(&img, |s| {
-                s.flash = Some(d2);
-                s.boot_disk = true;
-            })
-            .unwrap();
+        let n = boot(&mut c);
         t.boots += 1;
         let node = c.node(n);
         let what = format!("{board} boot {} (cut {} so far)", t.boots, t.cuts);
@@ -154,13 +155,7 @@ fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
         }
     }
     // The last word: a boot to ready, and both copies whole after it.
-    let d2 = disk.clone();
-    let n = c
-        .add(&img, |s| {
-            s.flash = Some(d2);
-            s.boot_disk = true;
-        })
-        .unwrap();
+    let n = boot(&mut c);
     let node = c.node(n);
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     node.command("show boot", CMD).unwrap();
