@@ -33,6 +33,26 @@ pub fn static_binary_with(arch: Arch, package: &str, bin: &str, features: &[&str
         target_dir = target_dir.join(format!("features-{}", features.join("-")));
         cmd.args(["--features", &features.join(",")]).arg("--target-dir").arg(&target_dir);
     }
+    // What cargo sets for the package a test runs in is not this build's:
+    // ring's build script watches CARGO_MANIFEST_DIR, so a build from a test
+    // with it set (to tests/) and one from ci/test without it would each
+    // find the other's output stale and rebuild ring and everything above
+    // it (75 s a target, twice a run).
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k == "OUT_DIR"
+            || k == "CARGO_MANIFEST_DIR"
+            || k == "CARGO_MANIFEST_PATH"
+            || k == "CARGO_CRATE_NAME"
+            || k == "CARGO_PRIMARY_PACKAGE"
+            || k == "CARGO_TARGET_TMPDIR"
+            || k == "CARGO_RUSTC_CURRENT_DIR"
+            || k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_")
+        {
+            cmd.env_remove(&*k);
+        }
+    }
     let status = cmd.current_dir(crate::paths::root()).status().context("running cargo")?;
     if !status.success() {
         bail!("cargo build of {package} for {target} failed ({status})");
