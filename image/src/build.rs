@@ -83,11 +83,46 @@ pub fn build_image(board: &Board, firmware: &Path) -> Result<Image> {
     build_image_as(board, firmware, &board.name, &[])
 }
 
+/// What an image says it is and whom it trusts: `/etc/vigil/release`
+/// (build number, version) and `/etc/vigil/update-keys` (the public keys
+/// its updates must be signed with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub release: vigil_update::release::Release,
+    /// minisign public keys (the base64 lines).
+    pub keys: Vec<String>,
+}
+
+impl Default for Stamp {
+    /// A development build: number 0 (any signed build updates it), no keys.
+    fn default() -> Stamp {
+        Stamp {
+            release: vigil_update::release::Release { build: 0, version: env!("CARGO_PKG_VERSION").to_string() },
+            keys: Vec::new(),
+        }
+    }
+}
+
 /// The same with another program as /init, into `<target>/vigil/<name>/`,
 /// with `extra` host files copied in (image path, host path): test tools.
 pub fn build_image_as(board: &Board, firmware: &Path, name: &str, extra: &[(String, PathBuf)]) -> Result<Image> {
+    build_image_stamped(board, firmware, name, extra, &Stamp::default())
+}
+
+/// The same, stamped with a release and update keys.
+pub fn build_image_stamped(
+    board: &Board,
+    firmware: &Path,
+    name: &str,
+    extra: &[(String, PathBuf)],
+    stamp: &Stamp,
+) -> Result<Image> {
     let tree = kernel::fetch(board)?;
     let mut archive = assemble(board, &tree, firmware)?;
+    let strip = |p: &str| p.trim_start_matches('/').to_string();
+    archive.0.file(&strip(vigil_update::release::RELEASE_PATH), 0o644, stamp.release.text().into_bytes())?;
+    let keys: String = stamp.keys.iter().map(|k| format!("{k}\n")).collect();
+    archive.0.file(&strip(vigil_update::release::KEYS_PATH), 0o644, keys.into_bytes())?;
     for (at, from) in extra {
         let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
         archive.0.file(at, 0o755, data)?;

@@ -38,6 +38,8 @@ enum Cmd {
         board: String,
         #[arg(short, long)]
         output: PathBuf,
+        #[command(flatten)]
+        stamp: StampArgs,
         /// Use this firmware binary instead of building it.
         #[arg(long)]
         firmware: Option<PathBuf>,
@@ -53,12 +55,8 @@ enum Cmd {
         board: String,
         #[arg(short, long)]
         output: PathBuf,
-        /// Build number: devices install only a higher one than they run.
-        #[arg(long)]
-        build: u64,
-        /// The version operators read (default: this tool's).
-        #[arg(long)]
-        version: Option<String>,
+        #[command(flatten)]
+        stamp: StampArgs,
         /// Devices never go below the highest security version they have kept.
         #[arg(long, default_value_t = 0)]
         security_version: u32,
@@ -194,8 +192,8 @@ fn real_main() -> Result<()> {
             println!("built-in  {}", img.builtin.join(" "));
             println!("cmdline   {}", img.cmdline);
         }
-        Cmd::Disk { board, output, firmware } => {
-            let (b, files) = slot_files(&board, firmware)?;
+        Cmd::Disk { board, output, stamp, firmware } => {
+            let (b, files) = slot_files(&board, firmware, &stamp.stamp()?)?;
             let d = vigil_image::disk::build(&b, &files, &output)?;
             println!("disk      {} ({} MiB, GPT)", d.path.display(), d.size >> 20);
             for p in &d.parts {
@@ -211,15 +209,15 @@ fn real_main() -> Result<()> {
             println!("secret key {} (keep it safe: it signs firmware)", sk.display());
             println!("public key {}", pk.display());
         }
-        Cmd::Bundle { board, output, build, version, security_version, min_build, firmware } => {
-            let (b, files) = slot_files(&board, firmware)?;
+        Cmd::Bundle { board, output, stamp, security_version, min_build, firmware } => {
+            let stamp = stamp.stamp()?;
+            let (b, files) = slot_files(&board, firmware, &stamp)?;
             let payload = vigil_image::disk::slot_payload(&b, &files)?;
-            let version = version.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
             let m = vigil_update::Manifest::of_payload(
                 &b.name,
                 &b.arch.to_string(),
-                build,
-                &version,
+                stamp.release.build,
+                &stamp.release.version,
                 security_version,
                 min_build,
                 &payload,
@@ -493,13 +491,40 @@ fn probe_kvm() -> Result<()> {
 
 /// A board and what goes into its firmware slot: the kernel, the initramfs
 /// built around `firmware` (built here when not given), the device tree.
-fn slot_files(board: &str, firmware: Option<PathBuf>) -> Result<(vigil_board::Board, vigil_image::disk::SlotFiles)> {
+/// What an image is (`/etc/vigil/release`) and whom it trusts.
+#[derive(clap::Args, Debug)]
+struct StampArgs {
+    /// Build number: devices install only a higher one than they run.
+    #[arg(long, default_value_t = 1)]
+    build: u64,
+    /// The version operators read (default: this tool's).
+    #[arg(long)]
+    version: Option<String>,
+    /// A public key (`.pub` from keygen) the image trusts for its updates;
+    /// repeat for several. Without one, the image installs no update.
+    #[arg(long = "update-key")]
+    update_keys: Vec<PathBuf>,
+}
+
+impl StampArgs {
+    fn stamp(&self) -> Result<build::Stamp> {
+        let keys = self.update_keys.iter().map(|k| vigil_image::update::public_key(k)).collect::<Result<Vec<_>>>()?;
+        let version = self.version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+        Ok(build::Stamp { release: vigil_update::release::Release { build: self.build, version }, keys })
+    }
+}
+
+fn slot_files(
+    board: &str,
+    firmware: Option<PathBuf>,
+    stamp: &build::Stamp,
+) -> Result<(vigil_board::Board, vigil_image::disk::SlotFiles)> {
     let b = boards::load_board(board)?;
     let fw = match firmware {
         Some(f) => f,
         None => build::firmware(b.arch)?,
     };
-    let img = build::build_image(&b, &fw)?;
+    let img = build::build_image_stamped(&b, &fw, &format!("{}-build{}", b.name, stamp.release.build), &[], stamp)?;
     let tree = kernel::fetch(&b)?;
     let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd)?;
     Ok((b, files))

@@ -34,6 +34,9 @@ pub struct NodeSpec {
     pub hub: Option<PathBuf>,
     /// A raw disk image attached as the board's flash (`/dev/vda`).
     pub flash: Option<PathBuf>,
+    /// A second raw drive, read-only, after the flash (a USB stick holding
+    /// an update bundle): `/dev/vdb` (virtio).
+    pub stick: Option<PathBuf>,
     /// Boot the flash (a `vigil-image disk` image) through the board's UEFI
     /// firmware and its bootloader instead of handing QEMU the kernel.
     pub boot_disk: bool,
@@ -56,6 +59,7 @@ impl NodeSpec {
             dir: dir.into(),
             hub: None,
             flash: None,
+            stick: None,
             boot_disk: false,
             uefi: None,
             extra_cmdline: String::new(),
@@ -166,6 +170,9 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
                 c.args(["-device", "ide-hd,drive=flash,bus=ide.0"]);
             }
         }
+    }
+    if let Some(stick) = &spec.stick {
+        c.arg("-drive").arg(format!("file={},if=virtio,format=raw,readonly=on,id=stick", path_str(stick)?));
     }
     if let Some(w) = &q.watchdog {
         c.args(["-device", w]);

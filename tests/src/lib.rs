@@ -3,6 +3,7 @@
 //! virtual switch whose console logs are kept for failed tests.
 
 pub mod client;
+pub mod disk;
 pub mod vrrp_pair;
 
 use anyhow::Result;

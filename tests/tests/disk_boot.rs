@@ -21,73 +21,11 @@
 
 use std::time::{Duration, Instant};
 use vigil_bootenv::ab::{self, BootState, Slot};
-use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
+use vigil_tests::disk::{Disk, boot, break_slot, disk_of, disk_with, env, put_on_trial};
+use vigil_tests::{BOOT_TIMEOUT, have_qemu};
 
 const BOARD: &str = "qemu-x86_64";
 const CMD: Duration = Duration::from_secs(30);
-
-fn env(board: &vigil_board::Board, disk: &std::path::Path) -> ab::Pair {
-    let [a, b] = vigil_image::disk::read_env(board, disk).unwrap();
-    let p = ab::read_pair(&a, &b);
-    assert!(p.damaged.is_empty(), "{:?}", p.damaged);
-    p
-}
-
-/// A cluster with `board`'s disk image holding `config` in its config ring.
-struct Disk {
-    img: vigil_image::build::Image,
-    board: vigil_board::Board,
-    tree: vigil_image::kernel::KernelTree,
-    c: Cluster,
-    disk: std::path::PathBuf,
-}
-
-fn disk_with(board: &str, test: &str, config: &str) -> Disk {
-    disk_of(vigil_tests::image(board), test, config)
-}
-
-/// The same with a given image (e.g. one with the test-only commands).
-fn disk_of(img: vigil_image::build::Image, test: &str, config: &str) -> Disk {
-    let board = img.board.clone();
-    let tree = vigil_image::kernel::fetch(&board).unwrap();
-    let c = Cluster::empty(test).unwrap();
-    let disk = c.dir.join("disk.img");
-    let t = Instant::now();
-    let files = vigil_image::disk::SlotFiles::load(&board, &tree, &img.initrd).unwrap();
-    vigil_image::disk::build(&board, &files, &disk).unwrap();
-    eprintln!("{test}: disk image built in {:?}", t.elapsed());
-    let conf = c.dir.join("disk.conf");
-    std::fs::write(&conf, config).unwrap();
-    vigil_image::config_tool::install(&board, &disk, &conf).unwrap();
-    Disk { img, board, tree, c, disk }
-}
-
-/// Writes the boot environment with `slot` on trial (`tries` tries) over
-/// `good`, numbered `seq`.
-fn put_on_trial(d: &Disk, good: Slot, slot: Slot, tries: u8, seq: u64) {
-    let mut s = BootState::new(good);
-    s.start_trial(slot, tries).unwrap();
-    vigil_image::disk::write_env(&d.board, &d.disk, &s, seq).unwrap();
-}
-
-/// Writes `slot` with a garbage initramfs: its kernel panics (panic=-1
-/// reboots).
-fn break_slot(d: &Disk, slot: Slot) {
-    let mut broken = vigil_image::disk::SlotFiles::load(&d.board, &d.tree, &d.img.initrd).unwrap();
-    broken.initrd = b"not an initramfs".to_vec();
-    vigil_image::disk::write_slot(&d.board, &d.disk, slot, &broken).unwrap();
-}
-
-/// Boots the disk on a new node; returns its number.
-fn boot(d: &mut Disk, reboot: bool) -> usize {
-    let disk = d.disk.clone();
-    d.c.add(&d.img, |s| {
-        s.flash = Some(disk);
-        s.boot_disk = true;
-        s.no_reboot = !reboot;
-    })
-    .unwrap()
-}
 
 #[test]
 fn a_disk_boots_tries_keeps_and_rolls_back_slots() {

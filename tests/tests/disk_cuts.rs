@@ -17,7 +17,7 @@
 //! (default 1) choose the run; the figures are printed.
 
 use std::time::{Duration, Instant};
-use vigil_bootenv::ab::{self, BootState, Slot};
+use vigil_bootenv::ab::{self, Slot};
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
 
 const CMD: Duration = Duration::from_secs(30);
@@ -80,19 +80,14 @@ struct Tally {
 
 fn chain(board: &str, seed: u64, cuts: usize) -> Tally {
     let img = vigil_tests::debug_image(board);
-    let b = img.board.clone();
-    let tree = vigil_image::kernel::fetch(&b).unwrap();
-    let mut c = Cluster::empty(&format!("disk-cuts-{board}")).unwrap();
-    let disk = c.dir.join("disk.img");
-    let files = vigil_image::disk::SlotFiles::load(&b, &tree, &img.initrd).unwrap();
-    vigil_image::disk::build(&b, &files, &disk).unwrap();
-    let conf = c.dir.join("disk.conf");
-    std::fs::write(&conf, "vigil_defs {\n update_confirm_s 3600\n}\n").unwrap();
-    vigil_image::config_tool::install(&b, &disk, &conf).unwrap();
+    let d = vigil_tests::disk::disk_of(
+        img.clone(),
+        &format!("disk-cuts-{board}"),
+        "vigil_defs {\n update_confirm_s 3600\n}\n",
+    );
     // The first boot has a trial for GRUB to count down.
-    let mut s = BootState::new(Slot::A);
-    s.start_trial(Slot::B, 3).unwrap();
-    vigil_image::disk::write_env(&b, &disk, &s, 2).unwrap();
+    vigil_tests::disk::put_on_trial(&d, Slot::A, Slot::B, 3, 2);
+    let vigil_tests::disk::Disk { board: b, mut c, disk, .. } = d;
 
     let mut rng = Rng(seed ^ vigil_image::disk::layout(&b).map(|p| p.len() as u64).unwrap_or(0) ^ board.len() as u64);
     let mut t = Tally::default();

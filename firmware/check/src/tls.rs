@@ -78,6 +78,13 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// A TLS client (for the updater's downloads too): `verify` checks the
+/// certificate against the Mozilla roots; without it any certificate is
+/// taken, its handshake signatures still checked.
+pub fn connector(verify: bool) -> Result<TlsConnector, Failure> {
+    Ok(TlsConnector::from(config(verify)?))
+}
+
 /// SSL_GET: every URL over its own TLS connection. The server name (SNI,
 /// and what a verified certificate must name) is `virtualhost`, else the
 /// address.

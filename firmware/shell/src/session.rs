@@ -38,6 +38,43 @@ pub trait System {
     fn debug(&mut self, _args: &[String]) -> Option<String> {
         None
     }
+    /// `update ...`: the firmware updater. Ok: what happened; Err: why not.
+    fn update(&mut self, _cmd: &UpdateCommand) -> Result<String, String> {
+        Err("this system has no firmware updater".into())
+    }
+}
+
+/// `update check | install URL|FILE | confirm | rollback`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateCommand {
+    /// Ask the channel whether a newer build is there for this device.
+    Check,
+    /// Install a bundle from an http(s):// URL or a file (a /path).
+    Install(String),
+    /// Keep the slot on trial now, without waiting for its health gate.
+    Confirm,
+    /// Give up the slot on trial: reboot into the good slot.
+    Rollback,
+}
+
+impl UpdateCommand {
+    pub fn parse(args: &[String]) -> Result<UpdateCommand, String> {
+        match args {
+            [c] if c == "check" => Ok(UpdateCommand::Check),
+            [c] if c == "confirm" => Ok(UpdateCommand::Confirm),
+            [c] if c == "rollback" => Ok(UpdateCommand::Rollback),
+            [c, src] if c == "install" => {
+                if src.starts_with("http://") || src.starts_with("https://") || src.starts_with('/') {
+                    Ok(UpdateCommand::Install(src.clone()))
+                } else {
+                    Err(format!("update install: {src:?} is not an http:// or https:// URL or a /path"))
+                }
+            }
+            [c] if c == "install" => Err("update install: which bundle? (a URL or a /path)".into()),
+            [] => Err("update: check | install URL|FILE | confirm | rollback".into()),
+            [c, ..] => Err(format!("update: unknown {c:?}; update check | install URL|FILE | confirm | rollback")),
+        }
+    }
 }
 
 const PROMPT: &str = "vigil> ";
@@ -58,6 +95,7 @@ rollback [N]          candidate := running (0) or the Nth older generation
 load keepalived       paste a keepalived.conf, end with a line `end`
 export [keepalived]   the candidate as text (vigil's or keepalived's flavor)
 password set | none   console password (takes effect on commit)
+update check | install URL|FILE | confirm | rollback   firmware (show update)
 logout
 poweroff | reboot | halt [now]   asks first, unless `now`; never abbreviated
 Tab completes; ? lists what may come next.";
@@ -101,7 +139,7 @@ pub struct Shell<S: System> {
 
 const COMMANDS: &[&str] = &[
     "show", "set", "delete", "compare", "commit", "confirm", "rollback", "load", "export", "save", "password",
-    "logout", "poweroff", "reboot", "halt", "help",
+    "logout", "poweroff", "reboot", "halt", "update", "help",
 ];
 
 impl<S: System> Shell<S> {
@@ -437,6 +475,9 @@ impl<S: System> Shell<S> {
                 "load" if rest.is_empty() => starts(vec!["keepalived".into()]),
                 "password" if rest.is_empty() => starts(vec!["set".into(), "none".into()]),
                 "commit" if rest.is_empty() => starts(vec!["confirmed".into()]),
+                "update" if rest.is_empty() => {
+                    starts(["check", "install", "confirm", "rollback"].iter().map(|s| s.to_string()).collect())
+                }
                 "rollback" if rest.is_empty() => {
                     let n = self.system.history().len();
                     starts((0..n).map(|i| i.to_string()).collect())
@@ -506,6 +547,10 @@ impl<S: System> Shell<S> {
                 }
             }
             "compare" => self.compare(),
+            "update" => match UpdateCommand::parse(args).and_then(|c| self.system.update(&c)) {
+                Ok(text) => self.say(&text),
+                Err(e) => self.say(&format!("error: {e}")),
+            },
             "commit" => self.commit(now, args),
             "confirm" => match self.pending.take() {
                 Some(_) => {

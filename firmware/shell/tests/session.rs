@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 use vigil_config::Config;
 use vigil_config::keepalived::Severity;
 use vigil_config::store::{MemFlash, Store};
-use vigil_shell::session::{Power, Shell, System};
+use vigil_shell::session::{Power, Shell, System, UpdateCommand};
 
 struct MemSystem {
     store: Store<MemFlash>,
     applied: Vec<Config>,
+    updates: Vec<UpdateCommand>,
 }
 
 impl System for MemSystem {
@@ -33,6 +34,13 @@ impl System for MemSystem {
     fn random_salt(&mut self) -> [u8; 16] {
         [9; 16]
     }
+    fn update(&mut self, cmd: &UpdateCommand) -> Result<String, String> {
+        self.updates.push(cmd.clone());
+        match cmd {
+            UpdateCommand::Install(s) => Ok(format!("installing {s}")),
+            _ => Err("no slot is on trial".into()),
+        }
+    }
 }
 
 fn default_config() -> Config {
@@ -54,7 +62,7 @@ struct Term {
 impl Term {
     fn new() -> Term {
         let store = Store::new(MemFlash::new(4 * 65536), 65536).unwrap();
-        let mut shell = Shell::new(MemSystem { store, applied: Vec::new() }, default_config());
+        let mut shell = Shell::new(MemSystem { store, applied: Vec::new(), updates: Vec::new() }, default_config());
         let mut out = Vec::new();
         shell.start(&mut out).unwrap();
         Term { shell, now: Instant::now(), screen: String::from_utf8(out).unwrap() }
@@ -351,4 +359,30 @@ fn an_escape_that_nothing_follows_in_time_is_the_escape_key() {
     t.now += Duration::from_secs(1);
     t.keys(b"[B");
     assert_eq!(t.shell.redraw(), "vigil> [B");
+}
+
+#[test]
+fn update_commands_reach_the_system_typed_and_mistakes_do_not() {
+    let mut t = Term::new();
+    assert!(t.line("update install http://192.0.2.1/v2.vub").contains("installing http://192.0.2.1/v2.vub"));
+    assert!(t.line("up install /dev/sdb").contains("installing /dev/sdb"), "a prefix is enough");
+    assert!(t.line("update confirm").contains("error: no slot is on trial"));
+    for (bad, says) in [
+        ("update install v2.vub", "is not an http:// or https:// URL or a /path"),
+        ("update install", "which bundle?"),
+        ("update", "update: check | install URL|FILE | confirm | rollback"),
+        ("update frobnicate", "unknown \"frobnicate\""),
+    ] {
+        let out = t.line(bad);
+        assert!(out.contains(says), "{bad}: {out}");
+    }
+    assert_eq!(
+        t.shell.system.updates,
+        [
+            UpdateCommand::Install("http://192.0.2.1/v2.vub".into()),
+            UpdateCommand::Install("/dev/sdb".into()),
+            UpdateCommand::Confirm
+        ]
+    );
+    assert!(t.keys(b"update \t").contains("check"), "completion offers the subcommands");
 }

@@ -63,6 +63,8 @@ pub struct Install {
     keys: Vec<String>,
     stage: Stage,
     actions: VecDeque<Action>,
+    /// The bundle's head once checked (kept with a cut install, to resume).
+    head: Option<Vec<u8>>,
 }
 
 impl Install {
@@ -74,6 +76,7 @@ impl Install {
             keys,
             stage: Stage::Head { buf: Vec::new(), need },
             actions: VecDeque::from([Action::Fetch { from: 0, len: Some(need) }]),
+            head: None,
         }
     }
 
@@ -82,8 +85,9 @@ impl Install {
     /// it is checked again (the keys or the device may have changed), and
     /// the fetch resumes at the first chunk not written.
     pub fn resume(device: Device, keys: Vec<String>, head: &[u8], chunks_written: usize) -> Result<Install, Failure> {
-        let mut i = Install { device, keys, stage: Stage::Failed, actions: VecDeque::new() };
+        let mut i = Install { device, keys, stage: Stage::Failed, actions: VecDeque::new(), head: None };
         let (header, manifest) = i.check_head(head)?;
+        i.head = Some(head.to_vec());
         let chunks = Chunks::resume(&manifest, chunks_written);
         let from = header.head_len() + chunks.received();
         i.stage = Stage::Payload { chunks };
@@ -112,6 +116,11 @@ impl Install {
             Stage::ReadBack(m) | Stage::Trial(m) | Stage::Done(m) => (m.payload_size, m.payload_size),
             Stage::Head { .. } | Stage::Failed => (0, 0),
         }
+    }
+
+    /// The bundle's header, manifest and signature, once checked.
+    pub fn head(&self) -> Option<&[u8]> {
+        self.head.as_deref()
     }
 
     pub fn is_done(&self) -> bool {
@@ -145,6 +154,7 @@ impl Install {
                         });
                     } else {
                         let (header, manifest) = self.check_head(&head)?;
+                        self.head = Some(head);
                         self.stage = Stage::Payload { chunks: Chunks::new(&manifest) };
                         self.actions.push_back(Action::Fetch { from: header.head_len(), len: None });
                         self.finish_if_whole()?;

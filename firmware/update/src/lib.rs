@@ -19,6 +19,7 @@
 pub mod bundle;
 pub mod install;
 mod manifest;
+pub mod release;
 pub mod state;
 
 pub use bundle::{Error, Header};

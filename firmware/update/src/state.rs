@@ -26,6 +26,20 @@ pub struct State {
     /// Builds that rolled back on this device: never installed again.
     pub rolled_back: Vec<u64>,
     pub install: Option<InProgress>,
+    /// A slot put on trial, waiting for its health gate (kept) or for the
+    /// bootloader to give up on it (rolled back).
+    pub trial: Option<Trial>,
+    /// What the last install came to, in the operator's words.
+    pub last: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trial {
+    pub build: u64,
+    pub version: String,
+    pub security_version: u32,
+    /// 0 for slot a, 1 for slot b.
+    pub slot: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +60,8 @@ pub enum Error {
     TooLarge(usize),
 }
 
-/// One record's bytes (`RECORD` long, zero-padded).
+/// One record's bytes, to be written at the start of its `RECORD`-sized
+/// room (what follows them there is never read).
 pub fn encode(state: &State, seq: u64) -> Result<Vec<u8>, Error> {
     let body = postcard::to_allocvec(state).unwrap_or_default();
     if FIXED + body.len() + 32 > RECORD {
@@ -59,7 +74,6 @@ pub fn encode(state: &State, seq: u64) -> Result<Vec<u8>, Error> {
     out.extend_from_slice(&body);
     let sum = Sha256::digest(&out);
     out.extend_from_slice(&sum);
-    out.resize(RECORD, 0);
     Ok(out)
 }
 
@@ -112,6 +126,8 @@ mod tests {
                 head: vec![1; 300],
                 chunks_written: n,
             }),
+            trial: None,
+            last: Some("build 7 rolled back".into()),
         }
     }
 

@@ -24,6 +24,8 @@ fn least_privilege(role: Role) -> Result<(), caps::errors::CapsError> {
     let keep: caps::CapsHashSet = match role {
         Role::Vrrp => [Capability::CAP_NET_ADMIN, Capability::CAP_NET_RAW].into_iter().collect(),
         Role::Checkers => [Capability::CAP_NET_RAW].into_iter().collect(),
+        // Only to become user nobody, which takes these with it.
+        Role::Updater => [Capability::CAP_SETUID, Capability::CAP_SETGID].into_iter().collect(),
     };
     for cap in caps::all() {
         if !keep.contains(&cap) {
@@ -82,6 +84,7 @@ async fn serve(role: Role) -> i32 {
     let mut daemon = match role {
         Role::Vrrp => Daemon::Vrrp(Vrrp::start(Arc::unwrap_or_clone(config))),
         Role::Checkers => Daemon::Checkers(Box::new(Checkers::start(config, generation, resume))),
+        Role::Updater => Daemon::Updater(Box::new(crate::update::child::Updater::start())),
     };
     loop {
         tokio::select! {
@@ -100,6 +103,11 @@ async fn serve(role: Role) -> i32 {
                     }
                 }
                 Ok(Down::Config { config, generation, .. }) => daemon.configure(config, generation).await,
+                Ok(Down::Update(c)) => {
+                    if let Daemon::Updater(u) = &mut daemon {
+                        u.command(c);
+                    }
+                }
                 Ok(Down::Shutdown) | Err(_) => {
                     daemon.stop().await;
                     // What the daemon logged on its way out, then the end.
@@ -125,6 +133,7 @@ async fn serve(role: Role) -> i32 {
 enum Daemon {
     Vrrp(Vrrp),
     Checkers(Box<Checkers>),
+    Updater(Box<crate::update::child::Updater>),
 }
 
 impl Daemon {
@@ -135,6 +144,7 @@ impl Daemon {
                 let _ = v.control.send(crate::vrrp::Control::Config(c)).await;
             }
             Daemon::Checkers(c) => c.reconfigure(config, generation),
+            Daemon::Updater(_) => {}
         }
     }
 
@@ -148,6 +158,7 @@ impl Daemon {
                 v.task.abort();
             }
             Daemon::Checkers(c) => c.task.abort(),
+            Daemon::Updater(_) => {}
         }
     }
 
@@ -156,6 +167,7 @@ impl Daemon {
         match self {
             Daemon::Vrrp(v) => v.reports().await,
             Daemon::Checkers(c) => c.reports().await,
+            Daemon::Updater(u) => u.reports().await,
         }
     }
 }

@@ -359,6 +359,10 @@ pub enum Request {
         args: Vec<String>,
         reply: SyncSender<Option<String>>,
     },
+    Update {
+        command: vigil_shell::session::UpdateCommand,
+        reply: SyncSender<Result<String, String>>,
+    },
     /// Typed at the console and confirmed: the loop shuts down.
     Power(Power),
 }
@@ -404,6 +408,9 @@ impl System for Remote {
     }
     fn debug(&mut self, args: &[String]) -> Option<String> {
         self.ask(|reply| Request::Debug { args: args.to_vec(), reply }).flatten()
+    }
+    fn update(&mut self, command: &vigil_shell::session::UpdateCommand) -> Result<String, String> {
+        self.ask(|reply| Request::Update { command: command.clone(), reply }).unwrap_or_else(|| Err(GONE.into()))
     }
 }
 

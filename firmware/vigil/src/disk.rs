@@ -44,6 +44,16 @@ fn partitions() -> Vec<(String, String, String)> {
     out
 }
 
+/// The device node of the partition named `name` on the disk `disk`
+/// (`/dev/vda` → `/dev/vda3`), as the kernel lists it.
+pub fn partition_device(disk: &str, name: &str) -> Option<std::path::PathBuf> {
+    let disk = disk.strip_prefix("/dev/").unwrap_or(disk);
+    partitions().into_iter().find_map(|(part, parent, uevent)| {
+        (parent == disk && uevent.lines().any(|l| l.strip_prefix("PARTNAME=") == Some(name)))
+            .then(|| std::path::PathBuf::from(format!("/dev/{part}")))
+    })
+}
+
 /// Resolves an `auto` flash device in place; waits up to `patience` for
 /// the disk to appear. Leaves a named device as it is.
 pub fn resolve(board: &mut vigil_board::Runtime, patience: Duration) {

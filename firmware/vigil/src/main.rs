@@ -25,6 +25,7 @@ mod supervise;
 mod system;
 mod terminal;
 mod timesync;
+mod update;
 mod vrrp;
 mod vrrp_rx;
 mod watchdog;

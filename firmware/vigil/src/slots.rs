@@ -92,6 +92,8 @@ pub struct Slots {
     failures: Vec<(&'static str, u32, bool)>,
     /// What happened at boot, for `show boot`.
     events: Vec<String>,
+    /// This boot rolled back from a failed trial: the slot, and why it failed.
+    failed: Option<(Slot, String)>,
 }
 
 impl Slots {
@@ -110,6 +112,7 @@ impl Slots {
             verdict: String::new(),
             failures: Vec::new(),
             events: Vec::new(),
+            failed: None,
         };
         let Some(b) = booted else {
             return s; // -kernel boots (QEMU, a bootloader of the operator's): no slots.
@@ -171,6 +174,7 @@ impl Slots {
                     failed.map_or("?", Slot::letter),
                     b.slot
                 ));
+                s.failed = failed.map(|f| (f, why));
             }
         }
         if pair.from.is_none() {
@@ -209,7 +213,6 @@ impl Slots {
 
     /// Puts `slot` on trial from the next boot with `tries` tries: both
     /// copies of the environment written, in turn, and read back.
-    #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
     pub fn start_trial(&mut self, slot: Slot, tries: u8) -> Result<String, String> {
         let esp = self.esp.as_ref().ok_or("no boot environment here (not booted from a disk image)")?;
         let (mut state, seq) = self.state.ok_or("the boot environment was not read at boot")?;
@@ -222,6 +225,54 @@ impl Slots {
     /// A slot on trial waits for its health gate.
     pub fn on_trial(&self) -> bool {
         self.gate.is_some()
+    }
+
+    /// The slot that booted, as the bootloader said.
+    pub fn booted(&self) -> Option<Booted> {
+        self.booted
+    }
+
+    /// This boot is a rollback: the slot that failed its trial, and why.
+    pub fn failed(&self) -> Option<(Slot, String)> {
+        self.failed.clone()
+    }
+
+    /// The booted slot is the good slot, nothing on trial.
+    pub fn kept(&self) -> bool {
+        matches!((self.booted, self.state), (Some(b), Some((s, _))) if s.good == b.slot && s.trying.is_none())
+    }
+
+    /// `update confirm`: keeps the slot on trial now.
+    pub fn confirm_now(&mut self) -> Result<String, String> {
+        if self.gate.is_none() {
+            return Err("no slot is on trial".into());
+        }
+        self.confirm();
+        if self.kept() { Ok(self.verdict.clone()) } else { Err(self.verdict.clone()) }
+    }
+
+    /// `update rollback`: gives up the slot on trial (no tries left: the
+    /// bootloader boots the good slot and records the failure).
+    pub fn abandon_trial(&mut self) -> Result<String, String> {
+        let (Some(esp), Some(b), Some((mut state, seq))) = (self.esp.as_ref(), self.booted, self.state) else {
+            return Err("no boot environment here".into());
+        };
+        if state.trying != Some(b.slot) || self.gate.is_none() {
+            return Err(format!("slot {} is not on trial: nothing to roll back", b.slot));
+        }
+        state.tries_left = 0;
+        esp.write(&state, seq + 1, &[Copy::A, Copy::B])?;
+        self.state = Some((state, seq + 1));
+        let why = "the operator rolled it back (update rollback)".to_string();
+        if let Err(e) = esp.write_note(&Note { slot: b.slot, seq: seq + 1, why }) {
+            self.say_warn(format!("boot: {e}"));
+        }
+        self.gate = None;
+        self.say_warn(format!(
+            "boot: slot {} given up by the operator; back on slot {} after the reboot",
+            b.slot, state.good
+        ));
+        Ok(format!("slot {} given up: rebooting into slot {}", b.slot, state.good))
     }
 
     /// Looks at the system once: `failures` from the supervisor, the

@@ -26,6 +26,8 @@ use vigil_config::Config;
 pub enum Role {
     Vrrp,
     Checkers,
+    /// Downloads and writes update bundles (`crate::update`).
+    Updater,
 }
 
 impl Role {
@@ -33,16 +35,17 @@ impl Role {
         match self {
             Role::Vrrp => "vrrp",
             Role::Checkers => "checkers",
+            Role::Updater => "updater",
         }
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Vrrp, Role::Checkers].into_iter().find(|r| r.name() == s)
+        [Role::Vrrp, Role::Checkers, Role::Updater].into_iter().find(|r| r.name() == s)
     }
 }
 
 /// PID 1 to the child.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Down {
     /// The config to run. `generation` tags the checkers' health reports;
     /// `resume`: the health a checkers child that died last reported for
@@ -55,6 +58,8 @@ pub enum Down {
     Ping(u64),
     /// Stop (the VRRP child resigns with priority 0 first); answered with `Stopped`.
     Shutdown,
+    /// To the updater.
+    Update(crate::update::Command),
 }
 
 /// The child to PID 1.
@@ -70,6 +75,8 @@ pub enum Up {
     /// Log lines, formatted (PID 1 prints them).
     Log(String),
     Stopped,
+    /// From the updater.
+    Update(crate::update::Report),
 }
 
 /// What of a config the VRRP daemon runs: all but the virtual servers (with
@@ -94,7 +101,17 @@ pub enum Control {
     Heartbeats(vigil_config::Supervision),
     /// Stop the child; the sender waits for the reply.
     Shutdown(tokio::sync::oneshot::Sender<()>),
+    /// A message for the child, with file descriptors it is given (sent on
+    /// its descriptor socket first: see [`Grant`]). `sticky`: sent again to
+    /// every child started after this one (what it must know to run).
+    Message { down: Down, fds: Vec<OwnedFd>, sticky: bool },
 }
+
+/// What a child gets besides its socket: file descriptors PID 1 opens for
+/// it (the updater: the inactive slot and the state partition, never the
+/// whole disk), sent over a second socketpair (the child's stdout) with
+/// SCM_RIGHTS each time it starts.
+pub type Grant = Arc<dyn Fn() -> Result<Vec<OwnedFd>, String> + Send + Sync>;
 
 /// Messages over 64 MiB are refused (a config is at most 4 MiB).
 const MAX_MESSAGE: usize = 64 << 20;
@@ -170,6 +187,10 @@ pub struct Reports {
     pub states: Option<crate::vrrp::States>,
     /// Pools (the checkers child).
     pub health: Option<tokio::sync::watch::Sender<Health>>,
+    /// The updater's reports.
+    pub update: Option<tokio::sync::mpsc::UnboundedSender<crate::update::Report>>,
+    /// Descriptors for the child at each start.
+    pub grant: Option<Grant>,
 }
 
 /// One supervised child across its restarts.
@@ -182,6 +203,8 @@ struct Child {
     last_health: Option<Health>,
     reports: Reports,
     watched: Arc<Watched>,
+    /// Messages every new child gets after its config.
+    sticky: Vec<Down>,
 }
 
 /// Supervises the `role` child for ever: `control` carries configs (the
@@ -193,9 +216,12 @@ pub async fn supervise(
     watched: Arc<Watched>,
 ) {
     let name = role.name();
+    let mut early = Vec::new();
     let (config, generation) = loop {
         match control.recv().await {
             Some(Control::Config { config, generation }) => break (config, generation),
+            Some(Control::Message { down, sticky: true, .. }) => early.push(down),
+            Some(Control::Message { .. }) => {}
             // The config carries them.
             Some(Control::Heartbeats(_)) => {}
             Some(Control::Shutdown(done)) => {
@@ -206,7 +232,11 @@ pub async fn supervise(
         }
     };
     let heartbeats = config.global.supervision;
-    let mut child = Child { role, config, heartbeats, generation, last_health: None, reports, watched };
+    let mut child =
+        Child { role, config, heartbeats, generation, last_health: None, reports, watched, sticky: Vec::new() };
+    for down in early {
+        child.keep(down, true);
+    }
     let mut restarts: Vec<Instant> = Vec::new();
     let mut backoff = Duration::ZERO;
     loop {
@@ -256,6 +286,8 @@ pub async fn supervise(
                     let _ = done.send(());
                     return;
                 }
+                // Its descriptors were for the child that is gone.
+                Control::Message { down, sticky, .. } => child.keep(down, sticky),
             }
         }
     }
@@ -298,6 +330,14 @@ impl Child {
         (ms(s.heartbeat_ms), ms(s.heartbeat_limit_ms))
     }
 
+    /// A sticky message replaces the one of its kind (the newest wins).
+    fn keep(&mut self, down: Down, sticky: bool) {
+        if sticky {
+            self.sticky.retain(|d| std::mem::discriminant(d) != std::mem::discriminant(&down));
+            self.sticky.push(down);
+        }
+    }
+
     fn first_message(&self) -> Down {
         Down::Config { config: self.config.clone(), generation: self.generation, resume: self.last_health.clone() }
     }
@@ -327,6 +367,11 @@ impl Child {
                 }
             }
             Up::Log(text) => crate::log::emit(&text),
+            Up::Update(r) => {
+                if let Some(tx) = &self.reports.update {
+                    let _ = tx.send(r);
+                }
+            }
         }
     }
 
@@ -336,11 +381,32 @@ impl Child {
             Ok(p) => p,
             Err(e) => return Ended::Failed(format!("could not start: socketpair: {e}")),
         };
+        // A child with a grant gets its descriptors on its stdout, a socket.
+        let mut fd_sock = None;
+        let mut stdout = std::process::Stdio::null();
+        if let Some(grant) = self.reports.grant.clone() {
+            let (fds_ours, fds_theirs) = match std::os::unix::net::UnixStream::pair() {
+                Ok(p) => p,
+                Err(e) => return Ended::Failed(format!("could not start: socketpair: {e}")),
+            };
+            let fds = match grant() {
+                Ok(fds) => fds,
+                Err(e) => {
+                    error!("supervise: {name}: {e}");
+                    Vec::new()
+                }
+            };
+            if let Err(e) = crate::update::fds::send(&fds_ours, &fds) {
+                return Ended::Failed(format!("could not start: passing descriptors: {e}"));
+            }
+            stdout = std::process::Stdio::from(OwnedFd::from(fds_theirs));
+            fd_sock = Some(fds_ours);
+        }
         let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
         let spawned = std::process::Command::new(exe)
             .args(["child", name])
             .stdin(std::process::Stdio::from(OwnedFd::from(theirs)))
-            .stdout(std::process::Stdio::null())
+            .stdout(stdout)
             // Its own process group: a signal meant for it (or for the
             // programs it runs) reaches no one else.
             .process_group(0)
@@ -369,6 +435,9 @@ impl Child {
         if let Err(e) = send(&mut wr, &self.first_message()).await {
             kill();
             return Ended::Failed(format!("took no config: {e}"));
+        }
+        for m in self.sticky.clone() {
+            let _ = send(&mut wr, &m).await;
         }
         info!("supervise: {name} child started (pid {pid})");
         self.watched.healthy.store(true, Ordering::Relaxed);
@@ -413,6 +482,18 @@ impl Child {
                     Some(Control::Config { config, generation }) => {
                         self.set_config(config.clone(), generation);
                         let _ = send(&mut wr, &Down::Config { config, generation, resume: None }).await;
+                    }
+                    Some(Control::Message { down, fds, sticky }) => {
+                        self.keep(down.clone(), sticky);
+                        match fd_sock.as_ref() {
+                            Some(sock) if !fds.is_empty() => {
+                                if let Err(e) = crate::update::fds::send(sock, &fds) {
+                                    error!("supervise: {name}: passing descriptors: {e}");
+                                }
+                            }
+                            _ => {}
+                        }
+                        let _ = send(&mut wr, &down).await;
                     }
                     Some(Control::Heartbeats(h)) => {
                         self.heartbeats = h;

@@ -366,7 +366,13 @@ async fn event_loop(
     let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
     let vrrp_tx = supervision.spawn(
         crate::supervise::Role::Vrrp,
-        crate::supervise::Reports { status: vrrp_status.clone(), states: Some(states_tx), health: None },
+        crate::supervise::Reports {
+            status: vrrp_status.clone(),
+            states: Some(states_tx),
+            health: None,
+            update: None,
+            grant: None,
+        },
     );
     let first = crate::supervise::Control::Config { config: crate::supervise::vrrp_part(&running), generation: 0 };
     if vrrp_tx.send(first).await.is_err() {
@@ -398,8 +404,62 @@ async fn event_loop(
     let (health_tx, mut health) = tokio::sync::watch::channel(crate::lb::Health::default());
     let checkers_tx = supervision.spawn(
         crate::supervise::Role::Checkers,
-        crate::supervise::Reports { status: checker_status.clone(), states: None, health: Some(health_tx) },
+        crate::supervise::Reports {
+            status: checker_status.clone(),
+            states: None,
+            health: Some(health_tx),
+            update: None,
+            grant: None,
+        },
     );
+    // The updater: the inactive slot and the state partition are all it
+    // may write; it starts only on a board booted from its slots.
+    let update_status = crate::vrrp::Status::default();
+    let (update_reports_tx, mut update_reports) = tokio::sync::mpsc::unbounded_channel();
+    let booted = slots.borrow().booted();
+    let update_parts = booted.map(|b| crate::update::partitions(board.as_ref(), b.slot.other()));
+    let updater_tx = match (mode, update_parts) {
+        (Mode::Pid1, Some(Ok((slot_part, state_part)))) => {
+            let tx = supervision.spawn(
+                crate::supervise::Role::Updater,
+                crate::supervise::Reports {
+                    status: update_status.clone(),
+                    states: None,
+                    health: None,
+                    update: Some(update_reports_tx),
+                    grant: Some(crate::update::grant(slot_part, state_part)),
+                },
+            );
+            let _ = tx
+                .send(crate::supervise::Control::Config {
+                    config: std::sync::Arc::new(Config::default()),
+                    generation: 0,
+                })
+                .await;
+            let facts = crate::update::facts(board.as_ref(), &slots.borrow());
+            let _ = tx
+                .send(crate::supervise::Control::Message {
+                    down: crate::supervise::Down::Update(crate::update::Command::Facts(facts)),
+                    fds: Vec::new(),
+                    sticky: true,
+                })
+                .await;
+            Some(tx)
+        }
+        (_, Some(Err(e))) => {
+            warn!("update: no updater: {e}");
+            *update_status.lock().unwrap_or_else(|p| p.into_inner()) =
+                vec![format!("updates are not possible here: {e}")];
+            None
+        }
+        _ => {
+            *update_status.lock().unwrap_or_else(|p| p.into_inner()) =
+                vec!["updates are not possible here: booted without vigil's bootloader (no A/B slots)".into()];
+            None
+        }
+    };
+    let (verified_tx, mut verified) =
+        tokio::sync::mpsc::unbounded_channel::<(u8, Result<vigil_update::Manifest, String>)>();
     let balancer =
         crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default(), checkers_tx.clone());
     let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
@@ -407,6 +467,7 @@ async fn event_loop(
     if let Err(e) = lb.borrow_mut().configure(&shared) {
         error!("ipvs: {e}");
     }
+    let update_board = board.clone();
     let slot_slots = slots.clone();
     let mut registry = registry(mode, board, move || slot_slots.borrow().summary());
     let time_text = time_status.clone();
@@ -415,6 +476,10 @@ async fn event_loop(
     registry.add("supervision", move || sup.show());
     let boot_slots = slots.clone();
     registry.add("boot", move || boot_slots.borrow().show());
+    registry.add("update", move || {
+        let lines = update_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if lines.is_empty() { "the updater is starting".to_string() } else { lines.join("\n") }
+    });
     let mut gate_tick = tokio::time::interval(Duration::from_secs(1));
     gate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     registry.add("checkers", move || {
@@ -487,6 +552,54 @@ async fn event_loop(
                 if let Some(why) = failed {
                     break (Action::Reboot, why);
                 }
+                if slots.borrow().kept() {
+                    let facts = crate::update::facts(update_board.as_ref(), &slots.borrow());
+                    tell_updater(updater_tx.as_ref(), facts).await;
+                }
+                continue;
+            }
+            // The updater wrote a slot: PID 1 checks it itself, off this loop.
+            Some(crate::update::Report::Ready { head, slot }) = update_reports.recv() => {
+                let facts = crate::update::facts(update_board.as_ref(), &slots.borrow());
+                let part = crate::update::partitions(update_board.as_ref(), crate::update::slot_of(slot));
+                let tx = verified_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let r = part.and_then(|(p, _)| {
+                        let device = vigil_update::Device {
+                            board: facts.board.clone(),
+                            arch: facts.arch.clone(),
+                            build: facts.release.as_ref().map_or(0, |r| r.0),
+                            security_floor: 0,
+                            slot_size: p.size,
+                            rolled_back: Vec::new(),
+                        };
+                        crate::update::check_written(&head, &p, &device, &facts.keys)
+                    });
+                    let _ = tx.send((slot, r));
+                });
+                continue;
+            }
+            Some((slot, checked)) = verified.recv() => {
+                let started = checked.and_then(|m| {
+                    slots.borrow_mut().start_trial(crate::update::slot_of(slot), TRIES).map(|_| m)
+                });
+                let answer = started.as_ref().map(|_| ()).map_err(Clone::clone);
+                if let Some(tx) = updater_tx.as_ref() {
+                    let _ = tx.send(crate::supervise::Control::Message {
+                        down: crate::supervise::Down::Update(crate::update::Command::TrialStarted(answer)),
+                        fds: Vec::new(),
+                        sticky: false,
+                    }).await;
+                }
+                match started {
+                    Ok(m) => {
+                        info!("update: build {} ({}) is on trial in slot {} from the next boot ({TRIES} tries)", m.build, m.version, crate::update::slot_of(slot));
+                        // The updater records it before it reports.
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        break (Action::Reboot, format!("update to build {}", m.build));
+                    }
+                    Err(e) => error!("update: not put on trial: {e}"),
+                }
                 continue;
             }
             _ = sighup.recv() => { info!("SIGHUP: nothing to reload yet"); continue; }
@@ -515,6 +628,30 @@ async fn event_loop(
                     Some(crate::console::Request::Debug { args, reply }) => {
                         let _ = reply.send(appliance.debug(&args));
                     }
+                    Some(crate::console::Request::Update { command, reply }) => {
+                        use vigil_shell::session::UpdateCommand;
+                        let answer = match command {
+                            UpdateCommand::Install(source) => crate::update::install(updater_tx.as_ref(), &source).await,
+                            UpdateCommand::Check => Err("no update channel is configured (vigil_defs update_channel URL)".into()),
+                            UpdateCommand::Confirm => {
+                                let r = slots.borrow_mut().confirm_now();
+                                if r.is_ok() {
+                                    let facts = crate::update::facts(update_board.as_ref(), &slots.borrow());
+                                    tell_updater(updater_tx.as_ref(), facts).await;
+                                }
+                                r
+                            }
+                            UpdateCommand::Rollback => {
+                                let r = slots.borrow_mut().abandon_trial();
+                                if let Ok(text) = r {
+                                    let _ = reply.send(Ok(text));
+                                    break (Action::Reboot, "update rollback".to_string());
+                                }
+                                r
+                            }
+                        };
+                        let _ = reply.send(answer);
+                    }
                 }
                 continue;
             }
@@ -535,6 +672,21 @@ async fn event_loop(
         warn!("vrrp: did not stop within 2 s");
     }
     Ok((action, why))
+}
+
+/// Boots a slot on trial gets.
+const TRIES: u8 = 3;
+
+/// The updater learns what booted (again, once a trial is kept).
+async fn tell_updater(tx: Option<&tokio::sync::mpsc::Sender<crate::supervise::Control>>, facts: crate::update::Facts) {
+    let Some(tx) = tx else { return };
+    let _ = tx
+        .send(crate::supervise::Control::Message {
+            down: crate::supervise::Down::Update(crate::update::Command::Facts(facts)),
+            fds: Vec::new(),
+            sticky: true,
+        })
+        .await;
 }
 
 /// Makes the hardware watchdog what `want` says: opened (armed) with its

@@ -1,0 +1,111 @@
+//! Signed updates on a QEMU appliance booted from its disk image: build 1
+//! runs in slot a; `update install /dev/vdb` (a read-only drive holding
+//! build 2's bundle, as a USB stick would) writes slot b, PID 1 checks it
+//! and puts it on trial, the appliance reboots into it, the health gate
+//! keeps it, and `show update` says so. A bundle with one byte changed in
+//! its payload, and one signed by a key the image does not trust, are
+//! refused with the running slot and the boot environment untouched.
+//!
+//! Prints the time from `update install` to build 2 kept.
+
+use std::time::{Duration, Instant};
+use vigil_bootenv::ab::{BootState, Slot};
+use vigil_tests::disk::{Disk, bundle, disk_of, env, release_image};
+use vigil_tests::{BOOT_TIMEOUT, have_qemu};
+
+const BOARD: &str = "qemu-aarch64";
+const CMD: Duration = Duration::from_secs(30);
+
+/// `show update` once it says `want` (it follows the updater within a
+/// second), or as it is after 30 s.
+fn show_update(node: &mut vigil_image::Node, want: &str) -> String {
+    let t = Instant::now();
+    loop {
+        let show = node.command("show update", CMD).unwrap();
+        if show.contains(want) || t.elapsed() > CMD {
+            return show;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn boot_with_stick(d: &mut Disk, stick: &std::path::Path) -> usize {
+    let (disk, stick) = (d.disk.clone(), stick.to_path_buf());
+    d.c.add(&d.img, |s| {
+        s.flash = Some(disk);
+        s.stick = Some(stick);
+        s.boot_disk = true;
+        s.no_reboot = false;
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_signed_bundle_from_a_file_is_installed_tried_and_kept_and_bad_ones_change_nothing() {
+    if !have_qemu(BOARD) {
+        return;
+    }
+    let dir = vigil_tests::Cluster::empty("update-keys").unwrap().dir.clone();
+    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
+    let (other_key, _) = vigil_image::update::keygen(&dir.join("other")).unwrap();
+    let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+    let v1 = release_image(BOARD, 1, &trusted);
+    let v2 = release_image(BOARD, 2, &trusted);
+    let mut d = disk_of(v1, "update-file", "vigil_defs {\n update_confirm_s 5\n}\n");
+    let good = dir.join("v2.vub");
+    bundle(&v2, 2, 1, &key, &good);
+
+    // Refused: a byte of the payload changed (its chunk does not match),
+    // and the right bundle signed with a key the image does not trust.
+    let tampered = dir.join("tampered.vub");
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes.len() - 4096;
+    bytes[at] ^= 0x55;
+    std::fs::write(&tampered, &bytes).unwrap();
+    let stranger = dir.join("stranger.vub");
+    bundle(&v2, 2, 1, &other_key, &stranger);
+    for (bad, says) in [(&tampered, "does not match its SHA-256"), (&stranger, "does not trust (none of its 1 keys)")] {
+        let before = env(&d.board, &d.disk);
+        let n = boot_with_stick(&mut d, bad);
+        let node = d.c.node(n);
+        node.wait_ready(BOOT_TIMEOUT).unwrap();
+        let show = show_update(node, "running");
+        assert!(show.starts_with("running  build 1 (0.1.0) in slot a\ntarget   slot b"), "{show}");
+        let r = node.command("update install /dev/vdb", CMD).unwrap();
+        assert!(r.contains("installing /dev/vdb"), "{r}");
+        let line = node.expect("ERROR update: /dev/vdb: ", Duration::from_secs(120)).unwrap();
+        assert!(line.contains(says), "{line}");
+        assert!(line.contains("the running slot and the boot environment are untouched"), "{line}");
+        let show = show_update(node, "now      idle");
+        assert!(show.contains("now      idle"), "{show}");
+        assert!(show.contains("last     /dev/vdb: "), "{show}");
+        node.kill();
+        assert_eq!(env(&d.board, &d.disk), before, "the boot environment changed");
+    }
+
+    // The good bundle: written, checked by PID 1, on trial, rebooted, kept.
+    let n = boot_with_stick(&mut d, &good);
+    let node = d.c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    show_update(node, "running");
+    let t = Instant::now();
+    node.command("update install /dev/vdb", CMD).unwrap();
+    node.expect("update: /dev/vdb: build 2 (0.2.0) for qemu-aarch64, signed; writing", CMD).unwrap();
+    node.expect("update: build 2 (0.2.0) is on trial in slot b from the next boot (3 tries)", Duration::from_secs(300))
+        .unwrap();
+    let written = t.elapsed();
+    node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+    node.expect("boot: slot b passed its health gate: it is the good slot now", Duration::from_secs(120)).unwrap();
+    node.expect("update: build 2 (0.2.0) is installed and kept in slot b", CMD).unwrap();
+    eprintln!("update from a file: install -> on trial {written:?}, -> kept {:?}", t.elapsed());
+    let show = show_update(node, "last     build 2 (0.2.0) is installed and kept");
+    assert!(show.starts_with("running  build 2 (0.2.0) in slot b\ntarget   slot a"), "{show}");
+    assert!(show.contains("floor    security version 1"), "{show}");
+    // The same bundle again: not newer than what runs.
+    node.command("update install /dev/vdb", CMD).unwrap();
+    let line = node.expect("ERROR update: /dev/vdb: ", Duration::from_secs(60)).unwrap();
+    assert!(line.contains("build 2 is not newer than the running build 2"), "{line}");
+    node.kill();
+    let p = env(&d.board, &d.disk);
+    assert_eq!(p.state, BootState::new(Slot::B));
+}
