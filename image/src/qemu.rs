@@ -23,6 +23,10 @@ impl Accel {
     }
 }
 
+/// Where a node with `user_net` reaches the host's loopback: QEMU's user
+/// network maps its gateway address to the host's 127.0.0.1.
+pub const HOST_ADDR: &str = "10.0.2.2";
+
 /// One node's run-time settings.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
@@ -34,6 +38,11 @@ pub struct NodeSpec {
     pub hub: Option<PathBuf>,
     /// A raw disk image attached as the board's flash (`/dev/vda`).
     pub flash: Option<PathBuf>,
+    /// A NIC of its own (after the switch's, if any: `eth1`, else `eth0`)
+    /// on QEMU's user network, where `10.0.2.2:PORT` is the host's
+    /// `127.0.0.1:PORT`: how a guest fetches from a web server the test runs
+    /// on loopback (nginx).
+    pub user_net: bool,
     /// A second raw drive, read-only, after the flash (a USB stick holding
     /// an update bundle): `/dev/vdb` (virtio).
     pub stick: Option<PathBuf>,
@@ -60,6 +69,7 @@ impl NodeSpec {
             hub: None,
             flash: None,
             stick: None,
+            user_net: false,
             boot_disk: false,
             uefi: None,
             extra_cmdline: String::new(),
@@ -170,6 +180,12 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
                 c.args(["-device", "ide-hd,drive=flash,bus=ide.0"]);
             }
         }
+    }
+    if spec.user_net {
+        c.arg("-netdev").arg("user,id=web,net=10.0.2.0/24");
+        let mut mac = spec.mac();
+        mac[4] = 1;
+        c.arg("-device").arg(format!("{},netdev=web,mac={}", q.nic_model, mac_string(mac)));
     }
     if let Some(stick) = &spec.stick {
         c.arg("-drive").arg(format!("file={},if=virtio,format=raw,readonly=on,id=stick", path_str(stick)?));

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod disk;
+pub mod nginx;
 pub mod vrrp_pair;
 
 use anyhow::Result;

@@ -109,3 +109,77 @@ fn a_signed_bundle_from_a_file_is_installed_tried_and_kept_and_bad_ones_change_n
     let p = env(&d.board, &d.disk);
     assert_eq!(p.state, BootState::new(Slot::B));
 }
+
+/// Over HTTP from Debian's nginx, slowed down so that the download can be
+/// cut: QEMU is killed halfway, the appliance comes back on build 1, and
+/// the same URL again resumes with a Range request at the last recorded
+/// chunk, then goes on to the trial and is kept.
+#[test]
+fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
+    if !have_qemu(BOARD) || !vigil_tests::nginx::have_nginx() {
+        return;
+    }
+    let dir = vigil_tests::Cluster::empty("update-http-keys").unwrap().dir.clone();
+    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
+    let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+    let v1 = release_image(BOARD, 1, &trusted);
+    let v2 = release_image(BOARD, 2, &trusted);
+    let web = vigil_tests::nginx::Nginx::start(&dir, Some(3 << 20));
+    bundle(&v2, 2, 0, &key, &web.www.join("v2.vub"));
+    // eth1: QEMU's user network (eth0 is the test switch's).
+    let mut d = disk_of(
+        v1,
+        "update-http",
+        "interface eth1 {\n address 10.0.2.15/24\n}\nvigil_defs {\n update_confirm_s 5\n}\n",
+    );
+    let url = format!("http://{}:{}/v2.vub", vigil_image::qemu::HOST_ADDR, web.port);
+    let boot = |d: &mut Disk| {
+        let disk = d.disk.clone();
+        d.c.add(&d.img, |s| {
+            s.flash = Some(disk);
+            s.user_net = true;
+            s.boot_disk = true;
+            s.no_reboot = false;
+        })
+        .unwrap()
+    };
+
+    let n = boot(&mut d);
+    let node = d.c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    show_update(node, "running");
+    node.command(&format!("update install {url}"), CMD).unwrap();
+    // Cut once a third of it is written (and recorded).
+    let t = Instant::now();
+    loop {
+        let show = show_update(node, "writing");
+        let mib = show
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("now      writing {url}: ")))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse::<u32>().ok());
+        if mib.is_some_and(|m| m >= 12) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "the download did not get going:\n{show}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    node.kill();
+    assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::A), "a cut download touched the boot environment");
+
+    let n = boot(&mut d);
+    let node = d.c.node(n);
+    node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    let show = show_update(node, "cut      an install from");
+    assert!(show.contains(&format!("cut      an install from {url} stopped at ")), "{show}");
+    node.command(&format!("update install {url}"), CMD).unwrap();
+    let resumed = node.expect(&format!("update: resuming {url} at "), CMD).unwrap();
+    node.expect("update: build 2 (0.2.0) is on trial in slot b", Duration::from_secs(300)).unwrap();
+    node.expect("update: build 2 (0.2.0) is installed and kept in slot b", Duration::from_secs(120)).unwrap();
+    eprintln!("{}", resumed.trim());
+    let log = web.requests("/v2.vub");
+    assert!(log.iter().any(|l| l.contains("\" 206 ")), "no Range answer from nginx:\n{}", log.join("\n"));
+    node.kill();
+    assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::B));
+}

@@ -15,17 +15,42 @@ pub struct LinkState {
     pub index: i32,
     pub mtu: u32,
     pub multicast: bool,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
     pub addresses: Vec<(IpAddr, u8)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    DeleteLink { name: String },
-    CreateVlan { parent: String, name: String, id: u16 },
-    SetMtu { name: String, mtu: u16 },
-    SetMulticast { name: String, on: bool },
-    DelAddr { name: String, net: IpNet },
-    AddAddr { name: String, net: IpNet },
+    DeleteLink {
+        name: String,
+    },
+    CreateVlan {
+        parent: String,
+        name: String,
+        id: u16,
+    },
+    SetMtu {
+        name: String,
+        mtu: u16,
+    },
+    SetMulticast {
+        name: String,
+        on: bool,
+    },
+    /// A link the config names is brought up (one the board does not list,
+    /// a second NIC, is down until then).
+    SetUp {
+        name: String,
+    },
+    DelAddr {
+        name: String,
+        net: IpNet,
+    },
+    AddAddr {
+        name: String,
+        net: IpNet,
+    },
 }
 
 impl Step {
@@ -39,6 +64,7 @@ impl Step {
             Step::SetMulticast { name, on } => {
                 format!("turning multicast {} on {name}", if *on { "on" } else { "off" })
             }
+            Step::SetUp { name } => format!("bringing {name} up"),
             Step::DelAddr { name, net } => format!("removing {net} from {name}"),
             Step::AddAddr { name, net } => format!("adding {net} on {name}"),
         }
@@ -51,6 +77,7 @@ impl Step {
             Step::CreateVlan { parent, name, id } => format!("created VLAN {name} (id {id} on {parent})"),
             Step::SetMtu { name, mtu } => format!("set MTU {mtu} on {name}"),
             Step::SetMulticast { name, on } => format!("turned multicast {} on {name}", if *on { "on" } else { "off" }),
+            Step::SetUp { name } => format!("brought {name} up"),
             Step::DelAddr { name, net } => format!("removed {net} from {name}"),
             Step::AddAddr { name, net } => format!("added {net} on {name}"),
         }
@@ -125,6 +152,10 @@ pub fn plan(previous: &Config, next: &Config, kernel: &BTreeMap<String, LinkStat
         if k.is_none_or(|k| k.multicast != *multicast) {
             additions.push(Step::SetMulticast { name: name.clone(), on: *multicast });
         }
+        // A VLAN is created up.
+        if vlan.is_none() && k.is_some_and(|k| !k.up) {
+            additions.push(Step::SetUp { name: name.clone() });
+        }
         let present = k.map(|k| k.addresses.as_slice()).unwrap_or(&[]);
         for a in addrs {
             if !present.contains(&(a.addr, a.prefix)) {
@@ -163,7 +194,10 @@ fn read_kernel(rtnl: &mut Rtnl) -> std::io::Result<BTreeMap<String, LinkState>> 
     let all = rtnl.all_addresses()?;
     for l in rtnl.links()? {
         let addresses = all.iter().filter(|a| a.0 == l.index).map(|&(_, ip, p)| (ip, p)).collect();
-        out.insert(l.name.clone(), LinkState { index: l.index, mtu: l.mtu, multicast: l.is_multicast(), addresses });
+        out.insert(
+            l.name.clone(),
+            LinkState { index: l.index, mtu: l.mtu, multicast: l.is_multicast(), up: l.is_up(), addresses },
+        );
     }
     Ok(out)
 }
@@ -192,6 +226,11 @@ fn run(rtnl: &mut Rtnl, step: &Step) -> std::io::Result<()> {
         Step::SetMtu { name, mtu } => {
             let i = index(rtnl, name)?;
             rtnl.set_mtu(i, u32::from(*mtu))
+        }
+        Step::SetUp { name } => {
+            let i = index(rtnl, name)?;
+            let up = libc::IFF_UP as u32;
+            rtnl.set_flags(i, up, up)
         }
         Step::SetMulticast { name, on } => {
             let i = index(rtnl, name)?;
@@ -232,7 +271,7 @@ mod tests {
                         (net.addr, net.prefix)
                     })
                     .collect();
-                (name.to_string(), LinkState { index: n as i32 + 1, mtu: 1500, multicast: true, addresses })
+                (name.to_string(), LinkState { index: n as i32 + 1, mtu: 1500, multicast: true, up: true, addresses })
             })
             .collect()
     }
@@ -275,5 +314,17 @@ mod tests {
         // Applying again changes nothing.
         let k = kernel(&[("eth0", &["192.0.2.3/24", "203.0.113.9/24"])]);
         assert_eq!(plan(&next, &next, &k), []);
+    }
+
+    #[test]
+    fn a_link_the_config_names_is_brought_up() {
+        let next = cfg("interface eth1 {\n address 10.0.2.15/24\n}\n");
+        let mut k = kernel(&[("eth0", &[]), ("eth1", &[])]);
+        k.get_mut("eth1").unwrap().up = false;
+        assert_eq!(
+            plan(&Config::default(), &next, &k),
+            [Step::SetUp { name: "eth1".into() }, Step::AddAddr { name: "eth1".into(), net: net("10.0.2.15/24") },]
+        );
+        assert_eq!(Step::SetUp { name: "eth1".into() }.done(), "brought eth1 up");
     }
 }
