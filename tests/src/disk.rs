@@ -91,10 +91,22 @@ pub fn bundle(
 ) {
     let tree = vigil_image::kernel::fetch(&img.board).unwrap();
     let files = vigil_image::disk::SlotFiles::load(&img.board, &tree, &img.initrd).unwrap();
-    let payload = vigil_image::disk::slot_payload(&img.board, &files).unwrap();
+    bundle_files(&img.board, &files, build, security_version, key, out);
+}
+
+/// A signed bundle of a slot holding `files`.
+pub fn bundle_files(
+    board: &vigil_board::Board,
+    files: &vigil_image::disk::SlotFiles,
+    build: u64,
+    security_version: u32,
+    key: &std::path::Path,
+    out: &std::path::Path,
+) {
+    let payload = vigil_image::disk::slot_payload(board, files).unwrap();
     let m = vigil_update::Manifest::of_payload(
-        &img.board.name,
-        &img.board.arch.to_string(),
+        &board.name,
+        &board.arch.to_string(),
         build,
         &format!("0.{build}.0"),
         security_version,

@@ -183,3 +183,48 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     node.kill();
     assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::B));
 }
+
+/// A build that panics at boot: signed and whole, so it is installed and
+/// put on trial; its kernel panics in each of its tries, GRUB goes back to
+/// build 1, and the updater records the rollback and never installs that
+/// build here again.
+#[test]
+fn a_build_that_panics_rolls_back_by_itself_and_is_not_installed_again() {
+    if !have_qemu(BOARD) {
+        return;
+    }
+    let dir = vigil_tests::Cluster::empty("update-panic-keys").unwrap().dir.clone();
+    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
+    let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+    let v1 = release_image(BOARD, 1, &trusted);
+    let mut d = disk_of(v1, "update-panic", "vigil_defs {\n update_confirm_s 5\n}\n");
+    // Build 2's kernel with an initramfs that is not one.
+    let mut broken = vigil_image::disk::SlotFiles::load(&d.board, &d.tree, &d.img.initrd).unwrap();
+    broken.initrd = b"not an initramfs".to_vec();
+    let bad = dir.join("v2-panics.vub");
+    vigil_tests::disk::bundle_files(&d.board, &broken, 2, 0, &key, &bad);
+
+    let n = boot_with_stick(&mut d, &bad);
+    let node = d.c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    show_update(node, "running");
+    let t = Instant::now();
+    node.command("update install /dev/vdb", CMD).unwrap();
+    node.expect("update: build 2 (0.2.0) is on trial in slot b", Duration::from_secs(120)).unwrap();
+    for _ in 0..3 {
+        node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+        node.expect("Kernel panic", BOOT_TIMEOUT).unwrap();
+    }
+    node.expect("vigil: booting slot a (rollback)", BOOT_TIMEOUT).unwrap();
+    let said = node.expect("ERROR update: build 2 (0.2.0) rolled back: ", Duration::from_secs(60)).unwrap();
+    eprintln!("a build that panics: install -> back on build 1 in {:?}: {}", t.elapsed(), said.trim());
+    let show = show_update(node, "refused  builds 2");
+    assert!(show.starts_with("running  build 1 (0.1.0) in slot a"), "{show}");
+    assert!(show.contains("refused  builds 2 (rolled back here)"), "{show}");
+    node.command("update install /dev/vdb", CMD).unwrap();
+    let line = node.expect("ERROR update: /dev/vdb: ", Duration::from_secs(60)).unwrap();
+    assert!(line.contains("build 2 rolled back on this device before; it is not tried again"), "{line}");
+    node.kill();
+    let p = env(&d.board, &d.disk);
+    assert_eq!((p.state.good, p.state.trying, p.state.failed), (Slot::A, None, Some(Slot::B)));
+}

@@ -164,9 +164,11 @@ impl Updater {
         st.state.trial = None;
         st.state.install = None;
         st.state.last = Some(said.clone());
-        match st.save() {
-            Ok(()) => info!("update: {said}"),
-            Err(e) => error!("update: {said}, but {e}"),
+        let saved = st.save();
+        match (saved, st.state.rolled_back.contains(&t.build)) {
+            (Ok(()), false) => info!("update: {said}"),
+            (Ok(()), true) => error!("update: {said}"),
+            (Err(e), _) => error!("update: {said}, but {e}"),
         }
     }
 
