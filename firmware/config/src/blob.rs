@@ -15,8 +15,9 @@ use std::fmt;
 pub const MAGIC: [u8; 4] = *b"VGLC";
 pub const HEADER_LEN: usize = 32;
 /// The schema this firmware writes. 2: `global.supervision` (heartbeats);
-/// 3: `global.update_confirm_s` (the trial slot's health gate).
-pub const SCHEMA: u16 = 3;
+/// 3: `global.update_confirm_s` (the trial slot's health gate); 4:
+/// `global.updates` (the update channel, window, poll interval, extra key).
+pub const SCHEMA: u16 = 4;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -233,9 +234,14 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
-        2 => postcard::from_bytes::<v2::Config>(body).map(Config::from).map_err(|e| format!("schema 2: {e}")),
+        3 => postcard::from_bytes::<v3::Config>(body).map(Config::from).map_err(|e| format!("schema 3: {e}")),
+        2 => postcard::from_bytes::<v2::Config>(body)
+            .map(v3::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 2: {e}")),
         1 => postcard::from_bytes::<v1::Config>(body)
             .map(v2::Config::from)
+            .map(v3::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 1: {e}")),
         old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
@@ -331,6 +337,65 @@ pub mod v2 {
         pub supervision: Supervision,
     }
 
+    impl From<Config> for super::v3::Config {
+        fn from(c: Config) -> super::v3::Config {
+            let g = c.global;
+            super::v3::Config {
+                global: super::v3::Global {
+                    router_id: g.router_id,
+                    hostname: g.hostname,
+                    time_servers: g.time_servers,
+                    syslog: g.syslog,
+                    watchdog: g.watchdog,
+                    console_password: g.console_password,
+                    enable_script_security: g.enable_script_security,
+                    lvs_flush: g.lvs_flush,
+                    lvs_sync_daemon: g.lvs_sync_daemon,
+                    lvs_timeouts: g.lvs_timeouts,
+                    supervision: g.supervision,
+                    update_confirm_s: UPDATE_CONFIRM_S,
+                },
+                interfaces: c.interfaces,
+                vrrp_instances: c.vrrp_instances,
+                sync_groups: c.sync_groups,
+                virtual_servers: c.virtual_servers,
+            }
+        }
+    }
+}
+
+/// Schema 3: `Global` had no `updates`.
+pub mod v3 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: heapless::String<HOSTNAME>,
+        pub time_servers: Vec<core::net::IpAddr, TIME_SERVERS>,
+        pub syslog: Option<core::net::SocketAddr>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+        pub supervision: Supervision,
+        pub update_confirm_s: u16,
+    }
+
     impl From<Config> for super::Config {
         fn from(c: Config) -> super::Config {
             let g = c.global;
@@ -347,7 +412,8 @@ pub mod v2 {
                     lvs_sync_daemon: g.lvs_sync_daemon,
                     lvs_timeouts: g.lvs_timeouts,
                     supervision: g.supervision,
-                    update_confirm_s: UPDATE_CONFIRM_S,
+                    update_confirm_s: g.update_confirm_s,
+                    updates: Updates::default(),
                 },
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances,

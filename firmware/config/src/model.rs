@@ -16,6 +16,10 @@ pub mod limits {
     pub const IFNAME: usize = 15;
     pub const HOSTNAME: usize = 63;
     pub const PATH: usize = 128;
+    /// An update channel's URL.
+    pub const UPDATE_URL: usize = 256;
+    /// A minisign public key's base64 line (56 characters).
+    pub const UPDATE_KEY: usize = 64;
     pub const AUTH_PASS: usize = 8;
     pub const INTERFACES: usize = 16;
     pub const ADDRESSES: usize = 16;
@@ -132,7 +136,36 @@ pub struct Global {
     /// How long a firmware slot on trial must stay healthy before it is
     /// kept (schema 3).
     pub update_confirm_s: u16,
+    /// Where updates come from and when they may reboot the appliance
+    /// (schema 4).
+    pub updates: Updates,
 }
+
+/// `vigil_defs update_channel URL`, `update_window HH:MM-HH:MM`,
+/// `update_poll_s N`, `update_key KEY`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Updates {
+    /// The channel's `channel.json` (its signature beside it, `.minisig`).
+    pub channel: Option<String<UPDATE_URL>>,
+    /// When an installed update may reboot the appliance: minutes after
+    /// midnight UTC, start and end (the end may be past midnight). None:
+    /// at once.
+    pub window: Option<(u16, u16)>,
+    /// How often the channel is polled (with up to a tenth of jitter).
+    pub poll_s: u32,
+    /// A public key trusted besides the ones built into the firmware
+    /// (minisign's base64 line).
+    pub key: Option<String<UPDATE_KEY>>,
+}
+
+impl Default for Updates {
+    fn default() -> Self {
+        Updates { channel: None, window: None, poll_s: UPDATE_POLL_S, key: None }
+    }
+}
+
+/// The default of [`Updates::poll_s`].
+pub const UPDATE_POLL_S: u32 = 3600;
 
 /// The default of [`Global::update_confirm_s`].
 pub const UPDATE_CONFIRM_S: u16 = 120;
@@ -181,6 +214,7 @@ impl Default for Global {
             lvs_timeouts: None,
             supervision: Supervision::default(),
             update_confirm_s: UPDATE_CONFIRM_S,
+            updates: Updates::default(),
         }
     }
 }

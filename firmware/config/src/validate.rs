@@ -96,6 +96,12 @@ impl Config {
                 format!("{} s is outside 5..=3600 (how long a new firmware must stay healthy)", g.update_confirm_s),
             );
         }
+        if !(10..=604_800).contains(&g.updates.poll_s) {
+            e.push(
+                "vigil_defs update_poll_s",
+                format!("{} s is outside 10..=604800 (how often the update channel is asked)", g.updates.poll_s),
+            );
+        }
         if let Some(p) = &g.console_password
             && p.iterations < 1000
         {

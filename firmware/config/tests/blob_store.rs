@@ -316,6 +316,28 @@ fn a_schema_2_blob_is_read_with_the_default_confirm_time() {
     d.config.validate().unwrap();
 }
 
+/// A blob as schema-3 firmware wrote it (commit 53e1b11, `vigil-image
+/// config compile` of hostname s3, update_confirm_s 60 and one instance).
+const SCHEMA_3_BLOB: &str = concat!(
+    "56474c43030000004000000001000000000000009edb1ea50000000091e96667000273330000011e0000000000e807b8",
+    "173c00010456495f310200046574683009646401000a0000091800000000000100000001000000000000050500000000",
+);
+
+#[test]
+fn a_schema_3_blob_is_read_with_no_update_channel() {
+    let bytes: Vec<u8> = (0..SCHEMA_3_BLOB.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&SCHEMA_3_BLOB[i..i + 2], 16).unwrap())
+        .collect();
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 3);
+    assert_eq!(d.config.global.hostname.as_str(), "s3");
+    assert_eq!(d.config.global.update_confirm_s, 60);
+    assert_eq!(d.config.global.updates, model::Updates::default());
+    assert_eq!(d.config.vrrp_instances[0].virtual_router_id, 9);
+    d.config.validate().unwrap();
+}
+
 #[test]
 fn a_schema_1_blob_is_read_and_the_next_commit_writes_todays_schema() {
     let bytes: Vec<u8> = (0..SCHEMA_1_BLOB.len())

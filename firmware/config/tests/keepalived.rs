@@ -152,3 +152,30 @@ fn every_keepalived_sample_imports_and_round_trips() {
     }
     assert!(n >= 20, "only {n} samples found");
 }
+
+#[test]
+fn update_settings_import_export_and_bad_ones_say_where() {
+    let text = "vigil_defs {\n update_channel https://fw.example.net/stable/channel.json\n update_window 23:30-02:00\n update_poll_s 600\n update_key RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3\n}\n";
+    let i = import_str("u.conf", text).unwrap();
+    clean(&i);
+    let u = &i.config.global.updates;
+    assert_eq!(u.channel.as_deref(), Some("https://fw.example.net/stable/channel.json"));
+    assert_eq!(u.window, Some((23 * 60 + 30, 120)));
+    assert_eq!(u.poll_s, 600);
+    assert!(u.key.is_some());
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+
+    let bad = "vigil_defs {\n update_channel ftp://x/c.json\n update_window 25:00-01:00\n update_poll_s 1\n}\n";
+    let i = import_str("b.conf", bad).unwrap();
+    let errs: Vec<String> = i.errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        errs,
+        [
+            "b.conf:2:2: error: update_channel takes one http:// or https:// URL (of channel.json)",
+            "b.conf:3:16: error: update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30",
+        ]
+    );
+    let e: Vec<String> = i.config.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(e.iter().any(|e| e.contains("vigil_defs update_poll_s: 1 s is outside 10..=604800")), "{e:?}");
+}

@@ -124,6 +124,18 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         if g.update_confirm_s != d.update_confirm_s {
             lines.push(format!("update_confirm_s {}", g.update_confirm_s));
         }
+        if let Some(c) = &g.updates.channel {
+            lines.push(format!("update_channel {c}"));
+        }
+        if let Some((a, b)) = g.updates.window {
+            lines.push(format!("update_window {:02}:{:02}-{:02}:{:02}", a / 60, a % 60, b / 60, b % 60));
+        }
+        if g.updates.poll_s != d.updates.poll_s {
+            lines.push(format!("update_poll_s {}", g.updates.poll_s));
+        }
+        if let Some(k) = &g.updates.key {
+            lines.push(format!("update_key {k}"));
+        }
         if let Some(p) = &g.console_password {
             lines.push(format!("console_password {} {} {}", p.iterations, hex(&p.salt), hex(&p.hash)));
         }

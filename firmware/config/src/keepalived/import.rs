@@ -376,6 +376,40 @@ impl Cx {
                         g.update_confirm_s = v;
                     }
                 }
+                "update_poll_s" => {
+                    if let Some(v) = self.value(s, "a number of seconds") {
+                        g.updates.poll_s = v;
+                    }
+                }
+                "update_channel" => match s.args.as_slice() {
+                    [url] if url.text.starts_with("http://") || url.text.starts_with("https://") => {
+                        match heapless::String::try_from(url.text.as_str()) {
+                            Ok(u) => g.updates.channel = Some(u),
+                            Err(_) => self.error(
+                                &url.pos,
+                                &format!("the URL is over {} characters", crate::model::limits::UPDATE_URL),
+                            ),
+                        }
+                    }
+                    _ => {
+                        self.error(&s.keyword.pos, "update_channel takes one http:// or https:// URL (of channel.json)")
+                    }
+                },
+                "update_key" => match s.args.as_slice() {
+                    [k] if k.text.len() <= crate::model::limits::UPDATE_KEY
+                        && k.text.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)) =>
+                    {
+                        g.updates.key = heapless::String::try_from(k.text.as_str()).ok();
+                    }
+                    _ => self.error(&s.keyword.pos, "update_key takes a minisign public key (its base64 line)"),
+                },
+                "update_window" => match s.args.as_slice() {
+                    [w] => match parse_window(&w.text) {
+                        Some(win) => g.updates.window = Some(win),
+                        None => self.error(&w.pos, "update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30"),
+                    },
+                    _ => self.error(&s.keyword.pos, "update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30"),
+                },
                 "console_password" => {
                     let parsed = (s.args.len() == 3)
                         .then(|| {
@@ -892,4 +926,16 @@ pub fn hex_vec(s: &str) -> Option<Vec<u8>> {
 
 pub fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
     hex_vec(s)?.try_into().ok()
+}
+
+/// `HH:MM-HH:MM` as minutes after midnight.
+pub fn parse_window(text: &str) -> Option<(u16, u16)> {
+    let minutes = |t: &str| -> Option<u16> {
+        let (h, m) = t.split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60 && t.len() == 5).then_some(h * 60 + m)
+    };
+    let (a, b) = text.split_once('-')?;
+    let (a, b) = (minutes(a)?, minutes(b)?);
+    (a != b).then_some((a, b))
 }
