@@ -387,7 +387,7 @@ impl Cx {
                             Ok(u) => g.updates.channel = Some(u),
                             Err(_) => self.error(
                                 &url.pos,
-                                &format!("the URL is over {} characters", crate::model::limits::UPDATE_URL),
+                                format!("the URL is over {} characters", crate::model::limits::UPDATE_URL),
                             ),
                         }
                     }
