@@ -17,6 +17,7 @@
 //! older build, bad signature ...) before it fetches a payload byte.
 
 pub mod bundle;
+pub mod channel;
 pub mod install;
 mod manifest;
 pub mod release;
