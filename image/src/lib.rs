@@ -8,6 +8,7 @@
 pub mod apt;
 pub mod boards;
 pub mod build;
+pub mod channel;
 pub mod config_tool;
 pub mod disk;
 pub mod elf;

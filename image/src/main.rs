@@ -83,6 +83,9 @@ enum Cmd {
     },
     /// Say what a bundle holds.
     Inspect { bundle: PathBuf },
+    /// The fleet channel: a directory for any web server or object store.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
     /// Write a disk image onto a device (or a file), then read it back.
     /// Refuses a device in use or smaller than the image.
     Flash {
@@ -176,6 +179,7 @@ fn real_main() -> Result<()> {
             }
         }
         Cmd::Kernel(c) => kernel_cmd(c)?,
+        Cmd::Channel(c) => channel_cmd(c)?,
         Cmd::Build { board, firmware } => {
             let b = boards::load_board(&board)?;
             let fw = match firmware {
@@ -512,6 +516,87 @@ impl StampArgs {
         let version = self.version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
         Ok(build::Stamp { release: vigil_update::release::Release { build: self.build, version }, keys })
     }
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ChannelCmd {
+    /// Put a signed bundle in the channel and start its rollout.
+    Publish {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// The share of the fleet that installs it first.
+        #[arg(long, default_value_t = 1)]
+        percent: u8,
+        /// Devices with a synced clock refuse the channel after this.
+        #[arg(long, default_value_t = 30)]
+        expires_days: u64,
+        /// The rollout's salt (default: a random one).
+        #[arg(long)]
+        salt: Option<String>,
+        bundle: PathBuf,
+    },
+    /// Read the reports; move the rollout to its next stage (1, 10, 50,
+    /// 100 %) when the success threshold is met, pause it when the error
+    /// threshold is crossed.
+    Advance {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long, default_value_t = 90)]
+        success_percent: u8,
+        #[arg(long, default_value_t = 10)]
+        error_percent: u8,
+    },
+    /// Stop the rollout where it is.
+    Pause {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long, default_value = "paused by hand")]
+        why: String,
+    },
+    /// The channel, the rollout and the reports.
+    Status {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+fn channel_cmd(c: ChannelCmd) -> Result<()> {
+    use vigil_image::channel;
+    match c {
+        ChannelCmd::Publish { dir, key, percent, expires_days, salt, bundle } => {
+            let c = channel::publish(&dir, &key, &bundle, percent, expires_days, salt)?;
+            println!(
+                "channel {} sequence {}: build {} at {} %",
+                dir.display(),
+                c.sequence,
+                c.rollout.build,
+                c.rollout.percent
+            );
+        }
+        ChannelCmd::Advance { dir, key, success_percent, error_percent } => {
+            let t = vigil_update::channel::Thresholds { success_percent, error_percent };
+            match channel::advance(&dir, &key, t)? {
+                vigil_update::channel::Step::Advance { from, to, why } => {
+                    println!("advanced {from} % -> {to} %: {why}")
+                }
+                vigil_update::channel::Step::Pause(why) => println!("paused: {why}"),
+                vigil_update::channel::Step::Hold(why) => println!("held: {why}"),
+                vigil_update::channel::Step::Done(why) => println!("done: {why}"),
+            }
+        }
+        ChannelCmd::Pause { dir, key, why } => {
+            let c = channel::pause(&dir, &key, &why)?;
+            println!("channel {} sequence {}: build {} paused", dir.display(), c.sequence, c.rollout.build);
+        }
+        ChannelCmd::Status { dir } => println!("{}", channel::status(&dir)?),
+    }
+    Ok(())
 }
 
 fn slot_files(
