@@ -31,6 +31,14 @@ pub struct State {
     pub trial: Option<Trial>,
     /// What the last install came to, in the operator's words.
     pub last: Option<String>,
+    /// This device's id for the channel's rollout draw and its reports
+    /// (random, made at the first start, kept for ever).
+    pub device_id: String,
+    /// The newest channel sequence accepted: an older channel is refused.
+    pub channel_seq: u64,
+    /// Where reports go (from the channel last read), for outcomes known
+    /// only after a reboot.
+    pub report_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +136,9 @@ mod tests {
             }),
             trial: None,
             last: Some("build 7 rolled back".into()),
+            device_id: "0123456789abcdef".into(),
+            channel_seq: 4,
+            report_to: None,
         }
     }
 

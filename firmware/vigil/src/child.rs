@@ -84,7 +84,11 @@ async fn serve(role: Role) -> i32 {
     let mut daemon = match role {
         Role::Vrrp => Daemon::Vrrp(Vrrp::start(Arc::unwrap_or_clone(config))),
         Role::Checkers => Daemon::Checkers(Box::new(Checkers::start(config, generation, resume))),
-        Role::Updater => Daemon::Updater(Box::new(crate::update::child::Updater::start())),
+        Role::Updater => {
+            let mut u = crate::update::child::Updater::start();
+            u.configure(config);
+            Daemon::Updater(Box::new(u))
+        }
     };
     loop {
         tokio::select! {
@@ -144,7 +148,7 @@ impl Daemon {
                 let _ = v.control.send(crate::vrrp::Control::Config(c)).await;
             }
             Daemon::Checkers(c) => c.reconfigure(config, generation),
-            Daemon::Updater(_) => {}
+            Daemon::Updater(u) => u.configure(config),
         }
     }
 

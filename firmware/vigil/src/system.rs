@@ -31,6 +31,8 @@ pub struct Appliance {
     watchdog: tokio::sync::watch::Sender<vigil_config::Watchdog>,
     /// The checkers' supervisor (configs go through the balancer).
     checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>,
+    /// The updater (its channel, window and key), on a board with slots.
+    updater: Option<tokio::sync::mpsc::Sender<crate::supervise::Control>>,
     /// IPVS and the checkers: new configs are reconciled into the kernel's table.
     lb: std::rc::Rc<std::cell::RefCell<crate::lb::Balancer>>,
     /// The supervised daemons (`debug kill` in test builds).
@@ -64,6 +66,12 @@ impl Appliance {
             warn!("vrrp: the daemon did not take the new config");
         }
         self.watchdog.send_if_modified(|w| std::mem::replace(w, config.global.watchdog.clone()) != *w);
+        if previous.global.updates != config.global.updates
+            && let Some(tx) = &self.updater
+            && tx.try_send(crate::supervise::Control::Config { config: config.clone(), generation: g }).is_err()
+        {
+            warn!("update: the updater did not take the new config");
+        }
         if previous.global.supervision != config.global.supervision {
             for tx in [&self.vrrp, &self.checkers] {
                 let _ = tx.try_send(crate::supervise::Control::Heartbeats(config.global.supervision));
@@ -431,12 +439,9 @@ async fn event_loop(
                 },
             );
             let _ = tx
-                .send(crate::supervise::Control::Config {
-                    config: std::sync::Arc::new(Config::default()),
-                    generation: 0,
-                })
+                .send(crate::supervise::Control::Config { config: std::sync::Arc::new(running.clone()), generation: 0 })
                 .await;
-            let facts = crate::update::facts(board.as_ref(), &slots.borrow());
+            let facts = crate::update::facts(board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
             let _ = tx
                 .send(crate::supervise::Control::Message {
                     down: crate::supervise::Down::Update(crate::update::Command::Facts(facts)),
@@ -496,6 +501,7 @@ async fn event_loop(
         vrrp: vrrp_tx,
         watchdog: watchdog_tx,
         checkers: checkers_tx,
+        updater: updater_tx.clone(),
         lb: lb.clone(),
         supervision: supervision.clone(),
         slots: slots.clone(),
@@ -553,14 +559,14 @@ async fn event_loop(
                     break (Action::Reboot, why);
                 }
                 if slots.borrow().kept() {
-                    let facts = crate::update::facts(update_board.as_ref(), &slots.borrow());
+                    let facts = crate::update::facts(update_board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
                     tell_updater(updater_tx.as_ref(), facts).await;
                 }
                 continue;
             }
             // The updater wrote a slot: PID 1 checks it itself, off this loop.
             Some(crate::update::Report::Ready { head, slot }) = update_reports.recv() => {
-                let facts = crate::update::facts(update_board.as_ref(), &slots.borrow());
+                let facts = crate::update::facts(update_board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
                 let part = crate::update::partitions(update_board.as_ref(), crate::update::slot_of(slot));
                 let tx = verified_tx.clone();
                 tokio::task::spawn_blocking(move || {
@@ -632,11 +638,22 @@ async fn event_loop(
                         use vigil_shell::session::UpdateCommand;
                         let answer = match command {
                             UpdateCommand::Install(source) => crate::update::install(updater_tx.as_ref(), &source).await,
-                            UpdateCommand::Check => Err("no update channel is configured (vigil_defs update_channel URL)".into()),
+                            UpdateCommand::Check => match (&updater_tx, &appliance.applied.global.updates.channel) {
+                                (Some(tx), Some(url)) => {
+                                    let _ = tx.send(crate::supervise::Control::Message {
+                                        down: crate::supervise::Down::Update(crate::update::Command::Check),
+                                        fds: Vec::new(),
+                                        sticky: false,
+                                    }).await;
+                                    Ok(format!("asking {url}: show update and the log follow it"))
+                                }
+                                (None, _) => Err("updates are not possible here: show update says why".into()),
+                                (_, None) => Err("no update channel is configured (vigil_defs update_channel URL)".into()),
+                            },
                             UpdateCommand::Confirm => {
                                 let r = slots.borrow_mut().confirm_now();
                                 if r.is_ok() {
-                                    let facts = crate::update::facts(update_board.as_ref(), &slots.borrow());
+                                    let facts = crate::update::facts(update_board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
                                     tell_updater(updater_tx.as_ref(), facts).await;
                                 }
                                 r

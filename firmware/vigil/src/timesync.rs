@@ -84,6 +84,11 @@ pub fn slew_left() -> Option<i128> {
 }
 
 /// `show system`'s time lines, with a slew's progress.
+/// The last round set the clock from a server (it is known to be right).
+pub fn synced(status: &Status) -> bool {
+    status.lock().unwrap_or_else(|p| p.into_inner()).starts_with("time: synced from")
+}
+
 pub fn show(status: &Status) -> String {
     let mut text = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(ns) = slew_left() {

@@ -12,8 +12,11 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
+use vigil_config::Config;
+use vigil_update::channel::{self, Decision, Outcome};
 use vigil_update::install::{Action, Install};
 use vigil_update::state::{self, InProgress, State, Trial};
 use vigil_update::{CHUNK, Device};
@@ -78,6 +81,8 @@ pub struct Updater {
     up_tx: mpsc::UnboundedSender<Up>,
     up_rx: mpsc::UnboundedReceiver<Up>,
     tick: tokio::time::Interval,
+    config: Option<Arc<Config>>,
+    next_poll: Option<tokio::time::Instant>,
 }
 
 impl Updater {
@@ -102,6 +107,19 @@ impl Updater {
             Some(Err(e)) => broken = Some(format!("no descriptors from PID 1: {e}")),
             None => {}
         }
+        if let Some(store) = &store {
+            let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
+            if st.state.device_id.is_empty() {
+                let mut id = [0u8; 8];
+                let _ =
+                    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut id));
+                st.state.device_id = id.iter().map(|b| format!("{b:02x}")).collect();
+                match st.save() {
+                    Ok(()) => info!("update: this device is {} to the update channel", st.state.device_id),
+                    Err(e) => warn!("update: {e}"),
+                }
+            }
+        }
         if let Err(e) = become_nobody() {
             error!("updater: dropping to user nobody: {e}");
         }
@@ -121,6 +139,8 @@ impl Updater {
             up_tx,
             up_rx,
             tick,
+            config: None,
+            next_poll: None,
         }
     }
 
@@ -133,6 +153,7 @@ impl Updater {
                 self.reconcile();
             }
             Command::Install { source, file } => self.install(source, file),
+            Command::Check => self.check(),
             Command::TrialStarted(r) => {
                 if let Some(tx) = self.trial_reply.lock().unwrap_or_else(|p| p.into_inner()).take() {
                     let _ = tx.send(r);
@@ -147,20 +168,30 @@ impl Updater {
         let (Some(f), Some(store)) = (self.facts.as_ref(), self.store.as_ref()) else { return };
         let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
         let Some(t) = st.state.trial.clone() else { return };
-        let said = match (f.booted, &f.failed) {
+        let (said, report) = match (f.booted, &f.failed) {
             (Some((slot, _)), _) if slot == t.slot && f.kept => {
                 st.state.security_floor = st.state.security_floor.max(t.security_version);
-                format!("build {} ({}) is installed and kept in slot {}", t.build, t.version, slot_of(t.slot))
+                (
+                    format!("build {} ({}) is installed and kept in slot {}", t.build, t.version, slot_of(t.slot)),
+                    Some((Outcome::Confirmed, None)),
+                )
             }
             (Some((slot, Booted::Trial)), _) if slot == t.slot => return,
             (Some((_, Booted::Rollback)), Some((failed, why))) if *failed == t.slot => {
                 if !st.state.rolled_back.contains(&t.build) {
                     st.state.rolled_back.push(t.build);
                 }
-                format!("build {} ({}) rolled back: {why}; it is not installed again here", t.build, t.version)
+                (
+                    format!("build {} ({}) rolled back: {why}; it is not installed again here", t.build, t.version),
+                    Some((Outcome::RolledBack, Some(why.clone()))),
+                )
             }
-            _ => format!("the install of build {} ({}) was cut before its trial began", t.build, t.version),
+            _ => (format!("the install of build {} ({}) was cut before its trial began", t.build, t.version), None),
         };
+        if let (Some((outcome, reason)), Some(to)) = (report, st.state.report_to.clone()) {
+            let (board, id, seq, build) = (f.board.clone(), st.state.device_id.clone(), st.state.channel_seq, t.build);
+            tokio::spawn(async move { send_report(&to, &board, &id, build, outcome, reason, seq).await });
+        }
         st.state.trial = None;
         st.state.install = None;
         st.state.last = Some(said.clone());
@@ -170,6 +201,36 @@ impl Updater {
             (Ok(()), true) => error!("update: {said}"),
             (Err(e), _) => error!("update: {said}, but {e}"),
         }
+    }
+
+    fn busy(&self) -> bool {
+        self.job.as_ref().is_some_and(|j| !j.is_finished())
+    }
+
+    /// What an install needs, cloned for its task.
+    fn kit(&self) -> Result<Kit, String> {
+        if let Some(b) = &self.broken {
+            return Err(b.clone());
+        }
+        let facts = self.facts.clone().ok_or("PID 1 has not said what booted")?;
+        let (target, size) = facts.target.clone()?;
+        let slot = self.slot.as_ref().ok_or("no slot to write")?.try_clone().map_err(|e| e.to_string())?;
+        let store = self.store.clone().ok_or("no state partition")?;
+        let mut keys = facts.keys.clone();
+        if let Some(k) = self.config.as_ref().and_then(|c| c.global.updates.key.clone()) {
+            keys.push(k.to_string());
+        }
+        Ok(Kit {
+            facts,
+            keys,
+            target,
+            size,
+            slot,
+            store,
+            shown: self.shown.clone(),
+            trial_reply: self.trial_reply.clone(),
+            up: self.up_tx.clone(),
+        })
     }
 
     fn install(&mut self, source: String, file: bool) {
@@ -182,77 +243,65 @@ impl Updater {
         } else {
             None
         };
-        if self.job.as_ref().is_some_and(|j| !j.is_finished()) {
+        if self.busy() {
             warn!("update: an install is running; {source} not started");
             return;
         }
-        let ready = (|| {
-            if let Some(b) = &self.broken {
-                return Err(b.clone());
-            }
-            let f = self.facts.clone().ok_or("PID 1 has not said what booted")?;
-            let (target, size) = f.target.clone()?;
-            let slot = self.slot.as_ref().ok_or("no slot to write")?.try_clone().map_err(|e| e.to_string())?;
-            let store = self.store.clone().ok_or("no state partition")?;
+        let ready = self.kit().and_then(|kit| {
             let src = match fd {
                 Some(fd) => Source::File(fd),
-                None if file => return Err(format!("{source}: PID 1 sent no file")),
+                None if file => return Err("PID 1 sent no file".to_string()),
                 None => Source::Http(fetch::Url::parse(&source)?),
             };
-            Ok((f, target, size, slot, store, src))
-        })();
-        let (f, target, size, slot, store, src) = match ready {
-            Ok(r) => r,
-            Err(e) => {
-                error!("update: {source}: {e}");
-                return;
-            }
-        };
-        let st = store.lock().unwrap_or_else(|p| p.into_inner()).state.clone();
-        let device = Device {
-            board: f.board.clone(),
-            arch: f.arch.clone(),
-            build: f.release.as_ref().map_or(0, |r| r.0),
-            security_floor: st.security_floor,
-            slot_size: size,
-            rolled_back: st.rolled_back.clone(),
-        };
-        let job = Job {
-            source: source.clone(),
-            src,
-            slot,
-            target,
-            store,
-            device,
-            keys: f.keys.clone(),
-            shown: self.shown.clone(),
-            trial_reply: self.trial_reply.clone(),
-            up: self.up_tx.clone(),
-        };
-        self.job = Some(tokio::spawn(async move {
-            let shown = job.shown.clone();
-            let store = job.store.clone();
-            let (said, ok) = match job.run().await {
-                Ok(text) => (text, true),
-                Err(text) => (text, false),
-            };
-            shown.lock().unwrap_or_else(|p| p.into_inner()).doing.clear();
-            let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
-            st.state.last = Some(said.clone());
-            let saved = st.save();
-            if ok {
-                info!("update: {said}");
-            } else {
-                error!("update: {said}");
-            }
-            if let Err(e) = saved {
-                error!("update: {e}");
-            }
-        }));
+            Ok((kit, src))
+        });
+        match ready {
+            Ok((kit, src)) => self.job = Some(tokio::spawn(async move { kit.install(source, src, None).await })),
+            Err(e) => error!("update: {source}: {e}"),
+        }
+    }
+
+    /// Asks the channel (`update check`, or the poll timer).
+    fn check(&mut self) {
+        let Some(url) = self.config.as_ref().and_then(|c| c.global.updates.channel.clone()) else { return };
+        if self.busy() {
+            info!("update: an install is running; the channel is asked later");
+            return;
+        }
+        match self.kit() {
+            Ok(kit) => self.job = Some(tokio::spawn(async move { kit.check(url.to_string()).await })),
+            Err(e) => warn!("update: not asking {url}: {e}"),
+        }
+    }
+
+    pub fn configure(&mut self, config: Arc<Config>) {
+        let was = self.config.as_ref().map(|c| c.global.updates.clone());
+        let now = config.global.updates.clone();
+        self.config = Some(config);
+        if was.as_ref() != Some(&now) {
+            // The first look a little after the start (or the change), so a
+            // fleet that boots together does not ask at once.
+            self.next_poll = now.channel.as_ref().map(|_| {
+                let jitter = u64::from(now.poll_s / 10).max(2);
+                tokio::time::Instant::now() + Duration::from_secs(2 + random() % jitter)
+            });
+        }
+    }
+
+    /// The next poll: `poll_s`, give or take a tenth.
+    fn schedule(&mut self) {
+        let Some(c) = &self.config else { return };
+        let u = &c.global.updates;
+        self.next_poll = u.channel.as_ref().map(|_| {
+            let p = u64::from(u.poll_s);
+            let tenth = (p / 10).max(1);
+            tokio::time::Instant::now() + Duration::from_secs(p - tenth + random() % (2 * tenth + 1))
+        });
     }
 
     /// `show update`, when it changed; and what the install task sends.
     pub async fn reports(&mut self) -> Vec<Up> {
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
         tokio::select! {
             Some(up) = self.up_rx.recv() => {
                 let mut v = vec![up];
@@ -260,6 +309,11 @@ impl Updater {
                 v
             }
             _ = self.tick.tick() => self.status().into_iter().collect(),
+            _ = tokio::time::sleep_until(self.next_poll.unwrap_or(far)), if self.next_poll.is_some() => {
+                self.schedule();
+                self.check();
+                Vec::new()
+            }
         }
     }
 
@@ -315,6 +369,187 @@ impl Updater {
     }
 }
 
+/// What an install needs (the updater's parts, cloned for a task).
+struct Kit {
+    facts: Facts,
+    keys: Vec<String>,
+    target: u8,
+    size: u64,
+    slot: File,
+    store: Arc<Mutex<Store>>,
+    shown: Arc<Mutex<Shown>>,
+    trial_reply: TrialReply,
+    up: mpsc::UnboundedSender<Up>,
+}
+
+impl Kit {
+    fn device(&self) -> Device {
+        let st = self.store.lock().unwrap_or_else(|p| p.into_inner()).state.clone();
+        Device {
+            board: self.facts.board.clone(),
+            arch: self.facts.arch.clone(),
+            build: self.facts.release.as_ref().map_or(0, |r| r.0),
+            security_floor: st.security_floor,
+            slot_size: self.size,
+            rolled_back: st.rolled_back,
+        }
+    }
+
+    /// Installs from `src`; records and logs the outcome; reports it when
+    /// the install came from the channel (`sequence`).
+    async fn install(self, source: String, src: Source, sequence: Option<u64>) {
+        let device = self.device();
+        let job = Job {
+            source: source.clone(),
+            src,
+            slot: self.slot,
+            target: self.target,
+            store: self.store.clone(),
+            device,
+            keys: self.keys,
+            shown: self.shown.clone(),
+            trial_reply: self.trial_reply,
+            up: self.up,
+        };
+        let result = job.run().await;
+        self.shown.lock().unwrap_or_else(|p| p.into_inner()).doing.clear();
+        let (said, build) = match &result {
+            Ok((text, build)) => (text.clone(), Some(*build)),
+            Err(text) => (text.clone(), None),
+        };
+        let report = {
+            let mut st = self.store.lock().unwrap_or_else(|p| p.into_inner());
+            st.state.last = Some(said.clone());
+            if let Err(e) = st.save() {
+                error!("update: {e}");
+            }
+            (st.state.report_to.clone(), st.state.device_id.clone())
+        };
+        match &result {
+            Ok(_) => info!("update: {said}"),
+            Err(_) => error!("update: {said}"),
+        }
+        if let (Some(seq), (Some(to), id)) = (sequence, report) {
+            let (outcome, reason) = match build {
+                Some(_) => (Outcome::Installed, None),
+                None => (Outcome::Failed, Some(said)),
+            };
+            let build = build.or_else(|| wanted_build(&source)).unwrap_or(0);
+            send_report(&to, &self.facts.board, &id, build, outcome, reason, seq).await;
+        }
+    }
+
+    /// Reads the channel, decides, and installs when this device is in.
+    async fn check(self, url: String) {
+        let (seen, id) = {
+            let st = self.store.lock().unwrap_or_else(|p| p.into_inner());
+            (st.state.channel_seq, st.state.device_id.clone())
+        };
+        let channel = async {
+            let sig_url = format!("{url}.minisig");
+            let bytes = fetch::get(&fetch::Url::parse(&url)?, channel::MAX_CHANNEL).await?;
+            let sig =
+                fetch::get(&fetch::Url::parse(&sig_url)?, 4096).await.map_err(|e| format!("the signature: {e}"))?;
+            let now = self
+                .facts
+                .clock_synced
+                .then(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+            let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+            channel::read(&bytes, &sig, &keys, seen, now).map_err(|e| e.to_string())
+        }
+        .await;
+        let c = match channel {
+            Ok(c) => c,
+            Err(e) => {
+                error!("update: channel {url}: {e}; nothing installed");
+                return;
+            }
+        };
+        {
+            let mut st = self.store.lock().unwrap_or_else(|p| p.into_inner());
+            st.state.channel_seq = c.sequence;
+            let to = channel::resolve(&url, &c.reports);
+            st.state.report_to = Some(if to.ends_with('/') { to } else { format!("{to}/") });
+            if let Err(e) = st.save() {
+                warn!("update: {e}");
+            }
+        }
+        let device = self.device();
+        let pct = f64::from(channel::draw(&c.rollout.salt, &id)) / 100.0;
+        match c.decide(&url, &device, &id) {
+            Ok(Decision::Install { build, version, url: bundle }) => {
+                info!(
+                    "update: channel {} says build {build} ({version}) for this device: installing {bundle}",
+                    c.sequence
+                );
+                match fetch::Url::parse(&bundle) {
+                    Ok(u) => self.install(bundle, Source::Http(u), Some(c.sequence)).await,
+                    Err(e) => error!("update: channel {}: {e}", c.sequence),
+                }
+            }
+            Ok(Decision::UpToDate { build }) => {
+                info!("update: channel {}: build {build} is the newest for this device", c.sequence)
+            }
+            Ok(Decision::NotYet { build, percent }) => info!(
+                "update: channel {}: build {build} is rolling out to {percent} % of the fleet; this device draws {pct:.2} %: not yet",
+                c.sequence
+            ),
+            Ok(Decision::Paused { build, why }) => {
+                warn!("update: channel {}: the rollout of build {build} is paused ({why})", c.sequence)
+            }
+            Ok(Decision::RolledBack { build }) => {
+                info!("update: channel {}: build {build} rolled back here before; not installed again", c.sequence)
+            }
+            Err(e) => warn!("update: channel {}: {e}", c.sequence),
+        }
+    }
+}
+
+/// The build a source names, if it is a channel bundle (`BOARD-BUILD.vub`).
+fn wanted_build(source: &str) -> Option<u64> {
+    source.rsplit('/').next()?.strip_suffix(".vub")?.rsplit('-').next()?.parse().ok()
+}
+
+/// PUTs this device's report (`<to><device id>.json`); a failure is logged.
+async fn send_report(
+    to: &str,
+    board: &str,
+    id: &str,
+    build: u64,
+    outcome: Outcome,
+    reason: Option<String>,
+    sequence: u64,
+) {
+    let r = channel::Report { device: id.to_string(), board: board.to_string(), build, outcome, reason, sequence };
+    let body = r.to_json();
+    let url = format!("{to}{id}.json");
+    match fetch::Url::parse(&url) {
+        Ok(u) => match fetch::put(&u, &body, "application/json").await {
+            Ok(()) => info!("update: reported build {build} {} to {url}", outcome_word(outcome)),
+            Err(e) => warn!("update: report to {url}: {e}"),
+        },
+        Err(e) => warn!("update: report: {e}"),
+    }
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Installed => "installed",
+        Outcome::Confirmed => "kept",
+        Outcome::RolledBack => "rolled back",
+        Outcome::Failed => "failed",
+    }
+}
+
+/// A random number (from the kernel; the clock if that fails).
+fn random() -> u64 {
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).is_err() {
+        return crate::clock::since_boot().as_nanos() as u64;
+    }
+    u64::from_le_bytes(b)
+}
+
 /// One install, on its own task.
 struct Job {
     source: String,
@@ -338,7 +573,7 @@ impl Job {
         f(&mut self.store.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    async fn run(self) -> Result<String, String> {
+    async fn run(self) -> Result<(String, u64), String> {
         let src = &self.source;
         // An install of the same bundle into the same slot, cut: resumed.
         let cut = self.with_store(|s| s.state.install.clone()).filter(|i| i.source == *src && i.slot == self.target);
@@ -458,11 +693,14 @@ impl Job {
                     return match answer {
                         Ok(()) => {
                             let _ = inst.handle_trial_started();
-                            Ok(format!(
-                                "build {} ({}) is in slot {}, on trial from the next boot",
+                            Ok((
+                                format!(
+                                    "build {} ({}) is in slot {}, on trial from the next boot",
+                                    m.build,
+                                    m.version,
+                                    slot_of(self.target)
+                                ),
                                 m.build,
-                                m.version,
-                                slot_of(self.target)
                             ))
                         }
                         Err(e) => {

@@ -105,18 +105,22 @@ pub async fn open(source: &Source, from: u64, len: Option<u64>) -> Result<Body, 
     }
 }
 
-async fn http(url: &Url, from: u64, len: Option<u64>) -> Result<Body, String> {
+/// A response: its status, the head's fields vigil reads, the body.
+struct Response {
+    status: u16,
+    content_range: Option<String>,
+    body: Body,
+}
+
+/// One request on a new connection (`Connection: close`).
+async fn request(url: &Url, method: &str, extra: &str, payload: &[u8]) -> Result<Response, String> {
     let addr = format!("{}:{}", url.host, url.port);
     let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect(&addr))
         .await
         .map_err(|_| format!("connecting to {addr}: no answer in {} s", TIMEOUT.as_secs()))?
         .map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let range = match len {
-        Some(l) => format!("bytes={from}-{}", from + l.max(1) - 1),
-        None => format!("bytes={from}-"),
-    };
     let req = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nRange: {range}\r\nUser-Agent: vigil-updater/{}\r\nConnection: close\r\n\r\n",
+        "{method} {} HTTP/1.1\r\nHost: {}\r\n{extra}User-Agent: vigil-updater/{}\r\nConnection: close\r\n\r\n",
         url.path,
         url.host_header(),
         crate::VERSION
@@ -124,9 +128,9 @@ async fn http(url: &Url, from: u64, len: Option<u64>) -> Result<Body, String> {
     let mut stream: Box<dyn AsyncReadWrite> = if url.tls {
         let name = rustls::pki_types::ServerName::try_from(url.host.clone())
             .map_err(|e| format!("{:?} as a TLS server name: {e}", url.host))?;
-        // The bundle is signed: TLS keeps the download private, it is not
-        // what makes it trusted. So any certificate is taken (a box whose
-        // clock is wrong still updates), its handshake signatures checked.
+        // What is fetched is signed: TLS keeps it private, it is not what
+        // makes it trusted. So any certificate is taken (a box whose clock
+        // is wrong still updates), its handshake signatures checked.
         let connector = vigil_check::tls::connector(false)?;
         let tls = tokio::time::timeout(TIMEOUT, connector.connect(name, tcp))
             .await
@@ -137,6 +141,9 @@ async fn http(url: &Url, from: u64, len: Option<u64>) -> Result<Body, String> {
         Box::new(tcp)
     };
     stream.write_all(req.as_bytes()).await.map_err(|e| format!("sending the request: {e}"))?;
+    if !payload.is_empty() {
+        stream.write_all(payload).await.map_err(|e| format!("sending the body: {e}"))?;
+    }
     // The head, then what came with it.
     let mut buf = Vec::with_capacity(4096);
     let (status, headers_len, length, content_range) = loop {
@@ -159,12 +166,8 @@ async fn http(url: &Url, from: u64, len: Option<u64>) -> Result<Body, String> {
                         .find(|h| h.name.eq_ignore_ascii_case(name))
                         .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
                 };
-                if header("transfer-encoding").is_some_and(|t| !t.eq_ignore_ascii_case("identity")) {
-                    return Err(format!(
-                        "{}: the server sent a {} body; a bundle is a plain file",
-                        url.path,
-                        header("transfer-encoding").unwrap_or_default()
-                    ));
+                if let Some(te) = header("transfer-encoding").filter(|t| !t.eq_ignore_ascii_case("identity")) {
+                    return Err(format!("{}: the server sent a {te} body; vigil fetches plain files", url.path));
                 }
                 let length = header("content-length").and_then(|l| l.parse::<u64>().ok());
                 break (resp.code.unwrap_or(0), at, length, header("content-range"));
@@ -176,17 +179,54 @@ async fn http(url: &Url, from: u64, len: Option<u64>) -> Result<Body, String> {
     };
     let rest = buf.split_off(headers_len);
     let inner: Box<dyn AsyncRead + Unpin + Send> = Box::new(std::io::Cursor::new(rest).chain(stream));
-    let mut body = Body { inner, left: length };
-    match status {
+    Ok(Response { status, content_range, body: Body { inner, left: length } })
+}
+
+/// A small file whole (a channel, its signature): at most `max` bytes.
+pub async fn get(url: &Url, max: usize) -> Result<Vec<u8>, String> {
+    let mut r = request(url, "GET", "", &[]).await?;
+    if r.status != 200 {
+        return Err(format!("{}: status {}", url.path, r.status));
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = r.body.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > max {
+            return Err(format!("{}: over {max} bytes", url.path));
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// PUTs `payload` (a report) at `url`.
+pub async fn put(url: &Url, payload: &[u8], content_type: &str) -> Result<(), String> {
+    let extra = format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", payload.len());
+    let r = request(url, "PUT", &extra, payload).await?;
+    if (200..300).contains(&r.status) { Ok(()) } else { Err(format!("PUT {}: status {}", url.path, r.status)) }
+}
+
+async fn http(url: &Url, from: u64, len: Option<u64>) -> Result<Body, String> {
+    let range = match len {
+        Some(l) => format!("bytes={from}-{}", from + l.max(1) - 1),
+        None => format!("bytes={from}-"),
+    };
+    let r = request(url, "GET", &format!("Range: {range}\r\n"), &[]).await?;
+    let mut body = r.body;
+    match r.status {
         206 => {
             // Content-Range: bytes FROM-TO/TOTAL: the range asked for.
-            let start = content_range
+            let start = r
+                .content_range
                 .as_deref()
                 .and_then(|c| c.strip_prefix("bytes "))
                 .and_then(|c| c.split('-').next())
                 .and_then(|s| s.parse::<u64>().ok());
             if start != Some(from) {
-                return Err(format!("{}: asked for bytes from {from}, got {:?}", url.path, content_range));
+                return Err(format!("{}: asked for bytes from {from}, got {:?}", url.path, r.content_range));
             }
         }
         // A server that ignores Range sends it all: skip to `from`.
@@ -204,10 +244,8 @@ async fn http(url: &Url, from: u64, len: Option<u64>) -> Result<Body, String> {
         416 => return Err(format!("{}: the server has no byte {from} of it (416)", url.path)),
         code => return Err(format!("{}: status {code}", url.path)),
     }
-    if let (Some(l), Some(left)) = (len, body.left) {
-        body.left = Some(left.min(l));
-    } else if let Some(l) = len {
-        body.left = Some(l);
+    if let Some(l) = len {
+        body.left = Some(body.left.map_or(l, |left| left.min(l)));
     }
     Ok(body)
 }

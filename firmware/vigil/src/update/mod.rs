@@ -30,6 +30,8 @@ pub enum Command {
     Install { source: String, file: bool },
     /// Whether PID 1 put the written slot on trial.
     TrialStarted(Result<(), String>),
+    /// Ask the channel now (`update check`).
+    Check,
 }
 
 /// The updater to PID 1.
@@ -55,6 +57,9 @@ pub struct Facts {
     pub failed: Option<(u8, String)>,
     /// The booted slot is the good slot (a trial was kept).
     pub kept: bool,
+    /// The clock was set from a time server (a channel's expiry is checked
+    /// only then).
+    pub clock_synced: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,7 +124,7 @@ pub fn grant(slot: Part, state: Part) -> crate::supervise::Grant {
 }
 
 /// What the updater is told at its start.
-pub fn facts(board: Option<&vigil_board::Runtime>, slots: &crate::slots::Slots) -> Facts {
+pub fn facts(board: Option<&vigil_board::Runtime>, slots: &crate::slots::Slots, clock_synced: bool) -> Facts {
     let booted = slots.booted();
     let target = match booted {
         None => Err("booted without vigil's bootloader (no A/B slots): updates need a disk image".to_string()),
@@ -141,6 +146,7 @@ pub fn facts(board: Option<&vigil_board::Runtime>, slots: &crate::slots::Slots) 
         }),
         failed: slots.failed().map(|(s, why)| (slot_index(s), why)),
         kept: slots.kept(),
+        clock_synced,
     }
 }
 
