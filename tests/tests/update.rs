@@ -184,47 +184,142 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::B));
 }
 
-/// A build that panics at boot: signed and whole, so it is installed and
-/// put on trial; its kernel panics in each of its tries, GRUB goes back to
-/// build 1, and the updater records the rollback and never installs that
-/// build here again.
+/// The salt that puts exactly `first` of `ids` under `percent` and the rest
+/// over 50 % (so that the 50 % stage adds none of them).
+fn salt_choosing(ids: &[String], first: &str, percent: u8) -> String {
+    (0..100_000)
+        .map(|i| format!("salt-{i}"))
+        .find(|s| {
+            ids.iter().all(|id| {
+                let d = vigil_update::channel::draw(s, id);
+                if id == first { d < u32::from(percent) * 100 } else { d >= 5000 }
+            })
+        })
+        .expect("a salt")
+}
+
+/// A fleet of three appliances on one channel served by Debian's nginx.
+/// Build 2 goes to 34 %: exactly one node (the salt says which) installs
+/// it, keeps it and reports so; `vigil-image channel advance` moves the
+/// rollout on and the other two follow. Then build 3, which panics at
+/// boot, goes to 34 %: its one node tries it, rolls back by itself and
+/// reports it; `advance` pauses the rollout, and the other two never
+/// install it. Prints how long each stage took.
 #[test]
-fn a_build_that_panics_rolls_back_by_itself_and_is_not_installed_again() {
-    if !have_qemu(BOARD) {
+fn a_fleet_follows_its_channel_and_a_bad_build_pauses_the_rollout_after_one_node() {
+    if !have_qemu(BOARD) || !vigil_tests::nginx::have_nginx() {
         return;
     }
-    let dir = vigil_tests::Cluster::empty("update-panic-keys").unwrap().dir.clone();
+    let dir = vigil_tests::Cluster::empty("update-fleet-keys").unwrap().dir.clone();
     let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
     let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+    let web = vigil_tests::nginx::Nginx::start(&dir, None);
+    let ch = web.www.clone();
+    let url = format!("http://{}:{}/channel.json", vigil_image::qemu::HOST_ADDR, web.port);
+    let conf = format!(
+        "interface eth1 {{\n address 10.0.2.15/24\n}}\nvigil_defs {{\n update_confirm_s 5\n update_channel {url}\n update_poll_s 10\n}}\n"
+    );
     let v1 = release_image(BOARD, 1, &trusted);
-    let mut d = disk_of(v1, "update-panic", "vigil_defs {\n update_confirm_s 5\n}\n");
-    // Build 2's kernel with an initramfs that is not one.
-    let mut broken = vigil_image::disk::SlotFiles::load(&d.board, &d.tree, &d.img.initrd).unwrap();
+    let v2 = release_image(BOARD, 2, &trusted);
+    let b2 = dir.join("v2.vub");
+    bundle(&v2, 2, 0, &key, &b2);
+    let tree = vigil_image::kernel::fetch(&v1.board).unwrap();
+    let mut broken = vigil_image::disk::SlotFiles::load(&v1.board, &tree, &v1.initrd).unwrap();
     broken.initrd = b"not an initramfs".to_vec();
-    let bad = dir.join("v2-panics.vub");
-    vigil_tests::disk::bundle_files(&d.board, &broken, 2, 0, &key, &bad);
+    let b3 = dir.join("v3.vub");
+    vigil_tests::disk::bundle_files(&v1.board, &broken, 3, 0, &key, &b3);
 
-    let n = boot_with_stick(&mut d, &bad);
-    let node = d.c.node(n);
-    node.wait_ready(BOOT_TIMEOUT).unwrap();
-    show_update(node, "running");
-    let t = Instant::now();
-    node.command("update install /dev/vdb", CMD).unwrap();
-    node.expect("update: build 2 (0.2.0) is on trial in slot b", Duration::from_secs(120)).unwrap();
-    for _ in 0..3 {
-        node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
-        node.expect("Kernel panic", BOOT_TIMEOUT).unwrap();
+    // Three nodes, each its own disk; all run build 1 and ask the channel
+    // (which is not there yet).
+    let mut fleet: Vec<Disk> = (1..=3).map(|i| disk_of(v1.clone(), &format!("update-fleet-{i}"), &conf)).collect();
+    let mut ids = Vec::new();
+    for d in fleet.iter_mut() {
+        let disk = d.disk.clone();
+        let n =
+            d.c.add(&d.img, |s| {
+                s.flash = Some(disk);
+                s.user_net = true;
+                s.boot_disk = true;
+                s.no_reboot = false;
+            })
+            .unwrap();
+        assert_eq!(n, 1);
     }
-    node.expect("vigil: booting slot a (rollback)", BOOT_TIMEOUT).unwrap();
-    let said = node.expect("ERROR update: build 2 (0.2.0) rolled back: ", Duration::from_secs(60)).unwrap();
-    eprintln!("a build that panics: install -> back on build 1 in {:?}: {}", t.elapsed(), said.trim());
-    let show = show_update(node, "refused  builds 2");
-    assert!(show.starts_with("running  build 1 (0.1.0) in slot a"), "{show}");
-    assert!(show.contains("refused  builds 2 (rolled back here)"), "{show}");
-    node.command("update install /dev/vdb", CMD).unwrap();
-    let line = node.expect("ERROR update: /dev/vdb: ", Duration::from_secs(60)).unwrap();
-    assert!(line.contains("build 2 rolled back on this device before; it is not tried again"), "{line}");
-    node.kill();
-    let p = env(&d.board, &d.disk);
-    assert_eq!((p.state.good, p.state.trying, p.state.failed), (Slot::A, None, Some(Slot::B)));
+    for d in fleet.iter_mut() {
+        let node = d.c.node(1);
+        node.wait_ready(BOOT_TIMEOUT).unwrap();
+        let show = show_update(node, "device   ");
+        let id = show.lines().find_map(|l| l.strip_prefix("device   ")).unwrap().trim().to_string();
+        ids.push(id);
+    }
+    let advance = || vigil_image::channel::advance(&ch, &key, vigil_update::channel::Thresholds::default()).unwrap();
+
+    // Build 2 at 34 %: node 1 only.
+    let t = Instant::now();
+    vigil_image::channel::publish(&ch, &key, &b2, 34, 30, Some(salt_choosing(&ids, &ids[0], 34))).unwrap();
+    let first = fleet[0].c.node(1);
+    first.expect("update: build 2 (0.2.0) is installed and kept in slot b", Duration::from_secs(240)).unwrap();
+    first
+        .expect(
+            &format!("update: reported build 2 kept to http://{}:{}/reports/", vigil_image::qemu::HOST_ADDR, web.port),
+            CMD,
+        )
+        .unwrap();
+    eprintln!("fleet: build 2 on the first node (34 %) in {:?}", t.elapsed());
+    for d in &mut fleet[1..] {
+        d.c.node(1)
+            .expect("update: channel 1: build 2 is rolling out to 34 % of the fleet; this device draws", CMD)
+            .unwrap();
+        assert!(!d.c.node(1).console_text().contains("installing"), "a node outside the 34 % installed");
+    }
+    // advance: 34 -> 50 (nobody new), 50 -> 100: the other two.
+    let t = Instant::now();
+    let mut steps = Vec::new();
+    while vigil_image::channel::load(&ch).unwrap().unwrap().rollout.percent < 100 {
+        let s = advance();
+        assert!(matches!(s, vigil_update::channel::Step::Advance { .. }), "{s:?}");
+        steps.push(s);
+    }
+    for d in &mut fleet[1..] {
+        let node = d.c.node(1);
+        node.expect("update: build 2 (0.2.0) is installed and kept in slot b", Duration::from_secs(240)).unwrap();
+        node.expect("update: reported build 2 kept to ", CMD).unwrap();
+    }
+    eprintln!("fleet: build 2 on the other two after {} advances in {:?}", steps.len(), t.elapsed());
+    let reports = vigil_image::channel::reports(&ch).unwrap();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert!(
+        reports.iter().all(|r| r.build == 2 && r.outcome == vigil_update::channel::Outcome::Confirmed),
+        "{reports:?}"
+    );
+
+    // Build 3 panics: its one node rolls back and reports; advance pauses.
+    let t = Instant::now();
+    vigil_image::channel::publish(&ch, &key, &b3, 34, 30, Some(salt_choosing(&ids, &ids[1], 34))).unwrap();
+    let second = fleet[1].c.node(1);
+    second.expect("vigil: booting slot a (trial)", Duration::from_secs(240)).unwrap();
+    second.expect("ERROR update: build 3 (0.3.0) rolled back: ", Duration::from_secs(240)).unwrap();
+    second.expect("update: reported build 3 rolled back to ", CMD).unwrap();
+    eprintln!("fleet: build 3 tried and rolled back on one node in {:?}", t.elapsed());
+    let s = advance();
+    assert!(matches!(&s, vigil_update::channel::Step::Pause(w) if w.contains(&ids[1])), "{s:?}");
+    for i in [0, 2] {
+        let node = fleet[i].c.node(1);
+        node.expect("the rollout of build 3 is paused", Duration::from_secs(60)).unwrap();
+        let text = node.console_text();
+        assert!(
+            !text.contains("build 3 (0.3.0) for this device: installing"),
+            "node {} installed the bad build",
+            i + 1
+        );
+        let show = show_update(node, "running");
+        assert!(show.starts_with("running  build 2 (0.2.0)"), "{show}");
+    }
+    // The node that rolled back does not take build 3 again, even by hand.
+    let second = fleet[1].c.node(1);
+    let show = show_update(second, "refused  builds 3");
+    assert!(show.starts_with("running  build 2 (0.2.0)") && show.contains("refused  builds 3"), "{show}");
+    for d in fleet.iter_mut() {
+        d.c.node(1).kill();
+    }
 }

@@ -340,6 +340,10 @@ impl Updater {
         out.push(format!("keys     {} trusted", f.keys.len()));
         if let Some(store) = &self.store {
             let st = &store.lock().unwrap_or_else(|p| p.into_inner()).state;
+            out.push(format!("device   {}", st.device_id));
+            if let Some(url) = self.config.as_ref().and_then(|c| c.global.updates.channel.clone()) {
+                out.push(format!("channel  {url} (sequence {} seen)", st.channel_seq));
+            }
             out.push(format!("floor    security version {}", st.security_floor));
             if let Some(t) = &st.trial {
                 out.push(format!(
