@@ -20,18 +20,18 @@ pub fn static_binary(arch: Arch, package: &str, bin: &str) -> Result<PathBuf> {
     static_binary_with(arch, package, bin, &[])
 }
 
-/// The same with cargo features; a build with features goes to its own
-/// target directory, so it never replaces the plain binary under a test
-/// that is using it.
+/// The same with cargo features, for a binary that requires them (e.g.
+/// `vigil-debug`): it has a name of its own, so it shares the target
+/// directory (and the dependencies' builds) without ever replacing the
+/// plain binary under a test that is using it.
 pub fn static_binary_with(arch: Arch, package: &str, bin: &str, features: &[&str]) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = arch.rust_target();
-    let mut target_dir = crate::paths::target_dir();
+    let target_dir = crate::paths::target_dir();
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--quiet", "--release", "--locked", "-p", package, "--bin", bin, "--target", target]);
     if !features.is_empty() {
-        target_dir = target_dir.join(format!("features-{}", features.join("-")));
-        cmd.args(["--features", &features.join(",")]).arg("--target-dir").arg(&target_dir);
+        cmd.args(["--features", &features.join(",")]);
     }
     // What cargo sets for the package a test runs in is not this build's:
     // ring's build script watches CARGO_MANIFEST_DIR, so a build from a test

@@ -110,8 +110,8 @@ pub fn debug_image(board: &str) -> Image {
     static BUILT: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
     once(&BUILT, board.to_string(), || {
         let b = vigil_image::load_board(board).expect("board");
-        let bin =
-            vigil_image::build::static_binary_with(b.arch, "vigil", "vigil", &["debug-commands"]).expect("firmware");
+        let bin = vigil_image::build::static_binary_with(b.arch, "vigil", "vigil-debug", &["debug-commands"])
+            .expect("firmware");
         vigil_image::build::build_image_as(&b, &bin, &format!("{board}-debug"), &[]).expect("debug image")
     })
 }
