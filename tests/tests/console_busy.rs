@@ -1,6 +1,6 @@
 //! PID 1 keeps its timing while the console works hard. With 1,000 virtual
 //! servers of 10 real servers each committed (a 66,000-line config), `show
-//! config` and 30 s of `compare` and bursts of Tabs at the
+//! config` and 15 s of `compare` and bursts of Tabs at the
 //! serial console kill no child for missed heartbeats, and the watchdog
 //! never fires: the shell runs on a thread of its own and its output goes
 //! through a bounded queue. (This used to block the loop for seconds at a

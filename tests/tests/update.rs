@@ -51,7 +51,13 @@ fn a_signed_bundle_from_a_file_is_installed_tried_and_kept_and_bad_ones_change_n
     let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
     let v1 = release_image(BOARD, 1, &trusted);
     let v2 = release_image(BOARD, 2, &trusted);
-    let mut d = disk_of(v1, "update-file", "vigil_defs {\n update_confirm_s 5\n}\n");
+    // An update window that opens in three hours (the guest's clock is the
+    // host's): the installed build waits for it, or for a reboot by hand.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let open = (now / 60 + 180) % 1440;
+    let window = format!("{:02}:{:02}-{:02}:{:02}", open / 60, open % 60, (open + 60) % 1440 / 60, open % 60);
+    let conf = format!("vigil_defs {{\n update_confirm_s 5\n update_window {window}\n}}\n");
+    let mut d = disk_of(v1, "update-file", &conf);
     let good = dir.join("v2.vub");
     bundle(&v2, 2, 1, &key, &good);
 
@@ -94,6 +100,13 @@ fn a_signed_bundle_from_a_file_is_installed_tried_and_kept_and_bad_ones_change_n
     node.expect("update: build 2 (0.2.0) is on trial in slot b from the next boot (3 tries)", Duration::from_secs(300))
         .unwrap();
     let written = t.elapsed();
+    node.expect(&format!("update: rebooting into build 2 when the update window opens ({window} UTC), in "), CMD)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let show = show_update(node, "reboot   into build 2");
+    assert!(show.contains("reboot   into build 2 when the update window opens"), "{show}");
+    assert!(!node.console_text().contains("vigil: booting slot b"), "rebooted outside the window");
+    node.send_line("reboot now").unwrap();
     node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
     node.expect("boot: slot b passed its health gate: it is the good slot now", Duration::from_secs(120)).unwrap();
     node.expect("update: build 2 (0.2.0) is installed and kept in slot b", CMD).unwrap();
@@ -113,7 +126,9 @@ fn a_signed_bundle_from_a_file_is_installed_tried_and_kept_and_bad_ones_change_n
 /// Over HTTP from Debian's nginx, slowed down so that the download can be
 /// cut: QEMU is killed halfway, the appliance comes back on build 1, and
 /// the same URL again resumes with a Range request at the last recorded
-/// chunk, then goes on to the trial and is kept.
+/// chunk, then goes on to the trial and is kept. The appliance is the
+/// VRRP master of a pair: before it reboots it hands over (priority 0) and
+/// waits until the backup has taken the VIP.
 #[test]
 fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     if !have_qemu(BOARD) || !vigil_tests::nginx::have_nginx() {
@@ -127,11 +142,15 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     let web = vigil_tests::nginx::Nginx::start(&dir, Some(3 << 20));
     bundle(&v2, 2, 0, &key, &web.www.join("v2.vub"));
     // eth1: QEMU's user network (eth0 is the test switch's).
-    let mut d = disk_of(
-        v1,
-        "update-http",
-        "interface eth1 {\n address 10.0.2.15/24\n}\nvigil_defs {\n update_confirm_s 5\n}\n",
-    );
+    let vrrp = |addr: &str, prio: u8| {
+        format!(
+            "interface eth0 {{\n address {addr}/24\n}}\ninterface eth1 {{\n address 10.0.2.15/24\n}}\n\
+             vigil_defs {{\n update_confirm_s 5\n}}\nvrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n\
+             priority {prio}\n advert_int 1\n virtual_ipaddress {{\n  192.0.2.100/24\n }}\n}}\n"
+        )
+    };
+    let backup = disk_of(v1.clone(), "update-http-backup", &vrrp("192.0.2.2", 100));
+    let mut d = disk_of(v1, "update-http", &vrrp("192.0.2.1", 200));
     let url = format!("http://{}:{}/v2.vub", vigil_image::qemu::HOST_ADDR, web.port);
     let boot = |d: &mut Disk| {
         let disk = d.disk.clone();
@@ -167,20 +186,38 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     node.kill();
     assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::A), "a cut download touched the boot environment");
 
+    let b = {
+        let disk = backup.disk.clone();
+        d.c.add(&d.img, |s| {
+            s.flash = Some(disk);
+            s.boot_disk = true;
+        })
+        .unwrap()
+    };
     let n = boot(&mut d);
+    d.c.node(b).wait_ready(BOOT_TIMEOUT).unwrap();
     let node = d.c.node(n);
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
+    node.expect("vrrp_instance VI_1: BACKUP -> MASTER", BOOT_TIMEOUT).unwrap();
     let show = show_update(node, "cut      an install from");
     assert!(show.contains(&format!("cut      an install from {url} stopped at ")), "{show}");
     node.command(&format!("update install {url}"), CMD).unwrap();
     let resumed = node.expect(&format!("update: resuming {url} at "), CMD).unwrap();
     node.expect("update: build 2 (0.2.0) is on trial in slot b", Duration::from_secs(300)).unwrap();
+    node.expect("update: handing over VI_1 before the reboot", CMD).unwrap();
+    let t = Instant::now();
+    d.c.node(b).expect("vrrp_instance VI_1: BACKUP -> MASTER", CMD).unwrap();
+    let node = d.c.node(n);
+    node.expect("update: vrrp_instance VI_1: a backup took over; rebooting", CMD).unwrap();
+    eprintln!("handover: the master rebooted {:?} after it resigned, once the backup was master", t.elapsed());
     node.expect("update: build 2 (0.2.0) is installed and kept in slot b", Duration::from_secs(120)).unwrap();
     eprintln!("{}", resumed.trim());
+    // Back on its priority 200, the updated master takes over again.
+    d.c.node(b).expect("vrrp_instance VI_1: MASTER -> BACKUP", BOOT_TIMEOUT).unwrap();
     let log = web.requests("/v2.vub");
     assert!(log.iter().any(|l| l.contains("\" 206 ")), "no Range answer from nginx:\n{}", log.join("\n"));
-    node.kill();
+    d.c.node(n).kill();
     assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::B));
 }
 

@@ -22,6 +22,7 @@ pub mod install;
 mod manifest;
 pub mod release;
 pub mod state;
+pub mod window;
 
 pub use bundle::{Error, Header};
 pub use install::{Action, Failure, Install};

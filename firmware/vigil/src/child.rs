@@ -112,6 +112,11 @@ async fn serve(role: Role) -> i32 {
                         u.command(c);
                     }
                 }
+                Ok(Down::Handover { wait_ms }) => {
+                    if let Daemon::Vrrp(v) = &mut daemon {
+                        v.handover(Duration::from_millis(u64::from(wait_ms))).await;
+                    }
+                }
                 Ok(Down::Shutdown) | Err(_) => {
                     daemon.stop().await;
                     // What the daemon logged on its way out, then the end.
@@ -204,6 +209,8 @@ struct Vrrp {
     task: tokio::task::JoinHandle<()>,
     states: watch::Receiver<Vec<(String, &'static str)>>,
     status: StatusReport,
+    /// A handover's answer, when it comes.
+    handed_over: Option<tokio::sync::oneshot::Receiver<Vec<(String, bool)>>>,
 }
 
 impl Vrrp {
@@ -212,11 +219,29 @@ impl Vrrp {
         let (states_tx, states) = watch::channel(Vec::new());
         let (control, ctl_rx) = mpsc::channel(4);
         let task = tokio::spawn(crate::vrrp::run(config, status.status.clone(), states_tx, ctl_rx));
-        Vrrp { control, task, states, status }
+        Vrrp { control, task, states, status, handed_over: None }
+    }
+
+    /// Asks the daemon to hand its masters over; the answer comes as a report.
+    async fn handover(&mut self, wait: Duration) {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let _ = self.control.send(crate::vrrp::Control::Handover { wait, done }).await;
+        self.handed_over = Some(answer);
     }
 
     async fn reports(&mut self) -> Vec<Up> {
+        let handing_over = self.handed_over.is_some();
+        let answer = async {
+            match self.handed_over.as_mut() {
+                Some(rx) => rx.await.unwrap_or_default(),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            list = answer, if handing_over => {
+                self.handed_over = None;
+                vec![Up::HandedOver(list)]
+            }
             Ok(()) = self.states.changed() => {
                 let s = self.states.borrow_and_update().iter().map(|(n, st)| (n.clone(), st.to_string())).collect();
                 // `show vrrp` agrees with a transition at once, not at the next tick.

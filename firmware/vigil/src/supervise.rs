@@ -60,6 +60,11 @@ pub enum Down {
     Shutdown,
     /// To the updater.
     Update(crate::update::Command),
+    /// To the VRRP child: masters resign and stay down (before a reboot
+    /// into an update); answered with `HandedOver` within `wait_ms`.
+    Handover {
+        wait_ms: u32,
+    },
 }
 
 /// The child to PID 1.
@@ -77,6 +82,9 @@ pub enum Up {
     Stopped,
     /// From the updater.
     Update(crate::update::Report),
+    /// From the VRRP child: each instance that resigned, and whether a
+    /// backup took over.
+    HandedOver(Vec<(String, bool)>),
 }
 
 /// What of a config the VRRP daemon runs: all but the virtual servers (with
@@ -191,6 +199,8 @@ pub struct Reports {
     pub update: Option<tokio::sync::mpsc::UnboundedSender<crate::update::Report>>,
     /// Descriptors for the child at each start.
     pub grant: Option<Grant>,
+    /// The VRRP child's answer to a handover.
+    pub handed_over: Option<tokio::sync::mpsc::UnboundedSender<Vec<(String, bool)>>>,
 }
 
 /// One supervised child across its restarts.
@@ -370,6 +380,11 @@ impl Child {
             Up::Update(r) => {
                 if let Some(tx) = &self.reports.update {
                     let _ = tx.send(r);
+                }
+            }
+            Up::HandedOver(list) => {
+                if let Some(tx) = &self.reports.handed_over {
+                    let _ = tx.send(list);
                 }
             }
         }

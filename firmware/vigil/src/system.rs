@@ -371,6 +371,7 @@ async fn event_loop(
     // advert should not wait for anything else.
     let mut supervision = crate::supervise::Children::default();
     let vrrp_status = crate::vrrp::Status::default();
+    let (handed_over_tx, mut handed_over) = tokio::sync::mpsc::unbounded_channel::<Vec<(String, bool)>>();
     let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
     let vrrp_tx = supervision.spawn(
         crate::supervise::Role::Vrrp,
@@ -380,6 +381,7 @@ async fn event_loop(
             health: None,
             update: None,
             grant: None,
+            handed_over: Some(handed_over_tx),
         },
     );
     let first = crate::supervise::Control::Config { config: crate::supervise::vrrp_part(&running), generation: 0 };
@@ -418,6 +420,7 @@ async fn event_loop(
             health: Some(health_tx),
             update: None,
             grant: None,
+            handed_over: None,
         },
     );
     // The updater: the inactive slot and the state partition are all it
@@ -436,6 +439,7 @@ async fn event_loop(
                     health: None,
                     update: Some(update_reports_tx),
                     grant: Some(crate::update::grant(slot_part, state_part)),
+                    handed_over: None,
                 },
             );
             let _ = tx
@@ -481,9 +485,19 @@ async fn event_loop(
     registry.add("supervision", move || sup.show());
     let boot_slots = slots.clone();
     registry.add("boot", move || boot_slots.borrow().show());
+    // A trial waiting for the update window to reboot into it.
+    let reboot_note: std::sync::Arc<std::sync::Mutex<Option<String>>> = Default::default();
+    let mut reboot_at: Option<(tokio::time::Instant, String)> = None;
+    // A reboot waiting for the VRRP masters to hand over.
+    let mut handing_over: Option<String> = None;
+    let note = reboot_note.clone();
     registry.add("update", move || {
-        let lines = update_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if lines.is_empty() { "the updater is starting".to_string() } else { lines.join("\n") }
+        let mut lines = update_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if lines.is_empty() {
+            lines.push("the updater is starting".to_string());
+        }
+        lines.extend(note.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        lines.join("\n")
     });
     let mut gate_tick = tokio::time::interval(Duration::from_secs(1));
     gate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -600,13 +614,54 @@ async fn event_loop(
                 match started {
                     Ok(m) => {
                         info!("update: build {} ({}) is on trial in slot {} from the next boot ({TRIES} tries)", m.build, m.version, crate::update::slot_of(slot));
-                        // The updater records it before it reports.
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        break (Action::Reboot, format!("update to build {}", m.build));
+                        let why = format!("update to build {}", m.build);
+                        let wait = appliance.applied.global.updates.window.map_or(0, |w| vigil_update::window::until_open(seconds_of_day(), w));
+                        if wait == 0 {
+                            if hand_over(&resign, &vrrp_states).await {
+                                // The answer, or this, whichever comes first.
+                                reboot_at = Some((tokio::time::Instant::now() + HANDOVER + Duration::from_secs(5), why.clone()));
+                                handing_over = Some(why);
+                                continue;
+                            }
+                            // The updater records it before it reports.
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            break (Action::Reboot, why);
+                        }
+                        let window = appliance.applied.global.updates.window.map(vigil_update::window::text).unwrap_or_default();
+                        let text = format!("reboot   into build {} when the update window opens ({window}), in {} min", m.build, wait.div_ceil(60));
+                        info!("update: rebooting {}", text.trim_start_matches("reboot   "));
+                        *reboot_note.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+                        reboot_at = Some((tokio::time::Instant::now() + Duration::from_secs(u64::from(wait)), why));
                     }
                     Err(e) => error!("update: not put on trial: {e}"),
                 }
                 continue;
+            }
+            _ = tokio::time::sleep_until(reboot_at.as_ref().map_or_else(tokio::time::Instant::now, |r| r.0)), if reboot_at.is_some() => {
+                let Some((_, why)) = reboot_at.take() else { continue };
+                *reboot_note.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                if handing_over.take().is_some() {
+                    warn!("update: the VRRP daemon did not answer the handover; rebooting");
+                    break (Action::Reboot, why);
+                }
+                if hand_over(&resign, &vrrp_states).await {
+                    reboot_at = Some((tokio::time::Instant::now() + HANDOVER + Duration::from_secs(5), why.clone()));
+                    handing_over = Some(why);
+                    continue;
+                }
+                break (Action::Reboot, why);
+            }
+            // The masters resigned for the reboot: said who took over.
+            Some(list) = handed_over.recv() => {
+                let Some(why) = handing_over.take() else { continue };
+                for (name, taken) in &list {
+                    if *taken {
+                        info!("update: vrrp_instance {name}: a backup took over; rebooting");
+                    } else {
+                        warn!("update: vrrp_instance {name}: no backup took over within {} s (a lone master); rebooting all the same", HANDOVER.as_secs());
+                    }
+                }
+                break (Action::Reboot, why);
             }
             _ = sighup.recv() => { info!("SIGHUP: nothing to reload yet"); continue; }
             _ = sigterm.recv() => Signal::SIGTERM,
@@ -689,6 +744,36 @@ async fn event_loop(
         warn!("vrrp: did not stop within 2 s");
     }
     Ok((action, why))
+}
+
+/// How long masters wait for a backup to take over before a reboot.
+const HANDOVER: Duration = Duration::from_secs(10);
+
+/// Before a reboot into an update: when this node masters an instance, the
+/// VRRP child resigns them (priority 0) and answers once a backup has taken
+/// each over (or after `HANDOVER`). Returns whether it was asked.
+async fn hand_over(
+    vrrp: &tokio::sync::mpsc::Sender<crate::supervise::Control>,
+    states: &tokio::sync::watch::Receiver<Vec<(String, &'static str)>>,
+) -> bool {
+    let masters: Vec<String> = states.borrow().iter().filter(|(_, s)| *s == "MASTER").map(|(n, _)| n.clone()).collect();
+    if masters.is_empty() {
+        return false;
+    }
+    info!("update: handing over {} before the reboot", masters.join(", "));
+    vrrp.send(crate::supervise::Control::Message {
+        down: crate::supervise::Down::Handover { wait_ms: HANDOVER.as_millis() as u32 },
+        fds: Vec::new(),
+        sticky: false,
+    })
+    .await
+    .is_ok()
+}
+
+/// Seconds since midnight UTC, by the wall clock.
+fn seconds_of_day() -> u32 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (now.as_secs() % 86_400) as u32
 }
 
 /// Boots a slot on trial gets.

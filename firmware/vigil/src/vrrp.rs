@@ -106,6 +106,39 @@ pub enum Control {
     Config(Box<Config>),
     /// Resign (priority 0) and stop; the sender waits for the reply.
     Shutdown(tokio::sync::oneshot::Sender<()>),
+    /// Before a reboot into an update: every master resigns (priority 0)
+    /// and stays down; the reply names each one and whether another
+    /// router's advert (priority above 0) came for it within `wait`: a
+    /// backup took the VIPs.
+    Handover { wait: Duration, done: tokio::sync::oneshot::Sender<Vec<(String, bool)>> },
+}
+
+/// A handover in progress: the instances that resigned, and whether
+/// another master was heard for each.
+struct Handover {
+    resigned: Vec<(i32, bool, u8, String, bool)>,
+    until: Instant,
+    done: tokio::sync::oneshot::Sender<Vec<(String, bool)>>,
+}
+
+impl Handover {
+    fn heard(&mut self, ifindex: i32, v6: bool, payload: &[u8]) {
+        let (Some(&vrid), Some(&prio)) = (payload.get(1), payload.get(2)) else { return };
+        if prio == 0 {
+            return;
+        }
+        for r in self.resigned.iter_mut().filter(|r| r.0 == ifindex && r.1 == v6 && r.2 == vrid) {
+            r.4 = true;
+        }
+    }
+
+    fn all_taken(&self) -> bool {
+        self.resigned.iter().all(|r| r.4)
+    }
+
+    fn reply(self) {
+        let _ = self.done.send(self.resigned.into_iter().map(|r| (r.3, r.4)).collect());
+    }
 }
 
 /// Runs until told to shut down.
@@ -130,6 +163,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
     d.track_all().await;
     let mut last_lines = None;
     let epoch = Instant::now();
+    let mut handover: Option<Handover> = None;
     loop {
         publish(&d.instances, &status, &states, &mut last_lines);
         let deadline = d.instances.iter().filter_map(|r| wake_at(r, epoch)).min();
@@ -142,7 +176,13 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 }
             }
         };
+        let handover_until = handover.as_ref().map(|h| h.until);
         tokio::select! {
+            _ = tokio::time::sleep_until(handover_until.unwrap_or_else(Instant::now).into()), if handover_until.is_some() => {
+                if let Some(h) = handover.take() {
+                    h.reply();
+                }
+            }
             _ = sleep => {
                 let now = Instant::now();
                 for r in &mut d.instances {
@@ -156,6 +196,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
             _ = std::future::ready(()), if d.backlog => d.settle().await,
             batch = d.rx.recv() => {
                 for dg in &batch {
+                    if let Some(h) = handover.as_mut() {
+                        h.heard(dg.ifindex, dg.v6, &dg.payload);
+                    }
                     let vrid = crate::vrrp_rx::vrid(&dg.payload);
                     for r in d.instances.iter_mut().filter(|r| {
                         r.ifindex == dg.ifindex && r.v6 == dg.v6 && Some(r.conf.virtual_router_id) == vrid
@@ -164,8 +207,28 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                     }
                 }
                 d.settle().await;
+                if handover.as_ref().is_some_and(Handover::all_taken)
+                    && let Some(h) = handover.take()
+                {
+                    h.reply();
+                }
             }
             msg = control.recv() => match msg {
+                Some(Control::Handover { wait, done }) => {
+                    let mut resigned = Vec::new();
+                    for r in d.instances.iter_mut().filter(|r| r.vrrp.state() == State::Master) {
+                        info!("vrrp_instance {}: handing over (priority 0) before the reboot", r.name);
+                        r.vrrp.shutdown();
+                        resigned.push((r.ifindex, r.v6, r.conf.virtual_router_id, r.name.clone(), false));
+                    }
+                    d.settle().await;
+                    let h = Handover { resigned, until: Instant::now() + wait, done };
+                    if h.all_taken() {
+                        h.reply();
+                    } else {
+                        handover = Some(h);
+                    }
+                }
                 Some(Control::Config(c)) => {
                     d.reconfigure(&c).await;
                     d.track_all().await;
