@@ -13,6 +13,9 @@
 pub mod child;
 pub mod fds;
 pub mod fetch;
+mod job;
+mod kit;
+mod store;
 
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
