@@ -576,8 +576,11 @@ impl Children {
             .map(|(_, w)| {
                 let line = w.line.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let pid = w.pid.load(Ordering::Relaxed);
-                match cpu_seconds(pid) {
-                    Some(cpu) if line.contains("running, pid") => format!("{line}, cpu {cpu:.2} s"),
+                match (cpu_seconds(pid), peak_rss_kib(pid)) {
+                    (Some(cpu), Some(kib)) if line.contains("running, pid") => {
+                        format!("{line}, cpu {cpu:.2} s, peak rss {kib} KiB")
+                    }
+                    (Some(cpu), None) if line.contains("running, pid") => format!("{line}, cpu {cpu:.2} s"),
                     _ => line,
                 }
             })
@@ -605,6 +608,15 @@ fn heartbeat(every: Duration) -> tokio::time::Interval {
     let mut beat = tokio::time::interval(every);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     beat
+}
+
+/// The most resident memory a process has had (VmHWM), from /proc/PID/status.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    if pid == 0 {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// User and system CPU time a process has used, from /proc/PID/stat.
