@@ -3,6 +3,7 @@
 //! virtual switch whose console logs are kept for failed tests.
 
 pub mod client;
+pub mod cuts;
 pub mod disk;
 pub mod nginx;
 pub mod vrrp_pair;

@@ -1,0 +1,49 @@
+//! Power cuts for the tests: a seeded sequence, and QEMU killed once a
+//! given number of writes has landed on the node's flash.
+
+use std::time::{Duration, Instant};
+
+/// splitmix64: a seeded sequence, the same on every machine.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn draw(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.draw() % n
+    }
+}
+
+/// Write requests QEMU has completed on the node's disk (not the UEFI
+/// variable store, which is a drive too).
+pub fn writes(q: &mut vigil_image::qmp::Qmp) -> Option<u64> {
+    let v = q.execute("query-blockstats", serde_json::json!({})).ok()?;
+    v.as_array()?.iter().find(|d| d["device"] == "flash").and_then(|d| d["stats"]["wr_operations"].as_u64())
+}
+
+/// Kills the node once `target` writes have landed (and a seeded delay
+/// after), or returns false when they do not come within `within` or
+/// before the console says `until`.
+pub fn cut_at(
+    node: &mut vigil_image::node::Node,
+    q: &mut vigil_image::qmp::Qmp,
+    target: u64,
+    delay_us: u64,
+    within: Duration,
+    until: &str,
+) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < within && !node.console_text().contains(until) {
+        if writes(q).is_some_and(|w| w >= target) {
+            std::thread::sleep(Duration::from_micros(delay_us));
+            node.kill();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
