@@ -28,7 +28,8 @@ pub struct Updater {
     facts: Option<Facts>,
     shown: Arc<Mutex<Shown>>,
     last_status: Vec<String>,
-    job: Option<tokio::task::JoinHandle<()>>,
+    /// The install or channel check in progress, on a thread of its own.
+    job: Option<std::thread::JoinHandle<()>>,
     trial_reply: TrialReply,
     up_tx: mpsc::UnboundedSender<Up>,
     up_rx: mpsc::UnboundedReceiver<Up>,
@@ -208,7 +209,7 @@ impl Updater {
             Ok((kit, src))
         });
         match ready {
-            Ok((kit, src)) => self.job = Some(tokio::spawn(async move { kit.install(source, src, None).await })),
+            Ok((kit, src)) => self.job = on_own_thread(async move { kit.install(source, src, None).await }),
             Err(e) => error!("update: {source}: {e}"),
         }
     }
@@ -221,7 +222,7 @@ impl Updater {
             return;
         }
         match self.kit() {
-            Ok(kit) => self.job = Some(tokio::spawn(async move { kit.check(url.to_string()).await })),
+            Ok(kit) => self.job = on_own_thread(async move { kit.check(url.to_string()).await }),
             Err(e) => warn!("update: not asking {url}: {e}"),
         }
     }
@@ -333,4 +334,25 @@ fn become_nobody() -> nix::Result<()> {
     nix::unistd::setgroups(&[])?;
     nix::unistd::setresgid(nogroup, nogroup, nogroup)?;
     nix::unistd::setresuid(nobody, nobody, nobody)
+}
+
+/// Runs an install (or a channel check) on a thread with a runtime of its
+/// own: hashing and writing a slot under emulation takes whole seconds of
+/// CPU and blocking I/O, and the updater's own loop must keep answering
+/// PID 1's heartbeats meanwhile (it missed them, and was killed, when the
+/// install ran on it).
+fn on_own_thread(job: impl std::future::Future<Output = ()> + Send + 'static) -> Option<std::thread::JoinHandle<()>> {
+    let spawned = std::thread::Builder::new().name("update-job".into()).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(job),
+            Err(e) => error!("update: no runtime for the install: {e}"),
+        }
+    });
+    match spawned {
+        Ok(h) => Some(h),
+        Err(e) => {
+            error!("update: cannot start the install's thread: {e}");
+            None
+        }
+    }
 }
