@@ -77,8 +77,16 @@ pub fn release_image(board: &str, build: u64, keys: &[String]) -> vigil_image::b
         release: vigil_update::release::Release { build, version: format!("0.{build}.0") },
         keys: keys.to_vec(),
     };
-    vigil_image::build::build_image_stamped(&b, &crate::firmware(b.arch), &format!("{board}-build{build}"), &[], &stamp)
-        .unwrap()
+    // Named by its keys too: tests that run side by side each have keys
+    // of their own, and one must not overwrite another's image.
+    let tag: String = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        keys.hash(&mut h);
+        format!("{:016x}", h.finish())
+    };
+    let name = format!("{board}-build{build}-{tag}");
+    vigil_image::build::build_image_stamped(&b, &crate::firmware(b.arch), &name, &[], &stamp).unwrap()
 }
 
 /// A signed bundle of `img` (whose stamp says its build) at `out`.
