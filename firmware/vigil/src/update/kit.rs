@@ -193,3 +193,13 @@ pub fn random() -> u64 {
     }
     u64::from_le_bytes(b)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_channel_bundle_names_its_build() {
+        assert_eq!(super::wanted_build("http://h/bundles/qemu-x86_64-42.vub"), Some(42));
+        assert_eq!(super::wanted_build("http://h/v2.vub"), None);
+        assert_eq!(super::wanted_build("/dev/vdb"), None);
+    }
+}
