@@ -446,13 +446,7 @@ async fn event_loop(
                 .send(crate::supervise::Control::Config { config: std::sync::Arc::new(running.clone()), generation: 0 })
                 .await;
             let facts = crate::update::facts(board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
-            let _ = tx
-                .send(crate::supervise::Control::Message {
-                    down: crate::supervise::Down::Update(crate::update::Command::Facts(facts)),
-                    fds: Vec::new(),
-                    sticky: true,
-                })
-                .await;
+            tell_updater(Some(&tx), facts).await;
             Some(tx)
         }
         (_, Some(Err(e))) => {
@@ -581,19 +575,13 @@ async fn event_loop(
             // The updater wrote a slot: PID 1 checks it itself, off this loop.
             Some(crate::update::Report::Ready { head, slot }) = update_reports.recv() => {
                 let facts = crate::update::facts(update_board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
+                let keys = facts.trusted(&appliance.applied);
                 let part = crate::update::partitions(update_board.as_ref(), crate::update::slot_of(slot));
                 let tx = verified_tx.clone();
                 tokio::task::spawn_blocking(move || {
                     let r = part.and_then(|(p, _)| {
-                        let device = vigil_update::Device {
-                            board: facts.board.clone(),
-                            arch: facts.arch.clone(),
-                            build: facts.release.as_ref().map_or(0, |r| r.0),
-                            security_floor: 0,
-                            slot_size: p.size,
-                            rolled_back: Vec::new(),
-                        };
-                        crate::update::check_written(&head, &p, &device, &facts.keys)
+                        let device = facts.device(p.size, 0, Vec::new());
+                        crate::update::check_written(&head, &p, &device, &keys)
                     });
                     let _ = tx.send((slot, r));
                 });

@@ -63,10 +63,7 @@ impl Updater {
         if let Some(store) = &store {
             let mut st = store.lock().unwrap_or_else(|p| p.into_inner());
             if st.state.device_id.is_empty() {
-                let mut id = [0u8; 8];
-                let _ =
-                    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut id));
-                st.state.device_id = id.iter().map(|b| format!("{b:02x}")).collect();
+                st.state.device_id = format!("{:016x}", random());
                 match st.save() {
                     Ok(()) => info!("update: this device is {} to the update channel", st.state.device_id),
                     Err(e) => warn!("update: {e}"),
@@ -169,10 +166,7 @@ impl Updater {
         let (target, size) = facts.target.clone()?;
         let slot = self.slot.as_ref().ok_or("no slot to write")?.try_clone().map_err(|e| e.to_string())?;
         let store = self.store.clone().ok_or("no state partition")?;
-        let mut keys = facts.keys.clone();
-        if let Some(k) = self.config.as_ref().and_then(|c| c.global.updates.key.clone()) {
-            keys.push(k.to_string());
-        }
+        let keys = self.config.as_ref().map_or_else(|| facts.keys.clone(), |c| facts.trusted(c));
         Ok(Kit {
             facts,
             keys,

@@ -77,12 +77,12 @@ impl Job {
                     'body: loop {
                         let n = body.read(&mut buf).await.map_err(|e| self.cut_at(&inst, e))?;
                         if n == 0 {
-                            inst.handle_end().map_err(|e| self.failed(&inst, e.to_string()))?;
+                            inst.handle_end().map_err(|e| self.failed(e.to_string()))?;
                             break;
                         }
                         let mut off = 0;
                         while off < n {
-                            let took = inst.handle_data(&buf[off..n]).map_err(|e| self.failed(&inst, e.to_string()))?;
+                            let took = inst.handle_data(&buf[off..n]).map_err(|e| self.failed(e.to_string()))?;
                             off += took;
                             if head.is_none()
                                 && let Some(h) = inst.head()
@@ -103,9 +103,9 @@ impl Job {
                             while let Some(a) = inst.poll_action() {
                                 match a {
                                     Action::Write { offset, bytes } => {
-                                        self.slot.write_all_at(&bytes, offset).map_err(|e| {
-                                            self.failed(&inst, format!("writing the slot at {offset}: {e}"))
-                                        })?;
+                                        self.slot
+                                            .write_all_at(&bytes, offset)
+                                            .map_err(|e| self.failed(format!("writing the slot at {offset}: {e}")))?;
                                         written_since += 1;
                                         let (done, total) = inst.progress();
                                         self.show(format!(
@@ -136,17 +136,17 @@ impl Job {
                 Action::Write { offset, bytes } => {
                     self.slot
                         .write_all_at(&bytes, offset)
-                        .map_err(|e| self.failed(&inst, format!("writing the slot: {e}")))?;
+                        .map_err(|e| self.failed(format!("writing the slot: {e}")))?;
                 }
                 Action::Rehash { len } => {
                     self.show(format!("reading slot {} back", slot_of(self.target)));
-                    self.slot.sync_data().map_err(|e| self.failed(&inst, format!("syncing the slot: {e}")))?;
+                    self.slot.sync_data().map_err(|e| self.failed(format!("syncing the slot: {e}")))?;
                     let f = self.slot.try_clone().map_err(|e| e.to_string())?;
                     let sum = tokio::task::spawn_blocking(move || hash_prefix(&f, len))
                         .await
                         .map_err(|e| e.to_string())?
-                        .map_err(|e| self.failed(&inst, e))?;
-                    inst.handle_rehash(sum).map_err(|e| self.failed(&inst, e.to_string()))?;
+                        .map_err(|e| self.failed(e))?;
+                    inst.handle_rehash(sum).map_err(|e| self.failed(e.to_string()))?;
                 }
                 Action::StartTrial => {
                     let m = inst.manifest().cloned().ok_or("no manifest")?;
@@ -227,7 +227,7 @@ impl Job {
     }
 
     /// The bundle failed a check: nothing of it is kept.
-    fn failed(&self, _inst: &Install, e: String) -> String {
+    fn failed(&self, e: String) -> String {
         let _ = self.with_store(|s| {
             s.state.install = None;
             s.save()

@@ -29,14 +29,7 @@ pub struct Kit {
 impl Kit {
     fn device(&self) -> Device {
         let st = self.store.lock().unwrap_or_else(|p| p.into_inner()).state.clone();
-        Device {
-            board: self.facts.board.clone(),
-            arch: self.facts.arch.clone(),
-            build: self.facts.release.as_ref().map_or(0, |r| r.0),
-            security_floor: st.security_floor,
-            slot_size: self.size,
-            rolled_back: st.rolled_back,
-        }
+        self.facts.device(self.size, st.security_floor, st.rolled_back)
     }
 
     /// Installs from `src`; records and logs the outcome; reports it when

@@ -65,6 +65,28 @@ pub struct Facts {
     pub clock_synced: bool,
 }
 
+impl Facts {
+    /// This device as the bundle checks see it, with what the state
+    /// partition knows (PID 1, which does not read it, passes none).
+    pub fn device(&self, slot_size: u64, security_floor: u32, rolled_back: Vec<u64>) -> vigil_update::Device {
+        vigil_update::Device {
+            board: self.board.clone(),
+            arch: self.arch.clone(),
+            build: self.release.as_ref().map_or(0, |r| r.0),
+            security_floor,
+            slot_size,
+            rolled_back,
+        }
+    }
+
+    /// The keys the image trusts, and the config's extra one.
+    pub fn trusted(&self, config: &vigil_config::Config) -> Vec<String> {
+        let mut keys = self.keys.clone();
+        keys.extend(config.global.updates.key.as_ref().map(|k| k.to_string()));
+        keys
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Booted {
     Good,
