@@ -12,13 +12,6 @@ use vigil_update::channel::{self, Channel, Report, Rollout, Step, Thresholds};
 pub const CHANNEL: &str = "channel.json";
 pub const SIGNATURE: &str = "channel.json.minisig";
 
-fn secret_key(key: &Path) -> Result<minisign::SecretKey> {
-    let text = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
-    minisign::SecretKeyBox::from_string(&text)
-        .and_then(|b| b.into_unencrypted_secret_key())
-        .map_err(|e| anyhow::anyhow!("{}: not an unencrypted minisign secret key: {e}", key.display()))
-}
-
 /// The channel in `dir`, if there is one (not checked: this is the
 /// publisher's own copy).
 pub fn load(dir: &Path) -> Result<Option<Channel>> {
@@ -36,7 +29,7 @@ pub fn load(dir: &Path) -> Result<Option<Channel>> {
 pub fn save(dir: &Path, c: &mut Channel, key: &Path) -> Result<()> {
     c.sequence += 1;
     let bytes = c.to_json();
-    let sk = secret_key(key)?;
+    let sk = crate::update::secret_key(key)?;
     let comment = format!("vigil channel sequence {}", c.sequence);
     let sig =
         minisign::sign(None, &sk, &bytes[..], Some(&comment), None).map_err(|e| anyhow::anyhow!("signing: {e}"))?;

@@ -61,14 +61,19 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
     Ok(Parsed { header, manifest_bytes, manifest, signature, payload })
 }
 
+/// The secret key in a `.key` file from `keygen`.
+pub fn secret_key(key: &Path) -> Result<minisign::SecretKey> {
+    let text = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+    minisign::SecretKeyBox::from_string(&text)
+        .and_then(|b| b.into_unencrypted_secret_key())
+        .map_err(|e| anyhow::anyhow!("{}: not an unencrypted minisign secret key: {e}", key.display()))
+}
+
 /// Signs the bundle at `path` in place with the secret key at `key`.
 pub fn sign(path: &Path, key: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let p = parse(&bytes).with_context(|| format!("{}", path.display()))?;
-    let sk_text = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
-    let sk = minisign::SecretKeyBox::from_string(&sk_text)
-        .and_then(|b| b.into_unencrypted_secret_key())
-        .map_err(|e| anyhow::anyhow!("{}: not an unencrypted minisign secret key: {e}", key.display()))?;
+    let sk = secret_key(key)?;
     let m = &p.manifest;
     let comment = format!("vigil {} build {} ({}) for {}", m.version, m.build, m.arch, m.board);
     let sig = minisign::sign(None, &sk, p.manifest_bytes, Some(&comment), None)
