@@ -8,7 +8,7 @@
 //! `cargo bench -p vigil-tests --bench update` (VIGIL_BENCH_BOARDS=qemu-x86_64,...).
 
 use std::time::{Duration, Instant};
-use vigil_tests::disk::{bundle, disk_of, release_image};
+use vigil_tests::disk::{boot_with, bundle, disk_of, release_image, release_key};
 use vigil_tests::have_qemu;
 
 fn main() {
@@ -21,8 +21,7 @@ fn main() {
             continue;
         }
         let dir = vigil_tests::Cluster::empty(&format!("bench-update-{board}")).unwrap().dir.clone();
-        let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
-        let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+        let (key, trusted) = release_key(&dir);
         let v1 = release_image(board, 1, &trusted);
         let v2 = release_image(board, 2, &trusted);
         let web = vigil_tests::nginx::Nginx::start(&dir, None);
@@ -31,15 +30,7 @@ fn main() {
         let size = std::fs::metadata(&b2).unwrap().len();
         let conf = "interface eth1 {\n address 10.0.2.15/24\n}\nvigil_defs {\n update_confirm_s 5\n}\n";
         let mut d = disk_of(v1, &format!("bench-update-node-{board}"), conf);
-        let disk = d.disk.clone();
-        let n =
-            d.c.add(&d.img, |s| {
-                s.flash = Some(disk);
-                s.user_net = true;
-                s.boot_disk = true;
-                s.no_reboot = false;
-            })
-            .unwrap();
+        let n = boot_with(&mut d, |s| s.user_net = true);
         let node = d.c.node(n);
         let long = Duration::from_secs(600);
         node.wait_ready(long).unwrap();

@@ -60,13 +60,28 @@ pub fn break_slot(d: &Disk, slot: Slot) {
 
 /// Boots the disk on a new node; returns its number.
 pub fn boot(d: &mut Disk, reboot: bool) -> usize {
+    boot_with(d, |s| s.no_reboot = !reboot)
+}
+
+/// Boots the disk on a new node that reboots in place (an update's reboot
+/// is part of what is tested), with `tweak` for the rest (a drive holding a
+/// bundle, the user network); returns its number.
+pub fn boot_with(d: &mut Disk, tweak: impl FnOnce(&mut vigil_image::NodeSpec)) -> usize {
     let disk = d.disk.clone();
     d.c.add(&d.img, |s| {
         s.flash = Some(disk);
         s.boot_disk = true;
-        s.no_reboot = !reboot;
+        s.no_reboot = false;
+        tweak(s);
     })
     .unwrap()
+}
+
+/// An update signing key pair for a test, in `dir`: the secret key's path
+/// and the public key as images are stamped with it.
+pub fn release_key(dir: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
+    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
+    (key, vec![vigil_image::update::public_key(&pubkey).unwrap()])
 }
 
 /// A board's image stamped as build `build` trusting `keys`, once per test

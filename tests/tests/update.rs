@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 use vigil_bootenv::ab::{BootState, Slot};
-use vigil_tests::disk::{Disk, bundle, disk_of, env, release_image};
+use vigil_tests::disk::{Disk, boot_with, bundle, disk_of, env, release_image, release_key};
 use vigil_tests::{BOOT_TIMEOUT, have_qemu};
 
 const BOARD: &str = "qemu-aarch64";
@@ -30,14 +30,7 @@ fn show_update(node: &mut vigil_image::Node, want: &str) -> String {
 }
 
 fn boot_with_stick(d: &mut Disk, stick: &std::path::Path) -> usize {
-    let (disk, stick) = (d.disk.clone(), stick.to_path_buf());
-    d.c.add(&d.img, |s| {
-        s.flash = Some(disk);
-        s.stick = Some(stick);
-        s.boot_disk = true;
-        s.no_reboot = false;
-    })
-    .unwrap()
+    boot_with(d, |s| s.stick = Some(stick.to_path_buf()))
 }
 
 #[test]
@@ -46,9 +39,8 @@ fn a_signed_bundle_from_a_file_is_installed_tried_and_kept_and_bad_ones_change_n
         return;
     }
     let dir = vigil_tests::Cluster::empty("update-keys").unwrap().dir.clone();
-    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
+    let (key, trusted) = release_key(&dir);
     let (other_key, _) = vigil_image::update::keygen(&dir.join("other")).unwrap();
-    let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
     let v1 = release_image(BOARD, 1, &trusted);
     let v2 = release_image(BOARD, 2, &trusted);
     // An update window that opens in three hours (the guest's clock is the
@@ -135,8 +127,7 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
         return;
     }
     let dir = vigil_tests::Cluster::empty("update-http-keys").unwrap().dir.clone();
-    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
-    let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+    let (key, trusted) = release_key(&dir);
     let v1 = release_image(BOARD, 1, &trusted);
     let v2 = release_image(BOARD, 2, &trusted);
     let web = vigil_tests::nginx::Nginx::start(&dir, Some(3 << 20));
@@ -152,16 +143,7 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     let backup = disk_of(v1.clone(), "update-http-backup", &vrrp("192.0.2.2", 100));
     let mut d = disk_of(v1, "update-http", &vrrp("192.0.2.1", 200));
     let url = format!("http://{}:{}/v2.vub", vigil_image::qemu::HOST_ADDR, web.port);
-    let boot = |d: &mut Disk| {
-        let disk = d.disk.clone();
-        d.c.add(&d.img, |s| {
-            s.flash = Some(disk);
-            s.user_net = true;
-            s.boot_disk = true;
-            s.no_reboot = false;
-        })
-        .unwrap()
-    };
+    let boot = |d: &mut Disk| boot_with(d, |s| s.user_net = true);
 
     let n = boot(&mut d);
     let node = d.c.node(n);
@@ -248,8 +230,7 @@ fn a_fleet_follows_its_channel_and_a_bad_build_pauses_the_rollout_after_one_node
         return;
     }
     let dir = vigil_tests::Cluster::empty("update-fleet-keys").unwrap().dir.clone();
-    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
-    let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+    let (key, trusted) = release_key(&dir);
     let web = vigil_tests::nginx::Nginx::start(&dir, None);
     let ch = web.www.clone();
     let url = format!("http://{}:{}/channel.json", vigil_image::qemu::HOST_ADDR, web.port);
@@ -271,15 +252,7 @@ fn a_fleet_follows_its_channel_and_a_bad_build_pauses_the_rollout_after_one_node
     let mut fleet: Vec<Disk> = (1..=3).map(|i| disk_of(v1.clone(), &format!("update-fleet-{i}"), &conf)).collect();
     let mut ids = Vec::new();
     for d in fleet.iter_mut() {
-        let disk = d.disk.clone();
-        let n =
-            d.c.add(&d.img, |s| {
-                s.flash = Some(disk);
-                s.user_net = true;
-                s.boot_disk = true;
-                s.no_reboot = false;
-            })
-            .unwrap();
+        let n = boot_with(d, |s| s.user_net = true);
         assert_eq!(n, 1);
     }
     for d in fleet.iter_mut() {

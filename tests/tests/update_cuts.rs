@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 use vigil_tests::cuts::{Rng, cut_at, writes};
-use vigil_tests::disk::{bundle, disk_of, release_image};
+use vigil_tests::disk::{boot_with, bundle, disk_of, release_image, release_key};
 use vigil_tests::{BOOT_TIMEOUT, have_qemu};
 
 const BOARD: &str = "qemu-aarch64";
@@ -46,8 +46,7 @@ fn cuts_through_an_update_always_come_back_to_ready_on_one_build() {
     eprintln!("update cuts: {total}, seed {seed} (VIGIL_SEED={seed} repeats this run)");
     let t0 = Instant::now();
     let dir = vigil_tests::Cluster::empty("update-cuts-keys").unwrap().dir.clone();
-    let (key, pubkey) = vigil_image::update::keygen(&dir.join("release")).unwrap();
-    let trusted = vec![vigil_image::update::public_key(&pubkey).unwrap()];
+    let (key, trusted) = release_key(&dir);
     let v1 = release_image(BOARD, 1, &trusted);
     let v2 = release_image(BOARD, 2, &trusted);
     let stick = dir.join("v2.vub");
@@ -57,16 +56,7 @@ fn cuts_through_an_update_always_come_back_to_ready_on_one_build() {
     std::fs::copy(&d.disk, &pristine).unwrap();
     let mut rng = Rng(seed);
     let mut t = Tally::default();
-    let boot = |d: &mut vigil_tests::disk::Disk| {
-        let (disk, stick) = (d.disk.clone(), stick.clone());
-        d.c.add(&d.img, |s| {
-            s.flash = Some(disk);
-            s.stick = Some(stick);
-            s.boot_disk = true;
-            s.no_reboot = false;
-        })
-        .unwrap()
-    };
+    let boot = |d: &mut vigil_tests::disk::Disk| boot_with(d, |s| s.stick = Some(stick.clone()));
     while t.cuts.iter().sum::<usize>() < total {
         let n = boot(&mut d);
         t.boots += 1;
