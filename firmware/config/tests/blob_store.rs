@@ -285,6 +285,11 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     assert!(biggest > MAX_BODY, "an oversized config was tried");
 }
 
+/// Bytes from the hex text the blobs below are kept as.
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+}
+
 /// A blob as schema-1 firmware wrote it (commit 62630e4: `sample()` plus a
 /// time server and lvs_flush, generation 7), byte for byte.
 const SCHEMA_1_BLOB: &str = concat!(
@@ -303,10 +308,7 @@ const SCHEMA_2_BLOB: &str = concat!(
 
 #[test]
 fn a_schema_2_blob_is_read_with_the_default_confirm_time() {
-    let bytes: Vec<u8> = (0..SCHEMA_2_BLOB.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&SCHEMA_2_BLOB[i..i + 2], 16).unwrap())
-        .collect();
+    let bytes = unhex(SCHEMA_2_BLOB);
     let d = blob::decode(&bytes).unwrap();
     assert_eq!(d.header.schema, 2);
     assert_eq!(d.config.global.hostname.as_str(), "s2");
@@ -325,10 +327,7 @@ const SCHEMA_3_BLOB: &str = concat!(
 
 #[test]
 fn a_schema_3_blob_is_read_with_no_update_channel() {
-    let bytes: Vec<u8> = (0..SCHEMA_3_BLOB.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&SCHEMA_3_BLOB[i..i + 2], 16).unwrap())
-        .collect();
+    let bytes = unhex(SCHEMA_3_BLOB);
     let d = blob::decode(&bytes).unwrap();
     assert_eq!(d.header.schema, 3);
     assert_eq!(d.config.global.hostname.as_str(), "s3");
@@ -340,10 +339,7 @@ fn a_schema_3_blob_is_read_with_no_update_channel() {
 
 #[test]
 fn a_schema_1_blob_is_read_and_the_next_commit_writes_todays_schema() {
-    let bytes: Vec<u8> = (0..SCHEMA_1_BLOB.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&SCHEMA_1_BLOB[i..i + 2], 16).unwrap())
-        .collect();
+    let bytes = unhex(SCHEMA_1_BLOB);
     let mut want = sample();
     want.global.time_servers.push("192.0.2.123".parse().unwrap()).unwrap();
     want.global.lvs_flush = true;
