@@ -59,6 +59,10 @@ pub struct NodeSpec {
     pub accel: Accel,
     /// `-rtc base=...`: the guest's clock at start (e.g. a wrong one).
     pub rtc_base: Option<String>,
+    /// Byte offsets on the flash where every write fails with an I/O error
+    /// (QEMU's blkdebug driver: a worn or full part of the flash); reads
+    /// there still work.
+    pub flash_write_errors: Vec<u64>,
 }
 
 impl NodeSpec {
@@ -75,6 +79,7 @@ impl NodeSpec {
             extra_cmdline: String::new(),
             no_reboot: true,
             rtc_base: None,
+            flash_write_errors: Vec::new(),
             accel: Accel::from_env(),
         }
     }
@@ -165,18 +170,37 @@ pub fn command(img: &Image, spec: &NodeSpec) -> Result<Command> {
         c.arg("-device").arg(format!("{},netdev=n0,mac={}", q.nic_model, mac_string(spec.mac())));
     }
     if let Some(flash) = &spec.flash {
-        let file = path_str(flash)?;
+        let mut file = path_str(flash)?.to_string();
+        let mut report = "";
+        if !spec.flash_write_errors.is_empty() {
+            // One blkdebug rule per offset; the guest is told of the error
+            // (werror=report: QEMU's default stops the VM on ENOSPC).
+            let rules: String = spec
+                .flash_write_errors
+                .iter()
+                .map(|at| {
+                    format!(
+                        "[inject-error]\nevent = \"pwritev\"\niotype = \"write\"\nerrno = \"5\"\nsector = \"{}\"\n",
+                        at / 512
+                    )
+                })
+                .collect();
+            let conf = spec.dir.join("flash-errors.conf");
+            std::fs::write(&conf, rules).with_context(|| format!("writing {}", conf.display()))?;
+            file = format!("blkdebug:{}:{file}", path_str(&conf)?);
+            report = ",werror=report";
+        }
         match q.disk {
             vigil_board::DiskBus::Virtio => {
                 // Named "flash" on every bus (QMP's query-blockstats reports it so).
-                c.arg("-drive").arg(format!("file={file},if=virtio,format=raw,id=flash"));
+                c.arg("-drive").arg(format!("file={file},if=virtio,format=raw,id=flash{report}"));
             }
             vigil_board::DiskBus::Nvme => {
-                c.arg("-drive").arg(format!("file={file},if=none,id=flash,format=raw"));
+                c.arg("-drive").arg(format!("file={file},if=none,id=flash,format=raw{report}"));
                 c.args(["-device", "nvme,drive=flash,serial=vigil0"]);
             }
             vigil_board::DiskBus::Ahci => {
-                c.arg("-drive").arg(format!("file={file},if=none,id=flash,format=raw"));
+                c.arg("-drive").arg(format!("file={file},if=none,id=flash,format=raw{report}"));
                 c.args(["-device", "ide-hd,drive=flash,bus=ide.0"]);
             }
         }

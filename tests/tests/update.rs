@@ -333,3 +333,180 @@ fn a_fleet_follows_its_channel_and_a_bad_build_pauses_the_rollout_after_one_node
         d.c.node(1).kill();
     }
 }
+
+/// `bytes` with the manifest replaced by `m` signed with `key` (or, with
+/// no key, keeping the old signature: a manifest changed after signing).
+fn with_manifest(
+    dir: &std::path::Path,
+    good: &[u8],
+    m: &vigil_update::Manifest,
+    key: Option<&std::path::Path>,
+) -> Vec<u8> {
+    let p = vigil_image::update::parse(good).unwrap();
+    match key {
+        Some(key) => {
+            let path = dir.join("resigned.vub");
+            std::fs::write(&path, vigil_image::update::unsigned(m, p.payload)).unwrap();
+            vigil_image::update::sign(&path, key).unwrap();
+            std::fs::read(&path).unwrap()
+        }
+        None => vigil_update::bundle::assemble(&m.encode(), p.signature, p.payload),
+    }
+}
+
+/// Every bad input an appliance meets on the network, on x86_64, served by
+/// Debian's nginx: a truncated download, a bundle for another board, a
+/// manifest changed after it was signed, a bundle bigger than the slot; a
+/// replayed (older) channel, and an expired one on a device whose clock a
+/// time server set. Each is refused with what was wrong, and the running
+/// slot and the boot environment stay as they were. Then the state
+/// partition fails its writes (QEMU's blkdebug: a worn or full flash): the
+/// install stops there, untouched again. With the flash whole, the same
+/// bundle installs, boots on trial and is kept.
+#[test]
+fn bad_bundles_channels_and_a_failing_state_partition_change_nothing_then_x86_64_updates() {
+    const X86: &str = "qemu-x86_64";
+    if !have_qemu(X86) || !vigil_tests::nginx::have_nginx() {
+        return;
+    }
+    let dir = vigil_tests::Cluster::empty("update-bad-keys").unwrap().dir.clone();
+    let (key, trusted) = release_key(&dir);
+    let v1 = release_image(X86, 1, &trusted);
+    let v2 = release_image(X86, 2, &trusted);
+    let web = vigil_tests::nginx::Nginx::start(&dir, None);
+    let good_path = web.www.join("v2.vub");
+    bundle(&v2, 2, 0, &key, &good_path);
+    let good = std::fs::read(&good_path).unwrap();
+    let m = vigil_image::update::parse(&good).unwrap().manifest;
+    let layout = vigil_image::disk::layout(&v1.board).unwrap();
+    let part = |name: &str| layout.iter().find(|p| p.name == name).unwrap().clone();
+
+    let mut bad: Vec<(&str, Vec<u8>, String)> = Vec::new();
+    bad.push((
+        "truncated.vub",
+        good[..good.len() / 2].to_vec(),
+        format!("bytes; the manifest says {}", m.payload_size),
+    ));
+    let mut other = m.clone();
+    other.board = "qemu-aarch64".into();
+    other.arch = "aarch64".into();
+    bad.push((
+        "other-board.vub",
+        with_manifest(&dir, &good, &other, Some(&key)),
+        "the bundle is for board qemu-aarch64; this is qemu-x86_64".into(),
+    ));
+    let mut changed = m.clone();
+    changed.security_version = 9;
+    bad.push((
+        "changed.vub",
+        with_manifest(&dir, &good, &changed, None),
+        "the signature does not match the manifest".into(),
+    ));
+    let slot = part(vigil_board::part::SLOT_B).size;
+    let mut big = m.clone();
+    big.payload_size = slot + (1 << 20);
+    big.chunks = vec![[0u8; 32]; big.payload_size.div_ceil(1 << 20) as usize];
+    bad.push((
+        "too-big.vub",
+        with_manifest(&dir, &good, &big, Some(&key)),
+        format!("the payload is {} bytes; the slot holds {slot}", big.payload_size),
+    ));
+    for (name, bytes, _) in &bad {
+        std::fs::write(web.www.join(name), bytes).unwrap();
+    }
+
+    // A time server on the switch (its clock is the host's); the bundles
+    // and the channel through QEMU's user network (eth1).
+    let base = format!("http://{}:{}", vigil_image::qemu::HOST_ADDR, web.port);
+    let channel = format!("{base}/channel.json");
+    let conf = format!(
+        "interface eth0 {{\n address 10.0.0.1/24\n}}\ninterface eth1 {{\n address 10.0.2.15/24\n}}\n\
+         vigil_defs {{\n time_server 10.0.0.11\n update_confirm_s 5\n update_channel {channel}\n update_poll_s 604800\n}}\n"
+    );
+    let mut d = disk_of(v1, "update-bad", &conf);
+    let ts = d
+        .c
+        .add(&vigil_tests::test_server_image(X86), |s| s.extra_cmdline = "vigil.name=ntp vigil.ip=10.0.0.11/24".into())
+        .unwrap();
+    d.c.node(ts).expect("test-server: ntp ready", BOOT_TIMEOUT).unwrap();
+    let before = env(&d.board, &d.disk);
+    let n = boot_with(&mut d, |s| s.user_net = true);
+    let node = d.c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    let time = node.command("show time", CMD).unwrap();
+    assert!(time.starts_with("time: synced from 10.0.0.11"), "{time}");
+    let show = show_update(node, "running");
+    assert!(show.starts_with("running  build 1 (0.1.0) in slot a\ntarget   slot b"), "{show}");
+    for (name, _, says) in &bad {
+        let url = format!("{base}/{name}");
+        node.command(&format!("update install {url}"), CMD).unwrap();
+        let line = node.expect(&format!("ERROR update: {url}: "), Duration::from_secs(60)).unwrap();
+        assert!(line.contains(says.as_str()), "{name}: {line}\nwanted: {says}");
+        assert!(line.contains("the running slot and the boot environment are untouched"), "{line}");
+        let show = show_update(node, "now      idle");
+        assert!(show.contains("now      idle") && show.starts_with("running  build 1 (0.1.0) in slot a"), "{show}");
+    }
+
+    // The channel: sequence 2 read, then sequence 1 put back (a replay).
+    let ch = &web.www;
+    vigil_image::channel::publish(ch, &key, &good_path, 0, 30, None).unwrap();
+    let old = dir.join("channel-1");
+    std::fs::create_dir_all(&old).unwrap();
+    for f in ["channel.json", "channel.json.minisig"] {
+        std::fs::copy(ch.join(f), old.join(f)).unwrap();
+    }
+    vigil_image::channel::publish(ch, &key, &good_path, 0, 30, None).unwrap();
+    node.command("update check", CMD).unwrap();
+    node.expect("update: channel 2: build 2 is rolling out to 0 % of the fleet", CMD).unwrap();
+    for f in ["channel.json", "channel.json.minisig"] {
+        std::fs::copy(old.join(f), ch.join(f)).unwrap();
+    }
+    node.command("update check", CMD).unwrap();
+    let line = node.expect(&format!("ERROR update: channel {channel}: "), CMD).unwrap();
+    assert!(line.contains("channel sequence 1 is older than 2, the newest this device accepted"), "{line}");
+    assert!(line.contains("nothing installed"), "{line}");
+    // Build 2 to everyone, in a channel that expires as it is published.
+    vigil_image::channel::publish(ch, &key, &good_path, 100, 0, None).unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    node.command("update check", CMD).unwrap();
+    let line = node.expect(&format!("ERROR update: channel {channel}: "), CMD).unwrap();
+    assert!(line.contains("the channel expired at "), "{line}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!node.console_text().contains("for this device: installing"), "an install started");
+    node.kill();
+    assert_eq!(env(&d.board, &d.disk), before, "the boot environment changed");
+    // Writes to the state partition's two records fail.
+    let state = part(vigil_board::part::STATE);
+    let good_url = format!("{base}/v2.vub");
+    let n = boot_with(&mut d, |s| {
+        s.user_net = true;
+        s.flash_write_errors = vec![state.offset, state.offset + vigil_update::state::RECORD as u64];
+    });
+    let node = d.c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    show_update(node, "running");
+    node.command(&format!("update install {good_url}"), CMD).unwrap();
+    let line = node.expect(&format!("ERROR update: {good_url}: "), Duration::from_secs(120)).unwrap();
+    assert!(line.contains("writing the update state: "), "{line}");
+    assert!(line.contains("the running slot and the boot environment are untouched"), "{line}");
+    let show = show_update(node, "now      idle");
+    assert!(!show.contains("trial    build 2"), "{show}");
+    node.kill();
+    assert_eq!(env(&d.board, &d.disk), before, "the boot environment changed");
+
+    // The flash whole again: installed, on trial, rebooted, kept.
+    let n = boot_with(&mut d, |s| s.user_net = true);
+    let node = d.c.node(n);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    show_update(node, "running");
+    let t = Instant::now();
+    node.command(&format!("update install {good_url}"), CMD).unwrap();
+    node.expect("update: build 2 (0.2.0) is on trial in slot b", Duration::from_secs(300)).unwrap();
+    node.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+    node.expect("update: build 2 (0.2.0) is installed and kept in slot b", Duration::from_secs(120)).unwrap();
+    eprintln!("x86_64 update over HTTP: install -> kept {:?}", t.elapsed());
+    let show = show_update(node, "running  build 2");
+    assert!(show.starts_with("running  build 2 (0.2.0) in slot b\ntarget   slot a"), "{show}");
+    node.kill();
+    assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::B));
+}

@@ -157,6 +157,17 @@ impl Updater {
         self.job.as_ref().is_some_and(|j| !j.is_finished())
     }
 
+    /// What the job does, for `show update` and for a command that has to
+    /// wait: idle only once its thread is done (its last line logged, its
+    /// report sent).
+    fn doing(&self) -> String {
+        if !self.busy() {
+            return "idle".into();
+        }
+        let doing = self.shown.lock().unwrap_or_else(|p| p.into_inner()).doing.clone();
+        if doing.is_empty() { "starting".into() } else { doing }
+    }
+
     /// What an install needs, cloned for its task.
     fn kit(&self) -> Result<Kit, String> {
         if let Some(b) = &self.broken {
@@ -191,7 +202,7 @@ impl Updater {
             None
         };
         if self.busy() {
-            warn!("update: an install is running; {source} not started");
+            warn!("update: busy ({}); {source} not started", self.doing());
             return;
         }
         let ready = self.kit().and_then(|kit| {
@@ -212,7 +223,7 @@ impl Updater {
     fn check(&mut self) {
         let Some(url) = self.config.as_ref().and_then(|c| c.global.updates.channel.clone()) else { return };
         if self.busy() {
-            info!("update: an install is running; the channel is asked later");
+            info!("update: busy ({}); the channel is asked later", self.doing());
             return;
         }
         match self.kit() {
@@ -314,8 +325,7 @@ impl Updater {
                 out.push(format!("last     {l}"));
             }
         }
-        let doing = self.shown.lock().unwrap_or_else(|p| p.into_inner()).doing.clone();
-        out.push(if doing.is_empty() { "now      idle".into() } else { format!("now      {doing}") });
+        out.push(format!("now      {}", self.doing()));
         out
     }
 }

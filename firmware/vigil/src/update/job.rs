@@ -115,7 +115,9 @@ impl Job {
                                         ));
                                         if written_since >= RECORD_EVERY {
                                             written_since = 0;
-                                            self.record(&inst, head.as_deref())?;
+                                            // The state cannot be written (a failing flash):
+                                            // the install stops, nothing boots it.
+                                            self.record(&inst, head.as_deref()).map_err(|e| self.failed(e))?;
                                         }
                                     }
                                     other => {
@@ -161,8 +163,14 @@ impl Job {
                             security_version: m.security_version,
                             slot: self.target,
                         });
-                        s.save()
-                    })?;
+                        let saved = s.save();
+                        if saved.is_err() {
+                            // Not recorded: nothing is on trial.
+                            s.state.trial = None;
+                        }
+                        saved
+                    })
+                    .map_err(|e| self.failed(e))?;
                     self.show(format!("build {} written; PID 1 checks it and puts it on trial", m.build));
                     let (tx, rx) = oneshot::channel();
                     *self.trial_reply.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);

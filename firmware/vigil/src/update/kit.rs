@@ -35,6 +35,7 @@ impl Kit {
     /// Installs from `src`; records and logs the outcome; reports it when
     /// the install came from the channel (`sequence`).
     pub async fn install(self, source: String, src: Source, sequence: Option<u64>) {
+        let _done = Done(self.shown.clone());
         let device = self.device();
         let job = Job {
             source: source.clone(),
@@ -49,7 +50,7 @@ impl Kit {
             up: self.up,
         };
         let result = job.run().await;
-        self.shown.lock().unwrap_or_else(|p| p.into_inner()).doing.clear();
+        self.shown.lock().unwrap_or_else(|p| p.into_inner()).doing = "recording the outcome".into();
         let (said, build) = match &result {
             Ok((text, build)) => (text.clone(), Some(*build)),
             Err(text) => (text.clone(), None),
@@ -72,12 +73,16 @@ impl Kit {
                 None => (Outcome::Failed, Some(said)),
             };
             let build = build.or_else(|| wanted_build(&source)).unwrap_or(0);
+            self.shown.lock().unwrap_or_else(|p| p.into_inner()).doing =
+                format!("reporting build {build}'s outcome to {to}");
             send_report(&to, &self.facts.board, &id, build, outcome, reason, seq).await;
         }
     }
 
     /// Reads the channel, decides, and installs when this device is in.
     pub async fn check(self, url: String) {
+        let _done = Done(self.shown.clone());
+        self.shown.lock().unwrap_or_else(|p| p.into_inner()).doing = format!("asking the channel {url}");
         let (seen, id) = {
             let st = self.store.lock().unwrap_or_else(|p| p.into_inner());
             (st.state.channel_seq, st.state.device_id.clone())
@@ -139,6 +144,16 @@ impl Kit {
             }
             Err(e) => warn!("update: channel {}: {e}", c.sequence),
         }
+    }
+}
+
+/// Clears what `show update` says the job does when the job ends, however
+/// it ends.
+struct Done(Arc<Mutex<Shown>>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).doing.clear();
     }
 }
 
