@@ -13,6 +13,44 @@ pub struct Client {
     pub mac: [u8; 6],
     pub ip: Ipv4Addr,
     seq: u16,
+    /// What ARP frames on the wire (gratuitous ones included) last said of
+    /// addresses, as a host's ARP cache learns them.
+    cache: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
+}
+
+/// What a client pinging an address saw over a while.
+#[derive(Debug, Default)]
+pub struct Watch {
+    pub sent: u32,
+    pub lost: u32,
+    /// Each time the address stopped answering: when (from the start) and
+    /// for how long (last reply before it to first reply after it).
+    pub outages: Vec<(Duration, Duration)>,
+    /// Each MAC that answered, from when.
+    pub owners: Vec<(Duration, [u8; 6])>,
+}
+
+impl Watch {
+    pub fn longest(&self) -> Duration {
+        self.outages.iter().map(|o| o.1).max().unwrap_or_default()
+    }
+
+    /// One line for a test's output.
+    pub fn summary(&self) -> String {
+        let outages: Vec<String> = self
+            .outages
+            .iter()
+            .map(|(at, len)| format!("{:.1} s at {:.1} s", len.as_secs_f64(), at.as_secs_f64()))
+            .collect();
+        format!(
+            "{} pings, {} lost; {} outages ({}); answered by {} MACs in turn",
+            self.sent,
+            self.lost,
+            self.outages.len(),
+            if outages.is_empty() { "none".into() } else { outages.join(", ") },
+            self.owners.len()
+        )
+    }
 }
 
 fn csum(b: &[u8]) -> u16 {
@@ -28,7 +66,7 @@ fn csum(b: &[u8]) -> u16 {
 
 impl Client {
     pub fn new(port: TapPort, mac: [u8; 6], ip: Ipv4Addr) -> Client {
-        Client { port, mac, ip, seq: 0 }
+        Client { port, mac, ip, seq: 0, cache: Default::default() }
     }
 
     fn arp_request(&self, target: Ipv4Addr) -> Vec<u8> {
@@ -42,8 +80,17 @@ impl Client {
         f
     }
 
-    /// Answers an ARP request for our address, if `f` is one.
-    fn answer_arp(&self, f: &[u8]) {
+    /// Answers an ARP request for our address, if `f` is one, and learns
+    /// the sender's address from any ARP frame.
+    fn answer_arp(&mut self, f: &[u8]) {
+        if f.len() >= 42 && f[12..14] == [0x08, 0x06] {
+            let ip = Ipv4Addr::new(f[28], f[29], f[30], f[31]);
+            let mut m = [0u8; 6];
+            m.copy_from_slice(&f[22..28]);
+            if ip != self.ip && ip != Ipv4Addr::UNSPECIFIED {
+                self.cache.insert(ip, m);
+            }
+        }
         if f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[20..22] == [0, 1] && f[38..42] == self.ip.octets() {
             let mut r = f[6..12].to_vec();
             r.extend_from_slice(&self.mac);
@@ -119,5 +166,50 @@ impl Client {
             }
         }
         Ok(false)
+    }
+
+    /// Pings `target` every `every` until `stop` is set, as a host with an
+    /// ARP cache does: it sends to the MAC it last learned (gratuitous ARPs
+    /// update it), and asks again after three echoes in a row go unanswered.
+    pub fn watch(&mut self, target: Ipv4Addr, every: Duration, stop: &std::sync::atomic::AtomicBool) -> Watch {
+        let start = Instant::now();
+        let mut w = Watch::default();
+        let mut last_reply: Option<Instant> = None;
+        let mut down_since: Option<Instant> = None;
+        let mut misses = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let t = Instant::now();
+            let mac = match self.cache.get(&target) {
+                Some(m) if misses < 3 => Some(*m),
+                _ => self.resolve(target, every).ok(),
+            };
+            w.sent += 1;
+            let ok = match mac {
+                Some(m) => self.ping(m, target, every).unwrap_or(false),
+                None => false,
+            };
+            if ok {
+                let m = mac.unwrap_or_default();
+                self.cache.insert(target, m);
+                if w.owners.last().is_none_or(|o| o.1 != m) {
+                    w.owners.push((t - start, m));
+                }
+                if down_since.take().is_some()
+                    && let Some(up) = last_reply
+                {
+                    w.outages.push((up - start, Instant::now() - up));
+                }
+                last_reply = Some(Instant::now());
+                misses = 0;
+            } else {
+                w.lost += 1;
+                misses += 1;
+                if down_since.is_none() && last_reply.is_some() {
+                    down_since = Some(t);
+                }
+            }
+            std::thread::sleep(every.saturating_sub(t.elapsed()));
+        }
+        w
     }
 }

@@ -173,6 +173,8 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
         d.c.add(&d.img, |s| {
             s.flash = Some(disk);
             s.boot_disk = true;
+            s.no_reboot = false;
+            s.user_net = true;
         })
         .unwrap()
     };
@@ -182,6 +184,16 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     node.expect("vrrp_instance VI_1: BACKUP -> MASTER", BOOT_TIMEOUT).unwrap();
+    // A client on the LAN pings the VIP through the whole rolling update.
+    let port = d.c.switch.attach("client", &d.c.dir.join("client.sock")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        let mut client =
+            vigil_tests::client::Client::new(port, [0x52, 0x54, 0, 0, 0, 0x99], "192.0.2.99".parse().unwrap());
+        std::thread::spawn(move || client.watch("192.0.2.100".parse().unwrap(), Duration::from_millis(100), &stop))
+    };
+    let node = d.c.node(n);
     let show = show_update(node, "cut      an install from");
     assert!(show.contains(&format!("cut      an install from {url} stopped at ")), "{show}");
     node.command(&format!("update install {url}"), CMD).unwrap();
@@ -197,6 +209,20 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     eprintln!("{}", resumed.trim());
     // Back on its priority 200, the updated master takes over again.
     d.c.node(b).expect("vrrp_instance VI_1: MASTER -> BACKUP", BOOT_TIMEOUT).unwrap();
+    // Then the backup: it holds no VIP, so it reboots at once.
+    let backup = d.c.node(b);
+    backup.command(&format!("update install {url}"), CMD).unwrap();
+    backup.expect("update: build 2 (0.2.0) is on trial in slot b", Duration::from_secs(300)).unwrap();
+    backup.expect("vigil: booting slot b (trial)", BOOT_TIMEOUT).unwrap();
+    backup.expect("update: build 2 (0.2.0) is installed and kept in slot b", Duration::from_secs(120)).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let w = watcher.join().unwrap();
+    eprintln!("VIP 192.0.2.100 through the rolling update of the pair: {}", w.summary());
+    assert!(w.sent > 100 && w.lost < w.sent, "{w:?}");
+    // The VIP moved from the master (node 3) to the backup (node 2) and
+    // back, and to nobody else.
+    let macs: Vec<[u8; 6]> = w.owners.iter().map(|o| o.1).collect();
+    assert_eq!(macs, vec![[0x52, 0x54, 0, 0, 0, 3], [0x52, 0x54, 0, 0, 0, 2], [0x52, 0x54, 0, 0, 0, 3]], "{w:?}");
     let log = web.requests("/v2.vub");
     assert!(log.iter().any(|l| l.contains("\" 206 ")), "no Range answer from nginx:\n{}", log.join("\n"));
     d.c.node(n).kill();
