@@ -13,7 +13,7 @@
 //! must come back to ready and is cut while vigil puts a slot on trial
 //! (one or two tries, so GRUB's rollbacks come too).
 //!
-//! `VIGIL_CUTS` (default 30 in the suite, 50 for the series: 8 of 25 on x86_64, the rest on arm64) and `VIGIL_SEED`
+//! `VIGIL_CUTS` (default 20 in the suite, 50 for the series: 8 of 25 on x86_64, the rest on arm64) and `VIGIL_SEED`
 //! (default: a new one each run, printed) choose the run; the figures are printed.
 
 use std::time::{Duration, Instant};
@@ -123,7 +123,7 @@ fn cuts_while_the_boot_environment_is_written_always_come_back_to_ready() {
     if !boards.iter().all(|b| have_qemu(b)) {
         return;
     }
-    let total: usize = std::env::var("VIGIL_CUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let total: usize = std::env::var("VIGIL_CUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     // A new seed each run (printed), so that runs add up to more cut points
     // than any one of them makes.
     let seed: u64 = std::env::var("VIGIL_SEED")
