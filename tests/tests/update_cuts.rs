@@ -101,13 +101,17 @@ fn cuts_through_an_update_always_come_back_to_ready_on_one_build() {
             node.kill();
             Some(3)
         } else {
-            if show.contains("cut      an install") {
+            let resuming = show.contains("cut      an install");
+            if resuming {
                 t.resumed += 1;
             }
             node.send_line("update install /dev/vdb").unwrap();
             match phase {
                 0 => {
-                    node.expect("update: /dev/vdb: build 2 (0.2.0)", CMD).unwrap_or_else(|e| panic!("{what}: {e:#}"));
+                    // Writing from the start or from where a cut left it.
+                    let says =
+                        if resuming { "update: resuming /dev/vdb at " } else { "update: /dev/vdb: build 2 (0.2.0)" };
+                    node.expect(says, CMD).unwrap_or_else(|e| panic!("{what}: {e:#}"));
                     std::thread::sleep(Duration::from_millis(rng.below(5000)));
                     node.kill();
                     Some(0)

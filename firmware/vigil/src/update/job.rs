@@ -57,9 +57,20 @@ impl Job {
         let cut = self.with_store(|s| s.state.install.clone()).filter(|i| i.source == *src && i.slot == self.target);
         let mut inst = match &cut {
             Some(c) => {
-                info!("update: resuming {src} at {} MiB", c.chunks_written);
-                Install::resume(self.device.clone(), self.keys.clone(), &c.head, c.chunks_written as usize)
-                    .map_err(|e| format!("{src}: {e}"))?
+                let inst = Install::resume(self.device.clone(), self.keys.clone(), &c.head, c.chunks_written as usize)
+                    .map_err(|e| format!("{src}: {e}"))?;
+                match inst.manifest() {
+                    Some(m) => info!(
+                        "update: resuming {src} at {} of {} MiB: build {} ({}) into slot {}",
+                        c.chunks_written,
+                        m.payload_size.div_ceil(1 << 20),
+                        m.build,
+                        m.version,
+                        slot_of(self.target)
+                    ),
+                    None => info!("update: resuming {src} at {} MiB", c.chunks_written),
+                }
+                inst
             }
             None => Install::new(self.device.clone(), self.keys.clone()),
         };
