@@ -129,14 +129,16 @@ fn import_conf(path: &Path) -> Config {
     imported.config
 }
 
-/// Applies what can be applied live: the hostname and the interfaces
-/// (`previous` says what vigil itself set up before). VRRP and IPVS attach
-/// here as they arrive.
-pub fn apply(previous: &Config, config: &Config) -> Result<(), String> {
+/// Applies what can be applied live: the hostname (when vigil owns the
+/// system: PID 1, not host mode, where the hostname is the host's and a
+/// network namespace does not isolate it) and the interfaces (`previous`
+/// says what vigil itself set up before). VRRP and IPVS attach here as they
+/// arrive.
+pub fn apply(previous: &Config, config: &Config, owns_system: bool) -> Result<(), String> {
     let mut problems = Vec::new();
     let want = config.global.hostname.as_str();
     let have = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    if want != have {
+    if owns_system && want != have {
         match nix::unistd::sethostname(want) {
             Ok(()) => info!("hostname set to {want}"),
             Err(e) => problems.push(format!("sethostname({want}): {e}")),

@@ -46,6 +46,8 @@ pub struct Appliance {
     applied: std::sync::Arc<Config>,
     location: String,
     registry: Registry,
+    /// PID 1 owns the system (hostname); host mode leaves it to the host.
+    mode: Mode,
 }
 
 impl Appliance {
@@ -77,7 +79,7 @@ impl Appliance {
                 let _ = tx.try_send(crate::supervise::Control::Heartbeats(config.global.supervision));
             }
         }
-        let applied = config::apply(&previous, &config);
+        let applied = config::apply(&previous, &config, self.mode == Mode::Pid1);
         let balanced = self.lb.borrow_mut().configure(&config).map_err(|e| format!("ipvs: {e}"));
         [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect()
     }
@@ -359,14 +361,20 @@ async fn event_loop(
     {
         b.modules_loaded().await;
     }
-    if let Err(e) = config::apply(&Config::default(), &running) {
+    if let Err(e) = config::apply(&Config::default(), &running, mode == Mode::Pid1) {
         error!("config: {e}");
     }
-    // The clock, before the daemons that log and check certificates.
+    // The clock, before the daemons that log and check certificates; in
+    // host mode it is the host's to keep.
     let time_status = crate::timesync::Status::default();
-    let servers: Vec<std::net::IpAddr> = running.global.time_servers.to_vec();
-    crate::timesync::at_boot(&servers, &time_status).await;
-    tokio::spawn(crate::timesync::run(servers, time_status.clone()));
+    match mode {
+        Mode::Pid1 => {
+            let servers: Vec<std::net::IpAddr> = running.global.time_servers.to_vec();
+            crate::timesync::at_boot(&servers, &time_status).await;
+            tokio::spawn(crate::timesync::run(servers, time_status.clone()));
+        }
+        Mode::Host => crate::timesync::host_keeps_it(&time_status),
+    }
     // The daemons, each a supervised child process; VRRP first: the first
     // advert should not wait for anything else.
     let mut supervision = crate::supervise::Children::default();
@@ -516,6 +524,7 @@ async fn event_loop(
         applied: shared,
         location: flash.location,
         registry,
+        mode,
     };
     let mut appliance = appliance;
     // The shell runs on a thread of its own: console work never holds up

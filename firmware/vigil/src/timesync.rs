@@ -97,6 +97,13 @@ pub fn show(status: &Status) -> String {
     text
 }
 
+/// Host mode: the clock is the host's (its own NTP daemon keeps it);
+/// vigil neither asks a server nor steps it.
+pub fn host_keeps_it(status: &Status) {
+    info!("time: host mode: the host keeps the clock");
+    *status.lock().unwrap_or_else(|p| p.into_inner()) = "time: host mode: the host keeps the clock".into();
+}
+
 /// The boot round: returns once the clock is set, or no server answered.
 pub async fn at_boot(servers: &[IpAddr], status: &Status) {
     if servers.is_empty() {

@@ -1,0 +1,91 @@
+//! `vigil run` on an ordinary host (here a network namespace): the control
+//! plane without the init duties. It must leave the host's hostname and
+//! clock alone (a network namespace does not isolate either), and a
+//! SIGTERM stops it: it resigns and exits, even with its console (stdin)
+//! open and silent, as under a service manager.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, wait_log};
+use vigil_tests::{firmware, is_root, require};
+
+const CONF: &str = "vigil_defs {\n hostname not-this-host\n time_server 127.0.0.1\n}\n\
+    vrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 7\n priority 100\n advert_int 0.2\n\
+    virtual_ipaddress {\n  203.0.113.100/24\n }\n}\n";
+
+/// vigil in `ns` in a UTS namespace of its own (so that, wrong, it would
+/// rename that namespace and not this machine), stdin open and silent.
+fn start(name: &str) -> (Netns, std::path::PathBuf, KillOnDrop) {
+    let dir = vigil_tests::test_dir(name);
+    let ns = Netns::fresh(name);
+    ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
+    for l in ["eth0", "peer0"] {
+        ip(&["-n", &ns, "link", "set", l, "up"]);
+    }
+    ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
+    let conf = dir.join("vigil.conf");
+    std::fs::write(&conf, CONF).unwrap();
+    let log = dir.join("vigil.log");
+    let child = Command::new("unshare")
+        .args(["--uts", "ip", "netns", "exec", &ns])
+        .arg(firmware(vigil_board::Arch::X86_64))
+        .args(["run", "--config"])
+        .arg(&conf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (ns, log, KillOnDrop(child))
+}
+
+#[test]
+fn host_mode_leaves_the_hostname_and_the_clock_alone() {
+    if !require(is_root(), "root (network and UTS namespaces)") {
+        return;
+    }
+    let (_ns, log, vigil) = start("host-mode-names");
+    let (_, _) = wait_log(&log, 0, "VI_1: BACKUP -> MASTER");
+    let pid = vigil.0.id().to_string();
+    let out = Command::new("nsenter").args(["-t", &pid, "--uts", "hostname"]).output().unwrap();
+    let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let ours = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    assert_eq!(theirs, ours, "host mode renamed the host");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("hostname set to"), "{text}");
+    assert!(text.contains("time: host mode: the host keeps the clock"), "{text}");
+    assert!(!text.contains("time: 127.0.0.1"), "host mode asked a time server:\n{text}");
+}
+
+#[test]
+fn sigterm_stops_host_mode_with_the_console_open() {
+    if !require(is_root(), "root (network and UTS namespaces)") {
+        return;
+    }
+    let (_ns, log, mut vigil) = start("host-mode-term");
+    let (_, vrrp) = wait_log(&log, 0, "supervise: vrrp child started (pid ");
+    let (_, checkers) = wait_log(&log, 0, "supervise: checkers child started (pid ");
+    let (at, _) = wait_log(&log, 0, "VI_1: BACKUP -> MASTER");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(vigil.0.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    wait_log(&log, at, "vigil: stopping");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = vigil.0.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.is_some(), "still running 10 s after it said it stops (stdin open):\n{text}");
+    assert!(status.unwrap().success(), "{status:?}\n{text}");
+    assert!(text.contains("VI_1: MASTER -> "), "it resigned first:\n{text}");
+    // Its children went with it (none left running, reparented).
+    for line in [vrrp, checkers] {
+        let pid = line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse::<u32>().ok()).unwrap();
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+        assert!(!alive, "{line}: still running");
+    }
+}
