@@ -89,3 +89,60 @@ fn sigterm_stops_host_mode_with_the_console_open() {
         assert!(!alive, "{line}: still running");
     }
 }
+
+/// Commits made while the VRRP child cannot take them (stopped: its socket
+/// fills and its supervisor waits) are not lost: once it runs again it
+/// runs the newest. (Each config went into a queue of four with
+/// `try_send`; when it was full the config was dropped, and as the running
+/// config had already been replaced, no later commit sent it again.)
+#[test]
+fn commits_while_the_vrrp_child_is_stopped_are_not_lost() {
+    use std::io::Write;
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("host-mode-commits");
+    let ns = Netns::fresh("host-mode-commits");
+    ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
+    for l in ["eth0", "peer0"] {
+        ip(&["-n", &ns, "link", "set", l, "up"]);
+    }
+    ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
+    let log = dir.join("vigil.log");
+    let mut vigil = KillOnDrop(
+        Command::new("unshare")
+            .args(["--uts", "ip", "netns", "exec", &ns])
+            .arg(firmware(vigil_board::Arch::X86_64))
+            .args(["run", "--flash"])
+            .arg(dir.join("flash.img"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = vigil.0.stdin.take().unwrap();
+    // Enough instances that a few configs fill the child's socket.
+    let mut conf = String::from("vigil_defs {\n heartbeat_limit_ms 60000\n}\n");
+    for i in 1..=150 {
+        conf += &format!(
+            "vrrp_instance VI_{i} {{\n interface eth0\n version 3\n virtual_router_id {i}\n priority 100\n advert_int 1\n\
+             virtual_ipaddress {{\n  10.77.{i}.1/24\n }}\n}}\n"
+        );
+    }
+    write!(stdin, "load keepalived\n{conf}end\ncommit\n").unwrap();
+    let (at, line) = wait_log(&log, 0, "supervise: vrrp child started (pid ");
+    let pid: i32 = line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()).unwrap();
+    let (at, _) = wait_log(&log, at, "vrrp_instance VI_150: on eth0");
+    // Stopped: it reads nothing more, and its socket fills.
+    let current = nix::unistd::Pid::from_raw(pid);
+    nix::sys::signal::kill(current, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    for k in 1..=30 {
+        writeln!(stdin, "set vrrp_instance VI_1 priority {}\ncommit", 100 + k).unwrap();
+    }
+    let (_, _) = wait_log(&log, at, "config: generation 31 committed");
+    nix::sys::signal::kill(current, nix::sys::signal::Signal::SIGCONT).unwrap();
+    wait_log(&log, at, "vrrp_instance VI_1: on eth0 from 203.0.113.1, vrid 1, priority 130");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("vrrp child started (pid").count(), 1, "the child was restarted:\n{text}");
+}

@@ -95,11 +95,13 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     assert!(!out.contains("error"), "{out}");
     let out = node.command("commit", CMD).unwrap();
     assert!(out.contains("written and applied"), "{out}");
-    // (The supervisors take it from the event loop a moment after the commit.)
+    let g = out.split("generation ").nth(1).and_then(|r| r.split(' ').next()).unwrap().to_string();
+    // (The supervisors take it from the config bus a moment after the
+    // commit, and say which generation they run.)
     let t = Instant::now();
     loop {
         let sup = node.command("show supervision", CMD).unwrap();
-        if sup.matches("(heartbeats every 500 ms, limit 3000 ms)").count() == 2 {
+        if sup.matches(&format!("(heartbeats every 500 ms, limit 3000 ms), config generation {g}")).count() == 2 {
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(5), "{sup}");

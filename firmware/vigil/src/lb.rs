@@ -198,9 +198,7 @@ pub struct Balancer {
     config: std::sync::Arc<Config>,
     generation: u64,
     health: Option<Health>,
-    /// The checkers child's supervisor: a new config restarts the checkers.
-    checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>,
-    /// The checkers have been given a config.
+    /// A config has been given.
     started: bool,
     /// The sync daemon vigil runs (MASTER or BACKUP), following VRRP.
     sync: Option<u32>,
@@ -208,34 +206,29 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    pub fn new(on_demand: Vec<OnDemand>, checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>) -> Balancer {
+    pub fn new(on_demand: Vec<OnDemand>) -> Balancer {
         Balancer {
             lb: Lb::new(on_demand),
             config: Default::default(),
             generation: 0,
             health: None,
-            checkers,
             started: false,
             sync: None,
             vrrp: Vec::new(),
         }
     }
 
-    /// A config to run: the table follows it at once; the checkers restart
-    /// only if the virtual servers changed (so their verdicts, and the
-    /// pools, survive any other commit).
-    pub fn configure(&mut self, config: &std::sync::Arc<Config>) -> Result<usize, String> {
-        let restart = !self.started || config.virtual_servers != self.config.virtual_servers;
-        self.config = std::sync::Arc::clone(config);
-        if restart {
-            self.generation += 1;
+    /// A config to run: the table follows it at once. `checkers`: the
+    /// generation at which the virtual servers last changed (the bus's);
+    /// the checkers restart with it, and the verdicts of an older one no
+    /// longer count (the pools, and the verdicts, survive any other commit).
+    pub fn configure(&mut self, config: &std::sync::Arc<Config>, checkers: u64) -> Result<usize, String> {
+        if !self.started || checkers != self.generation {
+            self.generation = checkers;
             self.health = None;
-            let m = crate::supervise::Control::Config { config: config.clone(), generation: self.generation };
-            if self.checkers.try_send(m).is_err() {
-                warn!("checkers: the supervisor did not take the new config");
-            }
             self.started = true;
         }
+        self.config = std::sync::Arc::clone(config);
         let applied = self.lb.apply(&self.config, self.health.as_ref());
         self.follow_vrrp();
         applied

@@ -5,6 +5,7 @@
 //! control plane without the init duties, so daemons can be tested in network
 //! namespaces.
 
+mod bus;
 mod checkers;
 mod child;
 mod clock;

@@ -9,6 +9,7 @@
 //! exponential backoff; past `CRASH_LOOP` restarts in `CRASH_WINDOW` it stops
 //! trying and reports it, and stops petting the watchdog, so the board resets.
 
+use crate::bus::{Part, Published, Subscriber};
 use crate::lb::Health;
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
@@ -87,26 +88,9 @@ pub enum Up {
     HandedOver(Vec<(String, bool)>),
 }
 
-/// What of a config the VRRP daemon runs: all but the virtual servers (with
-/// thousands of real servers, most of a config; neither the VRRP child nor
-/// its supervisor keeps a copy of them).
-pub fn vrrp_part(c: &Config) -> Arc<Config> {
-    Arc::new(Config {
-        global: c.global.clone(),
-        interfaces: c.interfaces.clone(),
-        vrrp_instances: c.vrrp_instances.clone(),
-        sync_groups: c.sync_groups.clone(),
-        virtual_servers: Default::default(),
-    })
-}
-
 /// From the event loop to a child's supervisor.
 #[derive(Debug)]
 pub enum Control {
-    /// Shared with the event loop (one copy however many hold it).
-    Config { config: Arc<Config>, generation: u64 },
-    /// New heartbeat settings (the child itself is left alone).
-    Heartbeats(vigil_config::Supervision),
     /// Stop the child; the sender waits for the reply.
     Shutdown(tokio::sync::oneshot::Sender<()>),
     /// A message for the child, with file descriptors it is given (sent on
@@ -179,6 +163,8 @@ pub struct Watched {
     pub failures: std::sync::atomic::AtomicU32,
     /// In a crash loop: no longer restarted.
     pub given_up: AtomicBool,
+    /// The config generation its supervisor last took from the bus.
+    pub applied: std::sync::atomic::AtomicU64,
 }
 
 impl Watched {
@@ -206,6 +192,8 @@ pub struct Reports {
 /// One supervised child across its restarts.
 struct Child {
     role: Role,
+    /// What it takes from the config bus.
+    part: Part,
     config: Arc<Config>,
     heartbeats: vigil_config::Supervision,
     generation: u64,
@@ -217,41 +205,36 @@ struct Child {
     sticky: Vec<Down>,
 }
 
-/// Supervises the `role` child for ever: `control` carries configs (the
-/// first one starts the child) and the shutdown from the event loop.
+/// Supervises the `role` child for ever: it runs its `part` of the newest
+/// config on the `bus`; `control` carries messages for it and the shutdown
+/// from the event loop.
 pub async fn supervise(
     role: Role,
+    part: Part,
+    mut bus: Subscriber,
     mut control: tokio::sync::mpsc::Receiver<Control>,
     reports: Reports,
     watched: Arc<Watched>,
 ) {
-    let name = role.name();
-    let mut early = Vec::new();
-    let (config, generation) = loop {
-        match control.recv().await {
-            Some(Control::Config { config, generation }) => break (config, generation),
-            Some(Control::Message { down, sticky: true, .. }) => early.push(down),
-            Some(Control::Message { .. }) => {}
-            // The config carries them.
-            Some(Control::Heartbeats(_)) => {}
-            Some(Control::Shutdown(done)) => {
-                let _ = done.send(());
-                return;
-            }
-            None => return,
-        }
+    let newest = bus.borrow_and_update().clone();
+    let mut child = Child {
+        role,
+        part,
+        config: part.take(&newest.config),
+        heartbeats: newest.config.global.supervision,
+        generation: part.generation(&newest),
+        last_health: None,
+        reports,
+        watched,
+        sticky: Vec::new(),
     };
-    let heartbeats = config.global.supervision;
-    let mut child =
-        Child { role, config, heartbeats, generation, last_health: None, reports, watched, sticky: Vec::new() };
-    for down in early {
-        child.keep(down, true);
-    }
+    child.watched.applied.store(newest.generation, Ordering::Relaxed);
+    let name = role.name();
     let mut restarts: Vec<Instant> = Vec::new();
     let mut backoff = Duration::ZERO;
     loop {
         let started = Instant::now();
-        let outcome = child.run_once(&mut control).await;
+        let outcome = child.run_once(&mut bus, &mut control).await;
         child.watched.healthy.store(false, Ordering::Relaxed);
         match outcome {
             Ended::Shutdown => return,
@@ -287,11 +270,13 @@ pub async fn supervise(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).clamp(BACKOFF_FIRST, BACKOFF_MAX);
-        // Configs that came meanwhile: the newest wins.
+        // The newest config, whatever came meanwhile.
+        if bus.has_changed().unwrap_or(false) {
+            let newest = bus.borrow_and_update().clone();
+            child.take(&newest);
+        }
         while let Ok(c) = control.try_recv() {
             match c {
-                Control::Config { config, generation } => child.set_config(config, generation),
-                Control::Heartbeats(h) => child.heartbeats = h,
                 Control::Shutdown(done) => {
                     let _ = done.send(());
                     return;
@@ -314,12 +299,19 @@ enum Ended {
 }
 
 impl Child {
-    fn set_config(&mut self, config: Arc<Config>, generation: u64) {
-        if generation != self.generation {
-            self.last_health = None;
+    /// Takes its part of a config from the bus; true if the part changed
+    /// (the running child is to be told).
+    fn take(&mut self, p: &Published) -> bool {
+        self.heartbeats = p.config.global.supervision;
+        self.watched.applied.store(p.generation, Ordering::Relaxed);
+        let generation = self.part.generation(p);
+        if generation == self.generation {
+            return false;
         }
-        self.config = config;
+        self.last_health = None;
+        self.config = self.part.take(&p.config);
         self.generation = generation;
+        true
     }
 
     /// `show supervision` for a running child.
@@ -390,7 +382,7 @@ impl Child {
         }
     }
 
-    async fn run_once(&mut self, control: &mut tokio::sync::mpsc::Receiver<Control>) -> Ended {
+    async fn run_once(&mut self, bus: &mut Subscriber, control: &mut tokio::sync::mpsc::Receiver<Control>) -> Ended {
         let name = self.role.name();
         let (ours, theirs) = match std::os::unix::net::UnixStream::pair() {
             Ok(p) => p,
@@ -466,6 +458,7 @@ impl Child {
         // meanwhile, and a healthy child must not pay for it.
         let mut unanswered: Option<Instant> = None;
         let far = Instant::now() + Duration::from_secs(86_400);
+        let mut bus_open = true;
         let (mut up_rx, reader) = spawn_reader::<Up>(rd);
         let outcome = loop {
             tokio::select! {
@@ -493,11 +486,26 @@ impl Child {
                         }
                     }
                 },
-                c = control.recv() => match c {
-                    Some(Control::Config { config, generation }) => {
-                        self.set_config(config.clone(), generation);
-                        let _ = send(&mut wr, &Down::Config { config, generation, resume: None }).await;
+                changed = bus.changed(), if bus_open => {
+                    if changed.is_err() {
+                        // PID 1 is going: its shutdown follows on `control`.
+                        bus_open = false;
+                        continue;
                     }
+                    let newest = bus.borrow_and_update().clone();
+                    let was = self.heartbeats;
+                    if self.take(&newest) {
+                        let down = Down::Config { config: self.config.clone(), generation: self.generation, resume: None };
+                        let _ = send(&mut wr, &down).await;
+                    }
+                    if self.heartbeats != was {
+                        (every, limit) = self.heartbeats();
+                        beat = heartbeat(every);
+                        info!("supervise: {name} heartbeats every {} ms, limit {} ms", every.as_millis(), limit.as_millis());
+                        self.set_running_line(pid);
+                    }
+                }
+                c = control.recv() => match c {
                     Some(Control::Message { down, fds, sticky }) => {
                         self.keep(down.clone(), sticky);
                         match fd_sock.as_ref() {
@@ -509,13 +517,6 @@ impl Child {
                             _ => {}
                         }
                         let _ = send(&mut wr, &down).await;
-                    }
-                    Some(Control::Heartbeats(h)) => {
-                        self.heartbeats = h;
-                        (every, limit) = self.heartbeats();
-                        beat = heartbeat(every);
-                        info!("supervise: {name} heartbeats every {} ms, limit {} ms", every.as_millis(), limit.as_millis());
-                        self.set_running_line(pid);
                     }
                     Some(Control::Shutdown(done)) => {
                         let _ = send(&mut wr, &Down::Shutdown).await;
@@ -554,12 +555,19 @@ impl Child {
 pub struct Children(Vec<(Role, Arc<Watched>)>);
 
 impl Children {
-    /// Starts `role`'s supervisor; its first config comes over the returned sender.
-    pub fn spawn(&mut self, role: Role, reports: Reports) -> tokio::sync::mpsc::Sender<Control> {
+    /// Starts `role`'s supervisor on its `part` of the bus's configs; the
+    /// returned sender carries messages for the child and the shutdown.
+    pub fn spawn(
+        &mut self,
+        role: Role,
+        part: Part,
+        bus: Subscriber,
+        reports: Reports,
+    ) -> tokio::sync::mpsc::Sender<Control> {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let watched = Arc::new(Watched::default());
         self.0.push((role, watched.clone()));
-        tokio::spawn(supervise(role, rx, reports, watched));
+        tokio::spawn(supervise(role, part, bus, rx, reports, watched));
         tx
     }
 
@@ -568,14 +576,18 @@ impl Children {
         self.0.iter().all(|(_, w)| w.healthy.load(Ordering::Relaxed))
     }
 
-    /// `show supervision`: each child's state, and the CPU time a running
-    /// one has used.
+    /// `show supervision`: each child's state; for a running one, the
+    /// config generation it runs (the newest its supervisor took from the
+    /// bus) and the CPU time and memory it has used.
     pub fn show(&self) -> String {
         self.0
             .iter()
             .map(|(_, w)| {
-                let line = w.line.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let mut line = w.line.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let pid = w.pid.load(Ordering::Relaxed);
+                if line.contains("running, pid") {
+                    line.push_str(&format!(", config generation {}", w.applied.load(Ordering::Relaxed)));
+                }
                 match (cpu_seconds(pid), peak_rss_kib(pid)) {
                     (Some(cpu), Some(kib)) if line.contains("running, pid") => {
                         format!("{line}, cpu {cpu:.2} s, peak rss {kib} KiB")

@@ -25,14 +25,11 @@ pub enum Mode {
 /// What the shell reaches the appliance through.
 pub struct Appliance {
     store: Option<Store<FileFlash>>,
-    /// The VRRP daemon: new configs go here.
-    vrrp: tokio::sync::mpsc::Sender<crate::supervise::Control>,
+    /// Each applied config, published once: the supervisors of the VRRP
+    /// child, the checkers and the updater take their parts from it.
+    bus: crate::bus::Bus,
     /// The watchdog settings, to the event loop that owns the device.
     watchdog: tokio::sync::watch::Sender<vigil_config::Watchdog>,
-    /// The checkers' supervisor (configs go through the balancer).
-    checkers: tokio::sync::mpsc::Sender<crate::supervise::Control>,
-    /// The updater (its channel, window and key), on a board with slots.
-    updater: Option<tokio::sync::mpsc::Sender<crate::supervise::Control>>,
     /// IPVS and the checkers: new configs are reconciled into the kernel's table.
     lb: std::rc::Rc<std::cell::RefCell<crate::lb::Balancer>>,
     /// The supervised daemons (`debug kill` in test builds).
@@ -51,36 +48,17 @@ pub struct Appliance {
 }
 
 impl Appliance {
-    /// Makes `config` (generation `g`) the running one: the VRRP child, the
-    /// watchdog, the children's heartbeats, the hostname and interfaces,
-    /// IPVS and the checkers. Returns what could not be applied.
+    /// Makes `config` (generation `g`) the running one: on the bus for the
+    /// children (VRRP, checkers, updater) and their heartbeats; the
+    /// watchdog, the hostname and interfaces, IPVS. Returns what could not
+    /// be applied.
     fn apply_live(&mut self, config: std::sync::Arc<Config>, g: u64) -> Vec<String> {
         let previous = std::mem::replace(&mut self.applied, config.clone());
-        if (previous.vrrp_instances != config.vrrp_instances || previous.sync_groups != config.sync_groups)
-            && self
-                .vrrp
-                .try_send(crate::supervise::Control::Config {
-                    config: crate::supervise::vrrp_part(&config),
-                    generation: g,
-                })
-                .is_err()
-        {
-            warn!("vrrp: the daemon did not take the new config");
-        }
+        self.bus.publish(config.clone(), g);
         self.watchdog.send_if_modified(|w| std::mem::replace(w, config.global.watchdog.clone()) != *w);
-        if previous.global.updates != config.global.updates
-            && let Some(tx) = &self.updater
-            && tx.try_send(crate::supervise::Control::Config { config: config.clone(), generation: g }).is_err()
-        {
-            warn!("update: the updater did not take the new config");
-        }
-        if previous.global.supervision != config.global.supervision {
-            for tx in [&self.vrrp, &self.checkers] {
-                let _ = tx.try_send(crate::supervise::Control::Heartbeats(config.global.supervision));
-            }
-        }
         let applied = config::apply(&previous, &config, self.mode == Mode::Pid1);
-        let balanced = self.lb.borrow_mut().configure(&config).map_err(|e| format!("ipvs: {e}"));
+        let checkers = crate::bus::Part::Checkers.generation(&self.bus.newest());
+        let balanced = self.lb.borrow_mut().configure(&config, checkers).map_err(|e| format!("ipvs: {e}"));
         [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect()
     }
 }
@@ -381,8 +359,12 @@ async fn event_loop(
     let vrrp_status = crate::vrrp::Status::default();
     let (handed_over_tx, mut handed_over) = tokio::sync::mpsc::unbounded_channel::<Vec<(String, bool)>>();
     let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
+    let shared = std::sync::Arc::new(running.clone());
+    let bus = crate::bus::Bus::new(shared.clone());
     let vrrp_tx = supervision.spawn(
         crate::supervise::Role::Vrrp,
+        crate::bus::Part::Vrrp,
+        bus.subscribe(),
         crate::supervise::Reports {
             status: vrrp_status.clone(),
             states: Some(states_tx),
@@ -392,10 +374,6 @@ async fn event_loop(
             handed_over: Some(handed_over_tx),
         },
     );
-    let first = crate::supervise::Control::Config { config: crate::supervise::vrrp_part(&running), generation: 0 };
-    if vrrp_tx.send(first).await.is_err() {
-        error!("vrrp: the supervisor is gone");
-    }
     // Its supervisor starts the child now. The rest of the modules load
     // once VRRP has taken its first state (a master has sent its first
     // advert by then), or after a second: under emulation, module loading
@@ -420,8 +398,12 @@ async fn event_loop(
     let (watchdog_tx, mut watchdog_rx) = tokio::sync::watch::channel(running.global.watchdog.clone());
     let checker_status = crate::checkers::Status::default();
     let (health_tx, mut health) = tokio::sync::watch::channel(crate::lb::Health::default());
-    let checkers_tx = supervision.spawn(
+    // Held for the loop's life: when it is dropped the supervisor stops the
+    // checkers (configs come over the bus).
+    let _checkers_control = supervision.spawn(
         crate::supervise::Role::Checkers,
+        crate::bus::Part::Checkers,
+        bus.subscribe(),
         crate::supervise::Reports {
             status: checker_status.clone(),
             states: None,
@@ -441,6 +423,8 @@ async fn event_loop(
         (Mode::Pid1, Some(Ok((slot_part, state_part)))) => {
             let tx = supervision.spawn(
                 crate::supervise::Role::Updater,
+                crate::bus::Part::Updates,
+                bus.subscribe(),
                 crate::supervise::Reports {
                     status: update_status.clone(),
                     states: None,
@@ -450,9 +434,6 @@ async fn event_loop(
                     handed_over: None,
                 },
             );
-            let _ = tx
-                .send(crate::supervise::Control::Config { config: std::sync::Arc::new(running.clone()), generation: 0 })
-                .await;
             let facts = crate::update::facts(board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
             tell_updater(Some(&tx), facts).await;
             Some(tx)
@@ -471,11 +452,9 @@ async fn event_loop(
     };
     let (verified_tx, mut verified) =
         tokio::sync::mpsc::unbounded_channel::<(u8, Result<vigil_update::Manifest, String>)>();
-    let balancer =
-        crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default(), checkers_tx.clone());
+    let balancer = crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
     let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
-    let shared = std::sync::Arc::new(running.clone());
-    if let Err(e) = lb.borrow_mut().configure(&shared) {
+    if let Err(e) = lb.borrow_mut().configure(&shared, crate::bus::Part::Checkers.generation(&bus.newest())) {
         error!("ipvs: {e}");
     }
     let update_board = board.clone();
@@ -514,10 +493,8 @@ async fn event_loop(
     let resign = vrrp_tx.clone();
     let appliance = Appliance {
         store: flash.store,
-        vrrp: vrrp_tx,
+        bus,
         watchdog: watchdog_tx,
-        checkers: checkers_tx,
-        updater: updater_tx.clone(),
         lb: lb.clone(),
         supervision: supervision.clone(),
         slots: slots.clone(),
