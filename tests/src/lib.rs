@@ -105,15 +105,22 @@ pub fn flash_image(board: &str, dir: &std::path::Path) -> PathBuf {
     path
 }
 
-/// A board's image with a firmware that has the test-only console commands
-/// (`debug stall`), built once per test process.
+/// The static firmware with the test-only console commands (`debug stall`,
+/// `debug kill`), built once per test process.
+pub fn debug_firmware(arch: Arch) -> PathBuf {
+    static BUILT: OnceLock<Mutex<Vec<(Arch, PathBuf)>>> = OnceLock::new();
+    once(&BUILT, arch, || {
+        vigil_image::build::static_binary_with(arch, "vigil", "vigil-debug", &["debug-commands"]).expect("firmware")
+    })
+}
+
+/// A board's image with that firmware, built once per test process.
 pub fn debug_image(board: &str) -> Image {
     static BUILT: OnceLock<Mutex<Vec<(String, Image)>>> = OnceLock::new();
     once(&BUILT, board.to_string(), || {
         let b = vigil_image::load_board(board).expect("board");
-        let bin = vigil_image::build::static_binary_with(b.arch, "vigil", "vigil-debug", &["debug-commands"])
-            .expect("firmware");
-        vigil_image::build::build_image_as(&b, &bin, &format!("{board}-debug"), &[]).expect("debug image")
+        vigil_image::build::build_image_as(&b, &debug_firmware(b.arch), &format!("{board}-debug"), &[])
+            .expect("debug image")
     })
 }
 

@@ -146,3 +146,64 @@ fn commits_while_the_vrrp_child_is_stopped_are_not_lost() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("vrrp child started (pid").count(), 1, "the child was restarted:\n{text}");
 }
+
+/// PID 1's loop held up (`debug stall 3`, as a long commit holds it: an
+/// fsync, a big IPVS reconcile) longer than the heartbeat limit: the
+/// children answered meanwhile, and none is killed for it. (The deadline
+/// fired as the loop came back, before the answers waiting in the
+/// children's sockets were read.)
+#[test]
+fn a_held_up_event_loop_does_not_kill_healthy_children() {
+    use std::io::Write;
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("host-mode-held");
+    let ns = Netns::fresh("host-mode-held");
+    ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
+    for l in ["eth0", "peer0"] {
+        ip(&["-n", &ns, "link", "set", l, "up"]);
+    }
+    ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
+    let log = dir.join("vigil.log");
+    let mut vigil = KillOnDrop(
+        Command::new("unshare")
+            .args(["--uts", "ip", "netns", "exec", &ns])
+            .arg(vigil_tests::debug_firmware(vigil_board::Arch::X86_64))
+            .args(["run", "--flash"])
+            .arg(dir.join("flash.img"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = vigil.0.stdin.take().unwrap();
+    let conf = "vigil_defs {\n heartbeat_ms 100\n heartbeat_limit_ms 1000\n}\n\
+        vrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 9\n priority 100\n advert_int 0.2\n\
+        virtual_ipaddress {\n  203.0.113.100/24\n }\n}\n";
+    write!(stdin, "load keepalived\n{conf}end\ncommit\n").unwrap();
+    let (_, line) = wait_log(&log, 0, "supervise: vrrp child started (pid ");
+    let pid: i32 = line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()).unwrap();
+    let child = nix::unistd::Pid::from_raw(pid);
+    let (mut at, _) = wait_log(&log, 0, "supervise: vrrp heartbeats every 100 ms, limit 1000 ms");
+    // Each round: the child stops answering for a moment (so that a
+    // heartbeat is outstanding when the loop is held), the loop is held
+    // 3 s, and the child answers during it.
+    use nix::sys::signal::{Signal, kill};
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = kill(child, Signal::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(250));
+        writeln!(stdin, "debug stall 3").unwrap();
+        at = wait_log(&log, at, "debug stall 3: the event loop stops for 3 s").0;
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = kill(child, Signal::SIGCONT);
+        // (What the command prints goes to the console, not the log.)
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("missed its heartbeats"), "a healthy child was killed:\n{text}");
+    assert_eq!(text.matches("vrrp child started (pid").count(), 1, "{text}");
+}

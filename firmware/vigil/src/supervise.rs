@@ -288,6 +288,27 @@ pub async fn supervise(
     }
 }
 
+/// Whether a heartbeat's answer is among what the child's reader has, or
+/// gets once the runtime has polled the sockets (two turns); the rest is
+/// reported. A closed socket counts as no answer (its exit says why).
+async fn answered_meanwhile(
+    up_rx: &mut tokio::sync::mpsc::UnboundedReceiver<std::io::Result<Up>>,
+    mut report: impl FnMut(Up),
+) -> bool {
+    let mut answered = false;
+    for _ in 0..2 {
+        tokio::task::yield_now().await;
+        while let Ok(m) = up_rx.try_recv() {
+            match m {
+                Ok(Up::Pong(_)) => answered = true,
+                Ok(m) => report(m),
+                Err(_) => return false,
+            }
+        }
+    }
+    answered
+}
+
 /// How a child ended, as its reaper told (or not).
 fn how_it_ended(exit: Result<crate::reap::Exit, tokio::sync::oneshot::error::RecvError>) -> String {
     exit.map_or_else(|_| "ended".to_string(), |e| e.to_string())
@@ -469,6 +490,14 @@ impl Child {
                     unanswered.get_or_insert_with(Instant::now);
                 }
                 _ = tokio::time::sleep_until(unanswered.map_or(far, |t| t + limit).into()) => {
+                    // If this loop was held up (a long commit on PID 1's
+                    // thread), the deadline fires as it comes back, before
+                    // the answers the child sent meanwhile are read: read
+                    // what is there first.
+                    if answered_meanwhile(&mut up_rx, |m| self.report(m)).await {
+                        unanswered = None;
+                        continue;
+                    }
                     kill();
                     break Ended::Failed(format!("missed its heartbeats for {} ms; killed", limit.as_millis()));
                 }

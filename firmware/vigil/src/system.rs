@@ -131,18 +131,27 @@ impl vigil_shell::session::System for Appliance {
     fn status_topics(&self) -> Vec<String> {
         self.registry.topics()
     }
-    /// `debug stall`: PID 1 stops turning its event loop (the watchdog test);
+    /// `debug stall [SECONDS]`: PID 1 stops turning its event loop (for
+    /// good: the watchdog test; or for a while, as a long commit would);
     /// `debug kill`: a child dies; `debug trial`: a slot on trial at the
     /// next boot (the updater's last step, for the boot tests).
     #[cfg(feature = "debug-commands")]
     fn debug(&mut self, args: &[String]) -> Option<String> {
         match args.first().map(String::as_str) {
-            Some("stall") => {
-                warn!("debug stall: the event loop stops here; the watchdog should reset the board");
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600));
+            Some("stall") => match args.get(1).and_then(|s| s.parse::<u64>().ok()) {
+                // As a long commit (fsync, a big IPVS reconcile) would.
+                Some(secs) => {
+                    warn!("debug stall {secs}: the event loop stops for {secs} s");
+                    std::thread::sleep(Duration::from_secs(secs.min(60)));
+                    Some(format!("debug: the event loop was held {secs} s"))
                 }
-            }
+                None => {
+                    warn!("debug stall: the event loop stops here; the watchdog should reset the board");
+                    loop {
+                        std::thread::sleep(Duration::from_secs(3600));
+                    }
+                }
+            },
             Some("kill") => {
                 let role = args.get(1).and_then(|r| crate::supervise::Role::parse(r));
                 let Some(pid) = role.and_then(|r| self.supervision.pid(r)) else {
@@ -169,7 +178,7 @@ impl vigil_shell::session::System for Appliance {
                     Ok(text) | Err(text) => format!("debug: {text}"),
                 })
             }
-            _ => Some("debug: stall | kill vrrp|checkers [KILL|STOP] | trial a|b TRIES".into()),
+            _ => Some("debug: stall [SECONDS] | kill vrrp|checkers [KILL|STOP] | trial a|b TRIES".into()),
         }
     }
 
