@@ -217,3 +217,58 @@ pub fn wait_log(log: &std::path::Path, after: usize, needle: &str) -> (usize, St
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// One ARP frame seen on the wire: when, the sender's MAC and address.
+#[derive(Debug, Clone)]
+pub struct Arp {
+    pub at: std::time::SystemTime,
+    pub mac: [u8; 6],
+    pub ip: std::net::Ipv4Addr,
+}
+
+/// Captures the ARP frames in namespace `ns` for `span`, on a thread of its
+/// own (it enters the namespace); returns once the socket is open.
+pub fn capture_arp(ns: &str, span: Duration) -> std::thread::JoinHandle<Vec<Arp>> {
+    let path = format!("/var/run/netns/{ns}");
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let proto = socket2::Protocol::from(i32::from(0x0806u16.to_be()));
+        let s = socket2::Socket::new(socket2::Domain::PACKET, socket2::Type::RAW, Some(proto)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        ready_tx.send(()).unwrap();
+        let mut seen = Vec::new();
+        let end = Instant::now() + span;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1514];
+        while Instant::now() < end {
+            let Ok(n) = s.recv(&mut buf) else { continue };
+            // SAFETY: recv initialised the first n bytes.
+            let f: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+            if f.len() >= 42 && f[12..14] == [0x08, 0x06] {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&f[22..28]);
+                seen.push(Arp {
+                    at: std::time::SystemTime::now(),
+                    mac,
+                    ip: std::net::Ipv4Addr::new(f[28], f[29], f[30], f[31]),
+                });
+            }
+        }
+        seen
+    });
+    ready.recv().unwrap();
+    h
+}
+
+/// An interface's MAC address in namespace `ns`.
+pub fn mac_of(ns: &str, iface: &str) -> [u8; 6] {
+    let out = Command::new("ip").args(["-n", ns, "-o", "link", "show", iface]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text.split("link/ether ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap();
+    let mut mac = [0u8; 6];
+    for (m, h) in mac.iter_mut().zip(hex.split(':')) {
+        *m = u8::from_str_radix(h, 16).unwrap();
+    }
+    mac
+}

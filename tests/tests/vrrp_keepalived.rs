@@ -153,3 +153,31 @@ fn vigil_preempts_keepalived_unless_nopreempt() {
     std::thread::sleep(Duration::from_secs(3));
     assert!(p.has_vip(&p.ka.clone()) && !p.has_vip(&p.vg.clone()), "nopreempt: keepalived stays master");
 }
+
+/// A master that falls back to backup (keepalived joins with a higher
+/// priority and preempts it) stops announcing the VIP at once: its burst of
+/// gratuitous ARPs (50, 100 ms apart here) used to run on for the rest of
+/// its 5 s, telling the LAN the VIP was at vigil's MAC while keepalived
+/// held it.
+#[test]
+fn a_master_that_falls_back_stops_announcing_the_vip() {
+    use vigil_tests::vrrp_pair::{VIP, capture_arp, mac_of, wait_log};
+    let Some(mut p) = Pair::new("vrrp-garp") else { return };
+    p.extra[1] = " garp_master_repeat 50\n garp_interval 0.1\n".to_string();
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    let vigil_mac = mac_of(&vg, "vk-b");
+    // Built before the capture's clock starts (the first test to ask builds it).
+    vigil_tests::firmware(vigil_board::Arch::X86_64);
+    let cap = capture_arp(&ka, Duration::from_secs(7));
+    p.vigil(3, 100, "0.2");
+    p.wait_vip(&vg, Duration::from_secs(5));
+    p.keepalived(3, 200, "0.2");
+    wait_log(&p.dir.join("vigil.log"), 0, "VI_1: MASTER -> BACKUP");
+    let fell = std::time::SystemTime::now();
+    let arps = cap.join().unwrap();
+    let vip: std::net::Ipv4Addr = VIP.parse().unwrap();
+    let ours: Vec<_> = arps.iter().filter(|a| a.mac == vigil_mac && a.ip == vip).collect();
+    assert!(ours.iter().any(|a| a.at < fell), "vigil announced the VIP while master: {arps:?}");
+    let late = ours.iter().filter(|a| a.at > fell + Duration::from_millis(100)).count();
+    assert_eq!(late, 0, "{late} gratuitous ARPs for the VIP from vigil after it fell back to backup");
+}

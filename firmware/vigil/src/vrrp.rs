@@ -45,6 +45,18 @@ struct Running {
     drop_log: RateLimit,
     /// Its first virtual address was up when it started (a restart).
     resume: bool,
+    /// The rest of a burst of gratuitous ARPs / unsolicited NAs spaced by
+    /// `garp_interval`: stopped when the instance leaves MASTER (a backup
+    /// announcing the VIP from its MAC sends the LAN's traffic astray).
+    announcing: Option<tokio::task::AbortHandle>,
+}
+
+impl Running {
+    fn stop_announcing(&mut self) {
+        if let Some(a) = self.announcing.take() {
+            a.abort();
+        }
+    }
 }
 
 /// At most `BURST` log lines per `WINDOW`; what is held back is counted and
@@ -718,6 +730,7 @@ fn start(v: &VrrpInstance, snap: &Snapshot) -> Result<Running, String> {
         vmac,
         drop_log: RateLimit::default(),
         resume,
+        announcing: None,
     })
 }
 
@@ -845,11 +858,15 @@ fn act(r: &mut Running, no_accept: &mut crate::nft::NoAccept, cheap: bool) -> Ve
                 addresses(r, true);
             }
             Action::RemoveAddresses => {
+                r.stop_announcing();
                 addresses(r, false);
                 guard(r, no_accept, false);
             }
             Action::Announce => announce(r),
             Action::StateChange { from, to } => {
+                if to != State::Master {
+                    r.stop_announcing();
+                }
                 info!("vrrp_instance {}: {} -> {}", r.name, state_name(from), state_name(to));
                 run_notify(&r.conf.notify, &r.name, "INSTANCE", to, Some(r.vrrp.priority()));
                 moved.push(to);
@@ -1050,8 +1067,11 @@ fn announce(r: &mut Running) {
             }
         }
     } else {
-        // `garp_interval` between rounds: the rest of the burst runs beside the daemon.
-        tokio::spawn(async move {
+        // `garp_interval` between rounds: the rest of the burst runs beside
+        // the daemon, until the instance leaves MASTER; a new burst
+        // replaces the one running.
+        r.stop_announcing();
+        let burst = tokio::spawn(async move {
             for n in 0..repeat {
                 if n > 0 {
                     tokio::time::sleep(gap).await;
@@ -1061,6 +1081,7 @@ fn announce(r: &mut Running) {
                 }
             }
         });
+        r.announcing = Some(burst.abort_handle());
     }
 }
 
