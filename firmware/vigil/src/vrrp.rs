@@ -823,8 +823,18 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
     match parsed {
         Ok(repr) if repr.vrid != r.conf.virtual_router_id => {} // another router's instance
         Ok(repr) => {
+            let answered = r.vrrp.stats.lower_priority_answered;
             if let Err(why) = r.vrrp.handle_advert(Instant::now(), src, &repr) {
                 log_drop(r, format_args!("advert from {src} dropped: {why:?}"));
+            } else if r.vrrp.stats.lower_priority_answered != answered {
+                log_drop(
+                    r,
+                    format_args!(
+                        "advert from {src} with lower priority {} (ours {}): another master; answered with an advert and an announcement of the addresses",
+                        repr.priority,
+                        r.vrrp.priority()
+                    ),
+                );
             }
         }
         Err(e) => {

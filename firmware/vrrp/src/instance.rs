@@ -80,6 +80,12 @@ pub struct Stats {
     pub priority_zero_received: u64,
     pub address_list_mismatch: u64,
     pub became_master: u64,
+    /// Adverts from a lower-priority master answered (a split brain
+    /// healing: see [`Instance::handle_advert`]).
+    pub lower_priority_answered: u64,
+    /// Adverts that called for an answer (priority 0, a lower-priority
+    /// master) when one had just been sent: not answered again.
+    pub answers_limited: u64,
 }
 
 pub struct Instance {
@@ -95,6 +101,8 @@ pub struct Instance {
     /// Another member of this instance's sync group is in FAULT.
     group_fault: bool,
     actions: VecDeque<Action>,
+    /// When a master last answered an advert out of turn.
+    answered: Option<Instant>,
     pub stats: Stats,
 }
 
@@ -116,6 +124,7 @@ impl Instance {
             link_up: true,
             group_fault: false,
             actions: VecDeque::new(),
+            answered: None,
             stats: Stats::default(),
         }
     }
@@ -340,8 +349,13 @@ impl Instance {
             }
             State::Master => {
                 if adv.priority == 0 {
-                    self.send(self.cfg.priority);
-                    self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
+                    // RFC 5798 6.4.3: answer at once, so that backups do not
+                    // take over after Skew_Time (rate-limited: a flood of
+                    // them is not answered one for one).
+                    if self.may_answer(now) {
+                        self.send(self.cfg.priority);
+                        self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
+                    }
                 } else if adv.priority > self.cfg.priority
                     || (adv.priority == self.cfg.priority && ip_greater(src, self.cfg.primary))
                 {
@@ -349,12 +363,31 @@ impl Instance {
                         self.master_adver_interval_cs = adv.interval_cs.max(1);
                     }
                     self.become_backup(now);
+                } else if self.may_answer(now) {
+                    // Another master, lower: a split brain healing. It backs
+                    // off once it hears us; hosts that learnt its MAC for the
+                    // addresses meanwhile are told ours at once (keepalived
+                    // does the same), not when their caches expire.
+                    self.stats.lower_priority_answered += 1;
+                    self.send(self.cfg.priority);
+                    self.actions.push_back(Action::Announce);
+                    self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
                 }
-                // else: we are the better master; it will hear us and back off.
             }
             State::Initialize | State::Fault => {}
         }
         Ok(())
+    }
+
+    /// At most one answer out of turn per quarter advertisement interval.
+    fn may_answer(&mut self, now: Instant) -> bool {
+        let gap = cs(u32::from(self.cfg.advert_int_cs)) / 4;
+        if self.answered.is_some_and(|t| now < t + gap) {
+            self.stats.answers_limited += 1;
+            return false;
+        }
+        self.answered = Some(now);
+        true
     }
 
     fn check(&self, adv: &Repr) -> Result<(), Dropped> {

@@ -388,3 +388,60 @@ fn adverts_for_other_addresses_are_dropped_unless_from_the_owner() {
     j.start(now);
     assert_eq!(j.handle_advert(now, src, &adv(255, &["10.9.9.9"])), Ok(()));
 }
+
+fn actions(i: &mut Instance) -> Vec<Action> {
+    std::iter::from_fn(|| i.poll_action()).collect()
+}
+
+fn master(version: u8, priority: u8) -> (Instance, Instant) {
+    let t0 = Instant::now();
+    let mut i = Instance::new(cfg(version, priority, "10.0.0.2"));
+    i.start(t0);
+    let now = t0 + i.master_down_interval();
+    i.handle_timeout(now);
+    assert_eq!(i.state(), State::Master);
+    actions(&mut i);
+    (i, now)
+}
+
+fn advert(priority: u8) -> Repr {
+    Repr { version: 3, vrid: 51, priority, interval_cs: 100, addrs: vec![ip("10.0.0.100")], auth: None }
+}
+
+/// After a split brain heals, the master hears the other side's (lower
+/// priority) adverts: like keepalived, it answers with its own advert and a
+/// gratuitous ARP / NA burst, so that hosts that learnt the other side's
+/// MAC for the VIP come back at once instead of when their cache expires.
+#[test]
+fn a_master_answers_a_lower_priority_master_with_an_advert_and_an_announcement() {
+    let (mut i, now) = master(3, 150);
+    i.handle_advert(now, ip("10.0.0.3"), &advert(100)).unwrap();
+    let a = actions(&mut i);
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert!(matches!(&a[0], Action::Send(r) if r.priority == 150), "{a:?}");
+    assert_eq!(a[1], Action::Announce);
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(i.stats.lower_priority_answered, 1);
+    // The next regular advert is a full interval after the answer.
+    assert_eq!(i.poll_timeout(), Some(now + Duration::from_secs(1)));
+}
+
+/// RFC 5798 6.4.3: a master that hears priority 0 sends an advert at once.
+/// A flood of them is answered at most once per quarter interval.
+#[test]
+fn answers_to_a_flood_of_priority_zero_adverts_are_rate_limited() {
+    let (mut i, t) = master(3, 150);
+    let mut sent = 0;
+    for k in 0..1000u64 {
+        let now = t + Duration::from_millis(k);
+        if i.poll_timeout().is_some_and(|d| d <= now) {
+            i.handle_timeout(now);
+        }
+        i.handle_advert(now, ip("10.0.0.3"), &advert(0)).unwrap();
+        sent += actions(&mut i).iter().filter(|a| matches!(a, Action::Send(_))).count();
+    }
+    // One a quarter second, and at most one regular advert besides.
+    assert!((4..=5).contains(&sent), "{sent} adverts sent for 1000 priority-0 adverts in 1 s");
+    assert_eq!(i.stats.priority_zero_received, 1000);
+    assert!(i.stats.answers_limited >= 995, "{:?}", i.stats);
+}
