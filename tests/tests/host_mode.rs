@@ -207,3 +207,89 @@ fn a_held_up_event_loop_does_not_kill_healthy_children() {
     assert!(!text.contains("missed its heartbeats"), "a healthy child was killed:\n{text}");
     assert_eq!(text.matches("vrrp child started (pid").count(), 1, "{text}");
 }
+
+/// Adverts for a VRID no instance runs (keepalived next door, VRID 9) are
+/// counted and logged (RFC 5798 7.1 says SHOULD log), and `show vrrp` gives
+/// the drops by reason, not only their total.
+#[test]
+fn adverts_for_other_vrids_are_counted_logged_and_shown_by_reason() {
+    use std::io::Write;
+    if !require(is_root(), "root (network namespaces)")
+        || !require(vigil_tests::have_program("keepalived"), "keepalived (apt-get install keepalived)")
+    {
+        return;
+    }
+    let dir = vigil_tests::test_dir("host-mode-strays");
+    // keepalived in a namespace of its own: a packet from an address of
+    // the receiver's own namespace would be dropped as a martian.
+    let ns = Netns::fresh("host-mode-strays");
+    let kns = Netns::fresh("host-mode-strays-ka");
+    ip(&["link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", "peer0", "netns", &kns]);
+    ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+    ip(&["-n", &kns, "link", "set", "peer0", "up"]);
+    ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
+    ip(&["-n", &kns, "addr", "add", "203.0.113.2/24", "dev", "peer0"]);
+    let kconf = dir.join("keepalived.conf");
+    std::fs::write(
+        &kconf,
+        "vrrp_instance K {\n interface peer0\n version 3\n virtual_router_id 9\n priority 100\n advert_int 0.1\n\
+         virtual_ipaddress {\n  203.0.113.109/24\n }\n}\n\
+         vrrp_instance M {\n interface peer0\n version 3\n virtual_router_id 7\n priority 50\n advert_int 0.2\n\
+         virtual_ipaddress {\n  203.0.113.107/24\n }\n}\n",
+    )
+    .unwrap();
+    let _ka = KillOnDrop(vigil_tests::vrrp_pair::spawn_keepalived(&kns, &kconf, &dir, "ka"));
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 7\n priority 100\n advert_int 0.2\n\
+         virtual_ipaddress {\n  203.0.113.100/24\n }\n}\n",
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let console = dir.join("console.txt");
+    let mut vigil = KillOnDrop(
+        Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .arg(firmware(vigil_board::Arch::X86_64))
+            .args(["run", "--config"])
+            .arg(&conf)
+            .stdin(Stdio::piped())
+            .stdout(std::fs::File::create(&console).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_log(&log, 0, "WARN vrrp: advert from 203.0.113.2 on eth0 for VRID 9: no instance here runs it; dropped");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut stdin = vigil.0.stdin.take().unwrap();
+    writeln!(stdin, "show vrrp").unwrap();
+    let t = Instant::now();
+    let shown = loop {
+        let text = std::fs::read_to_string(&console).unwrap_or_default();
+        if text.contains("adverts for VRIDs no instance runs") || t.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stray =
+        shown.lines().find(|l| l.contains("adverts for VRIDs no instance runs")).unwrap_or_else(|| panic!("{shown}"));
+    let n: u64 = stray.split(": ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(n >= 10, "{stray}");
+    assert!(stray.starts_with("eth0 (IPv4): ") && stray.ends_with("(the last: VRID 9 from 203.0.113.2)"), "{stray}");
+    // VRID 7 from keepalived names another address: dropped, and said why.
+    let t = Instant::now();
+    let vi = loop {
+        let text = std::fs::read_to_string(&console).unwrap_or_default();
+        let line = text.lines().rev().find(|l| l.starts_with("VI_1 eth0 vrid 7")).unwrap_or_default().to_string();
+        if line.contains("other virtual addresses)") || t.elapsed() > Duration::from_secs(10) {
+            break line;
+        }
+        writeln!(stdin, "show vrrp").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(vi.contains(" other virtual addresses)") && vi.contains("dropped "), "{vi}");
+    // A flood of log lines is held back: far fewer lines than adverts.
+    let logged = std::fs::read_to_string(&log).unwrap().matches("no instance here runs it").count() as u64;
+    assert!(logged < n, "{logged} log lines for {n} adverts");
+}

@@ -38,7 +38,8 @@ struct Running {
     v6: bool,
     peers: Vec<IpAddr>,
     conf: VrrpInstance,
-    drops: u64,
+    /// Packets dropped before the state machine saw them, by reason.
+    drops: OwnDrops,
     /// `use_vmac`: the macvlan that carries the virtual MAC and the VIPs.
     vmac: Option<Vmac>,
     /// Dropped packets are logged, but not every one of a flood.
@@ -57,6 +58,25 @@ impl Running {
             a.abort();
         }
     }
+}
+
+/// What the receive side drops before an instance's state machine sees it.
+#[derive(Debug, Default, Clone, Copy)]
+struct OwnDrops {
+    not_a_peer: u64,
+    ttl: u64,
+    malformed: u64,
+}
+
+/// Adverts on an interface for a VRID no instance there runs (RFC 5798
+/// 7.1: "SHOULD log"): counted, and logged with a rate limit.
+struct Strays {
+    ifindex: i32,
+    v6: bool,
+    ifname: String,
+    count: u64,
+    last: (u8, IpAddr),
+    log: RateLimit,
 }
 
 /// At most `BURST` log lines per `WINDOW`; what is held back is counted and
@@ -177,7 +197,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
     let epoch = Instant::now();
     let mut handover: Option<Handover> = None;
     loop {
-        publish(&d.instances, &status, &states, &mut last_lines);
+        publish(&d.instances, &d.strays, &status, &states, &mut last_lines);
         let deadline = d.instances.iter().filter_map(|r| wake_at(r, epoch)).min();
         let sleep = timer.sleep_until(deadline);
         let link_event = async {
@@ -212,10 +232,15 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                         h.heard(dg.ifindex, dg.v6, &dg.payload);
                     }
                     let vrid = crate::vrrp_rx::vrid(&dg.payload);
+                    let mut taken = false;
                     for r in d.instances.iter_mut().filter(|r| {
                         r.ifindex == dg.ifindex && r.v6 == dg.v6 && Some(r.conf.virtual_router_id) == vrid
                     }) {
+                        taken = true;
                         receive(r, dg.src, dg.ttl, &dg.payload);
+                    }
+                    if !taken {
+                        d.stray(dg.ifindex, dg.v6, dg.src, vrid);
                     }
                 }
                 d.settle().await;
@@ -247,7 +272,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 }
                 Some(Control::Shutdown(done)) => {
                     d.stop_all().await;
-                    publish(&d.instances, &status, &states, &mut None);
+                    publish(&d.instances, &d.strays, &status, &states, &mut None);
                     let _ = done.send(());
                     return;
                 }
@@ -366,6 +391,41 @@ struct Daemon {
     backlog: bool,
     /// Where the next turn's costly actions start (every instance gets its turn).
     cursor: usize,
+    /// Adverts for VRIDs with no instance, per interface and family.
+    strays: Vec<Strays>,
+}
+
+impl Daemon {
+    /// An advert no instance on its interface and family takes.
+    fn stray(&mut self, ifindex: i32, v6: bool, src: IpAddr, vrid: Option<u8>) {
+        let Some(vrid) = vrid else { return };
+        let i = match self.strays.iter().position(|s| s.ifindex == ifindex && s.v6 == v6) {
+            Some(i) => i,
+            None => {
+                let ifname = self
+                    .instances
+                    .iter()
+                    .find(|r| r.ifindex == ifindex)
+                    .map_or_else(|| format!("interface {ifindex}"), |r| r.ifname.clone());
+                self.strays.push(Strays {
+                    ifindex,
+                    v6,
+                    ifname,
+                    count: 0,
+                    last: (vrid, src),
+                    log: RateLimit::default(),
+                });
+                self.strays.len() - 1
+            }
+        };
+        let s = &mut self.strays[i];
+        s.count += 1;
+        s.last = (vrid, src);
+        if let Some(held) = s.log.allow(Instant::now()) {
+            let more = if held > 0 { format!(" ({held} more since the last line)") } else { String::new() };
+            warn!("vrrp: advert from {src} on {} for VRID {vrid}: no instance here runs it; dropped{more}", s.ifname);
+        }
+    }
 }
 
 impl Daemon {
@@ -568,7 +628,13 @@ const TURN: Duration = Duration::from_millis(20);
 /// Each instance's state for what follows VRRP, at once when one changes;
 /// the `show vrrp` lines (counters too) at most every [`STATUS_EVERY`]:
 /// with 256 instances, formatting them on every packet cost more than VRRP.
-fn publish(instances: &[Running], status: &Status, states: &States, last_lines: &mut Option<Instant>) {
+fn publish(
+    instances: &[Running],
+    strays: &[Strays],
+    status: &Status,
+    states: &States,
+    last_lines: &mut Option<Instant>,
+) {
     let due = last_lines.is_none_or(|t| t.elapsed() >= STATUS_EVERY);
     if !due && !MOVED.swap(false, std::sync::atomic::Ordering::Relaxed) {
         return;
@@ -586,10 +652,11 @@ fn publish(instances: &[Running], status: &Status, states: &States, last_lines: 
         return;
     }
     *last_lines = Some(now);
-    let lines = instances
+    let mut lines: Vec<String> = instances
         .iter()
         .map(|r| {
-            format!(
+            let d = r.drops;
+            let mut line = format!(
                 "{} {} vrid {} {} priority {} adverts sent {} received {} dropped {}",
                 r.name,
                 r.ifname,
@@ -598,10 +665,37 @@ fn publish(instances: &[Running], status: &Status, states: &States, last_lines: 
                 r.vrrp.priority(),
                 r.vrrp.stats.adverts_sent,
                 r.vrrp.stats.adverts_received,
-                r.vrrp.stats.dropped + r.drops
-            )
+                r.vrrp.stats.dropped + d.not_a_peer + d.ttl + d.malformed
+            );
+            let mut why: Vec<String> = vigil_vrrp::instance::Dropped::ALL
+                .iter()
+                .zip(r.vrrp.stats.dropped_by)
+                .filter(|(_, n)| *n > 0)
+                .map(|(reason, n)| format!("{n} {reason}"))
+                .collect();
+            for (n, reason) in
+                [(d.not_a_peer, "not a unicast peer"), (d.ttl, "TTL not 255"), (d.malformed, "malformed")]
+            {
+                if n > 0 {
+                    why.push(format!("{n} {reason}"));
+                }
+            }
+            if !why.is_empty() {
+                line.push_str(&format!(" ({})", why.join(", ")));
+            }
+            line
         })
         .collect();
+    for s in strays {
+        lines.push(format!(
+            "{} ({}): {} adverts for VRIDs no instance runs (the last: VRID {} from {})",
+            s.ifname,
+            if s.v6 { "IPv6" } else { "IPv4" },
+            s.count,
+            s.last.0,
+            s.last.1
+        ));
+    }
     *status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
 }
 
@@ -726,7 +820,7 @@ fn start(v: &VrrpInstance, snap: &Snapshot) -> Result<Running, String> {
         v6,
         peers,
         conf: v.clone(),
-        drops: 0,
+        drops: OwnDrops::default(),
         vmac,
         drop_log: RateLimit::default(),
         resume,
@@ -806,11 +900,11 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
         return; // our own
     }
     if !r.peers.is_empty() && !r.peers.contains(&src) {
-        r.drops += 1;
+        r.drops.not_a_peer += 1;
         return;
     }
     if ttl != wire::TTL {
-        r.drops += 1;
+        r.drops.ttl += 1;
         log_drop(r, format_args!("advert from {src} with TTL {ttl} (not 255) dropped"));
         return;
     }
@@ -825,7 +919,7 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
         Ok(repr) => {
             let answered = r.vrrp.stats.lower_priority_answered;
             if let Err(why) = r.vrrp.handle_advert(Instant::now(), src, &repr) {
-                log_drop(r, format_args!("advert from {src} dropped: {why:?}"));
+                log_drop(r, format_args!("advert from {src} dropped: {why}"));
             } else if r.vrrp.stats.lower_priority_answered != answered {
                 log_drop(
                     r,
@@ -838,7 +932,7 @@ fn receive(r: &mut Running, src: IpAddr, ttl: u8, payload: &[u8]) {
             }
         }
         Err(e) => {
-            r.drops += 1;
+            r.drops.malformed += 1;
             log_drop(r, format_args!("bad packet from {src}: {e}"));
         }
     }

@@ -58,18 +58,29 @@ pub enum Action {
 }
 
 /// Why an advertisement was not acted on (counted, and logged with a rate limit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Dropped {
+    #[error("another VRRP version")]
     Version,
+    #[error("another VRID")]
     Vrid,
+    #[error("a wrong password")]
     Auth,
     /// v2: the advertisement interval differs from ours.
+    #[error("another advert interval")]
     Interval,
     /// Not in a state that listens (Initialize, Fault).
+    #[error("not listening (INIT or FAULT)")]
     NotListening,
     /// Its virtual addresses are not ours, and it is not the owner (RFC
     /// 3768 7.1 / RFC 5798 7.1: a misconfiguration; drop and log).
+    #[error("other virtual addresses")]
     Addresses,
+}
+
+impl Dropped {
+    pub const ALL: [Dropped; 6] =
+        [Dropped::Version, Dropped::Vrid, Dropped::Auth, Dropped::Interval, Dropped::NotListening, Dropped::Addresses];
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +88,8 @@ pub struct Stats {
     pub adverts_sent: u64,
     pub adverts_received: u64,
     pub dropped: u64,
+    /// `dropped`, by reason (indexed as [`Dropped::ALL`]).
+    pub dropped_by: [u64; 6],
     pub priority_zero_received: u64,
     pub address_list_mismatch: u64,
     pub became_master: u64,
@@ -326,6 +339,9 @@ impl Instance {
         let r = self.check(adv);
         if let Err(why) = r {
             self.stats.dropped += 1;
+            if let Some(i) = Dropped::ALL.iter().position(|d| *d == why) {
+                self.stats.dropped_by[i] += 1;
+            }
             if why == Dropped::Addresses {
                 self.stats.address_list_mismatch += 1;
             }

@@ -445,3 +445,28 @@ fn answers_to_a_flood_of_priority_zero_adverts_are_rate_limited() {
     assert_eq!(i.stats.priority_zero_received, 1000);
     assert!(i.stats.answers_limited >= 995, "{:?}", i.stats);
 }
+
+/// Every dropped advert is counted by its reason, and the reason reads as
+/// an operator would say it.
+#[test]
+fn drops_are_counted_by_reason() {
+    let (mut i, now) = master(3, 150);
+    let mut other_vrid = advert(100);
+    other_vrid.vrid = 52;
+    let mut other_addrs = advert(100);
+    other_addrs.addrs = vec![ip("10.0.0.101")];
+    let mut v2 = advert(100);
+    v2.version = 2;
+    for (a, n) in [(&other_vrid, 1), (&other_addrs, 2), (&v2, 3)] {
+        for _ in 0..n {
+            let _ = i.handle_advert(now, ip("10.0.0.3"), a);
+        }
+    }
+    let by: Vec<(String, u64)> =
+        Dropped::ALL.iter().zip(i.stats.dropped_by).filter(|(_, n)| *n > 0).map(|(d, n)| (d.to_string(), n)).collect();
+    assert_eq!(
+        by,
+        [("another VRRP version".to_string(), 3), ("another VRID".into(), 1), ("other virtual addresses".into(), 2)]
+    );
+    assert_eq!(i.stats.dropped, 6);
+}
