@@ -11,7 +11,8 @@
 //! socket on the VRRP loop: 7-31 ms per takeover, the 8th instance of 8
 //! 106 ms late.
 //!
-//! `cargo bench -p vigil-tests --bench takeover` (as root; VIGIL_BENCH_RUNS=N).
+//! `cargo bench -p vigil-tests --bench takeover` (as root; VIGIL_BENCH_RUNS=N,
+//! VIGIL_BENCH_INSTANCES=1,8,64).
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,11 +27,15 @@ fn main() {
     println!(
         "takeover: each instance's first advert from vigil after keepalived's last, minus Master_Down_Interval ({MDI_MS:.1} ms)"
     );
-    for n in [1u8, 8, 64] {
+    let sizes: Vec<u8> = std::env::var("VIGIL_BENCH_INSTANCES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 8, 64]);
+    for n in sizes {
         let mut late = Vec::new();
         let mut worst = Vec::new();
         for run in 0..runs {
-            let Some(mut p) = Pair::new(&format!("to{run}")) else { return };
+            let Some(mut p) = Pair::new(&format!("to{n}-{run}")) else { return };
             let conf = |iface: &str, priority: u8| {
                 let mut c = String::new();
                 for vrid in 1..=n {
