@@ -27,7 +27,10 @@ pub fn writes(q: &mut vigil_image::qmp::Qmp) -> Option<u64> {
 
 /// Kills the node once `target` writes have landed (and a seeded delay
 /// after), or returns false when they do not come within `within` or
-/// before the console says `until`.
+/// before the console says `until` (from now on: what it said before does
+/// not count; the update series' cuts while PID 1 switches the boot
+/// environment never happened because GRUB's "vigil: booting slot" of the
+/// same boot was taken for the reboot).
 pub fn cut_at(
     node: &mut vigil_image::node::Node,
     q: &mut vigil_image::qmp::Qmp,
@@ -37,7 +40,8 @@ pub fn cut_at(
     until: &str,
 ) -> bool {
     let t = Instant::now();
-    while t.elapsed() < within && !node.console_text().contains(until) {
+    let from = node.console_text().len();
+    while t.elapsed() < within && !node.output_since(from).0.contains(until) {
         if writes(q).is_some_and(|w| w >= target) {
             std::thread::sleep(Duration::from_micros(delay_us));
             node.kill();
