@@ -36,6 +36,8 @@ pub struct Updater {
     tick: tokio::time::Interval,
     config: Option<Arc<Config>>,
     next_poll: Option<tokio::time::Instant>,
+    /// A channel check asked for while a job ran: done once it is over.
+    check_asked: bool,
 }
 
 impl Updater {
@@ -91,6 +93,7 @@ impl Updater {
             tick,
             config: None,
             next_poll: None,
+            check_asked: false,
         }
     }
 
@@ -223,7 +226,8 @@ impl Updater {
     fn check(&mut self) {
         let Some(url) = self.config.as_ref().and_then(|c| c.global.updates.channel.clone()) else { return };
         if self.busy() {
-            info!("update: busy ({}); the channel is asked later", self.doing());
+            info!("update: busy ({}); the channel is asked once that is done", self.doing());
+            self.check_asked = true;
             return;
         }
         match self.kit() {
@@ -266,7 +270,13 @@ impl Updater {
                 v.extend(self.status());
                 v
             }
-            _ = self.tick.tick() => self.status().into_iter().collect(),
+            _ = self.tick.tick() => {
+                if self.check_asked && !self.busy() {
+                    self.check_asked = false;
+                    self.check();
+                }
+                self.status().into_iter().collect()
+            }
             _ = tokio::time::sleep_until(self.next_poll.unwrap_or(far)), if self.next_poll.is_some() => {
                 self.schedule();
                 self.check();
