@@ -3,6 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+/// A cut series' seed: `VIGIL_SEED`, or a new one each run (printed by the
+/// caller), so that runs add up to more cut points than any one makes.
+pub fn seed() -> u64 {
+    std::env::var("VIGIL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    })
+}
+
 /// splitmix64: a seeded sequence, the same on every machine.
 pub struct Rng(pub u64);
 impl Rng {

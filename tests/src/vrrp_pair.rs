@@ -202,6 +202,11 @@ pub fn delete_netns(name: &str) {
     let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
 }
 
+/// The pid in a supervisor's log line ("... child started (pid N)").
+pub fn pid_in(line: &str) -> u32 {
+    line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()).expect("a pid")
+}
+
 /// Waits up to 15 s for `needle` in the log file after byte `after`;
 /// returns where it ends and the whole line it starts.
 pub fn wait_log(log: &std::path::Path, after: usize, needle: &str) -> (usize, String) {

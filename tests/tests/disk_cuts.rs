@@ -124,12 +124,7 @@ fn cuts_while_the_boot_environment_is_written_always_come_back_to_ready() {
         return;
     }
     let total: usize = std::env::var("VIGIL_CUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    // A new seed each run (printed), so that runs add up to more cut points
-    // than any one of them makes.
-    let seed: u64 = std::env::var("VIGIL_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    let seed = vigil_tests::cuts::seed();
     eprintln!("disk cuts: {total}, seed {seed} (VIGIL_SEED={seed} repeats this run)");
     let t0 = Instant::now();
     // A cut costs about 16.5 s on x86_64 (OVMF) and 7.7 s on arm64

@@ -6,16 +6,25 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, wait_log};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, pid_in, wait_log};
 use vigil_tests::{firmware, is_root, require};
 
 const CONF: &str = "vigil_defs {\n hostname not-this-host\n time_server 127.0.0.1\n}\n\
     vrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 7\n priority 100\n advert_int 0.2\n\
     virtual_ipaddress {\n  203.0.113.100/24\n }\n}\n";
 
-/// vigil in `ns` in a UTS namespace of its own (so that, wrong, it would
-/// rename that namespace and not this machine), stdin open and silent.
-fn start(name: &str) -> (Netns, std::path::PathBuf, KillOnDrop) {
+/// What vigil runs: a keepalived.conf, or a config flash file (empty at
+/// first: the test loads a config at the console).
+enum Config<'a> {
+    Conf(&'a str),
+    Flash,
+}
+
+/// `bin` (vigil, or the test-only build) in a fresh namespace `name` with
+/// eth0 (203.0.113.1/24) on a veth pair, in a UTS namespace of its own (so
+/// that, wrong, it would rename that namespace and not this machine), stdin
+/// open and silent. Returns the namespace, the log's path and the process.
+fn start_with(name: &str, bin: std::path::PathBuf, config: Config) -> (Netns, std::path::PathBuf, KillOnDrop) {
     let dir = vigil_tests::test_dir(name);
     let ns = Netns::fresh(name);
     ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
@@ -23,20 +32,31 @@ fn start(name: &str) -> (Netns, std::path::PathBuf, KillOnDrop) {
         ip(&["-n", &ns, "link", "set", l, "up"]);
     }
     ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
-    let conf = dir.join("vigil.conf");
-    std::fs::write(&conf, CONF).unwrap();
+    let (how, file) = match config {
+        Config::Conf(text) => {
+            let conf = dir.join("vigil.conf");
+            std::fs::write(&conf, text).unwrap();
+            ("--config", conf)
+        }
+        Config::Flash => ("--flash", dir.join("flash.img")),
+    };
     let log = dir.join("vigil.log");
     let child = Command::new("unshare")
         .args(["--uts", "ip", "netns", "exec", &ns])
-        .arg(firmware(vigil_board::Arch::X86_64))
-        .args(["run", "--config"])
-        .arg(&conf)
+        .arg(bin)
+        .args(["run", how])
+        .arg(file)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     (ns, log, KillOnDrop(child))
+}
+
+/// The firmware with [`CONF`].
+fn start(name: &str) -> (Netns, std::path::PathBuf, KillOnDrop) {
+    start_with(name, firmware(vigil_board::Arch::X86_64), Config::Conf(CONF))
 }
 
 #[test]
@@ -84,7 +104,7 @@ fn sigterm_stops_host_mode_with_the_console_open() {
     assert!(text.contains("VI_1: MASTER -> "), "it resigned first:\n{text}");
     // Its children went with it (none left running, reparented).
     for line in [vrrp, checkers] {
-        let pid = line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse::<u32>().ok()).unwrap();
+        let pid = pid_in(&line);
         let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
         assert!(!alive, "{line}: still running");
     }
@@ -101,26 +121,7 @@ fn commits_while_the_vrrp_child_is_stopped_are_not_lost() {
     if !require(is_root(), "root (network namespaces)") {
         return;
     }
-    let dir = vigil_tests::test_dir("host-mode-commits");
-    let ns = Netns::fresh("host-mode-commits");
-    ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
-    for l in ["eth0", "peer0"] {
-        ip(&["-n", &ns, "link", "set", l, "up"]);
-    }
-    ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
-    let log = dir.join("vigil.log");
-    let mut vigil = KillOnDrop(
-        Command::new("unshare")
-            .args(["--uts", "ip", "netns", "exec", &ns])
-            .arg(firmware(vigil_board::Arch::X86_64))
-            .args(["run", "--flash"])
-            .arg(dir.join("flash.img"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let (_ns, log, mut vigil) = start_with("host-mode-commits", firmware(vigil_board::Arch::X86_64), Config::Flash);
     let mut stdin = vigil.0.stdin.take().unwrap();
     // Enough instances that a few configs fill the child's socket.
     let mut conf = String::from("vigil_defs {\n heartbeat_limit_ms 60000\n}\n");
@@ -132,7 +133,7 @@ fn commits_while_the_vrrp_child_is_stopped_are_not_lost() {
     }
     write!(stdin, "load keepalived\n{conf}end\ncommit\n").unwrap();
     let (at, line) = wait_log(&log, 0, "supervise: vrrp child started (pid ");
-    let pid: i32 = line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()).unwrap();
+    let pid = pid_in(&line) as i32;
     let (at, _) = wait_log(&log, at, "vrrp_instance VI_150: on eth0");
     // Stopped: it reads nothing more, and its socket fills.
     let current = nix::unistd::Pid::from_raw(pid);
@@ -158,33 +159,15 @@ fn a_held_up_event_loop_does_not_kill_healthy_children() {
     if !require(is_root(), "root (network namespaces)") {
         return;
     }
-    let dir = vigil_tests::test_dir("host-mode-held");
-    let ns = Netns::fresh("host-mode-held");
-    ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0"]);
-    for l in ["eth0", "peer0"] {
-        ip(&["-n", &ns, "link", "set", l, "up"]);
-    }
-    ip(&["-n", &ns, "addr", "add", "203.0.113.1/24", "dev", "eth0"]);
-    let log = dir.join("vigil.log");
-    let mut vigil = KillOnDrop(
-        Command::new("unshare")
-            .args(["--uts", "ip", "netns", "exec", &ns])
-            .arg(vigil_tests::debug_firmware(vigil_board::Arch::X86_64))
-            .args(["run", "--flash"])
-            .arg(dir.join("flash.img"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let (_ns, log, mut vigil) =
+        start_with("host-mode-held", vigil_tests::debug_firmware(vigil_board::Arch::X86_64), Config::Flash);
     let mut stdin = vigil.0.stdin.take().unwrap();
     let conf = "vigil_defs {\n heartbeat_ms 100\n heartbeat_limit_ms 1000\n}\n\
         vrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 9\n priority 100\n advert_int 0.2\n\
         virtual_ipaddress {\n  203.0.113.100/24\n }\n}\n";
     write!(stdin, "load keepalived\n{conf}end\ncommit\n").unwrap();
     let (_, line) = wait_log(&log, 0, "supervise: vrrp child started (pid ");
-    let pid: i32 = line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()).unwrap();
+    let pid = pid_in(&line) as i32;
     let child = nix::unistd::Pid::from_raw(pid);
     let (mut at, _) = wait_log(&log, 0, "supervise: vrrp heartbeats every 100 ms, limit 1000 ms");
     // Each round: the child stops answering for a moment (so that a

@@ -5,12 +5,8 @@
 
 use std::process::Command;
 use std::time::Duration;
-use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, spawn_vigil, wait_log};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, pid_in, spawn_vigil, wait_log};
 use vigil_tests::{is_root, require};
-
-fn pid_in(line: &str) -> u32 {
-    line.split("(pid ").nth(1).and_then(|r| r.trim_end_matches(')').parse().ok()).expect("a pid")
-}
 
 #[test]
 fn the_vrrp_child_runs_with_network_capabilities_only_and_is_restarted() {

@@ -39,10 +39,7 @@ fn cuts_through_an_update_always_come_back_to_ready_on_one_build() {
         return;
     }
     let total: usize = std::env::var("VIGIL_UPDATE_CUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
-    let seed: u64 = std::env::var("VIGIL_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    let seed = vigil_tests::cuts::seed();
     eprintln!("update cuts: {total}, seed {seed} (VIGIL_SEED={seed} repeats this run)");
     let t0 = Instant::now();
     let dir = vigil_tests::Cluster::empty("update-cuts-keys").unwrap().dir.clone();

@@ -393,8 +393,7 @@ fn after_a_split_brain_heals_the_client_learns_the_masters_mac_at_once() {
     ip(&["netns", "exec", &r2, "sh", "-c", "echo 2 > /proc/sys/net/ipv4/conf/eth0/arp_announce"]);
     lan.children.push(vigil_tests::vrrp_pair::spawn_keepalived(&r2, &kconf, &lan.dir, "ka"));
     lan.wait_for(&[1], Duration::from_secs(10));
-    let mac = |ns: &str| out(&["ip", "-n", ns, "-o", "link", "show", "eth0"]);
-    let mac_of = |ns: &str| mac(ns).split("link/ether ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    let mac_of = |ns: &str| vigil_image::qemu::mac_string(vigil_tests::vrrp_pair::mac_of(ns, "eth0"));
     let (vigil_mac, ka_mac) = (mac_of(&r1), mac_of(&r2));
     let neigh = || out(&["ip", "-n", &c, "neigh", "show", VIP]);
     let mut took_each = Vec::new();
