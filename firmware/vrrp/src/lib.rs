@@ -3,5 +3,6 @@
 //! the sockets, the addresses and the clock.
 
 pub mod instance;
+pub mod router;
 pub mod sync;
 pub mod wire;

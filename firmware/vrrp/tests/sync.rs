@@ -1,97 +1,109 @@
-//! Sync groups on a simulated pair of routers, each with two instances
-//! (VRID 1 outside, VRID 2 inside) in one group: adverts go through the
-//! wire format to the same VRID on the other router. Explicit clock.
+//! Sync groups on a simulated pair of nodes, each a [`Router`] with two
+//! instances (VRID 1 outside on interface 2, VRID 2 inside on interface 3)
+//! in one group: what a router transmits reaches the other router's same
+//! interface, through the wire format. Explicit clock.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use vigil_vrrp::instance::{Action, Config, Instance, State};
-use vigil_vrrp::sync::Group;
-use vigil_vrrp::wire::{Packet, Repr};
+use vigil_vrrp::instance::{Config, State};
+use vigil_vrrp::router::{Action, Garp, Router, Spec};
 
-struct Router {
-    addr: IpAddr,
-    inst: Vec<Instance>,
-    group: Group,
-    /// Group notifications seen (agreed states).
+struct Node {
+    router: Router,
+    /// The group's agreed states, as notified.
     notified: Vec<State>,
+    /// Interfaces whose link is down.
+    down: Vec<&'static str>,
+    /// The two instances' states, from the state changes seen.
+    states: [State; 2],
+    names: Vec<(vigil_vrrp::router::Id, usize)>,
 }
 
 struct Pair {
-    t0: Instant,
     now: Instant,
-    r: [Router; 2],
+    n: [Node; 2],
 }
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn cfg(vrid: u8, priority: u8, primary: &str) -> Config {
-    Config {
-        version: 3,
-        vrid,
-        priority,
-        advert_int_cs: 100,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        addrs: vec![ip(if vrid == 1 { "10.0.1.100" } else { "10.0.2.100" })],
-        primary: ip(primary),
-        auth: None,
-        garp_delay: Duration::from_secs(5),
-        garp_refresh: None,
+fn spec(vrid: u8, priority: u8, node: u8) -> Spec {
+    let net = if vrid == 1 { 1 } else { 2 };
+    Spec {
+        name: if vrid == 1 { "OUT" } else { "IN" }.to_string(),
+        ifname: if vrid == 1 { "eth0" } else { "eth1" }.to_string(),
+        ifindex: if vrid == 1 { 2 } else { 3 },
+        peers: Vec::new(),
+        vrrp: Config {
+            version: 3,
+            vrid,
+            priority,
+            advert_int_cs: 100,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            addrs: vec![ip(&format!("10.0.{net}.100"))],
+            primary: ip(&format!("10.0.{net}.{node}")),
+            auth: None,
+            garp_delay: Duration::from_secs(5),
+            garp_refresh: None,
+        },
+        garp: Garp { repeat: 1, interval: Duration::ZERO },
+        track: Vec::new(),
     }
 }
 
-fn router(prio: [u8; 2], addr: &str) -> Router {
-    Router {
-        addr: ip(addr),
-        inst: vec![Instance::new(cfg(1, prio[0], addr)), Instance::new(cfg(2, prio[1], addr))],
-        group: Group::new("G", vec![0, 1]),
+fn node(now: Instant) -> Node {
+    Node {
+        router: Router::new(now),
         notified: Vec::new(),
+        down: Vec::new(),
+        states: [State::Initialize; 2],
+        names: Vec::new(),
     }
 }
 
 impl Pair {
     fn new(a: [u8; 2], b: [u8; 2]) -> Pair {
-        let t0 = Instant::now();
-        let mut p = Pair { t0, now: t0, r: [router(a, "10.0.0.2"), router(b, "10.0.0.3")] };
-        for n in 0..2 {
-            for i in 0..2 {
-                p.r[n].inst[i].start(t0);
-            }
-        }
-        p.drain();
+        let now = Instant::now();
+        let mut p = Pair { now, n: [node(now), node(now)] };
+        p.start(0, a);
+        p.start(1, b);
         p
     }
 
-    /// Carries out actions until none are left: adverts to the peer's
-    /// instance of the same VRID, state changes to the sync group.
+    fn start(&mut self, n: usize, prio: [u8; 2]) {
+        let now = self.now;
+        let node = &mut self.n[n];
+        let specs = vec![spec(1, prio[0], n as u8 + 2), spec(2, prio[1], n as u8 + 2)];
+        let group = vec![vec!["OUT".to_string(), "IN".to_string()]];
+        for (k, (id, _)) in node.router.configure(now, specs, &group, |_| false).into_iter().enumerate() {
+            node.names.push((id, k));
+        }
+        self.drain();
+    }
+
+    /// Carries out actions until none are left: adverts to the other
+    /// node's same interface, state changes and group notices recorded.
     fn drain(&mut self) {
         loop {
             let mut any = false;
             for n in 0..2 {
-                for i in 0..2 {
-                    while let Some(a) = self.r[n].inst[i].poll_action() {
-                        any = true;
-                        match a {
-                            Action::Send(repr) => {
-                                let src = self.r[n].addr;
-                                let bytes = repr.emit(src, ip("224.0.0.18")).unwrap();
-                                let p = Packet::new_checked(&bytes[..]).unwrap();
-                                let parsed = Repr::parse(&p, src, ip("224.0.0.18")).unwrap();
-                                let now = self.now;
-                                let _ = self.r[1 - n].inst[i].handle_advert(now, src, &parsed);
-                            }
-                            Action::StateChange { to, .. } => {
-                                let now = self.now;
-                                let r = &mut self.r[n];
-                                r.group.member_changed(now, i, to, &mut r.inst, |x| x);
-                                if let Some(s) = r.group.agreed_change(r.inst.iter().map(|x| x.state())) {
-                                    r.notified.push(s);
-                                }
-                            }
-                            _ => {}
+                while let Some(a) = self.n[n].router.poll_action() {
+                    any = true;
+                    match a {
+                        Action::Transmit { id, dst: _, payload } => {
+                            let v = self.n[n].router.get(id).unwrap();
+                            let (ifindex, src) = (v.spec.ifindex, v.spec.vrrp.primary);
+                            let now = self.now;
+                            let _ = self.n[1 - n].router.handle_datagram(now, ifindex, src, 255, &payload);
                         }
+                        Action::StateChange { id, to, .. } => {
+                            let k = self.n[n].names.iter().find(|x| x.0 == id).unwrap().1;
+                            self.n[n].states[k] = to;
+                        }
+                        Action::GroupState { to, .. } => self.n[n].notified.push(to),
+                        _ => {}
                     }
                 }
             }
@@ -104,15 +116,12 @@ impl Pair {
     fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
         loop {
-            let next = self.r.iter().flat_map(|r| r.inst.iter()).filter_map(|i| i.poll_timeout()).min();
-            match next {
+            match self.n.iter().filter_map(|n| n.router.poll_timeout()).min() {
                 Some(t) if t <= end => {
                     self.now = self.now.max(t);
-                    for r in &mut self.r {
-                        for i in &mut r.inst {
-                            if i.poll_timeout().is_some_and(|x| x <= self.now) {
-                                i.handle_timeout(self.now);
-                            }
+                    for n in &mut self.n {
+                        if n.router.poll_timeout().is_some_and(|x| x <= self.now) {
+                            n.router.handle_timeout(self.now);
                         }
                     }
                     self.drain();
@@ -124,14 +133,22 @@ impl Pair {
     }
 
     fn states(&self, n: usize) -> [State; 2] {
-        [self.r[n].inst[0].state(), self.r[n].inst[1].state()]
+        // What the router says agrees with what its actions said.
+        let said: Vec<State> = self.n[n].router.instances().map(|v| v.state).collect();
+        assert_eq!(said, self.n[n].states);
+        self.n[n].states
     }
 
     fn link(&mut self, n: usize, i: usize, up: bool) {
         let now = self.now;
-        self.r[n].inst[i].set_link(now, up);
-        let r = &mut self.r[n];
-        r.group.update_fault(now, &mut r.inst, |x| x);
+        let ifname = ["eth0", "eth1"][i];
+        let node = &mut self.n[n];
+        node.down.retain(|d| *d != ifname);
+        if !up {
+            node.down.push(ifname);
+        }
+        let down = node.down.clone();
+        node.router.handle_links(now, |name| !down.contains(&name));
         self.drain();
     }
 }
@@ -151,7 +168,6 @@ fn members_become_master_together() {
         a == [Master, Master] && b == [Backup, Backup] || a == [Backup, Backup] && b == [Master, Master],
         "{a:?} {b:?}"
     );
-    let _ = p.t0;
 }
 
 #[test]
@@ -159,13 +175,13 @@ fn a_fault_in_one_member_moves_the_whole_group() {
     let mut p = Pair::new([200, 200], [100, 100]);
     p.run_for(Duration::from_secs(10));
     assert_eq!((p.states(0), p.states(1)), ([Master, Master], [Backup, Backup]));
-    assert_eq!(p.r[0].notified, [Backup, Master]);
+    assert_eq!(p.n[0].notified, [Backup, Master]);
 
     // A's inside link fails: both of A's instances go to FAULT (the outside
     // one resigns with priority 0), and B takes both after Skew_Time.
     p.link(0, 1, false);
     assert_eq!(p.states(0), [Fault, Fault]);
-    assert_eq!(p.r[0].notified.last(), Some(&Fault));
+    assert_eq!(p.n[0].notified.last(), Some(&Fault));
     p.run_for(Duration::from_millis(700));
     assert_eq!(p.states(1), [Master, Master]);
 
@@ -192,19 +208,12 @@ fn the_group_stays_in_fault_until_every_member_is_healthy() {
 fn a_master_that_sees_a_better_router_takes_its_group_to_backup() {
     // B starts late with higher priority for VRID 2 only: A's VRID 2 falls
     // back to backup and takes VRID 1 along, so both move to B.
-    let t0 = Instant::now();
-    let mut p = Pair { t0, now: t0, r: [router([150, 150], "10.0.0.2"), router([100, 200], "10.0.0.3")] };
-    for i in 0..2 {
-        p.r[0].inst[i].start(t0);
-    }
-    p.drain();
+    let now = Instant::now();
+    let mut p = Pair { now, n: [node(now), node(now)] };
+    p.start(0, [150, 150]);
     p.run_for(Duration::from_secs(5));
     assert_eq!(p.states(0), [Master, Master]);
-    for i in 0..2 {
-        let now = p.now;
-        p.r[1].inst[i].start(now);
-    }
-    p.drain();
+    p.start(1, [100, 200]);
     p.run_for(Duration::from_secs(10));
     assert_eq!((p.states(0), p.states(1)), ([Backup, Backup], [Master, Master]));
 }

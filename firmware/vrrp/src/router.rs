@@ -1,0 +1,708 @@
+//! Every VRRP instance of a node, sans-IO, in the quinn-proto style: the
+//! [`Router`] takes what happened with the time it happened
+//! ([`Router::handle_datagram`], [`Router::handle_links`],
+//! [`Router::handle_timeout`], [`Router::configure`], [`Router::hand_over`])
+//! and says what to do through [`Router::poll_action`] and when to call back
+//! through [`Router::poll_timeout`]. The firmware's thin layer owns the
+//! sockets, the addresses and the clock.
+//!
+//! Beside the per-instance state machines ([`Instance`]) it owns what is
+//! between them and the wire: demultiplexing by interface, family and VRID;
+//! the checks before the state machine (own packets, unicast peers, TTL,
+//! parsing); sync groups; interface tracking; the bursts of gratuitous ARPs
+//! / unsolicited NAs (cancelled when an instance leaves MASTER); the drop
+//! counters and their rate-limited log lines; and reconfiguration that
+//! leaves unchanged instances alone.
+//!
+//! Actions come out in two classes: the urgent ones (adverts, state
+//! changes) of every instance before any costly one (adding or removing
+//! addresses, announcing them). A caller that spends a budget per turn on
+//! the costly ones, calling [`Router::handle_timeout`] between them, never
+//! delays an advert or a takeover behind another instance's address work.
+
+use crate::instance::{self, Dropped, Instance, State, Stats};
+use crate::sync::Group;
+use crate::wire::{self, Packet, Repr};
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+/// Where adverts go without unicast peers.
+pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
+/// Masters' adverts are woken for on a grid of this step, so that many
+/// masters' adverts go out in one turn instead of a turn each (at most a
+/// step late; the backups wait three intervals). A backup's takeover is
+/// woken for exactly.
+pub const ADVERT_SLOT: Duration = Duration::from_millis(10);
+
+/// An instance, for as long as it runs (a changed instance is a new one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(u32);
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// One instance as configured, with what the I/O layer resolved for it
+/// (its interface's index, its primary address in `vrrp.primary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub name: String,
+    pub ifname: String,
+    pub ifindex: i32,
+    /// Unicast peers; none: the multicast group.
+    pub peers: Vec<IpAddr>,
+    pub vrrp: instance::Config,
+    pub garp: Garp,
+    /// `track_interface`: weight 0 puts the instance in FAULT while the
+    /// interface is down; others move the priority (negative when down,
+    /// positive when up).
+    pub track: Vec<(String, i16)>,
+}
+
+impl Spec {
+    pub fn v6(&self) -> bool {
+        self.vrrp.primary.is_ipv6()
+    }
+
+    /// Where its adverts go.
+    pub fn destinations(&self) -> Vec<IpAddr> {
+        match (self.peers.is_empty(), self.v6()) {
+            (false, _) => self.peers.clone(),
+            (true, false) => vec![IpAddr::V4(GROUP_V4)],
+            (true, true) => vec![IpAddr::V6(GROUP_V6)],
+        }
+    }
+}
+
+/// An announcement burst: `repeat` rounds (every address once each),
+/// `interval` apart (`garp_master_repeat`, `garp_interval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Garp {
+    pub repeat: u32,
+    pub interval: Duration,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this VRRP packet (checksum included) from the instance's
+    /// primary address to `dst`.
+    Transmit {
+        id: Id,
+        dst: IpAddr,
+        payload: Vec<u8>,
+    },
+    StateChange {
+        id: Id,
+        from: State,
+        to: State,
+    },
+    /// Every member of sync group `group` (its index in the configured
+    /// list) is in state `to` now.
+    GroupState {
+        group: usize,
+        to: State,
+    },
+    /// Tracking moved the priority.
+    Priority {
+        id: Id,
+        from: u8,
+        to: u8,
+    },
+    /// A hand-over is over: each instance that resigned, and whether
+    /// another router's advert came for it meanwhile.
+    HandedOver(Vec<(Id, bool)>),
+    // The costly ones, after every urgent one.
+    AddAddresses(Id),
+    RemoveAddresses(Id),
+    /// One round of gratuitous ARPs / unsolicited NAs for its addresses.
+    Announce(Id),
+    /// The instance left the configuration and has resigned: its I/O goes.
+    Removed(Id),
+}
+
+impl Action {
+    /// Adding, removing or announcing addresses, or tearing an instance down.
+    pub fn is_costly(&self) -> bool {
+        matches!(self, Action::AddAddresses(_) | Action::RemoveAddresses(_) | Action::Announce(_) | Action::Removed(_))
+    }
+}
+
+/// Packets dropped before an instance's state machine saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drops {
+    pub not_a_peer: u64,
+    pub ttl: u64,
+    pub malformed: u64,
+}
+
+/// Something worth a log line, let through the rate limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The instance it concerns (None: no instance runs the VRID).
+    pub id: Option<Id>,
+    /// Lines of the same kind held back by the rate limit before this one.
+    pub held: u64,
+    pub what: Noticed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Noticed {
+    Ttl {
+        src: IpAddr,
+        ttl: u8,
+    },
+    Malformed {
+        src: IpAddr,
+        error: wire::Error,
+    },
+    Dropped {
+        src: IpAddr,
+        why: Dropped,
+    },
+    /// A lower-priority master was answered (a split brain healing).
+    Answered {
+        src: IpAddr,
+        theirs: u8,
+        ours: u8,
+    },
+    /// An advert for a VRID no instance on the interface runs.
+    Stray {
+        src: IpAddr,
+        ifname: String,
+        vrid: u8,
+    },
+}
+
+impl fmt::Display for Noticed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Noticed::Ttl { src, ttl } => write!(f, "advert from {src} with TTL {ttl} (not 255) dropped"),
+            Noticed::Malformed { src, error } => write!(f, "bad packet from {src}: {error}"),
+            Noticed::Dropped { src, why } => write!(f, "advert from {src} dropped: {why}"),
+            Noticed::Answered { src, theirs, ours } => {
+                if theirs == ours {
+                    write!(f, "advert from {src} with our priority {ours} from a lower address")?;
+                } else {
+                    write!(f, "advert from {src} with lower priority {theirs} (ours {ours})")?;
+                }
+                write!(f, ": another master; answered with an advert and an announcement of the addresses")
+            }
+            Noticed::Stray { src, ifname, vrid } => {
+                write!(f, "advert from {src} on {ifname} for VRID {vrid}: no instance here runs it; dropped")
+            }
+        }
+    }
+}
+
+/// At most [`RateLimit::BURST`] lines per [`RateLimit::WINDOW`]; what is
+/// held back is counted and reported with the next line let through.
+#[derive(Debug, Clone, Default)]
+pub struct RateLimit {
+    window: Option<Instant>,
+    lines: u32,
+    held: u64,
+}
+
+impl RateLimit {
+    pub const BURST: u32 = 5;
+    pub const WINDOW: Duration = Duration::from_secs(10);
+
+    /// Whether to log now; `Some(n)`: yes, and n lines were held back before it.
+    pub fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self.window.is_none_or(|w| now >= w + Self::WINDOW) {
+            self.window = Some(now);
+            self.lines = 0;
+        }
+        if self.lines < Self::BURST {
+            self.lines += 1;
+            return Some(std::mem::take(&mut self.held));
+        }
+        self.held += 1;
+        None
+    }
+}
+
+/// Adverts on an interface for VRIDs no instance there runs (RFC 5798 7.1:
+/// "SHOULD log").
+#[derive(Debug, Clone)]
+pub struct Strays {
+    pub ifindex: i32,
+    pub v6: bool,
+    pub ifname: String,
+    pub count: u64,
+    /// The last one's VRID and source.
+    pub last: (u8, IpAddr),
+    log: RateLimit,
+}
+
+struct Slot {
+    id: Id,
+    spec: Spec,
+    vrrp: Instance,
+    drops: Drops,
+    log: RateLimit,
+    /// The rest of the running announcement burst: rounds left and when
+    /// the next is due.
+    burst: Option<(u32, Instant)>,
+}
+
+struct Handover {
+    resigned: Vec<(Id, bool)>,
+    until: Instant,
+}
+
+/// A read-only view of one running instance (for status and metrics).
+pub struct View<'a> {
+    pub id: Id,
+    pub spec: &'a Spec,
+    pub state: State,
+    /// The effective priority (tracking included).
+    pub priority: u8,
+    pub stats: &'a Stats,
+    pub drops: Drops,
+}
+
+pub struct Router {
+    slots: Vec<Slot>,
+    groups: Vec<Group>,
+    strays: Vec<Strays>,
+    urgent: VecDeque<Action>,
+    costly: VecDeque<Action>,
+    handover: Option<Handover>,
+    next_id: u32,
+    /// The grid masters' adverts are woken on starts here.
+    epoch: Instant,
+}
+
+impl Router {
+    pub fn new(now: Instant) -> Router {
+        Router {
+            slots: Vec::new(),
+            groups: Vec::new(),
+            strays: Vec::new(),
+            urgent: VecDeque::new(),
+            costly: VecDeque::new(),
+            handover: None,
+            next_id: 0,
+            epoch: now,
+        }
+    }
+
+    /// Whether an instance with exactly this spec runs (a new config
+    /// leaves it alone): the I/O layer prepares only for the others.
+    pub fn is_running(&self, spec: &Spec) -> bool {
+        self.slots.iter().any(|s| s.spec == *spec)
+    }
+
+    /// A new configuration: instances whose spec did not change keep
+    /// running untouched (no VIP flap); the others resign and are
+    /// [`Action::Removed`]; new ones start (as master at once if `resume`
+    /// says its addresses are still up: a restarted daemon that was master
+    /// a moment ago). `groups` are the sync groups by member names.
+    /// Returns the new instances' ids, in the order of `specs`.
+    pub fn configure(
+        &mut self,
+        now: Instant,
+        specs: Vec<Spec>,
+        groups: &[Vec<String>],
+        resume: impl Fn(&Spec) -> bool,
+    ) -> Vec<(Id, String)> {
+        self.retire(now, &specs);
+        let mut added = Vec::new();
+        for spec in specs {
+            if self.is_running(&spec) {
+                continue;
+            }
+            let id = Id(self.next_id);
+            self.next_id += 1;
+            let mut vrrp = Instance::new(spec.vrrp.clone());
+            if resume(&spec) {
+                vrrp.resume_master(now);
+            } else {
+                vrrp.start(now);
+            }
+            added.push((id, spec.name.clone()));
+            self.slots.push(Slot { id, spec, vrrp, drops: Drops::default(), log: RateLimit::default(), burst: None });
+        }
+        self.groups = groups
+            .iter()
+            .enumerate()
+            .map(|(n, members)| {
+                let idx = members.iter().filter_map(|m| self.slots.iter().position(|s| s.spec.name == *m)).collect();
+                Group::new(&n.to_string(), idx)
+            })
+            .collect();
+        self.drain(now);
+        added
+    }
+
+    /// The instances whose spec is not in `keep` resign (priority 0 from a
+    /// master, addresses removed) and are [`Action::Removed`]. The I/O
+    /// layer carries that out before it prepares for the new instances
+    /// (a changed instance's vmac is the same link as its successor's).
+    pub fn retire(&mut self, now: Instant, keep: &[Spec]) {
+        let mut gone = Vec::new();
+        for s in self.slots.iter_mut().filter(|s| !keep.contains(&s.spec)) {
+            s.vrrp.shutdown();
+            gone.push(s.id);
+        }
+        if gone.is_empty() {
+            return;
+        }
+        // Their resignations (and the groups' notices) first, then they go.
+        self.drain(now);
+        for id in &gone {
+            self.cancel_announcements(*id);
+            self.costly.push_back(Action::Removed(*id));
+        }
+        self.slots.retain(|s| !gone.contains(&s.id));
+        self.groups.clear();
+        self.strays.retain(|s| self.slots.iter().any(|x| x.spec.ifindex == s.ifindex));
+    }
+
+    /// Every instance resigns and goes (a shutdown).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.configure(now, Vec::new(), &[], |_| false);
+    }
+
+    /// Before a reboot: every master resigns (priority 0) and stays down;
+    /// [`Action::HandedOver`] follows once another router's advert came for
+    /// each, or at `now + wait`. Returns the instances that resigned.
+    pub fn hand_over(&mut self, now: Instant, wait: Duration) -> Vec<Id> {
+        let mut resigned = Vec::new();
+        for s in self.slots.iter_mut().filter(|s| s.vrrp.state() == State::Master) {
+            s.vrrp.shutdown();
+            resigned.push((s.id, false));
+        }
+        let ids = resigned.iter().map(|r| r.0).collect();
+        self.handover = Some(Handover { resigned, until: now + wait });
+        self.drain(now);
+        self.handover_done(false);
+        ids
+    }
+
+    fn handover_done(&mut self, deadline: bool) {
+        if self.handover.as_ref().is_some_and(|h| deadline || h.resigned.iter().all(|r| r.1))
+            && let Some(h) = self.handover.take()
+        {
+            self.urgent.push_back(Action::HandedOver(h.resigned));
+        }
+    }
+
+    /// A VRRP packet (the IP payload) received on interface `ifindex` from
+    /// `src` with TTL / hop limit `ttl`. Returns what deserves a log line,
+    /// through a rate limit.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        ifindex: i32,
+        src: IpAddr,
+        ttl: u8,
+        payload: &[u8],
+    ) -> Option<Notice> {
+        let v6 = src.is_ipv6();
+        let vrid = *payload.get(1)?;
+        if let Some(h) = &mut self.handover
+            && payload.get(2).is_some_and(|&p| p > 0)
+        {
+            for r in h.resigned.iter_mut() {
+                if let Some(s) = self.slots.iter().find(|s| s.id == r.0)
+                    && s.spec.ifindex == ifindex
+                    && s.spec.v6() == v6
+                    && s.spec.vrrp.vrid == vrid
+                {
+                    r.1 = true;
+                }
+            }
+            self.handover_done(false);
+        }
+        let mut notice = None;
+        let mut taken = false;
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if s.spec.ifindex != ifindex || s.spec.v6() != v6 || s.spec.vrrp.vrid != vrid {
+                continue;
+            }
+            taken = true;
+            if let Some(what) = receive(&mut self.slots[i], now, src, ttl, payload) {
+                let s = &mut self.slots[i];
+                if let Some(held) = s.log.allow(now) {
+                    notice = Some(Notice { id: Some(s.id), held, what });
+                }
+            }
+        }
+        if !taken {
+            return self.stray(now, ifindex, v6, src, vrid);
+        }
+        self.drain(now);
+        notice
+    }
+
+    fn stray(&mut self, now: Instant, ifindex: i32, v6: bool, src: IpAddr, vrid: u8) -> Option<Notice> {
+        let i = match self.strays.iter().position(|s| s.ifindex == ifindex && s.v6 == v6) {
+            Some(i) => i,
+            None => {
+                let ifname = self
+                    .slots
+                    .iter()
+                    .find(|s| s.spec.ifindex == ifindex)
+                    .map_or_else(|| format!("interface {ifindex}"), |s| s.spec.ifname.clone());
+                self.strays.push(Strays {
+                    ifindex,
+                    v6,
+                    ifname,
+                    count: 0,
+                    last: (vrid, src),
+                    log: RateLimit::default(),
+                });
+                self.strays.len() - 1
+            }
+        };
+        let s = &mut self.strays[i];
+        s.count += 1;
+        s.last = (vrid, src);
+        let held = s.log.allow(now)?;
+        Some(Notice { id: None, held, what: Noticed::Stray { src, ifname: s.ifname.clone(), vrid } })
+    }
+
+    /// The links changed: `up(name)` says whether an interface is up with
+    /// a carrier. Own link down, or a weight-0 tracked interface down:
+    /// FAULT (and the instance's sync group with it). Otherwise the
+    /// priority moves by the weights, within 1..=254; an owner (255) is
+    /// not moved.
+    pub fn handle_links(&mut self, now: Instant, up: impl Fn(&str) -> bool) {
+        for s in &mut self.slots {
+            let mut fault = !up(&s.spec.ifname);
+            let base = i32::from(s.spec.vrrp.priority);
+            let mut prio = base;
+            for (ifname, weight) in &s.spec.track {
+                match (*weight, up(ifname)) {
+                    (0, false) => fault = true,
+                    (w, false) if w < 0 => prio += i32::from(w),
+                    (w, true) if w > 0 => prio += i32::from(w),
+                    _ => {}
+                }
+            }
+            s.vrrp.set_link(now, !fault);
+            if base != 255 {
+                let p = prio.clamp(1, 254) as u8;
+                if p != s.vrrp.priority() {
+                    self.urgent.push_back(Action::Priority { id: s.id, from: s.vrrp.priority(), to: p });
+                    s.vrrp.set_priority(p);
+                }
+            }
+        }
+        for g in &self.groups {
+            g.update_fault(now, &mut self.slots, |s| &mut s.vrrp);
+        }
+        self.drain(now);
+    }
+
+    /// Fires every timer that is due: instances' timers, announcement
+    /// rounds, a hand-over's deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for s in &mut self.slots {
+            if s.vrrp.poll_timeout().is_some_and(|t| t <= now) {
+                s.vrrp.handle_timeout(now);
+            }
+        }
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            if let Some((left, at)) = s.burst
+                && at <= now
+            {
+                s.burst = (left > 1).then(|| (left - 1, at + s.spec.garp.interval));
+                let id = s.id;
+                self.costly.push_back(Action::Announce(id));
+            }
+        }
+        if self.handover.as_ref().is_some_and(|h| h.until <= now) {
+            self.handover_done(true);
+        }
+        self.drain(now);
+    }
+
+    /// When to call [`Router::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let slot = ADVERT_SLOT.as_nanos();
+        let instances = self.slots.iter().filter_map(|s| {
+            let t = s.vrrp.poll_timeout()?;
+            if s.vrrp.state() != State::Master {
+                return Some(t);
+            }
+            let since = t.saturating_duration_since(self.epoch).as_nanos();
+            let up = since.div_ceil(slot) * slot;
+            Some(self.epoch + Duration::from_nanos(u64::try_from(up).unwrap_or(u64::MAX)))
+        });
+        let bursts = self.slots.iter().filter_map(|s| s.burst.map(|b| b.1));
+        instances.chain(bursts).chain(self.handover.as_ref().map(|h| h.until)).min()
+    }
+
+    /// The next thing to do: every urgent action before any costly one.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.urgent.pop_front().or_else(|| self.costly.pop_front())
+    }
+
+    /// Whether an urgent action waits (a caller working through costly
+    /// ones takes these first).
+    pub fn has_urgent(&self) -> bool {
+        !self.urgent.is_empty()
+    }
+
+    pub fn has_actions(&self) -> bool {
+        !self.urgent.is_empty() || !self.costly.is_empty()
+    }
+
+    pub fn get(&self, id: Id) -> Option<View<'_>> {
+        self.slots.iter().find(|s| s.id == id).map(view)
+    }
+
+    pub fn instances(&self) -> impl Iterator<Item = View<'_>> {
+        self.slots.iter().map(view)
+    }
+
+    pub fn strays(&self) -> &[Strays] {
+        &self.strays
+    }
+
+    /// Takes every instance's actions into the router's queues; a state
+    /// change moves the rest of its sync groups, whose actions are taken
+    /// in turn (until no state moves); then a group whose members all
+    /// agree on a new state says so, after its members did.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            let mut changes = Vec::new();
+            for i in 0..self.slots.len() {
+                while let Some(a) = self.slots[i].vrrp.poll_action() {
+                    if let Some(to) = self.take(now, i, a) {
+                        changes.push((i, to));
+                    }
+                }
+            }
+            if changes.is_empty() {
+                break;
+            }
+            for (i, to) in changes {
+                for g in &self.groups {
+                    g.member_changed(now, i, to, &mut self.slots, |s| &mut s.vrrp);
+                }
+            }
+        }
+        for (n, g) in self.groups.iter_mut().enumerate() {
+            let states: Vec<State> =
+                g.members.iter().filter_map(|&m| self.slots.get(m)).map(|s| s.vrrp.state()).collect();
+            if let Some(to) = g.agreed_change(states) {
+                self.urgent.push_back(Action::GroupState { group: n, to });
+            }
+        }
+    }
+
+    /// One of instance `i`'s actions into the queues; returns the state it
+    /// moved to, if it did.
+    fn take(&mut self, now: Instant, i: usize, a: instance::Action) -> Option<State> {
+        let id = self.slots[i].id;
+        match a {
+            instance::Action::Send(repr) => {
+                for dst in self.slots[i].spec.destinations() {
+                    // An emit error is a mix of families, which the
+                    // configuration's validation refuses.
+                    if let Ok(payload) = repr.emit(self.slots[i].spec.vrrp.primary, dst) {
+                        self.urgent.push_back(Action::Transmit { id, dst, payload });
+                    }
+                }
+            }
+            instance::Action::AddAddresses => self.costly.push_back(Action::AddAddresses(id)),
+            instance::Action::RemoveAddresses => {
+                self.cancel_announcements(id);
+                self.costly.push_back(Action::RemoveAddresses(id));
+            }
+            instance::Action::Announce => {
+                // A new burst replaces the one running: one round now, the
+                // rest at once or `interval` apart.
+                self.cancel_announcements(id);
+                self.costly.push_back(Action::Announce(id));
+                let s = &mut self.slots[i];
+                let g = s.spec.garp;
+                if g.repeat > 1 {
+                    if g.interval.is_zero() {
+                        for _ in 1..g.repeat {
+                            self.costly.push_back(Action::Announce(id));
+                        }
+                    } else {
+                        s.burst = Some((g.repeat - 1, now + g.interval));
+                    }
+                }
+            }
+            instance::Action::StateChange { from, to } => {
+                if to != State::Master {
+                    self.cancel_announcements(id);
+                }
+                self.urgent.push_back(Action::StateChange { id, from, to });
+                return Some(to);
+            }
+        }
+        None
+    }
+
+    /// A backup announcing the VIPs from its MAC sends the LAN's traffic
+    /// astray: what is left of a burst goes when an instance leaves MASTER.
+    fn cancel_announcements(&mut self, id: Id) {
+        if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+            s.burst = None;
+        }
+        self.costly.retain(|a| *a != Action::Announce(id));
+    }
+}
+
+fn view(s: &Slot) -> View<'_> {
+    View {
+        id: s.id,
+        spec: &s.spec,
+        state: s.vrrp.state(),
+        priority: s.vrrp.priority(),
+        stats: &s.vrrp.stats,
+        drops: s.drops,
+    }
+}
+
+/// The checks before the state machine, then the state machine.
+fn receive(s: &mut Slot, now: Instant, src: IpAddr, ttl: u8, payload: &[u8]) -> Option<Noticed> {
+    if src == s.spec.vrrp.primary {
+        return None; // our own
+    }
+    if !s.spec.peers.is_empty() && !s.spec.peers.contains(&src) {
+        s.drops.not_a_peer += 1;
+        return None;
+    }
+    if ttl != wire::TTL {
+        s.drops.ttl += 1;
+        return Some(Noticed::Ttl { src, ttl });
+    }
+    let dst = match (s.spec.peers.is_empty(), s.spec.v6()) {
+        (true, false) => IpAddr::V4(GROUP_V4),
+        (true, true) => IpAddr::V6(GROUP_V6),
+        (false, _) => s.spec.vrrp.primary,
+    };
+    let repr = match Packet::new_checked(payload).and_then(|p| Repr::parse(&p, src, dst)) {
+        Ok(r) => r,
+        Err(error) => {
+            s.drops.malformed += 1;
+            return Some(Noticed::Malformed { src, error });
+        }
+    };
+    let answered = s.vrrp.stats.lower_priority_answered;
+    match s.vrrp.handle_advert(now, src, &repr) {
+        Err(why) => Some(Noticed::Dropped { src, why }),
+        Ok(()) if s.vrrp.stats.lower_priority_answered != answered => {
+            Some(Noticed::Answered { src, theirs: repr.priority, ours: s.vrrp.priority() })
+        }
+        Ok(()) => None,
+    }
+}
