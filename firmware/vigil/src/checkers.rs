@@ -220,7 +220,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         );
         let program = if v == Verdict::Up { rs.notify_up.as_deref() } else { rs.notify_down.as_deref() };
         if let Some(p) = program {
-            crate::vrrp::spawn_notify(p, &[]);
+            crate::notify::spawn(p, &[]);
         }
     }
     changed

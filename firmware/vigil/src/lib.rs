@@ -18,6 +18,7 @@ mod lb;
 mod log;
 use vigil_net as net;
 mod nft;
+mod notify;
 mod power;
 mod reap;
 mod slots;
@@ -28,7 +29,6 @@ mod terminal;
 mod timesync;
 mod update;
 mod vrrp;
-mod vrrp_rx;
 mod watchdog;
 
 use std::io::Write;

@@ -6,7 +6,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::Write;
 use std::sync::Mutex;
-use tracing_subscriber::fmt::{MakeWriter, format::Writer, time::FormatTime};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormattedFields, MakeWriter, time::FormatTime};
+use tracing_subscriber::registry::LookupSpan;
 
 struct Uptime;
 
@@ -14,6 +17,38 @@ impl FormatTime for Uptime {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
         let t = crate::clock::since_epoch();
         write!(w, "[{:>5}.{:03}]", t.as_secs(), t.subsec_millis())
+    }
+}
+
+/// A log line: `[uptime] LEVEL what it is about: message`, where what it
+/// is about comes from the spans the line was logged in, in the
+/// operator's words: a span `vrrp_instance` with `name = VI_1` reads
+/// `vrrp_instance VI_1: ` (not tracing's `vrrp_instance{name=VI_1}:`), so
+/// the code says which instance once, not in every format string.
+struct Line;
+
+impl<S, N> FormatEvent<S, N> for Line
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        Uptime.format_time(&mut w)?;
+        write!(w, " {:>5} ", event.metadata().level())?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let ext = span.extensions();
+                let fields = ext.get::<FormattedFields<N>>().map_or("", |f| f.fields.as_str());
+                let what = fields.strip_prefix("name=").unwrap_or(fields);
+                if what.is_empty() {
+                    write!(w, "{}: ", span.name())?;
+                } else {
+                    write!(w, "{} {what}: ", span.name())?;
+                }
+            }
+        }
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
     }
 }
 
@@ -92,9 +127,8 @@ pub fn init() {
     };
     let _ = tracing_subscriber::fmt()
         .with_ansi(false)
-        .with_target(false)
-        .with_timer(Uptime)
         .with_max_level(level)
+        .event_format(Line)
         .with_writer(MakeTee)
         .try_init();
 }

@@ -1,29 +1,27 @@
 //! VRRP's receive side: one raw socket per interface and address family,
-//! shared by every instance there, with adverts handed to the instance whose
-//! VRID they carry.
+//! shared by every instance there, each read by a task of its own that
+//! feeds one channel to the daemon, which hands the adverts to the router.
 //!
 //! Why not a socket per instance: a raw socket for protocol 112 receives
 //! every VRRP packet on its interface, so with 256 instances each advert was
 //! read, copied and parsed 256 times, and every turn of the loop polled 256
 //! sockets: the VRRP child ran at 99 % of a core and missed its heartbeats.
-//! The instances' own sockets now only send (a filter drops what reaches
-//! them); one receiver per interface reads each advert once.
+//! The instances' own sockets only send (a filter drops what reaches them).
+//! Why a task per socket: a busy interface fills the channel at its own
+//! pace and the others' tasks get their turns from the scheduler, instead
+//! of one future polling every socket in a fixed order.
 
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::Poll;
+use std::net::{IpAddr, Ipv4Addr};
 use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc;
+use vigil_vrrp::router::{GROUP_V4, GROUP_V6};
 use vigil_vrrp::wire;
-
-const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
 /// One received VRRP packet.
 pub struct Datagram {
     /// The interface and family of the receiver it came in on.
     pub ifindex: i32,
-    pub v6: bool,
     pub src: IpAddr,
     /// TTL (IPv4) or hop limit (IPv6): 255 for a valid advert.
     pub ttl: u8,
@@ -31,35 +29,39 @@ pub struct Datagram {
     pub payload: Vec<u8>,
 }
 
-/// The VRID of a VRRP packet (its second byte), to find its instance without
-/// parsing it for every instance.
-pub fn vrid(payload: &[u8]) -> Option<u8> {
-    payload.get(1).copied()
-}
-
 struct Rx {
     ifindex: i32,
     v6: bool,
-    sock: AsyncFd<Socket>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Rx {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The receivers, one per (interface, family) that has instances.
-#[derive(Default)]
 pub struct Receivers {
     rx: Vec<Rx>,
-    /// Where the next poll starts: a busy interface cannot starve the others.
-    next: AtomicUsize,
+    tx: mpsc::Sender<Datagram>,
 }
 
 /// A receiver's buffer: room for a burst of adverts from every instance of
 /// an interface (a 32-address advert takes about 2 KiB of kernel memory).
 const RCVBUF: usize = 4 << 20;
 
-/// At most this many packets are read from one socket per turn of the loop
-/// (every instance of an interface at a 1 s interval, twice over).
-const BURST: usize = 512;
+/// Adverts read and not yet taken by the daemon: every instance of a busy
+/// interface at a 1 s interval, several times over. A full channel makes
+/// the readers wait (the kernel's buffer then holds the rest).
+pub const CHANNEL: usize = 4096;
 
 impl Receivers {
+    pub fn new() -> (Receivers, mpsc::Receiver<Datagram>) {
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        (Receivers { rx: Vec::new(), tx }, rx)
+    }
+
     /// Has a receiver for each `(ifindex, ifname, v6)` wanted and none other.
     /// Returns what could not be opened, in the operator's words.
     pub fn sync(&mut self, wanted: &[(i32, String, bool)]) -> Vec<String> {
@@ -70,55 +72,35 @@ impl Receivers {
                 continue;
             }
             match open(*ifindex, ifname, *v6) {
-                Ok(sock) => self.rx.push(Rx { ifindex: *ifindex, v6: *v6, sock }),
+                Ok(sock) => {
+                    let task = tokio::spawn(read(sock, *ifindex, *v6, self.tx.clone())).abort_handle();
+                    self.rx.push(Rx { ifindex: *ifindex, v6: *v6, task });
+                }
                 Err(e) => problems
                     .push(format!("cannot receive {} adverts on {ifname}: {e}", if *v6 { "IPv6" } else { "IPv4" })),
             }
         }
-        self.next.store(0, Ordering::Relaxed);
         problems
     }
+}
 
-    /// The adverts waiting on every receiver (at least one, at most
-    /// [`BURST`] from each); pending for good when there is no receiver.
-    ///
-    /// Why a batch: the loop settles every instance after what it receives,
-    /// and while 256 instances take over it spends a whole turn on that. One
-    /// advert per turn was 50 a second, and a backup that reads 50 of the
-    /// 256 its master sends every second takes over from it.
-    pub async fn recv(&self) -> Vec<Datagram> {
-        std::future::poll_fn(|cx| {
-            let n = self.rx.len();
-            let start = self.next.load(Ordering::Relaxed);
-            let mut got = Vec::new();
-            for k in 0..n {
-                let i = (start + k) % n;
-                let r = &self.rx[i];
-                for _ in 0..BURST {
-                    let mut guard = match r.sock.poll_read_ready(cx) {
-                        Poll::Ready(Ok(g)) => g,
-                        // Pending (the waker is registered) or an error: next socket.
-                        _ => break,
-                    };
-                    match guard.try_io(|s| if r.v6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) }) {
-                        Ok(Ok(Some((src, ttl, payload)))) => {
-                            got.push(Datagram { ifindex: r.ifindex, v6: r.v6, src, ttl, payload })
-                        }
-                        // Not an IP packet we can read, or a read error: the next one.
-                        Ok(Ok(None)) | Ok(Err(_)) => {}
-                        // Drained: the next poll registers the waker.
-                        Err(_would_block) => {}
+/// A receiver's task: reads until the socket is drained, then waits.
+async fn read(sock: AsyncFd<Socket>, ifindex: i32, v6: bool, tx: mpsc::Sender<Datagram>) {
+    loop {
+        let Ok(mut guard) = sock.readable().await else { return };
+        loop {
+            match guard.try_io(|s| if v6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) }) {
+                Ok(Ok(Some((src, ttl, payload)))) => {
+                    if tx.send(Datagram { ifindex, src, ttl, payload }).await.is_err() {
+                        return;
                     }
                 }
+                // Not an IP packet we can read, or a read error: the next one.
+                Ok(Ok(None)) | Ok(Err(_)) => {}
+                // Drained: wait for readiness again.
+                Err(_would_block) => break,
             }
-            if got.is_empty() {
-                return Poll::Pending;
-            }
-            // A receiver left with more than a burst goes first next time.
-            self.next.store((start + 1) % n.max(1), Ordering::Relaxed);
-            Poll::Ready(got)
-        })
-        .await
+        }
     }
 }
 
@@ -202,9 +184,13 @@ pub fn parse_ipv4(b: &[u8]) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_vrid_is_the_second_byte() {
-        assert_eq!(super::vrid(&[0x21, 51, 100, 1]), Some(51));
-        assert_eq!(super::vrid(&[0x21]), None);
-        assert_eq!(super::vrid(&[]), None);
+    fn ip_headers_are_checked() {
+        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
+        p.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let (src, ttl, payload) = super::parse_ipv4(&p).unwrap();
+        assert_eq!((src.to_string(), ttl, payload.len()), ("10.0.0.1".into(), 255, 8));
+        assert!(super::parse_ipv4(&p[..10]).is_none());
+        p[0] = 0x41;
+        assert!(super::parse_ipv4(&p).is_none());
     }
 }

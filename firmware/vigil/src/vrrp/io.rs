@@ -1,0 +1,199 @@
+//! An instance's I/O: what the kernel says about its interface (index,
+//! MAC, primary address), its send socket, its vmac and its announcement,
+//! prepared before the router starts it and dropped after it has gone.
+
+use super::announce::Announcement;
+use super::vmac::{self, Vmac};
+use crate::net::Rtnl;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::time::Duration;
+use tracing::{info, warn};
+use vigil_config::VrrpInstance;
+use vigil_vrrp::instance;
+use vigil_vrrp::router::{Garp, Spec};
+use vigil_vrrp::wire;
+
+/// The kernel's links and addresses, read once for a batch of instances
+/// (each used to dump them for itself: with 256 instances and their 8,192
+/// addresses up, a restart read millions of records).
+pub struct Snapshot {
+    links: Vec<crate::net::Link>,
+    addrs: Vec<(i32, IpAddr, u8)>,
+}
+
+impl Snapshot {
+    pub fn read() -> Result<Snapshot, String> {
+        let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+        let links = rtnl.links().map_err(|e| format!("reading links: {e}"))?;
+        let addrs = rtnl.all_addresses().map_err(|e| format!("reading addresses: {e}"))?;
+        Ok(Snapshot { links, addrs })
+    }
+
+    fn link(&self, name: &str) -> Option<&crate::net::Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    fn addresses(&self, index: i32) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addrs.iter().filter(move |a| a.0 == index).map(|a| a.1)
+    }
+
+    /// The instance as the router runs it: the config with its interface's
+    /// index and its primary address: unicast_src_ip, else the interface's
+    /// first IPv4 address (not a VIP), or for IPv6 its link-local address
+    /// (RFC 5798 5.1.2.1).
+    pub fn spec(&self, v: &VrrpInstance) -> Result<Spec, String> {
+        let v6 = v.is_ipv6();
+        let link = self.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
+        let primary = match v.unicast_src_ip {
+            Some(a) => a,
+            None => self
+                .addresses(link.index)
+                .find(|a| match a {
+                    IpAddr::V4(_) => !v6 && !v.virtual_ipaddress.iter().any(|x| x.addr.addr == *a),
+                    IpAddr::V6(x) => v6 && x.segments()[0] & 0xffc0 == 0xfe80,
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{} has no {} address to send from",
+                        v.interface,
+                        if v6 { "link-local IPv6" } else { "IPv4" }
+                    )
+                })?,
+        };
+        let auth = v.auth_pass.as_ref().map(|p| {
+            let mut a = [0u8; 8];
+            a[..p.len()].copy_from_slice(p.as_bytes());
+            a
+        });
+        Ok(Spec {
+            name: v.name.to_string(),
+            ifname: v.interface.to_string(),
+            ifindex: link.index,
+            peers: v.unicast_peer.to_vec(),
+            vrrp: instance::Config {
+                version: v.version,
+                vrid: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                preempt: v.preempt,
+                preempt_delay: Duration::from_secs(u64::from(v.preempt_delay_s)),
+                addrs: v.virtual_ipaddress.iter().map(|a| a.addr.addr).collect(),
+                primary,
+                auth,
+                garp_delay: Duration::from_secs(u64::from(v.garp.master_delay_s)),
+                garp_refresh: (v.garp.master_refresh_s > 0)
+                    .then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
+            },
+            garp: Garp {
+                repeat: u32::from(v.garp.master_repeat.max(1)),
+                interval: Duration::from_millis(u64::from(v.garp.interval_ms)),
+            },
+            track: v.track_interface.iter().map(|t| (t.interface.to_string(), t.weight)).collect(),
+        })
+    }
+
+    /// Its first virtual address is up (a daemon restarted while master):
+    /// it resumes as master, so the addresses do not flap.
+    pub fn still_up(&self, v: &VrrpInstance) -> bool {
+        let Some(link) = self.link(v.interface.as_str()) else { return false };
+        !v.use_vmac
+            && v.virtual_ipaddress.first().is_some_and(|vip| {
+                let dev = vip.dev.as_deref().map_or(link.index, |d| self.link(d).map_or(-1, |l| l.index));
+                self.addresses(dev).any(|ip| ip == vip.addr.addr)
+            })
+    }
+}
+
+/// A running instance's I/O.
+pub struct Io {
+    pub conf: VrrpInstance,
+    pub ifindex: i32,
+    sock: Socket,
+    pub vmac: Option<Vmac>,
+    pub announcement: Announcement,
+    /// Its log lines say which instance they are about.
+    pub span: tracing::Span,
+    /// Whether an advert went out yet (the first is logged).
+    pub sent: bool,
+}
+
+impl Io {
+    /// Opens the send socket and creates the vmac.
+    pub fn open(v: &VrrpInstance, spec: &Spec, snap: &Snapshot) -> Result<Io, String> {
+        let span = tracing::info_span!("vrrp_instance", name = %v.name);
+        let _in = span.enter();
+        let link = snap.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
+        let sock = send_socket(v, spec)?;
+        let vmac = if v.use_vmac {
+            let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+            Some(vmac::create(&mut rtnl, v, link.index, spec.vrrp.primary)?)
+        } else {
+            None
+        };
+        let mac = link.mac.unwrap_or_default();
+        let (out_index, out_mac) = vmac.as_ref().map_or((link.index, mac), |m| (m.index, m.mac));
+        let announcement = Announcement::new(
+            spec.v6(),
+            link.index,
+            &v.interface,
+            out_index,
+            out_mac,
+            v.virtual_ipaddress.iter().map(|a| a.addr.addr),
+        );
+        info!(
+            "on {} from {}, vrid {}, priority {}, v{}",
+            v.interface, spec.vrrp.primary, v.virtual_router_id, v.priority, v.version
+        );
+        drop(_in);
+        Ok(Io { conf: v.clone(), ifindex: link.index, sock, vmac, announcement, span, sent: false })
+    }
+
+    /// Sends an advert (from the vmac's socket if it has one).
+    pub fn send(&self, dst: IpAddr, payload: &[u8]) {
+        let to = match dst {
+            IpAddr::V6(d) => SockAddr::from(SocketAddrV6::new(d, 0, 0, self.ifindex as u32)),
+            IpAddr::V4(_) => SockAddr::from(SocketAddr::new(dst, 0)),
+        };
+        let sock = self.vmac.as_ref().and_then(|v| v.tx.as_ref()).unwrap_or(&self.sock);
+        if let Err(e) = sock.send_to(payload, &to) {
+            warn!("send to {dst}: {e}");
+        }
+    }
+
+    /// Its vmac goes (with the addresses on it).
+    pub fn close(mut self) {
+        if let Some(vm) = self.vmac.take() {
+            vmac::remove(vm);
+        }
+    }
+}
+
+/// A raw socket for protocol 112 on the instance's interface that only
+/// sends (the interface's receiver reads the adverts), TTL 255.
+fn send_socket(v: &VrrpInstance, spec: &Spec) -> Result<Socket, String> {
+    let domain = if spec.v6() { Domain::IPV6 } else { Domain::IPV4 };
+    let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
+        .map_err(|e| format!("raw socket: {e}"))?;
+    let setup = || -> std::io::Result<()> {
+        sock.bind_device(Some(v.interface.as_bytes()))?;
+        match spec.vrrp.primary {
+            IpAddr::V4(p) => {
+                sock.set_ttl_v4(u32::from(wire::TTL))?;
+                sock.set_multicast_ttl_v4(u32::from(wire::TTL))?;
+                sock.set_multicast_loop_v4(false)?;
+                sock.set_multicast_if_v4(&p)?;
+            }
+            IpAddr::V6(_) => {
+                sock.set_unicast_hops_v6(u32::from(wire::TTL))?;
+                sock.set_multicast_hops_v6(u32::from(wire::TTL))?;
+                sock.set_multicast_loop_v6(false)?;
+                sock.set_multicast_if_v6(spec.ifindex as u32)?;
+            }
+        }
+        super::rx::deaf(&sock)?;
+        sock.set_nonblocking(true)
+    };
+    setup().map_err(|e| format!("socket setup: {e}"))?;
+    Ok(sock)
+}

@@ -1,0 +1,363 @@
+//! The VRRP daemon: the thin I/O layer around `vigil_vrrp::router::Router`,
+//! which decides everything (which instance an advert is for, state
+//! changes, sync groups, tracking, when to announce). Here: the sockets
+//! ([`rx`], [`io`]), the addresses ([`addresses`], [`vmac`]), the
+//! announcements ([`announce`]), the timer and link events ([`timer`]),
+//! what is published ([`status`]), and the loop that feeds the router and
+//! carries out what it asks.
+
+mod addresses;
+mod announce;
+mod io;
+mod rx;
+mod status;
+mod timer;
+mod vmac;
+
+use crate::notify::state_name;
+use io::{Io, Snapshot};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+use vigil_config::{Config, Notify};
+use vigil_vrrp::router::{Action, Id, Notice, Router, Spec};
+
+pub use status::{States, Status};
+
+/// Messages to the daemon.
+pub enum Control {
+    /// A new config: unchanged instances keep running, changed ones restart.
+    Config(Box<Config>),
+    /// Resign (priority 0) and stop; the sender waits for the reply.
+    Shutdown(tokio::sync::oneshot::Sender<()>),
+    /// Before a reboot into an update: every master resigns (priority 0)
+    /// and stays down; the reply names each one and whether another
+    /// router's advert (priority above 0) came for it within `wait`: a
+    /// backup took the VIPs.
+    Handover { wait: Duration, done: tokio::sync::oneshot::Sender<Vec<(String, bool)>> },
+}
+
+/// How long one turn of the loop spends on costly actions (addresses,
+/// announcements) before it looks at packets and timers again: while 256
+/// instances take over at once, those that are master already keep sending
+/// their adverts, and the child keeps answering its heartbeats.
+const TURN: Duration = Duration::from_millis(20);
+
+struct Daemon {
+    router: Router,
+    io: HashMap<Id, Io>,
+    /// The sync groups' names and notify programs, as the router numbers them.
+    groups: Vec<(String, Notify)>,
+    /// Drop rules for the VIPs of `no_accept` masters.
+    no_accept: crate::nft::NoAccept,
+    rx: rx::Receivers,
+    announcers: announce::Announcers,
+    handover: Option<tokio::sync::oneshot::Sender<Vec<(String, bool)>>>,
+    publisher: status::Publisher,
+}
+
+/// Runs until told to shut down.
+pub async fn run(config: Config, status: Status, states: States, mut control: tokio::sync::mpsc::Receiver<Control>) {
+    let (receivers, mut datagrams) = rx::Receivers::new();
+    let mut d = Daemon {
+        router: Router::new(Instant::now()),
+        io: HashMap::new(),
+        groups: Vec::new(),
+        no_accept: Default::default(),
+        rx: receivers,
+        announcers: Default::default(),
+        handover: None,
+        publisher: status::Publisher::new(status, states),
+    };
+    d.configure(&config).await;
+    // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
+    // (it cannot fail on Linux, but if it does) the links are read every 100 ms.
+    let monitor = match timer::LinkMonitor::open() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!("vrrp: link monitor: {e}; reading links every 100 ms instead");
+            None
+        }
+    };
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let timer = match timer::Timer::new() {
+        Ok(t) => t,
+        Err(e) => return warn!("vrrp: timerfd: {e}; VRRP not started"),
+    };
+    d.track();
+    d.settle().await;
+    let mut batch = Vec::with_capacity(rx::CHANNEL);
+    loop {
+        d.publisher.publish(&d.router, false);
+        let sleep = timer.sleep_until(d.router.poll_timeout());
+        let link_event = async {
+            match &monitor {
+                Some(m) => m.changed().await,
+                None => {
+                    poll.tick().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = sleep => d.router.handle_timeout(Instant::now()),
+            _ = link_event => d.track(),
+            // What the last turn left (its budget was spent).
+            _ = std::future::ready(()), if d.router.has_actions() => {}
+            n = datagrams.recv_many(&mut batch, rx::CHANNEL) => {
+                if n == 0 {
+                    return warn!("vrrp: the receivers are gone");
+                }
+                for dg in batch.drain(..) {
+                    let notice = d.router.handle_datagram(Instant::now(), dg.ifindex, dg.src, dg.ttl, &dg.payload);
+                    if let Some(n) = notice {
+                        d.log(n);
+                    }
+                }
+            }
+            msg = control.recv() => match msg {
+                Some(Control::Handover { wait, done }) => {
+                    d.handover = Some(done);
+                    for id in d.router.hand_over(Instant::now(), wait) {
+                        if let Some(io) = d.io.get(&id) {
+                            io.span.in_scope(|| info!("handing over (priority 0) before the reboot"));
+                        }
+                    }
+                }
+                Some(Control::Config(c)) => {
+                    d.configure(&c).await;
+                    d.track();
+                }
+                Some(Control::Shutdown(done)) => {
+                    d.stop().await;
+                    d.publisher.publish(&d.router, true);
+                    let _ = done.send(());
+                    return;
+                }
+                None => return d.stop().await,
+            },
+        }
+        d.settle().await;
+    }
+}
+
+impl Daemon {
+    /// A new config: instances whose settings did not change keep running
+    /// untouched (no VIP flap); changed ones restart; removed ones resign.
+    async fn configure(&mut self, config: &Config) {
+        let snap = Snapshot::read();
+        let mut specs: Vec<(Spec, &vigil_config::VrrpInstance)> = Vec::new();
+        for v in &config.vrrp_instances {
+            match snap.as_ref().map_err(Clone::clone).and_then(|s| s.spec(v)) {
+                Ok(spec) => specs.push((spec, v)),
+                Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
+            }
+        }
+        // Kept: the same spec running with the same settings (the router
+        // sees only the spec; the I/O's settings count too).
+        let kept: Vec<Spec> = specs
+            .iter()
+            .filter(|(spec, v)| {
+                self.io.iter().any(|(id, io)| io.conf == **v && self.router.get(*id).is_some_and(|r| r.spec == spec))
+            })
+            .map(|(spec, _)| spec.clone())
+            .collect();
+        let retired: Vec<Id> = self.router.instances().filter(|v| !kept.contains(v.spec)).map(|v| v.id).collect();
+        for id in &retired {
+            if let Some(io) = self.io.get(id) {
+                io.span.in_scope(|| info!("changed or removed: stopping"));
+            }
+        }
+        self.router.retire(Instant::now(), &kept);
+        // The old ones go before the new ones come (a changed instance's
+        // vmac is the same link as its successor's), and the kernel is read
+        // again once their addresses are gone.
+        self.run_all();
+        let snap = if retired.is_empty() { snap } else { Snapshot::read() };
+        let mut ready = Vec::new();
+        let mut opened: HashMap<String, Io> = HashMap::new();
+        let mut resume = Vec::new();
+        for (spec, v) in specs {
+            if kept.contains(&spec) {
+                ready.push(spec);
+                continue;
+            }
+            let Ok(snap) = snap.as_ref() else { continue };
+            match Io::open(v, &spec, snap) {
+                Ok(io) => {
+                    if snap.still_up(v) {
+                        io.span.in_scope(|| info!("its addresses are still up: resuming as master"));
+                        resume.push(spec.name.clone());
+                    }
+                    opened.insert(spec.name.clone(), io);
+                    ready.push(spec);
+                }
+                Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
+            }
+            // The rest of the child (its heartbeats) runs between instances,
+            // however many start at once.
+            tokio::task::yield_now().await;
+        }
+        let groups: Vec<Vec<String>> =
+            config.sync_groups.iter().map(|g| g.group.iter().map(|m| m.to_string()).collect()).collect();
+        self.groups = config.sync_groups.iter().map(|g| (g.name.to_string(), g.notify.clone())).collect();
+        let added = self.router.configure(Instant::now(), ready, &groups, |s| resume.contains(&s.name));
+        for (id, name) in added {
+            if let Some(io) = opened.remove(&name) {
+                self.io.insert(id, io);
+            }
+        }
+        self.listen();
+    }
+
+    /// A receiver for every interface and family that has instances.
+    fn listen(&mut self) {
+        self.publisher.moved = true;
+        let mut wanted: Vec<(i32, String, bool)> = Vec::new();
+        for v in self.router.instances() {
+            if !wanted.iter().any(|w| w.0 == v.spec.ifindex && w.2 == v.spec.v6()) {
+                wanted.push((v.spec.ifindex, v.spec.ifname.clone(), v.spec.v6()));
+            }
+        }
+        for e in self.rx.sync(&wanted) {
+            warn!("vrrp: {e}");
+        }
+        self.announcers.retain(|i| wanted.iter().any(|w| w.0 == i));
+    }
+
+    /// Every instance resigns (priority 0 from masters) and goes.
+    async fn stop(&mut self) {
+        self.router.shutdown(Instant::now());
+        self.run_all();
+    }
+
+    /// Reads the links and lets the router apply tracking.
+    fn track(&mut self) {
+        let links = match crate::net::Rtnl::open().and_then(|mut r| r.links()) {
+            Ok(l) => l,
+            Err(e) => return warn!("vrrp: reading links: {e}"),
+        };
+        self.router.handle_links(Instant::now(), |name| {
+            links.iter().find(|l| l.name == name).is_some_and(|l| l.is_up() && l.has_carrier())
+        });
+    }
+
+    /// Carries out what the router asks: every urgent action, and costly
+    /// ones until [`TURN`] is spent (the rest waits for the next turn of
+    /// the loop). Timers that came due meanwhile are fired before each
+    /// costly action, so another instance's takeover (its advert) does not
+    /// wait behind addresses and announcements.
+    async fn settle(&mut self) {
+        let start = Instant::now();
+        loop {
+            if !self.router.has_urgent() {
+                let now = Instant::now();
+                if self.router.poll_timeout().is_some_and(|t| t <= now) {
+                    self.router.handle_timeout(now);
+                    continue;
+                }
+                if start.elapsed() > TURN {
+                    return;
+                }
+            }
+            let Some(a) = self.router.poll_action() else { return };
+            let costly = a.is_costly();
+            self.execute(a);
+            if costly {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// Carries out everything at once (stopping, reconfiguring).
+    fn run_all(&mut self) {
+        while let Some(a) = self.router.poll_action() {
+            self.execute(a);
+        }
+    }
+
+    fn execute(&mut self, a: Action) {
+        let span = |d: &Daemon, id: Id| d.io.get(&id).map_or_else(tracing::Span::none, |io| io.span.clone());
+        match a {
+            Action::Transmit { id, dst, payload } => {
+                let Some(io) = self.io.get_mut(&id) else { return };
+                let _in = io.span.enter();
+                io.send(dst, &payload);
+                if !io.sent {
+                    io.sent = true;
+                    // A stable line for the boot benchmark.
+                    info!("first advert sent");
+                }
+            }
+            Action::StateChange { id, from, to } => {
+                self.publisher.moved = true;
+                let _in = span(self, id).entered();
+                info!("{} -> {}", state_name(from), state_name(to));
+                if let (Some(io), Some(v)) = (self.io.get(&id), self.router.get(id)) {
+                    crate::notify::state_change(&io.conf.notify, &v.spec.name, "INSTANCE", to, Some(v.priority));
+                }
+            }
+            Action::GroupState { group, to } => {
+                if let Some((name, notify)) = self.groups.get(group) {
+                    info!("vrrp_sync_group {name}: {}", state_name(to));
+                    crate::notify::state_change(notify, name, "GROUP", to, None);
+                }
+            }
+            Action::Priority { id, from, to } => {
+                let _in = span(self, id).entered();
+                info!("priority {from} -> {to} (tracking)");
+            }
+            Action::HandedOver(list) => {
+                let named = list.iter().filter_map(|(id, b)| Some((self.io.get(id)?.conf.name.to_string(), *b)));
+                let named = named.collect();
+                if let Some(done) = self.handover.take() {
+                    let _ = done.send(named);
+                }
+            }
+            Action::AddAddresses(id) => {
+                let Some(io) = self.io.get(&id) else { return };
+                let _in = io.span.enter();
+                addresses::guard(io, &mut self.no_accept, true);
+                addresses::change(io, true);
+            }
+            Action::RemoveAddresses(id) => {
+                let Some(io) = self.io.get(&id) else { return };
+                let _in = io.span.enter();
+                addresses::change(io, false);
+                addresses::guard(io, &mut self.no_accept, false);
+            }
+            Action::Announce(id) => {
+                let Some(io) = self.io.get(&id) else { return };
+                let _in = io.span.enter();
+                if let Err(e) = self.announcers.round(&io.announcement) {
+                    warn!("{e}");
+                }
+            }
+            Action::Removed(id) => {
+                if let Some(io) = self.io.remove(&id) {
+                    let span = io.span.clone();
+                    span.in_scope(|| io.close());
+                }
+            }
+        }
+    }
+
+    /// A notice from the router, in the log (its rate limit applied).
+    fn log(&self, n: Notice) {
+        let held = if n.held > 0 { format!(" ({} more not logged)", n.held) } else { String::new() };
+        match n.id.and_then(|id| self.io.get(&id)) {
+            Some(io) => io.span.in_scope(|| warn!("{}{held}", n.what)),
+            None => warn!("vrrp: {}{held}", n.what),
+        }
+    }
+}
+
+/// A state's name as a static string (from a child's report).
+pub fn state_static(s: &str) -> &'static str {
+    match s {
+        "MASTER" => "MASTER",
+        "BACKUP" => "BACKUP",
+        "FAULT" => "FAULT",
+        _ => "INIT",
+    }
+}

@@ -1,0 +1,86 @@
+//! `use_vmac`: a macvlan `vrrp.VRID` (`vrrp6.VRID` for IPv6) on the
+//! instance's interface with the virtual router MAC 00-00-5E-00-01-VRID
+//! (IPv6: 00-00-5E-00-02-VRID, RFC 5798 7.3). A switch then only relearns
+//! a port on failover; no host has to update its ARP cache.
+
+use crate::net::Rtnl;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::net::{IpAddr, SocketAddr};
+use tracing::{info, warn};
+use vigil_config::VrrpInstance;
+use vigil_vrrp::wire;
+
+pub struct Vmac {
+    pub name: String,
+    pub index: i32,
+    pub mac: [u8; 6],
+    /// IPv4 adverts leave through the vmac so their source MAC is the
+    /// virtual one (IPv6 adverts leave through the base interface: the vmac
+    /// has no link-local address of its own).
+    pub tx: Option<Socket>,
+}
+
+/// Creates (or re-creates, after a crash) the instance's vmac, up, with
+/// ARP answered only for addresses on the receiving link (so neither the
+/// base interface answers for a VIP nor the vmac for the base's address).
+/// No arp_filter or rp_filter on the vmac: replies to clients are routed
+/// out of the base interface, which would make either drop them. And
+/// arp_announce 2 on the base: its own ARP requests (for a client it
+/// answers from the VIP) must not name the VIP, or the client would learn
+/// the VIP at the base's MAC.
+pub fn create(rtnl: &mut Rtnl, v: &VrrpInstance, base: i32, primary: IpAddr) -> Result<Vmac, String> {
+    let v6 = v.is_ipv6();
+    let name = format!("{}.{}", if v6 { "vrrp6" } else { "vrrp" }, v.virtual_router_id);
+    let mac = [0x00, 0x00, 0x5e, 0x00, if v6 { 0x02 } else { 0x01 }, v.virtual_router_id];
+    let find = |rtnl: &mut Rtnl| -> Result<Option<i32>, String> {
+        Ok(rtnl.links().map_err(|e| e.to_string())?.into_iter().find(|l| l.name == name).map(|l| l.index))
+    };
+    if let Some(old) = find(rtnl)? {
+        rtnl.delete_link(old).map_err(|e| format!("removing the old {name}: {e}"))?;
+    }
+    rtnl.add_macvlan(base, &name, mac).map_err(|e| format!("creating {name} (macvlan): {e}"))?;
+    let index = find(rtnl)?.ok_or_else(|| format!("{name} vanished after creation"))?;
+    rtnl.set_addr_gen_mode_none(index).map_err(|e| format!("{name}: addrgenmode none: {e}"))?;
+    for (dev, key, val) in
+        [(name.as_str(), "arp_ignore", "1"), (name.as_str(), "arp_filter", "0"), (name.as_str(), "rp_filter", "0")]
+            .into_iter()
+            .chain([
+                (v.interface.as_str(), "arp_ignore", "1"),
+                (v.interface.as_str(), "arp_filter", "1"),
+                (v.interface.as_str(), "arp_announce", "2"),
+            ])
+    {
+        let path = format!("/proc/sys/net/ipv4/conf/{dev}/{key}");
+        if let Err(e) = std::fs::write(&path, val) {
+            warn!("{path}: {e}");
+        }
+    }
+    let up = (libc::IFF_UP | libc::IFF_MULTICAST) as u32;
+    rtnl.set_flags(index, up, up).map_err(|e| format!("{name} up: {e}"))?;
+    let tx = match primary {
+        IpAddr::V6(_) => None,
+        IpAddr::V4(_) => {
+            let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
+                .map_err(|e| format!("raw socket: {e}"))?;
+            sock.bind_device(Some(name.as_bytes()))
+                .and_then(|()| sock.bind(&SockAddr::from(SocketAddr::new(primary, 0))))
+                .and_then(|()| sock.set_ttl_v4(u32::from(wire::TTL)))
+                .and_then(|()| sock.set_multicast_ttl_v4(u32::from(wire::TTL)))
+                .and_then(|()| sock.set_multicast_loop_v4(false))
+                .map_err(|e| format!("{name}: send socket: {e}"))?;
+            // Input is read on the base interface's socket only.
+            let _ = sock.shutdown(std::net::Shutdown::Read);
+            Some(sock)
+        }
+    };
+    info!("{name} with MAC 00:00:5e:00:{:02x}:{:02x}", mac[4], mac[5]);
+    Ok(Vmac { name, index, mac, tx })
+}
+
+/// Removes a vmac (and the VIPs on it) once its instance has stopped.
+pub fn remove(vm: Vmac) {
+    match Rtnl::open().and_then(|mut n| n.delete_link(vm.index)) {
+        Ok(()) => info!("{} removed", vm.name),
+        Err(e) => warn!("removing {}: {e}", vm.name),
+    }
+}
