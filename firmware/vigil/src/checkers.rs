@@ -4,7 +4,7 @@
 //! each bounded by its connect_timeout), feeds the results back, and
 //! publishes what the IPVS pools should be whenever a verdict changes.
 
-use crate::lb::Health;
+use crate::ipc::Health;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;

@@ -4,8 +4,8 @@
 //! heartbeats, and sends its log lines and reports up. It exits when PID 1
 //! says so or goes away.
 
-use crate::lb::Health;
-use crate::supervise::{Down, Role, Up, recv, send, spawn_reader};
+use crate::ipc::Health;
+use crate::ipc::{Down, Role, Up, recv, send, spawn_reader};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,7 +207,7 @@ impl StatusReport {
 struct Vrrp {
     control: mpsc::Sender<crate::vrrp::Control>,
     task: tokio::task::JoinHandle<()>,
-    states: watch::Receiver<Vec<(String, &'static str)>>,
+    states: watch::Receiver<Vec<(String, crate::ipc::VrrpState)>>,
     status: StatusReport,
     /// A handover's answer, when it comes.
     handed_over: Option<tokio::sync::oneshot::Receiver<Vec<(String, bool)>>>,
@@ -243,7 +243,7 @@ impl Vrrp {
                 vec![Up::HandedOver(list)]
             }
             Ok(()) = self.states.changed() => {
-                let s = self.states.borrow_and_update().iter().map(|(n, st)| (n.clone(), st.to_string())).collect();
+                let s = self.states.borrow_and_update().clone();
                 // `show vrrp` agrees with a transition at once, not at the next tick.
                 std::iter::once(Up::States(s)).chain(self.status.changed()).collect()
             }

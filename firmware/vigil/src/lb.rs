@@ -3,26 +3,13 @@
 //! the fewest kernel changes (`vigil_ipvs::plan`). Scheduler modules the
 //! image carries on demand are loaded before a service needs them.
 
+use crate::ipc::Health;
 use std::fmt::Write;
 use std::net::IpAddr;
 use tracing::{info, warn};
 use vigil_board::OnDemand;
 use vigil_config::{Config, Forwarding, Protocol, VirtualKey};
 use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table, TunnelType, plan};
-
-/// What the health checkers say the pools should be, for the config of
-/// `generation`: per (virtual server, real server) index, the weight to
-/// give it, or None to keep it out; and the virtual servers whose sorry
-/// server joins (quorum lost).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Health {
-    pub generation: u64,
-    pub weights: std::collections::BTreeMap<(usize, usize), Option<u32>>,
-    pub sorry: std::collections::BTreeSet<usize>,
-    /// The real servers whose checkers say DOWN (a restarted checkers
-    /// child starts from these verdicts).
-    pub down: std::collections::BTreeSet<(usize, usize)>,
-}
 
 /// The table the config asks for, as the checkers see the real servers
 /// (without a verdict: in, at the configured weight).
@@ -182,7 +169,7 @@ impl Lb {
             return Ok(());
         }
         match self.on_demand.iter().find(|m| m.name == module) {
-            Some(m) => crate::init::kmod::load_chain(&m.chain).map_err(|e| format!("scheduler {name}: {e}")),
+            Some(m) => crate::kmod::load_chain(&m.chain).map_err(|e| format!("scheduler {name}: {e}")),
             // Not in the image: the kernel may have it built in; if not,
             // adding the service says so.
             None => Ok(()),
@@ -202,7 +189,7 @@ pub struct Balancer {
     started: bool,
     /// The sync daemon vigil runs (MASTER or BACKUP), following VRRP.
     sync: Option<u32>,
-    vrrp: Vec<(String, &'static str)>,
+    vrrp: Vec<(String, crate::ipc::VrrpState)>,
 }
 
 impl Balancer {
@@ -235,7 +222,7 @@ impl Balancer {
     }
 
     /// VRRP states changed: the sync daemon follows its instance.
-    pub fn vrrp_changed(&mut self, states: &[(String, &'static str)]) {
+    pub fn vrrp_changed(&mut self, states: &[(String, crate::ipc::VrrpState)]) {
         self.vrrp = states.to_vec();
         self.follow_vrrp();
     }
@@ -246,7 +233,7 @@ impl Balancer {
     fn follow_vrrp(&mut self) {
         use vigil_ipvs::genl::daemon::{BACKUP, MASTER};
         let want = self.config.global.lvs_sync_daemon.as_ref().map(|d| {
-            let master = self.vrrp.iter().any(|(n, s)| n == d.instance.as_str() && *s == "MASTER");
+            let master = self.vrrp.iter().any(|(n, s)| n == d.instance.as_str() && *s == crate::ipc::VrrpState::Master);
             let vrid =
                 self.config.vrrp_instances.iter().find(|v| v.name == d.instance).map_or(0, |v| v.virtual_router_id);
             vigil_ipvs::client::SyncDaemon {

@@ -14,6 +14,8 @@ mod console;
 mod disk;
 mod init;
 mod interfaces;
+mod ipc;
+mod kmod;
 mod lb;
 mod log;
 use vigil_net as net;
@@ -67,7 +69,7 @@ pub fn main() {
                 args.iter().position(|a| a == "--config").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
             system::run_host(flash, conf)
         }
-        Some("child") if let Some(role) = args.get(1).and_then(|r| supervise::Role::parse(r)) => child::main(role),
+        Some("child") if let Some(role) = args.get(1).and_then(|r| ipc::Role::parse(r)) => child::main(role),
         Some("version" | "--version" | "-V") => {
             let _ = writeln!(std::io::stdout(), "vigil {VERSION}");
         }

@@ -10,83 +10,15 @@
 //! trying and reports it, and stops petting the watchdog, so the board resets.
 
 use crate::bus::{Part, Published, Subscriber};
-use crate::lb::Health;
-use serde::{Deserialize, Serialize};
+use crate::ipc::{Down, Grant, Health, Role, Up, send, spawn_reader};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tracing::{error, info};
 use vigil_config::Config;
-
-/// A supervised daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Vrrp,
-    Checkers,
-    /// Downloads and writes update bundles (`crate::update`).
-    Updater,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Vrrp => "vrrp",
-            Role::Checkers => "checkers",
-            Role::Updater => "updater",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        [Role::Vrrp, Role::Checkers, Role::Updater].into_iter().find(|r| r.name() == s)
-    }
-}
-
-/// PID 1 to the child.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Down {
-    /// The config to run. `generation` tags the checkers' health reports;
-    /// `resume`: the health a checkers child that died last reported for
-    /// this generation, so that its successor starts from the same verdicts.
-    Config {
-        config: Arc<Config>,
-        generation: u64,
-        resume: Option<Health>,
-    },
-    Ping(u64),
-    /// Stop (the VRRP child resigns with priority 0 first); answered with `Stopped`.
-    Shutdown,
-    /// To the updater.
-    Update(crate::update::Command),
-    /// To the VRRP child: masters resign and stay down (before a reboot
-    /// into an update); answered with `HandedOver` within `wait_ms`.
-    Handover {
-        wait_ms: u32,
-    },
-}
-
-/// The child to PID 1.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Up {
-    Pong(u64),
-    /// `show vrrp` / `show checkers` lines.
-    Status(Vec<String>),
-    /// The VRRP instances' states.
-    States(Vec<(String, String)>),
-    /// What the checkers say the pools should be.
-    Health(Health),
-    /// Log lines, formatted (PID 1 prints them).
-    Log(String),
-    Stopped,
-    /// From the updater.
-    Update(crate::update::Report),
-    /// From the VRRP child: each instance that resigned, and whether a
-    /// backup took over.
-    HandedOver(Vec<(String, bool)>),
-}
 
 /// From the event loop to a child's supervisor.
 #[derive(Debug)]
@@ -94,55 +26,9 @@ pub enum Control {
     /// Stop the child; the sender waits for the reply.
     Shutdown(tokio::sync::oneshot::Sender<()>),
     /// A message for the child, with file descriptors it is given (sent on
-    /// its descriptor socket first: see [`Grant`]). `sticky`: sent again to
+    /// its descriptor socket first: see [`crate::ipc::Grant`]). `sticky`: sent again to
     /// every child started after this one (what it must know to run).
     Message { down: Down, fds: Vec<OwnedFd>, sticky: bool },
-}
-
-/// What a child gets besides its socket: file descriptors PID 1 opens for
-/// it (the updater: the inactive slot and the state partition, never the
-/// whole disk), sent over a second socketpair (the child's stdout) with
-/// SCM_RIGHTS each time it starts.
-pub type Grant = Arc<dyn Fn() -> Result<Vec<OwnedFd>, String> + Send + Sync>;
-
-/// Messages over 64 MiB are refused (a config is at most 4 MiB).
-const MAX_MESSAGE: usize = 64 << 20;
-
-pub async fn send<T: Serialize>(s: &mut (impl AsyncWriteExt + Unpin), m: &T) -> std::io::Result<()> {
-    let body = postcard::to_allocvec(m).map_err(std::io::Error::other)?;
-    s.write_all(&(body.len() as u32).to_le_bytes()).await?;
-    s.write_all(&body).await
-}
-
-pub async fn recv<T: for<'a> Deserialize<'a>>(s: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<T> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).await?;
-    let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_MESSAGE {
-        return Err(std::io::Error::other(format!("a message of {len} bytes")));
-    }
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).await?;
-    postcard::from_bytes(&body).map_err(|e| std::io::Error::other(format!("a bad message: {e}")))
-}
-
-/// Reads messages whole on their own task and hands them over a channel
-/// (a read cut short by another branch of a select would lose bytes
-/// mid-message); the channel ends after the first error.
-pub fn spawn_reader<T: for<'a> Deserialize<'a> + Send + 'static>(
-    mut rd: tokio::net::unix::OwnedReadHalf,
-) -> (tokio::sync::mpsc::UnboundedReceiver<std::io::Result<T>>, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(async move {
-        loop {
-            let m: std::io::Result<T> = recv(&mut rd).await;
-            let end = m.is_err();
-            if tx.send(m).is_err() || end {
-                return;
-            }
-        }
-    });
-    (rx, task)
 }
 
 /// The wait before a restart: none for the first, then doubling from
@@ -182,7 +68,7 @@ pub struct Reports {
     /// Pools (the checkers child).
     pub health: Option<tokio::sync::watch::Sender<Health>>,
     /// The updater's reports.
-    pub update: Option<tokio::sync::mpsc::UnboundedSender<crate::update::Report>>,
+    pub update: Option<tokio::sync::mpsc::UnboundedSender<crate::ipc::update::Report>>,
     /// Descriptors for the child at each start.
     pub grant: Option<Grant>,
     /// The VRRP child's answer to a handover.
@@ -371,12 +257,10 @@ impl Child {
             Up::Status(lines) => *self.reports.status.lock().unwrap_or_else(|p| p.into_inner()) = lines,
             Up::States(s) => {
                 let Some(states) = &self.reports.states else { return };
-                let now: Vec<(String, &'static str)> =
-                    s.into_iter().map(|(n, st)| (n, crate::vrrp::state_static(&st))).collect();
                 states.send_if_modified(|cur| {
-                    let changed = *cur != now;
+                    let changed = *cur != s;
                     if changed {
-                        *cur = now;
+                        *cur = s;
                     }
                     changed
                 });
@@ -424,7 +308,7 @@ impl Child {
                     Vec::new()
                 }
             };
-            if let Err(e) = crate::update::fds::send(&fds_ours, &fds) {
+            if let Err(e) = crate::ipc::fds::send(&fds_ours, &fds) {
                 return Ended::Failed(format!("could not start: passing descriptors: {e}"));
             }
             stdout = std::process::Stdio::from(OwnedFd::from(fds_theirs));
@@ -539,7 +423,7 @@ impl Child {
                         self.keep(down.clone(), sticky);
                         match fd_sock.as_ref() {
                             Some(sock) if !fds.is_empty() => {
-                                if let Err(e) = crate::update::fds::send(sock, &fds) {
+                                if let Err(e) = crate::ipc::fds::send(sock, &fds) {
                                     error!("supervise: {name}: passing descriptors: {e}");
                                 }
                             }

@@ -153,7 +153,7 @@ impl vigil_shell::session::System for Appliance {
                 }
             },
             Some("kill") => {
-                let role = args.get(1).and_then(|r| crate::supervise::Role::parse(r));
+                let role = args.get(1).and_then(|r| crate::ipc::Role::parse(r));
                 let Some(pid) = role.and_then(|r| self.supervision.pid(r)) else {
                     return Some("debug: kill vrrp|checkers [KILL|STOP]".into());
                 };
@@ -230,12 +230,12 @@ impl Boot {
     async fn modules_loaded(&mut self) {
         let Some(rest) = self.rest.take() else { return };
         if !rest.is_empty() {
-            match crate::init::kmod::load_in_background(rest).await {
+            match crate::kmod::load_in_background(rest).await {
                 Ok(report) => self.problems += report.failed.len(),
                 Err(_) => error!("modules: the loader ended without a report"),
             }
         }
-        crate::init::report_ipvs();
+        crate::kmod::report_ipvs();
     }
 }
 
@@ -371,7 +371,7 @@ async fn event_loop(
     let shared = std::sync::Arc::new(running.clone());
     let bus = crate::bus::Bus::new(shared.clone());
     let vrrp_tx = supervision.spawn(
-        crate::supervise::Role::Vrrp,
+        crate::ipc::Role::Vrrp,
         crate::bus::Part::Vrrp,
         bus.subscribe(),
         crate::supervise::Reports {
@@ -406,11 +406,11 @@ async fn event_loop(
     rearm(&mut watchdog, device.as_deref(), &running.global.watchdog, &mut pet);
     let (watchdog_tx, mut watchdog_rx) = tokio::sync::watch::channel(running.global.watchdog.clone());
     let checker_status = crate::checkers::Status::default();
-    let (health_tx, mut health) = tokio::sync::watch::channel(crate::lb::Health::default());
+    let (health_tx, mut health) = tokio::sync::watch::channel(crate::ipc::Health::default());
     // Held for the loop's life: when it is dropped the supervisor stops the
     // checkers (configs come over the bus).
     let _checkers_control = supervision.spawn(
-        crate::supervise::Role::Checkers,
+        crate::ipc::Role::Checkers,
         crate::bus::Part::Checkers,
         bus.subscribe(),
         crate::supervise::Reports {
@@ -431,7 +431,7 @@ async fn event_loop(
     let updater_tx = match (mode, update_parts) {
         (Mode::Pid1, Some(Ok((slot_part, state_part)))) => {
             let tx = supervision.spawn(
-                crate::supervise::Role::Updater,
+                crate::ipc::Role::Updater,
                 crate::bus::Part::Updates,
                 bus.subscribe(),
                 crate::supervise::Reports {
@@ -589,7 +589,7 @@ async fn event_loop(
                 let answer = started.as_ref().map(|_| ()).map_err(Clone::clone);
                 if let Some(tx) = updater_tx.as_ref() {
                     let _ = tx.send(crate::supervise::Control::Message {
-                        down: crate::supervise::Down::Update(crate::update::Command::TrialStarted(answer)),
+                        down: crate::ipc::Down::Update(crate::update::Command::TrialStarted(answer)),
                         fds: Vec::new(),
                         sticky: false,
                     }).await;
@@ -679,7 +679,7 @@ async fn event_loop(
                             UpdateCommand::Check => match (&updater_tx, &appliance.applied.global.updates.channel) {
                                 (Some(tx), Some(url)) => {
                                     let _ = tx.send(crate::supervise::Control::Message {
-                                        down: crate::supervise::Down::Update(crate::update::Command::Check),
+                                        down: crate::ipc::Down::Update(crate::update::Command::Check),
                                         fds: Vec::new(),
                                         sticky: false,
                                     }).await;
@@ -737,15 +737,16 @@ const HANDOVER: Duration = Duration::from_secs(10);
 /// each over (or after `HANDOVER`). Returns whether it was asked.
 async fn hand_over(
     vrrp: &tokio::sync::mpsc::Sender<crate::supervise::Control>,
-    states: &tokio::sync::watch::Receiver<Vec<(String, &'static str)>>,
+    states: &tokio::sync::watch::Receiver<Vec<(String, crate::ipc::VrrpState)>>,
 ) -> bool {
-    let masters: Vec<String> = states.borrow().iter().filter(|(_, s)| *s == "MASTER").map(|(n, _)| n.clone()).collect();
+    let masters: Vec<String> =
+        states.borrow().iter().filter(|(_, s)| *s == crate::ipc::VrrpState::Master).map(|(n, _)| n.clone()).collect();
     if masters.is_empty() {
         return false;
     }
     info!("update: handing over {} before the reboot", masters.join(", "));
     vrrp.send(crate::supervise::Control::Message {
-        down: crate::supervise::Down::Handover { wait_ms: HANDOVER.as_millis() as u32 },
+        down: crate::ipc::Down::Handover { wait_ms: HANDOVER.as_millis() as u32 },
         fds: Vec::new(),
         sticky: false,
     })
@@ -767,7 +768,7 @@ async fn tell_updater(tx: Option<&tokio::sync::mpsc::Sender<crate::supervise::Co
     let Some(tx) = tx else { return };
     let _ = tx
         .send(crate::supervise::Control::Message {
-            down: crate::supervise::Down::Update(crate::update::Command::Facts(facts)),
+            down: crate::ipc::Down::Update(crate::update::Command::Facts(facts)),
             fds: Vec::new(),
             sticky: true,
         })

@@ -1,7 +1,6 @@
 //! PID 1's boot sequence. Each step logs its failure and the boot carries on
 //! degraded: an appliance with no NIC still gets a console.
 
-pub(crate) mod kmod;
 mod mount;
 mod netup;
 
@@ -38,7 +37,7 @@ pub fn run() -> ! {
         Some(b) => b.modules.split_at(b.first.min(b.modules.len())),
         None => (&[][..], &[][..]),
     };
-    let modules = kmod::load_all("first", first);
+    let modules = crate::kmod::load_all("first", first);
     let nics: Vec<String> = board.as_ref().map(|b| b.nics.clone()).unwrap_or_default();
     let net = netup::bring_up(&nics);
 
@@ -65,14 +64,6 @@ fn load_board() -> Option<Runtime> {
             warn!("{RUNTIME_PATH}: {e}; no modules loaded, bringing up every interface found");
             None
         }
-    }
-}
-
-/// IPVS is the reason this appliance exists: say plainly whether the kernel has it.
-pub fn report_ipvs() {
-    match std::fs::read_to_string("/proc/net/ip_vs") {
-        Ok(text) => info!("ipvs: {}", text.lines().next().unwrap_or("present")),
-        Err(e) => warn!("ipvs: /proc/net/ip_vs: {e}: load balancing unavailable"),
     }
 }
 

@@ -9,7 +9,7 @@ use super::job::{Shown, TrialReply};
 use super::kit::{Kit, random, send_report};
 use super::store::Store;
 use super::{Booted, Command, Facts, slot_of};
-use crate::supervise::Up;
+use crate::ipc::Up;
 use std::fs::File;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,7 @@ impl Updater {
             Some(UnixStream::from(fd))
         };
         let (mut slot, mut store) = (None, None);
-        match fd_sock.as_ref().map(super::fds::recv) {
+        match fd_sock.as_ref().map(crate::ipc::fds::recv) {
             Some(Ok(fds)) if fds.len() == 2 => {
                 let mut it = fds.into_iter();
                 slot = it.next().map(File::from);
@@ -197,7 +197,7 @@ impl Updater {
     fn install(&mut self, source: String, file: bool) {
         // The descriptor comes first, whatever happens next.
         let fd = if file {
-            match self.fd_sock.as_ref().map(super::fds::recv) {
+            match self.fd_sock.as_ref().map(crate::ipc::fds::recv) {
                 Some(Ok(mut fds)) if fds.len() == 1 => fds.pop().map(File::from),
                 _ => None,
             }

@@ -4,7 +4,7 @@
 use super::fetch::{self, Source};
 use super::store::Store;
 use super::{Report, slot_of};
-use crate::supervise::Up;
+use crate::ipc::Up;
 use sha2::Digest;
 use std::fs::File;
 use std::os::unix::fs::FileExt;

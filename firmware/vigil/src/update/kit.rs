@@ -5,7 +5,7 @@ use super::Facts;
 use super::fetch::{self, Source};
 use super::job::{Job, Shown, TrialReply};
 use super::store::Store;
-use crate::supervise::Up;
+use crate::ipc::Up;
 use std::fs::File;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;

@@ -351,13 +351,3 @@ impl Daemon {
         }
     }
 }
-
-/// A state's name as a static string (from a child's report).
-pub fn state_static(s: &str) -> &'static str {
-    match s {
-        "MASTER" => "MASTER",
-        "BACKUP" => "BACKUP",
-        "FAULT" => "FAULT",
-        _ => "INIT",
-    }
-}

@@ -3,6 +3,7 @@
 //! every [`EVERY`]: with 256 instances, formatting them on every packet
 //! cost more than VRRP).
 
+use crate::ipc::VrrpState;
 use crate::notify::state_name;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,9 +13,9 @@ use vigil_vrrp::router::Router;
 /// `show vrrp`, kept up to date by the daemon.
 pub type Status = Arc<Mutex<Vec<String>>>;
 
-/// Each instance's state by name (INIT, BACKUP, MASTER, FAULT), for what
-/// follows VRRP (the IPVS sync daemon).
-pub type States = tokio::sync::watch::Sender<Vec<(String, &'static str)>>;
+/// Each instance's state by name, for what follows VRRP (the IPVS sync
+/// daemon, a hand-over before a reboot).
+pub type States = tokio::sync::watch::Sender<Vec<(String, VrrpState)>>;
 
 /// How often the `show vrrp` lines are refreshed.
 const EVERY: Duration = Duration::from_millis(250);
@@ -40,8 +41,8 @@ impl Publisher {
             return;
         }
         self.states.send_if_modified(|s| {
-            let now: Vec<(String, &'static str)> =
-                router.instances().map(|v| (v.spec.name.clone(), state_name(v.state))).collect();
+            let now: Vec<(String, VrrpState)> =
+                router.instances().map(|v| (v.spec.name.clone(), VrrpState::from(v.state))).collect();
             let same = *s == now;
             if !same {
                 *s = now;

@@ -1,5 +1,6 @@
 //! Loading kernel modules with finit_module(2), in the order the image tool
-//! resolved (dependencies first).
+//! resolved (dependencies first): the boot's first set (init), the rest in
+//! the background (the control plane), schedulers on demand (the balancer).
 
 use nix::errno::Errno;
 use nix::kmod::{ModuleInitFlags, finit_module};
@@ -126,6 +127,14 @@ pub fn load_chain(chain: &[ModuleLoad]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// IPVS is the reason this appliance exists: say plainly whether the kernel has it.
+pub fn report_ipvs() {
+    match std::fs::read_to_string("/proc/net/ip_vs") {
+        Ok(text) => info!("ipvs: {}", text.lines().next().unwrap_or("present")),
+        Err(e) => warn!("ipvs: /proc/net/ip_vs: {e}: load balancing unavailable"),
+    }
 }
 
 #[cfg(test)]
