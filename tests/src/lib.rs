@@ -5,6 +5,8 @@
 pub mod client;
 pub mod cuts;
 pub mod disk;
+pub mod frr;
+pub mod lan;
 pub mod nginx;
 pub mod vrrp_pair;
 

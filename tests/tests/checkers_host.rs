@@ -40,23 +40,23 @@ fn tcp_and_misc_checks_follow_their_servers() {
     let vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
 
     // Nothing listens on 8081: down; the program exits 0: up.
-    wait_log(&log, 0, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: DOWN");
+    wait_log(&log, 0, "virtual_server 127.0.0.1:8080: TCP_CHECK real server 127.0.0.1:8081: DOWN");
     // A listener in the namespace: up.
     let mut listener = Command::new("ip")
         .args(["netns", "exec", &ns, "python3", "-c"])
         .arg("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('127.0.0.1',8081))\ns.listen(50)\nwhile True:\n  c,_=s.accept(); c.close()")
         .spawn()
         .unwrap();
-    wait_log(&log, 0, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: UP");
+    wait_log(&log, 0, "virtual_server 127.0.0.1:8080: TCP_CHECK real server 127.0.0.1:8081: UP");
     let _ = listener.kill();
     let _ = listener.wait();
     // The program says 1: down (keepalived: exit 1 is a failure).
     std::fs::write(&code, "1").unwrap();
-    let (_, line) = wait_log(&log, 0, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: DOWN");
+    let (_, line) = wait_log(&log, 0, "virtual_server 127.0.0.1:8080: MISC_CHECK real server 127.0.0.1:8082: DOWN");
     assert!(line.contains("(exited with status 1)"), "{line}");
     // 2..=255 with misc_dynamic: up, weight code - 2.
     std::fs::write(&code, "7").unwrap();
-    wait_log(&log, 0, "MISC_CHECK real server 127.0.0.1:8082 of 127.0.0.1:8080: UP");
+    wait_log(&log, 0, "virtual_server 127.0.0.1:8080: MISC_CHECK real server 127.0.0.1:8082: UP");
     drop(vigil);
     drop(ns);
     let notes = std::fs::read_to_string(&notify).unwrap_or_default();

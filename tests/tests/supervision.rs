@@ -51,7 +51,7 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     assert!(!console.contains("removed 192.0.2.100/24"), "the VIP never left:\n{console}");
 
     // The checkers: the live server (this node) in the pool, the dead one out.
-    let dead = "PING_CHECK real server 192.0.2.77:80 of 192.0.2.100:80: DOWN";
+    let dead = "virtual_server 192.0.2.100:80: PING_CHECK real server 192.0.2.77:80: DOWN";
     let t = Instant::now();
     while !node.console_text().contains(dead) {
         assert!(t.elapsed() < CMD, "the dead server never went down:\n{}", node.console_text());

@@ -74,11 +74,11 @@ fn the_checkers_child_runs_with_raw_sockets_only_and_resumes_its_verdicts() {
     let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap();
     let pgrp: u32 = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert_eq!(pgrp, child, "its own process group: {stat}");
-    let (at, _) = wait_log(&log, at, "TCP_CHECK real server 127.0.0.1:8081 of 127.0.0.1:8080: DOWN");
+    let (at, _) = wait_log(&log, at, "virtual_server 127.0.0.1:8080: TCP_CHECK real server 127.0.0.1:8081: DOWN");
     // The ping is answered (the raw socket works) and nothing says otherwise.
     std::thread::sleep(Duration::from_secs(2));
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(!text.contains("PING_CHECK real server 127.0.0.2:8082 of 127.0.0.1:8080: DOWN"), "{text}");
+    assert!(!text.contains("virtual_server 127.0.0.1:8080: PING_CHECK real server 127.0.0.2:8082: DOWN"), "{text}");
     let _ = Command::new("kill").args(["-KILL", &child.to_string()]).status();
     let (at, _) = wait_log(&log, at, "supervise: the checkers child was killed by SIGKILL");
     let (at, line) = wait_log(&log, at, "supervise: checkers child started");

@@ -2,102 +2,12 @@
 //! priority owns the VIP; cutting its bridge port (carrier stays up) makes
 //! both masters; putting it back leaves exactly one.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vigil_board::Arch;
-use vigil_tests::vrrp_pair::Netns;
+use vigil_tests::lan::{Lan, VIP, out};
+use vigil_tests::vrrp_pair::{Netns, ip};
 use vigil_tests::{firmware, is_root, require};
-
-const VIP: &str = "198.51.100.100";
-
-fn ip(args: &[&str]) {
-    let st = Command::new("ip").args(args).status().unwrap();
-    assert!(st.success(), "ip {args:?}");
-}
-
-struct Lan {
-    dir: std::path::PathBuf,
-    children: Vec<Child>,
-    /// Namespace names: bridge, router 1, router 2, client.
-    br: String,
-    r1: String,
-    r2: String,
-    c: String,
-    /// Removed after the children are killed (fields drop after `drop`).
-    _namespaces: Vec<Netns>,
-}
-
-impl Lan {
-    /// Namespaces named after `p` (tests run in parallel).
-    fn new(p: &str) -> Lan {
-        let dir = vigil_tests::test_dir(&format!("vrrp-lan-{p}"));
-        let (br, r1, r2, c) = (format!("{p}-br"), format!("{p}-r1"), format!("{p}-r2"), format!("{p}-c"));
-        let namespaces = [&br, &r1, &r2, &c].into_iter().map(|n| Netns::fresh(n)).collect();
-        ip(&["-n", &br, "link", "add", "br0", "type", "bridge"]);
-        ip(&["-n", &br, "link", "set", "br0", "up"]);
-        for (i, ns) in [(1, &r1), (2, &r2), (50, &c)] {
-            let port = if i == 50 { "pc".to_string() } else { format!("p{i}") };
-            ip(&["link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", &port, "netns", &br]);
-            ip(&["-n", &br, "link", "set", &port, "master", "br0"]);
-            ip(&["-n", &br, "link", "set", &port, "up"]);
-            ip(&["-n", ns, "addr", "add", &format!("198.51.100.{i}/24"), "dev", "eth0"]);
-            ip(&["-n", ns, "link", "set", "eth0", "up"]);
-        }
-        Lan { dir, children: Vec::new(), br, r1, r2, c, _namespaces: namespaces }
-    }
-
-    fn vigil(&mut self, ns: &str, priority: u8) -> usize {
-        let conf = self.conf(ns, priority, "");
-        let child = vigil_tests::vrrp_pair::spawn_vigil(ns, &conf, &self.dir.join(format!("{ns}.log")));
-        self.children.push(child);
-        self.children.len() - 1
-    }
-
-    /// One instance, VRID 7, v3 at 0.2 s, with `extra` lines.
-    fn conf(&self, ns: &str, priority: u8, extra: &str) -> std::path::PathBuf {
-        let conf = self.dir.join(format!("{ns}.conf"));
-        let text = format!(
-            "vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 7\n priority {priority}\n advert_int 0.2\n{extra} virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
-        );
-        std::fs::write(&conf, text).unwrap();
-        conf
-    }
-
-    /// Which routers (1, 2) hold the VIP.
-    fn holders(&self) -> Vec<u8> {
-        [(1u8, &self.r1), (2, &self.r2)]
-            .into_iter()
-            .filter(|(_, ns)| {
-                let out = Command::new("ip").args(["-n", ns, "-4", "addr", "show", "eth0"]).output().unwrap();
-                String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
-            })
-            .map(|(n, _)| n)
-            .collect()
-    }
-
-    fn wait_for(&self, want: &[u8], timeout: Duration) -> Duration {
-        let t = Instant::now();
-        while t.elapsed() < timeout {
-            if self.holders() == want {
-                return t.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("VIP holders {:?}, expected {want:?} within {timeout:?}", self.holders());
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.dir.join("ka.pid")) {
-            let _ = Command::new("kill").args(["-KILL", pid.trim()]).stderr(Stdio::null()).status();
-        }
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 #[test]
 fn a_split_brain_heals_to_one_master() {
@@ -238,10 +148,6 @@ fn a_client_keeps_reaching_the_vip_through_a_failover() {
     assert!(after.len() >= 50, "the VIP answers again after the failover:\n{text}");
     // r1's VRRP child lost its supervisor: it resigned and took its copy away.
     assert_eq!(lan.holders(), [2], "r2 holds the VIP");
-}
-
-fn out(args: &[&str]) -> String {
-    String::from_utf8_lossy(&Command::new(args[0]).args(&args[1..]).output().unwrap().stdout).into_owned()
 }
 
 /// use_vmac on both routers (vigil and keepalived): the VIP lives on

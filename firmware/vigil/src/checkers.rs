@@ -211,11 +211,11 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
     if let Some(v) = c.timer.handle_result(now, o.result.is_ok()) {
         changed = true;
         let why = c.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        let _vs = vs_span(vs).entered();
         info!(
-            "{} real server {} of {}: {}{why}",
+            "{} real server {}: {}{why}",
             c.spec.kind.keyword(),
             rs.addr,
-            vs_name(vs),
             if v == Verdict::Up { "UP" } else { "DOWN" }
         );
         let program = if v == Verdict::Up { rs.notify_up.as_deref() } else { rs.notify_down.as_deref() };
@@ -224,6 +224,11 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         }
     }
     changed
+}
+
+/// A virtual server's log lines say which it is: `virtual_server 192.0.2.1:80: ...`.
+fn vs_span(vs: &VirtualServer) -> tracing::Span {
+    tracing::info_span!("virtual_server", name = %vs_name(vs))
 }
 
 fn vs_name(vs: &VirtualServer) -> String {
@@ -261,7 +266,7 @@ fn publish(
         h.down.extend(members.iter().enumerate().filter(|(_, m)| !m.alive).map(|(ri, _)| (vi, ri)));
         if let Some(q) = pools[vi].update(&members) {
             let what = if q { "regained" } else { "lost" };
-            info!("virtual server {}: quorum {what}", vs_name(vs));
+            vs_span(vs).in_scope(|| info!("quorum {what}"));
         }
         let wanted = pools[vi].wanted(&members);
         for ri in 0..vs.real_servers.len() {
