@@ -4,6 +4,14 @@
 //! network stack is involved.
 
 use anyhow::{Result, bail};
+use pnet_packet::Packet;
+use pnet_packet::arp::{ArpHardwareTypes, ArpOperation, ArpOperations, ArpPacket, MutableArpPacket};
+use pnet_packet::ethernet::{EtherType, EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::icmp::echo_reply::EchoReplyPacket;
+use pnet_packet::icmp::echo_request::MutableEchoRequestPacket;
+use pnet_packet::icmp::{IcmpPacket, IcmpTypes};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 use vigil_image::switch::TapPort;
@@ -53,16 +61,46 @@ impl Watch {
     }
 }
 
-fn csum(b: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in b.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+/// An Ethernet frame from `src` to `dst` carrying `payload` of `ethertype`.
+fn frame(dst: [u8; 6], src: [u8; 6], ethertype: EtherType, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; MutableEthernetPacket::minimum_packet_size() + payload.len()];
+    if let Some(mut eth) = MutableEthernetPacket::new(&mut f) {
+        eth.set_destination(dst.into());
+        eth.set_source(src.into());
+        eth.set_ethertype(ethertype);
+        eth.set_payload(payload);
     }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
+    f
 }
+
+/// An ARP message (Ethernet, IPv4).
+fn arp(op: ArpOperation, sender: ([u8; 6], Ipv4Addr), target: ([u8; 6], Ipv4Addr)) -> Vec<u8> {
+    let mut a = vec![0u8; MutableArpPacket::minimum_packet_size()];
+    if let Some(mut p) = MutableArpPacket::new(&mut a) {
+        p.set_hardware_type(ArpHardwareTypes::Ethernet);
+        p.set_protocol_type(EtherTypes::Ipv4);
+        p.set_hw_addr_len(6);
+        p.set_proto_addr_len(4);
+        p.set_operation(op);
+        p.set_sender_hw_addr(sender.0.into());
+        p.set_sender_proto_addr(sender.1);
+        p.set_target_hw_addr(target.0.into());
+        p.set_target_proto_addr(target.1);
+    }
+    a
+}
+
+/// The ARP message in an Ethernet frame, if it carries one.
+fn arp_in(f: &[u8]) -> Option<ArpPacket<'_>> {
+    let eth = EthernetPacket::new(f)?;
+    if eth.get_ethertype() != EtherTypes::Arp {
+        return None;
+    }
+    ArpPacket::new(&f[EthernetPacket::minimum_packet_size()..])
+}
+
+const PING_ID: u16 = 0x1234;
+const PING_PAYLOAD: &[u8] = b"vigil-test-ping!";
 
 impl Client {
     pub fn new(port: TapPort, mac: [u8; 6], ip: Ipv4Addr) -> Client {
@@ -70,35 +108,21 @@ impl Client {
     }
 
     fn arp_request(&self, target: Ipv4Addr) -> Vec<u8> {
-        let mut f = vec![0xff; 6];
-        f.extend_from_slice(&self.mac);
-        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-        f.extend_from_slice(&self.mac);
-        f.extend_from_slice(&self.ip.octets());
-        f.extend_from_slice(&[0; 6]);
-        f.extend_from_slice(&target.octets());
-        f
+        let ask = arp(ArpOperations::Request, (self.mac, self.ip), ([0; 6], target));
+        frame([0xff; 6], self.mac, EtherTypes::Arp, &ask)
     }
 
     /// Answers an ARP request for our address, if `f` is one, and learns
     /// the sender's address from any ARP frame.
     fn answer_arp(&mut self, f: &[u8]) {
-        if f.len() >= 42 && f[12..14] == [0x08, 0x06] {
-            let ip = Ipv4Addr::new(f[28], f[29], f[30], f[31]);
-            let mut m = [0u8; 6];
-            m.copy_from_slice(&f[22..28]);
-            if ip != self.ip && ip != Ipv4Addr::UNSPECIFIED {
-                self.cache.insert(ip, m);
-            }
+        let Some(a) = arp_in(f) else { return };
+        let (sender_mac, sender_ip) = (a.get_sender_hw_addr().octets(), a.get_sender_proto_addr());
+        if sender_ip != self.ip && sender_ip != Ipv4Addr::UNSPECIFIED {
+            self.cache.insert(sender_ip, sender_mac);
         }
-        if f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[20..22] == [0, 1] && f[38..42] == self.ip.octets() {
-            let mut r = f[6..12].to_vec();
-            r.extend_from_slice(&self.mac);
-            r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
-            r.extend_from_slice(&self.mac);
-            r.extend_from_slice(&self.ip.octets());
-            r.extend_from_slice(&f[22..32]);
-            let _ = self.port.send(&r);
+        if a.get_operation() == ArpOperations::Request && a.get_target_proto_addr() == self.ip {
+            let reply = arp(ArpOperations::Reply, (self.mac, self.ip), (sender_mac, sender_ip));
+            let _ = self.port.send(&frame(sender_mac, self.mac, EtherTypes::Arp, &reply));
         }
     }
 
@@ -113,15 +137,12 @@ impl Client {
             }
             if let Some(f) = self.port.recv(Duration::from_millis(50))? {
                 self.answer_arp(&f);
-                if f.len() >= 42
-                    && f[12..14] == [0x08, 0x06]
-                    && f[20..22] == [0, 2]
-                    && f[28..32] == target.octets()
-                    && f[0..6] == self.mac
+                if let Some(a) = arp_in(&f)
+                    && a.get_operation() == ArpOperations::Reply
+                    && a.get_sender_proto_addr() == target
+                    && a.get_target_hw_addr().octets() == self.mac
                 {
-                    let mut m = [0u8; 6];
-                    m.copy_from_slice(&f[22..28]);
-                    return Ok(m);
+                    return Ok(a.get_sender_hw_addr().octets());
                 }
             }
         }
@@ -131,35 +152,46 @@ impl Client {
     /// Pings `target` (at `mac`) once; true if the echo reply came back.
     pub fn ping(&mut self, mac: [u8; 6], target: Ipv4Addr, timeout: Duration) -> Result<bool> {
         self.seq = self.seq.wrapping_add(1);
-        let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34];
-        icmp.extend_from_slice(&self.seq.to_be_bytes());
-        icmp.extend_from_slice(b"vigil-test-ping!");
-        let c = csum(&icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        let total = (20 + icmp.len()) as u16;
-        let mut ip = vec![0x45, 0];
-        ip.extend_from_slice(&total.to_be_bytes());
-        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 1, 0, 0]);
-        ip.extend_from_slice(&self.ip.octets());
-        ip.extend_from_slice(&target.octets());
-        let c = csum(&ip);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        let mut f = mac.to_vec();
-        f.extend_from_slice(&self.mac);
-        f.extend_from_slice(&[0x08, 0x00]);
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(&icmp);
+        let mut icmp = vec![0u8; MutableEchoRequestPacket::minimum_packet_size() + PING_PAYLOAD.len()];
+        if let Some(mut e) = MutableEchoRequestPacket::new(&mut icmp) {
+            e.set_icmp_type(IcmpTypes::EchoRequest);
+            e.set_identifier(PING_ID);
+            e.set_sequence_number(self.seq);
+            e.set_payload(PING_PAYLOAD);
+        }
+        let c = IcmpPacket::new(&icmp).map(|p| pnet_packet::icmp::checksum(&p));
+        if let (Some(c), Some(mut e)) = (c, MutableEchoRequestPacket::new(&mut icmp)) {
+            e.set_checksum(c);
+        }
+        let mut ip = vec![0u8; MutableIpv4Packet::minimum_packet_size() + icmp.len()];
+        if let Some(mut p) = MutableIpv4Packet::new(&mut ip) {
+            p.set_version(4);
+            p.set_header_length(5);
+            p.set_total_length((MutableIpv4Packet::minimum_packet_size() + icmp.len()) as u16);
+            p.set_flags(pnet_packet::ipv4::Ipv4Flags::DontFragment);
+            p.set_ttl(64);
+            p.set_next_level_protocol(IpNextHeaderProtocols::Icmp);
+            p.set_source(self.ip);
+            p.set_destination(target);
+            p.set_payload(&icmp);
+            let c = pnet_packet::ipv4::checksum(&p.to_immutable());
+            p.set_checksum(c);
+        }
+        let f = frame(mac, self.mac, EtherTypes::Ipv4, &ip);
         self.port.send(&f)?;
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(r) = self.port.recv(Duration::from_millis(20))? {
                 self.answer_arp(&r);
-                let is_reply = r.len() >= 42
-                    && r[12..14] == [0x08, 0x00]
-                    && r[23] == 1
-                    && r[26..30] == target.octets()
-                    && r[34] == 0
-                    && r[40..42] == self.seq.to_be_bytes();
+                let is_reply = EthernetPacket::new(&r)
+                    .filter(|e| e.get_ethertype() == EtherTypes::Ipv4)
+                    .and_then(|e| Ipv4Packet::owned(e.payload().to_vec()))
+                    .filter(|p| p.get_source() == target && p.get_next_level_protocol() == IpNextHeaderProtocols::Icmp)
+                    .is_some_and(|p| {
+                        EchoReplyPacket::new(p.payload()).is_some_and(|e| {
+                            e.get_icmp_type() == IcmpTypes::EchoReply && e.get_sequence_number() == self.seq
+                        })
+                    });
                 if is_reply {
                     return Ok(true);
                 }

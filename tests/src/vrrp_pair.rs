@@ -250,13 +250,14 @@ pub fn capture_arp(ns: &str, span: Duration) -> std::thread::JoinHandle<Vec<Arp>
             let Ok(n) = s.recv(&mut buf) else { continue };
             // SAFETY: recv initialised the first n bytes.
             let f: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
-            if f.len() >= 42 && f[12..14] == [0x08, 0x06] {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&f[22..28]);
+            use pnet_packet::Packet;
+            let eth = pnet_packet::ethernet::EthernetPacket::new(&f)
+                .filter(|e| e.get_ethertype() == pnet_packet::ethernet::EtherTypes::Arp);
+            if let Some(a) = eth.as_ref().and_then(|e| pnet_packet::arp::ArpPacket::new(e.payload())) {
                 seen.push(Arp {
                     at: std::time::SystemTime::now(),
-                    mac,
-                    ip: std::net::Ipv4Addr::new(f[28], f[29], f[30], f[31]),
+                    mac: a.get_sender_hw_addr().octets(),
+                    ip: a.get_sender_proto_addr(),
                 });
             }
         }

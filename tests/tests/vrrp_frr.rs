@@ -215,30 +215,38 @@ fn after_a_split_brain_with_frr_heals_the_client_learns_the_masters_mac_at_once(
     let vigil_mac = vigil_image::qemu::mac_string(vigil_tests::vrrp_pair::mac_of(&r1, "eth0"));
     let frr_mac = "00:00:5e:00:01:07";
     let neigh = || out(&["ip", "-n", &c, "neigh", "show", VIP]);
-    ip(&["-n", &br, "link", "set", "p1", "nomaster"]);
-    frr.wait_state("Master", Duration::from_secs(10));
-    let replies = out(&["ip", "netns", "exec", &c, "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", VIP]);
-    assert!(replies.contains(" 0% packet loss"), "the client reaches the VIP at FRR: {replies}");
-    assert!(neigh().contains(frr_mac), "the client learnt FRR's virtual MAC: {}", neigh());
-    // The kernel ignores a new address for an entry updated within the
-    // last second (locktime): let that pass.
-    std::thread::sleep(Duration::from_millis(1500));
-    let before = std::fs::read_to_string(&log).unwrap().len();
-    ip(&["-n", &br, "link", "set", "p1", "master", "br0"]);
-    let t = Instant::now();
-    while !neigh().contains(&vigil_mac) && t.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(10));
+    // Who hears whom first after the heal is a race: when FRR hears vigil's
+    // advert before vigil hears FRR's, FRR just falls back and nothing
+    // calls for an answer (keepalived behaves the same). A round where
+    // vigil heard FRR must heal the client at once; up to four rounds.
+    for round in 1..=4 {
+        ip(&["-n", &br, "link", "set", "p1", "nomaster"]);
+        frr.wait_state("Master", Duration::from_secs(10));
+        let replies = out(&["ip", "netns", "exec", &c, "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", VIP]);
+        assert!(replies.contains(" 0% packet loss"), "the client reaches the VIP at FRR: {replies}");
+        assert!(neigh().contains(frr_mac), "the client learnt FRR's virtual MAC: {}", neigh());
+        // The kernel ignores a new address for an entry updated within the
+        // last second (locktime): let that pass.
+        std::thread::sleep(Duration::from_millis(1500));
+        let before = std::fs::read_to_string(&log).unwrap().len();
+        ip(&["-n", &br, "link", "set", "p1", "master", "br0"]);
+        let t = Instant::now();
+        while !neigh().contains(&vigil_mac) && t.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let took = t.elapsed();
+        frr.wait_state("Backup", Duration::from_secs(5));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let answered = text[before..].contains("with lower priority 100 (ours 150): another master; answered");
+        println!(
+            "heal {round}: the client has vigil's MAC for the VIP after {took:?} (vigil answered FRR: {answered})"
+        );
+        if answered {
+            // FRR advertises every 0.2 s: vigil answers the first it hears.
+            assert!(took < Duration::from_secs(1), "the client kept FRR's MAC for {took:?}: {}", neigh());
+            assert_eq!(lan.holders(), [1]);
+            return;
+        }
     }
-    let took = t.elapsed();
-    frr.wait_state("Backup", Duration::from_secs(5));
-    let text = std::fs::read_to_string(&log).unwrap();
-    println!("heal: the client has vigil's MAC for the VIP after {took:?}");
-    assert!(
-        text[before..].contains("with lower priority 100 (ours 150): another master; answered"),
-        "vigil answered FRR's advert:\n{}",
-        &text[before..]
-    );
-    // FRR advertises every 0.2 s: vigil answers the first it hears.
-    assert!(took < Duration::from_secs(1), "the client kept FRR's MAC for {took:?}: {}", neigh());
-    assert_eq!(lan.holders(), [1]);
+    panic!("in four heals vigil never heard FRR's advert before FRR fell back");
 }

@@ -11,35 +11,55 @@ use tokio::io::unix::AsyncFd;
 
 static SEQ: AtomicU16 = AtomicU16::new(1);
 
-/// The Internet checksum (RFC 1071).
-pub fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
+const PAYLOAD: &[u8] = b"vigil-check ping";
 
 /// An echo request: ICMP type 8 (v4, checksummed here) or ICMPv6 type 128
 /// (the kernel fills in the checksum with the pseudo-header).
 pub fn echo_request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
-    let mut m = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
-    m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(&seq.to_be_bytes());
-    m.extend_from_slice(b"vigil-check ping");
-    if !v6 {
-        let c = checksum(&m);
-        m[2..4].copy_from_slice(&c.to_be_bytes());
+    use pnet_packet::icmp::{IcmpPacket, IcmpTypes, echo_request::MutableEchoRequestPacket};
+    use pnet_packet::icmpv6::{Icmpv6Types, echo_request::MutableEchoRequestPacket as MutableEchoRequest6};
+    let mut m = vec![0u8; MutableEchoRequestPacket::minimum_packet_size() + PAYLOAD.len()];
+    if v6 {
+        if let Some(mut e) = MutableEchoRequest6::new(&mut m) {
+            e.set_icmpv6_type(Icmpv6Types::EchoRequest);
+            e.set_identifier(id);
+            e.set_sequence_number(seq);
+            e.set_payload(PAYLOAD);
+        }
+    } else {
+        if let Some(mut e) = MutableEchoRequestPacket::new(&mut m) {
+            e.set_icmp_type(IcmpTypes::EchoRequest);
+            e.set_identifier(id);
+            e.set_sequence_number(seq);
+            e.set_payload(PAYLOAD);
+        }
+        let c = IcmpPacket::new(&m).map(|whole| pnet_packet::icmp::checksum(&whole));
+        if let (Some(c), Some(mut e)) = (c, MutableEchoRequestPacket::new(&mut m)) {
+            e.set_checksum(c);
+        }
     }
     m
 }
 
 /// Is this an echo reply to (id, seq)? `b` starts at the ICMP header.
 pub fn is_reply(v6: bool, b: &[u8], id: u16, seq: u16) -> bool {
-    b.len() >= 8
-        && b[0] == if v6 { 129 } else { 0 }
-        && u16::from_be_bytes([b[4], b[5]]) == id
-        && u16::from_be_bytes([b[6], b[7]]) == seq
+    if v6 {
+        use pnet_packet::icmpv6::{Icmpv6Types, echo_reply::EchoReplyPacket};
+        EchoReplyPacket::new(b).is_some_and(|r| {
+            r.get_icmpv6_type() == Icmpv6Types::EchoReply && r.get_identifier() == id && r.get_sequence_number() == seq
+        })
+    } else {
+        use pnet_packet::icmp::{IcmpTypes, echo_reply::EchoReplyPacket};
+        EchoReplyPacket::new(b).is_some_and(|r| {
+            r.get_icmp_type() == IcmpTypes::EchoReply && r.get_identifier() == id && r.get_sequence_number() == seq
+        })
+    }
+}
+
+/// What follows a raw IPv4 socket's IP header (empty if it is not one).
+fn after_ipv4_header(b: &[u8]) -> &[u8] {
+    let ihl = pnet_packet::ipv4::Ipv4Packet::new(b).map_or(0, |p| usize::from(p.get_header_length()) * 4);
+    b.get(ihl.max(20)..).unwrap_or(&[])
 }
 
 pub async fn ping(addr: IpAddr, timeout: Duration) -> Result<(), Failure> {
@@ -64,11 +84,7 @@ pub async fn ping(addr: IpAddr, timeout: Duration) -> Result<(), Failure> {
                     let b: Vec<u8> = buf[..n].iter().map(|x| unsafe { x.assume_init() }).collect();
                     let from = from.as_socket().map(|s| s.ip());
                     // IPv4 raw sockets hand over the IP header too.
-                    let icmp = if v6 {
-                        &b[..]
-                    } else {
-                        b.get(usize::from(b.first().map_or(0, |x| x & 0x0f)) * 4..).unwrap_or(&[])
-                    };
+                    let icmp = if v6 { &b[..] } else { after_ipv4_header(&b) };
                     if from == Some(addr) && is_reply(v6, icmp, id, seq) {
                         return Ok(());
                     }
@@ -88,7 +104,9 @@ mod tests {
     #[test]
     fn the_echo_request_checksums_to_zero() {
         let m = echo_request(false, 0x1234, 7);
-        assert_eq!(checksum(&m), 0);
+        // The Internet checksum over the whole message, its own field included, is 0.
+        assert_eq!(pnet_packet::util::checksum(&m, usize::MAX), 0);
+        assert_eq!(m[0], 8);
         assert_eq!(&m[4..8], &[0x12, 0x34, 0, 7]);
         let mut reply = m.clone();
         reply[0] = 0;

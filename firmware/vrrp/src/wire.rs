@@ -112,46 +112,22 @@ pub struct Repr {
     pub auth: Option<[u8; AUTH_LEN]>,
 }
 
-/// The Internet checksum (RFC 1071) over a sequence of slices.
-fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut odd: Option<u8> = None;
-    for p in parts {
-        for &b in p.iter() {
-            match odd.take() {
-                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
-                None => odd = Some(b),
-            }
-        }
-    }
-    if let Some(hi) = odd {
-        sum += u32::from(u16::from_be_bytes([hi, 0]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
+/// The checksum field is the fourth 16-bit word.
+const CHECKSUM_WORD: usize = 3;
 
-/// The pseudo-header VRRPv3 sums (RFC 5798 5.2.8): IPv4 or IPv6 style.
-fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Result<Vec<u8>, Error> {
-    let mut p = Vec::with_capacity(40);
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&[0, PROTOCOL]);
-            p.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&(len as u32).to_be_bytes());
-            p.extend_from_slice(&[0, 0, 0, PROTOCOL]);
-        }
+/// The advertisement's checksum (the Internet checksum, RFC 1071): v2 over
+/// the packet alone, v3 with the IPv4 or IPv6 pseudo-header (RFC 5798
+/// 5.2.8). The checksum field counts as zero.
+fn checksum(bytes: &[u8], version: u8, src: IpAddr, dst: IpAddr) -> Result<u16, Error> {
+    use pnet_packet::ip::IpNextHeaderProtocol;
+    use pnet_packet::util;
+    let proto = IpNextHeaderProtocol(PROTOCOL);
+    Ok(match (version, src, dst) {
+        (2, _, _) => util::checksum(bytes, CHECKSUM_WORD),
+        (_, IpAddr::V4(s), IpAddr::V4(d)) => util::ipv4_checksum(bytes, CHECKSUM_WORD, &[], &s, &d, proto),
+        (_, IpAddr::V6(s), IpAddr::V6(d)) => util::ipv6_checksum(bytes, CHECKSUM_WORD, &[], &s, &d, proto),
         _ => return Err(Error::Family),
-    }
-    Ok(p)
+    })
 }
 
 impl Repr {
@@ -186,12 +162,7 @@ impl Repr {
                 Error::Count { count, len: bytes.len() }
             });
         }
-        let ok = if version == 2 {
-            checksum(&[bytes]) == 0
-        } else {
-            checksum(&[&pseudo_header(src, dst, bytes.len())?, bytes]) == 0
-        };
-        if !ok {
+        if checksum(bytes, version, src, dst)? != p.checksum() {
             return Err(Error::Checksum);
         }
         let addrs = bytes[HEADER_LEN..HEADER_LEN + usize::from(count) * alen]
@@ -249,7 +220,7 @@ impl Repr {
         if let (2, Some(auth)) = (self.version, self.auth) {
             b[off..off + AUTH_LEN].copy_from_slice(&auth);
         }
-        let c = if self.version == 2 { checksum(&[&b]) } else { checksum(&[&pseudo_header(src, dst, b.len())?, &b]) };
+        let c = checksum(&b, self.version, src, dst)?;
         b[6..8].copy_from_slice(&c.to_be_bytes());
         Ok(b)
     }

@@ -108,25 +108,43 @@ impl Announcers {
 /// An unsolicited neighbour advertisement (RFC 4861 7.2.6): Override set,
 /// with the target link-layer address. The kernel fills in the checksum.
 pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr) -> Vec<u8> {
-    let mut m = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
-    m.extend_from_slice(&target.octets());
-    m.extend_from_slice(&[2, 1]);
-    m.extend_from_slice(&mac);
+    use pnet_packet::icmpv6::Icmpv6Types;
+    use pnet_packet::icmpv6::ndp::{MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags};
+    let option = NdpOption { option_type: NdpOptionTypes::TargetLLAddr, length: 1, data: mac.to_vec() };
+    // The fixed part, and one option of 8 bytes (type, length, the MAC).
+    let mut m = vec![0u8; MutableNeighborAdvertPacket::minimum_packet_size() + 8];
+    if let Some(mut na) = MutableNeighborAdvertPacket::new(&mut m) {
+        na.set_icmpv6_type(Icmpv6Types::NeighborAdvert);
+        na.set_flags(NeighborAdvertFlags::Override);
+        na.set_target_addr(target);
+        na.set_options(&[option]);
+    }
     m
 }
 
 /// An ARP request with sender and target both the virtual address: what
 /// routers and hosts take as "this address moved to this MAC".
 pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
-    let mut f = Vec::with_capacity(42);
-    f.extend_from_slice(&[0xff; 6]);
-    f.extend_from_slice(&mac);
-    f.extend_from_slice(&[0x08, 0x06]); // ARP
-    f.extend_from_slice(&[0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01]); // Ethernet/IPv4, request
-    f.extend_from_slice(&mac);
-    f.extend_from_slice(&ip.octets());
-    f.extend_from_slice(&[0xff; 6]);
-    f.extend_from_slice(&ip.octets());
+    use pnet_packet::MutablePacket;
+    use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
+    use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
+    let mut f = vec![0u8; MutableEthernetPacket::minimum_packet_size() + MutableArpPacket::minimum_packet_size()];
+    if let Some(mut eth) = MutableEthernetPacket::new(&mut f) {
+        eth.set_destination([0xff; 6].into());
+        eth.set_source(mac.into());
+        eth.set_ethertype(EtherTypes::Arp);
+        if let Some(mut arp) = MutableArpPacket::new(eth.payload_mut()) {
+            arp.set_hardware_type(ArpHardwareTypes::Ethernet);
+            arp.set_protocol_type(EtherTypes::Ipv4);
+            arp.set_hw_addr_len(6);
+            arp.set_proto_addr_len(4);
+            arp.set_operation(ArpOperations::Request);
+            arp.set_sender_hw_addr(mac.into());
+            arp.set_sender_proto_addr(ip);
+            arp.set_target_hw_addr([0xff; 6].into());
+            arp.set_target_proto_addr(ip);
+        }
+    }
     f
 }
 
@@ -166,6 +184,10 @@ mod tests {
         assert_eq!(&f[20..22], &[0, 1]);
         assert_eq!(&f[28..32], &[192, 0, 2, 100]);
         assert_eq!(&f[38..42], &[192, 0, 2, 100]);
+        assert_eq!(&f[..12], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0, 0, 1]);
+        assert_eq!(&f[14..22], &[0, 1, 8, 0, 6, 4, 0, 1]);
+        assert_eq!(&f[22..28], &[0x52, 0x54, 0, 0, 0, 1]);
+        assert_eq!(&f[32..38], &[0xff; 6]);
     }
 
     #[test]
@@ -175,5 +197,7 @@ mod tests {
         assert_eq!(m[0], 136);
         assert_eq!(m[4], 0x20);
         assert_eq!(&m[24..26], &[2, 1]);
+        assert_eq!(&m[26..32], &[2, 0, 0, 0, 0, 1]);
+        assert_eq!(&m[8..24], &"2001:db8::100".parse::<std::net::Ipv6Addr>().unwrap().octets());
     }
 }

@@ -167,18 +167,16 @@ fn recv_v6(sock: &Socket) -> std::io::Result<Option<(IpAddr, u8, Vec<u8>)>> {
     Ok(src.map(|s| (IpAddr::V6(s), hops, buf[..n].to_vec())))
 }
 
-/// A raw IPv4 socket delivers the IP header: (source, TTL, payload).
+/// A raw IPv4 socket delivers the IP header: (source, TTL, payload), or
+/// None if it is not a whole IPv4 header.
 pub fn parse_ipv4(b: &[u8]) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
-    if b.len() < 20 || b[0] >> 4 != 4 {
+    let p = pnet_packet::ipv4::Ipv4Packet::new(b)?;
+    let ihl = usize::from(p.get_header_length()) * 4;
+    let total = usize::from(p.get_total_length()).min(b.len());
+    if p.get_version() != 4 || ihl < 20 || total < ihl {
         return None;
     }
-    let ihl = usize::from(b[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([b[2], b[3]])).min(b.len());
-    if ihl < 20 || total < ihl {
-        return None;
-    }
-    let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
-    Some((src, b[8], b[ihl..total].to_vec()))
+    Some((p.get_source(), p.get_ttl(), b[ihl..total].to_vec()))
 }
 
 #[cfg(test)]
