@@ -8,7 +8,7 @@
 use crate::{have_program, require};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const ZEBRA: &str = "/usr/lib/frr/zebra";
 pub const VRRPD: &str = "/usr/lib/frr/vrrpd";
@@ -88,11 +88,8 @@ impl Frr {
         let mut frr = Frr { ns: ns.to_string(), dir, router, zebra: None, vrrpd: None };
         frr.zebra = Some(frr.daemon(ZEBRA, "zebra", &[]));
         let api = frr.dir.join("zserv.api");
-        let t = Instant::now();
-        while !api.exists() {
-            assert!(t.elapsed() < Duration::from_secs(10), "zebra did not open {}", api.display());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let opened = crate::eventually(Duration::from_secs(10), || api.exists());
+        assert!(opened.is_some(), "zebra did not open {}", api.display());
         frr.start_vrrpd();
         frr
     }
@@ -138,10 +135,7 @@ impl Frr {
     pub fn stop_vrrpd(&mut self) {
         if let Some(mut c) = self.vrrpd.take() {
             let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-            let t = Instant::now();
-            while c.try_wait().ok().flatten().is_none() && t.elapsed() < Duration::from_secs(5) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            crate::eventually(Duration::from_secs(5), || c.try_wait().ok().flatten().is_some());
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -162,19 +156,9 @@ impl Frr {
 
     /// Waits until vrrpd says `state`; returns how long that took.
     pub fn wait_state(&self, state: &str, timeout: Duration) -> Duration {
-        let t = Instant::now();
-        loop {
-            if self.state() == state {
-                return t.elapsed();
-            }
-            assert!(
-                t.elapsed() < timeout,
-                "FRR's router is {} after {timeout:?}, not {state}:\n{}",
-                self.state(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::eventually(timeout, || self.state() == state).unwrap_or_else(|| {
+            panic!("FRR's router is {} after {timeout:?}, not {state}:\n{}", self.state(), self.log())
+        })
     }
 
     pub fn log(&self) -> String {

@@ -5,7 +5,7 @@
 
 use crate::vrrp_pair::{Netns, ip};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const VIP: &str = "198.51.100.100";
 
@@ -75,14 +75,8 @@ impl Lan {
     }
 
     pub fn wait_for(&self, want: &[u8], timeout: Duration) -> Duration {
-        let t = Instant::now();
-        while t.elapsed() < timeout {
-            if self.holders() == want {
-                return t.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("VIP holders {:?}, expected {want:?} within {timeout:?}", self.holders());
+        crate::eventually(timeout, || self.holders() == want)
+            .unwrap_or_else(|| panic!("VIP holders {:?}, expected {want:?} within {timeout:?}", self.holders()))
     }
 }
 

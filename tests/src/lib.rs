@@ -165,6 +165,28 @@ pub fn flash_with(dir: &std::path::Path, board: &str, name: &str, config: &str) 
     flash
 }
 
+/// Polls `ok` (every 20 ms) until it holds: `Some(how long that took)`, or
+/// `None` once `timeout` has passed. The one wait loop of the tests; the
+/// caller says what did not happen, with what it knows.
+pub fn eventually(timeout: std::time::Duration, mut ok: impl FnMut() -> bool) -> Option<std::time::Duration> {
+    let t = std::time::Instant::now();
+    loop {
+        if ok() {
+            return Some(t.elapsed());
+        }
+        if t.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A config of the tests, `tests/configs/NAME.conf` (keepalived.conf text).
+pub fn config(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(format!("{name}.conf"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A fresh directory for one test's sockets and logs, under the target dir
 /// (kept after the run, for the logs).
 pub fn test_dir(name: &str) -> PathBuf {
@@ -208,6 +230,32 @@ impl Cluster {
     /// and `name.img`.
     pub fn flash_with(&self, board: &str, name: &str, config: &str) -> PathBuf {
         flash_with(&self.dir, board, name, config)
+    }
+
+    /// Nodes of `board`'s image, one per config (keepalived.conf text,
+    /// installed on each node's own flash as its first generation), started
+    /// in order on the switch; `tweak` sees each node's spec too.
+    pub fn with_configs(
+        name: &str,
+        img: &Image,
+        configs: &[String],
+        mut tweak: impl FnMut(&mut NodeSpec),
+    ) -> Result<Cluster> {
+        let mut c = Cluster::empty(name)?;
+        for config in configs {
+            c.add_with_config(img, config, &mut tweak)?;
+        }
+        Ok(c)
+    }
+
+    /// One more node whose flash holds `config` (keepalived.conf text).
+    pub fn add_with_config(&mut self, img: &Image, config: &str, tweak: impl FnOnce(&mut NodeSpec)) -> Result<usize> {
+        let n = self.nodes.len() + 1;
+        let flash = flash_with(&self.dir, &img.board.name, &format!("node{n}"), config);
+        self.add(img, |s| {
+            s.flash = Some(flash);
+            tweak(s);
+        })
     }
 
     /// A switch and no nodes yet (see [`Cluster::add`]).

@@ -5,7 +5,7 @@
 //! restricted user network (`NodeSpec::http_port`).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Nginx {
     pub port: u16,
@@ -52,15 +52,9 @@ impl Nginx {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("starting nginx");
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "nginx did not listen on {port}: {}",
-                dir.join("error.log").display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let listening =
+            crate::eventually(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(listening.is_some(), "nginx did not listen on {port}: {}", dir.join("error.log").display());
         Nginx { port, www, child }
     }
 

@@ -120,19 +120,14 @@ impl Pair {
 
     /// Waits until `ns` holds the VIP; returns how long that took.
     pub fn wait_vip(&self, ns: &str, timeout: Duration) -> Duration {
-        let t = Instant::now();
-        while t.elapsed() < timeout {
-            if self.has_vip(ns) {
-                return t.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "{ns} did not get {} in {timeout:?}\nvigil:\n{}\nkeepalived:\n{}",
-            self.vip,
-            std::fs::read_to_string(self.dir.join("vigil.log")).unwrap_or_default(),
-            std::fs::read_to_string(self.dir.join("ka.log")).unwrap_or_default()
-        );
+        crate::eventually(timeout, || self.has_vip(ns)).unwrap_or_else(|| {
+            panic!(
+                "{ns} did not get {} in {timeout:?}\nvigil:\n{}\nkeepalived:\n{}",
+                self.vip,
+                std::fs::read_to_string(self.dir.join("vigil.log")).unwrap_or_default(),
+                std::fs::read_to_string(self.dir.join("ka.log")).unwrap_or_default()
+            )
+        })
     }
 
     /// keepalived's processes: the parent and its VRRP child.

@@ -16,16 +16,8 @@ fn a_wrong_clock_is_stepped_at_boot_and_stays_within_50_ms() {
     let mut c = Cluster::empty("qemu-time").unwrap();
     let server = c.add(&ts_img, |s| s.extra_cmdline = "vigil.name=ntp vigil.ip=10.0.0.11/24".into()).unwrap();
     c.node(server).expect("test-server: ntp ready", BOOT_TIMEOUT).unwrap();
-    let flash = c.flash_with(
-        "qemu-x86_64",
-        "time",
-        "vigil_defs {\n time_server 10.0.0.11\n}\ninterface eth0 {\n address 10.0.0.1/24\n}\n",
-    );
     let n = c
-        .add(&img, |s| {
-            s.flash = Some(flash.clone());
-            s.rtc_base = Some("2001-01-01T00:00:00".into());
-        })
+        .add_with_config(&img, &vigil_tests::config("time"), |s| s.rtc_base = Some("2001-01-01T00:00:00".into()))
         .unwrap();
     let node = c.node(n);
     let stepped = node.expect("time: stepped by", BOOT_TIMEOUT).unwrap();

@@ -34,15 +34,8 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     if !have_qemu("qemu-x86_64") {
         return;
     }
-    let dir = vigil_tests::test_dir("qemu-vrrp-flash");
-    let flashes: Vec<_> = [(1u8, 150u8), (2, 100)]
-        .iter()
-        .map(|&(n, prio)| vigil_tests::flash_with(&dir, "qemu-x86_64", &format!("node{n}"), &config(n, prio)))
-        .collect();
-    let mut c = Cluster::start_with("qemu-vrrp", "qemu-x86_64", 2, |s| {
-        s.flash = Some(flashes[usize::from(s.index) - 1].clone());
-    })
-    .unwrap();
+    let img = vigil_tests::image("qemu-x86_64");
+    let mut c = Cluster::with_configs("qemu-vrrp", &img, &[config(1, 150), config(2, 100)], |_| {}).unwrap();
     c.wait_all_ready().unwrap();
     let port = c.switch.attach("client", &c.dir.join("client.sock")).unwrap();
     let mut client = Client::new(port, [0x52, 0x54, 0, 0, 0, 0x99], Ipv4Addr::new(192, 0, 2, 99));

@@ -17,17 +17,8 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
         return;
     }
     let img = vigil_tests::debug_image("qemu-x86_64");
-    let mut c = Cluster::empty("supervision").unwrap();
-    let flash = c.flash_with(
-        "qemu-x86_64",
-        "vrrp",
-        "interface eth0 {\n address 192.0.2.1/24\n}\nvrrp_instance VI_1 {\n interface eth0\n version 3\n virtual_router_id 9\n\
-         priority 150\n advert_int 0.5\n virtual_ipaddress {\n  192.0.2.100/24\n }\n}\n\
-         virtual_server 192.0.2.100 80 {\n delay_loop 1\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
-         real_server 192.0.2.1 80 {\n  PING_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n\
-         real_server 192.0.2.77 80 {\n  PING_CHECK {\n   connect_timeout 1\n   retry 1\n  }\n }\n}\n",
-    );
-    let n = c.add(&img, |s| s.flash = Some(flash.clone())).unwrap();
+    let mut c = Cluster::with_configs("supervision", &img, &[vigil_tests::config("supervision")], |_| {}).unwrap();
+    let n = 1;
     let node = c.node(n);
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     node.expect("vrrp_instance VI_1: BACKUP -> MASTER", BOOT_TIMEOUT).unwrap();

@@ -90,18 +90,14 @@ impl Peers {
 
     /// Waits until vigil holds the VIP (or, `false`, no longer does).
     fn wait_vigil(&self, v6: bool, holds: bool, timeout: Duration) -> Duration {
-        let t = Instant::now();
-        while self.vigil_has_vip(v6) != holds {
-            assert!(
-                t.elapsed() < timeout,
+        vigil_tests::eventually(timeout, || self.vigil_has_vip(v6) == holds).unwrap_or_else(|| {
+            panic!(
                 "vigil {} the VIP after {timeout:?}\nvigil:\n{}\nFRR:\n{}",
                 if holds { "does not hold" } else { "still holds" },
                 self.vigil_log(),
                 self.frr().log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        t.elapsed()
+            )
+        })
     }
 }
 
@@ -230,11 +226,8 @@ fn after_a_split_brain_with_frr_heals_the_client_learns_the_masters_mac_at_once(
         std::thread::sleep(Duration::from_millis(1500));
         let before = std::fs::read_to_string(&log).unwrap().len();
         ip(&["-n", &br, "link", "set", "p1", "master", "br0"]);
-        let t = Instant::now();
-        while !neigh().contains(&vigil_mac) && t.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let took = t.elapsed();
+        let took = vigil_tests::eventually(Duration::from_secs(3), || neigh().contains(&vigil_mac))
+            .unwrap_or(Duration::from_secs(3));
         frr.wait_state("Backup", Duration::from_secs(5));
         let text = std::fs::read_to_string(&log).unwrap();
         let answered = text[before..].contains("with lower priority 100 (ours 150): another master; answered");

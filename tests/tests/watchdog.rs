@@ -16,15 +16,10 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
         return;
     }
     let img = vigil_tests::debug_image("qemu-x86_64");
-    let mut c = Cluster::empty("watchdog").unwrap();
-    let flash = c.flash_with("qemu-x86_64", "watchdog", "vigil_defs {\n watchdog on\n watchdog_timeout 3\n}\n");
-    let n = c
-        .add(&img, |s| {
-            s.flash = Some(flash.clone());
-            s.no_reboot = false; // a watchdog reset reboots the VM
-        })
-        .unwrap();
-    let node = c.node(n);
+    // A watchdog reset reboots the VM.
+    let mut c =
+        Cluster::with_configs("watchdog", &img, &[vigil_tests::config("watchdog")], |s| s.no_reboot = false).unwrap();
+    let node = c.node(1);
     node.expect("watchdog: /dev/watchdog0 armed, timeout 3 s", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     // Pets keep it alive well past the timeout.
@@ -72,4 +67,67 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
     node.expect("watchdog: /dev/watchdog0 disarmed", CMD).unwrap();
     std::thread::sleep(Duration::from_secs(10));
     assert_eq!(node.console_text().matches(BOOT_LINE).count(), 2, "no reset after a clean halt");
+}
+
+/// 1,000 virtual servers with 10 real servers each: 11,000 IPVS changes,
+/// seconds of netlink under emulation.
+fn many_services(real_servers: bool) -> String {
+    let mut text =
+        String::from("vigil_defs {\n watchdog on\n watchdog_timeout 3\n}\ninterface eth0 {\n address 10.0.0.1/24\n}\n");
+    for i in 0..1000u32 {
+        text.push_str(&format!(
+            "virtual_server 198.18.{}.{} 80 {{\n lb_algo rr\n lb_kind NAT\n protocol TCP\n",
+            i / 250,
+            i % 250 + 1
+        ));
+        if real_servers {
+            for r in 2..12 {
+                text.push_str(&format!(" real_server 10.0.0.{r} 80 {{\n  weight 1\n }}\n"));
+            }
+        }
+        text.push_str("}\n");
+    }
+    text
+}
+
+/// The IPVS table is programmed on a thread of its own, and commits on
+/// another: a reconcile of 11,000 changes (seconds under emulation) at boot
+/// and in a commit leaves PID 1's loop turning, and the watchdog (3 s)
+/// petted. (On the loop, a reconcile of 11,000 changes held it 11 s.)
+#[test]
+fn long_ipvs_reconciles_leave_the_watchdog_petted() {
+    if !have_qemu("qemu-x86_64") {
+        return;
+    }
+    let img = vigil_tests::image("qemu-x86_64");
+    let mut c = Cluster::with_configs("watchdog-ipvs", &img, &[many_services(true)], |s| s.no_reboot = false).unwrap();
+    let node = c.node(1);
+    node.wait_ready(BOOT_TIMEOUT).unwrap();
+    let line = "ipvs: 11000 of 11000 changes applied (1000 services, 10000 destinations wanted)";
+    node.expect(line, Duration::from_secs(120)).unwrap();
+    // The destinations again, in a commit: the services emptied, then back.
+    let text = many_services(false);
+    node.send_line("load keepalived").unwrap();
+    for l in text.lines() {
+        node.send_line(l).unwrap();
+    }
+    let out = node.command("end", CMD).unwrap();
+    assert!(out.contains("candidate replaced"), "{out}");
+    let out = node.command("commit", Duration::from_secs(120)).unwrap();
+    assert!(out.contains("written and applied"), "{out}");
+    let out = node.command("rollback 1", CMD).unwrap();
+    assert!(out.contains("candidate loaded from generation"), "{out}");
+    let from = node.console_text().len();
+    let t = Instant::now();
+    let out = node.command("commit", Duration::from_secs(120)).unwrap();
+    assert!(out.contains("written and applied"), "{out}");
+    eprintln!("a commit of 10,000 destinations took {:?}", t.elapsed());
+    assert!(node.console_text()[from..].contains("10000 of 10000 changes applied"), "{}", &node.console_text()[from..]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(node.console_text().matches(BOOT_LINE).count(), 1, "the watchdog reset the board");
+    // No child was killed for a missed heartbeat meanwhile.
+    let text = node.console_text();
+    for child in ["vrrp", "checkers"] {
+        assert_eq!(text.matches(&format!("supervise: {child} child started")).count(), 1, "{child} restarted");
+    }
 }

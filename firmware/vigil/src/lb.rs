@@ -185,6 +185,10 @@ pub struct Balancer {
     config: std::sync::Arc<Config>,
     generation: u64,
     health: Option<Health>,
+    /// Health for a newer generation than the one configured: the checkers
+    /// (told by the bus) can report before the config thread's configure
+    /// reaches this thread; it counts once that arrives.
+    early: Option<Health>,
     /// A config has been given.
     started: bool,
     /// The sync daemon vigil runs (MASTER or BACKUP), following VRRP.
@@ -199,6 +203,7 @@ impl Balancer {
             config: Default::default(),
             generation: 0,
             health: None,
+            early: None,
             started: false,
             sync: None,
             vrrp: Vec::new(),
@@ -212,7 +217,7 @@ impl Balancer {
     pub fn configure(&mut self, config: &std::sync::Arc<Config>, checkers: u64) -> Result<usize, String> {
         if !self.started || checkers != self.generation {
             self.generation = checkers;
-            self.health = None;
+            self.health = self.early.take().filter(|h| h.generation == checkers);
             self.started = true;
         }
         self.config = std::sync::Arc::clone(config);
@@ -273,6 +278,10 @@ impl Balancer {
 
     /// The checkers report new pools.
     pub fn health_changed(&mut self, h: &Health) {
+        if h.generation > self.generation {
+            self.early = Some(h.clone());
+            return;
+        }
         if h.generation != self.generation || self.health.as_ref() == Some(h) {
             return; // from checkers of an older config, or nothing new
         }

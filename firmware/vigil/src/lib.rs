@@ -5,10 +5,14 @@
 //! control plane without the init duties, so daemons can be tested in network
 //! namespaces.
 
+mod appliance;
+mod balancer;
+mod boot;
 mod bus;
 mod checkers;
 mod child;
 mod clock;
+mod commit;
 mod config;
 mod console;
 mod disk;

@@ -1,11 +1,13 @@
 //! The control plane's event loop, shared by PID 1 and host mode: signals,
-//! child reaping, the config and the console shell. Later subsystems
-//! (supervision, VRRP, checkers) plug in here.
+//! child reaping, the supervised daemons, the watchdog, the update's
+//! reboot, and the console shell's requests (commits go to the config
+//! thread, [`crate::commit`]; the IPVS table to its own, [`crate::balancer`]).
 
+use crate::appliance::{Appliance, Mode, random_salt, registry};
+use crate::boot::{Boot, needs_all_modules, print_ready};
 use crate::config::{self, Location};
 use crate::power::{self, Action};
 use crate::reap;
-use crate::status::{Registry, read_or_explain};
 use crate::terminal;
 use nix::sys::signal::Signal;
 use std::time::Duration;
@@ -13,251 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 use vigil_board::Runtime;
 use vigil_config::Config;
-use vigil_config::store::{FileFlash, Store};
 use vigil_shell::session::Power;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Pid1,
-    Host,
-}
-
-/// What the shell reaches the appliance through.
-pub struct Appliance {
-    store: Option<Store<FileFlash>>,
-    /// Each applied config, published once: the supervisors of the VRRP
-    /// child, the checkers and the updater take their parts from it.
-    bus: crate::bus::Bus,
-    /// The watchdog settings, to the event loop that owns the device.
-    watchdog: tokio::sync::watch::Sender<vigil_config::Watchdog>,
-    /// IPVS and the checkers: new configs are reconciled into the kernel's table.
-    lb: std::rc::Rc<std::cell::RefCell<crate::lb::Balancer>>,
-    /// The supervised daemons (`debug kill` in test builds).
-    #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
-    supervision: crate::supervise::Children,
-    /// The firmware slots (`debug trial` in test builds).
-    #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
-    slots: std::rc::Rc<std::cell::RefCell<crate::slots::Slots>>,
-    /// The config last applied (what vigil set up in the kernel), shared
-    /// with the balancer and the checkers' supervisor.
-    applied: std::sync::Arc<Config>,
-    location: String,
-    registry: Registry,
-    /// PID 1 owns the system (hostname); host mode leaves it to the host.
-    mode: Mode,
-}
-
-impl Appliance {
-    /// Makes `config` (generation `g`) the running one: on the bus for the
-    /// children (VRRP, checkers, updater) and their heartbeats; the
-    /// watchdog, the hostname and interfaces, IPVS. Returns what could not
-    /// be applied.
-    fn apply_live(&mut self, config: std::sync::Arc<Config>, g: u64) -> Vec<String> {
-        let previous = std::mem::replace(&mut self.applied, config.clone());
-        self.bus.publish(config.clone(), g);
-        self.watchdog.send_if_modified(|w| std::mem::replace(w, config.global.watchdog.clone()) != *w);
-        let applied = config::apply(&previous, &config, self.mode == Mode::Pid1);
-        let checkers = crate::bus::Part::Checkers.generation(&self.bus.newest());
-        let balanced = self.lb.borrow_mut().configure(&config, checkers).map_err(|e| format!("ipvs: {e}"));
-        [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect()
-    }
-}
-
-impl vigil_shell::session::System for Appliance {
-    /// Validate (the shell did), write, apply. If applying fails, the config
-    /// that was running is written again as the newest generation and
-    /// applied again, so flash never holds, as its newest, a config the
-    /// operator was told did not take effect (Junos' commit semantics).
-    fn commit(&mut self, config: &Config, unconfirmed: bool) -> Result<u64, String> {
-        let Some(store) = self.store.as_mut() else {
-            return Err("no flash to write the config to".into());
-        };
-        let g = store.commit(config, unconfirmed).map_err(|e| e.to_string())?;
-        info!("config: generation {g} committed to {}", self.location);
-        let previous = self.applied.clone();
-        let problems = self.apply_live(std::sync::Arc::new(config.clone()), g);
-        if problems.is_empty() {
-            return Ok(g);
-        }
-        let failed = format!("applying generation {g} failed: {}", problems.join("; "));
-        error!("config: {failed}");
-        let Some(store) = self.store.as_mut() else {
-            return Err(failed);
-        };
-        let restored = match store.commit(&previous, false) {
-            Ok(g2) => {
-                let again = self.apply_live(previous, g2);
-                if again.is_empty() {
-                    format!("the running config is written back as generation {g2} and applied again")
-                } else {
-                    format!(
-                        "the running config is written back as generation {g2}, but applying it again failed too: {}",
-                        again.join("; ")
-                    )
-                }
-            }
-            Err(e) => format!("writing the running config back failed too ({e}): the next boot runs generation {g}"),
-        };
-        warn!("config: {restored}");
-        Err(format!("{failed}; {restored}"))
-    }
-    fn history(&mut self) -> Vec<u64> {
-        self.store.as_mut().map(|s| s.history().into_iter().map(|h| h.0).collect()).unwrap_or_default()
-    }
-    fn load_generation(&mut self, generation: u64) -> Result<Config, String> {
-        match self.store.as_mut() {
-            Some(s) => s.load_generation(generation).map_err(|e| e.to_string()),
-            None => Err("no flash".into()),
-        }
-    }
-    fn status(&mut self, topic: &str) -> Option<String> {
-        let mut text = self.registry.get(topic)?;
-        if topic == "system" {
-            // The config's place on flash, and the wall clock.
-            let newest = self.store.as_mut().and_then(|s| s.history().first().copied());
-            match newest {
-                Some((g, slot)) => {
-                    text.push_str(&format!("\nconfig generation {g} in slot {slot} of {}", self.location))
-                }
-                None => text.push_str(&format!("\nconfig embedded default (flash: {})", self.location)),
-            }
-            text.push_str(&format!("\nclock {}", crate::clock::utc_now()));
-            if let Some(t) = self.registry.get("time") {
-                text.push_str(&format!("\n{t}"));
-            }
-        }
-        Some(text)
-    }
-    fn status_topics(&self) -> Vec<String> {
-        self.registry.topics()
-    }
-    /// `debug stall [SECONDS]`: PID 1 stops turning its event loop (for
-    /// good: the watchdog test; or for a while, as a long commit would);
-    /// `debug kill`: a child dies; `debug trial`: a slot on trial at the
-    /// next boot (the updater's last step, for the boot tests).
-    #[cfg(feature = "debug-commands")]
-    fn debug(&mut self, args: &[String]) -> Option<String> {
-        match args.first().map(String::as_str) {
-            Some("stall") => match args.get(1).and_then(|s| s.parse::<u64>().ok()) {
-                // As a long commit (fsync, a big IPVS reconcile) would.
-                Some(secs) => {
-                    warn!("debug stall {secs}: the event loop stops for {secs} s");
-                    std::thread::sleep(Duration::from_secs(secs.min(60)));
-                    Some(format!("debug: the event loop was held {secs} s"))
-                }
-                None => {
-                    warn!("debug stall: the event loop stops here; the watchdog should reset the board");
-                    loop {
-                        std::thread::sleep(Duration::from_secs(3600));
-                    }
-                }
-            },
-            Some("kill") => {
-                let role = args.get(1).and_then(|r| crate::ipc::Role::parse(r));
-                let Some(pid) = role.and_then(|r| self.supervision.pid(r)) else {
-                    return Some("debug: kill vrrp|checkers [KILL|STOP]".into());
-                };
-                let sig = match args.get(2).map(String::as_str) {
-                    Some("STOP") => Signal::SIGSTOP,
-                    _ => Signal::SIGKILL,
-                };
-                let name = role.map_or("", |r| r.name());
-                match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig) {
-                    Ok(()) => Some(format!("debug: {sig} sent to the {name} child (pid {pid})")),
-                    Err(e) => Some(format!("debug: kill {pid}: {e}")),
-                }
-            }
-            Some("trial") => {
-                let slot = match args.get(1).map(String::as_str) {
-                    Some("a") => vigil_bootenv::ab::Slot::A,
-                    Some("b") => vigil_bootenv::ab::Slot::B,
-                    _ => return Some("debug: trial a|b TRIES".into()),
-                };
-                let tries = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(3);
-                Some(match self.slots.borrow_mut().start_trial(slot, tries) {
-                    Ok(text) | Err(text) => format!("debug: {text}"),
-                })
-            }
-            _ => Some("debug: stall [SECONDS] | kill vrrp|checkers [KILL|STOP] | trial a|b TRIES".into()),
-        }
-    }
-
-    fn random_salt(&mut self) -> [u8; 16] {
-        random_salt()
-    }
-}
-
-/// Salt for a console password: from the kernel, or the clock if it fails.
-fn random_salt() -> [u8; 16] {
-    let mut salt = [0u8; 16];
-    if let Err(e) = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt)) {
-        warn!("/dev/urandom: {e}; salting from the clock");
-        let t = crate::clock::since_boot().as_nanos().to_le_bytes();
-        salt.copy_from_slice(&t);
-    }
-    salt
-}
-
-fn registry(mode: Mode, board: Option<Runtime>, slot: impl Fn() -> String + 'static) -> Registry {
-    let mut r = Registry::default();
-    r.add("system", move || format!("{}\nslot {}", show_system(mode, board.as_ref()), slot()));
-    r.add("interfaces", show_interfaces);
-    r.add("modules", || {
-        read_or_explain("/proc/modules", |t| {
-            t.lines().map(|l| l.split(' ').next().unwrap_or("")).collect::<Vec<_>>().join("\n")
-        })
-    });
-    r.add("ipvs", crate::lb::show);
-    r.add("ipvs-sync", crate::lb::show_sync);
-    r.add("ipvs-kernel", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
-    r.add("log", || crate::log::recent(50).join("\n"));
-    r
-}
-
-/// What the boot sequence reports for the ready line.
-pub struct Boot {
-    /// When /init started (since kernel start).
-    pub started: Duration,
-    /// Failed boot steps (mounts, modules, NICs).
-    pub problems: usize,
-    /// The modules left to load once VRRP has started (None once loaded).
-    pub rest: Option<Vec<vigil_board::ModuleLoad>>,
-}
-
-impl Boot {
-    /// Loads the rest of the modules on a thread and waits for them (once;
-    /// later calls return at once), then says whether IPVS is there.
-    async fn modules_loaded(&mut self) {
-        let Some(rest) = self.rest.take() else { return };
-        if !rest.is_empty() {
-            match crate::kmod::load_in_background(rest).await {
-                Ok(report) => self.problems += report.failed.len(),
-                Err(_) => error!("modules: the loader ended without a report"),
-            }
-        }
-        crate::kmod::report_ipvs();
-    }
-}
-
-/// What in a config needs modules that load after the first ones: VLANs
-/// (8021q), use_vmac (macvlan), no_accept (nf_tables).
-fn needs_all_modules(c: &Config) -> bool {
-    c.interfaces.iter().any(|i| !i.vlans.is_empty()) || c.vrrp_instances.iter().any(|v| v.use_vmac || !v.accept)
-}
-
-fn print_ready(mode: Mode, boot: Option<&Boot>) {
-    let now = crate::clock::since_boot();
-    let line = match (mode, boot) {
-        (Mode::Pid1, Some(b)) => format!(
-            "vigil: ready in {} ms ({} ms after kernel start){}",
-            now.saturating_sub(b.started).as_millis(),
-            now.as_millis(),
-            if b.problems > 0 { format!(", degraded: {} problems", b.problems) } else { String::new() }
-        ),
-        _ => format!("vigil: ready in {} ms (host mode)", crate::clock::since_epoch().as_millis()),
-    };
-    crate::console::write(crate::console::Stream::Err, format!("{line}\n").as_bytes());
-}
 
 /// PID 1: runs until a power action, then shuts down. Never returns.
 pub fn run_pid1(board: Option<Runtime>, boot: Boot) -> ! {
@@ -369,7 +127,7 @@ async fn event_loop(
     let (handed_over_tx, mut handed_over) = tokio::sync::mpsc::unbounded_channel::<Vec<(String, bool)>>();
     let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
     let shared = std::sync::Arc::new(running.clone());
-    let bus = crate::bus::Bus::new(shared.clone());
+    let bus = std::sync::Arc::new(crate::bus::Bus::new(shared.clone()));
     let vrrp_tx = supervision.spawn(
         crate::ipc::Role::Vrrp,
         crate::bus::Part::Vrrp,
@@ -461,11 +219,8 @@ async fn event_loop(
     };
     let (verified_tx, mut verified) =
         tokio::sync::mpsc::unbounded_channel::<(u8, Result<vigil_update::Manifest, String>)>();
-    let balancer = crate::lb::Balancer::new(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
-    let lb = std::rc::Rc::new(std::cell::RefCell::new(balancer));
-    if let Err(e) = lb.borrow_mut().configure(&shared, crate::bus::Part::Checkers.generation(&bus.newest())) {
-        error!("ipvs: {e}");
-    }
+    let lb = crate::balancer::Handle::start(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
+    lb.configure(shared.clone(), crate::bus::Part::Checkers.generation(&bus.newest()));
     let update_board = board.clone();
     let slot_slots = slots.clone();
     let mut registry = registry(mode, board, move || slot_slots.borrow().summary());
@@ -500,22 +255,36 @@ async fn event_loop(
         if lines.is_empty() { "no VRRP instances are running".to_string() } else { lines.join("\n") }
     });
     let resign = vrrp_tx.clone();
-    let appliance = Appliance {
+    let newest = crate::commit::Newest::default();
+    let commits = crate::commit::start(crate::commit::Committer {
         store: flash.store,
-        bus,
+        bus: bus.clone(),
         watchdog: watchdog_tx,
         lb: lb.clone(),
+        applied: shared,
+        location: flash.location.clone(),
+        owns_system: mode == Mode::Pid1,
+        newest: newest.clone(),
+    });
+    let commits = match commits {
+        Ok(tx) => Some(tx),
+        Err(e) => {
+            error!("config: no thread for commits ({e}): the config cannot be changed");
+            None
+        }
+    };
+    let appliance = Appliance {
+        bus,
         supervision: supervision.clone(),
         slots: slots.clone(),
-        applied: shared,
+        newest,
         location: flash.location,
         registry,
-        mode,
     };
     let mut appliance = appliance;
     // The shell runs on a thread of its own: console work never holds up
     // this loop (the watchdog, the heartbeats).
-    let topics = vigil_shell::session::System::status_topics(&appliance);
+    let topics = appliance.status_topics();
     terminal::raw_console();
     print_ready(mode, boot.as_ref());
     let (mut requests, mut console_open) = match crate::console::start(running, topics, Box::new(random_salt)) {
@@ -544,19 +313,17 @@ async fn event_loop(
                 continue;
             }
             Ok(()) = vrrp_states.changed() => {
-                let states = vrrp_states.borrow_and_update().clone();
-                lb.borrow_mut().vrrp_changed(&states);
+                lb.vrrp_changed(vrrp_states.borrow_and_update().clone());
                 continue;
             }
             Ok(()) = health.changed() => {
-                let h = health.borrow_and_update().clone();
-                lb.borrow_mut().health_changed(&h);
+                lb.health_changed(health.borrow_and_update().clone());
                 continue;
             }
             // A slot on trial: kept once healthy long enough, or rebooted
             // (the bootloader counts the trial down and rolls it back).
             _ = gate_tick.tick(), if slots.borrow().on_trial() => {
-                let interfaces: Vec<String> = appliance.applied.interfaces.iter().map(|i| i.name.to_string()).collect();
+                let interfaces: Vec<String> = appliance.applied().interfaces.iter().map(|i| i.name.to_string()).collect();
                 let failed = slots.borrow_mut().observe(std::time::Instant::now(), from_flash, &interfaces, supervision.failures());
                 if let Some(why) = failed {
                     break (Action::Reboot, why);
@@ -570,7 +337,7 @@ async fn event_loop(
             // The updater wrote a slot: PID 1 checks it itself, off this loop.
             Some(crate::update::Report::Ready { head, slot }) = update_reports.recv() => {
                 let facts = crate::update::facts(update_board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
-                let keys = facts.trusted(&appliance.applied);
+                let keys = facts.trusted(&appliance.applied());
                 let part = crate::update::partitions(update_board.as_ref(), crate::update::slot_of(slot));
                 let tx = verified_tx.clone();
                 tokio::task::spawn_blocking(move || {
@@ -598,7 +365,7 @@ async fn event_loop(
                     Ok(m) => {
                         info!("update: build {} ({}) is on trial in slot {} from the next boot ({TRIES} tries)", m.build, m.version, crate::update::slot_of(slot));
                         let why = format!("update to build {}", m.build);
-                        let wait = appliance.applied.global.updates.window.map_or(0, |w| vigil_update::window::until_open(seconds_of_day(), w));
+                        let wait = appliance.applied().global.updates.window.map_or(0, |w| vigil_update::window::until_open(seconds_of_day(), w));
                         if wait == 0 {
                             if hand_over(&resign, &vrrp_states).await {
                                 // The answer, or this, whichever comes first.
@@ -610,7 +377,7 @@ async fn event_loop(
                             tokio::time::sleep(Duration::from_millis(500)).await;
                             break (Action::Reboot, why);
                         }
-                        let window = appliance.applied.global.updates.window.map(vigil_update::window::text).unwrap_or_default();
+                        let window = appliance.applied().global.updates.window.map(vigil_update::window::text).unwrap_or_default();
                         let text = format!("reboot   into build {} when the update window opens ({window}), in {} min", m.build, wait.div_ceil(60));
                         info!("update: rebooting {}", text.trim_start_matches("reboot   "));
                         *reboot_note.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
@@ -653,18 +420,28 @@ async fn event_loop(
             _ = sigusr1.recv() => Signal::SIGUSR1,
             _ = sigusr2.recv() => Signal::SIGUSR2,
             req = requests.recv(), if console_open => {
-                use vigil_shell::session::System;
+                let to_config = |r: crate::commit::Request| match &commits {
+                    Some(tx) => tx.send(r).map_err(|e| e.0),
+                    None => Err(r),
+                };
                 match req {
                     None => console_open = false,
                     Some(crate::console::Request::Power(p)) => break (action(p), "console".to_string()),
+                    // To the config thread, which answers the shell itself.
                     Some(crate::console::Request::Commit { config, unconfirmed, reply }) => {
-                        let _ = reply.send(appliance.commit(&config, unconfirmed));
+                        if let Err(crate::commit::Request::Commit { reply, .. }) = to_config(crate::commit::Request::Commit { config, unconfirmed, reply }) {
+                            let _ = reply.send(Err("the config cannot be changed: no thread for commits".into()));
+                        }
                     }
                     Some(crate::console::Request::History { reply }) => {
-                        let _ = reply.send(appliance.history());
+                        if let Err(crate::commit::Request::History { reply }) = to_config(crate::commit::Request::History { reply }) {
+                            let _ = reply.send(Vec::new());
+                        }
                     }
                     Some(crate::console::Request::LoadGeneration { generation, reply }) => {
-                        let _ = reply.send(appliance.load_generation(generation));
+                        if let Err(crate::commit::Request::LoadGeneration { reply, .. }) = to_config(crate::commit::Request::LoadGeneration { generation, reply }) {
+                            let _ = reply.send(Err("no flash".into()));
+                        }
                     }
                     Some(crate::console::Request::Status { topic, reply }) => {
                         let _ = reply.send(appliance.status(&topic));
@@ -676,7 +453,7 @@ async fn event_loop(
                         use vigil_shell::session::UpdateCommand;
                         let answer = match command {
                             UpdateCommand::Install(source) => crate::update::install(updater_tx.as_ref(), &source).await,
-                            UpdateCommand::Check => match (&updater_tx, &appliance.applied.global.updates.channel) {
+                            UpdateCommand::Check => match (&updater_tx, &appliance.applied().global.updates.channel) {
                                 (Some(tx), Some(url)) => {
                                     let _ = tx.send(crate::supervise::Control::Message {
                                         down: crate::ipc::Down::Update(crate::update::Command::Check),
@@ -807,38 +584,4 @@ fn rearm(
         *pet = tokio::time::interval(period);
         pet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
-}
-
-fn show_system(mode: Mode, board: Option<&Runtime>) -> String {
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    let kernel = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
-    let up = crate::clock::since_boot();
-    let board = board.map_or("none", |b| b.board.as_str());
-    format!(
-        "vigil {}\nhostname {host}\nboard {board}\nkernel {kernel}\nuptime {}.{:03} s\nmode {}",
-        crate::VERSION,
-        up.as_secs(),
-        up.subsec_millis(),
-        if mode == Mode::Pid1 { "init" } else { "host" }
-    )
-}
-
-fn show_interfaces() -> String {
-    let mut rtnl = match crate::net::Rtnl::open() {
-        Ok(r) => r,
-        Err(e) => return format!("error: rtnetlink: {e}"),
-    };
-    let links = match rtnl.links() {
-        Ok(l) => l,
-        Err(e) => return format!("error: rtnetlink: {e}"),
-    };
-    let all = rtnl.all_addresses().unwrap_or_default();
-    let mut out = Vec::new();
-    for l in links {
-        out.push(l.to_string());
-        for &(_, a, p) in all.iter().filter(|a| a.0 == l.index) {
-            out.push(format!("    inet{} {a}/{p}", if a.is_ipv6() { "6" } else { "" }));
-        }
-    }
-    out.join("\n")
 }

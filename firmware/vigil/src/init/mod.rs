@@ -45,7 +45,7 @@ pub fn run() -> ! {
     // The ready line is printed by the control plane once the config is
     // loaded and the console answers.
     let rest = Some(rest.to_vec());
-    crate::system::run_pid1(board, crate::system::Boot { started, problems, rest })
+    crate::system::run_pid1(board, crate::boot::Boot { started, problems, rest })
 }
 
 fn load_board() -> Option<Runtime> {
