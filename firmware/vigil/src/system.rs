@@ -9,6 +9,7 @@ use crate::config::{self, Location};
 use crate::power::{self, Action};
 use crate::reap;
 use crate::terminal;
+use crate::update::reboot::{self, HANDOVER, TRIES};
 use nix::sys::signal::Signal;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -202,7 +203,7 @@ async fn event_loop(
                 },
             );
             let facts = crate::update::facts(board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
-            tell_updater(Some(&tx), facts).await;
+            reboot::tell_updater(Some(&tx), facts).await;
             Some(tx)
         }
         (_, Some(Err(e))) => {
@@ -330,7 +331,7 @@ async fn event_loop(
                 }
                 if slots.borrow().kept() {
                     let facts = crate::update::facts(update_board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
-                    tell_updater(updater_tx.as_ref(), facts).await;
+                    reboot::tell_updater(updater_tx.as_ref(), facts).await;
                 }
                 continue;
             }
@@ -365,9 +366,9 @@ async fn event_loop(
                     Ok(m) => {
                         info!("update: build {} ({}) is on trial in slot {} from the next boot ({TRIES} tries)", m.build, m.version, crate::update::slot_of(slot));
                         let why = format!("update to build {}", m.build);
-                        let wait = appliance.applied().global.updates.window.map_or(0, |w| vigil_update::window::until_open(seconds_of_day(), w));
+                        let wait = appliance.applied().global.updates.window.map_or(0, |w| vigil_update::window::until_open(reboot::seconds_of_day(), w));
                         if wait == 0 {
-                            if hand_over(&resign, &vrrp_states).await {
+                            if reboot::hand_over(&resign, &vrrp_states).await {
                                 // The answer, or this, whichever comes first.
                                 reboot_at = Some((tokio::time::Instant::now() + HANDOVER + Duration::from_secs(5), why.clone()));
                                 handing_over = Some(why);
@@ -394,7 +395,7 @@ async fn event_loop(
                     warn!("update: the VRRP daemon did not answer the handover; rebooting");
                     break (Action::Reboot, why);
                 }
-                if hand_over(&resign, &vrrp_states).await {
+                if reboot::hand_over(&resign, &vrrp_states).await {
                     reboot_at = Some((tokio::time::Instant::now() + HANDOVER + Duration::from_secs(5), why.clone()));
                     handing_over = Some(why);
                     continue;
@@ -469,7 +470,7 @@ async fn event_loop(
                                 let r = slots.borrow_mut().confirm_now();
                                 if r.is_ok() {
                                     let facts = crate::update::facts(update_board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
-                                    tell_updater(updater_tx.as_ref(), facts).await;
+                                    reboot::tell_updater(updater_tx.as_ref(), facts).await;
                                 }
                                 r
                             }
@@ -504,52 +505,6 @@ async fn event_loop(
         warn!("vrrp: did not stop within 2 s");
     }
     Ok((action, why))
-}
-
-/// How long masters wait for a backup to take over before a reboot.
-const HANDOVER: Duration = Duration::from_secs(10);
-
-/// Before a reboot into an update: when this node masters an instance, the
-/// VRRP child resigns them (priority 0) and answers once a backup has taken
-/// each over (or after `HANDOVER`). Returns whether it was asked.
-async fn hand_over(
-    vrrp: &tokio::sync::mpsc::Sender<crate::supervise::Control>,
-    states: &tokio::sync::watch::Receiver<Vec<(String, crate::ipc::VrrpState)>>,
-) -> bool {
-    let masters: Vec<String> =
-        states.borrow().iter().filter(|(_, s)| *s == crate::ipc::VrrpState::Master).map(|(n, _)| n.clone()).collect();
-    if masters.is_empty() {
-        return false;
-    }
-    info!("update: handing over {} before the reboot", masters.join(", "));
-    vrrp.send(crate::supervise::Control::Message {
-        down: crate::ipc::Down::Handover { wait_ms: HANDOVER.as_millis() as u32 },
-        fds: Vec::new(),
-        sticky: false,
-    })
-    .await
-    .is_ok()
-}
-
-/// Seconds since midnight UTC, by the wall clock.
-fn seconds_of_day() -> u32 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    (now.as_secs() % 86_400) as u32
-}
-
-/// Boots a slot on trial gets.
-const TRIES: u8 = 3;
-
-/// The updater learns what booted (again, once a trial is kept).
-async fn tell_updater(tx: Option<&tokio::sync::mpsc::Sender<crate::supervise::Control>>, facts: crate::update::Facts) {
-    let Some(tx) = tx else { return };
-    let _ = tx
-        .send(crate::supervise::Control::Message {
-            down: crate::ipc::Down::Update(crate::update::Command::Facts(facts)),
-            fds: Vec::new(),
-            sticky: true,
-        })
-        .await;
 }
 
 /// Makes the hardware watchdog what `want` says: opened (armed) with its

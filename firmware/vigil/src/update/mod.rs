@@ -14,6 +14,7 @@ pub mod child;
 pub mod fetch;
 mod job;
 mod kit;
+pub mod reboot;
 mod store;
 
 use std::os::fd::OwnedFd;
