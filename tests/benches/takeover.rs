@@ -17,7 +17,7 @@
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vigil_tests::vrrp_pair::{Pair, ip};
 
 const MDI_MS: f64 = 300.0 + 156.0 * 100.0 / 256.0;
@@ -67,7 +67,17 @@ fn main() {
                 let last_ka = adverts.iter().filter(|a| a.1 == vrid && a.2 == KA).map(|a| a.0).max();
                 let first_vg = adverts.iter().filter(|a| a.1 == vrid && a.2 == VG).map(|a| a.0).min();
                 match (last_ka, first_vg) {
-                    (Some(k), Some(v)) if v > k => each.push(ms(v - k) - MDI_MS),
+                    (Some(k), Some(v)) if v > k => {
+                        if std::env::var_os("VIGIL_BENCH_DEBUG").is_some() {
+                            let t0 = adverts.iter().map(|a| a.0).min().unwrap_or_default();
+                            println!(
+                                "    run {run} VRID {vrid}: keepalived's last at {:.3} ms, vigil's first at {:.3} ms",
+                                ms(k - t0),
+                                ms(v - t0)
+                            );
+                        }
+                        each.push(ms(v - k) - MDI_MS)
+                    }
                     _ => println!("  {n} instances, run {run}: VRID {vrid}: no takeover seen"),
                 }
             }
@@ -79,6 +89,9 @@ fn main() {
             late.extend(each);
             ip(&["-n", &vg, "link", "set", "vk-b", "down"]);
             drop(p);
+            // The kernel tears the namespaces down in the background, with
+            // the rtnl lock held at times: not during the next run.
+            std::thread::sleep(Duration::from_secs(5));
         }
         if late.is_empty() {
             continue;
@@ -104,7 +117,7 @@ fn ms(d: Duration) -> f64 {
 /// A thread in `ns` stamping every VRRP advert: (when, VRID, source).
 struct Watch {
     stop: Arc<AtomicBool>,
-    adverts: Arc<Mutex<Vec<(Instant, u8, Ipv4Addr)>>>,
+    adverts: Arc<Mutex<Vec<(Duration, u8, Ipv4Addr)>>>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -126,15 +139,17 @@ impl Watch {
             s.join_multicast_v4_n(&Ipv4Addr::new(224, 0, 0, 18), &socket2::InterfaceIndexOrAddress::Index(index))
                 .unwrap();
             let _ = ready_tx.send(());
+            // The kernel stamps each packet as it arrives: the figures do not
+            // depend on when this thread gets to read it.
+            nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::ReceiveTimestampns, &true).unwrap();
             let mut buf = [0u8; 1500];
             while !s2.load(Ordering::Relaxed) {
-                if let Ok(n) = std::io::Read::read(&mut &s, &mut buf) {
-                    let now = Instant::now();
-                    if n >= 22 {
-                        let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
-                        let vrid = buf[21];
-                        a2.lock().unwrap().push((now, vrid, src));
-                    }
+                if let Some((n, now)) = recv_stamped(&s, &mut buf)
+                    && n >= 22
+                {
+                    let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
+                    let vrid = buf[21];
+                    a2.lock().unwrap().push((now, vrid, src));
                 }
             }
         });
@@ -142,9 +157,24 @@ impl Watch {
         Watch { stop, adverts, thread }
     }
 
-    fn finish(self) -> Vec<(Instant, u8, Ipv4Addr)> {
+    fn finish(self) -> Vec<(Duration, u8, Ipv4Addr)> {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
         std::mem::take(&mut *self.adverts.lock().unwrap())
     }
+}
+
+/// A packet and the kernel's receive time (CLOCK_REALTIME, as a duration
+/// since the epoch: both watchers read the same clock).
+fn recv_stamped(s: &socket2::Socket, buf: &mut [u8]) -> Option<(usize, Duration)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(s.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).ok()?;
+    let stamp = msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::ScmTimestampns(t) => Some(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)),
+        _ => None,
+    })?;
+    Some((msg.bytes, stamp))
 }

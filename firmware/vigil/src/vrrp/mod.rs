@@ -109,7 +109,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                     return warn!("vrrp: the receivers are gone");
                 }
                 for dg in batch.drain(..) {
-                    let notice = d.router.handle_datagram(Instant::now(), dg.ifindex, dg.src, dg.ttl, &dg.payload);
+                    // With the time it arrived: a backup's Master_Down timer
+                    // runs from there however late this loop got to it.
+                    let notice = d.router.handle_datagram(dg.at, dg.ifindex, dg.src, dg.ttl, &dg.payload);
                     if let Some(n) = notice {
                         d.log(n);
                     }

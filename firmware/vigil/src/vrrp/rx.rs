@@ -13,6 +13,7 @@
 
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
 use vigil_vrrp::router::{GROUP_V4, GROUP_V6};
@@ -27,6 +28,8 @@ pub struct Datagram {
     pub ttl: u8,
     /// The VRRP packet, without the IP header.
     pub payload: Vec<u8>,
+    /// When the kernel received it.
+    pub at: Instant,
 }
 
 struct Rx {
@@ -89,9 +92,9 @@ async fn read(sock: AsyncFd<Socket>, ifindex: i32, v6: bool, tx: mpsc::Sender<Da
     loop {
         let Ok(mut guard) = sock.readable().await else { return };
         loop {
-            match guard.try_io(|s| if v6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) }) {
-                Ok(Ok(Some((src, ttl, payload)))) => {
-                    if tx.send(Datagram { ifindex, src, ttl, payload }).await.is_err() {
+            match guard.try_io(|s| if v6 { recv_v6(s.get_ref(), ifindex) } else { recv_v4(s.get_ref(), ifindex) }) {
+                Ok(Ok(Some(dg))) => {
+                    if tx.send(dg).await.is_err() {
                         return;
                     }
                 }
@@ -117,6 +120,8 @@ fn open(ifindex: i32, ifname: &str, v6: bool) -> std::io::Result<AsyncFd<Socket>
     } else {
         sock.join_multicast_v4_n(&GROUP_V4, &socket2::InterfaceIndexOrAddress::Index(index))?;
     }
+    // Each packet comes with the kernel's receive time.
+    nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true)?;
     // All the instances of an interface send at once (they started
     // together): 256 adverts arrive in one burst, more than the default
     // buffer holds. CAP_NET_ADMIN may go past rmem_max.
@@ -138,33 +143,69 @@ pub fn deaf(sock: &Socket) -> std::io::Result<()> {
     sock.attach_filter(&[SockFilter::new(RET_K, 0, 0, 0)])
 }
 
-fn recv_v4(sock: &Socket) -> std::io::Result<Option<(IpAddr, u8, Vec<u8>)>> {
+/// One packet: its bytes (with the IP header for IPv4), its source for
+/// IPv6, the hop limit (IPv6), and when the kernel received it.
+struct Received {
+    n: usize,
+    src6: Option<std::net::Ipv6Addr>,
+    hops: Option<i32>,
+    at: Instant,
+}
+
+fn recv(sock: &Socket, buf: &mut [u8]) -> std::io::Result<Received> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(libc::c_int, nix::sys::time::TimeSpec);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+    let (mut hops, mut stamp) = (None, None);
+    for c in msg.cmsgs().into_iter().flatten() {
+        match c {
+            ControlMessageOwned::Ipv6HopLimit(h) => hops = Some(h),
+            ControlMessageOwned::ScmTimestampns(t) => stamp = Some(t),
+            _ => {}
+        }
+    }
+    let src6 = msg.address.as_ref().and_then(|a| a.as_sockaddr_in6()).map(|a| a.ip());
+    Ok(Received { n: msg.bytes, src6, hops, at: arrival(stamp) })
+}
+
+/// The kernel's receive time (CLOCK_REALTIME) as an `Instant`: the
+/// router's timers (a backup's Master_Down_Interval) run from when the
+/// advert arrived, not from when this loop got to it. A stamp from the
+/// future or over a second old (the wall clock stepped meanwhile) counts
+/// as now.
+fn arrival(stamp: Option<nix::sys::time::TimeSpec>) -> Instant {
+    let now = Instant::now();
+    let Some(t) = stamp else { return now };
+    let stamp =
+        std::time::UNIX_EPOCH + Duration::new(t.tv_sec().max(0) as u64, t.tv_nsec().clamp(0, 999_999_999) as u32);
+    match std::time::SystemTime::now().duration_since(stamp) {
+        Ok(ago) if ago < Duration::from_secs(1) => now.checked_sub(ago).unwrap_or(now),
+        _ => now,
+    }
+}
+
+fn recv_v4(sock: &Socket, ifindex: i32) -> std::io::Result<Option<Datagram>> {
     let mut buf = [0u8; 2048];
-    let n = std::io::Read::read(&mut &*sock, &mut buf)?;
-    Ok(parse_ipv4(&buf[..n]).map(|(s, t, p)| (IpAddr::V4(s), t, p)))
+    let r = recv(sock, &mut buf)?;
+    Ok(parse_ipv4(&buf[..r.n]).map(|(s, ttl, payload)| Datagram {
+        ifindex,
+        src: IpAddr::V4(s),
+        ttl,
+        payload,
+        at: r.at,
+    }))
 }
 
 /// A raw IPv6 socket gives no IP header: the source comes from recvmsg and
 /// the hop limit from its control message.
-fn recv_v6(sock: &Socket) -> std::io::Result<Option<(IpAddr, u8, Vec<u8>)>> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
-    use std::os::fd::AsRawFd;
+fn recv_v6(sock: &Socket, ifindex: i32) -> std::io::Result<Option<Datagram>> {
     let mut buf = [0u8; 2048];
-    let mut cmsg = nix::cmsg_space!(libc::c_int);
-    let (n, src, hops) = {
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<SockaddrIn6>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-        let hops = msg.cmsgs().ok().and_then(|mut c| {
-            c.find_map(|m| match m {
-                ControlMessageOwned::Ipv6HopLimit(h) => Some(h),
-                _ => None,
-            })
-        });
-        (msg.bytes, msg.address.map(|a| a.ip()), hops)
-    };
+    let r = recv(sock, &mut buf)?;
     // No hop limit reported: treat as not 255 (dropped and counted).
-    let hops = hops.and_then(|h| u8::try_from(h).ok()).unwrap_or(0);
-    Ok(src.map(|s| (IpAddr::V6(s), hops, buf[..n].to_vec())))
+    let ttl = r.hops.and_then(|h| u8::try_from(h).ok()).unwrap_or(0);
+    Ok(r.src6.map(|s| Datagram { ifindex, src: IpAddr::V6(s), ttl, payload: buf[..r.n].to_vec(), at: r.at }))
 }
 
 /// A raw IPv4 socket delivers the IP header: (source, TTL, payload), or
@@ -181,6 +222,23 @@ pub fn parse_ipv4(b: &[u8]) -> Option<(Ipv4Addr, u8, Vec<u8>)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_kernels_receive_time_becomes_an_instant() {
+        use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+        let spec = |ago: i64| {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64 - ago * 1_000_000;
+            Some(nix::sys::time::TimeSpec::new(now / 1_000_000_000, now % 1_000_000_000))
+        };
+        let before = Instant::now();
+        let ten_ms_ago = super::arrival(spec(10));
+        let d = before.saturating_duration_since(ten_ms_ago);
+        assert!(d >= Duration::from_millis(9) && d < Duration::from_millis(50), "{d:?}");
+        // From the future, or too old (the clock stepped): now.
+        for odd in [spec(-5000), spec(2000), None] {
+            assert!(super::arrival(odd) >= before);
+        }
+    }
+
     #[test]
     fn ip_headers_are_checked() {
         let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
