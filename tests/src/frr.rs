@@ -133,8 +133,17 @@ impl Frr {
 
     /// SIGTERM: vrrpd shuts its routers down (a master sends priority 0).
     pub fn stop_vrrpd(&mut self) {
+        self.signal_vrrpd("-TERM");
+    }
+
+    /// SIGKILL: vrrpd dies without a word (its adverts just stop).
+    pub fn kill_vrrpd(&mut self) {
+        self.signal_vrrpd("-KILL");
+    }
+
+    fn signal_vrrpd(&mut self, sig: &str) {
         if let Some(mut c) = self.vrrpd.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = Command::new("kill").args([sig, &c.id().to_string()]).status();
             crate::eventually(Duration::from_secs(5), || c.try_wait().ok().flatten().is_some());
             let _ = c.kill();
             let _ = c.wait();

@@ -36,10 +36,8 @@ fn a_busy_console_kills_no_child() {
         return;
     }
     let img = vigil_tests::image("qemu-x86_64");
-    let mut c = Cluster::empty("console-busy").unwrap();
-    let flash = c.flash_with("qemu-x86_64", "big", &big_config());
-    let n = c.add(&img, |s| s.flash = Some(flash.clone())).unwrap();
-    let node = c.node(n);
+    let mut c = Cluster::with_configs("console-busy", &img, &[big_config()], |_| {}).unwrap();
+    let node = c.node(1);
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     node.expect("vrrp_instance VI_1: BACKUP -> MASTER", BOOT_TIMEOUT).unwrap();
     let long = Duration::from_secs(120);

@@ -148,8 +148,13 @@ fn a_trial_that_crash_loops_or_hangs_comes_back_on_the_good_slot() {
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     // A short timeout, so the hang is caught soon.
     node.command("set vigil_defs watchdog_timeout 3", CMD).unwrap();
+    // The loop applies the watchdog's change as the config thread publishes
+    // it: its line may come before the commit's answer.
+    let from = node.console_text().len();
     node.command("commit", CMD).unwrap();
-    node.expect("watchdog: /dev/watchdog0 timeout 3 s", CMD).unwrap();
+    let applied =
+        vigil_tests::eventually(CMD, || node.console_text()[from..].contains("watchdog: /dev/watchdog0 timeout 3 s"));
+    assert!(applied.is_some(), "the watchdog's new timeout was not applied");
     node.send_line("debug stall").unwrap();
     node.expect("debug stall: the event loop stops here", CMD).unwrap();
     let t = Instant::now();

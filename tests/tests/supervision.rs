@@ -88,16 +88,16 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     assert!(out.contains("written and applied"), "{out}");
     let g = out.split("generation ").nth(1).and_then(|r| r.split(' ').next()).unwrap().to_string();
     // (The supervisors take it from the config bus a moment after the
-    // commit, and say which generation they run.)
-    let t = Instant::now();
-    loop {
-        let sup = node.command("show supervision", CMD).unwrap();
-        if sup.matches(&format!("(heartbeats every 500 ms, limit 3000 ms), config generation {g}")).count() == 2 {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "{sup}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // commit, and say which generation they run; so does the IPVS table,
+    // which the commit waited for.)
+    let sup = node.command("show supervision", CMD).unwrap();
+    assert!(sup.contains(&format!("ipvs: the table follows config generation {g}")), "{sup}");
+    let mut sup = String::new();
+    let both = vigil_tests::eventually(Duration::from_secs(5), || {
+        sup = node.command("show supervision", CMD).unwrap();
+        sup.matches(&format!("(heartbeats every 500 ms, limit 3000 ms), config generation {g}")).count() == 2
+    });
+    assert!(both.is_some(), "{sup}");
     let checks = node.command("show checkers", CMD).unwrap();
     assert!(checks.contains("PING_CHECK 192.0.2.77:80: DOWN"), "{checks}");
     // The new child's first report reaches PID 1 within a quarter second.

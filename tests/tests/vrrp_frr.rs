@@ -106,7 +106,8 @@ impl Peers {
 const ON_PRIORITY_ZERO: Duration = Duration::from_secs(2);
 
 /// FRR is master (priority 200), vigil backs it up; FRR resigns and vigil
-/// takes over at once; FRR comes back and preempts.
+/// takes over at once; FRR comes back and preempts; FRR is killed and vigil
+/// takes over after Master_Down_Interval.
 fn frr_master(name: &str, version: u8, v6: bool) {
     let Some(mut p) = peers(name) else { return };
     p.start_frr(version, v6, 200);
@@ -124,6 +125,14 @@ fn frr_master(name: &str, version: u8, v6: bool) {
     p.frr.as_mut().unwrap().start_vrrpd();
     p.wait_vigil(v6, false, Duration::from_secs(10));
     p.frr().wait_state("Master", Duration::from_secs(5));
+    // FRR dies without a word: vigil takes over once Master_Down_Interval
+    // (3 x 1 s + 0.61 s) has passed since FRR's last advert (at most 1 s
+    // before the kill).
+    std::thread::sleep(Duration::from_secs(2));
+    p.frr.as_mut().unwrap().kill_vrrpd();
+    let took = p.wait_vigil(v6, true, Duration::from_secs(10));
+    println!("{name}: FRR killed -> vigil holds the VIP after {took:?}");
+    assert!(took >= Duration::from_millis(2500) && took < Duration::from_millis(4000), "{took:?}\n{}", p.vigil_log());
 }
 
 /// vigil is master (priority 200), FRR backs it up; vigil stops (SIGTERM:
@@ -196,14 +205,26 @@ fn after_a_split_brain_with_frr_heals_the_client_learns_the_masters_mac_at_once(
     let mut lan = Lan::new("fs");
     let (r1, r2, br, c) = (lan.r1.clone(), lan.r2.clone(), lan.br.clone(), lan.c.clone());
     let log = lan.dir.join(format!("{r1}.log"));
-    lan.vigil(&r1, 150);
+    // vigil advertises every second, FRR every 0.1 s: after the heal, FRR's
+    // advert most likely reaches vigil before vigil's reaches FRR (had FRR
+    // heard vigil first, it would fall back in silence and nothing would
+    // call for an answer: the rounds below allow for that).
+    let vconf = lan.dir.join("vigil.conf");
+    std::fs::write(
+        &vconf,
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 7\n priority 150\n advert_int 1\n virtual_ipaddress {{\n  {VIP}/24\n }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    lan.children.push(vigil_tests::vrrp_pair::spawn_vigil(&r1, &vconf, &log));
     lan.wait_for(&[1], Duration::from_secs(10));
     let router = Router {
         interface: "eth0".into(),
         vrid: 7,
         version: 3,
         priority: 100,
-        interval_ms: 200,
+        interval_ms: 100,
         vip: format!("{VIP}/24"),
     };
     let frr = Frr::start(&r2, &lan.dir, router);
@@ -235,7 +256,7 @@ fn after_a_split_brain_with_frr_heals_the_client_learns_the_masters_mac_at_once(
             "heal {round}: the client has vigil's MAC for the VIP after {took:?} (vigil answered FRR: {answered})"
         );
         if answered {
-            // FRR advertises every 0.2 s: vigil answers the first it hears.
+            // FRR advertises every 0.1 s: vigil answers the first it hears.
             assert!(took < Duration::from_secs(1), "the client kept FRR's MAC for {took:?}: {}", neigh());
             assert_eq!(lan.holders(), [1]);
             return;

@@ -181,3 +181,99 @@ fn a_master_that_falls_back_stops_announcing_the_vip() {
     let late = ours.iter().filter(|a| a.at > fell + Duration::from_millis(100)).count();
     assert_eq!(late, 0, "{late} gratuitous ARPs for the VIP from vigil after it fell back to backup");
 }
+
+/// One busy interface does not starve another: keepalived is master of
+/// VRID 5 (0.1 s) on the second link, vigil its backup; for 3 s the first
+/// link is flooded, as fast as a raw socket sends, with adverts for a VRID
+/// nobody runs. Every advert is read and counted (`show vrrp`), and vigil's
+/// backup on the second link never takes the master for dead.
+#[test]
+fn a_flood_on_one_interface_does_not_starve_another() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use vigil_tests::vrrp_pair::{KillOnDrop, Netns, spawn_keepalived};
+    if !vigil_tests::require(vigil_tests::is_root(), "root (network namespaces)")
+        || !vigil_tests::require(vigil_tests::have_program("keepalived"), "keepalived (apt-get install keepalived)")
+    {
+        return;
+    }
+    let dir = vigil_tests::test_dir("vrrp-flood");
+    let (ka, vg) = (Netns::fresh("vrrp-flood-ka"), Netns::fresh("vrrp-flood-vg"));
+    for (a, b, net) in [("fa0", "fb0", 1), ("fa1", "fb1", 2)] {
+        ip(&["link", "add", a, "netns", &ka, "type", "veth", "peer", "name", b, "netns", &vg]);
+        ip(&["-n", &ka, "addr", "add", &format!("198.18.{net}.1/24"), "dev", a]);
+        ip(&["-n", &vg, "addr", "add", &format!("198.18.{net}.2/24"), "dev", b]);
+        ip(&["-n", &ka, "link", "set", a, "up"]);
+        ip(&["-n", &vg, "link", "set", b, "up"]);
+    }
+    let instance = |name: &str, iface: &str, vrid: u8, priority: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface {iface}\n version 3\n virtual_router_id {vrid}\n priority {priority}\n advert_int 0.1\n virtual_ipaddress {{\n  {vip}/24\n }}\n}}\n"
+        )
+    };
+    let kconf = dir.join("keepalived.conf");
+    std::fs::write(&kconf, instance("K", "fa1", 5, 200, "198.18.2.100")).unwrap();
+    let _k = KillOnDrop(spawn_keepalived(&ka, &kconf, &dir, "ka"));
+    std::thread::sleep(Duration::from_secs(1));
+    let vconf = dir.join("vigil.conf");
+    let text = instance("BUSY", "fb0", 6, 100, "198.18.1.100") + &instance("WATCHED", "fb1", 5, 100, "198.18.2.100");
+    std::fs::write(&vconf, text).unwrap();
+    let console = dir.join("console.txt");
+    let log = dir.join("vigil.log");
+    let mut vigil = KillOnDrop(
+        Command::new("ip")
+            .args(["netns", "exec", &vg])
+            .arg(vigil_tests::firmware(vigil_board::Arch::X86_64))
+            .args(["run", "--config"])
+            .arg(&vconf)
+            .stdin(Stdio::piped())
+            .stdout(std::fs::File::create(&console).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    vigil_tests::vrrp_pair::wait_log(&log, 0, "vrrp_instance WATCHED: INIT -> BACKUP");
+    std::thread::sleep(Duration::from_secs(1));
+    // The flood, from keepalived's namespace on the first link.
+    let sent = {
+        let path = format!("/var/run/netns/{}", &*ka);
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::RAW, Some(socket2::Protocol::from(112)))
+                .unwrap();
+            s.bind_device(Some(b"fa0")).unwrap();
+            s.set_multicast_ttl_v4(255).unwrap();
+            s.set_multicast_if_v4(&"198.18.1.1".parse().unwrap()).unwrap();
+            // VRRPv3, VRID 77, priority 100, one address, checksum not
+            // checked by anyone: no instance runs VRID 77.
+            let advert = [0x31, 77, 100, 1, 0, 10, 0, 0, 198, 18, 1, 77];
+            let to = socket2::SockAddr::from(std::net::SocketAddr::from(([224, 0, 0, 18], 0)));
+            let t = std::time::Instant::now();
+            let mut n = 0u64;
+            while t.elapsed() < Duration::from_secs(3) {
+                if s.send_to(&advert, &to).is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        })
+        .join()
+        .unwrap()
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let mut stdin = vigil.0.stdin.take().unwrap();
+    writeln!(stdin, "show vrrp").unwrap();
+    let shown = vigil_tests::eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&console).unwrap_or_default().contains("adverts for VRIDs no instance runs")
+    });
+    let text = std::fs::read_to_string(&console).unwrap_or_default();
+    assert!(shown.is_some(), "{text}");
+    let strays = text.lines().find(|l| l.starts_with("fb0 (IPv4): ")).unwrap_or_else(|| panic!("{text}"));
+    let counted: u64 =
+        strays.split(": ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    println!("flood: {sent} adverts sent in 3 s, {counted} read and counted");
+    assert!(counted > 10_000, "the flood did not reach vigil: {strays}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains("WATCHED: BACKUP -> MASTER"), "the watched backup took over during the flood:\n{logged}");
+}

@@ -56,14 +56,9 @@ fn two_appliances_at_256_instances_of_32_addresses() {
         return;
     }
     let img = vigil_tests::image("qemu-x86_64");
-    let mut c = Cluster::empty("vrrp-limits").unwrap();
-    let flashes: Vec<_> = [(1u8, 200u8), (2, 100)]
-        .iter()
-        .map(|&(node, priority)| c.flash_with("qemu-x86_64", &format!("node{node}"), &config(node, priority)))
-        .collect();
     // Node 1 alone first: it takes over all 256 instances (8,192 addresses
     // added and announced: under TCG that takes most of a minute).
-    c.add(&img, |s| s.flash = Some(flashes[0].clone())).unwrap();
+    let mut c = Cluster::with_configs("vrrp-limits", &img, &[config(1, 200)], |_| {}).unwrap();
     c.node(1).wait_ready(BOOT_TIMEOUT).unwrap();
     let t = Instant::now();
     while count(c.node(1), "MASTER") < INSTANCES {
@@ -83,7 +78,7 @@ fn two_appliances_at_256_instances_of_32_addresses() {
             break;
         }
     }
-    c.add(&img, |s| s.flash = Some(flashes[1].clone())).unwrap();
+    c.add_with_config(&img, &config(2, 100), |_| {}).unwrap();
     c.node(2).wait_ready(BOOT_TIMEOUT).unwrap();
     let t = Instant::now();
     while count(c.node(2), "BACKUP") < INSTANCES {

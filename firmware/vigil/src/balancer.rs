@@ -7,6 +7,7 @@
 
 use crate::ipc::{Health, VrrpState};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use tracing::{error, warn};
 use vigil_board::OnDemand;
@@ -16,6 +17,7 @@ enum Message {
     /// A config to run; `reply`: the outcome, for a commit that waits.
     Configure {
         config: Arc<Config>,
+        generation: u64,
         checkers: u64,
         reply: Option<Sender<Result<usize, String>>>,
     },
@@ -25,44 +27,55 @@ enum Message {
 
 /// Where to send the balancer what changed.
 #[derive(Clone)]
-pub struct Handle(Sender<Message>);
+pub struct Handle {
+    tx: Sender<Message>,
+    /// The config generation the table follows (applied without an error).
+    applied: Arc<AtomicU64>,
+}
 
 impl Handle {
     /// Starts the thread.
     pub fn start(on_demand: Vec<OnDemand>) -> Handle {
         let (tx, rx) = channel();
-        let spawned = std::thread::Builder::new().name("ipvs".into()).spawn(move || run(on_demand, rx));
+        let applied = Arc::new(AtomicU64::new(0));
+        let acked = applied.clone();
+        let spawned = std::thread::Builder::new().name("ipvs".into()).spawn(move || run(on_demand, rx, &acked));
         if let Err(e) = spawned {
             // Without a thread there is no balancer: every request says so.
             error!("ipvs: no thread for the balancer: {e}");
         }
-        Handle(tx)
+        Handle { tx, applied }
+    }
+
+    /// The config generation the IPVS table follows (`show supervision`).
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
     }
 
     /// A new config, not waited for (problems are logged).
-    pub fn configure(&self, config: Arc<Config>, checkers: u64) {
-        let _ = self.0.send(Message::Configure { config, checkers, reply: None });
+    pub fn configure(&self, config: Arc<Config>, generation: u64, checkers: u64) {
+        let _ = self.tx.send(Message::Configure { config, generation, checkers, reply: None });
     }
 
     /// A new config; waits until the table follows it (on the caller's thread).
-    pub fn configure_and_wait(&self, config: Arc<Config>, checkers: u64) -> Result<usize, String> {
+    pub fn configure_and_wait(&self, config: Arc<Config>, generation: u64, checkers: u64) -> Result<usize, String> {
         let (reply, answer) = channel();
-        self.0
-            .send(Message::Configure { config, checkers, reply: Some(reply) })
+        self.tx
+            .send(Message::Configure { config, generation, checkers, reply: Some(reply) })
             .map_err(|_| "the balancer is not running".to_string())?;
         answer.recv().map_err(|_| "the balancer stopped".to_string())?
     }
 
     pub fn vrrp_changed(&self, states: Vec<(String, VrrpState)>) {
-        let _ = self.0.send(Message::Vrrp(states));
+        let _ = self.tx.send(Message::Vrrp(states));
     }
 
     pub fn health_changed(&self, h: Health) {
-        let _ = self.0.send(Message::Health(h));
+        let _ = self.tx.send(Message::Health(h));
     }
 }
 
-fn run(on_demand: Vec<OnDemand>, rx: Receiver<Message>) {
+fn run(on_demand: Vec<OnDemand>, rx: Receiver<Message>, applied: &AtomicU64) {
     let mut b = crate::lb::Balancer::new(on_demand);
     while let Ok(first) = rx.recv() {
         // What queued up during a long reconcile: every config in turn, but
@@ -72,8 +85,11 @@ fn run(on_demand: Vec<OnDemand>, rx: Receiver<Message>) {
         let last_health = batch.iter().rposition(|m| matches!(m, Message::Health(_)));
         for (i, m) in batch.into_iter().enumerate() {
             match m {
-                Message::Configure { config, checkers, reply } => {
+                Message::Configure { config, generation, checkers, reply } => {
                     let r = b.configure(&config, checkers);
+                    if r.is_ok() {
+                        applied.store(generation, Ordering::Relaxed);
+                    }
                     match reply {
                         Some(tx) => {
                             let _ = tx.send(r);

@@ -121,7 +121,7 @@ impl Committer {
         self.watchdog.send_if_modified(|w| std::mem::replace(w, config.global.watchdog.clone()) != *w);
         let applied = crate::config::apply(&previous, &config, self.owns_system);
         let checkers = Part::Checkers.generation(&self.bus.newest());
-        let balanced = self.lb.configure_and_wait(config, checkers).map_err(|e| format!("ipvs: {e}"));
+        let balanced = self.lb.configure_and_wait(config, g, checkers).map_err(|e| format!("ipvs: {e}"));
         [applied, balanced.map(drop)].into_iter().filter_map(Result::err).collect()
     }
 }

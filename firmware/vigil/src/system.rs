@@ -221,14 +221,17 @@ async fn event_loop(
     let (verified_tx, mut verified) =
         tokio::sync::mpsc::unbounded_channel::<(u8, Result<vigil_update::Manifest, String>)>();
     let lb = crate::balancer::Handle::start(board.as_ref().map(|b| b.on_demand.clone()).unwrap_or_default());
-    lb.configure(shared.clone(), crate::bus::Part::Checkers.generation(&bus.newest()));
+    lb.configure(shared.clone(), bus.newest().generation, crate::bus::Part::Checkers.generation(&bus.newest()));
     let update_board = board.clone();
     let slot_slots = slots.clone();
     let mut registry = registry(mode, board, move || slot_slots.borrow().summary());
     let time_text = time_status.clone();
     registry.add("time", move || crate::timesync::show(&time_text));
     let sup = supervision.clone();
-    registry.add("supervision", move || sup.show());
+    let ipvs = lb.clone();
+    registry.add("supervision", move || {
+        format!("{}\nipvs: the table follows config generation {}", sup.show(), ipvs.applied())
+    });
     let boot_slots = slots.clone();
     registry.add("boot", move || boot_slots.borrow().show());
     // A trial waiting for the update window to reboot into it.
