@@ -1,15 +1,19 @@
 //! Takeover of many instances at once (a benchmark, not a test): keepalived
 //! is master of N instances (VRIDs 1..=N, advert_int 0.1 s, priority 150),
 //! vigil their backup (priority 100) in the other namespace of a veth
-//! pair. keepalived is SIGKILLed; a raw socket in each namespace stamps
-//! every advert it hears from the other. For each VRID, how much later than RFC 5798's
+//! pair. keepalived is SIGKILLed; a raw socket in each namespace has the
+//! kernel stamp every advert it hears from the other as it arrives
+//! (SO_TIMESTAMPNS: one clock for both). For each VRID, how much later than RFC 5798's
 //! Master_Down_Interval after keepalived's last advert (3 x 100 ms + 156/256
 //! of 100 ms) vigil's first advert went out: the figure is the median and
 //! the worst over the N instances, for N = 1, 8, 64.
 //!
 //! Each instance's announcement used to open (and close) an AF_PACKET
 //! socket on the VRRP loop: 7-31 ms per takeover, the 8th instance of 8
-//! 106 ms late.
+//! 106 ms late. Then the loop timed Master_Down from when it got to an
+//! advert, not from its arrival: up to +82 ms with 64 instances; adverts now
+//! carry the kernel's receive time (worst +0.26 / +0.88 / +1.42 ms for
+//! 1 / 8 / 64). VIGIL_BENCH_DEBUG=1 prints each VRID's times.
 //!
 //! `cargo bench -p vigil-tests --bench takeover` (as root; VIGIL_BENCH_RUNS=N,
 //! VIGIL_BENCH_INSTANCES=1,8,64).

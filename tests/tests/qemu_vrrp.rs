@@ -58,7 +58,13 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let sync2 = c.node(2).command("show ipvs-sync", cmd).unwrap();
+    // The table (and its sync daemon) is programmed on a thread of its own:
+    // on the node that booted last it may come a moment after "ready".
+    let mut sync2 = String::new();
+    vigil_tests::eventually(Duration::from_secs(5), || {
+        sync2 = c.node(2).command("show ipvs-sync", cmd).unwrap();
+        sync2.contains("backup")
+    });
     assert_eq!(sync1.trim(), "master on eth0 sync id 5");
     assert_eq!(sync2.trim(), "backup on eth0 sync id 5");
     let table1 = c.node(1).command("show ipvs", cmd).unwrap();
