@@ -92,8 +92,13 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(out.contains("VI_1 eth0 vrid 51 MASTER priority 100"), "{out}");
-    // The sync daemon switched with the state (it follows VRRP at once).
-    let sync2 = c.node(2).command("show ipvs-sync", Duration::from_secs(20)).unwrap();
+    // The sync daemon switches with the state (the balancer's thread follows
+    // VRRP as the state comes).
+    let mut sync2 = String::new();
+    vigil_tests::eventually(Duration::from_secs(5), || {
+        sync2 = c.node(2).command("show ipvs-sync", Duration::from_secs(20)).unwrap();
+        sync2.contains("master")
+    });
     assert_eq!(sync2.trim(), "master on eth0 sync id 5");
     assert!(c.node(2).console_text().contains("ipvs: sync daemon (backup) stopped"));
 }
