@@ -43,11 +43,8 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
 
     // The checkers: the live server (this node) in the pool, the dead one out.
     let dead = "virtual_server 192.0.2.100:80: PING_CHECK real server 192.0.2.77:80: DOWN";
-    let t = Instant::now();
-    while !node.console_text().contains(dead) {
-        assert!(t.elapsed() < CMD, "the dead server never went down:\n{}", node.console_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let went_down = vigil_tests::eventually(CMD, || node.console_text().contains(dead));
+    assert!(went_down.is_some(), "the dead server never went down:\n{}", node.console_text());
     let pool = |node: &mut vigil_image::Node| node.command("show ipvs-kernel", CMD).unwrap();
     let before = pool(node);
     assert!(!before.contains("C000024D:0050") && before.contains("C0000201:0050"), "{before}");
@@ -72,11 +69,8 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     let before_commit = starts(node);
     let out = node.command("commit", CMD).unwrap();
     assert!(out.contains("written and applied"), "{out}");
-    let t = Instant::now();
-    while starts(node) == before_commit {
-        assert!(t.elapsed() < CMD, "the checkers did not start over:\n{}", node.console_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let restarted = vigil_tests::eventually(CMD, || starts(node) != before_commit);
+    assert!(restarted.is_some(), "the checkers did not start over:\n{}", node.console_text());
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(pool(node), before, "the pool did not change");
     let console = node.console_text();
