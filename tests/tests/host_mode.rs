@@ -88,16 +88,11 @@ fn sigterm_stops_host_mode_with_the_console_open() {
     let (at, _) = wait_log(&log, 0, "VI_1: BACKUP -> MASTER");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(vigil.0.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     wait_log(&log, at, "vigil: stopping");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = vigil.0.try_wait().unwrap() {
-            break Some(s);
-        }
-        if t.elapsed() > Duration::from_secs(10) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut status = None;
+    vigil_tests::eventually(Duration::from_secs(10), || {
+        status = vigil.0.try_wait().unwrap();
+        status.is_some()
+    });
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(status.is_some(), "still running 10 s after it said it stops (stdin open):\n{text}");
     assert!(status.unwrap().success(), "{status:?}\n{text}");

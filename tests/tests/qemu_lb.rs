@@ -6,7 +6,7 @@
 //! checks fail `retry` times, while the client's requests keep succeeding
 //! on backend 1; it comes back when the backend does.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
 
 const CMD: Duration = Duration::from_secs(30);
@@ -65,15 +65,13 @@ fn client_lines(text: &str) -> Vec<(u64, Option<String>)> {
 
 /// Waits for `count` client lines numbered above `mark`, and returns them.
 fn next_client_lines(c: &mut Cluster, client: usize, mark: u64, count: usize) -> Vec<(u64, Option<String>)> {
-    let t = Instant::now();
-    loop {
-        let after: Vec<_> = client_lines(&c.node(client).console_text()).into_iter().filter(|l| l.0 > mark).collect();
-        if after.len() >= count {
-            return after;
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "the client stalled: {after:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut after = Vec::new();
+    let got = vigil_tests::eventually(Duration::from_secs(60), || {
+        after = client_lines(&c.node(client).console_text()).into_iter().filter(|l| l.0 > mark).collect();
+        after.len() >= count
+    });
+    assert!(got.is_some(), "the client stalled: {after:?}");
+    after
 }
 
 #[test]
@@ -122,17 +120,13 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
 
     // Backend 2 dies.
     c.node(b2).kill();
-    let killed = Instant::now();
-    let removed = loop {
-        let text = c.node(lb).command("show ipvs-kernel", CMD).unwrap();
-        let dests = backends_in_proc(&text);
-        if !dests.iter().any(|d| d.starts_with("0A00000C")) {
-            assert_eq!(dests.len(), 3, "b1 stays in every service:\n{text}");
-            break killed.elapsed();
-        }
-        assert!(killed.elapsed() < Duration::from_secs(30), "b2 never left the pools:\n{text}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let mut text = String::new();
+    let removed = vigil_tests::eventually(Duration::from_secs(30), || {
+        text = c.node(lb).command("show ipvs-kernel", CMD).unwrap();
+        !backends_in_proc(&text).iter().any(|d| d.starts_with("0A00000C"))
+    })
+    .unwrap_or_else(|| panic!("b2 never left the pools:\n{text}"));
+    assert_eq!(backends_in_proc(&text).len(), 3, "b1 stays in every service:\n{text}");
     // delay_loop 1 s x retry 2, plus connect timeouts (1 s each) and TCG.
     eprintln!("backend killed -> out of /proc/net/ip_vs after {removed:?}");
     let out = c.node(lb).command("show checkers", CMD).unwrap();
@@ -145,16 +139,12 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     // Backend 2 returns.
     c.restart(b2, &ts_img).unwrap();
     c.node(b2).expect("test-server: b2 ready", BOOT_TIMEOUT).unwrap();
-    let back = Instant::now();
-    loop {
-        let text = c.node(lb).command("show ipvs-kernel", CMD).unwrap();
-        if backends_in_proc(&text).len() == 6 {
-            break;
-        }
-        assert!(back.elapsed() < Duration::from_secs(30), "b2 never came back:\n{text}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    eprintln!("backend back -> in /proc/net/ip_vs after {:?}", back.elapsed());
+    let back = vigil_tests::eventually(Duration::from_secs(30), || {
+        text = c.node(lb).command("show ipvs-kernel", CMD).unwrap();
+        backends_in_proc(&text).len() == 6
+    })
+    .unwrap_or_else(|| panic!("b2 never came back:\n{text}"));
+    eprintln!("backend back -> in /proc/net/ip_vs after {back:?}");
     let mark = client_lines(&c.node(client).console_text()).last().map_or(0, |l| l.0) + 1;
     let after = next_client_lines(&mut c, client, mark, 20);
     assert!(after.iter().all(|l| l.1.is_some()), "every request succeeds: {after:?}");
