@@ -205,17 +205,16 @@ pub fn pid_in(line: &str) -> u32 {
 /// Waits up to 15 s for `needle` in the log file after byte `after`;
 /// returns where it ends and the whole line it starts.
 pub fn wait_log(log: &std::path::Path, after: usize, needle: &str) -> (usize, String) {
-    let t = std::time::Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(i) = text.get(after.min(text.len())..).and_then(|rest| rest.find(needle)) {
-            let at = after + i;
-            let line = text[at..].lines().next().unwrap_or("").to_string();
-            return (at + needle.len(), line);
-        }
-        assert!(t.elapsed() < std::time::Duration::from_secs(15), "no {needle:?} in the log:\n{text}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let mut found = None;
+    let mut text = String::new();
+    crate::eventually(Duration::from_secs(15), || {
+        text = std::fs::read_to_string(log).unwrap_or_default();
+        found = text.get(after.min(text.len())..).and_then(|rest| rest.find(needle)).map(|i| after + i);
+        found.is_some()
+    });
+    let at = found.unwrap_or_else(|| panic!("no {needle:?} in the log:\n{text}"));
+    let line = text[at..].lines().next().unwrap_or("").to_string();
+    (at + needle.len(), line)
 }
 
 /// One ARP frame seen on the wire: when, the sender's MAC and address.

@@ -3,7 +3,7 @@
 //! both masters; putting it back leaves exactly one.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vigil_board::Arch;
 use vigil_tests::lan::{Lan, VIP, out};
 use vigil_tests::vrrp_pair::{Netns, ip};
@@ -70,11 +70,8 @@ fn a_commit_restarts_only_the_changed_instance() {
         let out = Command::new("ip").args(["-n", ns, "-4", "addr", "show", "eth0"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).contains(&format!("inet {vip}/24"))
     };
-    let t = Instant::now();
-    while !(has("203.0.113.101") && has("203.0.113.102")) {
-        assert!(t.elapsed() < Duration::from_secs(10), "both instances master");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let both = vigil_tests::eventually(Duration::from_secs(10), || has("203.0.113.101") && has("203.0.113.102"));
+    assert!(both.is_some(), "both instances master");
     let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let lost = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let watcher = {
@@ -90,14 +87,10 @@ fn a_commit_restarts_only_the_changed_instance() {
         })
     };
     writeln!(stdin, "set vrrp_instance VI_2 priority 120\ncommit").unwrap();
-    let t = Instant::now();
-    let text = loop {
-        let text = std::fs::read_to_string(dir.join("vigil.log")).unwrap();
-        if text.matches("VI_2: BACKUP -> MASTER").count() >= 2 || t.elapsed() > Duration::from_secs(10) {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    vigil_tests::eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(dir.join("vigil.log")).unwrap().matches("VI_2: BACKUP -> MASTER").count() >= 2
+    });
+    let text = std::fs::read_to_string(dir.join("vigil.log")).unwrap();
     watching.store(false, std::sync::atomic::Ordering::Relaxed);
     watcher.join().unwrap();
     let _ = child.kill();
@@ -168,11 +161,8 @@ fn use_vmac_keeps_the_vip_mac_across_a_failover_to_keepalived() {
     let r1 = lan.children.len();
     lan.children.push(vigil_tests::vrrp_pair::spawn_vigil(&r1ns, &conf, &lan.dir.join("r1.log")));
     let on_vmac = |ns: &str| out(&["ip", "-n", ns, "-4", "addr", "show", "vrrp.7"]).contains(&format!("inet {VIP}/24"));
-    let t = Instant::now();
-    while !on_vmac(&r1ns) {
-        assert!(t.elapsed() < Duration::from_secs(10), "{}", std::fs::read_to_string(lan.dir.join("r1.log")).unwrap());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let up = vigil_tests::eventually(Duration::from_secs(10), || on_vmac(&r1ns));
+    assert!(up.is_some(), "{}", std::fs::read_to_string(lan.dir.join("r1.log")).unwrap());
     let link = out(&["ip", "-n", &r1ns, "-d", "link", "show", "vrrp.7"]);
     assert!(link.contains(&format!("link/ether {VMAC}")) && link.contains("macvlan mode private"), "{link}");
     assert!(!out(&["ip", "-n", &r1ns, "-4", "addr", "show", "eth0"]).contains(VIP), "the VIP is on the vmac only");
@@ -199,12 +189,8 @@ fn use_vmac_keeps_the_vip_mac_across_a_failover_to_keepalived() {
 
     // vigil stops cleanly (priority 0): keepalived takes over on its own vmac.
     let _ = Command::new("kill").args(["-TERM", &lan.children[r1].id().to_string()]).status();
-    let t = Instant::now();
-    while !on_vmac(&r2ns) {
-        assert!(t.elapsed() < Duration::from_secs(5), "keepalived takes over");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    eprintln!("vigil stopped -> keepalived's vrrp.7 holds the VIP after {:?}", t.elapsed());
+    let took = vigil_tests::eventually(Duration::from_secs(5), || on_vmac(&r2ns)).expect("keepalived takes over");
+    eprintln!("vigil stopped -> keepalived's vrrp.7 holds the VIP after {took:?}");
     let _ = lan.children[r1].wait();
     assert!(!out(&["ip", "-n", &r1ns, "link", "show"]).contains("vrrp.7"), "vigil removed its vmac on the way out");
     let replies = ping("5");
@@ -238,11 +224,10 @@ fn no_accept_drops_packets_to_the_vips_but_answers_arp_and_nd() {
     std::fs::write(&path, conf).unwrap();
     let r1 = lan.children.len();
     lan.children.push(vigil_tests::vrrp_pair::spawn_vigil(&r1ns, &path, &lan.dir.join("r1.log")));
-    let t = Instant::now();
-    while !(lan.holders() == [1] && out(&["ip", "-n", &r1ns, "-6", "addr", "show", "eth0"]).contains(VIP6)) {
-        assert!(t.elapsed() < Duration::from_secs(10), "{}", std::fs::read_to_string(lan.dir.join("r1.log")).unwrap());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let holds = vigil_tests::eventually(Duration::from_secs(10), || {
+        lan.holders() == [1] && out(&["ip", "-n", &r1ns, "-6", "addr", "show", "eth0"]).contains(VIP6)
+    });
+    assert!(holds.is_some(), "{}", std::fs::read_to_string(lan.dir.join("r1.log")).unwrap());
     let rules = out(&["ip", "netns", "exec", &r1ns, "nft", "list", "ruleset"]);
     assert!(rules.contains(&format!("ip daddr {VIP} drop")), "{rules}");
     assert!(rules.contains(&format!("ip6 daddr {VIP6} drop")), "{rules}");
@@ -315,11 +300,8 @@ fn after_a_split_brain_heals_the_client_learns_the_masters_mac_at_once() {
         assert!(neigh().contains(&ka_mac), "the client learnt keepalived's MAC: {}", neigh());
         let before = std::fs::read_to_string(&log).unwrap().len();
         ip(&["-n", &br, "link", "set", "p1", "master", "br0"]);
-        let t = Instant::now();
-        while !neigh().contains(&vigil_mac) && t.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let took = t.elapsed();
+        let took = vigil_tests::eventually(Duration::from_secs(10), || neigh().contains(&vigil_mac))
+            .unwrap_or(Duration::from_secs(10));
         lan.wait_for(&[1], Duration::from_secs(5));
         let text = std::fs::read_to_string(&log).unwrap();
         let answered = text[before..].contains("with lower priority 100 (ours 150): another master; answered");

@@ -5,7 +5,7 @@
 //! takes both back. The group's notify program hears GROUP transitions.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vigil_tests::vrrp_pair::{Netns, ip, spawn_keepalived, spawn_vigil};
 use vigil_tests::{have_program, is_root, require};
 
@@ -32,18 +32,16 @@ fn holds(ns: &str, vip: &str) -> bool {
 
 /// Waits until `ns` holds both VIPs and `other` neither; returns how long.
 fn wait_both(ns: &str, other: &str, timeout: Duration, dir: &std::path::Path) -> Duration {
-    let t = Instant::now();
-    while t.elapsed() < timeout {
-        if holds(ns, OUT_VIP) && holds(ns, IN_VIP) && !holds(other, OUT_VIP) && !holds(other, IN_VIP) {
-            return t.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!(
-        "{ns} should hold both VIPs, {other} neither\nvigil:\n{}\nkeepalived:\n{}",
-        std::fs::read_to_string(dir.join("vigil.log")).unwrap_or_default(),
-        std::fs::read_to_string(dir.join("ka.log")).unwrap_or_default()
-    );
+    let both = vigil_tests::eventually(timeout, || {
+        holds(ns, OUT_VIP) && holds(ns, IN_VIP) && !holds(other, OUT_VIP) && !holds(other, IN_VIP)
+    });
+    both.unwrap_or_else(|| {
+        panic!(
+            "{ns} should hold both VIPs, {other} neither\nvigil:\n{}\nkeepalived:\n{}",
+            std::fs::read_to_string(dir.join("vigil.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.join("ka.log")).unwrap_or_default()
+        )
+    })
 }
 
 #[test]
