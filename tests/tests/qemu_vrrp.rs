@@ -42,22 +42,19 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     let node1 = [0x52, 0x54, 0, 0, 0, 1];
     let node2 = [0x52, 0x54, 0, 0, 0, 2];
 
-    let t = Instant::now();
     let mut owner = None;
-    while t.elapsed() < Duration::from_secs(30) && owner != Some(node1) {
+    vigil_tests::eventually(Duration::from_secs(30), || {
         owner = reach(&mut client);
-    }
+        owner == Some(node1)
+    });
     assert_eq!(owner, Some(node1), "node 1 (priority 150) answers for the VIP");
     c.node(1).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(5)).unwrap();
     let cmd = Duration::from_secs(20);
-    let t = Instant::now();
-    let sync1 = loop {
-        let s = c.node(1).command("show ipvs-sync", cmd).unwrap();
-        if s.contains("master") || t.elapsed() > Duration::from_secs(5) {
-            break s;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut sync1 = String::new();
+    vigil_tests::eventually(Duration::from_secs(5), || {
+        sync1 = c.node(1).command("show ipvs-sync", cmd).unwrap();
+        sync1.contains("master")
+    });
     // The table (and its sync daemon) is programmed on a thread of its own:
     // on the node that booted last it may come a moment after "ready".
     let mut sync2 = String::new();
@@ -75,22 +72,20 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     c.node(1).kill();
     let killed = Instant::now();
     let mut owner = None;
-    while killed.elapsed() < Duration::from_secs(30) && owner != Some(node2) {
+    vigil_tests::eventually(Duration::from_secs(30), || {
         owner = reach(&mut client);
-    }
+        owner == Some(node2)
+    });
     let took = killed.elapsed();
     assert_eq!(owner, Some(node2), "node 2 answers after node 1 died");
     c.node(2).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(5)).unwrap();
     eprintln!("node 1 killed -> the client reaches the VIP on node 2 after {took:?}");
     // The daemon reports to PID 1 over its socket: give the report a moment.
-    let t = Instant::now();
-    let out = loop {
-        let out = c.node(2).command("show vrrp", Duration::from_secs(20)).unwrap();
-        if out.contains("MASTER") || t.elapsed() > Duration::from_secs(2) {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut out = String::new();
+    vigil_tests::eventually(Duration::from_secs(2), || {
+        out = c.node(2).command("show vrrp", Duration::from_secs(20)).unwrap();
+        out.contains("MASTER")
+    });
     assert!(out.contains("VI_1 eth0 vrid 51 MASTER priority 100"), "{out}");
     // The sync daemon switches with the state (the balancer's thread follows
     // VRRP as the state comes).

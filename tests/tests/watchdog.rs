@@ -29,13 +29,10 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
     // PID 1 stalls: the board resets and boots again.
     node.send_line("debug stall").unwrap();
     node.expect("debug stall: the event loop stops here", CMD).unwrap();
-    let stalled = Instant::now();
-    let t = Instant::now();
-    while node.console_text().matches(BOOT_LINE).count() < 2 {
-        assert!(t.elapsed() < Duration::from_secs(60), "the watchdog never reset the board");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    eprintln!("PID 1 stalled -> board reset after {:?}", stalled.elapsed());
+    let reset =
+        vigil_tests::eventually(Duration::from_secs(60), || node.console_text().matches(BOOT_LINE).count() >= 2)
+            .expect("the watchdog never reset the board");
+    eprintln!("PID 1 stalled -> board reset after {reset:?}");
     node.expect("watchdog: /dev/watchdog0 armed, timeout 3 s", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
 
@@ -50,11 +47,8 @@ fn a_stalled_pid1_is_reset_and_a_clean_halt_is_not() {
         let from = node.console_text().len();
         let out = node.command("commit", CMD).unwrap();
         assert!(out.contains("written and applied"), "{out}");
-        let t = Instant::now();
-        while !node.console_text()[from..].contains(then) {
-            assert!(t.elapsed() < CMD, "no {then:?} after the commit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let applied = vigil_tests::eventually(CMD, || node.console_text()[from..].contains(then));
+        assert!(applied.is_some(), "no {then:?} after the commit");
     };
     commit(node, "set vigil_defs watchdog_timeout 5", "watchdog: /dev/watchdog0 timeout 5 s");
     commit(node, "set vigil_defs watchdog off", "watchdog: /dev/watchdog0 disarmed");
