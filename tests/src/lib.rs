@@ -168,7 +168,17 @@ pub fn flash_with(dir: &std::path::Path, board: &str, name: &str, config: &str) 
 /// Polls `ok` (every 20 ms) until it holds: `Some(how long that took)`, or
 /// `None` once `timeout` has passed. The one wait loop of the tests; the
 /// caller says what did not happen, with what it knows.
-pub fn eventually(timeout: std::time::Duration, mut ok: impl FnMut() -> bool) -> Option<std::time::Duration> {
+pub fn eventually(timeout: std::time::Duration, ok: impl FnMut() -> bool) -> Option<std::time::Duration> {
+    eventually_every(timeout, std::time::Duration::from_millis(20), ok)
+}
+
+/// [`eventually`], polling every `every` (for a probe that costs the guest:
+/// a console command on a node with 256 VRRP instances).
+pub fn eventually_every(
+    timeout: std::time::Duration,
+    every: std::time::Duration,
+    mut ok: impl FnMut() -> bool,
+) -> Option<std::time::Duration> {
     let t = std::time::Instant::now();
     loop {
         if ok() {
@@ -177,7 +187,7 @@ pub fn eventually(timeout: std::time::Duration, mut ok: impl FnMut() -> bool) ->
         if t.elapsed() >= timeout {
             return None;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(every);
     }
 }
 

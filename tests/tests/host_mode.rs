@@ -5,7 +5,7 @@
 //! open and silent, as under a service manager.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, pid_in, wait_log};
 use vigil_tests::{firmware, is_root, require};
 
@@ -242,30 +242,26 @@ fn adverts_for_other_vrids_are_counted_logged_and_shown_by_reason() {
     std::thread::sleep(Duration::from_secs(2));
     let mut stdin = vigil.0.stdin.take().unwrap();
     writeln!(stdin, "show vrrp").unwrap();
-    let t = Instant::now();
-    let shown = loop {
-        let text = std::fs::read_to_string(&console).unwrap_or_default();
-        if text.contains("adverts for VRIDs no instance runs") || t.elapsed() > Duration::from_secs(10) {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    vigil_tests::eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&console).unwrap_or_default().contains("adverts for VRIDs no instance runs")
+    });
+    let shown = std::fs::read_to_string(&console).unwrap_or_default();
     let stray =
         shown.lines().find(|l| l.contains("adverts for VRIDs no instance runs")).unwrap_or_else(|| panic!("{shown}"));
     let n: u64 = stray.split(": ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
     assert!(n >= 10, "{stray}");
     assert!(stray.starts_with("eth0 (IPv4): ") && stray.ends_with("(the last: VRID 9 from 203.0.113.2)"), "{stray}");
     // VRID 7 from keepalived names another address: dropped, and said why.
-    let t = Instant::now();
-    let vi = loop {
+    let mut vi = String::new();
+    vigil_tests::eventually_every(Duration::from_secs(10), Duration::from_millis(500), || {
         let text = std::fs::read_to_string(&console).unwrap_or_default();
-        let line = text.lines().rev().find(|l| l.starts_with("VI_1 eth0 vrid 7")).unwrap_or_default().to_string();
-        if line.contains("other virtual addresses)") || t.elapsed() > Duration::from_secs(10) {
-            break line;
+        vi = text.lines().rev().find(|l| l.starts_with("VI_1 eth0 vrid 7")).unwrap_or_default().to_string();
+        let done = vi.contains("other virtual addresses)");
+        if !done {
+            writeln!(stdin, "show vrrp").unwrap();
         }
-        writeln!(stdin, "show vrrp").unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-    };
+        done
+    });
     assert!(vi.contains(" other virtual addresses)") && vi.contains("dropped "), "{vi}");
     // A flood of log lines is held back: far fewer lines than adverts.
     let logged = std::fs::read_to_string(&log).unwrap().matches("no instance here runs it").count() as u64;
