@@ -19,14 +19,12 @@ const CMD: Duration = Duration::from_secs(30);
 /// `show update` once it says `want` (it follows the updater within a
 /// second), or as it is after 30 s.
 fn show_update(node: &mut vigil_image::Node, want: &str) -> String {
-    let t = Instant::now();
-    loop {
-        let show = node.command("show update", CMD).unwrap();
-        if show.contains(want) || t.elapsed() > CMD {
-            return show;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let mut show = String::new();
+    vigil_tests::eventually_every(CMD, Duration::from_millis(500), || {
+        show = node.command("show update", CMD).unwrap();
+        show.contains(want)
+    });
+    show
 }
 
 fn boot_with_stick(d: &mut Disk, stick: &std::path::Path) -> usize {
@@ -151,20 +149,17 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     show_update(node, "running");
     node.command(&format!("update install {url}"), CMD).unwrap();
     // Cut once a third of it is written (and recorded).
-    let t = Instant::now();
-    loop {
-        let show = show_update(node, "writing");
+    let mut show = String::new();
+    let going = vigil_tests::eventually_every(Duration::from_secs(120), Duration::from_millis(300), || {
+        show = show_update(node, "writing");
         let mib = show
             .lines()
             .find_map(|l| l.strip_prefix(&format!("now      writing {url}: ")))
             .and_then(|l| l.split(' ').next())
             .and_then(|n| n.parse::<u32>().ok());
-        if mib.is_some_and(|m| m >= 12) {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(120), "the download did not get going:\n{show}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+        mib.is_some_and(|m| m >= 12)
+    });
+    assert!(going.is_some(), "the download did not get going:\n{show}");
     node.kill();
     assert_eq!(env(&d.board, &d.disk).state, BootState::new(Slot::A), "a cut download touched the boot environment");
 

@@ -61,14 +61,11 @@ fn cuts_through_an_update_always_come_back_to_ready_on_one_build() {
         let node = d.c.node(n);
         node.wait_ready(BOOT_TIMEOUT).unwrap_or_else(|e| panic!("{what}: not ready: {e:#}"));
         // What runs, once the updater has looked.
-        let start = Instant::now();
-        let show = loop {
-            let s = node.command("show update", CMD).unwrap();
-            if s.contains("running  build") || start.elapsed() > CMD {
-                break s;
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        };
+        let mut show = String::new();
+        vigil_tests::eventually_every(CMD, Duration::from_millis(300), || {
+            show = node.command("show update", CMD).unwrap();
+            show.contains("running  build")
+        });
         let build2 = show.starts_with("running  build 2");
         assert!(build2 || show.starts_with("running  build 1"), "{what}: {show}");
         t.ready_on[usize::from(build2)] += 1;
@@ -117,14 +114,9 @@ fn cuts_through_an_update_always_come_back_to_ready_on_one_build() {
                     // The environment's writes come after the slot's (and
                     // PID 1's read-back): counted from when the updater
                     // hands the slot to PID 1.
-                    let started = Instant::now();
-                    loop {
-                        let s = node.command("show update", CMD).unwrap();
-                        if s.contains("PID 1 checks it") || started.elapsed() > Duration::from_secs(120) {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
+                    vigil_tests::eventually_every(Duration::from_secs(120), Duration::from_millis(100), || {
+                        node.command("show update", CMD).unwrap().contains("PID 1 checks it")
+                    });
                     let mut q = node.qmp().unwrap();
                     let base = writes(&mut q).unwrap_or(0);
                     let k = 1 + rng.below(3);
