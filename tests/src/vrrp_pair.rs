@@ -10,14 +10,26 @@ use vigil_board::Arch;
 /// vigil in namespace `ns`, host mode, with a keepalived.conf; stdin stays
 /// open (the console), stderr (its log) goes to `log`.
 pub fn spawn_vigil(ns: &str, conf: &std::path::Path, log: &std::path::Path) -> Child {
+    spawn_vigil_with_console(ns, conf, log, None)
+}
+
+/// [`spawn_vigil`], with what the console shell prints (its stdout) kept in
+/// `console` when given.
+pub fn spawn_vigil_with_console(
+    ns: &str,
+    conf: &std::path::Path,
+    log: &std::path::Path,
+    console: Option<&std::path::Path>,
+) -> Child {
     let log = std::fs::File::create(log).unwrap();
+    let out = console.map_or_else(Stdio::null, |c| Stdio::from(std::fs::File::create(c).unwrap()));
     Command::new("ip")
         .args(["netns", "exec", ns])
         .arg(firmware(Arch::X86_64))
         .args(["run", "--config"])
         .arg(conf)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(out)
         .stderr(log)
         .spawn()
         .unwrap()

@@ -226,18 +226,7 @@ fn adverts_for_other_vrids_are_counted_logged_and_shown_by_reason() {
     .unwrap();
     let log = dir.join("vigil.log");
     let console = dir.join("console.txt");
-    let mut vigil = KillOnDrop(
-        Command::new("ip")
-            .args(["netns", "exec", &ns])
-            .arg(firmware(vigil_board::Arch::X86_64))
-            .args(["run", "--config"])
-            .arg(&conf)
-            .stdin(Stdio::piped())
-            .stdout(std::fs::File::create(&console).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut vigil = KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil_with_console(&ns, &conf, &log, Some(&console)));
     wait_log(&log, 0, "WARN vrrp: advert from 203.0.113.2 on eth0 for VRID 9: no instance here runs it; dropped");
     std::thread::sleep(Duration::from_secs(2));
     let mut stdin = vigil.0.stdin.take().unwrap();

@@ -190,7 +190,6 @@ fn a_master_that_falls_back_stops_announcing_the_vip() {
 #[test]
 fn a_flood_on_one_interface_does_not_starve_another() {
     use std::io::Write;
-    use std::process::Stdio;
     use vigil_tests::vrrp_pair::{KillOnDrop, Netns, spawn_keepalived};
     if !vigil_tests::require(vigil_tests::is_root(), "root (network namespaces)")
         || !vigil_tests::require(vigil_tests::have_program("keepalived"), "keepalived (apt-get install keepalived)")
@@ -220,18 +219,7 @@ fn a_flood_on_one_interface_does_not_starve_another() {
     std::fs::write(&vconf, text).unwrap();
     let console = dir.join("console.txt");
     let log = dir.join("vigil.log");
-    let mut vigil = KillOnDrop(
-        Command::new("ip")
-            .args(["netns", "exec", &vg])
-            .arg(vigil_tests::firmware(vigil_board::Arch::X86_64))
-            .args(["run", "--config"])
-            .arg(&vconf)
-            .stdin(Stdio::piped())
-            .stdout(std::fs::File::create(&console).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut vigil = KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil_with_console(&vg, &vconf, &log, Some(&console)));
     vigil_tests::vrrp_pair::wait_log(&log, 0, "vrrp_instance WATCHED: INIT -> BACKUP");
     std::thread::sleep(Duration::from_secs(1));
     // The flood, from keepalived's namespace on the first link.
