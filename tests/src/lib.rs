@@ -191,6 +191,17 @@ pub fn eventually_every(
     }
 }
 
+/// Pastes `conf` (keepalived.conf text) at node's console with `load
+/// keepalived` ... `end`; the candidate must be replaced.
+pub fn load_keepalived(node: &mut Node, conf: &str) {
+    node.send_line("load keepalived").unwrap();
+    for l in conf.lines() {
+        node.send_line(l).unwrap();
+    }
+    let out = node.command("end", std::time::Duration::from_secs(30)).unwrap();
+    assert!(out.contains("candidate replaced"), "{out}");
+}
+
 /// A config of the tests, `tests/configs/NAME.conf` (keepalived.conf text).
 pub fn config(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs").join(format!("{name}.conf"));

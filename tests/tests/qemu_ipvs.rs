@@ -181,15 +181,6 @@ fn hex_sockaddr(s: &str) -> String {
     SocketAddr::new(ip, port).to_string()
 }
 
-fn load(n: &mut vigil_image::Node, conf: &str) {
-    n.send_line("load keepalived").unwrap();
-    for l in conf.lines() {
-        n.send_line(l).unwrap();
-    }
-    let out = n.command("end", CMD).unwrap();
-    assert!(out.contains("candidate replaced"), "{out}");
-}
-
 #[test]
 fn ipvs_matches_the_config_through_reloads() {
     if !have_qemu("qemu-x86_64") {
@@ -201,7 +192,7 @@ fn ipvs_matches_the_config_through_reloads() {
     let out = n.command("show ipvs", CMD).unwrap();
     assert!(out.starts_with("IP Virtual Server version 1.2.1 (size=4096)"), "{out}");
 
-    load(n, FIRST);
+    vigil_tests::load_keepalived(n, FIRST);
     let out = n.command("commit", CMD).unwrap();
     assert!(out.contains("written and applied"), "{out}");
     let console = n.console_text();
@@ -229,7 +220,7 @@ fn ipvs_matches_the_config_through_reloads() {
         let end = start + second[start..].find("\n}\n").unwrap() + 3;
         format!("{}{}", &second[..start], &second[end..])
     };
-    load(n, &second);
+    vigil_tests::load_keepalived(n, &second);
     let mark = n.console_text().len();
     let out = n.command("commit", CMD).unwrap();
     assert!(out.contains("written and applied"), "{out}");

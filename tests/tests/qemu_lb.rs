@@ -95,12 +95,7 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     c.node(b2).expect("test-server: b2 ready", BOOT_TIMEOUT).unwrap();
 
     let n = c.node(lb);
-    n.send_line("load keepalived").unwrap();
-    for l in conf().lines() {
-        n.send_line(l).unwrap();
-    }
-    let out = n.command("end", CMD).unwrap();
-    assert!(out.contains("candidate replaced"), "{out}");
+    vigil_tests::load_keepalived(n, &conf());
     let out = n.command("commit", CMD).unwrap();
     assert!(out.contains("written and applied"), "{out}");
     let proc_text = n.command("show ipvs-kernel", CMD).unwrap();

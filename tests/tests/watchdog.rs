@@ -101,12 +101,7 @@ fn long_ipvs_reconciles_leave_the_watchdog_petted() {
     node.expect(line, Duration::from_secs(120)).unwrap();
     // The destinations again, in a commit: the services emptied, then back.
     let text = many_services(false);
-    node.send_line("load keepalived").unwrap();
-    for l in text.lines() {
-        node.send_line(l).unwrap();
-    }
-    let out = node.command("end", CMD).unwrap();
-    assert!(out.contains("candidate replaced"), "{out}");
+    vigil_tests::load_keepalived(node, &text);
     let out = node.command("commit", Duration::from_secs(120)).unwrap();
     assert!(out.contains("written and applied"), "{out}");
     let out = node.command("rollback 1", CMD).unwrap();
