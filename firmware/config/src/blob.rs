@@ -16,8 +16,10 @@ pub const MAGIC: [u8; 4] = *b"VGLC";
 pub const HEADER_LEN: usize = 32;
 /// The schema this firmware writes. 2: `global.supervision` (heartbeats);
 /// 3: `global.update_confirm_s` (the trial slot's health gate); 4:
-/// `global.updates` (the update channel, window, poll interval, extra key).
-pub const SCHEMA: u16 = 4;
+/// `global.updates` (the update channel, window, poll interval, extra key);
+/// 5: `vrrp_scripts`, `track_script` in instances and sync groups,
+/// `global.script_user`.
+pub const SCHEMA: u16 = 5;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -234,14 +236,20 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
-        3 => postcard::from_bytes::<v3::Config>(body).map(Config::from).map_err(|e| format!("schema 3: {e}")),
+        4 => postcard::from_bytes::<v4::Config>(body).map(Config::from).map_err(|e| format!("schema 4: {e}")),
+        3 => postcard::from_bytes::<v3::Config>(body)
+            .map(v4::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 3: {e}")),
         2 => postcard::from_bytes::<v2::Config>(body)
             .map(v3::Config::from)
+            .map(v4::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 2: {e}")),
         1 => postcard::from_bytes::<v1::Config>(body)
             .map(v2::Config::from)
             .map(v3::Config::from)
+            .map(v4::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 1: {e}")),
         old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
@@ -254,6 +262,9 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
 pub mod v1 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
+    // The instances and groups as they were before schema 5 (the glob's
+    // names are shadowed by these).
+    use super::v4::{SyncGroup, VrrpInstance};
     use crate::model::*;
     use serde::{Deserialize, Serialize};
 
@@ -310,6 +321,9 @@ pub mod v1 {
 pub mod v2 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
+    // The instances and groups as they were before schema 5 (the glob's
+    // names are shadowed by these).
+    use super::v4::{SyncGroup, VrrpInstance};
     use crate::model::*;
     use serde::{Deserialize, Serialize};
 
@@ -368,6 +382,9 @@ pub mod v2 {
 pub mod v3 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
+    // The instances and groups as they were before schema 5 (the glob's
+    // names are shadowed by these).
+    use super::v4::{SyncGroup, VrrpInstance};
     use crate::model::*;
     use serde::{Deserialize, Serialize};
 
@@ -396,11 +413,11 @@ pub mod v3 {
         pub update_confirm_s: u16,
     }
 
-    impl From<Config> for super::Config {
-        fn from(c: Config) -> super::Config {
+    impl From<Config> for super::v4::Config {
+        fn from(c: Config) -> super::v4::Config {
             let g = c.global;
-            super::Config {
-                global: crate::model::Global {
+            super::v4::Config {
+                global: super::v4::Global {
                     router_id: g.router_id,
                     hostname: g.hostname,
                     time_servers: g.time_servers,
@@ -413,12 +430,139 @@ pub mod v3 {
                     lvs_timeouts: g.lvs_timeouts,
                     supervision: g.supervision,
                     update_confirm_s: g.update_confirm_s,
-                    updates: Updates::default(),
+                    updates: crate::model::Updates::default(),
                 },
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances,
                 sync_groups: c.sync_groups,
                 virtual_servers: c.virtual_servers,
+            }
+        }
+    }
+}
+
+/// Schema 4: no `vrrp_scripts`, no `track_script` in instances and sync
+/// groups, no `global.script_user`.
+pub mod v4 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::{
+        Garp, Interface, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, Supervision, Track, Updates,
+        VirtualAddress, VirtualServer, VrrpState, Watchdog,
+    };
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: heapless::String<HOSTNAME>,
+        pub time_servers: Vec<core::net::IpAddr, TIME_SERVERS>,
+        pub syslog: Option<core::net::SocketAddr>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+        pub supervision: Supervision,
+        pub update_confirm_s: u16,
+        pub updates: Updates,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VrrpInstance {
+        pub name: Name,
+        pub version: u8,
+        pub state: VrrpState,
+        pub interface: crate::model::IfName,
+        pub virtual_router_id: u8,
+        pub priority: u8,
+        pub advert_int_cs: u16,
+        pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub unicast_src_ip: Option<core::net::IpAddr>,
+        pub unicast_peer: Vec<core::net::IpAddr, UNICAST_PEERS>,
+        pub preempt: bool,
+        pub preempt_delay_s: u16,
+        pub auth_pass: Option<heapless::String<AUTH_PASS>>,
+        pub use_vmac: bool,
+        pub accept: bool,
+        pub track_interface: Vec<Track, TRACKS>,
+        pub notify: Notify,
+        pub garp: Garp,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SyncGroup {
+        pub name: Name,
+        pub group: Vec<Name, GROUP_MEMBERS>,
+        pub notify: Notify,
+    }
+
+    impl From<VrrpInstance> for crate::model::VrrpInstance {
+        fn from(v: VrrpInstance) -> Self {
+            crate::model::VrrpInstance {
+                name: v.name,
+                version: v.version,
+                state: v.state,
+                interface: v.interface,
+                virtual_router_id: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                virtual_ipaddress: v.virtual_ipaddress,
+                unicast_src_ip: v.unicast_src_ip,
+                unicast_peer: v.unicast_peer,
+                preempt: v.preempt,
+                preempt_delay_s: v.preempt_delay_s,
+                auth_pass: v.auth_pass,
+                use_vmac: v.use_vmac,
+                accept: v.accept,
+                track_interface: v.track_interface,
+                track_script: Vec::new(),
+                notify: v.notify,
+                garp: v.garp,
+            }
+        }
+    }
+
+    impl From<Config> for super::Config {
+        fn from(c: Config) -> super::Config {
+            let g = c.global;
+            super::Config {
+                global: crate::model::Global {
+                    router_id: g.router_id,
+                    hostname: g.hostname,
+                    time_servers: g.time_servers,
+                    syslog: g.syslog,
+                    watchdog: g.watchdog,
+                    console_password: g.console_password,
+                    enable_script_security: g.enable_script_security,
+                    script_user: None,
+                    lvs_flush: g.lvs_flush,
+                    lvs_sync_daemon: g.lvs_sync_daemon,
+                    lvs_timeouts: g.lvs_timeouts,
+                    supervision: g.supervision,
+                    update_confirm_s: g.update_confirm_s,
+                    updates: g.updates,
+                },
+                interfaces: c.interfaces,
+                vrrp_instances: c.vrrp_instances.map(Into::into),
+                sync_groups: c.sync_groups.map(|g| crate::model::SyncGroup {
+                    name: g.name,
+                    group: g.group,
+                    track_script: Vec::new(),
+                    notify: g.notify,
+                }),
+                virtual_servers: c.virtual_servers,
+                vrrp_scripts: Vec::new(),
             }
         }
     }

@@ -65,6 +65,12 @@ impl<T, const N: usize> Bounded<T, N> {
     pub fn as_slice(&self) -> &[T] {
         &self.0
     }
+
+    /// Each item converted: as many items, so within the same bound (for
+    /// bringing an old schema's lists up to today's types).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Bounded<U, N> {
+        Bounded(self.0.into_iter().map(f).collect())
+    }
 }
 
 impl<T, const N: usize> TryFrom<Vec<T>> for Bounded<T, N> {

@@ -7,6 +7,7 @@
 
 pub mod blob;
 pub mod bounded;
+pub mod command;
 pub mod keepalived;
 pub mod model;
 pub mod store;

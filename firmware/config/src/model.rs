@@ -36,6 +36,10 @@ pub mod limits {
     pub const CHECKERS: usize = 2;
     pub const URLS: usize = 4;
     pub const STATUS_CODES: usize = 4;
+    /// `vrrp_script` blocks.
+    pub const VRRP_SCRIPTS: usize = 64;
+    /// A command line (`script`, and the same for every program vigil runs).
+    pub const COMMAND: usize = 256;
 }
 use limits::*;
 
@@ -106,6 +110,72 @@ pub struct Config {
     pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
     pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
     pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+    /// `vrrp_script` blocks (schema 5), run while an instance or a sync
+    /// group tracks them.
+    pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+}
+
+/// `vrrp_script NAME { ... }`: a program run every `interval`; its exit
+/// status (0: success) moves the priority of the instances that track it,
+/// or puts them in FAULT, as keepalived does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrrpScript {
+    pub name: Name,
+    /// The command line: program and arguments, split as keepalived splits
+    /// them (spaces; '...' and "..." quote; a backslash escapes), no shell.
+    pub script: String<COMMAND>,
+    /// Milliseconds between runs (keepalived's default 1 s).
+    pub interval_ms: u32,
+    /// Milliseconds before a run is killed and counts as a failure; none:
+    /// the interval (as keepalived).
+    pub timeout_ms: Option<u32>,
+    /// -253..=253. 0: the tracking instances go to FAULT while it fails;
+    /// positive: added to their priority while it succeeds; negative:
+    /// added while it fails.
+    pub weight: i16,
+    /// The weight works the other way round (`weight N reverse`).
+    pub reverse: bool,
+    /// Successes in a row before a failing script counts as succeeding.
+    pub rise: u8,
+    /// Failures in a row before a succeeding script counts as failing.
+    pub fall: u8,
+    /// `user USER [GROUP]`: whom it runs as (default: `script_user`, else
+    /// vigil's own user).
+    pub user: Option<ScriptUser>,
+    /// Counts as failing until its first run says otherwise.
+    pub init_fail: bool,
+}
+
+impl VrrpScript {
+    pub fn new(name: Name) -> VrrpScript {
+        VrrpScript {
+            name,
+            script: String::new(),
+            interval_ms: 1000,
+            timeout_ms: None,
+            weight: 0,
+            reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            init_fail: false,
+        }
+    }
+}
+
+/// `user USER [GROUP]` / `script_user USER [GROUP]`: names, or numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptUser {
+    pub user: Name,
+    pub group: Option<Name>,
+}
+
+/// One line of a `track_script` block: `NAME [weight N [reverse|noreverse]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackScript {
+    pub name: Name,
+    /// Overrides the script's weight (and with it its direction).
+    pub weight: Option<(i16, bool)>,
 }
 
 /// `global_defs` plus the appliance's own settings.
@@ -123,6 +193,9 @@ pub struct Global {
     pub console_password: Option<PasswordHash>,
     /// keepalived `vrrp_garp_master_delay` etc. defaults live per instance.
     pub enable_script_security: bool,
+    /// keepalived `script_user USER [GROUP]`: whom scripts run as when
+    /// they do not say (schema 5).
+    pub script_user: Option<ScriptUser>,
     /// keepalived `lvs_flush`: the IPVS table is vigil's alone; it is
     /// flushed at start and anything vigil did not ask for is removed.
     pub lvs_flush: bool,
@@ -209,6 +282,7 @@ impl Default for Global {
             watchdog: Watchdog::default(),
             console_password: None,
             enable_script_security: false,
+            script_user: None,
             lvs_flush: false,
             lvs_sync_daemon: None,
             lvs_timeouts: None,
@@ -286,6 +360,8 @@ pub struct VrrpInstance {
     /// in keepalived; `no_accept` drops them (the VIPs then only route).
     pub accept: bool,
     pub track_interface: Vec<Track, TRACKS>,
+    /// `track_script` (schema 5).
+    pub track_script: Vec<TrackScript, TRACKS>,
     pub notify: Notify,
     pub garp: Garp,
 }
@@ -309,6 +385,7 @@ impl VrrpInstance {
             use_vmac: false,
             accept: true,
             track_interface: Vec::new(),
+            track_script: Vec::new(),
             notify: Notify::default(),
             garp: Garp::default(),
         })
@@ -372,6 +449,8 @@ impl Default for Garp {
 pub struct SyncGroup {
     pub name: Name,
     pub group: Vec<Name, GROUP_MEMBERS>,
+    /// `track_script`: tracked by every member (schema 5).
+    pub track_script: Vec<TrackScript, TRACKS>,
     pub notify: Notify,
 }
 

@@ -55,6 +55,7 @@ impl Config {
         let mut e = Errors(Vec::new());
         self.check_global(&mut e);
         self.check_interfaces(&mut e);
+        self.check_scripts(&mut e);
         self.check_vrrp(&mut e);
         self.check_sync_groups(&mut e);
         if let Some(d) = &self.global.lvs_sync_daemon {
@@ -239,6 +240,9 @@ impl Config {
                     e.push(&path, format!("track_interface {} weight {} is outside -254..=254", t.interface, t.weight));
                 }
             }
+            for t in &v.track_script {
+                self.tracked_weight(&path, t, e);
+            }
             if v.virtual_router_id != 0
                 && let Some(other) = vrids.insert((v.interface.as_str(), v.virtual_router_id, v6), v.name.as_str())
             {
@@ -253,6 +257,42 @@ impl Config {
         }
     }
 
+    fn check_scripts(&self, e: &mut Errors) {
+        let mut names = BTreeSet::new();
+        for sc in &self.vrrp_scripts {
+            let path = format!("vrrp_script {}", sc.name);
+            if !names.insert(sc.name.as_str()) {
+                e.push(&path, "is defined twice");
+            }
+            if let Err(m) = crate::command::split(&sc.script) {
+                e.push(&path, format!("script: {m}"));
+            }
+            if sc.interval_ms == 0 || sc.timeout_ms == Some(0) {
+                e.push(&path, "interval and timeout are more than 0 seconds");
+            }
+            if !(-253..=253).contains(&sc.weight) {
+                e.push(&path, format!("weight {} is outside -253..=253", sc.weight));
+            }
+            if sc.rise == 0 || sc.fall == 0 {
+                e.push(&path, "rise and fall are 1 or more");
+            }
+        }
+    }
+
+    /// The weight a `track_script` line gives its script (its own, or the
+    /// script's), and problems with the line.
+    fn tracked_weight(&self, path: &str, t: &TrackScript, e: &mut Errors) -> Option<i16> {
+        let Some(sc) = self.vrrp_scripts.iter().find(|s| s.name == t.name) else {
+            e.push(path, format!("track_script {}: no vrrp_script of that name", t.name));
+            return None;
+        };
+        let w = t.weight.map_or(sc.weight, |w| w.0);
+        if !(-253..=253).contains(&w) {
+            e.push(path, format!("track_script {} weight {w} is outside -253..=253", t.name));
+        }
+        Some(w)
+    }
+
     fn check_sync_groups(&self, e: &mut Errors) {
         let mut member_of: BTreeMap<&str, &str> = BTreeMap::new();
         let mut names = BTreeSet::new();
@@ -263,6 +303,16 @@ impl Config {
             }
             if g.group.is_empty() {
                 e.push(&path, "has no members (group { INSTANCE ... })");
+            }
+            for t in &g.track_script {
+                if let Some(w) = self.tracked_weight(&path, t, e)
+                    && w != 0
+                {
+                    e.push(
+                        &path,
+                        format!("track_script {} has weight {w}: weights do not apply in a sync group (use weight 0: fault)", t.name),
+                    );
+                }
             }
             for m in &g.group {
                 match self.vrrp_instances.iter().find(|v| v.name == *m) {
@@ -278,6 +328,19 @@ impl Config {
                                     t.interface, t.weight
                                 ),
                             );
+                        }
+                        for t in &v.track_script {
+                            let sc = self.vrrp_scripts.iter().find(|s| s.name == t.name);
+                            let w = t.weight.map(|w| w.0).or(sc.map(|s| s.weight)).unwrap_or(0);
+                            if w != 0 {
+                                e.push(
+                                    &path,
+                                    format!(
+                                        "member {m} tracks script {} with weight {w}: weights do not apply in a sync group (use weight 0: fault)",
+                                        t.name
+                                    ),
+                                );
+                            }
                         }
                     }
                 }

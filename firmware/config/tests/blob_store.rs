@@ -214,8 +214,17 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     while vi.virtual_ipaddress.push(vip.clone()).is_ok() {}
     while vi.unicast_peer.push(v6.addr).is_ok() {}
     while vi.track_interface.push(Track { interface: full('t'), weight: -254 }).is_ok() {}
+    let track = TrackScript { name: full('s'), weight: Some((-253, true)) };
+    while vi.track_script.push(track.clone()).is_ok() {}
     while c.vrrp_instances.push(vi.clone()).is_ok() {}
     let mut g = SyncGroup { name: full('g'), notify: vi.notify.clone(), ..Default::default() };
+    while g.track_script.push(track.clone()).is_ok() {}
+    let user = Some(ScriptUser { user: full('u'), group: Some(full('g')) });
+    c.global.script_user = user.clone();
+    let mut sc = VrrpScript::new(full('s'));
+    sc.script = full('x');
+    (sc.interval_ms, sc.timeout_ms, sc.weight, sc.user) = (u32::MAX, Some(u32::MAX), -253, user);
+    while c.vrrp_scripts.push(sc.clone()).is_ok() {}
     while g.group.push(full('n')).is_ok() {}
     while c.sync_groups.push(g.clone()).is_ok() {}
     let vrrp_only = blob::encode(&c, u64::MAX, u16::MAX).expect("the largest VRRP config fits").len() - HEADER_LEN;
@@ -335,6 +344,37 @@ fn a_schema_3_blob_is_read_with_no_update_channel() {
     assert_eq!(d.config.global.updates, model::Updates::default());
     assert_eq!(d.config.vrrp_instances[0].virtual_router_id, 9);
     d.config.validate().unwrap();
+}
+
+/// A blob as schema-4 firmware wrote it (commit 083239c, `vigil-image
+/// config compile` of hostname s4, an update channel, a sync group and an
+/// instance that tracks an interface).
+const SCHEMA_4_BLOB: &str = concat!(
+    "56474c43040000007600000001000000000000008c43187300000000f4df321a000273340000011e0000000000e807b8",
+    "1778011d68747470733a2f2f66772e6578616d706c652e6e65742f632e6a736f6e00901c0000010456495f3102000465",
+    "7468300b786401000a000001180000000000010000000101046574683100000000000005050000010147010456495f31",
+    "000000000000",
+);
+
+#[test]
+fn a_schema_4_blob_is_read_with_no_scripts() {
+    let bytes = unhex(SCHEMA_4_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 4);
+    let c = &d.config;
+    assert_eq!(c.global.hostname.as_str(), "s4");
+    assert_eq!(c.global.updates.channel.as_deref(), Some("https://fw.example.net/c.json"));
+    assert_eq!(c.global.script_user, None);
+    let vi = &c.vrrp_instances[0];
+    assert_eq!((vi.virtual_router_id, vi.priority), (11, 120));
+    assert_eq!(vi.track_interface[0].interface.as_str(), "eth1");
+    assert!(vi.track_script.is_empty());
+    assert_eq!(c.sync_groups[0].group[0].as_str(), "VI_1");
+    assert!(c.sync_groups[0].track_script.is_empty() && c.vrrp_scripts.is_empty());
+    c.validate().unwrap();
+    // Written again, it is today's schema and reads back the same.
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! vigil's own blocks, every sample Debian's keepalived ships, unsupported
 //! keywords reported with positions, and import → export → import stability.
 
-use vigil_config::keepalived::{Flavor, Import, Severity, export, import_file, import_str};
+use vigil_config::keepalived::{Flavor, Import, Severity, export, import_file, import_file_as, import_str};
 use vigil_config::*;
 
 fn fixture(name: &str) -> String {
@@ -144,7 +144,13 @@ fn every_keepalived_sample_imports_and_round_trips() {
         if !name.starts_with("keepalived.conf") {
             continue;
         }
-        let i = import_file(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // It says to run keepalived with `-i high` or `-i low`.
+        let i = if name.ends_with("conditional_conf") {
+            import_file_as(path.to_str().unwrap(), "high")
+        } else {
+            import_file(path.to_str().unwrap())
+        };
+        let i = i.unwrap_or_else(|e| panic!("{name}: {e}"));
         let errs: Vec<String> = i.errors().map(|d| d.to_string()).collect();
         assert!(errs.is_empty(), "{name}: {errs:#?}");
         round_trip(&i.config);
@@ -178,4 +184,111 @@ fn update_settings_import_export_and_bad_ones_say_where() {
     );
     let e: Vec<String> = i.config.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
     assert!(e.iter().any(|e| e.contains("vigil_defs update_poll_s: 1 s is outside 10..=604800")), "{e:?}");
+}
+
+/// The Kubernetes control-plane HA shape: a health script moves the VIP.
+#[test]
+fn vrrp_script_and_track_script_import_validate_and_round_trip() {
+    let text = r#"global_defs {
+  script_user keepalived_script
+  enable_script_security
+}
+vrrp_script check_apiserver {
+  script "/etc/keepalived/check_apiserver.sh --port 6443"
+  interval 3
+  timeout 2.5
+  weight -60
+  fall 10
+  rise 2
+}
+vrrp_script chk_haproxy {
+  script killall -0 "ha proxy"
+  weight 2 reverse
+  user nobody nogroup
+  init_fail
+}
+vrrp_sync_group G {
+  group {
+    VI_2
+  }
+  track_script {
+    chk_haproxy weight 0
+  }
+}
+vrrp_instance VI_1 {
+  interface eth0
+  mcast_src_ip 10.0.0.2
+  virtual_router_id 51
+  priority 101
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+  track_script {
+    check_apiserver
+    chk_haproxy weight -20 noreverse
+  }
+}
+vrrp_instance VI_2 {
+  interface eth1
+  virtual_router_id 52
+  virtual_ipaddress {
+    10.1.0.100/24
+  }
+}
+"#;
+    let i = import_str("k8s.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![], "{:#?}", i.diagnostics);
+    let c = &i.config;
+    let a = &c.vrrp_scripts[0];
+    assert_eq!(a.script.as_str(), "/etc/keepalived/check_apiserver.sh --port 6443");
+    assert_eq!(
+        (a.interval_ms, a.timeout_ms, a.weight, a.reverse, a.fall, a.rise),
+        (3000, Some(2500), -60, false, 10, 2)
+    );
+    let b = &c.vrrp_scripts[1];
+    // Several words: each an argument as it stands, kept as one line.
+    assert_eq!(command::split(&b.script).unwrap(), ["killall", "-0", "ha proxy"]);
+    assert_eq!((b.weight, b.reverse, b.init_fail, b.interval_ms), (2, true, true, 1000));
+    assert_eq!(
+        b.user,
+        Some(ScriptUser { user: "nobody".try_into().unwrap(), group: Some("nogroup".try_into().unwrap()) })
+    );
+    assert_eq!(c.global.script_user.as_ref().unwrap().user.as_str(), "keepalived_script");
+    let vi = &c.vrrp_instances[0];
+    assert_eq!(vi.unicast_src_ip, Some("10.0.0.2".parse().unwrap()));
+    assert_eq!(vi.track_script[0], TrackScript { name: "check_apiserver".try_into().unwrap(), weight: None });
+    assert_eq!(vi.track_script[1].weight, Some((-20, false)));
+    assert_eq!(c.sync_groups[0].track_script[0].weight, Some((0, false)));
+    c.validate().unwrap();
+    round_trip(c);
+}
+
+#[test]
+fn script_mistakes_say_where_and_what() {
+    let text = "vrrp_script s {\n  script \"/bin/x 'a\"\n  weight 300\n  interval 0\n}\nvrrp_script t {\n  weight 2 sideways\n  script /bin/true\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1\n  }\n  track_script {\n    chk_typo\n    t weight\n    t heavy 3\n  }\n}\n";
+    let i = import_str("s.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        [
+            "s.conf:2:10: error: script: a ' is never closed",
+            "s.conf:3:10: error: weight \"300\" is not -253..=253",
+            "s.conf:4:12: error: \"0\" is not a number of seconds (more than 0)",
+            "s.conf:1:1: error: vrrp_script s: no script to run",
+            "s.conf:7:12: error: after the weight: \"sideways\" is not reverse or noreverse",
+            "s.conf:18:5: error: weight needs a value (-253..=253)",
+            "s.conf:19:7: error: track_script t: \"heavy\" is not weight",
+            "s.conf:17:5: error: track_script \"chk_typo\": no vrrp_script of that name (the vrrp_script blocks are t)",
+        ]
+    );
+    // And the same checks on the model (a shell edit goes through them).
+    let mut c = i.config.clone();
+    c.vrrp_instances[0].track_script.push(TrackScript { name: "gone".try_into().unwrap(), weight: None }).unwrap();
+    c.vrrp_scripts[0].rise = 0;
+    let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(errs.contains(&"vrrp_script t: rise and fall are 1 or more".to_string()), "{errs:#?}");
+    assert!(
+        errs.contains(&"vrrp_instance VI_1: track_script gone: no vrrp_script of that name".to_string()),
+        "{errs:#?}"
+    );
 }

@@ -9,7 +9,7 @@ use crate::editor::{ESC_TIMEOUT, Editor, Event, MAX_LINE};
 use crate::password;
 use std::time::{Duration, Instant};
 use vigil_config::keepalived::edit::{self, Op};
-use vigil_config::keepalived::{Flavor, export, import_str};
+use vigil_config::keepalived::{Flavor, export, import_str_as};
 use vigil_config::{Config, limits};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -727,7 +727,10 @@ impl<S: System> Shell<S> {
     }
 
     fn load_keepalived(&mut self, text: &str) {
-        match import_str("paste", text) {
+        // keepalived's config id defaults to the host name: `@NAME` lines
+        // are read on the node of that name.
+        let id = self.candidate.global.hostname.clone();
+        match import_str_as("paste", text, &id) {
             Err(e) => self.say(&format!("error: {e}\ncandidate unchanged")),
             Ok(i) => {
                 for d in &i.diagnostics {

@@ -35,6 +35,7 @@ impl Part {
                     || a.interfaces != b.interfaces
                     || a.vrrp_instances != b.vrrp_instances
                     || a.sync_groups != b.sync_groups
+                    || a.vrrp_scripts != b.vrrp_scripts
             }
             Part::Checkers => a.virtual_servers != b.virtual_servers,
             Part::Updates => a.global.updates != b.global.updates,
@@ -65,6 +66,7 @@ pub fn vrrp_part(c: &Config) -> Arc<Config> {
         vrrp_instances: c.vrrp_instances.clone(),
         sync_groups: c.sync_groups.clone(),
         virtual_servers: Default::default(),
+        vrrp_scripts: c.vrrp_scripts.clone(),
     })
 }
 

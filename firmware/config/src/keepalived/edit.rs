@@ -49,6 +49,7 @@ const CTXS: &[Ctx] = &[
             ("global_defs", 0, "global_defs"),
             ("vigil_defs", 0, "vigil_defs"),
             ("interface", 1, "interface"),
+            ("vrrp_script", 1, "vrrp_script"),
             ("vrrp_sync_group", 1, "vrrp_sync_group"),
             ("vrrp_instance", 1, "vrrp_instance"),
             ("virtual_server", 2, "virtual_server"),
@@ -63,6 +64,7 @@ const CTXS: &[Ctx] = &[
             "router_id",
             "vrrp_version",
             "enable_script_security",
+            "script_user",
             "lvs_flush",
             "lvs_sync_daemon",
             "lvs_timeouts",
@@ -98,6 +100,7 @@ const CTXS: &[Ctx] = &[
             ("virtual_ipaddress", 0, "list"),
             ("unicast_peer", 0, "list"),
             ("track_interface", 0, "list"),
+            ("track_script", 0, "list"),
         ],
         leaves: &[
             "state",
@@ -112,6 +115,7 @@ const CTXS: &[Ctx] = &[
             "no_accept",
             "use_vmac",
             "unicast_src_ip",
+            "mcast_src_ip",
             "notify_master",
             "notify_backup",
             "notify_fault",
@@ -125,7 +129,18 @@ const CTXS: &[Ctx] = &[
         list: false,
     },
     Ctx { name: "authentication", blocks: &[], leaves: &["auth_type", "auth_pass"], list: false },
-    Ctx { name: "vrrp_sync_group", blocks: &[("group", 0, "list")], leaves: NOTIFY, list: false },
+    Ctx {
+        name: "vrrp_sync_group",
+        blocks: &[("group", 0, "list"), ("track_script", 0, "list")],
+        leaves: NOTIFY,
+        list: false,
+    },
+    Ctx {
+        name: "vrrp_script",
+        blocks: &[],
+        leaves: &["script", "interval", "timeout", "weight", "rise", "fall", "user", "init_fail"],
+        list: false,
+    },
     Ctx { name: "list", blocks: &[], leaves: &[], list: true },
     Ctx {
         name: "virtual_server",
@@ -551,7 +566,7 @@ mod tests {
     #[test]
     fn completion_offers_keywords_names_and_values() {
         let c = base();
-        assert_eq!(complete(&c, &[], "vr"), ["vrrp_instance", "vrrp_sync_group"]);
+        assert_eq!(complete(&c, &[], "vr"), ["vrrp_instance", "vrrp_script", "vrrp_sync_group"]);
         assert_eq!(complete(&c, &p("vrrp_instance"), ""), ["VI_1"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1"), "pri"), ["priority"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1 state"), ""), ["BACKUP", "MASTER"]);

@@ -73,6 +73,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     let g = &c.global;
     if !g.router_id.is_empty()
         || g.enable_script_security
+        || g.script_user.is_some()
         || g.lvs_flush
         || g.lvs_sync_daemon.is_some()
         || g.lvs_timeouts.is_some()
@@ -93,6 +94,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         }
         if g.enable_script_security {
             o.line("enable_script_security");
+        }
+        if let Some(u) = &g.script_user {
+            o.line(format!("script_user {}", user(u)));
         }
         o.close();
     }
@@ -167,6 +171,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             o.close();
         }
     }
+    for sc in &c.vrrp_scripts {
+        vrrp_script(&mut o, sc);
+    }
     for g in &c.sync_groups {
         o.open(format!("vrrp_sync_group {}", word(&g.name)));
         o.open("group");
@@ -174,6 +181,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             o.line(word(m));
         }
         o.close();
+        track_script(&mut o, &g.track_script);
         notify(&mut o, &g.notify);
         o.close();
     }
@@ -184,6 +192,66 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         virtual_server(&mut o, vs);
     }
     o.text
+}
+
+fn user(u: &ScriptUser) -> String {
+    match &u.group {
+        Some(g) => format!("{} {}", word(&u.user), word(g)),
+        None => word(&u.user),
+    }
+}
+
+/// Milliseconds as keepalived's seconds (fractional when they are).
+fn millis(ms: u32) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}", ms / 1000)
+    } else {
+        format!("{}.{:03}", ms / 1000, ms % 1000).trim_end_matches('0').to_string()
+    }
+}
+
+fn weight(w: i16, reverse: bool) -> String {
+    if reverse { format!("weight {w} reverse") } else { format!("weight {w}") }
+}
+
+fn vrrp_script(o: &mut Out, sc: &VrrpScript) {
+    let d = VrrpScript::new(sc.name.clone());
+    o.open(format!("vrrp_script {}", word(&sc.name)));
+    o.line(format!("script {}", word(&sc.script)));
+    o.line(format!("interval {}", millis(sc.interval_ms)));
+    if let Some(t) = sc.timeout_ms {
+        o.line(format!("timeout {}", millis(t)));
+    }
+    if sc.weight != 0 || sc.reverse {
+        o.line(weight(sc.weight, sc.reverse));
+    }
+    if sc.rise != d.rise {
+        o.line(format!("rise {}", sc.rise));
+    }
+    if sc.fall != d.fall {
+        o.line(format!("fall {}", sc.fall));
+    }
+    if let Some(u) = &sc.user {
+        o.line(format!("user {}", user(u)));
+    }
+    if sc.init_fail {
+        o.line("init_fail");
+    }
+    o.close();
+}
+
+fn track_script(o: &mut Out, list: &[TrackScript]) {
+    if list.is_empty() {
+        return;
+    }
+    o.open("track_script");
+    for t in list {
+        match t.weight {
+            None => o.line(word(&t.name)),
+            Some((w, r)) => o.line(format!("{} {}", word(&t.name), weight(w, r))),
+        }
+    }
+    o.close();
 }
 
 fn notify(o: &mut Out, n: &Notify) {
@@ -266,6 +334,7 @@ fn vrrp(o: &mut Out, v: &VrrpInstance) {
         }
         o.close();
     }
+    track_script(o, &v.track_script);
     notify(o, &v.notify);
     let d = Garp::default();
     if v.garp.master_delay_s != d.master_delay_s {

@@ -97,9 +97,20 @@ pub fn import_str(name: &str, text: &str) -> Result<Import, SyntaxError> {
     Ok(import(&syntax::parse_str(name, text)?))
 }
 
+/// [`import_file`] for the node whose keepalived config id (`-i`, by
+/// default its host name) is `instance`: its `@ID` lines are read.
+pub fn import_file_as(path: &str, instance: &str) -> Result<Import, SyntaxError> {
+    Ok(import(&syntax::parse_file_as(&syntax::Files, path, syntax::Limits::default(), Some(instance))?))
+}
+
+/// [`import_str`] for the node whose config id is `instance`.
+pub fn import_str_as(name: &str, text: &str, instance: &str) -> Result<Import, SyntaxError> {
+    Ok(import(&syntax::parse_str_as(name, text, syntax::Limits::default(), Some(instance))?))
+}
+
 /// Imports parsed statements into a fresh config.
 pub fn import(stmts: &[Stmt]) -> Import {
-    let mut cx = Cx { diags: Vec::new(), default_version: None };
+    let mut cx = Cx { diags: Vec::new(), default_version: None, script_refs: Vec::new() };
     let mut config = Config::default();
     // global_defs first: vrrp_version there sets the instances' default.
     for st in stmts.iter().filter(|s| s.keyword.text == "global_defs") {
@@ -129,7 +140,24 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
                 }
             }
+            "vrrp_script" => {
+                if let Some(script) = cx.vrrp_script(st) {
+                    cx.push(&st.keyword, &mut config.vrrp_scripts, script, "vrrp_script");
+                }
+            }
             _ => cx.unsupported(st),
+        }
+    }
+    // A track_script naming no vrrp_script would track nothing: the HA
+    // would silently stop following the health it was meant to follow.
+    for w in std::mem::take(&mut cx.script_refs) {
+        if !config.vrrp_scripts.iter().any(|s| s.name == w.text.as_str()) {
+            let names: Vec<&str> = config.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
+            let hint = match names.as_slice() {
+                [] => "there is no vrrp_script block".to_string(),
+                _ => format!("the vrrp_script blocks are {}", names.join(", ")),
+            };
+            cx.error(&w.pos, format!("track_script {:?}: no vrrp_script of that name ({hint})", w.text));
         }
     }
     Import { config, diagnostics: summarize(cx.diags) }
@@ -165,6 +193,8 @@ fn summarize(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
 struct Cx {
     diags: Vec<Diagnostic>,
     default_version: Option<u8>,
+    /// Every script a track_script names, checked once all are read.
+    script_refs: Vec<Word>,
 }
 
 impl Cx {
@@ -292,6 +322,7 @@ impl Cx {
                     }
                 }
                 "enable_script_security" => g.enable_script_security = self.no_args(s),
+                "script_user" => g.script_user = self.script_user(s),
                 "lvs_flush" => g.lvs_flush = self.no_args(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 "lvs_timeouts" => {
@@ -568,7 +599,9 @@ impl Cx {
                         }
                     }
                 }
-                "unicast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
+                // keepalived sets one source address from either.
+                "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
+                "track_script" => v.track_script = self.track_script(s),
                 "unicast_peer" => {
                     for a in self.block(s) {
                         if let Some(ip) = self.parse::<IpAddr>(&a.keyword, "an IP address") {
@@ -664,6 +697,7 @@ impl Cx {
                         }
                     }
                 }
+                "track_script" => g.track_script = self.track_script(s),
                 "notify_master" => g.notify.master = self.string_value(s),
                 "notify_backup" => g.notify.backup = self.string_value(s),
                 "notify_fault" => g.notify.fault = self.string_value(s),
@@ -673,6 +707,143 @@ impl Cx {
             }
         }
         Some(g)
+    }
+
+    /// `vrrp_script NAME { script ... interval ... }`.
+    fn vrrp_script(&mut self, st: &Stmt) -> Option<VrrpScript> {
+        let name = self.one(st)?;
+        let mut v = VrrpScript::new(self.string(name)?);
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "script" => {
+                    if let Some(c) = self.command(s) {
+                        v.script = c;
+                    }
+                }
+                "interval" => {
+                    if let Some(ms) = self.millis(s) {
+                        v.interval_ms = ms;
+                    }
+                }
+                "timeout" => v.timeout_ms = self.millis(s),
+                "weight" => {
+                    if let Some((w, reverse)) = self.weight(s, &s.args) {
+                        (v.weight, v.reverse) = (w, reverse);
+                    }
+                }
+                "rise" => {
+                    if let Some(n) = self.value(s, "a count (1..=255)") {
+                        v.rise = n;
+                    }
+                }
+                "fall" => {
+                    if let Some(n) = self.value(s, "a count (1..=255)") {
+                        v.fall = n;
+                    }
+                }
+                "user" => v.user = self.script_user(s),
+                "init_fail" => v.init_fail = self.no_args(s),
+                _ => self.unsupported(s),
+            }
+        }
+        if v.script.is_empty() {
+            self.error(&st.keyword.pos, format!("vrrp_script {}: no script to run", v.name));
+            return None;
+        }
+        Some(v)
+    }
+
+    /// A command line: one (quoted) word, split later as keepalived does,
+    /// or several words, each an argument as it stands.
+    fn command(&mut self, s: &Stmt) -> Option<heapless::String<{ limits::COMMAND }>> {
+        let line = match s.args.as_slice() {
+            [] => {
+                self.error(&s.keyword.pos, format!("{} needs a command line", s.keyword.text));
+                return None;
+            }
+            [one] => one.text.clone(),
+            many => crate::command::join(&many.iter().map(|w| w.text.clone()).collect::<Vec<_>>()),
+        };
+        if let Err(m) = crate::command::split(&line) {
+            self.error(&s.args[0].pos, format!("{}: {m}", s.keyword.text));
+            return None;
+        }
+        let at = Word { text: line, pos: s.args[0].pos.clone() };
+        self.string(&at)
+    }
+
+    /// Seconds, possibly fractional (to the millisecond), as milliseconds.
+    fn millis(&mut self, st: &Stmt) -> Option<u32> {
+        let w = self.one(st)?;
+        match w.text.parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= 4_000_000.0 => Some((s * 1000.0).round().max(1.0) as u32),
+            _ => {
+                self.error(&w.pos, format!("{:?} is not a number of seconds (more than 0)", w.text));
+                None
+            }
+        }
+    }
+
+    /// `N [reverse|noreverse]` after `weight`: -253..=253, and the direction.
+    fn weight(&mut self, st: &Stmt, args: &[Word]) -> Option<(i16, bool)> {
+        let Some(n) = args.first() else {
+            self.error(&st.keyword.pos, "weight needs a value (-253..=253)");
+            return None;
+        };
+        let w = match n.text.parse::<i16>() {
+            Ok(w) if (-253..=253).contains(&w) => w,
+            _ => {
+                self.error(&n.pos, format!("weight {:?} is not -253..=253", n.text));
+                return None;
+            }
+        };
+        let reverse = match args.get(1).map(|r| (r, r.text.as_str())) {
+            None | Some((_, "noreverse")) => false,
+            Some((_, "reverse")) => true,
+            Some((r, _)) => {
+                self.error(&r.pos, format!("after the weight: {:?} is not reverse or noreverse", r.text));
+                return None;
+            }
+        };
+        if let Some(x) = args.get(2) {
+            self.error(&x.pos, format!("weight takes N [reverse|noreverse]; {:?} is extra", x.text));
+            return None;
+        }
+        Some((w, reverse))
+    }
+
+    /// `USER [GROUP]`.
+    fn script_user(&mut self, s: &Stmt) -> Option<ScriptUser> {
+        match s.args.as_slice() {
+            [u] => Some(ScriptUser { user: self.string(u)?, group: None }),
+            [u, g] => Some(ScriptUser { user: self.string(u)?, group: Some(self.string(g)?) }),
+            _ => {
+                self.error(&s.keyword.pos, format!("{} takes USER [GROUP]", s.keyword.text));
+                None
+            }
+        }
+    }
+
+    /// `track_script { NAME [weight N [reverse|noreverse]] ... }`.
+    fn track_script(&mut self, st: &Stmt) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
+        let mut list = crate::Bounded::new();
+        for a in self.block(st) {
+            let Some(name) = self.string(&a.keyword) else { continue };
+            let weight = match a.args.split_first() {
+                None => None,
+                Some((w, rest)) if w.text == "weight" => match self.weight(a, rest) {
+                    Some(w) => Some(w),
+                    None => continue,
+                },
+                Some((x, _)) => {
+                    self.error(&x.pos, format!("track_script {}: {:?} is not weight", a.keyword.text, x.text));
+                    continue;
+                }
+            };
+            self.script_refs.push(a.keyword.clone());
+            self.push(&a.keyword, &mut list, TrackScript { name, weight }, "tracked scripts");
+        }
+        list
     }
 
     fn virtual_server(&mut self, st: &Stmt) -> Option<VirtualServer> {

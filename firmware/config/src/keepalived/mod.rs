@@ -7,4 +7,4 @@ pub mod import;
 pub mod syntax;
 
 pub use export::{Flavor, export};
-pub use import::{Diagnostic, Import, Severity, import, import_file, import_str};
+pub use import::{Diagnostic, Import, Severity, import, import_file, import_file_as, import_str, import_str_as};

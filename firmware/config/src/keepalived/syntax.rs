@@ -191,18 +191,43 @@ struct Budget {
     words: usize,
     bytes: usize,
     files: usize,
+    /// keepalived's config id (`-i ID`, by default the host name): lines
+    /// that start `@ID` are read only on that node, `@^ID` everywhere else.
+    instance: Option<String>,
 }
 
 impl Budget {
     fn new(limits: Limits) -> Self {
-        Budget { limits, words: 0, bytes: 0, files: 0 }
+        Budget { limits, words: 0, bytes: 0, files: 0, instance: None }
     }
+}
+
+/// A line's `@ID` / `@^ID` condition: the rest of the line (from where it
+/// starts), or None when the line is not for this node. Lines without one
+/// are for every node.
+fn condition<'a>(line: &'a str, instance: Option<&str>) -> Option<(usize, &'a str)> {
+    let start = line.len() - line.trim_start().len();
+    let Some(cond) = line[start..].strip_prefix('@') else {
+        return Some((0, line));
+    };
+    let end = cond.find(char::is_whitespace).unwrap_or(cond.len());
+    let (id, negated) = match cond[..end].strip_prefix('^') {
+        Some(id) => (id, true),
+        None => (&cond[..end], false),
+    };
+    let ours = instance == Some(id);
+    (ours != negated).then(|| (start + 1 + end, &cond[end..]))
 }
 
 fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Vec<Tok>, SyntaxError> {
     let mut toks = Vec::new();
     for (ln, line) in text.lines().enumerate() {
-        let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: i as u32 + 1 };
+        // Columns count from the line's start, the condition included.
+        let Some((skip, line)) = condition(line, budget.instance.as_deref()) else {
+            toks.push(Tok::Newline);
+            continue;
+        };
+        let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: (skip + i) as u32 + 1 };
         if line.len() > budget.limits.line_bytes {
             return Err(SyntaxError {
                 pos: pos(0),
@@ -296,7 +321,20 @@ pub fn parse_file(src: &dyn Source, path: &str) -> Result<Vec<Stmt>, SyntaxError
 
 /// Parses a file within `limits`.
 pub fn parse_file_within(src: &dyn Source, path: &str, limits: Limits) -> Result<Vec<Stmt>, SyntaxError> {
+    parse_file_as(src, path, limits, None)
+}
+
+/// Parses a file within `limits` for the node whose config id is
+/// `instance` (keepalived's `-i`, by default its host name): `@ID` lines
+/// are read when ID is this id, `@^ID` lines when it is not.
+pub fn parse_file_as(
+    src: &dyn Source,
+    path: &str,
+    limits: Limits,
+    instance: Option<&str>,
+) -> Result<Vec<Stmt>, SyntaxError> {
     let mut budget = Budget::new(limits);
+    budget.instance = instance.map(str::to_string);
     let bytes = src.read(path, limits.bytes).map_err(|e| SyntaxError {
         pos: Pos { file: path.into(), line: 1, col: 1 },
         message: format!("cannot read: {e}"),
@@ -312,6 +350,12 @@ pub fn parse_str(name: &str, text: &str) -> Result<Vec<Stmt>, SyntaxError> {
 
 /// Parses text that has no file within `limits`.
 pub fn parse_str_within(name: &str, text: &str, limits: Limits) -> Result<Vec<Stmt>, SyntaxError> {
+    parse_str_as(name, text, limits, None)
+}
+
+/// Parses text that has no file, for the node whose config id is `instance`
+/// (see [`parse_file_as`]).
+pub fn parse_str_as(name: &str, text: &str, limits: Limits, instance: Option<&str>) -> Result<Vec<Stmt>, SyntaxError> {
     struct NoFiles;
     impl Source for NoFiles {
         fn read(&self, path: &str, _: usize) -> Result<Vec<u8>, String> {
@@ -322,6 +366,7 @@ pub fn parse_str_within(name: &str, text: &str, limits: Limits) -> Result<Vec<St
         }
     }
     let mut budget = Budget::new(limits);
+    budget.instance = instance.map(str::to_string);
     if text.len() > limits.bytes {
         return Err(SyntaxError { pos: Pos { file: name.into(), line: 1, col: 1 }, message: too_large(limits.bytes) });
     }
@@ -741,6 +786,19 @@ mod tests {
         assert_eq!(parse_file(&chain(d.include_depth), "/k/0.conf").unwrap().len(), 1);
         let e = parse_file(&chain(d.include_depth + 1), "/k/0.conf").unwrap_err().to_string();
         assert!(e.contains("includes nested deeper than 8, the limit"), "{e}");
+    }
+
+    #[test]
+    fn conditional_lines_are_for_their_node() {
+        let text = "a {\n@high  x 1\n@low x 2\n  @^high y 3\n z 4\n}\n@high\n";
+        let words = |id: Option<&str>| -> Vec<String> {
+            let s = parse_str_as("c.conf", text, Limits::default(), id).unwrap();
+            s[0].block.as_ref().unwrap().iter().map(|s| format!("{}@{}", s.keyword.text, s.keyword.pos)).collect()
+        };
+        assert_eq!(words(Some("high")), ["x@c.conf:2:8", "z@c.conf:5:2"]);
+        assert_eq!(words(Some("low")), ["x@c.conf:3:6", "y@c.conf:4:10", "z@c.conf:5:2"]);
+        // No id: only the negated lines and the plain ones.
+        assert_eq!(words(None), ["y@c.conf:4:10", "z@c.conf:5:2"]);
     }
 
     #[test]
