@@ -59,6 +59,8 @@ pub struct Pair {
     pub vip: String,
     /// Extra lines for both routers' instance (e.g. unicast peers), by side.
     pub extra: [String; 2],
+    /// Blocks before the instance (e.g. a vrrp_script), by side.
+    pub top: [String; 2],
     pub dir: std::path::PathBuf,
     pub ka: String,
     pub vg: String,
@@ -90,6 +92,7 @@ impl Pair {
         Some(Pair {
             vip: format!("{VIP}/24"),
             extra: [String::new(), String::new()],
+            top: [String::new(), String::new()],
             dir,
             ka,
             vg,
@@ -100,9 +103,10 @@ impl Pair {
 
     pub fn conf(&self, file: &str, iface: &str, version: u8, priority: u8, interval: &str) -> std::path::PathBuf {
         let p = self.dir.join(file);
-        let extra = &self.extra[usize::from(iface == "vk-b")];
+        let side = usize::from(iface == "vk-b");
+        let (extra, top) = (&self.extra[side], &self.top[side]);
         let text = format!(
-            "vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {}\n }}\n}}\n",
+            "{top}vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {}\n }}\n}}\n",
             self.vip
         );
         std::fs::write(&p, text).unwrap();

@@ -265,3 +265,75 @@ fn a_flood_on_one_interface_does_not_starve_another() {
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(!logged.contains("WATCHED: BACKUP -> MASTER"), "the watched backup took over during the flood:\n{logged}");
 }
+
+/// The VIP follows a health script, both ways, the same vrrp_script on
+/// each side (the Kubernetes control-plane HA shape: `weight -60`, the
+/// script a test of a file standing for haproxy): keepalived (150) is
+/// master while healthy; its script fails (90) and vigil (120) takes the
+/// VIP; vigil's script fails too (60) and keepalived (90) takes it back;
+/// keepalived recovers (150) and keeps it; vigil recovers (120) and stays
+/// backup. A weight-0 script then puts vigil's instance in FAULT while it
+/// fails.
+#[test]
+fn a_health_script_moves_the_vip_between_vigil_and_keepalived() {
+    use vigil_tests::vrrp_pair::wait_log;
+    let Some(mut p) = Pair::new("vrrp-scr") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    let flag = |side: &str| p.dir.join(format!("healthy-{side}"));
+    let (ka_flag, vg_flag) = (flag("ka"), flag("vg"));
+    std::fs::write(&ka_flag, "").unwrap();
+    std::fs::write(&vg_flag, "").unwrap();
+    let script = |f: &std::path::Path, weight: i32| {
+        format!(
+            "vrrp_script chk_haproxy {{\n script \"/usr/bin/test -e {}\"\n interval 1\n weight {weight}\n rise 1\n fall 1\n}}\n",
+            f.display()
+        )
+    };
+    p.top = [script(&ka_flag, -60), script(&vg_flag, -60)];
+    let track = " track_script {\n  chk_haproxy\n }\n".to_string();
+    p.extra = [track.clone(), track];
+    p.keepalived(2, 150, "1");
+    p.wait_vip(&ka, Duration::from_secs(10));
+    let v = p.vigil(2, 120, "1");
+    let log = p.dir.join("vigil.log");
+    wait_log(&log, 0, "vrrp_script chk_haproxy: succeeding (exit status 0)");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(p.has_vip(&ka) && !p.has_vip(&vg), "keepalived (150) is master while both are healthy");
+
+    std::fs::remove_file(&ka_flag).unwrap();
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("keepalived's script fails (150 -> 90) -> vigil (120) takes the VIP after {took:?}");
+
+    std::fs::remove_file(&vg_flag).unwrap();
+    let took = p.wait_vip(&ka, Duration::from_secs(10));
+    eprintln!("vigil's script fails (120 -> 60) -> keepalived (90) takes the VIP back after {took:?}");
+    let (_, line) = wait_log(&log, 0, "vrrp_script chk_haproxy: failing");
+    assert!(line.contains("(exit status 1)"), "{line}");
+    wait_log(&log, 0, "priority 120 -> 60 (tracking)");
+    assert!(!p.has_vip(&vg), "vigil kept the VIP at priority 60");
+
+    std::fs::write(&ka_flag, "").unwrap();
+    std::fs::write(&vg_flag, "").unwrap();
+    wait_log(&log, 0, "priority 60 -> 120 (tracking)");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(p.has_vip(&ka) && !p.has_vip(&vg), "both healthy again: keepalived (150) is master");
+
+    p.signal(v, "-TERM");
+    let _ = p.children[v].wait();
+
+    // Weight 0: FAULT while failing, back when it succeeds. vigil (200) is
+    // master over keepalived (150) while healthy.
+    p.top[1] = script(&vg_flag, 0);
+    let v = p.vigil(2, 200, "1");
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("weight 0, healthy: vigil (200) preempts after {took:?}");
+    std::fs::remove_file(&vg_flag).unwrap();
+    let took = p.wait_vip(&ka, Duration::from_secs(10));
+    eprintln!("weight 0, failing: vigil in FAULT -> keepalived takes the VIP after {took:?}");
+    wait_log(&log, 0, "VI_1: MASTER -> FAULT");
+    assert!(!p.has_vip(&vg), "vigil kept the VIP in FAULT");
+    std::fs::write(&vg_flag, "").unwrap();
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("weight 0, healthy again: vigil leaves FAULT and preempts after {took:?}");
+    p.signal(v, "-TERM");
+}

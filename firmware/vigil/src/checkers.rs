@@ -220,7 +220,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         );
         let program = if v == Verdict::Up { rs.notify_up.as_deref() } else { rs.notify_down.as_deref() };
         if let Some(p) = program {
-            crate::notify::spawn(p, &[]);
+            crate::program::spawn(p, &[]);
         }
     }
     changed
@@ -393,33 +393,13 @@ fn qtype(t: DnsType) -> QType {
     }
 }
 
-/// MISC_CHECK: runs the program (split on spaces, no shell) in its own
-/// process group; past the timeout the whole group is killed. (The checkers
-/// child is not PID 1: tokio waits for its own children.)
+/// MISC_CHECK: the program's exit status is the verdict (with
+/// `misc_dynamic`, 2..=255 also sets the weight).
 async fn misc(cmdline: &str, timeout: Duration, dynamic: bool) -> Result<Option<u32>, String> {
-    let mut words = cmdline.split_whitespace();
-    let prog = words.next().ok_or("MISC_CHECK: empty misc_path")?;
-    let mut child = tokio::process::Command::new(prog)
-        .args(words)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("{prog}: {e}"))?;
-    let pid = child.id();
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => probe::misc_verdict(status.code(), dynamic),
-        Ok(Err(e)) => Err(format!("{prog}: waiting for it: {e}")),
-        Err(_) => {
-            if let Some(pid) = pid {
-                // The program and whatever it started.
-                let _ =
-                    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
-            }
-            let _ = child.wait().await;
-            Err(format!("{prog}: still running after {} s; killed", timeout.as_secs()))
-        }
+    match crate::program::run(cmdline, None, timeout).await {
+        crate::program::Outcome::Signalled => probe::misc_verdict(None, dynamic),
+        crate::program::Outcome::Exited(c) => probe::misc_verdict(Some(c), dynamic),
+        other => Err(other.to_string()),
     }
 }
 

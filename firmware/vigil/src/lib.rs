@@ -26,6 +26,7 @@ use vigil_net as net;
 mod nft;
 mod notify;
 mod power;
+mod program;
 mod reap;
 mod slots;
 mod status;

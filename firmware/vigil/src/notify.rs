@@ -1,8 +1,7 @@
 //! Notify programs, as keepalived runs them (VRRP instances and sync
-//! groups, and the checkers' quorum programs): a command line split on
-//! spaces, no shell, started and not waited for.
+//! groups, and the checkers' quorum programs): started and not waited for
+//! ([`crate::program::spawn`]).
 
-use tracing::warn;
 use vigil_vrrp::instance::State;
 
 /// A state's name as keepalived says it (and `show vrrp`).
@@ -29,20 +28,6 @@ pub fn state_change(n: &vigil_config::Notify, name: &str, kind: &str, to: State,
     args.extend(priority.map(|p| p.to_string()));
     let generic = n.any.as_deref().map(|cmd| (cmd, args));
     for (cmd, extra) in specific.map(|c| (c, Vec::new())).into_iter().chain(generic) {
-        spawn(cmd, &extra);
-    }
-}
-
-/// Starts a program (a command line split on spaces, no shell, with
-/// `extra` arguments after its own) and does not wait for it.
-pub fn spawn(cmd: &str, extra: &[String]) {
-    let mut words = cmd.split_whitespace();
-    let Some(prog) = words.next() else { return };
-    match std::process::Command::new(prog).args(words).args(extra).stdin(std::process::Stdio::null()).spawn() {
-        // Waited for on a thread (as PID 1 the reaper may collect it first: harmless).
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-        }
-        Err(e) => warn!("notify {prog}: {e}"),
+        crate::program::spawn(cmd, &extra);
     }
 }

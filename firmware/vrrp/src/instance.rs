@@ -287,6 +287,15 @@ impl Instance {
         }
     }
 
+    /// Before [`Instance::start`]: whether the link (and what is tracked
+    /// with weight 0) is up, for the start to take into account. No effect
+    /// once started.
+    pub fn set_link_before_start(&mut self, up: bool) {
+        if self.started.is_none() {
+            self.link_up = up;
+        }
+    }
+
     /// This instance's own fault (its link or a weight-0 track), as opposed
     /// to a fault it follows as a sync-group member.
     pub fn own_fault(&self) -> bool {

@@ -4,5 +4,6 @@
 
 pub mod instance;
 pub mod router;
+pub mod script;
 pub mod sync;
 pub mod wire;

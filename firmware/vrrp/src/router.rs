@@ -21,8 +21,10 @@
 //! delays an advert or a takeover behind another instance's address work.
 
 use crate::instance::{self, Dropped, Instance, State, Stats};
+use crate::script::{self, Verdict};
 use crate::sync::Group;
 use crate::wire::{self, Packet, Repr};
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -63,6 +65,17 @@ pub struct Spec {
     /// interface is down; others move the priority (negative when down,
     /// positive when up).
     pub track: Vec<(String, i16)>,
+    /// `track_script` (its sync group's too): by name, with the weight and
+    /// direction that apply (see [`script::contribution`]).
+    pub scripts: Vec<TrackedScript>,
+}
+
+/// A script an instance tracks, with the weight it tracks it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedScript {
+    pub name: String,
+    pub weight: i16,
+    pub reverse: bool,
 }
 
 impl Spec {
@@ -251,6 +264,15 @@ struct Slot {
     /// The rest of the running announcement burst: rounds left and when
     /// the next is due.
     burst: Option<(u32, Instant)>,
+    /// What the links said last: a fault (own link, weight-0 track) and
+    /// the weights' sum.
+    link_fault: bool,
+    link_delta: i32,
+    /// Started: not while a weight-0 script it (or its sync group) tracks
+    /// has not run yet.
+    started: bool,
+    /// Start as master (a restarted daemon whose addresses are still up).
+    resume: bool,
 }
 
 struct Handover {
@@ -258,7 +280,7 @@ struct Handover {
     until: Instant,
 }
 
-/// A read-only view of one running instance (for status and metrics).
+/// A read-only view of one instance (for status and metrics).
 pub struct View<'a> {
     pub id: Id,
     pub spec: &'a Spec,
@@ -272,6 +294,8 @@ pub struct View<'a> {
 pub struct Router {
     slots: Vec<Slot>,
     groups: Vec<Group>,
+    /// Every tracked script's verdict, by name (none: not run yet).
+    scripts: BTreeMap<String, Verdict>,
     strays: Vec<Strays>,
     urgent: VecDeque<Action>,
     costly: VecDeque<Action>,
@@ -286,6 +310,7 @@ impl Router {
         Router {
             slots: Vec::new(),
             groups: Vec::new(),
+            scripts: BTreeMap::new(),
             strays: Vec::new(),
             urgent: VecDeque::new(),
             costly: VecDeque::new(),
@@ -322,14 +347,21 @@ impl Router {
             }
             let id = Id(self.next_id);
             self.next_id += 1;
-            let mut vrrp = Instance::new(spec.vrrp.clone());
-            if resume(&spec) {
-                vrrp.resume_master(now);
-            } else {
-                vrrp.start(now);
-            }
+            let vrrp = Instance::new(spec.vrrp.clone());
             added.push((id, spec.name.clone()));
-            self.slots.push(Slot { id, spec, vrrp, drops: Drops::default(), log: RateLimit::default(), burst: None });
+            let resume = resume(&spec);
+            self.slots.push(Slot {
+                id,
+                spec,
+                vrrp,
+                drops: Drops::default(),
+                log: RateLimit::default(),
+                burst: None,
+                link_fault: false,
+                link_delta: 0,
+                started: false,
+                resume,
+            });
         }
         self.groups = groups
             .iter()
@@ -339,8 +371,82 @@ impl Router {
                 Group::new(&n.to_string(), idx)
             })
             .collect();
-        self.drain(now);
+        self.track(now);
         added
+    }
+
+    /// A tracked script's verdict changed (`Verdict::Init`: it starts over,
+    /// e.g. its definition changed). Instances that track it move their
+    /// priority, go to FAULT or leave it; a weight-0 tracker waiting for
+    /// its first verdict starts.
+    pub fn handle_script(&mut self, now: Instant, name: &str, verdict: Verdict) {
+        if verdict == Verdict::Init {
+            self.scripts.remove(name);
+        } else {
+            self.scripts.insert(name.to_string(), verdict);
+        }
+        self.track(now);
+    }
+
+    /// A script's verdict as the router holds it.
+    pub fn script(&self, name: &str) -> Verdict {
+        self.scripts.get(name).copied().unwrap_or(Verdict::Init)
+    }
+
+    /// Whether slot `i` waits for a weight-0 script's first verdict.
+    fn held(&self, i: usize) -> bool {
+        self.slots[i].spec.scripts.iter().any(|t| script::holds(t.weight, self.script(&t.name)))
+    }
+
+    /// Applies the links' and the scripts' verdicts to every instance:
+    /// FAULT or not, and the effective priority (within 1..=254; an
+    /// owner's 255 is not moved). Then starts the instances no script
+    /// holds back (a sync group's members together), and re-derives the
+    /// groups' faults.
+    fn track(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            let mut fault = s.link_fault;
+            let base = i32::from(s.spec.vrrp.priority);
+            let mut prio = base + s.link_delta;
+            for t in &s.spec.scripts {
+                match script::contribution(t.weight, t.reverse, self.script(&t.name)) {
+                    Some(d) => prio += d,
+                    None => fault = true,
+                }
+            }
+            let s = &mut self.slots[i];
+            let p = if base == 255 { 255 } else { prio.clamp(1, 254) as u8 };
+            if !s.started {
+                s.vrrp.set_link_before_start(!fault);
+                s.vrrp.set_priority(p);
+                continue;
+            }
+            s.vrrp.set_link(now, !fault);
+            if p != s.vrrp.priority() {
+                self.urgent.push_back(Action::Priority { id: s.id, from: s.vrrp.priority(), to: p });
+                s.vrrp.set_priority(p);
+            }
+        }
+        let held: Vec<bool> = (0..self.slots.len()).map(|i| self.held(i)).collect();
+        for i in 0..self.slots.len() {
+            let group_held = self.groups.iter().filter(|g| g.contains(i)).any(|g| g.members.iter().any(|&m| held[m]));
+            let s = &mut self.slots[i];
+            if !s.started && !held[i] && !group_held {
+                s.started = true;
+                if s.resume {
+                    s.vrrp.resume_master(now);
+                } else {
+                    s.vrrp.start(now);
+                }
+            }
+        }
+        for g in &self.groups {
+            if g.members.iter().all(|&m| self.slots.get(m).is_some_and(|s| s.started)) {
+                g.update_fault(now, &mut self.slots, |s| &mut s.vrrp);
+            }
+        }
+        self.drain(now);
     }
 
     /// The instances whose spec is not in `keep` resign (priority 0 from a
@@ -479,30 +585,18 @@ impl Router {
     /// not moved.
     pub fn handle_links(&mut self, now: Instant, up: impl Fn(&str) -> bool) {
         for s in &mut self.slots {
-            let mut fault = !up(&s.spec.ifname);
-            let base = i32::from(s.spec.vrrp.priority);
-            let mut prio = base;
+            s.link_fault = !up(&s.spec.ifname);
+            s.link_delta = 0;
             for (ifname, weight) in &s.spec.track {
                 match (*weight, up(ifname)) {
-                    (0, false) => fault = true,
-                    (w, false) if w < 0 => prio += i32::from(w),
-                    (w, true) if w > 0 => prio += i32::from(w),
+                    (0, false) => s.link_fault = true,
+                    (w, false) if w < 0 => s.link_delta += i32::from(w),
+                    (w, true) if w > 0 => s.link_delta += i32::from(w),
                     _ => {}
                 }
             }
-            s.vrrp.set_link(now, !fault);
-            if base != 255 {
-                let p = prio.clamp(1, 254) as u8;
-                if p != s.vrrp.priority() {
-                    self.urgent.push_back(Action::Priority { id: s.id, from: s.vrrp.priority(), to: p });
-                    s.vrrp.set_priority(p);
-                }
-            }
         }
-        for g in &self.groups {
-            g.update_fault(now, &mut self.slots, |s| &mut s.vrrp);
-        }
-        self.drain(now);
+        self.track(now);
     }
 
     /// Fires every timer that is due: instances' timers, announcement
@@ -596,6 +690,10 @@ impl Router {
             }
         }
         for (n, g) in self.groups.iter_mut().enumerate() {
+            // A group held back by a script has not started: nothing to say.
+            if g.members.iter().any(|&m| self.slots.get(m).is_some_and(|s| !s.started)) {
+                continue;
+            }
             let states: Vec<State> =
                 g.members.iter().filter_map(|&m| self.slots.get(m)).map(|s| s.vrrp.state()).collect();
             if let Some(to) = g.agreed_change(states) {

@@ -9,6 +9,7 @@
 //!   {"note": "..."}                                  a comment, kept
 //!   {"at": 0, "configure": {"instances": [...], "groups": [["A","B"]], "resume": ["A"]}}
 //!   {"at": 0, "links": {"eth1": false}}              others are up
+//!   {"at": 0, "script": {"name": "chk", "verdict": "good"}}   (or bad, init)
 //!   {"at": 5, "advert": {"if": 2, "src": "...", "priority": 200, ...}}
 //!   {"at": 5, "datagram": {"if": 2, "src": "...", "ttl": 255, "hex": "31..."}}
 //!   {"at": 9, "hand_over": {"wait_ms": 1000}}
@@ -26,7 +27,8 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use vigil_vrrp::instance::{self, State};
-use vigil_vrrp::router::{Action, Garp, Id, Router, Spec};
+use vigil_vrrp::router::{Action, Garp, Id, Router, Spec, TrackedScript};
+use vigil_vrrp::script::Verdict;
 use vigil_vrrp::wire::{Packet, Repr};
 
 fn ip(v: &Value) -> IpAddr {
@@ -76,6 +78,22 @@ fn spec(v: &Value) -> Spec {
             .get("track")
             .and_then(Value::as_object)
             .map(|t| t.iter().map(|(k, w)| (k.clone(), w.as_i64().unwrap_or(0) as i16)).collect())
+            .unwrap_or_default(),
+        // {"chk": 0, "other": [-20, true]}: name, weight, reverse.
+        scripts: v
+            .get("scripts")
+            .and_then(Value::as_object)
+            .map(|t| {
+                t.iter()
+                    .map(|(name, w)| {
+                        let (weight, reverse) = match w {
+                            Value::Array(a) => (a[0].as_i64().unwrap(), a[1].as_bool().unwrap()),
+                            w => (w.as_i64().unwrap(), false),
+                        };
+                        TrackedScript { name: name.clone(), weight: weight as i16, reverse }
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }
@@ -185,6 +203,14 @@ impl Replay {
                 self.primaries.insert(id, primary);
                 self.names.insert(id, name);
             }
+        } else if let Some(sc) = ev.get("script") {
+            let verdict = match sc["verdict"].as_str() {
+                Some("good") => Verdict::Good,
+                Some("bad") => Verdict::Bad,
+                Some("init") => Verdict::Init,
+                v => panic!("a script's verdict is good, bad or init, not {v:?}"),
+            };
+            self.router.handle_script(now, sc["name"].as_str().expect("a script needs a name"), verdict);
         } else if let Some(l) = ev.get("links") {
             let down: Vec<String> =
                 l.as_object().unwrap().iter().filter(|(_, up)| up == &&json!(false)).map(|(n, _)| n.clone()).collect();

@@ -9,9 +9,9 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 use tracing::{info, warn};
-use vigil_config::VrrpInstance;
+use vigil_config::{Config, VrrpInstance};
 use vigil_vrrp::instance;
-use vigil_vrrp::router::{Garp, Spec};
+use vigil_vrrp::router::{Garp, Spec, TrackedScript};
 use vigil_vrrp::wire;
 
 /// The kernel's links and addresses, read once for a batch of instances
@@ -42,7 +42,7 @@ impl Snapshot {
     /// index and its primary address: unicast_src_ip, else the interface's
     /// first IPv4 address (not a VIP), or for IPv6 its link-local address
     /// (RFC 5798 5.1.2.1).
-    pub fn spec(&self, v: &VrrpInstance) -> Result<Spec, String> {
+    pub fn spec(&self, v: &VrrpInstance, config: &Config) -> Result<Spec, String> {
         let v6 = v.is_ipv6();
         let link = self.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
         let primary = match v.unicast_src_ip {
@@ -90,6 +90,7 @@ impl Snapshot {
                 interval: Duration::from_millis(u64::from(v.garp.interval_ms)),
             },
             track: v.track_interface.iter().map(|t| (t.interface.to_string(), t.weight)).collect(),
+            scripts: tracked_scripts(v, config),
         })
     }
 
@@ -103,6 +104,21 @@ impl Snapshot {
                 self.addresses(dev).any(|ip| ip == vip.addr.addr)
             })
     }
+}
+
+/// The scripts an instance tracks (its own `track_script` and its sync
+/// group's), each with the weight and direction it tracks it with: the
+/// line's own, else the script's.
+pub fn tracked_scripts(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> {
+    let group = config.sync_groups.iter().filter(|g| g.group.contains(&v.name));
+    let lines = v.track_script.iter().chain(group.flat_map(|g| g.track_script.iter()));
+    lines
+        .filter_map(|t| {
+            let sc = config.vrrp_scripts.iter().find(|s| s.name == t.name)?;
+            let (weight, reverse) = t.weight.unwrap_or((sc.weight, sc.reverse));
+            Some(TrackedScript { name: t.name.to_string(), weight, reverse })
+        })
+        .collect()
 }
 
 /// A running instance's I/O.

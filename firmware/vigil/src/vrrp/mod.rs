@@ -10,6 +10,7 @@ mod addresses;
 mod announce;
 mod io;
 mod rx;
+mod scripts;
 mod status;
 mod timer;
 mod vmac;
@@ -54,11 +55,13 @@ struct Daemon {
     announcers: announce::Announcers,
     handover: Option<tokio::sync::oneshot::Sender<Vec<(String, bool)>>>,
     publisher: status::Publisher,
+    scripts: scripts::Scripts,
 }
 
 /// Runs until told to shut down.
 pub async fn run(config: Config, status: Status, states: States, mut control: tokio::sync::mpsc::Receiver<Control>) {
     let (receivers, mut datagrams) = rx::Receivers::new();
+    let (scripts, mut verdicts) = scripts::Scripts::new();
     let mut d = Daemon {
         router: Router::new(Instant::now()),
         io: HashMap::new(),
@@ -68,6 +71,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         announcers: Default::default(),
         handover: None,
         publisher: status::Publisher::new(status, states),
+        scripts,
     };
     d.configure(&config).await;
     // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
@@ -102,6 +106,10 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         tokio::select! {
             _ = sleep => d.router.handle_timeout(Instant::now()),
             _ = link_event => d.track(),
+            Some(c) = verdicts.recv() => {
+                d.publisher.moved = true;
+                d.router.handle_script(Instant::now(), &c.name, c.verdict);
+            }
             // What the last turn left (its budget was spent).
             _ = std::future::ready(()), if d.router.has_actions() => {}
             n = datagrams.recv_many(&mut batch, rx::CHANNEL) => {
@@ -150,7 +158,7 @@ impl Daemon {
         let snap = Snapshot::read();
         let mut specs: Vec<(Spec, &vigil_config::VrrpInstance)> = Vec::new();
         for v in &config.vrrp_instances {
-            match snap.as_ref().map_err(Clone::clone).and_then(|s| s.spec(v)) {
+            match snap.as_ref().map_err(Clone::clone).and_then(|s| s.spec(v, config)) {
                 Ok(spec) => specs.push((spec, v)),
                 Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
             }
@@ -199,6 +207,15 @@ impl Daemon {
             // The rest of the child (its heartbeats) runs between instances,
             // however many start at once.
             tokio::task::yield_now().await;
+        }
+        // The scripts the new instances track run (or start over) before
+        // the router starts them: a weight-0 script holds its instance
+        // until it has said.
+        let mut tracked: Vec<String> = ready.iter().flat_map(|s| s.scripts.iter().map(|t| t.name.clone())).collect();
+        tracked.sort();
+        tracked.dedup();
+        for (name, verdict) in self.scripts.sync(config, &tracked) {
+            self.router.handle_script(Instant::now(), &name, verdict);
         }
         let groups: Vec<Vec<String>> =
             config.sync_groups.iter().map(|g| g.group.iter().map(|m| m.to_string()).collect()).collect();

@@ -94,6 +94,14 @@ fn lines(router: &Router) -> Vec<String> {
             line
         })
         .collect();
+    // What each tracked script says now (once per script).
+    let mut scripts: Vec<&str> =
+        router.instances().flat_map(|v| v.spec.scripts.iter().map(|t| t.name.as_str())).collect();
+    scripts.sort();
+    scripts.dedup();
+    for name in scripts {
+        lines.push(format!("vrrp_script {name}: {}", router.script(name).name()));
+    }
     for s in router.strays() {
         lines.push(format!(
             "{} ({}): {} adverts for VRIDs no instance runs (the last: VRID {} from {})",
