@@ -24,6 +24,7 @@ struct Ctx {
 const CHECKER_LEAVES: &[&str] = &[
     "connect_ip",
     "connect_port",
+    "bindto",
     "bind_to",
     "connect_timeout",
     "retry",
@@ -192,6 +193,16 @@ const CTXS: &[Ctx] = &[
 
 /// Leaves that may appear several times; `set` adds, `delete` removes one.
 const ADDITIVE: &[&str] = &["address", "time_server"];
+
+/// Every keyword vigil reads, in any block (for "did you mean").
+pub fn vigil_keywords() -> impl Iterator<Item = &'static str> + Clone {
+    CTXS.iter().flat_map(|c| c.blocks.iter().map(|b| b.0).chain(c.leaves.iter().copied()))
+}
+
+/// Whether vigil reads `word` as a keyword in some block.
+pub fn is_vigil_keyword(word: &str) -> bool {
+    vigil_keywords().any(|k| k == word)
+}
 
 fn ctx(name: &str) -> &'static Ctx {
     CTXS.iter().find(|c| c.name == name).unwrap_or(&CTXS[0])

@@ -490,7 +490,7 @@ fn checker(o: &mut Out, c: &Checker) {
             o.line(format!("connect_port {p}"));
         }
         if let Some(b) = c.bind_to {
-            o.line(format!("bind_to {b}"));
+            o.line(format!("bindto {b}"));
         }
         o.line(format!("connect_timeout {}", c.connect_timeout_s));
     }

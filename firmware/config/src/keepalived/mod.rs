@@ -4,6 +4,7 @@
 pub mod edit;
 pub mod export;
 pub mod import;
+pub mod keywords;
 pub mod syntax;
 
 pub use export::{Flavor, export};
