@@ -392,9 +392,12 @@ impl VrrpInstance {
     }
 
     /// IPv6 if its virtual addresses are (keepalived does not mix families
-    /// in one instance).
+    /// in one instance); with none, if its unicast addresses are.
     pub fn is_ipv6(&self) -> bool {
-        self.virtual_ipaddress.first().is_some_and(|v| v.addr.addr.is_ipv6())
+        match self.virtual_ipaddress.first() {
+            Some(v) => v.addr.addr.is_ipv6(),
+            None => self.unicast_src_ip.or(self.unicast_peer.first().copied()).is_some_and(|a| a.is_ipv6()),
+        }
     }
 }
 

@@ -192,9 +192,9 @@ impl Config {
             if v.auth_pass.is_some() && v.version == 3 {
                 e.push(&path, "authentication exists only in VRRPv2 (RFC 5798 removed it)");
             }
-            if v.virtual_ipaddress.is_empty() {
-                e.push(&path, "virtual_ipaddress is empty");
-            }
+            // No virtual address is allowed, as keepalived allows it: the
+            // instance elects a master for its notify programs (clouds
+            // move their addresses through an API).
             let v6 = v.is_ipv6();
             if v6 && v.version == 2 {
                 e.push(&path, "IPv6 virtual addresses need version 3");

@@ -306,7 +306,9 @@ fn script_mistakes_say_where_and_what() {
 /// how many times it stands in the config.
 #[test]
 fn typos_are_errors_and_ignored_keywords_are_counted_once() {
-    let mut text = String::from("global_defs {\n  vrrp_strict\n}\nvrrp_instance VI_1 {\n  interface eth0\n  priorty 120\n  virtual_router_id 1\n  adver_int 2\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n");
+    let mut text = String::from(
+        "global_defs {\n  vrrp_strict\n}\nvrrp_instance VI_1 {\n  interface eth0\n  priorty 120\n  virtual_router_id 1\n  adver_int 2\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n",
+    );
     for n in 0..500 {
         text.push_str(&format!(
             "virtual_server 10.1.{}.{} 80 {{\n  ha_suspend\n  real_server 10.2.0.1 80 {{\n    TCP_CHECK {{\n      conect_timeout 3\n    }}\n  }}\n}}\n",
@@ -329,4 +331,35 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
             "t.conf:41:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"? (500 times in all; only the first 3 are listed)",
         ]
     );
+}
+
+/// Where keepalived is lenient, vigil takes the config too, does what
+/// keepalived does, and says so.
+#[test]
+fn leniency_where_keepalived_is_lenient() {
+    let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  nopreempt 1\n  authentication {\n    auth_type PASS\n    auth_pass secret-password\n  }\n  unicast_src_ip 10.0.0.2\n  unicast_peer {\n    10.0.0.3/24\n  }\n}\nvirtual_server fwmark 7 {\n  alpha 1\n  omega on\n  inhibit_on_failure yes\n  real_server 10.0.1.1 80 {\n    inhibit_on_failure no\n    TCP_CHECK {\n    }\n  }\n}\n";
+    let i = import_str("l.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        [
+            "l.conf:4:13: warning: nopreempt takes no value; \"1\" ignored (as keepalived ignores it)",
+            "l.conf:7:15: warning: auth_pass is 15 bytes; keepalived uses the first 8 (\"secret-p\"), and so does vigil",
+            "l.conf:11:5: warning: unicast_peer 10.0.0.3/24: the prefix is ignored (a peer is one address)",
+            "l.conf:15:9: warning: alpha takes on|off|true|false|yes|no (or nothing: on); keepalived ignores \"1\", and so does vigil: alpha stays off",
+            "l.conf:17:22: warning: inhibit_on_failure takes no value; \"yes\" ignored (as keepalived ignores it)",
+        ]
+    );
+    let c = &i.config;
+    let vi = &c.vrrp_instances[0];
+    // No virtual address: an instance for its notify programs (clouds).
+    assert!(vi.virtual_ipaddress.is_empty());
+    assert!(!vi.preempt);
+    assert_eq!(vi.auth_pass.as_deref(), Some("secret-p"));
+    assert_eq!(vi.unicast_peer[0], "10.0.0.3".parse::<std::net::IpAddr>().unwrap());
+    let vs = &c.virtual_servers[0];
+    assert_eq!((vs.alpha, vs.omega, vs.inhibit_on_failure), (false, true, true));
+    assert_eq!(vs.real_servers[0].inhibit_on_failure, Some(false));
+    c.validate().unwrap();
+    round_trip(c);
 }

@@ -109,11 +109,13 @@ fn import_conf(path: &Path) -> Config {
         std::process::exit(2)
     };
     let name = path.to_str().unwrap_or_default();
-    let imported = vigil_config::keepalived::import_file(name).unwrap_or_else(|e| fail(e.to_string()));
+    // keepalived's config id (for `@ID` lines) is the host name.
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+    let imported = vigil_config::keepalived::import_file_as(name, &host).unwrap_or_else(|e| fail(e.to_string()));
     for d in &imported.diagnostics {
         match d.severity {
             vigil_config::keepalived::Severity::Error => error!("{d}"),
-            vigil_config::keepalived::Severity::Unsupported => warn!("{d}"),
+            _ => warn!("{d}"),
         }
     }
     if imported.errors().next().is_some() {

@@ -405,8 +405,8 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
         if let Some(k) = rs.lb_kind {
             o.line(format!("lb_kind {}", forwarding(k)));
         }
-        if rs.inhibit_on_failure == Some(true) {
-            o.line("inhibit_on_failure");
+        if let Some(on) = rs.inhibit_on_failure {
+            o.line(if on { "inhibit_on_failure" } else { "inhibit_on_failure off" });
         }
         if let Some(p) = &rs.notify_up {
             o.line(format!("notify_up {}", word(p)));

@@ -15,6 +15,9 @@ use std::fmt;
 pub enum Severity {
     Error,
     Unsupported,
+    /// Taken, as keepalived takes it, with something to know (a value
+    /// keepalived truncates, an argument it ignores).
+    Warning,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,7 @@ impl fmt::Display for Diagnostic {
         let s = match self.severity {
             Severity::Error => "error",
             Severity::Unsupported => "unsupported",
+            Severity::Warning => "warning",
         };
         write!(f, "{}: {s}: {}", self.pos, self.message)
     }
@@ -46,6 +50,11 @@ impl Import {
     }
     pub fn unsupported(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.severity == Severity::Unsupported)
+    }
+    /// Everything that is not an error: what was ignored, and what was
+    /// taken with a note.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity != Severity::Error)
     }
 }
 
@@ -184,10 +193,10 @@ fn summarize(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
         let n = shown.entry(key).or_insert(0);
         *n += 1;
         match d.severity {
-            Severity::Unsupported if *n == 1 && total > 1 => {
+            Severity::Unsupported | Severity::Warning if *n == 1 && total > 1 => {
                 out.push(Diagnostic { message: format!("{} ({total} times; this is the first)", d.message), ..d })
             }
-            Severity::Unsupported if *n > 1 => {}
+            Severity::Unsupported | Severity::Warning if *n > 1 => {}
             _ if *n <= SHOWN => out.push(d),
             _ if *n == SHOWN + 1 => many.push(Diagnostic {
                 message: format!("{} ({total} times in all; only the first {SHOWN} are listed)", d.message),
@@ -252,12 +261,43 @@ impl Cx {
         }
     }
 
-    fn no_args(&mut self, st: &Stmt) -> bool {
+    fn warn(&mut self, pos: &Pos, message: impl Into<String>) {
+        let message = shorten_quoted(&message.into());
+        self.diags.push(Diagnostic { pos: pos.clone(), severity: Severity::Warning, message });
+    }
+
+    /// A keyword that takes no value, as keepalived reads it: a value
+    /// after it (`nopreempt 1`) is ignored, with a warning.
+    fn flag(&mut self, st: &Stmt) -> bool {
         if let Some(a) = st.args.first() {
-            self.error(&a.pos, format!("{} takes no value; {:?} is extra", st.keyword.text, a.text));
-            return false;
+            self.warn(
+                &a.pos,
+                format!("{} takes no value; {:?} ignored (as keepalived ignores it)", st.keyword.text, a.text),
+            );
         }
         true
+    }
+
+    /// A keyword with an optional <BOOL> (`alpha`, `alpha on`): nothing,
+    /// on, true or yes set it; off, false or no clear it. Anything else
+    /// (`alpha 1`) keepalived reports and ignores, leaving the setting as
+    /// it was: vigil does the same, and says what that means.
+    fn bool_flag(&mut self, st: &Stmt, before: bool) -> bool {
+        match st.args.first().map(|a| (a, a.text.as_str())) {
+            None | Some((_, "on" | "true" | "yes")) => true,
+            Some((_, "off" | "false" | "no")) => false,
+            Some((a, _)) => {
+                let now = if before { "on" } else { "off" };
+                self.warn(
+                    &a.pos,
+                    format!(
+                        "{} takes on|off|true|false|yes|no (or nothing: on); keepalived ignores {:?}, and so does vigil: {} stays {now}",
+                        st.keyword.text, a.text, st.keyword.text
+                    ),
+                );
+                before
+            }
+        }
     }
 
     fn parse<T: FromStr>(&mut self, w: &Word, what: &str) -> Option<T> {
@@ -340,9 +380,9 @@ impl Cx {
                         self.default_version = Some(v);
                     }
                 }
-                "enable_script_security" => g.enable_script_security = self.no_args(s),
+                "enable_script_security" => g.enable_script_security = self.flag(s),
                 "script_user" => g.script_user = self.script_user(s),
-                "lvs_flush" => g.lvs_flush = self.no_args(s),
+                "lvs_flush" => g.lvs_flush = self.flag(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 "lvs_timeouts" => {
                     let mut t = crate::model::LvsTimeouts::default();
@@ -580,7 +620,7 @@ impl Cx {
                 }
                 "version" => version = self.value(s, "a VRRP version (2 or 3)"),
                 "native_ipv6" => {
-                    if self.no_args(s) {
+                    if self.flag(s) {
                         version = Some(3);
                     }
                 }
@@ -602,8 +642,7 @@ impl Cx {
                                 Some(_) => self.error(&a.args[0].pos, "auth_type is PASS or AH"),
                                 None => {}
                             },
-                            // keepalived truncates to 8 characters; vigil says so instead.
-                            "auth_pass" => pass = self.string_value(a),
+                            "auth_pass" => pass = self.auth_pass(a),
                             _ => self.unsupported(a),
                         }
                     }
@@ -623,7 +662,22 @@ impl Cx {
                 "track_script" => v.track_script = self.track_script(s),
                 "unicast_peer" => {
                     for a in self.block(s) {
-                        if let Some(ip) = self.parse::<IpAddr>(&a.keyword, "an IP address") {
+                        // keepalived takes a prefix on a peer and ignores it.
+                        let text = match a.keyword.text.split_once('/') {
+                            Some((addr, _)) => {
+                                self.warn(
+                                    &a.keyword.pos,
+                                    format!(
+                                        "unicast_peer {}: the prefix is ignored (a peer is one address)",
+                                        a.keyword.text
+                                    ),
+                                );
+                                addr.to_string()
+                            }
+                            None => a.keyword.text.clone(),
+                        };
+                        let w = Word { text, pos: a.keyword.pos.clone() };
+                        if let Some(ip) = self.parse::<IpAddr>(&w, "an IP address") {
                             self.push(&a.keyword, &mut v.unicast_peer, ip, "unicast peers");
                         }
                         if let Some(x) = a.args.first() {
@@ -635,12 +689,24 @@ impl Cx {
                         }
                     }
                 }
-                "nopreempt" => v.preempt = !self.no_args(s),
-                "preempt" => v.preempt = self.no_args(s),
+                "nopreempt" => v.preempt = !self.flag(s),
+                "preempt" => v.preempt = self.flag(s),
                 "preempt_delay" => v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0),
-                "accept" => v.accept = self.no_args(s),
-                "no_accept" => v.accept = !self.no_args(s),
-                "use_vmac" => v.use_vmac = true,
+                "accept" => v.accept = self.flag(s),
+                "no_accept" => v.accept = !self.flag(s),
+                "use_vmac" => {
+                    v.use_vmac = true;
+                    if let Some(a) = s.args.first() {
+                        self.diags.push(Diagnostic {
+                            pos: a.pos.clone(),
+                            severity: Severity::Unsupported,
+                            message: format!(
+                                "use_vmac {:?}: vigil names the vmac interface itself (vrrp.VRID) and takes its MAC from the VRID; ignored",
+                                a.text
+                            ),
+                        });
+                    }
+                }
                 "track_interface" => {
                     for a in self.block(s) {
                         let Some(name) = self.ifname(&a.keyword) else {
@@ -678,6 +744,27 @@ impl Cx {
         }
         v.version = version.or(self.default_version).unwrap_or(if v.is_ipv6() { 3 } else { 2 });
         Some(v)
+    }
+
+    /// keepalived uses the first 8 bytes of a longer password (RFC 3768's
+    /// field is 8 bytes): so does vigil, and says so.
+    fn auth_pass(&mut self, a: &Stmt) -> Option<heapless::String<{ limits::AUTH_PASS }>> {
+        let w = self.one(a)?;
+        let mut cut = w.text.len().min(limits::AUTH_PASS);
+        while !w.text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut < w.text.len() {
+            self.warn(
+                &w.pos,
+                format!(
+                    "auth_pass is {} bytes; keepalived uses the first 8 ({:?}), and so does vigil",
+                    w.text.len(),
+                    &w.text[..cut]
+                ),
+            );
+        }
+        heapless::String::try_from(&w.text[..cut]).ok()
     }
 
     /// `ADDR[/PREFIX] [brd B] [dev D] [label L]`.
@@ -761,7 +848,7 @@ impl Cx {
                     }
                 }
                 "user" => v.user = self.script_user(s),
-                "init_fail" => v.init_fail = self.no_args(s),
+                "init_fail" => v.init_fail = self.flag(s),
                 _ => self.unsupported(s),
             }
         }
@@ -916,9 +1003,9 @@ impl Cx {
                 "quorum" => vs.quorum = self.value(s, "a weight").unwrap_or(1),
                 "hysteresis" => vs.hysteresis = self.value(s, "a weight").unwrap_or(0),
                 "sorry_server" => vs.sorry_server = self.socket(s, 0),
-                "inhibit_on_failure" => vs.inhibit_on_failure = self.no_args(s),
-                "alpha" => vs.alpha = self.no_args(s),
-                "omega" => vs.omega = self.no_args(s),
+                "inhibit_on_failure" => vs.inhibit_on_failure = self.flag(s),
+                "alpha" => vs.alpha = self.bool_flag(s, vs.alpha),
+                "omega" => vs.omega = self.bool_flag(s, vs.omega),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s) {
                         self.push(&s.keyword, &mut vs.real_servers, rs, "real servers");
@@ -957,7 +1044,8 @@ impl Cx {
                     continue;
                 }
                 "inhibit_on_failure" => {
-                    rs.inhibit_on_failure = Some(self.no_args(s));
+                    let before = rs.inhibit_on_failure.unwrap_or(false);
+                    rs.inhibit_on_failure = Some(self.bool_flag(s, before));
                     continue;
                 }
                 "notify_up" => {
@@ -1081,12 +1169,12 @@ impl Cx {
                         }
                     }
                 }
-                ("require_reply", CheckKind::Udp { require_reply, .. }) => *require_reply = true,
+                ("require_reply", CheckKind::Udp { require_reply, .. }) => *require_reply = self.flag(s),
                 ("misc_path", CheckKind::Misc { path, .. }) => *path = self.string_value(s).unwrap_or_default(),
                 ("misc_timeout", CheckKind::Misc { timeout_s, .. }) => {
                     *timeout_s = self.value(s, "a number of seconds").unwrap_or(5)
                 }
-                ("misc_dynamic", CheckKind::Misc { dynamic, .. }) => *dynamic = self.no_args(s),
+                ("misc_dynamic", CheckKind::Misc { dynamic, .. }) => *dynamic = self.flag(s),
                 _ => self.unsupported(s),
             }
         }

@@ -159,30 +159,77 @@ enum Tok {
     Newline,
 }
 
-/// Text from bytes: UTF-8 without a byte-order mark, no NUL bytes. An error
-/// names the line and column of the first bad byte.
-fn text_of<'a>(file: &std::sync::Arc<str>, bytes: &'a [u8]) -> Result<&'a str, SyntaxError> {
+/// Text from bytes: UTF-8 without a byte-order mark, no NUL bytes. Bytes
+/// that are not UTF-8 are taken in comments (configs written in Latin-1
+/// editors: `# Serveur câblé`), where they are dropped with the comment;
+/// anywhere else an error names the line and column of the first.
+fn text_of<'a>(file: &std::sync::Arc<str>, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, str>, SyntaxError> {
     let at = |offset: usize, message: String| {
         let before = &bytes[..offset];
         let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
         let col = (offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)) as u32 + 1;
         SyntaxError { pos: Pos { file: file.clone(), line, col }, message }
     };
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let bad = bytes[e.valid_up_to()];
-            return Err(at(
-                e.valid_up_to(),
-                format!("byte 0x{bad:02x} is not UTF-8 text (is this a keepalived.conf?)"),
-            ));
-        }
-    };
-    if let Some(i) = text.find('\0') {
+    if let Some(i) = bytes.iter().position(|&b| b == 0) {
         return Err(at(i, "a NUL byte: this is not a text file".into()));
     }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len());
+            let mut offset = 0;
+            for line in bytes.split_inclusive(|&b| b == b'\n') {
+                match std::str::from_utf8(line) {
+                    Ok(l) => out.push_str(l),
+                    Err(e) => {
+                        let bad = e.valid_up_to();
+                        match comment_start(line).filter(|&c| c <= bad) {
+                            // The comment goes (it would be dropped anyway).
+                            Some(c) => {
+                                out.push_str(std::str::from_utf8(&line[..c]).unwrap_or_default());
+                                out.push('\n');
+                            }
+                            None => {
+                                return Err(at(
+                                    offset + bad,
+                                    format!(
+                                        "byte 0x{:02x} is not UTF-8 text (is this a keepalived.conf? such bytes are only taken in comments)",
+                                        line[bad]
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                offset += line.len();
+            }
+            std::borrow::Cow::Owned(out)
+        }
+    };
     // Editors on Windows start files with a byte-order mark; it is no word.
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+    Ok(match text {
+        std::borrow::Cow::Borrowed(t) => std::borrow::Cow::Borrowed(t.strip_prefix('\u{feff}').unwrap_or(t)),
+        std::borrow::Cow::Owned(t) => std::borrow::Cow::Owned(t.strip_prefix('\u{feff}').unwrap_or(&t).to_string()),
+    })
+}
+
+/// Where a line's comment starts: the first `#` or `!` outside quotes that
+/// starts a word (as the lexer reads them).
+fn comment_start(line: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    let mut prev_space = true;
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'#' | b'!' if !quoted && prev_space => return Some(i),
+            _ => {}
+        }
+        prev_space = line[i].is_ascii_whitespace() || matches!(line[i], b'{' | b'}');
+        i += 1;
+    }
+    None
 }
 
 /// What is left of the [`Limits`] while files are read.
@@ -387,7 +434,7 @@ fn parse_bytes_in(
         return Err(SyntaxError { pos: Pos { file, line: 1, col: 1 }, message: too_large(budget.limits.bytes) });
     }
     let text = text_of(&file, bytes)?;
-    let toks = lex(&file, text, budget)?;
+    let toks = lex(&file, &text, budget)?;
     let mut p = Parser { toks: &toks, i: 0, src, stack, budget, dir: dir_of(name) };
     p.statements(depth)
 }
@@ -722,7 +769,10 @@ mod tests {
             }
         }
         let e = parse_file(&Latin1, "l1.conf").unwrap_err().to_string();
-        assert_eq!(e, "l1.conf:2:16: byte 0xe9 is not UTF-8 text (is this a keepalived.conf?)");
+        assert_eq!(
+            e,
+            "l1.conf:2:16: byte 0xe9 is not UTF-8 text (is this a keepalived.conf? such bytes are only taken in comments)"
+        );
         let e = parse_file(&m, "/nope.conf").unwrap_err().to_string();
         assert_eq!(e, "/nope.conf:1:1: cannot read: No such file or directory");
     }
@@ -799,6 +849,27 @@ mod tests {
         assert_eq!(words(Some("low")), ["x@c.conf:3:6", "y@c.conf:4:10", "z@c.conf:5:2"]);
         // No id: only the negated lines and the plain ones.
         assert_eq!(words(None), ["y@c.conf:4:10", "z@c.conf:5:2"]);
+    }
+
+    #[test]
+    fn latin1_comments_and_crlf_lines_are_taken() {
+        struct Bytes(&'static [u8]);
+        impl Source for Bytes {
+            fn read(&self, _: &str, _: usize) -> Result<Vec<u8>, String> {
+                Ok(self.0.to_vec())
+            }
+            fn glob(&self, p: &str) -> Result<Vec<String>, String> {
+                Ok(vec![p.to_string()])
+            }
+        }
+        let text: &[u8] = b"# Serveur c\xe2bl\xe9\r\nglobal_defs { ! r\xe9seau\r\n  router_id R1 # caf\xe9\r\n}\r\n";
+        let s = parse_file(&Bytes(text), "l1.conf").unwrap();
+        let g = s[0].block.as_ref().unwrap();
+        assert_eq!((g[0].keyword.text.as_str(), g[0].args[0].text.as_str()), ("router_id", "R1"));
+        assert_eq!(g[0].args[0].pos.to_string(), "l1.conf:3:13");
+        // A '#' inside quotes is no comment: the byte after it is refused.
+        let e = parse_file(&Bytes(b"a \"x #\xe9\"\n"), "q.conf").unwrap_err().to_string();
+        assert!(e.starts_with("q.conf:1:7: byte 0xe9"), "{e}");
     }
 
     #[test]
