@@ -241,12 +241,58 @@ struct Budget {
     /// keepalived's config id (`-i ID`, by default the host name): lines
     /// that start `@ID` are read only on that node, `@^ID` everywhere else.
     instance: Option<String>,
+    /// `$NAME=value` definitions so far (in all files: keepalived's are
+    /// global), their values already substituted.
+    params: std::collections::HashMap<String, String>,
 }
 
 impl Budget {
     fn new(limits: Limits) -> Self {
-        Budget { limits, words: 0, bytes: 0, files: 0, instance: None }
+        Budget { limits, words: 0, bytes: 0, files: 0, instance: None, params: Default::default() }
     }
+}
+
+/// Definitions a config may make (each value is at most a line).
+const PARAMS: usize = 1024;
+
+fn param_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_') && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// `$NAME` and `${NAME}` replaced by their definitions; a name with no
+/// definition stays as it is (keepalived leaves it too: a `$` may be part
+/// of a password). One pass over the line: values were substituted when
+/// they were defined, so nothing an input controls recurses.
+fn substitute(line: &str, params: &std::collections::HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, used) = match after.strip_prefix('{') {
+            Some(b) => match b.find('}') {
+                Some(end) => (&b[..end], end + 2),
+                None => ("", 0),
+            },
+            None => {
+                let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+                (&after[..end], end)
+            }
+        };
+        match params.get(name) {
+            Some(v) if used > 0 => {
+                out.push_str(v);
+                rest = &after[used..];
+            }
+            _ => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A line's `@ID` / `@^ID` condition: the rest of the line (from where it
@@ -275,6 +321,36 @@ fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Ve
             continue;
         };
         let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: (skip + i) as u32 + 1 };
+        // Parameters: `$NAME=value` defines, `$NAME` / `${NAME}` uses
+        // (columns after a substitution are those of the line as expanded).
+        let expanded;
+        let line = if line.contains('$') {
+            let t = line.trim_start();
+            if let Some((name, value)) = t.strip_prefix('$').and_then(|d| d.split_once('='))
+                && param_name(name)
+            {
+                let value = substitute(value.trim(), &budget.params);
+                if budget.params.len() >= PARAMS && !budget.params.contains_key(name) {
+                    return Err(SyntaxError {
+                        pos: pos(0),
+                        message: format!("more than {PARAMS} $NAME=value definitions, the limit"),
+                    });
+                }
+                if value.len() > budget.limits.line_bytes {
+                    return Err(SyntaxError {
+                        pos: pos(0),
+                        message: format!("${name} is {} bytes long; the limit is a line", value.len()),
+                    });
+                }
+                budget.params.insert(name.to_string(), value);
+                toks.push(Tok::Newline);
+                continue;
+            }
+            expanded = substitute(line, &budget.params);
+            expanded.as_str()
+        } else {
+            line
+        };
         if line.len() > budget.limits.line_bytes {
             return Err(SyntaxError {
                 pos: pos(0),
@@ -870,6 +946,27 @@ mod tests {
         // A '#' inside quotes is no comment: the byte after it is refused.
         let e = parse_file(&Bytes(b"a \"x #\xe9\"\n"), "q.conf").unwrap_err().to_string();
         assert!(e.starts_with("q.conf:1:7: byte 0xe9"), "{e}");
+    }
+
+    #[test]
+    fn parameters_are_defined_and_substituted() {
+        let text = "$IF=eth0\n$NET=10.0.0\n$VIP=${NET}.100/24 dev $IF\n@high $PRIO=150\n@^high $PRIO=100\nv {\n interface $IF\n priority ${PRIO}\n ip $VIP\n pass a$b$\n}\n";
+        let s = parse_str_as("p.conf", text, Limits::default(), Some("high")).unwrap();
+        let b = s[0].block.as_ref().unwrap();
+        let line = |i: usize| -> Vec<&str> {
+            std::iter::once(b[i].keyword.text.as_str()).chain(b[i].args.iter().map(|a| a.text.as_str())).collect()
+        };
+        assert_eq!(line(0), ["interface", "eth0"]);
+        assert_eq!(line(1), ["priority", "150"]);
+        assert_eq!(line(2), ["ip", "10.0.0.100/24", "dev", "eth0"]);
+        // Not defined: left as written.
+        assert_eq!(line(3), ["pass", "a$b$"]);
+        let s = parse_str_as("p.conf", text, Limits::default(), Some("low")).unwrap();
+        assert_eq!(s[0].block.as_ref().unwrap()[1].args[0].text, "100");
+        // A definition that doubles itself is bounded by the line length.
+        let bomb = format!("$A=0123456789\n{}", "$A=$A$A\n".repeat(12));
+        let e = parse_str("b.conf", &bomb).unwrap_err().to_string();
+        assert!(e.contains("$A is 5120 bytes long; the limit is a line"), "{e}");
     }
 
     #[test]
