@@ -18,7 +18,8 @@ pub const HEADER_LEN: usize = 32;
 /// 3: `global.update_confirm_s` (the trial slot's health gate); 4:
 /// `global.updates` (the update channel, window, poll interval, extra key);
 /// 5: `vrrp_scripts`, `track_script` in instances and sync groups,
-/// `global.script_user`.
+/// `global.script_user`, `global.vrrp_strict`, instances'
+/// `skip_check_adv_addr`.
 pub const SCHEMA: u16 = 5;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
@@ -529,6 +530,7 @@ pub mod v4 {
                 track_script: Vec::new(),
                 notify: v.notify,
                 garp: v.garp,
+                skip_check_adv_addr: false,
             }
         }
     }
@@ -546,6 +548,7 @@ pub mod v4 {
                     console_password: g.console_password,
                     enable_script_security: g.enable_script_security,
                     script_user: None,
+                    vrrp_strict: false,
                     lvs_flush: g.lvs_flush,
                     lvs_sync_daemon: g.lvs_sync_daemon,
                     lvs_timeouts: g.lvs_timeouts,

@@ -196,6 +196,10 @@ pub struct Global {
     /// keepalived `script_user USER [GROUP]`: whom scripts run as when
     /// they do not say (schema 5).
     pub script_user: Option<ScriptUser>,
+    /// keepalived `vrrp_strict` (schema 5): its effects are applied to the
+    /// instances when the config is read (as keepalived applies them);
+    /// kept so that an export says it again.
+    pub vrrp_strict: bool,
     /// keepalived `lvs_flush`: the IPVS table is vigil's alone; it is
     /// flushed at start and anything vigil did not ask for is removed.
     pub lvs_flush: bool,
@@ -283,6 +287,7 @@ impl Default for Global {
             console_password: None,
             enable_script_security: false,
             script_user: None,
+            vrrp_strict: false,
             lvs_flush: false,
             lvs_sync_daemon: None,
             lvs_timeouts: None,
@@ -364,6 +369,10 @@ pub struct VrrpInstance {
     pub track_script: Vec<TrackScript, TRACKS>,
     pub notify: Notify,
     pub garp: Garp,
+    /// keepalived `skip_check_adv_addr` (schema 5; the global
+    /// `vrrp_skip_check_adv_addr` is its default): the addresses of an
+    /// advert from the same master as the last are not checked again.
+    pub skip_check_adv_addr: bool,
 }
 
 impl VrrpInstance {
@@ -388,6 +397,7 @@ impl VrrpInstance {
             track_script: Vec::new(),
             notify: Notify::default(),
             garp: Garp::default(),
+            skip_check_adv_addr: false,
         })
     }
 

@@ -86,13 +86,13 @@ fn vigils_own_blocks_and_ipv6() {
 
 #[test]
 fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
-    let text = "global_defs {\n  vrrp_strict\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24 scope global\n  }\n}\nbogus_block {\n}\n";
+    let text = "global_defs {\n  enable_traps\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24 scope global\n  }\n}\nbogus_block {\n}\n";
     let i = import_str("t.conf", text).unwrap();
     let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(
         d,
         [
-            "t.conf:2:3: unsupported: keyword \"vrrp_strict\" is not supported by vigil; ignored",
+            "t.conf:2:3: unsupported: keyword \"enable_traps\" is not supported by vigil; ignored",
             "t.conf:7:21: error: \"300\" is not a VRID (1..=255)",
             "t.conf:9:3: unsupported: keyword \"smtp_alert\" is not supported by vigil; ignored",
             "t.conf:11:17: unsupported: virtual_ipaddress option \"scope\" is not supported; ignored",
@@ -307,7 +307,7 @@ fn script_mistakes_say_where_and_what() {
 #[test]
 fn typos_are_errors_and_ignored_keywords_are_counted_once() {
     let mut text = String::from(
-        "global_defs {\n  vrrp_strict\n}\nvrrp_instance VI_1 {\n  interface eth0\n  priorty 120\n  virtual_router_id 1\n  adver_int 2\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n",
+        "global_defs {\n  enable_traps\n}\nvrrp_instance VI_1 {\n  interface eth0\n  priorty 120\n  virtual_router_id 1\n  adver_int 2\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n",
     );
     for n in 0..500 {
         text.push_str(&format!(
@@ -321,7 +321,7 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
     assert_eq!(
         d,
         [
-            "t.conf:2:3: unsupported: keyword \"vrrp_strict\" is not supported by vigil; ignored",
+            "t.conf:2:3: unsupported: keyword \"enable_traps\" is not supported by vigil; ignored",
             "t.conf:6:3: error: unknown keyword \"priorty\"; did you mean \"priority\"?",
             "t.conf:8:3: error: unknown keyword \"adver_int\"; did you mean \"advert_int\"?",
             "t.conf:14:3: unsupported: keyword \"ha_suspend\" is not supported by vigil; ignored (500 times; this is the first)",
@@ -362,4 +362,47 @@ fn leniency_where_keepalived_is_lenient() {
     assert_eq!(vs.real_servers[0].inhibit_on_failure, Some(false));
     c.validate().unwrap();
     round_trip(c);
+}
+
+/// The global defaults keepalived's own template puts in every config
+/// (vrrp_garp_interval 0, vrrp_gna_interval 0, vrrp_skip_check_adv_addr,
+/// vrrp_strict) are applied as keepalived applies them; strict mode's
+/// changes are said, its refusals are errors; keepalived 1.x's
+/// lvs_sync_daemon_interface is read as today's lvs_sync_daemon.
+#[test]
+fn global_defaults_and_strict_mode_as_keepalived() {
+    let text = "global_defs {\n  vrrp_skip_check_adv_addr\n  vrrp_garp_interval 0.25\n  vrrp_gna_interval 0.5\n  vrrp_garp_master_repeat 2\n  vrrp_strict\n}\nvrrp_instance V4 {\n  state MASTER\n  interface eth0\n  lvs_sync_daemon_interface eth1\n  virtual_router_id 1\n  priority 100\n  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\nvrrp_instance V6 {\n  interface eth0\n  virtual_router_id 2\n  priority 255\n  garp_master_repeat 3\n  skip_check_adv_addr off\n  virtual_ipaddress {\n    2001:db8::1/64\n  }\n}\nvrrp_instance OPEN {\n  interface eth0\n  virtual_router_id 3\n  accept\n  version 3\n  virtual_ipaddress {\n    10.0.0.3/24\n  }\n}\n";
+    let i = import_str("s.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        [
+            "s.conf:11:3: warning: lvs_sync_daemon_interface is keepalived 1.x's form: read as global_defs lvs_sync_daemon eth1 V4",
+            "s.conf:8:1: warning: vrrp_instance V4: vrrp_strict: state MASTER only with priority 255; starts as BACKUP (as keepalived)",
+            "s.conf:8:1: warning: vrrp_instance V4: vrrp_strict: no authentication; auth_pass ignored (as keepalived)",
+            "s.conf:8:1: warning: vrrp_instance V4: vrrp_strict: no_accept, as keepalived: while master, this node drops traffic to the virtual addresses (add `accept` to the instance to take it)",
+        ]
+    );
+    let c = &i.config;
+    let (v4, v6, open) = (&c.vrrp_instances[0], &c.vrrp_instances[1], &c.vrrp_instances[2]);
+    assert_eq!((v4.garp.interval_ms, v4.garp.master_repeat, v4.skip_check_adv_addr), (250, 2, true));
+    assert_eq!((v4.state, v4.auth_pass.as_deref(), v4.accept), (VrrpState::Backup, None, false));
+    assert_eq!((v6.garp.interval_ms, v6.garp.master_repeat, v6.skip_check_adv_addr, v6.accept), (500, 3, false, true));
+    assert!(open.accept);
+    let sync = c.global.lvs_sync_daemon.as_ref().unwrap();
+    assert_eq!((sync.interface.as_str(), sync.instance.as_str()), ("eth1", "V4"));
+    assert!(c.global.vrrp_strict);
+    c.validate().unwrap();
+    round_trip(c);
+
+    // What strict mode refuses, keepalived refuses too.
+    let bad = "global_defs {\n  vrrp_strict\n}\nvrrp_instance U {\n  interface eth0\n  virtual_router_id 1\n  unicast_peer {\n    10.0.0.9\n  }\n}\n";
+    let e: Vec<String> = import_str("b.conf", bad).unwrap().errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        [
+            "b.conf:4:1: error: vrrp_instance U: vrrp_strict does not allow unicast peers",
+            "b.conf:4:1: error: vrrp_instance U: vrrp_strict does not allow an instance without virtual addresses",
+        ]
+    );
 }

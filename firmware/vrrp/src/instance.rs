@@ -31,6 +31,9 @@ pub struct Config {
     pub garp_delay: Duration,
     /// Repeat the announcement this often while master (None: never).
     pub garp_refresh: Option<Duration>,
+    /// keepalived's `skip_check_adv_addr`: an advert from the same router
+    /// as the last one taken is not checked for its addresses again.
+    pub skip_check_adv_addr: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +119,8 @@ pub struct Instance {
     actions: VecDeque<Action>,
     /// When a master last answered an advert out of turn.
     answered: Option<Instant>,
+    /// Whose advert was taken last (for `skip_check_adv_addr`).
+    last_from: Option<IpAddr>,
     pub stats: Stats,
 }
 
@@ -138,6 +143,7 @@ impl Instance {
             group_fault: false,
             actions: VecDeque::new(),
             answered: None,
+            last_from: None,
             stats: Stats::default(),
         }
     }
@@ -345,7 +351,7 @@ impl Instance {
 
     /// An advertisement that parsed and passed the TTL check.
     pub fn handle_advert(&mut self, now: Instant, src: IpAddr, adv: &Repr) -> Result<(), Dropped> {
-        let r = self.check(adv);
+        let r = self.check(src, adv);
         if let Err(why) = r {
             self.stats.dropped += 1;
             if let Some(i) = Dropped::ALL.iter().position(|d| *d == why) {
@@ -356,6 +362,7 @@ impl Instance {
             }
             return r;
         }
+        self.last_from = Some(src);
         self.stats.adverts_received += 1;
         if adv.priority == 0 {
             self.stats.priority_zero_received += 1;
@@ -415,7 +422,7 @@ impl Instance {
         true
     }
 
-    fn check(&self, adv: &Repr) -> Result<(), Dropped> {
+    fn check(&self, src: IpAddr, adv: &Repr) -> Result<(), Dropped> {
         if matches!(self.state, State::Initialize | State::Fault) {
             return Err(Dropped::NotListening);
         }
@@ -433,7 +440,8 @@ impl Instance {
                 return Err(Dropped::Interval);
             }
         }
-        if adv.priority != 255 && !same_set(&adv.addrs, &self.cfg.addrs) {
+        let skip = self.cfg.skip_check_adv_addr && self.last_from == Some(src);
+        if adv.priority != 255 && !skip && !same_set(&adv.addrs, &self.cfg.addrs) {
             return Err(Dropped::Addresses);
         }
         Ok(())

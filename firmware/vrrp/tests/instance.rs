@@ -43,6 +43,7 @@ fn cfg(version: u8, priority: u8, primary: &str) -> Config {
         auth: None,
         garp_delay: Duration::from_secs(5),
         garp_refresh: None,
+        skip_check_adv_addr: false,
     }
 }
 
@@ -469,4 +470,27 @@ fn drops_are_counted_by_reason() {
         [("another VRRP version".to_string(), 3), ("another VRID".into(), 1), ("other virtual addresses".into(), 2)]
     );
     assert_eq!(i.stats.dropped, 6);
+}
+
+/// keepalived's skip_check_adv_addr: once an advert from a router was
+/// taken, its later adverts are not checked for their addresses; another
+/// router's still are.
+#[test]
+fn skip_check_adv_addr_checks_a_new_master_only() {
+    let t0 = Instant::now();
+    let mut c = cfg(3, 100, "10.0.0.2");
+    c.skip_check_adv_addr = true;
+    let mut i = Instance::new(c.clone());
+    i.start(t0);
+    let advert =
+        |addrs: Vec<IpAddr>| Repr { version: 3, vrid: c.vrid, priority: 200, interval_cs: 100, addrs, auth: None };
+    let (a, b): (IpAddr, IpAddr) = ("10.0.0.3".parse().unwrap(), "10.0.0.4".parse().unwrap());
+    let other = vec!["192.0.2.99".parse().unwrap()];
+    // The first from a: checked, and its addresses do not match.
+    assert_eq!(i.handle_advert(t0, a, &advert(other.clone())), Err(Dropped::Addresses));
+    i.handle_advert(t0, a, &advert(c.addrs.clone())).unwrap();
+    // Taken from a once: a's next adverts are not checked.
+    i.handle_advert(t0, a, &advert(other.clone())).unwrap();
+    // b is checked.
+    assert_eq!(i.handle_advert(t0, b, &advert(other)), Err(Dropped::Addresses));
 }

@@ -47,6 +47,7 @@ fn spec(vrid: u8, priority: u8, node: u8) -> Spec {
             auth: None,
             garp_delay: Duration::from_secs(5),
             garp_refresh: None,
+            skip_check_adv_addr: false,
         },
         garp: Garp { repeat: 1, interval: Duration::ZERO },
         track: Vec::new(),

@@ -74,6 +74,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     if !g.router_id.is_empty()
         || g.enable_script_security
         || g.script_user.is_some()
+        || g.vrrp_strict
         || g.lvs_flush
         || g.lvs_sync_daemon.is_some()
         || g.lvs_timeouts.is_some()
@@ -97,6 +98,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         }
         if let Some(u) = &g.script_user {
             o.line(format!("script_user {}", user(u)));
+        }
+        if g.vrrp_strict {
+            o.line("vrrp_strict");
         }
         o.close();
     }
@@ -186,7 +190,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         o.close();
     }
     for v in &c.vrrp_instances {
-        vrrp(&mut o, v);
+        vrrp(&mut o, v, g.vrrp_strict);
     }
     for vs in &c.virtual_servers {
         virtual_server(&mut o, vs);
@@ -268,7 +272,7 @@ fn notify(o: &mut Out, n: &Notify) {
     }
 }
 
-fn vrrp(o: &mut Out, v: &VrrpInstance) {
+fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     o.open(format!("vrrp_instance {}", word(&v.name)));
     o.line(format!("state {}", if v.state == VrrpState::Master { "MASTER" } else { "BACKUP" }));
     // An instance being edited may have no interface yet: it is written
@@ -288,6 +292,12 @@ fn vrrp(o: &mut Out, v: &VrrpInstance) {
     }
     if !v.accept {
         o.line("no_accept");
+    } else if strict && v.priority != 255 {
+        // Strict mode's default would be no_accept.
+        o.line("accept");
+    }
+    if v.skip_check_adv_addr {
+        o.line("skip_check_adv_addr");
     }
     if v.use_vmac {
         o.line("use_vmac");
@@ -347,7 +357,7 @@ fn vrrp(o: &mut Out, v: &VrrpInstance) {
         o.line(format!("garp_master_refresh {}", v.garp.master_refresh_s));
     }
     if v.garp.interval_ms != d.interval_ms {
-        o.line(format!("garp_interval {}", seconds(v.garp.interval_ms / 10)));
+        o.line(format!("garp_interval {}", millis(u32::from(v.garp.interval_ms))));
     }
     o.close();
 }

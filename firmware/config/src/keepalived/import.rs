@@ -119,7 +119,8 @@ pub fn import_str_as(name: &str, text: &str, instance: &str) -> Result<Import, S
 
 /// Imports parsed statements into a fresh config.
 pub fn import(stmts: &[Stmt]) -> Import {
-    let mut cx = Cx { diags: Vec::new(), default_version: None, script_refs: Vec::new() };
+    let mut cx =
+        Cx { diags: Vec::new(), default_version: None, script_refs: Vec::new(), defaults: Defaults::default() };
     let mut config = Config::default();
     // global_defs first: vrrp_version there sets the instances' default.
     for st in stmts.iter().filter(|s| s.keyword.text == "global_defs") {
@@ -169,6 +170,9 @@ pub fn import(stmts: &[Stmt]) -> Import {
             cx.error(&w.pos, format!("track_script {:?}: no vrrp_script of that name ({hint})", w.text));
         }
     }
+    if config.global.lvs_sync_daemon.is_none() {
+        config.global.lvs_sync_daemon = cx.defaults.sync_daemon.take();
+    }
     Import { config, diagnostics: summarize(cx.diags) }
 }
 
@@ -209,9 +213,26 @@ fn summarize(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out
 }
 
+/// global_defs settings that are the instances' defaults (keepalived's
+/// `vrrp_garp_*`, `vrrp_gna_interval`, `vrrp_skip_check_adv_addr`,
+/// `vrrp_strict`): applied to each instance that does not set its own.
+#[derive(Default)]
+struct Defaults {
+    garp_interval_ms: Option<u16>,
+    gna_interval_ms: Option<u16>,
+    garp_master_delay_s: Option<u16>,
+    garp_master_repeat: Option<u8>,
+    garp_master_refresh_s: Option<u16>,
+    skip_check_adv_addr: bool,
+    strict: bool,
+    /// The old `lvs_sync_daemon_interface` in an instance.
+    sync_daemon: Option<crate::model::LvsSyncDaemon>,
+}
+
 struct Cx {
     diags: Vec<Diagnostic>,
     default_version: Option<u8>,
+    defaults: Defaults,
     /// Every script a track_script names, checked once all are read.
     script_refs: Vec<Word>,
 }
@@ -382,6 +403,18 @@ impl Cx {
                 }
                 "enable_script_security" => g.enable_script_security = self.flag(s),
                 "script_user" => g.script_user = self.script_user(s),
+                "vrrp_garp_interval" => self.defaults.garp_interval_ms = self.interval_ms(s),
+                "vrrp_gna_interval" => self.defaults.gna_interval_ms = self.interval_ms(s),
+                "vrrp_garp_master_delay" => self.defaults.garp_master_delay_s = self.value(s, "a number of seconds"),
+                "vrrp_garp_master_repeat" => self.defaults.garp_master_repeat = self.value(s, "a count"),
+                "vrrp_garp_master_refresh" => {
+                    self.defaults.garp_master_refresh_s = self.value(s, "a number of seconds")
+                }
+                "vrrp_skip_check_adv_addr" => self.defaults.skip_check_adv_addr = self.bool_flag(s, false),
+                "vrrp_strict" => {
+                    g.vrrp_strict = self.flag(s);
+                    self.defaults.strict = true;
+                }
                 "lvs_flush" => g.lvs_flush = self.flag(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 "lvs_timeouts" => {
@@ -399,6 +432,19 @@ impl Cx {
                     g.lvs_timeouts = Some(t);
                 }
                 _ => self.unsupported(s),
+            }
+        }
+    }
+
+    /// keepalived's garp/gna intervals (seconds, fractional) as
+    /// milliseconds, within what an instance's interval holds.
+    fn interval_ms(&mut self, st: &Stmt) -> Option<u16> {
+        let w = self.one(st)?;
+        match w.text.parse::<f64>() {
+            Ok(s) if (0.0..=65.535).contains(&s) => Some((s * 1000.0).round() as u16),
+            _ => {
+                self.error(&w.pos, format!("{:?} is not a number of seconds (0..=65.535)", w.text));
+                None
             }
         }
     }
@@ -594,6 +640,10 @@ impl Cx {
             return None;
         };
         let mut version = None;
+        // What the instance sets itself (the globals' defaults do not
+        // apply to it; strict mode treats an unset accept its own way).
+        let (mut accept_set, mut garp_set, mut gna, mut skip, mut strict) = (false, false, None, None, None);
+        let (mut repeat_set, mut delay_set, mut refresh_set) = (false, false, false);
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "state" => match self.one(s).map(|w| w.text.as_str()) {
@@ -692,8 +742,35 @@ impl Cx {
                 "nopreempt" => v.preempt = !self.flag(s),
                 "preempt" => v.preempt = self.flag(s),
                 "preempt_delay" => v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0),
-                "accept" => v.accept = self.flag(s),
-                "no_accept" => v.accept = !self.flag(s),
+                "accept" => {
+                    v.accept = self.flag(s);
+                    accept_set = true;
+                }
+                "no_accept" => {
+                    v.accept = !self.flag(s);
+                    accept_set = true;
+                }
+                "skip_check_adv_addr" => skip = Some(self.bool_flag(s, self.defaults.skip_check_adv_addr)),
+                "strict_mode" => strict = Some(self.bool_flag(s, self.defaults.strict)),
+                "gna_interval" => gna = self.interval_ms(s),
+                "lvs_sync_daemon_interface" => {
+                    if let Some(w) = self.one(s)
+                        && let Some(interface) = self.ifname(w)
+                    {
+                        self.warn(
+                            &s.keyword.pos,
+                            format!(
+                                "lvs_sync_daemon_interface is keepalived 1.x's form: read as global_defs lvs_sync_daemon {} {}",
+                                w.text, v.name
+                            ),
+                        );
+                        self.defaults.sync_daemon.get_or_insert(crate::model::LvsSyncDaemon {
+                            interface,
+                            instance: v.name.clone(),
+                            sync_id: None,
+                        });
+                    }
+                }
                 "use_vmac" => {
                     v.use_vmac = true;
                     if let Some(a) = s.args.first() {
@@ -733,17 +810,102 @@ impl Cx {
                 "notify_fault" => v.notify.fault = self.string_value(s),
                 "notify_stop" => v.notify.stop = self.string_value(s),
                 "notify" => v.notify.any = self.string_value(s),
-                "garp_master_delay" => v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5),
-                "garp_master_repeat" => v.garp.master_repeat = self.value(s, "a count").unwrap_or(5),
-                "garp_master_refresh" => v.garp.master_refresh_s = self.value(s, "a number of seconds").unwrap_or(0),
+                "garp_master_delay" => {
+                    v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5);
+                    delay_set = true;
+                }
+                "garp_master_repeat" => {
+                    v.garp.master_repeat = self.value(s, "a count").unwrap_or(5);
+                    repeat_set = true;
+                }
+                "garp_master_refresh" => {
+                    v.garp.master_refresh_s = self.value(s, "a number of seconds").unwrap_or(0);
+                    refresh_set = true;
+                }
                 "garp_interval" => {
-                    v.garp.interval_ms = self.centiseconds(s).map(|cs| cs.saturating_mul(10)).unwrap_or(0);
+                    v.garp.interval_ms = self.interval_ms(s).unwrap_or(0);
+                    garp_set = true;
                 }
                 _ => self.unsupported(s),
             }
         }
         v.version = version.or(self.default_version).unwrap_or(if v.is_ipv6() { 3 } else { 2 });
+        // The globals, where the instance did not say (unsolicited NAs for
+        // IPv6, gratuitous ARPs for IPv4).
+        let d = &self.defaults;
+        let global_interval = if v.is_ipv6() { gna.or(d.gna_interval_ms) } else { d.garp_interval_ms };
+        if !garp_set && let Some(ms) = global_interval {
+            v.garp.interval_ms = ms;
+        }
+        if !delay_set && let Some(x) = d.garp_master_delay_s {
+            v.garp.master_delay_s = x;
+        }
+        if !repeat_set && let Some(x) = d.garp_master_repeat {
+            v.garp.master_repeat = x;
+        }
+        if !refresh_set && let Some(x) = d.garp_master_refresh_s {
+            v.garp.master_refresh_s = x;
+        }
+        v.skip_check_adv_addr = skip.unwrap_or(d.skip_check_adv_addr);
+        if strict.unwrap_or(d.strict) {
+            self.strict(st, &mut v, accept_set);
+        }
         Some(v)
+    }
+
+    /// keepalived's strict mode (`vrrp_strict`, `strict_mode`), applied as
+    /// keepalived applies it when it reads the config: what it refuses is
+    /// an error here; what it changes is changed, with a warning that says
+    /// so (above all no_accept: the VIPs take no traffic, the usual
+    /// surprise of vrrp_strict).
+    fn strict(&mut self, st: &Stmt, v: &mut VrrpInstance, accept_set: bool) {
+        let at = &st.keyword.pos;
+        let name = v.name.clone();
+        if !v.unicast_peer.is_empty() {
+            self.error(at, format!("vrrp_instance {name}: vrrp_strict does not allow unicast peers"));
+        }
+        if v.virtual_ipaddress.is_empty() {
+            self.error(
+                at,
+                format!("vrrp_instance {name}: vrrp_strict does not allow an instance without virtual addresses"),
+            );
+        }
+        if v.state == VrrpState::Master && v.priority != 255 {
+            self.warn(at, format!("vrrp_instance {name}: vrrp_strict: state MASTER only with priority 255; starts as BACKUP (as keepalived)"));
+            v.state = VrrpState::Backup;
+        }
+        if v.auth_pass.take().is_some() {
+            self.warn(
+                at,
+                format!("vrrp_instance {name}: vrrp_strict: no authentication; auth_pass ignored (as keepalived)"),
+            );
+        }
+        if v.preempt_delay_s != 0 {
+            self.warn(at, format!("vrrp_instance {name}: vrrp_strict: no preempt_delay; ignored (as keepalived)"));
+            v.preempt_delay_s = 0;
+        }
+        let accept_set = if accept_set && v.version == 2 {
+            self.warn(
+                at,
+                format!(
+                    "vrrp_instance {name}: vrrp_strict: accept mode cannot be set for VRRPv2; ignored (as keepalived)"
+                ),
+            );
+            false
+        } else {
+            accept_set
+        };
+        if !accept_set {
+            v.accept = v.priority == 255;
+            if !v.accept {
+                self.warn(
+                    at,
+                    format!(
+                        "vrrp_instance {name}: vrrp_strict: no_accept, as keepalived: while master, this node drops traffic to the virtual addresses (add `accept` to the instance to take it)"
+                    ),
+                );
+            }
+        }
     }
 
     /// keepalived uses the first 8 bytes of a longer password (RFC 3768's

@@ -84,6 +84,7 @@ impl Snapshot {
                 garp_delay: Duration::from_secs(u64::from(v.garp.master_delay_s)),
                 garp_refresh: (v.garp.master_refresh_s > 0)
                     .then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
+                skip_check_adv_addr: v.skip_check_adv_addr,
             },
             garp: Garp {
                 repeat: u32::from(v.garp.master_repeat.max(1)),
