@@ -18,8 +18,9 @@ pub const HEADER_LEN: usize = 32;
 /// 3: `global.update_confirm_s` (the trial slot's health gate); 4:
 /// `global.updates` (the update channel, window, poll interval, extra key);
 /// 5: `vrrp_scripts`, `track_script` in instances and sync groups,
-/// `global.script_user`, `global.vrrp_strict`, instances'
-/// `skip_check_adv_addr`.
+/// `global.script_user`, `global.vrrp_strict`, `global.mail`, instances'
+/// `skip_check_adv_addr`, `smtp_alert` in instances, sync groups, virtual
+/// and real servers.
 pub const SCHEMA: u16 = 5;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
@@ -265,7 +266,7 @@ pub mod v1 {
     use crate::model::limits::*;
     // The instances and groups as they were before schema 5 (the glob's
     // names are shadowed by these).
-    use super::v4::{SyncGroup, VrrpInstance};
+    use super::v4::{SyncGroup, VirtualServer, VrrpInstance};
     use crate::model::*;
     use serde::{Deserialize, Serialize};
 
@@ -324,7 +325,7 @@ pub mod v2 {
     use crate::model::limits::*;
     // The instances and groups as they were before schema 5 (the glob's
     // names are shadowed by these).
-    use super::v4::{SyncGroup, VrrpInstance};
+    use super::v4::{SyncGroup, VirtualServer, VrrpInstance};
     use crate::model::*;
     use serde::{Deserialize, Serialize};
 
@@ -385,7 +386,7 @@ pub mod v3 {
     use crate::model::limits::*;
     // The instances and groups as they were before schema 5 (the glob's
     // names are shadowed by these).
-    use super::v4::{SyncGroup, VrrpInstance};
+    use super::v4::{SyncGroup, VirtualServer, VrrpInstance};
     use crate::model::*;
     use serde::{Deserialize, Serialize};
 
@@ -442,14 +443,13 @@ pub mod v3 {
     }
 }
 
-/// Schema 4: no `vrrp_scripts`, no `track_script` in instances and sync
-/// groups, no `global.script_user`.
+/// Schema 4: what schema 5 added was not there (see [`SCHEMA`]).
 pub mod v4 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Garp, Interface, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, Supervision, Track, Updates,
-        VirtualAddress, VirtualServer, VrrpState, Watchdog,
+        Checker, Forwarding, Garp, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, PathText,
+        Protocol, Scheduler, Supervision, Track, Tunnel, Updates, VirtualAddress, VirtualKey, VrrpState, Watchdog,
     };
     use serde::{Deserialize, Serialize};
 
@@ -508,6 +508,72 @@ pub mod v4 {
         pub notify: Notify,
     }
 
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VirtualServer {
+        pub key: VirtualKey,
+        pub protocol: Protocol,
+        pub lb_algo: Scheduler,
+        pub lb_kind: Forwarding,
+        pub persistence_timeout: u32,
+        pub persistence_granularity: Option<IpNet>,
+        pub delay_loop_s: u16,
+        pub quorum: u16,
+        pub hysteresis: u16,
+        pub sorry_server: Option<core::net::SocketAddr>,
+        pub inhibit_on_failure: bool,
+        pub alpha: bool,
+        pub omega: bool,
+        pub real_servers: Vec<RealServer, REAL_SERVERS>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RealServer {
+        pub addr: core::net::SocketAddr,
+        pub weight: u32,
+        pub lb_kind: Option<Forwarding>,
+        pub inhibit_on_failure: Option<bool>,
+        pub notify_up: Option<PathText>,
+        pub notify_down: Option<PathText>,
+        pub uthreshold: u32,
+        pub lthreshold: u32,
+        pub tunnel: Option<Tunnel>,
+        pub checkers: Vec<Checker, CHECKERS>,
+    }
+
+    impl From<VirtualServer> for crate::model::VirtualServer {
+        fn from(v: VirtualServer) -> Self {
+            crate::model::VirtualServer {
+                key: v.key,
+                protocol: v.protocol,
+                lb_algo: v.lb_algo,
+                lb_kind: v.lb_kind,
+                persistence_timeout: v.persistence_timeout,
+                persistence_granularity: v.persistence_granularity,
+                delay_loop_s: v.delay_loop_s,
+                quorum: v.quorum,
+                hysteresis: v.hysteresis,
+                sorry_server: v.sorry_server,
+                inhibit_on_failure: v.inhibit_on_failure,
+                alpha: v.alpha,
+                omega: v.omega,
+                real_servers: v.real_servers.map(|r| crate::model::RealServer {
+                    addr: r.addr,
+                    weight: r.weight,
+                    lb_kind: r.lb_kind,
+                    inhibit_on_failure: r.inhibit_on_failure,
+                    notify_up: r.notify_up,
+                    notify_down: r.notify_down,
+                    uthreshold: r.uthreshold,
+                    lthreshold: r.lthreshold,
+                    tunnel: r.tunnel,
+                    checkers: r.checkers,
+                    smtp_alert: None,
+                }),
+                smtp_alert: None,
+            }
+        }
+    }
+
     impl From<VrrpInstance> for crate::model::VrrpInstance {
         fn from(v: VrrpInstance) -> Self {
             crate::model::VrrpInstance {
@@ -531,6 +597,7 @@ pub mod v4 {
                 notify: v.notify,
                 garp: v.garp,
                 skip_check_adv_addr: false,
+                smtp_alert: None,
             }
         }
     }
@@ -555,6 +622,7 @@ pub mod v4 {
                     supervision: g.supervision,
                     update_confirm_s: g.update_confirm_s,
                     updates: g.updates,
+                    mail: crate::model::Mail::default(),
                 },
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),
@@ -563,8 +631,9 @@ pub mod v4 {
                     group: g.group,
                     track_script: Vec::new(),
                     notify: g.notify,
+                    smtp_alert: None,
                 }),
-                virtual_servers: c.virtual_servers,
+                virtual_servers: c.virtual_servers.map(Into::into),
                 vrrp_scripts: Vec::new(),
             }
         }

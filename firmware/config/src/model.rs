@@ -40,6 +40,9 @@ pub mod limits {
     pub const VRRP_SCRIPTS: usize = 64;
     /// A command line (`script`, and the same for every program vigil runs).
     pub const COMMAND: usize = 256;
+    /// `notification_email` addresses, and an address's length.
+    pub const EMAILS: usize = 16;
+    pub const EMAIL: usize = 128;
 }
 use limits::*;
 
@@ -216,6 +219,57 @@ pub struct Global {
     /// Where updates come from and when they may reboot the appliance
     /// (schema 4).
     pub updates: Updates,
+    /// Mail alerts, as keepalived sends them (schema 5).
+    pub mail: Mail,
+}
+
+/// keepalived's `notification_email`, `notification_email_from`,
+/// `smtp_server`, `smtp_helo_name`, `smtp_connect_timeout` and the
+/// `smtp_alert*` defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail {
+    pub to: Vec<String<EMAIL>, EMAILS>,
+    /// Default: `keepalived@<host name>`, as keepalived.
+    pub from: Option<String<EMAIL>>,
+    /// An address or a host name, and the port (25).
+    pub server: Option<(String<HOSTNAME>, u16)>,
+    /// Default: the host name.
+    pub helo_name: Option<String<HOSTNAME>>,
+    pub connect_timeout_s: u16,
+    /// `smtp_alert`, `smtp_alert_vrrp`, `smtp_alert_checker`: the
+    /// defaults of the instances', groups' and servers' own `smtp_alert`.
+    pub alert: Option<bool>,
+    pub alert_vrrp: Option<bool>,
+    pub alert_checker: Option<bool>,
+    /// `no_email_faults`: no mail when an instance enters FAULT.
+    pub no_faults: bool,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            to: Vec::new(),
+            from: None,
+            server: None,
+            helo_name: None,
+            connect_timeout_s: 30,
+            alert: None,
+            alert_vrrp: None,
+            alert_checker: None,
+            no_faults: false,
+        }
+    }
+}
+
+impl Mail {
+    /// Whether mail goes out for something whose own `smtp_alert` is
+    /// `own` (VRRP: `vrrp`, else the checkers): its own setting, else the
+    /// specific default, else the general one; off when nothing says, or
+    /// when there is no server or no address to send to.
+    pub fn wanted(&self, own: Option<bool>, vrrp: bool) -> bool {
+        let specific = if vrrp { self.alert_vrrp } else { self.alert_checker };
+        self.server.is_some() && !self.to.is_empty() && own.or(specific).or(self.alert).unwrap_or(false)
+    }
 }
 
 /// `vigil_defs update_channel URL`, `update_window HH:MM-HH:MM`,
@@ -294,6 +348,7 @@ impl Default for Global {
             supervision: Supervision::default(),
             update_confirm_s: UPDATE_CONFIRM_S,
             updates: Updates::default(),
+            mail: Mail::default(),
         }
     }
 }
@@ -373,6 +428,8 @@ pub struct VrrpInstance {
     /// `vrrp_skip_check_adv_addr` is its default): the addresses of an
     /// advert from the same master as the last are not checked again.
     pub skip_check_adv_addr: bool,
+    /// `smtp_alert` (schema 5): mail on its state changes (see [`Mail::wanted`]).
+    pub smtp_alert: Option<bool>,
 }
 
 impl VrrpInstance {
@@ -398,6 +455,7 @@ impl VrrpInstance {
             notify: Notify::default(),
             garp: Garp::default(),
             skip_check_adv_addr: false,
+            smtp_alert: None,
         })
     }
 
@@ -465,6 +523,8 @@ pub struct SyncGroup {
     /// `track_script`: tracked by every member (schema 5).
     pub track_script: Vec<TrackScript, TRACKS>,
     pub notify: Notify,
+    /// `smtp_alert` (schema 5).
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -559,6 +619,8 @@ pub struct VirtualServer {
     /// Remove the real servers when vigil stops.
     pub omega: bool,
     pub real_servers: Vec<RealServer, REAL_SERVERS>,
+    /// `smtp_alert` (schema 5): the default of its real servers' own.
+    pub smtp_alert: Option<bool>,
 }
 
 impl VirtualServer {
@@ -578,6 +640,7 @@ impl VirtualServer {
             alpha: false,
             omega: false,
             real_servers: Vec::new(),
+            smtp_alert: None,
         }
     }
 }
@@ -597,6 +660,8 @@ pub struct RealServer {
     /// `tun_type` (with `lb_kind TUN`): the encapsulation, when not IPIP.
     pub tunnel: Option<Tunnel>,
     pub checkers: Vec<Checker, CHECKERS>,
+    /// `smtp_alert` (schema 5): mail when it goes down or comes up.
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -622,6 +687,7 @@ impl RealServer {
             lthreshold: 0,
             tunnel: None,
             checkers: Vec::new(),
+            smtp_alert: None,
         }
     }
 }

@@ -94,7 +94,6 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
         [
             "t.conf:2:3: unsupported: keyword \"enable_traps\" is not supported by vigil; ignored",
             "t.conf:7:21: error: \"300\" is not a VRID (1..=255)",
-            "t.conf:9:3: unsupported: keyword \"smtp_alert\" is not supported by vigil; ignored",
             "t.conf:11:17: unsupported: virtual_ipaddress option \"scope\" is not supported; ignored",
             "t.conf:14:1: error: unknown keyword \"bogus_block\"",
         ]

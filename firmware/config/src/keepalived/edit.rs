@@ -41,7 +41,6 @@ const CHECKER_LEAVES: &[&str] = &[
     "misc_timeout",
     "misc_dynamic",
 ];
-const NOTIFY: &[&str] = &["notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"];
 
 const CTXS: &[Ctx] = &[
     Ctx {
@@ -60,13 +59,21 @@ const CTXS: &[Ctx] = &[
     },
     Ctx {
         name: "global_defs",
-        blocks: &[],
+        blocks: &[("notification_email", 0, "list")],
         leaves: &[
             "router_id",
             "vrrp_version",
             "enable_script_security",
             "script_user",
             "vrrp_strict",
+            "notification_email_from",
+            "smtp_server",
+            "smtp_helo_name",
+            "smtp_connect_timeout",
+            "smtp_alert",
+            "smtp_alert_vrrp",
+            "smtp_alert_checker",
+            "no_email_faults",
             "vrrp_skip_check_adv_addr",
             "vrrp_garp_interval",
             "vrrp_gna_interval",
@@ -126,6 +133,7 @@ const CTXS: &[Ctx] = &[
             "mcast_src_ip",
             "skip_check_adv_addr",
             "strict_mode",
+            "smtp_alert",
             "gna_interval",
             "notify_master",
             "notify_backup",
@@ -143,7 +151,7 @@ const CTXS: &[Ctx] = &[
     Ctx {
         name: "vrrp_sync_group",
         blocks: &[("group", 0, "list"), ("track_script", 0, "list")],
-        leaves: NOTIFY,
+        leaves: &["notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "smtp_alert"],
         list: false,
     },
     Ctx {
@@ -169,6 +177,7 @@ const CTXS: &[Ctx] = &[
             "inhibit_on_failure",
             "alpha",
             "omega",
+            "smtp_alert",
         ],
         list: false,
     },
@@ -194,6 +203,7 @@ const CTXS: &[Ctx] = &[
             "lthreshold",
             "tun_type",
             "tun_port",
+            "smtp_alert",
         ],
         list: false,
     },

@@ -75,6 +75,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         || g.enable_script_security
         || g.script_user.is_some()
         || g.vrrp_strict
+        || g.mail != Mail::default()
         || g.lvs_flush
         || g.lvs_sync_daemon.is_some()
         || g.lvs_timeouts.is_some()
@@ -102,6 +103,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         if g.vrrp_strict {
             o.line("vrrp_strict");
         }
+        mail(&mut o, &g.mail);
         o.close();
     }
     if flavor == Flavor::Vigil {
@@ -187,6 +189,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         o.close();
         track_script(&mut o, &g.track_script);
         notify(&mut o, &g.notify);
+        smtp_alert(&mut o, g.smtp_alert);
         o.close();
     }
     for v in &c.vrrp_instances {
@@ -196,6 +199,47 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         virtual_server(&mut o, vs);
     }
     o.text
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn mail(o: &mut Out, m: &Mail) {
+    if !m.to.is_empty() {
+        o.open("notification_email");
+        for a in &m.to {
+            o.line(word(a));
+        }
+        o.close();
+    }
+    if let Some(f) = &m.from {
+        o.line(format!("notification_email_from {}", word(f)));
+    }
+    if let Some((host, port)) = &m.server {
+        o.line(format!("smtp_server {} {port}", word(host)));
+    }
+    if let Some(h) = &m.helo_name {
+        o.line(format!("smtp_helo_name {}", word(h)));
+    }
+    if m.connect_timeout_s != Mail::default().connect_timeout_s {
+        o.line(format!("smtp_connect_timeout {}", m.connect_timeout_s));
+    }
+    for (k, v) in [("smtp_alert", m.alert), ("smtp_alert_vrrp", m.alert_vrrp), ("smtp_alert_checker", m.alert_checker)]
+    {
+        if let Some(b) = v {
+            o.line(format!("{k} {}", on_off(b)));
+        }
+    }
+    if m.no_faults {
+        o.line("no_email_faults");
+    }
+}
+
+fn smtp_alert(o: &mut Out, v: Option<bool>) {
+    if let Some(b) = v {
+        o.line(format!("smtp_alert {}", on_off(b)));
+    }
 }
 
 fn user(u: &ScriptUser) -> String {
@@ -346,6 +390,7 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     }
     track_script(o, &v.track_script);
     notify(o, &v.notify);
+    smtp_alert(o, v.smtp_alert);
     let d = Garp::default();
     if v.garp.master_delay_s != d.master_delay_s {
         o.line(format!("garp_master_delay {}", v.garp.master_delay_s));
@@ -409,9 +454,11 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
             o.line(k);
         }
     }
+    smtp_alert(o, vs.smtp_alert);
     for rs in &vs.real_servers {
         o.open(format!("real_server {} {}", rs.addr.ip(), rs.addr.port()));
         o.line(format!("weight {}", rs.weight));
+        smtp_alert(o, rs.smtp_alert);
         if let Some(k) = rs.lb_kind {
             o.line(format!("lb_kind {}", forwarding(k)));
         }

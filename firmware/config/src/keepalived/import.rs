@@ -403,6 +403,44 @@ impl Cx {
                 }
                 "enable_script_security" => g.enable_script_security = self.flag(s),
                 "script_user" => g.script_user = self.script_user(s),
+                "notification_email" => {
+                    for a in self.block(s) {
+                        if let Some(addr) = self.email(&a.keyword) {
+                            self.push(&a.keyword, &mut g.mail.to, addr, "notification_email addresses");
+                        }
+                        if let Some(x) = a.args.first() {
+                            self.error(&x.pos, format!("one address a line; {:?} is extra", x.text));
+                        }
+                    }
+                }
+                "notification_email_from" => g.mail.from = self.one(s).and_then(|w| self.email(w)),
+                "smtp_server" => {
+                    let (host, port) = match s.args.as_slice() {
+                        [h] => (Some(h), Some(25)),
+                        [h, p] => (Some(h), self.parse::<u16>(p, "a port")),
+                        _ => {
+                            self.error(&s.keyword.pos, "smtp_server takes ADDRESS|NAME [PORT]");
+                            (None, None)
+                        }
+                    };
+                    if let (Some(h), Some(port)) = (host, port)
+                        && let Some(host) = self.string(h)
+                    {
+                        g.mail.server = Some((host, port));
+                    }
+                }
+                "smtp_helo_name" => g.mail.helo_name = self.string_value(s),
+                "smtp_connect_timeout" => {
+                    if let Some(t) = self.value(s, "a number of seconds") {
+                        g.mail.connect_timeout_s = t;
+                    }
+                }
+                "smtp_alert" => g.mail.alert = Some(self.bool_flag(s, g.mail.alert.unwrap_or(false))),
+                "smtp_alert_vrrp" => g.mail.alert_vrrp = Some(self.bool_flag(s, g.mail.alert_vrrp.unwrap_or(false))),
+                "smtp_alert_checker" => {
+                    g.mail.alert_checker = Some(self.bool_flag(s, g.mail.alert_checker.unwrap_or(false)))
+                }
+                "no_email_faults" => g.mail.no_faults = self.flag(s),
                 "vrrp_garp_interval" => self.defaults.garp_interval_ms = self.interval_ms(s),
                 "vrrp_gna_interval" => self.defaults.gna_interval_ms = self.interval_ms(s),
                 "vrrp_garp_master_delay" => self.defaults.garp_master_delay_s = self.value(s, "a number of seconds"),
@@ -434,6 +472,19 @@ impl Cx {
                 _ => self.unsupported(s),
             }
         }
+    }
+
+    /// A mail address (`root@example.com`, or a local mailbox: `root`),
+    /// with nothing that would break the SMTP dialogue it goes into as it
+    /// is: no spaces, angle brackets, commas or control characters.
+    fn email(&mut self, w: &Word) -> Option<heapless::String<{ limits::EMAIL }>> {
+        let ok = !w.text.is_empty()
+            && !w.text.contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ','));
+        if !ok {
+            self.error(&w.pos, format!("{:?} is not a mail address", w.text));
+            return None;
+        }
+        self.string(w)
     }
 
     /// keepalived's garp/gna intervals (seconds, fractional) as
@@ -810,6 +861,7 @@ impl Cx {
                 "notify_fault" => v.notify.fault = self.string_value(s),
                 "notify_stop" => v.notify.stop = self.string_value(s),
                 "notify" => v.notify.any = self.string_value(s),
+                "smtp_alert" => v.smtp_alert = Some(self.bool_flag(s, v.smtp_alert.unwrap_or(false))),
                 "garp_master_delay" => {
                     v.garp.master_delay_s = self.value(s, "a number of seconds").unwrap_or(5);
                     delay_set = true;
@@ -971,6 +1023,7 @@ impl Cx {
                 "notify_fault" => g.notify.fault = self.string_value(s),
                 "notify_stop" => g.notify.stop = self.string_value(s),
                 "notify" => g.notify.any = self.string_value(s),
+                "smtp_alert" => g.smtp_alert = Some(self.bool_flag(s, g.smtp_alert.unwrap_or(false))),
                 _ => self.unsupported(s),
             }
         }
@@ -1168,6 +1221,7 @@ impl Cx {
                 "inhibit_on_failure" => vs.inhibit_on_failure = self.flag(s),
                 "alpha" => vs.alpha = self.bool_flag(s, vs.alpha),
                 "omega" => vs.omega = self.bool_flag(s, vs.omega),
+                "smtp_alert" => vs.smtp_alert = Some(self.bool_flag(s, vs.smtp_alert.unwrap_or(false))),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s) {
                         self.push(&s.keyword, &mut vs.real_servers, rs, "real servers");
@@ -1242,6 +1296,10 @@ impl Cx {
                         }
                         None => None,
                     };
+                    continue;
+                }
+                "smtp_alert" => {
+                    rs.smtp_alert = Some(self.bool_flag(s, rs.smtp_alert.unwrap_or(false)));
                     continue;
                 }
                 "tun_port" => {
