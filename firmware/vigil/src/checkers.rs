@@ -222,8 +222,23 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         if let Some(p) = program {
             crate::program::spawn(p, &[]);
         }
+        if config.global.mail.wanted(rs.smtp_alert.or(vs.smtp_alert), false) {
+            // keepalived's subject and body.
+            let (state, body) = match (v, c.last_error.as_deref()) {
+                (Verdict::Up, _) => ("UP", "=> CHECK succeed on service <=".to_string()),
+                (_, Some(e)) => ("DOWN", format!("=> CHECK failed on service : {e} <=")),
+                (_, None) => ("DOWN", "=> CHECK failed on service <=".to_string()),
+            };
+            let subject = format!("Realserver {} of virtual server {} - {state}", bracketed(rs.addr), vs_name(vs));
+            crate::mail::send(&config.global.mail, &config.global.router_id, &subject, &body);
+        }
     }
     changed
+}
+
+/// `[192.0.2.10]:80`, as keepalived writes a server in its mails.
+fn bracketed(a: std::net::SocketAddr) -> String {
+    format!("[{}]:{}", a.ip(), a.port())
 }
 
 /// A virtual server's log lines say which it is: `virtual_server 192.0.2.1:80: ...`.
@@ -267,6 +282,11 @@ fn publish(
         if let Some(q) = pools[vi].update(&members) {
             let what = if q { "regained" } else { "lost" };
             vs_span(vs).in_scope(|| info!("quorum {what}"));
+            if config.global.mail.wanted(vs.smtp_alert, false) {
+                let (state, body) = if q { ("UP", "=> Gained quorum <=") } else { ("DOWN", "=> Lost quorum <=") };
+                let subject = format!("Virtual server {} - {state}", vs_name(vs));
+                crate::mail::send(&config.global.mail, &config.global.router_id, &subject, body);
+            }
         }
         let wanted = pools[vi].wanted(&members);
         for ri in 0..vs.real_servers.len() {

@@ -22,6 +22,7 @@ mod ipc;
 mod kmod;
 mod lb;
 mod log;
+mod mail;
 use vigil_net as net;
 mod nft;
 mod notify;

@@ -388,6 +388,12 @@ impl Router {
         self.track(now);
     }
 
+    /// Whether sync group `group` (its index in the configured list) has
+    /// instance `id` as a member.
+    pub fn group_has(&self, group: usize, id: Id) -> bool {
+        self.groups.get(group).is_some_and(|g| g.members.iter().any(|&m| self.slots.get(m).is_some_and(|s| s.id == id)))
+    }
+
     /// A script's verdict as the router holds it.
     pub fn script(&self, name: &str) -> Verdict {
         self.scripts.get(name).copied().unwrap_or(Verdict::Init)

@@ -56,6 +56,11 @@ struct Daemon {
     handover: Option<tokio::sync::oneshot::Sender<Vec<(String, bool)>>>,
     publisher: status::Publisher,
     scripts: scripts::Scripts,
+    /// Mail alerts: the settings, this router's name, and the sync groups'
+    /// own `smtp_alert` (as the router numbers them).
+    mail: vigil_config::Mail,
+    router_id: String,
+    group_alerts: Vec<Option<bool>>,
 }
 
 /// Runs until told to shut down.
@@ -72,6 +77,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         handover: None,
         publisher: status::Publisher::new(status, states),
         scripts,
+        mail: Default::default(),
+        router_id: String::new(),
+        group_alerts: Vec::new(),
     };
     d.configure(&config).await;
     // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
@@ -220,6 +228,9 @@ impl Daemon {
         let groups: Vec<Vec<String>> =
             config.sync_groups.iter().map(|g| g.group.iter().map(|m| m.to_string()).collect()).collect();
         self.groups = config.sync_groups.iter().map(|g| (g.name.to_string(), g.notify.clone())).collect();
+        self.group_alerts = config.sync_groups.iter().map(|g| g.smtp_alert).collect();
+        self.mail = config.global.mail.clone();
+        self.router_id = config.global.router_id.to_string();
         let added = self.router.configure(Instant::now(), ready, &groups, |s| resume.contains(&s.name));
         for (id, name) in added {
             if let Some(io) = opened.remove(&name) {
@@ -314,12 +325,20 @@ impl Daemon {
                 info!("{} -> {}", state_name(from), state_name(to));
                 if let (Some(io), Some(v)) = (self.io.get(&id), self.router.get(id)) {
                     crate::notify::state_change(&io.conf.notify, &v.spec.name, "INSTANCE", to, Some(v.priority));
+                    // A sync group's members mail as the group (keepalived).
+                    let grouped = self.groups.iter().enumerate().any(|(n, _)| self.router.group_has(n, id));
+                    if !grouped && self.mail.wanted(io.conf.smtp_alert, true) {
+                        self.state_mail("VRRP Instance", &v.spec.name, to, "VRRP Instance is");
+                    }
                 }
             }
             Action::GroupState { group, to } => {
                 if let Some((name, notify)) = self.groups.get(group) {
                     info!("vrrp_sync_group {name}: {}", state_name(to));
                     crate::notify::state_change(notify, name, "GROUP", to, None);
+                    if self.mail.wanted(self.group_alerts.get(group).copied().flatten(), true) {
+                        self.state_mail("VRRP Group", name, to, "All VRRP group instances are");
+                    }
                 }
             }
             Action::Priority { id, from, to } => {
@@ -359,6 +378,22 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// keepalived's mail for a state change: `VRRP Instance VI_1 - Entering
+    /// MASTER state`, `=> VRRP Instance is now owning VRRP VIPs <=` (none
+    /// for FAULT with `no_email_faults`, nor for INIT).
+    fn state_mail(&self, kind: &str, name: &str, to: vigil_vrrp::instance::State, who: &str) {
+        use vigil_vrrp::instance::State;
+        let body = match (to, kind) {
+            (State::Master, "VRRP Instance") => "=> VRRP Instance is now owning VRRP VIPs <=".to_string(),
+            (State::Backup, "VRRP Instance") => "=> VRRP Instance is nolonger owning VRRP VIPs <=".to_string(),
+            (State::Fault, _) if self.mail.no_faults => return,
+            (State::Initialize, _) => return,
+            (s, _) => format!("=> {who} now in {} state <=", state_name(s)),
+        };
+        let subject = format!("{kind} {name} - Entering {} state", state_name(to));
+        crate::mail::send(&self.mail, &self.router_id, &subject, &body);
     }
 
     /// A notice from the router, in the log (its rate limit applied).
