@@ -598,6 +598,8 @@ pub mod v4 {
                 garp: v.garp,
                 skip_check_adv_addr: false,
                 smtp_alert: None,
+                virtual_ipaddress_excluded: Vec::new(),
+                virtual_routes: Vec::new(),
             }
         }
     }
@@ -623,6 +625,8 @@ pub mod v4 {
                     update_confirm_s: g.update_confirm_s,
                     updates: g.updates,
                     mail: crate::model::Mail::default(),
+                    static_ipaddress: Vec::new(),
+                    static_routes: Vec::new(),
                 },
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),

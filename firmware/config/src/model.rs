@@ -40,6 +40,8 @@ pub mod limits {
     pub const VRRP_SCRIPTS: usize = 64;
     /// A command line (`script`, and the same for every program vigil runs).
     pub const COMMAND: usize = 256;
+    /// Routes of an instance (`virtual_routes`) and static ones.
+    pub const ROUTES: usize = 32;
     /// `notification_email` addresses, and an address's length.
     pub const EMAILS: usize = 16;
     pub const EMAIL: usize = 128;
@@ -221,6 +223,118 @@ pub struct Global {
     pub updates: Updates,
     /// Mail alerts, as keepalived sends them (schema 5).
     pub mail: Mail,
+    /// keepalived `static_ipaddress` and `static_routes` (schema 5): set
+    /// when VRRP starts, whatever its states.
+    pub static_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+    pub static_routes: Vec<Route, ROUTES>,
+}
+
+/// A route, as keepalived's `virtual_routes` / `static_routes` write one
+/// (`[src A] [to] DEST [via GW] [dev IF] [metric N] [table N] [scope S]`,
+/// or `blackhole|unreachable|prohibit DEST`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub kind: RouteKind,
+    pub dst: IpNet,
+    pub via: Option<IpAddr>,
+    pub dev: Option<IfName>,
+    pub src: Option<IpAddr>,
+    pub metric: Option<u32>,
+    /// A table number (`main` is 254, `local` 255); none: main.
+    pub table: Option<u32>,
+    pub scope: Option<RouteScope>,
+    /// `onlink`: the gateway is on the link even if no prefix says so.
+    pub onlink: bool,
+}
+
+impl Route {
+    pub fn new(dst: IpNet) -> Route {
+        Route {
+            kind: RouteKind::Unicast,
+            dst,
+            via: None,
+            dev: None,
+            src: None,
+            metric: None,
+            table: None,
+            scope: None,
+            onlink: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteKind {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+impl RouteKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteKind::Unicast => "unicast",
+            RouteKind::Blackhole => "blackhole",
+            RouteKind::Unreachable => "unreachable",
+            RouteKind::Prohibit => "prohibit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteScope {
+    Global,
+    Site,
+    Link,
+    Host,
+    Nowhere,
+}
+
+impl RouteScope {
+    pub const ALL: [RouteScope; 5] =
+        [RouteScope::Global, RouteScope::Site, RouteScope::Link, RouteScope::Host, RouteScope::Nowhere];
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteScope::Global => "global",
+            RouteScope::Site => "site",
+            RouteScope::Link => "link",
+            RouteScope::Host => "host",
+            RouteScope::Nowhere => "nowhere",
+        }
+    }
+}
+
+impl core::fmt::Display for Route {
+    /// As keepalived.conf (and `ip route`) write it.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.kind != RouteKind::Unicast {
+            write!(f, "{} ", self.kind.name())?;
+        }
+        if let Some(s) = self.src {
+            write!(f, "src {s} ")?;
+        }
+        write!(f, "{}", self.dst)?;
+        if let Some(v) = self.via {
+            write!(f, " via {v}")?;
+        }
+        if let Some(d) = &self.dev {
+            write!(f, " dev {d}")?;
+        }
+        if let Some(m) = self.metric {
+            write!(f, " metric {m}")?;
+        }
+        if let Some(t) = self.table {
+            write!(f, " table {t}")?;
+        }
+        if let Some(s) = self.scope {
+            write!(f, " scope {}", s.name())?;
+        }
+        if self.onlink {
+            f.write_str(" onlink")?;
+        }
+        Ok(())
+    }
 }
 
 /// keepalived's `notification_email`, `notification_email_from`,
@@ -349,6 +463,8 @@ impl Default for Global {
             update_confirm_s: UPDATE_CONFIRM_S,
             updates: Updates::default(),
             mail: Mail::default(),
+            static_ipaddress: Vec::new(),
+            static_routes: Vec::new(),
         }
     }
 }
@@ -430,6 +546,11 @@ pub struct VrrpInstance {
     pub skip_check_adv_addr: bool,
     /// `smtp_alert` (schema 5): mail on its state changes (see [`Mail::wanted`]).
     pub smtp_alert: Option<bool>,
+    /// `virtual_ipaddress_excluded` (schema 5): moved with the state like
+    /// the virtual addresses, but not in the adverts.
+    pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+    /// `virtual_routes` (schema 5): added while master.
+    pub virtual_routes: Vec<Route, ROUTES>,
 }
 
 impl VrrpInstance {
@@ -456,6 +577,8 @@ impl VrrpInstance {
             garp: Garp::default(),
             skip_check_adv_addr: false,
             smtp_alert: None,
+            virtual_ipaddress_excluded: Vec::new(),
+            virtual_routes: Vec::new(),
         })
     }
 

@@ -41,6 +41,31 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
 /// RFC 1123 host name label rules (shared with board definitions).
 pub use vigil_board::check_hostname;
 
+/// A route the kernel can take: a gateway of the destination's family, a
+/// prefix within it, no gateway on a blackhole.
+fn check_route(path: &str, r: &Route, e: &mut Errors) {
+    let path = format!("{path} {r}");
+    if r.dst.prefix > r.dst.max_prefix() {
+        e.push(&path, format!("prefix /{} is longer than the address", r.dst.prefix));
+    }
+    for (what, a) in [("via", r.via), ("src", r.src)] {
+        if a.is_some_and(|a| a.is_ipv6() != r.dst.addr.is_ipv6()) {
+            e.push(&path, format!("{what} is not of the destination's family"));
+        }
+    }
+    if r.kind != RouteKind::Unicast && (r.via.is_some() || r.dev.is_some()) {
+        e.push(&path, format!("a {} route has no gateway or device", r.kind.name()));
+    }
+    if let Some(d) = &r.dev
+        && let Err(m) = check_ifname(d)
+    {
+        e.push(&path, format!("dev: {m}"));
+    }
+    if r.table == Some(0) {
+        e.push(&path, "table 0 is not a table");
+    }
+}
+
 /// How a virtual server is written in keepalived.conf.
 pub fn vs_path(vs: &VirtualServer) -> String {
     match vs.key {
@@ -243,6 +268,14 @@ impl Config {
             for t in &v.track_script {
                 self.tracked_weight(&path, t, e);
             }
+            for vip in &v.virtual_ipaddress_excluded {
+                if v.virtual_ipaddress.iter().any(|x| x.addr.addr == vip.addr.addr) {
+                    e.push(&path, format!("virtual_ipaddress_excluded {} is a virtual address too", vip.addr));
+                }
+            }
+            for r in &v.virtual_routes {
+                check_route(&format!("{path} virtual_routes"), r, e);
+            }
             if v.virtual_router_id != 0
                 && let Some(other) = vrids.insert((v.interface.as_str(), v.virtual_router_id, v6), v.name.as_str())
             {
@@ -258,6 +291,9 @@ impl Config {
     }
 
     fn check_scripts(&self, e: &mut Errors) {
+        for r in &self.global.static_routes {
+            check_route("static_routes", r, e);
+        }
         let mut names = BTreeSet::new();
         for sc in &self.vrrp_scripts {
             let path = format!("vrrp_script {}", sc.name);

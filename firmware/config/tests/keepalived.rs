@@ -405,3 +405,55 @@ fn global_defaults_and_strict_mode_as_keepalived() {
         ]
     );
 }
+
+/// Addresses and routes that move with the state (or stay), as keepalived
+/// writes them; `ip route` options vigil does not set are reported.
+#[test]
+fn excluded_addresses_routes_and_static_ones() {
+    let text = "static_ipaddress {\n  192.168.200.18/24 dev eth2 scope link\n}\nstatic_routes {\n  src 192.168.100.1 to 192.168.109.0/24 via 192.168.200.254 dev eth1\n  192.168.110.0/24 via 192.168.200.254 dev eth1 metric 5 table 100\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  virtual_ipaddress_excluded {\n    10.0.0.2/24\n    2001:db8::2/64\n  }\n  virtual_routes {\n    default via 10.0.0.254 dev eth0 table main\n    blackhole 198.51.100.0/24\n    2001:db8:1::/48 via 2001:db8::fe\n    10.9.0.0/16 via 10.0.0.253 realm 5 onlink\n  }\n}\n";
+    let i = import_str("r.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        [
+            "r.conf:2:30: unsupported: virtual_ipaddress option \"scope\" is not supported; ignored",
+            "r.conf:22:32: unsupported: route option \"realm\" is not supported by vigil; the route is set without it",
+        ]
+    );
+    let c = &i.config;
+    let g = &c.global;
+    assert_eq!(g.static_ipaddress[0].dev.as_deref(), Some("eth2"));
+    assert_eq!(g.static_routes[0].to_string(), "src 192.168.100.1 192.168.109.0/24 via 192.168.200.254 dev eth1");
+    assert_eq!(g.static_routes[1].to_string(), "192.168.110.0/24 via 192.168.200.254 dev eth1 metric 5 table 100");
+    let v = &c.vrrp_instances[0];
+    assert_eq!(v.virtual_ipaddress_excluded.len(), 2);
+    let routes: Vec<String> = v.virtual_routes.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        routes,
+        [
+            "0.0.0.0/0 via 10.0.0.254 dev eth0 table 254",
+            "blackhole 198.51.100.0/24",
+            "2001:db8:1::/48 via 2001:db8::fe",
+            "10.9.0.0/16 via 10.0.0.253 onlink",
+        ]
+    );
+    c.validate().unwrap();
+    round_trip(c);
+
+    // What the kernel would refuse is said before it is committed.
+    let mut bad = c.clone();
+    bad.vrrp_instances[0].virtual_routes[2].via = Some("10.0.0.1".parse().unwrap());
+    bad.vrrp_instances[0].virtual_ipaddress_excluded[0].addr = "10.0.0.1/24".parse().unwrap();
+    let errs: Vec<String> = bad.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(
+        errs.contains(&"vrrp_instance VI_1: virtual_ipaddress_excluded 10.0.0.1/24 is a virtual address too".into()),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.contains(
+            &"vrrp_instance VI_1 virtual_routes 2001:db8:1::/48 via 10.0.0.1: via is not of the destination's family"
+                .into()
+        ),
+        "{errs:#?}"
+    );
+}

@@ -50,6 +50,8 @@ const CTXS: &[Ctx] = &[
             ("vigil_defs", 0, "vigil_defs"),
             ("interface", 1, "interface"),
             ("vrrp_script", 1, "vrrp_script"),
+            ("static_ipaddress", 0, "list"),
+            ("static_routes", 0, "list"),
             ("vrrp_sync_group", 1, "vrrp_sync_group"),
             ("vrrp_instance", 1, "vrrp_instance"),
             ("virtual_server", 2, "virtual_server"),
@@ -116,6 +118,8 @@ const CTXS: &[Ctx] = &[
             ("unicast_peer", 0, "list"),
             ("track_interface", 0, "list"),
             ("track_script", 0, "list"),
+            ("virtual_ipaddress_excluded", 0, "list"),
+            ("virtual_routes", 0, "list"),
         ],
         leaves: &[
             "state",

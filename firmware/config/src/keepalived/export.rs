@@ -177,6 +177,8 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             o.close();
         }
     }
+    addresses(&mut o, "static_ipaddress", &g.static_ipaddress);
+    routes(&mut o, "static_routes", &g.static_routes);
     for sc in &c.vrrp_scripts {
         vrrp_script(&mut o, sc);
     }
@@ -199,6 +201,42 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         virtual_server(&mut o, vs);
     }
     o.text
+}
+
+fn vip_line(a: &VirtualAddress) -> String {
+    let mut l = a.addr.to_string();
+    if let Some(b) = a.brd {
+        let _ = write!(l, " brd {b}");
+    }
+    if let Some(d) = &a.dev {
+        let _ = write!(l, " dev {d}");
+    }
+    if let Some(lb) = &a.label {
+        let _ = write!(l, " label {lb}");
+    }
+    l
+}
+
+fn addresses(o: &mut Out, block: &str, list: &[VirtualAddress]) {
+    if list.is_empty() {
+        return;
+    }
+    o.open(block);
+    for a in list {
+        o.line(vip_line(a));
+    }
+    o.close();
+}
+
+fn routes(o: &mut Out, block: &str, list: &[Route]) {
+    if list.is_empty() {
+        return;
+    }
+    o.open(block);
+    for r in list {
+        o.line(r.to_string());
+    }
+    o.close();
 }
 
 fn on_off(b: bool) -> &'static str {
@@ -364,19 +402,11 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     }
     o.open("virtual_ipaddress");
     for a in &v.virtual_ipaddress {
-        let mut l = a.addr.to_string();
-        if let Some(b) = a.brd {
-            let _ = write!(l, " brd {b}");
-        }
-        if let Some(d) = &a.dev {
-            let _ = write!(l, " dev {d}");
-        }
-        if let Some(lb) = &a.label {
-            let _ = write!(l, " label {lb}");
-        }
-        o.line(l);
+        o.line(vip_line(a));
     }
     o.close();
+    addresses(o, "virtual_ipaddress_excluded", &v.virtual_ipaddress_excluded);
+    routes(o, "virtual_routes", &v.virtual_routes);
     if !v.track_interface.is_empty() {
         o.open("track_interface");
         for t in &v.track_interface {

@@ -150,6 +150,20 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
                 }
             }
+            "static_ipaddress" => {
+                for a in cx.block(st) {
+                    if let Some(vip) = cx.vip(a) {
+                        cx.push(&a.keyword, &mut config.global.static_ipaddress, vip, "static addresses");
+                    }
+                }
+            }
+            "static_routes" => {
+                for a in cx.block(st) {
+                    if let Some(r) = cx.route(a) {
+                        cx.push(&a.keyword, &mut config.global.static_routes, r, "static routes");
+                    }
+                }
+            }
             "vrrp_script" => {
                 if let Some(script) = cx.vrrp_script(st) {
                     cx.push(&st.keyword, &mut config.vrrp_scripts, script, "vrrp_script");
@@ -758,6 +772,20 @@ impl Cx {
                         }
                     }
                 }
+                "virtual_ipaddress_excluded" => {
+                    for a in self.block(s) {
+                        if let Some(vip) = self.vip(a) {
+                            self.push(&a.keyword, &mut v.virtual_ipaddress_excluded, vip, "excluded addresses");
+                        }
+                    }
+                }
+                "virtual_routes" => {
+                    for a in self.block(s) {
+                        if let Some(r) = self.route(a) {
+                            self.push(&a.keyword, &mut v.virtual_routes, r, "virtual routes");
+                        }
+                    }
+                }
                 // keepalived sets one source address from either.
                 "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
                 "track_script" => v.track_script = self.track_script(s),
@@ -979,6 +1007,130 @@ impl Cx {
             );
         }
         heapless::String::try_from(&w.text[..cut]).ok()
+    }
+
+    /// A route line: `[blackhole|unreachable|prohibit] [src A] [to] DEST
+    /// [via|gw GW] [dev|oif IF] [metric|priority|preference N] [table N]
+    /// [scope S] [onlink]`; `default` is 0.0.0.0/0 (::/0 with an IPv6
+    /// gateway). Options of `ip route` that vigil does not set are
+    /// reported, not dropped silently.
+    fn route(&mut self, st: &Stmt) -> Option<Route> {
+        let words: Vec<&Word> = std::iter::once(&st.keyword).chain(st.args.iter()).collect();
+        let mut kind = RouteKind::Unicast;
+        let mut dst: Option<(&Word, Option<IpNet>)> = None;
+        let mut r = Route::new(IpNet { addr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), prefix: 0 });
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i];
+            let val = words.get(i + 1).copied();
+            let need = |cx: &mut Cx| -> Option<&Word> {
+                if val.is_none() {
+                    cx.error(&w.pos, format!("{:?} needs a value", w.text));
+                }
+                val
+            };
+            let used = match w.text.as_str() {
+                "blackhole" if i == 0 => {
+                    kind = RouteKind::Blackhole;
+                    1
+                }
+                "unreachable" if i == 0 => {
+                    kind = RouteKind::Unreachable;
+                    1
+                }
+                "prohibit" if i == 0 => {
+                    kind = RouteKind::Prohibit;
+                    1
+                }
+                "src" => {
+                    r.src = need(self).and_then(|v| self.parse(v, "an IP address"));
+                    2
+                }
+                "to" => {
+                    let v = need(self)?;
+                    dst = Some((v, self.route_dst(v)));
+                    2
+                }
+                "via" | "gw" => {
+                    r.via = need(self).and_then(|v| self.parse(v, "an IP address"));
+                    2
+                }
+                "dev" | "oif" => {
+                    r.dev = need(self).and_then(|v| self.ifname(v));
+                    2
+                }
+                "metric" | "priority" | "preference" => {
+                    r.metric = need(self).and_then(|v| self.parse(v, "a metric"));
+                    2
+                }
+                "table" => {
+                    r.table = need(self).and_then(|v| match v.text.as_str() {
+                        "main" => Some(254),
+                        "local" => Some(255),
+                        "default" => Some(253),
+                        t => self.parse(
+                            &Word { text: t.to_string(), pos: v.pos.clone() },
+                            "a table (number, main, local or default)",
+                        ),
+                    });
+                    2
+                }
+                "scope" => {
+                    r.scope = need(self).and_then(|v| match RouteScope::ALL.iter().find(|s| s.name() == v.text) {
+                        Some(s) => Some(*s),
+                        None => {
+                            self.error(
+                                &v.pos,
+                                format!("scope {:?} is not global, site, link, host or nowhere", v.text),
+                            );
+                            None
+                        }
+                    });
+                    2
+                }
+                "onlink" => {
+                    r.onlink = true;
+                    1
+                }
+                _ if dst.is_none() && !super::keywords::known_route_option(&w.text) => {
+                    dst = Some((w, self.route_dst(w)));
+                    1
+                }
+                _ => {
+                    self.diags.push(Diagnostic {
+                        pos: w.pos.clone(),
+                        severity: Severity::Unsupported,
+                        message: format!(
+                            "route option {:?} is not supported by vigil; the route is set without it",
+                            w.text
+                        ),
+                    });
+                    // The option's value goes with it (`realm 5`, `mtu 1400`).
+                    if val.is_some_and(|v| !super::keywords::known_route_option(&v.text)) { 2 } else { 1 }
+                }
+            };
+            i += used;
+        }
+        let Some((_, Some(net))) = dst else {
+            if dst.is_none() {
+                self.error(&st.keyword.pos, "a route needs a destination");
+            }
+            return None;
+        };
+        r.kind = kind;
+        r.dst = net;
+        // `default` takes its family from the gateway.
+        if net.prefix == 0 && r.via.is_some_and(|v| v.is_ipv6() != net.addr.is_ipv6()) {
+            r.dst = IpNet { addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), prefix: 0 };
+        }
+        Some(r)
+    }
+
+    fn route_dst(&mut self, w: &Word) -> Option<IpNet> {
+        if w.text == "default" {
+            return Some(IpNet { addr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), prefix: 0 });
+        }
+        self.net(w)
     }
 
     /// `ADDR[/PREFIX] [brd B] [dev D] [label L]`.

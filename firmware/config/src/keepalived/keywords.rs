@@ -339,6 +339,58 @@ pub fn known_to_keepalived(word: &str) -> bool {
     KEEPALIVED.binary_search(&word).is_ok()
 }
 
+/// Options of `ip route` (and keepalived's route lines) that take a value
+/// or stand alone: a word that is one of these is never a route's
+/// destination.
+pub fn known_route_option(word: &str) -> bool {
+    matches!(
+        word,
+        "src"
+            | "to"
+            | "via"
+            | "gw"
+            | "dev"
+            | "oif"
+            | "metric"
+            | "priority"
+            | "preference"
+            | "table"
+            | "scope"
+            | "onlink"
+            | "realm"
+            | "realms"
+            | "mtu"
+            | "advmss"
+            | "rtt"
+            | "rttvar"
+            | "reordering"
+            | "window"
+            | "cwnd"
+            | "initcwnd"
+            | "initrwnd"
+            | "ssthresh"
+            | "features"
+            | "quickack"
+            | "congctl"
+            | "pref"
+            | "protocol"
+            | "tos"
+            | "dsfield"
+            | "nexthop"
+            | "weight"
+            | "fastopen_no_cookie"
+            | "no_cooked"
+            | "ttl-propagate"
+            | "encap"
+            | "expires"
+            | "hoplimit"
+            | "rto_min"
+            | "lock"
+            | "throw"
+            | "or"
+    )
+}
+
 /// The closest keyword of `candidates` to `word`, if it is close enough to
 /// be the one meant (a typo: a letter or two off, or swapped).
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
