@@ -3,10 +3,12 @@
 //! the kernel.
 
 use neli::consts::nl::{NlmF, Nlmsg};
-use neli::consts::rtnl::{Ifa, IfaF, Iff, Ifla, IflaInfo, IflaVlan, RtAddrFamily, RtScope, Rtm};
+use neli::consts::rtnl::{
+    Ifa, IfaF, Iff, Ifla, IflaInfo, IflaVlan, RtAddrFamily, RtScope, RtTable, Rta, Rtm, RtmF, Rtn, Rtprot,
+};
 use neli::consts::socket::NlFamily;
 use neli::nl::{NlPayload, NlmsghdrBuilder};
-use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder};
+use neli::rtnl::{Ifaddrmsg, IfaddrmsgBuilder, Ifinfomsg, IfinfomsgBuilder, RtattrBuilder, RtmsgBuilder};
 use neli::socket::synchronous::NlSocketHandle;
 use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
@@ -58,6 +60,39 @@ impl fmt::Display for Link {
         Ok(())
     }
 }
+
+/// A route for [`Rtnl::change_route`], as `ip route` takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub kind: RouteType,
+    pub dst: IpAddr,
+    pub prefix: u8,
+    pub via: Option<IpAddr>,
+    pub oif: Option<i32>,
+    pub src: Option<IpAddr>,
+    pub metric: Option<u32>,
+    /// None: main.
+    pub table: Option<u32>,
+    /// `RT_SCOPE_*`; none: link for a route without a gateway, else universe
+    /// (what `ip route` chooses).
+    pub scope: Option<u8>,
+    pub onlink: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteType {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// The protocol number keepalived marks its routes with (iproute2's
+/// `rt_protos`: "keepalived"): `ip route show proto keepalived` lists them.
+pub const RTPROT_KEEPALIVED: u8 = 18;
+
+/// `onlink` (linux/rtnetlink.h; not in the libc crate).
+const RTNH_F_ONLINK: u32 = 4;
 
 pub struct Rtnl {
     sock: NlSocketHandle,
@@ -235,6 +270,65 @@ impl Rtnl {
             .map_err(io_err)?;
         let (ty, flags) =
             if add { (Rtm::Newaddr, NlmF::ACK | NlmF::CREATE | NlmF::EXCL) } else { (Rtm::Deladdr, NlmF::ACK) };
+        let seq = self.send(ty, flags, msg)?;
+        self.wait_ack(seq)
+    }
+
+    /// Adds (`add`) or removes a route, like `ip route add|del`. Adding
+    /// a route that is there already is EEXIST; removing one that is not,
+    /// ESRCH.
+    pub fn change_route(&mut self, r: &Route, add: bool) -> io::Result<()> {
+        let family = if r.dst.is_ipv6() { RtAddrFamily::Inet6 } else { RtAddrFamily::Inet };
+        let bytes = |a: IpAddr| match a {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let attr = |t: Rta, v: Vec<u8>| RtattrBuilder::default().rta_type(t).rta_payload(Buffer::from(v)).build();
+        let mut attrs = RtBuffer::new();
+        if r.prefix > 0 {
+            attrs.push(attr(Rta::Dst, bytes(r.dst)).map_err(io_err)?);
+        }
+        if let Some(g) = r.via {
+            attrs.push(attr(Rta::Gateway, bytes(g)).map_err(io_err)?);
+        }
+        if let Some(i) = r.oif {
+            attrs.push(attr(Rta::Oif, (i as u32).to_ne_bytes().to_vec()).map_err(io_err)?);
+        }
+        if let Some(s) = r.src {
+            attrs.push(attr(Rta::Prefsrc, bytes(s)).map_err(io_err)?);
+        }
+        if let Some(m) = r.metric {
+            attrs.push(attr(Rta::Priority, m.to_ne_bytes().to_vec()).map_err(io_err)?);
+        }
+        let table = r.table.unwrap_or(254);
+        attrs.push(attr(Rta::Table, table.to_ne_bytes().to_vec()).map_err(io_err)?);
+        let kind = match r.kind {
+            RouteType::Unicast => Rtn::Unicast,
+            RouteType::Blackhole => Rtn::Blackhole,
+            RouteType::Unreachable => Rtn::Unreachable,
+            RouteType::Prohibit => Rtn::Prohibit,
+        };
+        let scope = match r.scope {
+            Some(s) => RtScope::from(s),
+            None if r.kind == RouteType::Unicast && r.via.is_none() => RtScope::Link,
+            None => RtScope::Universe,
+        };
+        let msg = RtmsgBuilder::default()
+            .rtm_family(family)
+            .rtm_dst_len(r.prefix)
+            .rtm_src_len(0)
+            .rtm_tos(0)
+            // Tables past 255 go in RTA_TABLE (given for every table).
+            .rtm_table(if table < 256 { RtTable::from(table as u8) } else { RtTable::Unspec })
+            .rtm_protocol(Rtprot::from(RTPROT_KEEPALIVED))
+            .rtm_scope(scope)
+            .rtm_type(kind)
+            .rtm_flags(if r.onlink { RtmF::from_bits_retain(RTNH_F_ONLINK) } else { RtmF::empty() })
+            .rtattrs(attrs)
+            .build()
+            .map_err(io_err)?;
+        let (ty, flags) =
+            if add { (Rtm::Newroute, NlmF::ACK | NlmF::CREATE | NlmF::EXCL) } else { (Rtm::Delroute, NlmF::ACK) };
         let seq = self.send(ty, flags, msg)?;
         self.wait_ack(seq)
     }

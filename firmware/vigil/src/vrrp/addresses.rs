@@ -1,25 +1,120 @@
-//! Adding and removing an instance's virtual addresses (rtnetlink), and
-//! `no_accept`'s guard around them (nf_tables).
+//! Adding and removing an instance's virtual addresses and routes
+//! (rtnetlink), `no_accept`'s guard around them (nf_tables), and the
+//! static addresses and routes (set while VRRP runs, whatever its states).
 
 use super::io::Io;
 use crate::net::Rtnl;
 use tracing::{info, warn};
+use vigil_config::{Route, RouteKind, RouteScope, VirtualAddress};
 
-/// Adds (or removes) every virtual address on its interface: the vmac, the
-/// instance's interface, or the address's own `dev`. Said once per
-/// interface: 32 lines per takeover drowned the console.
+/// Adds (or removes) every virtual address (the excluded ones too) on its
+/// interface: the vmac, the instance's interface, or the address's own
+/// `dev`; then its routes (removed first, added last: a route may need an
+/// address). Said once per interface: 32 lines per takeover drowned the
+/// console.
 pub fn change(io: &Io, add: bool) {
     let mut rtnl = match Rtnl::open() {
         Ok(x) => x,
         Err(e) => return warn!("rtnetlink: {e}"),
     };
-    let (home, home_index) = match &io.vmac {
+    let home = match &io.vmac {
         Some(v) => (v.name.as_str(), v.index),
         None => (io.conf.interface.as_str(), io.ifindex),
     };
+    if !add {
+        routes(&mut rtnl, &io.conf.virtual_routes, false);
+    }
+    let all: Vec<&VirtualAddress> =
+        io.conf.virtual_ipaddress.iter().chain(io.conf.virtual_ipaddress_excluded.iter()).collect();
+    addresses(&mut rtnl, home, all, add);
+    if add {
+        routes(&mut rtnl, &io.conf.virtual_routes, true);
+    }
+}
+
+/// The static addresses and routes of a config, set at start (and as the
+/// config changes) and removed at stop: `before` is what is set now.
+pub fn statics(before: &vigil_config::Global, after: &vigil_config::Global) {
+    if before.static_ipaddress == after.static_ipaddress && before.static_routes == after.static_routes {
+        return;
+    }
+    let mut rtnl = match Rtnl::open() {
+        Ok(x) => x,
+        Err(e) => return warn!("rtnetlink: {e}"),
+    };
+    let gone: Vec<Route> = before.static_routes.iter().filter(|r| !after.static_routes.contains(r)).cloned().collect();
+    routes(&mut rtnl, &gone, false);
+    let gone: Vec<&VirtualAddress> =
+        before.static_ipaddress.iter().filter(|a| !after.static_ipaddress.contains(a)).collect();
+    // A static address names its device (or is refused, with a warning).
+    addresses(&mut rtnl, ("", -1), gone, false);
+    let new: Vec<&VirtualAddress> =
+        after.static_ipaddress.iter().filter(|a| !before.static_ipaddress.contains(a)).collect();
+    addresses(&mut rtnl, ("", -1), new, true);
+    let new: Vec<Route> = after.static_routes.iter().filter(|r| !before.static_routes.contains(r)).cloned().collect();
+    routes(&mut rtnl, &new, true);
+}
+
+/// Adds or removes routes, each said in the log as `ip route` writes it.
+fn routes(rtnl: &mut Rtnl, list: &[Route], add: bool) {
+    if list.is_empty() {
+        return;
+    }
+    let links = rtnl.links().unwrap_or_default();
+    for r in list {
+        let oif = match &r.dev {
+            Some(d) => match links.iter().find(|l| l.name == d.as_str()) {
+                Some(l) => Some(l.index),
+                None => {
+                    warn!("route {r}: no interface {d}");
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let net = crate::net::Route {
+            kind: match r.kind {
+                RouteKind::Unicast => crate::net::RouteType::Unicast,
+                RouteKind::Blackhole => crate::net::RouteType::Blackhole,
+                RouteKind::Unreachable => crate::net::RouteType::Unreachable,
+                RouteKind::Prohibit => crate::net::RouteType::Prohibit,
+            },
+            dst: r.dst.addr,
+            prefix: r.dst.prefix,
+            via: r.via,
+            oif,
+            src: r.src,
+            metric: r.metric,
+            table: r.table,
+            scope: r.scope.map(|s| match s {
+                RouteScope::Global => libc::RT_SCOPE_UNIVERSE,
+                RouteScope::Site => libc::RT_SCOPE_SITE,
+                RouteScope::Link => libc::RT_SCOPE_LINK,
+                RouteScope::Host => libc::RT_SCOPE_HOST,
+                RouteScope::Nowhere => libc::RT_SCOPE_NOWHERE,
+            }),
+            onlink: r.onlink,
+        };
+        match rtnl.change_route(&net, add) {
+            Ok(()) => info!("{} route {r}", if add { "added" } else { "removed" }),
+            // Already there (adding) or already gone (removing): the goal holds.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ESRCH)) => {}
+            Err(e) => warn!("{} route {r}: {e}", if add { "adding" } else { "removing" }),
+        }
+    }
+}
+
+/// Adds or removes addresses: on `home` (its name and index) unless an
+/// address names its own `dev`.
+fn addresses(rtnl: &mut Rtnl, home: (&str, i32), list: Vec<&VirtualAddress>, add: bool) {
+    let (home, home_index) = home;
     let mut done: Vec<(String, Vec<String>)> = Vec::new();
-    for vip in &io.conf.virtual_ipaddress {
+    for vip in list {
         let dev = vip.dev.as_deref().unwrap_or(home);
+        if dev.is_empty() {
+            warn!("{}: no dev to put it on", vip.addr);
+            continue;
+        }
         let index = if dev == home {
             home_index
         } else {

@@ -156,7 +156,12 @@ impl Io {
             &v.interface,
             out_index,
             out_mac,
-            v.virtual_ipaddress.iter().map(|a| a.addr.addr),
+            // The excluded addresses are announced too (of the instance's
+            // family: its announcement is ARP or NA).
+            v.virtual_ipaddress
+                .iter()
+                .chain(v.virtual_ipaddress_excluded.iter().filter(|a| a.addr.addr.is_ipv6() == spec.v6()))
+                .map(|a| a.addr.addr),
         );
         info!(
             "on {} from {}, vrid {}, priority {}, v{}",

@@ -61,6 +61,9 @@ struct Daemon {
     mail: vigil_config::Mail,
     router_id: String,
     group_alerts: Vec<Option<bool>>,
+    /// The static addresses and routes that are set (in a `Global` of
+    /// their own).
+    statics: vigil_config::Global,
 }
 
 /// Runs until told to shut down.
@@ -80,6 +83,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         mail: Default::default(),
         router_id: String::new(),
         group_alerts: Vec::new(),
+        statics: vigil_config::Global::default(),
     };
     d.configure(&config).await;
     // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
@@ -231,6 +235,13 @@ impl Daemon {
         self.group_alerts = config.sync_groups.iter().map(|g| g.smtp_alert).collect();
         self.mail = config.global.mail.clone();
         self.router_id = config.global.router_id.to_string();
+        let statics = vigil_config::Global {
+            static_ipaddress: config.global.static_ipaddress.clone(),
+            static_routes: config.global.static_routes.clone(),
+            ..Default::default()
+        };
+        addresses::statics(&self.statics, &statics);
+        self.statics = statics;
         let added = self.router.configure(Instant::now(), ready, &groups, |s| resume.contains(&s.name));
         for (id, name) in added {
             if let Some(io) = opened.remove(&name) {
@@ -259,6 +270,7 @@ impl Daemon {
     async fn stop(&mut self) {
         self.router.shutdown(Instant::now());
         self.run_all();
+        addresses::statics(&self.statics, &vigil_config::Global::default());
     }
 
     /// Reads the links and lets the router apply tracking.
