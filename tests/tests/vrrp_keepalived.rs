@@ -389,3 +389,39 @@ fn virtual_routes_follow_the_master_and_static_routes_stay() {
     let _ = p.children[v].wait();
     assert!(!routes(&vg).contains("198.18.50.0/24"), "the static route stayed after vigil stopped:\n{}", routes(&vg));
 }
+
+/// track_process: vigil (150) tracks a daemon (a copy of `sleep` under a
+/// name of its own, so nothing else on the machine counts) with weight
+/// -60. While it runs vigil is master over keepalived (100); when it is
+/// killed vigil drops to 90 and keepalived takes the VIP; when it runs
+/// again vigil takes it back.
+#[test]
+fn a_tracked_process_moves_the_vip() {
+    use vigil_tests::vrrp_pair::{KillOnDrop, wait_log};
+    let Some(mut p) = Pair::new("vrrp-proc") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    let daemon = p.dir.join("vigil-trk-dmn");
+    std::fs::copy("/bin/sleep", &daemon).unwrap();
+    let start = || KillOnDrop(Command::new(&daemon).arg("600").spawn().unwrap());
+    let mut running = Some(start());
+    p.top[1] = "vrrp_track_process dmn {\n process vigil-trk-dmn\n weight -60\n}\n".to_string();
+    p.extra[1] = " track_process {\n  dmn\n }\n".to_string();
+    p.vigil(3, 150, "0.5");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    let log = p.dir.join("vigil.log");
+    wait_log(&log, 0, "vrrp_track_process dmn: in quorum (1 running)");
+    p.keepalived(3, 100, "0.5");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(p.has_vip(&vg) && !p.has_vip(&ka), "vigil (150) is master while the daemon runs");
+
+    drop(running.take());
+    let took = p.wait_vip(&ka, Duration::from_secs(10));
+    eprintln!("tracked process killed (150 -> 90) -> keepalived (100) takes the VIP after {took:?}");
+    wait_log(&log, 0, "vrrp_track_process dmn: out of quorum (0 running)");
+    wait_log(&log, 0, "priority 150 -> 90 (tracking)");
+
+    running = Some(start());
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("tracked process back (90 -> 150) -> vigil takes the VIP back after {took:?}");
+    assert!(running.is_some());
+}

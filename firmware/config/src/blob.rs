@@ -600,6 +600,7 @@ pub mod v4 {
                 smtp_alert: None,
                 virtual_ipaddress_excluded: Vec::new(),
                 virtual_routes: Vec::new(),
+                track_process: Vec::new(),
             }
         }
     }
@@ -636,9 +637,11 @@ pub mod v4 {
                     track_script: Vec::new(),
                     notify: g.notify,
                     smtp_alert: None,
+                    track_process: Vec::new(),
                 }),
                 virtual_servers: c.virtual_servers.map(Into::into),
                 vrrp_scripts: Vec::new(),
+                track_processes: Vec::new(),
             }
         }
     }

@@ -36,7 +36,7 @@ pub mod limits {
     pub const CHECKERS: usize = 2;
     pub const URLS: usize = 4;
     pub const STATUS_CODES: usize = 4;
-    /// `vrrp_script` blocks.
+    /// `vrrp_script` blocks (and `vrrp_track_process` blocks).
     pub const VRRP_SCRIPTS: usize = 64;
     /// A command line (`script`, and the same for every program vigil runs).
     pub const COMMAND: usize = 256;
@@ -118,6 +118,59 @@ pub struct Config {
     /// `vrrp_script` blocks (schema 5), run while an instance or a sync
     /// group tracks them.
     pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+    /// `vrrp_track_process` blocks (schema 5), watched while tracked.
+    pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+}
+
+/// `vrrp_track_process NAME { process ... quorum ... }`: how many
+/// processes of a name run; in quorum (`quorum..=quorum_max`) counts as a
+/// script that succeeds, out of it as one that fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackProcess {
+    pub name: Name,
+    /// The process: its name (as in /proc/PID/comm, or the path it was
+    /// started as with `full_command`), then the parameters to match.
+    pub process: String<COMMAND>,
+    /// How the parameters match, when there are any.
+    pub param_match: ParamMatch,
+    /// `full_command`: match the command line's program, not the name.
+    pub full_command: bool,
+    pub quorum: u16,
+    pub quorum_max: Option<u16>,
+    /// Milliseconds a change must last before it counts (`fork_delay`,
+    /// `terminate_delay`; `delay` sets both).
+    pub fork_delay_ms: u32,
+    pub terminate_delay_ms: u32,
+    pub weight: i16,
+    pub reverse: bool,
+}
+
+impl TrackProcess {
+    pub fn new(name: Name) -> TrackProcess {
+        TrackProcess {
+            name,
+            process: String::new(),
+            param_match: ParamMatch::Exact,
+            full_command: false,
+            quorum: 1,
+            quorum_max: None,
+            fork_delay_ms: 0,
+            terminate_delay_ms: 0,
+            weight: 0,
+            reverse: false,
+        }
+    }
+}
+
+/// keepalived's `param_match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParamMatch {
+    /// Every parameter, no more (the default).
+    Exact,
+    /// The given parameters first; more may follow.
+    Initial,
+    /// As `Initial`, the last one may be a prefix of the process's.
+    Partial,
 }
 
 /// `vrrp_script NAME { ... }`: a program run every `interval`; its exit
@@ -551,6 +604,8 @@ pub struct VrrpInstance {
     pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
     /// `virtual_routes` (schema 5): added while master.
     pub virtual_routes: Vec<Route, ROUTES>,
+    /// `track_process` (schema 5): names of `vrrp_track_process` blocks.
+    pub track_process: Vec<TrackScript, TRACKS>,
 }
 
 impl VrrpInstance {
@@ -579,6 +634,7 @@ impl VrrpInstance {
             smtp_alert: None,
             virtual_ipaddress_excluded: Vec::new(),
             virtual_routes: Vec::new(),
+            track_process: Vec::new(),
         })
     }
 
@@ -648,6 +704,8 @@ pub struct SyncGroup {
     pub notify: Notify,
     /// `smtp_alert` (schema 5).
     pub smtp_alert: Option<bool>,
+    /// `track_process` (schema 5): tracked by every member.
+    pub track_process: Vec<TrackScript, TRACKS>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

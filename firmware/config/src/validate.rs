@@ -268,6 +268,9 @@ impl Config {
             for t in &v.track_script {
                 self.tracked_weight(&path, t, e);
             }
+            for t in &v.track_process {
+                self.tracked_process_weight(&path, t, e);
+            }
             for vip in &v.virtual_ipaddress_excluded {
                 if v.virtual_ipaddress.iter().any(|x| x.addr.addr == vip.addr.addr) {
                     e.push(&path, format!("virtual_ipaddress_excluded {} is a virtual address too", vip.addr));
@@ -295,6 +298,22 @@ impl Config {
             check_route("static_routes", r, e);
         }
         let mut names = BTreeSet::new();
+        for t in &self.track_processes {
+            let path = format!("vrrp_track_process {}", t.name);
+            if !names.insert(t.name.as_str()) {
+                e.push(&path, "is defined twice");
+            }
+            if let Err(m) = crate::command::split(&t.process) {
+                e.push(&path, format!("process: {m}"));
+            }
+            if t.quorum_max.is_some_and(|m| m < t.quorum) {
+                e.push(&path, format!("quorum_max {} is below quorum {}", t.quorum_max.unwrap_or(0), t.quorum));
+            }
+            if !(-253..=253).contains(&t.weight) {
+                e.push(&path, format!("weight {} is outside -253..=253", t.weight));
+            }
+        }
+        let mut names = BTreeSet::new();
         for sc in &self.vrrp_scripts {
             let path = format!("vrrp_script {}", sc.name);
             if !names.insert(sc.name.as_str()) {
@@ -313,6 +332,16 @@ impl Config {
                 e.push(&path, "rise and fall are 1 or more");
             }
         }
+    }
+
+    /// The weight a `track_process` line gives its process (its own, or
+    /// the block's).
+    fn tracked_process_weight(&self, path: &str, t: &TrackScript, e: &mut Errors) -> Option<i16> {
+        let Some(tp) = self.track_processes.iter().find(|s| s.name == t.name) else {
+            e.push(path, format!("track_process {}: no vrrp_track_process of that name", t.name));
+            return None;
+        };
+        Some(t.weight.map_or(tp.weight, |w| w.0))
     }
 
     /// The weight a `track_script` line gives its script (its own, or the

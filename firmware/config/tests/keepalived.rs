@@ -457,3 +457,33 @@ fn excluded_addresses_routes_and_static_ones() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn track_process_imports_validates_and_round_trips() {
+    let text = "vrrp_track_process haproxy {\n  process \"/usr/sbin/haproxy -f /etc/haproxy\"\n  param_match partial\n  full_command\n  quorum 2\n  quorum_max 4\n  delay 0.5\n  weight -30 reverse\n}\nvrrp_sync_group G {\n  group {\n    VI_1\n  }\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1\n  }\n  track_process {\n    haproxy weight 0\n    missing\n  }\n}\n";
+    let i = import_str("p.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d, ["p.conf:23:5: error: track_process \"missing\": no vrrp_track_process of that name"]);
+    let mut c = i.config.clone();
+    let t = &c.track_processes[0];
+    assert_eq!(t.process.as_str(), "/usr/sbin/haproxy -f /etc/haproxy");
+    assert_eq!(
+        (
+            t.param_match,
+            t.full_command,
+            t.quorum,
+            t.quorum_max,
+            t.fork_delay_ms,
+            t.terminate_delay_ms,
+            t.weight,
+            t.reverse
+        ),
+        (ParamMatch::Partial, true, 2, Some(4), 500, 500, -30, true)
+    );
+    c.vrrp_instances[0].track_process.retain(|t| t.name.as_str() == "haproxy");
+    c.validate().unwrap();
+    round_trip(&c);
+    c.track_processes[0].quorum_max = Some(1);
+    let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert_eq!(errs, ["vrrp_track_process haproxy: quorum_max 1 is below quorum 2"]);
+}

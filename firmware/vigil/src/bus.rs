@@ -36,6 +36,7 @@ impl Part {
                     || a.vrrp_instances != b.vrrp_instances
                     || a.sync_groups != b.sync_groups
                     || a.vrrp_scripts != b.vrrp_scripts
+                    || a.track_processes != b.track_processes
             }
             Part::Checkers => a.virtual_servers != b.virtual_servers,
             Part::Updates => a.global.updates != b.global.updates,
@@ -67,6 +68,7 @@ pub fn vrrp_part(c: &Config) -> Arc<Config> {
         sync_groups: c.sync_groups.clone(),
         virtual_servers: Default::default(),
         vrrp_scripts: c.vrrp_scripts.clone(),
+        track_processes: c.track_processes.clone(),
     })
 }
 

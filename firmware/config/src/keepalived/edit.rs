@@ -50,6 +50,7 @@ const CTXS: &[Ctx] = &[
             ("vigil_defs", 0, "vigil_defs"),
             ("interface", 1, "interface"),
             ("vrrp_script", 1, "vrrp_script"),
+            ("vrrp_track_process", 1, "vrrp_track_process"),
             ("static_ipaddress", 0, "list"),
             ("static_routes", 0, "list"),
             ("vrrp_sync_group", 1, "vrrp_sync_group"),
@@ -120,6 +121,7 @@ const CTXS: &[Ctx] = &[
             ("track_script", 0, "list"),
             ("virtual_ipaddress_excluded", 0, "list"),
             ("virtual_routes", 0, "list"),
+            ("track_process", 0, "list"),
         ],
         leaves: &[
             "state",
@@ -154,8 +156,24 @@ const CTXS: &[Ctx] = &[
     Ctx { name: "authentication", blocks: &[], leaves: &["auth_type", "auth_pass"], list: false },
     Ctx {
         name: "vrrp_sync_group",
-        blocks: &[("group", 0, "list"), ("track_script", 0, "list")],
+        blocks: &[("group", 0, "list"), ("track_script", 0, "list"), ("track_process", 0, "list")],
         leaves: &["notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "smtp_alert"],
+        list: false,
+    },
+    Ctx {
+        name: "vrrp_track_process",
+        blocks: &[],
+        leaves: &[
+            "process",
+            "param_match",
+            "full_command",
+            "quorum",
+            "quorum_max",
+            "delay",
+            "fork_delay",
+            "terminate_delay",
+            "weight",
+        ],
         list: false,
     },
     Ctx {

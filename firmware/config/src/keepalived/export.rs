@@ -182,6 +182,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     for sc in &c.vrrp_scripts {
         vrrp_script(&mut o, sc);
     }
+    for tp in &c.track_processes {
+        track_process_block(&mut o, tp);
+    }
     for g in &c.sync_groups {
         o.open(format!("vrrp_sync_group {}", word(&g.name)));
         o.open("group");
@@ -189,7 +192,8 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             o.line(word(m));
         }
         o.close();
-        track_script(&mut o, &g.track_script);
+        tracks(&mut o, "track_script", &g.track_script);
+        tracks(&mut o, "track_process", &g.track_process);
         notify(&mut o, &g.notify);
         smtp_alert(&mut o, g.smtp_alert);
         o.close();
@@ -326,11 +330,41 @@ fn vrrp_script(o: &mut Out, sc: &VrrpScript) {
     o.close();
 }
 
-fn track_script(o: &mut Out, list: &[TrackScript]) {
+fn track_process_block(o: &mut Out, t: &TrackProcess) {
+    let d = TrackProcess::new(t.name.clone());
+    o.open(format!("vrrp_track_process {}", word(&t.name)));
+    o.line(format!("process {}", word(&t.process)));
+    match t.param_match {
+        ParamMatch::Exact => {}
+        ParamMatch::Initial => o.line("param_match initial"),
+        ParamMatch::Partial => o.line("param_match partial"),
+    }
+    if t.full_command {
+        o.line("full_command");
+    }
+    if t.quorum != d.quorum {
+        o.line(format!("quorum {}", t.quorum));
+    }
+    if let Some(m) = t.quorum_max {
+        o.line(format!("quorum_max {m}"));
+    }
+    if t.fork_delay_ms != 0 {
+        o.line(format!("fork_delay {}", millis(t.fork_delay_ms)));
+    }
+    if t.terminate_delay_ms != 0 {
+        o.line(format!("terminate_delay {}", millis(t.terminate_delay_ms)));
+    }
+    if t.weight != 0 || t.reverse {
+        o.line(weight(t.weight, t.reverse));
+    }
+    o.close();
+}
+
+fn tracks(o: &mut Out, block: &str, list: &[TrackScript]) {
     if list.is_empty() {
         return;
     }
-    o.open("track_script");
+    o.open(block);
     for t in list {
         match t.weight {
             None => o.line(word(&t.name)),
@@ -418,7 +452,8 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
         }
         o.close();
     }
-    track_script(o, &v.track_script);
+    tracks(o, "track_script", &v.track_script);
+    tracks(o, "track_process", &v.track_process);
     notify(o, &v.notify);
     smtp_alert(o, v.smtp_alert);
     let d = Garp::default();

@@ -119,8 +119,13 @@ pub fn import_str_as(name: &str, text: &str, instance: &str) -> Result<Import, S
 
 /// Imports parsed statements into a fresh config.
 pub fn import(stmts: &[Stmt]) -> Import {
-    let mut cx =
-        Cx { diags: Vec::new(), default_version: None, script_refs: Vec::new(), defaults: Defaults::default() };
+    let mut cx = Cx {
+        diags: Vec::new(),
+        default_version: None,
+        script_refs: Vec::new(),
+        process_refs: Vec::new(),
+        defaults: Defaults::default(),
+    };
     let mut config = Config::default();
     // global_defs first: vrrp_version there sets the instances' default.
     for st in stmts.iter().filter(|s| s.keyword.text == "global_defs") {
@@ -164,6 +169,11 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     }
                 }
             }
+            "vrrp_track_process" => {
+                if let Some(tp) = cx.track_process_block(st) {
+                    cx.push(&st.keyword, &mut config.track_processes, tp, "vrrp_track_process");
+                }
+            }
             "vrrp_script" => {
                 if let Some(script) = cx.vrrp_script(st) {
                     cx.push(&st.keyword, &mut config.vrrp_scripts, script, "vrrp_script");
@@ -186,6 +196,11 @@ pub fn import(stmts: &[Stmt]) -> Import {
     }
     if config.global.lvs_sync_daemon.is_none() {
         config.global.lvs_sync_daemon = cx.defaults.sync_daemon.take();
+    }
+    for w in std::mem::take(&mut cx.process_refs) {
+        if !config.track_processes.iter().any(|s| s.name == w.text.as_str()) {
+            cx.error(&w.pos, format!("track_process {:?}: no vrrp_track_process of that name", w.text));
+        }
     }
     Import { config, diagnostics: summarize(cx.diags) }
 }
@@ -249,6 +264,8 @@ struct Cx {
     defaults: Defaults,
     /// Every script a track_script names, checked once all are read.
     script_refs: Vec<Word>,
+    /// Every process a track_process names, the same.
+    process_refs: Vec<Word>,
 }
 
 impl Cx {
@@ -789,6 +806,7 @@ impl Cx {
                 // keepalived sets one source address from either.
                 "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
                 "track_script" => v.track_script = self.track_script(s),
+                "track_process" => v.track_process = self.track_process(s),
                 "unicast_peer" => {
                     for a in self.block(s) {
                         // keepalived takes a prefix on a peer and ignores it.
@@ -1170,6 +1188,7 @@ impl Cx {
                     }
                 }
                 "track_script" => g.track_script = self.track_script(s),
+                "track_process" => g.track_process = self.track_process(s),
                 "notify_master" => g.notify.master = self.string_value(s),
                 "notify_backup" => g.notify.backup = self.string_value(s),
                 "notify_fault" => g.notify.fault = self.string_value(s),
@@ -1295,6 +1314,62 @@ impl Cx {
                 None
             }
         }
+    }
+
+    /// `track_process { NAME [weight N [reverse|noreverse]] ... }`.
+    fn track_process(&mut self, st: &Stmt) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
+        let before = self.script_refs.len();
+        let list = self.track_script(st);
+        // Those names are processes', not scripts'.
+        let refs: Vec<Word> = self.script_refs.drain(before..).collect();
+        self.process_refs.extend(refs);
+        list
+    }
+
+    /// `vrrp_track_process NAME { process ... quorum ... }`.
+    fn track_process_block(&mut self, st: &Stmt) -> Option<TrackProcess> {
+        let name = self.one(st)?;
+        let mut t = TrackProcess::new(self.string(name)?);
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "process" => {
+                    if let Some(c) = self.command(s) {
+                        t.process = c;
+                    }
+                }
+                "param_match" => match self.one(s).map(|w| w.text.as_str()) {
+                    Some("initial") => t.param_match = ParamMatch::Initial,
+                    Some("partial") => t.param_match = ParamMatch::Partial,
+                    Some(_) => self.error(&s.args[0].pos, "param_match is initial or partial"),
+                    None => {}
+                },
+                "full_command" => t.full_command = self.flag(s),
+                "quorum" => {
+                    if let Some(q) = self.value(s, "a number of processes") {
+                        t.quorum = q;
+                    }
+                }
+                "quorum_max" => t.quorum_max = self.value(s, "a number of processes"),
+                "delay" => {
+                    if let Some(ms) = self.millis(s) {
+                        (t.fork_delay_ms, t.terminate_delay_ms) = (ms, ms);
+                    }
+                }
+                "fork_delay" => t.fork_delay_ms = self.millis(s).unwrap_or(0),
+                "terminate_delay" => t.terminate_delay_ms = self.millis(s).unwrap_or(0),
+                "weight" => {
+                    if let Some((w, reverse)) = self.weight(s, &s.args) {
+                        (t.weight, t.reverse) = (w, reverse);
+                    }
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        if t.process.is_empty() {
+            self.error(&st.keyword.pos, format!("vrrp_track_process {}: no process to watch", t.name));
+            return None;
+        }
+        Some(t)
     }
 
     /// `track_script { NAME [weight N [reverse|noreverse]] ... }`.

@@ -111,15 +111,22 @@ impl Snapshot {
 /// group's), each with the weight and direction it tracks it with: the
 /// line's own, else the script's.
 pub fn tracked_scripts(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> {
-    let group = config.sync_groups.iter().filter(|g| g.group.contains(&v.name));
-    let lines = v.track_script.iter().chain(group.flat_map(|g| g.track_script.iter()));
-    lines
-        .filter_map(|t| {
-            let sc = config.vrrp_scripts.iter().find(|s| s.name == t.name)?;
-            let (weight, reverse) = t.weight.unwrap_or((sc.weight, sc.reverse));
-            Some(TrackedScript { name: t.name.to_string(), weight, reverse })
-        })
-        .collect()
+    let groups: Vec<&vigil_config::SyncGroup> =
+        config.sync_groups.iter().filter(|g| g.group.contains(&v.name)).collect();
+    let scripts = v.track_script.iter().chain(groups.iter().flat_map(|g| g.track_script.iter()));
+    let scripts = scripts.filter_map(|t| {
+        let sc = config.vrrp_scripts.iter().find(|s| s.name == t.name)?;
+        let (weight, reverse) = t.weight.unwrap_or((sc.weight, sc.reverse));
+        Some(TrackedScript { name: t.name.to_string(), weight, reverse })
+    });
+    // Tracked processes count as scripts, under their router name.
+    let processes = v.track_process.iter().chain(groups.iter().flat_map(|g| g.track_process.iter()));
+    let processes = processes.filter_map(|t| {
+        let tp = config.track_processes.iter().find(|s| s.name == t.name)?;
+        let (weight, reverse) = t.weight.unwrap_or((tp.weight, tp.reverse));
+        Some(TrackedScript { name: super::processes::key(&t.name), weight, reverse })
+    });
+    scripts.chain(processes).collect()
 }
 
 /// A running instance's I/O.

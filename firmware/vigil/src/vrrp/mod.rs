@@ -9,6 +9,7 @@
 mod addresses;
 mod announce;
 mod io;
+mod processes;
 mod rx;
 mod scripts;
 mod status;
@@ -56,6 +57,7 @@ struct Daemon {
     handover: Option<tokio::sync::oneshot::Sender<Vec<(String, bool)>>>,
     publisher: status::Publisher,
     scripts: scripts::Scripts,
+    processes: processes::Processes,
     /// Mail alerts: the settings, this router's name, and the sync groups'
     /// own `smtp_alert` (as the router numbers them).
     mail: vigil_config::Mail,
@@ -79,6 +81,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         announcers: Default::default(),
         handover: None,
         publisher: status::Publisher::new(status, states),
+        processes: processes::Processes::new(scripts.sender()),
         scripts,
         mail: Default::default(),
         router_id: String::new(),
@@ -227,6 +230,11 @@ impl Daemon {
         tracked.sort();
         tracked.dedup();
         for (name, verdict) in self.scripts.sync(config, &tracked) {
+            self.router.handle_script(Instant::now(), &name, verdict);
+        }
+        let processes: Vec<String> =
+            tracked.iter().filter_map(|t| t.strip_prefix("process ")).map(str::to_string).collect();
+        for (name, verdict) in self.processes.sync(config, &processes) {
             self.router.handle_script(Instant::now(), &name, verdict);
         }
         let groups: Vec<Vec<String>> =

@@ -44,6 +44,11 @@ impl Scripts {
         (Scripts { running: HashMap::new(), tx }, rx)
     }
 
+    /// Where verdicts go (the tracked processes' too).
+    pub fn sender(&self) -> mpsc::Sender<Changed> {
+        self.tx.clone()
+    }
+
     /// Runs the scripts in `tracked` (names) as `config` defines them:
     /// unchanged ones keep running (and keep their verdict); changed and
     /// new ones start over. Returns each script that starts over (or

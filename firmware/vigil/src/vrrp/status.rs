@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil_vrrp::instance::Dropped;
 use vigil_vrrp::router::Router;
+use vigil_vrrp::script::Verdict;
 
 /// `show vrrp`, kept up to date by the daemon.
 pub type Status = Arc<Mutex<Vec<String>>>;
@@ -100,7 +101,18 @@ fn lines(router: &Router) -> Vec<String> {
     scripts.sort();
     scripts.dedup();
     for name in scripts {
-        lines.push(format!("vrrp_script {name}: {}", router.script(name).name()));
+        let v = router.script(name);
+        lines.push(match name.strip_prefix("process ") {
+            Some(p) => format!(
+                "vrrp_track_process {p}: {}",
+                match v {
+                    Verdict::Init => "not counted yet",
+                    Verdict::Good => "in quorum",
+                    Verdict::Bad => "out of quorum",
+                }
+            ),
+            None => format!("vrrp_script {name}: {}", v.name()),
+        });
     }
     for s in router.strays() {
         lines.push(format!(
