@@ -619,7 +619,7 @@ mod tests {
     #[test]
     fn completion_offers_keywords_names_and_values() {
         let c = base();
-        assert_eq!(complete(&c, &[], "vr"), ["vrrp_instance", "vrrp_script", "vrrp_sync_group"]);
+        assert_eq!(complete(&c, &[], "vr"), ["vrrp_instance", "vrrp_script", "vrrp_sync_group", "vrrp_track_process"]);
         assert_eq!(complete(&c, &p("vrrp_instance"), ""), ["VI_1"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1"), "pri"), ["priority"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1 state"), ""), ["BACKUP", "MASTER"]);
