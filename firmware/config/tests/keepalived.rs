@@ -345,6 +345,7 @@ fn leniency_where_keepalived_is_lenient() {
             "l.conf:4:13: warning: nopreempt takes no value; \"1\" ignored (as keepalived ignores it)",
             "l.conf:7:15: warning: auth_pass is 15 bytes; keepalived uses the first 8 (\"secret-p\"), and so does vigil",
             "l.conf:11:5: warning: unicast_peer 10.0.0.3/24: the prefix is ignored (a peer is one address)",
+            "l.conf:1:1: warning: vrrp_instance VI_1: no virtual_ipaddress: it elects a master for its notify programs only (keepalived: \"at least one is sensible\")",
             "l.conf:15:9: warning: alpha takes on|off|true|false|yes|no (or nothing: on); keepalived ignores \"1\", and so does vigil: alpha stays off",
             "l.conf:17:22: warning: inhibit_on_failure takes no value; \"yes\" ignored (as keepalived ignores it)",
         ]

@@ -118,9 +118,12 @@ fn mistakes_print_errors_and_change_nothing() {
     assert!(out.contains("error: vrrp_instance VI_1 prioirty 30: unknown keyword \"prioirty\" here"), "{out}");
     assert_eq!(t.shell.candidate, before);
     // A candidate that fails validation is not written.
-    t.line("delete vrrp_instance VI_1 virtual_ipaddress 10.0.0.1/24");
+    t.line("set vrrp_instance VI_1 unicast_peer 2001:db8::1");
     let out = t.line("commit");
-    assert!(out.contains("vrrp_instance VI_1: virtual_ipaddress is empty"), "{out}");
+    assert!(
+        out.contains("vrrp_instance VI_1: unicast_peer 2001:db8::1 is not of the virtual addresses' family"),
+        "{out}"
+    );
     assert!(t.shell.system.history().is_empty());
     assert!(t.line("poweroff later").contains("error: unexpected \"later\"; usage: poweroff [now]"));
     assert!(t.line("c").contains("ambiguous: compare, commit, confirm"));
@@ -169,13 +172,13 @@ fn load_keepalived_by_paste() {
     t.line("vrrp_instance VI_2 {");
     t.line(" interface eth1");
     t.line(" virtual_router_id 9");
-    t.line(" smtp_alert");
+    t.line(" dont_track_primary");
     t.line(" virtual_ipaddress {");
     t.line("  192.0.2.9/24");
     t.line(" }");
     t.line("}");
     let out = t.line("end");
-    assert!(out.contains("paste:4:2: unsupported: keyword \"smtp_alert\""), "{out}");
+    assert!(out.contains("paste:4:2: unsupported: keyword \"dont_track_primary\""), "{out}");
     assert!(out.contains("candidate replaced"), "{out}");
     assert_eq!(t.shell.candidate.vrrp_instances[0].name.as_str(), "VI_2");
     // A paste with errors replaces nothing.

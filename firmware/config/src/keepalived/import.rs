@@ -945,7 +945,14 @@ impl Cx {
             v.garp.master_refresh_s = x;
         }
         v.skip_check_adv_addr = skip.unwrap_or(d.skip_check_adv_addr);
-        if strict.unwrap_or(d.strict) {
+        let strict = strict.unwrap_or(d.strict);
+        if v.virtual_ipaddress.is_empty() && !strict {
+            self.warn(
+                &st.keyword.pos,
+                format!("vrrp_instance {}: no virtual_ipaddress: it elects a master for its notify programs only (keepalived: \"at least one is sensible\")", v.name),
+            );
+        }
+        if strict {
             self.strict(st, &mut v, accept_set);
         }
         Some(v)
@@ -1571,7 +1578,12 @@ impl Cx {
                 // keepalived's spelling is bindto; vigil read bind_to first.
                 ("bindto" | "bind_to", _) => c.bind_to = self.value(s, "an IP address"),
                 ("connect_timeout", _) => c.connect_timeout_s = self.value(s, "a number of seconds").unwrap_or(5),
-                ("retry" | "nb_get_retry", _) => c.retry = self.value(s, "a count").unwrap_or(1),
+                ("retry" | "nb_get_retry", _) => {
+                    if s.keyword.text == "nb_get_retry" {
+                        self.warn(&s.keyword.pos, "nb_get_retry is deprecated (keepalived says so too): read as retry");
+                    }
+                    c.retry = self.value(s, "a count").unwrap_or(1)
+                }
                 ("delay_before_retry", _) => c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1),
                 ("warmup", _) => c.warmup_s = self.value(s, "a number of seconds").unwrap_or(0),
                 ("delay_loop", _) => c.delay_loop_s = self.value(s, "a number of seconds"),
