@@ -570,6 +570,9 @@ pub mod v4 {
                     smtp_alert: None,
                 }),
                 smtp_alert: None,
+                quorum_up: None,
+                quorum_down: None,
+                ipvs_flags: 0,
             }
         }
     }

@@ -431,11 +431,12 @@ impl Default for Mail {
 impl Mail {
     /// Whether mail goes out for something whose own `smtp_alert` is
     /// `own` (VRRP: `vrrp`, else the checkers): its own setting, else the
-    /// specific default, else the general one; off when nothing says, or
-    /// when there is no server or no address to send to.
-    pub fn wanted(&self, own: Option<bool>, vrrp: bool) -> bool {
+    /// specific default, else the general one, else `otherwise` (keepalived:
+    /// yes for a real server, no for the rest); never when there is no
+    /// server or no address to send to.
+    pub fn wanted(&self, own: Option<bool>, vrrp: bool, otherwise: bool) -> bool {
         let specific = if vrrp { self.alert_vrrp } else { self.alert_checker };
-        self.server.is_some() && !self.to.is_empty() && own.or(specific).or(self.alert).unwrap_or(false)
+        self.server.is_some() && !self.to.is_empty() && own.or(specific).or(self.alert).unwrap_or(otherwise)
     }
 }
 
@@ -800,8 +801,24 @@ pub struct VirtualServer {
     /// Remove the real servers when vigil stops.
     pub omega: bool,
     pub real_servers: Vec<RealServer, REAL_SERVERS>,
-    /// `smtp_alert` (schema 5): the default of its real servers' own.
+    /// `smtp_alert` (schema 5): mail when the quorum is lost or regained.
     pub smtp_alert: Option<bool>,
+    /// `quorum_up` / `quorum_down` (schema 5): programs run when the quorum
+    /// is regained or lost.
+    pub quorum_up: Option<PathText>,
+    pub quorum_down: Option<PathText>,
+    /// `ops` (one-packet scheduling) and the scheduler's `flag-1..3`
+    /// (`sh-fallback`/`mh-fallback`, `sh-port`/`mh-port`, `flag-3`),
+    /// schema 5: bit 0 ops, bits 1..=3 flag-1..3.
+    pub ipvs_flags: u8,
+}
+
+/// [`VirtualServer::ipvs_flags`]' bits.
+pub mod vs_flags {
+    pub const OPS: u8 = 1;
+    pub const FLAG_1: u8 = 2;
+    pub const FLAG_2: u8 = 4;
+    pub const FLAG_3: u8 = 8;
 }
 
 impl VirtualServer {
@@ -822,6 +839,9 @@ impl VirtualServer {
             omega: false,
             real_servers: Vec::new(),
             smtp_alert: None,
+            quorum_up: None,
+            quorum_down: None,
+            ipvs_flags: 0,
         }
     }
 }

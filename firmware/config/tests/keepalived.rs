@@ -488,3 +488,30 @@ fn track_process_imports_validates_and_round_trips() {
     let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
     assert_eq!(errs, ["vrrp_track_process haproxy: quorum_max 1 is below quorum 2"]);
 }
+
+/// Checker settings at virtual_server and real_server level are the
+/// defaults of the checkers below, as keepalived reads them; each kind's
+/// own default delay_before_retry (3 s for HTTP, delay_loop for DNS, 1 s
+/// otherwise); ops, scheduler flags and the quorum programs.
+#[test]
+fn virtual_server_level_checker_defaults_flags_and_quorum_programs() {
+    let text = "virtual_server 10.0.0.1 53 {\n  delay_loop 20\n  protocol UDP\n  lb_algo sh\n  ops\n  sh-port\n  quorum_up \"/bin/echo up\"\n  quorum_down /bin/true\n  retry 4\n  virtualhost www.example.com\n  real_server 10.0.1.1 53 {\n    connect_timeout 7\n    DNS_CHECK {\n      name example.com\n    }\n    HTTP_GET {\n      url {\n        path /\n      }\n      retry 2\n    }\n  }\n  real_server 10.0.1.2 53 {\n    TCP_CHECK {\n    }\n  }\n}\n";
+    let i = import_str("d.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![], "{:#?}", i.diagnostics);
+    let vs = &i.config.virtual_servers[0];
+    assert_eq!(vs.ipvs_flags, vs_flags::OPS | vs_flags::FLAG_2);
+    assert_eq!((vs.quorum_up.as_deref(), vs.quorum_down.as_deref()), (Some("/bin/echo up"), Some("/bin/true")));
+    let (dns, http, tcp) =
+        (&vs.real_servers[0].checkers[0], &vs.real_servers[0].checkers[1], &vs.real_servers[1].checkers[0]);
+    // DNS: the real server's connect_timeout, the virtual server's retry,
+    // and its delay_loop as the retry delay.
+    assert_eq!((dns.connect_timeout_s, dns.retry, dns.delay_before_retry_s), (7, 4, 20));
+    // HTTP: its own retry, 3 s between retries, the virtual server's virtualhost.
+    assert_eq!((http.connect_timeout_s, http.retry, http.delay_before_retry_s), (7, 2, 3));
+    let CheckKind::Http(h) = &http.kind else { panic!() };
+    assert_eq!(h.virtualhost.as_deref(), Some("www.example.com"));
+    // TCP: nothing from the first real server.
+    assert_eq!((tcp.connect_timeout_s, tcp.retry, tcp.delay_before_retry_s), (5, 4, 1));
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+}

@@ -222,7 +222,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         if let Some(p) = program {
             crate::program::spawn(p, &[]);
         }
-        if config.global.mail.wanted(rs.smtp_alert.or(vs.smtp_alert), false) {
+        if config.global.mail.wanted(rs.smtp_alert, false, true) {
             // keepalived's subject and body.
             let (state, body) = match (v, c.last_error.as_deref()) {
                 (Verdict::Up, _) => ("UP", "=> CHECK succeed on service <=".to_string()),
@@ -282,7 +282,10 @@ fn publish(
         if let Some(q) = pools[vi].update(&members) {
             let what = if q { "regained" } else { "lost" };
             vs_span(vs).in_scope(|| info!("quorum {what}"));
-            if config.global.mail.wanted(vs.smtp_alert, false) {
+            if let Some(p) = if q { vs.quorum_up.as_deref() } else { vs.quorum_down.as_deref() } {
+                crate::program::spawn(p, &[]);
+            }
+            if config.global.mail.wanted(vs.smtp_alert, false, false) {
                 let (state, body) = if q { ("UP", "=> Gained quorum <=") } else { ("DOWN", "=> Lost quorum <=") };
                 let subject = format!("Virtual server {} - {state}", vs_name(vs));
                 crate::mail::send(&config.global.mail, &config.global.router_id, &subject, body);

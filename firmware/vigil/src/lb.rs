@@ -24,6 +24,9 @@ pub fn desired(config: &Config, health: Option<&Health>) -> Table {
         };
         let mut s = Service::new(key, vs.lb_algo.name());
         s.timeout = vs.persistence_timeout;
+        // ops and the scheduler flags, as IPVS numbers them.
+        let f = u32::from(vs.ipvs_flags);
+        s.flags = (if f & 1 != 0 { vigil_ipvs::table::flags::ONEPACKET } else { 0 }) | ((f & 0b1110) << 2);
         if let Some(g) = vs.persistence_granularity {
             s.netmask_prefix = g.prefix;
         }

@@ -520,6 +520,21 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
         }
     }
     smtp_alert(o, vs.smtp_alert);
+    for (k, p) in [("quorum_up", &vs.quorum_up), ("quorum_down", &vs.quorum_down)] {
+        if let Some(p) = p {
+            o.line(format!("{k} {}", word(p)));
+        }
+    }
+    for (bit, k) in [
+        (vs_flags::OPS, "ops"),
+        (vs_flags::FLAG_1, "flag-1"),
+        (vs_flags::FLAG_2, "flag-2"),
+        (vs_flags::FLAG_3, "flag-3"),
+    ] {
+        if vs.ipvs_flags & bit != 0 {
+            o.line(k);
+        }
+    }
     for rs in &vs.real_servers {
         o.open(format!("real_server {} {}", rs.addr.ip(), rs.addr.port()));
         o.line(format!("weight {}", rs.weight));

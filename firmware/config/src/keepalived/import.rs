@@ -124,6 +124,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
         default_version: None,
         script_refs: Vec::new(),
         process_refs: Vec::new(),
+        check_defaults: CheckDefaults::default(),
         defaults: Defaults::default(),
     };
     let mut config = Config::default();
@@ -258,6 +259,23 @@ struct Defaults {
     sync_daemon: Option<crate::model::LvsSyncDaemon>,
 }
 
+/// keepalived's checker settings at virtual_server and real_server level:
+/// the defaults of the checkers below that do not set their own.
+#[derive(Default, Clone)]
+struct CheckDefaults {
+    connect_timeout_s: Option<u16>,
+    retry: Option<u8>,
+    delay_before_retry_s: Option<u16>,
+    warmup_s: Option<u16>,
+    delay_loop_s: Option<u16>,
+    virtualhost: Option<heapless::String<{ limits::HOSTNAME }>>,
+    /// The virtual server's own delay_loop (DNS_CHECK's retry delay).
+    vs_delay_loop_s: u16,
+}
+
+/// The keywords [`CheckDefaults`] takes.
+const CHECK_DEFAULT_KEYS: &[&str] = &["connect_timeout", "retry", "delay_before_retry", "warmup", "virtualhost"];
+
 struct Cx {
     diags: Vec<Diagnostic>,
     default_version: Option<u8>,
@@ -266,6 +284,9 @@ struct Cx {
     script_refs: Vec<Word>,
     /// Every process a track_process names, the same.
     process_refs: Vec<Word>,
+    /// Checker settings a virtual server or real server gives the
+    /// checkers below it (keepalived's defaults at those levels).
+    check_defaults: CheckDefaults,
 }
 
 impl Cx {
@@ -1252,6 +1273,13 @@ impl Cx {
         Some(v)
     }
 
+    /// A program to run (`quorum_up`, ...): a command line, checked.
+    fn command_path(&mut self, s: &Stmt) -> Option<PathText> {
+        let c = self.command(s)?;
+        let w = Word { text: c.to_string(), pos: s.keyword.pos.clone() };
+        self.string(&w)
+    }
+
     /// A command line: one (quoted) word, split later as keepalived does,
     /// or several words, each an argument as it stands.
     fn command(&mut self, s: &Stmt) -> Option<heapless::String<{ limits::COMMAND }>> {
@@ -1417,9 +1445,38 @@ impl Cx {
             }
         };
         let mut vs = VirtualServer::new(key);
-        for s in self.block(st) {
+        let block = self.block(st);
+        self.check_defaults = CheckDefaults::default();
+        self.check_defaults(block, false);
+        self.check_defaults.vs_delay_loop_s = block
+            .iter()
+            .rfind(|s| s.keyword.text == "delay_loop")
+            .and_then(|s| s.args.first())
+            .and_then(|w| w.text.parse().ok())
+            .unwrap_or(60);
+        for s in block {
             match s.keyword.text.as_str() {
+                // Taken above, as the checkers' defaults.
+                k if CHECK_DEFAULT_KEYS.contains(&k) => {}
                 "delay_loop" => vs.delay_loop_s = self.value(s, "a number of seconds").unwrap_or(60),
+                "quorum_up" => vs.quorum_up = self.command_path(s),
+                "quorum_down" => vs.quorum_down = self.command_path(s),
+                "ops" => {
+                    self.flag(s);
+                    vs.ipvs_flags |= vs_flags::OPS;
+                }
+                "flag-1" | "sh-fallback" | "mh-fallback" => {
+                    self.flag(s);
+                    vs.ipvs_flags |= vs_flags::FLAG_1;
+                }
+                "flag-2" | "sh-port" | "mh-port" => {
+                    self.flag(s);
+                    vs.ipvs_flags |= vs_flags::FLAG_2;
+                }
+                "flag-3" => {
+                    self.flag(s);
+                    vs.ipvs_flags |= vs_flags::FLAG_3;
+                }
                 "lb_algo" | "lvs_sched" => {
                     if let Some(w) = self.one(s) {
                         match Scheduler::parse(&w.text) {
@@ -1467,6 +1524,24 @@ impl Cx {
         Some(vs)
     }
 
+    /// The checker defaults a virtual_server or real_server block sets,
+    /// over the ones around it.
+    fn check_defaults(&mut self, block: &[Stmt], with_delay_loop: bool) {
+        for s in block {
+            match s.keyword.text.as_str() {
+                "connect_timeout" => self.check_defaults.connect_timeout_s = self.value(s, "a number of seconds"),
+                "retry" => self.check_defaults.retry = self.value(s, "a count"),
+                "delay_before_retry" => self.check_defaults.delay_before_retry_s = self.value(s, "a number of seconds"),
+                "warmup" => self.check_defaults.warmup_s = self.value(s, "a number of seconds"),
+                "virtualhost" => self.check_defaults.virtualhost = self.string_value(s),
+                "delay_loop" if with_delay_loop => {
+                    self.check_defaults.delay_loop_s = self.value(s, "a number of seconds")
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn forwarding(&mut self, st: &Stmt) -> Option<Forwarding> {
         let w = self.one(st)?;
         match w.text.as_str() {
@@ -1482,9 +1557,20 @@ impl Cx {
 
     fn real_server(&mut self, st: &Stmt) -> Option<RealServer> {
         let addr = self.socket(st, 0)?;
+        let around = self.check_defaults.clone();
+        let block = self.block(st);
+        self.check_defaults(block, true);
+        let rs = self.real_server_in(addr, block);
+        self.check_defaults = around;
+        rs
+    }
+
+    fn real_server_in(&mut self, addr: SocketAddr, block: &[Stmt]) -> Option<RealServer> {
         let mut rs = RealServer::new(addr);
-        for s in self.block(st) {
+        for s in block {
             let kind = match s.keyword.text.as_str() {
+                // Taken above, as the checkers' defaults.
+                k if CHECK_DEFAULT_KEYS.contains(&k) || k == "delay_loop" => continue,
                 "weight" => {
                     rs.weight = self.value(s, "a weight").unwrap_or(1);
                     continue;
@@ -1567,7 +1653,42 @@ impl Cx {
             // keepalived's DNS_CHECK default query name.
             c.kind = CheckKind::Dns { query_type: DnsType::Soa, query_name: heapless::String::try_from(".").ok()? };
         }
-        for s in self.block(st) {
+        let block = self.block(st);
+        let set =
+            |k: &str| block.iter().any(|s| s.keyword.text == k || (k == "retry" && s.keyword.text == "nb_get_retry"));
+        // The defaults from around it, then keepalived's per kind.
+        let d = self.check_defaults.clone();
+        if !set("connect_timeout")
+            && let Some(v) = d.connect_timeout_s
+        {
+            c.connect_timeout_s = v;
+        }
+        if !set("retry")
+            && let Some(v) = d.retry
+        {
+            c.retry = v;
+        }
+        if !set("warmup")
+            && let Some(v) = d.warmup_s
+        {
+            c.warmup_s = v;
+        }
+        if !set("delay_loop") && d.delay_loop_s.is_some() {
+            c.delay_loop_s = d.delay_loop_s;
+        }
+        if !set("delay_before_retry") {
+            c.delay_before_retry_s = d.delay_before_retry_s.unwrap_or(match c.kind {
+                CheckKind::Http(_) => 3,
+                CheckKind::Dns { .. } => c.delay_loop_s.unwrap_or(d.vs_delay_loop_s),
+                _ => 1,
+            });
+        }
+        if let (CheckKind::Http(h), Some(v)) = (&mut c.kind, &d.virtualhost)
+            && !set("virtualhost")
+        {
+            h.virtualhost = Some(v.clone());
+        }
+        for s in block {
             match (s.keyword.text.as_str(), &mut c.kind) {
                 // MISC_CHECK connects to nothing (keepalived refuses these there).
                 ("connect_ip" | "connect_port" | "bind_to" | "bindto" | "connect_timeout", CheckKind::Misc { .. }) => {

@@ -347,7 +347,7 @@ impl Daemon {
                     crate::notify::state_change(&io.conf.notify, &v.spec.name, "INSTANCE", to, Some(v.priority));
                     // A sync group's members mail as the group (keepalived).
                     let grouped = self.groups.iter().enumerate().any(|(n, _)| self.router.group_has(n, id));
-                    if !grouped && self.mail.wanted(io.conf.smtp_alert, true) {
+                    if !grouped && self.mail.wanted(io.conf.smtp_alert, true, false) {
                         self.state_mail("VRRP Instance", &v.spec.name, to, "VRRP Instance is");
                     }
                 }
@@ -356,7 +356,7 @@ impl Daemon {
                 if let Some((name, notify)) = self.groups.get(group) {
                     info!("vrrp_sync_group {name}: {}", state_name(to));
                     crate::notify::state_change(notify, name, "GROUP", to, None);
-                    if self.mail.wanted(self.group_alerts.get(group).copied().flatten(), true) {
+                    if self.mail.wanted(self.group_alerts.get(group).copied().flatten(), true, false) {
                         self.state_mail("VRRP Group", name, to, "All VRRP group instances are");
                     }
                 }
