@@ -425,3 +425,33 @@ fn a_tracked_process_moves_the_vip() {
     eprintln!("tracked process back (90 -> 150) -> vigil takes the VIP back after {took:?}");
     assert!(running.is_some());
 }
+
+/// track_file, the maintenance switch: vigil (150) tracks a file with
+/// weight -1 (init_file creates it with 0); writing 100 to it drops vigil
+/// to 50 and keepalived (100) takes the VIP; writing 0 gives it back.
+#[test]
+fn a_tracked_file_moves_the_vip() {
+    use vigil_tests::vrrp_pair::wait_log;
+    let Some(mut p) = Pair::new("vrrp-file") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    let file = p.dir.join("maint");
+    p.top[1] = format!("vrrp_track_file maint {{\n file {}\n weight -1\n init_file 0\n}}\n", file.display());
+    p.extra[1] = " track_file {\n  maint\n }\n".to_string();
+    p.vigil(3, 150, "0.5");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "0\n", "init_file did not create it");
+    p.keepalived(3, 100, "0.5");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(p.has_vip(&vg) && !p.has_vip(&ka), "vigil (150) is master");
+
+    std::fs::write(&file, "100\n").unwrap();
+    let took = p.wait_vip(&ka, Duration::from_secs(10));
+    eprintln!("track_file 100 (150 -> 50) -> keepalived (100) takes the VIP after {took:?}");
+    let log = p.dir.join("vigil.log");
+    wait_log(&log, 0, "vrrp_track_file maint: 0 -> 100");
+    wait_log(&log, 0, "priority 150 -> 50 (tracking)");
+
+    std::fs::write(&file, "0\n").unwrap();
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("track_file 0 (50 -> 150) -> vigil takes the VIP back after {took:?}");
+}

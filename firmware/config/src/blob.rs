@@ -604,6 +604,7 @@ pub mod v4 {
                 virtual_ipaddress_excluded: Vec::new(),
                 virtual_routes: Vec::new(),
                 track_process: Vec::new(),
+                track_file: Vec::new(),
             }
         }
     }
@@ -641,10 +642,12 @@ pub mod v4 {
                     notify: g.notify,
                     smtp_alert: None,
                     track_process: Vec::new(),
+                    track_file: Vec::new(),
                 }),
                 virtual_servers: c.virtual_servers.map(Into::into),
                 vrrp_scripts: Vec::new(),
                 track_processes: Vec::new(),
+                track_files: Vec::new(),
             }
         }
     }

@@ -120,6 +120,24 @@ pub struct Config {
     pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
     /// `vrrp_track_process` blocks (schema 5), watched while tracked.
     pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+    /// `vrrp_track_file` blocks (schema 5), read while tracked.
+    pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+}
+
+/// `vrrp_track_file NAME { file PATH weight N [reverse] init_file ... }`:
+/// a number in a file (what an operator or a program writes there) times
+/// the weight moves the priority; -254 or less puts the tracking
+/// instances in FAULT (with weight 0: any number but 0, or 0 reversed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackFile {
+    pub name: Name,
+    pub file: PathText,
+    /// -254..=254 (keepalived's default 1).
+    pub weight: i16,
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: create it with VALUE (or write it
+    /// over with `overwrite`) when VRRP starts.
+    pub init: Option<(i32, bool)>,
 }
 
 /// `vrrp_track_process NAME { process ... quorum ... }`: how many
@@ -607,6 +625,8 @@ pub struct VrrpInstance {
     pub virtual_routes: Vec<Route, ROUTES>,
     /// `track_process` (schema 5): names of `vrrp_track_process` blocks.
     pub track_process: Vec<TrackScript, TRACKS>,
+    /// `track_file` (schema 5): names of `vrrp_track_file` blocks.
+    pub track_file: Vec<TrackScript, TRACKS>,
 }
 
 impl VrrpInstance {
@@ -636,6 +656,7 @@ impl VrrpInstance {
             virtual_ipaddress_excluded: Vec::new(),
             virtual_routes: Vec::new(),
             track_process: Vec::new(),
+            track_file: Vec::new(),
         })
     }
 
@@ -707,6 +728,8 @@ pub struct SyncGroup {
     pub smtp_alert: Option<bool>,
     /// `track_process` (schema 5): tracked by every member.
     pub track_process: Vec<TrackScript, TRACKS>,
+    /// `track_file` (schema 5): tracked by every member.
+    pub track_file: Vec<TrackScript, TRACKS>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

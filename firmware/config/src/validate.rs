@@ -271,6 +271,11 @@ impl Config {
             for t in &v.track_process {
                 self.tracked_process_weight(&path, t, e);
             }
+            for t in &v.track_file {
+                if !self.track_files.iter().any(|f| f.name == t.name) {
+                    e.push(&path, format!("track_file {}: no vrrp_track_file of that name", t.name));
+                }
+            }
             for vip in &v.virtual_ipaddress_excluded {
                 if v.virtual_ipaddress.iter().any(|x| x.addr.addr == vip.addr.addr) {
                     e.push(&path, format!("virtual_ipaddress_excluded {} is a virtual address too", vip.addr));

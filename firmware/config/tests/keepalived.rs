@@ -515,3 +515,18 @@ fn virtual_server_level_checker_defaults_flags_and_quorum_programs() {
     i.config.validate().unwrap();
     round_trip(&i.config);
 }
+
+#[test]
+fn track_file_imports_and_round_trips() {
+    let text = "vrrp_track_file maint {\n  file /run/maint\n  weight -5 reverse\n  init_file 3 overwrite\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1\n  }\n  track_file {\n    maint weight 0\n  }\n}\n";
+    let i = import_str("f.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let f = &i.config.track_files[0];
+    assert_eq!((f.file.as_str(), f.weight, f.reverse, f.init), ("/run/maint", -5, true, Some((3, true))));
+    assert_eq!(i.config.vrrp_instances[0].track_file[0].weight, Some((0, false)));
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let e = import_str("f.conf", &text.replace("maint weight 0", "mant")).unwrap();
+    let d: Vec<String> = e.errors().map(|d| d.to_string()).collect();
+    assert_eq!(d, ["f.conf:13:5: error: track_file \"mant\": no vrrp_track_file of that name"]);
+}

@@ -37,6 +37,7 @@ impl Part {
                     || a.sync_groups != b.sync_groups
                     || a.vrrp_scripts != b.vrrp_scripts
                     || a.track_processes != b.track_processes
+                    || a.track_files != b.track_files
             }
             Part::Checkers => a.virtual_servers != b.virtual_servers,
             Part::Updates => a.global.updates != b.global.updates,
@@ -69,6 +70,7 @@ pub fn vrrp_part(c: &Config) -> Arc<Config> {
         virtual_servers: Default::default(),
         vrrp_scripts: c.vrrp_scripts.clone(),
         track_processes: c.track_processes.clone(),
+        track_files: c.track_files.clone(),
     })
 }
 

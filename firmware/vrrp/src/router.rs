@@ -68,6 +68,9 @@ pub struct Spec {
     /// `track_script` (its sync group's too): by name, with the weight and
     /// direction that apply (see [`script::contribution`]).
     pub scripts: Vec<TrackedScript>,
+    /// `track_file`: the same, for numbers in files (see
+    /// [`script::file_contribution`]).
+    pub files: Vec<TrackedScript>,
 }
 
 /// A script an instance tracks, with the weight it tracks it with.
@@ -296,6 +299,8 @@ pub struct Router {
     groups: Vec<Group>,
     /// Every tracked script's verdict, by name (none: not run yet).
     scripts: BTreeMap<String, Verdict>,
+    /// Every tracked file's number, by name (none: 0).
+    files: BTreeMap<String, i32>,
     strays: Vec<Strays>,
     urgent: VecDeque<Action>,
     costly: VecDeque<Action>,
@@ -311,6 +316,7 @@ impl Router {
             slots: Vec::new(),
             groups: Vec::new(),
             scripts: BTreeMap::new(),
+            files: BTreeMap::new(),
             strays: Vec::new(),
             urgent: VecDeque::new(),
             costly: VecDeque::new(),
@@ -394,6 +400,20 @@ impl Router {
         self.groups.get(group).is_some_and(|g| g.members.iter().any(|&m| self.slots.get(m).is_some_and(|s| s.id == id)))
     }
 
+    /// A tracked file's number changed (a missing or unreadable file is 0).
+    pub fn handle_file(&mut self, now: Instant, name: &str, value: i32) {
+        if self.files.get(name).copied().unwrap_or(0) == value {
+            return;
+        }
+        self.files.insert(name.to_string(), value);
+        self.track(now);
+    }
+
+    /// A tracked file's number as the router holds it.
+    pub fn file(&self, name: &str) -> i32 {
+        self.files.get(name).copied().unwrap_or(0)
+    }
+
     /// A script's verdict as the router holds it.
     pub fn script(&self, name: &str) -> Verdict {
         self.scripts.get(name).copied().unwrap_or(Verdict::Init)
@@ -421,6 +441,12 @@ impl Router {
                     None => fault = true,
                 }
             }
+            for t in &s.spec.files {
+                match script::file_contribution(t.weight, t.reverse, self.file(&t.name)) {
+                    Some(d) => prio += d,
+                    None => fault = true,
+                }
+            }
             let s = &mut self.slots[i];
             let p = if base == 255 { 255 } else { prio.clamp(1, 254) as u8 };
             if !s.started {
@@ -428,11 +454,14 @@ impl Router {
                 s.vrrp.set_priority(p);
                 continue;
             }
-            s.vrrp.set_link(now, !fault);
-            if p != s.vrrp.priority() {
+            // In FAULT the priority is not sent: it moves when the fault is
+            // over, before the instance starts again (no "priority" line
+            // for a number that means nothing).
+            if !fault && p != s.vrrp.priority() {
                 self.urgent.push_back(Action::Priority { id: s.id, from: s.vrrp.priority(), to: p });
                 s.vrrp.set_priority(p);
             }
+            s.vrrp.set_link(now, !fault);
         }
         let held: Vec<bool> = (0..self.slots.len()).map(|i| self.held(i)).collect();
         for i in 0..self.slots.len() {

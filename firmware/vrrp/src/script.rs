@@ -106,6 +106,20 @@ pub fn contribution(weight: i16, reverse: bool, verdict: Verdict) -> Option<i32>
     }
 }
 
+/// What a tracked file's number does to an instance that tracks it with
+/// `weight` (`reverse`: the other way round), as keepalived: with weight
+/// 0, any number but 0 (0 when reversed) puts it down (None); otherwise
+/// number x weight moves the priority, clamped to -254..=253, and -254
+/// puts it down.
+pub fn file_contribution(weight: i16, reverse: bool, value: i32) -> Option<i32> {
+    if weight == 0 {
+        return ((value != 0) == reverse).then_some(0);
+    }
+    let m = if reverse { -1 } else { 1 };
+    let status = i64::from(value).saturating_mul(i64::from(weight)).saturating_mul(m).clamp(-254, 253) as i32;
+    (status > -254).then_some(status)
+}
+
 /// Whether a script not run yet holds its tracker back: an instance whose
 /// weight-0 script has not said yet does not start (keepalived keeps it
 /// in INIT), so that it does not flap through FAULT or MASTER on the way.
@@ -151,6 +165,20 @@ mod tests {
         assert_eq!((t.verdict(), t.against), (Verdict::Good, 2));
         run(&mut t, "-");
         assert_eq!((t.verdict(), t.against), (Verdict::Bad, 0));
+    }
+
+    #[test]
+    fn file_numbers_as_keepalived() {
+        assert_eq!(file_contribution(0, false, 0), Some(0));
+        assert_eq!(file_contribution(0, false, 3), None);
+        assert_eq!(file_contribution(0, true, 0), None);
+        assert_eq!(file_contribution(0, true, 3), Some(0));
+        assert_eq!(file_contribution(1, false, -20), Some(-20));
+        assert_eq!(file_contribution(-10, false, 3), Some(-30));
+        assert_eq!(file_contribution(10, true, 3), Some(-30));
+        assert_eq!(file_contribution(1, false, 500), Some(253));
+        assert_eq!(file_contribution(2, false, -127), None);
+        assert_eq!(file_contribution(1, false, i32::MIN), None);
     }
 
     #[test]

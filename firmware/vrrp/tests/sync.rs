@@ -52,6 +52,7 @@ fn spec(vrid: u8, priority: u8, node: u8) -> Spec {
         garp: Garp { repeat: 1, interval: Duration::ZERO },
         track: Vec::new(),
         scripts: Vec::new(),
+        files: Vec::new(),
     }
 }
 

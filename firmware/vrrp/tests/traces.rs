@@ -10,6 +10,7 @@
 //!   {"at": 0, "configure": {"instances": [...], "groups": [["A","B"]], "resume": ["A"]}}
 //!   {"at": 0, "links": {"eth1": false}}              others are up
 //!   {"at": 0, "script": {"name": "chk", "verdict": "good"}}   (or bad, init)
+//!   {"at": 0, "file": {"name": "maint", "value": 3}}
 //!   {"at": 5, "advert": {"if": 2, "src": "...", "priority": 200, ...}}
 //!   {"at": 5, "datagram": {"if": 2, "src": "...", "ttl": 255, "hex": "31..."}}
 //!   {"at": 9, "hand_over": {"wait_ms": 1000}}
@@ -80,6 +81,7 @@ fn spec(v: &Value) -> Spec {
             .and_then(Value::as_object)
             .map(|t| t.iter().map(|(k, w)| (k.clone(), w.as_i64().unwrap_or(0) as i16)).collect())
             .unwrap_or_default(),
+        files: tracked(v, "files"),
         // {"chk": 0, "other": [-20, true]}: name, weight, reverse.
         scripts: v
             .get("scripts")
@@ -97,6 +99,24 @@ fn spec(v: &Value) -> Spec {
             })
             .unwrap_or_default(),
     }
+}
+
+/// `{"chk": 0, "other": [-20, true]}`: name, weight, reverse.
+fn tracked(v: &Value, key: &str) -> Vec<TrackedScript> {
+    v.get(key)
+        .and_then(Value::as_object)
+        .map(|t| {
+            t.iter()
+                .map(|(name, w)| {
+                    let (weight, reverse) = match w {
+                        Value::Array(a) => (a[0].as_i64().unwrap(), a[1].as_bool().unwrap()),
+                        w => (w.as_i64().unwrap(), false),
+                    };
+                    TrackedScript { name: name.clone(), weight: weight as i16, reverse }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn state(s: State) -> &'static str {
@@ -204,6 +224,9 @@ impl Replay {
                 self.primaries.insert(id, primary);
                 self.names.insert(id, name);
             }
+        } else if let Some(f) = ev.get("file") {
+            let value = f["value"].as_i64().expect("a file's value is a number") as i32;
+            self.router.handle_file(now, f["name"].as_str().expect("a file needs a name"), value);
         } else if let Some(sc) = ev.get("script") {
             let verdict = match sc["verdict"].as_str() {
                 Some("good") => Verdict::Good,

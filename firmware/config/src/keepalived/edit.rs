@@ -51,6 +51,7 @@ const CTXS: &[Ctx] = &[
             ("interface", 1, "interface"),
             ("vrrp_script", 1, "vrrp_script"),
             ("vrrp_track_process", 1, "vrrp_track_process"),
+            ("vrrp_track_file", 1, "vrrp_track_file"),
             ("static_ipaddress", 0, "list"),
             ("static_routes", 0, "list"),
             ("vrrp_sync_group", 1, "vrrp_sync_group"),
@@ -122,6 +123,7 @@ const CTXS: &[Ctx] = &[
             ("virtual_ipaddress_excluded", 0, "list"),
             ("virtual_routes", 0, "list"),
             ("track_process", 0, "list"),
+            ("track_file", 0, "list"),
         ],
         leaves: &[
             "state",
@@ -156,10 +158,16 @@ const CTXS: &[Ctx] = &[
     Ctx { name: "authentication", blocks: &[], leaves: &["auth_type", "auth_pass"], list: false },
     Ctx {
         name: "vrrp_sync_group",
-        blocks: &[("group", 0, "list"), ("track_script", 0, "list"), ("track_process", 0, "list")],
+        blocks: &[
+            ("group", 0, "list"),
+            ("track_script", 0, "list"),
+            ("track_process", 0, "list"),
+            ("track_file", 0, "list"),
+        ],
         leaves: &["notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "smtp_alert"],
         list: false,
     },
+    Ctx { name: "vrrp_track_file", blocks: &[], leaves: &["file", "weight", "init_file"], list: false },
     Ctx {
         name: "vrrp_track_process",
         blocks: &[],
@@ -625,7 +633,10 @@ mod tests {
     #[test]
     fn completion_offers_keywords_names_and_values() {
         let c = base();
-        assert_eq!(complete(&c, &[], "vr"), ["vrrp_instance", "vrrp_script", "vrrp_sync_group", "vrrp_track_process"]);
+        assert_eq!(
+            complete(&c, &[], "vr"),
+            ["vrrp_instance", "vrrp_script", "vrrp_sync_group", "vrrp_track_file", "vrrp_track_process"]
+        );
         assert_eq!(complete(&c, &p("vrrp_instance"), ""), ["VI_1"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1"), "pri"), ["priority"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1 state"), ""), ["BACKUP", "MASTER"]);

@@ -185,6 +185,17 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     for tp in &c.track_processes {
         track_process_block(&mut o, tp);
     }
+    for tf in &c.track_files {
+        o.open(format!("vrrp_track_file {}", word(&tf.name)));
+        o.line(format!("file {}", word(&tf.file)));
+        o.line(weight(tf.weight, tf.reverse));
+        match tf.init {
+            Some((v, true)) => o.line(format!("init_file {v} overwrite")),
+            Some((v, false)) => o.line(format!("init_file {v}")),
+            None => {}
+        }
+        o.close();
+    }
     for g in &c.sync_groups {
         o.open(format!("vrrp_sync_group {}", word(&g.name)));
         o.open("group");
@@ -194,6 +205,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         o.close();
         tracks(&mut o, "track_script", &g.track_script);
         tracks(&mut o, "track_process", &g.track_process);
+        tracks(&mut o, "track_file", &g.track_file);
         notify(&mut o, &g.notify);
         smtp_alert(&mut o, g.smtp_alert);
         o.close();
@@ -454,6 +466,7 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     }
     tracks(o, "track_script", &v.track_script);
     tracks(o, "track_process", &v.track_process);
+    tracks(o, "track_file", &v.track_file);
     notify(o, &v.notify);
     smtp_alert(o, v.smtp_alert);
     let d = Garp::default();

@@ -124,6 +124,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
         default_version: None,
         script_refs: Vec::new(),
         process_refs: Vec::new(),
+        file_refs: Vec::new(),
         check_defaults: CheckDefaults::default(),
         defaults: Defaults::default(),
     };
@@ -170,6 +171,11 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     }
                 }
             }
+            "vrrp_track_file" => {
+                if let Some(tf) = cx.track_file_block(st) {
+                    cx.push(&st.keyword, &mut config.track_files, tf, "vrrp_track_file");
+                }
+            }
             "vrrp_track_process" => {
                 if let Some(tp) = cx.track_process_block(st) {
                     cx.push(&st.keyword, &mut config.track_processes, tp, "vrrp_track_process");
@@ -197,6 +203,11 @@ pub fn import(stmts: &[Stmt]) -> Import {
     }
     if config.global.lvs_sync_daemon.is_none() {
         config.global.lvs_sync_daemon = cx.defaults.sync_daemon.take();
+    }
+    for w in std::mem::take(&mut cx.file_refs) {
+        if !config.track_files.iter().any(|s| s.name == w.text.as_str()) {
+            cx.error(&w.pos, format!("track_file {:?}: no vrrp_track_file of that name", w.text));
+        }
     }
     for w in std::mem::take(&mut cx.process_refs) {
         if !config.track_processes.iter().any(|s| s.name == w.text.as_str()) {
@@ -284,6 +295,8 @@ struct Cx {
     script_refs: Vec<Word>,
     /// Every process a track_process names, the same.
     process_refs: Vec<Word>,
+    /// Every file a track_file names, the same.
+    file_refs: Vec<Word>,
     /// Checker settings a virtual server or real server gives the
     /// checkers below it (keepalived's defaults at those levels).
     check_defaults: CheckDefaults,
@@ -828,6 +841,7 @@ impl Cx {
                 "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
                 "track_script" => v.track_script = self.track_script(s),
                 "track_process" => v.track_process = self.track_process(s),
+                "track_file" => v.track_file = self.track_file(s),
                 "unicast_peer" => {
                     for a in self.block(s) {
                         // keepalived takes a prefix on a peer and ignores it.
@@ -1217,6 +1231,7 @@ impl Cx {
                 }
                 "track_script" => g.track_script = self.track_script(s),
                 "track_process" => g.track_process = self.track_process(s),
+                "track_file" => g.track_file = self.track_file(s),
                 "notify_master" => g.notify.master = self.string_value(s),
                 "notify_backup" => g.notify.backup = self.string_value(s),
                 "notify_fault" => g.notify.fault = self.string_value(s),
@@ -1359,6 +1374,55 @@ impl Cx {
         let refs: Vec<Word> = self.script_refs.drain(before..).collect();
         self.process_refs.extend(refs);
         list
+    }
+
+    /// `track_file { NAME [weight N [reverse|noreverse]] ... }` (weights
+    /// up to 254 here).
+    fn track_file(&mut self, st: &Stmt) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
+        let before = self.script_refs.len();
+        let list = self.track_script(st);
+        let refs: Vec<Word> = self.script_refs.drain(before..).collect();
+        self.file_refs.extend(refs);
+        list
+    }
+
+    /// `vrrp_track_file NAME { file PATH weight N [reverse] init_file [V] [overwrite] }`.
+    fn track_file_block(&mut self, st: &Stmt) -> Option<TrackFile> {
+        let name = self.one(st)?;
+        let mut t = TrackFile {
+            name: self.string(name)?,
+            file: heapless::String::new(),
+            weight: 1,
+            reverse: false,
+            init: None,
+        };
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "file" => t.file = self.string_value(s).unwrap_or_default(),
+                "weight" => {
+                    if let Some((w, reverse)) = self.weight(s, &s.args) {
+                        (t.weight, t.reverse) = (w, reverse);
+                    }
+                }
+                "init_file" => {
+                    let mut value = 0;
+                    let mut overwrite = false;
+                    for a in &s.args {
+                        match a.text.as_str() {
+                            "overwrite" => overwrite = true,
+                            _ => value = self.parse(a, "a number").unwrap_or(0),
+                        }
+                    }
+                    t.init = Some((value, overwrite));
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        if t.file.is_empty() {
+            self.error(&st.keyword.pos, format!("vrrp_track_file {}: no file", t.name));
+            return None;
+        }
+        Some(t)
     }
 
     /// `vrrp_track_process NAME { process ... quorum ... }`.

@@ -92,6 +92,7 @@ impl Snapshot {
             },
             track: v.track_interface.iter().map(|t| (t.interface.to_string(), t.weight)).collect(),
             scripts: tracked_scripts(v, config),
+            files: tracked_files(v, config),
         })
     }
 
@@ -127,6 +128,20 @@ pub fn tracked_scripts(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> 
         Some(TrackedScript { name: super::processes::key(&t.name), weight, reverse })
     });
     scripts.chain(processes).collect()
+}
+
+/// The files an instance tracks (its own `track_file` and its sync
+/// group's), with the weight it tracks each with.
+pub fn tracked_files(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> {
+    let groups = config.sync_groups.iter().filter(|g| g.group.contains(&v.name));
+    let lines = v.track_file.iter().chain(groups.flat_map(|g| g.track_file.iter()));
+    lines
+        .filter_map(|t| {
+            let f = config.track_files.iter().find(|f| f.name == t.name)?;
+            let (weight, reverse) = t.weight.unwrap_or((f.weight, f.reverse));
+            Some(TrackedScript { name: t.name.to_string(), weight, reverse })
+        })
+        .collect()
 }
 
 /// A running instance's I/O.

@@ -8,6 +8,7 @@
 
 mod addresses;
 mod announce;
+mod files;
 mod io;
 mod processes;
 mod rx;
@@ -58,6 +59,7 @@ struct Daemon {
     publisher: status::Publisher,
     scripts: scripts::Scripts,
     processes: processes::Processes,
+    files: files::Files,
     /// Mail alerts: the settings, this router's name, and the sync groups'
     /// own `smtp_alert` (as the router numbers them).
     mail: vigil_config::Mail,
@@ -72,6 +74,7 @@ struct Daemon {
 pub async fn run(config: Config, status: Status, states: States, mut control: tokio::sync::mpsc::Receiver<Control>) {
     let (receivers, mut datagrams) = rx::Receivers::new();
     let (scripts, mut verdicts) = scripts::Scripts::new();
+    let (files, mut numbers) = files::Files::new();
     let mut d = Daemon {
         router: Router::new(Instant::now()),
         io: HashMap::new(),
@@ -82,6 +85,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         handover: None,
         publisher: status::Publisher::new(status, states),
         processes: processes::Processes::new(scripts.sender()),
+        files,
         scripts,
         mail: Default::default(),
         router_id: String::new(),
@@ -124,6 +128,10 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
             Some(c) = verdicts.recv() => {
                 d.publisher.moved = true;
                 d.router.handle_script(Instant::now(), &c.name, c.verdict);
+            }
+            Some(c) = numbers.recv() => {
+                d.publisher.moved = true;
+                d.router.handle_file(Instant::now(), &c.name, c.value);
             }
             // What the last turn left (its budget was spent).
             _ = std::future::ready(()), if d.router.has_actions() => {}
@@ -236,6 +244,12 @@ impl Daemon {
             tracked.iter().filter_map(|t| t.strip_prefix("process ")).map(str::to_string).collect();
         for (name, verdict) in self.processes.sync(config, &processes) {
             self.router.handle_script(Instant::now(), &name, verdict);
+        }
+        let mut files: Vec<String> = ready.iter().flat_map(|s| s.files.iter().map(|t| t.name.clone())).collect();
+        files.sort();
+        files.dedup();
+        for (name, value) in self.files.sync(config, &files) {
+            self.router.handle_file(Instant::now(), &name, value);
         }
         let groups: Vec<Vec<String>> =
             config.sync_groups.iter().map(|g| g.group.iter().map(|m| m.to_string()).collect()).collect();

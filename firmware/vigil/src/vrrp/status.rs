@@ -114,6 +114,12 @@ fn lines(router: &Router) -> Vec<String> {
             None => format!("vrrp_script {name}: {}", v.name()),
         });
     }
+    let mut files: Vec<&str> = router.instances().flat_map(|v| v.spec.files.iter().map(|t| t.name.as_str())).collect();
+    files.sort();
+    files.dedup();
+    for name in files {
+        lines.push(format!("vrrp_track_file {name}: {}", router.file(name)));
+    }
     for s in router.strays() {
         lines.push(format!(
             "{} ({}): {} adverts for VRIDs no instance runs (the last: VRID {} from {})",
