@@ -82,22 +82,7 @@ fn spec(v: &Value) -> Spec {
             .map(|t| t.iter().map(|(k, w)| (k.clone(), w.as_i64().unwrap_or(0) as i16)).collect())
             .unwrap_or_default(),
         files: tracked(v, "files"),
-        // {"chk": 0, "other": [-20, true]}: name, weight, reverse.
-        scripts: v
-            .get("scripts")
-            .and_then(Value::as_object)
-            .map(|t| {
-                t.iter()
-                    .map(|(name, w)| {
-                        let (weight, reverse) = match w {
-                            Value::Array(a) => (a[0].as_i64().unwrap(), a[1].as_bool().unwrap()),
-                            w => (w.as_i64().unwrap(), false),
-                        };
-                        TrackedScript { name: name.clone(), weight: weight as i16, reverse }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        scripts: tracked(v, "scripts"),
     }
 }
 
