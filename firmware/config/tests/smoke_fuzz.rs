@@ -47,13 +47,24 @@ fn mutated_blobs_never_panic() {
 #[test]
 fn mutated_keepalived_text_never_panics() {
     let mut rng = fastrand::Rng::with_seed(2);
-    let seeds: Vec<String> = ["master.conf", "vigil.conf"]
+    let mut seeds: Vec<String> = ["master.conf", "vigil.conf"]
         .iter()
         .map(|f| std::fs::read_to_string(format!("{}/tests/keepalived/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap())
         .collect();
+    // The corpus's forms too (scripts, processes, files, routes, mail,
+    // strict mode, parameters, conditions).
+    let corpus = format!("{}/../../tests/corpus/keepalived", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&corpus).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    seeds.extend(
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .map(|p| std::fs::read_to_string(p).unwrap()),
+    );
     let mut clean = 0;
-    for n in 0..5_000 {
-        let m = mutate(&mut rng, seeds[n % 2].as_bytes());
+    for n in 0..6_000 {
+        let m = mutate(&mut rng, seeds[n % seeds.len()].as_bytes());
         let Ok(text) = std::str::from_utf8(&m) else {
             continue;
         };
@@ -66,5 +77,5 @@ fn mutated_keepalived_text_never_panics() {
             assert_eq!(again.config, i.config, "{text}\n---\n{out}");
         }
     }
-    assert!(clean > 100, "only {clean} mutations imported cleanly");
+    assert!(clean > 300, "only {clean} mutations imported cleanly");
 }
