@@ -63,7 +63,9 @@ fn mutated_keepalived_text_never_panics() {
             .map(|p| std::fs::read_to_string(p).unwrap()),
     );
     let mut clean = 0;
-    for n in 0..6_000 {
+    // Fewer under qemu-user (the aarch64 run is emulated): the same seeds.
+    let runs = if cfg!(target_arch = "x86_64") { 6_000 } else { 1_500 };
+    for n in 0..runs {
         let m = mutate(&mut rng, seeds[n % seeds.len()].as_bytes());
         let Ok(text) = std::str::from_utf8(&m) else {
             continue;
@@ -77,5 +79,5 @@ fn mutated_keepalived_text_never_panics() {
             assert_eq!(again.config, i.config, "{text}\n---\n{out}");
         }
     }
-    assert!(clean > 300, "only {clean} mutations imported cleanly");
+    assert!(clean > runs / 20, "only {clean} mutations imported cleanly");
 }

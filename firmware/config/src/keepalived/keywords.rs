@@ -399,9 +399,13 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         4..=8 => 2,
         _ => 3,
     };
+    let len = word.chars().count();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        // Lengths further apart than the limit cannot be close: skip the
+        // distance (a pasted config full of typos stays cheap).
+        .filter(|c| c.len().abs_diff(len) <= limit)
+        .map(|c| (strsim::osa_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
