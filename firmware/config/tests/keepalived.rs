@@ -530,3 +530,18 @@ fn track_file_imports_and_round_trips() {
     let d: Vec<String> = e.errors().map(|d| d.to_string()).collect();
     assert_eq!(d, ["f.conf:13:5: error: track_file \"mant\": no vrrp_track_file of that name"]);
 }
+
+/// A static address without `dev` goes on `default_interface` (else eth0),
+/// as keepalived puts it.
+#[test]
+fn static_addresses_go_on_the_default_interface() {
+    let text =
+        "global_defs {\n  default_interface bond0\n}\nstatic_ipaddress {\n  192.0.2.5/24\n  192.0.2.6/24 dev eth3\n}\n";
+    let i = import_str("s.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let devs: Vec<&str> = i.config.global.static_ipaddress.iter().map(|a| a.dev.as_deref().unwrap()).collect();
+    assert_eq!(devs, ["bond0", "eth3"]);
+    round_trip(&i.config);
+    let i = import_str("s.conf", "static_ipaddress {\n  192.0.2.5/24\n}\n").unwrap();
+    assert_eq!(i.config.global.static_ipaddress[0].dev.as_deref(), Some("eth0"));
+}

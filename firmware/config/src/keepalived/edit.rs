@@ -70,6 +70,7 @@ const CTXS: &[Ctx] = &[
             "enable_script_security",
             "script_user",
             "vrrp_strict",
+            "default_interface",
             "notification_email_from",
             "smtp_server",
             "smtp_helo_name",

@@ -159,7 +159,16 @@ pub fn import(stmts: &[Stmt]) -> Import {
             }
             "static_ipaddress" => {
                 for a in cx.block(st) {
-                    if let Some(vip) = cx.vip(a) {
+                    if let Some(mut vip) = cx.vip(a) {
+                        // keepalived: default_interface, else eth0.
+                        if vip.dev.is_none() {
+                            vip.dev = Some(
+                                cx.defaults
+                                    .default_interface
+                                    .clone()
+                                    .unwrap_or_else(|| IfName::try_from("eth0").unwrap_or_default()),
+                            );
+                        }
                         cx.push(&a.keyword, &mut config.global.static_ipaddress, vip, "static addresses");
                     }
                 }
@@ -268,6 +277,8 @@ struct Defaults {
     strict: bool,
     /// The old `lvs_sync_daemon_interface` in an instance.
     sync_daemon: Option<crate::model::LvsSyncDaemon>,
+    /// `default_interface`: where a static address without `dev` goes.
+    default_interface: Option<IfName>,
 }
 
 /// keepalived's checker settings at virtual_server and real_server level:
@@ -518,6 +529,7 @@ impl Cx {
                     g.vrrp_strict = self.flag(s);
                     self.defaults.strict = true;
                 }
+                "default_interface" => self.defaults.default_interface = self.one(s).and_then(|w| self.ifname(w)),
                 "lvs_flush" => g.lvs_flush = self.flag(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 "lvs_timeouts" => {
