@@ -338,11 +338,11 @@ fn a_health_script_moves_the_vip_between_vigil_and_keepalived() {
     p.signal(v, "-TERM");
 }
 
-/// Routes and excluded addresses move with the state; static ones stay
-/// while vigil runs: vigil (150) is master and has its virtual routes (a
-/// gateway route and a blackhole, marked `proto keepalived`) and its
-/// excluded address; keepalived (200) preempts and they go; the static
-/// route stays until vigil stops.
+/// Routes, rules and excluded addresses move with the state; static ones
+/// stay while vigil runs: vigil (150) is master and has its virtual routes
+/// (a gateway route and a blackhole, marked `proto keepalived`), its rule
+/// and its excluded address; keepalived (200) preempts and they go; the
+/// static route and rule stay until vigil stops.
 #[test]
 fn virtual_routes_follow_the_master_and_static_routes_stay() {
     let Some(mut p) = Pair::new("vrrp-rt") else { return };
@@ -355,8 +355,12 @@ fn virtual_routes_follow_the_master_and_static_routes_stay() {
         let out = Command::new("ip").args(["-n", ns, "addr", "show"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    p.top[1] = "static_routes {\n 198.18.50.0/24 dev vk-b\n}\n".to_string();
-    p.extra[1] = " virtual_ipaddress_excluded {\n  192.0.2.201/24\n }\n virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev vk-b metric 7\n  blackhole 203.0.113.0/24 table 100\n }\n".to_string();
+    let rules = |ns: &str| -> String {
+        let out = Command::new("ip").args(["-n", ns, "rule", "show"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    p.top[1] = "static_routes {\n 198.18.50.0/24 dev vk-b\n}\nstatic_rules {\n from 198.18.50.0/24 priority 1001 table 101\n}\n".to_string();
+    p.extra[1] = " virtual_ipaddress_excluded {\n  192.0.2.201/24\n }\n virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev vk-b metric 7\n  blackhole 203.0.113.0/24 table 100\n }\n virtual_rules {\n  from 192.0.2.100 priority 1000 table 100\n }\n".to_string();
     let v = p.vigil(3, 150, "0.5");
     p.wait_vip(&vg, Duration::from_secs(10));
     let up = vigil_tests::eventually(Duration::from_secs(5), || {
@@ -367,6 +371,8 @@ fn virtual_routes_follow_the_master_and_static_routes_stay() {
     assert!(up.is_some(), "the master's routes are not there:\n{}", routes(&vg));
     assert!(routes(&vg).contains("198.18.50.0/24 dev vk-b proto keepalived scope link"), "{}", routes(&vg));
     assert!(addrs(&vg).contains("inet 192.0.2.201/24"), "{}", addrs(&vg));
+    assert!(rules(&vg).contains("1000:\tfrom 192.0.2.100 lookup 100 proto keepalived"), "{}", rules(&vg));
+    assert!(rules(&vg).contains("1001:\tfrom 198.18.50.0/24 lookup 101 proto keepalived"), "{}", rules(&vg));
 
     p.keepalived(3, 200, "0.5");
     let gone = vigil_tests::eventually(Duration::from_secs(10), || {
@@ -381,6 +387,8 @@ fn virtual_routes_follow_the_master_and_static_routes_stay() {
     );
     eprintln!("keepalived preempted: vigil's virtual routes and excluded address gone after {gone:?}");
     assert!(routes(&vg).contains("198.18.50.0/24 dev vk-b"), "the static route went with the state:\n{}", routes(&vg));
+    assert!(!rules(&vg).contains("192.0.2.100"), "the virtual rule stayed:\n{}", rules(&vg));
+    assert!(rules(&vg).contains("1001:"), "the static rule went with the state:\n{}", rules(&vg));
     let log = std::fs::read_to_string(p.dir.join("vigil.log")).unwrap_or_default();
     assert!(log.contains("added route 198.51.100.0/24 via 192.0.2.254 dev vk-b metric 7"), "{log}");
     assert!(log.contains("removed route blackhole 203.0.113.0/24 table 100"), "{log}");
@@ -388,6 +396,7 @@ fn virtual_routes_follow_the_master_and_static_routes_stay() {
     p.signal(v, "-TERM");
     let _ = p.children[v].wait();
     assert!(!routes(&vg).contains("198.18.50.0/24"), "the static route stayed after vigil stopped:\n{}", routes(&vg));
+    assert!(!rules(&vg).contains("1001:"), "the static rule stayed after vigil stopped:\n{}", rules(&vg));
 }
 
 /// track_process: vigil (150) tracks a daemon (a copy of `sleep` under a

@@ -605,6 +605,7 @@ pub mod v4 {
                 virtual_routes: Vec::new(),
                 track_process: Vec::new(),
                 track_file: Vec::new(),
+                virtual_rules: Vec::new(),
             }
         }
     }
@@ -632,6 +633,7 @@ pub mod v4 {
                     mail: crate::model::Mail::default(),
                     static_ipaddress: Vec::new(),
                     static_routes: Vec::new(),
+                    static_rules: Vec::new(),
                 },
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),

@@ -298,6 +298,66 @@ pub struct Global {
     /// when VRRP starts, whatever its states.
     pub static_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
     pub static_routes: Vec<Route, ROUTES>,
+    /// keepalived `static_rules` (schema 5).
+    pub static_rules: Vec<Rule, ROUTES>,
+}
+
+/// A policy routing rule, as keepalived's `virtual_rules` / `static_rules`
+/// write one (`from A to B [not] [fwmark N[/M]] [iif X] [oif Y] [priority
+/// N] table T`, or `blackhole|unreachable|prohibit` instead of a table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub v6: bool,
+    pub from: Option<IpNet>,
+    pub to: Option<IpNet>,
+    pub invert: bool,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub iif: Option<IfName>,
+    pub oif: Option<IfName>,
+    pub priority: Option<u32>,
+    /// The table looked up; none with a blackhole/unreachable/prohibit kind.
+    pub table: Option<u32>,
+    pub kind: RouteKind,
+}
+
+impl core::fmt::Display for Rule {
+    /// As keepalived.conf (and `ip rule`) write it.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut parts: std::vec::Vec<std::string::String> = std::vec::Vec::new();
+        if let Some(a) = self.from {
+            parts.push(format!("from {a}"));
+        }
+        if let Some(a) = self.to {
+            parts.push(format!("to {a}"));
+        }
+        if self.invert {
+            parts.push("not".into());
+        }
+        if let Some((m, mask)) = self.fwmark {
+            parts.push(match mask {
+                Some(k) => format!("fwmark {m}/{k}"),
+                None => format!("fwmark {m}"),
+            });
+        }
+        if let Some(i) = &self.iif {
+            parts.push(format!("iif {i}"));
+        }
+        if let Some(o) = &self.oif {
+            parts.push(format!("oif {o}"));
+        }
+        if let Some(p) = self.priority {
+            parts.push(format!("priority {p}"));
+        }
+        match (self.kind, self.table) {
+            (RouteKind::Unicast, Some(t)) => parts.push(format!("table {t}")),
+            (RouteKind::Unicast, None) => {}
+            (k, _) => parts.push(k.name().to_string()),
+        }
+        if self.from.is_none() && self.to.is_none() && self.v6 {
+            parts.insert(0, "inet6".into());
+        }
+        f.write_str(&parts.join(" "))
+    }
 }
 
 /// A route, as keepalived's `virtual_routes` / `static_routes` write one
@@ -537,6 +597,7 @@ impl Default for Global {
             mail: Mail::default(),
             static_ipaddress: Vec::new(),
             static_routes: Vec::new(),
+            static_rules: Vec::new(),
         }
     }
 }
@@ -627,6 +688,8 @@ pub struct VrrpInstance {
     pub track_process: Vec<TrackScript, TRACKS>,
     /// `track_file` (schema 5): names of `vrrp_track_file` blocks.
     pub track_file: Vec<TrackScript, TRACKS>,
+    /// `virtual_rules` (schema 5): added while master.
+    pub virtual_rules: Vec<Rule, ROUTES>,
 }
 
 impl VrrpInstance {
@@ -657,6 +720,7 @@ impl VrrpInstance {
             virtual_routes: Vec::new(),
             track_process: Vec::new(),
             track_file: Vec::new(),
+            virtual_rules: Vec::new(),
         })
     }
 

@@ -66,6 +66,22 @@ fn check_route(path: &str, r: &Route, e: &mut Errors) {
     }
 }
 
+/// A rule the kernel can take: its addresses of its family.
+fn check_rule(path: &str, r: &Rule, e: &mut Errors) {
+    let path = format!("{path} {r}");
+    for (what, n) in [("from", r.from), ("to", r.to)] {
+        if n.is_some_and(|n| n.addr.is_ipv6() != r.v6) {
+            e.push(&path, format!("{what} is not of the rule's family"));
+        }
+        if n.is_some_and(|n| n.prefix > n.max_prefix()) {
+            e.push(&path, format!("{what}: the prefix is longer than the address"));
+        }
+    }
+    if r.table == Some(0) {
+        e.push(&path, "table 0 is not a table");
+    }
+}
+
 /// How a virtual server is written in keepalived.conf.
 pub fn vs_path(vs: &VirtualServer) -> String {
     match vs.key {
@@ -284,6 +300,9 @@ impl Config {
             for r in &v.virtual_routes {
                 check_route(&format!("{path} virtual_routes"), r, e);
             }
+            for r in &v.virtual_rules {
+                check_rule(&format!("{path} virtual_rules"), r, e);
+            }
             if v.virtual_router_id != 0
                 && let Some(other) = vrids.insert((v.interface.as_str(), v.virtual_router_id, v6), v.name.as_str())
             {
@@ -301,6 +320,9 @@ impl Config {
     fn check_scripts(&self, e: &mut Errors) {
         for r in &self.global.static_routes {
             check_route("static_routes", r, e);
+        }
+        for r in &self.global.static_rules {
+            check_rule("static_rules", r, e);
         }
         let mut names = BTreeSet::new();
         for t in &self.track_processes {

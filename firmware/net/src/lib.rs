@@ -87,6 +87,22 @@ pub enum RouteType {
     Prohibit,
 }
 
+/// A policy routing rule for [`Rtnl::change_rule`], as `ip rule` takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub v6: bool,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    pub invert: bool,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub priority: Option<u32>,
+    /// None with a blackhole/unreachable/prohibit kind.
+    pub table: Option<u32>,
+    pub kind: RouteType,
+}
+
 /// The protocol number keepalived marks its routes with (iproute2's
 /// `rt_protos`: "keepalived"): `ip route show proto keepalived` lists them.
 pub const RTPROT_KEEPALIVED: u8 = 18;
@@ -329,6 +345,89 @@ impl Rtnl {
             .map_err(io_err)?;
         let (ty, flags) =
             if add { (Rtm::Newroute, NlmF::ACK | NlmF::CREATE | NlmF::EXCL) } else { (Rtm::Delroute, NlmF::ACK) };
+        let seq = self.send(ty, flags, msg)?;
+        self.wait_ack(seq)
+    }
+
+    /// Adds (`add`) or removes a rule, like `ip rule add|del`. The rule
+    /// header (`struct fib_rule_hdr`) has rtmsg's layout: family, lengths,
+    /// tos, table, two reserved bytes, the action (FR_ACT_* share the
+    /// RTN_* numbers vigil uses: to-table 1, blackhole 6, unreachable 7,
+    /// prohibit 8) and flags; FRA_* attributes.
+    pub fn change_rule(&mut self, r: &Rule, add: bool) -> io::Result<()> {
+        const FRA_DST: u16 = 1;
+        const FRA_SRC: u16 = 2;
+        const FRA_IIFNAME: u16 = 3;
+        const FRA_PRIORITY: u16 = 6;
+        const FRA_FWMARK: u16 = 10;
+        const FRA_TABLE: u16 = 15;
+        const FRA_FWMASK: u16 = 16;
+        const FRA_OIFNAME: u16 = 17;
+        const FRA_PROTOCOL: u16 = 21;
+        const FIB_RULE_INVERT: u32 = 2;
+        let bytes = |a: IpAddr| match a {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let attr =
+            |t: u16, v: Vec<u8>| RtattrBuilder::default().rta_type(Rta::from(t)).rta_payload(Buffer::from(v)).build();
+        let name = |n: &str| {
+            let mut v = n.as_bytes().to_vec();
+            v.push(0);
+            v
+        };
+        let mut attrs = RtBuffer::new();
+        if let Some((a, _)) = r.to {
+            attrs.push(attr(FRA_DST, bytes(a)).map_err(io_err)?);
+        }
+        if let Some((a, _)) = r.from {
+            attrs.push(attr(FRA_SRC, bytes(a)).map_err(io_err)?);
+        }
+        if let Some(i) = &r.iif {
+            attrs.push(attr(FRA_IIFNAME, name(i)).map_err(io_err)?);
+        }
+        if let Some(o) = &r.oif {
+            attrs.push(attr(FRA_OIFNAME, name(o)).map_err(io_err)?);
+        }
+        if let Some(p) = r.priority {
+            attrs.push(attr(FRA_PRIORITY, p.to_ne_bytes().to_vec()).map_err(io_err)?);
+        }
+        if let Some((m, mask)) = r.fwmark {
+            attrs.push(attr(FRA_FWMARK, m.to_ne_bytes().to_vec()).map_err(io_err)?);
+            if let Some(k) = mask {
+                attrs.push(attr(FRA_FWMASK, k.to_ne_bytes().to_vec()).map_err(io_err)?);
+            }
+        }
+        if let Some(t) = r.table {
+            attrs.push(attr(FRA_TABLE, t.to_ne_bytes().to_vec()).map_err(io_err)?);
+        }
+        if add {
+            attrs.push(attr(FRA_PROTOCOL, vec![RTPROT_KEEPALIVED]).map_err(io_err)?);
+        }
+        let kind = match r.kind {
+            RouteType::Unicast => Rtn::Unicast,
+            RouteType::Blackhole => Rtn::Blackhole,
+            RouteType::Unreachable => Rtn::Unreachable,
+            RouteType::Prohibit => Rtn::Prohibit,
+        };
+        let msg = RtmsgBuilder::default()
+            .rtm_family(if r.v6 { RtAddrFamily::Inet6 } else { RtAddrFamily::Inet })
+            .rtm_dst_len(r.to.map_or(0, |t| t.1))
+            .rtm_src_len(r.from.map_or(0, |f| f.1))
+            .rtm_tos(0)
+            .rtm_table(match r.table {
+                Some(t) if t < 256 => RtTable::from(t as u8),
+                _ => RtTable::Unspec,
+            })
+            .rtm_protocol(Rtprot::Unspec)
+            .rtm_scope(RtScope::Universe)
+            .rtm_type(kind)
+            .rtm_flags(if r.invert { RtmF::from_bits_retain(FIB_RULE_INVERT) } else { RtmF::empty() })
+            .rtattrs(attrs)
+            .build()
+            .map_err(io_err)?;
+        let (ty, flags) =
+            if add { (Rtm::Newrule, NlmF::ACK | NlmF::CREATE | NlmF::EXCL) } else { (Rtm::Delrule, NlmF::ACK) };
         let seq = self.send(ty, flags, msg)?;
         self.wait_ack(seq)
     }

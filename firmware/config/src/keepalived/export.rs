@@ -179,6 +179,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     }
     addresses(&mut o, "static_ipaddress", &g.static_ipaddress);
     routes(&mut o, "static_routes", &g.static_routes);
+    rules(&mut o, "static_rules", &g.static_rules);
     for sc in &c.vrrp_scripts {
         vrrp_script(&mut o, sc);
     }
@@ -245,6 +246,17 @@ fn addresses(o: &mut Out, block: &str, list: &[VirtualAddress]) {
 }
 
 fn routes(o: &mut Out, block: &str, list: &[Route]) {
+    if list.is_empty() {
+        return;
+    }
+    o.open(block);
+    for r in list {
+        o.line(r.to_string());
+    }
+    o.close();
+}
+
+fn rules(o: &mut Out, block: &str, list: &[Rule]) {
     if list.is_empty() {
         return;
     }
@@ -453,6 +465,7 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     o.close();
     addresses(o, "virtual_ipaddress_excluded", &v.virtual_ipaddress_excluded);
     routes(o, "virtual_routes", &v.virtual_routes);
+    rules(o, "virtual_rules", &v.virtual_rules);
     if !v.track_interface.is_empty() {
         o.open("track_interface");
         for t in &v.track_interface {

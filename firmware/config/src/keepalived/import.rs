@@ -180,6 +180,13 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     }
                 }
             }
+            "static_rules" => {
+                for a in cx.block(st) {
+                    if let Some(r) = cx.rule(a) {
+                        cx.push(&a.keyword, &mut config.global.static_rules, r, "static rules");
+                    }
+                }
+            }
             "vrrp_track_file" => {
                 if let Some(tf) = cx.track_file_block(st) {
                     cx.push(&st.keyword, &mut config.track_files, tf, "vrrp_track_file");
@@ -849,6 +856,13 @@ impl Cx {
                         }
                     }
                 }
+                "virtual_rules" => {
+                    for a in self.block(s) {
+                        if let Some(r) = self.rule(a) {
+                            self.push(&a.keyword, &mut v.virtual_rules, r, "virtual rules");
+                        }
+                    }
+                }
                 // keepalived sets one source address from either.
                 "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
                 "track_script" => v.track_script = self.track_script(s),
@@ -1194,6 +1208,131 @@ impl Cx {
         // `default` takes its family from the gateway.
         if net.prefix == 0 && r.via.is_some_and(|v| v.is_ipv6() != net.addr.is_ipv6()) {
             r.dst = IpNet { addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), prefix: 0 };
+        }
+        Some(r)
+    }
+
+    /// A rule line: `[inet|inet6] [from A[/L]] [to B[/L]] [not] [fwmark
+    /// N[/M]] [iif X] [oif Y] [priority|preference|pref N] [table|lookup T]`
+    /// or `blackhole|unreachable|prohibit` in place of the table. Other
+    /// `ip rule` options are reported.
+    fn rule(&mut self, st: &Stmt) -> Option<Rule> {
+        let words: Vec<&Word> = std::iter::once(&st.keyword).chain(st.args.iter()).collect();
+        let mut r = Rule {
+            v6: false,
+            from: None,
+            to: None,
+            invert: false,
+            fwmark: None,
+            iif: None,
+            oif: None,
+            priority: None,
+            table: None,
+            kind: RouteKind::Unicast,
+        };
+        let mut family = None;
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i];
+            let val = words.get(i + 1).copied();
+            let need = |cx: &mut Cx| -> Option<&Word> {
+                if val.is_none() {
+                    cx.error(&w.pos, format!("{:?} needs a value", w.text));
+                }
+                val
+            };
+            i += match w.text.as_str() {
+                "inet" => {
+                    family = Some(false);
+                    1
+                }
+                "inet6" => {
+                    family = Some(true);
+                    1
+                }
+                "from" => {
+                    r.from = need(self).and_then(|v| self.net(v));
+                    2
+                }
+                "to" => {
+                    r.to = need(self).and_then(|v| self.net(v));
+                    2
+                }
+                "not" => {
+                    r.invert = true;
+                    1
+                }
+                "fwmark" => {
+                    if let Some(v) = need(self) {
+                        let (m, mask) = match v.text.split_once('/') {
+                            Some((m, k)) => (m, Some(k)),
+                            None => (v.text.as_str(), None),
+                        };
+                        let num = |t: &str| match t.strip_prefix("0x") {
+                            Some(h) => u32::from_str_radix(h, 16).ok(),
+                            None => t.parse().ok(),
+                        };
+                        match (num(m), mask.map(num)) {
+                            (Some(m), None) => r.fwmark = Some((m, None)),
+                            (Some(m), Some(Some(k))) => r.fwmark = Some((m, Some(k))),
+                            _ => self.error(&v.pos, format!("fwmark {:?} is not a mark[/mask]", v.text)),
+                        }
+                    }
+                    2
+                }
+                "iif" | "dev" => {
+                    r.iif = need(self).and_then(|v| self.ifname(v));
+                    2
+                }
+                "oif" => {
+                    r.oif = need(self).and_then(|v| self.ifname(v));
+                    2
+                }
+                "priority" | "preference" | "pref" => {
+                    r.priority = need(self).and_then(|v| self.parse(v, "a rule priority"));
+                    2
+                }
+                "table" | "lookup" => {
+                    r.table = need(self).and_then(|v| match v.text.as_str() {
+                        "main" => Some(254),
+                        "local" => Some(255),
+                        "default" => Some(253),
+                        _ => self.parse(v, "a table (number, main, local or default)"),
+                    });
+                    2
+                }
+                "blackhole" => {
+                    r.kind = RouteKind::Blackhole;
+                    1
+                }
+                "unreachable" => {
+                    r.kind = RouteKind::Unreachable;
+                    1
+                }
+                "prohibit" => {
+                    r.kind = RouteKind::Prohibit;
+                    1
+                }
+                _ => {
+                    self.diags.push(Diagnostic {
+                        pos: w.pos.clone(),
+                        severity: Severity::Unsupported,
+                        message: format!(
+                            "rule option {:?} is not supported by vigil; the rule is set without it",
+                            w.text
+                        ),
+                    });
+                    if val.is_some() { 2 } else { 1 }
+                }
+            };
+        }
+        r.v6 = family.unwrap_or_else(|| r.from.or(r.to).is_some_and(|n| n.addr.is_ipv6()));
+        if r.kind != RouteKind::Unicast {
+            r.table = None; // a blackhole/unreachable/prohibit rule looks nothing up
+        }
+        if r.kind == RouteKind::Unicast && r.table.is_none() {
+            self.error(&st.keyword.pos, "a rule needs a table (or blackhole, unreachable, prohibit)");
+            return None;
         }
         Some(r)
     }

@@ -5,7 +5,7 @@
 use super::io::Io;
 use crate::net::Rtnl;
 use tracing::{info, warn};
-use vigil_config::{Route, RouteKind, RouteScope, VirtualAddress};
+use vigil_config::{Route, RouteKind, RouteScope, Rule, VirtualAddress};
 
 /// Adds (or removes) every virtual address (the excluded ones too) on its
 /// interface: the vmac, the instance's interface, or the address's own
@@ -22,6 +22,7 @@ pub fn change(io: &Io, add: bool) {
         None => (io.conf.interface.as_str(), io.ifindex),
     };
     if !add {
+        rules(&mut rtnl, &io.conf.virtual_rules, false);
         routes(&mut rtnl, &io.conf.virtual_routes, false);
     }
     let all: Vec<&VirtualAddress> =
@@ -29,19 +30,25 @@ pub fn change(io: &Io, add: bool) {
     addresses(&mut rtnl, home, all, add);
     if add {
         routes(&mut rtnl, &io.conf.virtual_routes, true);
+        rules(&mut rtnl, &io.conf.virtual_rules, true);
     }
 }
 
 /// The static addresses and routes of a config, set at start (and as the
 /// config changes) and removed at stop: `before` is what is set now.
 pub fn statics(before: &vigil_config::Global, after: &vigil_config::Global) {
-    if before.static_ipaddress == after.static_ipaddress && before.static_routes == after.static_routes {
+    if before.static_ipaddress == after.static_ipaddress
+        && before.static_routes == after.static_routes
+        && before.static_rules == after.static_rules
+    {
         return;
     }
     let mut rtnl = match Rtnl::open() {
         Ok(x) => x,
         Err(e) => return warn!("rtnetlink: {e}"),
     };
+    let gone: Vec<Rule> = before.static_rules.iter().filter(|r| !after.static_rules.contains(r)).cloned().collect();
+    rules(&mut rtnl, &gone, false);
     let gone: Vec<Route> = before.static_routes.iter().filter(|r| !after.static_routes.contains(r)).cloned().collect();
     routes(&mut rtnl, &gone, false);
     let gone: Vec<&VirtualAddress> =
@@ -53,6 +60,40 @@ pub fn statics(before: &vigil_config::Global, after: &vigil_config::Global) {
     addresses(&mut rtnl, ("", -1), new, true);
     let new: Vec<Route> = after.static_routes.iter().filter(|r| !before.static_routes.contains(r)).cloned().collect();
     routes(&mut rtnl, &new, true);
+    let new: Vec<Rule> = after.static_rules.iter().filter(|r| !before.static_rules.contains(r)).cloned().collect();
+    rules(&mut rtnl, &new, true);
+}
+
+fn net_kind(k: RouteKind) -> crate::net::RouteType {
+    match k {
+        RouteKind::Unicast => crate::net::RouteType::Unicast,
+        RouteKind::Blackhole => crate::net::RouteType::Blackhole,
+        RouteKind::Unreachable => crate::net::RouteType::Unreachable,
+        RouteKind::Prohibit => crate::net::RouteType::Prohibit,
+    }
+}
+
+/// Adds or removes rules, each said in the log as `ip rule` writes it.
+fn rules(rtnl: &mut Rtnl, list: &[Rule], add: bool) {
+    for r in list {
+        let net = crate::net::Rule {
+            v6: r.v6,
+            from: r.from.map(|n| (n.addr, n.prefix)),
+            to: r.to.map(|n| (n.addr, n.prefix)),
+            invert: r.invert,
+            fwmark: r.fwmark,
+            iif: r.iif.as_ref().map(|i| i.to_string()),
+            oif: r.oif.as_ref().map(|i| i.to_string()),
+            priority: r.priority,
+            table: r.table,
+            kind: net_kind(r.kind),
+        };
+        match rtnl.change_rule(&net, add) {
+            Ok(()) => info!("{} rule {r}", if add { "added" } else { "removed" }),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOENT)) => {}
+            Err(e) => warn!("{} rule {r}: {e}", if add { "adding" } else { "removing" }),
+        }
+    }
 }
 
 /// Adds or removes routes, each said in the log as `ip route` writes it.
@@ -73,12 +114,7 @@ fn routes(rtnl: &mut Rtnl, list: &[Route], add: bool) {
             None => None,
         };
         let net = crate::net::Route {
-            kind: match r.kind {
-                RouteKind::Unicast => crate::net::RouteType::Unicast,
-                RouteKind::Blackhole => crate::net::RouteType::Blackhole,
-                RouteKind::Unreachable => crate::net::RouteType::Unreachable,
-                RouteKind::Prohibit => crate::net::RouteType::Prohibit,
-            },
+            kind: net_kind(r.kind),
             dst: r.dst.addr,
             prefix: r.dst.prefix,
             via: r.via,

@@ -260,6 +260,7 @@ impl Daemon {
         let statics = vigil_config::Global {
             static_ipaddress: config.global.static_ipaddress.clone(),
             static_routes: config.global.static_routes.clone(),
+            static_rules: config.global.static_rules.clone(),
             ..Default::default()
         };
         addresses::statics(&self.statics, &statics);
