@@ -177,9 +177,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             o.close();
         }
     }
-    addresses(&mut o, "static_ipaddress", &g.static_ipaddress);
-    routes(&mut o, "static_routes", &g.static_routes);
-    rules(&mut o, "static_rules", &g.static_rules);
+    list_block(&mut o, "static_ipaddress", &g.static_ipaddress, vip_line);
+    list_block(&mut o, "static_routes", &g.static_routes, Route::to_string);
+    list_block(&mut o, "static_rules", &g.static_rules, Rule::to_string);
     for sc in &c.vrrp_scripts {
         vrrp_script(&mut o, sc);
     }
@@ -234,35 +234,15 @@ fn vip_line(a: &VirtualAddress) -> String {
     l
 }
 
-fn addresses(o: &mut Out, block: &str, list: &[VirtualAddress]) {
+/// A block of one line per item (`virtual_routes { ... }`), none when
+/// there are no items.
+fn list_block<T>(o: &mut Out, block: &str, list: &[T], line: impl Fn(&T) -> String) {
     if list.is_empty() {
         return;
     }
     o.open(block);
-    for a in list {
-        o.line(vip_line(a));
-    }
-    o.close();
-}
-
-fn routes(o: &mut Out, block: &str, list: &[Route]) {
-    if list.is_empty() {
-        return;
-    }
-    o.open(block);
-    for r in list {
-        o.line(r.to_string());
-    }
-    o.close();
-}
-
-fn rules(o: &mut Out, block: &str, list: &[Rule]) {
-    if list.is_empty() {
-        return;
-    }
-    o.open(block);
-    for r in list {
-        o.line(r.to_string());
+    for item in list {
+        o.line(line(item));
     }
     o.close();
 }
@@ -385,17 +365,10 @@ fn track_process_block(o: &mut Out, t: &TrackProcess) {
 }
 
 fn tracks(o: &mut Out, block: &str, list: &[TrackScript]) {
-    if list.is_empty() {
-        return;
-    }
-    o.open(block);
-    for t in list {
-        match t.weight {
-            None => o.line(word(&t.name)),
-            Some((w, r)) => o.line(format!("{} {}", word(&t.name), weight(w, r))),
-        }
-    }
-    o.close();
+    list_block(o, block, list, |t| match t.weight {
+        None => word(&t.name),
+        Some((w, r)) => format!("{} {}", word(&t.name), weight(w, r)),
+    });
 }
 
 fn notify(o: &mut Out, n: &Notify) {
@@ -463,9 +436,9 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
         o.line(vip_line(a));
     }
     o.close();
-    addresses(o, "virtual_ipaddress_excluded", &v.virtual_ipaddress_excluded);
-    routes(o, "virtual_routes", &v.virtual_routes);
-    rules(o, "virtual_rules", &v.virtual_rules);
+    list_block(o, "virtual_ipaddress_excluded", &v.virtual_ipaddress_excluded, vip_line);
+    list_block(o, "virtual_routes", &v.virtual_routes, Route::to_string);
+    list_block(o, "virtual_rules", &v.virtual_rules, Rule::to_string);
     if !v.track_interface.is_empty() {
         o.open("track_interface");
         for t in &v.track_interface {

@@ -122,9 +122,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
     let mut cx = Cx {
         diags: Vec::new(),
         default_version: None,
-        script_refs: Vec::new(),
-        process_refs: Vec::new(),
-        file_refs: Vec::new(),
+        track_refs: Vec::new(),
         check_defaults: CheckDefaults::default(),
         defaults: Defaults::default(),
     };
@@ -205,29 +203,32 @@ pub fn import(stmts: &[Stmt]) -> Import {
             _ => cx.unsupported(st),
         }
     }
-    // A track_script naming no vrrp_script would track nothing: the HA
-    // would silently stop following the health it was meant to follow.
-    for w in std::mem::take(&mut cx.script_refs) {
-        if !config.vrrp_scripts.iter().any(|s| s.name == w.text.as_str()) {
-            let names: Vec<&str> = config.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
-            let hint = match names.as_slice() {
-                [] => "there is no vrrp_script block".to_string(),
-                _ => format!("the vrrp_script blocks are {}", names.join(", ")),
-            };
-            cx.error(&w.pos, format!("track_script {:?}: no vrrp_script of that name ({hint})", w.text));
-        }
-    }
     if config.global.lvs_sync_daemon.is_none() {
         config.global.lvs_sync_daemon = cx.defaults.sync_daemon.take();
     }
-    for w in std::mem::take(&mut cx.file_refs) {
-        if !config.track_files.iter().any(|s| s.name == w.text.as_str()) {
-            cx.error(&w.pos, format!("track_file {:?}: no vrrp_track_file of that name", w.text));
-        }
-    }
-    for w in std::mem::take(&mut cx.process_refs) {
-        if !config.track_processes.iter().any(|s| s.name == w.text.as_str()) {
-            cx.error(&w.pos, format!("track_process {:?}: no vrrp_track_process of that name", w.text));
+    // A tracking line naming nothing would track nothing: the HA would
+    // silently stop following the health it was meant to follow.
+    let refs = std::mem::take(&mut cx.track_refs);
+    for kind in [Tracked::Script, Tracked::File, Tracked::Process] {
+        for (_, w) in refs.iter().filter(|(k, _)| *k == kind) {
+            let name = w.text.as_str();
+            match kind {
+                Tracked::Script if !config.vrrp_scripts.iter().any(|s| s.name == name) => {
+                    let names: Vec<&str> = config.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
+                    let hint = match names.as_slice() {
+                        [] => "there is no vrrp_script block".to_string(),
+                        _ => format!("the vrrp_script blocks are {}", names.join(", ")),
+                    };
+                    cx.error(&w.pos, format!("track_script {name:?}: no vrrp_script of that name ({hint})"));
+                }
+                Tracked::File if !config.track_files.iter().any(|s| s.name == name) => {
+                    cx.error(&w.pos, format!("track_file {name:?}: no vrrp_track_file of that name"));
+                }
+                Tracked::Process if !config.track_processes.iter().any(|s| s.name == name) => {
+                    cx.error(&w.pos, format!("track_process {name:?}: no vrrp_track_process of that name"));
+                }
+                _ => {}
+            }
         }
     }
     Import { config, diagnostics: summarize(cx.diags) }
@@ -288,6 +289,15 @@ struct Defaults {
     default_interface: Option<IfName>,
 }
 
+/// What a tracking line names: a `vrrp_script`, a `vrrp_track_process` or
+/// a `vrrp_track_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tracked {
+    Script,
+    Process,
+    File,
+}
+
 /// keepalived's checker settings at virtual_server and real_server level:
 /// the defaults of the checkers below that do not set their own.
 #[derive(Default, Clone)]
@@ -309,12 +319,9 @@ struct Cx {
     diags: Vec<Diagnostic>,
     default_version: Option<u8>,
     defaults: Defaults,
-    /// Every script a track_script names, checked once all are read.
-    script_refs: Vec<Word>,
-    /// Every process a track_process names, the same.
-    process_refs: Vec<Word>,
-    /// Every file a track_file names, the same.
-    file_refs: Vec<Word>,
+    /// Every name a track_script / track_process / track_file line gives,
+    /// checked once all blocks are read.
+    track_refs: Vec<(Tracked, Word)>,
     /// Checker settings a virtual server or real server gives the
     /// checkers below it (keepalived's defaults at those levels).
     check_defaults: CheckDefaults,
@@ -865,9 +872,9 @@ impl Cx {
                 }
                 // keepalived sets one source address from either.
                 "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
-                "track_script" => v.track_script = self.track_script(s),
-                "track_process" => v.track_process = self.track_process(s),
-                "track_file" => v.track_file = self.track_file(s),
+                "track_script" => v.track_script = self.tracks(s, Tracked::Script),
+                "track_process" => v.track_process = self.tracks(s, Tracked::Process),
+                "track_file" => v.track_file = self.tracks(s, Tracked::File),
                 "unicast_peer" => {
                     for a in self.block(s) {
                         // keepalived takes a prefix on a peer and ignores it.
@@ -1150,15 +1157,7 @@ impl Cx {
                     2
                 }
                 "table" => {
-                    r.table = need(self).and_then(|v| match v.text.as_str() {
-                        "main" => Some(254),
-                        "local" => Some(255),
-                        "default" => Some(253),
-                        t => self.parse(
-                            &Word { text: t.to_string(), pos: v.pos.clone() },
-                            "a table (number, main, local or default)",
-                        ),
-                    });
+                    r.table = need(self).and_then(|v| self.table(v));
                     2
                 }
                 "scope" => {
@@ -1293,12 +1292,7 @@ impl Cx {
                     2
                 }
                 "table" | "lookup" => {
-                    r.table = need(self).and_then(|v| match v.text.as_str() {
-                        "main" => Some(254),
-                        "local" => Some(255),
-                        "default" => Some(253),
-                        _ => self.parse(v, "a table (number, main, local or default)"),
-                    });
+                    r.table = need(self).and_then(|v| self.table(v));
                     2
                 }
                 "blackhole" => {
@@ -1335,6 +1329,16 @@ impl Cx {
             return None;
         }
         Some(r)
+    }
+
+    /// A routing table: a number, or `main`, `local`, `default`.
+    fn table(&mut self, w: &Word) -> Option<u32> {
+        match w.text.as_str() {
+            "main" => Some(254),
+            "local" => Some(255),
+            "default" => Some(253),
+            _ => self.parse(w, "a table (number, main, local or default)"),
+        }
     }
 
     fn route_dst(&mut self, w: &Word) -> Option<IpNet> {
@@ -1380,9 +1384,9 @@ impl Cx {
                         }
                     }
                 }
-                "track_script" => g.track_script = self.track_script(s),
-                "track_process" => g.track_process = self.track_process(s),
-                "track_file" => g.track_file = self.track_file(s),
+                "track_script" => g.track_script = self.tracks(s, Tracked::Script),
+                "track_process" => g.track_process = self.tracks(s, Tracked::Process),
+                "track_file" => g.track_file = self.tracks(s, Tracked::File),
                 "notify_master" => g.notify.master = self.string_value(s),
                 "notify_backup" => g.notify.backup = self.string_value(s),
                 "notify_fault" => g.notify.fault = self.string_value(s),
@@ -1517,26 +1521,6 @@ impl Cx {
         }
     }
 
-    /// `track_process { NAME [weight N [reverse|noreverse]] ... }`.
-    fn track_process(&mut self, st: &Stmt) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
-        let before = self.script_refs.len();
-        let list = self.track_script(st);
-        // Those names are processes', not scripts'.
-        let refs: Vec<Word> = self.script_refs.drain(before..).collect();
-        self.process_refs.extend(refs);
-        list
-    }
-
-    /// `track_file { NAME [weight N [reverse|noreverse]] ... }` (weights
-    /// up to 254 here).
-    fn track_file(&mut self, st: &Stmt) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
-        let before = self.script_refs.len();
-        let list = self.track_script(st);
-        let refs: Vec<Word> = self.script_refs.drain(before..).collect();
-        self.file_refs.extend(refs);
-        list
-    }
-
     /// `vrrp_track_file NAME { file PATH weight N [reverse] init_file [V] [overwrite] }`.
     fn track_file_block(&mut self, st: &Stmt) -> Option<TrackFile> {
         let name = self.one(st)?;
@@ -1622,8 +1606,10 @@ impl Cx {
         Some(t)
     }
 
-    /// `track_script { NAME [weight N [reverse|noreverse]] ... }`.
-    fn track_script(&mut self, st: &Stmt) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
+    /// `track_script|track_process|track_file { NAME [weight N
+    /// [reverse|noreverse]] ... }`: the names are checked against `kind`'s
+    /// blocks once all are read.
+    fn tracks(&mut self, st: &Stmt, kind: Tracked) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
         let mut list = crate::Bounded::new();
         for a in self.block(st) {
             let Some(name) = self.string(&a.keyword) else { continue };
@@ -1634,11 +1620,11 @@ impl Cx {
                     None => continue,
                 },
                 Some((x, _)) => {
-                    self.error(&x.pos, format!("track_script {}: {:?} is not weight", a.keyword.text, x.text));
+                    self.error(&x.pos, format!("{} {}: {:?} is not weight", st.keyword.text, a.keyword.text, x.text));
                     continue;
                 }
             };
-            self.script_refs.push(a.keyword.clone());
+            self.track_refs.push((kind, a.keyword.clone()));
             self.push(&a.keyword, &mut list, TrackScript { name, weight }, "tracked scripts");
         }
         list
