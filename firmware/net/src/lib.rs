@@ -103,6 +103,41 @@ pub struct Rule {
     pub kind: RouteType,
 }
 
+impl RouteType {
+    /// As the kernel numbers it (the route's type; a rule's FR_ACT_*
+    /// action has the same numbers for these four).
+    fn rtn(self) -> Rtn {
+        match self {
+            RouteType::Unicast => Rtn::Unicast,
+            RouteType::Blackhole => Rtn::Blackhole,
+            RouteType::Unreachable => Rtn::Unreachable,
+            RouteType::Prohibit => Rtn::Prohibit,
+        }
+    }
+}
+
+/// An address's bytes, as an attribute carries them.
+fn octets(a: IpAddr) -> Vec<u8> {
+    match a {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// A route or rule attribute.
+fn rta(t: Rta, v: Vec<u8>) -> io::Result<neli::rtnl::Rtattr<Rta, Buffer>> {
+    RtattrBuilder::default().rta_type(t).rta_payload(Buffer::from(v)).build().map_err(io_err)
+}
+
+/// The header's table byte: the table when it fits, else unspecified (the
+/// table attribute says it).
+fn header_table(table: Option<u32>) -> RtTable {
+    match table {
+        Some(t) if t < 256 => RtTable::from(t as u8),
+        _ => RtTable::Unspec,
+    }
+}
+
 /// The protocol number keepalived marks its routes with (iproute2's
 /// `rt_protos`: "keepalived"): `ip route show proto keepalived` lists them.
 pub const RTPROT_KEEPALIVED: u8 = 18;
@@ -295,35 +330,25 @@ impl Rtnl {
     /// ESRCH.
     pub fn change_route(&mut self, r: &Route, add: bool) -> io::Result<()> {
         let family = if r.dst.is_ipv6() { RtAddrFamily::Inet6 } else { RtAddrFamily::Inet };
-        let bytes = |a: IpAddr| match a {
-            IpAddr::V4(a) => a.octets().to_vec(),
-            IpAddr::V6(a) => a.octets().to_vec(),
-        };
-        let attr = |t: Rta, v: Vec<u8>| RtattrBuilder::default().rta_type(t).rta_payload(Buffer::from(v)).build();
         let mut attrs = RtBuffer::new();
         if r.prefix > 0 {
-            attrs.push(attr(Rta::Dst, bytes(r.dst)).map_err(io_err)?);
+            attrs.push(rta(Rta::Dst, octets(r.dst))?);
         }
         if let Some(g) = r.via {
-            attrs.push(attr(Rta::Gateway, bytes(g)).map_err(io_err)?);
+            attrs.push(rta(Rta::Gateway, octets(g))?);
         }
         if let Some(i) = r.oif {
-            attrs.push(attr(Rta::Oif, (i as u32).to_ne_bytes().to_vec()).map_err(io_err)?);
+            attrs.push(rta(Rta::Oif, (i as u32).to_ne_bytes().to_vec())?);
         }
         if let Some(s) = r.src {
-            attrs.push(attr(Rta::Prefsrc, bytes(s)).map_err(io_err)?);
+            attrs.push(rta(Rta::Prefsrc, octets(s))?);
         }
         if let Some(m) = r.metric {
-            attrs.push(attr(Rta::Priority, m.to_ne_bytes().to_vec()).map_err(io_err)?);
+            attrs.push(rta(Rta::Priority, m.to_ne_bytes().to_vec())?);
         }
         let table = r.table.unwrap_or(254);
-        attrs.push(attr(Rta::Table, table.to_ne_bytes().to_vec()).map_err(io_err)?);
-        let kind = match r.kind {
-            RouteType::Unicast => Rtn::Unicast,
-            RouteType::Blackhole => Rtn::Blackhole,
-            RouteType::Unreachable => Rtn::Unreachable,
-            RouteType::Prohibit => Rtn::Prohibit,
-        };
+        attrs.push(rta(Rta::Table, table.to_ne_bytes().to_vec())?);
+        let kind = r.kind.rtn();
         let scope = match r.scope {
             Some(s) => RtScope::from(s),
             None if r.kind == RouteType::Unicast && r.via.is_none() => RtScope::Link,
@@ -335,7 +360,7 @@ impl Rtnl {
             .rtm_src_len(0)
             .rtm_tos(0)
             // Tables past 255 go in RTA_TABLE (given for every table).
-            .rtm_table(if table < 256 { RtTable::from(table as u8) } else { RtTable::Unspec })
+            .rtm_table(header_table(Some(table)))
             .rtm_protocol(Rtprot::from(RTPROT_KEEPALIVED))
             .rtm_scope(scope)
             .rtm_type(kind)
@@ -365,12 +390,8 @@ impl Rtnl {
         const FRA_OIFNAME: u16 = 17;
         const FRA_PROTOCOL: u16 = 21;
         const FIB_RULE_INVERT: u32 = 2;
-        let bytes = |a: IpAddr| match a {
-            IpAddr::V4(a) => a.octets().to_vec(),
-            IpAddr::V6(a) => a.octets().to_vec(),
-        };
-        let attr =
-            |t: u16, v: Vec<u8>| RtattrBuilder::default().rta_type(Rta::from(t)).rta_payload(Buffer::from(v)).build();
+        // FRA_* share the attribute header with RTA_*.
+        let attr = |t: u16, v: Vec<u8>| rta(Rta::from(t), v);
         let name = |n: &str| {
             let mut v = n.as_bytes().to_vec();
             v.push(0);
@@ -378,47 +399,39 @@ impl Rtnl {
         };
         let mut attrs = RtBuffer::new();
         if let Some((a, _)) = r.to {
-            attrs.push(attr(FRA_DST, bytes(a)).map_err(io_err)?);
+            attrs.push(attr(FRA_DST, octets(a))?);
         }
         if let Some((a, _)) = r.from {
-            attrs.push(attr(FRA_SRC, bytes(a)).map_err(io_err)?);
+            attrs.push(attr(FRA_SRC, octets(a))?);
         }
         if let Some(i) = &r.iif {
-            attrs.push(attr(FRA_IIFNAME, name(i)).map_err(io_err)?);
+            attrs.push(attr(FRA_IIFNAME, name(i))?);
         }
         if let Some(o) = &r.oif {
-            attrs.push(attr(FRA_OIFNAME, name(o)).map_err(io_err)?);
+            attrs.push(attr(FRA_OIFNAME, name(o))?);
         }
         if let Some(p) = r.priority {
-            attrs.push(attr(FRA_PRIORITY, p.to_ne_bytes().to_vec()).map_err(io_err)?);
+            attrs.push(attr(FRA_PRIORITY, p.to_ne_bytes().to_vec())?);
         }
         if let Some((m, mask)) = r.fwmark {
-            attrs.push(attr(FRA_FWMARK, m.to_ne_bytes().to_vec()).map_err(io_err)?);
+            attrs.push(attr(FRA_FWMARK, m.to_ne_bytes().to_vec())?);
             if let Some(k) = mask {
-                attrs.push(attr(FRA_FWMASK, k.to_ne_bytes().to_vec()).map_err(io_err)?);
+                attrs.push(attr(FRA_FWMASK, k.to_ne_bytes().to_vec())?);
             }
         }
         if let Some(t) = r.table {
-            attrs.push(attr(FRA_TABLE, t.to_ne_bytes().to_vec()).map_err(io_err)?);
+            attrs.push(attr(FRA_TABLE, t.to_ne_bytes().to_vec())?);
         }
         if add {
-            attrs.push(attr(FRA_PROTOCOL, vec![RTPROT_KEEPALIVED]).map_err(io_err)?);
+            attrs.push(attr(FRA_PROTOCOL, vec![RTPROT_KEEPALIVED])?);
         }
-        let kind = match r.kind {
-            RouteType::Unicast => Rtn::Unicast,
-            RouteType::Blackhole => Rtn::Blackhole,
-            RouteType::Unreachable => Rtn::Unreachable,
-            RouteType::Prohibit => Rtn::Prohibit,
-        };
+        let kind = r.kind.rtn();
         let msg = RtmsgBuilder::default()
             .rtm_family(if r.v6 { RtAddrFamily::Inet6 } else { RtAddrFamily::Inet })
             .rtm_dst_len(r.to.map_or(0, |t| t.1))
             .rtm_src_len(r.from.map_or(0, |f| f.1))
             .rtm_tos(0)
-            .rtm_table(match r.table {
-                Some(t) if t < 256 => RtTable::from(t as u8),
-                _ => RtTable::Unspec,
-            })
+            .rtm_table(header_table(r.table))
             .rtm_protocol(Rtprot::Unspec)
             .rtm_scope(RtScope::Universe)
             .rtm_type(kind)
