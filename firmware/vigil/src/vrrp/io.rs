@@ -110,36 +110,58 @@ impl Snapshot {
 
 /// The scripts an instance tracks (its own `track_script` and its sync
 /// group's), each with the weight and direction it tracks it with: the
-/// line's own, else the script's.
+/// line's own, else the script's. Tracked processes count as scripts,
+/// under their router name.
 pub fn tracked_scripts(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> {
-    let groups: Vec<&vigil_config::SyncGroup> =
-        config.sync_groups.iter().filter(|g| g.group.contains(&v.name)).collect();
-    let scripts = v.track_script.iter().chain(groups.iter().flat_map(|g| g.track_script.iter()));
-    let scripts = scripts.filter_map(|t| {
-        let sc = config.vrrp_scripts.iter().find(|s| s.name == t.name)?;
-        let (weight, reverse) = t.weight.unwrap_or((sc.weight, sc.reverse));
-        Some(TrackedScript { name: t.name.to_string(), weight, reverse })
-    });
-    // Tracked processes count as scripts, under their router name.
-    let processes = v.track_process.iter().chain(groups.iter().flat_map(|g| g.track_process.iter()));
-    let processes = processes.filter_map(|t| {
-        let tp = config.track_processes.iter().find(|s| s.name == t.name)?;
-        let (weight, reverse) = t.weight.unwrap_or((tp.weight, tp.reverse));
-        Some(TrackedScript { name: super::processes::key(&t.name), weight, reverse })
-    });
-    scripts.chain(processes).collect()
+    let scripts = tracked(
+        v,
+        config,
+        |v| &v.track_script,
+        |g| &g.track_script,
+        |n| config.vrrp_scripts.iter().find(|s| s.name == n).map(|s| (s.weight, s.reverse)),
+        str::to_string,
+    );
+    let processes = tracked(
+        v,
+        config,
+        |v| &v.track_process,
+        |g| &g.track_process,
+        |n| config.track_processes.iter().find(|s| s.name == n).map(|s| (s.weight, s.reverse)),
+        super::processes::key,
+    );
+    scripts.into_iter().chain(processes).collect()
 }
 
 /// The files an instance tracks (its own `track_file` and its sync
 /// group's), with the weight it tracks each with.
 pub fn tracked_files(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> {
+    tracked(
+        v,
+        config,
+        |v| &v.track_file,
+        |g| &g.track_file,
+        |n| config.track_files.iter().find(|f| f.name == n).map(|f| (f.weight, f.reverse)),
+        str::to_string,
+    )
+}
+
+/// One kind of tracking line of an instance and of its sync groups: each
+/// whose block exists (`block` gives its weight and direction), with the
+/// line's own weight if it has one, named `key(name)` for the router.
+fn tracked(
+    v: &VrrpInstance,
+    config: &Config,
+    own: impl Fn(&VrrpInstance) -> &[vigil_config::TrackScript],
+    group: impl Fn(&vigil_config::SyncGroup) -> &[vigil_config::TrackScript],
+    block: impl Fn(&str) -> Option<(i16, bool)>,
+    key: impl Fn(&str) -> String,
+) -> Vec<TrackedScript> {
     let groups = config.sync_groups.iter().filter(|g| g.group.contains(&v.name));
-    let lines = v.track_file.iter().chain(groups.flat_map(|g| g.track_file.iter()));
+    let lines = own(v).iter().chain(groups.flat_map(|g| group(g).iter()));
     lines
         .filter_map(|t| {
-            let f = config.track_files.iter().find(|f| f.name == t.name)?;
-            let (weight, reverse) = t.weight.unwrap_or((f.weight, f.reverse));
-            Some(TrackedScript { name: t.name.to_string(), weight, reverse })
+            let (weight, reverse) = t.weight.unwrap_or(block(&t.name)?);
+            Some(TrackedScript { name: key(&t.name), weight, reverse })
         })
         .collect()
 }
