@@ -73,6 +73,7 @@ impl Files {
             t.abort();
         }
         let mut now = Vec::new();
+        let mut first = Vec::new();
         for f in &wanted {
             if let Some((value, overwrite)) = f.init
                 && (overwrite || !std::path::Path::new(f.file.as_str()).exists())
@@ -82,7 +83,9 @@ impl Files {
                     Err(e) => warn!("vrrp_track_file {}: writing {}: {e}", f.name, f.file),
                 }
             }
-            now.push((f.name.to_string(), read(&f.file)));
+            let value = read(&f.file);
+            first.push(value);
+            now.push((f.name.to_string(), value));
         }
         // Files tracked no more count as 0 again.
         for old in self.watched.iter().filter(|o| !wanted.iter().any(|w| w.name == o.name)) {
@@ -90,7 +93,7 @@ impl Files {
         }
         self.watched = wanted.clone();
         if !wanted.is_empty() {
-            let first: Vec<i32> = wanted.iter().map(|f| read(&f.file)).collect();
+            // The watcher starts from what the router was just given.
             self.task = Some(tokio::spawn(watch(wanted, first, self.tx.clone())));
         }
         now
