@@ -148,7 +148,7 @@ pub fn registry(mode: Mode, board: Option<Runtime>, slot: impl Fn() -> String + 
 }
 
 fn show_system(mode: Mode, board: Option<&Runtime>) -> String {
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let host = crate::config::hostname();
     let kernel = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let up = crate::clock::since_boot();
     let board = board.map_or("none", |b| b.board.as_str());

@@ -110,7 +110,7 @@ fn import_conf(path: &Path) -> Config {
     };
     let name = path.to_str().unwrap_or_default();
     // keepalived's config id (for `@ID` lines) is the host name.
-    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+    let host = hostname();
     let imported = vigil_config::keepalived::import_file_as(name, &host).unwrap_or_else(|e| fail(e.to_string()));
     for d in &imported.diagnostics {
         match d.severity {
@@ -139,7 +139,7 @@ fn import_conf(path: &Path) -> Config {
 pub fn apply(previous: &Config, config: &Config, owns_system: bool) -> Result<(), String> {
     let mut problems = Vec::new();
     let want = config.global.hostname.as_str();
-    let have = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let have = hostname();
     if owns_system && want != have {
         match nix::unistd::sethostname(want) {
             Ok(()) => info!("hostname set to {want}"),
@@ -148,6 +148,11 @@ pub fn apply(previous: &Config, config: &Config, owns_system: bool) -> Result<()
     }
     problems.extend(crate::interfaces::apply(previous, config));
     if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+}
+
+/// The host's name as the kernel has it (empty if it cannot be read).
+pub fn hostname() -> String {
+    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ fn reply_code(line: &str) -> Option<Result<u16, String>> {
 
 /// The host name (for `From:` and HELO when the config does not say).
 fn hostname() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "vigil".into())
+    Some(crate::config::hostname()).filter(|h| !h.is_empty()).unwrap_or_else(|| "vigil".into())
 }
 
 /// Sends a mail alert in the background, if the settings have somewhere
