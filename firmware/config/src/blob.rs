@@ -20,8 +20,9 @@ pub const HEADER_LEN: usize = 32;
 /// 5: `vrrp_scripts`, `track_script` in instances and sync groups,
 /// `global.script_user`, `global.vrrp_strict`, `global.mail`, instances'
 /// `skip_check_adv_addr`, `smtp_alert` in instances, sync groups, virtual
-/// and real servers.
-pub const SCHEMA: u16 = 5;
+/// and real servers; 6: `virtual_server_groups` and `virtual_server group
+/// NAME`.
+pub const SCHEMA: u16 = 6;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -207,6 +208,7 @@ fn parts_by_size(c: &Config) -> Vec<(&'static str, usize, usize)> {
     }
     let mut parts = vec![
         ("virtual_server", size(&c.virtual_servers), c.virtual_servers.len()),
+        ("virtual_server_group", size(&c.virtual_server_groups), c.virtual_server_groups.len()),
         ("vrrp_instance", size(&c.vrrp_instances), c.vrrp_instances.len()),
         ("interface", size(&c.interfaces), c.interfaces.len()),
         ("vrrp_sync_group", size(&c.sync_groups), c.sync_groups.len()),
@@ -238,6 +240,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
+        5 => postcard::from_bytes::<v5::Config>(body).map(Config::from).map_err(|e| format!("schema 5: {e}")),
         4 => postcard::from_bytes::<v4::Config>(body).map(Config::from).map_err(|e| format!("schema 4: {e}")),
         3 => postcard::from_bytes::<v3::Config>(body)
             .map(v4::Config::from)
@@ -650,6 +653,46 @@ pub mod v4 {
                 vrrp_scripts: Vec::new(),
                 track_processes: Vec::new(),
                 track_files: Vec::new(),
+                virtual_server_groups: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Schema 5: no `virtual_server_groups` (a schema-5 blob cannot hold a
+/// `virtual_server group`, so its keys decode as they are today).
+pub mod v5 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::{
+        Global, Interface, SyncGroup, TrackFile, TrackProcess, VirtualServer, VrrpInstance, VrrpScript,
+    };
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+        pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+        pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+        pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+    }
+
+    impl From<Config> for super::Config {
+        fn from(c: Config) -> super::Config {
+            super::Config {
+                global: c.global,
+                interfaces: c.interfaces,
+                vrrp_instances: c.vrrp_instances,
+                sync_groups: c.sync_groups,
+                virtual_servers: c.virtual_servers,
+                vrrp_scripts: c.vrrp_scripts,
+                track_processes: c.track_processes,
+                track_files: c.track_files,
+                virtual_server_groups: Vec::new(),
             }
         }
     }

@@ -5,7 +5,7 @@
 //! knows keepalived.conf recognises every field.
 
 use crate::bounded::Bounded as Vec;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use heapless::String;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,13 @@ pub mod limits {
     pub const SYNC_GROUPS: usize = 16;
     pub const GROUP_MEMBERS: usize = 16;
     pub const VIRTUAL_SERVERS: usize = 1024;
+    /// `virtual_server_group` blocks, and the lines of one.
+    pub const VS_GROUPS: usize = 256;
+    pub const VS_GROUP_ENTRIES: usize = 64;
+    /// IPVS services the virtual servers stand for, with every group's
+    /// ranges counted out (a group line `2001:db8::1-ffff 80` alone is
+    /// 65,535 services: this bounds what a config asks of the kernel).
+    pub const IPVS_SERVICES: usize = 4096;
     pub const REAL_SERVERS: usize = 1024;
     pub const CHECKERS: usize = 2;
     pub const URLS: usize = 4;
@@ -122,6 +129,105 @@ pub struct Config {
     pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
     /// `vrrp_track_file` blocks (schema 5), read while tracked.
     pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+    /// `virtual_server_group` blocks (schema 6), for `virtual_server group
+    /// NAME`.
+    pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+}
+
+impl Config {
+    /// The IPVS services a virtual server stands for: itself, or each
+    /// address and mark of its group (none when the group is missing).
+    /// Never a [`VirtualKey::Group`].
+    pub fn services<'a>(&'a self, vs: &'a VirtualServer) -> impl Iterator<Item = VirtualKey> + 'a {
+        let (single, group) = match &vs.key {
+            VirtualKey::Group(name) => (None, self.virtual_server_groups.iter().find(|g| g.name == *name)),
+            key => (Some(key.clone()), None),
+        };
+        single.into_iter().chain(group.into_iter().flat_map(|g| g.entries.iter().flat_map(|e| e.services())))
+    }
+}
+
+/// `virtual_server_group NAME { ... }`: the addresses and marks one
+/// `virtual_server group NAME` block is programmed for, each an IPVS
+/// service with that block's settings and real servers. The real servers
+/// are checked once, not once per service (as keepalived does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualServerGroup {
+    pub name: Name,
+    pub entries: Vec<GroupEntry, VS_GROUP_ENTRIES>,
+}
+
+impl core::fmt::Display for GroupEntry {
+    /// As keepalived.conf writes it: `192.0.2.1-10 80`, `2001:db8::1-1f 80`,
+    /// `fwmark 5`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            GroupEntry::Fwmark(m) => write!(f, "fwmark {m}"),
+            GroupEntry::Range { first, end, port } => {
+                write!(f, "{first}")?;
+                match (first, end) {
+                    (IpAddr::V4(_), Some(end)) => write!(f, "-{end}")?,
+                    (IpAddr::V6(_), Some(end)) => write!(f, "-{end:x}")?,
+                    (_, None) => {}
+                }
+                write!(f, " {port}")
+            }
+        }
+    }
+}
+
+/// A line of a `virtual_server_group`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupEntry {
+    /// `ADDRESS[-END] [PORT]`: `first`, and with `end` the addresses after
+    /// it up to the one whose last octet (IPv4, decimal) or last 16-bit
+    /// group (IPv6, hex) is `end`, both included. Port 0: every port
+    /// (persistent services only).
+    Range { first: IpAddr, end: Option<u16>, port: u16 },
+    /// `fwmark N`.
+    Fwmark(u32),
+}
+
+impl GroupEntry {
+    /// The last part of an address that a range counts in: the last octet
+    /// of an IPv4 address, the last 16 bits of an IPv6 one.
+    pub fn last_part(ip: IpAddr) -> u16 {
+        match ip {
+            IpAddr::V4(a) => u16::from(a.octets()[3]),
+            IpAddr::V6(a) => a.segments()[7],
+        }
+    }
+
+    /// How many services the line stands for (0 for a range that ends
+    /// before it starts, which validation refuses).
+    pub fn len(&self) -> usize {
+        match *self {
+            GroupEntry::Range { first, end: Some(end), .. } => {
+                usize::from(end).saturating_add(1).saturating_sub(usize::from(Self::last_part(first)))
+            }
+            _ => 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The services, in address order.
+    pub fn services(self) -> impl Iterator<Item = VirtualKey> {
+        // `len` keeps the count within the last octet or 16 bits, so the
+        // additions stay in the range's own /24 or /112.
+        (0..self.len()).map(move |i| match self {
+            GroupEntry::Fwmark(m) => VirtualKey::Fwmark(m),
+            GroupEntry::Range { first, port, .. } => {
+                let ip = match first {
+                    IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a).wrapping_add(i as u32))),
+                    IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a).wrapping_add(i as u128))),
+                };
+                VirtualKey::Address(SocketAddr::new(ip, port))
+            }
+        })
+    }
 }
 
 /// `vrrp_track_file NAME { file PATH weight N [reverse] init_file ... }`:
@@ -796,10 +902,25 @@ pub struct SyncGroup {
     pub track_file: Vec<TrackScript, TRACKS>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum VirtualKey {
     Address(SocketAddr),
     Fwmark(u32),
+    /// `virtual_server group NAME` (schema 6): the services of a
+    /// [`VirtualServerGroup`].
+    Group(Name),
+}
+
+impl core::fmt::Display for VirtualKey {
+    /// As keepalived.conf writes it after `virtual_server`: `192.0.2.1 80`,
+    /// `fwmark 3`, `group NAME`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            VirtualKey::Address(a) => write!(f, "{} {}", a.ip(), a.port()),
+            VirtualKey::Fwmark(m) => write!(f, "fwmark {m}"),
+            VirtualKey::Group(g) => write!(f, "group {g}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! (`vrrp_instance VI_1: priority 0 is reserved`). Invalid config is never
 //! committed.
 
+use crate::model::limits::IPVS_SERVICES;
 use crate::model::*;
 use core::net::IpAddr;
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,10 +85,7 @@ fn check_rule(path: &str, r: &Rule, e: &mut Errors) {
 
 /// How a virtual server is written in keepalived.conf.
 pub fn vs_path(vs: &VirtualServer) -> String {
-    match vs.key {
-        VirtualKey::Address(a) => format!("virtual_server {} {}", a.ip(), a.port()),
-        VirtualKey::Fwmark(m) => format!("virtual_server fwmark {m}"),
-    }
+    format!("virtual_server {}", vs.key)
 }
 
 impl Config {
@@ -107,6 +105,7 @@ impl Config {
                 e.push("global_defs lvs_sync_daemon", format!("interface: {m}"));
             }
         }
+        self.check_groups(&mut e);
         self.check_virtual_servers(&mut e);
         if e.0.is_empty() { Ok(()) } else { Err(e.0) }
     }
@@ -443,19 +442,103 @@ impl Config {
         }
     }
 
+    fn check_groups(&self, e: &mut Errors) {
+        let mut names = BTreeSet::new();
+        for g in &self.virtual_server_groups {
+            let path = format!("virtual_server_group {}", g.name);
+            if !names.insert(g.name.as_str()) {
+                e.push(&path, "is defined twice");
+            }
+            if g.entries.is_empty() {
+                e.push(&path, "has no addresses or marks");
+            }
+            let mut v6 = None;
+            for entry in &g.entries {
+                let at = format!("{path} {entry}");
+                match *entry {
+                    GroupEntry::Fwmark(0) => e.push(&at, "fwmark 0 is not a mark"),
+                    GroupEntry::Fwmark(_) => {}
+                    GroupEntry::Range { first, end, .. } => {
+                        if *v6.get_or_insert(first.is_ipv6()) != first.is_ipv6() {
+                            e.push(&at, "mixes IPv4 and IPv6 addresses in one group");
+                        }
+                        let start = GroupEntry::last_part(first);
+                        match end {
+                            Some(end) if first.is_ipv4() && end > 255 => {
+                                e.push(&at, format!("range end {end} is past the last octet (255)"))
+                            }
+                            Some(end) if end <= start => {
+                                e.push(&at, format!("range end {end} is not above its start {start}"))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn check_virtual_servers(&self, e: &mut Errors) {
-        let mut keys = BTreeSet::new();
+        // Every IPVS service the virtual servers stand for, counted before
+        // any is listed: a range is up to 65,535 of them.
+        let total: usize = self
+            .virtual_servers
+            .iter()
+            .map(|vs| match &vs.key {
+                VirtualKey::Group(name) => self
+                    .virtual_server_groups
+                    .iter()
+                    .find(|g| g.name == *name)
+                    .map_or(0, |g| g.entries.iter().map(GroupEntry::len).sum()),
+                _ => 1,
+            })
+            .sum();
+        if total > IPVS_SERVICES {
+            e.push(
+                "virtual_server",
+                format!(
+                    "the virtual servers and their groups stand for {total} IPVS services, more than {IPVS_SERVICES}"
+                ),
+            );
+        }
+        let mut keys = BTreeMap::new();
         for vs in &self.virtual_servers {
             let path = vs_path(vs);
-            match vs.key {
+            match &vs.key {
                 VirtualKey::Address(a) if a.port() == 0 && vs.persistence_timeout == 0 => {
                     e.push(&path, "port 0 is only allowed for persistent services");
                 }
                 VirtualKey::Fwmark(0) => e.push(&path, "fwmark 0 is not a mark"),
+                VirtualKey::Group(name) => match self.virtual_server_groups.iter().find(|g| g.name == *name) {
+                    None => e.push(&path, format!("no virtual_server_group {name}")),
+                    Some(g) => {
+                        if vs.persistence_timeout == 0
+                            && let Some(p) = g.entries.iter().find(|x| matches!(x, GroupEntry::Range { port: 0, .. }))
+                        {
+                            e.push(&path, format!("{p}: port 0 is only allowed for persistent services"));
+                        }
+                    }
+                },
                 _ => {}
             }
-            if !keys.insert((vs.key, vs.protocol)) {
-                e.push(&path, "is defined twice");
+            // A fwmark service is one per mark and family, whatever the
+            // protocol.
+            let v6 = vs.real_servers.first().is_some_and(|r| r.addr.is_ipv6());
+            if total <= IPVS_SERVICES {
+                for key in self.services(vs) {
+                    let id = match key {
+                        VirtualKey::Fwmark(m) => (VirtualKey::Fwmark(m), None, v6),
+                        k => (k, Some(vs.protocol), false),
+                    };
+                    if let Some(other) = keys.insert(id.clone(), path.clone()) {
+                        let what = &id.0;
+                        if other == path {
+                            e.push(&path, format!("stands for {what} twice"));
+                        } else {
+                            e.push(&path, format!("{what} is also {other}"));
+                        }
+                    }
+                }
             }
             if vs.quorum == 0 {
                 e.push(&path, "quorum must be at least 1");
@@ -468,7 +551,9 @@ impl Config {
             let mut reals = BTreeSet::new();
             for rs in &vs.real_servers {
                 let rpath = format!("{path} real_server {} {}", rs.addr.ip(), rs.addr.port());
-                if rs.addr.port() == 0 && matches!(vs.key, VirtualKey::Address(a) if a.port() != 0) {
+                if rs.addr.port() == 0
+                    && self.services(vs).any(|k| matches!(k, VirtualKey::Address(a) if a.port() != 0))
+                {
                     e.push(&rpath, "port 0");
                 }
                 if !reals.insert(rs.addr) {

@@ -377,6 +377,35 @@ fn a_schema_4_blob_is_read_with_no_scripts() {
     assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
 }
 
+/// A blob as schema-5 firmware wrote it (commit a319810, `vigil-image
+/// config compile` of hostname s5, script_user nobody, a tracked
+/// vrrp_script and a virtual server with smtp_alert).
+const SCHEMA_5_BLOB: &str = concat!(
+    "56474c4305000000b40000000100000000000000a073ebfd000000006a9bba94000273350000011e000001066e6f626f",
+    "64790000000000e807b817780000901c00000000001e0000000000000000010456495f31020004657468300c6e640100",
+    "c0000205180000000000010000000100010363686b000000000000050500000000000000000000010000c00002055000",
+    "010000003c0100000000000100c000023250010000000000000001000000000501010000000101000000010363686b09",
+    "2f62696e2f74727565d00f002700010100000000",
+);
+
+#[test]
+fn a_schema_5_blob_is_read_with_no_groups() {
+    let bytes = unhex(SCHEMA_5_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 5);
+    let c = &d.config;
+    assert_eq!(c.global.hostname.as_str(), "s5");
+    assert_eq!(c.global.script_user.as_ref().map(|u| u.user.as_str()), Some("nobody"));
+    assert_eq!(c.vrrp_scripts[0].name.as_str(), "chk");
+    assert_eq!(c.vrrp_instances[0].track_script[0].name.as_str(), "chk");
+    assert_eq!(c.virtual_servers[0].key, VirtualKey::Address("192.0.2.5:80".parse().unwrap()));
+    assert_eq!(c.virtual_servers[0].smtp_alert, Some(true));
+    assert!(c.virtual_server_groups.is_empty());
+    c.validate().unwrap();
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
+}
+
 #[test]
 fn a_schema_1_blob_is_read_and_the_next_commit_writes_todays_schema() {
     let bytes = unhex(SCHEMA_1_BLOB);

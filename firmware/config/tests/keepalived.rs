@@ -582,3 +582,117 @@ fn rules_import_validate_and_round_trip() {
         .collect();
     assert_eq!(e, ["r.conf:2:3: error: a rule needs a table (or blackhole, unreachable, prohibit)"]);
 }
+
+/// `virtual_server_group` as keepalived reads it: IPv4 ranges in the last
+/// octet, IPv6 ranges in the last 16 bits (hex), single addresses, marks;
+/// `virtual_server group NAME` stands for every one of them.
+#[test]
+fn virtual_server_groups_import_expand_validate_and_round_trip() {
+    let text = "\
+virtual_server_group WEB {
+  192.168.201.10-12 80
+  10.1.1.5 80   # one address
+  fwmark 7
+}
+virtual_server_group V6 {
+  2001:db8::a-c 443
+}
+virtual_server group WEB {
+  lb_algo rr
+  protocol TCP
+  real_server 10.0.0.1 80 {
+    TCP_CHECK {
+    }
+  }
+}
+virtual_server group V6 {
+  real_server 2001:db8:1::1 443 {
+  }
+}
+";
+    let i = import_str("g.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let c = &i.config;
+    c.validate().unwrap();
+    let services = |vi: usize| c.services(&c.virtual_servers[vi]).map(|k| k.to_string()).collect::<Vec<_>>();
+    assert_eq!(services(0), ["192.168.201.10 80", "192.168.201.11 80", "192.168.201.12 80", "10.1.1.5 80", "fwmark 7"]);
+    assert_eq!(services(1), ["2001:db8::a 443", "2001:db8::b 443", "2001:db8::c 443"]);
+    assert_eq!(c.virtual_servers[1].key.to_string(), "group V6");
+    round_trip(c);
+    let out = export(c, Flavor::Keepalived);
+    assert!(out.contains("virtual_server_group V6 {\n    2001:db8::a-c 443\n}"), "{out}");
+    assert!(out.contains("virtual_server group WEB {"), "{out}");
+}
+
+#[test]
+fn group_mistakes_say_where_and_what() {
+    let errors = |text: &str| -> Vec<String> {
+        let i = import_str("g.conf", text).unwrap();
+        i.diagnostics.iter().map(|d| d.to_string()).collect()
+    };
+    // A group nobody defined: keepalived drops the virtual server (its
+    // services silently gone); vigil says so, naming the groups there are.
+    assert_eq!(
+        errors("virtual_server_group WEB {\n  10.0.0.1 80\n}\nvirtual_server group WBE {\n}\n"),
+        ["g.conf:4:22: error: virtual_server group WBE: no virtual_server_group of that name (the groups are WEB)"]
+    );
+    assert_eq!(
+        errors(
+            "virtual_server_group W {\n  10.0.0.20-10 80\n  10.0.0.1-256 80\n  2001:db8::1-fffff 80\n  10.0.0.x 80\n  10.0.0.1 80 90\n}\n"
+        ),
+        [
+            "g.conf:2:3: error: 10.0.0.20-10: the range ends at 10, not after where it starts",
+            "g.conf:3:3: error: 10.0.0.1-256: the range's end \"256\" is not 0..=255",
+            "g.conf:4:3: error: 2001:db8::1-fffff: the range's end \"fffff\" is not 0..=ffff, hex",
+            "g.conf:5:3: error: \"10.0.0.x\" is not an address, a range (10.0.0.1-10) or fwmark N",
+            "g.conf:6:15: error: \"90\" is extra: a group line is an address and a port",
+        ]
+    );
+    // An empty group is dropped as keepalived drops it.
+    assert_eq!(
+        errors("virtual_server_group E {\n}\n"),
+        ["g.conf:1:1: warning: virtual_server_group E: no addresses or marks; dropped (as keepalived drops it)"]
+    );
+    // A line without a port is every port: persistent, as keepalived makes it.
+    let i = import_str("g.conf", "virtual_server_group A {\n  10.0.0.1-2\n}\nvirtual_server group A {\n}\n").unwrap();
+    assert_eq!(
+        i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        [
+            "g.conf:4:22: warning: virtual_server group A: port 0 (every port) is only for persistent services; persistence_timeout 360 set, as keepalived sets it"
+        ]
+    );
+    assert_eq!(i.config.virtual_servers[0].persistence_timeout, 360);
+    i.config.validate().unwrap();
+}
+
+#[test]
+fn group_services_are_validated_as_ipvs_sees_them() {
+    let invalid = |text: &str| -> Vec<String> {
+        let i = import_str("g.conf", text).unwrap();
+        assert!(i.errors().next().is_none(), "{:?}", i.diagnostics);
+        i.config.validate().unwrap_err().iter().map(|e| e.to_string()).collect()
+    };
+    // The same service from a group and from a virtual server of its own.
+    assert_eq!(
+        invalid(
+            "virtual_server_group G {\n  10.0.0.1-5 80\n}\nvirtual_server group G {\n}\nvirtual_server 10.0.0.3 80 {\n}\n"
+        ),
+        ["virtual_server 10.0.0.3 80: 10.0.0.3 80 is also virtual_server group G"]
+    );
+    // Within a group, and across families.
+    assert_eq!(
+        invalid(
+            "virtual_server_group G {\n  10.0.0.1-5 80\n  10.0.0.4 80\n  2001:db8::1 80\n}\nvirtual_server group G {\n}\n"
+        ),
+        [
+            "virtual_server_group G 2001:db8::1 80: mixes IPv4 and IPv6 addresses in one group",
+            "virtual_server group G: stands for 10.0.0.4 80 twice",
+        ]
+    );
+    // A range of 65,535 IPv6 services is more than a config may ask of
+    // the kernel: counted, not listed.
+    assert_eq!(
+        invalid("virtual_server_group G {\n  2001:db8::1-ffff 80\n}\nvirtual_server group G {\n}\n"),
+        ["virtual_server: the virtual servers and their groups stand for 65535 IPVS services, more than 4096"]
+    );
+}

@@ -39,7 +39,9 @@ impl Part {
                     || a.track_processes != b.track_processes
                     || a.track_files != b.track_files
             }
-            Part::Checkers => a.virtual_servers != b.virtual_servers,
+            Part::Checkers => {
+                a.virtual_servers != b.virtual_servers || a.virtual_server_groups != b.virtual_server_groups
+            }
             Part::Updates => a.global.updates != b.global.updates,
         }
     }
@@ -68,6 +70,7 @@ pub fn vrrp_part(c: &Config) -> Arc<Config> {
         vrrp_instances: c.vrrp_instances.clone(),
         sync_groups: c.sync_groups.clone(),
         virtual_servers: Default::default(),
+        virtual_server_groups: Default::default(),
         vrrp_scripts: c.vrrp_scripts.clone(),
         track_processes: c.track_processes.clone(),
         track_files: c.track_files.clone(),

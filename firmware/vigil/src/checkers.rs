@@ -247,9 +247,9 @@ fn vs_span(vs: &VirtualServer) -> tracing::Span {
 }
 
 fn vs_name(vs: &VirtualServer) -> String {
-    match vs.key {
+    match &vs.key {
         vigil_config::VirtualKey::Address(a) => a.to_string(),
-        vigil_config::VirtualKey::Fwmark(m) => format!("fwmark {m}"),
+        key => key.to_string(),
     }
 }
 

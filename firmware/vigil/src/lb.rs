@@ -16,43 +16,56 @@ use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table
 pub fn desired(config: &Config, health: Option<&Health>) -> Table {
     let mut t = Table::default();
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
-        let key = match vs.key {
-            VirtualKey::Address(sa) => ServiceKey::Addr { proto: proto(vs.protocol), addr: sa.ip(), port: sa.port() },
-            VirtualKey::Fwmark(mark) => {
-                ServiceKey::Fwmark { mark, v6: vs.real_servers.first().is_some_and(|r| r.addr.is_ipv6()) }
-            }
-        };
-        let mut s = Service::new(key, vs.lb_algo.name());
-        s.timeout = vs.persistence_timeout;
-        // ops and the scheduler flags, as IPVS numbers them.
-        let f = u32::from(vs.ipvs_flags);
-        s.flags = (if f & 1 != 0 { vigil_ipvs::table::flags::ONEPACKET } else { 0 }) | ((f & 0b1110) << 2);
-        if let Some(g) = vs.persistence_granularity {
-            s.netmask_prefix = g.prefix;
-        }
-        t.add_service(s);
-        for (ri, rs) in vs.real_servers.iter().enumerate() {
-            let weight = match health.and_then(|h| h.weights.get(&(vi, ri))) {
-                Some(Some(w)) => *w,
-                Some(None) => continue, // down: out of the pool
-                None => rs.weight,
+        // A group's services each get the virtual server's settings and
+        // real servers, and the same verdicts: each real server is checked
+        // once, whatever the number of services.
+        let v6 = vs.real_servers.first().is_some_and(|r| r.addr.is_ipv6());
+        for key in config.services(vs) {
+            let key = match key {
+                VirtualKey::Address(sa) => {
+                    ServiceKey::Addr { proto: proto(vs.protocol), addr: sa.ip(), port: sa.port() }
+                }
+                VirtualKey::Fwmark(mark) => ServiceKey::Fwmark { mark, v6 },
+                VirtualKey::Group(_) => continue, // services() never gives one
             };
-            let fwd = forward(rs.lb_kind.unwrap_or(vs.lb_kind));
-            let mut d = Dest::new(rs.addr.ip(), rs.addr.port(), weight, fwd);
-            d.u_threshold = rs.uthreshold;
-            d.l_threshold = rs.lthreshold;
-            d.tunnel = match rs.tunnel {
-                Some(vigil_config::Tunnel::Gue { port }) => TunnelType::Gue(port),
-                Some(vigil_config::Tunnel::Gre) => TunnelType::Gre,
-                Some(vigil_config::Tunnel::Ipip) | None => TunnelType::Ipip,
-            };
-            t.add_dest(key, d);
-        }
-        if let (Some(sorry), true) = (vs.sorry_server, health.is_some_and(|h| h.sorry.contains(&vi))) {
-            t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 1, forward(vs.lb_kind)));
+            add_service(&mut t, key, vi, vs, health);
         }
     }
     t
+}
+
+/// One IPVS service of a virtual server, with its real servers as the
+/// checkers see them.
+fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::VirtualServer, health: Option<&Health>) {
+    let mut s = Service::new(key, vs.lb_algo.name());
+    s.timeout = vs.persistence_timeout;
+    // ops and the scheduler flags, as IPVS numbers them.
+    let f = u32::from(vs.ipvs_flags);
+    s.flags = (if f & 1 != 0 { vigil_ipvs::table::flags::ONEPACKET } else { 0 }) | ((f & 0b1110) << 2);
+    if let Some(g) = vs.persistence_granularity {
+        s.netmask_prefix = g.prefix;
+    }
+    t.add_service(s);
+    for (ri, rs) in vs.real_servers.iter().enumerate() {
+        let weight = match health.and_then(|h| h.weights.get(&(vi, ri))) {
+            Some(Some(w)) => *w,
+            Some(None) => continue, // down: out of the pool
+            None => rs.weight,
+        };
+        let fwd = forward(rs.lb_kind.unwrap_or(vs.lb_kind));
+        let mut d = Dest::new(rs.addr.ip(), rs.addr.port(), weight, fwd);
+        d.u_threshold = rs.uthreshold;
+        d.l_threshold = rs.lthreshold;
+        d.tunnel = match rs.tunnel {
+            Some(vigil_config::Tunnel::Gue { port }) => TunnelType::Gue(port),
+            Some(vigil_config::Tunnel::Gre) => TunnelType::Gre,
+            Some(vigil_config::Tunnel::Ipip) | None => TunnelType::Ipip,
+        };
+        t.add_dest(key, d);
+    }
+    if let (Some(sorry), true) = (vs.sorry_server, health.is_some_and(|h| h.sorry.contains(&vi))) {
+        t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 1, forward(vs.lb_kind)));
+    }
 }
 
 fn proto(p: Protocol) -> Proto {
@@ -379,5 +392,38 @@ fn hostport(a: IpAddr, port: u16) -> String {
     match a {
         IpAddr::V6(v6) => format!("[{v6}]:{port}"),
         IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_is_a_service_per_address_and_mark_with_the_same_real_servers_and_verdicts() {
+        let text = "virtual_server_group WEB {\n  10.0.0.10-12 80\n  fwmark 7\n}\n\
+            virtual_server group WEB {\n  lb_algo rr\n  persistence_timeout 30\n\
+              real_server 10.0.1.1 80 {\n  }\n  real_server 10.0.1.2 80 {\n    weight 3\n  }\n}\n";
+        let c = vigil_config::keepalived::import_str("t", text).unwrap().config;
+        c.validate().unwrap();
+        // Checked once: one verdict per real server, for every service.
+        let mut h = Health::default();
+        h.weights.insert((0, 0), None);
+        h.weights.insert((0, 1), Some(3));
+        let t = desired(&c, Some(&h));
+        let keys: Vec<String> = t.services.keys().map(|k| k.to_string()).collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        for (key, (s, dests)) in &t.services {
+            assert_eq!((s.scheduler.as_str(), s.timeout), ("rr", 30), "{key}");
+            let d: Vec<String> =
+                dests.values().map(|d| format!("{}:{} {}", d.key.addr, d.key.port, d.weight)).collect();
+            assert_eq!(d, ["10.0.1.2:80 3"], "{key}");
+        }
+        assert!(t.services.contains_key(&ServiceKey::Fwmark { mark: 7, v6: false }));
+        assert!(t.services.contains_key(&ServiceKey::Addr {
+            proto: Proto::Tcp,
+            addr: "10.0.0.11".parse().unwrap(),
+            port: 80
+        }));
     }
 }

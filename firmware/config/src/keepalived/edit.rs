@@ -57,6 +57,7 @@ const CTXS: &[Ctx] = &[
             ("static_rules", 0, "list"),
             ("vrrp_sync_group", 1, "vrrp_sync_group"),
             ("vrrp_instance", 1, "vrrp_instance"),
+            ("virtual_server_group", 1, "lines"),
             ("virtual_server", 2, "virtual_server"),
         ],
         leaves: &[],
@@ -194,6 +195,9 @@ const CTXS: &[Ctx] = &[
         list: false,
     },
     Ctx { name: "list", blocks: &[], leaves: &[], list: true },
+    // A list whose lines are told apart by all their words, not the first
+    // (`fwmark 3` and `fwmark 4`; `10.0.0.1-10 80` and `10.0.0.1-10 443`).
+    Ctx { name: "lines", blocks: &[], leaves: &[], list: true },
     Ctx {
         name: "virtual_server",
         blocks: &[("real_server", 2, "real_server")],
@@ -363,8 +367,12 @@ fn apply(stmts: &mut Vec<Stmt>, c: &Ctx, path: &[String], op: Op) -> Result<(), 
         let inner = ctx(inner);
         if inner.list {
             let (item, args) = rest.split_first().map(|(a, b)| (a.clone(), b)).unwrap_or_default();
-            let pos = block.iter().position(|s| s.keyword.text == item);
+            let whole = inner.name == "lines";
+            let pos = block
+                .iter()
+                .position(|s| s.keyword.text == item && (!whole || s.args.iter().map(|a| &a.text).eq(args.iter())));
             return match op {
+                Op::Set if whole && pos.is_some() => Ok(()),
                 Op::Set => {
                     let stmt = Stmt { keyword: w(&item), args: args.iter().map(|s| w(s)).collect(), block: None };
                     match pos {
@@ -475,7 +483,19 @@ fn complete_in(tree: &[Stmt], before: &[String], partial: &str) -> Vec<String> {
                     .collect();
                 out = named.iter().filter_map(|s| s.args.get(have).map(|a| a.text.clone())).collect();
                 if kw == "virtual_server" && have == 0 {
+                    out.retain(|w| w != "fwmark" && w != "group");
                     out.push("fwmark".into());
+                    out.push("group".into());
+                }
+                if kw == "virtual_server" && have == 1 && before[i + 1] == "group" {
+                    // A group not yet used by a virtual server.
+                    for g in stmts.iter().filter(|s| s.keyword.text == "virtual_server_group") {
+                        if let Some(name) = g.args.first()
+                            && !out.contains(&name.text)
+                        {
+                            out.push(name.text.clone());
+                        }
+                    }
                 }
                 break;
             }
@@ -530,6 +550,8 @@ mod tests {
     fn p(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
     }
+
+    use crate::model::VirtualKey;
 
     fn s(w: &str) -> String {
         w.to_string()
@@ -644,6 +666,39 @@ mod tests {
         assert_eq!(complete(&c, &p("vrrp_instance VI_1"), "pri"), ["priority"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1 state"), ""), ["BACKUP", "MASTER"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1 virtual_ipaddress"), ""), ["10.0.0.1/24"]);
-        assert_eq!(complete(&c, &p("virtual_server"), ""), ["fwmark"]);
+        assert_eq!(complete(&c, &p("virtual_server"), ""), ["fwmark", "group"]);
+    }
+
+    #[test]
+    fn groups_are_edited_line_by_line_and_completed() {
+        let c = edit(&base(), Op::Set, &p("virtual_server_group WEB 10.0.0.10-12 80")).unwrap();
+        // Lines are told apart by all their words: a second port and two
+        // marks are lines of their own, and the same line twice is one.
+        let c = edit(&c, Op::Set, &p("virtual_server_group WEB 10.0.0.10-12 443")).unwrap();
+        let c = edit(&c, Op::Set, &p("virtual_server_group WEB fwmark 3")).unwrap();
+        let c = edit(&c, Op::Set, &p("virtual_server_group WEB fwmark 4")).unwrap();
+        let c = edit(&c, Op::Set, &p("virtual_server_group WEB fwmark 4")).unwrap();
+        let lines: Vec<String> = c.virtual_server_groups[0].entries.iter().map(|e| e.to_string()).collect();
+        assert_eq!(lines, ["10.0.0.10-12 80", "10.0.0.10-12 443", "fwmark 3", "fwmark 4"]);
+        let c = edit(&c, Op::Delete, &p("virtual_server_group WEB fwmark 3")).unwrap();
+        assert_eq!(c.virtual_server_groups[0].entries.len(), 3);
+        assert_eq!(complete(&c, &p("virtual_server group"), ""), ["WEB"]);
+        let c = edit(&c, Op::Set, &p("virtual_server group WEB real_server 10.0.1.1 80 weight 2")).unwrap();
+        assert_eq!(c.virtual_servers[0].key, VirtualKey::Group("WEB".try_into().unwrap()));
+        assert_eq!(c.services(&c.virtual_servers[0]).count(), 3 + 3 + 1);
+        // A group the virtual server does not name, and a range that ends
+        // before it starts, change nothing and say where.
+        let e = edit(&c, Op::Set, &p("virtual_server group WBE lb_algo rr")).unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "virtual_server group WBE lb_algo rr: virtual_server group WBE: no virtual_server_group of that name (the groups are WEB)"
+            ]
+        );
+        let e = edit(&c, Op::Set, &p("virtual_server_group WEB 10.0.0.20-19 80")).unwrap_err();
+        assert_eq!(
+            e,
+            ["virtual_server_group WEB 10.0.0.20-19 80: 10.0.0.20-19: the range ends at 19, not after where it starts"]
+        );
     }
 }

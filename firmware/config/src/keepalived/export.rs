@@ -214,6 +214,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     for v in &c.vrrp_instances {
         vrrp(&mut o, v, g.vrrp_strict);
     }
+    for grp in &c.virtual_server_groups {
+        list_block(&mut o, &format!("virtual_server_group {}", word(&grp.name)), &grp.entries, ToString::to_string);
+    }
     for vs in &c.virtual_servers {
         virtual_server(&mut o, vs);
     }
@@ -480,12 +483,15 @@ fn forwarding(f: Forwarding) -> &'static str {
 }
 
 fn virtual_server(o: &mut Out, vs: &VirtualServer) {
-    o.open(vs_path(vs));
+    match &vs.key {
+        VirtualKey::Group(g) => o.open(format!("virtual_server group {}", word(g))),
+        _ => o.open(vs_path(vs)),
+    }
     o.line(format!("delay_loop {}", vs.delay_loop_s));
     o.line(format!("lb_algo {}", vs.lb_algo.name()));
     o.line(format!("lb_kind {}", forwarding(vs.lb_kind)));
     // A fwmark service has no protocol (keepalived ignores one, with a warning).
-    if matches!(vs.key, VirtualKey::Address(_)) {
+    if !matches!(vs.key, VirtualKey::Fwmark(_)) {
         o.line(format!(
             "protocol {}",
             match vs.protocol {

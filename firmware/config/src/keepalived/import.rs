@@ -123,6 +123,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
         diags: Vec::new(),
         default_version: None,
         track_refs: Vec::new(),
+        vs_refs: Vec::new(),
         check_defaults: CheckDefaults::default(),
         defaults: Defaults::default(),
     };
@@ -152,7 +153,15 @@ pub fn import(stmts: &[Stmt]) -> Import {
             }
             "virtual_server" => {
                 if let Some(vs) = cx.virtual_server(st) {
+                    if let Some(w) = st.args.last() {
+                        cx.vs_refs.push((config.virtual_servers.len(), w.clone()));
+                    }
                     cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
+                }
+            }
+            "virtual_server_group" => {
+                if let Some(g) = cx.vs_group(st) {
+                    cx.push(&st.keyword, &mut config.virtual_server_groups, g, "virtual_server_group");
                 }
             }
             "static_ipaddress" => {
@@ -231,6 +240,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
             }
         }
     }
+    cx.resolve_virtual_servers(&mut config);
     Import { config, diagnostics: summarize(cx.diags) }
 }
 
@@ -322,6 +332,9 @@ struct Cx {
     /// Every name a track_script / track_process / track_file line gives,
     /// checked once all blocks are read.
     track_refs: Vec<(Tracked, Word)>,
+    /// Each virtual server's index and its last word (the port, the mark,
+    /// a group's name), checked once all blocks are read.
+    vs_refs: Vec<(usize, Word)>,
     /// Checker settings a virtual server or real server gives the
     /// checkers below it (keepalived's defaults at those levels).
     check_defaults: CheckDefaults,
@@ -1633,10 +1646,7 @@ impl Cx {
     fn virtual_server(&mut self, st: &Stmt) -> Option<VirtualServer> {
         let key = match st.args.as_slice() {
             [fw, mark] if fw.text == "fwmark" => VirtualKey::Fwmark(self.parse(mark, "a firewall mark")?),
-            [group, _] if group.text == "group" => {
-                self.unsupported(st);
-                return None;
-            }
+            [group, name] if group.text == "group" => VirtualKey::Group(self.string(name)?),
             [ip, port] => {
                 VirtualKey::Address(SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?))
             }
@@ -1723,6 +1733,118 @@ impl Cx {
             }
         }
         Some(vs)
+    }
+
+    /// `virtual_server_group NAME { ADDRESS[-END] [PORT] ... fwmark N ... }`.
+    /// A group with no lines is dropped with a warning, as keepalived drops
+    /// it (a virtual server naming it is then an error).
+    fn vs_group(&mut self, st: &Stmt) -> Option<VirtualServerGroup> {
+        let name = self.one(st)?;
+        let mut g = VirtualServerGroup { name: self.string(name)?, entries: crate::Bounded::new() };
+        let lines = self.block(st);
+        for line in lines {
+            if let Some(e) = self.group_entry(line) {
+                self.push(&line.keyword, &mut g.entries, e, "lines in a virtual_server_group");
+            }
+        }
+        // (Lines that were all wrong have said so already.)
+        if g.entries.is_empty() {
+            if lines.is_empty() && st.block.is_some() {
+                self.warn(
+                    &st.keyword.pos,
+                    format!("virtual_server_group {}: no addresses or marks; dropped (as keepalived drops it)", g.name),
+                );
+            }
+            return None;
+        }
+        Some(g)
+    }
+
+    /// A group's line: `fwmark N`, or an address, a range of them (the last
+    /// octet, or the last 16 bits of an IPv6 address in hex: `10.0.0.1-10`,
+    /// `2001:db8::1-1f`) and a port (none: 0, every port).
+    fn group_entry(&mut self, st: &Stmt) -> Option<GroupEntry> {
+        if st.block.is_some() {
+            self.error(&st.keyword.pos, format!("{:?} in a virtual_server_group takes no block", st.keyword.text));
+            return None;
+        }
+        if st.keyword.text == "fwmark" {
+            return Some(GroupEntry::Fwmark(self.value(st, "a firewall mark")?));
+        }
+        let w = &st.keyword;
+        let (first, end) = match w.text.split_once('-') {
+            Some((a, e)) => (a, Some(e)),
+            None => (w.text.as_str(), None),
+        };
+        let Ok(first) = first.parse::<IpAddr>() else {
+            self.error(&w.pos, format!("{:?} is not an address, a range (10.0.0.1-10) or fwmark N", w.text));
+            return None;
+        };
+        let end = match end {
+            None => None,
+            Some(e) => {
+                let (radix, max, what) =
+                    if first.is_ipv4() { (10, 255, "0..=255") } else { (16, 0xffff, "0..=ffff, hex") };
+                match u16::from_str_radix(e, radix) {
+                    Ok(n) if n <= max && n > GroupEntry::last_part(first) => Some(n),
+                    Ok(n) if n <= max => {
+                        self.error(&w.pos, format!("{}: the range ends at {e}, not after where it starts", w.text));
+                        return None;
+                    }
+                    _ => {
+                        self.error(&w.pos, format!("{}: the range's end {e:?} is not {what}", w.text));
+                        return None;
+                    }
+                }
+            }
+        };
+        let port = match st.args.as_slice() {
+            [] => 0,
+            [p] => self.parse(p, "a port")?,
+            [_, extra, ..] => {
+                self.error(&extra.pos, format!("{:?} is extra: a group line is an address and a port", extra.text));
+                return None;
+            }
+        };
+        Some(GroupEntry::Range { first, end, port })
+    }
+
+    /// After every block is read: each `virtual_server group NAME` names a
+    /// group (keepalived drops a virtual server whose group is missing:
+    /// here that loss is an error), and a service on port 0 without
+    /// persistence is made persistent for 360 s, as keepalived makes it.
+    fn resolve_virtual_servers(&mut self, config: &mut Config) {
+        for (vi, w) in std::mem::take(&mut self.vs_refs) {
+            let Some(vs) = config.virtual_servers.get(vi) else { continue };
+            if let VirtualKey::Group(name) = &vs.key
+                && !config.virtual_server_groups.iter().any(|g| g.name == *name)
+            {
+                let names: Vec<&str> = config.virtual_server_groups.iter().map(|g| g.name.as_str()).collect();
+                let hint = match names.as_slice() {
+                    [] => "there is no virtual_server_group block".to_string(),
+                    _ => format!("the groups are {}", names.join(", ")),
+                };
+                self.error(
+                    &w.pos,
+                    format!("virtual_server group {name}: no virtual_server_group of that name ({hint})"),
+                );
+                continue;
+            }
+            if vs.persistence_timeout == 0
+                && config.services(vs).any(|k| matches!(k, VirtualKey::Address(a) if a.port() == 0))
+            {
+                self.warn(
+                    &w.pos,
+                    format!(
+                        "virtual_server {}: port 0 (every port) is only for persistent services; persistence_timeout 360 set, as keepalived sets it",
+                        vs.key
+                    ),
+                );
+                if let Some(vs) = config.virtual_servers.get_mut(vi) {
+                    vs.persistence_timeout = 360;
+                }
+            }
+        }
     }
 
     /// The checker defaults a virtual_server or real_server block sets,
