@@ -1,15 +1,22 @@
 //! End to end in QEMU: a vigil load balancer, two backends and a client on
 //! one switch. The backends run the tests' own /init (tests/server: HTTP,
-//! SMTP and DNS responders; direct routing with the VIP on lo). The client
-//! asks the VIP for `/` ten times a second. Requests are spread round-robin;
-//! backend 2 is killed and leaves every pool in /proc/net/ip_vs once its
-//! checks fail `retry` times, while the client's requests keep succeeding
-//! on backend 1; it comes back when the backend does.
+//! SMTP and DNS responders; direct routing with the VIPs on lo). The web
+//! service is a `virtual_server_group` (a range of three addresses and a
+//! firewall mark; beside it an IPv6 range): every member is an IPVS service
+//! of its own with the same real servers, each checked once. The client
+//! asks the range's last address for `/` ten times a second. Requests are
+//! spread round-robin; backend 2 is killed and leaves every pool in
+//! /proc/net/ip_vs once its checks fail `retry` times, while the client's
+//! requests keep succeeding on backend 1; it comes back when the backend
+//! does. A line taken out of the group at the console takes its service
+//! out, and only it.
 
 use std::time::Duration;
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
 
 const CMD: Duration = Duration::from_secs(30);
+/// The addresses the backends take as theirs (direct routing).
+const VIPS: &str = "10.0.0.100,10.0.0.101,10.0.0.102";
 
 fn conf() -> String {
     let rs = |ip: &str, port: u16, check: &str| {
@@ -24,19 +31,30 @@ fn conf() -> String {
             }
         )
     };
-    let vs = |port: u16, proto: &str, check: &str| {
+    let vs = |head: &str, port: u16, proto: &str, check: &str| {
         format!(
-            "virtual_server 10.0.0.100 {port} {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n  protocol {proto}\n{}{}}}\n",
+            "virtual_server {head} {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n  protocol {proto}\n{}{}}}\n",
             rs("10.0.0.11", port, check),
             rs("10.0.0.12", port, check)
         )
     };
     format!(
-        "interface eth0 {{\n  address 10.0.0.1/24 10.0.0.100/24\n}}\n{}{}{}",
-        vs(80, "TCP", "HTTP_GET"),
-        vs(25, "TCP", "SMTP_CHECK"),
-        vs(53, "UDP", "DNS_CHECK")
+        "interface eth0 {{\n  address 10.0.0.1/24 10.0.0.100/24 10.0.0.101/24 10.0.0.102/24\n}}\n\
+         virtual_server_group WEB {{\n  10.0.0.100-102 80\n  fwmark 7\n}}\n\
+         virtual_server_group WEB6 {{\n  2001:db8::100-102 80\n}}\n\
+         virtual_server group WEB6 {{\n  lb_kind DR\n  real_server 2001:db8::11 80 {{\n  }}\n}}\n{}{}{}",
+        vs("group WEB", 80, "TCP", "HTTP_GET"),
+        vs("10.0.0.100 25", 25, "TCP", "SMTP_CHECK"),
+        vs("10.0.0.100 53", 53, "UDP", "DNS_CHECK")
     )
+}
+
+/// The services in the kernel's /proc/net/ip_vs.
+fn services_in_proc(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("TCP ") || l.starts_with("UDP ") || l.starts_with("FWM "))
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 /// Destinations per service in the kernel's /proc/net/ip_vs.
@@ -84,12 +102,10 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     let mut c = Cluster::empty("qemu-lb").unwrap();
     let flash = vigil_tests::flash_image("qemu-x86_64", &c.dir);
     let lb = c.add(&lb_img, |s| s.flash = Some(flash.clone())).unwrap();
-    let b1 = c
-        .add(&ts_img, |s| s.extra_cmdline = "vigil.name=b1 vigil.ip=10.0.0.11/24 vigil.vip=10.0.0.100".into())
-        .unwrap();
-    let b2 = c
-        .add(&ts_img, |s| s.extra_cmdline = "vigil.name=b2 vigil.ip=10.0.0.12/24 vigil.vip=10.0.0.100".into())
-        .unwrap();
+    let b1 =
+        c.add(&ts_img, |s| s.extra_cmdline = format!("vigil.name=b1 vigil.ip=10.0.0.11/24 vigil.vip={VIPS}")).unwrap();
+    let b2 =
+        c.add(&ts_img, |s| s.extra_cmdline = format!("vigil.name=b2 vigil.ip=10.0.0.12/24 vigil.vip={VIPS}")).unwrap();
     c.node(lb).wait_ready(BOOT_TIMEOUT).unwrap();
     c.node(b1).expect("test-server: b1 ready", BOOT_TIMEOUT).unwrap();
     c.node(b2).expect("test-server: b2 ready", BOOT_TIMEOUT).unwrap();
@@ -99,10 +115,30 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     let out = n.command("commit", CMD).unwrap();
     assert!(out.contains("written and applied"), "{out}");
     let proc_text = n.command("show ipvs-kernel", CMD).unwrap();
-    assert_eq!(backends_in_proc(&proc_text).len(), 6, "3 services x 2 backends:\n{proc_text}");
+    // The group's three addresses (0A000064..66 is 10.0.0.100..102) and
+    // its mark, the IPv6 range, SMTP and DNS.
+    let mut services = services_in_proc(&proc_text);
+    services.sort();
+    assert_eq!(
+        services,
+        [
+            "FWM 00000007",
+            "TCP 0A000064:0019",
+            "TCP 0A000064:0050",
+            "TCP 0A000065:0050",
+            "TCP 0A000066:0050",
+            "TCP [2001:0db8:0000:0000:0000:0000:0000:0100]:0050",
+            "TCP [2001:0db8:0000:0000:0000:0000:0000:0101]:0050",
+            "TCP [2001:0db8:0000:0000:0000:0000:0000:0102]:0050",
+            "UDP 0A000064:0035",
+        ],
+        "{proc_text}"
+    );
+    // Four web services x 2 backends, SMTP and DNS x 2, IPv6 3 x 1.
+    assert_eq!(backends_in_proc(&proc_text).len(), 15, "{proc_text}");
 
     let client =
-        c.add(&ts_img, |s| s.extra_cmdline = "vigil.ip=10.0.0.50/24 vigil.client=10.0.0.100:80".into()).unwrap();
+        c.add(&ts_img, |s| s.extra_cmdline = "vigil.ip=10.0.0.50/24 vigil.client=10.0.0.102:80".into()).unwrap();
     c.node(client).expect("test-server: client ready", BOOT_TIMEOUT).unwrap();
     let seen = next_client_lines(&mut c, client, 0, 20);
     let ok: Vec<&String> = seen.iter().filter_map(|(_, b)| b.as_ref()).collect();
@@ -110,6 +146,7 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     let alternations = ok.windows(2).filter(|w| w[0] != w[1]).count();
     assert!(ok.iter().any(|b| *b == "b1") && ok.iter().any(|b| *b == "b2"), "both backends serve: {ok:?}");
     assert!(alternations * 10 >= (ok.len() - 1) * 8, "round-robin: {ok:?}");
+    // Each real server is checked once, not once per service of its group.
     let out = c.node(lb).command("show checkers", CMD).unwrap();
     assert_eq!(out.matches(": up (probes").count(), 6, "{out}");
 
@@ -121,7 +158,7 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
         !backends_in_proc(&text).iter().any(|d| d.starts_with("0A00000C"))
     })
     .unwrap_or_else(|| panic!("b2 never left the pools:\n{text}"));
-    assert_eq!(backends_in_proc(&text).len(), 3, "b1 stays in every service:\n{text}");
+    assert_eq!(backends_in_proc(&text).len(), 9, "b1 stays in every service:\n{text}");
     // delay_loop 1 s x retry 2, plus connect timeouts (1 s each) and TCG.
     eprintln!("backend killed -> out of /proc/net/ip_vs after {removed:?}");
     let out = c.node(lb).command("show checkers", CMD).unwrap();
@@ -136,7 +173,7 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     c.node(b2).expect("test-server: b2 ready", BOOT_TIMEOUT).unwrap();
     let back = vigil_tests::eventually(Duration::from_secs(30), || {
         text = c.node(lb).command("show ipvs-kernel", CMD).unwrap();
-        backends_in_proc(&text).len() == 6
+        backends_in_proc(&text).len() == 15
     })
     .unwrap_or_else(|| panic!("b2 never came back:\n{text}"));
     eprintln!("backend back -> in /proc/net/ip_vs after {back:?}");
@@ -144,4 +181,15 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     let after = next_client_lines(&mut c, client, mark, 20);
     assert!(after.iter().all(|l| l.1.is_some()), "every request succeeds: {after:?}");
     assert!(after.iter().any(|l| l.1.as_deref() == Some("b2")), "b2 serves again: {after:?}");
+
+    // A group's line removed at the console: its service goes, the others
+    // keep their real servers.
+    let n = c.node(lb);
+    n.command("delete virtual_server_group WEB fwmark 7", CMD).unwrap();
+    let out = n.command("commit", CMD).unwrap();
+    assert!(out.contains("written and applied"), "{out}");
+    let text = n.command("show ipvs-kernel", CMD).unwrap();
+    let services = services_in_proc(&text);
+    assert!(services.len() == 8 && !services.iter().any(|s| s.starts_with("FWM")), "{text}");
+    assert_eq!(backends_in_proc(&text).len(), 13, "{text}");
 }

@@ -167,6 +167,12 @@ fn every_keepalived_sample_imports_and_round_trips() {
             continue;
         }
         assert!(errs.is_empty(), "{name}: {errs:#?}");
+        if name == "keepalived.conf.virtual_server_group" {
+            // Two addresses, one more, a range of eight and two marks.
+            let c = &i.config;
+            assert_eq!(c.services(&c.virtual_servers[0]).count(), 13);
+            assert_eq!(i.unsupported().count(), 0, "{:#?}", i.diagnostics);
+        }
         round_trip(&i.config);
         n += 1;
     }

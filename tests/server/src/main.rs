@@ -5,8 +5,9 @@
 //! virtual server for `/` ten times a second and prints each answer.
 //!
 //! Settings come from the kernel command line: `vigil.ip=10.0.0.11/24`,
-//! `vigil.name=b1`, `vigil.vip=10.0.0.100` (a direct-routing backend: the
-//! VIP on lo, ARP for it left to the balancer), `vigil.client=10.0.0.100:80`.
+//! `vigil.name=b1`, `vigil.vip=10.0.0.100[,10.0.0.102...]` (a direct-routing
+//! backend: the VIPs on lo, ARP for them left to the balancer),
+//! `vigil.client=10.0.0.100:80`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -78,11 +79,13 @@ fn network(ip: &str, vip: Option<&str>) -> Result<(), String> {
         rtnl.set_flags(index(l)?, up, up).map_err(|e| format!("{l} up: {e}"))?;
     }
     rtnl.change_address(index("eth0")?, addr, prefix, true).map_err(|e| format!("{ip}: {e}"))?;
-    if let Some(vip) = vip {
-        // Direct routing: the VIP is ours on lo, but only the balancer
-        // answers ARP for it.
-        let v: IpAddr = vip.parse().map_err(|e| format!("{vip}: {e}"))?;
-        rtnl.change_address(index("lo")?, v, 32, true).map_err(|e| format!("{vip} on lo: {e}"))?;
+    if let Some(vips) = vip {
+        // Direct routing: the VIPs are ours on lo, but only the balancer
+        // answers ARP for them.
+        for vip in vips.split(',') {
+            let v: IpAddr = vip.parse().map_err(|e| format!("{vip}: {e}"))?;
+            rtnl.change_address(index("lo")?, v, 32, true).map_err(|e| format!("{vip} on lo: {e}"))?;
+        }
         for dev in ["all", "eth0"] {
             let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/arp_ignore"), "1");
             let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/arp_announce"), "2");
