@@ -438,6 +438,32 @@ fn a_tracked_process_moves_the_vip() {
 /// track_file, the maintenance switch: vigil (150) tracks a file with
 /// weight -1 (init_file creates it with 0); writing 100 to it drops vigil
 /// to 50 and keepalived (100) takes the VIP; writing 0 gives it back.
+/// A sync group's weighted tracking moves its members' priorities, as
+/// keepalived 2.2.7 runs it (vigil used to refuse weights in a sync group).
+#[test]
+fn a_sync_groups_weighted_track_moves_the_vip() {
+    let Some(mut p) = Pair::new("vrrp-group-file") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    let file = p.dir.join("maint");
+    p.top[1] = format!(
+        "vrrp_track_file maint {{\n file {}\n init_file 0\n}}\n\
+         vrrp_sync_group G {{\n group {{\n  VI_1\n }}\n track_file {{\n  maint weight -1\n }}\n}}\n",
+        file.display()
+    );
+    p.vigil(3, 150, "0.5");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    p.keepalived(3, 100, "0.5");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(p.has_vip(&vg) && !p.has_vip(&ka), "vigil (150) is master");
+    std::fs::write(&file, "100\n").unwrap();
+    let took = p.wait_vip(&ka, Duration::from_secs(10));
+    eprintln!("sync group track_file 100 (150 -> 50) -> keepalived (100) takes the VIP after {took:?}");
+    vigil_tests::vrrp_pair::wait_log(&p.dir.join("vigil.log"), 0, "priority 150 -> 50 (tracking)");
+    std::fs::write(&file, "0\n").unwrap();
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("sync group track_file 0 (50 -> 150) -> vigil takes the VIP back after {took:?}");
+}
+
 #[test]
 fn a_tracked_file_moves_the_vip() {
     use vigil_tests::vrrp_pair::wait_log;

@@ -395,45 +395,14 @@ impl Config {
             if g.group.is_empty() {
                 e.push(&path, "has no members (group { INSTANCE ... })");
             }
+            // Weights count here as keepalived counts them: a sync group's
+            // tracking moves every member's priority, a member's its own.
             for t in &g.track_script {
-                if let Some(w) = self.tracked_weight(&path, t, e)
-                    && w != 0
-                {
-                    e.push(
-                        &path,
-                        format!("track_script {} has weight {w}: weights do not apply in a sync group (use weight 0: fault)", t.name),
-                    );
-                }
+                self.tracked_weight(&path, t, e);
             }
             for m in &g.group {
-                match self.vrrp_instances.iter().find(|v| v.name == *m) {
-                    None => e.push(&path, format!("group member {m} is not a vrrp_instance")),
-                    // As keepalived: members move together, so one member's
-                    // priority is not adjusted alone.
-                    Some(v) => {
-                        for t in v.track_interface.iter().filter(|t| t.weight != 0) {
-                            e.push(
-                                &path,
-                                format!(
-                                    "member {m} tracks {} with weight {}: weights do not apply in a sync group (use weight 0: fault)",
-                                    t.interface, t.weight
-                                ),
-                            );
-                        }
-                        for t in &v.track_script {
-                            let sc = self.vrrp_scripts.iter().find(|s| s.name == t.name);
-                            let w = t.weight.map(|w| w.0).or(sc.map(|s| s.weight)).unwrap_or(0);
-                            if w != 0 {
-                                e.push(
-                                    &path,
-                                    format!(
-                                        "member {m} tracks script {} with weight {w}: weights do not apply in a sync group (use weight 0: fault)",
-                                        t.name
-                                    ),
-                                );
-                            }
-                        }
-                    }
+                if !self.vrrp_instances.iter().any(|v| v.name == *m) {
+                    e.push(&path, format!("group member {m} is not a vrrp_instance"));
                 }
                 if let Some(other) = member_of.insert(m.as_str(), g.name.as_str()) {
                     e.push(&path, format!("{m} is already in vrrp_sync_group {other}"));

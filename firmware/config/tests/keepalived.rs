@@ -702,3 +702,60 @@ fn group_services_are_validated_as_ipvs_sees_them() {
         ["virtual_server: the virtual servers and their groups stand for 65535 IPVS services, more than 4096"]
     );
 }
+
+/// Weights in a sync group, as keepalived 2.2.7 runs them (seen in its
+/// logs): a sync group's weighted tracking moves every member's priority,
+/// a member's weighted track_interface its own; a weighted script in a
+/// member's own block keepalived drops ("ignoring tracked script with
+/// weights due to SYNC group"): vigil applies it and says so.
+#[test]
+fn weights_in_sync_groups_import_as_keepalived_runs_them() {
+    let text = "\
+vrrp_script chk {
+  script /bin/true
+  weight -20
+}
+vrrp_script chk0 {
+  script /bin/true
+}
+vrrp_sync_group G {
+  group {
+    VI_1
+    VI_2
+  }
+  track_script {
+    chk
+    chk0 weight 5
+  }
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 12
+  virtual_ipaddress {
+    192.0.2.5/24
+  }
+  track_interface {
+    eth1 weight 10
+  }
+  track_script {
+    chk weight -7
+  }
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 13
+  virtual_ipaddress {
+    192.0.2.6/24
+  }
+}
+";
+    let i = import_str("s.conf", text).unwrap();
+    assert_eq!(
+        i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        [
+            "s.conf:28:5: warning: track_script chk (weight -7) in VI_1, a member of vrrp_sync_group G: keepalived 2.2.7 drops a weighted track from a member's own block (its log: ignoring tracked script with weights due to SYNC group), vigil applies it to VI_1's priority"
+        ]
+    );
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+}

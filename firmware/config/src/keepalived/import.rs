@@ -219,7 +219,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
     // silently stop following the health it was meant to follow.
     let refs = std::mem::take(&mut cx.track_refs);
     for kind in [Tracked::Script, Tracked::File, Tracked::Process] {
-        for (_, w) in refs.iter().filter(|(k, _)| *k == kind) {
+        for (_, w, _) in refs.iter().filter(|(k, ..)| *k == kind) {
             let name = w.text.as_str();
             match kind {
                 Tracked::Script if !config.vrrp_scripts.iter().any(|s| s.name == name) => {
@@ -240,6 +240,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
             }
         }
     }
+    cx.member_weights(&config, &refs);
     cx.resolve_virtual_servers(&mut config);
     Import { config, diagnostics: summarize(cx.diags) }
 }
@@ -331,7 +332,8 @@ struct Cx {
     defaults: Defaults,
     /// Every name a track_script / track_process / track_file line gives,
     /// checked once all blocks are read.
-    track_refs: Vec<(Tracked, Word)>,
+    /// (and the instance whose block it is in, for a sync group's members).
+    track_refs: Vec<(Tracked, Word, Option<String>)>,
     /// Each virtual server's index and its last word (the port, the mark,
     /// a group's name), checked once all blocks are read.
     vs_refs: Vec<(usize, Word)>,
@@ -885,9 +887,9 @@ impl Cx {
                 }
                 // keepalived sets one source address from either.
                 "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.value(s, "an IP address"),
-                "track_script" => v.track_script = self.tracks(s, Tracked::Script),
-                "track_process" => v.track_process = self.tracks(s, Tracked::Process),
-                "track_file" => v.track_file = self.tracks(s, Tracked::File),
+                "track_script" => v.track_script = self.tracks(s, Tracked::Script, Some(&v.name)),
+                "track_process" => v.track_process = self.tracks(s, Tracked::Process, Some(&v.name)),
+                "track_file" => v.track_file = self.tracks(s, Tracked::File, Some(&v.name)),
                 "unicast_peer" => {
                     for a in self.block(s) {
                         // keepalived takes a prefix on a peer and ignores it.
@@ -1397,9 +1399,9 @@ impl Cx {
                         }
                     }
                 }
-                "track_script" => g.track_script = self.tracks(s, Tracked::Script),
-                "track_process" => g.track_process = self.tracks(s, Tracked::Process),
-                "track_file" => g.track_file = self.tracks(s, Tracked::File),
+                "track_script" => g.track_script = self.tracks(s, Tracked::Script, None),
+                "track_process" => g.track_process = self.tracks(s, Tracked::Process, None),
+                "track_file" => g.track_file = self.tracks(s, Tracked::File, None),
                 "notify_master" => g.notify.master = self.string_value(s),
                 "notify_backup" => g.notify.backup = self.string_value(s),
                 "notify_fault" => g.notify.fault = self.string_value(s),
@@ -1622,7 +1624,14 @@ impl Cx {
     /// `track_script|track_process|track_file { NAME [weight N
     /// [reverse|noreverse]] ... }`: the names are checked against `kind`'s
     /// blocks once all are read.
-    fn tracks(&mut self, st: &Stmt, kind: Tracked) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
+    /// A tracking block's lines; `instance`: the instance it is in (none:
+    /// a sync group's).
+    fn tracks(
+        &mut self,
+        st: &Stmt,
+        kind: Tracked,
+        instance: Option<&str>,
+    ) -> crate::Bounded<TrackScript, { limits::TRACKS }> {
         let mut list = crate::Bounded::new();
         for a in self.block(st) {
             let Some(name) = self.string(&a.keyword) else { continue };
@@ -1637,7 +1646,7 @@ impl Cx {
                     continue;
                 }
             };
-            self.track_refs.push((kind, a.keyword.clone()));
+            self.track_refs.push((kind, a.keyword.clone(), instance.map(str::to_string)));
             self.push(&a.keyword, &mut list, TrackScript { name, weight }, "tracked scripts");
         }
         list
@@ -1807,6 +1816,47 @@ impl Cx {
             }
         };
         Some(GroupEntry::Range { first, end, port })
+    }
+
+    /// A weighted track in a sync group member's own block: keepalived 2.2.7
+    /// drops such a script, file or process track at start ("ignoring
+    /// tracked script with weights due to SYNC group"), so the VIP stops
+    /// following it. vigil applies it (to that member's priority) and says
+    /// that keepalived would not.
+    fn member_weights(&mut self, config: &Config, refs: &[(Tracked, Word, Option<String>)]) {
+        for (kind, w, instance) in refs {
+            let Some(inst) = instance else { continue };
+            let Some(group) = config.sync_groups.iter().find(|g| g.group.iter().any(|m| m == inst.as_str())) else {
+                continue;
+            };
+            let Some(v) = config.vrrp_instances.iter().find(|v| v.name == inst.as_str()) else { continue };
+            let name = w.text.as_str();
+            let (list, default, what) = match kind {
+                Tracked::Script => (
+                    &v.track_script,
+                    config.vrrp_scripts.iter().find(|s| s.name == name).map(|s| s.weight),
+                    "track_script",
+                ),
+                Tracked::File => {
+                    (&v.track_file, config.track_files.iter().find(|s| s.name == name).map(|s| s.weight), "track_file")
+                }
+                Tracked::Process => (
+                    &v.track_process,
+                    config.track_processes.iter().find(|s| s.name == name).map(|s| s.weight),
+                    "track_process",
+                ),
+            };
+            let weight = list.iter().find(|t| t.name == name).and_then(|t| t.weight.map(|w| w.0).or(default));
+            if let Some(weight) = weight.filter(|w| *w != 0) {
+                self.warn(
+                    &w.pos,
+                    format!(
+                        "{what} {name} (weight {weight}) in {inst}, a member of vrrp_sync_group {}: keepalived 2.2.7 drops a weighted track from a member's own block (its log: ignoring tracked script with weights due to SYNC group), vigil applies it to {inst}'s priority",
+                        group.name
+                    ),
+                );
+            }
+        }
     }
 
     /// After every block is read: each `virtual_server group NAME` names a

@@ -263,3 +263,26 @@ fn send_socket(v: &VrrpInstance, spec: &Spec) -> Result<Socket, String> {
     setup().map_err(|e| format!("socket setup: {e}"))?;
     Ok(sock)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sync group's weighted scripts count for every member, with the
+    /// line's weight or the script's; a member's own come first.
+    #[test]
+    fn members_track_their_sync_groups_scripts_with_their_weights() {
+        let text = "vrrp_script chk {\n  script /bin/true\n  weight -20\n}\n\
+            vrrp_script chk0 {\n  script /bin/true\n}\n\
+            vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n  track_script {\n    chk\n    chk0 weight 5\n  }\n}\n\
+            vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 12\n  track_script {\n    chk weight -7 reverse\n  }\n}\n\
+            vrrp_instance VI_2 {\n  interface eth0\n  virtual_router_id 13\n}\n";
+        let c = vigil_config::keepalived::import_str("t", text).unwrap().config;
+        let got = |i: usize| -> Vec<(String, i16, bool)> {
+            tracked_scripts(&c.vrrp_instances[i], &c).into_iter().map(|t| (t.name, t.weight, t.reverse)).collect()
+        };
+        let s = |n: &str, w: i16, r: bool| (n.to_string(), w, r);
+        assert_eq!(got(0), [s("chk", -7, true), s("chk", -20, false), s("chk0", 5, false)]);
+        assert_eq!(got(1), [s("chk", -20, false), s("chk0", 5, false)]);
+    }
+}
