@@ -92,7 +92,7 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
     assert_eq!(
         d,
         [
-            "t.conf:2:3: unsupported: keyword \"enable_traps\" is not supported by vigil; ignored",
+            "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:7:21: error: \"300\" is not a VRID (1..=255)",
             "t.conf:11:17: unsupported: virtual_ipaddress option \"scope\" is not supported; ignored",
             "t.conf:14:1: error: unknown keyword \"bogus_block\"",
@@ -333,7 +333,7 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
     assert_eq!(
         d,
         [
-            "t.conf:2:3: unsupported: keyword \"enable_traps\" is not supported by vigil; ignored",
+            "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:6:3: error: unknown keyword \"priorty\"; did you mean \"priority\"?",
             "t.conf:8:3: error: unknown keyword \"adver_int\"; did you mean \"advert_int\"?",
             "t.conf:14:3: unsupported: keyword \"ha_suspend\" is not supported by vigil; ignored (500 times; this is the first)",

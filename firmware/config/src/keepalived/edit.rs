@@ -300,7 +300,7 @@ pub fn edit(config: &Config, op: Op, path: &[String]) -> Result<Config, Vec<Stri
     let problems: Vec<String> = imported
         .diagnostics
         .iter()
-        .filter(|d| d.severity == Severity::Error || d.severity == Severity::Unsupported)
+        .filter(|d| matches!(d.severity, Severity::Error | Severity::Unsupported | Severity::Replaced))
         .map(|d| format!("{label}: {}", d.message))
         .collect();
     if problems.is_empty() { Ok(imported.config) } else { Err(problems) }

@@ -15,6 +15,9 @@ use std::fmt;
 pub enum Severity {
     Error,
     Unsupported,
+    /// keepalived's, for what vigil deliberately does another way (the
+    /// message says with what); ignored.
+    Replaced,
     /// Taken, as keepalived takes it, with something to know (a value
     /// keepalived truncates, an argument it ignores).
     Warning,
@@ -32,6 +35,7 @@ impl fmt::Display for Diagnostic {
         let s = match self.severity {
             Severity::Error => "error",
             Severity::Unsupported => "unsupported",
+            Severity::Replaced => "replaced",
             Severity::Warning => "warning",
         };
         write!(f, "{}: {s}: {}", self.pos, self.message)
@@ -266,10 +270,10 @@ fn summarize(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
         let n = shown.entry(key).or_insert(0);
         *n += 1;
         match d.severity {
-            Severity::Unsupported | Severity::Warning if *n == 1 && total > 1 => {
+            Severity::Unsupported | Severity::Replaced | Severity::Warning if *n == 1 && total > 1 => {
                 out.push(Diagnostic { message: format!("{} ({total} times; this is the first)", d.message), ..d })
             }
-            Severity::Unsupported | Severity::Warning if *n > 1 => {}
+            Severity::Unsupported | Severity::Replaced | Severity::Warning if *n > 1 => {}
             _ if *n <= SHOWN => out.push(d),
             _ if *n == SHOWN + 1 => many.push(Diagnostic {
                 message: format!("{} ({total} times in all; only the first {SHOWN} are listed)", d.message),
@@ -359,6 +363,13 @@ impl Cx {
             return self.error(&st.keyword.pos, format!("unknown keyword {k:?}{hint}"));
         }
         let what = if st.block.is_some() { "block" } else { "keyword" };
+        if let Some(instead) = super::keywords::replaced_by(k) {
+            return self.diags.push(Diagnostic {
+                pos: st.keyword.pos.clone(),
+                severity: Severity::Replaced,
+                message: format!("{what} {k:?}: {instead}; ignored"),
+            });
+        }
         self.diags.push(Diagnostic {
             pos: st.keyword.pos.clone(),
             severity: Severity::Unsupported,

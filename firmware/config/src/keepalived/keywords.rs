@@ -391,6 +391,215 @@ pub fn known_route_option(word: &str) -> bool {
     )
 }
 
+/// keepalived's keywords for what vigil deliberately does another way,
+/// with what does it in vigil. An import says this instead of "not
+/// supported": the operator learns where the feature went.
+const REPLACED: &[(&[&str], &str)] = &[
+    (
+        &[
+            "enable_snmp_checker",
+            "enable_snmp_rfc",
+            "enable_snmp_rfcv2",
+            "enable_snmp_rfcv3",
+            "enable_snmp_vrrp",
+            "enable_traps",
+            "snmp_name",
+            "snmp_socket",
+        ],
+        "vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would",
+    ),
+    (&["dbus_service_name", "enable_dbus"], "vigil has no D-Bus: the console shell reads and changes the state"),
+    (
+        &[
+            "fifo_write_vrrp_states_on_reload",
+            "lvs_notify_fifo",
+            "lvs_notify_fifo_script",
+            "notify_fifo",
+            "notify_fifo_script",
+            "vrrp_notify_fifo",
+            "vrrp_notify_fifo_script",
+        ],
+        "vigil writes no FIFO: notify programs (notify, notify_master, notify_up, ...) and mail alerts carry the same events",
+    ),
+    (
+        &[
+            "bfd_cpu_affinity",
+            "bfd_no_swap",
+            "bfd_priority",
+            "bfd_process_name",
+            "bfd_rlimit_rttime",
+            "bfd_rt_priority",
+            "checker_cpu_affinity",
+            "checker_no_swap",
+            "checker_priority",
+            "checker_process_name",
+            "checker_rlimit_rttime",
+            "checker_rt_priority",
+            "child_wait_time",
+            "max_auto_priority",
+            "min_auto_priority_delay",
+            "process_names",
+            "umask",
+            "use_pid_dir",
+            "vrrp_cpu_affinity",
+            "vrrp_no_swap",
+            "vrrp_priority",
+            "vrrp_process_name",
+            "vrrp_rlimit_rttime",
+            "vrrp_rt_priority",
+        ],
+        "vigil's supervisor starts, watches (heartbeats) and restarts its own VRRP and checker processes; how they are scheduled is the firmware's, not the config's",
+    ),
+    (
+        &[
+            "kernel_rx_buf_size",
+            "lvs_netlink_cmd_rcv_bufs",
+            "lvs_netlink_cmd_rcv_bufs_force",
+            "lvs_netlink_monitor_rcv_bufs",
+            "lvs_netlink_monitor_rcv_bufs_force",
+            "process_monitor_rcv_bufs",
+            "process_monitor_rcv_bufs_force",
+            "vrrp_netlink_cmd_rcv_bufs",
+            "vrrp_netlink_cmd_rcv_bufs_force",
+            "vrrp_netlink_monitor_rcv_bufs",
+            "vrrp_netlink_monitor_rcv_bufs_force",
+            "vrrp_rx_bufs_multiplier",
+            "vrrp_rx_bufs_policy",
+        ],
+        "vigil sizes its own sockets (a receive task per socket; drops are counted in `show vrrp`)",
+    ),
+    (
+        &[
+            "namespace_with_ipsets",
+            "nftables",
+            "nftables_counters",
+            "nftables_ifindex",
+            "nftables_priority",
+            "vrrp_ipsets",
+            "vrrp_iptables",
+        ],
+        "vigil keeps `no_accept` with nf_tables itself, in a table of its own",
+    ),
+    (
+        &[
+            "config_save_dir",
+            "include_check",
+            "reload_check_config",
+            "reload_file",
+            "reload_repeat",
+            "reload_time_file",
+            "tmp_config_directory",
+        ],
+        "vigil's config is a store of generations on flash: `commit`, `commit confirmed`, `rollback` and the import's checks replace reload files",
+    ),
+    (
+        &["instance", "net_namespace", "net_namespace_ipvs"],
+        "the appliance runs one vigil in its own network namespace (the `@ID` lines take the host name)",
+    ),
+    (
+        &["log_unknown_vrids"],
+        "vigil always counts adverts for other VRIDs by reason, logs them rate-limited, and shows them in `show vrrp`",
+    ),
+    (&["debug", "random_seed"], "vigil's logs are set at the console, not by these switches"),
+];
+
+/// What vigil has instead of keepalived's `keyword`, if it deliberately
+/// does that another way.
+pub fn replaced_by(keyword: &str) -> Option<&'static str> {
+    REPLACED.iter().find(|(ks, _)| ks.contains(&keyword)).map(|(_, why)| *why)
+}
+
+/// keepalived's keywords vigil does not act on yet (said as "not
+/// supported"): kept here so that what is left is a list, not a guess.
+pub const NOT_YET: &[&str] = &[
+    "BFD_CHECK",
+    "FILE_CHECK",
+    "bfd_instance",
+    "bind_if",
+    "check_unicast_src",
+    "checker_log_all_failures",
+    "data_use_instance",
+    "dont_track_primary",
+    "down_timer_adverts",
+    "dynamic",
+    "dynamic_interfaces",
+    "garp_extra_if",
+    "garp_group",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "garp_master_refresh_repeat",
+    "global_tracking",
+    "ha_suspend",
+    "higher_prio_send_advert",
+    "http_protocol",
+    "idle_tx",
+    "interfaces",
+    "ip_family",
+    "linkbeat_interfaces",
+    "linkbeat_use_polling",
+    "log_all_failures",
+    "lower_prio_no_advert",
+    "lvs_flush_on_stop",
+    "max_hops",
+    "min_rx",
+    "min_tx",
+    "multiplier",
+    "neighbor_ip",
+    "nftables_ipvs",
+    "nftables_ipvs_priority",
+    "nftables_ipvs_start_fwmark",
+    "no_checker_emails",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "notify_priority_changes",
+    "old_unicast_checksum",
+    "passive",
+    "persistence_engine",
+    "promote_secondaries",
+    "regex",
+    "regex_max_offset",
+    "regex_min_offset",
+    "regex_no_match",
+    "regex_options",
+    "regex_stack",
+    "rs_init_notifies",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "source_ip",
+    "startup_script",
+    "startup_script_timeout",
+    "sync_group_tracking_weight",
+    "track_bfd",
+    "track_group",
+    "track_src_ip",
+    "ttl",
+    "tun_flags",
+    "unicast_fault_no_peer",
+    "unicast_ttl",
+    "use_ipvlan",
+    "use_vmac_addr",
+    "vmac_addr_prefix",
+    "vmac_prefix",
+    "vmac_xmit_base",
+    "vrf",
+    "vrrp",
+    "vrrp_check_unicast_src",
+    "vrrp_down_timer_adverts",
+    "vrrp_garp_extra_if",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_garp_master_refresh_repeat",
+    "vrrp_higher_prio_send_advert",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_mcast_group4",
+    "vrrp_mcast_group6",
+    "vrrp_min_garp",
+    "vrrp_notify_priority_changes",
+    "vrrp_startup_delay",
+];
+
 /// The closest keyword of `candidates` to `word`, if it is close enough to
 /// be the one meant (a typo: a letter or two off, or swapped).
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -423,6 +632,25 @@ mod tests {
             assert!(known_to_keepalived(k), "{k}");
         }
         assert!(!known_to_keepalived("priorty"));
+    }
+
+    #[test]
+    fn what_vigil_replaces_and_what_is_left_are_keepalived_keywords() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (ks, why) in REPLACED {
+            assert!(!why.is_empty());
+            for k in *ks {
+                assert!(known_to_keepalived(k), "{k} is not keepalived's");
+                assert!(seen.insert(*k), "{k} twice");
+                assert!(!crate::keepalived::edit::is_vigil_keyword(k), "{k}: vigil reads it");
+            }
+        }
+        for k in NOT_YET {
+            assert!(known_to_keepalived(k), "{k} is not keepalived's");
+            assert!(seen.insert(*k), "{k} both replaced and not yet");
+        }
+        assert_eq!(replaced_by("enable_traps").map(|w| w.starts_with("vigil has no SNMP agent")), Some(true));
+        assert_eq!(replaced_by("priority"), None);
     }
 
     #[test]
