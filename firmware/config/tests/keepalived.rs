@@ -759,3 +759,18 @@ vrrp_instance VI_2 {
     i.config.validate().unwrap();
     round_trip(&i.config);
 }
+
+/// `vrrp_min_garp`: one gratuitous ARP/NA on becoming master, no second
+/// burst (keepalived.conf(5)); an instance's own settings still win.
+#[test]
+fn vrrp_min_garp_sends_one_announcement() {
+    let text = "global_defs {\n  vrrp_min_garp\n}\n\
+        vrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n\
+        vrrp_instance B {\n  interface eth0\n  virtual_router_id 2\n  garp_master_repeat 3\n  virtual_ipaddress {\n    10.0.0.2/24\n  }\n}\n";
+    let i = import_str("g.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let g = |n: usize| (i.config.vrrp_instances[n].garp.master_repeat, i.config.vrrp_instances[n].garp.master_delay_s);
+    assert_eq!(g(0), (1, 0));
+    assert_eq!(g(1), (3, 0));
+    round_trip(&i.config);
+}

@@ -87,6 +87,7 @@ const CTXS: &[Ctx] = &[
             "vrrp_garp_master_delay",
             "vrrp_garp_master_repeat",
             "vrrp_garp_master_refresh",
+            "vrrp_min_garp",
             "lvs_flush",
             "lvs_sync_daemon",
             "lvs_timeouts",

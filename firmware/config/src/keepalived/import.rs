@@ -564,6 +564,14 @@ impl Cx {
                 "vrrp_garp_master_refresh" => {
                     self.defaults.garp_master_refresh_s = self.value(s, "a number of seconds")
                 }
+                // keepalived: "only one ARP/NA message is sent, with no
+                // repeat 5 seconds later".
+                "vrrp_min_garp" => {
+                    if self.bool_flag(s, false) {
+                        self.defaults.garp_master_repeat = Some(1);
+                        self.defaults.garp_master_delay_s = Some(0);
+                    }
+                }
                 "vrrp_skip_check_adv_addr" => self.defaults.skip_check_adv_addr = self.bool_flag(s, false),
                 "vrrp_strict" => {
                     g.vrrp_strict = self.flag(s);

@@ -501,6 +501,10 @@ const REPLACED: &[(&[&str], &str)] = &[
         "vigil always counts adverts for other VRIDs by reason, logs them rate-limited, and shows them in `show vrrp`",
     ),
     (&["debug", "random_seed"], "vigil's logs are set at the console, not by these switches"),
+    (
+        &["linkbeat_interfaces", "linkbeat_use_polling"],
+        "vigil follows links by netlink (carrier), as every driver the boards carry reports it; there is no MII/ethtool polling",
+    ),
 ];
 
 /// What vigil has instead of keepalived's `keyword`, if it deliberately
@@ -535,8 +539,6 @@ pub const NOT_YET: &[&str] = &[
     "idle_tx",
     "interfaces",
     "ip_family",
-    "linkbeat_interfaces",
-    "linkbeat_use_polling",
     "log_all_failures",
     "lower_prio_no_advert",
     "lvs_flush_on_stop",
@@ -595,7 +597,6 @@ pub const NOT_YET: &[&str] = &[
     "vrrp_lower_prio_no_advert",
     "vrrp_mcast_group4",
     "vrrp_mcast_group6",
-    "vrrp_min_garp",
     "vrrp_notify_priority_changes",
     "vrrp_startup_delay",
 ];
