@@ -40,7 +40,7 @@ pub mod limits {
     /// 65,535 services: this bounds what a config asks of the kernel).
     pub const IPVS_SERVICES: usize = 4096;
     pub const REAL_SERVERS: usize = 1024;
-    pub const CHECKERS: usize = 2;
+    pub const CHECKERS: usize = 8;
     pub const URLS: usize = 4;
     pub const STATUS_CODES: usize = 4;
     /// `vrrp_script` blocks (and `vrrp_track_process` blocks).

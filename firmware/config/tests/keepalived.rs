@@ -167,6 +167,13 @@ fn every_keepalived_sample_imports_and_round_trips() {
             continue;
         }
         assert!(errs.is_empty(), "{name}: {errs:#?}");
+        if name == "keepalived.conf.SMTP_CHECK" {
+            // Its host blocks: a checker each, and the block's own (it
+            // sets connect_timeout, a connection setting of its own).
+            let counts: Vec<usize> =
+                i.config.virtual_servers[0].real_servers.iter().map(|r| r.checkers.len()).collect();
+            assert_eq!(counts, [1, 4, 4]);
+        }
         if name == "keepalived.conf.virtual_server_group" {
             // Two addresses, one more, a range of eight and two marks.
             let c = &i.config;
@@ -772,5 +779,39 @@ fn vrrp_min_garp_sends_one_announcement() {
     let g = |n: usize| (i.config.vrrp_instances[n].garp.master_repeat, i.config.vrrp_instances[n].garp.master_delay_s);
     assert_eq!(g(0), (1, 0));
     assert_eq!(g(1), (3, 0));
+    round_trip(&i.config);
+}
+
+/// SMTP_CHECK's deprecated `host { }` blocks are checkers of their own (as
+/// keepalived 2.2.7 reads them); the block checks too when it names a
+/// connection of its own.
+#[test]
+fn smtp_check_host_blocks_are_checkers_of_their_own() {
+    let text = "virtual_server 10.0.0.1 25 {\n  real_server 10.0.0.2 25 {\n    SMTP_CHECK {\n      helo_name lb.example\n      retry 2\n\
+        host {\n        connect_ip 172.16.1.11\n      }\n      host {\n        connect_ip 192.168.155.10\n        connect_port 587\n        bindto 192.168.155.2\n      }\n    }\n\
+        SMTP_CHECK {\n      connect_port 2525\n      host {\n        connect_ip 172.16.1.12\n      }\n    }\n  }\n}\n";
+    let i = import_str("s.conf", text).unwrap();
+    assert_eq!(
+        i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        [
+            "s.conf:6:1: warning: SMTP_CHECK host blocks are deprecated (keepalived says so too): each host is read as an SMTP_CHECK of its own (2 times; this is the first)"
+        ]
+    );
+    let rs = &i.config.virtual_servers[0].real_servers[0];
+    let got: Vec<String> = rs
+        .checkers
+        .iter()
+        .map(|c| format!("{:?} {:?} {:?} retry {}", c.connect_ip, c.connect_port, c.bind_to, c.retry))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "Some(172.16.1.11) None None retry 2",
+            "Some(192.168.155.10) Some(587) Some(192.168.155.2) retry 2",
+            "None Some(2525) None retry 1",
+            "Some(172.16.1.12) Some(2525) None retry 1",
+        ]
+    );
+    assert!(rs.checkers.iter().all(|c| matches!(&c.kind, CheckKind::Smtp { .. })));
     round_trip(&i.config);
 }

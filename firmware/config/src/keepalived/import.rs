@@ -2032,11 +2032,50 @@ impl Cx {
                     continue;
                 }
             };
-            if let Some(c) = self.checker(s, kind) {
+            let Some(c) = self.checker(s, kind) else { continue };
+            for c in self.smtp_hosts(s, c) {
                 self.push(&s.keyword, &mut rs.checkers, c, "checkers per real server");
             }
         }
         Some(rs)
+    }
+
+    /// SMTP_CHECK's `host { connect_ip ... }` blocks, as keepalived 2.2.7
+    /// reads them ("deprecated: define additional checkers"): each host is
+    /// a checker of its own with the block's settings and the host's
+    /// connection; the block itself checks too only when it names a
+    /// connection of its own.
+    fn smtp_hosts(&mut self, st: &Stmt, main: Checker) -> Vec<Checker> {
+        let block = st.block.as_deref().unwrap_or_default();
+        let hosts: Vec<&Stmt> = block.iter().filter(|s| s.keyword.text == "host").collect();
+        if hosts.is_empty() || !matches!(main.kind, CheckKind::Smtp { .. }) {
+            return vec![main];
+        }
+        self.warn(
+            &hosts[0].keyword.pos,
+            "SMTP_CHECK host blocks are deprecated (keepalived says so too): each host is read as an SMTP_CHECK of its own",
+        );
+        let own = block.iter().any(|s| {
+            matches!(s.keyword.text.as_str(), "connect_ip" | "connect_port" | "bindto" | "bind_to" | "connect_timeout")
+        });
+        let mut out = Vec::new();
+        if own {
+            out.push(main.clone());
+        }
+        for h in hosts {
+            let mut c = main.clone();
+            for s in h.block.as_deref().unwrap_or_default() {
+                match s.keyword.text.as_str() {
+                    "connect_ip" => c.connect_ip = self.value(s, "an IP address"),
+                    "connect_port" => c.connect_port = self.value(s, "a port"),
+                    "bindto" | "bind_to" => c.bind_to = self.value(s, "an IP address"),
+                    "connect_timeout" => c.connect_timeout_s = self.value(s, "a number of seconds").unwrap_or(5),
+                    _ => self.unsupported(s),
+                }
+            }
+            out.push(c);
+        }
+        out
     }
 
     fn checker(&mut self, st: &Stmt, kind: CheckKind) -> Option<Checker> {
@@ -2147,6 +2186,8 @@ impl Cx {
                     *timeout_s = self.value(s, "a number of seconds").unwrap_or(5)
                 }
                 ("misc_dynamic", CheckKind::Misc { dynamic, .. }) => *dynamic = self.flag(s),
+                // Read after the block, by `smtp_hosts`.
+                ("host", CheckKind::Smtp { .. }) if s.block.is_some() => {}
                 _ => self.unsupported(s),
             }
         }
