@@ -21,7 +21,8 @@ pub const HEADER_LEN: usize = 32;
 /// `global.script_user`, `global.vrrp_strict`, `global.mail`, instances'
 /// `skip_check_adv_addr`, `smtp_alert` in instances, sync groups, virtual
 /// and real servers; 6: `virtual_server_groups` and `virtual_server group
-/// NAME`.
+/// NAME`, virtual servers' `sorry_server_inhibit` and
+/// `sorry_server_lvs_method`.
 pub const SCHEMA: u16 = 6;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
@@ -576,6 +577,8 @@ pub mod v4 {
                 quorum_up: None,
                 quorum_down: None,
                 ipvs_flags: 0,
+                sorry_server_inhibit: false,
+                sorry_server_lvs_kind: None,
             }
         }
     }
@@ -660,14 +663,67 @@ pub mod v4 {
 }
 
 /// Schema 5: no `virtual_server_groups` (a schema-5 blob cannot hold a
-/// `virtual_server group`, so its keys decode as they are today).
+/// `virtual_server group`, so its keys decode as they are today), virtual
+/// servers without the sorry server's inhibit and forwarding.
 pub mod v5 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Global, Interface, SyncGroup, TrackFile, TrackProcess, VirtualServer, VrrpInstance, VrrpScript,
+        Forwarding, Global, Interface, IpNet, PathText, Protocol, RealServer, Scheduler, SyncGroup, TrackFile,
+        TrackProcess, VirtualKey, VrrpInstance, VrrpScript,
     };
     use serde::{Deserialize, Serialize};
+
+    /// A virtual server before `sorry_server_inhibit` and
+    /// `sorry_server_lvs_method`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VirtualServer {
+        pub key: VirtualKey,
+        pub protocol: Protocol,
+        pub lb_algo: Scheduler,
+        pub lb_kind: Forwarding,
+        pub persistence_timeout: u32,
+        pub persistence_granularity: Option<IpNet>,
+        pub delay_loop_s: u16,
+        pub quorum: u16,
+        pub hysteresis: u16,
+        pub sorry_server: Option<core::net::SocketAddr>,
+        pub inhibit_on_failure: bool,
+        pub alpha: bool,
+        pub omega: bool,
+        pub real_servers: Vec<RealServer, REAL_SERVERS>,
+        pub smtp_alert: Option<bool>,
+        pub quorum_up: Option<PathText>,
+        pub quorum_down: Option<PathText>,
+        pub ipvs_flags: u8,
+    }
+
+    impl From<VirtualServer> for crate::model::VirtualServer {
+        fn from(v: VirtualServer) -> Self {
+            crate::model::VirtualServer {
+                key: v.key,
+                protocol: v.protocol,
+                lb_algo: v.lb_algo,
+                lb_kind: v.lb_kind,
+                persistence_timeout: v.persistence_timeout,
+                persistence_granularity: v.persistence_granularity,
+                delay_loop_s: v.delay_loop_s,
+                quorum: v.quorum,
+                hysteresis: v.hysteresis,
+                sorry_server: v.sorry_server,
+                inhibit_on_failure: v.inhibit_on_failure,
+                alpha: v.alpha,
+                omega: v.omega,
+                real_servers: v.real_servers,
+                smtp_alert: v.smtp_alert,
+                quorum_up: v.quorum_up,
+                quorum_down: v.quorum_down,
+                ipvs_flags: v.ipvs_flags,
+                sorry_server_inhibit: false,
+                sorry_server_lvs_kind: None,
+            }
+        }
+    }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Config {
@@ -688,7 +744,7 @@ pub mod v5 {
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances,
                 sync_groups: c.sync_groups,
-                virtual_servers: c.virtual_servers,
+                virtual_servers: c.virtual_servers.map(Into::into),
                 vrrp_scripts: c.vrrp_scripts,
                 track_processes: c.track_processes,
                 track_files: c.track_files,

@@ -1019,6 +1019,12 @@ pub struct VirtualServer {
     /// (`sh-fallback`/`mh-fallback`, `sh-port`/`mh-port`, `flag-3`),
     /// schema 5: bit 0 ops, bits 1..=3 flag-1..3.
     pub ipvs_flags: u8,
+    /// `sorry_server_inhibit` (schema 6): while the quorum holds, the sorry
+    /// server stays in the table at weight 0 instead of leaving it.
+    pub sorry_server_inhibit: bool,
+    /// `sorry_server_lvs_method` (schema 6): how packets reach the sorry
+    /// server (none: as `lb_kind`).
+    pub sorry_server_lvs_kind: Option<Forwarding>,
 }
 
 /// [`VirtualServer::ipvs_flags`]' bits.
@@ -1050,6 +1056,8 @@ impl VirtualServer {
             quorum_up: None,
             quorum_down: None,
             ipvs_flags: 0,
+            sorry_server_inhibit: false,
+            sorry_server_lvs_kind: None,
         }
     }
 }

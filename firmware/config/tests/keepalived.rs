@@ -815,3 +815,19 @@ fn smtp_check_host_blocks_are_checkers_of_their_own() {
     assert!(rs.checkers.iter().all(|c| matches!(&c.kind, CheckKind::Smtp { .. })));
     round_trip(&i.config);
 }
+
+#[test]
+fn sorry_server_inhibit_and_lvs_method_import_and_round_trip() {
+    let text = "virtual_server 10.0.0.1 80 {\n  lb_kind DR\n  sorry_server 10.0.9.9 8080\n  sorry_server_inhibit\n  sorry_server_lvs_method NAT\n\
+        real_server 10.0.0.2 80 {\n  }\n}\nvirtual_server 10.0.0.1 81 {\n  sorry_server_inhibit\n  real_server 10.0.0.2 81 {\n  }\n}\n";
+    let i = import_str("s.conf", text).unwrap();
+    assert_eq!(
+        i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        ["s.conf:10:3: warning: sorry_server_inhibit without a sorry_server: ignored (as keepalived ignores it)"]
+    );
+    let vs = &i.config.virtual_servers[0];
+    assert_eq!((vs.sorry_server_inhibit, vs.sorry_server_lvs_kind), (true, Some(Forwarding::Nat)));
+    assert!(!i.config.virtual_servers[1].sorry_server_inhibit);
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+}

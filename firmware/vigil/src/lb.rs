@@ -63,8 +63,15 @@ fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::Vir
         };
         t.add_dest(key, d);
     }
-    if let (Some(sorry), true) = (vs.sorry_server, health.is_some_and(|h| h.sorry.contains(&vi))) {
-        t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 1, forward(vs.lb_kind)));
+    // The sorry server while the quorum is lost; with
+    // `sorry_server_inhibit`, at weight 0 the rest of the time.
+    if let Some(sorry) = vs.sorry_server {
+        let fwd = forward(vs.sorry_server_lvs_kind.unwrap_or(vs.lb_kind));
+        match health.is_some_and(|h| h.sorry.contains(&vi)) {
+            true => t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 1, fwd)),
+            false if vs.sorry_server_inhibit => t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 0, fwd)),
+            false => false,
+        };
     }
 }
 
@@ -425,5 +432,27 @@ mod tests {
             addr: "10.0.0.11".parse().unwrap(),
             port: 80
         }));
+    }
+
+    #[test]
+    fn the_sorry_server_is_in_at_weight_0_with_inhibit_and_has_its_own_forwarding() {
+        let text = "virtual_server 10.0.0.1 80 {\n  lb_kind DR\n  sorry_server 10.0.9.9 8080\n  sorry_server_inhibit\n\
+            sorry_server_lvs_method NAT\n  real_server 10.0.0.2 80 {\n  }\n}\n";
+        let c = vigil_config::keepalived::import_str("t", text).unwrap().config;
+        let sorry = |t: &Table| -> Vec<(u32, Forward)> {
+            t.services
+                .values()
+                .flat_map(|(_, d)| d.values())
+                .filter(|d| d.key.port == 8080)
+                .map(|d| (d.weight, d.forward))
+                .collect()
+        };
+        // The quorum holds: in, at weight 0; lost: weight 1.
+        let mut h = Health::default();
+        h.weights.insert((0, 0), Some(1));
+        assert_eq!(sorry(&desired(&c, Some(&h))), [(0, Forward::Masq)]);
+        h.weights.insert((0, 0), None);
+        h.sorry.insert(0);
+        assert_eq!(sorry(&desired(&c, Some(&h))), [(1, Forward::Masq)]);
     }
 }

@@ -212,6 +212,8 @@ const CTXS: &[Ctx] = &[
             "quorum",
             "hysteresis",
             "sorry_server",
+            "sorry_server_inhibit",
+            "sorry_server_lvs_method",
             "inhibit_on_failure",
             "alpha",
             "omega",

@@ -518,6 +518,12 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
     }
     if let Some(s) = vs.sorry_server {
         o.line(format!("sorry_server {} {}", s.ip(), s.port()));
+        if vs.sorry_server_inhibit {
+            o.line("sorry_server_inhibit");
+        }
+        if let Some(k) = vs.sorry_server_lvs_kind {
+            o.line(format!("sorry_server_lvs_method {}", forwarding(k)));
+        }
     }
     for (flag, k) in [(vs.inhibit_on_failure, "inhibit_on_failure"), (vs.alpha, "alpha"), (vs.omega, "omega")] {
         if flag {

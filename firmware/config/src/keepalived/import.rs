@@ -1748,6 +1748,16 @@ impl Cx {
                 "quorum" => vs.quorum = self.value(s, "a weight").unwrap_or(1),
                 "hysteresis" => vs.hysteresis = self.value(s, "a weight").unwrap_or(0),
                 "sorry_server" => vs.sorry_server = self.socket(s, 0),
+                "sorry_server_inhibit" | "sorry_server_lvs_method"
+                    if !block.iter().any(|b| b.keyword.text == "sorry_server") =>
+                {
+                    self.warn(
+                        &s.keyword.pos,
+                        format!("{} without a sorry_server: ignored (as keepalived ignores it)", s.keyword.text),
+                    );
+                }
+                "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(s),
+                "sorry_server_lvs_method" => vs.sorry_server_lvs_kind = self.forwarding(s),
                 "inhibit_on_failure" => vs.inhibit_on_failure = self.flag(s),
                 "alpha" => vs.alpha = self.bool_flag(s, vs.alpha),
                 "omega" => vs.omega = self.bool_flag(s, vs.omega),

@@ -567,8 +567,6 @@ pub const NOT_YET: &[&str] = &[
     "rs_init_notifies",
     "shutdown_script",
     "shutdown_script_timeout",
-    "sorry_server_inhibit",
-    "sorry_server_lvs_method",
     "source_ip",
     "startup_script",
     "startup_script_timeout",
