@@ -64,3 +64,42 @@ fn tcp_and_misc_checks_follow_their_servers() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains(": waiting for it: "), "every program's exit status came back:\n{text}");
 }
+
+/// `omega`: as vigil stops, each up real server's notify_down runs, and
+/// quorum_down while the quorum holds (keepalived: "on daemon shutdown
+/// consider quorum and RS down notifiers for execution").
+#[test]
+fn omega_runs_the_down_programs_as_vigil_stops() {
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("checkers-omega");
+    let ns = Netns::fresh("chk-omega");
+    let notify = dir.join("notify.log");
+    let note = dir.join("note.sh");
+    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notify.display())).unwrap();
+    Command::new("chmod").arg("755").arg(&note).status().unwrap();
+    let conf = dir.join("vigil.conf");
+    let vs = |port: u16, omega: &str| {
+        format!(
+            "virtual_server 127.0.0.1 {port} {{\n delay_loop 1\n protocol TCP\n{omega} quorum_down \"{n} quorum-down {port}\"\n\
+             real_server 127.0.0.1 8082 {{\n  notify_down \"{n} rs-down {port}\"\n  MISC_CHECK {{\n   misc_path /bin/true\n  }}\n }}\n}}\n",
+            n = note.display()
+        )
+    };
+    std::fs::write(&conf, format!("{}{}", vs(8080, " omega\n"), vs(8090, ""))).unwrap();
+    let log = dir.join("vigil.log");
+    let mut vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
+    // Servers start up (no alpha); a few rounds of checks that pass.
+    wait_log(&log, 0, "checkers: 2 checks of 2 virtual servers");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(!notify.exists(), "nothing ran yet");
+    Command::new("kill").args(["-TERM", &vigil.0.id().to_string()]).status().unwrap();
+    let _ = vigil.0.wait();
+    let mut ran: Vec<String> =
+        std::fs::read_to_string(&notify).unwrap_or_default().lines().map(str::to_string).collect();
+    ran.sort();
+    // Only the virtual server with omega.
+    assert_eq!(ran, ["quorum-down 8080", "rs-down 8080"], "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    wait_log(&log, 0, "omega: 2 notify_down/quorum_down programs as the checkers stop");
+}

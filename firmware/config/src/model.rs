@@ -1006,7 +1006,8 @@ pub struct VirtualServer {
     pub inhibit_on_failure: bool,
     /// Real servers start down until their first check passes.
     pub alpha: bool,
-    /// Remove the real servers when vigil stops.
+    /// keepalived's `omega`: as the checkers stop, each up real server's
+    /// `notify_down` runs, and `quorum_down` while the quorum holds.
     pub omega: bool,
     pub real_servers: Vec<RealServer, REAL_SERVERS>,
     /// `smtp_alert` (schema 5): mail when the quorum is lost or regained.

@@ -236,6 +236,44 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
     changed
 }
 
+/// `omega`: the programs to run as the checkers stop, as keepalived runs
+/// them ("on daemon shutdown consider quorum and RS down notifiers for
+/// execution"): each up real server's `notify_down`, and `quorum_down`
+/// where the quorum holds.
+pub fn omega_programs<'a>(config: &'a Config, h: &Health) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for (vi, vs) in config.virtual_servers.iter().enumerate().filter(|(_, vs)| vs.omega) {
+        for (ri, rs) in vs.real_servers.iter().enumerate() {
+            if let (false, Some(p)) = (h.down.contains(&(vi, ri)), rs.notify_down.as_deref()) {
+                out.push(p);
+            }
+        }
+        if let (false, Some(p)) = (h.quorum_lost.contains(&vi), vs.quorum_down.as_deref()) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Runs `omega`'s programs, all together, each to its end or until
+/// `within` is over (PID 1 waits for a stopping child only so long).
+pub async fn run_omega(config: &Config, h: &Health, within: Duration) {
+    let programs = omega_programs(config, h);
+    if programs.is_empty() {
+        return;
+    }
+    info!("omega: {} notify_down/quorum_down programs as the checkers stop", programs.len());
+    let mut set = tokio::task::JoinSet::new();
+    for p in programs {
+        let line = p.to_string();
+        set.spawn(async move { crate::program::run(&line, None, within).await });
+    }
+    // Each is killed at `within`; this only bounds the waiting.
+    let _ =
+        tokio::time::timeout(within + Duration::from_millis(100), async { while set.join_next().await.is_some() {} })
+            .await;
+}
+
 /// `[192.0.2.10]:80`, as keepalived writes a server in its mails.
 fn bracketed(a: std::net::SocketAddr) -> String {
     format!("[{}]:{}", a.ip(), a.port())
@@ -262,7 +300,7 @@ fn publish(
     pools: &mut [Pool],
     health: &watch::Sender<Health>,
 ) {
-    let mut h = Health { generation, weights: BTreeMap::new(), sorry: Default::default(), down: Default::default() };
+    let mut h = Health { generation, ..Default::default() };
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
         let members: Vec<Member> = vs
             .real_servers
@@ -290,6 +328,9 @@ fn publish(
                 let subject = format!("Virtual server {} - {state}", vs_name(vs));
                 crate::mail::send(&config.global.mail, &config.global.router_id, &subject, body);
             }
+        }
+        if !pools[vi].has_quorum() {
+            h.quorum_lost.insert(vi);
         }
         let wanted = pools[vi].wanted(&members);
         for ri in 0..vs.real_servers.len() {

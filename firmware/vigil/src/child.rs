@@ -166,7 +166,12 @@ impl Daemon {
                 let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
                 v.task.abort();
             }
-            Daemon::Checkers(c) => c.task.abort(),
+            Daemon::Checkers(c) => {
+                c.task.abort();
+                // Within what PID 1 waits for a stopping child (2 s).
+                let h = c.health.borrow().clone();
+                crate::checkers::run_omega(&c.config, &h, Duration::from_millis(1500)).await;
+            }
             Daemon::Updater(_) => {}
         }
     }

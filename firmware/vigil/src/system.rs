@@ -168,7 +168,7 @@ async fn event_loop(
     let (health_tx, mut health) = tokio::sync::watch::channel(crate::ipc::Health::default());
     // Held for the loop's life: when it is dropped the supervisor stops the
     // checkers (configs come over the bus).
-    let _checkers_control = supervision.spawn(
+    let checkers_control = supervision.spawn(
         crate::ipc::Role::Checkers,
         crate::bus::Part::Checkers,
         bus.subscribe(),
@@ -500,12 +500,21 @@ async fn event_loop(
     if let Some(w) = watchdog.take() {
         w.disarm();
     }
-    // Masters resign with priority 0 so backups take over at once.
+    // Masters resign with priority 0 so backups take over at once; the
+    // checkers stop beside them (with `omega`, their down programs run).
     let (done, wait) = tokio::sync::oneshot::channel();
-    if resign.send(crate::supervise::Control::Shutdown(done)).await.is_ok()
-        && tokio::time::timeout(Duration::from_secs(2), wait).await.is_err()
-    {
+    let (checkers_done, checkers_wait) = tokio::sync::oneshot::channel();
+    let vrrp = resign.send(crate::supervise::Control::Shutdown(done)).await.is_ok();
+    let checkers = checkers_control.send(crate::supervise::Control::Shutdown(checkers_done)).await.is_ok();
+    let (v, c) =
+        tokio::join!(async { vrrp && tokio::time::timeout(Duration::from_secs(2), wait).await.is_err() }, async {
+            checkers && tokio::time::timeout(Duration::from_secs(3), checkers_wait).await.is_err()
+        },);
+    if v {
         warn!("vrrp: did not stop within 2 s");
+    }
+    if c {
+        warn!("checkers: did not stop within 3 s");
     }
     Ok((action, why))
 }

@@ -128,6 +128,8 @@ pub struct Health {
     /// The real servers whose checkers say DOWN (a restarted checkers
     /// child starts from these verdicts).
     pub down: std::collections::BTreeSet<(usize, usize)>,
+    /// The virtual servers without their quorum.
+    pub quorum_lost: std::collections::BTreeSet<usize>,
 }
 
 /// Messages over 64 MiB are refused (a config is at most 4 MiB).
