@@ -22,7 +22,7 @@ pub const HEADER_LEN: usize = 32;
 /// `skip_check_adv_addr`, `smtp_alert` in instances, sync groups, virtual
 /// and real servers; 6: `virtual_server_groups` and `virtual_server group
 /// NAME`, virtual servers' `sorry_server_inhibit` and
-/// `sorry_server_lvs_method`.
+/// `sorry_server_lvs_method`, real servers' own `alpha`.
 pub const SCHEMA: u16 = 6;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
@@ -572,6 +572,7 @@ pub mod v4 {
                     tunnel: r.tunnel,
                     checkers: r.checkers,
                     smtp_alert: None,
+                    alpha: None,
                 }),
                 smtp_alert: None,
                 quorum_up: None,
@@ -669,10 +670,45 @@ pub mod v5 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Forwarding, Global, Interface, IpNet, PathText, Protocol, RealServer, Scheduler, SyncGroup, TrackFile,
-        TrackProcess, VirtualKey, VrrpInstance, VrrpScript,
+        Checker, Forwarding, Global, Interface, IpNet, PathText, Protocol, Scheduler, SyncGroup, TrackFile,
+        TrackProcess, Tunnel, VirtualKey, VrrpInstance, VrrpScript,
     };
     use serde::{Deserialize, Serialize};
+
+    /// A real server before its own `alpha`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RealServer {
+        pub addr: core::net::SocketAddr,
+        pub weight: u32,
+        pub lb_kind: Option<Forwarding>,
+        pub inhibit_on_failure: Option<bool>,
+        pub notify_up: Option<PathText>,
+        pub notify_down: Option<PathText>,
+        pub uthreshold: u32,
+        pub lthreshold: u32,
+        pub tunnel: Option<Tunnel>,
+        pub checkers: Vec<Checker, CHECKERS>,
+        pub smtp_alert: Option<bool>,
+    }
+
+    impl From<RealServer> for crate::model::RealServer {
+        fn from(r: RealServer) -> Self {
+            crate::model::RealServer {
+                addr: r.addr,
+                weight: r.weight,
+                lb_kind: r.lb_kind,
+                inhibit_on_failure: r.inhibit_on_failure,
+                notify_up: r.notify_up,
+                notify_down: r.notify_down,
+                uthreshold: r.uthreshold,
+                lthreshold: r.lthreshold,
+                tunnel: r.tunnel,
+                checkers: r.checkers,
+                smtp_alert: r.smtp_alert,
+                alpha: None,
+            }
+        }
+    }
 
     /// A virtual server before `sorry_server_inhibit` and
     /// `sorry_server_lvs_method`.
@@ -714,7 +750,7 @@ pub mod v5 {
                 inhibit_on_failure: v.inhibit_on_failure,
                 alpha: v.alpha,
                 omega: v.omega,
-                real_servers: v.real_servers,
+                real_servers: v.real_servers.map(Into::into),
                 smtp_alert: v.smtp_alert,
                 quorum_up: v.quorum_up,
                 quorum_down: v.quorum_down,

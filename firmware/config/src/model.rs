@@ -1080,6 +1080,8 @@ pub struct RealServer {
     pub checkers: Vec<Checker, CHECKERS>,
     /// `smtp_alert` (schema 5): mail when it goes down or comes up.
     pub smtp_alert: Option<bool>,
+    /// `alpha` here (schema 6): overrides the virtual server's.
+    pub alpha: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1106,6 +1108,7 @@ impl RealServer {
             tunnel: None,
             checkers: Vec::new(),
             smtp_alert: None,
+            alpha: None,
         }
     }
 }

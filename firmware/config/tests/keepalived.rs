@@ -831,3 +831,17 @@ fn sorry_server_inhibit_and_lvs_method_import_and_round_trip() {
     i.config.validate().unwrap();
     round_trip(&i.config);
 }
+
+/// `alpha` on a real server overrides its virtual server's (keepalived
+/// reads it at both levels).
+#[test]
+fn a_real_servers_own_alpha_imports_and_round_trips() {
+    let text = "virtual_server 10.0.0.1 80 {\n  alpha\n  real_server 10.0.0.2 80 {\n    alpha off\n  }\n  real_server 10.0.0.3 80 {\n  }\n}\n\
+        virtual_server 10.0.0.1 81 {\n  real_server 10.0.0.2 81 {\n    alpha\n  }\n}\n";
+    let i = import_str("a.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let c = &i.config;
+    let alpha = |v: usize, r: usize| c.virtual_servers[v].real_servers[r].alpha;
+    assert_eq!((alpha(0, 0), alpha(0, 1), alpha(1, 0)), (Some(false), None, Some(true)));
+    round_trip(c);
+}

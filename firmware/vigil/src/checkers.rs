@@ -103,7 +103,7 @@ pub async fn run(
                     retry: c.retry,
                 };
                 let jitter = first_probe(c.warmup_s, timing.delay_loop, checks.len(), total);
-                let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!vs.alpha);
+                let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!rs.alpha.unwrap_or(vs.alpha));
                 checks.push(Check {
                     vs: vi,
                     rs: ri,

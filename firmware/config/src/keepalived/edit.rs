@@ -242,6 +242,7 @@ const CTXS: &[Ctx] = &[
         leaves: &[
             "weight",
             "lb_kind",
+            "alpha",
             "inhibit_on_failure",
             "notify_up",
             "notify_down",

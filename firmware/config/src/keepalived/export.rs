@@ -553,6 +553,9 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
         if let Some(k) = rs.lb_kind {
             o.line(format!("lb_kind {}", forwarding(k)));
         }
+        if let Some(on) = rs.alpha {
+            o.line(if on { "alpha" } else { "alpha off" });
+        }
         if let Some(on) = rs.inhibit_on_failure {
             o.line(if on { "inhibit_on_failure" } else { "inhibit_on_failure off" });
         }

@@ -1981,6 +1981,11 @@ impl Cx {
                     rs.lb_kind = self.forwarding(s);
                     continue;
                 }
+                "alpha" => {
+                    let before = rs.alpha.unwrap_or(false);
+                    rs.alpha = Some(self.bool_flag(s, before));
+                    continue;
+                }
                 "inhibit_on_failure" => {
                     let before = rs.inhibit_on_failure.unwrap_or(false);
                     rs.inhibit_on_failure = Some(self.bool_flag(s, before));
