@@ -27,6 +27,11 @@ pub fn read(path: &Path) -> Result<Config> {
     if !errors.is_empty() {
         bail!("{} error(s):\n{}", errors.len(), errors.join("\n"));
     }
+    // What validation finds, at the places it is about.
+    let problems: Vec<String> = imported.problems().iter().map(|d| d.to_string()).collect();
+    if !problems.is_empty() {
+        bail!("the config is invalid:\n{}", problems.join("\n"));
+    }
     Ok(imported.config)
 }
 

@@ -206,7 +206,7 @@ fn update_settings_import_export_and_bad_ones_say_where() {
         errs,
         [
             "b.conf:2:2: error: update_channel takes one http:// or https:// URL (of channel.json)",
-            "b.conf:3:16: error: update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30",
+            "b.conf:3:16: error: update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30, not \"25:00-01:00\"",
         ]
     );
     let e: Vec<String> = i.config.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
@@ -844,4 +844,26 @@ fn a_real_servers_own_alpha_imports_and_round_trips() {
     let alpha = |v: usize, r: usize| c.virtual_servers[v].real_servers[r].alpha;
     assert_eq!((alpha(0, 0), alpha(0, 1), alpha(1, 0)), (Some(false), None, Some(true)));
     round_trip(c);
+}
+
+/// What validation finds in an import is said at its place: file, line and
+/// column of the block (or real server) it is about.
+#[test]
+fn semantic_errors_say_where() {
+    let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n\
+        vrrp_sync_group G {\n  group {\n  }\n}\n\
+        virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n    weight 70000\n  }\n}\n";
+    let i = import_str("p.conf", text).unwrap();
+    assert!(i.errors().next().is_none(), "{:?}", i.diagnostics);
+    let problems: Vec<String> = i.problems().iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        problems,
+        [
+            "p.conf:8:1: error: vrrp_sync_group G: has no members (group { INSTANCE ... })",
+            "p.conf:13:3: error: virtual_server 10.0.0.1 80 real_server 10.0.0.2 80: weight 70000 is above 65535",
+        ]
+    );
+    // A value keepalived does not take says what it found.
+    let i = import_str("s.conf", "vrrp_instance VI_1 {\n  state MASTR\n}\n").unwrap();
+    assert_eq!(i.errors().next().unwrap().to_string(), "s.conf:2:9: error: state is MASTER or BACKUP, not \"MASTR\"");
 }

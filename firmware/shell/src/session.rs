@@ -739,8 +739,19 @@ impl<S: System> Shell<S> {
                 if i.errors().next().is_some() {
                     self.say("candidate unchanged (errors above)");
                 } else {
+                    // What validation finds, at its place in the paste; the
+                    // candidate takes it all the same, to be mended with
+                    // `set` / `delete` (commit refuses it until then).
+                    let problems = i.problems();
+                    for d in &problems {
+                        self.say(&d.to_string());
+                    }
                     self.candidate = i.config;
-                    self.say("candidate replaced; `compare`, then `commit`");
+                    if problems.is_empty() {
+                        self.say("candidate replaced; `compare`, then `commit`");
+                    } else {
+                        self.say("candidate replaced, but it is not valid yet (above): mend it before `commit`");
+                    }
                 }
             }
         }

@@ -189,6 +189,21 @@ fn load_keepalived_by_paste() {
     let out = t.line("end");
     assert!(out.contains("candidate unchanged"), "{out}");
     assert_eq!(t.shell.candidate.vrrp_instances[0].name.as_str(), "VI_2");
+
+    // What validation finds is said at its place in the paste at once,
+    // not only at commit.
+    t.line("load keepalived");
+    t.line("vrrp_instance VI_4 {");
+    t.line(" interface eth0");
+    t.line(" virtual_router_id 4");
+    t.line("}");
+    t.line("vrrp_sync_group G {");
+    t.line(" group {");
+    t.line(" }");
+    t.line("}");
+    let out = t.line("end");
+    assert!(out.contains("paste:5:1: error: vrrp_sync_group G: has no members"), "{out}");
+    assert!(out.contains("candidate replaced, but it is not valid yet (above): mend it before `commit`"), "{out}");
 }
 
 #[test]

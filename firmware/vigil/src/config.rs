@@ -121,9 +121,10 @@ fn import_conf(path: &Path) -> Config {
     if imported.errors().next().is_some() {
         fail(format!("{name}: errors above; not started"));
     }
-    if let Err(errs) = imported.config.validate() {
-        for e in errs {
-            error!("{name}: {e}");
+    let problems = imported.problems();
+    if !problems.is_empty() {
+        for d in problems {
+            error!("{d}");
         }
         fail(format!("{name}: invalid; not started"));
     }

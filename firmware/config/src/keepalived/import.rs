@@ -46,6 +46,10 @@ impl fmt::Display for Diagnostic {
 pub struct Import {
     pub config: Config,
     pub diagnostics: Vec<Diagnostic>,
+    /// Where each block (and real server) of the config was written, by
+    /// the path validation names it with (`vrrp_instance VI_1`,
+    /// `virtual_server 10.0.0.1 80 real_server 10.0.0.2 80`).
+    pub places: Vec<(String, Pos)>,
 }
 
 impl Import {
@@ -59,6 +63,29 @@ impl Import {
     /// taken with a note.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.severity != Severity::Error)
+    }
+
+    /// What validation finds in the imported config, each at the place of
+    /// the block it is about (the innermost one recorded): a semantic
+    /// error, such as an empty sync group, says file:line:column too.
+    pub fn problems(&self) -> Vec<Diagnostic> {
+        let Err(errors) = self.config.validate() else { return Vec::new() };
+        let start = || self.places.first().map(|(_, p)| Pos { line: 1, col: 1, ..p.clone() });
+        errors
+            .into_iter()
+            .map(|e| {
+                let within = |path: &str| e.path == path || e.path.starts_with(&format!("{path} "));
+                let pos = self
+                    .places
+                    .iter()
+                    .filter(|(path, _)| within(path))
+                    .max_by_key(|(path, _)| path.len())
+                    .map(|(_, p)| p.clone())
+                    .or_else(start)
+                    .unwrap_or_else(|| Pos { file: "config".into(), line: 0, col: 0 });
+                Diagnostic { pos, severity: Severity::Error, message: e.to_string() }
+            })
+            .collect()
     }
 }
 
@@ -128,6 +155,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
         default_version: None,
         track_refs: Vec::new(),
         vs_refs: Vec::new(),
+        places: Vec::new(),
         check_defaults: CheckDefaults::default(),
         defaults: Defaults::default(),
     };
@@ -137,6 +165,14 @@ pub fn import(stmts: &[Stmt]) -> Import {
         cx.global_defs(st, &mut config.global);
     }
     for st in stmts {
+        // Where each block is, by the path validation names it with.
+        let words: Vec<&str> = std::iter::once(&st.keyword).chain(&st.args).map(|w| w.text.as_str()).collect();
+        cx.places.push((words.join(" "), st.keyword.pos.clone()));
+        if matches!(st.keyword.text.as_str(), "global_defs" | "vigil_defs") {
+            for inner in st.block.as_deref().unwrap_or_default() {
+                cx.places.push((format!("{} {}", st.keyword.text, inner.keyword.text), inner.keyword.pos.clone()));
+            }
+        }
         match st.keyword.text.as_str() {
             "global_defs" => {}
             "vigil_defs" => cx.vigil_defs(st, &mut config.global),
@@ -157,6 +193,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
             }
             "virtual_server" => {
                 if let Some(vs) = cx.virtual_server(st) {
+                    cx.places.push((crate::validate::vs_path(&vs), st.keyword.pos.clone()));
                     if let Some(w) = st.args.last() {
                         cx.vs_refs.push((config.virtual_servers.len(), w.clone()));
                     }
@@ -246,7 +283,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
     }
     cx.member_weights(&config, &refs);
     cx.resolve_virtual_servers(&mut config);
-    Import { config, diagnostics: summarize(cx.diags) }
+    Import { config, diagnostics: summarize(cx.diags), places: cx.places }
 }
 
 /// The same message many times is said once per kind: an error (a list
@@ -338,6 +375,8 @@ struct Cx {
     /// checked once all blocks are read.
     /// (and the instance whose block it is in, for a sync group's members).
     track_refs: Vec<(Tracked, Word, Option<String>)>,
+    /// Where each block was written, by its validation path.
+    places: Vec<(String, Pos)>,
     /// Each virtual server's index and its last word (the port, the mark,
     /// a group's name), checked once all blocks are read.
     vs_refs: Vec<(usize, Word)>,
@@ -589,7 +628,8 @@ impl Cx {
                             ("tcp", Some(v)) => t.tcp = v,
                             ("tcpfin", Some(v)) => t.tcpfin = v,
                             ("udp", Some(v)) => t.udp = v,
-                            _ => self.error(&w.pos, "lvs_timeouts wants tcp N, tcpfin N, udp N"),
+                            _ => self
+                                .error(&w.pos, format!("lvs_timeouts wants tcp N, tcpfin N, udp N, not {:?}", w.text)),
                         }
                     }
                     g.lvs_timeouts = Some(t);
@@ -665,7 +705,7 @@ impl Cx {
                 "watchdog" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("on") => g.watchdog.enabled = true,
                     Some("off") => g.watchdog.enabled = false,
-                    Some(_) => self.error(&s.args[0].pos, "watchdog is on or off"),
+                    Some(v) => self.error(&s.args[0].pos, format!("watchdog is on or off, not {v:?}")),
                     None => {}
                 },
                 "watchdog_timeout" => {
@@ -718,7 +758,10 @@ impl Cx {
                 "update_window" => match s.args.as_slice() {
                     [w] => match parse_window(&w.text) {
                         Some(win) => g.updates.window = Some(win),
-                        None => self.error(&w.pos, "update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30"),
+                        None => self.error(
+                            &w.pos,
+                            format!("update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30, not {:?}", w.text),
+                        ),
                     },
                     _ => self.error(&s.keyword.pos, "update_window is HH:MM-HH:MM (UTC), e.g. 02:00-04:30"),
                 },
@@ -771,7 +814,7 @@ impl Cx {
                 "multicast" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("on") => i.multicast = true,
                     Some("off") => i.multicast = false,
-                    Some(_) => self.error(&s.args[0].pos, "multicast is on or off"),
+                    Some(v) => self.error(&s.args[0].pos, format!("multicast is on or off, not {v:?}")),
                     None => {}
                 },
                 "vlan" => {
@@ -825,7 +868,7 @@ impl Cx {
                 "state" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("MASTER") => v.state = VrrpState::Master,
                     Some("BACKUP") => v.state = VrrpState::Backup,
-                    Some(_) => self.error(&s.args[0].pos, "state is MASTER or BACKUP"),
+                    Some(v) => self.error(&s.args[0].pos, format!("state is MASTER or BACKUP, not {v:?}")),
                     None => {}
                 },
                 "interface" => {
@@ -865,7 +908,7 @@ impl Cx {
                                         message: "auth_type AH is not supported (RFC 5798 dropped it); the instance runs without authentication".into(),
                                     });
                                 }
-                                Some(_) => self.error(&a.args[0].pos, "auth_type is PASS or AH"),
+                                Some(v) => self.error(&a.args[0].pos, format!("auth_type is PASS or AH, not {v:?}")),
                                 None => {}
                             },
                             "auth_pass" => pass = self.auth_pass(a),
@@ -1608,7 +1651,7 @@ impl Cx {
                 "param_match" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("initial") => t.param_match = ParamMatch::Initial,
                     Some("partial") => t.param_match = ParamMatch::Partial,
-                    Some(_) => self.error(&s.args[0].pos, "param_match is initial or partial"),
+                    Some(v) => self.error(&s.args[0].pos, format!("param_match is initial or partial, not {v:?}")),
                     None => {}
                 },
                 "full_command" => t.full_command = self.flag(s),
@@ -1733,7 +1776,7 @@ impl Cx {
                     Some("TCP") => vs.protocol = Protocol::Tcp,
                     Some("UDP") => vs.protocol = Protocol::Udp,
                     Some("SCTP") => vs.protocol = Protocol::Sctp,
-                    Some(_) => self.error(&s.args[0].pos, "protocol is TCP, UDP or SCTP"),
+                    Some(v) => self.error(&s.args[0].pos, format!("protocol is TCP, UDP or SCTP, not {v:?}")),
                     None => {}
                 },
                 "persistence_timeout" => vs.persistence_timeout = self.value(s, "a number of seconds").unwrap_or(0),
@@ -1764,6 +1807,13 @@ impl Cx {
                 "smtp_alert" => vs.smtp_alert = Some(self.bool_flag(s, vs.smtp_alert.unwrap_or(false))),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s) {
+                        let path = format!(
+                            "{} real_server {} {}",
+                            crate::validate::vs_path(&vs),
+                            rs.addr.ip(),
+                            rs.addr.port()
+                        );
+                        self.places.push((path, s.keyword.pos.clone()));
                         self.push(&s.keyword, &mut vs.real_servers, rs, "real servers");
                     }
                 }
@@ -1951,7 +2001,7 @@ impl Cx {
             "DR" => Some(Forwarding::Dr),
             "TUN" => Some(Forwarding::Tun),
             _ => {
-                self.error(&w.pos, "lb_kind is NAT, DR or TUN");
+                self.error(&w.pos, format!("lb_kind is NAT, DR or TUN, not {:?}", w.text));
                 None
             }
         }
@@ -2017,8 +2067,8 @@ impl Cx {
                                 _ => 0,
                             },
                         }),
-                        Some(_) => {
-                            self.error(&s.args[0].pos, "tun_type is ipip, gue or gre");
+                        Some(v) => {
+                            self.error(&s.args[0].pos, format!("tun_type is ipip, gue or gre, not {v:?}"));
                             None
                         }
                         None => None,
@@ -2161,7 +2211,9 @@ impl Cx {
                             "path" => url.path = self.string_value(u).unwrap_or_default(),
                             "digest" => match self.one(u).map(|w| (w, hex_array::<16>(&w.text))) {
                                 Some((_, Some(d))) => url.digest = Some(d),
-                                Some((w, None)) => self.error(&w.pos, "digest is 32 hex digits (an MD5)"),
+                                Some((w, None)) => {
+                                    self.error(&w.pos, format!("digest is 32 hex digits (an MD5), not {:?}", w.text))
+                                }
                                 None => {}
                             },
                             "status_code" => {
@@ -2191,7 +2243,7 @@ impl Cx {
                     if let Some(w) = self.one(s) {
                         match hex_vec(&w.text).and_then(|v| crate::Bounded::try_from(v).ok()) {
                             Some(p) => *payload = p,
-                            None => self.error(&w.pos, "payload is up to 64 bytes in hex"),
+                            None => self.error(&w.pos, format!("payload is up to 64 bytes in hex, not {:?}", w.text)),
                         }
                     }
                 }
