@@ -21,7 +21,7 @@ pub fn read(path: &Path) -> Result<Config> {
     let name = path.to_str().context("path is not UTF-8")?;
     let imported = import_file(name).map_err(|e| anyhow::anyhow!("{e}"))?;
     for d in imported.warnings() {
-        eprintln!("warning: {d}");
+        eprintln!("{d}");
     }
     let errors: Vec<String> = imported.errors().map(|d| d.to_string()).collect();
     if !errors.is_empty() {

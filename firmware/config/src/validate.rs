@@ -198,8 +198,24 @@ impl Config {
     fn check_vrrp(&self, e: &mut Errors) {
         let mut names = BTreeSet::new();
         let mut vrids: BTreeMap<(&str, u8, bool), &str> = BTreeMap::new();
+        // A virtual address moved by two instances: whichever goes BACKUP
+        // takes it away from the other's MASTER (keepalived runs such a
+        // config, and the address comes and goes).
+        let mut owner: BTreeMap<IpAddr, &str> = BTreeMap::new();
         for v in &self.vrrp_instances {
             let path = format!("vrrp_instance {}", v.name);
+            let mine: BTreeSet<IpAddr> =
+                v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded).map(|a| a.addr.addr).collect();
+            for a in mine {
+                if let Some(other) = owner.insert(a, v.name.as_str())
+                    && other != v.name.as_str()
+                {
+                    e.push(
+                        &path,
+                        format!("virtual address {a} is vrrp_instance {other}'s too: whichever goes BACKUP would take it from the other's MASTER"),
+                    );
+                }
+            }
             if v.name.is_empty() {
                 e.push("vrrp_instance", "has no name");
             }

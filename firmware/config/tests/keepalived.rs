@@ -867,3 +867,25 @@ fn semantic_errors_say_where() {
     let i = import_str("s.conf", "vrrp_instance VI_1 {\n  state MASTR\n}\n").unwrap();
     assert_eq!(i.errors().next().unwrap().to_string(), "s.conf:2:9: error: state is MASTER or BACKUP, not \"MASTR\"");
 }
+
+/// A virtual address in two instances is refused where it stands (the one
+/// that goes BACKUP would take it from the other's MASTER); one listed
+/// twice in an instance is taken once, as keepalived takes it.
+#[test]
+fn a_virtual_address_of_two_instances_is_refused_and_one_listed_twice_taken_once() {
+    let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n\
+        vrrp_instance VI_2 {\n  interface eth0\n  virtual_router_id 2\n  virtual_ipaddress {\n    10.0.0.7/24\n    10.0.0.7/24\n  }\n\
+          virtual_ipaddress_excluded {\n    10.0.0.1/24\n  }\n}\n";
+    let i = import_str("d.conf", text).unwrap();
+    assert_eq!(
+        i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        ["d.conf:13:5: warning: 10.0.0.7 is listed twice in this instance: taken once (as keepalived takes it)"]
+    );
+    assert_eq!(i.config.vrrp_instances[1].virtual_ipaddress.len(), 1);
+    assert_eq!(
+        i.problems().iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        [
+            "d.conf:8:1: error: vrrp_instance VI_2: virtual address 10.0.0.1 is vrrp_instance VI_1's too: whichever goes BACKUP would take it from the other's MASTER"
+        ]
+    );
+}

@@ -922,6 +922,17 @@ impl Cx {
                 "virtual_ipaddress" => {
                     for a in self.block(s) {
                         if let Some(vip) = self.vip(a) {
+                            // keepalived takes an address listed twice once.
+                            if v.virtual_ipaddress.iter().any(|x| x.addr.addr == vip.addr.addr) {
+                                self.warn(
+                                    &a.keyword.pos,
+                                    format!(
+                                        "{} is listed twice in this instance: taken once (as keepalived takes it)",
+                                        vip.addr.addr
+                                    ),
+                                );
+                                continue;
+                            }
                             self.push(&a.keyword, &mut v.virtual_ipaddress, vip, "virtual addresses");
                         }
                     }
