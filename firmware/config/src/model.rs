@@ -38,7 +38,7 @@ pub mod limits {
     /// IPVS services the virtual servers stand for, with every group's
     /// ranges counted out (a group line `2001:db8::1-ffff 80` alone is
     /// 65,535 services: this bounds what a config asks of the kernel).
-    pub const IPVS_SERVICES: usize = 4096;
+    pub const IPVS_SERVICES: usize = 16_384;
     pub const REAL_SERVERS: usize = 1024;
     pub const CHECKERS: usize = 8;
     pub const URLS: usize = 4;

@@ -105,7 +105,7 @@ impl Config {
                 e.push("global_defs lvs_sync_daemon", format!("interface: {m}"));
             }
         }
-        self.check_groups(&mut e);
+        self.check_virtual_server_groups(&mut e);
         self.check_virtual_servers(&mut e);
         if e.0.is_empty() { Ok(()) } else { Err(e.0) }
     }
@@ -427,7 +427,7 @@ impl Config {
         }
     }
 
-    fn check_groups(&self, e: &mut Errors) {
+    fn check_virtual_server_groups(&self, e: &mut Errors) {
         let mut names = BTreeSet::new();
         for g in &self.virtual_server_groups {
             let path = format!("virtual_server_group {}", g.name);

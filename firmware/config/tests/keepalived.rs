@@ -706,7 +706,7 @@ fn group_services_are_validated_as_ipvs_sees_them() {
     // the kernel: counted, not listed.
     assert_eq!(
         invalid("virtual_server_group G {\n  2001:db8::1-ffff 80\n}\nvirtual_server group G {\n}\n"),
-        ["virtual_server: the virtual servers and their groups stand for 65535 IPVS services, more than 4096"]
+        ["virtual_server: the virtual servers and their groups stand for 65535 IPVS services, more than 16384"]
     );
 }
 
