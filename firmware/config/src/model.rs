@@ -135,6 +135,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether an instance's own block tracks a script, process or file
+    /// with a weight (its line's, else the tracked block's): keepalived
+    /// drops such a track from a sync group member unless the group says
+    /// `sync_group_tracking_weight`.
+    pub fn has_weighted_own_tracks(&self, v: &VrrpInstance) -> bool {
+        let weighted = |list: &[TrackScript], block: &dyn Fn(&str) -> Option<i16>| {
+            list.iter().any(|t| t.weight.map(|w| w.0).or_else(|| block(&t.name)).is_some_and(|w| w != 0))
+        };
+        weighted(&v.track_script, &|n| self.vrrp_scripts.iter().find(|s| s.name == n).map(|s| s.weight))
+            || weighted(&v.track_file, &|n| self.track_files.iter().find(|s| s.name == n).map(|s| s.weight))
+            || weighted(&v.track_process, &|n| self.track_processes.iter().find(|s| s.name == n).map(|s| s.weight))
+    }
+
     /// The IPVS services a virtual server stands for: itself, or each
     /// address and mark of its group (none when the group is missing).
     /// Never a [`VirtualKey::Group`].

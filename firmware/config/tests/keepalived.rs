@@ -764,7 +764,14 @@ vrrp_instance VI_2 {
         ]
     );
     i.config.validate().unwrap();
-    round_trip(&i.config);
+    round_trip(&i.config); // keepalived runs the export as vigil runs it: the group says so.
+    let out = export(&i.config, Flavor::Keepalived);
+    assert!(out.contains("    sync_group_tracking_weight\n"), "{out}");
+    // With it said, keepalived applies the member's weights too: nothing
+    // to warn of.
+    let said = text.replace("  track_script {\n    chk\n", "  sync_group_tracking_weight\n  track_script {\n    chk\n");
+    let i = import_str("s.conf", &said).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
 }
 
 /// `vrrp_min_garp`: one gratuitous ARP/NA on becoming master, no second

@@ -207,6 +207,12 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         tracks(&mut o, "track_script", &g.track_script);
         tracks(&mut o, "track_process", &g.track_process);
         tracks(&mut o, "track_file", &g.track_file);
+        // vigil applies its members' own weighted tracks; keepalived only
+        // with this said (it drops them otherwise).
+        let members = c.vrrp_instances.iter().filter(|v| g.group.contains(&v.name));
+        if members.into_iter().any(|v| c.has_weighted_own_tracks(v)) {
+            o.line("sync_group_tracking_weight");
+        }
         notify(&mut o, &g.notify);
         smtp_alert(&mut o, g.smtp_alert);
         o.close();

@@ -156,6 +156,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
         track_refs: Vec::new(),
         vs_refs: Vec::new(),
         places: Vec::new(),
+        tracking_weight: Vec::new(),
         check_defaults: CheckDefaults::default(),
         defaults: Defaults::default(),
     };
@@ -377,6 +378,8 @@ struct Cx {
     track_refs: Vec<(Tracked, Word, Option<String>)>,
     /// Where each block was written, by its validation path.
     places: Vec<(String, Pos)>,
+    /// The sync groups that say `sync_group_tracking_weight`.
+    tracking_weight: Vec<String>,
     /// Each virtual server's index and its last word (the port, the mark,
     /// a group's name), checked once all blocks are read.
     vs_refs: Vec<(usize, Word)>,
@@ -1481,6 +1484,18 @@ impl Cx {
                 "notify_stop" => g.notify.stop = self.string_value(s),
                 "notify" => g.notify.any = self.string_value(s),
                 "smtp_alert" => g.smtp_alert = Some(self.bool_flag(s, g.smtp_alert.unwrap_or(false))),
+                // What vigil always does: members' own weights count.
+                "sync_group_tracking_weight" => {
+                    self.flag(s);
+                    self.tracking_weight.push(g.name.to_string());
+                }
+                "global_tracking" => {
+                    self.warn(
+                        &s.keyword.pos,
+                        "global_tracking is deprecated (keepalived says so too): read as sync_group_tracking_weight",
+                    );
+                    self.tracking_weight.push(g.name.to_string());
+                }
                 _ => self.unsupported(s),
             }
         }
@@ -1919,6 +1934,9 @@ impl Cx {
             let Some(group) = config.sync_groups.iter().find(|g| g.group.iter().any(|m| m == inst.as_str())) else {
                 continue;
             };
+            if self.tracking_weight.iter().any(|g| g == group.name.as_str()) {
+                continue; // keepalived applies them too
+            }
             let Some(v) = config.vrrp_instances.iter().find(|v| v.name == inst.as_str()) else { continue };
             let name = w.text.as_str();
             let (list, default, what) = match kind {
