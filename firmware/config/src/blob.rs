@@ -22,7 +22,8 @@ pub const HEADER_LEN: usize = 32;
 /// `skip_check_adv_addr`, `smtp_alert` in instances, sync groups, virtual
 /// and real servers; 6: `virtual_server_groups` and `virtual_server group
 /// NAME`, virtual servers' `sorry_server_inhibit` and
-/// `sorry_server_lvs_method`, real servers' own `alpha`.
+/// `sorry_server_lvs_method`, real servers' own `alpha`, instances'
+/// `dont_track_primary`.
 pub const SCHEMA: u16 = 6;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
@@ -613,6 +614,7 @@ pub mod v4 {
                 track_process: Vec::new(),
                 track_file: Vec::new(),
                 virtual_rules: Vec::new(),
+                dont_track_primary: false,
             }
         }
     }
@@ -670,10 +672,77 @@ pub mod v5 {
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Checker, Forwarding, Global, Interface, IpNet, PathText, Protocol, Scheduler, SyncGroup, TrackFile,
-        TrackProcess, Tunnel, VirtualKey, VrrpInstance, VrrpScript,
+        Checker, Forwarding, Garp, Global, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Route, Rule,
+        Scheduler, SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Tunnel, VirtualAddress, VirtualKey,
+        VrrpScript, VrrpState,
     };
+    use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
+
+    /// An instance before `dont_track_primary`.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VrrpInstance {
+        pub name: Name,
+        pub version: u8,
+        pub state: VrrpState,
+        pub interface: IfName,
+        pub virtual_router_id: u8,
+        pub priority: u8,
+        pub advert_int_cs: u16,
+        pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub unicast_src_ip: Option<IpAddr>,
+        pub unicast_peer: Vec<IpAddr, UNICAST_PEERS>,
+        pub preempt: bool,
+        pub preempt_delay_s: u16,
+        pub auth_pass: Option<heapless::String<AUTH_PASS>>,
+        pub use_vmac: bool,
+        pub accept: bool,
+        pub track_interface: Vec<Track, TRACKS>,
+        pub track_script: Vec<TrackScript, TRACKS>,
+        pub notify: Notify,
+        pub garp: Garp,
+        pub skip_check_adv_addr: bool,
+        pub smtp_alert: Option<bool>,
+        pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub virtual_routes: Vec<Route, ROUTES>,
+        pub track_process: Vec<TrackScript, TRACKS>,
+        pub track_file: Vec<TrackScript, TRACKS>,
+        pub virtual_rules: Vec<Rule, ROUTES>,
+    }
+
+    impl From<VrrpInstance> for crate::model::VrrpInstance {
+        fn from(v: VrrpInstance) -> Self {
+            crate::model::VrrpInstance {
+                name: v.name,
+                version: v.version,
+                state: v.state,
+                interface: v.interface,
+                virtual_router_id: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                virtual_ipaddress: v.virtual_ipaddress,
+                unicast_src_ip: v.unicast_src_ip,
+                unicast_peer: v.unicast_peer,
+                preempt: v.preempt,
+                preempt_delay_s: v.preempt_delay_s,
+                auth_pass: v.auth_pass,
+                use_vmac: v.use_vmac,
+                accept: v.accept,
+                track_interface: v.track_interface,
+                track_script: v.track_script,
+                notify: v.notify,
+                garp: v.garp,
+                skip_check_adv_addr: v.skip_check_adv_addr,
+                smtp_alert: v.smtp_alert,
+                virtual_ipaddress_excluded: v.virtual_ipaddress_excluded,
+                virtual_routes: v.virtual_routes,
+                track_process: v.track_process,
+                track_file: v.track_file,
+                virtual_rules: v.virtual_rules,
+                dont_track_primary: false,
+            }
+        }
+    }
 
     /// A real server before its own `alpha`.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -778,7 +847,7 @@ pub mod v5 {
             super::Config {
                 global: c.global,
                 interfaces: c.interfaces,
-                vrrp_instances: c.vrrp_instances,
+                vrrp_instances: c.vrrp_instances.map(Into::into),
                 sync_groups: c.sync_groups,
                 virtual_servers: c.virtual_servers.map(Into::into),
                 vrrp_scripts: c.vrrp_scripts,

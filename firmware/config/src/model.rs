@@ -809,6 +809,9 @@ pub struct VrrpInstance {
     pub track_file: Vec<TrackScript, TRACKS>,
     /// `virtual_rules` (schema 5): added while master.
     pub virtual_rules: Vec<Rule, ROUTES>,
+    /// `dont_track_primary` (schema 6): the instance's own interface going
+    /// down does not put it in FAULT.
+    pub dont_track_primary: bool,
 }
 
 impl VrrpInstance {
@@ -840,6 +843,7 @@ impl VrrpInstance {
             track_process: Vec::new(),
             track_file: Vec::new(),
             virtual_rules: Vec::new(),
+            dont_track_primary: false,
         })
     }
 

@@ -896,3 +896,12 @@ fn a_virtual_address_of_two_instances_is_refused_and_one_listed_twice_taken_once
         ]
     );
 }
+
+#[test]
+fn dont_track_primary_imports_and_round_trips() {
+    let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  dont_track_primary\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n";
+    let i = import_str("d.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    assert!(i.config.vrrp_instances[0].dont_track_primary);
+    round_trip(&i.config);
+}

@@ -61,6 +61,9 @@ pub struct Spec {
     pub peers: Vec<IpAddr>,
     pub vrrp: instance::Config,
     pub garp: Garp,
+    /// Whether its own interface going down puts it in FAULT (keepalived's
+    /// `dont_track_primary` says no).
+    pub track_primary: bool,
     /// `track_interface`: weight 0 puts the instance in FAULT while the
     /// interface is down; others move the priority (negative when down,
     /// positive when up).
@@ -620,7 +623,7 @@ impl Router {
     /// not moved.
     pub fn handle_links(&mut self, now: Instant, up: impl Fn(&str) -> bool) {
         for s in &mut self.slots {
-            s.link_fault = !up(&s.spec.ifname);
+            s.link_fault = s.spec.track_primary && !up(&s.spec.ifname);
             s.link_delta = 0;
             for (ifname, weight) in &s.spec.track {
                 match (*weight, up(ifname)) {

@@ -35,6 +35,7 @@ fn spec(vrid: u8, priority: u8, node: u8) -> Spec {
         ifname: if vrid == 1 { "eth0" } else { "eth1" }.to_string(),
         ifindex: if vrid == 1 { 2 } else { 3 },
         peers: Vec::new(),
+        track_primary: true,
         vrrp: Config {
             version: 3,
             vrid,

@@ -58,6 +58,7 @@ fn spec(v: &Value) -> Spec {
         ifname: v.get("ifname").and_then(Value::as_str).unwrap_or("eth0").to_string(),
         ifindex: num(v, "if", 2) as i32,
         peers: v.get("peers").map(addrs).unwrap_or_default(),
+        track_primary: !v.get("dont_track_primary").and_then(Value::as_bool).unwrap_or(false),
         vrrp: instance::Config {
             version: num(v, "version", 3) as u8,
             vrid: num(v, "vrid", 1) as u8,

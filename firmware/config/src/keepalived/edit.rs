@@ -142,6 +142,7 @@ const CTXS: &[Ctx] = &[
             "accept",
             "no_accept",
             "use_vmac",
+            "dont_track_primary",
             "unicast_src_ip",
             "mcast_src_ip",
             "skip_check_adv_addr",

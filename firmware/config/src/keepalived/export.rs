@@ -421,6 +421,9 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     if v.skip_check_adv_addr {
         o.line("skip_check_adv_addr");
     }
+    if v.dont_track_primary {
+        o.line("dont_track_primary");
+    }
     if v.use_vmac {
         o.line("use_vmac");
     }

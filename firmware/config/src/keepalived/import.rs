@@ -996,6 +996,7 @@ impl Cx {
                     }
                 }
                 "nopreempt" => v.preempt = !self.flag(s),
+                "dont_track_primary" => v.dont_track_primary = self.flag(s),
                 "preempt" => v.preempt = self.flag(s),
                 "preempt_delay" => v.preempt_delay_s = self.value(s, "a number of seconds").unwrap_or(0),
                 "accept" => {

@@ -523,7 +523,6 @@ pub const NOT_YET: &[&str] = &[
     "check_unicast_src",
     "checker_log_all_failures",
     "data_use_instance",
-    "dont_track_primary",
     "down_timer_adverts",
     "dynamic",
     "dynamic_interfaces",

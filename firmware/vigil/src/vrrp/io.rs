@@ -71,6 +71,7 @@ impl Snapshot {
             ifname: v.interface.to_string(),
             ifindex: link.index,
             peers: v.unicast_peer.to_vec(),
+            track_primary: !v.dont_track_primary,
             vrrp: instance::Config {
                 version: v.version,
                 vrid: v.virtual_router_id,
