@@ -23,7 +23,7 @@ pub const HEADER_LEN: usize = 32;
 /// and real servers; 6: `virtual_server_groups` and `virtual_server group
 /// NAME`, virtual servers' `sorry_server_inhibit` and
 /// `sorry_server_lvs_method`, real servers' own `alpha`, instances'
-/// `dont_track_primary`.
+/// `dont_track_primary`, `lower_prio_no_advert`, `higher_prio_send_advert`.
 pub const SCHEMA: u16 = 6;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
@@ -615,6 +615,8 @@ pub mod v4 {
                 track_file: Vec::new(),
                 virtual_rules: Vec::new(),
                 dont_track_primary: false,
+                lower_prio_no_advert: false,
+                higher_prio_send_advert: false,
             }
         }
     }
@@ -679,7 +681,8 @@ pub mod v5 {
     use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
 
-    /// An instance before `dont_track_primary`.
+    /// An instance before `dont_track_primary`, `lower_prio_no_advert` and
+    /// `higher_prio_send_advert`.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct VrrpInstance {
         pub name: Name,
@@ -740,6 +743,8 @@ pub mod v5 {
                 track_file: v.track_file,
                 virtual_rules: v.virtual_rules,
                 dont_track_primary: false,
+                lower_prio_no_advert: false,
+                higher_prio_send_advert: false,
             }
         }
     }

@@ -812,6 +812,13 @@ pub struct VrrpInstance {
     /// `dont_track_primary` (schema 6): the instance's own interface going
     /// down does not put it in FAULT.
     pub dont_track_primary: bool,
+    /// `lower_prio_no_advert` (schema 6): a master does not answer a
+    /// lower-priority master's advert (a split brain heals when that one's
+    /// own timers say so).
+    pub lower_prio_no_advert: bool,
+    /// `higher_prio_send_advert` (schema 6): a master that hears a
+    /// higher-priority one sends an advert of its own as it steps down.
+    pub higher_prio_send_advert: bool,
 }
 
 impl VrrpInstance {
@@ -844,6 +851,8 @@ impl VrrpInstance {
             track_file: Vec::new(),
             virtual_rules: Vec::new(),
             dont_track_primary: false,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
         })
     }
 

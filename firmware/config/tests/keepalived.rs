@@ -905,3 +905,19 @@ fn dont_track_primary_imports_and_round_trips() {
     assert!(i.config.vrrp_instances[0].dont_track_primary);
     round_trip(&i.config);
 }
+
+/// `vrrp_lower_prio_no_advert` / `vrrp_higher_prio_send_advert` are the
+/// instances' defaults; an instance's own setting wins.
+#[test]
+fn advert_answer_settings_import_with_their_global_defaults() {
+    let text = "global_defs {\n  vrrp_lower_prio_no_advert\n  vrrp_higher_prio_send_advert true\n}\n\
+        vrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n\
+        vrrp_instance B {\n  interface eth0\n  virtual_router_id 2\n  lower_prio_no_advert false\n  virtual_ipaddress {\n    10.0.0.2/24\n  }\n}\n";
+    let i = import_str("a.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let f = |n: usize| {
+        (i.config.vrrp_instances[n].lower_prio_no_advert, i.config.vrrp_instances[n].higher_prio_send_advert)
+    };
+    assert_eq!((f(0), f(1)), ((true, true), (false, true)));
+    round_trip(&i.config);
+}

@@ -34,6 +34,12 @@ pub struct Config {
     /// keepalived's `skip_check_adv_addr`: an advert from the same router
     /// as the last one taken is not checked for its addresses again.
     pub skip_check_adv_addr: bool,
+    /// keepalived's `lower_prio_no_advert`: a master does not answer a
+    /// lower-priority master (the split brain heals on that one's timers).
+    pub lower_prio_no_advert: bool,
+    /// keepalived's `higher_prio_send_advert`: a master that hears a
+    /// higher-priority one sends an advert of its own as it steps down.
+    pub higher_prio_send_advert: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,8 +400,11 @@ impl Instance {
                     if self.cfg.version == 3 {
                         self.master_adver_interval_cs = adv.interval_cs.max(1);
                     }
+                    if self.cfg.higher_prio_send_advert {
+                        self.send(self.cfg.priority);
+                    }
                     self.become_backup(now);
-                } else if self.may_answer(now) {
+                } else if !self.cfg.lower_prio_no_advert && self.may_answer(now) {
                     // Another master, lower: a split brain healing. It backs
                     // off once it hears us; hosts that learnt its MAC for the
                     // addresses meanwhile are told ours at once (keepalived

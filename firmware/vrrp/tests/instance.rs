@@ -44,6 +44,8 @@ fn cfg(version: u8, priority: u8, primary: &str) -> Config {
         garp_delay: Duration::from_secs(5),
         garp_refresh: None,
         skip_check_adv_addr: false,
+        lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
     }
 }
 
@@ -425,6 +427,34 @@ fn a_master_answers_a_lower_priority_master_with_an_advert_and_an_announcement()
     assert_eq!(i.stats.lower_priority_answered, 1);
     // The next regular advert is a full interval after the answer.
     assert_eq!(i.poll_timeout(), Some(now + Duration::from_secs(1)));
+}
+
+/// keepalived's `lower_prio_no_advert`: the lower-priority master is not
+/// answered (it steps down when its own timers say so); and
+/// `higher_prio_send_advert`: a master that hears a higher priority sends
+/// an advert of its own as it becomes backup.
+#[test]
+fn lower_prio_no_advert_and_higher_prio_send_advert() {
+    let t0 = Instant::now();
+    let mut c = cfg(3, 150, "10.0.0.2");
+    c.lower_prio_no_advert = true;
+    c.higher_prio_send_advert = true;
+    let mut i = Instance::new(c);
+    i.start(t0);
+    let now = t0 + i.master_down_interval();
+    i.handle_timeout(now);
+    actions(&mut i);
+    i.handle_advert(now, ip("10.0.0.3"), &advert(100)).unwrap();
+    assert_eq!(actions(&mut i), vec![], "no answer to a lower priority");
+    assert_eq!((i.state(), i.stats.lower_priority_answered), (State::Master, 0));
+    i.handle_advert(now, ip("10.0.0.4"), &advert(200)).unwrap();
+    let a = actions(&mut i);
+    assert!(matches!(a.first(), Some(Action::Send(r)) if r.priority == 150), "{a:?}");
+    assert_eq!(i.state(), State::Backup);
+    // Without it, a master that hears a higher priority steps down silently.
+    let (mut j, now) = master(3, 150);
+    j.handle_advert(now, ip("10.0.0.4"), &advert(200)).unwrap();
+    assert!(!actions(&mut j).iter().any(|a| matches!(a, Action::Send(_))));
 }
 
 /// RFC 5798 6.4.3: a master that hears priority 0 sends an advert at once.

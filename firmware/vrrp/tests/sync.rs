@@ -49,6 +49,8 @@ fn spec(vrid: u8, priority: u8, node: u8) -> Spec {
             garp_delay: Duration::from_secs(5),
             garp_refresh: None,
             skip_check_adv_addr: false,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
         },
         garp: Garp { repeat: 1, interval: Duration::ZERO },
         track: Vec::new(),

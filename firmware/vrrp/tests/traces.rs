@@ -72,6 +72,8 @@ fn spec(v: &Value) -> Spec {
             garp_delay: Duration::from_millis(num(v, "garp_delay_ms", 5000)),
             garp_refresh: v.get("garp_refresh_ms").and_then(Value::as_u64).map(Duration::from_millis),
             skip_check_adv_addr: v.get("skip_check_adv_addr").and_then(Value::as_bool).unwrap_or(false),
+            lower_prio_no_advert: v.get("lower_prio_no_advert").and_then(Value::as_bool).unwrap_or(false),
+            higher_prio_send_advert: v.get("higher_prio_send_advert").and_then(Value::as_bool).unwrap_or(false),
         },
         garp: Garp {
             repeat: num(v, "garp_repeat", 5) as u32,

@@ -418,6 +418,12 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
         // Strict mode's default would be no_accept.
         o.line("accept");
     }
+    if v.lower_prio_no_advert {
+        o.line("lower_prio_no_advert");
+    }
+    if v.higher_prio_send_advert {
+        o.line("higher_prio_send_advert");
+    }
     if v.skip_check_adv_addr {
         o.line("skip_check_adv_addr");
     }

@@ -335,6 +335,8 @@ struct Defaults {
     garp_master_repeat: Option<u8>,
     garp_master_refresh_s: Option<u16>,
     skip_check_adv_addr: bool,
+    lower_prio_no_advert: bool,
+    higher_prio_send_advert: bool,
     strict: bool,
     /// The old `lvs_sync_daemon_interface` in an instance.
     sync_daemon: Option<crate::model::LvsSyncDaemon>,
@@ -615,6 +617,8 @@ impl Cx {
                     }
                 }
                 "vrrp_skip_check_adv_addr" => self.defaults.skip_check_adv_addr = self.bool_flag(s, false),
+                "vrrp_lower_prio_no_advert" => self.defaults.lower_prio_no_advert = self.bool_flag(s, false),
+                "vrrp_higher_prio_send_advert" => self.defaults.higher_prio_send_advert = self.bool_flag(s, false),
                 "vrrp_strict" => {
                     g.vrrp_strict = self.flag(s);
                     self.defaults.strict = true;
@@ -866,6 +870,7 @@ impl Cx {
         // apply to it; strict mode treats an unset accept its own way).
         let (mut accept_set, mut garp_set, mut gna, mut skip, mut strict) = (false, false, None, None, None);
         let (mut repeat_set, mut delay_set, mut refresh_set) = (false, false, false);
+        let (mut lower, mut higher) = (None, None);
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "state" => match self.one(s).map(|w| w.text.as_str()) {
@@ -1008,6 +1013,8 @@ impl Cx {
                     accept_set = true;
                 }
                 "skip_check_adv_addr" => skip = Some(self.bool_flag(s, self.defaults.skip_check_adv_addr)),
+                "lower_prio_no_advert" => lower = Some(self.bool_flag(s, self.defaults.lower_prio_no_advert)),
+                "higher_prio_send_advert" => higher = Some(self.bool_flag(s, self.defaults.higher_prio_send_advert)),
                 "strict_mode" => strict = Some(self.bool_flag(s, self.defaults.strict)),
                 "gna_interval" => gna = self.interval_ms(s),
                 "lvs_sync_daemon_interface" => {
@@ -1105,6 +1112,8 @@ impl Cx {
             v.garp.master_refresh_s = x;
         }
         v.skip_check_adv_addr = skip.unwrap_or(d.skip_check_adv_addr);
+        v.lower_prio_no_advert = lower.unwrap_or(d.lower_prio_no_advert);
+        v.higher_prio_send_advert = higher.unwrap_or(d.higher_prio_send_advert);
         let strict = strict.unwrap_or(d.strict);
         if v.virtual_ipaddress.is_empty() && !strict {
             self.warn(

@@ -86,6 +86,8 @@ impl Snapshot {
                 garp_refresh: (v.garp.master_refresh_s > 0)
                     .then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
                 skip_check_adv_addr: v.skip_check_adv_addr,
+                lower_prio_no_advert: v.lower_prio_no_advert,
+                higher_prio_send_advert: v.higher_prio_send_advert,
             },
             garp: Garp {
                 repeat: u32::from(v.garp.master_repeat.max(1)),
