@@ -502,6 +502,10 @@ const REPLACED: &[(&[&str], &str)] = &[
     ),
     (&["debug", "random_seed"], "vigil's logs are set at the console, not by these switches"),
     (
+        &["check_unicast_src", "vrrp_check_unicast_src"],
+        "vigil always checks it: with unicast peers, an advert from any other address is dropped and counted (`show vrrp`: not a unicast peer)",
+    ),
+    (
         &["linkbeat_interfaces", "linkbeat_use_polling"],
         "vigil follows links by netlink (carrier), as every driver the boards carry reports it; there is no MII/ethtool polling",
     ),
@@ -520,7 +524,6 @@ pub const NOT_YET: &[&str] = &[
     "FILE_CHECK",
     "bfd_instance",
     "bind_if",
-    "check_unicast_src",
     "checker_log_all_failures",
     "data_use_instance",
     "down_timer_adverts",
@@ -580,7 +583,6 @@ pub const NOT_YET: &[&str] = &[
     "vmac_xmit_base",
     "vrf",
     "vrrp",
-    "vrrp_check_unicast_src",
     "vrrp_down_timer_adverts",
     "vrrp_garp_extra_if",
     "vrrp_garp_lower_prio_delay",
