@@ -63,6 +63,44 @@ fn unicast_peers_with_keepalived() {
     assert!(took < Duration::from_millis(2000), "{took:?}");
 }
 
+/// Unicast peers routers apart (a cloud's subnets): keepalived's adverts
+/// reach vigil with a TTL below 255 (here nf_tables in vigil's namespace
+/// sets it to 61, as three hops would). keepalived checks the TTL only
+/// without unicast peers; vigil takes them too and stays backup.
+#[test]
+fn a_unicast_peer_routers_away_is_heard() {
+    let Some(mut p) = Pair::new("vrrp-uc-ttl") else { return };
+    p.extra = [
+        " unicast_src_ip 192.0.2.1\n unicast_peer {\n  192.0.2.2\n }\n".to_string(),
+        " unicast_src_ip 192.0.2.2\n unicast_peer {\n  192.0.2.1\n }\n".to_string(),
+    ];
+    let vg = p.vg.clone();
+    let nft = |rules: &str| {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &vg, "nft", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(rules.as_bytes())?;
+                c.wait()
+            })
+            .is_ok_and(|s| s.success());
+        assert!(ok, "nft -f: {rules}");
+    };
+    nft(
+        "table ip hops {\n chain pre {\n  type filter hook prerouting priority -300;\n  ip protocol vrrp ip ttl set 61\n }\n}\n",
+    );
+    p.keepalived(2, 150, "1");
+    p.wait_vip(&p.ka.clone(), Duration::from_secs(10));
+    p.vigil(2, 100, "1");
+    std::thread::sleep(Duration::from_secs(5));
+    let log = std::fs::read_to_string(p.dir.join("vigil.log")).unwrap_or_default();
+    assert!(!p.has_vip(&vg), "vigil took the VIP: it dropped keepalived's adverts\n{log}");
+    assert!(!log.contains("TTL 61"), "{log}");
+    assert!(p.has_vip(&p.ka.clone()), "keepalived kept the VIP");
+}
+
 /// VRRPv3 over IPv6 both ways: keepalived master, vigil backup takes over
 /// when it is killed; then vigil master resigns and keepalived takes over.
 #[test]

@@ -817,7 +817,10 @@ fn receive(s: &mut Slot, now: Instant, src: IpAddr, ttl: u8, payload: &[u8]) -> 
         s.drops.not_a_peer += 1;
         return None;
     }
-    if ttl != wire::TTL {
+    // RFC 5798 5.1.1.3's TTL 255 says the advert came from the link; a
+    // unicast peer may be routers away (keepalived checks it only without
+    // unicast peers too, and sends them `unicast_ttl`).
+    if s.spec.peers.is_empty() && ttl != wire::TTL {
         s.drops.ttl += 1;
         return Some(Noticed::Ttl { src, ttl });
     }
