@@ -135,17 +135,37 @@ pub struct Config {
 }
 
 impl Config {
-    /// Whether an instance's own block tracks a script, process or file
-    /// with a weight (its line's, else the tracked block's): keepalived
-    /// drops such a track from a sync group member unless the group says
-    /// `sync_group_tracking_weight`.
-    pub fn has_weighted_own_tracks(&self, v: &VrrpInstance) -> bool {
-        let weighted = |list: &[TrackScript], block: &dyn Fn(&str) -> Option<i16>| {
-            list.iter().any(|t| t.weight.map(|w| w.0).or_else(|| block(&t.name)).is_some_and(|w| w != 0))
-        };
-        weighted(&v.track_script, &|n| self.vrrp_scripts.iter().find(|s| s.name == n).map(|s| s.weight))
-            || weighted(&v.track_file, &|n| self.track_files.iter().find(|s| s.name == n).map(|s| s.weight))
-            || weighted(&v.track_process, &|n| self.track_processes.iter().find(|s| s.name == n).map(|s| s.weight))
+    /// The script, process and file tracks of an instance's own block
+    /// that carry a weight (the line's, else the tracked block's), with
+    /// their keyword and that weight: keepalived drops these from a sync
+    /// group member unless the group says `sync_group_tracking_weight`.
+    pub fn weighted_own_tracks<'a>(
+        &'a self,
+        v: &'a VrrpInstance,
+    ) -> std::vec::Vec<(&'static str, &'a TrackScript, i16)> {
+        fn weighted<'a>(
+            what: &'static str,
+            list: &'a [TrackScript],
+            block: impl Fn(&str) -> Option<i16>,
+        ) -> impl Iterator<Item = (&'static str, &'a TrackScript, i16)> {
+            list.iter().filter_map(move |t| {
+                let w = t.weight.map(|w| w.0).or_else(|| block(&t.name))?;
+                (w != 0).then_some((what, t, w))
+            })
+        }
+        weighted("track_script", &v.track_script, |n| self.vrrp_scripts.iter().find(|s| s.name == n).map(|s| s.weight))
+            .chain(weighted("track_file", &v.track_file, |n| {
+                self.track_files.iter().find(|s| s.name == n).map(|s| s.weight)
+            }))
+            .chain(weighted("track_process", &v.track_process, |n| {
+                self.track_processes.iter().find(|s| s.name == n).map(|s| s.weight)
+            }))
+            .collect()
+    }
+
+    /// The `virtual_server_group` of that name.
+    pub fn virtual_server_group(&self, name: &str) -> Option<&VirtualServerGroup> {
+        self.virtual_server_groups.iter().find(|g| g.name == name)
     }
 
     /// The IPVS services a virtual server stands for: itself, or each
@@ -153,7 +173,7 @@ impl Config {
     /// Never a [`VirtualKey::Group`].
     pub fn services<'a>(&'a self, vs: &'a VirtualServer) -> impl Iterator<Item = VirtualKey> + 'a {
         let (single, group) = match &vs.key {
-            VirtualKey::Group(name) => (None, self.virtual_server_groups.iter().find(|g| g.name == *name)),
+            VirtualKey::Group(name) => (None, self.virtual_server_group(name)),
             key => (Some(key.clone()), None),
         };
         single.into_iter().chain(group.into_iter().flat_map(|g| g.entries.iter().flat_map(|e| e.services())))
@@ -1063,6 +1083,12 @@ pub mod vs_flags {
 }
 
 impl VirtualServer {
+    /// The family of its firewall-mark services: a mark has no address,
+    /// so it is its (first) real server's.
+    pub fn fwmark_v6(&self) -> bool {
+        self.real_servers.first().is_some_and(|r| r.addr.is_ipv6())
+    }
+
     pub fn new(key: VirtualKey) -> VirtualServer {
         VirtualServer {
             key,

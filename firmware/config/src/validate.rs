@@ -470,11 +470,9 @@ impl Config {
             .virtual_servers
             .iter()
             .map(|vs| match &vs.key {
-                VirtualKey::Group(name) => self
-                    .virtual_server_groups
-                    .iter()
-                    .find(|g| g.name == *name)
-                    .map_or(0, |g| g.entries.iter().map(GroupEntry::len).sum()),
+                VirtualKey::Group(name) => {
+                    self.virtual_server_group(name).map_or(0, |g| g.entries.iter().map(GroupEntry::len).sum())
+                }
                 _ => 1,
             })
             .sum();
@@ -494,7 +492,7 @@ impl Config {
                     e.push(&path, "port 0 is only allowed for persistent services");
                 }
                 VirtualKey::Fwmark(0) => e.push(&path, "fwmark 0 is not a mark"),
-                VirtualKey::Group(name) => match self.virtual_server_groups.iter().find(|g| g.name == *name) {
+                VirtualKey::Group(name) => match self.virtual_server_group(name) {
                     None => e.push(&path, format!("no virtual_server_group {name}")),
                     Some(g) => {
                         if vs.persistence_timeout == 0
@@ -508,7 +506,7 @@ impl Config {
             }
             // A fwmark service is one per mark and family, whatever the
             // protocol.
-            let v6 = vs.real_servers.first().is_some_and(|r| r.addr.is_ipv6());
+            let v6 = vs.fwmark_v6();
             if total <= IPVS_SERVICES {
                 for key in self.services(vs) {
                     let id = match key {

@@ -19,13 +19,12 @@ pub fn desired(config: &Config, health: Option<&Health>) -> Table {
         // A group's services each get the virtual server's settings and
         // real servers, and the same verdicts: each real server is checked
         // once, whatever the number of services.
-        let v6 = vs.real_servers.first().is_some_and(|r| r.addr.is_ipv6());
         for key in config.services(vs) {
             let key = match key {
                 VirtualKey::Address(sa) => {
                     ServiceKey::Addr { proto: proto(vs.protocol), addr: sa.ip(), port: sa.port() }
                 }
-                VirtualKey::Fwmark(mark) => ServiceKey::Fwmark { mark, v6 },
+                VirtualKey::Fwmark(mark) => ServiceKey::Fwmark { mark, v6: vs.fwmark_v6() },
                 VirtualKey::Group(_) => continue, // services() never gives one
             };
             add_service(&mut t, key, vi, vs, health);

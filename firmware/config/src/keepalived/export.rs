@@ -210,7 +210,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         // vigil applies its members' own weighted tracks; keepalived only
         // with this said (it drops them otherwise).
         let members = c.vrrp_instances.iter().filter(|v| g.group.contains(&v.name));
-        if members.into_iter().any(|v| c.has_weighted_own_tracks(v)) {
+        if members.into_iter().any(|v| !c.weighted_own_tracks(v).is_empty()) {
             o.line("sync_group_tracking_weight");
         }
         notify(&mut o, &g.notify);

@@ -353,6 +353,17 @@ enum Tracked {
     File,
 }
 
+impl Tracked {
+    /// The tracking line's keyword.
+    fn keyword(self) -> &'static str {
+        match self {
+            Tracked::Script => "track_script",
+            Tracked::Process => "track_process",
+            Tracked::File => "track_file",
+        }
+    }
+}
+
 /// keepalived's checker settings at virtual_server and real_server level:
 /// the defaults of the checkers below that do not set their own.
 #[derive(Default, Clone)]
@@ -1949,23 +1960,10 @@ impl Cx {
             }
             let Some(v) = config.vrrp_instances.iter().find(|v| v.name == inst.as_str()) else { continue };
             let name = w.text.as_str();
-            let (list, default, what) = match kind {
-                Tracked::Script => (
-                    &v.track_script,
-                    config.vrrp_scripts.iter().find(|s| s.name == name).map(|s| s.weight),
-                    "track_script",
-                ),
-                Tracked::File => {
-                    (&v.track_file, config.track_files.iter().find(|s| s.name == name).map(|s| s.weight), "track_file")
-                }
-                Tracked::Process => (
-                    &v.track_process,
-                    config.track_processes.iter().find(|s| s.name == name).map(|s| s.weight),
-                    "track_process",
-                ),
-            };
-            let weight = list.iter().find(|t| t.name == name).and_then(|t| t.weight.map(|w| w.0).or(default));
-            if let Some(weight) = weight.filter(|w| *w != 0) {
+            let what = kind.keyword();
+            let weighted = config.weighted_own_tracks(v);
+            let weight = weighted.iter().find(|(k, t, _)| *k == what && t.name == name).map(|(.., w)| *w);
+            if let Some(weight) = weight {
                 self.warn(
                     &w.pos,
                     format!(
@@ -1985,7 +1983,7 @@ impl Cx {
         for (vi, w) in std::mem::take(&mut self.vs_refs) {
             let Some(vs) = config.virtual_servers.get(vi) else { continue };
             if let VirtualKey::Group(name) = &vs.key
-                && !config.virtual_server_groups.iter().any(|g| g.name == *name)
+                && config.virtual_server_group(name).is_none()
             {
                 let names: Vec<&str> = config.virtual_server_groups.iter().map(|g| g.name.as_str()).collect();
                 let hint = match names.as_slice() {
