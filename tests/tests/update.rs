@@ -179,6 +179,16 @@ fn a_download_cut_by_a_power_loss_resumes_with_a_range_request() {
     node.expect("vigil: booting slot a (good)", BOOT_TIMEOUT).unwrap();
     node.wait_ready(BOOT_TIMEOUT).unwrap();
     node.expect("vrrp_instance VI_1: BACKUP -> MASTER", BOOT_TIMEOUT).unwrap();
+    // The backup booted first and held the VIP while the master was down:
+    // it keeps it until the master's first advert reaches it. The client
+    // starts once the backup has stepped down (adverts are 1 s apart), so
+    // one owner is watched.
+    std::thread::sleep(Duration::from_millis(1500));
+    let stepped_down = vigil_tests::eventually(Duration::from_secs(10), || {
+        let text = d.c.node(b).console_text();
+        text.matches("VI_1: BACKUP -> MASTER").count() == text.matches("VI_1: MASTER -> BACKUP").count()
+    });
+    assert!(stepped_down.is_some(), "the backup kept the master's VIP:\n{}", d.c.node(b).console_text());
     // A client on the LAN pings the VIP through the whole rolling update.
     let port = d.c.switch.attach("client", &d.c.dir.join("client.sock")).unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
