@@ -23,8 +23,13 @@ pub const HEADER_LEN: usize = 32;
 /// and real servers; 6: `virtual_server_groups` and `virtual_server group
 /// NAME`, virtual servers' `sorry_server_inhibit` and
 /// `sorry_server_lvs_method`, real servers' own `alpha`, instances'
-/// `dont_track_primary`, `lower_prio_no_advert`, `higher_prio_send_advert`.
-pub const SCHEMA: u16 = 6;
+/// `dont_track_primary`, `lower_prio_no_advert`, `higher_prio_send_advert`;
+/// 7: instances' `down_timer_adverts`, `unicast_ttl`, `mcast_dst_ip`,
+/// `unicast_fault_no_peer`, `track_src_ip`, `promote_secondaries`,
+/// `notify_master_rx_lower_pri` and three more garp settings; the global
+/// `vrrp_startup_delay`, `lvs_flush_on_stop`, `startup_script` and
+/// `shutdown_script`.
+pub const SCHEMA: u16 = 7;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -242,21 +247,31 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
-        5 => postcard::from_bytes::<v5::Config>(body).map(Config::from).map_err(|e| format!("schema 5: {e}")),
-        4 => postcard::from_bytes::<v4::Config>(body).map(Config::from).map_err(|e| format!("schema 4: {e}")),
+        6 => postcard::from_bytes::<v6::Config>(body).map(Config::from).map_err(|e| format!("schema 6: {e}")),
+        5 => postcard::from_bytes::<v5::Config>(body)
+            .map(v6::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 5: {e}")),
+        4 => postcard::from_bytes::<v4::Config>(body)
+            .map(v6::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 4: {e}")),
         3 => postcard::from_bytes::<v3::Config>(body)
             .map(v4::Config::from)
+            .map(v6::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 3: {e}")),
         2 => postcard::from_bytes::<v2::Config>(body)
             .map(v3::Config::from)
             .map(v4::Config::from)
+            .map(v6::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 2: {e}")),
         1 => postcard::from_bytes::<v1::Config>(body)
             .map(v2::Config::from)
             .map(v3::Config::from)
             .map(v4::Config::from)
+            .map(v6::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 1: {e}")),
         old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
@@ -450,10 +465,11 @@ pub mod v3 {
 
 /// Schema 4: what schema 5 added was not there (see [`SCHEMA`]).
 pub mod v4 {
+    use super::v6::Garp;
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Checker, Forwarding, Garp, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, PathText,
+        Checker, Forwarding, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, PathText,
         Protocol, Scheduler, Supervision, Track, Tunnel, Updates, VirtualAddress, VirtualKey, VrrpState, Watchdog,
     };
     use serde::{Deserialize, Serialize};
@@ -585,9 +601,9 @@ pub mod v4 {
         }
     }
 
-    impl From<VrrpInstance> for crate::model::VrrpInstance {
+    impl From<VrrpInstance> for super::v6::VrrpInstance {
         fn from(v: VrrpInstance) -> Self {
-            crate::model::VrrpInstance {
+            super::v6::VrrpInstance {
                 name: v.name,
                 version: v.version,
                 state: v.state,
@@ -621,11 +637,11 @@ pub mod v4 {
         }
     }
 
-    impl From<Config> for super::Config {
-        fn from(c: Config) -> super::Config {
+    impl From<Config> for super::v6::Config {
+        fn from(c: Config) -> super::v6::Config {
             let g = c.global;
-            super::Config {
-                global: crate::model::Global {
+            super::v6::Config {
+                global: super::v6::Global {
                     router_id: g.router_id,
                     hostname: g.hostname,
                     time_servers: g.time_servers,
@@ -671,12 +687,13 @@ pub mod v4 {
 /// `virtual_server group`, so its keys decode as they are today), virtual
 /// servers without the sorry server's inhibit and forwarding.
 pub mod v5 {
+    use super::v6::{Garp, Global};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Checker, Forwarding, Garp, Global, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Route, Rule,
-        Scheduler, SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Tunnel, VirtualAddress, VirtualKey,
-        VrrpScript, VrrpState,
+        Checker, Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Route, Rule, Scheduler,
+        SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Tunnel, VirtualAddress, VirtualKey, VrrpScript,
+        VrrpState,
     };
     use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
@@ -713,9 +730,9 @@ pub mod v5 {
         pub virtual_rules: Vec<Rule, ROUTES>,
     }
 
-    impl From<VrrpInstance> for crate::model::VrrpInstance {
+    impl From<VrrpInstance> for super::v6::VrrpInstance {
         fn from(v: VrrpInstance) -> Self {
-            crate::model::VrrpInstance {
+            super::v6::VrrpInstance {
                 name: v.name,
                 version: v.version,
                 state: v.state,
@@ -847,9 +864,9 @@ pub mod v5 {
         pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
     }
 
-    impl From<Config> for super::Config {
-        fn from(c: Config) -> super::Config {
-            super::Config {
+    impl From<Config> for super::v6::Config {
+        fn from(c: Config) -> super::v6::Config {
+            super::v6::Config {
                 global: c.global,
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),
@@ -859,6 +876,197 @@ pub mod v5 {
                 track_processes: c.track_processes,
                 track_files: c.track_files,
                 virtual_server_groups: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Schema 6: instances and the garp settings before schema 7's additions
+/// (`down_timer_adverts` ... `notify_master_rx_lower_pri`, the refresh and
+/// lower-priority bursts), and the global settings before
+/// `vrrp_startup_delay`, `lvs_flush_on_stop` and the start/stop scripts.
+pub mod v6 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::{
+        IfName, Interface, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify, PasswordHash, Route, Rule, ScriptUser,
+        Supervision, SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Updates, VirtualAddress, VirtualServer,
+        VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
+    };
+    use core::net::IpAddr;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Garp {
+        pub master_delay_s: u16,
+        pub master_repeat: u8,
+        pub master_refresh_s: u16,
+        pub interval_ms: u16,
+    }
+
+    impl From<Garp> for crate::model::Garp {
+        fn from(g: Garp) -> Self {
+            crate::model::Garp {
+                master_delay_s: g.master_delay_s,
+                master_repeat: g.master_repeat,
+                master_refresh_s: g.master_refresh_s,
+                interval_ms: g.interval_ms,
+                ..crate::model::Garp::default()
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: heapless::String<HOSTNAME>,
+        pub time_servers: Vec<IpAddr, TIME_SERVERS>,
+        pub syslog: Option<core::net::SocketAddr>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub script_user: Option<ScriptUser>,
+        pub vrrp_strict: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+        pub supervision: Supervision,
+        pub update_confirm_s: u16,
+        pub updates: Updates,
+        pub mail: Mail,
+        pub static_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub static_routes: Vec<Route, ROUTES>,
+        pub static_rules: Vec<Rule, ROUTES>,
+    }
+
+    impl From<Global> for crate::model::Global {
+        fn from(g: Global) -> Self {
+            crate::model::Global {
+                router_id: g.router_id,
+                hostname: g.hostname,
+                time_servers: g.time_servers,
+                syslog: g.syslog,
+                watchdog: g.watchdog,
+                console_password: g.console_password,
+                enable_script_security: g.enable_script_security,
+                script_user: g.script_user,
+                vrrp_strict: g.vrrp_strict,
+                lvs_flush: g.lvs_flush,
+                lvs_sync_daemon: g.lvs_sync_daemon,
+                lvs_timeouts: g.lvs_timeouts,
+                supervision: g.supervision,
+                update_confirm_s: g.update_confirm_s,
+                updates: g.updates,
+                mail: g.mail,
+                static_ipaddress: g.static_ipaddress,
+                static_routes: g.static_routes,
+                static_rules: g.static_rules,
+                ..crate::model::Global::default()
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VrrpInstance {
+        pub name: Name,
+        pub version: u8,
+        pub state: VrrpState,
+        pub interface: IfName,
+        pub virtual_router_id: u8,
+        pub priority: u8,
+        pub advert_int_cs: u16,
+        pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub unicast_src_ip: Option<IpAddr>,
+        pub unicast_peer: Vec<IpAddr, UNICAST_PEERS>,
+        pub preempt: bool,
+        pub preempt_delay_s: u16,
+        pub auth_pass: Option<heapless::String<AUTH_PASS>>,
+        pub use_vmac: bool,
+        pub accept: bool,
+        pub track_interface: Vec<Track, TRACKS>,
+        pub track_script: Vec<TrackScript, TRACKS>,
+        pub notify: Notify,
+        pub garp: Garp,
+        pub skip_check_adv_addr: bool,
+        pub smtp_alert: Option<bool>,
+        pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub virtual_routes: Vec<Route, ROUTES>,
+        pub track_process: Vec<TrackScript, TRACKS>,
+        pub track_file: Vec<TrackScript, TRACKS>,
+        pub virtual_rules: Vec<Rule, ROUTES>,
+        pub dont_track_primary: bool,
+        pub lower_prio_no_advert: bool,
+        pub higher_prio_send_advert: bool,
+    }
+
+    impl From<VrrpInstance> for crate::model::VrrpInstance {
+        fn from(v: VrrpInstance) -> Self {
+            crate::model::VrrpInstance {
+                name: v.name,
+                version: v.version,
+                state: v.state,
+                interface: v.interface,
+                virtual_router_id: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                virtual_ipaddress: v.virtual_ipaddress,
+                unicast_src_ip: v.unicast_src_ip,
+                unicast_peer: v.unicast_peer,
+                preempt: v.preempt,
+                preempt_delay_s: v.preempt_delay_s,
+                auth_pass: v.auth_pass,
+                use_vmac: v.use_vmac,
+                accept: v.accept,
+                track_interface: v.track_interface,
+                track_script: v.track_script,
+                notify: v.notify,
+                garp: v.garp.into(),
+                skip_check_adv_addr: v.skip_check_adv_addr,
+                smtp_alert: v.smtp_alert,
+                virtual_ipaddress_excluded: v.virtual_ipaddress_excluded,
+                virtual_routes: v.virtual_routes,
+                track_process: v.track_process,
+                track_file: v.track_file,
+                virtual_rules: v.virtual_rules,
+                dont_track_primary: v.dont_track_primary,
+                lower_prio_no_advert: v.lower_prio_no_advert,
+                higher_prio_send_advert: v.higher_prio_send_advert,
+                down_timer_adverts: crate::model::VrrpInstance::DOWN_TIMER_ADVERTS,
+                unicast_ttl: 255,
+                mcast_dst_ip: None,
+                unicast_fault_no_peer: false,
+                track_src_ip: false,
+                promote_secondaries: false,
+                notify_master_rx_lower_pri: None,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+        pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+        pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+        pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+        pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+    }
+
+    impl From<Config> for super::Config {
+        fn from(c: Config) -> super::Config {
+            super::Config {
+                global: c.global.into(),
+                interfaces: c.interfaces,
+                vrrp_instances: c.vrrp_instances.map(Into::into),
+                sync_groups: c.sync_groups,
+                virtual_servers: c.virtual_servers,
+                vrrp_scripts: c.vrrp_scripts,
+                track_processes: c.track_processes,
+                track_files: c.track_files,
+                virtual_server_groups: c.virtual_server_groups,
             }
         }
     }

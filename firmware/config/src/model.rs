@@ -439,6 +439,40 @@ pub struct Global {
     pub static_routes: Vec<Route, ROUTES>,
     /// keepalived `static_rules` (schema 5).
     pub static_rules: Vec<Rule, ROUTES>,
+    /// keepalived `vrrp_startup_delay` (schema 7, ms): the instances start
+    /// this long after the VRRP process (links such as bonds that pass
+    /// traffic, then stop for a while as they come up, would otherwise let
+    /// a backup that heard nothing take over).
+    pub vrrp_startup_delay_ms: u32,
+    /// keepalived `lvs_flush_on_stop [VS]` (schema 7): what vigil does to
+    /// the IPVS table it programmed when it stops.
+    pub lvs_flush_on_stop: Option<FlushOnStop>,
+    /// keepalived `startup_script` / `shutdown_script` (schema 7): run
+    /// once as vigil's daemons start and once as they stop.
+    pub startup_script: Option<HookScript>,
+    pub shutdown_script: Option<HookScript>,
+}
+
+/// keepalived `lvs_flush_on_stop`: the whole IPVS table is flushed, or
+/// (`VS`) each virtual server vigil made is removed with its real servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlushOnStop {
+    All,
+    VirtualServers,
+}
+
+/// A program run at start or stop (`startup_script PROGRAM [USER
+/// [GROUP]]`, `startup_script_timeout S`): killed when it runs longer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookScript {
+    pub program: PathText,
+    pub user: Option<ScriptUser>,
+    /// 1..=1000 (keepalived's range), 10 by default.
+    pub timeout_s: u16,
+}
+
+impl HookScript {
+    pub const DEFAULT_TIMEOUT_S: u16 = 10;
 }
 
 /// A policy routing rule, as keepalived's `virtual_rules` / `static_rules`
@@ -737,6 +771,10 @@ impl Default for Global {
             static_ipaddress: Vec::new(),
             static_routes: Vec::new(),
             static_rules: Vec::new(),
+            vrrp_startup_delay_ms: 0,
+            lvs_flush_on_stop: None,
+            startup_script: None,
+            shutdown_script: None,
         }
     }
 }
@@ -839,6 +877,27 @@ pub struct VrrpInstance {
     /// `higher_prio_send_advert` (schema 6): a master that hears a
     /// higher-priority one sends an advert of its own as it steps down.
     pub higher_prio_send_advert: bool,
+    /// `down_timer_adverts` (schema 7): adverts missed before a backup
+    /// takes over (the RFCs' 3; every router of the VRID must agree).
+    pub down_timer_adverts: u8,
+    /// `unicast_ttl` (schema 7): the TTL / hop limit unicast adverts are
+    /// sent with (multicast ones always go with 255).
+    pub unicast_ttl: u8,
+    /// `mcast_dst_ip` (schema 7; the global `vrrp_mcast_group4/6` is its
+    /// default): the group adverts go to instead of 224.0.0.18 / ff02::12.
+    pub mcast_dst_ip: Option<IpAddr>,
+    /// `unicast_fault_no_peer` (schema 7): unicast named (a source) but no
+    /// peer is FAULT, not multicast (keepalived's fallback).
+    pub unicast_fault_no_peer: bool,
+    /// `track_src_ip` (schema 7): FAULT while the source address
+    /// (`unicast_src_ip` / `mcast_src_ip`) is not on the system.
+    pub track_src_ip: bool,
+    /// `promote_secondaries` (schema 7): set on the interface, so that
+    /// removing a virtual address does not take the others of its subnet.
+    pub promote_secondaries: bool,
+    /// `notify_master_rx_lower_pri` (schema 7): run when the master hears
+    /// a lower-priority advert (another router thinks it is master).
+    pub notify_master_rx_lower_pri: Option<PathText>,
 }
 
 impl VrrpInstance {
@@ -873,8 +932,18 @@ impl VrrpInstance {
             dont_track_primary: false,
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
+            down_timer_adverts: VrrpInstance::DOWN_TIMER_ADVERTS,
+            unicast_ttl: 255,
+            mcast_dst_ip: None,
+            unicast_fault_no_peer: false,
+            track_src_ip: false,
+            promote_secondaries: false,
+            notify_master_rx_lower_pri: None,
         })
     }
+
+    /// The RFCs' Master_Down_Interval: three adverts (and the skew).
+    pub const DOWN_TIMER_ADVERTS: u8 = 3;
 
     /// IPv6 if its virtual addresses are (keepalived does not mix families
     /// in one instance); with none, if its unicast addresses are.
@@ -925,11 +994,27 @@ pub struct Garp {
     pub master_refresh_s: u16,
     /// `garp_interval` (ms) between the ARPs of one burst.
     pub interval_ms: u16,
+    /// `garp_master_refresh_repeat` (schema 7): gratuitous ARPs per refresh.
+    pub master_refresh_repeat: u8,
+    /// `garp_lower_prio_delay` (s, schema 7): the second burst after a
+    /// lower-priority master was answered; none: `master_delay_s`.
+    pub lower_prio_delay_s: Option<u16>,
+    /// `garp_lower_prio_repeat` (schema 7): gratuitous ARPs per burst
+    /// then; none: `master_repeat`.
+    pub lower_prio_repeat: Option<u8>,
 }
 
 impl Default for Garp {
     fn default() -> Self {
-        Garp { master_delay_s: 5, master_repeat: 5, master_refresh_s: 0, interval_ms: 0 }
+        Garp {
+            master_delay_s: 5,
+            master_repeat: 5,
+            master_refresh_s: 0,
+            interval_ms: 0,
+            master_refresh_repeat: 1,
+            lower_prio_delay_s: None,
+            lower_prio_repeat: None,
+        }
     }
 }
 

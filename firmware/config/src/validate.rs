@@ -286,6 +286,24 @@ impl Config {
             {
                 e.push(&path, "unicast_src_ip is not of the virtual addresses' family");
             }
+            if !(1..=100).contains(&v.down_timer_adverts) {
+                e.push(&path, format!("down_timer_adverts {} is outside 1..=100", v.down_timer_adverts));
+            }
+            if let Some(g) = v.mcast_dst_ip {
+                // keepalived: an IPv6 group must be link-local (ffX2::).
+                let ok = match g {
+                    IpAddr::V4(a) => !v6 && a.is_multicast(),
+                    IpAddr::V6(a) => v6 && a.is_multicast() && a.segments()[0] & 0x000f == 2,
+                };
+                if !ok {
+                    let want =
+                        if v6 { "a link-local IPv6 multicast group (ffX2::)" } else { "an IPv4 multicast group" };
+                    e.push(&path, format!("mcast_dst_ip {g} is not {want}"));
+                }
+            }
+            if v.track_src_ip && v.unicast_src_ip.is_none() {
+                e.push(&path, "track_src_ip needs a unicast_src_ip (or mcast_src_ip) to track");
+            }
             for p in &v.unicast_peer {
                 if p.is_ipv6() != v6 {
                     e.push(&path, format!("unicast_peer {p} is not of the virtual addresses' family"));

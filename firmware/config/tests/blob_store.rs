@@ -406,6 +406,40 @@ fn a_schema_5_blob_is_read_with_no_groups() {
     assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
 }
 
+/// A blob as schema-6 firmware wrote it (commit 0c4d0fd, `vigil-image
+/// config compile` of hostname s6, a virtual_server_group with a range and
+/// a mark, an instance with `garp_master_repeat 3` and a global
+/// `vrrp_garp_master_refresh 30`, a virtual server with an inhibited
+/// sorry server and a real server with its own alpha).
+const SCHEMA_6_BLOB: &str = concat!(
+    "56474c4306000000ab000000010000000000000045e1acec00000000b02147ac000273360000011e00000000000000e8",
+    "07b817780000901c00000000001e0000000000000000010456495f31020004657468300e82640100c000020a18000000",
+    "000001000000010000000000000005031e00000000000000000100000001020357454200000000003c01000100c00002",
+    "63500000000100c000021450010000000000000001000000000301010000000101000000000100000000010357454202",
+    "0000c000020a010c500107",
+);
+
+#[test]
+fn a_schema_6_blob_is_read_with_the_rfc_timers_and_no_start_scripts() {
+    let bytes = unhex(SCHEMA_6_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 6);
+    let c = &d.config;
+    assert_eq!(c.global.hostname.as_str(), "s6");
+    assert_eq!((c.global.vrrp_startup_delay_ms, &c.global.startup_script), (0, &None));
+    let vi = &c.vrrp_instances[0];
+    assert_eq!((vi.virtual_router_id, vi.priority, vi.dont_track_primary), (14, 130, true));
+    assert_eq!((vi.garp.master_repeat, vi.garp.master_refresh_s, vi.garp.master_refresh_repeat), (3, 30, 1));
+    assert_eq!((vi.garp.lower_prio_delay_s, vi.garp.lower_prio_repeat), (None, None));
+    assert_eq!((vi.down_timer_adverts, vi.unicast_ttl, vi.mcast_dst_ip), (3, 255, None));
+    assert_eq!(c.virtual_server_groups[0].name.as_str(), "WEB");
+    assert!(c.virtual_servers[0].sorry_server_inhibit);
+    assert_eq!(c.virtual_servers[0].real_servers[0].alpha, Some(true));
+    c.validate().unwrap();
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
+}
+
 #[test]
 fn a_schema_1_blob_is_read_and_the_next_commit_writes_todays_schema() {
     let bytes = unhex(SCHEMA_1_BLOB);

@@ -789,6 +789,66 @@ fn vrrp_min_garp_sends_one_announcement() {
     round_trip(&i.config);
 }
 
+/// The timers, groups and start/stop settings of schema 7: the globals are
+/// the instances' defaults (each family its own group), an instance's own
+/// setting wins, and all of it is written back.
+#[test]
+fn timers_groups_and_start_stop_settings() {
+    let text = "global_defs {\n  vrrp_garp_master_refresh_repeat 2\n  vrrp_garp_lower_prio_delay 7\n  vrrp_garp_lower_prio_repeat 4\n\
+        vrrp_down_timer_adverts 5\n  vrrp_mcast_group4 224.0.0.19\n  vrrp_mcast_group6 ff02::19\n  vrrp_startup_delay 5.5\n\
+        lvs_flush_on_stop VS\n  startup_script_timeout 20\n  startup_script \"/bin/up start\" nobody nogroup\n  shutdown_script /bin/down\n}\n\
+        vrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n  garp_master_refresh_repeat 3\n  down_timer_adverts 4\n\
+        unicast_ttl 64\n  unicast_fault_no_peer\n  track_src_ip\n  promote_secondaries\n  unicast_src_ip 10.0.0.5\n\
+        notify_master_rx_lower_pri /bin/lower\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n\
+        vrrp_instance B {\n  interface eth0\n  virtual_router_id 2\n  virtual_ipaddress {\n    2001:db8::1/64\n  }\n}\n\
+        vrrp_instance C {\n  interface eth0\n  virtual_router_id 3\n  mcast_dst_ip 224.0.0.20\n  virtual_ipaddress {\n    10.0.0.3/24\n  }\n}\n";
+    let i = import_str("t.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![], "{:?}", i.diagnostics);
+    let g = &i.config.global;
+    assert_eq!(g.vrrp_startup_delay_ms, 5500);
+    assert_eq!(g.lvs_flush_on_stop, Some(FlushOnStop::VirtualServers));
+    let up = g.startup_script.as_ref().unwrap();
+    assert_eq!((up.program.as_str(), up.timeout_s), ("/bin/up start", 20));
+    assert_eq!(up.user.as_ref().map(|u| (u.user.as_str(), u.group.as_deref())), Some(("nobody", Some("nogroup"))));
+    assert_eq!(g.shutdown_script.as_ref().map(|h| (h.program.as_str(), h.timeout_s)), Some(("/bin/down", 10)));
+    let [a, b, c] = [0, 1, 2].map(|n| &i.config.vrrp_instances[n]);
+    assert_eq!(
+        (a.garp.master_refresh_repeat, a.garp.lower_prio_delay_s, a.garp.lower_prio_repeat),
+        (3, Some(7), Some(4))
+    );
+    assert_eq!((a.down_timer_adverts, a.unicast_ttl, a.mcast_dst_ip), (4, 64, Some("224.0.0.19".parse().unwrap())));
+    assert!(a.unicast_fault_no_peer && a.track_src_ip && a.promote_secondaries);
+    assert_eq!(a.notify_master_rx_lower_pri.as_deref(), Some("/bin/lower"));
+    assert_eq!((b.garp.master_refresh_repeat, b.down_timer_adverts), (2, 5));
+    assert_eq!(b.mcast_dst_ip, Some("ff02::19".parse().unwrap()));
+    assert_eq!((b.unicast_ttl, b.unicast_fault_no_peer), (255, false));
+    assert_eq!(c.mcast_dst_ip, Some("224.0.0.20".parse().unwrap()));
+    round_trip(&i.config);
+
+    // What validation refuses, where it stands.
+    for (bad, want) in [
+        ("mcast_dst_ip 10.0.0.9", "mcast_dst_ip 10.0.0.9 is not an IPv4 multicast group"),
+        ("mcast_dst_ip ff05::12", "mcast_dst_ip ff05::12 is not an IPv4 multicast group"),
+        ("down_timer_adverts 0", "down_timer_adverts 0 is outside 1..=100"),
+        ("track_src_ip", "track_src_ip needs a unicast_src_ip"),
+    ] {
+        let t = format!(
+            "vrrp_instance C {{\n  interface eth0\n  virtual_router_id 3\n  {bad}\n  virtual_ipaddress {{\n    10.0.0.3/24\n  }}\n}}\n"
+        );
+        let i = import_str("bad.conf", &t);
+        let said = match i {
+            Ok(i) => i.problems().iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
+            Err(e) => e.to_string(),
+        };
+        assert!(said.contains(want) && said.contains("bad.conf:1:1"), "{bad}: {said}");
+    }
+    let i = import_str("t.conf", "global_defs {\n  lvs_flush_on_stop ALL\n  startup_script_timeout 0\n}\n").unwrap();
+    let e: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    let e = e.join("\n");
+    assert!(e.contains("t.conf:2:21") && e.contains("lvs_flush_on_stop takes nothing or VS, not \"ALL\""), "{e}");
+    assert!(e.contains("t.conf:3:26") && e.contains("\"0\" is not a number of seconds (1..=1000)"), "{e}");
+}
+
 /// SMTP_CHECK's deprecated `host { }` blocks are checkers of their own (as
 /// keepalived 2.2.7 reads them); the block checks too when it names a
 /// connection of its own.

@@ -27,10 +27,18 @@ pub struct Config {
     pub primary: IpAddr,
     /// v2 simple password.
     pub auth: Option<[u8; 8]>,
-    /// A second gratuitous ARP / NA burst this long after becoming master.
+    /// A second gratuitous ARP / NA burst this long after becoming master
+    /// (zero: none, as keepalived's `garp_master_delay 0`).
     pub garp_delay: Duration,
     /// Repeat the announcement this often while master (None: never).
     pub garp_refresh: Option<Duration>,
+    /// A second burst this long after a lower-priority master was
+    /// answered (keepalived's `garp_lower_prio_delay`; zero: none).
+    pub garp_lower_prio_delay: Duration,
+    /// Adverts a backup misses before it takes over: Master_Down_Interval
+    /// is this many advert intervals and the skew (the RFCs' 3;
+    /// keepalived's `down_timer_adverts`).
+    pub down_timer_adverts: u8,
     /// keepalived's `skip_check_adv_addr`: an advert from the same router
     /// as the last one taken is not checked for its addresses again.
     pub skip_check_adv_addr: bool,
@@ -57,13 +65,33 @@ pub enum Action {
     /// Add the virtual addresses to the interface.
     AddAddresses,
     RemoveAddresses,
-    /// Announce the virtual addresses: gratuitous ARP / unsolicited NA.
-    Announce,
+    /// Announce the virtual addresses: gratuitous ARP / unsolicited NA (a
+    /// burst of the kind's length).
+    Announce(Burst),
+    /// A master heard a lower-priority master (keepalived's
+    /// `notify_master_rx_lower_pri`): at most one an advert interval.
+    HeardLower {
+        from: IpAddr,
+        priority: u8,
+    },
     /// For notify scripts and the log.
     StateChange {
         from: State,
         to: State,
     },
+}
+
+/// Which announcement a burst is: each has its own length (keepalived's
+/// `garp_master_repeat`, `garp_master_refresh_repeat`,
+/// `garp_lower_prio_repeat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Burst {
+    /// On becoming master, and its second burst `garp_delay` later.
+    Master,
+    /// The periodic refresh while master.
+    Refresh,
+    /// After a lower-priority master was answered, and the second burst.
+    LowerPrio,
 }
 
 /// Why an advertisement was not acted on (counted, and logged with a rate limit).
@@ -118,6 +146,10 @@ pub struct Instance {
     adver_timer: Option<Instant>,
     master_down_timer: Option<Instant>,
     garp_timer: Option<Instant>,
+    /// The burst `garp_timer` sends.
+    garp_next: Burst,
+    /// When a lower-priority master was last said (`HeardLower`).
+    heard_lower: Option<Instant>,
     started: Option<Instant>,
     link_up: bool,
     /// Another member of this instance's sync group is in FAULT.
@@ -144,6 +176,8 @@ impl Instance {
             adver_timer: None,
             master_down_timer: None,
             garp_timer: None,
+            garp_next: Burst::Master,
+            heard_lower: None,
             started: None,
             link_up: true,
             group_fault: false,
@@ -175,10 +209,11 @@ impl Instance {
         Duration::from_micros((256 - u64::from(self.cfg.priority)) * mai * 10_000 / 256)
     }
 
-    /// Master_Down_Interval: 3 * Master_Adver_Interval + Skew_Time.
+    /// Master_Down_Interval: 3 (`down_timer_adverts`) *
+    /// Master_Adver_Interval + Skew_Time.
     pub fn master_down_interval(&self) -> Duration {
         let mai = if self.cfg.version == 3 { self.master_adver_interval_cs } else { self.cfg.advert_int_cs };
-        cs(3 * u32::from(mai)) + self.skew_time()
+        cs(u32::from(self.cfg.down_timer_adverts.max(1)) * u32::from(mai)) + self.skew_time()
     }
 
     /// Whether actions wait for [`Instance::poll_action`].
@@ -227,11 +262,23 @@ impl Instance {
         self.stats.became_master += 1;
         self.send(self.cfg.priority);
         self.actions.push_back(Action::AddAddresses);
-        self.actions.push_back(Action::Announce);
+        self.actions.push_back(Action::Announce(Burst::Master));
         self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
         self.master_down_timer = None;
-        self.garp_timer = Some(now + self.cfg.garp_delay);
+        self.second_burst(now, self.cfg.garp_delay, Burst::Master);
         self.set_state(State::Master);
+    }
+
+    /// The next announcement: a second burst `delay` from now, or with no
+    /// delay the refresh (if any).
+    fn second_burst(&mut self, now: Instant, delay: Duration, kind: Burst) {
+        if delay.is_zero() {
+            self.garp_timer = self.cfg.garp_refresh.map(|r| now + r);
+            self.garp_next = Burst::Refresh;
+        } else {
+            self.garp_timer = Some(now + delay);
+            self.garp_next = kind;
+        }
     }
 
     fn become_backup(&mut self, now: Instant) {
@@ -404,15 +451,27 @@ impl Instance {
                         self.send(self.cfg.priority);
                     }
                     self.become_backup(now);
-                } else if !self.cfg.lower_prio_no_advert && self.may_answer(now) {
-                    // Another master, lower: a split brain healing. It backs
-                    // off once it hears us; hosts that learnt its MAC for the
-                    // addresses meanwhile are told ours at once (keepalived
-                    // does the same), not when their caches expire.
-                    self.stats.lower_priority_answered += 1;
-                    self.send(self.cfg.priority);
-                    self.actions.push_back(Action::Announce);
-                    self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
+                } else {
+                    let interval = cs(u32::from(self.cfg.advert_int_cs));
+                    if adv.priority < self.cfg.priority && self.heard_lower.is_none_or(|t| now >= t + interval) {
+                        self.heard_lower = Some(now);
+                        self.actions.push_back(Action::HeardLower { from: src, priority: adv.priority });
+                    }
+                    if !self.cfg.lower_prio_no_advert && self.may_answer(now) {
+                        // Another master, lower: a split brain healing. It
+                        // backs off once it hears us; hosts that learnt its
+                        // MAC for the addresses meanwhile are told ours at
+                        // once (keepalived does the same), not when their
+                        // caches expire, and again `garp_lower_prio_delay`
+                        // later.
+                        self.stats.lower_priority_answered += 1;
+                        self.send(self.cfg.priority);
+                        self.actions.push_back(Action::Announce(Burst::LowerPrio));
+                        if !self.cfg.garp_lower_prio_delay.is_zero() {
+                            self.second_burst(now, self.cfg.garp_lower_prio_delay, Burst::LowerPrio);
+                        }
+                        self.adver_timer = Some(now + interval);
+                    }
                 }
             }
             State::Initialize | State::Fault => {}
@@ -465,8 +524,9 @@ impl Instance {
             self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
         }
         if self.garp_timer.is_some_and(|t| now >= t) && self.state == State::Master {
-            self.actions.push_back(Action::Announce);
+            self.actions.push_back(Action::Announce(self.garp_next));
             self.garp_timer = self.cfg.garp_refresh.map(|r| now + r);
+            self.garp_next = Burst::Refresh;
         }
     }
 }

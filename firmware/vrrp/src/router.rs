@@ -20,7 +20,7 @@
 //! the costly ones, calling [`Router::handle_timeout`] between them, never
 //! delays an advert or a takeover behind another instance's address work.
 
-use crate::instance::{self, Dropped, Instance, State, Stats};
+use crate::instance::{self, Burst, Dropped, Instance, State, Stats};
 use crate::script::{self, Verdict};
 use crate::sync::Group;
 use crate::wire::{self, Packet, Repr};
@@ -59,6 +59,15 @@ pub struct Spec {
     pub ifindex: i32,
     /// Unicast peers; none: the multicast group.
     pub peers: Vec<IpAddr>,
+    /// The multicast group, when not the RFCs' (keepalived's
+    /// `mcast_dst_ip`, `vrrp_mcast_group4/6`).
+    pub group: Option<IpAddr>,
+    /// FAULT for want of a unicast peer (keepalived's
+    /// `unicast_fault_no_peer` with none listed).
+    pub fault_no_peer: bool,
+    /// FAULT while this address (the source) is not on the system
+    /// (keepalived's `track_src_ip`): see [`Router::handle_addresses`].
+    pub track_src: Option<IpAddr>,
     pub vrrp: instance::Config,
     pub garp: Garp,
     /// Whether its own interface going down puts it in FAULT (keepalived's
@@ -91,20 +100,37 @@ impl Spec {
 
     /// Where its adverts go.
     pub fn destinations(&self) -> Vec<IpAddr> {
-        match (self.peers.is_empty(), self.v6()) {
-            (false, _) => self.peers.clone(),
-            (true, false) => vec![IpAddr::V4(GROUP_V4)],
-            (true, true) => vec![IpAddr::V6(GROUP_V6)],
-        }
+        if self.peers.is_empty() { vec![self.multicast_group()] } else { self.peers.clone() }
+    }
+
+    /// The group its multicast adverts go to (and come to).
+    pub fn multicast_group(&self) -> IpAddr {
+        self.group.unwrap_or(if self.v6() { IpAddr::V6(GROUP_V6) } else { IpAddr::V4(GROUP_V4) })
     }
 }
 
-/// An announcement burst: `repeat` rounds (every address once each),
-/// `interval` apart (`garp_master_repeat`, `garp_interval`).
+/// Announcement bursts: `repeat` rounds (every address once each),
+/// `interval` apart (`garp_master_repeat`, `garp_interval`); a refresh
+/// has `refresh_repeat` (`garp_master_refresh_repeat`), the answer to a
+/// lower-priority master `lower_prio_repeat` (`garp_lower_prio_repeat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Garp {
     pub repeat: u32,
+    pub refresh_repeat: u32,
+    pub lower_prio_repeat: u32,
     pub interval: Duration,
+}
+
+impl Garp {
+    /// Rounds in a burst of this kind (at least one).
+    pub fn rounds(&self, kind: Burst) -> u32 {
+        match kind {
+            Burst::Master => self.repeat,
+            Burst::Refresh => self.refresh_repeat,
+            Burst::LowerPrio => self.lower_prio_repeat,
+        }
+        .max(1)
+    }
 }
 
 /// What to do.
@@ -127,6 +153,13 @@ pub enum Action {
     GroupState {
         group: usize,
         to: State,
+    },
+    /// A master heard a lower-priority master (for
+    /// `notify_master_rx_lower_pri`).
+    HeardLower {
+        id: Id,
+        from: IpAddr,
+        priority: u8,
     },
     /// Tracking moved the priority.
     Priority {
@@ -274,6 +307,8 @@ struct Slot {
     /// the weights' sum.
     link_fault: bool,
     link_delta: i32,
+    /// Its `track_src` address is not on the system.
+    src_fault: bool,
     /// Started: not while a weight-0 script it (or its sync group) tracks
     /// has not run yet.
     started: bool,
@@ -311,6 +346,8 @@ pub struct Router {
     next_id: u32,
     /// The grid masters' adverts are woken on starts here.
     epoch: Instant,
+    /// The system's addresses, as last said (for `track_src`).
+    addresses: Option<Vec<IpAddr>>,
 }
 
 impl Router {
@@ -326,6 +363,7 @@ impl Router {
             handover: None,
             next_id: 0,
             epoch: now,
+            addresses: None,
         }
     }
 
@@ -358,6 +396,8 @@ impl Router {
             self.next_id += 1;
             let vrrp = Instance::new(spec.vrrp.clone());
             added.push((id, spec.name.clone()));
+            let spec_src_fault =
+                spec.track_src.is_some_and(|a| self.addresses.as_ref().is_some_and(|list| !list.contains(&a)));
             let resume = resume(&spec);
             self.slots.push(Slot {
                 id,
@@ -367,6 +407,7 @@ impl Router {
                 log: RateLimit::default(),
                 burst: None,
                 link_fault: false,
+                src_fault: spec_src_fault,
                 link_delta: 0,
                 started: false,
                 resume,
@@ -435,7 +476,7 @@ impl Router {
     fn track(&mut self, now: Instant) {
         for i in 0..self.slots.len() {
             let s = &self.slots[i];
-            let mut fault = s.link_fault;
+            let mut fault = s.link_fault || s.src_fault || s.spec.fault_no_peer;
             let base = i32::from(s.spec.vrrp.priority);
             let mut prio = base + s.link_delta;
             for t in &s.spec.scripts {
@@ -637,6 +678,29 @@ impl Router {
         self.track(now);
     }
 
+    /// The system's addresses (all of them, as the kernel lists them):
+    /// an instance that tracks its source address (`track_src`) is in
+    /// FAULT while it is not among them. Kept for instances configured
+    /// later, so that one starts in FAULT rather than starting and falling.
+    pub fn handle_addresses(&mut self, now: Instant, addresses: Vec<IpAddr>) {
+        let mut moved = false;
+        for s in &mut self.slots {
+            let fault = s.spec.track_src.is_some_and(|a| !addresses.contains(&a));
+            moved |= fault != s.src_fault;
+            s.src_fault = fault;
+        }
+        self.addresses = Some(addresses);
+        if moved {
+            self.track(now);
+        }
+    }
+
+    /// Whether an instance tracks its source address (the caller then
+    /// follows the system's addresses).
+    pub fn tracks_addresses(&self) -> bool {
+        self.slots.iter().any(|s| s.spec.track_src.is_some())
+    }
+
     /// Fires every timer that is due: instances' timers, announcement
     /// rounds, a hand-over's deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -759,22 +823,26 @@ impl Router {
                 self.cancel_announcements(id);
                 self.costly.push_back(Action::RemoveAddresses(id));
             }
-            instance::Action::Announce => {
+            instance::Action::Announce(kind) => {
                 // A new burst replaces the one running: one round now, the
                 // rest at once or `interval` apart.
                 self.cancel_announcements(id);
                 self.costly.push_back(Action::Announce(id));
                 let s = &mut self.slots[i];
                 let g = s.spec.garp;
-                if g.repeat > 1 {
+                let rounds = g.rounds(kind);
+                if rounds > 1 {
                     if g.interval.is_zero() {
-                        for _ in 1..g.repeat {
+                        for _ in 1..rounds {
                             self.costly.push_back(Action::Announce(id));
                         }
                     } else {
-                        s.burst = Some((g.repeat - 1, now + g.interval));
+                        s.burst = Some((rounds - 1, now + g.interval));
                     }
                 }
+            }
+            instance::Action::HeardLower { from, priority } => {
+                self.urgent.push_back(Action::HeardLower { id, from, priority })
             }
             instance::Action::StateChange { from, to } => {
                 if to != State::Master {
@@ -824,11 +892,7 @@ fn receive(s: &mut Slot, now: Instant, src: IpAddr, ttl: u8, payload: &[u8]) -> 
         s.drops.ttl += 1;
         return Some(Noticed::Ttl { src, ttl });
     }
-    let dst = match (s.spec.peers.is_empty(), s.spec.v6()) {
-        (true, false) => IpAddr::V4(GROUP_V4),
-        (true, true) => IpAddr::V6(GROUP_V6),
-        (false, _) => s.spec.vrrp.primary,
-    };
+    let dst = if s.spec.peers.is_empty() { s.spec.multicast_group() } else { s.spec.vrrp.primary };
     let repr = match Packet::new_checked(payload).and_then(|p| Repr::parse(&p, src, dst)) {
         Ok(r) => r,
         Err(error) => {

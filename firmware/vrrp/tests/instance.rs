@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use vigil_vrrp::instance::{Action, Config, Dropped, Instance, State};
+use vigil_vrrp::instance::{Action, Burst, Config, Dropped, Instance, State};
 use vigil_vrrp::wire::{Packet, Repr};
 
 const GROUP: &str = "224.0.0.18";
@@ -17,6 +17,7 @@ struct Router {
     /// Holds the virtual addresses.
     vips: bool,
     announced: u32,
+    heard_lower: u32,
     became_master_at: Vec<Duration>,
 }
 
@@ -43,6 +44,8 @@ fn cfg(version: u8, priority: u8, primary: &str) -> Config {
         auth: None,
         garp_delay: Duration::from_secs(5),
         garp_refresh: None,
+        garp_lower_prio_delay: Duration::ZERO,
+        down_timer_adverts: 3,
         skip_check_adv_addr: false,
         lower_prio_no_advert: false,
         higher_prio_send_advert: false,
@@ -60,6 +63,7 @@ impl Lan {
                 connected: true,
                 vips: false,
                 announced: 0,
+                heard_lower: 0,
                 became_master_at: Vec::new(),
             })
             .collect();
@@ -95,7 +99,8 @@ impl Lan {
                         }
                         Action::AddAddresses => self.routers[i].vips = true,
                         Action::RemoveAddresses => self.routers[i].vips = false,
-                        Action::Announce => self.routers[i].announced += 1,
+                        Action::Announce(_) => self.routers[i].announced += 1,
+                        Action::HeardLower { .. } => self.routers[i].heard_lower += 1,
                         Action::StateChange { to: State::Master, .. } => {
                             let at = self.now - self.t0;
                             self.routers[i].became_master_at.push(at);
@@ -420,9 +425,10 @@ fn a_master_answers_a_lower_priority_master_with_an_advert_and_an_announcement()
     let (mut i, now) = master(3, 150);
     i.handle_advert(now, ip("10.0.0.3"), &advert(100)).unwrap();
     let a = actions(&mut i);
-    assert_eq!(a.len(), 2, "{a:?}");
-    assert!(matches!(&a[0], Action::Send(r) if r.priority == 150), "{a:?}");
-    assert_eq!(a[1], Action::Announce);
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert_eq!(a[0], Action::HeardLower { from: ip("10.0.0.3"), priority: 100 });
+    assert!(matches!(&a[1], Action::Send(r) if r.priority == 150), "{a:?}");
+    assert_eq!(a[2], Action::Announce(Burst::LowerPrio));
     assert_eq!(i.state(), State::Master);
     assert_eq!(i.stats.lower_priority_answered, 1);
     // The next regular advert is a full interval after the answer.
@@ -445,7 +451,9 @@ fn lower_prio_no_advert_and_higher_prio_send_advert() {
     i.handle_timeout(now);
     actions(&mut i);
     i.handle_advert(now, ip("10.0.0.3"), &advert(100)).unwrap();
-    assert_eq!(actions(&mut i), vec![], "no answer to a lower priority");
+    // No answer to a lower priority; its notify program still runs.
+    let heard = Action::HeardLower { from: ip("10.0.0.3"), priority: 100 };
+    assert_eq!(actions(&mut i), vec![heard], "no answer to a lower priority");
     assert_eq!((i.state(), i.stats.lower_priority_answered), (State::Master, 0));
     i.handle_advert(now, ip("10.0.0.4"), &advert(200)).unwrap();
     let a = actions(&mut i);

@@ -9,6 +9,7 @@
 //!   {"note": "..."}                                  a comment, kept
 //!   {"at": 0, "configure": {"instances": [...], "groups": [["A","B"]], "resume": ["A"]}}
 //!   {"at": 0, "links": {"eth1": false}}              others are up
+//!   {"at": 0, "addresses": ["10.0.0.5"]}             the system's (track_src)
 //!   {"at": 0, "script": {"name": "chk", "verdict": "good"}}   (or bad, init)
 //!   {"at": 0, "file": {"name": "maint", "value": 3}}
 //!   {"at": 5, "advert": {"if": 2, "src": "...", "priority": 200, ...}}
@@ -58,6 +59,9 @@ fn spec(v: &Value) -> Spec {
         ifname: v.get("ifname").and_then(Value::as_str).unwrap_or("eth0").to_string(),
         ifindex: num(v, "if", 2) as i32,
         peers: v.get("peers").map(addrs).unwrap_or_default(),
+        group: v.get("group").map(ip),
+        fault_no_peer: v.get("unicast_fault_no_peer").and_then(Value::as_bool).unwrap_or(false),
+        track_src: v.get("track_src").map(ip),
         track_primary: !v.get("dont_track_primary").and_then(Value::as_bool).unwrap_or(false),
         vrrp: instance::Config {
             version: num(v, "version", 3) as u8,
@@ -71,12 +75,16 @@ fn spec(v: &Value) -> Spec {
             auth,
             garp_delay: Duration::from_millis(num(v, "garp_delay_ms", 5000)),
             garp_refresh: v.get("garp_refresh_ms").and_then(Value::as_u64).map(Duration::from_millis),
+            garp_lower_prio_delay: Duration::from_millis(num(v, "garp_lower_prio_delay_ms", 0)),
+            down_timer_adverts: num(v, "down_timer_adverts", 3) as u8,
             skip_check_adv_addr: v.get("skip_check_adv_addr").and_then(Value::as_bool).unwrap_or(false),
             lower_prio_no_advert: v.get("lower_prio_no_advert").and_then(Value::as_bool).unwrap_or(false),
             higher_prio_send_advert: v.get("higher_prio_send_advert").and_then(Value::as_bool).unwrap_or(false),
         },
         garp: Garp {
             repeat: num(v, "garp_repeat", 5) as u32,
+            refresh_repeat: num(v, "garp_refresh_repeat", 1) as u32,
+            lower_prio_repeat: num(v, "garp_lower_prio_repeat", num(v, "garp_repeat", 5)) as u32,
             interval: Duration::from_millis(num(v, "garp_interval_ms", 0)),
         },
         track: v
@@ -157,6 +165,9 @@ impl Replay {
                     json!({"state": {"instance": self.name(id), "from": state(from), "to": state(to)}})
                 }
                 Action::GroupState { group, to } => json!({"group": {"group": group, "to": state(to)}}),
+                Action::HeardLower { id, from, priority } => {
+                    json!({"heard_lower": {"instance": self.name(id), "from": from.to_string(), "priority": priority}})
+                }
                 Action::Priority { id, from, to } => {
                     json!({"priority": {"instance": self.name(id), "from": from, "to": to}})
                 }
@@ -227,6 +238,9 @@ impl Replay {
             let down: Vec<String> =
                 l.as_object().unwrap().iter().filter(|(_, up)| up == &&json!(false)).map(|(n, _)| n.clone()).collect();
             self.router.handle_links(now, |n| !down.iter().any(|d| d == n));
+        } else if let Some(a) = ev.get("addresses") {
+            let present: Vec<IpAddr> = addrs(a);
+            self.router.handle_addresses(now, present);
         } else if let Some(a) = ev.get("advert").or_else(|| ev.get("datagram")) {
             let src = ip(&a["src"]);
             let payload = match a.get("hex").and_then(Value::as_str) {

@@ -79,6 +79,10 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         || g.lvs_flush
         || g.lvs_sync_daemon.is_some()
         || g.lvs_timeouts.is_some()
+        || g.vrrp_startup_delay_ms > 0
+        || g.lvs_flush_on_stop.is_some()
+        || g.startup_script.is_some()
+        || g.shutdown_script.is_some()
     {
         o.open("global_defs");
         if !g.router_id.is_empty() {
@@ -86,6 +90,23 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         }
         if g.lvs_flush {
             o.line("lvs_flush");
+        }
+        match g.lvs_flush_on_stop {
+            Some(FlushOnStop::All) => o.line("lvs_flush_on_stop"),
+            Some(FlushOnStop::VirtualServers) => o.line("lvs_flush_on_stop VS"),
+            None => {}
+        }
+        if g.vrrp_startup_delay_ms > 0 {
+            o.line(format!("vrrp_startup_delay {}", millis(g.vrrp_startup_delay_ms)));
+        }
+        for (k, h) in [("startup_script", &g.startup_script), ("shutdown_script", &g.shutdown_script)] {
+            if let Some(h) = h {
+                let u = h.user.as_ref().map(|u| format!(" {}", user(u))).unwrap_or_default();
+                o.line(format!("{k} {}{u}", word(&h.program)));
+                if h.timeout_s != HookScript::DEFAULT_TIMEOUT_S {
+                    o.line(format!("{k}_timeout {}", h.timeout_s));
+                }
+            }
         }
         if let Some(t) = g.lvs_timeouts {
             o.line(format!("lvs_timeouts tcp {} tcpfin {} udp {}", t.tcp, t.tcpfin, t.udp));
@@ -430,6 +451,24 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     if v.dont_track_primary {
         o.line("dont_track_primary");
     }
+    if v.down_timer_adverts != VrrpInstance::DOWN_TIMER_ADVERTS {
+        o.line(format!("down_timer_adverts {}", v.down_timer_adverts));
+    }
+    if v.unicast_ttl != 255 {
+        o.line(format!("unicast_ttl {}", v.unicast_ttl));
+    }
+    if let Some(g) = v.mcast_dst_ip {
+        o.line(format!("mcast_dst_ip {g}"));
+    }
+    for (set, k) in [
+        (v.unicast_fault_no_peer, "unicast_fault_no_peer"),
+        (v.track_src_ip, "track_src_ip"),
+        (v.promote_secondaries, "promote_secondaries"),
+    ] {
+        if set {
+            o.line(k);
+        }
+    }
     if v.use_vmac {
         o.line("use_vmac");
     }
@@ -472,6 +511,9 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     tracks(o, "track_process", &v.track_process);
     tracks(o, "track_file", &v.track_file);
     notify(o, &v.notify);
+    if let Some(p) = &v.notify_master_rx_lower_pri {
+        o.line(format!("notify_master_rx_lower_pri {}", word(p)));
+    }
     smtp_alert(o, v.smtp_alert);
     let d = Garp::default();
     if v.garp.master_delay_s != d.master_delay_s {
@@ -485,6 +527,15 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     }
     if v.garp.interval_ms != d.interval_ms {
         o.line(format!("garp_interval {}", millis(u32::from(v.garp.interval_ms))));
+    }
+    if v.garp.master_refresh_repeat != d.master_refresh_repeat {
+        o.line(format!("garp_master_refresh_repeat {}", v.garp.master_refresh_repeat));
+    }
+    if let Some(x) = v.garp.lower_prio_delay_s {
+        o.line(format!("garp_lower_prio_delay {x}"));
+    }
+    if let Some(x) = v.garp.lower_prio_repeat {
+        o.line(format!("garp_lower_prio_repeat {x}"));
     }
     o.close();
 }

@@ -334,6 +334,12 @@ struct Defaults {
     garp_master_delay_s: Option<u16>,
     garp_master_repeat: Option<u8>,
     garp_master_refresh_s: Option<u16>,
+    garp_master_refresh_repeat: Option<u8>,
+    garp_lower_prio_delay_s: Option<u16>,
+    garp_lower_prio_repeat: Option<u8>,
+    down_timer_adverts: Option<u8>,
+    mcast_group4: Option<core::net::Ipv4Addr>,
+    mcast_group6: Option<core::net::Ipv6Addr>,
     skip_check_adv_addr: bool,
     lower_prio_no_advert: bool,
     higher_prio_send_advert: bool,
@@ -560,6 +566,7 @@ impl Cx {
     }
 
     fn global_defs(&mut self, st: &Stmt, g: &mut Global) {
+        let (mut startup_timeout, mut shutdown_timeout) = (None, None);
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "router_id" => {
@@ -627,6 +634,42 @@ impl Cx {
                         self.defaults.garp_master_delay_s = Some(0);
                     }
                 }
+                "vrrp_garp_master_refresh_repeat" => {
+                    self.defaults.garp_master_refresh_repeat = self.value(s, "a count")
+                }
+                "vrrp_garp_lower_prio_delay" => {
+                    self.defaults.garp_lower_prio_delay_s = self.value(s, "a number of seconds")
+                }
+                "vrrp_garp_lower_prio_repeat" => self.defaults.garp_lower_prio_repeat = self.value(s, "a count"),
+                "vrrp_down_timer_adverts" => {
+                    self.defaults.down_timer_adverts = self.value(s, "a number of adverts (1..=100)")
+                }
+                "vrrp_mcast_group4" => self.defaults.mcast_group4 = self.value(s, "an IPv4 multicast address"),
+                "vrrp_mcast_group6" => self.defaults.mcast_group6 = self.value(s, "an IPv6 multicast address"),
+                "vrrp_startup_delay" => {
+                    if let Some(w) = self.one(s) {
+                        match w.text.parse::<f64>() {
+                            Ok(x) if (0.0..=3600.0).contains(&x) => {
+                                g.vrrp_startup_delay_ms = (x * 1000.0).round() as u32
+                            }
+                            _ => self.error(&w.pos, format!("{:?} is not a number of seconds (0..=3600)", w.text)),
+                        }
+                    }
+                }
+                "lvs_flush_on_stop" => {
+                    g.lvs_flush_on_stop = match s.args.first().map(|w| (w, w.text.as_str())) {
+                        None => Some(FlushOnStop::All),
+                        Some((_, "VS")) => Some(FlushOnStop::VirtualServers),
+                        Some((w, t)) => {
+                            self.error(&w.pos, format!("lvs_flush_on_stop takes nothing or VS, not {t:?}"));
+                            None
+                        }
+                    }
+                }
+                "startup_script" => g.startup_script = self.hook_script(s),
+                "shutdown_script" => g.shutdown_script = self.hook_script(s),
+                "startup_script_timeout" => startup_timeout = self.hook_timeout(s).or(startup_timeout),
+                "shutdown_script_timeout" => shutdown_timeout = self.hook_timeout(s).or(shutdown_timeout),
                 "vrrp_skip_check_adv_addr" => self.defaults.skip_check_adv_addr = self.bool_flag(s, false),
                 "vrrp_lower_prio_no_advert" => self.defaults.lower_prio_no_advert = self.bool_flag(s, false),
                 "vrrp_higher_prio_send_advert" => self.defaults.higher_prio_send_advert = self.bool_flag(s, false),
@@ -653,6 +696,39 @@ impl Cx {
                     g.lvs_timeouts = Some(t);
                 }
                 _ => self.unsupported(s),
+            }
+        }
+        for (script, timeout) in [(&mut g.startup_script, startup_timeout), (&mut g.shutdown_script, shutdown_timeout)]
+        {
+            if let (Some(h), Some(t)) = (script, timeout) {
+                h.timeout_s = t;
+            }
+        }
+    }
+
+    /// `startup_script PROGRAM [USER [GROUP]]`.
+    fn hook_script(&mut self, s: &Stmt) -> Option<HookScript> {
+        let timeout_s = HookScript::DEFAULT_TIMEOUT_S;
+        let (program, user) = match s.args.as_slice() {
+            [p] => (p, None),
+            [p, u] => (p, Some(ScriptUser { user: self.string(u)?, group: None })),
+            [p, u, g] => (p, Some(ScriptUser { user: self.string(u)?, group: Some(self.string(g)?) })),
+            _ => {
+                self.error(&s.keyword.pos, format!("{} takes PROGRAM [USER [GROUP]]", s.keyword.text));
+                return None;
+            }
+        };
+        Some(HookScript { program: self.string(program)?, user, timeout_s })
+    }
+
+    /// `startup_script_timeout S` (1..=1000; before or after the script).
+    fn hook_timeout(&mut self, s: &Stmt) -> Option<u16> {
+        let w = self.one(s)?;
+        match w.text.parse::<u16>() {
+            Ok(t @ 1..=1000) => Some(t),
+            _ => {
+                self.error(&w.pos, format!("{:?} is not a number of seconds (1..=1000)", w.text));
+                None
             }
         }
     }
@@ -882,6 +958,9 @@ impl Cx {
         let (mut accept_set, mut garp_set, mut gna, mut skip, mut strict) = (false, false, None, None, None);
         let (mut repeat_set, mut delay_set, mut refresh_set) = (false, false, false);
         let (mut lower, mut higher) = (None, None);
+        // Schema 7's, whose defaults the globals give.
+        let (mut refresh_repeat, mut lower_delay, mut lower_repeat, mut down, mut mcast) =
+            (None, None, None, None, None);
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "state" => match self.one(s).map(|w| w.text.as_str()) {
@@ -1102,6 +1181,16 @@ impl Cx {
                     v.garp.interval_ms = self.interval_ms(s).unwrap_or(0);
                     garp_set = true;
                 }
+                "garp_master_refresh_repeat" => refresh_repeat = self.value(s, "a count"),
+                "garp_lower_prio_delay" => lower_delay = self.value(s, "a number of seconds"),
+                "garp_lower_prio_repeat" => lower_repeat = self.value(s, "a count"),
+                "down_timer_adverts" => down = self.value(s, "a number of adverts (1..=100)"),
+                "mcast_dst_ip" => mcast = self.value(s, "a multicast address"),
+                "unicast_ttl" => v.unicast_ttl = self.value(s, "a TTL (0..=255)").unwrap_or(255),
+                "unicast_fault_no_peer" => v.unicast_fault_no_peer = self.flag(s),
+                "track_src_ip" => v.track_src_ip = self.flag(s),
+                "promote_secondaries" => v.promote_secondaries = self.flag(s),
+                "notify_master_rx_lower_pri" => v.notify_master_rx_lower_pri = self.string_value(s),
                 _ => self.unsupported(s),
             }
         }
@@ -1122,6 +1211,14 @@ impl Cx {
         if !refresh_set && let Some(x) = d.garp_master_refresh_s {
             v.garp.master_refresh_s = x;
         }
+        if let Some(x) = refresh_repeat.or(d.garp_master_refresh_repeat) {
+            v.garp.master_refresh_repeat = x;
+        }
+        v.garp.lower_prio_delay_s = lower_delay.or(d.garp_lower_prio_delay_s);
+        v.garp.lower_prio_repeat = lower_repeat.or(d.garp_lower_prio_repeat);
+        v.down_timer_adverts = down.or(d.down_timer_adverts).unwrap_or(VrrpInstance::DOWN_TIMER_ADVERTS);
+        v.mcast_dst_ip =
+            mcast.or(if v.is_ipv6() { d.mcast_group6.map(IpAddr::V6) } else { d.mcast_group4.map(IpAddr::V4) });
         v.skip_check_adv_addr = skip.unwrap_or(d.skip_check_adv_addr);
         v.lower_prio_no_advert = lower.unwrap_or(d.lower_prio_no_advert);
         v.higher_prio_send_advert = higher.unwrap_or(d.higher_prio_send_advert);

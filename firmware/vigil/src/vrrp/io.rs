@@ -71,6 +71,9 @@ impl Snapshot {
             ifname: v.interface.to_string(),
             ifindex: link.index,
             peers: v.unicast_peer.to_vec(),
+            group: v.mcast_dst_ip,
+            fault_no_peer: v.unicast_fault_no_peer && v.unicast_peer.is_empty(),
+            track_src: v.unicast_src_ip.filter(|_| v.track_src_ip),
             track_primary: !v.dont_track_primary,
             vrrp: instance::Config {
                 version: v.version,
@@ -85,12 +88,18 @@ impl Snapshot {
                 garp_delay: Duration::from_secs(u64::from(v.garp.master_delay_s)),
                 garp_refresh: (v.garp.master_refresh_s > 0)
                     .then(|| Duration::from_secs(u64::from(v.garp.master_refresh_s))),
+                garp_lower_prio_delay: Duration::from_secs(u64::from(
+                    v.garp.lower_prio_delay_s.unwrap_or(v.garp.master_delay_s),
+                )),
+                down_timer_adverts: v.down_timer_adverts,
                 skip_check_adv_addr: v.skip_check_adv_addr,
                 lower_prio_no_advert: v.lower_prio_no_advert,
                 higher_prio_send_advert: v.higher_prio_send_advert,
             },
             garp: Garp {
                 repeat: u32::from(v.garp.master_repeat.max(1)),
+                refresh_repeat: u32::from(v.garp.master_refresh_repeat.max(1)),
+                lower_prio_repeat: u32::from(v.garp.lower_prio_repeat.unwrap_or(v.garp.master_repeat).max(1)),
                 interval: Duration::from_millis(u64::from(v.garp.interval_ms)),
             },
             track: v.track_interface.iter().map(|t| (t.interface.to_string(), t.weight)).collect(),
@@ -248,13 +257,15 @@ fn send_socket(v: &VrrpInstance, spec: &Spec) -> Result<Socket, String> {
         sock.bind_device(Some(v.interface.as_bytes()))?;
         match spec.vrrp.primary {
             IpAddr::V4(p) => {
-                sock.set_ttl_v4(u32::from(wire::TTL))?;
+                // Unicast adverts go with `unicast_ttl` (keepalived's; 255
+                // unless said), multicast ones with 255 (RFC 5798 5.1.1.3).
+                sock.set_ttl_v4(u32::from(v.unicast_ttl))?;
                 sock.set_multicast_ttl_v4(u32::from(wire::TTL))?;
                 sock.set_multicast_loop_v4(false)?;
                 sock.set_multicast_if_v4(&p)?;
             }
             IpAddr::V6(_) => {
-                sock.set_unicast_hops_v6(u32::from(wire::TTL))?;
+                sock.set_unicast_hops_v6(u32::from(v.unicast_ttl))?;
                 sock.set_multicast_hops_v6(u32::from(wire::TTL))?;
                 sock.set_multicast_loop_v6(false)?;
                 sock.set_multicast_if_v6(spec.ifindex as u32)?;

@@ -277,16 +277,27 @@ impl Daemon {
     /// A receiver for every interface and family that has instances.
     fn listen(&mut self) {
         self.publisher.moved = true;
-        let mut wanted: Vec<(i32, String, bool)> = Vec::new();
+        let mut wanted: Vec<rx::Wanted> = Vec::new();
         for v in self.router.instances() {
-            if !wanted.iter().any(|w| w.0 == v.spec.ifindex && w.2 == v.spec.v6()) {
-                wanted.push((v.spec.ifindex, v.spec.ifname.clone(), v.spec.v6()));
+            let group = v.spec.multicast_group();
+            match wanted.iter_mut().find(|w| w.ifindex == v.spec.ifindex && w.v6 == v.spec.v6()) {
+                Some(w) if !w.groups.contains(&group) => w.groups.push(group),
+                Some(_) => {}
+                None => wanted.push(rx::Wanted {
+                    ifindex: v.spec.ifindex,
+                    ifname: v.spec.ifname.clone(),
+                    v6: v.spec.v6(),
+                    groups: vec![group],
+                }),
             }
+        }
+        for w in &mut wanted {
+            w.groups.sort();
         }
         for e in self.rx.sync(&wanted) {
             warn!("vrrp: {e}");
         }
-        self.announcers.retain(|i| wanted.iter().any(|w| w.0 == i));
+        self.announcers.retain(|i| wanted.iter().any(|w| w.ifindex == i));
     }
 
     /// Every instance resigns (priority 0 from masters) and goes.
@@ -379,6 +390,13 @@ impl Daemon {
             Action::Priority { id, from, to } => {
                 let _in = span(self, id).entered();
                 info!("priority {from} -> {to} (tracking)");
+            }
+            // The log line is the router's notice (rate-limited); the
+            // program runs with no arguments, as keepalived runs it.
+            Action::HeardLower { id, .. } => {
+                if let Some(cmd) = self.io.get(&id).and_then(|io| io.conf.notify_master_rx_lower_pri.as_deref()) {
+                    crate::program::spawn(cmd, &[]);
+                }
             }
             Action::HandedOver(list) => {
                 let named = list.iter().filter_map(|(id, b)| Some((self.io.get(id)?.conf.name.to_string(), *b)));

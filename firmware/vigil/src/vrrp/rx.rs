@@ -16,7 +16,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
-use vigil_vrrp::router::{GROUP_V4, GROUP_V6};
 use vigil_vrrp::wire;
 
 /// One received VRRP packet.
@@ -33,9 +32,18 @@ pub struct Datagram {
 }
 
 struct Rx {
-    ifindex: i32,
-    v6: bool,
+    wanted: Wanted,
     task: tokio::task::AbortHandle,
+}
+
+/// A receiver: an interface, a family, and the multicast groups its
+/// instances use (224.0.0.18 / ff02::12 unless `mcast_dst_ip` says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub ifindex: i32,
+    pub ifname: String,
+    pub v6: bool,
+    pub groups: Vec<IpAddr>,
 }
 
 impl Drop for Rx {
@@ -65,22 +73,26 @@ impl Receivers {
         (Receivers { rx: Vec::new(), tx }, rx)
     }
 
-    /// Has a receiver for each `(ifindex, ifname, v6)` wanted and none other.
-    /// Returns what could not be opened, in the operator's words.
-    pub fn sync(&mut self, wanted: &[(i32, String, bool)]) -> Vec<String> {
-        self.rx.retain(|r| wanted.iter().any(|(i, _, v6)| *i == r.ifindex && *v6 == r.v6));
+    /// Has a receiver for each one wanted and none other (one whose groups
+    /// changed is opened again). Returns what could not be opened, in the
+    /// operator's words.
+    pub fn sync(&mut self, wanted: &[Wanted]) -> Vec<String> {
+        self.rx.retain(|r| wanted.contains(&r.wanted));
         let mut problems = Vec::new();
-        for (ifindex, ifname, v6) in wanted {
-            if self.rx.iter().any(|r| r.ifindex == *ifindex && r.v6 == *v6) {
+        for w in wanted {
+            if self.rx.iter().any(|r| r.wanted == *w) {
                 continue;
             }
-            match open(*ifindex, ifname, *v6) {
+            match open(w) {
                 Ok(sock) => {
-                    let task = tokio::spawn(read(sock, *ifindex, *v6, self.tx.clone())).abort_handle();
-                    self.rx.push(Rx { ifindex: *ifindex, v6: *v6, task });
+                    let task = tokio::spawn(read(sock, w.ifindex, w.v6, self.tx.clone())).abort_handle();
+                    self.rx.push(Rx { wanted: w.clone(), task });
                 }
-                Err(e) => problems
-                    .push(format!("cannot receive {} adverts on {ifname}: {e}", if *v6 { "IPv6" } else { "IPv4" })),
+                Err(e) => problems.push(format!(
+                    "cannot receive {} adverts on {}: {e}",
+                    if w.v6 { "IPv6" } else { "IPv4" },
+                    w.ifname
+                )),
             }
         }
         problems
@@ -107,18 +119,21 @@ async fn read(sock: AsyncFd<Socket>, ifindex: i32, v6: bool, tx: mpsc::Sender<Da
     }
 }
 
-/// A receiver: protocol 112 on one interface, in the VRRP group.
-fn open(ifindex: i32, ifname: &str, v6: bool) -> std::io::Result<AsyncFd<Socket>> {
-    let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+/// A receiver: protocol 112 on one interface, in its VRRP groups.
+fn open(w: &Wanted) -> std::io::Result<AsyncFd<Socket>> {
+    let domain = if w.v6 { Domain::IPV6 } else { Domain::IPV4 };
     let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))?;
-    sock.bind_device(Some(ifname.as_bytes()))?;
-    let index = u32::try_from(ifindex).unwrap_or(0);
-    if v6 {
-        sock.join_multicast_v6(&GROUP_V6, index)?;
+    sock.bind_device(Some(w.ifname.as_bytes()))?;
+    let index = u32::try_from(w.ifindex).unwrap_or(0);
+    for g in &w.groups {
+        match g {
+            IpAddr::V6(g) => sock.join_multicast_v6(g, index)?,
+            IpAddr::V4(g) => sock.join_multicast_v4_n(g, &socket2::InterfaceIndexOrAddress::Index(index))?,
+        }
+    }
+    if w.v6 {
         // The hop limit comes as a control message: it must be 255.
         nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv6RecvHopLimit, &true)?;
-    } else {
-        sock.join_multicast_v4_n(&GROUP_V4, &socket2::InterfaceIndexOrAddress::Index(index))?;
     }
     // Each packet comes with the kernel's receive time.
     nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true)?;
