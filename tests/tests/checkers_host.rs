@@ -103,3 +103,48 @@ fn omega_runs_the_down_programs_as_vigil_stops() {
     assert_eq!(ran, ["quorum-down 8080", "rs-down 8080"], "{}", std::fs::read_to_string(&log).unwrap_or_default());
     wait_log(&log, 0, "omega: 2 notify_down/quorum_down programs as the checkers stop");
 }
+
+/// keepalived's `startup_script` runs once before the daemons, and
+/// `shutdown_script` once after they stopped; one that runs past its
+/// timeout is killed with what it started, and vigil stops all the same.
+#[test]
+fn startup_and_shutdown_scripts_run_once_and_a_slow_one_is_killed() {
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("hook-scripts");
+    let ns = Netns::fresh("hooks");
+    let notes = dir.join("notes.log");
+    let note = dir.join("note.sh");
+    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notes.display())).unwrap();
+    // Says it stops, then outlives its timeout (a marker argument finds
+    // its sleep afterwards).
+    let slow = dir.join("slow.sh");
+    std::fs::write(&slow, format!("#!/bin/sh\necho stopping >> {}\nsleep 31.25\n", notes.display())).unwrap();
+    Command::new("chmod").arg("755").arg(&note).arg(&slow).status().unwrap();
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n startup_script \"{} started\"\n shutdown_script {}\n shutdown_script_timeout 1\n}}\n",
+            note.display(),
+            slow.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let mut vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
+    wait_log(&log, 0, &format!("startup_script {}: done", note.display()));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap_or_default(), "started\n");
+    let t = std::time::Instant::now();
+    Command::new("kill").args(["-TERM", &vigil.0.id().to_string()]).status().unwrap();
+    let _ = vigil.0.wait();
+    let took = t.elapsed();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("still running after 1 s; killed"), "{text}");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap_or_default(), "started\nstopping\n");
+    assert!(took < std::time::Duration::from_secs(20), "vigil waited for the slow script: {took:?}");
+    let left = Command::new("pgrep").args(["-f", "sleep 31.25"]).output().unwrap();
+    assert!(left.stdout.is_empty(), "the script's sleep outlived it: {}", String::from_utf8_lossy(&left.stdout));
+    eprintln!("vigil stopped in {took:?} with a shutdown_script killed after its 1 s");
+}

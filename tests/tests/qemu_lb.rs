@@ -192,4 +192,9 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     let services = services_in_proc(&text);
     assert!(services.len() == 8 && !services.iter().any(|s| s.starts_with("FWM")), "{text}");
     assert_eq!(backends_in_proc(&text).len(), 13, "{text}");
+
+    // As vigil stops, the services it made go, as keepalived's do.
+    n.send_line("poweroff now").unwrap();
+    n.expect("ipvs: 8 virtual services removed as vigil stops", CMD).unwrap();
+    n.expect("reboot: Power down", CMD).unwrap();
 }

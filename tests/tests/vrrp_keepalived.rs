@@ -101,6 +101,80 @@ fn a_unicast_peer_routers_away_is_heard() {
     assert!(p.has_vip(&p.ka.clone()), "keepalived kept the VIP");
 }
 
+/// keepalived's `mcast_dst_ip` on both sides: vigil joins 224.0.0.19 and
+/// checks the adverts against it (a receiver in the default group only
+/// hears nothing and takes the VIP); its unicast adverts go with
+/// `unicast_ttl` (counted by nf_tables in keepalived's namespace).
+#[test]
+fn a_multicast_group_of_its_own_and_the_unicast_ttl() {
+    let Some(mut p) = Pair::new("vrrp-mcast") else { return };
+    p.extra = [" mcast_dst_ip 224.0.0.19\n".to_string(), " mcast_dst_ip 224.0.0.19\n".to_string()];
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    let k = p.keepalived(3, 150, "1");
+    p.wait_vip(&ka, Duration::from_secs(10));
+    let v = p.vigil(3, 100, "1");
+    std::thread::sleep(Duration::from_secs(5));
+    let log = std::fs::read_to_string(p.dir.join("vigil.log")).unwrap_or_default();
+    assert!(!p.has_vip(&vg), "vigil took the VIP: it did not hear keepalived on 224.0.0.19\n{log}");
+    assert!(p.has_vip(&ka), "keepalived kept the VIP");
+    p.kill_keepalived("-TERM");
+    let _ = p.children[k].wait();
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("224.0.0.19: keepalived stopped -> vigil owns the VIP after {took:?}");
+    p.signal(v, "-TERM");
+    let _ = p.children[v].wait();
+
+    // Unicast with unicast_ttl 64: keepalived's side counts what arrives.
+    let nft = |ns: &str, rules: &str| -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "nft"])
+            .args(rules.split(' '))
+            .output()
+            .unwrap_or_else(|e| panic!("nft {rules}: {e}"));
+        assert!(out.status.success(), "nft {rules}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    nft(&ka, "add table ip ttl");
+    nft(&ka, "add chain ip ttl pre { type filter hook prerouting priority -300 ; }");
+    nft(&ka, "add rule ip ttl pre ip protocol vrrp ip ttl 64 counter");
+    nft(&ka, "add rule ip ttl pre ip protocol vrrp ip ttl != 64 counter");
+    p.extra[1] = " unicast_src_ip 192.0.2.2\n unicast_ttl 64\n unicast_peer {\n  192.0.2.1\n }\n".to_string();
+    let v = p.vigil(3, 200, "1");
+    wait_log_for(&p, "BACKUP -> MASTER");
+    std::thread::sleep(Duration::from_secs(2));
+    p.signal(v, "-TERM");
+    let _ = p.children[v].wait();
+    let rules = nft(&ka, "list chain ip ttl pre");
+    let packets: Vec<u64> =
+        rules.lines().filter_map(|l| l.split("packets ").nth(1)?.split(' ').next()?.parse().ok()).collect();
+    assert_eq!(packets.len(), 2, "{rules}");
+    assert!(packets[0] >= 2 && packets[1] == 0, "adverts with TTL 64, none other:\n{rules}");
+}
+
+fn wait_log_for(p: &Pair, needle: &str) {
+    vigil_tests::vrrp_pair::wait_log(&p.dir.join("vigil.log"), 0, needle);
+}
+
+/// `track_src_ip`: vigil's instance is in FAULT while its source address
+/// is not on the system, and comes back (and takes the VIP) when it is.
+#[test]
+fn track_src_ip_faults_while_the_source_address_is_gone() {
+    let Some(mut p) = Pair::new("vrrp-src") else { return };
+    let vg = p.vg.clone();
+    vigil_tests::vrrp_pair::ip(&["-n", &vg, "addr", "add", "192.0.2.22/24", "dev", "vk-b"]);
+    p.extra[1] = " unicast_src_ip 192.0.2.22\n track_src_ip\n".to_string();
+    let v = p.vigil(3, 150, "1");
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("track_src_ip: master after {took:?}");
+    vigil_tests::vrrp_pair::ip(&["-n", &vg, "addr", "del", "192.0.2.22/24", "dev", "vk-b"]);
+    wait_log_for(&p, "VI_1: MASTER -> FAULT");
+    assert!(!p.has_vip(&vg), "vigil kept the VIP in FAULT");
+    vigil_tests::vrrp_pair::ip(&["-n", &vg, "addr", "add", "192.0.2.22/24", "dev", "vk-b"]);
+    let took = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("track_src_ip: the address back -> master again after {took:?}");
+    p.signal(v, "-TERM");
+}
+
 /// VRRPv3 over IPv6 both ways: keepalived master, vigil backup takes over
 /// when it is killed; then vigil master resigns and keepalived takes over.
 #[test]

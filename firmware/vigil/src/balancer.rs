@@ -23,6 +23,11 @@ enum Message {
     },
     Vrrp(Vec<(String, VrrpState)>),
     Health(Health),
+    /// vigil stops: what it programmed goes (see [`crate::lb::Lb::stop`]).
+    Stop {
+        flush: Option<vigil_config::FlushOnStop>,
+        reply: Sender<Result<usize, String>>,
+    },
 }
 
 /// Where to send the balancer what changed.
@@ -73,6 +78,21 @@ impl Handle {
     pub fn health_changed(&self, h: Health) {
         let _ = self.tx.send(Message::Health(h));
     }
+
+    /// Removes what vigil programmed (or flushes the table) as it stops;
+    /// waits for it on a blocking thread, up to `within`.
+    pub async fn stop(&self, flush: Option<vigil_config::FlushOnStop>, within: std::time::Duration) {
+        let (reply, answer) = channel();
+        if self.tx.send(Message::Stop { flush, reply }).is_err() {
+            return;
+        }
+        let waited = tokio::task::spawn_blocking(move || answer.recv_timeout(within));
+        match waited.await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(e))) => warn!("ipvs: as vigil stops: {e}"),
+            Ok(Err(_)) | Err(_) => warn!("ipvs: the table was not cleared within {} s", within.as_secs()),
+        }
+    }
 }
 
 fn run(on_demand: Vec<OnDemand>, rx: Receiver<Message>, applied: &AtomicU64) {
@@ -104,6 +124,9 @@ fn run(on_demand: Vec<OnDemand>, rx: Receiver<Message>, applied: &AtomicU64) {
                 Message::Vrrp(states) if Some(i) == last_vrrp => b.vrrp_changed(&states),
                 Message::Health(h) if Some(i) == last_health => b.health_changed(&h),
                 Message::Vrrp(_) | Message::Health(_) => {}
+                Message::Stop { flush, reply } => {
+                    let _ = reply.send(b.stop(flush));
+                }
             }
         }
     }

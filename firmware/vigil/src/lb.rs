@@ -184,6 +184,39 @@ impl Lb {
         if errors.is_empty() { Ok(done) } else { Err(errors.join("; ")) }
     }
 
+    /// As vigil stops: keepalived removes the virtual servers it made (the
+    /// kernel takes their real servers with them), or with
+    /// `lvs_flush_on_stop` (no `VS`) flushes the whole table. Returns how
+    /// many services went (the whole table: 0).
+    pub fn stop(&mut self, flush: Option<vigil_config::FlushOnStop>) -> Result<usize, String> {
+        if flush == Some(vigil_config::FlushOnStop::All) {
+            Client::open().and_then(|mut c| c.flush()).map_err(|e| e.to_string())?;
+            info!("ipvs: table flushed (lvs_flush_on_stop)");
+            return Ok(0);
+        }
+        if !self.owned.all && self.owned == Owned::default() {
+            return Ok(0); // nothing of ours (and maybe no IPVS at all)
+        }
+        let mut client = Client::open().map_err(|e| e.to_string())?;
+        let have = client.table().map_err(|e| e.to_string())?;
+        let mut gone = 0;
+        let mut errors = Vec::new();
+        for op in plan(&Table::default(), &have, &self.owned) {
+            if let vigil_ipvs::Op::DelService(_) = op {
+                match client.apply(&op) {
+                    Ok(()) => {
+                        self.owned.record(&op);
+                        gone += 1;
+                    }
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+        }
+        self.known = None;
+        info!("ipvs: {gone} virtual services removed as vigil stops");
+        if errors.is_empty() { Ok(gone) } else { Err(errors.join("; ")) }
+    }
+
     /// Loads `ip_vs_<name>` if the image carries it and it is not loaded.
     fn ensure_scheduler(&self, name: &str) -> Result<(), String> {
         let module = format!("ip_vs_{name}");
@@ -219,6 +252,11 @@ pub struct Balancer {
 }
 
 impl Balancer {
+    /// See [`Lb::stop`].
+    pub fn stop(&mut self, flush: Option<vigil_config::FlushOnStop>) -> Result<usize, String> {
+        self.lb.stop(flush)
+    }
+
     pub fn new(on_demand: Vec<OnDemand>) -> Balancer {
         Balancer {
             lb: Lb::new(on_demand),

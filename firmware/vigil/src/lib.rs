@@ -24,6 +24,7 @@ mod lb;
 mod log;
 mod mail;
 use vigil_net as net;
+mod hook;
 mod nft;
 mod notify;
 mod power;

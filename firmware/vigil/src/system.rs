@@ -121,6 +121,10 @@ async fn event_loop(
         }
         Mode::Host => crate::timesync::host_keeps_it(&time_status),
     }
+    // keepalived's `startup_script`: once, before the daemons start.
+    if let Some(h) = &running.global.startup_script {
+        crate::hook::run("startup_script", h, &mut sigchld).await;
+    }
     // The daemons, each a supervised child process; VRRP first: the first
     // advert should not wait for anything else.
     let mut supervision = crate::supervise::Children::default();
@@ -278,7 +282,7 @@ async fn event_loop(
         }
     };
     let appliance = Appliance {
-        bus,
+        bus: bus.clone(),
         supervision: supervision.clone(),
         slots: slots.clone(),
         newest,
@@ -515,6 +519,13 @@ async fn event_loop(
     }
     if c {
         warn!("checkers: did not stop within 3 s");
+    }
+    // What vigil programmed goes, as keepalived's does (or the whole table
+    // with `lvs_flush_on_stop`): on a host the table outlives vigil.
+    let last = bus.newest().config;
+    lb.stop(last.global.lvs_flush_on_stop, Duration::from_secs(10)).await;
+    if let Some(h) = &last.global.shutdown_script {
+        crate::hook::run("shutdown_script", h, &mut sigchld).await;
     }
     Ok((action, why))
 }

@@ -34,6 +34,11 @@ impl Snapshot {
         self.links.iter().find(|l| l.name == name)
     }
 
+    /// Every address on the system (for `track_src_ip`).
+    pub fn all_addresses(&self) -> Vec<IpAddr> {
+        self.addrs.iter().map(|a| a.1).collect()
+    }
+
     fn addresses(&self, index: i32) -> impl Iterator<Item = IpAddr> + '_ {
         self.addrs.iter().filter(move |a| a.0 == index).map(|a| a.1)
     }
@@ -197,6 +202,15 @@ impl Io {
         let span = tracing::info_span!("vrrp_instance", name = %v.name);
         let _in = span.enter();
         let link = snap.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
+        if v.promote_secondaries {
+            // Removing one address of a subnet keeps the others (the
+            // kernel would drop every secondary with its primary).
+            let path = format!("/proc/sys/net/ipv4/conf/{}/promote_secondaries", v.interface);
+            match std::fs::write(&path, "1") {
+                Ok(()) => info!("promote_secondaries set on {}", v.interface),
+                Err(e) => warn!("{path}: {e}"),
+            }
+        }
         let sock = send_socket(v, spec)?;
         let vmac = if v.use_vmac {
             let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;

@@ -92,6 +92,15 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         group_alerts: Vec::new(),
         statics: vigil_config::Global::default(),
     };
+    // keepalived's `vrrp_startup_delay`: links such as bonds pass traffic,
+    // then stop for a while as they come up; a backup that heard nothing
+    // meanwhile would take over. The instances wait; the child's
+    // heartbeats do not.
+    if config.global.vrrp_startup_delay_ms > 0 {
+        let delay = Duration::from_millis(u64::from(config.global.vrrp_startup_delay_ms));
+        info!("vrrp: the instances start in {:.1} s (vrrp_startup_delay)", delay.as_secs_f64());
+        tokio::time::sleep(delay).await;
+    }
     d.configure(&config).await;
     // Link changes come from the kernel (RTNLGRP_LINK); without the monitor
     // (it cannot fail on Linux, but if it does) the links are read every 100 ms.
@@ -119,12 +128,20 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 Some(m) => m.changed().await,
                 None => {
                     poll.tick().await;
+                    timer::Changed { links: true, addresses: true }
                 }
             }
         };
         tokio::select! {
             _ = sleep => d.router.handle_timeout(Instant::now()),
-            _ = link_event => d.track(),
+            changed = link_event => {
+                if changed.links {
+                    d.track();
+                }
+                if changed.addresses {
+                    d.track_addresses();
+                }
+            }
             Some(c) = verdicts.recv() => {
                 d.publisher.moved = true;
                 d.router.handle_script(Instant::now(), &c.name, c.verdict);
@@ -265,6 +282,13 @@ impl Daemon {
         };
         addresses::statics(&self.statics, &statics);
         self.statics = statics;
+        // An instance that tracks its source address starts in FAULT when
+        // it is not there, rather than starting and falling.
+        if ready.iter().any(|s| s.track_src.is_some())
+            && let Ok(snap) = Snapshot::read()
+        {
+            self.router.handle_addresses(Instant::now(), snap.all_addresses());
+        }
         let added = self.router.configure(Instant::now(), ready, &groups, |s| resume.contains(&s.name));
         for (id, name) in added {
             if let Some(io) = opened.remove(&name) {
@@ -305,6 +329,17 @@ impl Daemon {
         self.router.shutdown(Instant::now());
         self.run_all();
         addresses::statics(&self.statics, &vigil_config::Global::default());
+    }
+
+    /// Reads the addresses, for instances that track their source address.
+    fn track_addresses(&mut self) {
+        if !self.router.tracks_addresses() {
+            return;
+        }
+        match Snapshot::read() {
+            Ok(snap) => self.router.handle_addresses(Instant::now(), snap.all_addresses()),
+            Err(e) => warn!("vrrp: {e}"),
+        }
     }
 
     /// Reads the links and lets the router apply tracking.

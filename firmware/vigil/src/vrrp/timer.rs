@@ -76,23 +76,95 @@ impl LinkMonitor {
             SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
             SockProtocol::NetlinkRoute,
         )?;
-        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, libc::RTMGRP_LINK as u32))?;
+        // Addresses too, for `track_src_ip` (the loop reads them only when
+        // an instance tracks one).
+        let groups = libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR;
+        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, groups as u32))?;
         // SAFETY: the OwnedFd moves into the AsyncFd, which deregisters it
         // before dropping (closing) it; nothing else holds the descriptor.
         Ok(LinkMonitor { fd: unsafe { AsyncFd::register(fd) }? })
     }
 
-    /// Waits for at least one message and drains the socket. An overrun
-    /// (ENOBUFS) also counts as a change.
-    pub async fn changed(&self) {
+    /// Waits for at least one message and drains the socket; says what
+    /// changed. An overrun (ENOBUFS) counts as both.
+    pub async fn changed(&self) -> Changed {
         let Ok(mut guard) = self.fd.readable().await else {
             return std::future::pending().await;
         };
         let mut buf = [0u8; 8192];
+        let mut changed = Changed::default();
         let fd = std::os::fd::AsRawFd::as_raw_fd(guard.get_inner());
-        while let Ok(_) | Err(nix::errno::Errno::ENOBUFS | nix::errno::Errno::EINTR) =
-            nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::empty())
-        {}
+        loop {
+            match nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::empty()) {
+                Ok(n) => changed.add(&buf[..n.min(buf.len())]),
+                Err(nix::errno::Errno::ENOBUFS) => changed = Changed { links: true, addresses: true },
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
         guard.clear_ready();
+        changed
+    }
+}
+
+/// What a burst of rtnetlink messages was about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changed {
+    pub links: bool,
+    pub addresses: bool,
+}
+
+impl Changed {
+    /// Reads the messages' types (a datagram holds one or more, each
+    /// `nlmsghdr` first: length u32, type u16, ...); what cannot be read
+    /// counts as both.
+    fn add(&mut self, mut b: &[u8]) {
+        while b.len() >= 16 {
+            let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            let kind = u16::from_ne_bytes([b[4], b[5]]);
+            match kind {
+                libc::RTM_NEWLINK | libc::RTM_DELLINK => self.links = true,
+                libc::RTM_NEWADDR | libc::RTM_DELADDR => self.addresses = true,
+                _ => {}
+            }
+            // Messages are 4-byte aligned; a bad length ends the walk.
+            let step = len.div_ceil(4) * 4;
+            if len < 16 || step > b.len() {
+                break;
+            }
+            b = &b[step..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(kind: u16, len: u32) -> Vec<u8> {
+        let mut m = vec![0u8; len.div_ceil(4) as usize * 4];
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        m[4..6].copy_from_slice(&kind.to_ne_bytes());
+        m
+    }
+
+    /// A datagram of several messages says each kind; a truncated one
+    /// stops the walk without reading past the end.
+    #[test]
+    fn message_kinds_are_told_apart() {
+        let mut c = Changed::default();
+        c.add(&msg(libc::RTM_NEWADDR, 42));
+        assert_eq!(c, Changed { links: false, addresses: true });
+        let mut c = Changed::default();
+        let mut both = msg(libc::RTM_NEWROUTE, 30);
+        both.extend(msg(libc::RTM_DELLINK, 20));
+        c.add(&both);
+        assert_eq!(c, Changed { links: true, addresses: false });
+        let mut c = Changed::default();
+        let mut cut = msg(libc::RTM_NEWLINK, 64);
+        cut.truncate(20);
+        c.add(&cut);
+        c.add(&[1, 2, 3]);
+        assert_eq!(c, Changed { links: true, addresses: false });
     }
 }
