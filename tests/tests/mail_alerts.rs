@@ -50,7 +50,7 @@ fn state_changes_and_a_down_server_are_mailed() {
             .unwrap(),
     );
     std::thread::sleep(Duration::from_millis(1500));
-    p.top[1] = "global_defs {\n router_id LB1\n notification_email {\n  ops@example.com\n  root\n }\n notification_email_from vigil@lb1.example.com\n smtp_server 127.0.0.1 2525\n smtp_connect_timeout 5\n}\nvirtual_server 192.0.2.50 80 {\n delay_loop 1\n real_server 127.0.0.1 1 {\n  smtp_alert\n  TCP_CHECK {\n   connect_timeout 1\n  }\n }\n}\n".to_string();
+    p.top[1] = "global_defs {\n router_id LB1\n notification_email {\n  ops@example.com\n  root\n }\n notification_email_from vigil@lb1.example.com\n smtp_server 127.0.0.1 2525\n smtp_connect_timeout 5\n}\nvirtual_server 192.0.2.50 80 {\n delay_loop 1\n protocol TCP\n real_server 127.0.0.1 1 {\n  smtp_alert\n  TCP_CHECK {\n   connect_timeout 1\n  }\n }\n}\n".to_string();
     p.extra[1] = " smtp_alert\n".to_string();
     p.vigil(3, 150, "0.5");
     p.wait_vip(&vg, Duration::from_secs(10));

@@ -42,7 +42,7 @@ fn conf() -> String {
         "interface eth0 {{\n  address 10.0.0.1/24 10.0.0.100/24 10.0.0.101/24 10.0.0.102/24\n}}\n\
          virtual_server_group WEB {{\n  10.0.0.100-102 80\n  fwmark 7\n}}\n\
          virtual_server_group WEB6 {{\n  2001:db8::100-102 80\n}}\n\
-         virtual_server group WEB6 {{\n  lb_kind DR\n  real_server 2001:db8::11 80 {{\n  }}\n}}\n{}{}{}",
+         virtual_server group WEB6 {{\n  lb_kind DR\n  protocol TCP\n  real_server 2001:db8::11 80 {{\n  }}\n}}\n{}{}{}",
         vs("group WEB", 80, "TCP", "HTTP_GET"),
         vs("10.0.0.100 25", 25, "TCP", "SMTP_CHECK"),
         vs("10.0.0.100 53", 53, "UDP", "DNS_CHECK")

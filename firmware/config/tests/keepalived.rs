@@ -347,6 +347,7 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
             "t.conf:17:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
             "t.conf:25:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
             "t.conf:33:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
+            "t.conf:13:1: warning: virtual_server without a protocol: UDP, as keepalived defaults to it (say `protocol TCP` for a TCP service) (500 times; this is the first)",
             "t.conf:41:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"? (500 times in all; only the first 3 are listed)",
         ]
     );
@@ -619,6 +620,7 @@ virtual_server group WEB {
   }
 }
 virtual_server group V6 {
+  protocol TCP
   real_server 2001:db8:1::1 443 {
   }
 }
@@ -667,7 +669,11 @@ fn group_mistakes_say_where_and_what() {
         ["g.conf:1:1: warning: virtual_server_group E: no addresses or marks; dropped (as keepalived drops it)"]
     );
     // A line without a port is every port: persistent, as keepalived makes it.
-    let i = import_str("g.conf", "virtual_server_group A {\n  10.0.0.1-2\n}\nvirtual_server group A {\n}\n").unwrap();
+    let i = import_str(
+        "g.conf",
+        "virtual_server_group A {\n  10.0.0.1-2\n}\nvirtual_server group A {\n  protocol TCP\n}\n",
+    )
+    .unwrap();
     assert_eq!(
         i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
         [
@@ -854,14 +860,14 @@ fn timers_groups_and_start_stop_settings() {
 /// connection of its own.
 #[test]
 fn smtp_check_host_blocks_are_checkers_of_their_own() {
-    let text = "virtual_server 10.0.0.1 25 {\n  real_server 10.0.0.2 25 {\n    SMTP_CHECK {\n      helo_name lb.example\n      retry 2\n\
+    let text = "virtual_server 10.0.0.1 25 {\n  protocol TCP\n  real_server 10.0.0.2 25 {\n    SMTP_CHECK {\n      helo_name lb.example\n      retry 2\n\
         host {\n        connect_ip 172.16.1.11\n      }\n      host {\n        connect_ip 192.168.155.10\n        connect_port 587\n        bindto 192.168.155.2\n      }\n    }\n\
         SMTP_CHECK {\n      connect_port 2525\n      host {\n        connect_ip 172.16.1.12\n      }\n    }\n  }\n}\n";
     let i = import_str("s.conf", text).unwrap();
     assert_eq!(
         i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
         [
-            "s.conf:6:1: warning: SMTP_CHECK host blocks are deprecated (keepalived says so too): each host is read as an SMTP_CHECK of its own (2 times; this is the first)"
+            "s.conf:7:1: warning: SMTP_CHECK host blocks are deprecated (keepalived says so too): each host is read as an SMTP_CHECK of its own (2 times; this is the first)"
         ]
     );
     let rs = &i.config.virtual_servers[0].real_servers[0];
@@ -885,12 +891,12 @@ fn smtp_check_host_blocks_are_checkers_of_their_own() {
 
 #[test]
 fn sorry_server_inhibit_and_lvs_method_import_and_round_trip() {
-    let text = "virtual_server 10.0.0.1 80 {\n  lb_kind DR\n  sorry_server 10.0.9.9 8080\n  sorry_server_inhibit\n  sorry_server_lvs_method NAT\n\
-        real_server 10.0.0.2 80 {\n  }\n}\nvirtual_server 10.0.0.1 81 {\n  sorry_server_inhibit\n  real_server 10.0.0.2 81 {\n  }\n}\n";
+    let text = "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_kind DR\n  sorry_server 10.0.9.9 8080\n  sorry_server_inhibit\n  sorry_server_lvs_method NAT\n\
+        real_server 10.0.0.2 80 {\n  }\n}\nvirtual_server 10.0.0.1 81 {\n  sorry_server_inhibit\n  protocol TCP\n  real_server 10.0.0.2 81 {\n  }\n}\n";
     let i = import_str("s.conf", text).unwrap();
     assert_eq!(
         i.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-        ["s.conf:10:3: warning: sorry_server_inhibit without a sorry_server: ignored (as keepalived ignores it)"]
+        ["s.conf:11:3: warning: sorry_server_inhibit without a sorry_server: ignored (as keepalived ignores it)"]
     );
     let vs = &i.config.virtual_servers[0];
     assert_eq!((vs.sorry_server_inhibit, vs.sorry_server_lvs_kind), (true, Some(Forwarding::Nat)));
@@ -903,8 +909,8 @@ fn sorry_server_inhibit_and_lvs_method_import_and_round_trip() {
 /// reads it at both levels).
 #[test]
 fn a_real_servers_own_alpha_imports_and_round_trips() {
-    let text = "virtual_server 10.0.0.1 80 {\n  alpha\n  real_server 10.0.0.2 80 {\n    alpha off\n  }\n  real_server 10.0.0.3 80 {\n  }\n}\n\
-        virtual_server 10.0.0.1 81 {\n  real_server 10.0.0.2 81 {\n    alpha\n  }\n}\n";
+    let text = "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  alpha\n  real_server 10.0.0.2 80 {\n    alpha off\n  }\n  real_server 10.0.0.3 80 {\n  }\n}\n\
+        virtual_server 10.0.0.1 81 {\n  protocol TCP\n  real_server 10.0.0.2 81 {\n    alpha\n  }\n}\n";
     let i = import_str("a.conf", text).unwrap();
     assert_eq!(i.diagnostics, vec![]);
     let c = &i.config;

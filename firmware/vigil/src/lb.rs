@@ -446,7 +446,7 @@ mod tests {
     #[test]
     fn a_group_is_a_service_per_address_and_mark_with_the_same_real_servers_and_verdicts() {
         let text = "virtual_server_group WEB {\n  10.0.0.10-12 80\n  fwmark 7\n}\n\
-            virtual_server group WEB {\n  lb_algo rr\n  persistence_timeout 30\n\
+            virtual_server group WEB {\n  lb_algo rr\n  protocol TCP\n  persistence_timeout 30\n\
               real_server 10.0.1.1 80 {\n  }\n  real_server 10.0.1.2 80 {\n    weight 3\n  }\n}\n";
         let c = vigil_config::keepalived::import_str("t", text).unwrap().config;
         c.validate().unwrap();
@@ -473,7 +473,7 @@ mod tests {
 
     #[test]
     fn the_sorry_server_is_in_at_weight_0_with_inhibit_and_has_its_own_forwarding() {
-        let text = "virtual_server 10.0.0.1 80 {\n  lb_kind DR\n  sorry_server 10.0.9.9 8080\n  sorry_server_inhibit\n\
+        let text = "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_kind DR\n  sorry_server 10.0.9.9 8080\n  sorry_server_inhibit\n\
             sorry_server_lvs_method NAT\n  real_server 10.0.0.2 80 {\n  }\n}\n";
         let c = vigil_config::keepalived::import_str("t", text).unwrap().config;
         let sorry = |t: &Table| -> Vec<(u32, Forward)> {

@@ -155,6 +155,8 @@ pub fn import(stmts: &[Stmt]) -> Import {
         default_version: None,
         track_refs: Vec::new(),
         vs_refs: Vec::new(),
+        protocol_unsaid: false,
+        no_protocol: Vec::new(),
         places: Vec::new(),
         tracking_weight: Vec::new(),
         check_defaults: CheckDefaults::default(),
@@ -197,6 +199,9 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     cx.places.push((crate::validate::vs_path(&vs), st.keyword.pos.clone()));
                     if let Some(w) = st.args.last() {
                         cx.vs_refs.push((config.virtual_servers.len(), w.clone()));
+                    }
+                    if cx.protocol_unsaid {
+                        cx.no_protocol.push((config.virtual_servers.len(), st.keyword.pos.clone()));
                     }
                     cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
                 }
@@ -402,6 +407,10 @@ struct Cx {
     /// Each virtual server's index and its last word (the port, the mark,
     /// a group's name), checked once all blocks are read.
     vs_refs: Vec<(usize, Word)>,
+    /// The last virtual server read said no `protocol`; the ones that did
+    /// not, with where they stand (see `resolve_virtual_servers`).
+    protocol_unsaid: bool,
+    no_protocol: Vec<(usize, Pos)>,
     /// Checker settings a virtual server or real server gives the
     /// checkers below it (keepalived's defaults at those levels).
     check_defaults: CheckDefaults,
@@ -1964,6 +1973,7 @@ impl Cx {
                 _ => self.unsupported(s),
             }
         }
+        self.protocol_unsaid = !block.iter().any(|s| s.keyword.text == "protocol");
         Some(vs)
     }
 
@@ -2077,6 +2087,29 @@ impl Cx {
     /// here that loss is an error), and a service on port 0 without
     /// persistence is made persistent for 360 s, as keepalived makes it.
     fn resolve_virtual_servers(&mut self, config: &mut Config) {
+        // keepalived: "no protocol set - defaulting to UDP" (the kernel
+        // takes 0 as UDP) for an address, or a group with address lines.
+        // A config that runs today runs such a service as UDP: so does the
+        // import, and it says how to have TCP (once, with a count).
+        for (vi, pos) in std::mem::take(&mut self.no_protocol) {
+            let Some(vs) = config.virtual_servers.get(vi) else { continue };
+            let addresses = match &vs.key {
+                VirtualKey::Address(_) => true,
+                VirtualKey::Fwmark(_) => false,
+                VirtualKey::Group(name) => config
+                    .virtual_server_group(name)
+                    .is_some_and(|g| g.entries.iter().any(|e| matches!(e, GroupEntry::Range { .. }))),
+            };
+            if addresses {
+                self.warn(
+                    &pos,
+                    "virtual_server without a protocol: UDP, as keepalived defaults to it (say `protocol TCP` for a TCP service)",
+                );
+                if let Some(vs) = config.virtual_servers.get_mut(vi) {
+                    vs.protocol = Protocol::Udp;
+                }
+            }
+        }
         for (vi, w) in std::mem::take(&mut self.vs_refs) {
             let Some(vs) = config.virtual_servers.get(vi) else { continue };
             if let VirtualKey::Group(name) = &vs.key
