@@ -148,3 +148,51 @@ fn startup_and_shutdown_scripts_run_once_and_a_slow_one_is_killed() {
     assert!(left.stdout.is_empty(), "the script's sleep outlived it: {}", String::from_utf8_lossy(&left.stdout));
     eprintln!("vigil stopped in {took:?} with a shutdown_script killed after its 1 s");
 }
+
+/// An HTTP_GET with keepalived's `regex` against a real web server (Python's
+/// http.server in the namespace), from a `bind_port`, with
+/// `log_all_failures`: a body that stops matching is said at each failed
+/// check the retries absorb, then the real server goes down; it comes back
+/// when the body matches again.
+#[test]
+fn http_regex_and_log_all_failures_follow_the_body() {
+    if !require(is_root(), "root (network namespaces)") || !require(vigil_tests::have_program("python3"), "python3") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("checkers-regex");
+    let ns = Netns::fresh("chk-regex");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("health"), "service: ok\n").unwrap();
+    let mut web = KillOnDrop(
+        Command::new("ip")
+            .args(["netns", "exec", ns.0.as_str(), "python3", "-m", "http.server", "--bind", "127.0.0.1", "8085"])
+            .current_dir(&www)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        "virtual_server 127.0.0.1 80 {\n delay_loop 1\n protocol TCP\n real_server 127.0.0.1 8085 {\n  HTTP_GET {\n   url {\n    path /health\n\
+         \x20   regex \"service: (ok|degraded)\"\n   }\n   http_protocol 1.1\n   bind_port 41234\n   retry 2\n   delay_before_retry 1\n\
+         \x20  log_all_failures\n  }\n }\n}\n",
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let _vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
+    wait_log(&log, 0, "checkers: 1 checks of 1 virtual servers");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::fs::write(www.join("health"), "service: down\n").unwrap();
+    let (at, line) = wait_log(&log, 0, "check failed");
+    assert!(
+        line.contains("/health: body does not match \"service: (ok|degraded)\"") && line.contains("still up"),
+        "{line}"
+    );
+    let (at, _) = wait_log(&log, at, "HTTP_GET real server 127.0.0.1:8085: DOWN");
+    std::fs::write(www.join("health"), "service: degraded\n").unwrap();
+    wait_log(&log, at, "HTTP_GET real server 127.0.0.1:8085: UP");
+    let _ = web.0.kill();
+}

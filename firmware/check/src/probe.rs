@@ -10,12 +10,42 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
 /// Where and how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub addr: SocketAddr,
     /// `bind_to`: the source address.
     pub bind: Option<IpAddr>,
     pub timeout: Duration,
+    /// `bind_port`: the source port.
+    pub bind_port: Option<u16>,
+    /// `bind_if`: the interface the packets leave by.
+    pub bind_if: Option<String>,
+    /// `fwmark`: the mark the packets carry.
+    pub fwmark: Option<u32>,
+}
+
+impl Target {
+    pub fn new(addr: SocketAddr, timeout: Duration) -> Target {
+        Target { addr, bind: None, timeout, bind_port: None, bind_if: None, fwmark: None }
+    }
+
+    /// The source address and port to bind, if any is set.
+    fn local(&self) -> Option<SocketAddr> {
+        let any = if self.addr.is_ipv6() { IpAddr::from([0u16; 8]) } else { IpAddr::from([0u8; 4]) };
+        (self.bind.is_some() || self.bind_port.is_some())
+            .then(|| SocketAddr::new(self.bind.unwrap_or(any), self.bind_port.unwrap_or(0)))
+    }
+
+    /// The interface and the mark, on a socket not yet connected.
+    fn prepare(&self, sock: socket2::SockRef<'_>) -> Result<(), Failure> {
+        if let Some(i) = &self.bind_if {
+            sock.bind_device(Some(i.as_bytes())).map_err(|e| format!("bind_if {i}: {e}"))?;
+        }
+        if let Some(m) = self.fwmark {
+            sock.set_mark(m).map_err(|e| format!("fwmark {m}: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a probe failed (for the log and `show checkers`).
@@ -38,8 +68,13 @@ pub(crate) async fn connect(t: &Target) -> Result<TcpStream, Failure> {
     within(t.timeout, "connect", async {
         let sock = if t.addr.is_ipv6() { TcpSocket::new_v6() } else { TcpSocket::new_v4() }
             .map_err(|e| format!("socket: {e}"))?;
-        if let Some(b) = t.bind {
-            sock.bind(SocketAddr::new(b, 0)).map_err(|e| format!("bind {b}: {e}"))?;
+        t.prepare(socket2::SockRef::from(&sock))?;
+        if let Some(local) = t.local() {
+            if t.bind_port.is_some() {
+                // A fixed source port is taken again at once by the next check.
+                sock.set_reuseaddr(true).map_err(|e| format!("bind {local}: {e}"))?;
+            }
+            sock.bind(local).map_err(|e| format!("bind {local}: {e}"))?;
         }
         sock.connect(t.addr).await.map_err(|e| format!("connect {}: {e}", t.addr))
     })
@@ -47,26 +82,89 @@ pub(crate) async fn connect(t: &Target) -> Result<TcpStream, Failure> {
 }
 
 /// One URL of an HTTP_GET / SSL_GET.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct UrlCheck {
     pub path: String,
     /// Accepted status ranges; empty: 200-299.
     pub status: Vec<(u16, u16)>,
     /// MD5 of the body, as keepalived's genhash prints it.
     pub digest: Option<[u8; 16]>,
+    /// keepalived's `regex`: what the body must (or must not) hold.
+    pub body: Option<BodyMatch>,
+}
+
+/// A body's pattern: found starting at or after `min_offset` and at or
+/// before `max_offset` (keepalived's `regex_min_offset` /
+/// `regex_max_offset`); `no_match` turns the verdict round.
+#[derive(Debug, Clone)]
+pub struct BodyMatch {
+    pub re: regex::bytes::Regex,
+    pub no_match: bool,
+    pub min_offset: usize,
+    pub max_offset: Option<usize>,
+}
+
+impl BodyMatch {
+    /// Why `body` fails, if it does.
+    pub fn check(&self, body: &[u8]) -> Result<(), Failure> {
+        let from = self.min_offset.min(body.len());
+        let found = self.re.find_at(body, from).filter(|m| self.max_offset.is_none_or(|max| m.start() <= max));
+        match (found, self.no_match) {
+            (Some(_), false) | (None, true) => Ok(()),
+            (None, false) => Err(format!("body does not match {:?}", self.re.as_str())),
+            (Some(m), true) => {
+                Err(format!("body matches {:?} at byte {} (regex_no_match)", self.re.as_str(), m.start()))
+            }
+        }
+    }
+}
+
+/// How an HTTP_GET / SSL_GET asks: the Host (`virtualhost`, else the
+/// address), the version; for SSL_GET whether the certificate is verified
+/// and whether the server name goes in the handshake (`enable_sni`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Http<'a> {
+    pub virtualhost: Option<&'a str>,
+    pub version: HttpVersion,
+    pub verify: bool,
+    pub sni: bool,
+}
+
+/// keepalived's `http_protocol`: the request's version, and whether it
+/// says `Connection: close` (1.1 always does: vigil reads to the close).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpVersion {
+    #[default]
+    V10,
+    V10Close,
+    V11,
+}
+
+impl HttpVersion {
+    /// The request for `path` on `host`.
+    pub fn request(self, path: &str, host: &str) -> String {
+        let (version, close) = match self {
+            HttpVersion::V10 => ("1.0", ""),
+            HttpVersion::V10Close => ("1.0", "Connection: close\r\n"),
+            HttpVersion::V11 => ("1.1", "Connection: close\r\n"),
+        };
+        format!("GET {path} HTTP/{version}\r\nHost: {host}\r\nUser-Agent: vigil-check\r\n{close}\r\n")
+    }
 }
 
 /// Responses larger than this are cut (and then fail a digest).
 const MAX_BODY: usize = 4 << 20;
 
 /// HTTP_GET: every URL answers with an accepted status (and body digest).
-/// HTTP/1.0 with a Host header, as keepalived sends it, so the body is
-/// never chunked.
-pub async fn http(t: &Target, urls: &[UrlCheck], virtualhost: Option<&str>) -> Result<(), Failure> {
+/// HTTP/1.0 with a Host header as keepalived sends it (`http_protocol`
+/// can say 1.1: a chunked body is then digested and matched as sent, as
+/// keepalived does).
+pub async fn http(t: &Target, urls: &[UrlCheck], o: &Http<'_>) -> Result<(), Failure> {
     for u in urls {
         let stream = connect(t).await?;
-        let host = virtualhost.map_or_else(|| t.addr.ip().to_string(), str::to_string);
-        let response = within(t.timeout, &format!("GET {}", u.path), exchange(stream, &u.path, &host)).await?;
+        let host = o.virtualhost.map_or_else(|| t.addr.ip().to_string(), str::to_string);
+        let response =
+            within(t.timeout, &format!("GET {}", u.path), exchange(stream, &u.path, &host, o.version)).await?;
         check_response(&response, u)?;
     }
     Ok(())
@@ -76,8 +174,9 @@ pub(crate) async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + U
     mut s: S,
     path: &str,
     host: &str,
+    v: HttpVersion,
 ) -> Result<Vec<u8>, Failure> {
-    let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: vigil-check\r\nConnection: close\r\n\r\n");
+    let req = v.request(path, host);
     s.write_all(req.as_bytes()).await.map_err(|e| format!("sending the request: {e}"))?;
     let mut buf = Vec::new();
     match (&mut s).take(MAX_BODY as u64).read_to_end(&mut buf).await {
@@ -107,11 +206,15 @@ pub fn check_response(resp: &[u8], u: &UrlCheck) -> Result<(), Failure> {
     if !ok {
         return Err(format!("{}: status {code}", u.path));
     }
+    let body = &resp[head_end + 4..];
     if let Some(want) = u.digest {
-        let got: [u8; 16] = Md5::digest(&resp[head_end + 4..]).into();
+        let got: [u8; 16] = Md5::digest(body).into();
         if got != want {
             return Err(format!("{}: body digest {} is not {}", u.path, hex(&got), hex(&want)));
         }
+    }
+    if let Some(b) = &u.body {
+        b.check(body).map_err(|why| format!("{}: {why}", u.path))?;
     }
     Ok(())
 }
@@ -172,11 +275,10 @@ pub async fn udp(t: &Target, payload: &[u8], require_reply: bool) -> Result<(), 
 /// Sends one datagram on a connected socket and waits `timeout` for one
 /// back: Some(reply), None on silence; an ICMP error is an Err.
 async fn udp_exchange(t: &Target, payload: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
-    let local = SocketAddr::new(
-        t.bind.unwrap_or(if t.addr.is_ipv6() { "::".parse().unwrap() } else { "0.0.0.0".parse().unwrap() }),
-        0,
-    );
+    let any = if t.addr.is_ipv6() { IpAddr::from([0u16; 8]) } else { IpAddr::from([0u8; 4]) };
+    let local = t.local().unwrap_or(SocketAddr::new(any, 0));
     let sock = UdpSocket::bind(local).await.map_err(|e| format!("bind {local}: {e}"))?;
+    t.prepare(socket2::SockRef::from(&sock))?;
     sock.connect(t.addr).await.map_err(|e| format!("connect {}: {e}", t.addr))?;
     sock.send(payload).await.map_err(|e| format!("send: {e}"))?;
     let mut buf = vec![0u8; 4096];

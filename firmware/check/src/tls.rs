@@ -4,7 +4,7 @@
 //! often have self-signed ones), but its handshake signatures still are
 //! checked, so the peer holds the key of the certificate it shows.
 
-use crate::probe::{Failure, Target, UrlCheck, check_response, connect, exchange, within};
+use crate::probe::{Failure, Http, Target, UrlCheck, check_response, connect, exchange, within};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -16,16 +16,17 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// One client config per mode, built once (the root store is large).
-fn config(verify: bool) -> Result<Arc<ClientConfig>, Failure> {
-    static VERIFIED: OnceLock<Result<Arc<ClientConfig>, Failure>> = OnceLock::new();
-    static ANY: OnceLock<Result<Arc<ClientConfig>, Failure>> = OnceLock::new();
-    let cell = if verify { &VERIFIED } else { &ANY };
+/// One client config per mode (verified or not, with or without the
+/// server name), built once (the root store is large).
+fn config(verify: bool, sni: bool) -> Result<Arc<ClientConfig>, Failure> {
+    static CONFIGS: [OnceLock<Result<Arc<ClientConfig>, Failure>>; 4] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let cell = &CONFIGS[usize::from(verify) * 2 + usize::from(sni)];
     cell.get_or_init(|| {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup: {e}"))?;
-        let cfg = if verify {
+        let mut cfg = if verify {
             let roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             builder.with_root_certificates(roots).with_no_client_auth()
         } else {
@@ -34,6 +35,7 @@ fn config(verify: bool) -> Result<Arc<ClientConfig>, Failure> {
                 .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
                 .with_no_client_auth()
         };
+        cfg.enable_sni = sni;
         Ok(Arc::new(cfg))
     })
     .clone()
@@ -82,14 +84,15 @@ impl ServerCertVerifier for AnyCertificate {
 /// certificate against the Mozilla roots; without it any certificate is
 /// taken, its handshake signatures still checked.
 pub fn connector(verify: bool) -> Result<TlsConnector, Failure> {
-    Ok(TlsConnector::from(config(verify)?))
+    Ok(TlsConnector::from(config(verify, true)?))
 }
 
-/// SSL_GET: every URL over its own TLS connection. The server name (SNI,
-/// and what a verified certificate must name) is `virtualhost`, else the
-/// address.
-pub async fn https(t: &Target, urls: &[UrlCheck], virtualhost: Option<&str>, verify: bool) -> Result<(), Failure> {
-    let connector = TlsConnector::from(config(verify)?);
+/// SSL_GET: every URL over its own TLS connection. The server name (sent
+/// with `enable_sni`, and what a verified certificate must name) is
+/// `virtualhost`, else the address.
+pub async fn https(t: &Target, urls: &[UrlCheck], o: &Http<'_>) -> Result<(), Failure> {
+    let (virtualhost, verify) = (o.virtualhost, o.verify);
+    let connector = TlsConnector::from(config(verify, o.sni)?);
     let name: ServerName<'static> = match virtualhost {
         Some(h) => ServerName::try_from(h.to_string()).map_err(|e| format!("virtualhost {h:?}: {e}"))?,
         None => ServerName::IpAddress(t.addr.ip().into()),
@@ -101,7 +104,7 @@ pub async fn https(t: &Target, urls: &[UrlCheck], virtualhost: Option<&str>, ver
             connector.connect(name.clone(), tcp).await.map_err(|e| format!("TLS: {e}"))
         })
         .await?;
-        let response = within(t.timeout, &format!("GET {}", u.path), exchange(tls, &u.path, &host)).await?;
+        let response = within(t.timeout, &format!("GET {}", u.path), exchange(tls, &u.path, &host, o.version)).await?;
         check_response(&response, u)?;
     }
     Ok(())

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use vigil_check::dns::QType;
-use vigil_check::probe::{self, Target, UrlCheck};
+use vigil_check::probe::{self, BodyMatch, Http, HttpVersion, Target, UrlCheck};
 
 fn target(addr: SocketAddr) -> Target {
-    Target { addr, bind: None, timeout: Duration::from_millis(500) }
+    Target::new(addr, Duration::from_millis(500))
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -99,21 +99,47 @@ fn http_get_checks_status_codes_and_the_body_digest_against_a_real_server() {
     };
     // md5sum of the file: what keepalived's genhash prints for the URL.
     let digest: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"hello from a real server\n").into();
-    let url =
-        |path: &str, status: Vec<(u16, u16)>, digest: Option<[u8; 16]>| UrlCheck { path: path.into(), status, digest };
+    let url = |path: &str, status: Vec<(u16, u16)>, digest: Option<[u8; 16]>| UrlCheck {
+        path: path.into(),
+        status,
+        digest,
+        body: None,
+    };
+    let plain = Http::default();
     rt().block_on(async {
         let t = target(server.addr);
-        assert_eq!(probe::http(&t, &[url("/index.html", vec![], Some(digest))], None).await, Ok(()));
-        let e = probe::http(&t, &[url("/missing", vec![], None)], None).await.unwrap_err();
+        assert_eq!(probe::http(&t, &[url("/index.html", vec![], Some(digest))], &plain).await, Ok(()));
+        let e = probe::http(&t, &[url("/missing", vec![], None)], &plain).await.unwrap_err();
         assert_eq!(e, "/missing: status 404");
-        assert_eq!(probe::http(&t, &[url("/missing", vec![(404, 404)], None)], None).await, Ok(()));
-        let e = probe::http(&t, &[url("/index.html", vec![], Some([0; 16]))], None).await.unwrap_err();
+        assert_eq!(probe::http(&t, &[url("/missing", vec![(404, 404)], None)], &plain).await, Ok(()));
+        let e = probe::http(&t, &[url("/index.html", vec![], Some([0; 16]))], &plain).await.unwrap_err();
         assert!(e.contains("body digest") && e.contains(&probe::hex(&digest)), "{e}");
         // Every URL must pass.
         let both = [url("/index.html", vec![], None), url("/missing", vec![], None)];
-        assert!(probe::http(&t, &both, Some("www.example.org")).await.is_err());
+        let named = Http { virtualhost: Some("www.example.org"), ..Http::default() };
+        assert!(probe::http(&t, &both, &named).await.is_err());
+        // keepalived's regex: found between the offsets, or (regex_no_match) not.
+        let with = |pattern: &str, no_match: bool, min_offset: usize, max_offset: Option<usize>| {
+            let re = regex::bytes::Regex::new(pattern).unwrap();
+            UrlCheck {
+                body: Some(BodyMatch { re, no_match, min_offset, max_offset }),
+                ..url("/index.html", vec![], None)
+            }
+        };
+        for version in [HttpVersion::V10, HttpVersion::V10Close, HttpVersion::V11] {
+            let o = Http { version, ..Http::default() };
+            assert_eq!(probe::http(&t, &[with("real s[a-z]+", false, 0, None)], &o).await, Ok(()), "{version:?}");
+        }
+        assert_eq!(probe::http(&t, &[with("^hello", false, 0, Some(0))], &plain).await, Ok(()));
+        let e = probe::http(&t, &[with("hello", false, 1, None)], &plain).await.unwrap_err();
+        assert_eq!(e, "/index.html: body does not match \"hello\"");
+        let e = probe::http(&t, &[with("server", false, 0, Some(10))], &plain).await.unwrap_err();
+        assert!(e.contains("does not match"), "{e}");
+        let e = probe::http(&t, &[with("real", true, 0, None)], &plain).await.unwrap_err();
+        assert_eq!(e, "/index.html: body matches \"real\" at byte 13 (regex_no_match)");
+        assert_eq!(probe::http(&t, &[with("error", true, 0, None)], &plain).await, Ok(()));
         // A server that accepts and never answers: a timeout, not a hang.
-        let e = probe::http(&target(black_hole().await), &[url("/", vec![], None)], None).await.unwrap_err();
+        let e = probe::http(&target(black_hole().await), &[url("/", vec![], None)], &plain).await.unwrap_err();
         assert!(e.contains("no answer within 500 ms"), "{e}");
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -235,8 +261,9 @@ fn a_hung_backend_does_not_delay_other_checks() {
         let open = l.local_addr().unwrap();
         let mut slow = target(hole);
         slow.timeout = Duration::from_secs(5);
-        let urls = [UrlCheck { path: "/".into(), status: vec![], digest: None }];
-        let hung = probe::http(&slow, &urls, None);
+        let urls = [UrlCheck { path: "/".into(), status: vec![], digest: None, body: None }];
+        let plain = Http::default();
+        let hung = probe::http(&slow, &urls, &plain);
         let fast = target(open);
         let quick = probe::tcp(&fast);
         // Both run concurrently on one thread: the quick one finishes first.
@@ -297,20 +324,49 @@ fn ssl_get_checks_a_real_tls_server_with_and_without_certificate_verification() 
         std::thread::sleep(Duration::from_millis(50));
     }
     let digest: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"hello over TLS\n").into();
-    let url = |digest| [UrlCheck { path: "/index.html".into(), status: vec![], digest }];
+    let url = |digest| [UrlCheck { path: "/index.html".into(), status: vec![], digest, body: None }];
+    let named = |verify, sni| Http { virtualhost: Some("backend.test"), verify, sni, ..Http::default() };
     rt().block_on(async {
         let t = target(server.addr);
         // keepalived's default: any certificate.
-        assert_eq!(vigil_check::tls::https(&t, &url(Some(digest)), None, false).await, Ok(()));
-        assert_eq!(vigil_check::tls::https(&t, &url(None), Some("backend.test"), false).await, Ok(()));
-        let e = vigil_check::tls::https(&t, &url(Some([1; 16])), None, false).await.unwrap_err();
+        assert_eq!(vigil_check::tls::https(&t, &url(Some(digest)), &Http::default()).await, Ok(()));
+        assert_eq!(vigil_check::tls::https(&t, &url(None), &named(false, false)).await, Ok(()));
+        assert_eq!(vigil_check::tls::https(&t, &url(None), &named(false, true)).await, Ok(()));
+        let e = vigil_check::tls::https(&t, &url(Some([1; 16])), &Http::default()).await.unwrap_err();
         assert!(e.contains("body digest"), "{e}");
         // verify_cert: a self-signed certificate is refused.
-        let e = vigil_check::tls::https(&t, &url(None), Some("backend.test"), true).await.unwrap_err();
+        let e = vigil_check::tls::https(&t, &url(None), &named(true, true)).await.unwrap_err();
         assert!(e.starts_with("TLS: invalid peer certificate"), "{e}");
         // Plain HTTP to a TLS port fails clearly.
-        assert!(probe::http(&t, &url(None), None).await.is_err());
+        assert!(probe::http(&t, &url(None), &Http::default()).await.is_err());
     });
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `bind_port` and `bindto`: the connection comes from that address and
+/// port (a listener sees it), check after check; `bind_if` names a device
+/// that must exist.
+#[test]
+fn a_check_leaves_from_its_bind_port_and_interface() {
+    rt().block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut t = target(l.local_addr().unwrap());
+        let port = closed_port().port();
+        t.bind = Some("127.0.0.1".parse().unwrap());
+        t.bind_port = Some(port);
+        for _ in 0..2 {
+            let (accepted, probed) = tokio::join!(l.accept(), probe::tcp(&t));
+            assert_eq!(probed, Ok(()));
+            assert_eq!(accepted.unwrap().1.port(), port);
+        }
+        t.bind_port = None;
+        t.bind_if = Some("lo".into());
+        let (accepted, probed) = tokio::join!(l.accept(), probe::tcp(&t));
+        assert_eq!(probed, Ok(()));
+        assert!(accepted.is_ok());
+        t.bind_if = Some("nosuchif0".into());
+        let e = probe::tcp(&t).await.unwrap_err();
+        assert!(e.starts_with("bind_if nosuchif0: No such device"), "{e}");
+    });
 }

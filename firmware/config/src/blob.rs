@@ -465,12 +465,12 @@ pub mod v3 {
 
 /// Schema 4: what schema 5 added was not there (see [`SCHEMA`]).
 pub mod v4 {
-    use super::v6::Garp;
+    use super::v6::{Checker, Garp};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Checker, Forwarding, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, PathText,
-        Protocol, Scheduler, Supervision, Track, Tunnel, Updates, VirtualAddress, VirtualKey, VrrpState, Watchdog,
+        Forwarding, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, PathText, Protocol,
+        Scheduler, Supervision, Track, Tunnel, Updates, VirtualAddress, VirtualKey, VrrpState, Watchdog,
     };
     use serde::{Deserialize, Serialize};
 
@@ -561,9 +561,9 @@ pub mod v4 {
         pub checkers: Vec<Checker, CHECKERS>,
     }
 
-    impl From<VirtualServer> for crate::model::VirtualServer {
+    impl From<VirtualServer> for super::v6::VirtualServer {
         fn from(v: VirtualServer) -> Self {
-            crate::model::VirtualServer {
+            super::v6::VirtualServer {
                 key: v.key,
                 protocol: v.protocol,
                 lb_algo: v.lb_algo,
@@ -577,7 +577,7 @@ pub mod v4 {
                 inhibit_on_failure: v.inhibit_on_failure,
                 alpha: v.alpha,
                 omega: v.omega,
-                real_servers: v.real_servers.map(|r| crate::model::RealServer {
+                real_servers: v.real_servers.map(|r| super::v6::RealServer {
                     addr: r.addr,
                     weight: r.weight,
                     lb_kind: r.lb_kind,
@@ -687,13 +687,12 @@ pub mod v4 {
 /// `virtual_server group`, so its keys decode as they are today), virtual
 /// servers without the sorry server's inhibit and forwarding.
 pub mod v5 {
-    use super::v6::{Garp, Global};
+    use super::v6::{Checker, Garp, Global};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Checker, Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Route, Rule, Scheduler,
-        SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Tunnel, VirtualAddress, VirtualKey, VrrpScript,
-        VrrpState,
+        Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Route, Rule, Scheduler, SyncGroup,
+        Track, TrackFile, TrackProcess, TrackScript, Tunnel, VirtualAddress, VirtualKey, VrrpScript, VrrpState,
     };
     use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
@@ -782,9 +781,9 @@ pub mod v5 {
         pub smtp_alert: Option<bool>,
     }
 
-    impl From<RealServer> for crate::model::RealServer {
+    impl From<RealServer> for super::v6::RealServer {
         fn from(r: RealServer) -> Self {
-            crate::model::RealServer {
+            super::v6::RealServer {
                 addr: r.addr,
                 weight: r.weight,
                 lb_kind: r.lb_kind,
@@ -825,9 +824,9 @@ pub mod v5 {
         pub ipvs_flags: u8,
     }
 
-    impl From<VirtualServer> for crate::model::VirtualServer {
+    impl From<VirtualServer> for super::v6::VirtualServer {
         fn from(v: VirtualServer) -> Self {
-            crate::model::VirtualServer {
+            super::v6::VirtualServer {
                 key: v.key,
                 protocol: v.protocol,
                 lb_algo: v.lb_algo,
@@ -890,7 +889,7 @@ pub mod v6 {
     use crate::model::limits::*;
     use crate::model::{
         IfName, Interface, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify, PasswordHash, Route, Rule, ScriptUser,
-        Supervision, SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Updates, VirtualAddress, VirtualServer,
+        Supervision, SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Updates, VirtualAddress,
         VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
     };
     use core::net::IpAddr;
@@ -1062,11 +1061,184 @@ pub mod v6 {
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),
                 sync_groups: c.sync_groups,
-                virtual_servers: c.virtual_servers,
+                virtual_servers: c.virtual_servers.map(Into::into),
                 vrrp_scripts: c.vrrp_scripts,
                 track_processes: c.track_processes,
                 track_files: c.track_files,
                 virtual_server_groups: c.virtual_server_groups,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Url {
+        pub path: crate::model::PathText,
+        pub status_code: Vec<crate::model::StatusRange, STATUS_CODES>,
+        pub digest: Option<[u8; 16]>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct HttpCheck {
+        pub tls: bool,
+        pub urls: Vec<Url, URLS>,
+        pub virtualhost: Option<heapless::String<HOSTNAME>>,
+        pub verify_cert: bool,
+    }
+
+    /// Checkers before schema 7's (HTTP's protocol, SNI and regex, the
+    /// checker's own bind_if, bind_port, fwmark, alpha and
+    /// log_all_failures).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum CheckKind {
+        Tcp,
+        Http(HttpCheck),
+        Smtp { helo_name: Option<Name> },
+        Dns { query_type: crate::model::DnsType, query_name: heapless::String<PATH> },
+        Udp { payload: Vec<u8, 64>, require_reply: bool },
+        Ping,
+        Misc { path: crate::model::PathText, timeout_s: u16, dynamic: bool },
+    }
+
+    impl From<CheckKind> for crate::model::CheckKind {
+        fn from(k: CheckKind) -> Self {
+            use crate::model::CheckKind as K;
+            match k {
+                CheckKind::Tcp => K::Tcp,
+                CheckKind::Http(h) => K::Http(crate::model::HttpCheck {
+                    tls: h.tls,
+                    urls: h.urls.map(|u| crate::model::Url {
+                        path: u.path,
+                        status_code: u.status_code,
+                        digest: u.digest,
+                        regex: None,
+                    }),
+                    virtualhost: h.virtualhost,
+                    verify_cert: h.verify_cert,
+                    // keepalived's defaults (1.0, no server name), as an
+                    // import of the same config gives today.
+                    protocol: crate::model::HttpProtocol::Http10,
+                    enable_sni: false,
+                }),
+                CheckKind::Smtp { helo_name } => K::Smtp { helo_name },
+                CheckKind::Dns { query_type, query_name } => K::Dns { query_type, query_name },
+                CheckKind::Udp { payload, require_reply } => K::Udp { payload, require_reply },
+                CheckKind::Ping => K::Ping,
+                CheckKind::Misc { path, timeout_s, dynamic } => K::Misc { path, timeout_s, dynamic },
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Checker {
+        pub kind: CheckKind,
+        pub connect_ip: Option<IpAddr>,
+        pub connect_port: Option<u16>,
+        pub bind_to: Option<IpAddr>,
+        pub connect_timeout_s: u16,
+        pub retry: u8,
+        pub delay_before_retry_s: u16,
+        pub warmup_s: u16,
+        pub delay_loop_s: Option<u16>,
+    }
+
+    impl From<Checker> for crate::model::Checker {
+        fn from(c: Checker) -> Self {
+            crate::model::Checker {
+                connect_ip: c.connect_ip,
+                connect_port: c.connect_port,
+                bind_to: c.bind_to,
+                connect_timeout_s: c.connect_timeout_s,
+                retry: c.retry,
+                delay_before_retry_s: c.delay_before_retry_s,
+                warmup_s: c.warmup_s,
+                delay_loop_s: c.delay_loop_s,
+                ..crate::model::Checker::new(c.kind.into())
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RealServer {
+        pub addr: core::net::SocketAddr,
+        pub weight: u32,
+        pub lb_kind: Option<crate::model::Forwarding>,
+        pub inhibit_on_failure: Option<bool>,
+        pub notify_up: Option<crate::model::PathText>,
+        pub notify_down: Option<crate::model::PathText>,
+        pub uthreshold: u32,
+        pub lthreshold: u32,
+        pub tunnel: Option<crate::model::Tunnel>,
+        pub checkers: Vec<Checker, CHECKERS>,
+        pub smtp_alert: Option<bool>,
+        pub alpha: Option<bool>,
+    }
+
+    impl From<RealServer> for crate::model::RealServer {
+        fn from(r: RealServer) -> Self {
+            crate::model::RealServer {
+                addr: r.addr,
+                weight: r.weight,
+                lb_kind: r.lb_kind,
+                inhibit_on_failure: r.inhibit_on_failure,
+                notify_up: r.notify_up,
+                notify_down: r.notify_down,
+                uthreshold: r.uthreshold,
+                lthreshold: r.lthreshold,
+                tunnel: r.tunnel,
+                checkers: r.checkers.map(Into::into),
+                smtp_alert: r.smtp_alert,
+                alpha: r.alpha,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VirtualServer {
+        pub key: crate::model::VirtualKey,
+        pub protocol: crate::model::Protocol,
+        pub lb_algo: crate::model::Scheduler,
+        pub lb_kind: crate::model::Forwarding,
+        pub persistence_timeout: u32,
+        pub persistence_granularity: Option<crate::model::IpNet>,
+        pub delay_loop_s: u16,
+        pub quorum: u16,
+        pub hysteresis: u16,
+        pub sorry_server: Option<core::net::SocketAddr>,
+        pub inhibit_on_failure: bool,
+        pub alpha: bool,
+        pub omega: bool,
+        pub real_servers: Vec<RealServer, REAL_SERVERS>,
+        pub smtp_alert: Option<bool>,
+        pub quorum_up: Option<crate::model::PathText>,
+        pub quorum_down: Option<crate::model::PathText>,
+        pub ipvs_flags: u8,
+        pub sorry_server_inhibit: bool,
+        pub sorry_server_lvs_kind: Option<crate::model::Forwarding>,
+    }
+
+    impl From<VirtualServer> for crate::model::VirtualServer {
+        fn from(v: VirtualServer) -> Self {
+            crate::model::VirtualServer {
+                key: v.key,
+                protocol: v.protocol,
+                lb_algo: v.lb_algo,
+                lb_kind: v.lb_kind,
+                persistence_timeout: v.persistence_timeout,
+                persistence_granularity: v.persistence_granularity,
+                delay_loop_s: v.delay_loop_s,
+                quorum: v.quorum,
+                hysteresis: v.hysteresis,
+                sorry_server: v.sorry_server,
+                inhibit_on_failure: v.inhibit_on_failure,
+                alpha: v.alpha,
+                omega: v.omega,
+                real_servers: v.real_servers.map(Into::into),
+                smtp_alert: v.smtp_alert,
+                quorum_up: v.quorum_up,
+                quorum_down: v.quorum_down,
+                ipvs_flags: v.ipvs_flags,
+                sorry_server_inhibit: v.sorry_server_inhibit,
+                sorry_server_lvs_kind: v.sorry_server_lvs_kind,
             }
         }
     }

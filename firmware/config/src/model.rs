@@ -1265,6 +1265,19 @@ pub struct Checker {
     pub warmup_s: u16,
     /// Overrides the virtual server's `delay_loop`.
     pub delay_loop_s: Option<u16>,
+    /// `bind_if` (schema 7): the interface its connections leave by.
+    pub bind_if: Option<IfName>,
+    /// `bind_port` (schema 7): the source port of its connections.
+    pub bind_port: Option<u16>,
+    /// `fwmark` (schema 7): its packets carry this mark (SO_MARK).
+    pub fwmark: Option<u32>,
+    /// `alpha` here (schema 7): this checker starts failing (overrides the
+    /// real server's and the virtual server's).
+    pub alpha: Option<bool>,
+    /// `log_all_failures` (schema 7; the global `checker_log_all_failures`
+    /// is its default): every failed check is logged, not only the one
+    /// that takes the real server down.
+    pub log_all_failures: Option<bool>,
 }
 
 impl Checker {
@@ -1279,6 +1292,11 @@ impl Checker {
             delay_before_retry_s: 1,
             warmup_s: 0,
             delay_loop_s: None,
+            bind_if: None,
+            bind_port: None,
+            fwmark: None,
+            alpha: None,
+            log_all_failures: None,
         }
     }
 }
@@ -1332,6 +1350,31 @@ pub struct HttpCheck {
     pub virtualhost: Option<String<HOSTNAME>>,
     /// Verify the server's certificate (SSL_GET).
     pub verify_cert: bool,
+    /// `http_protocol` (schema 7): the request's version.
+    pub protocol: HttpProtocol,
+    /// `enable_sni` (schema 7): SSL_GET sends the server name (the
+    /// virtualhost) in its handshake; keepalived sends none without it.
+    pub enable_sni: bool,
+}
+
+/// keepalived's `http_protocol`: `1.0` (its default), `1.0C` (1.0 with
+/// `Connection: close`), `1.1` (with `Connection: close`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HttpProtocol {
+    #[default]
+    Http10,
+    Http10Close,
+    Http11,
+}
+
+impl HttpProtocol {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            HttpProtocol::Http10 => "1.0",
+            HttpProtocol::Http10Close => "1.0C",
+            HttpProtocol::Http11 => "1.1",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1342,6 +1385,65 @@ pub struct Url {
     pub status_code: Vec<StatusRange, STATUS_CODES>,
     /// MD5 of the body, as keepalived's genhash prints it.
     pub digest: Option<[u8; 16]>,
+    /// `regex` (schema 7): the body must match it (or, `regex_no_match`,
+    /// must not).
+    pub regex: Option<BodyRegex>,
+}
+
+/// keepalived's `regex`, `regex_no_match`, `regex_min_offset`,
+/// `regex_max_offset` and `regex_options` in a `url` block: a pattern
+/// searched for in the body from `min_offset`, a match starting at most at
+/// `max_offset`. The pattern is compiled by the checkers (the `regex`
+/// crate's syntax: PCRE's less backtracking-only forms); validation
+/// compiles it too, so a bad one is refused with where it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BodyRegex {
+    pub pattern: String<PATH>,
+    pub no_match: bool,
+    pub min_offset: u32,
+    pub max_offset: Option<u32>,
+    /// `caseless`, `multiline`, `dotall`, `extended`, `ungreedy`.
+    pub options: u8,
+}
+
+impl BodyRegex {
+    /// The pattern compiled with its options, within a bound on what the
+    /// compiled form may take (a pattern is input: `a{1000}{1000}` must
+    /// not take the memory).
+    pub fn compile(&self) -> Result<regex::bytes::Regex, std::string::String> {
+        use regex_options::*;
+        regex::bytes::RegexBuilder::new(&self.pattern)
+            .case_insensitive(self.options & CASELESS != 0)
+            .multi_line(self.options & MULTILINE != 0)
+            .dot_matches_new_line(self.options & DOTALL != 0)
+            .ignore_whitespace(self.options & EXTENDED != 0)
+            .swap_greed(self.options & UNGREEDY != 0)
+            .size_limit(1 << 20)
+            .nest_limit(64)
+            .build()
+            .map_err(|e| match e {
+                regex::Error::CompiledTooBig(_) => "the compiled pattern would be over 1 MiB".to_string(),
+                // The syntax error's own text points at the place (it is
+                // several lines: one is enough in a list of problems).
+                e => e.to_string().lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string(),
+            })
+    }
+}
+
+/// [`BodyRegex::options`]' bits.
+pub mod regex_options {
+    pub const CASELESS: u8 = 1;
+    pub const MULTILINE: u8 = 2;
+    pub const DOTALL: u8 = 4;
+    pub const EXTENDED: u8 = 8;
+    pub const UNGREEDY: u8 = 16;
+    pub const NAMES: [(&str, u8); 5] = [
+        ("caseless", CASELESS),
+        ("multiline", MULTILINE),
+        ("dotall", DOTALL),
+        ("extended", EXTENDED),
+        ("ungreedy", UNGREEDY),
+    ];
 }
 
 /// HTTP status codes `from..=to` (one code when equal).

@@ -603,6 +603,11 @@ fn check_checker(e: &mut Errors, path: &str, c: &Checker) {
     if c.connect_port == Some(0) {
         e.push(&path, "connect_port 0");
     }
+    if let Some(i) = &c.bind_if
+        && let Err(m) = check_ifname(i)
+    {
+        e.push(&path, format!("bind_if: {m}"));
+    }
     match &c.kind {
         CheckKind::Http(h) => {
             if h.urls.is_empty() {
@@ -615,6 +620,14 @@ fn check_checker(e: &mut Errors, path: &str, c: &Checker) {
                 for s in &u.status_code {
                     if !(100..=599).contains(&s.from) || !(100..=599).contains(&s.to) || s.from > s.to {
                         e.push(&path, format!("status_code {s} is not an HTTP status or range of them"));
+                    }
+                }
+                if let Some(r) = &u.regex {
+                    if let Err(why) = r.compile() {
+                        e.push(&path, format!("regex {:?}: {why}", r.pattern));
+                    }
+                    if r.max_offset.is_some_and(|m| m < r.min_offset) {
+                        e.push(&path, "regex_max_offset is before regex_min_offset");
                     }
                 }
             }

@@ -230,7 +230,14 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     let vrrp_only = blob::encode(&c, u64::MAX, u16::MAX).expect("the largest VRRP config fits").len() - HEADER_LEN;
     eprintln!("largest VRRP config body: {vrrp_only} bytes (bound {MAX_BODY})");
     assert_eq!(c.vrrp_instances.len(), VRRP_INSTANCES);
-    let mut url = Url { path: path.clone(), status_code: Bounded::new(), digest: Some([0xff; 16]) };
+    let regex = BodyRegex {
+        pattern: path.clone(),
+        no_match: true,
+        min_offset: u32::MAX,
+        max_offset: Some(u32::MAX),
+        options: u8::MAX,
+    };
+    let mut url = Url { path: path.clone(), status_code: Bounded::new(), digest: Some([0xff; 16]), regex: Some(regex) };
     while url.status_code.push(StatusRange { from: 599, to: 599 }).is_ok() {}
     let mut http = HttpCheck { tls: true, virtualhost: Some(full('v')), verify_cert: true, ..Default::default() };
     while http.urls.push(url.clone()).is_ok() {}
@@ -250,6 +257,11 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
         chk.connect_timeout_s = u16::MAX;
         chk.warmup_s = u16::MAX;
         chk.delay_before_retry_s = u16::MAX;
+        chk.bind_if = Some(full('i'));
+        chk.bind_port = Some(u16::MAX);
+        chk.fwmark = Some(u32::MAX);
+        chk.alpha = Some(true);
+        chk.log_all_failures = Some(true);
         let mut rs = RealServer::new("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535".parse().unwrap());
         rs.weight = u32::MAX;
         rs.lb_kind = Some(Forwarding::Tun);

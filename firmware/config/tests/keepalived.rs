@@ -855,6 +855,49 @@ fn timers_groups_and_start_stop_settings() {
     assert!(e.contains("t.conf:3:26") && e.contains("\"0\" is not a number of seconds (1..=1000)"), "{e}");
 }
 
+/// A checker's own connection settings, alpha and log_all_failures (the
+/// global checker_log_all_failures their default), HTTP's protocol, SNI
+/// and a url's regex: read, validated (a pattern that does not compile is
+/// refused where it stands) and written back.
+#[test]
+fn checker_settings_and_http_regex() {
+    let text = "global_defs {\n  checker_log_all_failures\n}\nvirtual_server 10.0.0.1 443 {\n  protocol TCP\n  real_server 10.0.0.2 443 {\n\
+        SSL_GET {\n      url {\n        path /health\n        regex \"ok|up\"\n        regex_no_match\n        regex_min_offset 2\n        regex_max_offset 90\n        regex_options caseless dotall\n      }\n\
+        http_protocol 1.0C\n      enable_sni\n      bind_if eth1\n      bind_port 4000\n      fwmark 9\n      alpha\n      fast_recovery\n    }\n\
+        TCP_CHECK {\n      log_all_failures off\n    }\n  }\n}\n";
+    let i = import_str("c.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].starts_with("c.conf:22:7: replaced: keyword \"fast_recovery\": vigil checks every url"), "{d:?}");
+    let rs = &i.config.virtual_servers[0].real_servers[0];
+    let (ssl, tcp) = (&rs.checkers[0], &rs.checkers[1]);
+    let CheckKind::Http(h) = &ssl.kind else { panic!("{ssl:?}") };
+    assert_eq!((h.protocol, h.enable_sni, h.tls), (HttpProtocol::Http10Close, true, true));
+    let r = h.urls[0].regex.as_ref().unwrap();
+    assert_eq!((r.pattern.as_str(), r.no_match, r.min_offset, r.max_offset), ("ok|up", true, 2, Some(90)));
+    assert_eq!(r.options, regex_options::CASELESS | regex_options::DOTALL);
+    assert_eq!(
+        (ssl.bind_if.as_deref(), ssl.bind_port, ssl.fwmark, ssl.alpha),
+        (Some("eth1"), Some(4000), Some(9), Some(true))
+    );
+    assert_eq!((ssl.log_all_failures, tcp.log_all_failures), (Some(true), Some(false)));
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+
+    let bad = text.replace("regex \"ok|up\"", "regex \"(ok\"");
+    let i = import_str("c.conf", &bad).unwrap();
+    let p: Vec<String> = i.problems().iter().map(|d| d.to_string()).collect();
+    assert!(
+        p.iter().any(|l| l.starts_with("c.conf:6:3: error: ")
+            && l.contains("SSL_GET: regex \"(ok\": ")
+            && l.contains("unclosed group")),
+        "{p:?}"
+    );
+    let bad = text.replace("http_protocol 1.0C", "http_protocol 2");
+    let e: Vec<String> = import_str("c.conf", &bad).unwrap().diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(e.iter().any(|l| l == "c.conf:16:15: error: http_protocol is 1.0, 1.0C or 1.1, not \"2\""), "{e:?}");
+}
+
 /// SMTP_CHECK's deprecated `host { }` blocks are checkers of their own (as
 /// keepalived 2.2.7 reads them); the block checks too when it names a
 /// connection of its own.

@@ -14,9 +14,9 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::info;
 use vigil_check::dns::QType;
 use vigil_check::pool::{Member, Pool, Quorum};
-use vigil_check::probe::{self, Target, UrlCheck};
+use vigil_check::probe::{self, BodyMatch, Http, HttpVersion, Target, UrlCheck};
 use vigil_check::timer::{CheckTimer, Timing, Verdict};
-use vigil_config::{CheckKind, Checker, Config, DnsType, RealServer, VirtualServer};
+use vigil_config::{BodyRegex, CheckKind, Checker, Config, DnsType, HttpProtocol, RealServer, VirtualServer};
 
 /// Probes running at once, across all checkers.
 const MAX_IN_FLIGHT: usize = 256;
@@ -103,7 +103,9 @@ pub async fn run(
                     retry: c.retry,
                 };
                 let jitter = first_probe(c.warmup_s, timing.delay_loop, checks.len(), total);
-                let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!rs.alpha.unwrap_or(vs.alpha));
+                // alpha: the checker's own, else its real server's, else
+                // its virtual server's.
+                let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!c.alpha.or(rs.alpha).unwrap_or(vs.alpha));
                 checks.push(Check {
                     vs: vi,
                     rs: ri,
@@ -208,7 +210,14 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         }
         Err(e) => c.last_error = Some(e.clone()),
     }
-    if let Some(v) = c.timer.handle_result(now, o.result.is_ok()) {
+    let was_up = c.timer.verdict() == Verdict::Up;
+    let verdict = c.timer.handle_result(now, o.result.is_ok());
+    // `log_all_failures`: a failure the retries still absorb is said too.
+    if let (Err(e), None, true, Some(true)) = (&o.result, verdict, was_up, c.spec.log_all_failures) {
+        let _vs = vs_span(vs).entered();
+        info!("{} real server {}: check failed ({e}); still up", c.spec.kind.keyword(), rs.addr);
+    }
+    if let Some(v) = verdict {
         changed = true;
         let why = c.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
         let _vs = vs_span(vs).entered();
@@ -387,7 +396,13 @@ fn first_probe(warmup_s: u16, delay_loop: Duration, index: usize, total: usize) 
 fn target(rs: &RealServer, c: &Checker) -> Target {
     let ip = c.connect_ip.unwrap_or(rs.addr.ip());
     let port = c.connect_port.unwrap_or(rs.addr.port());
-    Target { addr: SocketAddr::new(ip, port), bind: c.bind_to, timeout: secs(c.connect_timeout_s.max(1)) }
+    Target {
+        bind: c.bind_to,
+        bind_port: c.bind_port,
+        bind_if: c.bind_if.as_ref().map(|i| i.to_string()),
+        fwmark: c.fwmark,
+        ..Target::new(SocketAddr::new(ip, port), secs(c.connect_timeout_s.max(1)))
+    }
 }
 
 trait MiscTimeout {
@@ -412,19 +427,40 @@ async fn probe_once(kind: CheckKind, t: Target, misc_timeout: Duration) -> Resul
         match kind {
             CheckKind::Tcp => probe::tcp(&t).await.map(|()| None),
             CheckKind::Http(h) => {
-                let urls: Vec<UrlCheck> = h
-                    .urls
-                    .iter()
-                    .map(|u| UrlCheck {
+                let mut urls: Vec<UrlCheck> = Vec::with_capacity(h.urls.len());
+                for u in &h.urls {
+                    // Validation compiled it already: an error here is one
+                    // the config let through, said as the check's failure.
+                    let body = match &u.regex {
+                        Some(r) => Some(BodyMatch {
+                            re: compiled(r).map_err(|why| format!("{}: regex: {why}", u.path))?,
+                            no_match: r.no_match,
+                            min_offset: r.min_offset as usize,
+                            max_offset: r.max_offset.map(|m| m as usize),
+                        }),
+                        None => None,
+                    };
+                    urls.push(UrlCheck {
                         path: u.path.to_string(),
                         status: u.status_code.iter().map(|r| (r.from, r.to)).collect(),
                         digest: u.digest,
-                    })
-                    .collect();
+                        body,
+                    });
+                }
+                let o = Http {
+                    virtualhost: h.virtualhost.as_deref(),
+                    version: match h.protocol {
+                        HttpProtocol::Http10 => HttpVersion::V10,
+                        HttpProtocol::Http10Close => HttpVersion::V10Close,
+                        HttpProtocol::Http11 => HttpVersion::V11,
+                    },
+                    verify: h.verify_cert,
+                    sni: h.enable_sni,
+                };
                 if h.tls {
-                    vigil_check::tls::https(&t, &urls, h.virtualhost.as_deref(), h.verify_cert).await.map(|()| None)
+                    vigil_check::tls::https(&t, &urls, &o).await.map(|()| None)
                 } else {
-                    probe::http(&t, &urls, h.virtualhost.as_deref()).await.map(|()| None)
+                    probe::http(&t, &urls, &o).await.map(|()| None)
                 }
             }
             CheckKind::Smtp { helo_name } => {
@@ -443,6 +479,24 @@ async fn probe_once(kind: CheckKind, t: Target, misc_timeout: Duration) -> Resul
     };
     let limit = limit.max(misc_timeout + Duration::from_secs(1));
     tokio::time::timeout(limit, run).await.unwrap_or_else(|_| Err("the probe did not finish".into()))
+}
+
+/// A url's pattern, compiled once (checks run every `delay_loop`; a
+/// compiled pattern is shared, cheap to clone). The cache holds what the
+/// configs name; past a bound it starts over.
+fn compiled(r: &BodyRegex) -> Result<regex::bytes::Regex, String> {
+    static CACHE: Mutex<BTreeMap<(String, u8), regex::bytes::Regex>> = Mutex::new(BTreeMap::new());
+    let key = (r.pattern.to_string(), r.options);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(re) = cache.get(&key) {
+        return Ok(re.clone());
+    }
+    let re = r.compile()?;
+    if cache.len() >= 4096 {
+        cache.clear();
+    }
+    cache.insert(key, re.clone());
+    Ok(re)
 }
 
 fn qtype(t: DnsType) -> QType {

@@ -40,6 +40,13 @@ const CHECKER_LEAVES: &[&str] = &[
     "misc_path",
     "misc_timeout",
     "misc_dynamic",
+    "bind_if",
+    "bind_port",
+    "fwmark",
+    "alpha",
+    "log_all_failures",
+    "http_protocol",
+    "enable_sni",
 ];
 
 const CTXS: &[Ctx] = &[
@@ -97,6 +104,7 @@ const CTXS: &[Ctx] = &[
             "vrrp_mcast_group4",
             "vrrp_mcast_group6",
             "vrrp_startup_delay",
+            "checker_log_all_failures",
             "lvs_flush",
             "lvs_flush_on_stop",
             "lvs_sync_daemon",
@@ -290,7 +298,21 @@ const CTXS: &[Ctx] = &[
         list: false,
     },
     Ctx { name: "checker", blocks: &[("url", 0, "url")], leaves: CHECKER_LEAVES, list: false },
-    Ctx { name: "url", blocks: &[], leaves: &["path", "digest", "status_code"], list: false },
+    Ctx {
+        name: "url",
+        blocks: &[],
+        leaves: &[
+            "path",
+            "digest",
+            "status_code",
+            "regex",
+            "regex_no_match",
+            "regex_min_offset",
+            "regex_max_offset",
+            "regex_options",
+        ],
+        list: false,
+    },
 ];
 
 /// Leaves that may appear several times; `set` adds, `delete` removes one.

@@ -669,10 +669,33 @@ fn checker(o: &mut Out, c: &Checker) {
                     let codes: Vec<String> = u.status_code.iter().map(|c| c.to_string()).collect();
                     o.line(format!("status_code {}", codes.join(" ")));
                 }
+                if let Some(r) = &u.regex {
+                    o.line(format!("regex {}", word(&r.pattern)));
+                    if r.no_match {
+                        o.line("regex_no_match");
+                    }
+                    if r.min_offset > 0 {
+                        o.line(format!("regex_min_offset {}", r.min_offset));
+                    }
+                    if let Some(m) = r.max_offset {
+                        o.line(format!("regex_max_offset {m}"));
+                    }
+                    let options: Vec<&str> =
+                        regex_options::NAMES.iter().filter(|(_, b)| r.options & b != 0).map(|(n, _)| *n).collect();
+                    if !options.is_empty() {
+                        o.line(format!("regex_options {}", options.join(" ")));
+                    }
+                }
                 o.close();
             }
             if let Some(v) = &h.virtualhost {
                 o.line(format!("virtualhost {}", word(v)));
+            }
+            if h.protocol != HttpProtocol::default() {
+                o.line(format!("http_protocol {}", h.protocol.keyword()));
+            }
+            if h.enable_sni {
+                o.line("enable_sni");
             }
         }
         CheckKind::Smtp { helo_name: Some(h) } => o.line(format!("helo_name {}", word(h))),
@@ -709,7 +732,22 @@ fn checker(o: &mut Out, c: &Checker) {
         if let Some(b) = c.bind_to {
             o.line(format!("bindto {b}"));
         }
+        if let Some(i) = &c.bind_if {
+            o.line(format!("bind_if {}", word(i)));
+        }
+        if let Some(p) = c.bind_port {
+            o.line(format!("bind_port {p}"));
+        }
+        if let Some(m) = c.fwmark {
+            o.line(format!("fwmark {m}"));
+        }
         o.line(format!("connect_timeout {}", c.connect_timeout_s));
+    }
+    if let Some(a) = c.alpha {
+        o.line(if a { "alpha" } else { "alpha off" });
+    }
+    if let Some(l) = c.log_all_failures {
+        o.line(if l { "log_all_failures" } else { "log_all_failures off" });
     }
     o.line(format!("retry {}", c.retry));
     o.line(format!("delay_before_retry {}", c.delay_before_retry_s));

@@ -343,6 +343,8 @@ struct Defaults {
     garp_lower_prio_delay_s: Option<u16>,
     garp_lower_prio_repeat: Option<u8>,
     down_timer_adverts: Option<u8>,
+    /// `checker_log_all_failures`: the checkers' `log_all_failures`.
+    log_all_failures: Option<bool>,
     mcast_group4: Option<core::net::Ipv4Addr>,
     mcast_group6: Option<core::net::Ipv6Addr>,
     skip_check_adv_addr: bool,
@@ -679,6 +681,7 @@ impl Cx {
                 "shutdown_script" => g.shutdown_script = self.hook_script(s),
                 "startup_script_timeout" => startup_timeout = self.hook_timeout(s).or(startup_timeout),
                 "shutdown_script_timeout" => shutdown_timeout = self.hook_timeout(s).or(shutdown_timeout),
+                "checker_log_all_failures" => self.defaults.log_all_failures = Some(self.bool_flag(s, false)),
                 "vrrp_skip_check_adv_addr" => self.defaults.skip_check_adv_addr = self.bool_flag(s, false),
                 "vrrp_lower_prio_no_advert" => self.defaults.lower_prio_no_advert = self.bool_flag(s, false),
                 "vrrp_higher_prio_send_advert" => self.defaults.higher_prio_send_advert = self.bool_flag(s, false),
@@ -2351,6 +2354,9 @@ impl Cx {
         {
             h.virtualhost = Some(v.clone());
         }
+        if !set("log_all_failures") {
+            c.log_all_failures = self.defaults.log_all_failures;
+        }
         for s in block {
             match (s.keyword.text.as_str(), &mut c.kind) {
                 // MISC_CHECK connects to nothing (keepalived refuses these there).
@@ -2371,6 +2377,24 @@ impl Cx {
                 ("delay_before_retry", _) => c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1),
                 ("warmup", _) => c.warmup_s = self.value(s, "a number of seconds").unwrap_or(0),
                 ("delay_loop", _) => c.delay_loop_s = self.value(s, "a number of seconds"),
+                ("bind_if", _) => c.bind_if = self.one(s).and_then(|w| self.ifname(w)),
+                ("bind_port", _) => c.bind_port = self.value(s, "a port"),
+                ("fwmark", _) => c.fwmark = self.value(s, "a firewall mark"),
+                ("alpha", _) => c.alpha = Some(self.bool_flag(s, c.alpha.unwrap_or(false))),
+                ("log_all_failures", _) => {
+                    c.log_all_failures = Some(self.bool_flag(s, c.log_all_failures.unwrap_or(false)))
+                }
+                ("http_protocol", CheckKind::Http(h)) => {
+                    if let Some(w) = self.one(s) {
+                        match w.text.as_str() {
+                            "1.0" => h.protocol = HttpProtocol::Http10,
+                            "1.0C" | "1.0c" => h.protocol = HttpProtocol::Http10Close,
+                            "1.1" => h.protocol = HttpProtocol::Http11,
+                            t => self.error(&w.pos, format!("http_protocol is 1.0, 1.0C or 1.1, not {t:?}")),
+                        }
+                    }
+                }
+                ("enable_sni", CheckKind::Http(h)) => h.enable_sni = self.flag(s),
                 ("url", CheckKind::Http(h)) => {
                     let mut url = Url::default();
                     for u in s.block.as_deref().unwrap_or_default() {
@@ -2390,8 +2414,44 @@ impl Cx {
                                     }
                                 }
                             }
+                            "regex" => {
+                                if let Some(p) = self.string_value(u) {
+                                    url.regex.get_or_insert_with(BodyRegex::default).pattern = p;
+                                }
+                            }
+                            "regex_no_match" => {
+                                url.regex.get_or_insert_with(BodyRegex::default).no_match = self.flag(u)
+                            }
+                            "regex_min_offset" => {
+                                url.regex.get_or_insert_with(BodyRegex::default).min_offset =
+                                    self.value(u, "a byte offset").unwrap_or(0)
+                            }
+                            "regex_max_offset" => {
+                                url.regex.get_or_insert_with(BodyRegex::default).max_offset =
+                                    self.value(u, "a byte offset")
+                            }
+                            "regex_options" => {
+                                let mut bits = 0;
+                                for w in &u.args {
+                                    match regex_options::NAMES.iter().find(|(n, _)| *n == w.text) {
+                                        Some((_, b)) => bits |= b,
+                                        None => self.diags.push(Diagnostic {
+                                            pos: w.pos.clone(),
+                                            severity: Severity::Unsupported,
+                                            message: format!(
+                                                "regex_options {:?} is not supported (vigil has caseless, multiline, dotall, extended, ungreedy); ignored",
+                                                w.text
+                                            ),
+                                        }),
+                                    }
+                                }
+                                url.regex.get_or_insert_with(BodyRegex::default).options = bits;
+                            }
                             _ => self.unsupported(u),
                         }
+                    }
+                    if url.regex.as_ref().is_some_and(|r| r.pattern.is_empty()) {
+                        self.error(&s.keyword.pos, "url: regex_* settings without a regex");
                     }
                     self.push(&s.keyword, &mut h.urls, url, "urls per checker");
                 }
