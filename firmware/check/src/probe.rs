@@ -122,12 +122,15 @@ impl BodyMatch {
 /// How an HTTP_GET / SSL_GET asks: the Host (`virtualhost`, else the
 /// address), the version; for SSL_GET whether the certificate is verified
 /// and whether the server name goes in the handshake (`enable_sni`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Http<'a> {
     pub virtualhost: Option<&'a str>,
     pub version: HttpVersion,
     pub verify: bool,
     pub sni: bool,
+    /// SSL_GET's client config when the config has an `SSL` block (built
+    /// with [`crate::tls::client_config`] for this `verify` and `sni`).
+    pub client: Option<&'a std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// keepalived's `http_protocol`: the request's version, and whether it

@@ -80,6 +80,60 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// keepalived's `SSL { ca certificate key }`, read (PEM): the client
+/// certificate chain and key SSL_GET presents, and the CA `verify` trusts
+/// instead of the public roots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientFiles {
+    pub ca: Option<Vec<u8>>,
+    pub chain: Option<Vec<u8>>,
+    pub key: Option<Vec<u8>>,
+}
+
+/// A client config with `files` (built once per config by the caller).
+pub fn client_config(verify: bool, sni: bool, files: &ClientFiles) -> Result<Arc<ClientConfig>, Failure> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let builder = if verify {
+        let roots = match &files.ca {
+            Some(pem) => {
+                let mut roots = RootCertStore::empty();
+                for c in CertificateDer::pem_slice_iter(pem) {
+                    let c = c.map_err(|e| format!("SSL ca: {e}"))?;
+                    roots.add(c).map_err(|e| format!("SSL ca: {e}"))?;
+                }
+                roots
+            }
+            None => RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        };
+        builder.with_root_certificates(roots)
+    } else {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+    };
+    let mut cfg = match (&files.chain, &files.key) {
+        (Some(chain), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("SSL certificate: {e}"))?;
+            if chain.is_empty() {
+                return Err("SSL certificate: no certificate in the file".into());
+            }
+            if key.windows(9).any(|w| w == b"ENCRYPTED") {
+                return Err("SSL key: encrypted (decrypt it: openssl pkey -in KEY -out KEY.plain)".into());
+            }
+            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("SSL key: {e}"))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| format!("SSL certificate and key: {e}"))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("SSL: a certificate needs its key, and a key its certificate".into()),
+    };
+    cfg.enable_sni = sni;
+    Ok(Arc::new(cfg))
+}
+
 /// A TLS client (for the updater's downloads too): `verify` checks the
 /// certificate against the Mozilla roots; without it any certificate is
 /// taken, its handshake signatures still checked.
@@ -92,7 +146,10 @@ pub fn connector(verify: bool) -> Result<TlsConnector, Failure> {
 /// `virtualhost`, else the address.
 pub async fn https(t: &Target, urls: &[UrlCheck], o: &Http<'_>) -> Result<(), Failure> {
     let (virtualhost, verify) = (o.virtualhost, o.verify);
-    let connector = TlsConnector::from(config(verify, o.sni)?);
+    let connector = match o.client {
+        Some(c) => TlsConnector::from(c.clone()),
+        None => TlsConnector::from(config(verify, o.sni)?),
+    };
     let name: ServerName<'static> = match virtualhost {
         Some(h) => ServerName::try_from(h.to_string()).map_err(|e| format!("virtualhost {h:?}: {e}"))?,
         None => ServerName::IpAddress(t.addr.ip().into()),

@@ -370,3 +370,85 @@ fn a_check_leaves_from_its_bind_port_and_interface() {
         assert!(e.starts_with("bind_if nosuchif0: No such device"), "{e}");
     });
 }
+
+/// keepalived's `SSL { ca certificate key }`: a server that wants a client
+/// certificate (Python's ssl, CERT_REQUIRED) takes SSL_GET's; without it
+/// the handshake fails. With `verify_cert`, the `ca` is what the server's
+/// certificate must chain to (the public roots would refuse it).
+#[test]
+fn ssl_get_presents_the_ssl_blocks_client_certificate() {
+    let dir = std::env::temp_dir().join(format!("vigil-check-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), b"mutual\n").unwrap();
+    // A CA, the server's certificate signed by it, and a client's own.
+    let made = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            "set -e; q() { openssl \"$@\" 2>/dev/null; }\n\
+             q req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem\n\
+             q req -newkey rsa:2048 -nodes -subj /CN=backend.test -keyout backend.test.key -out backend.csr\n\
+             printf 'subjectAltName=DNS:backend.test\\n' > san.ext\n\
+             q x509 -req -in backend.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out backend.test.pem\n\
+             q req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=client -addext extendedKeyUsage=clientAuth -keyout client.key -out client.pem\n",
+        )
+        .current_dir(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "openssl is needed for this test");
+        eprintln!("SKIPPED: openssl not available");
+        return;
+    }
+    let port = closed_port().port();
+    let script = format!(
+        "import http.server, ssl\nsrv = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('backend.test.pem', 'backend.test.key')\n\
+         ctx.verify_mode = ssl.CERT_REQUIRED\nctx.load_verify_locations('client.pem')\n\
+         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\nsrv.serve_forever()\n"
+    );
+    let child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = PyHttp { child, addr: format!("127.0.0.1:{port}").parse().unwrap() };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(server.addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let read = |f: &str| Some(std::fs::read(dir.join(f)).unwrap());
+    let files =
+        vigil_check::tls::ClientFiles { ca: read("ca.pem"), chain: read("client.pem"), key: read("client.key") };
+    let urls = [UrlCheck { path: "/index.html".into(), status: vec![], digest: None, body: None }];
+    rt().block_on(async {
+        let t = target(server.addr);
+        let e = vigil_check::tls::https(&t, &urls, &Http::default()).await.unwrap_err();
+        assert!(e.contains("TLS") || e.contains("reading the response"), "{e}");
+        let any = vigil_check::tls::client_config(false, false, &files).unwrap();
+        assert_eq!(vigil_check::tls::https(&t, &urls, &Http { client: Some(&any), ..Http::default() }).await, Ok(()));
+        let trusted = vigil_check::tls::client_config(true, true, &files).unwrap();
+        let o = Http {
+            virtualhost: Some("backend.test"),
+            verify: true,
+            sni: true,
+            client: Some(&trusted),
+            ..Http::default()
+        };
+        assert_eq!(vigil_check::tls::https(&t, &urls, &o).await, Ok(()));
+    });
+    // A key without its certificate, an encrypted key: said, not a panic.
+    let half = vigil_check::tls::ClientFiles { key: read("client.key"), ..Default::default() };
+    assert!(vigil_check::tls::client_config(false, false, &half).unwrap_err().contains("needs its key"));
+    let locked = vigil_check::tls::ClientFiles {
+        key: Some(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n".to_vec()),
+        chain: read("client.pem"),
+        ..Default::default()
+    };
+    assert!(vigil_check::tls::client_config(false, false, &locked).unwrap_err().starts_with("SSL key: encrypted"));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -451,6 +451,23 @@ pub struct Global {
     /// once as vigil's daemons start and once as they stop.
     pub startup_script: Option<HookScript>,
     pub shutdown_script: Option<HookScript>,
+    /// keepalived's `SSL { }` block (schema 7): what SSL_GET checks present
+    /// and trust.
+    pub ssl: Option<SslFiles>,
+}
+
+/// keepalived's `SSL { password ca certificate key }`: SSL_GET presents the
+/// certificate (and its key) to servers that ask for a client certificate.
+/// keepalived loads `ca` without verifying servers against it; vigil does
+/// the same, and with `verify_cert` (vigil's) verifies against it instead
+/// of the public roots. Files are PEM; an encrypted key (`password`) is
+/// refused by the checks with a reason (decrypt it with `openssl pkey`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SslFiles {
+    pub password: Option<String<NAME>>,
+    pub ca: Option<PathText>,
+    pub certificate: Option<PathText>,
+    pub key: Option<PathText>,
 }
 
 /// keepalived `lvs_flush_on_stop`: the whole IPVS table is flushed, or
@@ -775,6 +792,7 @@ impl Default for Global {
             lvs_flush_on_stop: None,
             startup_script: None,
             shutdown_script: None,
+            ssl: None,
         }
     }
 }

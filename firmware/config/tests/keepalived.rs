@@ -898,6 +898,26 @@ fn checker_settings_and_http_regex() {
     assert!(e.iter().any(|l| l == "c.conf:16:15: error: http_protocol is 1.0, 1.0C or 1.1, not \"2\""), "{e:?}");
 }
 
+/// keepalived's top-level `SSL { }` block (refused as an unknown keyword
+/// before): read, said when its key is encrypted, written back.
+#[test]
+fn the_ssl_block_is_read_and_written_back() {
+    let text = "SSL {\n  ca /etc/keepalived/ca.pem\n  certificate /etc/keepalived/client.pem\n  key /etc/keepalived/client.key\n}\n";
+    let i = import_str("s.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let f = i.config.global.ssl.as_ref().unwrap();
+    assert_eq!(
+        (f.ca.as_deref(), f.certificate.as_deref(), f.key.as_deref(), f.password.as_deref()),
+        (Some("/etc/keepalived/ca.pem"), Some("/etc/keepalived/client.pem"), Some("/etc/keepalived/client.key"), None)
+    );
+    round_trip(&i.config);
+    let i = import_str("s.conf", &text.replace("SSL {\n", "SSL {\n  password secret\n")).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 1);
+    assert!(d[0].starts_with("s.conf:1:1: warning: SSL password: vigil reads unencrypted keys only"), "{d:?}");
+    round_trip(&i.config);
+}
+
 /// SMTP_CHECK's deprecated `host { }` blocks are checkers of their own (as
 /// keepalived 2.2.7 reads them); the block checks too when it names a
 /// connection of its own.

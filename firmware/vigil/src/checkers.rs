@@ -135,6 +135,7 @@ pub async fn run(
     }
     info!("checkers: {} checks of {} virtual servers", checks.len(), config.virtual_servers.len());
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let tls = tls_clients(&config);
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
     // Due times, soonest first; a check is in here unless its probe runs.
     let mut due: BinaryHeap<Reverse<(Instant, usize)>> =
@@ -150,7 +151,7 @@ pub async fn run(
             let c = &mut checks[i];
             if c.timer.start_probe(now) {
                 let target = target(&config.virtual_servers[c.vs].real_servers[c.rs], &c.spec);
-                let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout());
+                let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout(), tls.clone());
                 let (tx, permits) = (tx.clone(), permits.clone());
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
@@ -419,7 +420,33 @@ impl MiscTimeout for Checker {
 }
 
 /// One probe; Ok(Some(weight)) only from a dynamic MISC_CHECK.
-async fn probe_once(kind: CheckKind, t: Target, misc_timeout: Duration) -> Result<Option<u32>, String> {
+/// SSL_GET's client configs when the config has an `SSL` block, by
+/// (verify_cert, enable_sni): the files are read once, as the checkers
+/// start; what is wrong with them is each SSL_GET's failure.
+type TlsClients = Arc<[Result<Arc<rustls::ClientConfig>, String>; 4]>;
+
+fn tls_clients(config: &Config) -> Option<TlsClients> {
+    let f = config.global.ssl.as_ref()?;
+    let read = |p: &Option<vigil_config::PathText>, what: &str| -> Result<Option<Vec<u8>>, String> {
+        p.as_ref().map(|p| std::fs::read(p.as_str()).map_err(|e| format!("SSL {what} {p}: {e}"))).transpose()
+    };
+    let files = (|| {
+        Ok::<_, String>(vigil_check::tls::ClientFiles {
+            ca: read(&f.ca, "ca")?,
+            chain: read(&f.certificate, "certificate")?,
+            key: read(&f.key, "key")?,
+        })
+    })();
+    let mode = |i: usize| files.clone().and_then(|fl| vigil_check::tls::client_config(i >= 2, i % 2 == 1, &fl));
+    Some(Arc::new([mode(0), mode(1), mode(2), mode(3)]))
+}
+
+async fn probe_once(
+    kind: CheckKind,
+    t: Target,
+    misc_timeout: Duration,
+    tls: Option<TlsClients>,
+) -> Result<Option<u32>, String> {
     // A backstop above each probe's own timeouts (an HTTP check may use
     // one per URL): nothing runs for ever.
     let limit = t.timeout * 4 + Duration::from_secs(1);
@@ -456,6 +483,10 @@ async fn probe_once(kind: CheckKind, t: Target, misc_timeout: Duration) -> Resul
                     },
                     verify: h.verify_cert,
                     sni: h.enable_sni,
+                    client: match &tls {
+                        Some(t) => Some(t[usize::from(h.verify_cert) * 2 + usize::from(h.enable_sni)].as_ref()?),
+                        None => None,
+                    },
                 };
                 if h.tls {
                     vigil_check::tls::https(&t, &urls, &o).await.map(|()| None)

@@ -47,6 +47,7 @@ const CHECKER_LEAVES: &[&str] = &[
     "log_all_failures",
     "http_protocol",
     "enable_sni",
+    "verify_cert",
 ];
 
 const CTXS: &[Ctx] = &[
@@ -65,6 +66,7 @@ const CTXS: &[Ctx] = &[
             ("vrrp_sync_group", 1, "vrrp_sync_group"),
             ("vrrp_instance", 1, "vrrp_instance"),
             ("virtual_server_group", 1, "lines"),
+            ("SSL", 0, "SSL"),
             ("virtual_server", 2, "virtual_server"),
         ],
         leaves: &[],
@@ -195,6 +197,7 @@ const CTXS: &[Ctx] = &[
         ],
         list: false,
     },
+    Ctx { name: "SSL", blocks: &[], leaves: &["password", "ca", "certificate", "key"], list: false },
     Ctx { name: "authentication", blocks: &[], leaves: &["auth_type", "auth_pass"], list: false },
     Ctx {
         name: "vrrp_sync_group",

@@ -241,6 +241,20 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     for v in &c.vrrp_instances {
         vrrp(&mut o, v, g.vrrp_strict);
     }
+    if let Some(f) = &g.ssl {
+        o.open("SSL");
+        for (k, v) in [
+            ("password", &f.password.as_ref().map(|p| p.to_string())),
+            ("ca", &f.ca.as_ref().map(|p| p.to_string())),
+            ("certificate", &f.certificate.as_ref().map(|p| p.to_string())),
+            ("key", &f.key.as_ref().map(|p| p.to_string())),
+        ] {
+            if let Some(v) = v {
+                o.line(format!("{k} {}", word(v)));
+            }
+        }
+        o.close();
+    }
     for grp in &c.virtual_server_groups {
         list_block(&mut o, &format!("virtual_server_group {}", word(&grp.name)), &grp.entries, ToString::to_string);
     }
@@ -696,6 +710,9 @@ fn checker(o: &mut Out, c: &Checker) {
             }
             if h.enable_sni {
                 o.line("enable_sni");
+            }
+            if h.verify_cert {
+                o.line("verify_cert");
             }
         }
         CheckKind::Smtp { helo_name: Some(h) } => o.line(format!("helo_name {}", word(h))),

@@ -251,6 +251,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     cx.push(&st.keyword, &mut config.track_processes, tp, "vrrp_track_process");
                 }
             }
+            "SSL" => config.global.ssl = Some(cx.ssl(st)),
             "vrrp_script" => {
                 if let Some(script) = cx.vrrp_script(st) {
                     cx.push(&st.keyword, &mut config.vrrp_scripts, script, "vrrp_script");
@@ -716,6 +717,27 @@ impl Cx {
                 h.timeout_s = t;
             }
         }
+    }
+
+    /// keepalived's `SSL { password ca certificate key }`.
+    fn ssl(&mut self, st: &Stmt) -> SslFiles {
+        let mut f = SslFiles::default();
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "password" => f.password = self.string_value(s),
+                "ca" => f.ca = self.string_value(s),
+                "certificate" => f.certificate = self.string_value(s),
+                "key" => f.key = self.string_value(s),
+                _ => self.unsupported(s),
+            }
+        }
+        if f.password.is_some() {
+            self.warn(
+                &st.keyword.pos,
+                "SSL password: vigil reads unencrypted keys only; the checks will say so until the key is decrypted (openssl pkey -in KEY -out KEY.plain)",
+            );
+        }
+        f
     }
 
     /// `startup_script PROGRAM [USER [GROUP]]`.
@@ -2395,6 +2417,8 @@ impl Cx {
                     }
                 }
                 ("enable_sni", CheckKind::Http(h)) => h.enable_sni = self.flag(s),
+                // vigil's: keepalived 2.2.7 does not know it.
+                ("verify_cert", CheckKind::Http(h)) if h.tls => h.verify_cert = self.flag(s),
                 ("url", CheckKind::Http(h)) => {
                     let mut url = Url::default();
                     for u in s.block.as_deref().unwrap_or_default() {
