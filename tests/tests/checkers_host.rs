@@ -196,3 +196,37 @@ fn http_regex_and_log_all_failures_follow_the_body() {
     wait_log(&log, at, "HTTP_GET real server 127.0.0.1:8085: UP");
     let _ = web.0.kill();
 }
+
+/// `ha_suspend`: the checks of a virtual server whose address is not on
+/// this system (a backup) wait; they run once the address comes (a closed
+/// port then takes the real server down), and wait again when it goes.
+#[test]
+fn ha_suspend_holds_the_checks_until_the_address_is_here() {
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("checkers-suspend");
+    let ns = Netns::fresh("chk-suspend");
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        "virtual_server 192.0.2.50 80 {\n delay_loop 1\n protocol TCP\n ha_suspend\n real_server 127.0.0.1 8086 {\n  TCP_CHECK {\n   connect_timeout 1\n  }\n }\n}\n",
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let _vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
+    let (at, _) = wait_log(&log, 0, "checks suspended: its address is not on this system (ha_suspend)");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!text.contains("DOWN"), "a suspended check ran:\n{text}");
+    let addr = |op: &str| {
+        let st =
+            Command::new("ip").args(["-n", ns.0.as_str(), "addr", op, "192.0.2.50/32", "dev", "lo"]).status().unwrap();
+        assert!(st.success());
+    };
+    addr("add");
+    let (at, _) = wait_log(&log, at, "checks resumed: its address is on this system (ha_suspend)");
+    let (at, _) = wait_log(&log, at, "TCP_CHECK real server 127.0.0.1:8086: DOWN");
+    addr("del");
+    wait_log(&log, at, "checks suspended");
+}

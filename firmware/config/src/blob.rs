@@ -1239,6 +1239,7 @@ pub mod v6 {
                 ipvs_flags: v.ipvs_flags,
                 sorry_server_inhibit: v.sorry_server_inhibit,
                 sorry_server_lvs_kind: v.sorry_server_lvs_kind,
+                ha_suspend: false,
             }
         }
     }

@@ -1175,6 +1175,9 @@ pub struct VirtualServer {
     /// `sorry_server_lvs_method` (schema 6): how packets reach the sorry
     /// server (none: as `lb_kind`).
     pub sorry_server_lvs_kind: Option<Forwarding>,
+    /// `ha_suspend` (schema 7): its checks wait while its address is not
+    /// on this system (a backup's), and start when VRRP brings it.
+    pub ha_suspend: bool,
 }
 
 /// [`VirtualServer::ipvs_flags`]' bits.
@@ -1214,6 +1217,7 @@ impl VirtualServer {
             ipvs_flags: 0,
             sorry_server_inhibit: false,
             sorry_server_lvs_kind: None,
+            ha_suspend: false,
         }
     }
 }

@@ -330,7 +330,7 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
     );
     for n in 0..500 {
         text.push_str(&format!(
-            "virtual_server 10.1.{}.{} 80 {{\n  ha_suspend\n  real_server 10.2.0.1 80 {{\n    TCP_CHECK {{\n      conect_timeout 3\n    }}\n  }}\n}}\n",
+            "virtual_server 10.1.{}.{} 80 {{\n  use_ipvlan\n  real_server 10.2.0.1 80 {{\n    TCP_CHECK {{\n      conect_timeout 3\n    }}\n  }}\n}}\n",
             n / 250,
             n % 250 + 1
         ));
@@ -343,7 +343,7 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
             "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:6:3: error: unknown keyword \"priorty\"; did you mean \"priority\"?",
             "t.conf:8:3: error: unknown keyword \"adver_int\"; did you mean \"advert_int\"?",
-            "t.conf:14:3: unsupported: keyword \"ha_suspend\" is not supported by vigil; ignored (500 times; this is the first)",
+            "t.conf:14:3: unsupported: keyword \"use_ipvlan\" is not supported by vigil; ignored (500 times; this is the first)",
             "t.conf:17:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
             "t.conf:25:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
             "t.conf:33:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
@@ -896,6 +896,24 @@ fn checker_settings_and_http_regex() {
     let bad = text.replace("http_protocol 1.0C", "http_protocol 2");
     let e: Vec<String> = import_str("c.conf", &bad).unwrap().diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(e.iter().any(|l| l == "c.conf:16:15: error: http_protocol is 1.0, 1.0C or 1.1, not \"2\""), "{e:?}");
+}
+
+/// `ha_suspend`: kept on an address, dropped with a warning on a mark (as
+/// keepalived clears it there).
+#[test]
+fn ha_suspend_on_addresses_and_not_on_marks() {
+    let text =
+        "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  ha_suspend\n}\nvirtual_server fwmark 3 {\n  ha_suspend\n}\n";
+    let i = import_str("h.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        [
+            "h.conf:6:3: warning: ha_suspend on a fwmark virtual server: it has no address to wait for; ignored (as keepalived clears it)"
+        ]
+    );
+    assert!(i.config.virtual_servers[0].ha_suspend && !i.config.virtual_servers[1].ha_suspend);
+    round_trip(&i.config);
 }
 
 /// keepalived's top-level `SSL { }` block (refused as an unknown keyword

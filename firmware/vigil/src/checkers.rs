@@ -141,6 +141,9 @@ pub async fn run(
     let mut due: BinaryHeap<Reverse<(Instant, usize)>> =
         checks.iter().enumerate().filter_map(|(i, c)| Some(Reverse((c.timer.poll_timeout()?, i)))).collect();
     let mut status_at = Instant::now();
+    // `ha_suspend`: the system's addresses, followed by rtnetlink, for the
+    // virtual servers whose checks wait for theirs.
+    let mut suspend = Suspend::new(&config);
     loop {
         let now = Instant::now();
         while let Some(&Reverse((t, i))) = due.peek() {
@@ -149,6 +152,12 @@ pub async fn run(
             }
             due.pop();
             let c = &mut checks[i];
+            if suspend.holds(c.vs) {
+                // Asked again a delay_loop later (or as soon as the address comes).
+                let every = secs(c.spec.delay_loop_s.unwrap_or(config.virtual_servers[c.vs].delay_loop_s));
+                due.push(Reverse((now + every, i)));
+                continue;
+            }
             if c.timer.start_probe(now) {
                 let target = target(&config.virtual_servers[c.vs].real_servers[c.rs], &c.spec);
                 let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout(), tls.clone());
@@ -167,8 +176,25 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        let addresses = async {
+            match &suspend.monitor {
+                Some(m) => m.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = sleep => {}
+            changed = addresses => {
+                let resumed = if changed.addresses { suspend.refresh(&config) } else { Vec::new() };
+                if !resumed.is_empty() {
+                    // Checks that waited for an address that came run now.
+                    let now = Instant::now();
+                    due = due
+                        .into_iter()
+                        .map(|Reverse((t, i))| Reverse((if resumed.contains(&checks[i].vs) { t.min(now) } else { t }, i)))
+                        .collect();
+                }
+            }
             Some(o) = rx.recv() => {
                 let mut changed = false;
                 let mut next_o = Some(o);
@@ -420,6 +446,66 @@ impl MiscTimeout for Checker {
 }
 
 /// One probe; Ok(Some(weight)) only from a dynamic MISC_CHECK.
+/// keepalived's `ha_suspend`: which virtual servers' addresses are on this
+/// system (a backup has not got them: its checks wait).
+struct Suspend {
+    /// Per virtual server: it has ha_suspend and none of its addresses is here.
+    held: Vec<bool>,
+    monitor: Option<crate::vrrp::timer::LinkMonitor>,
+}
+
+impl Suspend {
+    fn new(config: &Config) -> Suspend {
+        let mut s = Suspend { held: vec![false; config.virtual_servers.len()], monitor: None };
+        if config.virtual_servers.iter().any(|vs| vs.ha_suspend) {
+            s.monitor = crate::vrrp::timer::LinkMonitor::open()
+                .inspect_err(|e| {
+                    tracing::warn!("checkers: address monitor: {e}; ha_suspend follows the addresses at each check")
+                })
+                .ok();
+            s.refresh(config);
+        }
+        s
+    }
+
+    fn holds(&self, vs: usize) -> bool {
+        self.held.get(vs).copied().unwrap_or(false)
+    }
+
+    /// Reads the addresses again; returns the virtual servers whose checks
+    /// may run again (and logs each change).
+    fn refresh(&mut self, config: &Config) -> Vec<usize> {
+        let here: Vec<std::net::IpAddr> = match crate::net::Rtnl::open().and_then(|mut r| r.all_addresses()) {
+            Ok(a) => a.into_iter().map(|a| a.1).collect(),
+            Err(e) => {
+                tracing::warn!("checkers: reading addresses: {e}");
+                return Vec::new();
+            }
+        };
+        let mut resumed = Vec::new();
+        for (vi, vs) in config.virtual_servers.iter().enumerate() {
+            if !vs.ha_suspend {
+                continue;
+            }
+            let held = !config.services(vs).any(|k| match k {
+                vigil_config::VirtualKey::Address(a) => here.contains(&a.ip()),
+                _ => false,
+            });
+            if held != self.held[vi] {
+                let _vs = vs_span(vs).entered();
+                if held {
+                    info!("checks suspended: its address is not on this system (ha_suspend)");
+                } else {
+                    info!("checks resumed: its address is on this system (ha_suspend)");
+                    resumed.push(vi);
+                }
+            }
+            self.held[vi] = held;
+        }
+        resumed
+    }
+}
+
 /// SSL_GET's client configs when the config has an `SSL` block, by
 /// (verify_cert, enable_sni): the files are read once, as the checkers
 /// start; what is wrong with them is each SSL_GET's failure.

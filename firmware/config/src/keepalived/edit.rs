@@ -259,6 +259,7 @@ const CTXS: &[Ctx] = &[
             "hysteresis",
             "sorry_server",
             "sorry_server_inhibit",
+            "ha_suspend",
             "sorry_server_lvs_method",
             "inhibit_on_failure",
             "alpha",

@@ -581,6 +581,9 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
             }
         ));
     }
+    if vs.ha_suspend {
+        o.line("ha_suspend");
+    }
     if vs.persistence_timeout > 0 {
         o.line(format!("persistence_timeout {}", vs.persistence_timeout));
     }

@@ -1978,6 +1978,17 @@ impl Cx {
                     );
                 }
                 "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(s),
+                "ha_suspend" => {
+                    if matches!(vs.key, VirtualKey::Fwmark(_)) {
+                        self.flag(s);
+                        self.warn(
+                            &s.keyword.pos,
+                            "ha_suspend on a fwmark virtual server: it has no address to wait for; ignored (as keepalived clears it)",
+                        );
+                    } else {
+                        vs.ha_suspend = self.flag(s);
+                    }
+                }
                 "sorry_server_lvs_method" => vs.sorry_server_lvs_kind = self.forwarding(s),
                 "inhibit_on_failure" => vs.inhibit_on_failure = self.flag(s),
                 "alpha" => vs.alpha = self.bool_flag(s, vs.alpha),

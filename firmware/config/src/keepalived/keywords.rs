@@ -550,7 +550,6 @@ pub const NOT_YET: &[&str] = &[
     "dynamic_interfaces",
     "garp_extra_if",
     "garp_group",
-    "ha_suspend",
     "idle_tx",
     "interfaces",
     "ip_family",

@@ -14,7 +14,7 @@ mod processes;
 mod rx;
 mod scripts;
 mod status;
-mod timer;
+pub(crate) mod timer;
 mod vmac;
 
 use crate::notify::state_name;
