@@ -230,3 +230,45 @@ fn ha_suspend_holds_the_checks_until_the_address_is_here() {
     addr("del");
     wait_log(&log, at, "checks suspended");
 }
+
+/// `rs_init_notifies`: as the checkers start, each real server's program
+/// for the state it starts in runs (notify_up; with alpha, notify_down).
+#[test]
+fn rs_init_notifies_runs_the_starting_states_programs() {
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("checkers-init-notifies");
+    let ns = Netns::fresh("chk-initn");
+    let notes = dir.join("notes.log");
+    let note = dir.join("note.sh");
+    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notes.display())).unwrap();
+    Command::new("chmod").arg("755").arg(&note).status().unwrap();
+    let conf = dir.join("vigil.conf");
+    let rs = |port: u16, alpha: &str| {
+        format!(
+            " real_server 127.0.0.1 {port} {{\n{alpha}  notify_up \"{n} up {port}\"\n  notify_down \"{n} down {port}\"\n  MISC_CHECK {{\n   misc_path /bin/true\n  }}\n }}\n",
+            n = note.display()
+        )
+    };
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n rs_init_notifies\n}}\nvirtual_server 127.0.0.1 80 {{\n delay_loop 30\n protocol TCP\n{}{}}}\n",
+            rs(8081, ""),
+            rs(8082, "  alpha\n")
+        ),
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let _vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
+    wait_log(&log, 0, "checkers: 2 checks of 1 virtual servers");
+    let got = vigil_tests::eventually(std::time::Duration::from_secs(5), || {
+        let mut l: Vec<String> =
+            std::fs::read_to_string(&notes).unwrap_or_default().lines().map(str::to_string).collect();
+        l.sort();
+        // (The alpha server's first check comes within delay_loop, 30 s.)
+        l == ["down 8082", "up 8081"]
+    });
+    assert!(got.is_some(), "{}", std::fs::read_to_string(&notes).unwrap_or_default());
+}

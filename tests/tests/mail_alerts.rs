@@ -50,7 +50,7 @@ fn state_changes_and_a_down_server_are_mailed() {
             .unwrap(),
     );
     std::thread::sleep(Duration::from_millis(1500));
-    p.top[1] = "global_defs {\n router_id LB1\n notification_email {\n  ops@example.com\n  root\n }\n notification_email_from vigil@lb1.example.com\n smtp_server 127.0.0.1 2525\n smtp_connect_timeout 5\n}\nvirtual_server 192.0.2.50 80 {\n delay_loop 1\n protocol TCP\n real_server 127.0.0.1 1 {\n  smtp_alert\n  TCP_CHECK {\n   connect_timeout 1\n  }\n }\n}\n".to_string();
+    p.top[1] = "global_defs {\n router_id LB1\n notification_email {\n  ops@example.com\n  root\n }\n notification_email_from vigil@lb1.example.com\n smtp_server 127.0.0.1 2525\n smtp_connect_timeout 5\n no_checker_emails\n}\nvirtual_server 192.0.2.50 80 {\n delay_loop 1\n protocol TCP\n real_server 127.0.0.1 1 {\n  smtp_alert\n  TCP_CHECK {\n   connect_timeout 1\n  }\n }\n real_server 127.0.0.1 2 {\n  smtp_alert\n  TCP_CHECK {\n   connect_timeout 1\n  }\n  TCP_CHECK {\n   connect_port 3\n   connect_timeout 1\n  }\n }\n}\n".to_string();
     p.extra[1] = " smtp_alert\n".to_string();
     p.vigil(3, 150, "0.5");
     p.wait_vip(&vg, Duration::from_secs(10));
@@ -74,6 +74,13 @@ fn state_changes_and_a_down_server_are_mailed() {
     assert!(down.is_some(), "no DOWN mail: {:#?}", mails(&maildir));
     let m = mails(&maildir).into_iter().find(|m| m.contains("- DOWN")).unwrap();
     assert!(m.contains("=> CHECK failed on service : "), "{m}");
+    // no_checker_emails: the server with two failing checks leaves its pool
+    // once, and is mailed once.
+    let second = "Subject: [LB1] Realserver [127.0.0.1]:2 of virtual server 192.0.2.50:80 - DOWN";
+    let down = vigil_tests::eventually(Duration::from_secs(15), || mails(&maildir).iter().any(|m| m.contains(second)));
+    assert!(down.is_some(), "no DOWN mail for the second server: {:#?}", mails(&maildir));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(mails(&maildir).iter().filter(|m| m.contains(second)).count(), 1, "{:#?}", mails(&maildir));
 
     p.keepalived(3, 200, "0.5");
     // The first BACKUP mail is from the start (INIT -> BACKUP); the one

@@ -1240,6 +1240,7 @@ pub mod v6 {
                 sorry_server_inhibit: v.sorry_server_inhibit,
                 sorry_server_lvs_kind: v.sorry_server_lvs_kind,
                 ha_suspend: false,
+                ip_family_v6: None,
             }
         }
     }

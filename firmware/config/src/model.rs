@@ -454,6 +454,13 @@ pub struct Global {
     /// keepalived's `SSL { }` block (schema 7): what SSL_GET checks present
     /// and trust.
     pub ssl: Option<SslFiles>,
+    /// keepalived `rs_init_notifies` (schema 7): as the checkers start, a
+    /// real server's notify_up (or, alpha, notify_down) runs for the state
+    /// it starts in.
+    pub rs_init_notifies: bool,
+    /// keepalived `no_checker_emails` (schema 7): mail when a real server
+    /// goes out of its pool or back, not for each checker of it.
+    pub no_checker_emails: bool,
 }
 
 /// keepalived's `SSL { password ca certificate key }`: SSL_GET presents the
@@ -793,6 +800,8 @@ impl Default for Global {
             startup_script: None,
             shutdown_script: None,
             ssl: None,
+            rs_init_notifies: false,
+            no_checker_emails: false,
         }
     }
 }
@@ -1178,6 +1187,9 @@ pub struct VirtualServer {
     /// `ha_suspend` (schema 7): its checks wait while its address is not
     /// on this system (a backup's), and start when VRRP brings it.
     pub ha_suspend: bool,
+    /// `ip_family inet|inet6` (schema 7): a firewall mark's family when
+    /// its real servers do not say (none yet, or mixed).
+    pub ip_family_v6: Option<bool>,
 }
 
 /// [`VirtualServer::ipvs_flags`]' bits.
@@ -1192,7 +1204,7 @@ impl VirtualServer {
     /// The family of its firewall-mark services: a mark has no address,
     /// so it is its (first) real server's.
     pub fn fwmark_v6(&self) -> bool {
-        self.real_servers.first().is_some_and(|r| r.addr.is_ipv6())
+        self.ip_family_v6.unwrap_or_else(|| self.real_servers.first().is_some_and(|r| r.addr.is_ipv6()))
     }
 
     pub fn new(key: VirtualKey) -> VirtualServer {
@@ -1218,6 +1230,7 @@ impl VirtualServer {
             sorry_server_inhibit: false,
             sorry_server_lvs_kind: None,
             ha_suspend: false,
+            ip_family_v6: None,
         }
     }
 }

@@ -525,6 +525,12 @@ impl Config {
             // A fwmark service is one per mark and family, whatever the
             // protocol.
             let v6 = vs.fwmark_v6();
+            if let (VirtualKey::Fwmark(_), Some(fam)) = (&vs.key, vs.ip_family_v6) {
+                for rs in vs.real_servers.iter().filter(|r| r.addr.is_ipv6() != fam) {
+                    let want = if fam { "inet6" } else { "inet" };
+                    e.push(&path, format!("real_server {} is not of its ip_family {want}", rs.addr));
+                }
+            }
             if total <= IPVS_SERVICES {
                 for key in self.services(vs) {
                     let id = match key {

@@ -916,6 +916,34 @@ fn ha_suspend_on_addresses_and_not_on_marks() {
     round_trip(&i.config);
 }
 
+/// `ip_family` gives a mark its family (validation holds its real servers
+/// to it); `rs_init_notifies` and `no_checker_emails` are read and written.
+#[test]
+fn ip_family_and_checker_notify_settings() {
+    let text =
+        "global_defs {\n  rs_init_notifies\n  no_checker_emails\n}\nvirtual_server fwmark 5 {\n  ip_family inet6\n}\n";
+    let i = import_str("f.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    assert!(i.config.global.rs_init_notifies && i.config.global.no_checker_emails);
+    assert!(i.config.virtual_servers[0].fwmark_v6());
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let mixed = text.replace("  ip_family inet6\n", "  ip_family inet6\n  real_server 10.0.0.2 80 {\n  }\n");
+    let i = import_str("f.conf", &mixed).unwrap();
+    let p: Vec<String> = i.problems().iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        p,
+        ["f.conf:5:1: error: virtual_server fwmark 5: real_server 10.0.0.2:80 is not of its ip_family inet6"]
+    );
+    let e: Vec<String> = import_str("f.conf", &text.replace("inet6", "ipv6"))
+        .unwrap()
+        .diagnostics
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(e, ["f.conf:6:13: error: ip_family is inet or inet6, not \"ipv6\""]);
+}
+
 /// keepalived's top-level `SSL { }` block (refused as an unknown keyword
 /// before): read, said when its key is encrypted, written back.
 #[test]

@@ -128,6 +128,18 @@ pub async fn run(
     for (i, c) in checks.iter().enumerate() {
         index[c.vs][c.rs].push(i);
     }
+    // `rs_init_notifies`: each new real server's program for the state it
+    // starts in (one that resumes a verdict has had its own).
+    if config.global.rs_init_notifies {
+        for (vi, vs) in config.virtual_servers.iter().enumerate() {
+            for (ri, rs) in vs.real_servers.iter().enumerate().filter(|(ri, _)| !resume.contains_key(&(vi, *ri))) {
+                let up = index[vi][ri].iter().all(|&i| checks[i].timer.verdict() == Verdict::Up);
+                if let Some(p) = if up { rs.notify_up.as_deref() } else { rs.notify_down.as_deref() } {
+                    crate::program::spawn(p, &[]);
+                }
+            }
+        }
+    }
     publish(&config, generation, &checks, &index, &mut pools, &health);
     status_lines(&config, &checks, &pools, &status);
     if checks.is_empty() {
@@ -222,6 +234,13 @@ pub async fn run(
 
 /// Feeds one result in; true if a real server's verdict (or dynamic weight) changed.
 fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
+    let Some((cvs, crs)) = checks.get(o.check).map(|c| (c.vs, c.rs)) else { return false };
+    // The real server is in its pool while all its checks are up.
+    let server_up = |checks: &[Check]| {
+        checks.iter().filter(|x| x.vs == cvs && x.rs == crs).all(|x| x.timer.verdict() == Verdict::Up)
+    };
+    let was_in = server_up(checks);
+    let mut mail = None;
     let Some(c) = checks.get_mut(o.check) else { return false };
     let now = Instant::now();
     let vs = &config.virtual_servers[c.vs];
@@ -266,8 +285,15 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
                 (_, None) => ("DOWN", "=> CHECK failed on service <=".to_string()),
             };
             let subject = format!("Realserver {} of virtual server {} - {state}", bracketed(rs.addr), vs_name(vs));
-            crate::mail::send(&config.global.mail, &config.global.router_id, &subject, &body);
+            mail = Some((subject, body));
         }
+    }
+    // `no_checker_emails`: mail when the server leaves its pool or comes
+    // back, not for each of its checkers.
+    if let Some((subject, body)) = mail
+        && (!config.global.no_checker_emails || server_up(checks) != was_in)
+    {
+        crate::mail::send(&config.global.mail, &config.global.router_id, &subject, &body);
     }
     changed
 }

@@ -83,6 +83,8 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         || g.lvs_flush_on_stop.is_some()
         || g.startup_script.is_some()
         || g.shutdown_script.is_some()
+        || g.rs_init_notifies
+        || g.no_checker_emails
     {
         o.open("global_defs");
         if !g.router_id.is_empty() {
@@ -90,6 +92,12 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         }
         if g.lvs_flush {
             o.line("lvs_flush");
+        }
+        if g.rs_init_notifies {
+            o.line("rs_init_notifies");
+        }
+        if g.no_checker_emails {
+            o.line("no_checker_emails");
         }
         match g.lvs_flush_on_stop {
             Some(FlushOnStop::All) => o.line("lvs_flush_on_stop"),
@@ -583,6 +591,11 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
     }
     if vs.ha_suspend {
         o.line("ha_suspend");
+    }
+    match vs.ip_family_v6 {
+        Some(true) => o.line("ip_family inet6"),
+        Some(false) => o.line("ip_family inet"),
+        None => {}
     }
     if vs.persistence_timeout > 0 {
         o.line(format!("persistence_timeout {}", vs.persistence_timeout));

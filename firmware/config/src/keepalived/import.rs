@@ -682,6 +682,8 @@ impl Cx {
                 "shutdown_script" => g.shutdown_script = self.hook_script(s),
                 "startup_script_timeout" => startup_timeout = self.hook_timeout(s).or(startup_timeout),
                 "shutdown_script_timeout" => shutdown_timeout = self.hook_timeout(s).or(shutdown_timeout),
+                "rs_init_notifies" => g.rs_init_notifies = self.flag(s),
+                "no_checker_emails" => g.no_checker_emails = self.flag(s),
                 "checker_log_all_failures" => self.defaults.log_all_failures = Some(self.bool_flag(s, false)),
                 "vrrp_skip_check_adv_addr" => self.defaults.skip_check_adv_addr = self.bool_flag(s, false),
                 "vrrp_lower_prio_no_advert" => self.defaults.lower_prio_no_advert = self.bool_flag(s, false),
@@ -1978,6 +1980,12 @@ impl Cx {
                     );
                 }
                 "sorry_server_inhibit" => vs.sorry_server_inhibit = self.flag(s),
+                "ip_family" => match self.one(s).map(|w| (w, w.text.as_str())) {
+                    Some((_, "inet")) => vs.ip_family_v6 = Some(false),
+                    Some((_, "inet6")) => vs.ip_family_v6 = Some(true),
+                    Some((w, t)) => self.error(&w.pos, format!("ip_family is inet or inet6, not {t:?}")),
+                    None => {}
+                },
                 "ha_suspend" => {
                     if matches!(vs.key, VirtualKey::Fwmark(_)) {
                         self.flag(s);
