@@ -6,7 +6,7 @@
 
 use std::process::Command;
 use std::time::Duration;
-use vigil_tests::vrrp_pair::{Pair, ip};
+use vigil_tests::vrrp_pair::{KillOnDrop, Pair, ip};
 
 /// keepalived is master; vigil stays backup (it hears it), and takes over
 /// after Master_Down_Interval (3 x 1 s + Skew 0.61 s) when keepalived dies.
@@ -605,4 +605,63 @@ fn a_tracked_file_moves_the_vip() {
     std::fs::write(&file, "0\n").unwrap();
     let took = p.wait_vip(&vg, Duration::from_secs(10));
     eprintln!("track_file 0 (50 -> 150) -> vigil takes the VIP back after {took:?}");
+}
+
+/// keepalived's notify words as instances leave: a commit that removes an
+/// instance says FAULT to its `notify` (DELETED, and its own program, with
+/// `notify_deleted`); a changed one says nothing as it restarts (keepalived
+/// keeps it running); vigil stopping says STOP (it said INIT before).
+#[test]
+fn notify_says_deleted_fault_and_stop_as_keepalived_does() {
+    use std::io::Write;
+    let Some(p) = Pair::new("vrrp-del") else { return };
+    let notes = p.dir.join("notes.log");
+    let note = p.dir.join("note.sh");
+    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notes.display())).unwrap();
+    Command::new("chmod").arg("755").arg(&note).status().unwrap();
+    let n = note.display();
+    let instance = |name: &str, vrid: u8, extra: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface vk-b\n virtual_router_id {vrid}\n priority 255\n advert_int 1\n notify {n}\n{extra} virtual_ipaddress {{\n  192.0.2.{vrid}/24\n }}\n}}\n"
+        )
+    };
+    let text = instance("VI_1", 61, "")
+        + &instance("VI_2", 62, &format!(" notify_deleted \"{n} deleted-program\"\n"))
+        + &instance("VI_3", 63, "");
+    let conf = p.dir.join("vigil.conf");
+    std::fs::write(&conf, text).unwrap();
+    let console = p.dir.join("console.txt");
+    let log = p.dir.join("vigil.log");
+    let mut vigil = KillOnDrop(vigil_tests::vrrp_pair::spawn_vigil_with_console(&p.vg, &conf, &log, Some(&console)));
+    let lines =
+        || -> Vec<String> { std::fs::read_to_string(&notes).unwrap_or_default().lines().map(str::to_string).collect() };
+    let masters = vigil_tests::eventually(Duration::from_secs(10), || {
+        lines().iter().filter(|l| l.ends_with("MASTER 255")).count() == 3
+    });
+    assert!(masters.is_some(), "{:?}", lines());
+    let mut stdin = vigil.0.stdin.take().unwrap();
+    for cmd in
+        ["delete vrrp_instance VI_2", "delete vrrp_instance VI_3", "set vrrp_instance VI_1 advert_int 2", "commit"]
+    {
+        writeln!(stdin, "{cmd}").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let left = vigil_tests::eventually(Duration::from_secs(10), || {
+        let l = lines();
+        l.contains(&"INSTANCE VI_2 DELETED 255".to_string()) && l.contains(&"INSTANCE VI_3 FAULT 255".to_string())
+    });
+    assert!(left.is_some(), "{:?}\n{}", lines(), std::fs::read_to_string(&console).unwrap_or_default());
+    assert!(lines().contains(&"deleted-program".to_string()), "{:?}", lines());
+    // VI_1 changed: it restarts (and is master again) without a word of
+    // leaving.
+    let again = vigil_tests::eventually(Duration::from_secs(10), || {
+        lines().iter().filter(|l| l.as_str() == "INSTANCE VI_1 MASTER 255").count() == 2
+    });
+    assert!(again.is_some(), "{:?}", lines());
+    assert!(!lines().iter().any(|l| l.starts_with("INSTANCE VI_1 ") && !l.contains("MASTER")), "{:?}", lines());
+    Command::new("kill").args(["-TERM", &vigil.0.id().to_string()]).status().unwrap();
+    let _ = vigil.0.wait();
+    let stop =
+        vigil_tests::eventually(Duration::from_secs(5), || lines().contains(&"INSTANCE VI_1 STOP 255".to_string()));
+    assert!(stop.is_some(), "{:?}", lines());
 }

@@ -1037,6 +1037,7 @@ pub mod v6 {
                 track_src_ip: false,
                 promote_secondaries: false,
                 notify_master_rx_lower_pri: None,
+                notify_deleted: None,
             }
         }
     }

@@ -925,6 +925,9 @@ pub struct VrrpInstance {
     /// `notify_master_rx_lower_pri` (schema 7): run when the master hears
     /// a lower-priority advert (another router thinks it is master).
     pub notify_master_rx_lower_pri: Option<PathText>,
+    /// `notify_deleted [PROGRAM]` (schema 7): an instance a commit removes
+    /// is said to `notify` as DELETED (and PROGRAM runs), not as FAULT.
+    pub notify_deleted: Option<Option<PathText>>,
 }
 
 impl VrrpInstance {
@@ -966,6 +969,7 @@ impl VrrpInstance {
             track_src_ip: false,
             promote_secondaries: false,
             notify_master_rx_lower_pri: None,
+            notify_deleted: None,
         })
     }
 

@@ -78,7 +78,19 @@ impl Committer {
     /// Write, apply; on a failure to apply, the running config back.
     fn commit(&mut self, config: Config, unconfirmed: bool) -> Result<u64, String> {
         let Some(store) = self.store.as_mut() else {
-            return Err("no flash to write the config to".into());
+            // Host mode with a keepalived.conf: the config runs and is not
+            // saved (the file is the operator's to edit).
+            let g = self.bus.newest().generation + 1;
+            let previous = self.applied.clone();
+            let problems = self.apply_live(Arc::new(config), g);
+            if !problems.is_empty() {
+                let again = self.apply_live(previous, g + 1);
+                let back =
+                    if again.is_empty() { "the running config is applied again".to_string() } else { again.join("; ") };
+                return Err(format!("applying generation {g} failed: {}; {back}", problems.join("; ")));
+            }
+            info!("config: generation {g} applied, not saved ({} is a text config)", self.location);
+            return Ok(g);
         };
         let g = store.commit(&config, unconfirmed).map_err(|e| e.to_string())?;
         self.note_newest();

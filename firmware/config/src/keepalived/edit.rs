@@ -196,6 +196,7 @@ const CTXS: &[Ctx] = &[
             "track_src_ip",
             "promote_secondaries",
             "notify_master_rx_lower_pri",
+            "notify_deleted",
         ],
         list: false,
     },

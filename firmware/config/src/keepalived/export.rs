@@ -536,6 +536,11 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     if let Some(p) = &v.notify_master_rx_lower_pri {
         o.line(format!("notify_master_rx_lower_pri {}", word(p)));
     }
+    match &v.notify_deleted {
+        Some(Some(p)) => o.line(format!("notify_deleted {}", word(p))),
+        Some(None) => o.line("notify_deleted"),
+        None => {}
+    }
     smtp_alert(o, v.smtp_alert);
     let d = Garp::default();
     if v.garp.master_delay_s != d.master_delay_s {

@@ -1227,6 +1227,12 @@ impl Cx {
                 "track_src_ip" => v.track_src_ip = self.flag(s),
                 "promote_secondaries" => v.promote_secondaries = self.flag(s),
                 "notify_master_rx_lower_pri" => v.notify_master_rx_lower_pri = self.string_value(s),
+                "notify_deleted" => {
+                    v.notify_deleted = Some(match s.args.first() {
+                        Some(w) => self.string(w),
+                        None => None,
+                    })
+                }
                 _ => self.unsupported(s),
             }
         }

@@ -557,7 +557,6 @@ pub const NOT_YET: &[&str] = &[
     "min_tx",
     "multiplier",
     "neighbor_ip",
-    "notify_deleted",
     "passive",
     "persistence_engine",
     "source_ip",

@@ -17,7 +17,7 @@ mod status;
 pub(crate) mod timer;
 mod vmac;
 
-use crate::notify::state_name;
+use crate::notify::{self, state_name};
 use io::{Io, Snapshot};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -68,6 +68,8 @@ struct Daemon {
     /// The static addresses and routes that are set (in a `Global` of
     /// their own).
     statics: vigil_config::Global,
+    /// Instances a commit retires, and why (for their notify programs).
+    leaving: HashMap<Id, notify::Left>,
 }
 
 /// Runs until told to shut down.
@@ -91,6 +93,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         router_id: String::new(),
         group_alerts: Vec::new(),
         statics: vigil_config::Global::default(),
+        leaving: HashMap::new(),
     };
     // keepalived's `vrrp_startup_delay`: links such as bonds pass traffic,
     // then stop for a while as they come up; a backup that heard nothing
@@ -215,7 +218,9 @@ impl Daemon {
         let retired: Vec<Id> = self.router.instances().filter(|v| !kept.contains(v.spec)).map(|v| v.id).collect();
         for id in &retired {
             if let Some(io) = self.io.get(id) {
-                io.span.in_scope(|| info!("changed or removed: stopping"));
+                let changed = config.vrrp_instances.iter().any(|v| v.name == io.conf.name);
+                io.span.in_scope(|| info!("{}: stopping", if changed { "changed" } else { "removed" }));
+                self.leaving.insert(*id, if changed { notify::Left::Changed } else { notify::Left::Removed });
             }
         }
         self.router.retire(Instant::now(), &kept);
@@ -404,12 +409,21 @@ impl Daemon {
                 self.publisher.moved = true;
                 let _in = span(self, id).entered();
                 info!("{} -> {}", state_name(from), state_name(to));
-                if let (Some(io), Some(v)) = (self.io.get(&id), self.router.get(id)) {
-                    crate::notify::state_change(&io.conf.notify, &v.spec.name, "INSTANCE", to, Some(v.priority));
+                // A retired instance has left the router already: its
+                // configured priority then.
+                if let Some(io) = self.io.get(&id) {
+                    let priority = self.router.get(id).map_or(io.conf.priority, |v| v.priority);
+                    match to {
+                        vigil_vrrp::instance::State::Initialize => {
+                            let why = self.leaving.remove(&id).unwrap_or(notify::Left::Stopped);
+                            notify::left(&io.conf, why, Some(priority));
+                        }
+                        _ => notify::state_change(&io.conf.notify, &io.conf.name, "INSTANCE", to, Some(priority)),
+                    }
                     // A sync group's members mail as the group (keepalived).
                     let grouped = self.groups.iter().enumerate().any(|(n, _)| self.router.group_has(n, id));
                     if !grouped && self.mail.wanted(io.conf.smtp_alert, true, false) {
-                        self.state_mail("VRRP Instance", &v.spec.name, to, "VRRP Instance is");
+                        self.state_mail("VRRP Instance", &io.conf.name, to, "VRRP Instance is");
                     }
                 }
             }
