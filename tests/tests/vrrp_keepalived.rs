@@ -665,3 +665,38 @@ fn notify_says_deleted_fault_and_stop_as_keepalived_does() {
         vigil_tests::eventually(Duration::from_secs(5), || lines().contains(&"INSTANCE VI_1 STOP 255".to_string()));
     assert!(stop.is_some(), "{:?}", lines());
 }
+
+/// An instance on an interface made later (a VLAN, a bond) waits for it,
+/// saying so, and starts when it appears (keepalived needs
+/// `dynamic_interfaces` for this; vigil always does it).
+#[test]
+fn an_instance_waits_for_its_interface() {
+    use vigil_tests::vrrp_pair::{Netns, spawn_vigil, wait_log};
+    if !vigil_tests::require(vigil_tests::is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("vrrp-late-if");
+    let ns = Netns::fresh("vrrp-late");
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance LATE {\n interface late0\n virtual_router_id 7\n priority 255\n advert_int 1\n virtual_ipaddress {\n  192.0.2.77/24\n }\n}\n",
+    )
+    .unwrap();
+    let log = dir.join("vigil.log");
+    let _vigil = KillOnDrop(spawn_vigil(&ns.0, &conf, &log));
+    let (at, _) = wait_log(&log, 0, "vrrp_instance LATE: waiting: no interface late0 (it starts when there is)");
+    std::thread::sleep(Duration::from_secs(1));
+    ip(&["-n", &ns.0, "link", "add", "late0", "type", "veth", "peer", "name", "late1"]);
+    ip(&["-n", &ns.0, "addr", "add", "192.0.2.9/24", "dev", "late0"]);
+    ip(&["-n", &ns.0, "link", "set", "late1", "up"]);
+    ip(&["-n", &ns.0, "link", "set", "late0", "up"]);
+    let (_, line) = wait_log(&log, at, "vrrp_instance LATE: ");
+    assert!(line.contains("on late0 from 192.0.2.9"), "{line}");
+    wait_log(&log, at, "vrrp_instance LATE: INIT -> MASTER");
+    let has = vigil_tests::eventually(Duration::from_secs(5), || {
+        let out = Command::new("ip").args(["-n", &ns.0, "addr", "show", "late0"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("192.0.2.77/24")
+    });
+    assert!(has.is_some(), "the VIP did not come");
+}

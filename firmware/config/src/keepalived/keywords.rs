@@ -523,6 +523,10 @@ const REPLACED: &[(&[&str], &str)] = &[
         &["regex_stack"],
         "vigil's regex matcher does not backtrack and needs no stack (a pattern's compiled size is bounded instead)",
     ),
+    (
+        &["dynamic_interfaces"],
+        "vigil always waits for an instance's interface (and its address) and starts the instance when it appears, saying so",
+    ),
     (&["debug", "random_seed"], "vigil's logs are set at the console, not by these switches"),
     (
         &["check_unicast_src", "vrrp_check_unicast_src"],
@@ -547,7 +551,6 @@ pub const NOT_YET: &[&str] = &[
     "FILE_CHECK",
     "bfd_instance",
     "dynamic",
-    "dynamic_interfaces",
     "garp_extra_if",
     "garp_group",
     "idle_tx",

@@ -34,6 +34,10 @@ impl Snapshot {
         self.links.iter().find(|l| l.name == name)
     }
 
+    pub fn has_link(&self, name: &str) -> bool {
+        self.link(name).is_some()
+    }
+
     /// Every address on the system (for `track_src_ip`).
     pub fn all_addresses(&self) -> Vec<IpAddr> {
         self.addrs.iter().map(|a| a.1).collect()

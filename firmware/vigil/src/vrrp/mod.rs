@@ -70,6 +70,10 @@ struct Daemon {
     statics: vigil_config::Global,
     /// Instances a commit retires, and why (for their notify programs).
     leaving: HashMap<Id, notify::Left>,
+    /// Instances that wait for their interface (or its address), and the
+    /// config to start them with when the links or addresses change.
+    waiting: Vec<String>,
+    config: Option<Box<Config>>,
 }
 
 /// Runs until told to shut down.
@@ -94,6 +98,8 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         group_alerts: Vec::new(),
         statics: vigil_config::Global::default(),
         leaving: HashMap::new(),
+        waiting: Vec::new(),
+        config: None,
     };
     // keepalived's `vrrp_startup_delay`: links such as bonds pass traffic,
     // then stop for a while as they come up; a backup that heard nothing
@@ -138,6 +144,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         tokio::select! {
             _ = sleep => d.router.handle_timeout(Instant::now()),
             changed = link_event => {
+                if let Some(c) = d.config.take() {
+                    d.configure(&c).await;
+                }
                 if changed.links {
                     d.track();
                 }
@@ -200,12 +209,27 @@ impl Daemon {
     async fn configure(&mut self, config: &Config) {
         let snap = Snapshot::read();
         let mut specs: Vec<(Spec, &vigil_config::VrrpInstance)> = Vec::new();
+        let mut waiting = Vec::new();
         for v in &config.vrrp_instances {
             match snap.as_ref().map_err(Clone::clone).and_then(|s| s.spec(v, config)) {
                 Ok(spec) => specs.push((spec, v)),
+                // An interface made later (a VLAN, a bond, a tunnel):
+                // the instance starts when it appears (keepalived's
+                // `dynamic_interfaces`, always).
+                Err(e)
+                    if snap.as_ref().is_ok_and(|s| !s.has_link(&v.interface)) || e.contains("address to send from") =>
+                {
+                    if !self.waiting.contains(&v.name.to_string()) {
+                        let what = if e.contains("address") { e } else { format!("no interface {}", v.interface) };
+                        warn!("vrrp_instance {}: waiting: {what} (it starts when there is)", v.name);
+                    }
+                    waiting.push(v.name.to_string());
+                }
                 Err(e) => warn!("vrrp_instance {}: not started: {e}", v.name),
             }
         }
+        self.waiting = waiting;
+        self.config = if self.waiting.is_empty() { None } else { Some(Box::new(config.clone())) };
         // Kept: the same spec running with the same settings (the router
         // sees only the spec; the I/O's settings count too).
         let kept: Vec<Spec> = specs
