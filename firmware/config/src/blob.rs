@@ -26,9 +26,13 @@ pub const HEADER_LEN: usize = 32;
 /// `dont_track_primary`, `lower_prio_no_advert`, `higher_prio_send_advert`;
 /// 7: instances' `down_timer_adverts`, `unicast_ttl`, `mcast_dst_ip`,
 /// `unicast_fault_no_peer`, `track_src_ip`, `promote_secondaries`,
-/// `notify_master_rx_lower_pri` and three more garp settings; the global
-/// `vrrp_startup_delay`, `lvs_flush_on_stop`, `startup_script` and
-/// `shutdown_script`.
+/// `notify_master_rx_lower_pri`, `notify_deleted` and three more garp
+/// settings; the global `vrrp_startup_delay`, `lvs_flush_on_stop`,
+/// `startup_script`, `shutdown_script`, the `SSL` block,
+/// `rs_init_notifies`, `no_checker_emails`; virtual servers' `ha_suspend`
+/// and `ip_family`; checkers' `bind_if`, `bind_port`, `fwmark`, `alpha`,
+/// `log_all_failures`, HTTP's `http_protocol`, `enable_sni` and a url's
+/// `regex`.
 pub const SCHEMA: u16 = 7;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
