@@ -700,3 +700,35 @@ fn an_instance_waits_for_its_interface() {
     });
     assert!(has.is_some(), "the VIP did not come");
 }
+
+/// A VIP with `dev` on another interface is announced there, from that
+/// interface's MAC (an LVS-NAT router's inside gateway): hosts on that link
+/// learn the new master at once. vigil announced it on the instance's
+/// interface, with that interface's MAC, before.
+#[test]
+fn a_vip_on_another_interface_is_announced_there() {
+    use vigil_tests::vrrp_pair::{capture_arp, mac_of};
+    let Some(mut p) = Pair::new("vrrp-dev") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    ip(&["link", "add", "vl-a", "netns", &ka, "type", "veth", "peer", "name", "vl-b", "netns", &vg]);
+    ip(&["-n", &ka, "addr", "add", "10.9.0.1/24", "dev", "vl-a"]);
+    ip(&["-n", &ka, "link", "set", "vl-a", "up"]);
+    ip(&["-n", &vg, "addr", "add", "10.9.0.2/24", "dev", "vl-b"]);
+    ip(&["-n", &vg, "link", "set", "vl-b", "up"]);
+    p.vip = "192.0.2.100/24\n  10.9.0.100/24 dev vl-b".to_string();
+    // vigil (150, alone) takes over after its master-down timer (3.4 s).
+    let v = p.vigil(2, 150, "1");
+    let arps = capture_arp(&ka, Duration::from_secs(8)).join().unwrap();
+    p.signal(v, "-TERM");
+    let (outside, inside) = (mac_of(&vg, "vk-b"), mac_of(&vg, "vl-b"));
+    let from = |ip: &str| -> Vec<[u8; 6]> {
+        let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+        arps.iter().filter(|a| a.ip == ip).map(|a| a.mac).collect()
+    };
+    let (vip, gw) = (from("192.0.2.100"), from("10.9.0.100"));
+    assert!(!vip.is_empty() && vip.iter().all(|m| *m == outside), "{arps:?}");
+    assert!(
+        !gw.is_empty() && gw.iter().all(|m| *m == inside),
+        "the inside VIP from {gw:02x?}, not vl-b's {inside:02x?}"
+    );
+}

@@ -16,8 +16,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
-/// One instance's round of announcements, built once.
+/// One instance's round of announcements, built once: a leg per
+/// interface its addresses are on (a VIP with `dev` is announced there,
+/// from that interface's MAC).
 pub struct Announcement {
+    legs: Vec<Leg>,
+}
+
+/// The addresses of one interface.
+struct Leg {
     v6: bool,
     /// The interface the IPv6 socket is bound to.
     ifindex: i32,
@@ -37,19 +44,42 @@ impl Announcement {
         mac: [u8; 6],
         vips: impl Iterator<Item = IpAddr>,
     ) -> Announcement {
-        let frames = vips
+        let mut a = Announcement { legs: Vec::new() };
+        a.add(v6, ifindex, ifname, out_index, mac, vips);
+        a
+    }
+
+    /// The addresses on another interface (`dev`), from its own MAC.
+    pub fn add(
+        &mut self,
+        v6: bool,
+        ifindex: i32,
+        ifname: &str,
+        out_index: i32,
+        mac: [u8; 6],
+        vips: impl Iterator<Item = IpAddr>,
+    ) {
+        let frames: Vec<(IpAddr, Vec<u8>)> = vips
             .filter_map(|ip| match ip {
                 IpAddr::V4(a) if !v6 => Some((ip, garp_frame(mac, a))),
                 IpAddr::V6(a) if v6 => Some((ip, unsolicited_na(mac, a))),
                 _ => None,
             })
             .collect();
+        if frames.is_empty() && !self.legs.is_empty() {
+            return;
+        }
         let to = if v6 {
             SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, ifindex as u32))
         } else {
             packet_addr(out_index)
         };
-        Announcement { v6, ifindex, ifname: ifname.to_string(), to, frames }
+        self.legs.push(Leg { v6, ifindex, ifname: ifname.to_string(), to, frames });
+    }
+
+    /// The interfaces it announces on, beside its own (for their sockets).
+    pub fn interfaces(&self) -> impl Iterator<Item = i32> + '_ {
+        self.legs.iter().map(|l| l.ifindex)
     }
 }
 
@@ -61,12 +91,14 @@ pub struct Announcers {
 }
 
 impl Announcers {
-    /// Sends every address of `a` once; stops at the first failure, which
-    /// it returns in the operator's words.
+    /// Sends every address of `a` once, each on its interface; stops at
+    /// the first failure, which it returns in the operator's words.
     pub fn round(&mut self, a: &Announcement) -> Result<(), String> {
-        let sock = if a.v6 { self.icmpv6(a) } else { self.packet() }?;
-        for (ip, frame) in &a.frames {
-            sock.send_to(frame, &a.to).map_err(|e| format!("announcing {ip}: {e}"))?;
+        for leg in &a.legs {
+            let sock = if leg.v6 { self.icmpv6(leg) } else { self.packet() }?;
+            for (ip, frame) in &leg.frames {
+                sock.send_to(frame, &leg.to).map_err(|e| format!("announcing {ip} on {}: {e}", leg.ifname))?;
+            }
         }
         Ok(())
     }
@@ -79,7 +111,7 @@ impl Announcers {
         self.packet.as_ref().ok_or_else(String::new)
     }
 
-    fn icmpv6(&mut self, a: &Announcement) -> Result<&Socket, String> {
+    fn icmpv6(&mut self, a: &Leg) -> Result<&Socket, String> {
         if let Some(i) = self.icmpv6.iter().position(|(i, _)| *i == a.ifindex) {
             return Ok(&self.icmpv6[i].1);
         }

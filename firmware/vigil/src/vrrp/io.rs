@@ -224,19 +224,34 @@ impl Io {
         };
         let mac = link.mac.unwrap_or_default();
         let (out_index, out_mac) = vmac.as_ref().map_or((link.index, mac), |m| (m.index, m.mac));
-        let announcement = Announcement::new(
-            spec.v6(),
-            link.index,
-            &v.interface,
-            out_index,
-            out_mac,
-            // The excluded addresses are announced too (of the instance's
-            // family: its announcement is ARP or NA).
-            v.virtual_ipaddress
-                .iter()
-                .chain(v.virtual_ipaddress_excluded.iter().filter(|a| a.addr.addr.is_ipv6() == spec.v6()))
-                .map(|a| a.addr.addr),
-        );
+        // The excluded addresses are announced too (of the instance's
+        // family: its announcement is ARP or NA), each on its interface: a
+        // VIP with `dev` is announced there, from that interface's MAC
+        // (hosts on that link are the ones that must learn it).
+        let addrs: Vec<&vigil_config::VirtualAddress> = v
+            .virtual_ipaddress
+            .iter()
+            .chain(v.virtual_ipaddress_excluded.iter().filter(|a| a.addr.addr.is_ipv6() == spec.v6()))
+            .collect();
+        let elsewhere = |a: &&&vigil_config::VirtualAddress| a.dev.as_ref().is_some_and(|d| *d != v.interface);
+        let own = addrs.iter().filter(|a| !elsewhere(a)).map(|a| a.addr.addr);
+        let mut announcement = Announcement::new(spec.v6(), link.index, &v.interface, out_index, out_mac, own);
+        let mut devs: Vec<&str> = addrs.iter().filter(elsewhere).filter_map(|a| a.dev.as_deref()).collect();
+        devs.sort();
+        devs.dedup();
+        for dev in devs {
+            match snap.link(dev) {
+                Some(l) => announcement.add(
+                    spec.v6(),
+                    l.index,
+                    dev,
+                    l.index,
+                    l.mac.unwrap_or_default(),
+                    addrs.iter().filter(|a| a.dev.as_deref() == Some(dev)).map(|a| a.addr.addr),
+                ),
+                None => warn!("no interface {dev}: its virtual addresses are not announced"),
+            }
+        }
         info!(
             "on {} from {}, vrid {}, priority {}, v{}",
             v.interface, spec.vrrp.primary, v.virtual_router_id, v.priority, v.version

@@ -350,7 +350,8 @@ impl Daemon {
         for e in self.rx.sync(&wanted) {
             warn!("vrrp: {e}");
         }
-        self.announcers.retain(|i| wanted.iter().any(|w| w.ifindex == i));
+        let announced: Vec<i32> = self.io.values().flat_map(|io| io.announcement.interfaces()).collect();
+        self.announcers.retain(|i| wanted.iter().any(|w| w.ifindex == i) || announced.contains(&i));
     }
 
     /// Every instance resigns (priority 0 from masters) and goes.
