@@ -716,9 +716,12 @@ fn a_vip_on_another_interface_is_announced_there() {
     ip(&["-n", &vg, "addr", "add", "10.9.0.2/24", "dev", "vl-b"]);
     ip(&["-n", &vg, "link", "set", "vl-b", "up"]);
     p.vip = "192.0.2.100/24\n  10.9.0.100/24 dev vl-b".to_string();
+    // One announcement on taking over, then (garp_extra_if) the inside one
+    // again every 2 s.
+    p.extra[1] = " garp_master_repeat 1\n garp_master_delay 0\n garp_extra_if all 2\n".to_string();
     // vigil (150, alone) takes over after its master-down timer (3.4 s).
     let v = p.vigil(2, 150, "1");
-    let arps = capture_arp(&ka, Duration::from_secs(8)).join().unwrap();
+    let arps = capture_arp(&ka, Duration::from_secs(10)).join().unwrap();
     p.signal(v, "-TERM");
     let (outside, inside) = (mac_of(&vg, "vk-b"), mac_of(&vg, "vl-b"));
     let from = |ip: &str| -> Vec<[u8; 6]> {
@@ -731,4 +734,6 @@ fn a_vip_on_another_interface_is_announced_there() {
         !gw.is_empty() && gw.iter().all(|m| *m == inside),
         "the inside VIP from {gw:02x?}, not vl-b's {inside:02x?}"
     );
+    assert_eq!(vip.len(), 1, "{arps:?}");
+    assert!(gw.len() >= 3, "garp_extra_if: {} announcements of the inside VIP in 10 s: {arps:?}", gw.len());
 }

@@ -1042,6 +1042,7 @@ pub mod v6 {
                 promote_secondaries: false,
                 notify_master_rx_lower_pri: None,
                 notify_deleted: None,
+                garp_extra_if: None,
             }
         }
     }

@@ -928,6 +928,11 @@ pub struct VrrpInstance {
     /// `notify_deleted [PROGRAM]` (schema 7): an instance a commit removes
     /// is said to `notify` as DELETED (and PROGRAM runs), not as FAULT.
     pub notify_deleted: Option<Option<PathText>>,
+    /// `garp_extra_if [all] S` (schema 7; the global `vrrp_garp_extra_if`
+    /// is its default): while master, its addresses on other interfaces
+    /// (`dev`) are announced again every S seconds; `all` is kept for the
+    /// export (without it keepalived sends on VMAC interfaces only).
+    pub garp_extra_if: Option<(u32, bool)>,
 }
 
 impl VrrpInstance {
@@ -970,6 +975,7 @@ impl VrrpInstance {
             promote_secondaries: false,
             notify_master_rx_lower_pri: None,
             notify_deleted: None,
+            garp_extra_if: None,
         })
     }
 

@@ -944,6 +944,24 @@ fn ip_family_and_checker_notify_settings() {
     assert_eq!(e, ["f.conf:6:13: error: ip_family is inet or inet6, not \"ipv6\""]);
 }
 
+/// `garp_extra_if [all] S` and the global `vrrp_garp_extra_if`: read,
+/// said when `all` is missing (keepalived then sends on VMAC interfaces
+/// only), written back; 0 is off.
+#[test]
+fn garp_extra_if_and_its_global() {
+    let text = "global_defs {\n  vrrp_garp_extra_if all 100\n}\n\
+        vrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n\
+        vrrp_instance B {\n  interface eth0\n  virtual_router_id 2\n  garp_extra_if 30\n  virtual_ipaddress {\n    10.0.0.2/24\n  }\n}\n\
+        vrrp_instance C {\n  interface eth0\n  virtual_router_id 3\n  garp_extra_if all 0\n  virtual_ipaddress {\n    10.0.0.3/24\n  }\n}\n";
+    let i = import_str("x.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].starts_with("x.conf:14:3: warning: garp_extra_if without all:"), "{d:?}");
+    let e = |n: usize| i.config.vrrp_instances[n].garp_extra_if;
+    assert_eq!((e(0), e(1), e(2)), (Some((100, true)), Some((30, false)), None));
+    round_trip(&i.config);
+}
+
 /// keepalived's top-level `SSL { }` block (refused as an unknown keyword
 /// before): read, said when its key is encrypted, written back.
 #[test]

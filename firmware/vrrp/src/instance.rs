@@ -35,6 +35,9 @@ pub struct Config {
     /// A second burst this long after a lower-priority master was
     /// answered (keepalived's `garp_lower_prio_delay`; zero: none).
     pub garp_lower_prio_delay: Duration,
+    /// keepalived's `garp_extra_if`: while master, its addresses on other
+    /// interfaces are announced again this often (None: never).
+    pub garp_extra: Option<Duration>,
     /// Adverts a backup misses before it takes over: Master_Down_Interval
     /// is this many advert intervals and the skew (the RFCs' 3;
     /// keepalived's `down_timer_adverts`).
@@ -68,6 +71,8 @@ pub enum Action {
     /// Announce the virtual addresses: gratuitous ARP / unsolicited NA (a
     /// burst of the kind's length).
     Announce(Burst),
+    /// Announce its addresses on other interfaces only (`garp_extra_if`).
+    AnnounceElsewhere,
     /// A master heard a lower-priority master (keepalived's
     /// `notify_master_rx_lower_pri`): at most one an advert interval.
     HeardLower {
@@ -150,6 +155,8 @@ pub struct Instance {
     garp_next: Burst,
     /// When a lower-priority master was last said (`HeardLower`).
     heard_lower: Option<Instant>,
+    /// The next `garp_extra` announcement.
+    extra_timer: Option<Instant>,
     started: Option<Instant>,
     link_up: bool,
     /// Another member of this instance's sync group is in FAULT.
@@ -178,6 +185,7 @@ impl Instance {
             garp_timer: None,
             garp_next: Burst::Master,
             heard_lower: None,
+            extra_timer: None,
             started: None,
             link_up: true,
             group_fault: false,
@@ -231,7 +239,7 @@ impl Instance {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.adver_timer, self.master_down_timer, self.garp_timer].into_iter().flatten().min()
+        [self.adver_timer, self.master_down_timer, self.garp_timer, self.extra_timer].into_iter().flatten().min()
     }
 
     fn advert(&self, priority: u8) -> Repr {
@@ -266,6 +274,7 @@ impl Instance {
         self.adver_timer = Some(now + cs(u32::from(self.cfg.advert_int_cs)));
         self.master_down_timer = None;
         self.second_burst(now, self.cfg.garp_delay, Burst::Master);
+        self.extra_timer = self.cfg.garp_extra.map(|d| now + d);
         self.set_state(State::Master);
     }
 
@@ -287,6 +296,7 @@ impl Instance {
         }
         self.adver_timer = None;
         self.garp_timer = None;
+        self.extra_timer = None;
         self.master_down_timer = Some(now + self.master_down_interval());
         self.set_state(State::Backup);
     }
@@ -334,6 +344,7 @@ impl Instance {
         self.adver_timer = None;
         self.master_down_timer = None;
         self.garp_timer = None;
+        self.extra_timer = None;
         self.set_state(to);
     }
 
@@ -527,6 +538,10 @@ impl Instance {
             self.actions.push_back(Action::Announce(self.garp_next));
             self.garp_timer = self.cfg.garp_refresh.map(|r| now + r);
             self.garp_next = Burst::Refresh;
+        }
+        if self.extra_timer.is_some_and(|t| now >= t) && self.state == State::Master {
+            self.actions.push_back(Action::AnnounceElsewhere);
+            self.extra_timer = self.cfg.garp_extra.map(|d| now + d);
         }
     }
 }

@@ -175,6 +175,8 @@ pub enum Action {
     RemoveAddresses(Id),
     /// One round of gratuitous ARPs / unsolicited NAs for its addresses.
     Announce(Id),
+    /// One round for its addresses on other interfaces (`garp_extra_if`).
+    AnnounceElsewhere(Id),
     /// The instance left the configuration and has resigned: its I/O goes.
     Removed(Id),
 }
@@ -182,7 +184,14 @@ pub enum Action {
 impl Action {
     /// Adding, removing or announcing addresses, or tearing an instance down.
     pub fn is_costly(&self) -> bool {
-        matches!(self, Action::AddAddresses(_) | Action::RemoveAddresses(_) | Action::Announce(_) | Action::Removed(_))
+        matches!(
+            self,
+            Action::AddAddresses(_)
+                | Action::RemoveAddresses(_)
+                | Action::Announce(_)
+                | Action::AnnounceElsewhere(_)
+                | Action::Removed(_)
+        )
     }
 }
 
@@ -841,6 +850,7 @@ impl Router {
                     }
                 }
             }
+            instance::Action::AnnounceElsewhere => self.costly.push_back(Action::AnnounceElsewhere(id)),
             instance::Action::HeardLower { from, priority } => {
                 self.urgent.push_back(Action::HeardLower { id, from, priority })
             }
@@ -861,7 +871,7 @@ impl Router {
         if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
             s.burst = None;
         }
-        self.costly.retain(|a| *a != Action::Announce(id));
+        self.costly.retain(|a| *a != Action::Announce(id) && *a != Action::AnnounceElsewhere(id));
     }
 }
 

@@ -45,6 +45,7 @@ fn cfg(version: u8, priority: u8, primary: &str) -> Config {
         garp_delay: Duration::from_secs(5),
         garp_refresh: None,
         garp_lower_prio_delay: Duration::ZERO,
+        garp_extra: None,
         down_timer_adverts: 3,
         skip_check_adv_addr: false,
         lower_prio_no_advert: false,
@@ -101,6 +102,7 @@ impl Lan {
                         Action::RemoveAddresses => self.routers[i].vips = false,
                         Action::Announce(_) => self.routers[i].announced += 1,
                         Action::HeardLower { .. } => self.routers[i].heard_lower += 1,
+                        Action::AnnounceElsewhere => {}
                         Action::StateChange { to: State::Master, .. } => {
                             let at = self.now - self.t0;
                             self.routers[i].became_master_at.push(at);

@@ -52,6 +52,7 @@ fn spec(vrid: u8, priority: u8, node: u8) -> Spec {
             garp_delay: Duration::from_secs(5),
             garp_refresh: None,
             garp_lower_prio_delay: Duration::ZERO,
+            garp_extra: None,
             down_timer_adverts: 3,
             skip_check_adv_addr: false,
             lower_prio_no_advert: false,

@@ -76,6 +76,7 @@ fn spec(v: &Value) -> Spec {
             garp_delay: Duration::from_millis(num(v, "garp_delay_ms", 5000)),
             garp_refresh: v.get("garp_refresh_ms").and_then(Value::as_u64).map(Duration::from_millis),
             garp_lower_prio_delay: Duration::from_millis(num(v, "garp_lower_prio_delay_ms", 0)),
+            garp_extra: v.get("garp_extra_ms").and_then(Value::as_u64).map(Duration::from_millis),
             down_timer_adverts: num(v, "down_timer_adverts", 3) as u8,
             skip_check_adv_addr: v.get("skip_check_adv_addr").and_then(Value::as_bool).unwrap_or(false),
             lower_prio_no_advert: v.get("lower_prio_no_advert").and_then(Value::as_bool).unwrap_or(false),
@@ -177,6 +178,7 @@ impl Replay {
                 Action::AddAddresses(id) => json!({"add_addresses": self.name(id)}),
                 Action::RemoveAddresses(id) => json!({"remove_addresses": self.name(id)}),
                 Action::Announce(id) => json!({"announce": self.name(id)}),
+                Action::AnnounceElsewhere(id) => json!({"announce_elsewhere": self.name(id)}),
                 Action::Removed(id) => json!({"removed": self.name(id)}),
             };
             self.out.push(json!({"at": at(self.t0, self.now), "out": o}));

@@ -536,6 +536,9 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     if let Some(p) = &v.notify_master_rx_lower_pri {
         o.line(format!("notify_master_rx_lower_pri {}", word(p)));
     }
+    if let Some((secs, all)) = v.garp_extra_if {
+        o.line(format!("garp_extra_if {}{secs}", if all { "all " } else { "" }));
+    }
     match &v.notify_deleted {
         Some(Some(p)) => o.line(format!("notify_deleted {}", word(p))),
         Some(None) => o.line("notify_deleted"),

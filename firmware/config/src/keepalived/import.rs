@@ -344,6 +344,7 @@ struct Defaults {
     garp_lower_prio_delay_s: Option<u16>,
     garp_lower_prio_repeat: Option<u8>,
     down_timer_adverts: Option<u8>,
+    garp_extra_if: Option<(u32, bool)>,
     /// `checker_log_all_failures`: the checkers' `log_all_failures`.
     log_all_failures: Option<bool>,
     mcast_group4: Option<core::net::Ipv4Addr>,
@@ -656,6 +657,7 @@ impl Cx {
                 "vrrp_down_timer_adverts" => {
                     self.defaults.down_timer_adverts = self.value(s, "a number of adverts (1..=100)")
                 }
+                "vrrp_garp_extra_if" => self.defaults.garp_extra_if = self.garp_extra_if(s),
                 "vrrp_mcast_group4" => self.defaults.mcast_group4 = self.value(s, "an IPv4 multicast address"),
                 "vrrp_mcast_group6" => self.defaults.mcast_group6 = self.value(s, "an IPv6 multicast address"),
                 "vrrp_startup_delay" => {
@@ -719,6 +721,32 @@ impl Cx {
                 h.timeout_s = t;
             }
         }
+    }
+
+    /// `garp_extra_if [all] S` (0..=86400; 0: off).
+    fn garp_extra_if(&mut self, s: &Stmt) -> Option<(u32, bool)> {
+        let (all, w) = match s.args.as_slice() {
+            [a, w] if a.text == "all" => (true, w),
+            [w] => (false, w),
+            _ => {
+                self.error(&s.keyword.pos, format!("{} takes [all] SECONDS", s.keyword.text));
+                return None;
+            }
+        };
+        let secs = match w.text.parse::<u32>() {
+            Ok(n @ 0..=86400) => n,
+            _ => {
+                self.error(&w.pos, format!("{:?} is not a number of seconds (0..=86400)", w.text));
+                return None;
+            }
+        };
+        if !all && secs > 0 {
+            self.warn(
+                &s.keyword.pos,
+                format!("{} without all: keepalived sends on VMAC interfaces only (use_vmac_addr); vigil makes none, so it sends on each interface with a VIP instead", s.keyword.text),
+            );
+        }
+        Some((secs, all))
     }
 
     /// keepalived's `SSL { password ca certificate key }`.
@@ -997,6 +1025,7 @@ impl Cx {
         // Schema 7's, whose defaults the globals give.
         let (mut refresh_repeat, mut lower_delay, mut lower_repeat, mut down, mut mcast) =
             (None, None, None, None, None);
+        let mut extra_if = None;
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "state" => match self.one(s).map(|w| w.text.as_str()) {
@@ -1227,6 +1256,7 @@ impl Cx {
                 "track_src_ip" => v.track_src_ip = self.flag(s),
                 "promote_secondaries" => v.promote_secondaries = self.flag(s),
                 "notify_master_rx_lower_pri" => v.notify_master_rx_lower_pri = self.string_value(s),
+                "garp_extra_if" => extra_if = self.garp_extra_if(s),
                 "notify_deleted" => {
                     v.notify_deleted = Some(match s.args.first() {
                         Some(w) => self.string(w),
@@ -1256,6 +1286,7 @@ impl Cx {
         if let Some(x) = refresh_repeat.or(d.garp_master_refresh_repeat) {
             v.garp.master_refresh_repeat = x;
         }
+        v.garp_extra_if = extra_if.or(d.garp_extra_if).filter(|x| x.0 > 0);
         v.garp.lower_prio_delay_s = lower_delay.or(d.garp_lower_prio_delay_s);
         v.garp.lower_prio_repeat = lower_repeat.or(d.garp_lower_prio_repeat);
         v.down_timer_adverts = down.or(d.down_timer_adverts).unwrap_or(VrrpInstance::DOWN_TIMER_ADVERTS);

@@ -551,7 +551,6 @@ pub const NOT_YET: &[&str] = &[
     "FILE_CHECK",
     "bfd_instance",
     "dynamic",
-    "garp_extra_if",
     "garp_group",
     "idle_tx",
     "interfaces",
@@ -574,7 +573,6 @@ pub const NOT_YET: &[&str] = &[
     "vmac_xmit_base",
     "vrf",
     "vrrp",
-    "vrrp_garp_extra_if",
 ];
 
 /// The closest keyword of `candidates` to `word`, if it is close enough to

@@ -77,7 +77,7 @@ impl Announcement {
         self.legs.push(Leg { v6, ifindex, ifname: ifname.to_string(), to, frames });
     }
 
-    /// The interfaces it announces on, beside its own (for their sockets).
+    /// The interfaces it announces on (for their sockets).
     pub fn interfaces(&self) -> impl Iterator<Item = i32> + '_ {
         self.legs.iter().map(|l| l.ifindex)
     }
@@ -91,10 +91,11 @@ pub struct Announcers {
 }
 
 impl Announcers {
-    /// Sends every address of `a` once, each on its interface; stops at
-    /// the first failure, which it returns in the operator's words.
-    pub fn round(&mut self, a: &Announcement) -> Result<(), String> {
-        for leg in &a.legs {
+    /// Sends every address of `a` once, each on its interface (only those
+    /// on other interfaces than the instance's: `elsewhere`); stops at the
+    /// first failure, which it returns in the operator's words.
+    pub fn round(&mut self, a: &Announcement, elsewhere: bool) -> Result<(), String> {
+        for leg in a.legs.iter().skip(usize::from(elsewhere)) {
             let sock = if leg.v6 { self.icmpv6(leg) } else { self.packet() }?;
             for (ip, frame) in &leg.frames {
                 sock.send_to(frame, &leg.to).map_err(|e| format!("announcing {ip} on {}: {e}", leg.ifname))?;

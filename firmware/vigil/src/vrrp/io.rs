@@ -101,6 +101,16 @@ impl Snapshot {
                     v.garp.lower_prio_delay_s.unwrap_or(v.garp.master_delay_s),
                 )),
                 down_timer_adverts: v.down_timer_adverts,
+                // Only with addresses on other interfaces (`dev`).
+                garp_extra: v
+                    .garp_extra_if
+                    .filter(|_| {
+                        v.virtual_ipaddress
+                            .iter()
+                            .chain(&v.virtual_ipaddress_excluded)
+                            .any(|a| a.dev.as_ref().is_some_and(|d| *d != v.interface))
+                    })
+                    .map(|(s, _)| Duration::from_secs(u64::from(s))),
                 skip_check_adv_addr: v.skip_check_adv_addr,
                 lower_prio_no_advert: v.lower_prio_no_advert,
                 higher_prio_send_advert: v.higher_prio_send_advert,

@@ -494,7 +494,14 @@ impl Daemon {
             Action::Announce(id) => {
                 let Some(io) = self.io.get(&id) else { return };
                 let _in = io.span.enter();
-                if let Err(e) = self.announcers.round(&io.announcement) {
+                if let Err(e) = self.announcers.round(&io.announcement, false) {
+                    warn!("{e}");
+                }
+            }
+            Action::AnnounceElsewhere(id) => {
+                let Some(io) = self.io.get(&id) else { return };
+                let _in = io.span.enter();
+                if let Err(e) = self.announcers.round(&io.announcement, true) {
                     warn!("{e}");
                 }
             }
