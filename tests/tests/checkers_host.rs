@@ -173,6 +173,17 @@ fn http_regex_and_log_all_failures_follow_the_body() {
             .spawn()
             .unwrap(),
     );
+    // The server listens before vigil starts (its first checks would
+    // otherwise find the port closed).
+    let listening = vigil_tests::eventually(std::time::Duration::from_secs(10), || {
+        Command::new("ip")
+            .args(["netns", "exec", ns.0.as_str(), "python3", "-c"])
+            .arg("import socket; socket.create_connection(('127.0.0.1', 8085), 1)")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(listening.is_some(), "the web server did not start");
     let conf = dir.join("vigil.conf");
     std::fs::write(
         &conf,
@@ -185,8 +196,9 @@ fn http_regex_and_log_all_failures_follow_the_body() {
     let _vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
     wait_log(&log, 0, "checkers: 1 checks of 1 virtual servers");
     std::thread::sleep(std::time::Duration::from_secs(2));
+    let before = std::fs::read_to_string(&log).unwrap_or_default().len();
     std::fs::write(www.join("health"), "service: down\n").unwrap();
-    let (at, line) = wait_log(&log, 0, "check failed");
+    let (at, line) = wait_log(&log, before, "check failed");
     assert!(
         line.contains("/health: body does not match \"service: (ok|degraded)\"") && line.contains("still up"),
         "{line}"

@@ -96,7 +96,7 @@ fn a_commit_restarts_only_the_changed_instance() {
     let _ = child.kill();
     let _ = child.wait();
     drop(netns);
-    assert!(text.contains("vrrp_instance VI_2: changed or removed: stopping"), "{text}");
+    assert!(text.contains("vrrp_instance VI_2: changed: stopping"), "{text}");
     assert!(!text.contains("vrrp_instance VI_1: changed"), "{text}");
     assert_eq!(text.matches("VI_2: BACKUP -> MASTER").count(), 2, "{text}");
     assert_eq!(lost.load(std::sync::atomic::Ordering::Relaxed), 0, "VI_1's VIP left during the commit");
