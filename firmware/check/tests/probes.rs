@@ -87,6 +87,35 @@ fn python_http(dir: &std::path::Path) -> Option<PyHttp> {
     None
 }
 
+/// Python's http.server behind TLS in `dir`, with `cert` and `key`;
+/// with `client_ca`, it wants a client certificate signed by it.
+fn python_tls(dir: &std::path::Path, cert: &str, key: &str, client_ca: Option<&str>) -> PyHttp {
+    let port = closed_port().port();
+    let require = client_ca
+        .map(|ca| format!("ctx.verify_mode = ssl.CERT_REQUIRED\nctx.load_verify_locations('{ca}')\n"))
+        .unwrap_or_default();
+    let script = format!(
+        "import http.server, ssl\nsrv = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('{cert}', '{key}')\n{require}\
+         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\nsrv.serve_forever()\n"
+    );
+    let child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = PyHttp { child, addr: format!("127.0.0.1:{port}").parse().unwrap() };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(server.addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
 #[test]
 fn http_get_checks_status_codes_and_the_body_digest_against_a_real_server() {
     let dir = std::env::temp_dir().join(format!("vigil-check-http-{}", std::process::id()));
@@ -303,26 +332,7 @@ fn ssl_get_checks_a_real_tls_server_with_and_without_certificate_verification() 
         eprintln!("SKIPPED: openssl not available");
         return;
     }
-    let port = closed_port().port();
-    let script = format!(
-        "import http.server, ssl\nsrv = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
-         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('cert.pem', 'key.pem')\n\
-         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\nsrv.serve_forever()\n"
-    );
-    let child = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = PyHttp { child, addr: format!("127.0.0.1:{port}").parse().unwrap() };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(server.addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = python_tls(&dir, "cert.pem", "key.pem", None);
     let digest: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"hello over TLS\n").into();
     let url = |digest| [UrlCheck { path: "/index.html".into(), status: vec![], digest, body: None }];
     let named = |verify, sni| Http { virtualhost: Some("backend.test"), verify, sni, ..Http::default() };
@@ -399,27 +409,7 @@ fn ssl_get_presents_the_ssl_blocks_client_certificate() {
         eprintln!("SKIPPED: openssl not available");
         return;
     }
-    let port = closed_port().port();
-    let script = format!(
-        "import http.server, ssl\nsrv = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
-         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('backend.test.pem', 'backend.test.key')\n\
-         ctx.verify_mode = ssl.CERT_REQUIRED\nctx.load_verify_locations('client.pem')\n\
-         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\nsrv.serve_forever()\n"
-    );
-    let child = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = PyHttp { child, addr: format!("127.0.0.1:{port}").parse().unwrap() };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(server.addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = python_tls(&dir, "backend.test.pem", "backend.test.key", Some("client.pem"));
     let read = |f: &str| Some(std::fs::read(dir.join(f)).unwrap());
     let files =
         vigil_check::tls::ClientFiles { ca: read("ca.pem"), chain: read("client.pem"), key: read("client.key") };

@@ -234,14 +234,9 @@ pub async fn run(
 
 /// Feeds one result in; true if a real server's verdict (or dynamic weight) changed.
 fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
-    let Some((cvs, crs)) = checks.get(o.check).map(|c| (c.vs, c.rs)) else { return false };
-    // The real server is in its pool while all its checks are up.
-    let server_up = |checks: &[Check]| {
-        checks.iter().filter(|x| x.vs == cvs && x.rs == crs).all(|x| x.timer.verdict() == Verdict::Up)
-    };
-    let was_in = server_up(checks);
     let mut mail = None;
     let Some(c) = checks.get_mut(o.check) else { return false };
+    let (cvs, crs) = (c.vs, c.rs);
     let now = Instant::now();
     let vs = &config.virtual_servers[c.vs];
     let rs = &vs.real_servers[c.rs];
@@ -289,9 +284,17 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         }
     }
     // `no_checker_emails`: mail when the server leaves its pool or comes
-    // back, not for each of its checkers.
+    // back, not for each of its checkers. A server is in its pool while
+    // all its checks are up: this check's verdict moved it iff all its
+    // others are up (looked at only then, not for every result).
+    let others_up = || {
+        checks
+            .iter()
+            .enumerate()
+            .all(|(i, x)| i == o.check || x.vs != cvs || x.rs != crs || x.timer.verdict() == Verdict::Up)
+    };
     if let Some((subject, body)) = mail
-        && (!config.global.no_checker_emails || server_up(checks) != was_in)
+        && (!config.global.no_checker_emails || others_up())
     {
         crate::mail::send(&config.global.mail, &config.global.router_id, &subject, &body);
     }

@@ -252,10 +252,10 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
     if let Some(f) = &g.ssl {
         o.open("SSL");
         for (k, v) in [
-            ("password", &f.password.as_ref().map(|p| p.to_string())),
-            ("ca", &f.ca.as_ref().map(|p| p.to_string())),
-            ("certificate", &f.certificate.as_ref().map(|p| p.to_string())),
-            ("key", &f.key.as_ref().map(|p| p.to_string())),
+            ("password", f.password.as_deref()),
+            ("ca", f.ca.as_deref()),
+            ("certificate", f.certificate.as_deref()),
+            ("key", f.key.as_deref()),
         ] {
             if let Some(v) = v {
                 o.line(format!("{k} {}", word(v)));
