@@ -217,6 +217,17 @@ pub fn test_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A program that appends its arguments, one line a run, to a log: the
+/// notify and quorum programs' stand-in. Returns the program and the log
+/// (named `name`.sh and `name`.log in `dir`).
+pub fn recording_program(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+    let (program, log) = (dir.join(format!("{name}.sh")), dir.join(format!("{name}.log")));
+    std::fs::write(&program, format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display())).expect("writing the program");
+    let made = std::process::Command::new("chmod").arg("755").arg(&program).status();
+    assert!(made.is_ok_and(|s| s.success()), "chmod {}", program.display());
+    (program, log)
+}
+
 /// Nodes of one board on one switch. Dropping it kills every QEMU it started;
 /// if the test is failing, the tail of each console log is printed first.
 pub struct Cluster {

@@ -75,10 +75,7 @@ fn omega_runs_the_down_programs_as_vigil_stops() {
     }
     let dir = vigil_tests::test_dir("checkers-omega");
     let ns = Netns::fresh("chk-omega");
-    let notify = dir.join("notify.log");
-    let note = dir.join("note.sh");
-    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notify.display())).unwrap();
-    Command::new("chmod").arg("755").arg(&note).status().unwrap();
+    let (note, notify) = vigil_tests::recording_program(&dir, "note");
     let conf = dir.join("vigil.conf");
     let vs = |port: u16, omega: &str| {
         format!(
@@ -252,10 +249,7 @@ fn rs_init_notifies_runs_the_starting_states_programs() {
     }
     let dir = vigil_tests::test_dir("checkers-init-notifies");
     let ns = Netns::fresh("chk-initn");
-    let notes = dir.join("notes.log");
-    let note = dir.join("note.sh");
-    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notes.display())).unwrap();
-    Command::new("chmod").arg("755").arg(&note).status().unwrap();
+    let (note, notes) = vigil_tests::recording_program(&dir, "note");
     let conf = dir.join("vigil.conf");
     let rs = |port: u16, alpha: &str| {
         format!(

@@ -216,10 +216,7 @@ fn tracking_and_notify_with_keepalived() {
     ip(&["-n", &vg, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"]);
     ip(&["-n", &vg, "link", "set", "trk0", "up"]);
     ip(&["-n", &vg, "link", "set", "trk1", "up"]);
-    let script = p.dir.join("notify.sh");
-    let log = p.dir.join("notify.log");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display())).unwrap();
-    Command::new("chmod").arg("755").arg(&script).status().unwrap();
+    let (script, log) = vigil_tests::recording_program(&p.dir, "notify");
     p.extra[1] = format!(" track_interface {{\n  trk0 weight -60\n }}\n notify {}\n", script.display());
     p.vigil(2, 150, "1");
     p.wait_vip(&vg, Duration::from_secs(10));
@@ -615,10 +612,7 @@ fn a_tracked_file_moves_the_vip() {
 fn notify_says_deleted_fault_and_stop_as_keepalived_does() {
     use std::io::Write;
     let Some(p) = Pair::new("vrrp-del") else { return };
-    let notes = p.dir.join("notes.log");
-    let note = p.dir.join("note.sh");
-    std::fs::write(&note, format!("#!/bin/sh\necho \"$@\" >> {}\n", notes.display())).unwrap();
-    Command::new("chmod").arg("755").arg(&note).status().unwrap();
+    let (note, notes) = vigil_tests::recording_program(&p.dir, "note");
     let n = note.display();
     let instance = |name: &str, vrid: u8, extra: &str| {
         format!(

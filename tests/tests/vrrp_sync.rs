@@ -68,10 +68,7 @@ fn a_sync_group_moves_together_with_keepalived() {
         ip(&["-n", ns, "link", "set", "out0", "up"]);
         ip(&["-n", ns, "link", "set", "in0", "up"]);
     }
-    let script = dir.join("notify.sh");
-    let log = dir.join("notify.log");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display())).unwrap();
-    Command::new("chmod").arg("755").arg(&script).status().unwrap();
+    let (script, log) = vigil_tests::recording_program(&dir, "notify");
 
     let vconf = dir.join("vigil.conf");
     std::fs::write(&vconf, conf("out0", "in0", 200, &format!(" notify {}\n", script.display()))).unwrap();
