@@ -731,3 +731,75 @@ fn a_vip_on_another_interface_is_announced_there() {
     assert_eq!(vip.len(), 1, "{arps:?}");
     assert!(gw.len() >= 3, "garp_extra_if: {} announcements of the inside VIP in 10 s: {arps:?}", gw.len());
 }
+
+/// What keepalived puts in the kernel for its addresses, routes and rules
+/// with their `ip` options, vigil puts there the same: each master in turn
+/// (keepalived alone, then vigil alone, on the same config), and every
+/// line of `ip address`, `ip route` and `ip rule` that names them is the
+/// same (interface names aside). A named vmac with its own MAC and
+/// `vmac_xmit_base` (adverts from the base interface's MAC) too.
+#[test]
+fn address_route_and_rule_options_reach_the_kernel_as_keepalived_puts_them() {
+    use vigil_tests::vrrp_pair::mac_of;
+    let Some(mut p) = Pair::new("vrrp-opts") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    // A second link, for an address on another interface than the
+    // instance's (keepalived puts those of its own on the vmac).
+    ip(&["link", "add", "vx-a", "netns", &ka, "type", "veth", "peer", "name", "vx-b", "netns", &vg]);
+    ip(&["-n", &ka, "link", "set", "vx-a", "up"]);
+    ip(&["-n", &vg, "link", "set", "vx-b", "up"]);
+    let extra = |dev: &str| {
+        let dev2 = dev.replace("vk", "vx");
+        format!(
+            " use_vmac vrrp.opt 02:00:00:00:33\n vmac_xmit_base\n\
+             virtual_ipaddress_excluded {{\n  198.18.0.10/24 dev {dev2} scope link noprefixroute label {dev2}:x\n  192.0.2.211/32 dev {dev} peer 192.0.2.212 preferred_lft 0\n }}\n\
+             virtual_routes {{\n  198.51.100.0/24 via 192.0.2.254 dev {dev} protocol static mtu lock 1400 advmss 1360 no_track\n  203.0.113.0/24 table 100 nexthop via 192.0.2.251 dev {dev} weight 1 nexthop via 192.0.2.252 dev {dev} weight 2\n  172.16.0.0/12 via 192.0.2.254 dev {dev} realms 2/3 tos 0x10\n }}\n\
+             virtual_rules {{\n  from 192.0.2.0/24 ipproto tcp dport 443-443 table 100 priority 90\n  from 10.20.0.0/16 uidrange 1000-1999 priority 95 goto 100\n  to 10.30.0.0/16 sport 1000-2000 tos 8 priority 96 table 100\n }}\n"
+        )
+    };
+    p.extra = [extra("vk-a"), extra("vk-b")];
+    let show = |ns: &str, args: &[&str]| -> String {
+        let out = Command::new("ip").args(["-n", ns]).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.replace("vk-a", "DEV").replace("vk-b", "DEV").replace("vx-a", "DEV2").replace("vx-b", "DEV2")
+    };
+    // The lines that name what the config asked for, interface names as DEV.
+    let state = |ns: &str| -> Vec<String> {
+        let mut lines = Vec::new();
+        for (args, keys) in [
+            (&["-o", "addr", "show"][..], &["198.18.0.10", "192.0.2.211", "192.0.2.100"][..]),
+            (&["route", "show", "table", "all"][..], &["198.51.100.0", "203.0.113.0", "172.16.0.0", "nexthop"][..]),
+            (&["rule", "show"][..], &["192.0.2.0/24", "10.20.0.0", "10.30.0.0"][..]),
+        ] {
+            let text = show(ns, args);
+            lines.extend(
+                text.lines()
+                    .filter(|l| keys.iter().any(|k| l.contains(k)))
+                    // `valid_lft`/`preferred_lft` count down; the words stay.
+                    .map(|l| l.split_whitespace().filter(|w| !w.ends_with("sec")).collect::<Vec<_>>().join(" ")),
+            );
+        }
+        lines
+    };
+    let master = |ns: &str| {
+        let full =
+            |s: &[String]| s.iter().any(|l| l.contains("192.0.2.100")) && s.iter().any(|l| l.contains("10.30.0.0"));
+        vigil_tests::eventually(Duration::from_secs(10), || full(&state(ns)))?;
+        std::thread::sleep(Duration::from_millis(500)); // the rest of what it sets as it becomes master
+        Some(state(ns))
+    };
+    let k = p.keepalived(3, 150, "0.5");
+    let theirs = master(&ka).unwrap_or_else(|| panic!("keepalived did not become master:\n{:?}", state(&ka)));
+    let vmac_ka = mac_of(&ka, "vrrp.opt");
+    p.kill_keepalived("-TERM");
+    let _ = p.children[k].wait();
+    p.vigil(3, 150, "0.5");
+    let ours = master(&vg).unwrap_or_else(|| panic!("vigil did not become master:\n{:?}", state(&vg)));
+    eprintln!("keepalived:\n{}\nvigil:\n{}", theirs.join("\n"), ours.join("\n"));
+    assert_eq!(ours, theirs, "vigil's addresses, routes and rules differ from keepalived's");
+    for want in ["mtu lock 1400", "nexthop via 192.0.2.252 dev DEV weight 2", "realms 2/3", "ipproto tcp dport 443"] {
+        assert!(ours.iter().any(|l| l.contains(want)), "{want:?} is not in the kernel: {ours:#?}");
+    }
+    assert_eq!(mac_of(&vg, "vrrp.opt"), [2, 0, 0, 0, 0x33, 51]);
+    assert_eq!(vmac_ka, [2, 0, 0, 0, 0x33, 51], "keepalived's vmac MAC");
+}

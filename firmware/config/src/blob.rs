@@ -32,8 +32,12 @@ pub const HEADER_LEN: usize = 32;
 /// `rs_init_notifies`, `no_checker_emails`; virtual servers' `ha_suspend`
 /// and `ip_family`; checkers' `bind_if`, `bind_port`, `fwmark`, `alpha`,
 /// `log_all_failures`, HTTP's `http_protocol`, `enable_sni` and a url's
-/// `regex`.
-pub const SCHEMA: u16 = 7;
+/// `regex`; 8: addresses' `scope`, `peer`, `preferred_lft`, flags and
+/// `no_track`; routes' protocol, TOS, realms, metrics, `pref`, next hops,
+/// `append`, `no_track`; rules' TOS, realms, `goto`, suppressors, uid and
+/// port ranges, `ipproto`, `l3mdev`, protocol, `no_track`; `use_vmac`'s
+/// name and MAC and `vmac_xmit_base`.
+pub const SCHEMA: u16 = 8;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -251,24 +255,32 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
-        6 => postcard::from_bytes::<v6::Config>(body).map(Config::from).map_err(|e| format!("schema 6: {e}")),
+        7 => postcard::from_bytes::<v7::Config>(body).map(Config::from).map_err(|e| format!("schema 7: {e}")),
+        6 => postcard::from_bytes::<v6::Config>(body)
+            .map(v7::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 6: {e}")),
         5 => postcard::from_bytes::<v5::Config>(body)
             .map(v6::Config::from)
+            .map(v7::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 5: {e}")),
         4 => postcard::from_bytes::<v4::Config>(body)
             .map(v6::Config::from)
+            .map(v7::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 4: {e}")),
         3 => postcard::from_bytes::<v3::Config>(body)
             .map(v4::Config::from)
             .map(v6::Config::from)
+            .map(v7::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 3: {e}")),
         2 => postcard::from_bytes::<v2::Config>(body)
             .map(v3::Config::from)
             .map(v4::Config::from)
             .map(v6::Config::from)
+            .map(v7::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 2: {e}")),
         1 => postcard::from_bytes::<v1::Config>(body)
@@ -276,6 +288,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v3::Config::from)
             .map(v4::Config::from)
             .map(v6::Config::from)
+            .map(v7::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 1: {e}")),
         old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
@@ -470,11 +483,12 @@ pub mod v3 {
 /// Schema 4: what schema 5 added was not there (see [`SCHEMA`]).
 pub mod v4 {
     use super::v6::{Checker, Garp};
+    use super::v7::VirtualAddress;
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
         Forwarding, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, PathText, Protocol,
-        Scheduler, Supervision, Track, Tunnel, Updates, VirtualAddress, VirtualKey, VrrpState, Watchdog,
+        Scheduler, Supervision, Track, Tunnel, Updates, VirtualKey, VrrpState, Watchdog,
     };
     use serde::{Deserialize, Serialize};
 
@@ -692,11 +706,12 @@ pub mod v4 {
 /// servers without the sorry server's inhibit and forwarding.
 pub mod v5 {
     use super::v6::{Checker, Garp, Global};
+    use super::v7::{Route, Rule, VirtualAddress};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Route, Rule, Scheduler, SyncGroup,
-        Track, TrackFile, TrackProcess, TrackScript, Tunnel, VirtualAddress, VirtualKey, VrrpScript, VrrpState,
+        Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Scheduler, SyncGroup, Track, TrackFile,
+        TrackProcess, TrackScript, Tunnel, VirtualKey, VrrpScript, VrrpState,
     };
     use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
@@ -889,12 +904,13 @@ pub mod v5 {
 /// lower-priority bursts), and the global settings before
 /// `vrrp_startup_delay`, `lvs_flush_on_stop` and the start/stop scripts.
 pub mod v6 {
+    use super::v7::{Route, Rule, VirtualAddress};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        IfName, Interface, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify, PasswordHash, Route, Rule, ScriptUser,
-        Supervision, SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Updates, VirtualAddress,
-        VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
+        IfName, Interface, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify, PasswordHash, ScriptUser, Supervision,
+        SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Updates, VirtualServerGroup, VrrpScript, VrrpState,
+        Watchdog,
     };
     use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
@@ -942,9 +958,9 @@ pub mod v6 {
         pub static_rules: Vec<Rule, ROUTES>,
     }
 
-    impl From<Global> for crate::model::Global {
+    impl From<Global> for super::v7::Global {
         fn from(g: Global) -> Self {
-            crate::model::Global {
+            super::v7::Global {
                 router_id: g.router_id,
                 hostname: g.hostname,
                 time_servers: g.time_servers,
@@ -964,7 +980,13 @@ pub mod v6 {
                 static_ipaddress: g.static_ipaddress,
                 static_routes: g.static_routes,
                 static_rules: g.static_rules,
-                ..crate::model::Global::default()
+                vrrp_startup_delay_ms: 0,
+                lvs_flush_on_stop: None,
+                startup_script: None,
+                shutdown_script: None,
+                ssl: None,
+                rs_init_notifies: false,
+                no_checker_emails: false,
             }
         }
     }
@@ -1002,9 +1024,9 @@ pub mod v6 {
         pub higher_prio_send_advert: bool,
     }
 
-    impl From<VrrpInstance> for crate::model::VrrpInstance {
+    impl From<VrrpInstance> for super::v7::VrrpInstance {
         fn from(v: VrrpInstance) -> Self {
-            crate::model::VrrpInstance {
+            super::v7::VrrpInstance {
                 name: v.name,
                 version: v.version,
                 state: v.state,
@@ -1060,9 +1082,9 @@ pub mod v6 {
         pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
     }
 
-    impl From<Config> for super::Config {
-        fn from(c: Config) -> super::Config {
-            super::Config {
+    impl From<Config> for super::v7::Config {
+        fn from(c: Config) -> super::v7::Config {
+            super::v7::Config {
                 global: c.global.into(),
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),
@@ -1247,6 +1269,282 @@ pub mod v6 {
                 sorry_server_lvs_kind: v.sorry_server_lvs_kind,
                 ha_suspend: false,
                 ip_family_v6: None,
+            }
+        }
+    }
+}
+
+/// Schema 7: what schema 8 added was not there: a virtual address's
+/// scope, peer, lifetime and flags; a route's protocol, TOS, metrics,
+/// realms and next hops; a rule's TOS, realms and goto; a vmac's name and
+/// MAC and `vmac_xmit_base`. The types that changed are spelled out as
+/// they were (postcard is not self-describing).
+pub mod v7 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::{
+        FlushOnStop, Garp, HookScript, IfName, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify,
+        PasswordHash, PathText, RouteKind, RouteScope, ScriptUser, SslFiles, Supervision, SyncGroup, Track, TrackFile,
+        TrackProcess, TrackScript, Updates, VirtualServer, VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
+    };
+    use core::net::{IpAddr, Ipv4Addr};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VirtualAddress {
+        pub addr: IpNet,
+        pub brd: Option<Ipv4Addr>,
+        pub dev: Option<IfName>,
+        pub label: Option<IfName>,
+    }
+
+    impl From<VirtualAddress> for crate::model::VirtualAddress {
+        fn from(a: VirtualAddress) -> Self {
+            crate::model::VirtualAddress {
+                brd: a.brd,
+                dev: a.dev,
+                label: a.label,
+                ..crate::model::VirtualAddress::new(a.addr)
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Route {
+        pub kind: RouteKind,
+        pub dst: IpNet,
+        pub via: Option<IpAddr>,
+        pub dev: Option<IfName>,
+        pub src: Option<IpAddr>,
+        pub metric: Option<u32>,
+        pub table: Option<u32>,
+        pub scope: Option<RouteScope>,
+        pub onlink: bool,
+    }
+
+    impl From<Route> for crate::model::Route {
+        fn from(r: Route) -> Self {
+            crate::model::Route {
+                kind: r.kind,
+                via: r.via,
+                dev: r.dev,
+                src: r.src,
+                metric: r.metric,
+                table: r.table,
+                scope: r.scope,
+                onlink: r.onlink,
+                ..crate::model::Route::new(r.dst)
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Rule {
+        pub v6: bool,
+        pub from: Option<IpNet>,
+        pub to: Option<IpNet>,
+        pub invert: bool,
+        pub fwmark: Option<(u32, Option<u32>)>,
+        pub iif: Option<IfName>,
+        pub oif: Option<IfName>,
+        pub priority: Option<u32>,
+        pub table: Option<u32>,
+        pub kind: RouteKind,
+    }
+
+    impl From<Rule> for crate::model::Rule {
+        fn from(r: Rule) -> Self {
+            crate::model::Rule {
+                v6: r.v6,
+                from: r.from,
+                to: r.to,
+                invert: r.invert,
+                fwmark: r.fwmark,
+                iif: r.iif,
+                oif: r.oif,
+                priority: r.priority,
+                table: r.table,
+                kind: r.kind,
+                ..crate::model::Rule::default()
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: heapless::String<HOSTNAME>,
+        pub time_servers: Vec<IpAddr, TIME_SERVERS>,
+        pub syslog: Option<core::net::SocketAddr>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub script_user: Option<ScriptUser>,
+        pub vrrp_strict: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+        pub supervision: Supervision,
+        pub update_confirm_s: u16,
+        pub updates: Updates,
+        pub mail: Mail,
+        pub static_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub static_routes: Vec<Route, ROUTES>,
+        pub static_rules: Vec<Rule, ROUTES>,
+        pub vrrp_startup_delay_ms: u32,
+        pub lvs_flush_on_stop: Option<FlushOnStop>,
+        pub startup_script: Option<HookScript>,
+        pub shutdown_script: Option<HookScript>,
+        pub ssl: Option<SslFiles>,
+        pub rs_init_notifies: bool,
+        pub no_checker_emails: bool,
+    }
+
+    impl From<Global> for crate::model::Global {
+        fn from(g: Global) -> Self {
+            crate::model::Global {
+                router_id: g.router_id,
+                hostname: g.hostname,
+                time_servers: g.time_servers,
+                syslog: g.syslog,
+                watchdog: g.watchdog,
+                console_password: g.console_password,
+                enable_script_security: g.enable_script_security,
+                script_user: g.script_user,
+                vrrp_strict: g.vrrp_strict,
+                lvs_flush: g.lvs_flush,
+                lvs_sync_daemon: g.lvs_sync_daemon,
+                lvs_timeouts: g.lvs_timeouts,
+                supervision: g.supervision,
+                update_confirm_s: g.update_confirm_s,
+                updates: g.updates,
+                mail: g.mail,
+                static_ipaddress: g.static_ipaddress.map(Into::into),
+                static_routes: g.static_routes.map(Into::into),
+                static_rules: g.static_rules.map(Into::into),
+                vrrp_startup_delay_ms: g.vrrp_startup_delay_ms,
+                lvs_flush_on_stop: g.lvs_flush_on_stop,
+                startup_script: g.startup_script,
+                shutdown_script: g.shutdown_script,
+                ssl: g.ssl,
+                rs_init_notifies: g.rs_init_notifies,
+                no_checker_emails: g.no_checker_emails,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VrrpInstance {
+        pub name: Name,
+        pub version: u8,
+        pub state: VrrpState,
+        pub interface: IfName,
+        pub virtual_router_id: u8,
+        pub priority: u8,
+        pub advert_int_cs: u16,
+        pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub unicast_src_ip: Option<IpAddr>,
+        pub unicast_peer: Vec<IpAddr, UNICAST_PEERS>,
+        pub preempt: bool,
+        pub preempt_delay_s: u16,
+        pub auth_pass: Option<heapless::String<AUTH_PASS>>,
+        pub use_vmac: bool,
+        pub accept: bool,
+        pub track_interface: Vec<Track, TRACKS>,
+        pub track_script: Vec<TrackScript, TRACKS>,
+        pub notify: Notify,
+        pub garp: Garp,
+        pub skip_check_adv_addr: bool,
+        pub smtp_alert: Option<bool>,
+        pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub virtual_routes: Vec<Route, ROUTES>,
+        pub track_process: Vec<TrackScript, TRACKS>,
+        pub track_file: Vec<TrackScript, TRACKS>,
+        pub virtual_rules: Vec<Rule, ROUTES>,
+        pub dont_track_primary: bool,
+        pub lower_prio_no_advert: bool,
+        pub higher_prio_send_advert: bool,
+        pub down_timer_adverts: u8,
+        pub unicast_ttl: u8,
+        pub mcast_dst_ip: Option<IpAddr>,
+        pub unicast_fault_no_peer: bool,
+        pub track_src_ip: bool,
+        pub promote_secondaries: bool,
+        pub notify_master_rx_lower_pri: Option<PathText>,
+        pub notify_deleted: Option<Option<PathText>>,
+        pub garp_extra_if: Option<(u32, bool)>,
+    }
+
+    impl From<VrrpInstance> for crate::model::VrrpInstance {
+        fn from(v: VrrpInstance) -> Self {
+            crate::model::VrrpInstance {
+                name: v.name,
+                version: v.version,
+                state: v.state,
+                interface: v.interface,
+                virtual_router_id: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                virtual_ipaddress: v.virtual_ipaddress.map(Into::into),
+                unicast_src_ip: v.unicast_src_ip,
+                unicast_peer: v.unicast_peer,
+                preempt: v.preempt,
+                preempt_delay_s: v.preempt_delay_s,
+                auth_pass: v.auth_pass,
+                vmac: v.use_vmac.then(crate::model::Vmac::default),
+                accept: v.accept,
+                track_interface: v.track_interface,
+                track_script: v.track_script,
+                notify: v.notify,
+                garp: v.garp,
+                skip_check_adv_addr: v.skip_check_adv_addr,
+                smtp_alert: v.smtp_alert,
+                virtual_ipaddress_excluded: v.virtual_ipaddress_excluded.map(Into::into),
+                virtual_routes: v.virtual_routes.map(Into::into),
+                track_process: v.track_process,
+                track_file: v.track_file,
+                virtual_rules: v.virtual_rules.map(Into::into),
+                dont_track_primary: v.dont_track_primary,
+                lower_prio_no_advert: v.lower_prio_no_advert,
+                higher_prio_send_advert: v.higher_prio_send_advert,
+                down_timer_adverts: v.down_timer_adverts,
+                unicast_ttl: v.unicast_ttl,
+                mcast_dst_ip: v.mcast_dst_ip,
+                unicast_fault_no_peer: v.unicast_fault_no_peer,
+                track_src_ip: v.track_src_ip,
+                promote_secondaries: v.promote_secondaries,
+                notify_master_rx_lower_pri: v.notify_master_rx_lower_pri,
+                notify_deleted: v.notify_deleted,
+                garp_extra_if: v.garp_extra_if,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+        pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+        pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+        pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+        pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+    }
+
+    impl From<Config> for super::Config {
+        fn from(c: Config) -> super::Config {
+            super::Config {
+                global: c.global.into(),
+                interfaces: c.interfaces,
+                vrrp_instances: c.vrrp_instances.map(Into::into),
+                sync_groups: c.sync_groups,
+                virtual_servers: c.virtual_servers,
+                vrrp_scripts: c.vrrp_scripts,
+                track_processes: c.track_processes,
+                track_files: c.track_files,
+                virtual_server_groups: c.virtual_server_groups,
             }
         }
     }

@@ -49,6 +49,12 @@ pub mod limits {
     pub const COMMAND: usize = 256;
     /// Routes of an instance (`virtual_routes`) and static ones.
     pub const ROUTES: usize = 32;
+    /// Routes (and rules) of all instances and the static ones together.
+    pub const ROUTES_TOTAL: usize = 1024;
+    /// RTAX_* metrics on one route.
+    pub const ROUTE_METRICS: usize = 16;
+    /// Next hops of one multipath route.
+    pub const NEXTHOPS: usize = 8;
     /// `notification_email` addresses, and an address's length.
     pub const EMAILS: usize = 16;
     pub const EMAIL: usize = 128;
@@ -515,6 +521,66 @@ pub struct Rule {
     /// The table looked up; none with a blackhole/unreachable/prohibit kind.
     pub table: Option<u32>,
     pub kind: RouteKind,
+    /// `tos N` (schema 8).
+    pub tos: u8,
+    /// `realms [FROM/]TO` (schema 8): FROM << 16 | TO.
+    pub realms: Option<u32>,
+    /// `goto N` (schema 8): jump to the rule of that priority.
+    pub goto: Option<u32>,
+    /// `suppress_prefixlength N` (schema 8).
+    pub suppress_prefixlength: Option<u32>,
+    /// `suppress_ifgroup N` (schema 8).
+    pub suppress_ifgroup: Option<u32>,
+    /// `uidrange A-B` (schema 8).
+    pub uidrange: Option<(u32, u32)>,
+    /// `sport A[-B]`, `dport A[-B]` (schema 8).
+    pub sport: Option<(u16, u16)>,
+    pub dport: Option<(u16, u16)>,
+    /// `ip_proto P` (schema 8): a protocol number.
+    pub ip_proto: Option<u8>,
+    /// `l3mdev` (schema 8): look up the table of the packet's VRF.
+    pub l3mdev: bool,
+    /// `protocol N` (schema 8): who installed it (none: keepalived's 18).
+    pub protocol: Option<u8>,
+    /// `no_track` (schema 8): kept for the export.
+    pub no_track: bool,
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule {
+            v6: false,
+            from: None,
+            to: None,
+            invert: false,
+            fwmark: None,
+            iif: None,
+            oif: None,
+            priority: None,
+            table: None,
+            kind: RouteKind::Unicast,
+            tos: 0,
+            realms: None,
+            goto: None,
+            suppress_prefixlength: None,
+            suppress_ifgroup: None,
+            uidrange: None,
+            sport: None,
+            dport: None,
+            ip_proto: None,
+            l3mdev: false,
+            protocol: None,
+            no_track: false,
+        }
+    }
+}
+
+/// `realms [FROM/]TO` as keepalived and `ip` write them.
+pub fn realms_text(r: u32) -> std::string::String {
+    match (r >> 16, r & 0xffff) {
+        (0, to) => format!("{to}"),
+        (from, to) => format!("{from}/{to}"),
+    }
 }
 
 impl core::fmt::Display for Rule {
@@ -545,10 +611,45 @@ impl core::fmt::Display for Rule {
         if let Some(p) = self.priority {
             parts.push(format!("priority {p}"));
         }
-        match (self.kind, self.table) {
-            (RouteKind::Unicast, Some(t)) => parts.push(format!("table {t}")),
-            (RouteKind::Unicast, None) => {}
-            (k, _) => parts.push(k.name().to_string()),
+        if self.tos != 0 {
+            parts.push(format!("tos {}", self.tos));
+        }
+        if let Some(r) = self.realms {
+            parts.push(format!("realms {}", realms_text(r)));
+        }
+        if let Some(n) = self.suppress_prefixlength {
+            parts.push(format!("suppress_prefixlength {n}"));
+        }
+        if let Some(n) = self.suppress_ifgroup {
+            parts.push(format!("suppress_ifgroup {n}"));
+        }
+        if let Some((a, b)) = self.uidrange {
+            parts.push(format!("uidrange {a}-{b}"));
+        }
+        // keepalived takes ports as ranges only (`dport 443-443`), and
+        // `ipproto` (its man page's `ip_proto` it does not know).
+        for (word, range) in [("sport", self.sport), ("dport", self.dport)] {
+            if let Some((a, b)) = range {
+                parts.push(format!("{word} {a}-{b}"));
+            }
+        }
+        if let Some(p) = self.ip_proto {
+            parts.push(format!("ipproto {p}"));
+        }
+        if self.l3mdev {
+            parts.push("l3mdev".into());
+        }
+        if let Some(p) = self.protocol {
+            parts.push(format!("protocol {p}"));
+        }
+        match (self.kind, self.table, self.goto) {
+            (_, _, Some(g)) => parts.push(format!("goto {g}")),
+            (RouteKind::Unicast, Some(t), None) => parts.push(format!("table {t}")),
+            (RouteKind::Unicast, None, None) => {}
+            (k, _, None) => parts.push(k.name().to_string()),
+        }
+        if self.no_track {
+            parts.push("no_track".into());
         }
         if self.from.is_none() && self.to.is_none() && self.v6 {
             parts.insert(0, "inet6".into());
@@ -573,6 +674,77 @@ pub struct Route {
     pub scope: Option<RouteScope>,
     /// `onlink`: the gateway is on the link even if no prefix says so.
     pub onlink: bool,
+    /// `protocol N|NAME` (schema 8): who installed it (none: keepalived's 18).
+    pub protocol: Option<u8>,
+    /// `tos N` / `dsfield N` (schema 8).
+    pub tos: u8,
+    /// `realms [FROM/]TO` (schema 8): FROM << 16 | TO.
+    pub realms: Option<u32>,
+    /// `mtu`, `advmss`, `window`, `rtt`... (schema 8): the kernel's RTAX_*
+    /// metrics, each with `lock` or not.
+    pub metrics: Vec<RouteMetric, ROUTE_METRICS>,
+    /// `pref low|medium|high` (schema 8, IPv6): the router preference.
+    pub pref: Option<u8>,
+    /// `nexthop via A [dev X] [weight N] [onlink] ...` (schema 8): a
+    /// multipath route (its own `via`/`dev` are none then).
+    pub nexthops: Vec<Nexthop, NEXTHOPS>,
+    /// `append` (schema 8): added after a route that matches (`ip route
+    /// append`), where keepalived otherwise prepends.
+    pub append: bool,
+    /// `no_track` (schema 8): kept for the export.
+    pub no_track: bool,
+}
+
+/// One RTAX_* metric of a route: which (the kernel's number), its value,
+/// and whether the kernel may change it (`lock`: it may not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteMetric {
+    pub kind: u16,
+    pub value: u32,
+    pub lock: bool,
+}
+
+impl RouteMetric {
+    /// keepalived's (and `ip route`'s) words for the RTAX_* numbers it
+    /// takes a number for; `rtt`, `rttvar` and `rto_min` are milliseconds
+    /// in the config and kept as such (the kernel's units are converted
+    /// where the route is set).
+    pub const NAMES: [(&str, u16); 14] = [
+        ("mtu", 2),
+        ("window", 3),
+        ("rtt", 4),
+        ("rttvar", 5),
+        ("ssthresh", 6),
+        ("cwnd", 7),
+        ("advmss", 8),
+        ("reordering", 9),
+        ("hoplimit", 10),
+        ("initcwnd", 11),
+        ("rto_min", 13),
+        ("initrwnd", 14),
+        ("quickack", 15),
+        ("fastopen_no_cookie", 17),
+    ];
+    /// RTAX_FEATURES (`features ecn`: bit 0) and RTAX_FASTOPEN_NO_COOKIE.
+    pub const FEATURES: u16 = 12;
+    pub const FASTOPEN_NO_COOKIE: u16 = 17;
+
+    pub fn name(self) -> &'static str {
+        match self.kind {
+            Self::FEATURES => "features",
+            k => Self::NAMES.iter().find(|(_, n)| *n == k).map_or("metric", |(w, _)| *w),
+        }
+    }
+}
+
+/// One next hop of a multipath route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nexthop {
+    pub via: Option<IpAddr>,
+    pub dev: Option<IfName>,
+    /// `weight N` (1..=256).
+    pub weight: u16,
+    pub onlink: bool,
 }
 
 impl Route {
@@ -587,6 +759,14 @@ impl Route {
             table: None,
             scope: None,
             onlink: false,
+            protocol: None,
+            tos: 0,
+            realms: None,
+            metrics: Vec::new(),
+            pref: None,
+            nexthops: Vec::new(),
+            append: false,
+            no_track: false,
         }
     }
 }
@@ -660,6 +840,53 @@ impl core::fmt::Display for Route {
         }
         if self.onlink {
             f.write_str(" onlink")?;
+        }
+        if let Some(p) = self.protocol {
+            write!(f, " protocol {p}")?;
+        }
+        if self.tos != 0 {
+            write!(f, " tos {}", self.tos)?;
+        }
+        if let Some(r) = self.realms {
+            write!(f, " realms {}", realms_text(r))?;
+        }
+        for m in self.metrics.iter() {
+            match m.kind {
+                RouteMetric::FEATURES => f.write_str(" features ecn")?,
+                _ => write!(f, " {}{} {}", m.name(), if m.lock { " lock" } else { "" }, m.value)?,
+            }
+        }
+        if let Some(p) = self.pref {
+            write!(
+                f,
+                " pref {}",
+                match p {
+                    3 => "low",
+                    1 => "high",
+                    _ => "medium",
+                }
+            )?;
+        }
+        for n in self.nexthops.iter() {
+            f.write_str(" nexthop")?;
+            if let Some(v) = n.via {
+                write!(f, " via {v}")?;
+            }
+            if let Some(d) = &n.dev {
+                write!(f, " dev {d}")?;
+            }
+            if n.weight != 1 {
+                write!(f, " weight {}", n.weight)?;
+            }
+            if n.onlink {
+                f.write_str(" onlink")?;
+            }
+        }
+        if self.append {
+            f.write_str(" append")?;
+        }
+        if self.no_track {
+            f.write_str(" no_track")?;
         }
         Ok(())
     }
@@ -867,7 +1094,9 @@ pub struct VrrpInstance {
     pub preempt_delay_s: u16,
     /// v2 `authentication { auth_type PASS auth_pass ... }`.
     pub auth_pass: Option<String<AUTH_PASS>>,
-    pub use_vmac: bool,
+    /// `use_vmac [NAME] [MAC]` (schema 8: the name, the MAC and
+    /// `vmac_xmit_base`).
+    pub vmac: Option<Vmac>,
     /// Accept mode (RFC 5798 6.1): a master that does not own the addresses
     /// (priority < 255) still takes packets sent to them. On by default, as
     /// in keepalived; `no_accept` drops them (the VIPs then only route).
@@ -951,7 +1180,7 @@ impl VrrpInstance {
             preempt: true,
             preempt_delay_s: 0,
             auth_pass: None,
-            use_vmac: false,
+            vmac: None,
             accept: true,
             track_interface: Vec::new(),
             track_script: Vec::new(),
@@ -992,6 +1221,36 @@ impl VrrpInstance {
     }
 }
 
+/// keepalived `use_vmac [NAME] [MAC]`: a macvlan on the instance's
+/// interface that holds its virtual addresses, with the virtual router MAC
+/// (RFC 5798 7.3) so that a switch only relearns a port on failover.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vmac {
+    /// Its interface name; none: `vrrp.VRID` (`vrrp6.VRID` for IPv6).
+    pub name: Option<IfName>,
+    /// Its MAC; none: 00:00:5e:00:01:VRID (02 for IPv6). Five bytes given
+    /// in the config take the VRID as the sixth, as keepalived does.
+    pub mac: Option<[u8; 6]>,
+    /// `vmac_xmit_base`: adverts go out of (and are read on) the base
+    /// interface, with its MAC; only the addresses live on the vmac.
+    pub xmit_base: bool,
+}
+
+impl Vmac {
+    /// The vmac's name for an instance.
+    pub fn name_for(&self, vrid: u8, v6: bool) -> std::string::String {
+        match &self.name {
+            Some(n) => n.to_string(),
+            None => format!("{}.{vrid}", if v6 { "vrrp6" } else { "vrrp" }),
+        }
+    }
+
+    /// The vmac's MAC for an instance.
+    pub fn mac_for(&self, vrid: u8, v6: bool) -> [u8; 6] {
+        self.mac.unwrap_or([0x00, 0x00, 0x5e, 0x00, if v6 { 0x02 } else { 0x01 }, vrid])
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtualAddress {
     pub addr: IpNet,
@@ -1001,6 +1260,77 @@ pub struct VirtualAddress {
     pub dev: Option<IfName>,
     /// `label` (e.g. `eth0:0`).
     pub label: Option<IfName>,
+    /// `scope` (schema 8): none is global.
+    pub scope: Option<RouteScope>,
+    /// `peer ADDR[/LEN]` (schema 8): the other end of a point-to-point
+    /// address.
+    pub peer: Option<IpNet>,
+    /// `preferred_lft N|forever` (schema 8, seconds): 0 deprecates an IPv6
+    /// address (the kernel does not pick it as a source); none: as
+    /// keepalived does (0 for an IPv6 /128, forever otherwise). IPv4
+    /// addresses keep forever, as keepalived sets them.
+    pub preferred_lft: Option<Lifetime>,
+    /// `home`, `-nodad`, `mngtmpaddr`, `noprefixroute`, `autojoin`
+    /// (schema 8): the kernel's IFA_F_* bits ([`addr_flags`]).
+    pub flags: u32,
+    /// `no_track` (schema 8): kept for the export (vigil does not take an
+    /// instance out of master when its address is removed by hand).
+    pub no_track: bool,
+}
+
+/// `preferred_lft`: seconds, or `forever`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lifetime {
+    Seconds(u32),
+    Forever,
+}
+
+/// [`VirtualAddress::flags`]: the kernel's IFA_F_* bits, with
+/// keepalived's (and `ip address`'s) words for them.
+pub mod addr_flags {
+    pub const NODAD: u32 = 0x02;
+    pub const HOME: u32 = 0x10;
+    pub const MNGTMPADDR: u32 = 0x100;
+    pub const NOPREFIXROUTE: u32 = 0x200;
+    pub const AUTOJOIN: u32 = 0x400;
+    pub const NAMES: [(&str, u32); 5] = [
+        ("home", HOME),
+        ("-nodad", NODAD),
+        ("mngtmpaddr", MNGTMPADDR),
+        ("noprefixroute", NOPREFIXROUTE),
+        ("autojoin", AUTOJOIN),
+    ];
+}
+
+impl VirtualAddress {
+    pub fn new(addr: IpNet) -> VirtualAddress {
+        VirtualAddress {
+            addr,
+            brd: None,
+            dev: None,
+            label: None,
+            scope: None,
+            peer: None,
+            preferred_lft: None,
+            flags: 0,
+            no_track: false,
+        }
+    }
+
+    /// The preferred lifetime the kernel is given (seconds; u32::MAX is
+    /// forever): keepalived deprecates an IPv6 /128 unless told, and sets
+    /// no lifetime on an IPv4 address (its `preferred_lft` is IPv6's).
+    pub fn preferred_lft_s(&self) -> u32 {
+        if self.addr.addr.is_ipv4() {
+            return u32::MAX;
+        }
+        match self.preferred_lft {
+            Some(Lifetime::Seconds(s)) => s,
+            Some(Lifetime::Forever) => u32::MAX,
+            None if self.addr.addr.is_ipv6() && self.addr.prefix == 128 => 0,
+            None => u32::MAX,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! (`vrrp_instance VI_1: priority 0 is reserved`). Invalid config is never
 //! committed.
 
-use crate::model::limits::IPVS_SERVICES;
+use crate::model::limits::{IPVS_SERVICES, ROUTES_TOTAL};
 use crate::model::*;
 use core::net::IpAddr;
 use std::collections::{BTreeMap, BTreeSet};
@@ -202,6 +202,7 @@ impl Config {
         // takes it away from the other's MASTER (keepalived runs such a
         // config, and the address comes and goes).
         let mut owner: BTreeMap<IpAddr, &str> = BTreeMap::new();
+        let mut vmacs: BTreeMap<String, &str> = BTreeMap::new();
         for v in &self.vrrp_instances {
             let path = format!("vrrp_instance {}", v.name);
             let mine: BTreeSet<IpAddr> =
@@ -301,6 +302,36 @@ impl Config {
                     e.push(&path, format!("mcast_dst_ip {g} is not {want}"));
                 }
             }
+            if let Some(vm) = &v.vmac {
+                let name = vm.name_for(v.virtual_router_id, v6);
+                if let Err(m) = check_ifname(&name) {
+                    e.push(&path, format!("use_vmac {name}: {m}"));
+                }
+                // Named after a NIC it would hide it (vigil refuses to take
+                // over a link that is not its vmac, at run time too).
+                if name == v.interface.as_str() || self.interfaces.iter().any(|i| i.name.as_str() == name) {
+                    e.push(&path, format!("use_vmac {name}: that is an interface of the appliance, not a vmac name"));
+                }
+                if let Some(other) = vmacs.insert(name.clone(), v.name.as_str()) {
+                    e.push(&path, format!("use_vmac {name} is vrrp_instance {other}'s vmac too"));
+                }
+                if let Some(m) = vm.mac
+                    && (m[0] & 1 == 1 || m == [0; 6])
+                {
+                    e.push(&path, format!("use_vmac {name}: the MAC is multicast or zero"));
+                }
+                if !vm.xmit_base && !v.unicast_peer.is_empty() {
+                    e.push(&path, "use_vmac with unicast peers needs vmac_xmit_base (as in keepalived)");
+                }
+            }
+            for vip in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded) {
+                if vip.peer.is_some_and(|p| p.addr.is_ipv6() != vip.addr.addr.is_ipv6()) {
+                    e.push(&path, format!("{}: its peer is not of its family", vip.addr));
+                }
+                if vip.brd.is_some() && vip.addr.addr.is_ipv6() {
+                    e.push(&path, format!("{}: brd is IPv4's", vip.addr));
+                }
+            }
             if v.track_src_ip && v.unicast_src_ip.is_none() {
                 e.push(&path, "track_src_ip needs a unicast_src_ip (or mcast_src_ip) to track");
             }
@@ -351,6 +382,20 @@ impl Config {
     }
 
     fn check_scripts(&self, e: &mut Errors) {
+        // Each instance may have ROUTES of each, but not every instance:
+        // the largest config must fit a flash slot (blob::MAX_BODY).
+        let routes =
+            self.global.static_routes.len() + self.vrrp_instances.iter().map(|v| v.virtual_routes.len()).sum::<usize>();
+        let rules =
+            self.global.static_rules.len() + self.vrrp_instances.iter().map(|v| v.virtual_rules.len()).sum::<usize>();
+        for (what, n) in [("routes", routes), ("rules", rules)] {
+            if n > ROUTES_TOTAL {
+                e.push(
+                    "vrrp_instance",
+                    format!("{n} {what} across the instances and the static ones: more than {ROUTES_TOTAL}"),
+                );
+            }
+        }
         for r in &self.global.static_routes {
             check_route("static_routes", r, e);
         }

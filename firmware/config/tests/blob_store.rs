@@ -210,7 +210,52 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
         brd: Some("255.255.255.255".parse().unwrap()),
         dev: Some(full('d')),
         label: Some(full('l')),
+        scope: Some(RouteScope::Nowhere),
+        peer: Some(v6),
+        preferred_lft: Some(Lifetime::Seconds(u32::MAX)),
+        flags: u32::MAX,
+        no_track: true,
     };
+    // The largest route and rule.
+    let mut route = Route::new(v6);
+    (route.via, route.src, route.dev) = (Some(v6.addr), Some(v6.addr), Some(full('d')));
+    (route.metric, route.table, route.scope, route.onlink) =
+        (Some(u32::MAX), Some(u32::MAX), Some(RouteScope::Link), true);
+    (route.protocol, route.tos, route.realms, route.pref) = (Some(u8::MAX), u8::MAX, Some(u32::MAX), Some(u8::MAX));
+    while route.metrics.push(RouteMetric { kind: u16::MAX, value: u32::MAX, lock: true }).is_ok() {}
+    let hop = Nexthop { via: Some(v6.addr), dev: Some(full('d')), weight: u16::MAX, onlink: true };
+    while route.nexthops.push(hop.clone()).is_ok() {}
+    (route.append, route.no_track) = (true, true);
+    let rule = Rule {
+        v6: true,
+        from: Some(v6),
+        to: Some(v6),
+        invert: true,
+        fwmark: Some((u32::MAX, Some(u32::MAX))),
+        iif: Some(full('i')),
+        oif: Some(full('o')),
+        priority: Some(u32::MAX),
+        table: Some(u32::MAX),
+        kind: RouteKind::Prohibit,
+        tos: u8::MAX,
+        realms: Some(u32::MAX),
+        goto: Some(u32::MAX),
+        suppress_prefixlength: Some(u32::MAX),
+        suppress_ifgroup: Some(u32::MAX),
+        uidrange: Some((u32::MAX, u32::MAX)),
+        sport: Some((u16::MAX, u16::MAX)),
+        dport: Some((u16::MAX, u16::MAX)),
+        ip_proto: Some(u8::MAX),
+        l3mdev: true,
+        protocol: Some(u8::MAX),
+        no_track: true,
+    };
+    // As many as the whole config may have, spread over the instances.
+    for _ in 0..ROUTES_TOTAL / VRRP_INSTANCES {
+        vi.virtual_routes.push(route.clone()).unwrap();
+        vi.virtual_rules.push(rule.clone()).unwrap();
+    }
+    vi.vmac = Some(Vmac { name: Some(full('m')), mac: Some([0xff; 6]), xmit_base: true });
     while vi.virtual_ipaddress.push(vip.clone()).is_ok() {}
     while vi.unicast_peer.push(v6.addr).is_ok() {}
     while vi.track_interface.push(Track { interface: full('t'), weight: -254 }).is_ok() {}
@@ -447,6 +492,48 @@ fn a_schema_6_blob_is_read_with_the_rfc_timers_and_no_start_scripts() {
     assert_eq!(c.virtual_server_groups[0].name.as_str(), "WEB");
     assert!(c.virtual_servers[0].sorry_server_inhibit);
     assert_eq!(c.virtual_servers[0].real_servers[0].alpha, Some(true));
+    c.validate().unwrap();
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
+}
+
+/// A blob as schema-7 firmware wrote it (commit a8ae7b7, `vigil-image
+/// config compile` of router_id s7: a static address with a label, a
+/// static route and rule, an instance with `use_vmac`, a VIP with brd and
+/// label, a virtual route and rule, `unicast_ttl 9`).
+const SCHEMA_7_BLOB: &str = concat!(
+    "56474c4307000000f20000000100000000000000351ea61900000000bb85c91f02733705766967696c0000011e000000",
+    "00000000e807b817780000901c00000000001e000000000100c000023218000104657468310106657468313a39010000",
+    "c6336400180100c000020101046574683100000107000001000100c00002001800000000000164010700d00f00000000",
+    "000000010456495f37020004657468301178640100c00002071801c00002ff0104657468300106657468303a37000001",
+    "000001010000000000000005050000010000000000010000cb007100180100c000020100000105000001000001000001",
+    "00cb007100180000000001c801010900000000030900000000000000000000000000",
+);
+
+#[test]
+fn a_schema_7_blob_is_read_with_its_vmac_routes_and_addresses_as_they_were() {
+    let bytes = unhex(SCHEMA_7_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 7);
+    let c = &d.config;
+    assert_eq!((c.global.router_id.as_str(), c.global.vrrp_startup_delay_ms), ("s7", 2000));
+    let st = &c.global.static_ipaddress[0];
+    assert_eq!(
+        (st.addr.to_string(), st.label.as_deref(), st.dev.as_deref()),
+        ("192.0.2.50/24".into(), Some("eth1:9"), Some("eth1"))
+    );
+    assert_eq!((st.scope, st.peer, st.preferred_lft, st.flags, st.no_track), (None, None, None, 0, false));
+    assert_eq!(c.global.static_routes[0].to_string(), "198.51.100.0/24 via 192.0.2.1 dev eth1 table 7");
+    assert_eq!(c.global.static_rules[0].to_string(), "from 192.0.2.0/24 priority 100 table 7");
+    let vi = &c.vrrp_instances[0];
+    assert_eq!((vi.virtual_router_id, vi.priority, vi.unicast_ttl), (17, 120, 9));
+    assert_eq!(vi.vmac, Some(Vmac::default()), "use_vmac stays a vmac of the default name and MAC");
+    let vip = &vi.virtual_ipaddress[0];
+    assert_eq!((vip.brd, vip.label.as_deref()), (Some("192.0.2.255".parse().unwrap()), Some("eth0:7")));
+    let r = &vi.virtual_routes[0];
+    assert_eq!(r.to_string(), "203.0.113.0/24 via 192.0.2.1 metric 5 onlink");
+    assert!(r.metrics.is_empty() && r.nexthops.is_empty() && r.protocol.is_none());
+    assert_eq!(vi.virtual_rules[0].to_string(), "to 203.0.113.0/24 priority 200 table 9");
     c.validate().unwrap();
     let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
     assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));

@@ -21,10 +21,9 @@ pub fn sample() -> Config {
     vi.state = VrrpState::Master;
     vi.virtual_ipaddress
         .push(VirtualAddress {
-            addr: "172.16.42.111/24".parse().unwrap(),
             brd: Some("172.16.42.255".parse().unwrap()),
-            dev: None,
             label: Some(s("eth0:0")),
+            ..VirtualAddress::new("172.16.42.111/24".parse().unwrap())
         })
         .unwrap();
     c.vrrp_instances.push(vi).unwrap();

@@ -86,7 +86,7 @@ fn vigils_own_blocks_and_ipv6() {
 
 #[test]
 fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
-    let text = "global_defs {\n  enable_traps\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24 scope global\n  }\n}\nbogus_block {\n}\n";
+    let text = "global_defs {\n  enable_traps\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24 use_vmac\n  }\n}\nbogus_block {\n}\n";
     let i = import_str("t.conf", text).unwrap();
     let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(
@@ -94,7 +94,7 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
         [
             "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:7:21: error: \"300\" is not a VRID (1..=255)",
-            "t.conf:11:17: unsupported: virtual_ipaddress option \"scope\" is not supported; ignored",
+            "t.conf:11:17: unsupported: virtual_ipaddress option \"use_vmac\" is not supported by vigil yet; ignored",
             "t.conf:14:1: error: unknown keyword \"bogus_block\"",
         ]
     );
@@ -435,16 +435,11 @@ fn excluded_addresses_routes_and_static_ones() {
     let text = "static_ipaddress {\n  192.168.200.18/24 dev eth2 scope link\n}\nstatic_routes {\n  src 192.168.100.1 to 192.168.109.0/24 via 192.168.200.254 dev eth1\n  192.168.110.0/24 via 192.168.200.254 dev eth1 metric 5 table 100\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  virtual_ipaddress_excluded {\n    10.0.0.2/24\n    2001:db8::2/64\n  }\n  virtual_routes {\n    default via 10.0.0.254 dev eth0 table main\n    blackhole 198.51.100.0/24\n    2001:db8:1::/48 via 2001:db8::fe\n    10.9.0.0/16 via 10.0.0.253 realm 5 onlink\n  }\n}\n";
     let i = import_str("r.conf", text).unwrap();
     let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
-    assert_eq!(
-        d,
-        [
-            "r.conf:2:30: unsupported: virtual_ipaddress option \"scope\" is not supported; ignored",
-            "r.conf:22:32: unsupported: route option \"realm\" is not supported by vigil; the route is set without it",
-        ]
-    );
+    assert_eq!(d, Vec::<String>::new());
     let c = &i.config;
     let g = &c.global;
     assert_eq!(g.static_ipaddress[0].dev.as_deref(), Some("eth2"));
+    assert_eq!(g.static_ipaddress[0].scope, Some(RouteScope::Link));
     assert_eq!(g.static_routes[0].to_string(), "src 192.168.100.1 192.168.109.0/24 via 192.168.200.254 dev eth1");
     assert_eq!(g.static_routes[1].to_string(), "192.168.110.0/24 via 192.168.200.254 dev eth1 metric 5 table 100");
     let v = &c.vrrp_instances[0];
@@ -456,7 +451,7 @@ fn excluded_addresses_routes_and_static_ones() {
             "0.0.0.0/0 via 10.0.0.254 dev eth0 table 254",
             "blackhole 198.51.100.0/24",
             "2001:db8:1::/48 via 2001:db8::fe",
-            "10.9.0.0/16 via 10.0.0.253 onlink",
+            "10.9.0.0/16 via 10.0.0.253 onlink realms 5",
         ]
     );
     c.validate().unwrap();
@@ -572,10 +567,7 @@ fn rules_import_validate_and_round_trip() {
     let text = "static_rules {\n  from 192.168.28.0/24 table 1\n  inet6 fwmark 0x10/0xff priority 100 lookup main\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  virtual_rules {\n    from 10.0.0.1 to 198.51.100.0/24 iif eth0 priority 200 table 100\n    to 203.0.113.0/24 not blackhole\n    from 10.0.0.2 realms 5 table 7\n  }\n}\n";
     let i = import_str("r.conf", text).unwrap();
     let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
-    assert_eq!(
-        d,
-        ["r.conf:14:19: unsupported: rule option \"realms\" is not supported by vigil; the rule is set without it"]
-    );
+    assert_eq!(d, Vec::<String>::new());
     let g: Vec<String> = i.config.global.static_rules.iter().map(|r| r.to_string()).collect();
     assert_eq!(g, ["from 192.168.28.0/24 table 1", "inet6 fwmark 16/255 priority 100 table 254"]);
     let v: Vec<String> = i.config.vrrp_instances[0].virtual_rules.iter().map(|r| r.to_string()).collect();
@@ -584,7 +576,7 @@ fn rules_import_validate_and_round_trip() {
         [
             "from 10.0.0.1/32 to 198.51.100.0/24 iif eth0 priority 200 table 100",
             "to 203.0.113.0/24 not blackhole",
-            "from 10.0.0.2/32 table 7",
+            "from 10.0.0.2/32 realms 5 table 7",
         ]
     );
     i.config.validate().unwrap();
@@ -1113,4 +1105,135 @@ fn advert_answer_settings_import_with_their_global_defaults() {
     };
     assert_eq!((f(0), f(1)), ((true, true), (false, true)));
     round_trip(&i.config);
+}
+
+/// Everything `ip address`, `ip route` and `ip rule` options keepalived
+/// takes on its addresses, routes and rules is read, kept and written back
+/// (an operator's `scope global` or `proto static` was "ignored" before).
+#[test]
+fn address_route_and_rule_options_import_and_round_trip() {
+    let text = "\
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 7
+  use_vmac vrrp7 02:00:5e:00:01
+  vmac_xmit_base
+  virtual_ipaddress {
+    192.0.2.10/24 dev eth0 scope global label eth0:1 noprefixroute
+    192.0.2.11/32 peer 192.0.2.99/32 home -nodad no_track
+    192.0.2.12/24 brd + mngtmpaddr autojoin
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::7/128 dev eth1 preferred_lft forever
+    2001:db8::8/64 dev eth1 preferred_lft 0
+  }
+  virtual_routes {
+    10.0.0.0/8 via 192.0.2.1 proto static tos 0x10 realms 3/4 mtu lock 1400 advmss 1360 features ecn no_track
+    10.1.0.0/16 nexthop via 192.0.2.1 dev eth0 weight 2 nexthop via 192.0.2.2 onlink table 100 append no_track
+  }
+  virtual_rules {
+    from 192.0.2.0/24 tos 8 realms 9 uidrange 1000-1999 sport 1024-2048 dport 53 ip_proto udp l3mdev protocol 4 priority 50 table 7
+    from 198.51.100.0/24 priority 60 goto 80
+    to 203.0.113.0/24 suppress_prefixlength 0 suppress_ifgroup 3 table main no_track
+  }
+}
+";
+    let i = import_str("o.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d, Vec::<String>::new());
+    let v = &i.config.vrrp_instances[0];
+    let vm = v.vmac.as_ref().unwrap();
+    assert_eq!(vm.name.as_deref(), Some("vrrp7"));
+    assert_eq!(vm.mac, Some([0x02, 0, 0x5e, 0, 1, 7]), "five octets: the VRID is the sixth");
+    assert!(vm.xmit_base);
+    let [a, b, c] = &v.virtual_ipaddress[..] else { panic!("{:?}", v.virtual_ipaddress) };
+    let [d7, d8] = &v.virtual_ipaddress_excluded[..] else { panic!("{:?}", v.virtual_ipaddress_excluded) };
+    assert_eq!((d7.preferred_lft, d7.preferred_lft_s(), d8.preferred_lft_s()), (Some(Lifetime::Forever), u32::MAX, 0));
+    assert_eq!(
+        VirtualAddress::new("2001:db8::9/128".parse().unwrap()).preferred_lft_s(),
+        0,
+        "a /128 is deprecated by default"
+    );
+    assert_eq!(
+        (a.scope, a.label.as_deref(), a.flags),
+        (Some(RouteScope::Global), Some("eth0:1"), addr_flags::NOPREFIXROUTE)
+    );
+    assert_eq!(b.peer.map(|p| p.to_string()), Some("192.0.2.99/32".into()));
+    assert_eq!((b.flags, b.no_track), (addr_flags::HOME | addr_flags::NODAD, true));
+    assert_eq!(c.brd, Some("192.0.2.255".parse().unwrap()), "brd + sets the host bits");
+    assert_eq!(c.flags, addr_flags::MNGTMPADDR | addr_flags::AUTOJOIN);
+    let r: Vec<String> = v.virtual_routes.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        r,
+        [
+            "10.0.0.0/8 via 192.0.2.1 protocol 4 tos 16 realms 3/4 mtu lock 1400 advmss 1360 features ecn no_track",
+            "10.1.0.0/16 table 100 nexthop via 192.0.2.1 dev eth0 weight 2 nexthop via 192.0.2.2 onlink append no_track",
+        ]
+    );
+    let rules: Vec<String> = v.virtual_rules.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        rules,
+        [
+            "from 192.0.2.0/24 priority 50 tos 8 realms 9 uidrange 1000-1999 sport 1024-2048 dport 53-53 ipproto 17 l3mdev protocol 4 table 7",
+            "from 198.51.100.0/24 priority 60 goto 80",
+            "to 203.0.113.0/24 suppress_prefixlength 0 suppress_ifgroup 3 table 254 no_track",
+        ]
+    );
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    // keepalived's export of the same passes through its own parser
+    // (tests/keepalived_accepts runs keepalived --config-test on exports).
+    let k = export(&i.config, Flavor::Keepalived);
+    assert!(k.contains("use_vmac vrrp7 02:00:5e:00:01:07") && k.contains("vmac_xmit_base"), "{k}");
+
+    // use_vmac with unicast peers: vmac_xmit_base set, as keepalived does.
+    let uni = "vrrp_instance U {\n  interface eth0\n  virtual_router_id 9\n  use_vmac\n  unicast_peer {\n    192.0.2.2\n  }\n  virtual_ipaddress {\n    192.0.2.9/24\n  }\n}\n";
+    let u = import_str("u.conf", uni).unwrap();
+    let d: Vec<String> = u.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        ["u.conf:1:1: warning: use_vmac with unicast peers needs vmac_xmit_base: set (as keepalived sets it)"]
+    );
+    assert!(u.config.vrrp_instances[0].vmac.as_ref().unwrap().xmit_base);
+
+    // As keepalived: a tracked route's protocol is its own; an RFC 5798
+    // MAC given to use_vmac is the default one.
+    let t = text.replace(" no_track\n    10.1.0.0/16", "\n    10.1.0.0/16").replace("02:00:5e:00:01", "00:00:5e:00:01");
+    let i2 = import_str("o.conf", &t).unwrap();
+    let d: Vec<String> = i2.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        [
+            "o.conf:16:5: warning: a tracked route's protocol is keepalived's (18): the protocol given is reset, as keepalived resets it (add no_track to keep it)",
+            "o.conf:4:18: warning: use_vmac: a MAC of RFC 5798's form is the default one; the given one is ignored (as in keepalived)",
+        ]
+    );
+    let v2 = &i2.config.vrrp_instances[0];
+    assert_eq!((v2.vmac.as_ref().unwrap().mac, v2.virtual_routes[0].protocol), (None, None));
+
+    // Mistakes say where and what.
+    let bad = text
+        .replace("scope global", "scope planet")
+        .replace("tos 0x10", "tos 0x1000")
+        .replace("weight 2", "weight 300")
+        .replace("uidrange 1000-1999", "uidrange 2000-1999")
+        .replace("preferred_lft 0", "preferred_lft soon")
+        .replace("noprefixroute", "noprefixrout");
+    let e: Vec<String> = import_str("o.conf", &bad).unwrap().errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        [
+            "o.conf:7:34: error: scope \"planet\" is not global, site, link, host or nowhere",
+            "o.conf:7:54: error: \"noprefixrout\" is not an address option; did you mean \"noprefixroute\"?",
+            "o.conf:13:43: error: \"soon\" is not seconds or forever",
+            "o.conf:16:47: error: \"0x1000\" is not a TOS byte",
+            "o.conf:17:55: error: weight 300 is not 1..=256",
+            "o.conf:20:47: error: uidrange \"2000-1999\" is not A-B (A <= B)",
+        ]
+    );
+    // A vmac named after a NIC would hide it: refused.
+    let mut c = i.config.clone();
+    c.vrrp_instances[0].vmac.as_mut().unwrap().name = Some("eth0".try_into().unwrap());
+    let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(errs.iter().any(|e| e.contains("use_vmac eth0: that is an interface of the appliance")), "{errs:?}");
 }

@@ -77,6 +77,76 @@ pub struct Route {
     /// (what `ip route` chooses).
     pub scope: Option<u8>,
     pub onlink: bool,
+    /// RTPROT_*; none: keepalived's ([`RTPROT_KEEPALIVED`]).
+    pub protocol: Option<u8>,
+    pub tos: u8,
+    /// RTA_FLOW: FROM << 16 | TO.
+    pub realms: Option<u32>,
+    /// RTAX_* metrics: (kind, value, locked).
+    pub metrics: Vec<(u16, u32, bool)>,
+    /// RTA_PREF (IPv6 router preference).
+    pub pref: Option<u8>,
+    /// RTA_MULTIPATH: each hop's gateway, interface, weight (1..=256) and onlink.
+    pub nexthops: Vec<(Option<IpAddr>, Option<i32>, u16, bool)>,
+    /// After a matching route (`ip route append`), not an exclusive add.
+    pub append: bool,
+}
+
+impl Route {
+    pub fn new(dst: IpAddr, prefix: u8) -> Route {
+        Route {
+            kind: RouteType::Unicast,
+            dst,
+            prefix,
+            via: None,
+            oif: None,
+            src: None,
+            metric: None,
+            table: None,
+            scope: None,
+            onlink: false,
+            protocol: None,
+            tos: 0,
+            realms: None,
+            metrics: Vec::new(),
+            pref: None,
+            nexthops: Vec::new(),
+            append: false,
+        }
+    }
+}
+
+/// An address for [`Rtnl::change_address_with`], as `ip address` takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address<'a> {
+    pub addr: IpAddr,
+    pub prefix: u8,
+    /// IPv4 label (`eth0:1`).
+    pub label: Option<&'a str>,
+    pub brd: Option<std::net::Ipv4Addr>,
+    /// RT_SCOPE_*.
+    pub scope: u8,
+    /// The other end of a point-to-point address (IFA_ADDRESS).
+    pub peer: Option<(IpAddr, u8)>,
+    /// IFA_F_* (IPv6 addresses always get NODAD: usable at once).
+    pub flags: u32,
+    /// Seconds; u32::MAX is forever.
+    pub preferred_lft: u32,
+}
+
+impl Address<'_> {
+    pub fn new(addr: IpAddr, prefix: u8) -> Address<'static> {
+        Address {
+            addr,
+            prefix,
+            label: None,
+            brd: None,
+            scope: libc::RT_SCOPE_UNIVERSE,
+            peer: None,
+            flags: 0,
+            preferred_lft: u32::MAX,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +168,22 @@ pub struct Rule {
     pub iif: Option<String>,
     pub oif: Option<String>,
     pub priority: Option<u32>,
-    /// None with a blackhole/unreachable/prohibit kind.
+    /// None with a blackhole/unreachable/prohibit kind (or a goto).
     pub table: Option<u32>,
     pub kind: RouteType,
+    pub tos: u8,
+    pub realms: Option<u32>,
+    /// Jump to the rule of this priority (FR_ACT_GOTO).
+    pub goto: Option<u32>,
+    pub suppress_prefixlength: Option<u32>,
+    pub suppress_ifgroup: Option<u32>,
+    pub uidrange: Option<(u32, u32)>,
+    pub sport: Option<(u16, u16)>,
+    pub dport: Option<(u16, u16)>,
+    pub ip_proto: Option<u8>,
+    pub l3mdev: bool,
+    /// None: keepalived's ([`RTPROT_KEEPALIVED`]).
+    pub protocol: Option<u8>,
 }
 
 impl RouteType {
@@ -272,49 +355,52 @@ impl Rtnl {
     /// Adds (`add`) or removes an address, like `ip addr add|del A/P dev X`.
     /// IPv6 addresses skip duplicate address detection (usable at once).
     pub fn change_address(&mut self, index: i32, addr: IpAddr, prefix: u8, add: bool) -> io::Result<()> {
-        self.change_address_labelled(index, addr, prefix, None, add)
+        self.change_address_with(index, &Address::new(addr, prefix), add)
     }
 
-    /// As `change_address`, with an IPv4 label (`eth0:0`) and broadcast.
-    pub fn change_address_labelled(
-        &mut self,
-        index: i32,
-        addr: IpAddr,
-        prefix: u8,
-        label: Option<(&str, Option<std::net::Ipv4Addr>)>,
-        add: bool,
-    ) -> io::Result<()> {
-        let (family, bytes) = match addr {
-            IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec()),
-            IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec()),
+    /// As `change_address`, with everything `ip address add` takes:
+    /// label, broadcast, scope, peer, flags, preferred lifetime.
+    pub fn change_address_with(&mut self, index: i32, a: &Address<'_>, add: bool) -> io::Result<()> {
+        const IFA_FLAGS: u16 = 8;
+        const IFA_F_NODAD: u32 = 0x02;
+        let (family, bytes) = match a.addr {
+            IpAddr::V4(v) => (RtAddrFamily::Inet, v.octets().to_vec()),
+            IpAddr::V6(v) => (RtAddrFamily::Inet6, v.octets().to_vec()),
         };
         let mut attrs = RtBuffer::new();
-        for t in [Ifa::Local, Ifa::Address] {
-            attrs.push(
-                RtattrBuilder::default()
-                    .rta_type(t)
-                    .rta_payload(Buffer::from(bytes.clone()))
-                    .build()
-                    .map_err(io_err)?,
-            );
-        }
-        if let Some((label, brd)) = label {
-            let mut l = label.as_bytes().to_vec();
+        let attr = |t: Ifa, v: Vec<u8>| RtattrBuilder::default().rta_type(t).rta_payload(Buffer::from(v)).build();
+        attrs.push(attr(Ifa::Local, bytes.clone()).map_err(io_err)?);
+        // With a peer, IFA_ADDRESS is the other end (and the prefix is its).
+        let (address, prefix) = match a.peer {
+            Some((p, len)) => (octets(p), len),
+            None => (bytes, a.prefix),
+        };
+        attrs.push(attr(Ifa::Address, address).map_err(io_err)?);
+        if let Some(l) = a.label {
+            let mut l = l.as_bytes().to_vec();
             l.push(0);
-            attrs.push(
-                RtattrBuilder::default().rta_type(Ifa::Label).rta_payload(Buffer::from(l)).build().map_err(io_err)?,
-            );
-            if let Some(b) = brd {
-                let b = Buffer::from(b.octets().to_vec());
-                attrs.push(RtattrBuilder::default().rta_type(Ifa::Broadcast).rta_payload(b).build().map_err(io_err)?);
-            }
+            attrs.push(attr(Ifa::Label, l).map_err(io_err)?);
         }
-        let flags = if addr.is_ipv6() { IfaF::NODAD } else { IfaF::empty() };
+        if let Some(b) = a.brd {
+            attrs.push(attr(Ifa::Broadcast, b.octets().to_vec()).map_err(io_err)?);
+        }
+        let flags = if a.addr.is_ipv6() { a.flags | IFA_F_NODAD } else { a.flags };
+        if add && flags > 0xff {
+            attrs.push(attr(Ifa::from(IFA_FLAGS), flags.to_ne_bytes().to_vec()).map_err(io_err)?);
+        }
+        if add && a.preferred_lft != u32::MAX {
+            // struct ifa_cacheinfo: preferred, valid (forever), and two
+            // timestamps the kernel fills.
+            let mut ci = a.preferred_lft.to_ne_bytes().to_vec();
+            ci.extend_from_slice(&u32::MAX.to_ne_bytes());
+            ci.extend_from_slice(&[0; 8]);
+            attrs.push(attr(Ifa::Cacheinfo, ci).map_err(io_err)?);
+        }
         let msg = IfaddrmsgBuilder::default()
             .ifa_family(family)
             .ifa_prefixlen(prefix)
-            .ifa_flags(flags)
-            .ifa_scope(RtScope::Universe)
+            .ifa_flags(IfaF::from_bits_retain(flags as u8))
+            .ifa_scope(RtScope::from(a.scope))
             .ifa_index(index as u32)
             .rtattrs(attrs)
             .build()
@@ -346,30 +432,87 @@ impl Rtnl {
         if let Some(m) = r.metric {
             attrs.push(rta(Rta::Priority, m.to_ne_bytes().to_vec())?);
         }
+        const RTA_METRICS: u16 = 8;
+        const RTA_MULTIPATH: u16 = 9;
+        const RTA_FLOW: u16 = 11;
+        const RTA_PREF: u16 = 20;
+        const RTAX_LOCK: u16 = 1;
+        if let Some(f) = r.realms {
+            attrs.push(rta(Rta::from(RTA_FLOW), f.to_ne_bytes().to_vec())?);
+        }
+        if let Some(p) = r.pref {
+            attrs.push(rta(Rta::from(RTA_PREF), vec![p])?);
+        }
+        if !r.metrics.is_empty() {
+            // A nest of RTAX_* u32 attributes (and RTAX_LOCK: a bit per
+            // locked metric), written out by hand: header, value, no padding
+            // needed (4-byte values).
+            let mut nest = Vec::new();
+            let mut push = |kind: u16, v: u32| {
+                nest.extend_from_slice(&8u16.to_ne_bytes());
+                nest.extend_from_slice(&kind.to_ne_bytes());
+                nest.extend_from_slice(&v.to_ne_bytes());
+            };
+            let locks = r
+                .metrics
+                .iter()
+                .filter(|m| m.2)
+                .fold(0u32, |acc, m| acc | 1u32.checked_shl(u32::from(m.0)).unwrap_or(0));
+            if locks != 0 {
+                push(RTAX_LOCK, locks);
+            }
+            for (kind, v, _) in &r.metrics {
+                push(*kind, *v);
+            }
+            attrs.push(rta(Rta::from(RTA_METRICS), nest)?);
+        }
+        if !r.nexthops.is_empty() {
+            // struct rtnexthop { len u16, flags u8, hops u8 (weight - 1),
+            // ifindex i32 } followed by its gateway attribute, per hop.
+            let mut mp = Vec::new();
+            for (via, oif, weight, onlink) in &r.nexthops {
+                let gw = via.map(octets).unwrap_or_default();
+                let gw_len = if gw.is_empty() { 0 } else { 4 + gw.len() };
+                let len = 8 + gw_len;
+                mp.extend_from_slice(&(len as u16).to_ne_bytes());
+                mp.push(if *onlink { RTNH_F_ONLINK as u8 } else { 0 });
+                mp.push(weight.saturating_sub(1).min(255) as u8);
+                mp.extend_from_slice(&oif.unwrap_or(0).to_ne_bytes());
+                if !gw.is_empty() {
+                    mp.extend_from_slice(&(gw_len as u16).to_ne_bytes());
+                    mp.extend_from_slice(&libc::RTA_GATEWAY.to_ne_bytes());
+                    mp.extend_from_slice(&gw);
+                }
+            }
+            attrs.push(rta(Rta::from(RTA_MULTIPATH), mp)?);
+        }
         let table = r.table.unwrap_or(254);
         attrs.push(rta(Rta::Table, table.to_ne_bytes().to_vec())?);
         let kind = r.kind.rtn();
         let scope = match r.scope {
             Some(s) => RtScope::from(s),
-            None if r.kind == RouteType::Unicast && r.via.is_none() => RtScope::Link,
+            None if r.kind == RouteType::Unicast && r.via.is_none() && r.nexthops.is_empty() => RtScope::Link,
             None => RtScope::Universe,
         };
         let msg = RtmsgBuilder::default()
             .rtm_family(family)
             .rtm_dst_len(r.prefix)
             .rtm_src_len(0)
-            .rtm_tos(0)
+            .rtm_tos(r.tos)
             // Tables past 255 go in RTA_TABLE (given for every table).
             .rtm_table(header_table(Some(table)))
-            .rtm_protocol(Rtprot::from(RTPROT_KEEPALIVED))
+            .rtm_protocol(Rtprot::from(r.protocol.unwrap_or(RTPROT_KEEPALIVED)))
             .rtm_scope(scope)
             .rtm_type(kind)
             .rtm_flags(if r.onlink { RtmF::from_bits_retain(RTNH_F_ONLINK) } else { RtmF::empty() })
             .rtattrs(attrs)
             .build()
             .map_err(io_err)?;
-        let (ty, flags) =
-            if add { (Rtm::Newroute, NlmF::ACK | NlmF::CREATE | NlmF::EXCL) } else { (Rtm::Delroute, NlmF::ACK) };
+        let (ty, flags) = match (add, r.append) {
+            (true, false) => (Rtm::Newroute, NlmF::ACK | NlmF::CREATE | NlmF::EXCL),
+            (true, true) => (Rtm::Newroute, NlmF::ACK | NlmF::CREATE | NlmF::APPEND),
+            (false, _) => (Rtm::Delroute, NlmF::ACK),
+        };
         let seq = self.send(ty, flags, msg)?;
         self.wait_ack(seq)
     }
@@ -422,15 +565,51 @@ impl Rtnl {
         if let Some(t) = r.table {
             attrs.push(attr(FRA_TABLE, t.to_ne_bytes().to_vec())?);
         }
-        if add {
-            attrs.push(attr(FRA_PROTOCOL, vec![RTPROT_KEEPALIVED])?);
+        const FRA_GOTO: u16 = 4;
+        const FRA_FLOW: u16 = 11;
+        const FRA_SUPPRESS_IFGROUP: u16 = 13;
+        const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
+        const FRA_L3MDEV: u16 = 19;
+        const FRA_UID_RANGE: u16 = 20;
+        const FRA_IP_PROTO: u16 = 22;
+        const FRA_SPORT_RANGE: u16 = 23;
+        const FRA_DPORT_RANGE: u16 = 24;
+        const FR_ACT_GOTO: u8 = 2;
+        if let Some(g) = r.goto {
+            attrs.push(attr(FRA_GOTO, g.to_ne_bytes().to_vec())?);
         }
-        let kind = r.kind.rtn();
+        if let Some(f) = r.realms {
+            attrs.push(attr(FRA_FLOW, f.to_ne_bytes().to_vec())?);
+        }
+        if let Some(g) = r.suppress_ifgroup {
+            attrs.push(attr(FRA_SUPPRESS_IFGROUP, g.to_ne_bytes().to_vec())?);
+        }
+        if let Some(p) = r.suppress_prefixlength {
+            attrs.push(attr(FRA_SUPPRESS_PREFIXLEN, p.to_ne_bytes().to_vec())?);
+        }
+        if r.l3mdev {
+            attrs.push(attr(FRA_L3MDEV, vec![1])?);
+        }
+        if let Some((a, b)) = r.uidrange {
+            attrs.push(attr(FRA_UID_RANGE, [a.to_ne_bytes(), b.to_ne_bytes()].concat())?);
+        }
+        if let Some(p) = r.ip_proto {
+            attrs.push(attr(FRA_IP_PROTO, vec![p])?);
+        }
+        for (t, range) in [(FRA_SPORT_RANGE, r.sport), (FRA_DPORT_RANGE, r.dport)] {
+            if let Some((a, b)) = range {
+                attrs.push(attr(t, [a.to_ne_bytes(), b.to_ne_bytes()].concat())?);
+            }
+        }
+        if add {
+            attrs.push(attr(FRA_PROTOCOL, vec![r.protocol.unwrap_or(RTPROT_KEEPALIVED)])?);
+        }
+        let kind = if r.goto.is_some() { Rtn::from(FR_ACT_GOTO) } else { r.kind.rtn() };
         let msg = RtmsgBuilder::default()
             .rtm_family(if r.v6 { RtAddrFamily::Inet6 } else { RtAddrFamily::Inet })
             .rtm_dst_len(r.to.map_or(0, |t| t.1))
             .rtm_src_len(r.from.map_or(0, |f| f.1))
-            .rtm_tos(0)
+            .rtm_tos(r.tos)
             .rtm_table(header_table(r.table))
             .rtm_protocol(Rtprot::Unspec)
             .rtm_scope(RtScope::Universe)

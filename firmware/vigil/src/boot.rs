@@ -34,7 +34,7 @@ impl Boot {
 /// What in a config needs modules that load after the first ones: VLANs
 /// (8021q), use_vmac (macvlan), no_accept (nf_tables).
 pub fn needs_all_modules(c: &Config) -> bool {
-    c.interfaces.iter().any(|i| !i.vlans.is_empty()) || c.vrrp_instances.iter().any(|v| v.use_vmac || !v.accept)
+    c.interfaces.iter().any(|i| !i.vlans.is_empty()) || c.vrrp_instances.iter().any(|v| v.vmac.is_some() || !v.accept)
 }
 
 pub fn print_ready(mode: Mode, boot: Option<&Boot>) {

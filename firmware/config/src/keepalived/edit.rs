@@ -169,6 +169,7 @@ const CTXS: &[Ctx] = &[
             "accept",
             "no_accept",
             "use_vmac",
+            "vmac_xmit_base",
             "dont_track_primary",
             "unicast_src_ip",
             "mcast_src_ip",

@@ -283,6 +283,35 @@ fn vip_line(a: &VirtualAddress) -> String {
     if let Some(lb) = &a.label {
         let _ = write!(l, " label {lb}");
     }
+    if let Some(sc) = a.scope {
+        let _ = write!(l, " scope {}", sc.name());
+    }
+    // keepalived takes a peer without a prefix ("Invalid peer address
+    // 192.0.2.2/32"): a host peer is written bare.
+    match a.peer {
+        Some(p) if p.prefix == p.max_prefix() => {
+            let _ = write!(l, " peer {}", p.addr);
+        }
+        Some(p) => {
+            let _ = write!(l, " peer {p}");
+        }
+        None => {}
+    }
+    for (word, bit) in addr_flags::NAMES {
+        if a.flags & bit != 0 {
+            let _ = write!(l, " {word}");
+        }
+    }
+    if a.no_track {
+        l.push_str(" no_track");
+    }
+    match a.preferred_lft {
+        Some(Lifetime::Seconds(n)) => {
+            let _ = write!(l, " preferred_lft {n}");
+        }
+        Some(Lifetime::Forever) => l.push_str(" preferred_lft forever"),
+        None => {}
+    }
     l
 }
 
@@ -491,8 +520,18 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
             o.line(k);
         }
     }
-    if v.use_vmac {
-        o.line("use_vmac");
+    if let Some(vm) = &v.vmac {
+        let mut l = String::from("use_vmac");
+        if let Some(n) = &vm.name {
+            let _ = write!(l, " {n}");
+        }
+        if let Some(m) = vm.mac {
+            let _ = write!(l, " {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+        }
+        o.line(l);
+        if vm.xmit_base {
+            o.line("vmac_xmit_base");
+        }
     }
     if let Some(p) = &v.auth_pass {
         o.open("authentication");

@@ -1026,6 +1026,7 @@ impl Cx {
         let (mut refresh_repeat, mut lower_delay, mut lower_repeat, mut down, mut mcast) =
             (None, None, None, None, None);
         let mut extra_if = None;
+        let (mut short_mac, mut xmit_base, mut mac_pos) = (false, None, None);
         for s in self.block(st) {
             match s.keyword.text.as_str() {
                 "state" => match self.one(s).map(|w| w.text.as_str()) {
@@ -1191,17 +1192,24 @@ impl Cx {
                     }
                 }
                 "use_vmac" => {
-                    v.use_vmac = true;
-                    if let Some(a) = s.args.first() {
-                        self.diags.push(Diagnostic {
-                            pos: a.pos.clone(),
-                            severity: Severity::Unsupported,
-                            message: format!(
-                                "use_vmac {:?}: vigil names the vmac interface itself (vrrp.VRID) and takes its MAC from the VRID; ignored",
-                                a.text
-                            ),
-                        });
+                    let mut vm = Vmac::default();
+                    for a in &s.args {
+                        match parse_mac(&a.text) {
+                            Some((mac, n)) => {
+                                vm.mac = Some(mac);
+                                short_mac = n == 5;
+                                mac_pos = Some(a.pos.clone());
+                            }
+                            None if a.text.matches(':').count() >= 4 => self
+                                .error(&a.pos, format!("use_vmac {:?} is not a MAC address (5 or 6 octets)", a.text)),
+                            None => vm.name = self.ifname(a),
+                        }
                     }
+                    v.vmac = Some(vm);
+                }
+                "vmac_xmit_base" => {
+                    self.flag(s);
+                    xmit_base = Some(s.keyword.pos.clone());
                 }
                 "track_interface" => {
                     for a in self.block(s) {
@@ -1269,6 +1277,36 @@ impl Cx {
         v.version = version.or(self.default_version).unwrap_or(if v.is_ipv6() { 3 } else { 2 });
         // The globals, where the instance did not say (unsolicited NAs for
         // IPv6, gratuitous ARPs for IPv4).
+        let (mut vmac_unicast, mut rfc_mac) = (false, false);
+        if let Some(vm) = &mut v.vmac {
+            if short_mac && let Some(m) = &mut vm.mac {
+                m[5] = v.virtual_router_id; // five octets: the VRID is the sixth
+            }
+            // keepalived: "VMAC MAC address not allowed to be RFC5798
+            // address - ignoring" (it is the default anyway).
+            if vm.mac.is_some_and(|m| m[..4] == [0, 0, 0x5e, 0] && (m[4] == 1 || m[4] == 2)) {
+                vm.mac = None;
+                rfc_mac = true;
+            }
+            vm.xmit_base = xmit_base.is_some();
+            if !vm.xmit_base && !v.unicast_peer.is_empty() {
+                // keepalived: "unicast with use_vmac requires vmac_xmit_base - setting".
+                vm.xmit_base = true;
+                vmac_unicast = true;
+            }
+        }
+        if let (true, Some(pos)) = (rfc_mac, &mac_pos) {
+            self.warn(
+                pos,
+                "use_vmac: a MAC of RFC 5798's form is the default one; the given one is ignored (as in keepalived)",
+            );
+        }
+        if vmac_unicast {
+            self.warn(&st.keyword.pos, "use_vmac with unicast peers needs vmac_xmit_base: set (as keepalived sets it)");
+        }
+        if let (None, Some(pos)) = (&v.vmac, &xmit_base) {
+            self.warn(pos, "vmac_xmit_base without use_vmac does nothing (as in keepalived)");
+        }
         let d = &self.defaults;
         let global_interval = if v.is_ipv6() { gna.or(d.gna_interval_ms) } else { d.garp_interval_ms };
         if !garp_set && let Some(ms) = global_interval {
@@ -1443,17 +1481,102 @@ impl Cx {
                     2
                 }
                 "scope" => {
-                    r.scope = need(self).and_then(|v| match RouteScope::ALL.iter().find(|s| s.name() == v.text) {
-                        Some(s) => Some(*s),
-                        None => {
-                            self.error(
-                                &v.pos,
-                                format!("scope {:?} is not global, site, link, host or nowhere", v.text),
-                            );
+                    r.scope = need(self).and_then(|v| self.scope(v));
+                    2
+                }
+                "protocol" | "proto" => {
+                    r.protocol = need(self).and_then(|v| self.route_protocol(v));
+                    2
+                }
+                "tos" | "dsfield" => {
+                    r.tos = need(self).and_then(|v| self.number(v, "a TOS byte")).unwrap_or(0);
+                    2
+                }
+                "realm" | "realms" => {
+                    r.realms = need(self).and_then(|v| self.realms(v));
+                    2
+                }
+                "features" => {
+                    if let Some(v) = need(self) {
+                        match v.text.as_str() {
+                            "ecn" => {
+                                let m = RouteMetric { kind: RouteMetric::FEATURES, value: 1, lock: false };
+                                self.push(w, &mut r.metrics, m, "route metrics");
+                            }
+                            _ => self.error(&v.pos, format!("features {:?}: the only route feature is ecn", v.text)),
+                        }
+                    }
+                    2
+                }
+                "pref" => {
+                    r.pref = need(self).and_then(|v| match v.text.as_str() {
+                        "low" => Some(3),
+                        "medium" => Some(0),
+                        "high" => Some(1),
+                        _ => {
+                            self.error(&v.pos, format!("pref {:?} is not low, medium or high", v.text));
                             None
                         }
                     });
                     2
+                }
+                "append" => {
+                    r.append = true;
+                    1
+                }
+                "no_track" => {
+                    r.no_track = true;
+                    1
+                }
+                "nexthop" => {
+                    let mut hop = Nexthop { via: None, dev: None, weight: 1, onlink: false };
+                    let mut k = i + 1;
+                    while let Some(o) = words.get(k) {
+                        let v = words.get(k + 1).copied();
+                        k += match (o.text.as_str(), v) {
+                            ("via" | "gw", Some(v)) => {
+                                hop.via = self.parse(v, "an IP address");
+                                2
+                            }
+                            ("dev", Some(v)) => {
+                                hop.dev = self.ifname(v);
+                                2
+                            }
+                            ("weight", Some(v)) => {
+                                match self.parse::<u16>(v, "a next hop weight (1..=256)") {
+                                    Some(n @ 1..=256) => hop.weight = n,
+                                    Some(n) => self.error(&v.pos, format!("weight {n} is not 1..=256")),
+                                    None => {}
+                                }
+                                2
+                            }
+                            ("onlink", _) => {
+                                hop.onlink = true;
+                                1
+                            }
+                            _ => break,
+                        };
+                    }
+                    if hop.via.is_none() && hop.dev.is_none() {
+                        self.error(&w.pos, "a nexthop needs via or dev");
+                    } else {
+                        self.push(w, &mut r.nexthops, hop, "next hops");
+                    }
+                    k - i
+                }
+                m if RouteMetric::NAMES.iter().any(|(n, _)| *n == m) => {
+                    let kind = RouteMetric::NAMES.iter().find(|(n, _)| *n == m).map_or(0, |(_, k)| *k);
+                    let lock = val.is_some_and(|v| v.text == "lock");
+                    let at = if lock { words.get(i + 2).copied() } else { val };
+                    match at {
+                        Some(v) => {
+                            if let Some(value) = self.number(v, "a number") {
+                                self.push(w, &mut r.metrics, RouteMetric { kind, value, lock }, "route metrics");
+                            }
+                        }
+                        None => self.error(&w.pos, format!("{m:?} needs a value")),
+                    }
+                    if lock { 3 } else { 2 }
                 }
                 "onlink" => {
                     r.onlink = true;
@@ -1486,6 +1609,13 @@ impl Cx {
         };
         r.kind = kind;
         r.dst = net;
+        // keepalived finds the routes it tracks by their protocol: "Route
+        // cannot be tracked if protocol is not RTPROT_KEEPALIVED(18),
+        // resetting protocol" (unless no_track).
+        if r.protocol.is_some_and(|p| p != 18) && !r.no_track {
+            self.warn(&st.keyword.pos, "a tracked route's protocol is keepalived's (18): the protocol given is reset, as keepalived resets it (add no_track to keep it)");
+            r.protocol = None;
+        }
         // `default` takes its family from the gateway.
         if net.prefix == 0 && r.via.is_some_and(|v| v.is_ipv6() != net.addr.is_ipv6()) {
             r.dst = IpNet { addr: IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED), prefix: 0 };
@@ -1499,18 +1629,7 @@ impl Cx {
     /// `ip rule` options are reported.
     fn rule(&mut self, st: &Stmt) -> Option<Rule> {
         let words: Vec<&Word> = std::iter::once(&st.keyword).chain(st.args.iter()).collect();
-        let mut r = Rule {
-            v6: false,
-            from: None,
-            to: None,
-            invert: false,
-            fwmark: None,
-            iif: None,
-            oif: None,
-            priority: None,
-            table: None,
-            kind: RouteKind::Unicast,
-        };
+        let mut r = Rule::default();
         let mut family = None;
         let mut i = 0;
         while i < words.len() {
@@ -1589,6 +1708,80 @@ impl Cx {
                     r.kind = RouteKind::Prohibit;
                     1
                 }
+                "tos" | "dsfield" => {
+                    r.tos = need(self).and_then(|v| self.number(v, "a TOS byte")).unwrap_or(0);
+                    2
+                }
+                "realm" | "realms" => {
+                    r.realms = need(self).and_then(|v| self.realms(v));
+                    2
+                }
+                "goto" => {
+                    r.goto = need(self).and_then(|v| self.parse(v, "a rule priority"));
+                    2
+                }
+                "suppress_prefixlength" | "sup_pl" => {
+                    r.suppress_prefixlength = need(self).and_then(|v| self.parse(v, "a prefix length"));
+                    2
+                }
+                "suppress_ifgroup" | "sup_group" => {
+                    r.suppress_ifgroup = need(self).and_then(|v| self.parse(v, "an interface group"));
+                    2
+                }
+                "uidrange" => {
+                    r.uidrange = need(self).and_then(|v| {
+                        let pair = v.text.split_once('-').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+                        match pair {
+                            Some((a, b)) if a <= b => Some((a, b)),
+                            _ => {
+                                self.error(&v.pos, format!("uidrange {:?} is not A-B (A <= B)", v.text));
+                                None
+                            }
+                        }
+                    });
+                    2
+                }
+                "sport" | "dport" => {
+                    let range = need(self).and_then(|v| {
+                        let (a, b) = v.text.split_once('-').unwrap_or((&v.text, &v.text));
+                        match (a.parse::<u16>(), b.parse::<u16>()) {
+                            (Ok(a), Ok(b)) if a <= b => Some((a, b)),
+                            _ => {
+                                self.error(&v.pos, format!("{} {:?} is not a port or A-B", w.text, v.text));
+                                None
+                            }
+                        }
+                    });
+                    if w.text == "sport" {
+                        r.sport = range;
+                    } else {
+                        r.dport = range;
+                    }
+                    2
+                }
+                "ip_proto" | "ipproto" => {
+                    r.ip_proto = need(self).and_then(|v| match v.text.to_ascii_lowercase().as_str() {
+                        "tcp" => Some(6),
+                        "udp" => Some(17),
+                        "sctp" => Some(132),
+                        "icmp" => Some(1),
+                        "ipv6-icmp" | "icmpv6" => Some(58),
+                        _ => self.parse(v, "a protocol (tcp, udp, sctp, icmp, ipv6-icmp or a number)"),
+                    });
+                    2
+                }
+                "l3mdev" => {
+                    r.l3mdev = true;
+                    1
+                }
+                "protocol" | "proto" => {
+                    r.protocol = need(self).and_then(|v| self.route_protocol(v));
+                    2
+                }
+                "no_track" => {
+                    r.no_track = true;
+                    1
+                }
                 _ => {
                     self.diags.push(Diagnostic {
                         pos: w.pos.clone(),
@@ -1606,11 +1799,71 @@ impl Cx {
         if r.kind != RouteKind::Unicast {
             r.table = None; // a blackhole/unreachable/prohibit rule looks nothing up
         }
-        if r.kind == RouteKind::Unicast && r.table.is_none() {
+        if r.goto.is_some() {
+            r.table = None; // a goto rule looks nothing up either
+        }
+        if r.kind == RouteKind::Unicast && r.table.is_none() && r.goto.is_none() {
             self.error(&st.keyword.pos, "a rule needs a table (or blackhole, unreachable, prohibit)");
             return None;
         }
         Some(r)
+    }
+
+    /// A number as `ip` reads one: decimal or 0x hex.
+    fn number<T: TryFrom<u64>>(&mut self, w: &Word, what: &str) -> Option<T> {
+        let n = match w.text.strip_prefix("0x").or_else(|| w.text.strip_prefix("0X")) {
+            Some(h) => u64::from_str_radix(h, 16).ok(),
+            None => w.text.parse().ok(),
+        };
+        match n.and_then(|n| T::try_from(n).ok()) {
+            Some(v) => Some(v),
+            None => {
+                self.error(&w.pos, format!("{:?} is not {what}", w.text));
+                None
+            }
+        }
+    }
+
+    /// `realms [FROM/]TO` (numbers: vigil has no rt_realms file).
+    fn realms(&mut self, w: &Word) -> Option<u32> {
+        let (from, to) = match w.text.split_once('/') {
+            Some((f, t)) => (Word { text: f.into(), pos: w.pos.clone() }, Word { text: t.into(), pos: w.pos.clone() }),
+            None => (Word { text: "0".into(), pos: w.pos.clone() }, w.clone()),
+        };
+        let from: u16 = self.number(&from, "a realm number")?;
+        let to: u16 = self.number(&to, "a realm number")?;
+        Some(u32::from(from) << 16 | u32::from(to))
+    }
+
+    /// A route's (or rule's) `protocol`: a number, or a name of
+    /// iproute2's rt_protos.
+    fn route_protocol(&mut self, w: &Word) -> Option<u8> {
+        const NAMES: [(&str, u8); 20] = [
+            ("redirect", 1),
+            ("kernel", 2),
+            ("boot", 3),
+            ("static", 4),
+            ("gated", 8),
+            ("ra", 9),
+            ("mrt", 10),
+            ("zebra", 11),
+            ("bird", 12),
+            ("dnrouted", 13),
+            ("xorp", 14),
+            ("ntk", 15),
+            ("dhcp", 16),
+            ("keepalived", 18),
+            ("babel", 42),
+            ("bgp", 186),
+            ("isis", 187),
+            ("ospf", 188),
+            ("rip", 189),
+            ("eigrp", 192),
+        ];
+        match NAMES.iter().find(|(n, _)| *n == w.text) {
+            Some((_, p)) => Some(*p),
+            None => self.number(w, "a route protocol (a number or a name such as static, bird, zebra)"),
+        }
     }
 
     /// A routing table: a number, or `main`, `local`, `default`.
@@ -1630,28 +1883,106 @@ impl Cx {
         self.net(w)
     }
 
-    /// `ADDR[/PREFIX] [brd B] [dev D] [label L]`.
+    /// `ADDR[/PREFIX] [brd B|+|-] [dev D] [scope S] [label L] [peer P]
+    /// [home] [-nodad] [mngtmpaddr] [noprefixroute] [autojoin] [no_track]
+    /// [preferred_lft N|forever]`, as keepalived (and `ip address`) read
+    /// them.
     fn vip(&mut self, st: &Stmt) -> Option<VirtualAddress> {
         let addr = self.net(&st.keyword)?;
-        let mut vip = VirtualAddress { addr, brd: None, dev: None, label: None };
+        let mut vip = VirtualAddress::new(addr);
         let mut it = st.args.iter();
         while let Some(k) = it.next() {
+            if let Some((_, bit)) = addr_flags::NAMES.iter().find(|(n, _)| *n == k.text) {
+                vip.flags |= bit;
+                continue;
+            }
+            match k.text.as_str() {
+                "no_track" => {
+                    vip.no_track = true;
+                    continue;
+                }
+                "use_vmac" | "track_group" => {
+                    // Per-address vmacs and static track groups are not
+                    // read yet (their keywords are in NOT_YET); `track_group`
+                    // takes a value.
+                    self.diags.push(Diagnostic {
+                        pos: k.pos.clone(),
+                        severity: Severity::Unsupported,
+                        message: format!(
+                            "virtual_ipaddress option {:?} is not supported by vigil yet; ignored",
+                            k.text
+                        ),
+                    });
+                    if k.text == "track_group" {
+                        it.next();
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            const VALUED: [&str; 7] = ["brd", "broadcast", "dev", "label", "scope", "peer", "preferred_lft"];
+            if !VALUED.contains(&k.text.as_str()) {
+                let all = VALUED.iter().copied().chain(addr_flags::NAMES.iter().map(|(n, _)| *n)).chain(["no_track"]);
+                let hint = super::keywords::closest(&k.text, all)
+                    .map(|c| format!("; did you mean {c:?}?"))
+                    .unwrap_or_default();
+                self.error(&k.pos, format!("{:?} is not an address option{hint}", k.text));
+                continue;
+            }
             let Some(val) = it.next() else {
                 self.error(&k.pos, format!("{:?} needs a value", k.text));
                 break;
             };
             match k.text.as_str() {
-                "brd" => vip.brd = self.parse(val, "an IPv4 broadcast address"),
+                "brd" | "broadcast" => {
+                    vip.brd = match (val.text.as_str(), addr.addr) {
+                        // keepalived's (and ip's) + and -: the host bits set or clear.
+                        ("+" | "-", IpAddr::V4(a)) if addr.prefix < 31 => {
+                            let host = u32::MAX.checked_shr(u32::from(addr.prefix)).unwrap_or(0);
+                            let net = u32::from(a) & !host;
+                            Some(core::net::Ipv4Addr::from(if val.text == "+" { net | host } else { net }))
+                        }
+                        ("+" | "-", _) => None,
+                        _ => self.parse(val, "an IPv4 broadcast address (or + or -)"),
+                    }
+                }
                 "dev" => vip.dev = self.string(val),
                 "label" => vip.label = self.string(val),
-                _ => self.diags.push(Diagnostic {
-                    pos: k.pos.clone(),
-                    severity: Severity::Unsupported,
-                    message: format!("virtual_ipaddress option {:?} is not supported; ignored", k.text),
-                }),
+                "scope" => vip.scope = self.scope(val),
+                "peer" => vip.peer = self.net(val),
+                "preferred_lft" => {
+                    vip.preferred_lft = match val.text.as_str() {
+                        "forever" => Some(Lifetime::Forever),
+                        _ => self.parse(val, "seconds or forever").map(Lifetime::Seconds),
+                    }
+                }
+                _ => {}
             }
         }
+        if vip.preferred_lft.is_some() && addr.addr.is_ipv4() {
+            self.warn(
+                &st.keyword.pos,
+                format!(
+                    "{}: preferred_lft is for IPv6 addresses; keepalived sets none on IPv4 (nor does vigil)",
+                    st.keyword.text
+                ),
+            );
+        }
+        if vip.peer.is_some_and(|p| p.addr.is_ipv6() != addr.addr.is_ipv6()) {
+            self.error(&st.keyword.pos, format!("{}: its peer is of the other family", st.keyword.text));
+        }
         Some(vip)
+    }
+
+    /// `scope global|site|link|host|nowhere`.
+    fn scope(&mut self, v: &Word) -> Option<RouteScope> {
+        match RouteScope::ALL.iter().find(|s| s.name() == v.text) {
+            Some(s) => Some(*s),
+            None => {
+                self.error(&v.pos, format!("scope {:?} is not global, site, link, host or nowhere", v.text));
+                None
+            }
+        }
     }
 
     fn sync_group(&mut self, st: &Stmt) -> Option<SyncGroup> {
@@ -2604,4 +2935,19 @@ pub fn parse_window(text: &str) -> Option<(u16, u16)> {
     let (a, b) = text.split_once('-')?;
     let (a, b) = (minutes(a)?, minutes(b)?);
     (a != b).then_some((a, b))
+}
+
+/// A MAC address of 5 or 6 colon-separated hex octets, and how many
+/// there were (keepalived's `use_vmac` takes the VRID as a missing sixth).
+fn parse_mac(text: &str) -> Option<([u8; 6], usize)> {
+    let mut mac = [0u8; 6];
+    let mut n = 0;
+    for part in text.split(':') {
+        if n == 6 || part.is_empty() || part.len() > 2 {
+            return None;
+        }
+        mac[n] = u8::from_str_radix(part, 16).ok()?;
+        n += 1;
+    }
+    (n >= 5).then_some((mac, n))
 }

@@ -570,7 +570,6 @@ pub const NOT_YET: &[&str] = &[
     "use_vmac_addr",
     "vmac_addr_prefix",
     "vmac_prefix",
-    "vmac_xmit_base",
     "vrf",
     "vrrp",
 ];

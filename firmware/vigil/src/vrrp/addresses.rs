@@ -17,9 +17,18 @@ pub fn change(io: &Io, add: bool) {
         Ok(x) => x,
         Err(e) => return warn!("rtnetlink: {e}"),
     };
-    let home = match &io.vmac {
-        Some(v) => (v.name.as_str(), v.index),
-        None => (io.conf.interface.as_str(), io.ifindex),
+    let base = (io.conf.interface.as_str(), io.ifindex);
+    let v6 = io.conf.is_ipv6();
+    // As keepalived puts them: with a vmac, the addresses of the
+    // instance's family that name no other interface (their `dev` is none
+    // or the instance's own) go on the vmac; the others on their `dev` (or
+    // the instance's interface).
+    let home = |a: &VirtualAddress| -> (String, i32) {
+        match (&a.dev, &io.vmac) {
+            (Some(d), _) if *d != io.conf.interface => (d.to_string(), -1),
+            (_, Some(vm)) if a.addr.addr.is_ipv6() == v6 => (vm.name.clone(), vm.index),
+            _ => (base.0.to_string(), base.1),
+        }
     };
     if !add {
         rules(&mut rtnl, &io.conf.virtual_rules, false);
@@ -27,7 +36,8 @@ pub fn change(io: &Io, add: bool) {
     }
     let all: Vec<&VirtualAddress> =
         io.conf.virtual_ipaddress.iter().chain(io.conf.virtual_ipaddress_excluded.iter()).collect();
-    addresses(&mut rtnl, home, all, add);
+    let placed = all.into_iter().map(|a| (home(a), a)).collect();
+    addresses(&mut rtnl, placed, add);
     if add {
         routes(&mut rtnl, &io.conf.virtual_routes, true);
         rules(&mut rtnl, &io.conf.virtual_rules, true);
@@ -54,14 +64,25 @@ pub fn statics(before: &vigil_config::Global, after: &vigil_config::Global) {
     let gone: Vec<&VirtualAddress> =
         before.static_ipaddress.iter().filter(|a| !after.static_ipaddress.contains(a)).collect();
     // A static address names its device (or is refused, with a warning).
-    addresses(&mut rtnl, ("", -1), gone, false);
+    addresses(&mut rtnl, placed_on_dev(gone), false);
     let new: Vec<&VirtualAddress> =
         after.static_ipaddress.iter().filter(|a| !before.static_ipaddress.contains(a)).collect();
-    addresses(&mut rtnl, ("", -1), new, true);
+    addresses(&mut rtnl, placed_on_dev(new), true);
     let new: Vec<Route> = after.static_routes.iter().filter(|r| !before.static_routes.contains(r)).cloned().collect();
     routes(&mut rtnl, &new, true);
     let new: Vec<Rule> = after.static_rules.iter().filter(|r| !before.static_rules.contains(r)).cloned().collect();
     rules(&mut rtnl, &new, true);
+}
+
+/// The kernel's RT_SCOPE_* for a scope word.
+fn rt_scope(s: RouteScope) -> u8 {
+    match s {
+        RouteScope::Global => libc::RT_SCOPE_UNIVERSE,
+        RouteScope::Site => libc::RT_SCOPE_SITE,
+        RouteScope::Link => libc::RT_SCOPE_LINK,
+        RouteScope::Host => libc::RT_SCOPE_HOST,
+        RouteScope::Nowhere => libc::RT_SCOPE_NOWHERE,
+    }
 }
 
 fn net_kind(k: RouteKind) -> crate::net::RouteType {
@@ -87,6 +108,17 @@ fn rules(rtnl: &mut Rtnl, list: &[Rule], add: bool) {
             priority: r.priority,
             table: r.table,
             kind: net_kind(r.kind),
+            tos: r.tos,
+            realms: r.realms,
+            goto: r.goto,
+            suppress_prefixlength: r.suppress_prefixlength,
+            suppress_ifgroup: r.suppress_ifgroup,
+            uidrange: r.uidrange,
+            sport: r.sport,
+            dport: r.dport,
+            ip_proto: r.ip_proto,
+            l3mdev: r.l3mdev,
+            protocol: r.protocol,
         };
         match rtnl.change_rule(&net, add) {
             Ok(()) => info!("{} rule {r}", if add { "added" } else { "removed" }),
@@ -113,23 +145,37 @@ fn routes(rtnl: &mut Rtnl, list: &[Route], add: bool) {
             },
             None => None,
         };
+        let mut nexthops = Vec::new();
+        for h in r.nexthops.iter() {
+            let oif = match &h.dev {
+                Some(d) => match links.iter().find(|l| l.name == d.as_str()) {
+                    Some(l) => Some(l.index),
+                    None => {
+                        warn!("route {r}: no interface {d}");
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            nexthops.push((h.via, oif, h.weight, h.onlink));
+        }
         let net = crate::net::Route {
             kind: net_kind(r.kind),
-            dst: r.dst.addr,
-            prefix: r.dst.prefix,
             via: r.via,
             oif,
             src: r.src,
             metric: r.metric,
             table: r.table,
-            scope: r.scope.map(|s| match s {
-                RouteScope::Global => libc::RT_SCOPE_UNIVERSE,
-                RouteScope::Site => libc::RT_SCOPE_SITE,
-                RouteScope::Link => libc::RT_SCOPE_LINK,
-                RouteScope::Host => libc::RT_SCOPE_HOST,
-                RouteScope::Nowhere => libc::RT_SCOPE_NOWHERE,
-            }),
+            scope: r.scope.map(rt_scope),
             onlink: r.onlink,
+            protocol: r.protocol,
+            tos: r.tos,
+            realms: r.realms,
+            metrics: r.metrics.iter().map(|m| (m.kind, m.value, m.lock)).collect(),
+            pref: r.pref,
+            nexthops,
+            append: r.append,
+            ..crate::net::Route::new(r.dst.addr, r.dst.prefix)
         };
         match rtnl.change_route(&net, add) {
             Ok(()) => info!("{} route {r}", if add { "added" } else { "removed" }),
@@ -140,19 +186,23 @@ fn routes(rtnl: &mut Rtnl, list: &[Route], add: bool) {
     }
 }
 
-/// Adds or removes addresses: on `home` (its name and index) unless an
-/// address names its own `dev`.
-fn addresses(rtnl: &mut Rtnl, home: (&str, i32), list: Vec<&VirtualAddress>, add: bool) {
-    let (home, home_index) = home;
+/// Static addresses, each on its `dev`.
+fn placed_on_dev(list: Vec<&VirtualAddress>) -> Vec<((String, i32), &VirtualAddress)> {
+    list.into_iter().map(|a| ((a.dev.as_deref().unwrap_or("").to_string(), -1), a)).collect()
+}
+
+/// Adds or removes addresses, each on the interface it is placed on (its
+/// name, and its index when known: -1 looks the name up).
+fn addresses(rtnl: &mut Rtnl, list: Vec<((String, i32), &VirtualAddress)>, add: bool) {
     let mut done: Vec<(String, Vec<String>)> = Vec::new();
-    for vip in list {
-        let dev = vip.dev.as_deref().unwrap_or(home);
+    for ((dev, known), vip) in list {
+        let dev = dev.as_str();
         if dev.is_empty() {
             warn!("{}: no dev to put it on", vip.addr);
             continue;
         }
-        let index = if dev == home {
-            home_index
+        let index = if known >= 0 {
+            known
         } else {
             match rtnl.links().ok().and_then(|l| l.into_iter().find(|l| l.name == dev)) {
                 Some(l) => l.index,
@@ -162,8 +212,16 @@ fn addresses(rtnl: &mut Rtnl, home: (&str, i32), list: Vec<&VirtualAddress>, add
                 }
             }
         };
-        let label = vip.label.as_deref().map(|l| (l, vip.brd));
-        match rtnl.change_address_labelled(index, vip.addr.addr, vip.addr.prefix, label, add) {
+        let a = crate::net::Address {
+            label: vip.label.as_deref(),
+            brd: vip.brd,
+            scope: vip.scope.map_or(libc::RT_SCOPE_UNIVERSE, rt_scope),
+            peer: vip.peer.map(|p| (p.addr, p.prefix)),
+            flags: vip.flags,
+            preferred_lft: vip.preferred_lft_s(),
+            ..crate::net::Address::new(vip.addr.addr, vip.addr.prefix)
+        };
+        match rtnl.change_address_with(index, &a, add) {
             Ok(()) => match done.iter_mut().find(|(d, _)| d == dev) {
                 Some((_, list)) => list.push(vip.addr.to_string()),
                 None => done.push((dev.to_string(), vec![vip.addr.to_string()])),

@@ -131,7 +131,7 @@ impl Snapshot {
     /// it resumes as master, so the addresses do not flap.
     pub fn still_up(&self, v: &VrrpInstance) -> bool {
         let Some(link) = self.link(v.interface.as_str()) else { return false };
-        !v.use_vmac
+        v.vmac.is_none()
             && v.virtual_ipaddress.first().is_some_and(|vip| {
                 let dev = vip.dev.as_deref().map_or(link.index, |d| self.link(d).map_or(-1, |l| l.index));
                 self.addresses(dev).any(|ip| ip == vip.addr.addr)
@@ -226,13 +226,16 @@ impl Io {
             }
         }
         let sock = send_socket(v, spec)?;
-        let vmac = if v.use_vmac {
-            let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
-            Some(vmac::create(&mut rtnl, v, link.index, spec.vrrp.primary)?)
-        } else {
-            None
+        let vmac = match &v.vmac {
+            Some(vm) => {
+                let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+                Some(vmac::create(&mut rtnl, v, vm, link.index, spec.vrrp.primary)?)
+            }
+            None => None,
         };
         let mac = link.mac.unwrap_or_default();
+        // Gratuitous ARPs leave from the vmac with its MAC (with
+        // vmac_xmit_base too: a switch must learn the virtual MAC's port).
         let (out_index, out_mac) = vmac.as_ref().map_or((link.index, mac), |m| (m.index, m.mac));
         // The excluded addresses are announced too (of the instance's
         // family: its announcement is ARP or NA), each on its interface: a

@@ -1,6 +1,7 @@
-//! `use_vmac`: a macvlan `vrrp.VRID` (`vrrp6.VRID` for IPv6) on the
-//! instance's interface with the virtual router MAC 00-00-5E-00-01-VRID
-//! (IPv6: 00-00-5E-00-02-VRID, RFC 5798 7.3). A switch then only relearns
+//! `use_vmac [NAME] [MAC]`: a macvlan (`vrrp.VRID`, `vrrp6.VRID` for IPv6,
+//! unless named) on the instance's interface with the virtual router MAC
+//! 00-00-5E-00-01-VRID (IPv6: 00-00-5E-00-02-VRID, RFC 5798 7.3) unless
+//! given. A switch then only relearns
 //! a port on failover; no host has to update its ARP cache.
 
 use crate::net::Rtnl;
@@ -28,18 +29,29 @@ pub struct Vmac {
 /// arp_announce 2 on the base: its own ARP requests (for a client it
 /// answers from the VIP) must not name the VIP, or the client would learn
 /// the VIP at the base's MAC.
-pub fn create(rtnl: &mut Rtnl, v: &VrrpInstance, base: i32, primary: IpAddr) -> Result<Vmac, String> {
+pub fn create(
+    rtnl: &mut Rtnl,
+    v: &VrrpInstance,
+    spec: &vigil_config::Vmac,
+    base: i32,
+    primary: IpAddr,
+) -> Result<Vmac, String> {
     let v6 = v.is_ipv6();
-    let name = format!("{}.{}", if v6 { "vrrp6" } else { "vrrp" }, v.virtual_router_id);
-    let mac = [0x00, 0x00, 0x5e, 0x00, if v6 { 0x02 } else { 0x01 }, v.virtual_router_id];
-    let find = |rtnl: &mut Rtnl| -> Result<Option<i32>, String> {
-        Ok(rtnl.links().map_err(|e| e.to_string())?.into_iter().find(|l| l.name == name).map(|l| l.index))
+    let name = spec.name_for(v.virtual_router_id, v6);
+    let mac = spec.mac_for(v.virtual_router_id, v6);
+    let find = |rtnl: &mut Rtnl| -> Result<Option<crate::net::Link>, String> {
+        Ok(rtnl.links().map_err(|e| e.to_string())?.into_iter().find(|l| l.name == name))
     };
     if let Some(old) = find(rtnl)? {
-        rtnl.delete_link(old).map_err(|e| format!("removing the old {name}: {e}"))?;
+        // A vmac left by a crash has this MAC; a link of that name with
+        // another is someone else's (a named vmac must not take a NIC).
+        if old.mac != Some(mac) {
+            return Err(format!("{name} exists and is not this instance's vmac (its MAC is another): left alone"));
+        }
+        rtnl.delete_link(old.index).map_err(|e| format!("removing the old {name}: {e}"))?;
     }
     rtnl.add_macvlan(base, &name, mac).map_err(|e| format!("creating {name} (macvlan): {e}"))?;
-    let index = find(rtnl)?.ok_or_else(|| format!("{name} vanished after creation"))?;
+    let index = find(rtnl)?.ok_or_else(|| format!("{name} vanished after creation"))?.index;
     rtnl.set_addr_gen_mode_none(index).map_err(|e| format!("{name}: addrgenmode none: {e}"))?;
     for (dev, key, val) in
         [(name.as_str(), "arp_ignore", "1"), (name.as_str(), "arp_filter", "0"), (name.as_str(), "rp_filter", "0")]
@@ -58,6 +70,8 @@ pub fn create(rtnl: &mut Rtnl, v: &VrrpInstance, base: i32, primary: IpAddr) -> 
     let up = (libc::IFF_UP | libc::IFF_MULTICAST) as u32;
     rtnl.set_flags(index, up, up).map_err(|e| format!("{name} up: {e}"))?;
     let tx = match primary {
+        // vmac_xmit_base: adverts leave by the base interface's socket.
+        _ if spec.xmit_base => None,
         IpAddr::V6(_) => None,
         IpAddr::V4(_) => {
             let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
@@ -73,7 +87,9 @@ pub fn create(rtnl: &mut Rtnl, v: &VrrpInstance, base: i32, primary: IpAddr) -> 
             Some(sock)
         }
     };
-    info!("{name} with MAC 00:00:5e:00:{:02x}:{:02x}", mac[4], mac[5]);
+    let m = mac;
+    let base_note = if spec.xmit_base { ", adverts by the base interface" } else { "" };
+    info!("{name} with MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}{base_note}", m[0], m[1], m[2], m[3], m[4], m[5]);
     Ok(Vmac { name, index, mac, tx })
 }
 
