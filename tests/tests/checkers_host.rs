@@ -278,3 +278,46 @@ fn rs_init_notifies_runs_the_starting_states_programs() {
     });
     assert!(got.is_some(), "{}", std::fs::read_to_string(&notes).unwrap_or_default());
 }
+
+/// FILE_CHECK, as keepalived reads it: a maintenance switch (weight 0: a
+/// non-zero number takes the real server out, 0 brings it back, read
+/// within a second) and a weighted one (the number times the weight added
+/// to the real server's, never below 0); `init_file` creates the
+/// file when no instance tracks it.
+#[test]
+fn file_checks_follow_their_files() {
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let dir = vigil_tests::test_dir("checkers-file");
+    let ns = Netns::fresh("chk-file");
+    let (maint, load) = (dir.join("maint"), dir.join("load"));
+    let conf = dir.join("vigil.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "vrrp_track_file maint {{\n file {m}\n weight 0\n init_file 0\n}}\n\
+             vrrp_track_file load {{\n file {l}\n}}\n\
+             virtual_server 127.0.0.1 8080 {{\n delay_loop 60\n protocol TCP\n\
+             real_server 127.0.0.1 8081 {{\n  weight 5\n  FILE_CHECK {{\n   track_file maint\n  }}\n }}\n\
+             real_server 127.0.0.1 8082 {{\n  weight 10\n  FILE_CHECK {{\n   track_file load\n   weight -2\n  }}\n }}\n}}\n",
+            m = maint.display(),
+            l = load.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&load, "1\n").unwrap();
+    let log = dir.join("vigil.log");
+    let _vigil = KillOnDrop(spawn_vigil(&ns, &conf, &log));
+    let (at, _) = wait_log(&log, 0, "FILE_CHECK real server 127.0.0.1:8082: weight 8");
+    assert_eq!(std::fs::read_to_string(&maint).unwrap(), "0\n", "init_file did not create it");
+    std::fs::write(&maint, "1\n").unwrap();
+    let (at, line) = wait_log(&log, at, "FILE_CHECK real server 127.0.0.1:8081: DOWN");
+    assert!(line.contains("(the file holds 1)"), "{line}");
+    std::fs::write(&maint, "0\n").unwrap();
+    let (at, _) = wait_log(&log, at, "FILE_CHECK real server 127.0.0.1:8081: UP");
+    std::fs::write(&load, "4\n").unwrap();
+    let (at, _) = wait_log(&log, at, "FILE_CHECK real server 127.0.0.1:8082: weight 2");
+    std::fs::write(&load, "9\n").unwrap();
+    wait_log(&log, at, "FILE_CHECK real server 127.0.0.1:8082: weight 0");
+}

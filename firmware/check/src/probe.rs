@@ -303,3 +303,95 @@ pub fn misc_verdict(code: Option<i32>, dynamic: bool) -> Result<Option<u32>, Fai
         None => Err("killed by a signal".into()),
     }
 }
+
+/// The number a tracked file holds, as keepalived's checker reads it
+/// (`strtol(buf, NULL, 0)`: blanks, a sign, then decimal, `0x` hex or
+/// `0` octal digits; what follows is ignored; no digits is 0), or None
+/// past the 32-bit range (keepalived: "Invalid number ... ignoring").
+pub fn file_number(text: &str) -> Option<i64> {
+    let t = text.trim_start();
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (16, h)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (8, &t[1..])
+    } else {
+        (10, t)
+    };
+    let mut n: i64 = 0;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(radix) else { break };
+        n = n.checked_mul(i64::from(radix))?.checked_add(i64::from(d))?;
+        if n > i64::from(i32::MAX) + 1 {
+            return None;
+        }
+    }
+    let n = if neg { -n } else { n };
+    (i64::from(i32::MIN)..=i64::from(i32::MAX) + 1).contains(&n).then_some(n)
+}
+
+/// FILE_CHECK's verdict on a file's number, as keepalived 2.2.7 decides
+/// it: with weight 0 a non-zero number is a failure (`reverse`: zero is);
+/// otherwise number x weight (negated with `reverse`) fails only at
+/// i32::MIN or below, and is added to the real server's `base` weight
+/// (kept within 0..=65535, IPVS's range).
+pub fn file_verdict(number: i64, weight: i32, reverse: bool, base: u32) -> Result<Option<u32>, Failure> {
+    if weight == 0 {
+        return match (number != 0) != reverse {
+            true if reverse => Err("the file holds 0 (reverse)".into()),
+            true => Err(format!("the file holds {number}")),
+            false => Ok(None),
+        };
+    }
+    let s = number.saturating_mul(i64::from(weight)) * if reverse { -1 } else { 1 };
+    if s <= i64::from(i32::MIN) {
+        return Err(format!("the file holds {number}: x {weight} is past i32's range (keepalived's fault)"));
+    }
+    let s = s.min(i64::from(i32::MAX));
+    Ok(Some((i64::from(base) + s).clamp(0, 65535) as u32))
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_strtol_reads_them() {
+        for (text, want) in [
+            ("42\n", Some(42)),
+            ("  -7 apples", Some(-7)),
+            ("0x1f", Some(31)),
+            ("010", Some(8)),
+            ("", Some(0)),
+            ("abc", Some(0)),
+            ("+3", Some(3)),
+            ("2147483648", Some(2_147_483_648)),
+            ("2147483649", None),
+            ("-2147483648", Some(-2_147_483_648)),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(file_number(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_keepalived() {
+        // Weight 0: a maintenance switch.
+        assert_eq!(file_verdict(0, 0, false, 5), Ok(None));
+        assert_eq!(file_verdict(1, 0, false, 5), Err("the file holds 1".into()));
+        assert_eq!(file_verdict(0, 0, true, 5), Err("the file holds 0 (reverse)".into()));
+        assert_eq!(file_verdict(3, 0, true, 5), Ok(None));
+        // A weight: up, and the weight moves (never below 0, never past IPVS's).
+        assert_eq!(file_verdict(10, 2, false, 5), Ok(Some(25)));
+        assert_eq!(file_verdict(10, 2, true, 5), Ok(Some(0)));
+        assert_eq!(file_verdict(-3, 1, false, 5), Ok(Some(2)));
+        assert_eq!(file_verdict(1 << 20, 1 << 20, false, 5), Ok(Some(65535)));
+        // At i32::MIN: keepalived's fault.
+        assert!(file_verdict(-2_147_483_648, 1, false, 5).is_err());
+        assert!(file_verdict(1 << 20, -(1 << 20), false, 5).is_err());
+    }
+}

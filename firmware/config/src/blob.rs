@@ -36,7 +36,8 @@ pub const HEADER_LEN: usize = 32;
 /// `no_track`; routes' protocol, TOS, realms, metrics, `pref`, next hops,
 /// `append`, `no_track`; rules' TOS, realms, `goto`, suppressors, uid and
 /// port ranges, `ipproto`, `l3mdev`, protocol, `no_track`; `use_vmac`'s
-/// name and MAC and `vmac_xmit_base`.
+/// name and MAC and `vmac_xmit_base`; FILE_CHECK (a checker kind appended
+/// last: older blobs decode unchanged).
 pub const SCHEMA: u16 = 8;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.

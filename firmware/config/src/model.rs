@@ -1700,6 +1700,17 @@ pub enum CheckKind {
         timeout_s: u16,
         dynamic: bool,
     },
+    /// FILE_CHECK (schema 8): the number in a `vrrp_track_file`'s file
+    /// decides, as keepalived 2.2.7 reads it: with weight 0 (its own, else
+    /// the track_file's) a non-zero number is down (`reverse`: zero is);
+    /// otherwise number x weight is down only at i32::MIN, else added to
+    /// the real server's weight. `dynamic` (in keepalived's man page, not
+    /// in its 2.2.7 parser) is kept for the export: weights always move.
+    File {
+        track_file: Name,
+        weight: Option<(i32, bool)>,
+        dynamic: bool,
+    },
 }
 
 impl CheckKind {
@@ -1714,6 +1725,7 @@ impl CheckKind {
             CheckKind::Udp { .. } => "UDP_CHECK",
             CheckKind::Ping => "PING_CHECK",
             CheckKind::Misc { .. } => "MISC_CHECK",
+            CheckKind::File { .. } => "FILE_CHECK",
         }
     }
 }

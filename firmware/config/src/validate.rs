@@ -627,6 +627,11 @@ impl Config {
                 }
                 for c in &rs.checkers {
                     check_checker(e, &rpath, c);
+                    if let CheckKind::File { track_file, .. } = &c.kind
+                        && !self.track_files.iter().any(|f| f.name == *track_file)
+                    {
+                        e.push(&rpath, format!("FILE_CHECK track_file {track_file}: no vrrp_track_file of that name"));
+                    }
                 }
             }
         }

@@ -1237,3 +1237,39 @@ vrrp_instance VI_1 {
     let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
     assert!(errs.iter().any(|e| e.contains("use_vmac eth0: that is an interface of the appliance")), "{errs:?}");
 }
+
+/// FILE_CHECK: its track_file, weight and direction are read, checked
+/// against the vrrp_track_file blocks with where, and written back.
+#[test]
+fn file_checks_import_validate_and_round_trip() {
+    let text = "vrrp_track_file maint {\n  file /run/maint\n  weight 0\n}\nvrrp_track_file load {\n  file /run/load\n}\nvirtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 192.0.2.11 80 {\n    FILE_CHECK {\n      track_file maint\n    }\n    FILE_CHECK {\n      track_file load\n      weight -3 reverse\n    }\n  }\n}\n";
+    let i = import_str("f.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let rs = &i.config.virtual_servers[0].real_servers[0];
+    assert_eq!(
+        rs.checkers.iter().map(|c| c.kind.clone()).collect::<Vec<_>>(),
+        [
+            CheckKind::File { track_file: "maint".try_into().unwrap(), weight: None, dynamic: false },
+            CheckKind::File { track_file: "load".try_into().unwrap(), weight: Some((-3, true)), dynamic: false },
+        ]
+    );
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let k = export(&i.config, Flavor::Keepalived);
+    assert!(k.contains("FILE_CHECK {\n            track_file load\n            weight -3 reverse\n        }"), "{k}");
+
+    let bad = text
+        .replace("      track_file load", "      track_file lod")
+        .replace("weight -3 reverse", "weight -3 backwards");
+    let e: Vec<String> = import_str("f.conf", &bad).unwrap().errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        [
+            "f.conf:16:17: error: weight option \"backwards\" is not reverse or noreverse",
+            "f.conf:15:18: error: track_file \"lod\": no vrrp_track_file of that name",
+        ]
+    );
+    let none = text.replace("      track_file maint\n", "");
+    let e: Vec<String> = import_str("f.conf", &none).unwrap().errors().map(|d| d.to_string()).collect();
+    assert_eq!(e, ["f.conf:11:5: error: FILE_CHECK needs a track_file"]);
+}

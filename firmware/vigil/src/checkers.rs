@@ -79,6 +79,9 @@ pub fn carry_over(old: &Config, verdicts: &Verdicts, new: &Config) -> Verdicts {
     out
 }
 
+/// How often a FILE_CHECK reads its file.
+const FILE_EVERY: Duration = Duration::from_secs(1);
+
 /// Runs the checkers of `config` until the task is dropped (aborted on a
 /// new config). `health` gets a new value whenever a pool changes.
 /// `resume`: where the real servers' verdicts start (those of a child that
@@ -91,21 +94,47 @@ pub async fn run(
     health: watch::Sender<Health>,
     status: Status,
 ) {
+    // The files FILE_CHECKs read and no instance tracks get their
+    // init_file here (the VRRP process does it for the others).
+    for f in config.track_files.iter().filter(|f| {
+        let by_file_check = config
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| &vs.real_servers)
+            .flat_map(|rs| &rs.checkers)
+            .any(|c| matches!(&c.kind, CheckKind::File { track_file, .. } if *track_file == f.name));
+        let by_vrrp = config.vrrp_instances.iter().any(|v| v.track_file.iter().any(|t| t.name == f.name))
+            || config.sync_groups.iter().any(|g| g.track_file.iter().any(|t| t.name == f.name));
+        by_file_check && !by_vrrp
+    }) {
+        crate::vrrp::init_track_file(f);
+    }
     let now = Instant::now();
     let total: usize = config.virtual_servers.iter().flat_map(|vs| &vs.real_servers).map(|rs| rs.checkers.len()).sum();
     let mut checks = Vec::new();
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
         for (ri, rs) in vs.real_servers.iter().enumerate() {
             for c in &rs.checkers {
-                let timing = Timing {
-                    delay_loop: secs(c.delay_loop_s.unwrap_or(vs.delay_loop_s)),
-                    delay_before_retry: secs(c.delay_before_retry_s),
-                    retry: c.retry,
+                let file = matches!(c.kind, CheckKind::File { .. });
+                let timing = if file {
+                    // keepalived follows the file with inotify: its state is
+                    // known at once. Read every second (128 bytes), at once
+                    // at start, one reading decides.
+                    Timing { delay_loop: FILE_EVERY, delay_before_retry: FILE_EVERY, retry: 0 }
+                } else {
+                    Timing {
+                        delay_loop: secs(c.delay_loop_s.unwrap_or(vs.delay_loop_s)),
+                        delay_before_retry: secs(c.delay_before_retry_s),
+                        retry: c.retry,
+                    }
                 };
-                let jitter = first_probe(c.warmup_s, timing.delay_loop, checks.len(), total);
+                let jitter =
+                    if file { Duration::ZERO } else { first_probe(c.warmup_s, timing.delay_loop, checks.len(), total) };
                 // alpha: the checker's own, else its real server's, else
-                // its virtual server's.
-                let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!c.alpha.or(rs.alpha).unwrap_or(vs.alpha));
+                // its virtual server's (a file's state is read at once:
+                // keepalived clears alpha for it).
+                let alpha = if file { false } else { c.alpha.or(rs.alpha).unwrap_or(vs.alpha) };
+                let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!alpha);
                 checks.push(Check {
                     vs: vi,
                     rs: ri,
@@ -171,8 +200,10 @@ pub async fn run(
                 continue;
             }
             if c.timer.start_probe(now) {
-                let target = target(&config.virtual_servers[c.vs].real_servers[c.rs], &c.spec);
-                let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout(), tls.clone());
+                let rs = &config.virtual_servers[c.vs].real_servers[c.rs];
+                let target = target(rs, &c.spec);
+                let file = file_probe(&config, rs, &c.spec.kind);
+                let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout(), tls.clone(), file);
                 let (tx, permits) = (tx.clone(), permits.clone());
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
@@ -247,6 +278,10 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
             if *w != c.dynamic_weight {
                 c.dynamic_weight = *w;
                 changed = true;
+                if let Some(w) = w {
+                    let _vs = vs_span(vs).entered();
+                    info!("{} real server {}: weight {w}", c.spec.kind.keyword(), rs.addr);
+                }
             }
         }
         Err(e) => c.last_error = Some(e.clone()),
@@ -556,11 +591,54 @@ fn tls_clients(config: &Config) -> Option<TlsClients> {
     Some(Arc::new([mode(0), mode(1), mode(2), mode(3)]))
 }
 
+/// What a FILE_CHECK reads and how it weighs it: the file, the weight
+/// (the check's own, else its track_file's) and direction, and the real
+/// server's configured weight.
+struct FileProbe {
+    path: String,
+    weight: i32,
+    reverse: bool,
+    base: u32,
+}
+
+fn file_probe(config: &Config, rs: &RealServer, kind: &CheckKind) -> Option<FileProbe> {
+    let CheckKind::File { track_file, weight, .. } = kind else { return None };
+    let f = config.track_files.iter().find(|f| f.name == *track_file)?;
+    let (weight, reverse) = match weight {
+        Some((w, r)) if *w != 0 => (*w, *r),
+        _ => (i32::from(f.weight), f.reverse),
+    };
+    Some(FileProbe { path: f.file.to_string(), weight, reverse, base: rs.weight })
+}
+
+/// FILE_CHECK: reads the file (a missing one is 0, as keepalived takes a
+/// deleted file) on a blocking thread, and weighs its number.
+async fn file_check(f: FileProbe) -> Result<Option<u32>, String> {
+    let path = f.path.clone();
+    let text = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        match std::fs::File::open(&path) {
+            Ok(file) => file.take(128).read_to_end(&mut buf).map(|_| String::from_utf8_lossy(&buf).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+    .map_err(|e| format!("reading {}: {e}", f.path))?
+    .map_err(|e| format!("reading {}: {e}", f.path))?;
+    // keepalived ignores a number past 32 bits (the last one stands);
+    // vigil says so as the check's failure.
+    let n = probe::file_number(&text).ok_or_else(|| format!("{}: not a 32-bit number", f.path))?;
+    probe::file_verdict(n, f.weight, f.reverse, f.base)
+}
+
 async fn probe_once(
     kind: CheckKind,
     t: Target,
     misc_timeout: Duration,
     tls: Option<TlsClients>,
+    file: Option<FileProbe>,
 ) -> Result<Option<u32>, String> {
     // A backstop above each probe's own timeouts (an HTTP check may use
     // one per URL): nothing runs for ever.
@@ -621,6 +699,10 @@ async fn probe_once(
             CheckKind::Udp { payload, require_reply } => probe::udp(&t, &payload, require_reply).await.map(|()| None),
             CheckKind::Ping => vigil_check::ping::ping(t.addr.ip(), t.timeout).await.map(|()| None),
             CheckKind::Misc { path, dynamic, .. } => misc(&path, misc_timeout, dynamic).await,
+            CheckKind::File { track_file, .. } => match file {
+                Some(f) => file_check(f).await,
+                None => Err(format!("no vrrp_track_file {track_file}")),
+            },
         }
     };
     let limit = limit.max(misc_timeout + Duration::from_secs(1));

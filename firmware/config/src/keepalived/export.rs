@@ -734,6 +734,18 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
 fn checker(o: &mut Out, c: &Checker) {
     let name = c.kind.keyword();
     o.open(name);
+    // FILE_CHECK takes only these (keepalived: "BFD_CHECK and FILE_CHECK
+    // which have none" of the common options).
+    if let CheckKind::File { track_file, weight, dynamic } = &c.kind {
+        o.line(format!("track_file {}", word(track_file)));
+        if let Some((w, r)) = weight {
+            o.line(format!("weight {w}{}", if *r { " reverse" } else { "" }));
+        }
+        if *dynamic {
+            o.line("dynamic");
+        }
+        return o.close();
+    }
     match &c.kind {
         CheckKind::Http(h) => {
             for u in &h.urls {

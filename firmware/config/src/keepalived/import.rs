@@ -263,6 +263,9 @@ pub fn import(stmts: &[Stmt]) -> Import {
     if config.global.lvs_sync_daemon.is_none() {
         config.global.lvs_sync_daemon = cx.defaults.sync_daemon.take();
     }
+    // The virtual servers are read once the groups are known (their
+    // FILE_CHECKs' track_file lines are resolved below with the others).
+    cx.resolve_virtual_servers(&mut config);
     // A tracking line naming nothing would track nothing: the HA would
     // silently stop following the health it was meant to follow.
     let refs = std::mem::take(&mut cx.track_refs);
@@ -289,7 +292,6 @@ pub fn import(stmts: &[Stmt]) -> Import {
         }
     }
     cx.member_weights(&config, &refs);
-    cx.resolve_virtual_servers(&mut config);
     Import { config, diagnostics: summarize(cx.diags), places: cx.places }
 }
 
@@ -2671,6 +2673,12 @@ impl Cx {
                 "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
                 "PING_CHECK" => CheckKind::Ping,
                 "MISC_CHECK" => CheckKind::Misc { path: heapless::String::new(), timeout_s: 5, dynamic: false },
+                "FILE_CHECK" => {
+                    if let Some(c) = self.file_check(s) {
+                        self.push(&s.keyword, &mut rs.checkers, c, "checkers per real server");
+                    }
+                    continue;
+                }
                 _ => {
                     self.unsupported(s);
                     continue;
@@ -2720,6 +2728,48 @@ impl Cx {
             out.push(c);
         }
         out
+    }
+
+    /// `FILE_CHECK { track_file NAME  weight W [reverse]  dynamic }`: none
+    /// of the other checkers' options (keepalived has none for it).
+    fn file_check(&mut self, st: &Stmt) -> Option<Checker> {
+        let (mut name, mut weight, mut dynamic) = (None, None, false);
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "track_file" => {
+                    if let Some(w) = self.one(s) {
+                        // Resolved with the other tracking lines, at the end.
+                        self.track_refs.push((Tracked::File, w.clone(), None));
+                        name = self.string(w);
+                    }
+                }
+                "weight" => {
+                    let w = s.args.first().and_then(|w| self.parse::<i32>(w, "a weight (a 32-bit number)"));
+                    let reverse = match s.args.get(1).map(|w| w.text.as_str()) {
+                        None | Some("noreverse") => false,
+                        Some("reverse") => true,
+                        Some(x) => {
+                            self.error(&s.args[1].pos, format!("weight option {x:?} is not reverse or noreverse"));
+                            false
+                        }
+                    };
+                    if s.args.is_empty() {
+                        self.error(&s.keyword.pos, "weight needs a value");
+                    }
+                    weight = w.map(|w| (w, reverse));
+                }
+                "dynamic" => {
+                    dynamic = self.flag(s);
+                    self.warn(&s.keyword.pos, "FILE_CHECK dynamic: keepalived 2.2.7 refuses it (\"Unknown keyword\"); a weighted FILE_CHECK moves the weight without it (in keepalived and vigil)");
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        let Some(track_file) = name else {
+            self.error(&st.keyword.pos, "FILE_CHECK needs a track_file");
+            return None;
+        };
+        Some(Checker::new(CheckKind::File { track_file, weight, dynamic }))
     }
 
     fn checker(&mut self, st: &Stmt, kind: CheckKind) -> Option<Checker> {

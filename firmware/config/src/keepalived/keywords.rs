@@ -548,9 +548,7 @@ pub fn replaced_by(keyword: &str) -> Option<&'static str> {
 /// supported"): kept here so that what is left is a list, not a guess.
 pub const NOT_YET: &[&str] = &[
     "BFD_CHECK",
-    "FILE_CHECK",
     "bfd_instance",
-    "dynamic",
     "garp_group",
     "idle_tx",
     "interfaces",

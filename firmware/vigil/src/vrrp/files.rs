@@ -45,6 +45,20 @@ pub fn number(text: &str) -> i32 {
     (sign * n).clamp(-254, 254) as i32
 }
 
+/// `init_file [VALUE] [overwrite]`: writes VALUE to the file if it is
+/// not there (or always, with `overwrite`), as the VRRP or the checkers
+/// process starts tracking it.
+pub fn init(f: &TrackFile) {
+    if let Some((value, overwrite)) = f.init
+        && (overwrite || !std::path::Path::new(f.file.as_str()).exists())
+    {
+        match std::fs::write(f.file.as_str(), format!("{value}\n")) {
+            Ok(()) => info!("vrrp_track_file {}: {} set to {value}", f.name, f.file),
+            Err(e) => warn!("vrrp_track_file {}: writing {}: {e}", f.name, f.file),
+        }
+    }
+}
+
 fn read(path: &str) -> i32 {
     use std::io::Read;
     let mut buf = Vec::new();
@@ -75,14 +89,7 @@ impl Files {
         let mut now = Vec::new();
         let mut first = Vec::new();
         for f in &wanted {
-            if let Some((value, overwrite)) = f.init
-                && (overwrite || !std::path::Path::new(f.file.as_str()).exists())
-            {
-                match std::fs::write(f.file.as_str(), format!("{value}\n")) {
-                    Ok(()) => info!("vrrp_track_file {}: {} set to {value}", f.name, f.file),
-                    Err(e) => warn!("vrrp_track_file {}: writing {}: {e}", f.name, f.file),
-                }
-            }
+            init(f);
             let value = read(&f.file);
             first.push(value);
             now.push((f.name.to_string(), value));

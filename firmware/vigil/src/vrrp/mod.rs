@@ -17,6 +17,8 @@ mod status;
 pub(crate) mod timer;
 mod vmac;
 
+pub use files::init as init_track_file;
+
 use crate::notify::{self, state_name};
 use io::{Io, Snapshot};
 use std::collections::HashMap;
