@@ -1,5 +1,6 @@
 //! IPVS programmed over generic netlink inside a QEMU appliance (the host
 //! kernel has no IPVS): a keepalived.conf with TCP, UDP/IPv6, persistent
+//! (one with the SIP persistence engine), GUE-tunnelled (with checksums)
 //! and fwmark virtual servers is loaded at the console and committed; the
 //! table read back over netlink (`show ipvs`) and the kernel's own
 //! /proc/net/ip_vs (`show ipvs-kernel`) both say exactly what the config
@@ -40,9 +41,7 @@ virtual_server 192.0.2.10 443 {
   }
   real_server 10.0.0.5 443 {
     weight 1
-    lb_kind TUN
-    tun_type gue
-    tun_port 6080
+    lvs_method TUN type gue port 6080 csum
     uthreshold 100
     lthreshold 10
   }
@@ -52,6 +51,16 @@ virtual_server fwmark 7 {
   lb_kind DR
   real_server 10.0.0.4 0 {
     weight 4
+  }
+}
+virtual_server 192.0.2.10 5060 {
+  lb_algo rr
+  lb_kind DR
+  protocol UDP
+  persistence_timeout 60
+  persistence_engine sip
+  real_server 10.0.0.2 5060 {
+    weight 1
   }
 }
 virtual_server 2001:db8::10 53 {
@@ -72,6 +81,8 @@ fn expected_first() -> BTreeSet<String> {
         "SVC TCP 192.0.2.10:443 sh persistent 300 mask 255.255.255.0",
         "DEST TCP 192.0.2.10:443 -> 10.0.0.2:443 Route 1",
         "DEST TCP 192.0.2.10:443 -> 10.0.0.5:443 Tunnel 1",
+        "SVC UDP 192.0.2.10:5060 rr persistent 60",
+        "DEST UDP 192.0.2.10:5060 -> 10.0.0.2:5060 Route 1",
         "SVC FWM 7 wlc",
         "DEST FWM 7 -> 10.0.0.4:0 Route 4",
         "SVC UDP [2001:db8::10]:53 rr",
@@ -197,13 +208,15 @@ fn ipvs_matches_the_config_through_reloads() {
     assert!(out.contains("written and applied"), "{out}");
     let console = n.console_text();
     assert!(console.contains("module ip_vs_sh loaded on demand"), "sh came from the image on demand");
-    assert!(console.contains("ipvs: 10 of 10 changes applied"), "4 services, 6 destinations");
+    assert!(console.contains("module ip_vs_pe_sip loaded on demand"), "the SIP persistence engine, on demand");
+    assert!(console.contains("ipvs: 12 of 12 changes applied"), "5 services, 7 destinations");
     let text = n.command("show ipvs", CMD).unwrap();
     assert!(text.contains("\nTimeout (tcp tcpfin udp): 7200 60 120"), "{text}");
     assert!(
-        text.contains("Tunnel  1      0          0          uthreshold 100 lthreshold 10 tunnel gue port 6080"),
+        text.contains("Tunnel  1      0          0          uthreshold 100 lthreshold 10 tunnel gue port 6080 csum"),
         "{text}"
     );
+    assert!(text.contains("UDP  192.0.2.10:5060 rr persistent 60 pe sip\n"), "{text}");
     let shown = from_show(&text);
     let kernel = from_proc(&n.command("show ipvs-kernel", CMD).unwrap());
     assert_eq!(shown, expected_first(), "netlink read-back");

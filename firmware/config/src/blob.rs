@@ -484,12 +484,12 @@ pub mod v3 {
 /// Schema 4: what schema 5 added was not there (see [`SCHEMA`]).
 pub mod v4 {
     use super::v6::{Checker, Garp};
-    use super::v7::VirtualAddress;
+    use super::v7::{Tunnel, VirtualAddress};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
         Forwarding, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Name, Notify, PasswordHash, PathText, Protocol,
-        Scheduler, Supervision, Track, Tunnel, Updates, VirtualKey, VrrpState, Watchdog,
+        Scheduler, Supervision, Track, Updates, VirtualKey, VrrpState, Watchdog,
     };
     use serde::{Deserialize, Serialize};
 
@@ -707,12 +707,12 @@ pub mod v4 {
 /// servers without the sorry server's inhibit and forwarding.
 pub mod v5 {
     use super::v6::{Checker, Garp, Global};
-    use super::v7::{Route, Rule, VirtualAddress};
+    use super::v7::{Route, Rule, Tunnel, VirtualAddress};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
         Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Scheduler, SyncGroup, Track, TrackFile,
-        TrackProcess, TrackScript, Tunnel, VirtualKey, VrrpScript, VrrpState,
+        TrackProcess, TrackScript, VirtualKey, VrrpScript, VrrpState,
     };
     use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
@@ -1196,15 +1196,15 @@ pub mod v6 {
         pub notify_down: Option<crate::model::PathText>,
         pub uthreshold: u32,
         pub lthreshold: u32,
-        pub tunnel: Option<crate::model::Tunnel>,
+        pub tunnel: Option<super::v7::Tunnel>,
         pub checkers: Vec<Checker, CHECKERS>,
         pub smtp_alert: Option<bool>,
         pub alpha: Option<bool>,
     }
 
-    impl From<RealServer> for crate::model::RealServer {
+    impl From<RealServer> for super::v7::RealServer {
         fn from(r: RealServer) -> Self {
-            crate::model::RealServer {
+            super::v7::RealServer {
                 addr: r.addr,
                 weight: r.weight,
                 lb_kind: r.lb_kind,
@@ -1245,9 +1245,9 @@ pub mod v6 {
         pub sorry_server_lvs_kind: Option<crate::model::Forwarding>,
     }
 
-    impl From<VirtualServer> for crate::model::VirtualServer {
+    impl From<VirtualServer> for super::v7::VirtualServer {
         fn from(v: VirtualServer) -> Self {
-            crate::model::VirtualServer {
+            super::v7::VirtualServer {
                 key: v.key,
                 protocol: v.protocol,
                 lb_algo: v.lb_algo,
@@ -1286,7 +1286,7 @@ pub mod v7 {
     use crate::model::{
         FlushOnStop, Garp, HookScript, IfName, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify,
         PasswordHash, PathText, RouteKind, RouteScope, ScriptUser, SslFiles, Supervision, SyncGroup, Track, TrackFile,
-        TrackProcess, TrackScript, Updates, VirtualServer, VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
+        TrackProcess, TrackScript, Updates, VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
     };
     use core::net::{IpAddr, Ipv4Addr};
     use serde::{Deserialize, Serialize};
@@ -1541,11 +1541,120 @@ pub mod v7 {
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),
                 sync_groups: c.sync_groups,
-                virtual_servers: c.virtual_servers,
+                virtual_servers: c.virtual_servers.map(Into::into),
                 vrrp_scripts: c.vrrp_scripts,
                 track_processes: c.track_processes,
                 track_files: c.track_files,
                 virtual_server_groups: c.virtual_server_groups,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum Tunnel {
+        Ipip,
+        Gue { port: u16 },
+        Gre,
+    }
+
+    impl From<Tunnel> for crate::model::Tunnel {
+        fn from(t: Tunnel) -> Self {
+            use crate::model::TunCsum::None as No;
+            match t {
+                Tunnel::Ipip => crate::model::Tunnel::Ipip,
+                Tunnel::Gue { port } => crate::model::Tunnel::Gue { port, csum: No },
+                Tunnel::Gre => crate::model::Tunnel::Gre { csum: No },
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RealServer {
+        pub addr: core::net::SocketAddr,
+        pub weight: u32,
+        pub lb_kind: Option<crate::model::Forwarding>,
+        pub inhibit_on_failure: Option<bool>,
+        pub notify_up: Option<PathText>,
+        pub notify_down: Option<PathText>,
+        pub uthreshold: u32,
+        pub lthreshold: u32,
+        pub tunnel: Option<Tunnel>,
+        pub checkers: Vec<crate::model::Checker, CHECKERS>,
+        pub smtp_alert: Option<bool>,
+        pub alpha: Option<bool>,
+    }
+
+    impl From<RealServer> for crate::model::RealServer {
+        fn from(r: RealServer) -> Self {
+            crate::model::RealServer {
+                addr: r.addr,
+                weight: r.weight,
+                lb_kind: r.lb_kind,
+                inhibit_on_failure: r.inhibit_on_failure,
+                notify_up: r.notify_up,
+                notify_down: r.notify_down,
+                uthreshold: r.uthreshold,
+                lthreshold: r.lthreshold,
+                tunnel: r.tunnel.map(Into::into),
+                checkers: r.checkers,
+                smtp_alert: r.smtp_alert,
+                alpha: r.alpha,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VirtualServer {
+        pub key: crate::model::VirtualKey,
+        pub protocol: crate::model::Protocol,
+        pub lb_algo: crate::model::Scheduler,
+        pub lb_kind: crate::model::Forwarding,
+        pub persistence_timeout: u32,
+        pub persistence_granularity: Option<IpNet>,
+        pub delay_loop_s: u16,
+        pub quorum: u16,
+        pub hysteresis: u16,
+        pub sorry_server: Option<core::net::SocketAddr>,
+        pub inhibit_on_failure: bool,
+        pub alpha: bool,
+        pub omega: bool,
+        pub real_servers: Vec<RealServer, REAL_SERVERS>,
+        pub smtp_alert: Option<bool>,
+        pub quorum_up: Option<PathText>,
+        pub quorum_down: Option<PathText>,
+        pub ipvs_flags: u8,
+        pub sorry_server_inhibit: bool,
+        pub sorry_server_lvs_kind: Option<crate::model::Forwarding>,
+        pub ha_suspend: bool,
+        pub ip_family_v6: Option<bool>,
+    }
+
+    impl From<VirtualServer> for crate::model::VirtualServer {
+        fn from(v: VirtualServer) -> Self {
+            crate::model::VirtualServer {
+                key: v.key,
+                protocol: v.protocol,
+                lb_algo: v.lb_algo,
+                lb_kind: v.lb_kind,
+                persistence_timeout: v.persistence_timeout,
+                persistence_granularity: v.persistence_granularity,
+                delay_loop_s: v.delay_loop_s,
+                quorum: v.quorum,
+                hysteresis: v.hysteresis,
+                sorry_server: v.sorry_server,
+                inhibit_on_failure: v.inhibit_on_failure,
+                alpha: v.alpha,
+                omega: v.omega,
+                real_servers: v.real_servers.map(Into::into),
+                smtp_alert: v.smtp_alert,
+                quorum_up: v.quorum_up,
+                quorum_down: v.quorum_down,
+                ipvs_flags: v.ipvs_flags,
+                sorry_server_inhibit: v.sorry_server_inhibit,
+                sorry_server_lvs_kind: v.sorry_server_lvs_kind,
+                ha_suspend: v.ha_suspend,
+                ip_family_v6: v.ip_family_v6,
+                ..crate::model::VirtualServer::new(crate::model::VirtualKey::Fwmark(1))
             }
         }
     }

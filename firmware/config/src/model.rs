@@ -1530,6 +1530,12 @@ pub struct VirtualServer {
     /// `ip_family inet|inet6` (schema 7): a firewall mark's family when
     /// its real servers do not say (none yet, or mixed).
     pub ip_family_v6: Option<bool>,
+    /// `persistence_engine NAME` (schema 8; the kernel has `sip`): what
+    /// persistence keys on besides the client's address (SIP Call-ID).
+    pub persistence_engine: Option<Name>,
+    /// `lvs_method TUN type ...` here (schema 8): the tunnel of its real
+    /// servers that do not name their own.
+    pub tunnel: Option<Tunnel>,
 }
 
 /// [`VirtualServer::ipvs_flags`]' bits.
@@ -1571,6 +1577,8 @@ impl VirtualServer {
             sorry_server_lvs_kind: None,
             ha_suspend: false,
             ip_family_v6: None,
+            persistence_engine: None,
+            tunnel: None,
         }
     }
 }
@@ -1587,7 +1595,8 @@ pub struct RealServer {
     /// `uthreshold` / `lthreshold`: connection limits (0: none).
     pub uthreshold: u32,
     pub lthreshold: u32,
-    /// `tun_type` (with `lb_kind TUN`): the encapsulation, when not IPIP.
+    /// `lvs_method TUN type ...` (with `lb_kind TUN`): the encapsulation,
+    /// when not IPIP (none: the virtual server's).
     pub tunnel: Option<Tunnel>,
     pub checkers: Vec<Checker, CHECKERS>,
     /// `smtp_alert` (schema 5): mail when it goes down or comes up.
@@ -1596,14 +1605,63 @@ pub struct RealServer {
     pub alpha: Option<bool>,
 }
 
+/// `lvs_method TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Tunnel {
     Ipip,
     /// Generic UDP encapsulation to this port.
     Gue {
         port: u16,
+        csum: TunCsum,
     },
-    Gre,
+    /// (Linux 5.3 on; no remote checksum offload.)
+    Gre {
+        csum: TunCsum,
+    },
+}
+
+/// A GUE or GRE tunnel's checksum (schema 8): IPVS's
+/// IP_VS_TUNNEL_ENCAP_FLAG_*.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TunCsum {
+    /// `nocsum` (keepalived's default).
+    #[default]
+    None,
+    Csum,
+    /// Remote checksum offload (GUE only).
+    Remcsum,
+}
+
+impl TunCsum {
+    pub fn name(self) -> &'static str {
+        match self {
+            TunCsum::None => "nocsum",
+            TunCsum::Csum => "csum",
+            TunCsum::Remcsum => "remcsum",
+        }
+    }
+
+    /// IP_VS_TUNNEL_ENCAP_FLAG_*.
+    pub fn flags(self) -> u16 {
+        match self {
+            TunCsum::None => 0,
+            TunCsum::Csum => 1,
+            TunCsum::Remcsum => 2,
+        }
+    }
+}
+
+impl core::fmt::Display for Tunnel {
+    /// As keepalived writes it after `lvs_method TUN`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Tunnel::Ipip => f.write_str("type ipip"),
+            Tunnel::Gue { port, csum: TunCsum::None } => write!(f, "type gue port {port}"),
+            Tunnel::Gue { port, csum } => write!(f, "type gue port {port} {}", csum.name()),
+            Tunnel::Gre { csum: TunCsum::None } => f.write_str("type gre"),
+            Tunnel::Gre { csum } => write!(f, "type gre {}", csum.name()),
+        }
+    }
 }
 
 impl RealServer {

@@ -550,6 +550,21 @@ impl Config {
         let mut keys = BTreeMap::new();
         for vs in &self.virtual_servers {
             let path = vs_path(vs);
+            if let Some(t) = vs.tunnel {
+                if vs.lb_kind != Forwarding::Tun {
+                    e.push(&path, format!("{t} without lvs_method TUN"));
+                }
+                check_tunnel(e, &path, t);
+            }
+            if let Some(pe) = &vs.persistence_engine {
+                // The kernel has one (ip_vs_pe_sip); it keys on SIP's Call-ID,
+                // over UDP, and only for a persistent service.
+                if pe.as_str() != "sip" {
+                    e.push(&path, format!("persistence_engine {pe}: the kernel's only engine is sip"));
+                } else if vs.persistence_timeout == 0 {
+                    e.push(&path, "persistence_engine sip needs persistence_timeout");
+                }
+            }
             match &vs.key {
                 VirtualKey::Address(a) if a.port() == 0 && vs.persistence_timeout == 0 => {
                     e.push(&path, "port 0 is only allowed for persistent services");
@@ -619,11 +634,9 @@ impl Config {
                 }
                 if let Some(t) = rs.tunnel {
                     if rs.lb_kind.unwrap_or(vs.lb_kind) != Forwarding::Tun {
-                        e.push(&rpath, "tun_type without lb_kind TUN");
+                        e.push(&rpath, format!("{t} without lvs_method TUN"));
                     }
-                    if t == (crate::model::Tunnel::Gue { port: 0 }) {
-                        e.push(&rpath, "tun_type gue needs tun_port");
-                    }
+                    check_tunnel(e, &rpath, t);
                 }
                 for c in &rs.checkers {
                     check_checker(e, &rpath, c);
@@ -647,6 +660,15 @@ fn check_addresses(e: &mut Errors, path: &str, addrs: &[IpNet]) {
         if !seen.insert(a.addr) {
             e.push(path, format!("address {} is listed twice", a.addr));
         }
+    }
+}
+
+/// A tunnel the kernel takes: GUE to a port, no remote checksum on GRE.
+fn check_tunnel(e: &mut Errors, path: &str, t: Tunnel) {
+    match t {
+        Tunnel::Gue { port: 0, .. } => e.push(path, "type gue needs a port"),
+        Tunnel::Gre { csum: TunCsum::Remcsum } => e.push(path, "type gre has no remcsum"),
+        _ => {}
     }
 }
 

@@ -1273,3 +1273,49 @@ fn file_checks_import_validate_and_round_trip() {
     let e: Vec<String> = import_str("f.conf", &none).unwrap().errors().map(|d| d.to_string()).collect();
     assert_eq!(e, ["f.conf:11:5: error: FILE_CHECK needs a track_file"]);
 }
+
+/// `lvs_method TUN type gue port N csum` as keepalived 2.2.7 writes it (at
+/// the virtual server, a default, and per real server): vigil refused it
+/// ("lvs_method takes one value") and wrote `tun_type`, which keepalived
+/// refuses. `persistence_engine sip` is read and checked.
+#[test]
+fn tunnels_and_the_persistence_engine_import_validate_and_round_trip() {
+    let text = "virtual_server 192.0.2.1 5060 {\n  protocol UDP\n  lvs_method TUN type gue port 6080 csum\n  persistence_engine sip\n  persistence_timeout 50\n  real_server 192.0.2.11 5060 {\n    lvs_method TUN type gre\n  }\n  real_server 192.0.2.12 5060 {\n  }\n  real_server 192.0.2.13 5060 {\n    lvs_method TUN type gue port 7000 remcsum\n  }\n}\n";
+    let i = import_str("t.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let vs = &i.config.virtual_servers[0];
+    assert_eq!((vs.lb_kind, vs.tunnel), (Forwarding::Tun, Some(Tunnel::Gue { port: 6080, csum: TunCsum::Csum })));
+    assert_eq!(vs.persistence_engine.as_deref(), Some("sip"));
+    let t: Vec<Option<Tunnel>> = vs.real_servers.iter().map(|r| r.tunnel).collect();
+    assert_eq!(
+        t,
+        [Some(Tunnel::Gre { csum: TunCsum::None }), None, Some(Tunnel::Gue { port: 7000, csum: TunCsum::Remcsum })]
+    );
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let k = export(&i.config, Flavor::Keepalived);
+    assert!(k.contains("lvs_method TUN type gue port 6080 csum") && k.contains("persistence_engine sip"), "{k}");
+    assert!(!k.contains("tun_type"), "{k}");
+
+    // vigil's old tun_type/tun_port are read, said as not keepalived's.
+    let old = "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 192.0.2.11 80 {\n    lb_kind TUN\n    tun_type gue\n    tun_port 6080\n  }\n}\n";
+    let o = import_str("o.conf", old).unwrap();
+    assert_eq!(
+        o.config.virtual_servers[0].real_servers[0].tunnel,
+        Some(Tunnel::Gue { port: 6080, csum: TunCsum::None })
+    );
+    assert_eq!(o.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count(), 2);
+
+    // Mistakes: where and what.
+    let bad = text.replace("type gre", "type gre remcsum").replace("port 6080 csum", "csum").replace("sip", "ftp");
+    let e: Vec<String> = import_str("t.conf", &bad).unwrap().errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        ["t.conf:3:3: error: type gue needs a port", "t.conf:7:5: error: remcsum is for type gue (GRE has none)"]
+    );
+    let mut c = i.config.clone();
+    c.virtual_servers[0].persistence_engine = Some("ftp".try_into().unwrap());
+    c.virtual_servers[0].persistence_timeout = 0;
+    let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(errs.iter().any(|e| e.contains("persistence_engine ftp: the kernel's only engine is sip")), "{errs:?}");
+}

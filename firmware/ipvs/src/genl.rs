@@ -50,6 +50,7 @@ mod svc {
     pub const FLAGS: u16 = 7;
     pub const TIMEOUT: u16 = 8;
     pub const NETMASK: u16 = 9;
+    pub const PE_NAME: u16 = 11;
 }
 
 /// IPVS_DEST_ATTR_*.
@@ -65,6 +66,7 @@ mod dest {
     pub const ADDR_FAMILY: u16 = 11;
     pub const TUN_TYPE: u16 = 13;
     pub const TUN_PORT: u16 = 14;
+    pub const TUN_FLAGS: u16 = 15;
 }
 
 /// IPVS_DAEMON_ATTR_*.
@@ -178,6 +180,9 @@ pub fn service(s: &Service) -> Result<Attr, EncodeError> {
     v.push(bytes(svc::FLAGS, &f)?);
     v.push(u32_attr(svc::TIMEOUT, s.timeout)?);
     v.push(bytes(svc::NETMASK, &netmask(s.key.is_ipv6(), s.netmask_prefix))?);
+    if let Some(pe) = &s.pe_name {
+        v.push(str_attr(svc::PE_NAME, pe)?);
+    }
     nested(attr::SERVICE, &v)
 }
 
@@ -213,6 +218,9 @@ pub fn dest(d: &Dest) -> Result<Attr, EncodeError> {
         v.push(bytes(dest::TUN_TYPE, &[ty])?);
         if ty == 1 {
             v.push(bytes(dest::TUN_PORT, &port.to_be_bytes())?);
+        }
+        if ty != 0 {
+            v.push(bytes(dest::TUN_FLAGS, &d.tun_flags.to_ne_bytes())?);
         }
     }
     nested(attr::DEST, &v)
@@ -285,6 +293,7 @@ pub fn parse_service(a: &[(u16, Vec<u8>)]) -> Option<Service> {
     let mut s = Service::new(key, &get_string(a, svc::SCHED_NAME).unwrap_or_default());
     s.flags = find(a, svc::FLAGS).and_then(|b| b.get(..4)).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
     s.timeout = get_u32(a, svc::TIMEOUT).unwrap_or(0);
+    s.pe_name = get_string(a, svc::PE_NAME).filter(|n| !n.is_empty());
     if let Some(m) = find(a, svc::NETMASK).and_then(|b| <[u8; 4]>::try_from(b.get(..4)?).ok()) {
         s.netmask_prefix =
             if v6 { u32::from_ne_bytes(m).min(128) as u8 } else { u32::from_be_bytes(m).count_ones() as u8 };
@@ -309,6 +318,7 @@ pub fn parse_dest(a: &[(u16, Vec<u8>)], service_v6: bool) -> Option<Dest> {
         (Some(2), _) => TunnelType::Gre,
         _ => TunnelType::Ipip,
     };
+    d.tun_flags = get_u16(a, dest::TUN_FLAGS).unwrap_or(0);
     d.active = get_u32(a, dest::ACTIVE_CONNS).unwrap_or(0);
     d.inactive = get_u32(a, dest::INACT_CONNS).unwrap_or(0);
     Some(d)

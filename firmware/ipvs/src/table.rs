@@ -86,6 +86,8 @@ pub struct Service {
     pub timeout: u32,
     /// Persistence granularity: a prefix length (32 or 128 for one client).
     pub netmask_prefix: u8,
+    /// Persistence engine (`sip`: the kernel module is `ip_vs_pe_<name>`).
+    pub pe_name: Option<String>,
 }
 
 impl Service {
@@ -96,6 +98,7 @@ impl Service {
             flags: 0,
             timeout: 0,
             netmask_prefix: if key.is_ipv6() { 128 } else { 32 },
+            pe_name: None,
         }
     }
 
@@ -180,6 +183,8 @@ pub struct Dest {
     pub forward: Forward,
     /// With `Forward::Tunnel` only.
     pub tunnel: TunnelType,
+    /// IP_VS_TUNNEL_ENCAP_FLAG_* for GUE and GRE: 0 none, 1 csum, 2 remcsum.
+    pub tun_flags: u16,
     pub u_threshold: u32,
     pub l_threshold: u32,
     /// Read back only: connection counters.
@@ -194,6 +199,7 @@ impl Dest {
             weight,
             forward,
             tunnel: TunnelType::Ipip,
+            tun_flags: 0,
             u_threshold: 0,
             l_threshold: 0,
             active: 0,

@@ -44,6 +44,7 @@ fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::Vir
     if let Some(g) = vs.persistence_granularity {
         s.netmask_prefix = g.prefix;
     }
+    s.pe_name = vs.persistence_engine.as_ref().map(|p| p.to_string());
     t.add_service(s);
     for (ri, rs) in vs.real_servers.iter().enumerate() {
         let weight = match health.and_then(|h| h.weights.get(&(vi, ri))) {
@@ -55,10 +56,11 @@ fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::Vir
         let mut d = Dest::new(rs.addr.ip(), rs.addr.port(), weight, fwd);
         d.u_threshold = rs.uthreshold;
         d.l_threshold = rs.lthreshold;
-        d.tunnel = match rs.tunnel {
-            Some(vigil_config::Tunnel::Gue { port }) => TunnelType::Gue(port),
-            Some(vigil_config::Tunnel::Gre) => TunnelType::Gre,
-            Some(vigil_config::Tunnel::Ipip) | None => TunnelType::Ipip,
+        // The real server's tunnel, else its virtual server's.
+        (d.tunnel, d.tun_flags) = match rs.tunnel.or(vs.tunnel) {
+            Some(vigil_config::Tunnel::Gue { port, csum }) => (TunnelType::Gue(port), csum.flags()),
+            Some(vigil_config::Tunnel::Gre { csum }) => (TunnelType::Gre, csum.flags()),
+            Some(vigil_config::Tunnel::Ipip) | None => (TunnelType::Ipip, 0),
         };
         t.add_dest(key, d);
     }
@@ -129,9 +131,17 @@ impl Lb {
             self.flushed = true;
         }
         let mut errors = Vec::new();
-        for sched in want.services.values().map(|(s, _)| s.scheduler.clone()).collect::<std::collections::BTreeSet<_>>()
-        {
-            if let Err(e) = self.ensure_scheduler(&sched) {
+        // The schedulers' and persistence engines' modules.
+        let modules: std::collections::BTreeSet<(String, &str)> = want
+            .services
+            .values()
+            .flat_map(|(s, _)| {
+                let pe = s.pe_name.as_ref().map(|p| (format!("ip_vs_pe_{p}"), "persistence engine"));
+                std::iter::once((format!("ip_vs_{}", s.scheduler), "scheduler")).chain(pe)
+            })
+            .collect();
+        for (module, what) in &modules {
+            if let Err(e) = self.ensure_module(module, what) {
                 errors.push(e);
             }
         }
@@ -217,14 +227,15 @@ impl Lb {
         if errors.is_empty() { Ok(gone) } else { Err(errors.join("; ")) }
     }
 
-    /// Loads `ip_vs_<name>` if the image carries it and it is not loaded.
-    fn ensure_scheduler(&self, name: &str) -> Result<(), String> {
-        let module = format!("ip_vs_{name}");
-        if std::path::Path::new("/sys/module").join(&module).exists() {
+    /// Loads a scheduler's (`ip_vs_<name>`) or persistence engine's
+    /// (`ip_vs_pe_<name>`) module if the image carries it and it is not
+    /// loaded.
+    fn ensure_module(&self, module: &str, what: &str) -> Result<(), String> {
+        if std::path::Path::new("/sys/module").join(module).exists() {
             return Ok(());
         }
         match self.on_demand.iter().find(|m| m.name == module) {
-            Some(m) => crate::kmod::load_chain(&m.chain).map_err(|e| format!("scheduler {name}: {e}")),
+            Some(m) => crate::kmod::load_chain(&m.chain).map_err(|e| format!("{what} {module}: {e}")),
             // Not in the image: the kernel may have it built in; if not,
             // adding the service says so.
             None => Ok(()),
@@ -404,6 +415,9 @@ pub fn show() -> String {
                 }
             }
         }
+        if let Some(pe) = &s.pe_name {
+            let _ = write!(out, " pe {pe}");
+        }
         out.push('\n');
         for d in dests.values() {
             let mut extra = String::new();
@@ -413,6 +427,11 @@ pub fn show() -> String {
             match (d.forward, d.tunnel) {
                 (Forward::Tunnel, TunnelType::Gue(p)) => extra.push_str(&format!(" tunnel gue port {p}")),
                 (Forward::Tunnel, TunnelType::Gre) => extra.push_str(" tunnel gre"),
+                _ => {}
+            }
+            match (d.forward, d.tun_flags) {
+                (Forward::Tunnel, 1) => extra.push_str(" csum"),
+                (Forward::Tunnel, 2) => extra.push_str(" remcsum"),
                 _ => {}
             }
             let _ = writeln!(

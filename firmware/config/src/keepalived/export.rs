@@ -624,7 +624,13 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
     }
     o.line(format!("delay_loop {}", vs.delay_loop_s));
     o.line(format!("lb_algo {}", vs.lb_algo.name()));
-    o.line(format!("lb_kind {}", forwarding(vs.lb_kind)));
+    match vs.tunnel {
+        Some(t) => o.line(format!("lvs_method TUN {t}")),
+        None => o.line(format!("lb_kind {}", forwarding(vs.lb_kind))),
+    }
+    if let Some(pe) = &vs.persistence_engine {
+        o.line(format!("persistence_engine {}", word(pe)));
+    }
     // A fwmark service has no protocol (keepalived ignores one, with a warning).
     if !matches!(vs.key, VirtualKey::Fwmark(_)) {
         o.line(format!(
@@ -693,7 +699,9 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
         o.open(format!("real_server {} {}", rs.addr.ip(), rs.addr.port()));
         o.line(format!("weight {}", rs.weight));
         smtp_alert(o, rs.smtp_alert);
-        if let Some(k) = rs.lb_kind {
+        if let Some(t) = rs.tunnel {
+            o.line(format!("lvs_method TUN {t}"));
+        } else if let Some(k) = rs.lb_kind {
             o.line(format!("lb_kind {}", forwarding(k)));
         }
         if let Some(on) = rs.alpha {
@@ -714,15 +722,7 @@ fn virtual_server(o: &mut Out, vs: &VirtualServer) {
         if rs.lthreshold > 0 {
             o.line(format!("lthreshold {}", rs.lthreshold));
         }
-        match rs.tunnel {
-            Some(crate::model::Tunnel::Ipip) => o.line("tun_type ipip"),
-            Some(crate::model::Tunnel::Gre) => o.line("tun_type gre"),
-            Some(crate::model::Tunnel::Gue { port }) => {
-                o.line("tun_type gue");
-                o.line(format!("tun_port {port}"));
-            }
-            None => {}
-        }
+
         for c in &rs.checkers {
             checker(o, c);
         }

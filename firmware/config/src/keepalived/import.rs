@@ -2318,10 +2318,12 @@ impl Cx {
                     }
                 }
                 "lb_kind" | "lvs_method" => {
-                    if let Some(k) = self.forwarding(s) {
+                    if let Some((k, t)) = self.forwarding_tunnel(s) {
                         vs.lb_kind = k;
+                        vs.tunnel = t;
                     }
                 }
+                "persistence_engine" => vs.persistence_engine = self.one(s).and_then(|w| self.string(w)),
                 "protocol" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("TCP") => vs.protocol = Protocol::Tcp,
                     Some("UDP") => vs.protocol = Protocol::Udp,
@@ -2575,6 +2577,125 @@ impl Cx {
         }
     }
 
+    /// `lvs_method NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]`
+    /// (keepalived 2.2's form; `lb_kind` is its old name).
+    fn forwarding_tunnel(&mut self, st: &Stmt) -> Option<(Forwarding, Option<Tunnel>)> {
+        let Some(first) = st.args.first() else {
+            self.error(&st.keyword.pos, format!("{} needs a value", st.keyword.text));
+            return None;
+        };
+        let kind = match first.text.as_str() {
+            "NAT" => Forwarding::Nat,
+            "DR" => Forwarding::Dr,
+            "TUN" => Forwarding::Tun,
+            _ => {
+                self.error(&first.pos, format!("lb_kind is NAT, DR or TUN, not {:?}", first.text));
+                return None;
+            }
+        };
+        let rest = &st.args[1..];
+        if rest.is_empty() {
+            return Some((kind, None));
+        }
+        if kind != Forwarding::Tun {
+            self.error(&rest[0].pos, format!("{} {}: {:?} is for TUN only", st.keyword.text, first.text, rest[0].text));
+            return Some((kind, None));
+        }
+        let mut words = rest.iter();
+        let mut tunnel = None;
+        let mut csum = TunCsum::None;
+        while let Some(w) = words.next() {
+            match w.text.as_str() {
+                "type" => {
+                    let Some(t) = words.next() else {
+                        self.error(&w.pos, "type needs ipip, gue or gre");
+                        break;
+                    };
+                    tunnel = match t.text.as_str() {
+                        "ipip" => Some(Tunnel::Ipip),
+                        "gre" => Some(Tunnel::Gre { csum: TunCsum::None }),
+                        "gue" => Some(Tunnel::Gue { port: 0, csum: TunCsum::None }),
+                        _ => {
+                            self.error(&t.pos, format!("tunnel type is ipip, gue or gre, not {:?}", t.text));
+                            None
+                        }
+                    };
+                }
+                "port" => {
+                    let port = words.next().and_then(|p| self.parse::<u16>(p, "a port"));
+                    match (&mut tunnel, port) {
+                        (Some(Tunnel::Gue { port: p, .. }), Some(n)) => *p = n,
+                        (_, Some(_)) => self.error(&w.pos, "port is for type gue"),
+                        _ => {}
+                    }
+                }
+                "nocsum" => csum = TunCsum::None,
+                "csum" => csum = TunCsum::Csum,
+                "remcsum" => csum = TunCsum::Remcsum,
+                _ => self
+                    .error(&w.pos, format!("{:?} is not a tunnel option (type, port, nocsum, csum, remcsum)", w.text)),
+            }
+        }
+        match &mut tunnel {
+            Some(Tunnel::Gue { port: 0, .. }) => self.error(&st.keyword.pos, "type gue needs a port"),
+            Some(Tunnel::Gue { csum: c, .. }) => *c = csum,
+            Some(Tunnel::Gre { csum: c }) if csum == TunCsum::Remcsum => {
+                self.error(&st.keyword.pos, "remcsum is for type gue (GRE has none)");
+                *c = TunCsum::None;
+            }
+            Some(Tunnel::Gre { csum: c }) => *c = csum,
+            _ if csum != TunCsum::None => self.error(&st.keyword.pos, "a checksum option is for type gue or gre"),
+            _ => {}
+        }
+        Some((kind, tunnel))
+    }
+
+    /// vigil's old `tun_type ipip|gue|gre`, `tun_port N`, `tun_flags F`.
+    fn legacy_tunnel(&mut self, s: &Stmt, rs: &mut RealServer) {
+        self.warn(
+            &s.keyword.pos,
+            format!(
+                "{} is not keepalived's (2.2.7 refuses it): read, and written as lvs_method TUN type ...",
+                s.keyword.text
+            ),
+        );
+        let w = self.one(s).map(|w| w.text.clone());
+        let csum_of = |t: &Option<Tunnel>| match t {
+            Some(Tunnel::Gue { csum, .. } | Tunnel::Gre { csum }) => *csum,
+            _ => TunCsum::None,
+        };
+        let csum = csum_of(&rs.tunnel);
+        match (s.keyword.text.as_str(), w.as_deref()) {
+            ("tun_type", Some("ipip")) => rs.tunnel = Some(Tunnel::Ipip),
+            ("tun_type", Some("gre")) => rs.tunnel = Some(Tunnel::Gre { csum }),
+            ("tun_type", Some("gue")) => {
+                let port = match rs.tunnel {
+                    Some(Tunnel::Gue { port, .. }) => port,
+                    _ => 0,
+                };
+                rs.tunnel = Some(Tunnel::Gue { port, csum });
+            }
+            ("tun_port", Some(_)) => {
+                let port = self.value(s, "a port").unwrap_or(0);
+                rs.tunnel = Some(Tunnel::Gue { port, csum });
+            }
+            ("tun_flags", Some(f)) => {
+                let c = match f {
+                    "nocsum" => TunCsum::None,
+                    "csum" => TunCsum::Csum,
+                    "remcsum" => TunCsum::Remcsum,
+                    _ => return self.error(&s.args[0].pos, format!("tun_flags is nocsum, csum or remcsum, not {f:?}")),
+                };
+                match &mut rs.tunnel {
+                    Some(Tunnel::Gue { csum, .. } | Tunnel::Gre { csum }) => *csum = c,
+                    _ => rs.tunnel = Some(Tunnel::Gue { port: 0, csum: c }),
+                }
+            }
+            (k, Some(v)) => self.error(&s.args[0].pos, format!("{k} {v:?} is not ipip, gue or gre")),
+            _ => {}
+        }
+    }
+
     fn forwarding(&mut self, st: &Stmt) -> Option<Forwarding> {
         let w = self.one(st)?;
         match w.text.as_str() {
@@ -2609,7 +2730,10 @@ impl Cx {
                     continue;
                 }
                 "lb_kind" | "lvs_method" => {
-                    rs.lb_kind = self.forwarding(s);
+                    if let Some((k, t)) = self.forwarding_tunnel(s) {
+                        rs.lb_kind = Some(k);
+                        rs.tunnel = t;
+                    }
                     continue;
                 }
                 "alpha" => {
@@ -2638,31 +2762,14 @@ impl Cx {
                     rs.lthreshold = self.value(s, "a connection count").unwrap_or(0);
                     continue;
                 }
-                "tun_type" => {
-                    rs.tunnel = match self.one(s).map(|w| w.text.as_str()) {
-                        Some("ipip") => Some(crate::model::Tunnel::Ipip),
-                        Some("gre") => Some(crate::model::Tunnel::Gre),
-                        Some("gue") => Some(crate::model::Tunnel::Gue {
-                            port: match rs.tunnel {
-                                Some(crate::model::Tunnel::Gue { port }) => port,
-                                _ => 0,
-                            },
-                        }),
-                        Some(v) => {
-                            self.error(&s.args[0].pos, format!("tun_type is ipip, gue or gre, not {v:?}"));
-                            None
-                        }
-                        None => None,
-                    };
+                // vigil's older export wrote these (keepalived 2.2.7 does not
+                // know them: "Unknown keyword"); read still, said once.
+                "tun_type" | "tun_port" | "tun_flags" => {
+                    self.legacy_tunnel(s, &mut rs);
                     continue;
                 }
                 "smtp_alert" => {
                     rs.smtp_alert = Some(self.bool_flag(s, rs.smtp_alert.unwrap_or(false)));
-                    continue;
-                }
-                "tun_port" => {
-                    let port = self.value(s, "a port").unwrap_or(0);
-                    rs.tunnel = Some(crate::model::Tunnel::Gue { port });
                     continue;
                 }
                 "TCP_CHECK" => CheckKind::Tcp,
