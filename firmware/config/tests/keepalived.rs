@@ -1318,4 +1318,7 @@ fn tunnels_and_the_persistence_engine_import_validate_and_round_trip() {
     c.virtual_servers[0].persistence_timeout = 0;
     let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
     assert!(errs.iter().any(|e| e.contains("persistence_engine ftp: the kernel's only engine is sip")), "{errs:?}");
+    // No lb_algo: keepalived's wlc ("no scheduler set, setting default
+    // 'wlc'"); vigil took wrr.
+    assert_eq!(i.config.virtual_servers[0].lb_algo, Scheduler::Wlc);
 }

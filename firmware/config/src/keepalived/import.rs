@@ -2277,6 +2277,8 @@ impl Cx {
             }
         };
         let mut vs = VirtualServer::new(key);
+        // keepalived: "no scheduler set, setting default 'wlc'".
+        vs.lb_algo = Scheduler::Wlc;
         let block = self.block(st);
         self.check_defaults = CheckDefaults::default();
         self.check_defaults(block, false);
