@@ -1211,6 +1211,14 @@ vrrp_instance VI_1 {
     let v2 = &i2.config.vrrp_instances[0];
     assert_eq!((v2.vmac.as_ref().unwrap().mac, v2.virtual_routes[0].protocol), (None, None));
 
+    // vmac_prefix: keepalived names a vmac PREFIX.VRID (both families).
+    let pre =
+        format!("global_defs {{\n  vmac_prefix vx\n}}\n{}", uni.replace("use_vmac\n", "use_vmac\n  vmac_xmit_base\n"));
+    let p = import_str("p.conf", &pre).unwrap();
+    assert_eq!(p.diagnostics, vec![]);
+    assert_eq!(p.config.vrrp_instances[0].vmac.as_ref().unwrap().name.as_deref(), Some("vx.9"));
+    round_trip(&p.config);
+
     // Mistakes say where and what.
     let bad = text
         .replace("scope global", "scope planet")

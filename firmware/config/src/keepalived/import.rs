@@ -347,6 +347,9 @@ struct Defaults {
     garp_lower_prio_repeat: Option<u8>,
     down_timer_adverts: Option<u8>,
     garp_extra_if: Option<(u32, bool)>,
+    /// `vmac_prefix`: the generated vmac names' prefix (resolved into each
+    /// instance's vmac name as it is read, as keepalived names them).
+    vmac_prefix: Option<String>,
     /// `checker_log_all_failures`: the checkers' `log_all_failures`.
     log_all_failures: Option<bool>,
     mcast_group4: Option<core::net::Ipv4Addr>,
@@ -660,6 +663,19 @@ impl Cx {
                     self.defaults.down_timer_adverts = self.value(s, "a number of adverts (1..=100)")
                 }
                 "vrrp_garp_extra_if" => self.defaults.garp_extra_if = self.garp_extra_if(s),
+                "vmac_prefix" => {
+                    if let Some(w) = self.one(s) {
+                        // keepalived: PREFIX.VRID, within IFNAMSIZ with the VRID.
+                        if w.text.is_empty() || w.text.len() > 11 || w.text.contains(['/', ' ', ':']) {
+                            self.error(
+                                &w.pos,
+                                format!("vmac_prefix {:?} is not 1..=11 characters of an interface name", w.text),
+                            );
+                        } else {
+                            self.defaults.vmac_prefix = Some(w.text.clone());
+                        }
+                    }
+                }
                 "vrrp_mcast_group4" => self.defaults.mcast_group4 = self.value(s, "an IPv4 multicast address"),
                 "vrrp_mcast_group6" => self.defaults.mcast_group6 = self.value(s, "an IPv6 multicast address"),
                 "vrrp_startup_delay" => {
@@ -1280,7 +1296,13 @@ impl Cx {
         // The globals, where the instance did not say (unsolicited NAs for
         // IPv6, gratuitous ARPs for IPv4).
         let (mut vmac_unicast, mut rfc_mac) = (false, false);
+        let prefixed = self.defaults.vmac_prefix.as_ref().map(|p| format!("{p}.{}", v.virtual_router_id));
         if let Some(vm) = &mut v.vmac {
+            // `vmac_prefix`: the name keepalived gives it, written out (an
+            // export says `use_vmac PREFIX.VRID`).
+            if vm.name.is_none() {
+                vm.name = prefixed.and_then(|n| IfName::try_from(n.as_str()).ok());
+            }
             if short_mac && let Some(m) = &mut vm.mac {
                 m[5] = v.virtual_router_id; // five octets: the VRID is the sixth
             }

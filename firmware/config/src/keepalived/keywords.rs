@@ -565,7 +565,6 @@ pub const NOT_YET: &[&str] = &[
     "use_ipvlan",
     "use_vmac_addr",
     "vmac_addr_prefix",
-    "vmac_prefix",
     "vrf",
     "vrrp",
 ];
