@@ -803,3 +803,29 @@ fn address_route_and_rule_options_reach_the_kernel_as_keepalived_puts_them() {
     assert_eq!(mac_of(&vg, "vrrp.opt"), [2, 0, 0, 0, 0x33, 51]);
     assert_eq!(vmac_ka, [2, 0, 0, 0, 0x33, 51], "keepalived's vmac MAC");
 }
+
+/// A master's virtual address removed by hand (`ip addr del`): vigil
+/// resigns with priority 0 as keepalived does, so keepalived (the backup)
+/// takes the VIP at once instead of the clients losing it while vigil
+/// stays master without it; vigil (higher priority) then takes it back,
+/// address and all.
+#[test]
+fn a_master_whose_vip_is_removed_resigns_and_comes_back() {
+    use vigil_tests::vrrp_pair::wait_log;
+    let Some(mut p) = Pair::new("vrrp-vipgone") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    p.vigil(3, 150, "1");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    p.keepalived(3, 100, "1");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(p.has_vip(&vg) && !p.has_vip(&ka), "vigil (150) is master");
+    let vip = p.vip.clone();
+    ip(&["-n", &vg, "addr", "del", &vip, "dev", "vk-b"]);
+    let took = p.wait_vip(&ka, Duration::from_secs(3));
+    eprintln!("VIP removed under vigil: keepalived took it after {took:?}");
+    let log = p.dir.join("vigil.log");
+    wait_log(&log, 0, "192.0.2.100 was removed from the system while master: resigning");
+    wait_log(&log, 0, "MASTER -> BACKUP");
+    let back = p.wait_vip(&vg, Duration::from_secs(10));
+    eprintln!("vigil (150) preempted keepalived (100) and added the VIP back after {back:?}");
+}

@@ -348,6 +348,18 @@ impl Instance {
         self.set_state(to);
     }
 
+    /// One of its addresses was removed by someone else while it was
+    /// master (keepalived: "Netlink reflector reports IP ... removed"): it
+    /// resigns (priority 0, addresses removed) and listens as backup, so a
+    /// backup router takes over at once; with no other router it becomes
+    /// master again after Master_Down_Interval and adds them back.
+    pub fn address_lost(&mut self, now: Instant) {
+        if self.state == State::Master {
+            self.send(0);
+            self.become_backup(now);
+        }
+    }
+
     /// The instance's interface went down (FAULT, resigning if master) or
     /// came back (a fresh start).
     pub fn set_link(&mut self, now: Instant, up: bool) {

@@ -68,6 +68,10 @@ pub struct Spec {
     /// FAULT while this address (the source) is not on the system
     /// (keepalived's `track_src_ip`): see [`Router::handle_addresses`].
     pub track_src: Option<IpAddr>,
+    /// Its addresses whose removal by someone else makes a master resign
+    /// (its virtual and excluded ones but those with `no_track`, as
+    /// keepalived tracks them): see [`Router::handle_addresses`].
+    pub tracked_addresses: Vec<IpAddr>,
     pub vrrp: instance::Config,
     pub garp: Garp,
     /// Whether its own interface going down puts it in FAULT (keepalived's
@@ -160,6 +164,11 @@ pub enum Action {
         id: Id,
         from: IpAddr,
         priority: u8,
+    },
+    /// A master's address was removed by someone else: it resigned.
+    AddressLost {
+        id: Id,
+        addr: IpAddr,
     },
     /// Tracking moved the priority.
     Priority {
@@ -691,12 +700,28 @@ impl Router {
     /// an instance that tracks its source address (`track_src`) is in
     /// FAULT while it is not among them. Kept for instances configured
     /// later, so that one starts in FAULT rather than starting and falling.
+    /// A master whose tracked address was there and is gone resigns
+    /// ([`Instance::address_lost`]): only a removal counts, so a master
+    /// whose addresses are still being added is left alone.
     pub fn handle_addresses(&mut self, now: Instant, addresses: Vec<IpAddr>) {
         let mut moved = false;
+        let mut lost = false;
         for s in &mut self.slots {
             let fault = s.spec.track_src.is_some_and(|a| !addresses.contains(&a));
             moved |= fault != s.src_fault;
             s.src_fault = fault;
+            if s.vrrp.state() == State::Master
+                && let Some(before) = &self.addresses
+                && let Some(gone) =
+                    s.spec.tracked_addresses.iter().find(|a| before.contains(a) && !addresses.contains(a))
+            {
+                self.urgent.push_back(Action::AddressLost { id: s.id, addr: *gone });
+                s.vrrp.address_lost(now);
+                lost = true;
+            }
+        }
+        if lost {
+            self.drain(now);
         }
         self.addresses = Some(addresses);
         if moved {
@@ -707,7 +732,7 @@ impl Router {
     /// Whether an instance tracks its source address (the caller then
     /// follows the system's addresses).
     pub fn tracks_addresses(&self) -> bool {
-        self.slots.iter().any(|s| s.spec.track_src.is_some())
+        self.slots.iter().any(|s| s.spec.track_src.is_some() || !s.spec.tracked_addresses.is_empty())
     }
 
     /// Fires every timer that is due: instances' timers, announcement

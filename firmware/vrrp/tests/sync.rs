@@ -38,6 +38,7 @@ fn spec(vrid: u8, priority: u8, node: u8) -> Spec {
         group: None,
         fault_no_peer: false,
         track_src: None,
+        tracked_addresses: Vec::new(),
         track_primary: true,
         vrrp: Config {
             version: 3,

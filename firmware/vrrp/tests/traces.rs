@@ -9,7 +9,7 @@
 //!   {"note": "..."}                                  a comment, kept
 //!   {"at": 0, "configure": {"instances": [...], "groups": [["A","B"]], "resume": ["A"]}}
 //!   {"at": 0, "links": {"eth1": false}}              others are up
-//!   {"at": 0, "addresses": ["10.0.0.5"]}             the system's (track_src)
+//!   {"at": 0, "addresses": ["10.0.0.5"]}             the system's (track_src, tracked)
 //!   {"at": 0, "script": {"name": "chk", "verdict": "good"}}   (or bad, init)
 //!   {"at": 0, "file": {"name": "maint", "value": 3}}
 //!   {"at": 5, "advert": {"if": 2, "src": "...", "priority": 200, ...}}
@@ -62,6 +62,7 @@ fn spec(v: &Value) -> Spec {
         group: v.get("group").map(ip),
         fault_no_peer: v.get("unicast_fault_no_peer").and_then(Value::as_bool).unwrap_or(false),
         track_src: v.get("track_src").map(ip),
+        tracked_addresses: v.get("tracked").map(addrs).unwrap_or_default(),
         track_primary: !v.get("dont_track_primary").and_then(Value::as_bool).unwrap_or(false),
         vrrp: instance::Config {
             version: num(v, "version", 3) as u8,
@@ -168,6 +169,9 @@ impl Replay {
                 Action::GroupState { group, to } => json!({"group": {"group": group, "to": state(to)}}),
                 Action::HeardLower { id, from, priority } => {
                     json!({"heard_lower": {"instance": self.name(id), "from": from.to_string(), "priority": priority}})
+                }
+                Action::AddressLost { id, addr } => {
+                    json!({"address_lost": {"instance": self.name(id), "addr": addr.to_string()}})
                 }
                 Action::Priority { id, from, to } => {
                     json!({"priority": {"instance": self.name(id), "from": from, "to": to}})

@@ -83,6 +83,15 @@ impl Snapshot {
             group: v.mcast_dst_ip,
             fault_no_peer: v.unicast_fault_no_peer && v.unicast_peer.is_empty(),
             track_src: v.unicast_src_ip.filter(|_| v.track_src_ip),
+            // keepalived resigns when one of these is removed under it;
+            // `no_track` opts an address out.
+            tracked_addresses: v
+                .virtual_ipaddress
+                .iter()
+                .chain(v.virtual_ipaddress_excluded.iter())
+                .filter(|a| !a.no_track)
+                .map(|a| a.addr.addr)
+                .collect(),
             track_primary: !v.dont_track_primary,
             vrrp: instance::Config {
                 version: v.version,

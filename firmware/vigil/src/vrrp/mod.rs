@@ -314,8 +314,10 @@ impl Daemon {
         addresses::statics(&self.statics, &statics);
         self.statics = statics;
         // An instance that tracks its source address starts in FAULT when
-        // it is not there, rather than starting and falling.
-        if ready.iter().any(|s| s.track_src.is_some())
+        // it is not there, rather than starting and falling; and the
+        // addresses now are what a removal of a master's address is told
+        // from.
+        if ready.iter().any(|s| s.track_src.is_some() || !s.tracked_addresses.is_empty())
             && let Ok(snap) = Snapshot::read()
         {
             self.router.handle_addresses(Instant::now(), snap.all_addresses());
@@ -466,6 +468,12 @@ impl Daemon {
             Action::Priority { id, from, to } => {
                 let _in = span(self, id).entered();
                 info!("priority {from} -> {to} (tracking)");
+            }
+            Action::AddressLost { id, addr } => {
+                let _in = span(self, id).entered();
+                warn!(
+                    "{addr} was removed from the system while master: resigning (priority 0), as keepalived does; no_track on the address keeps it master"
+                );
             }
             // The log line is the router's notice (rate-limited); the
             // program runs with no arguments, as keepalived runs it.
