@@ -38,7 +38,7 @@ impl Snapshot {
         self.link(name).is_some()
     }
 
-    /// Every address on the system (for `track_src_ip`).
+    /// Every address on the system (for `track_src_ip` and tracked addresses).
     pub fn all_addresses(&self) -> Vec<IpAddr> {
         self.addrs.iter().map(|a| a.1).collect()
     }

@@ -365,14 +365,15 @@ impl Daemon {
         addresses::statics(&self.statics, &vigil_config::Global::default());
     }
 
-    /// Reads the addresses, for instances that track their source address.
+    /// Reads the addresses (one dump, no links), for instances that track
+    /// their source address or their own addresses.
     fn track_addresses(&mut self) {
         if !self.router.tracks_addresses() {
             return;
         }
-        match Snapshot::read() {
-            Ok(snap) => self.router.handle_addresses(Instant::now(), snap.all_addresses()),
-            Err(e) => warn!("vrrp: {e}"),
+        match crate::net::Rtnl::open().and_then(|mut r| r.all_addresses()) {
+            Ok(all) => self.router.handle_addresses(Instant::now(), all.into_iter().map(|a| a.1).collect()),
+            Err(e) => warn!("vrrp: reading addresses: {e}"),
         }
     }
 
