@@ -17,17 +17,15 @@ pub fn change(io: &Io, add: bool) {
         Ok(x) => x,
         Err(e) => return warn!("rtnetlink: {e}"),
     };
-    let base = (io.conf.interface.as_str(), io.ifindex);
-    let v6 = io.conf.is_ipv6();
-    // As keepalived puts them: with a vmac, the addresses of the
-    // instance's family that name no other interface (their `dev` is none
-    // or the instance's own) go on the vmac; the others on their `dev` (or
-    // the instance's interface).
+    // As keepalived puts them: an address that names another interface
+    // (`dev`) goes there; the others (`dev` none or the instance's own) on
+    // the vmac if there is one (an excluded address of the other family
+    // too: keepalived's man page warns of its MAC), else on the interface.
     let home = |a: &VirtualAddress| -> (String, i32) {
         match (&a.dev, &io.vmac) {
             (Some(d), _) if *d != io.conf.interface => (d.to_string(), -1),
-            (_, Some(vm)) if a.addr.addr.is_ipv6() == v6 => (vm.name.clone(), vm.index),
-            _ => (base.0.to_string(), base.1),
+            (_, Some(vm)) => (vm.name.clone(), vm.index),
+            _ => (io.conf.interface.to_string(), io.ifindex),
         }
     };
     if !add {
