@@ -65,6 +65,19 @@ fn check_route(path: &str, r: &Route, e: &mut Errors) {
     if r.table == Some(0) {
         e.push(&path, "table 0 is not a table");
     }
+    for h in r.nexthops.iter() {
+        if h.via.is_some_and(|a| a.is_ipv6() != r.dst.addr.is_ipv6()) {
+            e.push(&path, "a nexthop's via is not of the destination's family");
+        }
+        if let Some(d) = &h.dev
+            && let Err(m) = check_ifname(d)
+        {
+            e.push(&path, format!("nexthop dev: {m}"));
+        }
+    }
+    if !r.nexthops.is_empty() && (r.via.is_some() || r.kind != RouteKind::Unicast) {
+        e.push(&path, "nexthops are instead of via, on a unicast route");
+    }
 }
 
 /// A rule the kernel can take: its addresses of its family.

@@ -1239,6 +1239,13 @@ vrrp_instance VI_1 {
             "o.conf:20:47: error: uidrange \"2000-1999\" is not A-B (A <= B)",
         ]
     );
+    // A multipath route with a gateway of its own, or a hop of the other family: refused.
+    let mut c = i.config.clone();
+    c.vrrp_instances[0].virtual_routes[1].via = Some("192.0.2.9".parse().unwrap());
+    c.vrrp_instances[0].virtual_routes[1].nexthops[0].via = Some("2001:db8::1".parse().unwrap());
+    let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(errs.iter().any(|e| e.ends_with("nexthops are instead of via, on a unicast route")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.ends_with("a nexthop's via is not of the destination's family")), "{errs:?}");
     // A vmac named after a NIC would hide it: refused.
     let mut c = i.config.clone();
     c.vrrp_instances[0].vmac.as_mut().unwrap().name = Some("eth0".try_into().unwrap());
