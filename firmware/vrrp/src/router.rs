@@ -700,28 +700,12 @@ impl Router {
     /// an instance that tracks its source address (`track_src`) is in
     /// FAULT while it is not among them. Kept for instances configured
     /// later, so that one starts in FAULT rather than starting and falling.
-    /// A master whose tracked address was there and is gone resigns
-    /// ([`Instance::address_lost`]): only a removal counts, so a master
-    /// whose addresses are still being added is left alone.
     pub fn handle_addresses(&mut self, now: Instant, addresses: Vec<IpAddr>) {
         let mut moved = false;
-        let mut lost = false;
         for s in &mut self.slots {
             let fault = s.spec.track_src.is_some_and(|a| !addresses.contains(&a));
             moved |= fault != s.src_fault;
             s.src_fault = fault;
-            if s.vrrp.state() == State::Master
-                && let Some(before) = &self.addresses
-                && let Some(gone) =
-                    s.spec.tracked_addresses.iter().find(|a| before.contains(a) && !addresses.contains(a))
-            {
-                self.urgent.push_back(Action::AddressLost { id: s.id, addr: *gone });
-                s.vrrp.address_lost(now);
-                lost = true;
-            }
-        }
-        if lost {
-            self.drain(now);
         }
         self.addresses = Some(addresses);
         if moved {
@@ -732,7 +716,29 @@ impl Router {
     /// Whether an instance tracks its source address (the caller then
     /// follows the system's addresses).
     pub fn tracks_addresses(&self) -> bool {
-        self.slots.iter().any(|s| s.spec.track_src.is_some() || !s.spec.tracked_addresses.is_empty())
+        self.slots.iter().any(|s| s.spec.track_src.is_some())
+    }
+
+    /// Addresses the system says were removed (RTM_DELADDR, as keepalived
+    /// follows them): a master whose tracked address is among them resigns
+    /// ([`Instance::address_lost`]). A master's own removals come after it
+    /// left MASTER, so they change nothing. O(instances x their addresses).
+    pub fn handle_removed(&mut self, now: Instant, removed: &[IpAddr]) {
+        let removed: std::collections::HashSet<&IpAddr> = removed.iter().collect();
+        let mut lost = false;
+        for s in &mut self.slots {
+            if s.vrrp.state() != State::Master {
+                continue;
+            }
+            if let Some(gone) = s.spec.tracked_addresses.iter().find(|a| removed.contains(a)) {
+                self.urgent.push_back(Action::AddressLost { id: s.id, addr: *gone });
+                s.vrrp.address_lost(now);
+                lost = true;
+            }
+        }
+        if lost {
+            self.drain(now);
+        }
     }
 
     /// Fires every timer that is due: instances' timers, announcement

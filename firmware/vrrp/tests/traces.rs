@@ -9,7 +9,8 @@
 //!   {"note": "..."}                                  a comment, kept
 //!   {"at": 0, "configure": {"instances": [...], "groups": [["A","B"]], "resume": ["A"]}}
 //!   {"at": 0, "links": {"eth1": false}}              others are up
-//!   {"at": 0, "addresses": ["10.0.0.5"]}             the system's (track_src, tracked)
+//!   {"at": 0, "addresses": ["10.0.0.5"]}             the system's (track_src)
+//!   {"at": 0, "removed": ["192.0.2.100"]}            RTM_DELADDR's (tracked)
 //!   {"at": 0, "script": {"name": "chk", "verdict": "good"}}   (or bad, init)
 //!   {"at": 0, "file": {"name": "maint", "value": 3}}
 //!   {"at": 5, "advert": {"if": 2, "src": "...", "priority": 200, ...}}
@@ -247,6 +248,8 @@ impl Replay {
         } else if let Some(a) = ev.get("addresses") {
             let present: Vec<IpAddr> = addrs(a);
             self.router.handle_addresses(now, present);
+        } else if let Some(a) = ev.get("removed") {
+            self.router.handle_removed(now, &addrs(a));
         } else if let Some(a) = ev.get("advert").or_else(|| ev.get("datagram")) {
             let src = ip(&a["src"]);
             let payload = match a.get("hex").and_then(Value::as_str) {

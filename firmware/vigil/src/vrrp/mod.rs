@@ -139,7 +139,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 Some(m) => m.changed().await,
                 None => {
                     poll.tick().await;
-                    timer::Changed { links: true, addresses: true }
+                    timer::Changed { links: true, addresses: true, removed: Vec::new() }
                 }
             }
         };
@@ -154,6 +154,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 }
                 if changed.addresses {
                     d.track_addresses();
+                }
+                if !changed.removed.is_empty() {
+                    d.router.handle_removed(Instant::now(), &changed.removed);
                 }
             }
             Some(c) = verdicts.recv() => {
@@ -314,10 +317,8 @@ impl Daemon {
         addresses::statics(&self.statics, &statics);
         self.statics = statics;
         // An instance that tracks its source address starts in FAULT when
-        // it is not there, rather than starting and falling; and the
-        // addresses now are what a removal of a master's address is told
-        // from.
-        if ready.iter().any(|s| s.track_src.is_some() || !s.tracked_addresses.is_empty())
+        // it is not there, rather than starting and falling.
+        if ready.iter().any(|s| s.track_src.is_some())
             && let Ok(snap) = Snapshot::read()
         {
             self.router.handle_addresses(Instant::now(), snap.all_addresses());
@@ -366,7 +367,7 @@ impl Daemon {
     }
 
     /// Reads the addresses (one dump, no links), for instances that track
-    /// their source address or their own addresses.
+    /// their source address.
     fn track_addresses(&mut self) {
         if !self.router.tracks_addresses() {
             return;

@@ -97,7 +97,9 @@ impl LinkMonitor {
         loop {
             match nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::empty()) {
                 Ok(n) => changed.add(&buf[..n.min(buf.len())]),
-                Err(nix::errno::Errno::ENOBUFS) => changed = Changed { links: true, addresses: true },
+                Err(nix::errno::Errno::ENOBUFS) => {
+                    changed = Changed { links: true, addresses: true, removed: Vec::new() }
+                }
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(_) => break,
             }
@@ -108,11 +110,17 @@ impl LinkMonitor {
 }
 
 /// What a burst of rtnetlink messages was about.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changed {
     pub links: bool,
     pub addresses: bool,
+    /// The addresses RTM_DELADDR said were removed (as keepalived follows
+    /// them: no dump), at most [`REMOVED`] a turn.
+    pub removed: Vec<std::net::IpAddr>,
 }
+
+/// Removed addresses kept per turn (past it, the rest are not looked at).
+pub const REMOVED: usize = 1024;
 
 impl Changed {
     /// Reads the messages' types (a datagram holds one or more, each
@@ -124,7 +132,15 @@ impl Changed {
             let kind = u16::from_ne_bytes([b[4], b[5]]);
             match kind {
                 libc::RTM_NEWLINK | libc::RTM_DELLINK => self.links = true,
-                libc::RTM_NEWADDR | libc::RTM_DELADDR => self.addresses = true,
+                libc::RTM_NEWADDR => self.addresses = true,
+                libc::RTM_DELADDR => {
+                    self.addresses = true;
+                    if self.removed.len() < REMOVED
+                        && let Some(a) = removed_address(&b[..len.min(b.len())])
+                    {
+                        self.removed.push(a);
+                    }
+                }
                 _ => {}
             }
             // Messages are 4-byte aligned; a bad length ends the walk.
@@ -135,6 +151,47 @@ impl Changed {
             b = &b[step..];
         }
     }
+}
+
+/// The address of an RTM_DELADDR message: after the 16-byte header, an
+/// `ifaddrmsg` (family u8, prefix u8, flags u8, scope u8, index u32), then
+/// attributes (length u16, type u16, value, 4-byte aligned): IFA_LOCAL
+/// (2), else IFA_ADDRESS (1). None for what cannot be read.
+fn removed_address(m: &[u8]) -> Option<std::net::IpAddr> {
+    let family = *m.get(16)?;
+    let want = if family == libc::AF_INET as u8 {
+        4
+    } else if family == libc::AF_INET6 as u8 {
+        16
+    } else {
+        return None;
+    };
+    let mut a = m.get(24..)?;
+    let (mut local, mut address) = (None, None);
+    while a.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([a[0], a[1]]));
+        let ty = u16::from_ne_bytes([a[2], a[3]]);
+        if len < 4 || len > a.len() {
+            break;
+        }
+        let v = &a[4..len];
+        let ip = match (want, v.len()) {
+            (4, 4) => Some(std::net::IpAddr::from(<[u8; 4]>::try_from(v).ok()?)),
+            (16, 16) => Some(std::net::IpAddr::from(<[u8; 16]>::try_from(v).ok()?)),
+            _ => None,
+        };
+        match ty {
+            2 => local = ip,
+            1 => address = ip,
+            _ => {}
+        }
+        let step = len.div_ceil(4) * 4;
+        if step >= a.len() {
+            break;
+        }
+        a = &a[step..];
+    }
+    local.or(address)
 }
 
 #[cfg(test)]
@@ -148,23 +205,42 @@ mod tests {
         m
     }
 
+    /// RTM_DELADDR's address is read (IFA_LOCAL before IFA_ADDRESS); a
+    /// message cut short says none.
+    #[test]
+    fn a_removed_address_is_read() {
+        let mut m = msg(libc::RTM_DELADDR, 16 + 8 + 8 + 8);
+        m[16] = libc::AF_INET as u8;
+        m[24..28].copy_from_slice(&[8, 0, 1, 0]); // IFA_ADDRESS
+        m[28..32].copy_from_slice(&[10, 0, 0, 9]);
+        m[32..36].copy_from_slice(&[8, 0, 2, 0]); // IFA_LOCAL
+        m[36..40].copy_from_slice(&[192, 0, 2, 100]);
+        let mut c = Changed::default();
+        c.add(&m);
+        assert_eq!(c.removed, vec!["192.0.2.100".parse::<std::net::IpAddr>().unwrap()]);
+        assert!(c.addresses);
+        let mut c = Changed::default();
+        c.add(&m[..30]);
+        assert!(c.removed.is_empty());
+    }
+
     /// A datagram of several messages says each kind; a truncated one
     /// stops the walk without reading past the end.
     #[test]
     fn message_kinds_are_told_apart() {
         let mut c = Changed::default();
         c.add(&msg(libc::RTM_NEWADDR, 42));
-        assert_eq!(c, Changed { links: false, addresses: true });
+        assert_eq!(c, Changed { links: false, addresses: true, removed: vec![] });
         let mut c = Changed::default();
         let mut both = msg(libc::RTM_NEWROUTE, 30);
         both.extend(msg(libc::RTM_DELLINK, 20));
         c.add(&both);
-        assert_eq!(c, Changed { links: true, addresses: false });
+        assert_eq!(c, Changed { links: true, addresses: false, removed: vec![] });
         let mut c = Changed::default();
         let mut cut = msg(libc::RTM_NEWLINK, 64);
         cut.truncate(20);
         c.add(&cut);
         c.add(&[1, 2, 3]);
-        assert_eq!(c, Changed { links: true, addresses: false });
+        assert_eq!(c, Changed { links: true, addresses: false, removed: vec![] });
     }
 }
