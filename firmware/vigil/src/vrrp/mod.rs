@@ -76,7 +76,14 @@ struct Daemon {
     /// config to start them with when the links or addresses change.
     waiting: Vec<String>,
     config: Option<Box<Config>>,
+    /// Addresses vigil itself removed lately, and when: their RTM_DELADDR
+    /// is no one else's removal (a changed instance's successor is master
+    /// by the time its predecessor's removals are read).
+    own_removals: HashMap<std::net::IpAddr, Instant>,
 }
+
+/// How long an address vigil removed is taken as its own removal.
+const OWN_REMOVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs until told to shut down.
 pub async fn run(config: Config, status: Status, states: States, mut control: tokio::sync::mpsc::Receiver<Control>) {
@@ -102,6 +109,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         leaving: HashMap::new(),
         waiting: Vec::new(),
         config: None,
+        own_removals: HashMap::new(),
     };
     // keepalived's `vrrp_startup_delay`: links such as bonds pass traffic,
     // then stop for a while as they come up; a backup that heard nothing
@@ -155,8 +163,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 if changed.addresses {
                     d.track_addresses();
                 }
-                if !changed.removed.is_empty() {
-                    d.router.handle_removed(Instant::now(), &changed.removed);
+                let removed = d.others_removals(changed.removed);
+                if !removed.is_empty() {
+                    d.router.handle_removed(Instant::now(), &removed);
                 }
             }
             Some(c) = verdicts.recv() => {
@@ -208,7 +217,29 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
     }
 }
 
+/// Notes an instance's addresses as removed by vigil now.
+fn note_own_removals(own: &mut HashMap<std::net::IpAddr, Instant>, io: &Io) {
+    let now = Instant::now();
+    own.retain(|_, at| now.duration_since(*at) < OWN_REMOVAL);
+    for a in io.conf.virtual_ipaddress.iter().chain(io.conf.virtual_ipaddress_excluded.iter()) {
+        own.insert(a.addr.addr, now);
+    }
+}
+
 impl Daemon {
+    /// The removals someone else made: each of vigil's own recent ones is
+    /// taken out once.
+    fn others_removals(&mut self, removed: Vec<std::net::IpAddr>) -> Vec<std::net::IpAddr> {
+        let now = Instant::now();
+        removed
+            .into_iter()
+            .filter(|a| match self.own_removals.remove(a) {
+                Some(at) => now.duration_since(at) >= OWN_REMOVAL,
+                None => true,
+            })
+            .collect()
+    }
+
     /// A new config: instances whose settings did not change keep running
     /// untouched (no VIP flap); changed ones restart; removed ones resign.
     async fn configure(&mut self, config: &Config) {
@@ -500,6 +531,7 @@ impl Daemon {
             Action::RemoveAddresses(id) => {
                 let Some(io) = self.io.get(&id) else { return };
                 let _in = io.span.enter();
+                note_own_removals(&mut self.own_removals, io);
                 addresses::change(io, false);
                 addresses::guard(io, &mut self.no_accept, false);
             }
@@ -519,6 +551,8 @@ impl Daemon {
             }
             Action::Removed(id) => {
                 if let Some(io) = self.io.remove(&id) {
+                    // Its vmac goes with the addresses on it.
+                    note_own_removals(&mut self.own_removals, &io);
                     let span = io.span.clone();
                     span.in_scope(|| io.close());
                 }
