@@ -96,13 +96,18 @@ pub async fn run(
 ) {
     // The files FILE_CHECKs read and no instance tracks get their
     // init_file here (the VRRP process does it for the others).
+    let read: std::collections::BTreeSet<&str> = config
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| &vs.real_servers)
+        .flat_map(|rs| &rs.checkers)
+        .filter_map(|c| match &c.kind {
+            CheckKind::File { track_file, .. } => Some(track_file.as_str()),
+            _ => None,
+        })
+        .collect();
     for f in config.track_files.iter().filter(|f| {
-        let by_file_check = config
-            .virtual_servers
-            .iter()
-            .flat_map(|vs| &vs.real_servers)
-            .flat_map(|rs| &rs.checkers)
-            .any(|c| matches!(&c.kind, CheckKind::File { track_file, .. } if *track_file == f.name));
+        let by_file_check = read.contains(f.name.as_str());
         let by_vrrp = config.vrrp_instances.iter().any(|v| v.track_file.iter().any(|t| t.name == f.name))
             || config.sync_groups.iter().any(|g| g.track_file.iter().any(|t| t.name == f.name));
         by_file_check && !by_vrrp

@@ -132,31 +132,23 @@ fn routes(rtnl: &mut Rtnl, list: &[Route], add: bool) {
         return;
     }
     let links = rtnl.links().unwrap_or_default();
-    for r in list {
-        let oif = match &r.dev {
-            Some(d) => match links.iter().find(|l| l.name == d.as_str()) {
-                Some(l) => Some(l.index),
-                None => {
-                    warn!("route {r}: no interface {d}");
-                    continue;
-                }
-            },
-            None => None,
-        };
-        let mut nexthops = Vec::new();
-        for h in r.nexthops.iter() {
-            let oif = match &h.dev {
-                Some(d) => match links.iter().find(|l| l.name == d.as_str()) {
-                    Some(l) => Some(l.index),
-                    None => {
-                        warn!("route {r}: no interface {d}");
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            nexthops.push((h.via, oif, h.weight, h.onlink));
+    // A device's index; Err (said) when there is no such interface.
+    let index = |r: &Route, dev: &Option<vigil_config::IfName>| -> Result<Option<i32>, ()> {
+        let Some(d) = dev else { return Ok(None) };
+        match links.iter().find(|l| l.name == d.as_str()) {
+            Some(l) => Ok(Some(l.index)),
+            None => {
+                warn!("route {r}: no interface {d}");
+                Err(())
+            }
         }
+    };
+    for r in list {
+        // Without its device the route is not set; without a hop's, the
+        // hop is left out.
+        let Ok(oif) = index(r, &r.dev) else { continue };
+        let nexthops =
+            r.nexthops.iter().filter_map(|h| Some((h.via, index(r, &h.dev).ok()?, h.weight, h.onlink))).collect();
         let net = crate::net::Route {
             kind: net_kind(r.kind),
             via: r.via,
