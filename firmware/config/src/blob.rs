@@ -37,8 +37,9 @@ pub const HEADER_LEN: usize = 32;
 /// `append`, `no_track`; rules' TOS, realms, `goto`, suppressors, uid and
 /// port ranges, `ipproto`, `l3mdev`, protocol, `no_track`; `use_vmac`'s
 /// name and MAC and `vmac_xmit_base`; FILE_CHECK (a checker kind appended
-/// last: older blobs decode unchanged).
-pub const SCHEMA: u16 = 8;
+/// last: older blobs decode unchanged); 9: `bfd_instances`, `track_bfd` in
+/// instances and sync groups, BFD_CHECK (appended).
+pub const SCHEMA: u16 = 9;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -256,25 +257,33 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
-        7 => postcard::from_bytes::<v7::Config>(body).map(Config::from).map_err(|e| format!("schema 7: {e}")),
+        8 => postcard::from_bytes::<v8::Config>(body).map(Config::from).map_err(|e| format!("schema 8: {e}")),
+        7 => postcard::from_bytes::<v7::Config>(body)
+            .map(v8::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 7: {e}")),
         6 => postcard::from_bytes::<v6::Config>(body)
             .map(v7::Config::from)
+            .map(v8::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 6: {e}")),
         5 => postcard::from_bytes::<v5::Config>(body)
             .map(v6::Config::from)
             .map(v7::Config::from)
+            .map(v8::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 5: {e}")),
         4 => postcard::from_bytes::<v4::Config>(body)
             .map(v6::Config::from)
             .map(v7::Config::from)
+            .map(v8::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 4: {e}")),
         3 => postcard::from_bytes::<v3::Config>(body)
             .map(v4::Config::from)
             .map(v6::Config::from)
             .map(v7::Config::from)
+            .map(v8::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 3: {e}")),
         2 => postcard::from_bytes::<v2::Config>(body)
@@ -282,6 +291,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v4::Config::from)
             .map(v6::Config::from)
             .map(v7::Config::from)
+            .map(v8::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 2: {e}")),
         1 => postcard::from_bytes::<v1::Config>(body)
@@ -290,6 +300,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v4::Config::from)
             .map(v6::Config::from)
             .map(v7::Config::from)
+            .map(v8::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 1: {e}")),
         old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
@@ -683,7 +694,7 @@ pub mod v4 {
                 },
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),
-                sync_groups: c.sync_groups.map(|g| crate::model::SyncGroup {
+                sync_groups: c.sync_groups.map(|g| super::v8::SyncGroup {
                     name: g.name,
                     group: g.group,
                     track_script: Vec::new(),
@@ -708,10 +719,11 @@ pub mod v4 {
 pub mod v5 {
     use super::v6::{Checker, Garp, Global};
     use super::v7::{Route, Rule, Tunnel, VirtualAddress};
+    use super::v8::SyncGroup;
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
-        Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Scheduler, SyncGroup, Track, TrackFile,
+        Forwarding, IfName, Interface, IpNet, Name, Notify, PathText, Protocol, Scheduler, Track, TrackFile,
         TrackProcess, TrackScript, VirtualKey, VrrpScript, VrrpState,
     };
     use core::net::IpAddr;
@@ -906,12 +918,12 @@ pub mod v5 {
 /// `vrrp_startup_delay`, `lvs_flush_on_stop` and the start/stop scripts.
 pub mod v6 {
     use super::v7::{Route, Rule, VirtualAddress};
+    use super::v8::SyncGroup;
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
         IfName, Interface, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify, PasswordHash, ScriptUser, Supervision,
-        SyncGroup, Track, TrackFile, TrackProcess, TrackScript, Updates, VirtualServerGroup, VrrpScript, VrrpState,
-        Watchdog,
+        Track, TrackFile, TrackProcess, TrackScript, Updates, VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
     };
     use core::net::IpAddr;
     use serde::{Deserialize, Serialize};
@@ -1281,11 +1293,12 @@ pub mod v6 {
 /// MAC and `vmac_xmit_base`. The types that changed are spelled out as
 /// they were (postcard is not self-describing).
 pub mod v7 {
+    use super::v8::SyncGroup;
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::{
         FlushOnStop, Garp, HookScript, IfName, Interface, IpNet, LvsSyncDaemon, LvsTimeouts, Mail, Name, Notify,
-        PasswordHash, PathText, RouteKind, RouteScope, ScriptUser, SslFiles, Supervision, SyncGroup, Track, TrackFile,
+        PasswordHash, PathText, RouteKind, RouteScope, ScriptUser, SslFiles, Supervision, Track, TrackFile,
         TrackProcess, TrackScript, Updates, VirtualServerGroup, VrrpScript, VrrpState, Watchdog,
     };
     use core::net::{IpAddr, Ipv4Addr};
@@ -1476,9 +1489,9 @@ pub mod v7 {
         pub garp_extra_if: Option<(u32, bool)>,
     }
 
-    impl From<VrrpInstance> for crate::model::VrrpInstance {
+    impl From<VrrpInstance> for super::v8::VrrpInstance {
         fn from(v: VrrpInstance) -> Self {
-            crate::model::VrrpInstance {
+            super::v8::VrrpInstance {
                 name: v.name,
                 version: v.version,
                 state: v.state,
@@ -1534,9 +1547,9 @@ pub mod v7 {
         pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
     }
 
-    impl From<Config> for super::Config {
-        fn from(c: Config) -> super::Config {
-            super::Config {
+    impl From<Config> for super::v8::Config {
+        fn from(c: Config) -> super::v8::Config {
+            super::v8::Config {
                 global: c.global.into(),
                 interfaces: c.interfaces,
                 vrrp_instances: c.vrrp_instances.map(Into::into),
@@ -1655,6 +1668,161 @@ pub mod v7 {
                 ha_suspend: v.ha_suspend,
                 ip_family_v6: v.ip_family_v6,
                 ..crate::model::VirtualServer::new(crate::model::VirtualKey::Fwmark(1))
+            }
+        }
+    }
+}
+
+/// Schema 8: no BFD (`bfd_instances`, instances' and sync groups'
+/// `track_bfd`). Everything else is as today.
+pub mod v8 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::*;
+    use core::net::IpAddr;
+    use heapless::String;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VrrpInstance {
+        pub name: Name,
+        pub version: u8,
+        pub state: VrrpState,
+        pub interface: IfName,
+        pub virtual_router_id: u8,
+        pub priority: u8,
+        pub advert_int_cs: u16,
+        pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub unicast_src_ip: Option<IpAddr>,
+        pub unicast_peer: Vec<IpAddr, UNICAST_PEERS>,
+        pub preempt: bool,
+        pub preempt_delay_s: u16,
+        pub auth_pass: Option<String<AUTH_PASS>>,
+        pub vmac: Option<Vmac>,
+        pub accept: bool,
+        pub track_interface: Vec<Track, TRACKS>,
+        pub track_script: Vec<TrackScript, TRACKS>,
+        pub notify: Notify,
+        pub garp: Garp,
+        pub skip_check_adv_addr: bool,
+        pub smtp_alert: Option<bool>,
+        pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub virtual_routes: Vec<Route, ROUTES>,
+        pub track_process: Vec<TrackScript, TRACKS>,
+        pub track_file: Vec<TrackScript, TRACKS>,
+        pub virtual_rules: Vec<Rule, ROUTES>,
+        pub dont_track_primary: bool,
+        pub lower_prio_no_advert: bool,
+        pub higher_prio_send_advert: bool,
+        pub down_timer_adverts: u8,
+        pub unicast_ttl: u8,
+        pub mcast_dst_ip: Option<IpAddr>,
+        pub unicast_fault_no_peer: bool,
+        pub track_src_ip: bool,
+        pub promote_secondaries: bool,
+        pub notify_master_rx_lower_pri: Option<PathText>,
+        pub notify_deleted: Option<Option<PathText>>,
+        pub garp_extra_if: Option<(u32, bool)>,
+    }
+
+    impl From<VrrpInstance> for crate::model::VrrpInstance {
+        fn from(v: VrrpInstance) -> Self {
+            crate::model::VrrpInstance {
+                name: v.name,
+                version: v.version,
+                state: v.state,
+                interface: v.interface,
+                virtual_router_id: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                virtual_ipaddress: v.virtual_ipaddress,
+                unicast_src_ip: v.unicast_src_ip,
+                unicast_peer: v.unicast_peer,
+                preempt: v.preempt,
+                preempt_delay_s: v.preempt_delay_s,
+                auth_pass: v.auth_pass,
+                vmac: v.vmac,
+                accept: v.accept,
+                track_interface: v.track_interface,
+                track_script: v.track_script,
+                notify: v.notify,
+                garp: v.garp,
+                skip_check_adv_addr: v.skip_check_adv_addr,
+                smtp_alert: v.smtp_alert,
+                virtual_ipaddress_excluded: v.virtual_ipaddress_excluded,
+                virtual_routes: v.virtual_routes,
+                track_process: v.track_process,
+                track_file: v.track_file,
+                virtual_rules: v.virtual_rules,
+                dont_track_primary: v.dont_track_primary,
+                lower_prio_no_advert: v.lower_prio_no_advert,
+                higher_prio_send_advert: v.higher_prio_send_advert,
+                down_timer_adverts: v.down_timer_adverts,
+                unicast_ttl: v.unicast_ttl,
+                mcast_dst_ip: v.mcast_dst_ip,
+                unicast_fault_no_peer: v.unicast_fault_no_peer,
+                track_src_ip: v.track_src_ip,
+                promote_secondaries: v.promote_secondaries,
+                notify_master_rx_lower_pri: v.notify_master_rx_lower_pri,
+                notify_deleted: v.notify_deleted,
+                garp_extra_if: v.garp_extra_if,
+                track_bfd: Vec::new(),
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SyncGroup {
+        pub name: Name,
+        pub group: Vec<Name, GROUP_MEMBERS>,
+        pub track_script: Vec<TrackScript, TRACKS>,
+        pub notify: Notify,
+        pub smtp_alert: Option<bool>,
+        pub track_process: Vec<TrackScript, TRACKS>,
+        pub track_file: Vec<TrackScript, TRACKS>,
+    }
+
+    impl From<SyncGroup> for crate::model::SyncGroup {
+        fn from(v: SyncGroup) -> Self {
+            crate::model::SyncGroup {
+                name: v.name,
+                group: v.group,
+                track_script: v.track_script,
+                notify: v.notify,
+                smtp_alert: v.smtp_alert,
+                track_process: v.track_process,
+                track_file: v.track_file,
+                track_bfd: Vec::new(),
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+        pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+        pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+        pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+        pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+    }
+
+    impl From<Config> for crate::model::Config {
+        fn from(v: Config) -> Self {
+            crate::model::Config {
+                global: v.global,
+                interfaces: v.interfaces,
+                vrrp_instances: v.vrrp_instances.map(Into::into),
+                sync_groups: v.sync_groups.map(Into::into),
+                virtual_servers: v.virtual_servers,
+                vrrp_scripts: v.vrrp_scripts,
+                track_processes: v.track_processes,
+                track_files: v.track_files,
+                virtual_server_groups: v.virtual_server_groups,
+                bfd_instances: Vec::new(),
             }
         }
     }

@@ -45,6 +45,8 @@ pub mod limits {
     pub const STATUS_CODES: usize = 4;
     /// `vrrp_script` blocks (and `vrrp_track_process` blocks).
     pub const VRRP_SCRIPTS: usize = 64;
+    /// `bfd_instance` blocks (schema 9).
+    pub const BFD_INSTANCES: usize = 64;
     /// A command line (`script`, and the same for every program vigil runs).
     pub const COMMAND: usize = 256;
     /// Routes of an instance (`virtual_routes`) and static ones.
@@ -138,6 +140,9 @@ pub struct Config {
     /// `virtual_server_group` blocks (schema 6), for `virtual_server group
     /// NAME`.
     pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+    /// `bfd_instance` blocks (schema 9): BFD sessions, for `track_bfd` and
+    /// BFD_CHECK.
+    pub bfd_instances: Vec<BfdInstance, BFD_INSTANCES>,
 }
 
 impl Config {
@@ -283,6 +288,75 @@ pub struct TrackFile {
     /// `init_file [VALUE] [overwrite]`: create it with VALUE (or write it
     /// over with `overwrite`) when VRRP starts.
     pub init: Option<(i32, bool)>,
+}
+
+/// `bfd_instance NAME { neighbor_ip ... }` (schema 9): one BFD session
+/// (RFC 5880, single hop RFC 5881) with a neighbor, as keepalived runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BfdInstance {
+    pub name: Name,
+    /// `neighbor_ip` (or `neighbour_ip`).
+    pub neighbor: IpAddr,
+    /// `source_ip`: the local address sessions are sent from.
+    pub source: Option<IpAddr>,
+    /// `min_rx` in microseconds (1-1,000 ms; keepalived's default 10 ms).
+    pub min_rx_us: u32,
+    /// `min_tx` in microseconds (1-1,000 ms; default 10 ms).
+    pub min_tx_us: u32,
+    /// `idle_tx` in microseconds (1-10 s; default 1 s): the interval
+    /// while the session is not up.
+    pub idle_tx_us: u32,
+    /// `multiplier` (1-10; default 5).
+    pub multiplier: u8,
+    /// `passive`: send nothing until the neighbor has.
+    pub passive: bool,
+    /// `ttl` / `hoplimit` sent (default 255 for IPv4, 64 for IPv6).
+    pub ttl: Option<u8>,
+    /// `max_hops`: how far below the sent TTL a packet may arrive (0: it
+    /// must arrive as sent; 255: not checked).
+    pub max_hops: u8,
+    /// `weight N [reverse]` (-253..=253, default 0): the default of the
+    /// `track_bfd` lines that name no weight.
+    pub weight: i16,
+    pub reverse: bool,
+    /// `vrrp` / `checker`: who hears the session's state (both by default).
+    pub events: BfdEvents,
+}
+
+impl BfdInstance {
+    /// keepalived's defaults.
+    pub fn new(name: Name, neighbor: IpAddr) -> BfdInstance {
+        BfdInstance {
+            name,
+            neighbor,
+            source: None,
+            min_rx_us: 10_000,
+            min_tx_us: 10_000,
+            idle_tx_us: 1_000_000,
+            multiplier: 5,
+            passive: false,
+            ttl: None,
+            max_hops: 0,
+            weight: 0,
+            reverse: false,
+            events: BfdEvents::Both,
+        }
+    }
+
+    /// The TTL or hop limit sent: the configured one, else 255 (IPv4) or
+    /// 64 (IPv6) as keepalived sends.
+    pub fn ttl(&self) -> u8 {
+        self.ttl.unwrap_or(if self.neighbor.is_ipv4() { 255 } else { 64 })
+    }
+}
+
+/// Which of vigil's processes a BFD session's state goes to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BfdEvents {
+    #[default]
+    Both,
+    Vrrp,
+    Checker,
 }
 
 /// `vrrp_track_process NAME { process ... quorum ... }`: how many
@@ -1162,6 +1236,9 @@ pub struct VrrpInstance {
     /// (`dev`) are announced again every S seconds; `all` is kept for the
     /// export (without it keepalived sends on VMAC interfaces only).
     pub garp_extra_if: Option<(u32, bool)>,
+    /// `track_bfd` (schema 9): names of `bfd_instance` blocks, each
+    /// `NAME [weight N [reverse]]`.
+    pub track_bfd: Vec<TrackScript, TRACKS>,
 }
 
 impl VrrpInstance {
@@ -1205,6 +1282,7 @@ impl VrrpInstance {
             notify_master_rx_lower_pri: None,
             notify_deleted: None,
             garp_extra_if: None,
+            track_bfd: Vec::new(),
         })
     }
 
@@ -1398,6 +1476,8 @@ pub struct SyncGroup {
     pub track_process: Vec<TrackScript, TRACKS>,
     /// `track_file` (schema 5): tracked by every member.
     pub track_file: Vec<TrackScript, TRACKS>,
+    /// `track_bfd` (schema 9): tracked by every member.
+    pub track_bfd: Vec<TrackScript, TRACKS>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -1769,6 +1849,11 @@ pub enum CheckKind {
         weight: Option<(i32, bool)>,
         dynamic: bool,
     },
+    /// BFD_CHECK (schema 9): up while the named `bfd_instance`'s session
+    /// is up.
+    Bfd {
+        name: Name,
+    },
 }
 
 impl CheckKind {
@@ -1784,6 +1869,7 @@ impl CheckKind {
             CheckKind::Ping => "PING_CHECK",
             CheckKind::Misc { .. } => "MISC_CHECK",
             CheckKind::File { .. } => "FILE_CHECK",
+            CheckKind::Bfd { .. } => "BFD_CHECK",
         }
     }
 }

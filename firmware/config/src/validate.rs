@@ -108,6 +108,7 @@ impl Config {
         self.check_global(&mut e);
         self.check_interfaces(&mut e);
         self.check_scripts(&mut e);
+        self.check_bfd(&mut e);
         self.check_vrrp(&mut e);
         self.check_sync_groups(&mut e);
         if let Some(d) = &self.global.lvs_sync_daemon {
@@ -369,6 +370,9 @@ impl Config {
                     e.push(&path, format!("track_file {}: no vrrp_track_file of that name", t.name));
                 }
             }
+            for t in &v.track_bfd {
+                self.tracked_bfd(&path, t, e);
+            }
             for vip in &v.virtual_ipaddress_excluded {
                 if v.virtual_ipaddress.iter().any(|x| x.addr.addr == vip.addr.addr) {
                     e.push(&path, format!("virtual_ipaddress_excluded {} is a virtual address too", vip.addr));
@@ -452,6 +456,73 @@ impl Config {
         }
     }
 
+    /// `bfd_instance` blocks, with keepalived's ranges (its parser ignores
+    /// a value out of range; here it is an error where it was written).
+    fn check_bfd(&self, e: &mut Errors) {
+        let mut names = BTreeSet::new();
+        let mut neighbors = BTreeMap::new();
+        for b in &self.bfd_instances {
+            let path = format!("bfd_instance {}", b.name);
+            if b.name.is_empty() {
+                e.push("bfd_instance", "has no name");
+            }
+            if !names.insert(b.name.as_str()) {
+                e.push(&path, "is defined twice");
+            }
+            if let Some(other) = neighbors.insert(b.neighbor, b.name.as_str()) {
+                e.push(&path, format!("neighbor_ip {} is bfd_instance {other}'s too", b.neighbor));
+            }
+            if b.source.is_some_and(|s| s.is_ipv4() != b.neighbor.is_ipv4()) {
+                e.push(
+                    &path,
+                    format!(
+                        "source_ip {} and neighbor_ip {} are of different families",
+                        b.source.map(|s| s.to_string()).unwrap_or_default(),
+                        b.neighbor
+                    ),
+                );
+            }
+            for (what, us, lo, hi) in [
+                ("min_rx", b.min_rx_us, 1_000, 1_000_000),
+                ("min_tx", b.min_tx_us, 1_000, 1_000_000),
+                ("idle_tx", b.idle_tx_us, 1_000_000, 10_000_000),
+            ] {
+                if !(lo..=hi).contains(&us) {
+                    let ms = f64::from(us) / 1000.0;
+                    e.push(&path, format!("{what} {ms} ms is outside {}..={} ms", lo / 1000, hi / 1000));
+                }
+            }
+            if !(1..=10).contains(&b.multiplier) {
+                e.push(&path, format!("multiplier {} is outside 1..=10", b.multiplier));
+            }
+            if b.ttl == Some(0) {
+                e.push(&path, "ttl 0: a packet sent with it goes nowhere (1..=255)");
+            }
+            if b.max_hops != 255 && b.max_hops > b.ttl() {
+                e.push(&path, format!("max_hops {} is more than the ttl {} sent", b.max_hops, b.ttl()));
+            }
+            if !(-253..=253).contains(&b.weight) {
+                e.push(&path, format!("weight {} is outside -253..=253", b.weight));
+            }
+        }
+    }
+
+    /// A `track_bfd` line: its bfd_instance, told to VRRP, and its weight.
+    fn tracked_bfd(&self, path: &str, t: &TrackScript, e: &mut Errors) {
+        let Some(b) = self.bfd_instances.iter().find(|b| b.name == t.name) else {
+            e.push(path, format!("track_bfd {}: no bfd_instance of that name", t.name));
+            return;
+        };
+        if b.events == BfdEvents::Checker {
+            e.push(path, format!("track_bfd {}: that bfd_instance says `checker`, so VRRP is not told", t.name));
+        }
+        if let Some((w, _)) = t.weight
+            && !(-253..=253).contains(&w)
+        {
+            e.push(path, format!("track_bfd {} weight {w} is outside -253..=253", t.name));
+        }
+    }
+
     /// The weight a `track_process` line gives its process (its own, or
     /// the block's).
     fn tracked_process_weight(&self, path: &str, t: &TrackScript, e: &mut Errors) -> Option<i16> {
@@ -491,6 +562,9 @@ impl Config {
             // tracking moves every member's priority, a member's its own.
             for t in &g.track_script {
                 self.tracked_weight(&path, t, e);
+            }
+            for t in &g.track_bfd {
+                self.tracked_bfd(&path, t, e);
             }
             for m in &g.group {
                 if !self.vrrp_instances.iter().any(|v| v.name == *m) {
@@ -653,6 +727,18 @@ impl Config {
                 }
                 for c in &rs.checkers {
                     check_checker(e, &rpath, c);
+                    if let CheckKind::Bfd { name } = &c.kind {
+                        match self.bfd_instances.iter().find(|b| b.name == *name) {
+                            None => e.push(&rpath, format!("BFD_CHECK name {name}: no bfd_instance of that name")),
+                            Some(b) if b.events == BfdEvents::Vrrp => e.push(
+                                &rpath,
+                                format!(
+                                    "BFD_CHECK name {name}: that bfd_instance says `vrrp`, so the checkers are not told"
+                                ),
+                            ),
+                            Some(_) => {}
+                        }
+                    }
                     if let CheckKind::File { track_file, .. } = &c.kind
                         && !self.track_files.iter().any(|f| f.name == *track_file)
                     {

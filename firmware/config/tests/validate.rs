@@ -112,3 +112,61 @@ fn heartbeats_are_bounded_and_the_limit_spans_two_of_them() {
     c.global.supervision = Supervision { heartbeat_ms: 100, heartbeat_limit_ms: 200 };
     assert_eq!(errors(&c), Vec::<String>::new());
 }
+
+#[test]
+fn bfd_instances_their_tracks_and_checks_are_checked_with_keepalived_s_ranges() {
+    use vigil_config::model::{BfdEvents, BfdInstance, TrackScript};
+    let mut c = sample();
+    let good = BfdInstance::new(s("B1"), "192.0.2.9".parse().unwrap());
+    assert_eq!((good.ttl(), BfdInstance::new(s("x"), "2001:db8::9".parse().unwrap()).ttl()), (255, 64));
+    c.bfd_instances.push(good.clone()).unwrap();
+    let track = |name: &str, weight| TrackScript { name: s(name), weight };
+    c.vrrp_instances[0].track_bfd.push(track("B1", Some((-20, false)))).unwrap();
+    assert_eq!(errors(&c), Vec::<String>::new());
+
+    let mut bad = BfdInstance::new(s("B2"), "192.0.2.9".parse().unwrap());
+    bad.source = Some("2001:db8::1".parse().unwrap());
+    (bad.min_rx_us, bad.min_tx_us, bad.idle_tx_us) = (500, 2_000_000, 999_999);
+    (bad.multiplier, bad.ttl, bad.max_hops, bad.weight) = (11, Some(0), 3, 254);
+    bad.events = BfdEvents::Checker;
+    c.bfd_instances.push(bad).unwrap();
+    c.bfd_instances.push(good).unwrap();
+    c.vrrp_instances[0].track_bfd.push(track("B2", None)).unwrap();
+    c.vrrp_instances[0].track_bfd.push(track("NONE", Some((254, false)))).unwrap();
+    let e = errors(&c);
+    for want in [
+        "bfd_instance B2: neighbor_ip 192.0.2.9 is bfd_instance B1's too",
+        "bfd_instance B2: source_ip 2001:db8::1 and neighbor_ip 192.0.2.9 are of different families",
+        "bfd_instance B2: min_rx 0.5 ms is outside 1..=1000 ms",
+        "bfd_instance B2: min_tx 2000 ms is outside 1..=1000 ms",
+        "bfd_instance B2: idle_tx 999.999 ms is outside 1000..=10000 ms",
+        "bfd_instance B2: multiplier 11 is outside 1..=10",
+        "bfd_instance B2: ttl 0: a packet sent with it goes nowhere (1..=255)",
+        "bfd_instance B2: max_hops 3 is more than the ttl 0 sent",
+        "bfd_instance B2: weight 254 is outside -253..=253",
+        "bfd_instance B1: is defined twice",
+        "vrrp_instance VI_1: track_bfd B2: that bfd_instance says `checker`, so VRRP is not told",
+        "vrrp_instance VI_1: track_bfd NONE: no bfd_instance of that name",
+    ] {
+        assert!(e.contains(&want.to_string()), "{want}\n{e:#?}");
+    }
+
+    let mut c = sample();
+    let mut b = BfdInstance::new(s("B1"), "192.0.2.9".parse().unwrap());
+    b.events = BfdEvents::Vrrp;
+    c.bfd_instances.push(b).unwrap();
+    let checker = |name: &str| vigil_config::model::Checker {
+        kind: vigil_config::model::CheckKind::Bfd { name: s(name) },
+        ..c.virtual_servers[0].real_servers[0].checkers[0].clone()
+    };
+    let (b1, none) = (checker("B1"), checker("NONE"));
+    let rs = &mut c.virtual_servers[0].real_servers[0];
+    rs.checkers.push(b1).unwrap();
+    rs.checkers.push(none).unwrap();
+    let e = errors(&c);
+    assert!(
+        e.iter().any(|m| m.ends_with("BFD_CHECK name B1: that bfd_instance says `vrrp`, so the checkers are not told")),
+        "{e:#?}"
+    );
+    assert!(e.iter().any(|m| m.ends_with("BFD_CHECK name NONE: no bfd_instance of that name")), "{e:#?}");
+}

@@ -38,9 +38,12 @@ impl Part {
                     || a.vrrp_scripts != b.vrrp_scripts
                     || a.track_processes != b.track_processes
                     || a.track_files != b.track_files
+                    || a.bfd_instances != b.bfd_instances
             }
             Part::Checkers => {
-                a.virtual_servers != b.virtual_servers || a.virtual_server_groups != b.virtual_server_groups
+                a.virtual_servers != b.virtual_servers
+                    || a.virtual_server_groups != b.virtual_server_groups
+                    || a.bfd_instances != b.bfd_instances
             }
             Part::Updates => a.global.updates != b.global.updates,
         }
@@ -74,6 +77,7 @@ pub fn vrrp_part(c: &Config) -> Arc<Config> {
         vrrp_scripts: c.vrrp_scripts.clone(),
         track_processes: c.track_processes.clone(),
         track_files: c.track_files.clone(),
+        bfd_instances: c.bfd_instances.clone(),
     })
 }
 

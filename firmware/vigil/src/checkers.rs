@@ -708,6 +708,9 @@ async fn probe_once(
                 Some(f) => file_check(f).await,
                 None => Err(format!("no vrrp_track_file {track_file}")),
             },
+            // Not reached: the import and the shell do not take BFD_CHECK
+            // before the checkers follow BFD sessions.
+            CheckKind::Bfd { name } => Err(format!("bfd_instance {name}: BFD sessions are not followed here")),
         }
     };
     let limit = limit.max(misc_timeout + Duration::from_secs(1));
