@@ -171,6 +171,9 @@ impl Config {
             .chain(weighted("track_process", &v.track_process, |n| {
                 self.track_processes.iter().find(|s| s.name == n).map(|s| s.weight)
             }))
+            .chain(weighted("track_bfd", &v.track_bfd, |n| {
+                self.bfd_instances.iter().find(|b| b.name == n).map(|b| b.weight)
+            }))
             .collect()
     }
 
@@ -299,14 +302,15 @@ pub struct BfdInstance {
     pub neighbor: IpAddr,
     /// `source_ip`: the local address sessions are sent from.
     pub source: Option<IpAddr>,
-    /// `min_rx` in microseconds (1-1,000 ms; keepalived's default 10 ms).
+    /// `min_rx` in microseconds (1 ms up to [`BFD_INTERVAL_MAX_US`];
+    /// keepalived's default 10 ms).
     pub min_rx_us: u32,
-    /// `min_tx` in microseconds (1-1,000 ms; default 10 ms).
+    /// `min_tx` in microseconds (the same range; default 10 ms).
     pub min_tx_us: u32,
-    /// `idle_tx` in microseconds (1-10 s; default 1 s): the interval
+    /// `idle_tx` in microseconds (1 s up; default 1 s): the interval
     /// while the session is not up.
     pub idle_tx_us: u32,
-    /// `multiplier` (1-10; default 5).
+    /// `multiplier` (1-255; default 5).
     pub multiplier: u8,
     /// `passive`: send nothing until the neighbor has.
     pub passive: bool,
@@ -349,6 +353,10 @@ impl BfdInstance {
         self.ttl.unwrap_or(if self.neighbor.is_ipv4() { 255 } else { 64 })
     }
 }
+
+/// keepalived 2.2.7 takes BFD intervals up to 4,294,967 ms (in ms with
+/// three decimals: the most microseconds a u32 holds, rounded down).
+pub const BFD_INTERVAL_MAX_US: u32 = 4_294_967_000;
 
 /// Which of vigil's processes a BFD session's state goes to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -456,7 +456,7 @@ impl Config {
         }
     }
 
-    /// `bfd_instance` blocks, with keepalived's ranges (its parser ignores
+    /// `bfd_instance` blocks, with keepalived 2.2.7's ranges (its parser ignores
     /// a value out of range; here it is an error where it was written).
     fn check_bfd(&self, e: &mut Errors) {
         let mut names = BTreeSet::new();
@@ -482,18 +482,20 @@ impl Config {
                     ),
                 );
             }
-            for (what, us, lo, hi) in [
-                ("min_rx", b.min_rx_us, 1_000, 1_000_000),
-                ("min_tx", b.min_tx_us, 1_000, 1_000_000),
-                ("idle_tx", b.idle_tx_us, 1_000_000, 10_000_000),
-            ] {
-                if !(lo..=hi).contains(&us) {
+            // keepalived 2.2.7's ranges, in ms with three decimals.
+            for (what, us, lo) in
+                [("min_rx", b.min_rx_us, 1_000), ("min_tx", b.min_tx_us, 1_000), ("idle_tx", b.idle_tx_us, 1_000_000)]
+            {
+                if !(lo..=BFD_INTERVAL_MAX_US).contains(&us) {
                     let ms = f64::from(us) / 1000.0;
-                    e.push(&path, format!("{what} {ms} ms is outside {}..={} ms", lo / 1000, hi / 1000));
+                    e.push(
+                        &path,
+                        format!("{what} {ms} ms is outside {}..={} ms", lo / 1000, BFD_INTERVAL_MAX_US / 1000),
+                    );
                 }
             }
-            if !(1..=10).contains(&b.multiplier) {
-                e.push(&path, format!("multiplier {} is outside 1..=10", b.multiplier));
+            if b.multiplier == 0 {
+                e.push(&path, "multiplier 0 is outside 1..=255");
             }
             if b.ttl == Some(0) {
                 e.push(&path, "ttl 0: a packet sent with it goes nowhere (1..=255)");

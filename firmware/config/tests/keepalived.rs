@@ -1337,3 +1337,85 @@ fn tunnels_and_the_persistence_engine_import_validate_and_round_trip() {
     // 'wlc'"); vigil took wrr.
     assert_eq!(i.config.virtual_servers[0].lb_algo, Scheduler::Wlc);
 }
+
+/// BFD as keepalived 2.2.7 reads it (its --config-test run here on the same
+/// lines): intervals in ms with three decimals, `neighbour_ip`, `hoplimit`,
+/// `max_hops -1`, `vrrp`/`checker`; `track_bfd` in an instance and a sync
+/// group; BFD_CHECK. Out-of-range values are errors with where (keepalived
+/// ignores them with a "Configuration error").
+#[test]
+fn bfd_instances_track_bfd_and_bfd_checks_import_validate_and_round_trip() {
+    let text = "bfd_instance B1 {\n  neighbor_ip 10.8.0.2\n  source_ip 10.8.0.1\n  min_rx 3.312\n  min_tx 20\n  idle_tx 2000\n  multiplier 3\n  ttl 250\n  max_hops 2\n  weight 10 reverse\n  vrrp\n}\nbfd_instance B2 {\n  neighbour_ip 2001:db8::3\n  passive\n  hoplimit 3\n  max_hops -1\n}\nvrrp_instance VI {\n  interface eth0\n  virtual_router_id 9\n  priority 100\n  virtual_ipaddress {\n    10.8.0.100/24\n  }\n  track_bfd {\n    B1 weight -20\n    B2\n  }\n}\nvrrp_sync_group G {\n  group {\n    VI\n  }\n  track_bfd {\n    B2\n  }\n}\nvirtual_server 10.8.0.100 80 {\n  protocol TCP\n  real_server 10.8.0.5 80 {\n    BFD_CHECK {\n      name B2\n    }\n  }\n}\n";
+    let i = import_str("b.conf", text).unwrap();
+    clean(&i);
+    let warnings: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "b.conf:27:5: warning: track_bfd B1 (weight -20) in VI, a member of vrrp_sync_group G: keepalived 2.2.7 drops a weighted track from a member's own block (its log: ignoring tracked script with weights due to SYNC group), vigil applies it to VI's priority"
+        ]
+    );
+    let c = &i.config;
+    let b1 = &c.bfd_instances[0];
+    assert_eq!(b1.neighbor, "10.8.0.2".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(b1.source, Some("10.8.0.1".parse().unwrap()));
+    assert_eq!((b1.min_rx_us, b1.min_tx_us, b1.idle_tx_us, b1.multiplier), (3_312, 20_000, 2_000_000, 3));
+    assert_eq!((b1.ttl, b1.max_hops, b1.weight, b1.reverse, b1.events), (Some(250), 2, 10, true, BfdEvents::Vrrp));
+    let b2 = &c.bfd_instances[1];
+    assert_eq!((b2.passive, b2.ttl, b2.ttl(), b2.max_hops, b2.events), (true, Some(3), 3, 255, BfdEvents::Both));
+    assert_eq!((b2.min_rx_us, b2.min_tx_us, b2.idle_tx_us, b2.multiplier), (10_000, 10_000, 1_000_000, 5));
+    let vi = &c.vrrp_instances[0];
+    assert_eq!(
+        vi.track_bfd.iter().map(|t| (t.name.as_str(), t.weight)).collect::<Vec<_>>(),
+        [("B1", Some((-20, false))), ("B2", None)]
+    );
+    assert_eq!(c.sync_groups[0].track_bfd[0].name.as_str(), "B2");
+    assert_eq!(
+        c.virtual_servers[0].real_servers[0].checkers[0].kind,
+        CheckKind::Bfd { name: "B2".try_into().unwrap() }
+    );
+    c.validate().unwrap();
+    round_trip(c);
+    let k = export(c, Flavor::Keepalived);
+    assert!(k.contains("bfd_instance B1 {\n    neighbor_ip 10.8.0.2\n    source_ip 10.8.0.1\n    min_rx 3.312\n    min_tx 20\n    idle_tx 2000\n    multiplier 3\n    ttl 250\n    max_hops 2\n    weight 10 reverse\n    vrrp\n}"), "{k}");
+    assert!(
+        k.contains("bfd_instance B2 {\n    neighbor_ip 2001:db8::3\n    passive\n    hoplimit 3\n    max_hops -1\n}"),
+        "{k}"
+    );
+    assert!(k.contains("BFD_CHECK {\n            name B2\n        }"), "{k}");
+
+    let bad = text
+        .replace("min_rx 3.312", "min_rx 3.3125")
+        .replace("idle_tx 2000", "idle_tx 999")
+        .replace("multiplier 3", "multiplier 0")
+        .replace("ttl 250", "ttl 256")
+        .replace("max_hops 2", "max_hops -2")
+        .replace("    B1 weight -20", "    B3 weight -20")
+        .replace("      name B2", "      name B4");
+    let e: Vec<String> = import_str("b.conf", &bad).unwrap().errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        [
+            "b.conf:4:10: error: min_rx \"3.3125\" is not 1..=4294967 ms (up to three decimals)",
+            "b.conf:6:11: error: idle_tx \"999\" is not 1000..=4294967 ms (up to three decimals)",
+            "b.conf:7:14: error: multiplier 0 is outside 1..=255",
+            "b.conf:8:7: error: \"256\" is not a TTL (1-255)",
+            "b.conf:9:12: error: max_hops -2 is outside -1..=255",
+            "b.conf:27:5: error: \"B3\": no bfd_instance of that name",
+            "b.conf:43:12: error: \"B4\": no bfd_instance of that name",
+        ],
+        "{e:#?}"
+    );
+    // More hops than the TTL sent: cut to it, as keepalived cuts it.
+    let more = import_str("b.conf", &text.replace("max_hops -1", "max_hops 9")).unwrap();
+    assert_eq!(more.config.bfd_instances[1].max_hops, 3);
+    assert!(
+        more.diagnostics.iter().any(|d| d.to_string()
+            == "b.conf:13:1: warning: bfd_instance B2: max_hops 9 is more than the ttl 3 sent: taken as 3, as keepalived takes it"),
+        "{:#?}",
+        more.diagnostics
+    );
+    let none = text.replace("  neighbor_ip 10.8.0.2\n", "");
+    let e: Vec<String> = import_str("b.conf", &none).unwrap().errors().map(|d| d.to_string()).collect();
+    assert!(e.contains(&"b.conf:1:1: error: bfd_instance B1: no neighbor_ip".to_string()), "{e:#?}");
+}

@@ -126,8 +126,8 @@ fn bfd_instances_their_tracks_and_checks_are_checked_with_keepalived_s_ranges() 
 
     let mut bad = BfdInstance::new(s("B2"), "192.0.2.9".parse().unwrap());
     bad.source = Some("2001:db8::1".parse().unwrap());
-    (bad.min_rx_us, bad.min_tx_us, bad.idle_tx_us) = (500, 2_000_000, 999_999);
-    (bad.multiplier, bad.ttl, bad.max_hops, bad.weight) = (11, Some(0), 3, 254);
+    (bad.min_rx_us, bad.min_tx_us, bad.idle_tx_us) = (500, 4_294_967_001, 999_999);
+    (bad.multiplier, bad.ttl, bad.max_hops, bad.weight) = (0, Some(0), 3, 254);
     bad.events = BfdEvents::Checker;
     c.bfd_instances.push(bad).unwrap();
     c.bfd_instances.push(good).unwrap();
@@ -137,10 +137,10 @@ fn bfd_instances_their_tracks_and_checks_are_checked_with_keepalived_s_ranges() 
     for want in [
         "bfd_instance B2: neighbor_ip 192.0.2.9 is bfd_instance B1's too",
         "bfd_instance B2: source_ip 2001:db8::1 and neighbor_ip 192.0.2.9 are of different families",
-        "bfd_instance B2: min_rx 0.5 ms is outside 1..=1000 ms",
-        "bfd_instance B2: min_tx 2000 ms is outside 1..=1000 ms",
-        "bfd_instance B2: idle_tx 999.999 ms is outside 1000..=10000 ms",
-        "bfd_instance B2: multiplier 11 is outside 1..=10",
+        "bfd_instance B2: min_rx 0.5 ms is outside 1..=4294967 ms",
+        "bfd_instance B2: min_tx 4294967.001 ms is outside 1..=4294967 ms",
+        "bfd_instance B2: idle_tx 999.999 ms is outside 1000..=4294967 ms",
+        "bfd_instance B2: multiplier 0 is outside 1..=255",
         "bfd_instance B2: ttl 0: a packet sent with it goes nowhere (1..=255)",
         "bfd_instance B2: max_hops 3 is more than the ttl 0 sent",
         "bfd_instance B2: weight 254 is outside -253..=253",

@@ -226,6 +226,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         }
         o.close();
     }
+    for b in &c.bfd_instances {
+        bfd_instance(&mut o, b);
+    }
     for g in &c.sync_groups {
         o.open(format!("vrrp_sync_group {}", word(&g.name)));
         o.open("group");
@@ -236,6 +239,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         tracks(&mut o, "track_script", &g.track_script);
         tracks(&mut o, "track_process", &g.track_process);
         tracks(&mut o, "track_file", &g.track_file);
+        tracks(&mut o, "track_bfd", &g.track_bfd);
         // vigil applies its members' own weighted tracks; keepalived only
         // with this said (it drops them otherwise).
         let members = c.vrrp_instances.iter().filter(|v| g.group.contains(&v.name));
@@ -445,6 +449,54 @@ fn track_process_block(o: &mut Out, t: &TrackProcess) {
     o.close();
 }
 
+/// `bfd_instance NAME { ... }`: every setting that is not keepalived's
+/// default, intervals in ms as keepalived reads them (three decimals).
+fn bfd_instance(o: &mut Out, b: &BfdInstance) {
+    o.open(format!("bfd_instance {}", word(&b.name)));
+    o.line(format!("neighbor_ip {}", b.neighbor));
+    if let Some(src) = b.source {
+        o.line(format!("source_ip {src}"));
+    }
+    let ms = |us: u32| {
+        let text = format!("{}.{:03}", us / 1000, us % 1000);
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let d = BfdInstance::new(b.name.clone(), b.neighbor);
+    for (k, v, default) in [
+        ("min_rx", b.min_rx_us, d.min_rx_us),
+        ("min_tx", b.min_tx_us, d.min_tx_us),
+        ("idle_tx", b.idle_tx_us, d.idle_tx_us),
+    ] {
+        if v != default {
+            o.line(format!("{k} {}", ms(v)));
+        }
+    }
+    if b.multiplier != d.multiplier {
+        o.line(format!("multiplier {}", b.multiplier));
+    }
+    if b.passive {
+        o.line("passive");
+    }
+    if let Some(ttl) = b.ttl {
+        o.line(format!("{} {ttl}", if b.neighbor.is_ipv4() { "ttl" } else { "hoplimit" }));
+    }
+    match b.max_hops {
+        0 => {}
+        // Off: -1 says so whatever the TTL (255 would be cut to it).
+        255 => o.line("max_hops -1"),
+        h => o.line(format!("max_hops {h}")),
+    }
+    if b.weight != 0 || b.reverse {
+        o.line(weight(b.weight, b.reverse));
+    }
+    match b.events {
+        BfdEvents::Both => {}
+        BfdEvents::Vrrp => o.line("vrrp"),
+        BfdEvents::Checker => o.line("checker"),
+    }
+    o.close();
+}
+
 fn tracks(o: &mut Out, block: &str, list: &[TrackScript]) {
     list_block(o, block, list, |t| match t.weight {
         None => word(&t.name),
@@ -571,6 +623,7 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     tracks(o, "track_script", &v.track_script);
     tracks(o, "track_process", &v.track_process);
     tracks(o, "track_file", &v.track_file);
+    tracks(o, "track_bfd", &v.track_bfd);
     notify(o, &v.notify);
     if let Some(p) = &v.notify_master_rx_lower_pri {
         o.line(format!("notify_master_rx_lower_pri {}", word(p)));
@@ -744,6 +797,10 @@ fn checker(o: &mut Out, c: &Checker) {
         if *dynamic {
             o.line("dynamic");
         }
+        return o.close();
+    }
+    if let CheckKind::Bfd { name } = &c.kind {
+        o.line(format!("name {}", word(name)));
         return o.close();
     }
     match &c.kind {

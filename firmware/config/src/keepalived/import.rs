@@ -241,6 +241,11 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     }
                 }
             }
+            "bfd_instance" => {
+                if let Some(b) = cx.bfd_instance(st) {
+                    cx.push(&st.keyword, &mut config.bfd_instances, b, "bfd_instance");
+                }
+            }
             "vrrp_track_file" => {
                 if let Some(tf) = cx.track_file_block(st) {
                     cx.push(&st.keyword, &mut config.track_files, tf, "vrrp_track_file");
@@ -269,7 +274,7 @@ pub fn import(stmts: &[Stmt]) -> Import {
     // A tracking line naming nothing would track nothing: the HA would
     // silently stop following the health it was meant to follow.
     let refs = std::mem::take(&mut cx.track_refs);
-    for kind in [Tracked::Script, Tracked::File, Tracked::Process] {
+    for kind in [Tracked::Script, Tracked::File, Tracked::Process, Tracked::Bfd] {
         for (_, w, _) in refs.iter().filter(|(k, ..)| *k == kind) {
             let name = w.text.as_str();
             match kind {
@@ -286,6 +291,9 @@ pub fn import(stmts: &[Stmt]) -> Import {
                 }
                 Tracked::Process if !config.track_processes.iter().any(|s| s.name == name) => {
                     cx.error(&w.pos, format!("track_process {name:?}: no vrrp_track_process of that name"));
+                }
+                Tracked::Bfd if !config.bfd_instances.iter().any(|b| b.name == name) => {
+                    cx.error(&w.pos, format!("{name:?}: no bfd_instance of that name"));
                 }
                 _ => {}
             }
@@ -371,6 +379,8 @@ enum Tracked {
     Script,
     Process,
     File,
+    /// `track_bfd` lines and BFD_CHECK's `name`.
+    Bfd,
 }
 
 impl Tracked {
@@ -380,6 +390,7 @@ impl Tracked {
             Tracked::Script => "track_script",
             Tracked::Process => "track_process",
             Tracked::File => "track_file",
+            Tracked::Bfd => "track_bfd",
         }
     }
 }
@@ -1145,6 +1156,7 @@ impl Cx {
                 "track_script" => v.track_script = self.tracks(s, Tracked::Script, Some(&v.name)),
                 "track_process" => v.track_process = self.tracks(s, Tracked::Process, Some(&v.name)),
                 "track_file" => v.track_file = self.tracks(s, Tracked::File, Some(&v.name)),
+                "track_bfd" => v.track_bfd = self.tracks(s, Tracked::Bfd, Some(&v.name)),
                 "unicast_peer" => {
                     for a in self.block(s) {
                         // keepalived takes a prefix on a peer and ignores it.
@@ -2024,6 +2036,7 @@ impl Cx {
                 "track_script" => g.track_script = self.tracks(s, Tracked::Script, None),
                 "track_process" => g.track_process = self.tracks(s, Tracked::Process, None),
                 "track_file" => g.track_file = self.tracks(s, Tracked::File, None),
+                "track_bfd" => g.track_bfd = self.tracks(s, Tracked::Bfd, None),
                 "notify_master" => g.notify.master = self.string_value(s),
                 "notify_backup" => g.notify.backup = self.string_value(s),
                 "notify_fault" => g.notify.fault = self.string_value(s),
@@ -2804,6 +2817,12 @@ impl Cx {
                 "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
                 "PING_CHECK" => CheckKind::Ping,
                 "MISC_CHECK" => CheckKind::Misc { path: heapless::String::new(), timeout_s: 5, dynamic: false },
+                "BFD_CHECK" => {
+                    if let Some(c) = self.bfd_check(s) {
+                        self.push(&s.keyword, &mut rs.checkers, c, "checkers per real server");
+                    }
+                    continue;
+                }
                 "FILE_CHECK" => {
                     if let Some(c) = self.file_check(s) {
                         self.push(&s.keyword, &mut rs.checkers, c, "checkers per real server");
@@ -2859,6 +2878,129 @@ impl Cx {
             out.push(c);
         }
         out
+    }
+
+    /// `BFD_CHECK { name NAME }`: up while that bfd_instance's session is.
+    fn bfd_check(&mut self, st: &Stmt) -> Option<Checker> {
+        let mut name = None;
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "name" => {
+                    if let Some(w) = self.one(s) {
+                        self.track_refs.push((Tracked::Bfd, w.clone(), None));
+                        name = self.string(w);
+                    }
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        let Some(name) = name else {
+            self.error(&st.keyword.pos, "BFD_CHECK needs the name of a bfd_instance");
+            return None;
+        };
+        Some(Checker::new(CheckKind::Bfd { name }))
+    }
+
+    /// `bfd_instance NAME { neighbor_ip ... }`, with keepalived 2.2.7's
+    /// ranges (it ignores a value out of range; here it is an error).
+    fn bfd_instance(&mut self, st: &Stmt) -> Option<BfdInstance> {
+        let name = self.one(st)?;
+        let name = self.string(name)?;
+        let mut neighbor = None;
+        let mut b = BfdInstance::new(name, IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED));
+        let (mut vrrp, mut checker) = (false, false);
+        let mut max_hops = None;
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "neighbor_ip" | "neighbour_ip" => neighbor = self.value(s, "an IP address"),
+                "source_ip" => b.source = self.value(s, "an IP address"),
+                "min_rx" => b.min_rx_us = self.bfd_ms(s, 1_000).unwrap_or(b.min_rx_us),
+                "min_tx" => b.min_tx_us = self.bfd_ms(s, 1_000).unwrap_or(b.min_tx_us),
+                "idle_tx" => b.idle_tx_us = self.bfd_ms(s, 1_000_000).unwrap_or(b.idle_tx_us),
+                "multiplier" => match self.value::<u8>(s, "a multiplier (1-255)") {
+                    Some(0) => self.error(&s.args[0].pos, "multiplier 0 is outside 1..=255"),
+                    Some(m) => b.multiplier = m,
+                    None => {}
+                },
+                "passive" => b.passive = self.flag(s),
+                "ttl" | "hoplimit" => match self.value::<u8>(s, "a TTL (1-255)") {
+                    Some(0) => self.error(&s.args[0].pos, format!("{} 0 is outside 1..=255", s.keyword.text)),
+                    Some(t) => b.ttl = Some(t),
+                    None => {}
+                },
+                "max_hops" => match self.value::<i16>(s, "a hop count (-1-255)") {
+                    // -1 turns the check off, whatever the TTL (kept as
+                    // 255, which keepalived would cut down to a lower TTL).
+                    Some(-1) => {
+                        max_hops = None;
+                        b.max_hops = 255;
+                    }
+                    Some(h @ 0..=255) => max_hops = Some(h as u8),
+                    Some(h) => self.error(&s.args[0].pos, format!("max_hops {h} is outside -1..=255")),
+                    None => {}
+                },
+                "weight" => {
+                    if let Some((w, reverse)) = self.weight(s, &s.args) {
+                        (b.weight, b.reverse) = (w, reverse);
+                    }
+                }
+                "vrrp" => vrrp = self.flag(s),
+                "checker" => checker = self.flag(s),
+                _ => self.unsupported(s),
+            }
+        }
+        let Some(neighbor) = neighbor else {
+            self.error(&st.keyword.pos, format!("bfd_instance {}: no neighbor_ip", b.name));
+            return None;
+        };
+        b.neighbor = neighbor;
+        b.events = match (vrrp, checker) {
+            (true, false) => BfdEvents::Vrrp,
+            (false, true) => BfdEvents::Checker,
+            _ => BfdEvents::Both,
+        };
+        if let Some(h) = max_hops {
+            b.max_hops = h;
+            if h > b.ttl() {
+                // keepalived: "max_hops exceeds ttl/hoplimit - setting to
+                // ttl/hoplimit".
+                self.warn(
+                    &st.keyword.pos,
+                    format!("bfd_instance {}: max_hops {h} is more than the ttl {} sent: taken as {}, as keepalived takes it", b.name, b.ttl(), b.ttl()),
+                );
+                b.max_hops = b.ttl();
+            }
+        }
+        Some(b)
+    }
+
+    /// A BFD interval: ms with up to three decimals (keepalived 2.2.7),
+    /// from `lo_us` up to 4,294,967 ms; in microseconds.
+    fn bfd_ms(&mut self, s: &Stmt, lo_us: u32) -> Option<u32> {
+        let w = self.one(s)?;
+        let (int, frac) = w.text.split_once('.').unwrap_or((&w.text, ""));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let us = if digits(int) && (frac.is_empty() || digits(frac)) && frac.len() <= 3 && int.len() <= 10 {
+            let frac_us = format!("{frac:0<3}").parse::<u64>().ok()?;
+            int.parse::<u64>().ok().map(|i| i * 1000 + frac_us)
+        } else {
+            None
+        };
+        match us {
+            Some(us) if (u64::from(lo_us)..=u64::from(BFD_INTERVAL_MAX_US)).contains(&us) => Some(us as u32),
+            _ => {
+                self.error(
+                    &w.pos,
+                    format!(
+                        "{} {:?} is not {}..=4294967 ms (up to three decimals)",
+                        s.keyword.text,
+                        w.text,
+                        lo_us / 1000
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// `FILE_CHECK { track_file NAME  weight W [reverse]  dynamic }`: none
