@@ -8,9 +8,11 @@
 //! (UDP 3784 single hop with TTL 255, 4784 multihop) are the caller's.
 
 pub mod session;
+pub mod table;
 pub mod wire;
 
-pub use session::{Event, Session, Settings};
+pub use session::{Dropped, Event, Session, Settings};
+pub use table::{Peer, Refused, Table};
 pub use wire::{Diag, Repr, State};
 
 /// UDP port of single-hop control packets (RFC 5881).

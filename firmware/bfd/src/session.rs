@@ -26,8 +26,10 @@ pub struct Settings {
     pub multiplier: u8,
     /// `passive`: send nothing until the neighbor has spoken.
     pub passive: bool,
-    /// `max_hops`: how far below the sent TTL a packet may arrive (0: it
-    /// must arrive with 255, RFC 5881's GTSM check; 255: not checked).
+    /// The TTL (hop limit) sent: 255 (RFC 5881), or the operator's.
+    pub ttl: u8,
+    /// `max_hops`: how far below `ttl` a packet may arrive (0: as sent,
+    /// RFC 5881's GTSM check; 255, or at least `ttl`: not checked).
     pub max_hops: u8,
 }
 
@@ -40,6 +42,7 @@ impl Default for Settings {
             idle_tx: 1_000_000,
             multiplier: 5,
             passive: false,
+            ttl: 255,
             max_hops: 0,
         }
     }
@@ -226,11 +229,11 @@ impl Session {
     /// by `your_disc` when non-zero, else by the addresses), with the TTL
     /// or hop limit it arrived with when the socket reports it.
     pub fn handle_packet(&mut self, now: Instant, p: &Repr, ttl: Option<u8>) -> Result<(), Dropped> {
+        // keepalived's check: received + max_hops below the TTL sent.
         if let Some(ttl) = ttl {
-            let max_hops = self.settings.max_hops;
-            let min = 255 - max_hops;
-            if max_hops != 255 && ttl < min {
-                return Err(Dropped::Ttl { ttl, min, max_hops });
+            let Settings { ttl: sent, max_hops, .. } = self.settings;
+            if max_hops != 255 && u16::from(ttl) + u16::from(max_hops) < u16::from(sent) {
+                return Err(Dropped::Ttl { ttl, min: sent - max_hops, max_hops });
             }
         }
         if p.your_disc != 0 && p.your_disc != self.local_disc {
