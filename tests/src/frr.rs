@@ -183,3 +183,102 @@ impl Drop for Frr {
         }
     }
 }
+
+pub const BFDD: &str = "/usr/lib/frr/bfdd";
+
+/// FRR's bfdd (with the zebra it needs) in a namespace, its sockets, pid
+/// files and log under the test's directory: a second, independent BFD
+/// implementation as the neighbor.
+pub struct Bfdd {
+    ns: String,
+    dir: PathBuf,
+    conf: String,
+    zebra: Option<Child>,
+    bfdd: Option<Child>,
+}
+
+impl Bfdd {
+    /// Whether FRR's bfdd is here (in CI its absence fails the test).
+    pub fn available() -> bool {
+        require(Path::new(BFDD).exists() && have_program("vtysh"), "FRR's bfdd (apt-get install frr)")
+    }
+
+    /// zebra and bfdd in `ns` with `conf` (bfdd's configuration: `bfd` and
+    /// its `peer` blocks).
+    pub fn start(ns: &str, dir: &Path, conf: &str) -> Bfdd {
+        let dir = dir.join("bfdd");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = Command::new("chown").args(["frr:frr"]).arg(&dir).status().unwrap();
+        assert!(st.success(), "chown frr {}", dir.display());
+        let mut b = Bfdd { ns: ns.to_string(), dir, conf: conf.to_string(), zebra: None, bfdd: None };
+        b.zebra = Some(b.daemon(ZEBRA, "zebra", &[]));
+        let api = b.dir.join("zserv.api");
+        let opened = crate::eventually(Duration::from_secs(10), || api.exists());
+        assert!(opened.is_some(), "zebra did not open {}", api.display());
+        b.start_bfdd();
+        b
+    }
+
+    fn daemon(&self, program: &str, tag: &str, extra: &[&str]) -> Child {
+        let log = std::fs::File::create(self.dir.join(format!("{tag}.out"))).unwrap();
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns, program, "-z"])
+            .arg(self.dir.join("zserv.api"))
+            .arg("-i")
+            .arg(self.dir.join(format!("{tag}.pid")))
+            .arg("--vty_socket")
+            .arg(&self.dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// bfdd with the configuration (again after [`Bfdd::kill_bfdd`]).
+    pub fn start_bfdd(&mut self) {
+        let path = self.dir.join("bfdd.conf");
+        std::fs::write(&path, &self.conf).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let log = format!("file:{}", self.dir.join("bfdd.log").display());
+        self.bfdd = Some(self.daemon(BFDD, "bfdd", &["-f", &path, "--log", &log]));
+    }
+
+    /// SIGKILL: bfdd dies without a word (its packets just stop).
+    pub fn kill_bfdd(&mut self) {
+        if let Some(mut c) = self.bfdd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// What bfdd says of its peer `peer`: (status, diagnostic, remote
+    /// diagnostic), as `show bfd peers json` words them.
+    pub fn peer(&self, peer: &str) -> Option<(String, String, String)> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "vtysh", "--vty_socket"])
+            .arg(&self.dir)
+            .args(["-c", "show bfd peers json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let p = v.as_array()?.iter().find(|p| p["peer"].as_str() == Some(peer))?;
+        let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+        Some((s("status"), s("diagnostic"), s("remote-diagnostic")))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("bfdd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Bfdd {
+    fn drop(&mut self) {
+        for c in [self.bfdd.as_mut(), self.zebra.as_mut()].into_iter().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

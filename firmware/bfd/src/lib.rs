@@ -12,7 +12,7 @@ pub mod table;
 pub mod wire;
 
 pub use session::{Dropped, Event, Session, Settings};
-pub use table::{Peer, Refused, Table};
+pub use table::{Farewell, Peer, Refused, Table};
 pub use wire::{Diag, Repr, State};
 
 /// UDP port of single-hop control packets (RFC 5881).

@@ -203,9 +203,8 @@ impl Session {
         }
         let was_up = self.state == State::Up;
         self.state = state;
-        if state != State::Up {
-            self.diag = diag;
-        }
+        // Why it left Up is said until it is Up again.
+        self.diag = if state == State::Up { Diag::None } else { diag };
         if state == State::Up {
             self.push(Event::Up);
         } else if was_up {

@@ -30,6 +30,10 @@ pub enum Refused {
     Dropped { name: String, why: Dropped },
 }
 
+/// A removed (or stopping) session's last packet: its name, neighbor,
+/// source, and the AdminDown packet.
+pub type Farewell = (String, IpAddr, Option<IpAddr>, [u8; wire::LEN]);
+
 #[derive(Debug)]
 struct Entry {
     peer: Peer,
@@ -39,8 +43,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Table {
     entries: Vec<Entry>,
-    /// Final AdminDown packets for removed sessions (neighbor, bytes).
-    farewells: Vec<(IpAddr, Option<IpAddr>, [u8; wire::LEN])>,
+    /// Final AdminDown packets of removed sessions.
+    farewells: Vec<Farewell>,
     seed: u64,
 }
 
@@ -76,14 +80,15 @@ impl Table {
                 disc = self.next_seed() as u32;
             }
             let seed = self.next_seed();
-            self.entries.push(Entry { peer: p.clone(), session: Session::with_discriminator(now, p.settings, seed, disc) });
+            self.entries
+                .push(Entry { peer: p.clone(), session: Session::with_discriminator(now, p.settings, seed, disc) });
             started.push(p.name.clone());
         }
         for mut e in old {
             if e.session.remote_discriminator() != 0 {
                 e.session.admin_down();
                 if let Some(r) = e.session.poll_transmit(now) {
-                    self.farewells.push((e.peer.neighbor, e.peer.source, r.emit()));
+                    self.farewells.push((e.peer.name, e.peer.neighbor, e.peer.source, r.emit()));
                 }
             }
         }
@@ -91,21 +96,21 @@ impl Table {
     }
 
     /// Every session AdminDown (vigil stopping): their last packets.
-    pub fn shut_down(&mut self, now: Instant) -> Vec<(IpAddr, Option<IpAddr>, [u8; wire::LEN])> {
+    pub fn shut_down(&mut self, now: Instant) -> Vec<Farewell> {
         let mut out = std::mem::take(&mut self.farewells);
         for e in &mut self.entries {
             if e.session.remote_discriminator() != 0 {
                 e.session.admin_down();
                 if let Some(r) = e.session.poll_transmit(now) {
-                    out.push((e.peer.neighbor, e.peer.source, r.emit()));
+                    out.push((e.peer.name.clone(), e.peer.neighbor, e.peer.source, r.emit()));
                 }
             }
         }
         out
     }
 
-    /// A last packet for a removed session: (neighbor, source, bytes).
-    pub fn poll_farewell(&mut self) -> Option<(IpAddr, Option<IpAddr>, [u8; wire::LEN])> {
+    /// A last packet for a removed session.
+    pub fn poll_farewell(&mut self) -> Option<Farewell> {
         self.farewells.pop()
     }
 
@@ -133,9 +138,7 @@ impl Table {
             // A discriminator guessed (or reused) from elsewhere.
             return Err(Refused::NoSession { from, your_disc: repr.your_disc });
         }
-        e.session
-            .handle_packet(now, &repr, ttl)
-            .map_err(|why| Refused::Dropped { name: e.peer.name.clone(), why })?;
+        e.session.handle_packet(now, &repr, ttl).map_err(|why| Refused::Dropped { name: e.peer.name.clone(), why })?;
         Ok(&e.peer.name)
     }
 
@@ -193,7 +196,12 @@ mod tests {
             name: name.into(),
             neighbor: neighbor.parse().unwrap(),
             source: None,
-            settings: Settings { desired_min_tx: 50_000, required_min_rx: 50_000, multiplier: 3, ..Settings::default() },
+            settings: Settings {
+                desired_min_tx: 50_000,
+                required_min_rx: 50_000,
+                multiplier: 3,
+                ..Settings::default()
+            },
         }
     }
 
@@ -255,7 +263,8 @@ mod tests {
         assert!(ev.is_empty(), "{ev:?}");
         // B2 removed: the neighbor hears AdminDown at once.
         a.configure(now, &[]);
-        let (to, _, bytes) = a.poll_farewell().unwrap();
+        let (name, to, _, bytes) = a.poll_farewell().unwrap();
+        assert_eq!(name, "B2");
         assert_eq!(to, "192.0.2.2".parse::<IpAddr>().unwrap());
         b.handle_datagram(now, "192.0.2.1".parse().unwrap(), Some(255), &bytes).unwrap();
         assert_eq!(b.poll_event(), Some(("A", Event::Down(crate::Diag::NeighborSignaledDown))));

@@ -22,10 +22,12 @@ pub enum Part {
     Checkers,
     /// The updater: its channel, window and key (the whole config).
     Updates,
+    /// The BFD child: the `bfd_instance` blocks.
+    Bfd,
 }
 
 impl Part {
-    const ALL: [Part; 3] = [Part::Vrrp, Part::Checkers, Part::Updates];
+    const ALL: [Part; 4] = [Part::Vrrp, Part::Checkers, Part::Updates, Part::Bfd];
 
     /// Whether going from `a` to `b` changes this part.
     fn changed(self, a: &Config, b: &Config) -> bool {
@@ -46,6 +48,7 @@ impl Part {
                     || a.bfd_instances != b.bfd_instances
             }
             Part::Updates => a.global.updates != b.global.updates,
+            Part::Bfd => a.bfd_instances != b.bfd_instances || a.global.supervision != b.global.supervision,
         }
     }
 
@@ -53,6 +56,11 @@ impl Part {
     pub fn take(self, config: &Arc<Config>) -> Arc<Config> {
         match self {
             Part::Vrrp => vrrp_part(config),
+            Part::Bfd => Arc::new(Config {
+                global: config.global.clone(),
+                bfd_instances: config.bfd_instances.clone(),
+                ..Config::default()
+            }),
             Part::Checkers | Part::Updates => config.clone(),
         }
     }
@@ -90,7 +98,7 @@ pub struct Published {
     /// Per [`Part`], the generation at which it last changed: a consumer
     /// that skipped commits still tags its part with the number PID 1 does
     /// (the checkers' health reports are matched on it).
-    parts: [u64; 3],
+    parts: [u64; 4],
 }
 
 pub type Subscriber = watch::Receiver<Published>;
@@ -101,7 +109,7 @@ pub struct Bus(watch::Sender<Published>);
 impl Bus {
     /// The config running at start, generation 0.
     pub fn new(config: Arc<Config>) -> Bus {
-        Bus(watch::channel(Published { config, generation: 0, parts: [0; 3] }).0)
+        Bus(watch::channel(Published { config, generation: 0, parts: [0; 4] }).0)
     }
 
     /// Makes `config` (generation `generation`) the newest.

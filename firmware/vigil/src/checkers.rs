@@ -81,6 +81,8 @@ pub fn carry_over(old: &Config, verdicts: &Verdicts, new: &Config) -> Verdicts {
 
 /// How often a FILE_CHECK reads its file.
 const FILE_EVERY: Duration = Duration::from_secs(1);
+/// How often a BFD_CHECK reads its session's last state.
+const BFD_EVERY: Duration = Duration::from_millis(200);
 
 /// Runs the checkers of `config` until the task is dropped (aborted on a
 /// new config). `health` gets a new value whenever a pool changes.
@@ -121,7 +123,13 @@ pub async fn run(
         for (ri, rs) in vs.real_servers.iter().enumerate() {
             for c in &rs.checkers {
                 let file = matches!(c.kind, CheckKind::File { .. });
-                let timing = if file {
+                let bfd = matches!(c.kind, CheckKind::Bfd { .. });
+                let timing = if bfd {
+                    // keepalived's BFD_CHECK hears each change as it
+                    // happens; a read of the last state told, five times a
+                    // second, one reading decides.
+                    Timing { delay_loop: BFD_EVERY, delay_before_retry: BFD_EVERY, retry: 0 }
+                } else if file {
                     // keepalived follows the file with inotify: its state is
                     // known at once. Read every second (128 bytes), at once
                     // at start, one reading decides.
@@ -133,12 +141,23 @@ pub async fn run(
                         retry: c.retry,
                     }
                 };
-                let jitter =
-                    if file { Duration::ZERO } else { first_probe(c.warmup_s, timing.delay_loop, checks.len(), total) };
+                let jitter = if file || bfd {
+                    Duration::ZERO
+                } else {
+                    first_probe(c.warmup_s, timing.delay_loop, checks.len(), total)
+                };
                 // alpha: the checker's own, else its real server's, else
                 // its virtual server's (a file's state is read at once:
                 // keepalived clears alpha for it).
-                let alpha = if file { false } else { c.alpha.or(rs.alpha).unwrap_or(vs.alpha) };
+                // A BFD_CHECK starts down: a session is down until it has
+                // come up, as keepalived's tracked BFD starts down.
+                let alpha = if file {
+                    false
+                } else if bfd {
+                    true
+                } else {
+                    c.alpha.or(rs.alpha).unwrap_or(vs.alpha)
+                };
                 let start_up = resume.get(&(vi, ri)).copied().unwrap_or(!alpha);
                 checks.push(Check {
                     vs: vi,
@@ -638,6 +657,23 @@ async fn file_check(f: FileProbe) -> Result<Option<u32>, String> {
     probe::file_verdict(n, f.weight, f.reverse, f.base)
 }
 
+/// The BFD sessions that are up, as PID 1 last told this child: what a
+/// BFD_CHECK reads.
+static BFD: std::sync::Mutex<BTreeMap<String, bool>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// The BFD sessions' states (from the BFD child, through PID 1).
+pub fn bfd_states(states: Vec<(String, bool)>) {
+    *BFD.lock().unwrap_or_else(|p| p.into_inner()) = states.into_iter().collect();
+}
+
+fn bfd_check(name: &str) -> Result<Option<u32>, String> {
+    match BFD.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        Some(true) => Ok(None),
+        Some(false) => Err(format!("BFD session {name} is down")),
+        None => Err(format!("BFD session {name}: not heard of yet")),
+    }
+}
+
 async fn probe_once(
     kind: CheckKind,
     t: Target,
@@ -708,9 +744,7 @@ async fn probe_once(
                 Some(f) => file_check(f).await,
                 None => Err(format!("no vrrp_track_file {track_file}")),
             },
-            // Not reached: the import and the shell do not take BFD_CHECK
-            // before the checkers follow BFD sessions.
-            CheckKind::Bfd { name } => Err(format!("bfd_instance {name}: BFD sessions are not followed here")),
+            CheckKind::Bfd { name } => bfd_check(&name),
         }
     };
     let limit = limit.max(misc_timeout + Duration::from_secs(1));

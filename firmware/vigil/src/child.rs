@@ -18,7 +18,7 @@ use vigil_config::Config;
 /// nothing it runs (notify or MISC_CHECK programs) can get the rest back.
 /// VRRP: addresses, nf_tables, macvlans, net sysctls (CAP_NET_ADMIN); raw
 /// sockets, binding to a device (CAP_NET_RAW). Checkers: PING_CHECK's raw
-/// ICMP sockets (CAP_NET_RAW).
+/// ICMP sockets (CAP_NET_RAW). BFD: its port, 3784 (CAP_NET_BIND_SERVICE).
 fn least_privilege(role: Role) -> Result<(), caps::errors::CapsError> {
     use caps::{CapSet, Capability};
     let keep: caps::CapsHashSet = match role {
@@ -26,6 +26,8 @@ fn least_privilege(role: Role) -> Result<(), caps::errors::CapsError> {
         Role::Checkers => [Capability::CAP_NET_RAW].into_iter().collect(),
         // Only to become user nobody, which takes these with it.
         Role::Updater => [Capability::CAP_SETUID, Capability::CAP_SETGID].into_iter().collect(),
+        // UDP 3784 is a privileged port.
+        Role::Bfd => [Capability::CAP_NET_BIND_SERVICE].into_iter().collect(),
     };
     for cap in caps::all() {
         if !keep.contains(&cap) {
@@ -89,6 +91,7 @@ async fn serve(role: Role) -> i32 {
             u.configure(config);
             Daemon::Updater(Box::new(u))
         }
+        Role::Bfd => Daemon::Bfd(Bfd::start(config)),
     };
     loop {
         tokio::select! {
@@ -112,6 +115,13 @@ async fn serve(role: Role) -> i32 {
                         u.command(c);
                     }
                 }
+                Ok(Down::Bfd(states)) => match &mut daemon {
+                    Daemon::Vrrp(v) => {
+                        let _ = v.control.send(crate::vrrp::Control::Bfd(states)).await;
+                    }
+                    Daemon::Checkers(_) => crate::checkers::bfd_states(states),
+                    _ => {}
+                },
                 Ok(Down::Handover { wait_ms }) => {
                     if let Daemon::Vrrp(v) = &mut daemon {
                         v.handover(Duration::from_millis(u64::from(wait_ms))).await;
@@ -143,6 +153,7 @@ enum Daemon {
     Vrrp(Vrrp),
     Checkers(Box<Checkers>),
     Updater(Box<crate::update::child::Updater>),
+    Bfd(Bfd),
 }
 
 impl Daemon {
@@ -154,6 +165,9 @@ impl Daemon {
             }
             Daemon::Checkers(c) => c.reconfigure(config, generation),
             Daemon::Updater(u) => u.configure(config),
+            Daemon::Bfd(b) => {
+                let _ = b.control.send(crate::bfd::Control::Config(config)).await;
+            }
         }
     }
 
@@ -173,6 +187,13 @@ impl Daemon {
                 crate::checkers::run_omega(&c.config, &h, Duration::from_millis(1500)).await;
             }
             Daemon::Updater(_) => {}
+            Daemon::Bfd(b) => {
+                // Each neighbor hears AdminDown, and goes down at once.
+                let (done, wait) = tokio::sync::oneshot::channel();
+                let _ = b.control.send(crate::bfd::Control::Shutdown(done)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), wait).await;
+                b.task.abort();
+            }
         }
     }
 
@@ -182,6 +203,34 @@ impl Daemon {
             Daemon::Vrrp(v) => v.reports().await,
             Daemon::Checkers(c) => c.reports().await,
             Daemon::Updater(u) => u.reports().await,
+            Daemon::Bfd(b) => b.reports().await,
+        }
+    }
+}
+
+struct Bfd {
+    control: mpsc::Sender<crate::bfd::Control>,
+    task: tokio::task::JoinHandle<()>,
+    states: watch::Receiver<crate::bfd::States>,
+    status: StatusReport,
+}
+
+impl Bfd {
+    fn start(config: Arc<Config>) -> Bfd {
+        let status = StatusReport::new(Duration::from_millis(500));
+        let (states_tx, states) = watch::channel(Vec::new());
+        let (control, ctl_rx) = mpsc::channel(4);
+        let task = tokio::spawn(crate::bfd::run(config, states_tx, status.status.clone(), ctl_rx));
+        Bfd { control, task, states, status }
+    }
+
+    async fn reports(&mut self) -> Vec<Up> {
+        tokio::select! {
+            Ok(()) = self.states.changed() => {
+                let s = self.states.borrow_and_update().clone();
+                std::iter::once(Up::Bfd(s)).chain(self.status.changed()).collect()
+            }
+            _ = self.status.tick.tick() => self.status.changed().into_iter().collect(),
         }
     }
 }

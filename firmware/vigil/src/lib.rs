@@ -7,6 +7,7 @@
 
 mod appliance;
 mod balancer;
+mod bfd;
 mod boot;
 mod bus;
 mod checkers;

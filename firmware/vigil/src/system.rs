@@ -144,6 +144,7 @@ async fn event_loop(
             update: None,
             grant: None,
             handed_over: Some(handed_over_tx),
+            bfd: None,
         },
     );
     // Its supervisor starts the child now. The rest of the modules load
@@ -183,6 +184,25 @@ async fn event_loop(
             update: None,
             grant: None,
             handed_over: None,
+            bfd: None,
+        },
+    );
+    // The BFD sessions: their states go to the VRRP child and the checkers
+    // (below, as they change).
+    let bfd_status = crate::vrrp::Status::default();
+    let (bfd_tx, mut bfd_states) = tokio::sync::watch::channel(crate::bfd::States::new());
+    let _bfd_control = supervision.spawn(
+        crate::ipc::Role::Bfd,
+        crate::bus::Part::Bfd,
+        bus.subscribe(),
+        crate::supervise::Reports {
+            status: bfd_status.clone(),
+            states: None,
+            health: None,
+            update: None,
+            grant: None,
+            handed_over: None,
+            bfd: Some(bfd_tx),
         },
     );
     // The updater: the inactive slot and the state partition are all it
@@ -204,6 +224,7 @@ async fn event_loop(
                     update: Some(update_reports_tx),
                     grant: Some(crate::update::grant(slot_part, state_part)),
                     handed_over: None,
+                    bfd: None,
                 },
             );
             let facts = crate::update::facts(board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));
@@ -257,6 +278,10 @@ async fn event_loop(
     registry.add("checkers", move || {
         let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if lines.is_empty() { "no health checkers are running".to_string() } else { lines.join("\n") }
+    });
+    registry.add("bfd", move || {
+        let lines = bfd_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if lines.is_empty() { "no BFD sessions are running".to_string() } else { lines.join("\n") }
     });
     registry.add("vrrp", move || {
         let lines = vrrp_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -326,6 +351,17 @@ async fn event_loop(
             }
             Ok(()) = health.changed() => {
                 lb.health_changed(health.borrow_and_update().clone());
+                continue;
+            }
+            // keepalived's BFD process tells its VRRP and checker
+            // processes; here PID 1 hands the states on (sticky: a child
+            // that restarts is told again).
+            Ok(()) = bfd_states.changed() => {
+                let states = bfd_states.borrow_and_update().clone();
+                for tx in [&vrrp_tx, &checkers_control] {
+                    let down = crate::ipc::Down::Bfd(states.clone());
+                    let _ = tx.send(crate::supervise::Control::Message { down, fds: Vec::new(), sticky: true }).await;
+                }
                 continue;
             }
             // A slot on trial: kept once healthy long enough, or rebooted

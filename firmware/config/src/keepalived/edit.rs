@@ -60,6 +60,7 @@ const CTXS: &[Ctx] = &[
             ("vrrp_script", 1, "vrrp_script"),
             ("vrrp_track_process", 1, "vrrp_track_process"),
             ("vrrp_track_file", 1, "vrrp_track_file"),
+            ("bfd_instance", 1, "bfd_instance"),
             ("static_ipaddress", 0, "list"),
             ("static_routes", 0, "list"),
             ("static_rules", 0, "list"),
@@ -156,6 +157,7 @@ const CTXS: &[Ctx] = &[
             ("virtual_rules", 0, "list"),
             ("track_process", 0, "list"),
             ("track_file", 0, "list"),
+            ("track_bfd", 0, "list"),
         ],
         leaves: &[
             "state",
@@ -212,6 +214,7 @@ const CTXS: &[Ctx] = &[
             ("track_script", 0, "list"),
             ("track_process", 0, "list"),
             ("track_file", 0, "list"),
+            ("track_bfd", 0, "list"),
         ],
         leaves: &[
             "notify_master",
@@ -225,6 +228,29 @@ const CTXS: &[Ctx] = &[
         list: false,
     },
     Ctx { name: "vrrp_track_file", blocks: &[], leaves: &["file", "weight", "init_file"], list: false },
+    Ctx {
+        name: "bfd_instance",
+        blocks: &[],
+        leaves: &[
+            "neighbor_ip",
+            "neighbour_ip",
+            "source_ip",
+            "min_rx",
+            "min_tx",
+            "idle_tx",
+            "multiplier",
+            "passive",
+            "ttl",
+            "hoplimit",
+            "max_hops",
+            "weight",
+            "vrrp",
+            "checker",
+        ],
+        list: false,
+    },
+    Ctx { name: "file_check", blocks: &[], leaves: &["track_file", "weight", "dynamic"], list: false },
+    Ctx { name: "bfd_check", blocks: &[], leaves: &["name"], list: false },
     Ctx {
         name: "vrrp_track_process",
         blocks: &[],
@@ -292,6 +318,8 @@ const CTXS: &[Ctx] = &[
             ("UDP_CHECK", 0, "checker"),
             ("PING_CHECK", 0, "checker"),
             ("MISC_CHECK", 0, "checker"),
+            ("FILE_CHECK", 0, "file_check"),
+            ("BFD_CHECK", 0, "bfd_check"),
         ],
         leaves: &[
             "weight",
@@ -739,6 +767,27 @@ mod tests {
         assert_eq!(complete(&c, &p("vrrp_instance VI_1 state"), ""), ["BACKUP", "MASTER"]);
         assert_eq!(complete(&c, &p("vrrp_instance VI_1 virtual_ipaddress"), ""), ["10.0.0.1/24"]);
         assert_eq!(complete(&c, &p("virtual_server"), ""), ["fwmark", "group"]);
+    }
+
+    /// BFD at the console: a session, an instance tracking it, a check on
+    /// it, each a path; a bad value changes nothing and says where.
+    #[test]
+    fn bfd_instances_their_tracks_and_checks_are_edited_by_path() {
+        let c = edit(&base(), Op::Set, &p("bfd_instance B1 neighbor_ip 10.0.0.9")).unwrap();
+        let c = edit(&c, Op::Set, &p("bfd_instance B1 min_rx 3.5")).unwrap();
+        let c = edit(&c, Op::Set, &p("bfd_instance B1 passive")).unwrap();
+        assert_eq!((c.bfd_instances[0].min_rx_us, c.bfd_instances[0].passive), (3_500, true));
+        let c = edit(&c, Op::Set, &p("vrrp_instance VI_1 track_bfd B1 weight -10")).unwrap();
+        assert_eq!(c.vrrp_instances[0].track_bfd[0].weight, Some((-10, false)));
+        let c = edit(&c, Op::Set, &p("virtual_server 10.0.0.1 80 real_server 10.0.0.9 80 BFD_CHECK name B1")).unwrap();
+        assert_eq!(c.virtual_servers[0].real_servers[0].checkers[0].kind.keyword(), "BFD_CHECK");
+        assert_eq!(complete(&c, &p("bfd_instance B1"), "mi"), ["min_rx", "min_tx"]);
+        let e = edit(&c, Op::Set, &p("bfd_instance B1 multiplier 0")).unwrap_err();
+        assert_eq!(e, ["bfd_instance B1 multiplier 0: multiplier 0 is outside 1..=255"]);
+        let e = edit(&c, Op::Set, &p("vrrp_instance VI_1 track_bfd B2")).unwrap_err();
+        assert_eq!(e, ["vrrp_instance VI_1 track_bfd B2: \"B2\": no bfd_instance of that name"]);
+        let c = edit(&c, Op::Delete, &p("vrrp_instance VI_1 track_bfd B1")).unwrap();
+        assert!(c.vrrp_instances[0].track_bfd.is_empty());
     }
 
     #[test]

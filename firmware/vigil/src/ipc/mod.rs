@@ -19,6 +19,8 @@ pub enum Role {
     Checkers,
     /// Downloads and writes update bundles (the `update` module).
     Updater,
+    /// The `bfd_instance` sessions (the `bfd` module).
+    Bfd,
 }
 
 impl Role {
@@ -27,11 +29,12 @@ impl Role {
             Role::Vrrp => "vrrp",
             Role::Checkers => "checkers",
             Role::Updater => "updater",
+            Role::Bfd => "bfd",
         }
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Vrrp, Role::Checkers, Role::Updater].into_iter().find(|r| r.name() == s)
+        [Role::Vrrp, Role::Checkers, Role::Updater, Role::Bfd].into_iter().find(|r| r.name() == s)
     }
 }
 
@@ -56,6 +59,9 @@ pub enum Down {
     Handover {
         wait_ms: u32,
     },
+    /// To the VRRP child and the checkers: each BFD session's name and
+    /// whether it is up (all of them, each time one changes).
+    Bfd(Vec<(String, bool)>),
 }
 
 /// The child to PID 1.
@@ -76,6 +82,8 @@ pub enum Up {
     /// From the VRRP child: each instance that resigned, and whether a
     /// backup took over.
     HandedOver(Vec<(String, bool)>),
+    /// From the BFD child: each session's name and whether it is up.
+    Bfd(Vec<(String, bool)>),
 }
 
 /// What a child gets besides its socket: file descriptors PID 1 opens for

@@ -140,6 +140,17 @@ impl Child {
                     let _ = tx.send(list);
                 }
             }
+            Up::Bfd(states) => {
+                if let Some(tx) = &self.reports.bfd {
+                    tx.send_if_modified(|cur| {
+                        let changed = *cur != states;
+                        if changed {
+                            *cur = states;
+                        }
+                        changed
+                    });
+                }
+            }
         }
     }
 

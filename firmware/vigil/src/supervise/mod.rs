@@ -73,6 +73,8 @@ pub struct Reports {
     pub grant: Option<Grant>,
     /// The VRRP child's answer to a handover.
     pub handed_over: Option<tokio::sync::mpsc::UnboundedSender<Vec<(String, bool)>>>,
+    /// The BFD sessions' states (the BFD child).
+    pub bfd: Option<tokio::sync::watch::Sender<crate::bfd::States>>,
 }
 
 /// Supervises the `role` child for ever: it runs its `part` of the newest

@@ -150,8 +150,8 @@ impl Snapshot {
 
 /// The scripts an instance tracks (its own `track_script` and its sync
 /// group's), each with the weight and direction it tracks it with: the
-/// line's own, else the script's. Tracked processes count as scripts,
-/// under their router name.
+/// line's own, else the script's. Tracked processes and BFD sessions
+/// count as scripts, under their router names.
 pub fn tracked_scripts(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> {
     let scripts = tracked(
         v,
@@ -169,7 +169,15 @@ pub fn tracked_scripts(v: &VrrpInstance, config: &Config) -> Vec<TrackedScript> 
         |n| config.track_processes.iter().find(|s| s.name == n).map(|s| (s.weight, s.reverse)),
         super::processes::key,
     );
-    scripts.into_iter().chain(processes).collect()
+    let bfd = tracked(
+        v,
+        config,
+        |v| &v.track_bfd,
+        |g| &g.track_bfd,
+        |n| config.bfd_instances.iter().find(|b| b.name == n).map(|b| (b.weight, b.reverse)),
+        super::bfd_key,
+    );
+    scripts.into_iter().chain(processes).chain(bfd).collect()
 }
 
 /// The files an instance tracks (its own `track_file` and its sync

@@ -33,6 +33,8 @@ pub use status::{States, Status};
 pub enum Control {
     /// A new config: unchanged instances keep running, changed ones restart.
     Config(Box<Config>),
+    /// The BFD sessions' states (from the BFD child, through PID 1).
+    Bfd(Vec<(String, bool)>),
     /// Resign (priority 0) and stop; the sender waits for the reply.
     Shutdown(tokio::sync::oneshot::Sender<()>),
     /// Before a reboot into an update: every master resigns (priority 0)
@@ -80,6 +82,18 @@ struct Daemon {
     /// is no one else's removal (a changed instance's successor is master
     /// by the time its predecessor's removals are read).
     own_removals: HashMap<std::net::IpAddr, Instant>,
+    /// The BFD sessions that are up, as last told (`track_bfd`).
+    bfd: HashMap<String, bool>,
+}
+
+/// The router's name for a tracked BFD session (it counts as a script
+/// that succeeds while the session is up).
+pub fn bfd_key(name: &str) -> String {
+    format!("bfd {name}")
+}
+
+fn bfd_verdict(up: Option<bool>) -> vigil_vrrp::script::Verdict {
+    if up == Some(true) { vigil_vrrp::script::Verdict::Good } else { vigil_vrrp::script::Verdict::Bad }
 }
 
 /// How long an address vigil removed is taken as its own removal.
@@ -110,6 +124,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         waiting: Vec::new(),
         config: None,
         own_removals: HashMap::new(),
+        bfd: HashMap::new(),
     };
     // keepalived's `vrrp_startup_delay`: links such as bonds pass traffic,
     // then stop for a while as they come up; a backup that heard nothing
@@ -203,6 +218,14 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 Some(Control::Config(c)) => {
                     d.configure(&c).await;
                     d.track();
+                }
+                Some(Control::Bfd(states)) => {
+                    d.publisher.moved = true;
+                    for (name, up) in states {
+                        if d.bfd.insert(name.clone(), up) != Some(up) {
+                            d.router.handle_script(Instant::now(), &bfd_key(&name), bfd_verdict(Some(up)));
+                        }
+                    }
                 }
                 Some(Control::Shutdown(done)) => {
                     d.stop().await;
@@ -326,6 +349,12 @@ impl Daemon {
             tracked.iter().filter_map(|t| t.strip_prefix("process ")).map(str::to_string).collect();
         for (name, verdict) in self.processes.sync(config, &processes) {
             self.router.handle_script(Instant::now(), &name, verdict);
+        }
+        // Tracked BFD sessions: as last told; one not heard of yet is down
+        // (keepalived's tracked BFD starts down too).
+        for t in tracked.iter().filter_map(|t| t.strip_prefix("bfd ")) {
+            let verdict = bfd_verdict(self.bfd.get(t).copied());
+            self.router.handle_script(Instant::now(), &bfd_key(t), verdict);
         }
         let mut files: Vec<String> = ready.iter().flat_map(|s| s.files.iter().map(|t| t.name.clone())).collect();
         files.sort();

@@ -102,6 +102,15 @@ fn lines(router: &Router) -> Vec<String> {
     scripts.dedup();
     for name in scripts {
         let v = router.script(name);
+        if let Some(b) = name.strip_prefix("bfd ") {
+            let state = match v {
+                Verdict::Init => "not heard of yet",
+                Verdict::Good => "up",
+                Verdict::Bad => "down",
+            };
+            lines.push(format!("bfd_instance {b}: {state}"));
+            continue;
+        }
         lines.push(match name.strip_prefix("process ") {
             Some(p) => format!(
                 "vrrp_track_process {p}: {}",
