@@ -47,6 +47,9 @@ pub mod limits {
     pub const VRRP_SCRIPTS: usize = 64;
     /// `bfd_instance` blocks (schema 9).
     pub const BFD_INSTANCES: usize = 64;
+    /// `garp_group` blocks, and the interfaces of one (schema 10).
+    pub const GARP_GROUPS: usize = 16;
+    pub const GARP_GROUP_INTERFACES: usize = 16;
     /// A command line (`script`, and the same for every program vigil runs).
     pub const COMMAND: usize = 256;
     /// Routes of an instance (`virtual_routes`) and static ones.
@@ -549,6 +552,31 @@ pub struct Global {
     /// keepalived `no_checker_emails` (schema 7): mail when a real server
     /// goes out of its pool or back, not for each checker of it.
     pub no_checker_emails: bool,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval` (schema 10), in
+    /// microseconds: the least time between two gratuitous ARPs (unsolicited
+    /// NAs) on one interface, whichever instances they announce, for the
+    /// interfaces no `garp_group` names (keepalived's meaning; vigil read
+    /// them as each instance's interval between rounds before).
+    pub garp_interval_us: Option<u32>,
+    pub gna_interval_us: Option<u32>,
+    /// `garp_group` blocks (schema 10).
+    pub garp_groups: Vec<GarpGroup, GARP_GROUPS>,
+}
+
+/// `garp_group { garp_interval S  gna_interval S  interface NAME | interfaces
+/// { ... } }`: the least time between two gratuitous ARPs (NAs) on one
+/// interface, or across several (`interfaces`: they share one switch, and
+/// the limit is the switch's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarpGroup {
+    pub interfaces: Vec<IfName, GARP_GROUP_INTERFACES>,
+    /// `interfaces { }`: one pace across them all; `interface` lines: each
+    /// its own.
+    pub shared: bool,
+    /// Microseconds.
+    pub garp_interval_us: Option<u32>,
+    /// Microseconds.
+    pub gna_interval_us: Option<u32>,
 }
 
 /// keepalived's `SSL { password ca certificate key }`: SSL_GET presents the
@@ -1111,6 +1139,9 @@ impl Default for Global {
             ssl: None,
             rs_init_notifies: false,
             no_checker_emails: false,
+            garp_interval_us: None,
+            gna_interval_us: None,
+            garp_groups: Vec::new(),
         }
     }
 }

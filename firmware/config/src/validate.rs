@@ -162,6 +162,22 @@ impl Config {
         {
             e.push("global_defs console_password", "fewer than 1000 PBKDF2 iterations");
         }
+        // An interface has one pace: in one garp_group at most.
+        let mut paced: BTreeMap<&str, usize> = BTreeMap::new();
+        for (n, gg) in g.garp_groups.iter().enumerate() {
+            let path = format!("garp_group {}", n + 1);
+            if gg.interfaces.is_empty() {
+                e.push(&path, "names no interface");
+            }
+            for i in &gg.interfaces {
+                if let Err(m) = check_ifname(i) {
+                    e.push(&path, format!("interface: {m}"));
+                }
+                if let Some(other) = paced.insert(i.as_str(), n + 1) {
+                    e.push(&path, format!("interface {i} is in garp_group {other} too"));
+                }
+            }
+        }
     }
 
     fn check_interfaces(&self, e: &mut Errors) {

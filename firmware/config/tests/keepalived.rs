@@ -406,9 +406,12 @@ fn global_defaults_and_strict_mode_as_keepalived() {
     );
     let c = &i.config;
     let (v4, v6, open) = (&c.vrrp_instances[0], &c.vrrp_instances[1], &c.vrrp_instances[2]);
-    assert_eq!((v4.garp.interval_ms, v4.garp.master_repeat, v4.skip_check_adv_addr), (250, 2, true));
+    // The intervals pace each interface, as keepalived paces them (not an
+    // instance's rounds).
+    assert_eq!((c.global.garp_interval_us, c.global.gna_interval_us), (Some(250_000), Some(500_000)));
+    assert_eq!((v4.garp.interval_ms, v4.garp.master_repeat, v4.skip_check_adv_addr), (0, 2, true));
     assert_eq!((v4.state, v4.auth_pass.as_deref(), v4.accept), (VrrpState::Backup, None, false));
-    assert_eq!((v6.garp.interval_ms, v6.garp.master_repeat, v6.skip_check_adv_addr, v6.accept), (500, 3, false, true));
+    assert_eq!((v6.garp.interval_ms, v6.garp.master_repeat, v6.skip_check_adv_addr, v6.accept), (0, 3, false, true));
     assert!(open.accept);
     let sync = c.global.lvs_sync_daemon.as_ref().unwrap();
     assert_eq!((sync.interface.as_str(), sync.instance.as_str()), ("eth1", "V4"));
@@ -1418,4 +1421,48 @@ fn bfd_instances_track_bfd_and_bfd_checks_import_validate_and_round_trip() {
     let none = text.replace("  neighbor_ip 10.8.0.2\n", "");
     let e: Vec<String> = import_str("b.conf", &none).unwrap().errors().map(|d| d.to_string()).collect();
     assert!(e.contains(&"b.conf:1:1: error: bfd_instance B1: no neighbor_ip".to_string()), "{e:#?}");
+}
+
+/// `garp_group` and the global GARP/NA pace as keepalived 2.2.7 reads them
+/// (its --config-test run here on the same lines): seconds down to the
+/// microsecond, `interface` (each its own pace) or `interfaces { }` (one
+/// pace across them); an interface in two groups is an error (keepalived:
+/// "garp_group already specified for kv0 - ignoring").
+#[test]
+fn garp_groups_and_the_global_pace_import_validate_and_round_trip() {
+    let text = "global_defs {\n  vrrp_garp_interval 0.001\n  vrrp_gna_interval 0.000002\n}\ngarp_group {\n  garp_interval 0.05\n  gna_interval 0.02\n  interface eth0\n}\ngarp_group {\n  garp_interval 0.1\n  interfaces {\n    eth1\n    eth2\n  }\n}\n";
+    let i = import_str("g.conf", text).unwrap();
+    assert_eq!(i.diagnostics, vec![]);
+    let g = &i.config.global;
+    assert_eq!((g.garp_interval_us, g.gna_interval_us), (Some(1_000), Some(2)));
+    let (a, b) = (&g.garp_groups[0], &g.garp_groups[1]);
+    assert_eq!(
+        (a.interfaces.len(), a.shared, a.garp_interval_us, a.gna_interval_us),
+        (1, false, Some(50_000), Some(20_000))
+    );
+    assert_eq!((b.interfaces.len(), b.shared, b.garp_interval_us, b.gna_interval_us), (2, true, Some(100_000), None));
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let k = export(&i.config, Flavor::Keepalived);
+    assert!(k.contains("vrrp_garp_interval 0.001\n") && k.contains("vrrp_gna_interval 0.000002\n"), "{k}");
+    assert!(
+        k.contains("garp_group {\n    garp_interval 0.1\n    interfaces {\n        eth1\n        eth2\n    }\n}"),
+        "{k}"
+    );
+
+    let bad = text.replace("0.000002", "0.0000005").replace("interface eth0", "interface eth0\n  interface eth1");
+    let i = import_str("g.conf", &bad).unwrap();
+    let e: Vec<String> = i.errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        ["g.conf:3:21: error: \"0.0000005\" is not a number of seconds (0.000001..=4294.967295, six decimals at most)"]
+    );
+    let e: Vec<String> = i.config.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert_eq!(e, ["garp_group 2: interface eth1 is in garp_group 1 too"]);
+    let none = import_str("g.conf", "garp_group {\n  garp_interval 1\n}\n").unwrap();
+    assert!(none.config.global.garp_groups.is_empty());
+    assert_eq!(
+        none.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        ["g.conf:1:1: warning: garp_group names no interface: it paces nothing (as in keepalived)"]
+    );
 }

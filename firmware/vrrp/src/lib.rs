@@ -3,6 +3,7 @@
 //! the sockets, the addresses and the clock.
 
 pub mod instance;
+pub mod pace;
 pub mod process;
 pub mod router;
 pub mod script;

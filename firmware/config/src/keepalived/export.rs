@@ -85,6 +85,8 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         || g.shutdown_script.is_some()
         || g.rs_init_notifies
         || g.no_checker_emails
+        || g.garp_interval_us.is_some()
+        || g.gna_interval_us.is_some()
     {
         o.open("global_defs");
         if !g.router_id.is_empty() {
@@ -131,6 +133,12 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         }
         if g.vrrp_strict {
             o.line("vrrp_strict");
+        }
+        if let Some(us) = g.garp_interval_us {
+            o.line(format!("vrrp_garp_interval {}", micros(us)));
+        }
+        if let Some(us) = g.gna_interval_us {
+            o.line(format!("vrrp_gna_interval {}", micros(us)));
         }
         mail(&mut o, &g.mail);
         o.close();
@@ -250,8 +258,25 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         smtp_alert(&mut o, g.smtp_alert);
         o.close();
     }
+    for gg in &g.garp_groups {
+        o.open("garp_group");
+        if let Some(us) = gg.garp_interval_us {
+            o.line(format!("garp_interval {}", micros(us)));
+        }
+        if let Some(us) = gg.gna_interval_us {
+            o.line(format!("gna_interval {}", micros(us)));
+        }
+        if gg.shared {
+            list_block(&mut o, "interfaces", &gg.interfaces, |i| word(i));
+        } else {
+            for i in &gg.interfaces {
+                o.line(format!("interface {}", word(i)));
+            }
+        }
+        o.close();
+    }
     for v in &c.vrrp_instances {
-        vrrp(&mut o, v, g.vrrp_strict);
+        vrrp(&mut o, v, g.vrrp_strict, flavor);
     }
     if let Some(f) = &g.ssl {
         o.open("SSL");
@@ -381,6 +406,15 @@ fn user(u: &ScriptUser) -> String {
 }
 
 /// Milliseconds as keepalived's seconds (fractional when they are).
+/// Seconds as keepalived reads them, down to the microsecond.
+fn micros(us: u32) -> String {
+    if us.is_multiple_of(1_000_000) {
+        format!("{}", us / 1_000_000)
+    } else {
+        format!("{}.{:06}", us / 1_000_000, us % 1_000_000).trim_end_matches('0').to_string()
+    }
+}
+
 fn millis(ms: u32) -> String {
     if ms.is_multiple_of(1000) {
         format!("{}", ms / 1000)
@@ -518,7 +552,7 @@ fn notify(o: &mut Out, n: &Notify) {
     }
 }
 
-fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
+fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool, flavor: Flavor) {
     o.open(format!("vrrp_instance {}", word(&v.name)));
     o.line(format!("state {}", if v.state == VrrpState::Master { "MASTER" } else { "BACKUP" }));
     // An instance being edited may have no interface yet: it is written
@@ -647,7 +681,9 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool) {
     if v.garp.master_refresh_s != d.master_refresh_s {
         o.line(format!("garp_master_refresh {}", v.garp.master_refresh_s));
     }
-    if v.garp.interval_ms != d.interval_ms {
+    // vigil's own interval between an instance's rounds: keepalived has no
+    // such keyword in an instance ("Unknown keyword 'garp_interval'").
+    if v.garp.interval_ms != d.interval_ms && flavor == Flavor::Vigil {
         o.line(format!("garp_interval {}", millis(u32::from(v.garp.interval_ms))));
     }
     if v.garp.master_refresh_repeat != d.master_refresh_repeat {

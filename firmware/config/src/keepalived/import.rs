@@ -246,6 +246,11 @@ pub fn import(stmts: &[Stmt]) -> Import {
                     cx.push(&st.keyword, &mut config.bfd_instances, b, "bfd_instance");
                 }
             }
+            "garp_group" => {
+                if let Some(g) = cx.garp_group(st) {
+                    cx.push(&st.keyword, &mut config.global.garp_groups, g, "garp_group");
+                }
+            }
             "vrrp_track_file" => {
                 if let Some(tf) = cx.track_file_block(st) {
                     cx.push(&st.keyword, &mut config.track_files, tf, "vrrp_track_file");
@@ -345,8 +350,6 @@ fn summarize(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
 /// `vrrp_strict`): applied to each instance that does not set its own.
 #[derive(Default)]
 struct Defaults {
-    garp_interval_ms: Option<u16>,
-    gna_interval_ms: Option<u16>,
     garp_master_delay_s: Option<u16>,
     garp_master_repeat: Option<u8>,
     garp_master_refresh_s: Option<u16>,
@@ -648,8 +651,10 @@ impl Cx {
                     g.mail.alert_checker = Some(self.bool_flag(s, g.mail.alert_checker.unwrap_or(false)))
                 }
                 "no_email_faults" => g.mail.no_faults = self.flag(s),
-                "vrrp_garp_interval" => self.defaults.garp_interval_ms = self.interval_ms(s),
-                "vrrp_gna_interval" => self.defaults.gna_interval_ms = self.interval_ms(s),
+                // keepalived's meaning: the pace of each interface's
+                // announcements, whichever instances they are for.
+                "vrrp_garp_interval" => g.garp_interval_us = self.interval_us(s),
+                "vrrp_gna_interval" => g.gna_interval_us = self.interval_us(s),
                 "vrrp_garp_master_delay" => self.defaults.garp_master_delay_s = self.value(s, "a number of seconds"),
                 "vrrp_garp_master_repeat" => self.defaults.garp_master_repeat = self.value(s, "a count"),
                 "vrrp_garp_master_refresh" => {
@@ -850,6 +855,67 @@ impl Cx {
                 None
             }
         }
+    }
+
+    /// A garp/gna pace (seconds, fractional, down to a microsecond) in
+    /// microseconds; 0 is none (keepalived 2.2.7 calls 0 invalid and keeps
+    /// its default, which is none).
+    fn interval_us(&mut self, st: &Stmt) -> Option<u32> {
+        let w = self.one(st)?;
+        let decimals = w.text.split_once('.').map_or(0, |(_, f)| f.len());
+        match w.text.parse::<f64>() {
+            Ok(s) if s == 0.0 => None,
+            Ok(s) if decimals <= 6 && (0.000001..=4294.967295).contains(&s) => Some((s * 1_000_000.0).round() as u32),
+            _ => {
+                self.error(
+                    &w.pos,
+                    format!("{:?} is not a number of seconds (0.000001..=4294.967295, six decimals at most)", w.text),
+                );
+                None
+            }
+        }
+    }
+
+    /// `garp_group { garp_interval S  gna_interval S  interface NAME |
+    /// interfaces { NAME ... } }`.
+    fn garp_group(&mut self, st: &Stmt) -> Option<GarpGroup> {
+        let mut g = GarpGroup::default();
+        let (mut one, mut many) = (false, false);
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "garp_interval" => g.garp_interval_us = self.interval_us(s),
+                "gna_interval" => g.gna_interval_us = self.interval_us(s),
+                "interface" => {
+                    if let Some(w) = self.one(s)
+                        && let Some(name) = self.ifname(w)
+                    {
+                        self.push(&s.keyword, &mut g.interfaces, name, "garp_group interfaces");
+                        one = true;
+                    }
+                }
+                "interfaces" => {
+                    g.shared = true;
+                    many = true;
+                    for i in self.block(s) {
+                        if let Some(name) = self.ifname(&i.keyword) {
+                            self.push(&i.keyword, &mut g.interfaces, name, "garp_group interfaces");
+                        }
+                    }
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        if g.interfaces.is_empty() {
+            self.warn(&st.keyword.pos, "garp_group names no interface: it paces nothing (as in keepalived)");
+            return None;
+        }
+        if one && many {
+            self.warn(
+                &st.keyword.pos,
+                "garp_group: interface and interfaces both (keepalived: only one per block): all of them share one pace",
+            );
+        }
+        Some(g)
     }
 
     /// `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N]`.
@@ -1344,8 +1410,12 @@ impl Cx {
             self.warn(pos, "vmac_xmit_base without use_vmac does nothing (as in keepalived)");
         }
         let d = &self.defaults;
-        let global_interval = if v.is_ipv6() { gna.or(d.gna_interval_ms) } else { d.garp_interval_ms };
-        if !garp_set && let Some(ms) = global_interval {
+        // vigil's own interval between an instance's rounds (keepalived
+        // has none: its `garp_interval` is a garp_group's, per interface).
+        if !garp_set
+            && v.is_ipv6()
+            && let Some(ms) = gna
+        {
             v.garp.interval_ms = ms;
         }
         if !delay_set && let Some(x) = d.garp_master_delay_s {

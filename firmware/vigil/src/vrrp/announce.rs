@@ -12,7 +12,11 @@
 //! interface's address); an ICMPv6 socket is bound to its interface.
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::Instant;
+use vigil_vrrp::pace::Pacer;
+use vigil_vrrp::router::Id;
 
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
@@ -90,17 +94,118 @@ pub struct Announcers {
     icmpv6: Vec<(i32, Socket)>,
 }
 
+/// A message that waits for its interface's pace (`garp_group`,
+/// `vrrp_garp_interval`): which instance, leg and frame, and the pace it
+/// waits for. One entry per message at most: a round that comes while the
+/// last one's message still waits does not queue it twice (keepalived keeps
+/// one pending flag per address), so the queue is bounded by the messages
+/// configured. Kept in the order of the instances and their addresses.
+struct Waiting {
+    id: Id,
+    leg: usize,
+    frame: usize,
+    interface: String,
+    v6: bool,
+}
+
+#[derive(Default)]
+pub struct Queue(VecDeque<Waiting>);
+
+impl Queue {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn holds(&self, id: Id, leg: usize, frame: usize) -> bool {
+        self.0.iter().any(|w| w.id == id && w.leg == leg && w.frame == frame)
+    }
+
+    fn blocks(&self, interface: &str, v6: bool) -> bool {
+        self.0.iter().any(|w| w.v6 == v6 && w.interface == interface)
+    }
+
+    /// In the order of the instances and their addresses, which is the
+    /// order keepalived sends what waited (it sweeps its instances'
+    /// addresses for the pending ones each time the pace allows one).
+    fn insert(&mut self, w: Waiting) {
+        let key = (w.id, w.leg, w.frame);
+        let at = self.0.partition_point(|x| (x.id, x.leg, x.frame) < key);
+        self.0.insert(at, w);
+    }
+}
+
 impl Announcers {
-    /// Sends every address of `a` once, each on its interface (only those
-    /// on other interfaces than the instance's: `elsewhere`); stops at the
-    /// first failure, which it returns in the operator's words.
-    pub fn round(&mut self, a: &Announcement, elsewhere: bool) -> Result<(), String> {
-        for leg in a.legs.iter().skip(usize::from(elsewhere)) {
-            let sock = if leg.v6 { self.icmpv6(leg) } else { self.packet() }?;
-            for (ip, frame) in &leg.frames {
-                sock.send_to(frame, &leg.to).map_err(|e| format!("announcing {ip} on {}: {e}", leg.ifname))?;
+    /// Sends every address of `a` (instance `id`) once, each on its
+    /// interface (only those on other interfaces than the instance's:
+    /// `elsewhere`), at the interfaces' pace: what may not go yet waits in
+    /// `queue` for [`Announcers::drain`]. Stops at the first failure, which
+    /// it returns in the operator's words.
+    pub fn round(
+        &mut self,
+        now: Instant,
+        id: Id,
+        a: &Announcement,
+        elsewhere: bool,
+        pacer: &mut Pacer,
+        queue: &mut Queue,
+    ) -> Result<(), String> {
+        for (li, leg) in a.legs.iter().enumerate().skip(usize::from(elsewhere)) {
+            for (fi, (ip, frame)) in leg.frames.iter().enumerate() {
+                if queue.holds(id, li, fi) {
+                    continue;
+                }
+                // Behind what already waits for this interface.
+                if queue.blocks(&leg.ifname, leg.v6) || pacer.admit(now, &leg.ifname, leg.v6).is_err() {
+                    queue.insert(Waiting { id, leg: li, frame: fi, interface: leg.ifname.clone(), v6: leg.v6 });
+                    continue;
+                }
+                self.send(leg, ip, frame)?;
             }
         }
+        Ok(())
+    }
+
+    /// Sends, in order, what waited and may go now; a message whose
+    /// instance or address is gone is dropped. Returns the failures.
+    pub fn drain<'a>(
+        &mut self,
+        now: Instant,
+        pacer: &mut Pacer,
+        queue: &mut Queue,
+        announcement: impl Fn(Id) -> Option<&'a Announcement>,
+    ) -> Vec<String> {
+        let mut failures = Vec::new();
+        let mut closed: Vec<(String, bool)> = Vec::new();
+        let mut keep = VecDeque::with_capacity(queue.0.len());
+        while let Some(w) = queue.0.pop_front() {
+            let Some((leg, (ip, frame))) =
+                announcement(w.id).and_then(|a| a.legs.get(w.leg)).and_then(|l| Some((l, l.frames.get(w.frame)?)))
+            else {
+                continue;
+            };
+            if closed.iter().any(|(i, v6)| *i == w.interface && *v6 == w.v6) {
+                keep.push_back(w);
+                continue;
+            }
+            match pacer.admit(now, &w.interface, w.v6) {
+                Ok(()) => {
+                    if let Err(e) = self.send(leg, ip, frame) {
+                        failures.push(e);
+                    }
+                }
+                Err(_) => {
+                    closed.push((w.interface.clone(), w.v6));
+                    keep.push_back(w);
+                }
+            }
+        }
+        queue.0 = keep;
+        failures
+    }
+
+    fn send(&mut self, leg: &Leg, ip: &IpAddr, frame: &[u8]) -> Result<(), String> {
+        let sock = if leg.v6 { self.icmpv6(leg) } else { self.packet() }?;
+        sock.send_to(frame, &leg.to).map_err(|e| format!("announcing {ip} on {}: {e}", leg.ifname))?;
         Ok(())
     }
 

@@ -84,6 +84,15 @@ struct Daemon {
     own_removals: HashMap<std::net::IpAddr, Instant>,
     /// The BFD sessions that are up, as last told (`track_bfd`).
     bfd: HashMap<String, bool>,
+    /// The interfaces' announcement pace (`garp_group`,
+    /// `vrrp_garp_interval`), and what waits for it.
+    pacer: vigil_vrrp::pace::Pacer,
+    paced: announce::Queue,
+    pace_conf: Option<(
+        Option<u32>,
+        Option<u32>,
+        vigil_config::Bounded<vigil_config::GarpGroup, { vigil_config::limits::GARP_GROUPS }>,
+    )>,
 }
 
 /// The router's name for a tracked BFD session (it counts as a script
@@ -125,6 +134,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         config: None,
         own_removals: HashMap::new(),
         bfd: HashMap::new(),
+        pacer: Default::default(),
+        paced: Default::default(),
+        pace_conf: None,
     };
     // keepalived's `vrrp_startup_delay`: links such as bonds pass traffic,
     // then stop for a while as they come up; a backup that heard nothing
@@ -156,7 +168,10 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
     let mut batch = Vec::with_capacity(rx::CHANNEL);
     loop {
         d.publisher.publish(&d.router, false);
-        let sleep = timer.sleep_until(d.router.poll_timeout());
+        d.drain_paced();
+        let paced = if d.paced.is_empty() { None } else { d.pacer.next_open(Instant::now()) };
+        let wake = [d.router.poll_timeout(), paced].into_iter().flatten().min();
+        let sleep = timer.sleep_until(wake);
         let link_event = async {
             match &monitor {
                 Some(m) => m.changed().await,
@@ -368,6 +383,7 @@ impl Daemon {
         self.group_alerts = config.sync_groups.iter().map(|g| g.smtp_alert).collect();
         self.mail = config.global.mail.clone();
         self.router_id = config.global.router_id.to_string();
+        self.pace(&config.global);
         let statics = vigil_config::Global {
             static_ipaddress: config.global.static_ipaddress.clone(),
             static_routes: config.global.static_routes.clone(),
@@ -564,17 +580,14 @@ impl Daemon {
                 addresses::change(io, false);
                 addresses::guard(io, &mut self.no_accept, false);
             }
-            Action::Announce(id) => {
+            Action::Announce(id) | Action::AnnounceElsewhere(id) => {
                 let Some(io) = self.io.get(&id) else { return };
                 let _in = io.span.enter();
-                if let Err(e) = self.announcers.round(&io.announcement, false) {
-                    warn!("{e}");
-                }
-            }
-            Action::AnnounceElsewhere(id) => {
-                let Some(io) = self.io.get(&id) else { return };
-                let _in = io.span.enter();
-                if let Err(e) = self.announcers.round(&io.announcement, true) {
+                let elsewhere = matches!(a, Action::AnnounceElsewhere(_));
+                let now = Instant::now();
+                if let Err(e) =
+                    self.announcers.round(now, id, &io.announcement, elsewhere, &mut self.pacer, &mut self.paced)
+                {
                     warn!("{e}");
                 }
             }
@@ -586,6 +599,42 @@ impl Daemon {
                     span.in_scope(|| io.close());
                 }
             }
+        }
+    }
+
+    /// The announcement pace of `g` (kept as it runs when unchanged: a
+    /// commit does not let a burst through early).
+    fn pace(&mut self, g: &vigil_config::Global) {
+        let conf = (g.garp_interval_us, g.gna_interval_us, g.garp_groups.clone());
+        if self.pace_conf.as_ref() == Some(&conf) {
+            return;
+        }
+        let us = |u: Option<u32>| u.map(|u| Duration::from_micros(u64::from(u)));
+        let groups: Vec<vigil_vrrp::pace::Group> = g
+            .garp_groups
+            .iter()
+            .map(|gg| vigil_vrrp::pace::Group {
+                interfaces: gg.interfaces.iter().map(|i| i.to_string()).collect(),
+                shared: gg.shared,
+                garp: us(gg.garp_interval_us),
+                gna: us(gg.gna_interval_us),
+            })
+            .collect();
+        self.pacer = vigil_vrrp::pace::Pacer::new(&groups, us(g.garp_interval_us), us(g.gna_interval_us));
+        self.pace_conf = Some(conf);
+    }
+
+    /// Announcements that waited for their interface's pace and may go.
+    fn drain_paced(&mut self) {
+        if self.paced.is_empty() {
+            return;
+        }
+        let io = &self.io;
+        let failures = self
+            .announcers
+            .drain(Instant::now(), &mut self.pacer, &mut self.paced, |id| io.get(&id).map(|i| &i.announcement));
+        for e in failures {
+            warn!("vrrp: {e}");
         }
     }
 
