@@ -43,7 +43,8 @@ fn a_busy_console_kills_no_child() {
     let long = Duration::from_secs(120);
     let before = node.command("show supervision", long).unwrap();
     let started = vigil_tests::supervised_pids(&before);
-    assert_eq!(started.len(), 2, "{before}");
+    // The VRRP child, the checkers and the BFD child.
+    assert_eq!(started.len(), 3, "{before}");
 
     // One `show config` (1.6 MB: the shell streams it as the console takes
     // it), then rounds of `compare` (two exports of the whole config and a

@@ -89,7 +89,8 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     let mut sup = String::new();
     let both = vigil_tests::eventually(Duration::from_secs(5), || {
         sup = node.command("show supervision", CMD).unwrap();
-        sup.matches(&format!("(heartbeats every 500 ms, limit 3000 ms), config generation {g}")).count() == 2
+        // The VRRP child, the checkers and the BFD child.
+        sup.matches(&format!("(heartbeats every 500 ms, limit 3000 ms), config generation {g}")).count() == 3
     });
     assert!(both.is_some(), "{sup}");
     let checks = node.command("show checkers", CMD).unwrap();

@@ -39,7 +39,8 @@ pub const HEADER_LEN: usize = 32;
 /// name and MAC and `vmac_xmit_base`; FILE_CHECK (a checker kind appended
 /// last: older blobs decode unchanged); 9: `bfd_instances`, `track_bfd` in
 /// instances and sync groups, BFD_CHECK (appended); 10: the global GARP
-/// pace (`vrrp_garp_interval`, `vrrp_gna_interval`) and `garp_group`.
+/// pace (`vrrp_garp_interval`, `vrrp_gna_interval`), `garp_group`, and the
+/// syslog server's transport (TCP).
 pub const SCHEMA: u16 = 10;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
@@ -1888,7 +1889,7 @@ pub mod v9 {
                 router_id: v.router_id,
                 hostname: v.hostname,
                 time_servers: v.time_servers,
-                syslog: v.syslog,
+                syslog: v.syslog.map(|addr| SyslogTarget { addr, tcp: false }),
                 watchdog: v.watchdog,
                 console_password: v.console_password,
                 enable_script_security: v.enable_script_security,

@@ -492,8 +492,9 @@ pub struct Global {
     pub hostname: String<HOSTNAME>,
     /// NTP servers (addresses; the appliance has no resolver at boot).
     pub time_servers: Vec<IpAddr, TIME_SERVERS>,
-    /// Remote syslog target.
-    pub syslog: Option<SocketAddr>,
+    /// `vigil_defs syslog ADDR[:PORT] [tcp]`: every log line to a syslog
+    /// server as RFC 5424 (schema 10 added TCP).
+    pub syslog: Option<SyslogTarget>,
     pub watchdog: Watchdog,
     /// PBKDF2 hash of the console password; none: the console is open.
     pub console_password: Option<PasswordHash>,
@@ -561,6 +562,14 @@ pub struct Global {
     pub gna_interval_us: Option<u32>,
     /// `garp_group` blocks (schema 10).
     pub garp_groups: Vec<GarpGroup, GARP_GROUPS>,
+}
+
+/// A syslog server: where, and whether over TCP (RFC 6587 octet counting)
+/// instead of UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyslogTarget {
+    pub addr: SocketAddr,
+    pub tcp: bool,
 }
 
 /// `garp_group { garp_interval S  gna_interval S  interface NAME | interfaces

@@ -187,7 +187,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     let mut c = Config::default();
     c.global.router_id = full('r');
     c.global.hostname = full('h');
-    c.global.syslog = Some("[2001:db8::1]:514".parse().unwrap());
+    c.global.syslog = Some(model::SyslogTarget { addr: "[2001:db8::1]:514".parse().unwrap(), tcp: true });
     while c.global.time_servers.push(v6.addr).is_ok() {}
     c.global.console_password = Some(PasswordHash { iterations: u32::MAX, salt: [0xff; 16], hash: [0xff; 32] });
     let mut vlan = Vlan { id: 4094, addresses: Bounded::new() };

@@ -1466,3 +1466,30 @@ fn garp_groups_and_the_global_pace_import_validate_and_round_trip() {
         ["g.conf:1:1: warning: garp_group names no interface: it paces nothing (as in keepalived)"]
     );
 }
+
+/// `vigil_defs syslog ADDR[:PORT] [tcp|udp]` and vigil's older `syslog ADDR
+/// PORT`; written back as `syslog ADDR PORT [tcp]`.
+#[test]
+fn syslog_targets_import_and_round_trip() {
+    let target = |line: &str| {
+        let i = import_str("s.conf", &format!("vigil_defs {{\n  {line}\n}}\n")).unwrap();
+        let e: Vec<String> = i.errors().map(|d| d.to_string()).collect();
+        (i.config.global.syslog.map(|s| (s.addr.to_string(), s.tcp)), e, i.config)
+    };
+    for (line, want) in [
+        ("syslog 192.0.2.1", ("192.0.2.1:514", false)),
+        ("syslog 192.0.2.1 1514", ("192.0.2.1:1514", false)),
+        ("syslog 192.0.2.1:6514 tcp", ("192.0.2.1:6514", true)),
+        ("syslog [2001:db8::1]:514 udp", ("[2001:db8::1]:514", false)),
+        ("syslog 2001:db8::1 tcp", ("[2001:db8::1]:514", true)),
+    ] {
+        let (got, e, c) = target(line);
+        assert_eq!((got, e), (Some((want.0.to_string(), want.1)), vec![]), "{line}");
+        round_trip(&c);
+    }
+    let (got, e, _) = target("syslog logs.example 514 tcp");
+    assert_eq!(got, None);
+    assert_eq!(e, ["s.conf:2:10: error: \"logs.example\" is not an IP address"]);
+    let (_, e, _) = target("syslog");
+    assert_eq!(e, ["s.conf:2:3: error: syslog takes ADDRESS[:PORT] [tcp|udp]"]);
+}

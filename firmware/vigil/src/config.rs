@@ -148,6 +148,14 @@ pub fn apply(previous: &Config, config: &Config, owns_system: bool) -> Result<()
         }
     }
     problems.extend(crate::interfaces::apply(previous, config));
+    // The syslog server, with the name the lines carry: the configured
+    // hostname, else the router_id, else the system's.
+    let g = &config.global;
+    let name = [g.hostname.as_str(), g.router_id.as_str()]
+        .into_iter()
+        .find(|n| !n.is_empty())
+        .map_or_else(hostname, str::to_string);
+    crate::syslog::configure(g.syslog.map(|s| crate::syslog::Target { addr: s.addr, tcp: s.tcp, hostname: name }));
     if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 

@@ -34,6 +34,7 @@ mod reap;
 mod slots;
 mod status;
 mod supervise;
+mod syslog;
 mod system;
 mod terminal;
 mod timesync;

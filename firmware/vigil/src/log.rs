@@ -72,9 +72,24 @@ pub fn send_to(sink: tokio::sync::mpsc::UnboundedSender<String>) {
     *SINK.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
 }
 
-/// Log lines a child sent: kept and printed as PID 1's own.
-pub fn emit(text: &str) {
-    let _ = Tee.write_all(text.as_bytes());
+/// Log lines a child (`app`: its role) sent: kept and printed as PID 1's
+/// own, and sent to the syslog server as the child's.
+pub fn emit(app: &str, text: &str) {
+    keep_and_print(text.as_bytes());
+    crate::syslog::forward(app, text);
+}
+
+fn keep_and_print(buf: &[u8]) {
+    let mut r = RING.lock().unwrap_or_else(|p| p.into_inner());
+    for line in String::from_utf8_lossy(buf).lines() {
+        if r.len() == RING_LINES {
+            r.pop_front();
+        }
+        r.push_back(line.to_string());
+    }
+    drop(r);
+    // The console's writer puts it around the shell's line.
+    crate::console::log_line(buf);
 }
 
 /// Writes a log line to stderr and keeps it in the ring. If the shell has a
@@ -89,16 +104,8 @@ impl Write for Tee {
         {
             return Ok(buf.len());
         }
-        let mut r = RING.lock().unwrap_or_else(|p| p.into_inner());
-        for line in String::from_utf8_lossy(buf).lines() {
-            if r.len() == RING_LINES {
-                r.pop_front();
-            }
-            r.push_back(line.to_string());
-        }
-        drop(r);
-        // The console's writer puts it around the shell's line.
-        crate::console::log_line(buf);
+        keep_and_print(buf);
+        crate::syslog::forward("vigil", &String::from_utf8_lossy(buf));
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

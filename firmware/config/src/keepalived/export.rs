@@ -154,7 +154,8 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             lines.push(format!("time_server {}", list.join(" ")));
         }
         if let Some(s) = g.syslog {
-            lines.push(format!("syslog {} {}", s.ip(), s.port()));
+            let tcp = if s.tcp { " tcp" } else { "" };
+            lines.push(format!("syslog {} {}{tcp}", s.addr.ip(), s.addr.port()));
         }
         if g.watchdog.enabled != d.watchdog.enabled {
             lines.push(format!("watchdog {}", if g.watchdog.enabled { "on" } else { "off" }));

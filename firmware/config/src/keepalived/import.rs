@@ -954,7 +954,7 @@ impl Cx {
                         }
                     }
                 }
-                "syslog" => g.syslog = self.socket(s, 514),
+                "syslog" => g.syslog = self.syslog(s),
                 "watchdog" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("on") => g.watchdog.enabled = true,
                     Some("off") => g.watchdog.enabled = false,
@@ -1040,6 +1040,39 @@ impl Cx {
     }
 
     /// `IP PORT` or `IP` (with a default port).
+    /// `syslog ADDR[:PORT] [tcp|udp]` (and vigil's older `syslog ADDR
+    /// PORT`): port 514 unless said.
+    fn syslog(&mut self, st: &Stmt) -> Option<SyslogTarget> {
+        let mut args: Vec<&Word> = st.args.iter().collect();
+        let tcp = match args.last().map(|w| w.text.as_str()) {
+            Some("tcp") => {
+                args.pop();
+                true
+            }
+            Some("udp") => {
+                args.pop();
+                false
+            }
+            _ => false,
+        };
+        let addr = match args.as_slice() {
+            [a] => match (a.text.parse::<SocketAddr>(), a.text.parse::<IpAddr>()) {
+                (Ok(sa), _) => sa,
+                (_, Ok(ip)) => SocketAddr::new(ip, 514),
+                _ => {
+                    self.error(&a.pos, format!("{:?} is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT", a.text));
+                    return None;
+                }
+            },
+            [ip, port] => SocketAddr::new(self.parse(ip, "an IP address")?, self.parse(port, "a port")?),
+            _ => {
+                self.error(&st.keyword.pos, "syslog takes ADDRESS[:PORT] [tcp|udp]");
+                return None;
+            }
+        };
+        Some(SyslogTarget { addr, tcp })
+    }
+
     fn socket(&mut self, st: &Stmt, default_port: u16) -> Option<SocketAddr> {
         match st.args.as_slice() {
             [ip] => Some(SocketAddr::new(self.parse(ip, "an IP address")?, default_port)),

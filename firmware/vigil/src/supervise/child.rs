@@ -129,7 +129,7 @@ impl Child {
                     tx.send_replace(h);
                 }
             }
-            Up::Log(text) => crate::log::emit(&text),
+            Up::Log(text) => crate::log::emit(self.role.name(), &text),
             Up::Update(r) => {
                 if let Some(tx) = &self.reports.update {
                     let _ = tx.send(r);
