@@ -864,7 +864,7 @@ impl Cx {
         let w = self.one(st)?;
         let decimals = w.text.split_once('.').map_or(0, |(_, f)| f.len());
         match w.text.parse::<f64>() {
-            Ok(s) if s == 0.0 => None,
+            Ok(0.0) => None,
             Ok(s) if decimals <= 6 && (0.000001..=4294.967295).contains(&s) => Some((s * 1_000_000.0).round() as u32),
             _ => {
                 self.error(
