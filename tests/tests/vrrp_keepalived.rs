@@ -829,3 +829,35 @@ fn a_master_whose_vip_is_removed_resigns_and_comes_back() {
     let back = p.wait_vip(&vg, Duration::from_secs(10));
     eprintln!("vigil (150) preempted keepalived (100) and added the VIP back after {back:?}");
 }
+
+/// A static address someone removes (`ip addr del`) is put back, as
+/// keepalived puts it back ("Restoring deleted static address"): each on
+/// its side, the same config.
+#[test]
+fn a_removed_static_address_is_put_back_as_keepalived_puts_it_back() {
+    use vigil_tests::vrrp_pair::wait_log;
+    let Some(mut p) = Pair::new("vrrp-static") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    p.top = [
+        "static_ipaddress {\n 198.51.100.1/24 dev vk-a\n}\n".to_string(),
+        "static_ipaddress {\n 198.51.100.2/24 dev vk-b\n}\n".to_string(),
+    ];
+    p.keepalived(3, 100, "1");
+    p.vigil(3, 150, "1");
+    let has = |ns: &str, a: &str| {
+        let out = Command::new("ip").args(["-n", ns, "-4", "addr", "show"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {a} "))
+    };
+    for (ns, a) in [(&ka, "198.51.100.1/24"), (&vg, "198.51.100.2/24")] {
+        let set = vigil_tests::eventually(Duration::from_secs(10), || has(ns, a));
+        assert!(set.is_some(), "{a} never set in {ns}");
+    }
+    ip(&["-n", &ka, "addr", "del", "198.51.100.1/24", "dev", "vk-a"]);
+    ip(&["-n", &vg, "addr", "del", "198.51.100.2/24", "dev", "vk-b"]);
+    let back_ka = vigil_tests::eventually(Duration::from_secs(5), || has(&ka, "198.51.100.1/24"));
+    let back_vg = vigil_tests::eventually(Duration::from_secs(5), || has(&vg, "198.51.100.2/24"));
+    assert!(back_ka.is_some(), "keepalived did not put it back (the test's premise)");
+    assert!(back_vg.is_some(), "vigil did not put it back");
+    wait_log(&p.dir.join("vigil.log"), 0, "static address 198.51.100.2/24 was removed: restoring it");
+    eprintln!("a static address removed: back after {back_ka:?} (keepalived), {back_vg:?} (vigil)");
+}

@@ -72,6 +72,23 @@ pub fn statics(before: &vigil_config::Global, after: &vigil_config::Global) {
     rules(&mut rtnl, &new, true);
 }
 
+/// Puts back the static addresses among `removed` (someone else's
+/// removals), as keepalived does ("Restoring deleted static address").
+pub fn restore_statics(statics: &vigil_config::Global, removed: &[std::net::IpAddr]) {
+    let back: Vec<&VirtualAddress> =
+        statics.static_ipaddress.iter().filter(|a| removed.contains(&a.addr.addr)).collect();
+    if back.is_empty() {
+        return;
+    }
+    for a in &back {
+        info!("static address {} was removed: restoring it", a.addr);
+    }
+    match Rtnl::open() {
+        Ok(mut rtnl) => addresses(&mut rtnl, placed_on_dev(back), true),
+        Err(e) => warn!("rtnetlink: {e}"),
+    }
+}
+
 /// The kernel's RT_SCOPE_* for a scope word.
 fn rt_scope(s: RouteScope) -> u8 {
     match s {

@@ -195,6 +195,9 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 }
                 let removed = d.others_removals(changed.removed);
                 if !removed.is_empty() {
+                    // A static address someone removed is put back, as
+                    // keepalived restores it.
+                    addresses::restore_statics(&d.statics, &removed);
                     d.router.handle_removed(Instant::now(), &removed);
                 }
             }
@@ -390,6 +393,12 @@ impl Daemon {
             static_rules: config.global.static_rules.clone(),
             ..Default::default()
         };
+        // Static addresses this config drops (or changes) are vigil's own
+        // removals, not someone else's to undo.
+        let now = Instant::now();
+        for a in self.statics.static_ipaddress.iter().filter(|a| !statics.static_ipaddress.contains(a)) {
+            self.own_removals.insert(a.addr.addr, now);
+        }
         addresses::statics(&self.statics, &statics);
         self.statics = statics;
         // An instance that tracks its source address starts in FAULT when
