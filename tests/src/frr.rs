@@ -49,6 +49,38 @@ pub struct Frr {
     vrrpd: Option<Child>,
 }
 
+/// An FRR daemon in `ns`, its sockets, pid file and output in `dir`.
+fn daemon(ns: &str, dir: &Path, program: &str, tag: &str, extra: &[&str]) -> Child {
+    let log = std::fs::File::create(dir.join(format!("{tag}.out"))).unwrap();
+    Command::new("ip")
+        .args(["netns", "exec", ns, program, "-z"])
+        .arg(dir.join("zserv.api"))
+        .arg("-i")
+        .arg(dir.join(format!("{tag}.pid")))
+        .arg("--vty_socket")
+        .arg(dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// `dir` made anew for the daemons (they drop to user frr: it is theirs),
+/// and zebra started there, its API socket open.
+fn zebra(ns: &str, dir: &Path) -> Child {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let st = Command::new("chown").args(["frr:frr"]).arg(dir).status().unwrap();
+    assert!(st.success(), "chown frr {}", dir.display());
+    let z = daemon(ns, dir, ZEBRA, "zebra", &[]);
+    let api = dir.join("zserv.api");
+    let opened = crate::eventually(Duration::from_secs(10), || api.exists());
+    assert!(opened.is_some(), "zebra did not open {}", api.display());
+    z
+}
+
 fn ip(args: &[&str]) {
     let st = Command::new("ip").args(args).status().unwrap();
     assert!(st.success(), "ip {args:?}");
@@ -58,11 +90,6 @@ impl Frr {
     /// Sets the macvlan up in `ns` and starts zebra and vrrpd there.
     pub fn start(ns: &str, dir: &Path, router: Router) -> Frr {
         let dir = dir.join("frr");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        // The daemons drop to user frr: their directory is theirs.
-        let st = Command::new("chown").args(["frr:frr"]).arg(&dir).status().unwrap();
-        assert!(st.success(), "chown frr {}", dir.display());
         let mv = router.macvlan();
         let mac = format!("00:00:5e:00:0{}:{:02x}", if router.v6() { 2 } else { 1 }, router.vrid);
         ip(&["-n", ns, "link", "add", &mv, "link", &router.interface, "type", "macvlan", "mode", "bridge"]);
@@ -85,30 +112,14 @@ impl Frr {
             let st = Command::new("ip").args(["netns", "exec", ns, "sysctl", "-qw", &w]).status().unwrap();
             assert!(st.success(), "sysctl {w}");
         }
-        let mut frr = Frr { ns: ns.to_string(), dir, router, zebra: None, vrrpd: None };
-        frr.zebra = Some(frr.daemon(ZEBRA, "zebra", &[]));
-        let api = frr.dir.join("zserv.api");
-        let opened = crate::eventually(Duration::from_secs(10), || api.exists());
-        assert!(opened.is_some(), "zebra did not open {}", api.display());
+        let zebra = Some(zebra(ns, &dir));
+        let mut frr = Frr { ns: ns.to_string(), dir, router, zebra, vrrpd: None };
         frr.start_vrrpd();
         frr
     }
 
     fn daemon(&self, program: &str, tag: &str, extra: &[&str]) -> Child {
-        let log = std::fs::File::create(self.dir.join(format!("{tag}.out"))).unwrap();
-        Command::new("ip")
-            .args(["netns", "exec", &self.ns, program, "-z"])
-            .arg(self.dir.join("zserv.api"))
-            .arg("-i")
-            .arg(self.dir.join(format!("{tag}.pid")))
-            .arg("--vty_socket")
-            .arg(&self.dir)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        daemon(&self.ns, &self.dir, program, tag, extra)
     }
 
     /// vrrpd with the router's configuration (again after [`Frr::stop_vrrpd`]).
@@ -207,34 +218,14 @@ impl Bfdd {
     /// its `peer` blocks).
     pub fn start(ns: &str, dir: &Path, conf: &str) -> Bfdd {
         let dir = dir.join("bfdd");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("chown").args(["frr:frr"]).arg(&dir).status().unwrap();
-        assert!(st.success(), "chown frr {}", dir.display());
-        let mut b = Bfdd { ns: ns.to_string(), dir, conf: conf.to_string(), zebra: None, bfdd: None };
-        b.zebra = Some(b.daemon(ZEBRA, "zebra", &[]));
-        let api = b.dir.join("zserv.api");
-        let opened = crate::eventually(Duration::from_secs(10), || api.exists());
-        assert!(opened.is_some(), "zebra did not open {}", api.display());
+        let zebra = Some(zebra(ns, &dir));
+        let mut b = Bfdd { ns: ns.to_string(), dir, conf: conf.to_string(), zebra, bfdd: None };
         b.start_bfdd();
         b
     }
 
     fn daemon(&self, program: &str, tag: &str, extra: &[&str]) -> Child {
-        let log = std::fs::File::create(self.dir.join(format!("{tag}.out"))).unwrap();
-        Command::new("ip")
-            .args(["netns", "exec", &self.ns, program, "-z"])
-            .arg(self.dir.join("zserv.api"))
-            .arg("-i")
-            .arg(self.dir.join(format!("{tag}.pid")))
-            .arg("--vty_socket")
-            .arg(&self.dir)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        daemon(&self.ns, &self.dir, program, tag, extra)
     }
 
     /// bfdd with the configuration (again after [`Bfdd::kill_bfdd`]).
