@@ -391,6 +391,24 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// A neighbor's first packet: Down, `my_disc`, 10 ms, x3.
+    fn down(my_disc: u32) -> Repr {
+        Repr {
+            diag: Diag::None,
+            state: State::Down,
+            poll: false,
+            final_: false,
+            cpi: false,
+            demand: false,
+            detect_mult: 3,
+            my_disc,
+            your_disc: 0,
+            desired_min_tx: 10_000,
+            required_min_rx: 10_000,
+            required_min_echo_rx: 0,
+        }
+    }
+
     fn settings(tx_ms: u32, mult: u8) -> Settings {
         Settings {
             desired_min_tx: tx_ms * 1000,
@@ -583,20 +601,7 @@ mod tests {
     fn packets_for_another_session_or_off_path_are_dropped() {
         let now = Instant::now();
         let mut s = Session::with_discriminator(now, settings(10, 3), 3, 77);
-        let p = Repr {
-            diag: Diag::None,
-            state: State::Down,
-            poll: false,
-            final_: false,
-            cpi: false,
-            demand: false,
-            detect_mult: 3,
-            my_disc: 5,
-            your_disc: 78,
-            desired_min_tx: 10_000,
-            required_min_rx: 10_000,
-            required_min_echo_rx: 0,
-        };
+        let p = Repr { your_disc: 78, ..down(5) };
         assert_eq!(s.handle_packet(now, &p, None), Err(Dropped::Discriminator { got: 78, mine: 77 }));
         let p = Repr { your_disc: 0, ..p };
         assert_eq!(s.handle_packet(now, &p, Some(254)), Err(Dropped::Ttl { ttl: 254, min: 255, max_hops: 0 }));
@@ -614,20 +619,7 @@ mod tests {
         let now = Instant::now();
         let mut s = Session::new(now, settings(10, 3), 3);
         let _ = s.poll_transmit(now);
-        let p = Repr {
-            diag: Diag::None,
-            state: State::Down,
-            poll: false,
-            final_: false,
-            cpi: false,
-            demand: false,
-            detect_mult: 3,
-            my_disc: 5,
-            your_disc: 0,
-            desired_min_tx: 10_000,
-            required_min_rx: 0,
-            required_min_echo_rx: 0,
-        };
+        let p = Repr { required_min_rx: 0, ..down(5) };
         s.handle_packet(now, &p, None).unwrap();
         // Init now: the state change is still not sent to a neighbor that
         // asked for no packets.
