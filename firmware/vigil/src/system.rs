@@ -140,11 +140,8 @@ async fn event_loop(
         crate::supervise::Reports {
             status: vrrp_status.clone(),
             states: Some(states_tx),
-            health: None,
-            update: None,
-            grant: None,
             handed_over: Some(handed_over_tx),
-            bfd: None,
+            ..Default::default()
         },
     );
     // Its supervisor starts the child now. The rest of the modules load
@@ -177,15 +174,7 @@ async fn event_loop(
         crate::ipc::Role::Checkers,
         crate::bus::Part::Checkers,
         bus.subscribe(),
-        crate::supervise::Reports {
-            status: checker_status.clone(),
-            states: None,
-            health: Some(health_tx),
-            update: None,
-            grant: None,
-            handed_over: None,
-            bfd: None,
-        },
+        crate::supervise::Reports { status: checker_status.clone(), health: Some(health_tx), ..Default::default() },
     );
     // The BFD sessions: their states go to the VRRP child and the checkers
     // (below, as they change).
@@ -195,15 +184,7 @@ async fn event_loop(
         crate::ipc::Role::Bfd,
         crate::bus::Part::Bfd,
         bus.subscribe(),
-        crate::supervise::Reports {
-            status: bfd_status.clone(),
-            states: None,
-            health: None,
-            update: None,
-            grant: None,
-            handed_over: None,
-            bfd: Some(bfd_tx),
-        },
+        crate::supervise::Reports { status: bfd_status.clone(), bfd: Some(bfd_tx), ..Default::default() },
     );
     // The updater: the inactive slot and the state partition are all it
     // may write; it starts only on a board booted from its slots.
@@ -219,12 +200,9 @@ async fn event_loop(
                 bus.subscribe(),
                 crate::supervise::Reports {
                     status: update_status.clone(),
-                    states: None,
-                    health: None,
                     update: Some(update_reports_tx),
                     grant: Some(crate::update::grant(slot_part, state_part)),
-                    handed_over: None,
-                    bfd: None,
+                    ..Default::default()
                 },
             );
             let facts = crate::update::facts(board.as_ref(), &slots.borrow(), crate::timesync::synced(&time_status));

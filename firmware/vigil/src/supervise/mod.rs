@@ -59,7 +59,8 @@ impl Watched {
     }
 }
 
-/// Where a child's reports go.
+/// Where a child's reports go (none but its status, by default).
+#[derive(Default)]
 pub struct Reports {
     /// `show vrrp` / `show checkers`.
     pub status: Arc<std::sync::Mutex<Vec<String>>>,
