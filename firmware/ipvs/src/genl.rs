@@ -3,7 +3,7 @@
 //! [`Dest`]. Attribute payloads are built and read as bytes, in the byte
 //! order the kernel uses for each (ports big-endian, the rest native).
 
-use crate::table::{Dest, DestKey, Forward, Proto, Service, ServiceKey, TunnelType};
+use crate::table::{Counters, Dest, DestKey, Forward, Proto, Service, ServiceKey, TunnelType};
 use neli::genl::{AttrTypeBuilder, Nlattr, NlattrBuilder};
 use neli::types::{Buffer, GenlBuffer};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -50,7 +50,9 @@ mod svc {
     pub const FLAGS: u16 = 7;
     pub const TIMEOUT: u16 = 8;
     pub const NETMASK: u16 = 9;
+    pub const STATS: u16 = 10;
     pub const PE_NAME: u16 = 11;
+    pub const STATS64: u16 = 12;
 }
 
 /// IPVS_DEST_ATTR_*.
@@ -63,10 +65,22 @@ mod dest {
     pub const L_THRESH: u16 = 6;
     pub const ACTIVE_CONNS: u16 = 7;
     pub const INACT_CONNS: u16 = 8;
+    pub const STATS: u16 = 9;
     pub const ADDR_FAMILY: u16 = 11;
+    pub const STATS64: u16 = 12;
     pub const TUN_TYPE: u16 = 13;
     pub const TUN_PORT: u16 = 14;
     pub const TUN_FLAGS: u16 = 15;
+}
+
+/// IPVS_STATS_ATTR_*, nested in a service's or a destination's STATS
+/// (32-bit counts, 64-bit bytes) and STATS64 (all 64-bit).
+mod stats {
+    pub const CONNS: u16 = 1;
+    pub const INPKTS: u16 = 2;
+    pub const OUTPKTS: u16 = 3;
+    pub const INBYTES: u16 = 4;
+    pub const OUTBYTES: u16 = 5;
 }
 
 /// IPVS_DAEMON_ATTR_*.
@@ -277,6 +291,45 @@ pub fn get_string(attrs: &[(u16, Vec<u8>)], ty: u16) -> Option<String> {
     Some(String::from_utf8_lossy(&b[..end]).into_owned())
 }
 
+/// The attributes in a nested attribute's payload (`struct nlattr` each:
+/// length, type, value, padded to 4 bytes); what does not fit is left.
+fn nested_raw(mut b: &[u8]) -> Vec<(u16, Vec<u8>)> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+        // NLA_F_NESTED and NLA_F_NET_BYTEORDER are flags, not the type.
+        let ty = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
+        let Some(value) = b.get(4..len) else { break };
+        out.push((ty, value.to_vec()));
+        b = b.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    out
+}
+
+fn get_u64(attrs: &[(u16, Vec<u8>)], ty: u16) -> Option<u64> {
+    let b = find(attrs, ty)?;
+    match b.len() {
+        8.. => Some(u64::from_ne_bytes(b[..8].try_into().ok()?)),
+        4.. => Some(u64::from(u32::from_ne_bytes(b[..4].try_into().ok()?))),
+        _ => None,
+    }
+}
+
+/// The counters of a service or destination: STATS64 where the kernel
+/// sends it (since 4.1), else STATS; none: zero.
+fn parse_counters(a: &[(u16, Vec<u8>)], stats64: u16, stats32: u16) -> Counters {
+    let Some(nested) = find(a, stats64).or_else(|| find(a, stats32)) else { return Counters::default() };
+    let s = nested_raw(nested);
+    let g = |t| get_u64(&s, t).unwrap_or(0);
+    Counters {
+        connections: g(stats::CONNS),
+        packets_in: g(stats::INPKTS),
+        packets_out: g(stats::OUTPKTS),
+        bytes_in: g(stats::INBYTES),
+        bytes_out: g(stats::OUTBYTES),
+    }
+}
+
 /// A service from the attributes nested in IPVS_CMD_ATTR_SERVICE.
 pub fn parse_service(a: &[(u16, Vec<u8>)]) -> Option<Service> {
     let v6 = get_u16(a, svc::AF)? == libc::AF_INET6 as u16;
@@ -294,6 +347,7 @@ pub fn parse_service(a: &[(u16, Vec<u8>)]) -> Option<Service> {
     s.flags = find(a, svc::FLAGS).and_then(|b| b.get(..4)).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
     s.timeout = get_u32(a, svc::TIMEOUT).unwrap_or(0);
     s.pe_name = get_string(a, svc::PE_NAME).filter(|n| !n.is_empty());
+    s.stats = parse_counters(a, svc::STATS64, svc::STATS);
     if let Some(m) = find(a, svc::NETMASK).and_then(|b| <[u8; 4]>::try_from(b.get(..4)?).ok()) {
         s.netmask_prefix =
             if v6 { u32::from_ne_bytes(m).min(128) as u8 } else { u32::from_be_bytes(m).count_ones() as u8 };
@@ -321,6 +375,7 @@ pub fn parse_dest(a: &[(u16, Vec<u8>)], service_v6: bool) -> Option<Dest> {
     d.tun_flags = get_u16(a, dest::TUN_FLAGS).unwrap_or(0);
     d.active = get_u32(a, dest::ACTIVE_CONNS).unwrap_or(0);
     d.inactive = get_u32(a, dest::INACT_CONNS).unwrap_or(0);
+    d.stats = parse_counters(a, dest::STATS64, dest::STATS);
     Some(d)
 }
 
@@ -369,5 +424,53 @@ mod tests {
         t.tunnel = TunnelType::Gue(6080);
         let back = parse_dest(&children(&dest(&t).unwrap()), false).unwrap();
         assert_eq!(back, t);
+    }
+
+    /// `struct nlattr`s as the kernel packs them, for the parser to read.
+    fn packed(attrs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (ty, v) in attrs {
+            out.extend(((v.len() + 4) as u16).to_ne_bytes());
+            out.extend(ty.to_ne_bytes());
+            out.extend(*v);
+            out.resize(out.len().next_multiple_of(4), 0);
+        }
+        out
+    }
+
+    #[test]
+    fn counters_come_from_stats64_else_stats() {
+        let s64 = packed(&[
+            (stats::CONNS, &7u64.to_ne_bytes()),
+            (stats::INPKTS, &(5u64 << 33).to_ne_bytes()),
+            (stats::OUTPKTS, &3u64.to_ne_bytes()),
+            (stats::INBYTES, &1000u64.to_ne_bytes()),
+            (stats::OUTBYTES, &2000u64.to_ne_bytes()),
+        ]);
+        // The 32-bit set: counts in 4 bytes (a 2-byte value must not break
+        // the walk), bytes in 8.
+        let s32 = packed(&[(stats::CONNS, &9u32.to_ne_bytes()), (20, &[1, 2]), (stats::INBYTES, &10u64.to_ne_bytes())]);
+        let both = vec![(svc::STATS, s32.clone()), (svc::STATS64, s64)];
+        let c = parse_counters(&both, svc::STATS64, svc::STATS);
+        assert_eq!(
+            c,
+            Counters { connections: 7, packets_in: 5 << 33, packets_out: 3, bytes_in: 1000, bytes_out: 2000 }
+        );
+        let old = vec![(svc::STATS, s32)];
+        let c = parse_counters(&old, svc::STATS64, svc::STATS);
+        assert_eq!(c, Counters { connections: 9, bytes_in: 10, ..Counters::default() });
+        assert_eq!(parse_counters(&[], svc::STATS64, svc::STATS), Counters::default());
+    }
+
+    #[test]
+    fn a_nested_attribute_that_overruns_its_payload_ends_the_walk() {
+        let mut b = packed(&[(stats::CONNS, &1u64.to_ne_bytes())]);
+        b.extend(200u16.to_ne_bytes());
+        b.extend(stats::INPKTS.to_ne_bytes());
+        b.extend([0; 4]);
+        assert_eq!(nested_raw(&b), vec![(stats::CONNS, 1u64.to_ne_bytes().to_vec())]);
+        assert_eq!(nested_raw(&[1, 0]), vec![]);
+        // A length below the header's own 4 bytes.
+        assert_eq!(nested_raw(&[2, 0, 1, 0, 9, 9, 9, 9]), vec![]);
     }
 }

@@ -14,4 +14,4 @@ pub mod table;
 
 pub use client::{Client, Error};
 pub use reconcile::{Op, Owned, plan};
-pub use table::{Dest, DestKey, Forward, Proto, Service, ServiceKey, Table, TunnelType};
+pub use table::{Counters, Dest, DestKey, Forward, Proto, Service, ServiceKey, Table, TunnelType};

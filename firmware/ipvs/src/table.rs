@@ -88,6 +88,19 @@ pub struct Service {
     pub netmask_prefix: u8,
     /// Persistence engine (`sip`: the kernel module is `ip_vs_pe_<name>`).
     pub pe_name: Option<String>,
+    /// Read back only: the kernel's traffic counters.
+    pub stats: Counters,
+}
+
+/// What the kernel counted for a service or a destination since it was
+/// added (IPVS_STATS_ATTR_*, the 64-bit set where the kernel has it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub connections: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 impl Service {
@@ -99,6 +112,7 @@ impl Service {
             timeout: 0,
             netmask_prefix: if key.is_ipv6() { 128 } else { 32 },
             pe_name: None,
+            stats: Counters::default(),
         }
     }
 
@@ -190,6 +204,7 @@ pub struct Dest {
     /// Read back only: connection counters.
     pub active: u32,
     pub inactive: u32,
+    pub stats: Counters,
 }
 
 impl Dest {
@@ -204,6 +219,7 @@ impl Dest {
             l_threshold: 0,
             active: 0,
             inactive: 0,
+            stats: Counters::default(),
         }
     }
 
