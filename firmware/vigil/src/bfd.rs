@@ -24,7 +24,7 @@ use vigil_config::{BfdInstance, Config};
 pub type States = Vec<(String, bool)>;
 
 /// `show bfd` lines.
-pub type Status = Arc<std::sync::Mutex<Vec<String>>>;
+pub type Status = crate::report::Shared;
 
 pub enum Control {
     Config(Arc<Config>),
@@ -253,7 +253,7 @@ impl Daemon {
                 line
             })
             .collect();
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
+        crate::report::set(&self.status, crate::report::Report::Lines(lines));
     }
 
     fn received(&mut self, r: std::io::Result<Received>, buf: &[u8]) {

@@ -22,7 +22,7 @@ use vigil_config::{BodyRegex, CheckKind, Checker, Config, DnsType, HttpProtocol,
 const MAX_IN_FLIGHT: usize = 256;
 
 /// `show checkers`, kept up to date.
-pub type Status = Arc<Mutex<Vec<String>>>;
+pub type Status = crate::report::Shared;
 
 /// One checker of one real server.
 struct Check {
@@ -31,6 +31,8 @@ struct Check {
     spec: Checker,
     timer: CheckTimer,
     last_error: Option<String>,
+    /// How long the last probe took.
+    last_took: Option<Duration>,
     /// MISC_CHECK with misc_dynamic: the weight it last reported.
     dynamic_weight: Option<u32>,
 }
@@ -38,6 +40,7 @@ struct Check {
 struct Outcome {
     check: usize,
     result: Result<Option<u32>, String>,
+    took: Duration,
 }
 
 /// The verdict each real server starts from (true: up), by (virtual server,
@@ -165,6 +168,7 @@ pub async fn run(
                     spec: c.clone(),
                     timer: CheckTimer::new(now, timing, start_up, jitter),
                     last_error: None,
+                    last_took: None,
                     dynamic_weight: None,
                 });
             }
@@ -231,8 +235,9 @@ pub async fn run(
                 let (tx, permits) = (tx.clone(), permits.clone());
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
+                    let started = Instant::now();
                     let result = fut.await;
-                    let _ = tx.send(Outcome { check: i, result });
+                    let _ = tx.send(Outcome { check: i, result, took: started.elapsed() });
                 });
             }
         }
@@ -296,6 +301,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
     let vs = &config.virtual_servers[c.vs];
     let rs = &vs.real_servers[c.rs];
     let mut changed = false;
+    c.last_took = Some(o.took);
     match &o.result {
         Ok(w) => {
             c.last_error = None;
@@ -468,25 +474,32 @@ fn publish(
     health.send_replace(h);
 }
 
+/// `show checkers` and the metrics: each virtual server's quorum, each
+/// check's verdict, counts, last error and latency.
 fn status_lines(config: &Config, checks: &[Check], pools: &[Pool], status: &Status) {
-    let mut lines = Vec::new();
-    for (vi, vs) in config.virtual_servers.iter().enumerate() {
-        let q = if pools.get(vi).is_none_or(|p| p.has_quorum()) { "quorum up" } else { "QUORUM LOST" };
-        lines.push(format!("virtual server {}: {q}", vs_name(vs)));
-        for c in checks.iter().filter(|c| c.vs == vi) {
-            let rs = &vs.real_servers[c.rs];
-            lines.push(format!(
-                "  {} {}: {} (probes {}, failed {}){}",
-                c.spec.kind.keyword(),
-                rs.addr,
-                if c.timer.verdict() == Verdict::Up { "up" } else { "DOWN" },
-                c.timer.probes,
-                c.timer.failed_probes,
-                c.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
-            ));
-        }
-    }
-    *status.lock().unwrap_or_else(|p| p.into_inner()) = lines;
+    let virtual_servers = config
+        .virtual_servers
+        .iter()
+        .enumerate()
+        .map(|(vi, vs)| crate::report::VirtualServer {
+            name: vs_name(vs),
+            quorum: pools.get(vi).is_none_or(|p| p.has_quorum()),
+            checks: checks
+                .iter()
+                .filter(|c| c.vs == vi)
+                .map(|c| crate::report::Check {
+                    kind: c.spec.kind.keyword().to_string(),
+                    real_server: vs.real_servers[c.rs].addr.to_string(),
+                    up: c.timer.verdict() == Verdict::Up,
+                    probes: c.timer.probes,
+                    failed: c.timer.failed_probes,
+                    error: c.last_error.clone(),
+                    latency_us: c.last_took.map(|d| d.as_micros() as u64),
+                })
+                .collect(),
+        })
+        .collect();
+    crate::report::set(status, crate::report::Report::Checkers(crate::report::Checkers { virtual_servers }));
 }
 
 fn secs(s: u16) -> Duration {

@@ -237,8 +237,8 @@ impl Bfd {
 
 /// `show vrrp` / `show checkers` text, sent when it changed.
 struct StatusReport {
-    status: crate::vrrp::Status,
-    last: Vec<String>,
+    status: crate::report::Shared,
+    last: crate::report::Report,
     tick: tokio::time::Interval,
 }
 
@@ -246,11 +246,11 @@ impl StatusReport {
     fn new(every: Duration) -> StatusReport {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        StatusReport { status: Default::default(), last: Vec::new(), tick }
+        StatusReport { status: Default::default(), last: Default::default(), tick }
     }
 
     fn changed(&mut self) -> Option<Up> {
-        let now = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let now = crate::report::latest(&self.status);
         (now != self.last).then(|| {
             self.last = now.clone();
             Up::Status(now)

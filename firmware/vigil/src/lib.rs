@@ -31,6 +31,7 @@ mod notify;
 mod power;
 mod program;
 mod reap;
+mod report;
 mod slots;
 mod status;
 mod supervise;

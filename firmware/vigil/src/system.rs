@@ -8,6 +8,7 @@ use crate::boot::{Boot, needs_all_modules, print_ready};
 use crate::config::{self, Location};
 use crate::power::{self, Action};
 use crate::reap;
+use crate::report::Report::Lines;
 use crate::terminal;
 use crate::update::reboot::{self, HANDOVER, TRIES};
 use nix::sys::signal::Signal;
@@ -211,13 +212,14 @@ async fn event_loop(
         }
         (_, Some(Err(e))) => {
             warn!("update: no updater: {e}");
-            *update_status.lock().unwrap_or_else(|p| p.into_inner()) =
-                vec![format!("updates are not possible here: {e}")];
+            crate::report::set(&update_status, Lines(vec![format!("updates are not possible here: {e}")]));
             None
         }
         _ => {
-            *update_status.lock().unwrap_or_else(|p| p.into_inner()) =
-                vec!["updates are not possible here: booted without vigil's bootloader (no A/B slots)".into()];
+            crate::report::set(
+                &update_status,
+                Lines(vec!["updates are not possible here: booted without vigil's bootloader (no A/B slots)".into()]),
+            );
             None
         }
     };
@@ -244,27 +246,20 @@ async fn event_loop(
     let mut handing_over: Option<String> = None;
     let note = reboot_note.clone();
     registry.add("update", move || {
-        let mut lines = update_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if lines.is_empty() {
-            lines.push("the updater is starting".to_string());
+        let mut text = crate::report::latest(&update_status).text("the updater is starting");
+        if let Some(n) = note.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            text.push('\n');
+            text.push_str(n);
         }
-        lines.extend(note.lock().unwrap_or_else(|p| p.into_inner()).clone());
-        lines.join("\n")
+        text
     });
     let mut gate_tick = tokio::time::interval(Duration::from_secs(1));
     gate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    registry.add("checkers", move || {
-        let lines = checker_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if lines.is_empty() { "no health checkers are running".to_string() } else { lines.join("\n") }
-    });
-    registry.add("bfd", move || {
-        let lines = bfd_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if lines.is_empty() { "no BFD sessions are running".to_string() } else { lines.join("\n") }
-    });
-    registry.add("vrrp", move || {
-        let lines = vrrp_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if lines.is_empty() { "no VRRP instances are running".to_string() } else { lines.join("\n") }
-    });
+    let checkers_report = checker_status.clone();
+    registry.add("checkers", move || crate::report::latest(&checkers_report).text("no health checkers are running"));
+    registry.add("bfd", move || crate::report::latest(&bfd_status).text("no BFD sessions are running"));
+    let vrrp_report = vrrp_status.clone();
+    registry.add("vrrp", move || crate::report::latest(&vrrp_report).text("no VRRP instances are running"));
     let resign = vrrp_tx.clone();
     let newest = crate::commit::Newest::default();
     let commits = crate::commit::start(crate::commit::Committer {

@@ -135,6 +135,12 @@ pub struct Stats {
     pub priority_zero_received: u64,
     pub address_list_mismatch: u64,
     pub became_master: u64,
+    /// Times it left MASTER (keepalived's `release_master`).
+    pub released_master: u64,
+    /// State changes of any kind.
+    pub transitions: u64,
+    /// Adverts sent with priority 0 (resigning).
+    pub priority_zero_sent: u64,
     /// Adverts from a lower-priority master answered (a split brain
     /// healing: see [`Instance::handle_advert`]).
     pub lower_priority_answered: u64,
@@ -255,12 +261,19 @@ impl Instance {
 
     fn send(&mut self, priority: u8) {
         self.stats.adverts_sent += 1;
+        if priority == 0 {
+            self.stats.priority_zero_sent += 1;
+        }
         let a = self.advert(priority);
         self.actions.push_back(Action::Send(a));
     }
 
     fn set_state(&mut self, to: State) {
         if self.state != to {
+            self.stats.transitions += 1;
+            if self.state == State::Master {
+                self.stats.released_master += 1;
+            }
             self.actions.push_back(Action::StateChange { from: self.state, to });
             self.state = to;
         }

@@ -534,3 +534,28 @@ fn skip_check_adv_addr_checks_a_new_master_only() {
     // b is checked.
     assert_eq!(i.handle_advert(t0, b, &advert(other)), Err(Dropped::Addresses));
 }
+
+/// What keepalived's exporter reads as become_master / release_master /
+/// pri_zero_sent, and the transitions besides.
+#[test]
+fn masterships_resignations_and_transitions_are_counted() {
+    let (mut i, now) = master(3, 150);
+    // INIT -> BACKUP -> MASTER.
+    assert_eq!((i.stats.became_master, i.stats.released_master, i.stats.transitions), (1, 0, 2));
+    assert_eq!(i.stats.priority_zero_sent, 0);
+    // A higher priority takes over: MASTER -> BACKUP.
+    i.handle_advert(now, ip("10.0.0.3"), &advert(200)).unwrap();
+    actions(&mut i);
+    assert_eq!(i.state(), State::Backup);
+    assert_eq!((i.stats.became_master, i.stats.released_master, i.stats.transitions), (1, 1, 3));
+    // It goes silent: BACKUP -> MASTER; then vigil stops: priority 0.
+    let later = now + i.master_down_interval() * 2;
+    i.handle_timeout(later);
+    assert_eq!(i.state(), State::Master);
+    let sent = i.stats.adverts_sent;
+    i.shutdown();
+    actions(&mut i);
+    assert_eq!(i.stats.priority_zero_sent, 1);
+    assert_eq!(i.stats.adverts_sent, sent + 1);
+    assert_eq!((i.stats.became_master, i.stats.released_master), (2, 2));
+}

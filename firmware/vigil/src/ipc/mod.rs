@@ -68,8 +68,8 @@ pub enum Down {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Up {
     Pong(u64),
-    /// `show vrrp` / `show checkers` lines.
-    Status(Vec<String>),
+    /// What `show vrrp` / `show checkers` / ... say, and the metrics.
+    Status(crate::report::Report),
     /// The VRRP instances' states.
     States(Vec<(String, VrrpState)>),
     /// What the checkers say the pools should be.
@@ -93,8 +93,9 @@ pub enum Up {
 pub type Grant = Arc<dyn Fn() -> Result<Vec<OwnedFd>, String> + Send + Sync>;
 
 /// A VRRP instance's state, as the VRRP child reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VrrpState {
+    #[default]
     Init,
     Backup,
     Master,

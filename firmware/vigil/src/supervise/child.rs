@@ -110,7 +110,7 @@ impl Child {
     fn report(&mut self, m: Up) {
         match m {
             Up::Pong(_) | Up::Stopped => {}
-            Up::Status(lines) => *self.reports.status.lock().unwrap_or_else(|p| p.into_inner()) = lines,
+            Up::Status(r) => crate::report::set(&self.reports.status, r),
             Up::States(s) => {
                 let Some(states) = &self.reports.states else { return };
                 states.send_if_modified(|cur| {

@@ -62,8 +62,8 @@ impl Watched {
 /// Where a child's reports go (none but its status, by default).
 #[derive(Default)]
 pub struct Reports {
-    /// `show vrrp` / `show checkers`.
-    pub status: Arc<std::sync::Mutex<Vec<String>>>,
+    /// `show vrrp` / `show checkers` / the metrics.
+    pub status: crate::report::Shared,
     /// VRRP states (the VRRP child).
     pub states: Option<crate::vrrp::States>,
     /// Pools (the checkers child).
@@ -115,7 +115,7 @@ pub async fn supervise(
                 child.watched.failures.fetch_add(1, Ordering::Relaxed);
                 error!("supervise: the {name} child {why}");
                 // What it last reported is no longer true.
-                child.reports.status.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                crate::report::set(&child.reports.status, crate::report::Report::Nothing);
                 child.watched.set_line(format!("{name}: {why}; restarting"));
             }
         }

@@ -289,7 +289,7 @@ impl Updater {
         let now = self.status_lines();
         (now != self.last_status).then(|| {
             self.last_status = now.clone();
-            Up::Status(now)
+            Up::Status(crate::report::Report::Lines(now))
         })
     }
 

@@ -1,0 +1,364 @@
+//! What a daemon tells PID 1 about itself, typed: the VRRP instances with
+//! their counters, the health checks with their verdicts. Sent as postcard
+//! over the child's socket; PID 1 renders the same value as `show` text for
+//! people, as JSON for automation (`show vrrp json`) and as metrics.
+
+use crate::ipc::VrrpState;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Report {
+    /// Nothing reported yet (or the child that did is gone).
+    #[default]
+    Nothing,
+    /// Status that is only ever read by people (the updater, BFD).
+    Lines(Vec<String>),
+    Vrrp(Vrrp),
+    Checkers(Checkers),
+}
+
+/// The latest report of one child, as PID 1 (or the child) holds it.
+pub type Shared = Arc<Mutex<Report>>;
+
+pub fn latest(r: &Shared) -> Report {
+    r.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+pub fn set(r: &Shared, to: Report) {
+    *r.lock().unwrap_or_else(|p| p.into_inner()) = to;
+}
+
+impl Report {
+    /// The `show` text; `none` when there is nothing to say.
+    pub fn text(&self, none: &str) -> String {
+        let lines = match self {
+            Report::Nothing => Vec::new(),
+            Report::Lines(l) => l.clone(),
+            Report::Vrrp(v) => v.lines(),
+            Report::Checkers(c) => c.lines(),
+        };
+        if lines.is_empty() { none.to_string() } else { lines.join("\n") }
+    }
+
+    /// `show TOPIC json`: one JSON object.
+    pub fn json(&self) -> String {
+        let v = match self {
+            Report::Nothing => serde_json::json!({}),
+            Report::Lines(l) => serde_json::json!({ "lines": l }),
+            Report::Vrrp(v) => serde_json::to_value(v).unwrap_or_default(),
+            Report::Checkers(c) => serde_json::to_value(c).unwrap_or_default(),
+        };
+        v.to_string()
+    }
+}
+
+/// The VRRP daemon's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vrrp {
+    pub instances: Vec<Instance>,
+    /// What each tracked script, process, BFD session and file says now.
+    pub trackers: Vec<Tracker>,
+    /// Interfaces that carried adverts for VRIDs no instance runs.
+    pub strays: Vec<Stray>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub state: VrrpState,
+    /// As configured.
+    pub priority: u8,
+    /// With tracking: what the adverts carry.
+    pub effective_priority: u8,
+    /// The virtual addresses, as `192.0.2.100/24` is written in the config
+    /// (the prefix left out).
+    pub addresses: Vec<String>,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub priority_zero_sent: u64,
+    pub priority_zero_received: u64,
+    pub transitions: u64,
+    /// Milliseconds since the Unix epoch; none before the first.
+    pub last_transition_ms: Option<u64>,
+    pub dropped: Drops,
+}
+
+/// Adverts dropped, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drops {
+    pub version: u64,
+    pub vrid: u64,
+    pub auth: u64,
+    pub interval: u64,
+    pub not_listening: u64,
+    pub addresses: u64,
+    pub not_a_peer: u64,
+    pub ttl: u64,
+    pub malformed: u64,
+}
+
+impl Drops {
+    /// Each reason: its label in the metrics, its words in `show vrrp`, the count.
+    pub fn reasons(&self) -> [(&'static str, &'static str, u64); 9] {
+        [
+            ("version", "another VRRP version", self.version),
+            ("vrid", "another VRID", self.vrid),
+            ("auth", "a wrong password", self.auth),
+            ("interval", "another advert interval", self.interval),
+            ("not_listening", "not listening (INIT or FAULT)", self.not_listening),
+            ("addresses", "other virtual addresses", self.addresses),
+            ("not_a_peer", "not a unicast peer", self.not_a_peer),
+            ("ttl", "TTL not 255", self.ttl),
+            ("malformed", "malformed", self.malformed),
+        ]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.reasons().iter().map(|r| r.2).sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrackerKind {
+    Script,
+    Process,
+    Bfd,
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Track {
+    /// Not run (counted, heard of) yet.
+    Init,
+    Good,
+    Bad,
+    /// A tracked file's number.
+    Value(i32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracker {
+    pub kind: TrackerKind,
+    pub name: String,
+    pub state: Track,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stray {
+    pub interface: String,
+    pub ipv6: bool,
+    pub count: u64,
+    pub last_vrid: u8,
+    pub last_from: String,
+}
+
+impl Vrrp {
+    /// `show vrrp`: a line per instance (its drops by reason), per tracker,
+    /// per interface that had adverts for VRIDs no instance runs.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for v in &self.instances {
+            let mut line = format!(
+                "{} {} vrid {} {} priority {} adverts sent {} received {} dropped {}",
+                v.name,
+                v.interface,
+                v.vrid,
+                v.state,
+                v.effective_priority,
+                v.adverts_sent,
+                v.adverts_received,
+                v.dropped.total()
+            );
+            let why: Vec<String> =
+                v.dropped.reasons().iter().filter(|r| r.2 > 0).map(|(_, words, n)| format!("{n} {words}")).collect();
+            if !why.is_empty() {
+                let _ = write!(line, " ({})", why.join(", "));
+            }
+            lines.push(line);
+        }
+        for t in &self.trackers {
+            lines.push(match (t.kind, t.state) {
+                (_, Track::Value(n)) => format!("vrrp_track_file {}: {n}", t.name),
+                (TrackerKind::Bfd, s) => format!(
+                    "bfd_instance {}: {}",
+                    t.name,
+                    match s {
+                        Track::Good => "up",
+                        Track::Bad => "down",
+                        _ => "not heard of yet",
+                    }
+                ),
+                (TrackerKind::Process, s) => format!(
+                    "vrrp_track_process {}: {}",
+                    t.name,
+                    match s {
+                        Track::Good => "in quorum",
+                        Track::Bad => "out of quorum",
+                        _ => "not counted yet",
+                    }
+                ),
+                (_, s) => format!(
+                    "vrrp_script {}: {}",
+                    t.name,
+                    match s {
+                        Track::Good => "succeeding",
+                        Track::Bad => "failing",
+                        _ => "not run yet",
+                    }
+                ),
+            });
+        }
+        for s in &self.strays {
+            lines.push(format!(
+                "{} ({}): {} adverts for VRIDs no instance runs (the last: VRID {} from {})",
+                s.interface,
+                if s.ipv6 { "IPv6" } else { "IPv4" },
+                s.count,
+                s.last_vrid,
+                s.last_from
+            ));
+        }
+        lines
+    }
+}
+
+/// The health checkers' report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkers {
+    pub virtual_servers: Vec<VirtualServer>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualServer {
+    /// `192.0.2.100:80`, `fwmark 7`, `group NAME`.
+    pub name: String,
+    pub quorum: bool,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// The keyword: TCP_CHECK, HTTP_GET, ...
+    pub kind: String,
+    pub real_server: String,
+    pub up: bool,
+    pub probes: u64,
+    pub failed: u64,
+    /// Why the last probe failed, if it did.
+    pub error: Option<String>,
+    /// How long the last probe took, in microseconds.
+    pub latency_us: Option<u64>,
+}
+
+impl Checkers {
+    /// `show checkers`: a line per virtual server, one per check under it.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for vs in &self.virtual_servers {
+            let q = if vs.quorum { "quorum up" } else { "QUORUM LOST" };
+            lines.push(format!("virtual server {}: {q}", vs.name));
+            for c in &vs.checks {
+                lines.push(format!(
+                    "  {} {}: {} (probes {}, failed {}){}",
+                    c.kind,
+                    c.real_server,
+                    if c.up { "up" } else { "DOWN" },
+                    c.probes,
+                    c.failed,
+                    c.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                ));
+            }
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance() -> Instance {
+        Instance {
+            name: "VI_1".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 3,
+            state: VrrpState::Master,
+            priority: 100,
+            effective_priority: 90,
+            addresses: vec!["192.0.2.100".into()],
+            adverts_sent: 12,
+            adverts_received: 3,
+            dropped: Drops { vrid: 2, ttl: 1, ..Drops::default() },
+            ..Instance::default()
+        }
+    }
+
+    #[test]
+    fn show_vrrp_says_each_instance_tracker_and_stray_in_words() {
+        let r = Report::Vrrp(Vrrp {
+            instances: vec![instance()],
+            trackers: vec![
+                Tracker { kind: TrackerKind::Script, name: "chk".into(), state: Track::Bad },
+                Tracker { kind: TrackerKind::Bfd, name: "b1".into(), state: Track::Init },
+                Tracker { kind: TrackerKind::File, name: "f".into(), state: Track::Value(-20) },
+            ],
+            strays: vec![Stray {
+                interface: "eth1".into(),
+                ipv6: false,
+                count: 4,
+                last_vrid: 9,
+                last_from: "192.0.2.7".into(),
+            }],
+        });
+        assert_eq!(
+            r.text("none"),
+            "VI_1 eth0 vrid 51 MASTER priority 90 adverts sent 12 received 3 dropped 3 (2 another VRID, 1 TTL not 255)\n\
+             vrrp_script chk: failing\n\
+             bfd_instance b1: not heard of yet\n\
+             vrrp_track_file f: -20\n\
+             eth1 (IPv4): 4 adverts for VRIDs no instance runs (the last: VRID 9 from 192.0.2.7)"
+        );
+        assert_eq!(
+            Report::Vrrp(Vrrp::default()).text("no VRRP instances are running"),
+            "no VRRP instances are running"
+        );
+    }
+
+    #[test]
+    fn json_is_the_report_itself() {
+        let r = Report::Vrrp(Vrrp { instances: vec![instance()], ..Vrrp::default() });
+        let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(v["instances"][0]["name"], "VI_1");
+        assert_eq!(v["instances"][0]["state"], "Master");
+        assert_eq!(v["instances"][0]["dropped"]["vrid"], 2);
+        let c = Report::Checkers(Checkers {
+            virtual_servers: vec![VirtualServer {
+                name: "192.0.2.100:80".into(),
+                quorum: false,
+                checks: vec![Check {
+                    kind: "TCP_CHECK".into(),
+                    real_server: "192.0.2.1:80".into(),
+                    error: Some("connection refused".into()),
+                    probes: 3,
+                    failed: 3,
+                    ..Check::default()
+                }],
+            }],
+        });
+        assert_eq!(
+            c.text(""),
+            "virtual server 192.0.2.100:80: QUORUM LOST\n  TCP_CHECK 192.0.2.1:80: DOWN (probes 3, failed 3): connection refused"
+        );
+        let v: serde_json::Value = serde_json::from_str(&c.json()).unwrap();
+        assert_eq!(v["virtual_servers"][0]["checks"][0]["up"], false);
+        assert_eq!(Report::Lines(vec!["a".into()]).json(), r#"{"lines":["a"]}"#);
+    }
+}
