@@ -562,6 +562,9 @@ pub struct Global {
     pub gna_interval_us: Option<u32>,
     /// `garp_group` blocks (schema 10).
     pub garp_groups: Vec<GarpGroup, GARP_GROUPS>,
+    /// `vigil_defs metrics_listen ADDR:PORT` (schema 11): the Prometheus
+    /// endpoint, bound only there; none: off.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A syslog server: where, and whether over TCP (RFC 6587 octet counting)
@@ -1151,6 +1154,7 @@ impl Default for Global {
             garp_interval_us: None,
             gna_interval_us: None,
             garp_groups: Vec::new(),
+            metrics_listen: None,
         }
     }
 }

@@ -157,6 +157,11 @@ impl Config {
                 format!("{} s is outside 10..=604800 (how often the update channel is asked)", g.updates.poll_s),
             );
         }
+        if let Some(m) = g.metrics_listen
+            && m.port() == 0
+        {
+            e.push("vigil_defs metrics_listen", format!("{m}: port 0 is no port a scraper can be told"));
+        }
         if let Some(p) = &g.console_password
             && p.iterations < 1000
         {

@@ -188,6 +188,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     c.global.router_id = full('r');
     c.global.hostname = full('h');
     c.global.syslog = Some(model::SyslogTarget { addr: "[2001:db8::1]:514".parse().unwrap(), tcp: true });
+    c.global.metrics_listen = Some("[2001:db8::1]:65535".parse().unwrap());
     while c.global.time_servers.push(v6.addr).is_ok() {}
     c.global.console_password = Some(PasswordHash { iterations: u32::MAX, salt: [0xff; 16], hash: [0xff; 32] });
     let mut vlan = Vlan { id: 4094, addresses: Bounded::new() };
@@ -624,6 +625,35 @@ fn a_schema_9_blob_is_read_with_its_bfd_and_its_garp_interval_where_it_was() {
     assert_eq!((c.global.garp_interval_us, c.global.gna_interval_us), (None, None));
     assert!(c.global.garp_groups.is_empty());
     assert_eq!(c.virtual_servers[0].real_servers[0].checkers[0].kind.keyword(), "BFD_CHECK");
+    c.validate().unwrap();
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
+}
+
+/// A blob as schema-10 firmware wrote it (commit a7c118a, `vigil-image
+/// config compile` of router_id s10: a TCP syslog server, the global GARP
+/// pace and a garp_group of two interfaces).
+const SCHEMA_10_BLOB: &str = concat!(
+    "56474c430a000000a20000000100000000000000be12857200000000728bf2560373313005766967696c000100c00002",
+    "09f23201011e00000000000000e807b817780000901c00000000001e000000000000000000000000000001a08d060001",
+    "02046574683004657468310101d086030000010556495f3130020004657468301464640100c000020a18000000000000",
+    "00000000010000000100000000000000050500000100000000000000000000000003ff00000000000000000000000000",
+    "0000",
+);
+
+#[test]
+fn a_schema_10_blob_is_read_without_a_metrics_endpoint_and_the_rest_as_it_was() {
+    let bytes = unhex(SCHEMA_10_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 10);
+    let c = &d.config;
+    assert_eq!(c.global.router_id.as_str(), "s10");
+    assert_eq!(c.global.syslog.map(|s| (s.addr.to_string(), s.tcp)), Some(("192.0.2.9:6514".into(), true)));
+    assert_eq!(c.global.garp_interval_us, Some(100_000));
+    let gg = &c.global.garp_groups[0];
+    assert_eq!((gg.interfaces.len(), gg.shared, gg.garp_interval_us), (2, true, Some(50_000)));
+    assert_eq!(c.global.metrics_listen, None);
+    assert_eq!(c.vrrp_instances[0].virtual_router_id, 20);
     c.validate().unwrap();
     let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
     assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));

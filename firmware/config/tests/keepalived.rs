@@ -1467,6 +1467,37 @@ fn garp_groups_and_the_global_pace_import_validate_and_round_trip() {
     );
 }
 
+/// `vigil_defs metrics_listen ADDR:PORT`: the endpoint's one address;
+/// written back as read.
+#[test]
+fn the_metrics_endpoint_imports_and_round_trips() {
+    let listen = |line: &str| {
+        let i = import_str("m.conf", &format!("vigil_defs {{\n  {line}\n}}\n")).unwrap();
+        let e: Vec<String> = i.errors().map(|d| d.to_string()).collect();
+        (i.config.global.metrics_listen.map(|s| s.to_string()), e, i.config)
+    };
+    for (line, want) in [
+        ("metrics_listen 192.0.2.1:9650", "192.0.2.1:9650"),
+        ("metrics_listen [2001:db8::1]:9100", "[2001:db8::1]:9100"),
+    ] {
+        let (got, e, c) = listen(line);
+        assert_eq!((got.as_deref(), e), (Some(want), vec![]), "{line}");
+        assert!(export(&c, Flavor::Vigil).contains(&format!("metrics_listen {want}\n")));
+        round_trip(&c);
+    }
+    let (got, e, _) = listen("metrics_listen 192.0.2.1");
+    assert_eq!(got, None);
+    assert_eq!(
+        e,
+        ["m.conf:2:18: error: \"192.0.2.1\" is not ADDRESS:PORT or [IPv6]:PORT (where the metrics are served)"]
+    );
+    let (_, e, _) = listen("metrics_listen");
+    assert_eq!(e, ["m.conf:2:3: error: metrics_listen takes ADDRESS:PORT, e.g. 192.0.2.1:9650"]);
+    let (_, _, c) = listen("metrics_listen 0.0.0.0:0");
+    let errs: Vec<String> = c.validate().unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert_eq!(errs, ["vigil_defs metrics_listen: 0.0.0.0:0: port 0 is no port a scraper can be told"]);
+}
+
 /// `vigil_defs syslog ADDR[:PORT] [tcp|udp]` and vigil's older `syslog ADDR
 /// PORT`; written back as `syslog ADDR PORT [tcp]`.
 #[test]

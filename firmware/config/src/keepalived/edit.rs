@@ -129,6 +129,7 @@ const CTXS: &[Ctx] = &[
             "hostname",
             "time_server",
             "syslog",
+            "metrics_listen",
             "watchdog",
             "watchdog_timeout",
             "heartbeat_ms",

@@ -157,6 +157,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             let tcp = if s.tcp { " tcp" } else { "" };
             lines.push(format!("syslog {} {}{tcp}", s.addr.ip(), s.addr.port()));
         }
+        if let Some(m) = g.metrics_listen {
+            lines.push(format!("metrics_listen {m}"));
+        }
         if g.watchdog.enabled != d.watchdog.enabled {
             lines.push(format!("watchdog {}", if g.watchdog.enabled { "on" } else { "off" }));
         }

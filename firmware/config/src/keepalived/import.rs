@@ -955,6 +955,16 @@ impl Cx {
                     }
                 }
                 "syslog" => g.syslog = self.syslog(s),
+                "metrics_listen" => match s.args.as_slice() {
+                    [a] => match a.text.parse::<SocketAddr>() {
+                        Ok(sa) => g.metrics_listen = Some(sa),
+                        Err(_) => self.error(
+                            &a.pos,
+                            format!("{:?} is not ADDRESS:PORT or [IPv6]:PORT (where the metrics are served)", a.text),
+                        ),
+                    },
+                    _ => self.error(&s.keyword.pos, "metrics_listen takes ADDRESS:PORT, e.g. 192.0.2.1:9650"),
+                },
                 "watchdog" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("on") => g.watchdog.enabled = true,
                     Some("off") => g.watchdog.enabled = false,
