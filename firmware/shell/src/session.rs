@@ -27,8 +27,9 @@ pub trait System {
     /// Generations on flash, newest first.
     fn history(&mut self) -> Vec<u64>;
     fn load_generation(&mut self, generation: u64) -> Result<Config, String>;
-    /// Status text for `show TOPIC`; None if the topic is unknown.
-    fn status(&mut self, topic: &str) -> Option<String>;
+    /// Status for `show TOPIC` (`json`: one JSON object, for automation;
+    /// else text for people); None if the topic is unknown.
+    fn status(&mut self, topic: &str, json: bool) -> Option<String>;
     /// Topics `show` offers besides config ones (system, interfaces, ...).
     fn status_topics(&self) -> Vec<String>;
     /// A fresh random salt for a password hash.
@@ -622,6 +623,14 @@ impl<S: System> Shell<S> {
         let Some(topic) = args.first() else {
             return self.say(&format!("show what? {}", self.show_topics().join(", ")));
         };
+        let json = match &args[1..] {
+            [] => false,
+            [j] if j == "json" => true,
+            [other, ..] => return self.say(&format!("error: unexpected {other:?}; usage: show TOPIC [json]")),
+        };
+        if json {
+            return self.show_json(topic);
+        }
         match topic.as_str() {
             "config" | "running" => self.say(&export(&self.running, Flavor::Vigil)),
             "candidate" => {
@@ -646,11 +655,42 @@ impl<S: System> Shell<S> {
                 self.say(&text);
             }
             "limits" => self.say(&limits_text()),
-            t => match self.system.status(t) {
+            t => match self.system.status(t, false) {
                 Some(text) => self.say(&text),
                 None => self.say(&format!("error: unknown topic {t:?}; show one of {}", self.show_topics().join(", "))),
             },
         }
+    }
+
+    /// `show TOPIC json`: one line of JSON, for automation over the
+    /// console. Configs are the model itself (the blob's fields, by name).
+    fn show_json(&mut self, topic: &str) {
+        let config = |c: &Config| serde_json::to_value(c).unwrap_or_default();
+        let v = match topic {
+            "config" | "running" => config(&self.running),
+            "candidate" => {
+                let errors: Vec<String> = match self.candidate.validate() {
+                    Ok(()) => Vec::new(),
+                    Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
+                };
+                serde_json::json!({ "config": config(&self.candidate), "errors": errors })
+            }
+            "history" => serde_json::json!({ "generations": self.system.history() }),
+            "compare" => {
+                let d = diff(&export(&self.running, Flavor::Vigil), &export(&self.candidate, Flavor::Vigil), 3);
+                serde_json::json!({ "lines": d.lines().collect::<Vec<_>>() })
+            }
+            "limits" => serde_json::json!({ "lines": limits_text().lines().collect::<Vec<_>>() }),
+            t => match self.system.status(t, true) {
+                Some(text) => return self.say(&text),
+                None => {
+                    let v =
+                        serde_json::json!({ "error": format!("unknown topic {t:?}"), "topics": self.show_topics() });
+                    return self.say(&v.to_string());
+                }
+            },
+        };
+        self.say(&v.to_string())
     }
 
     fn compare(&mut self) {

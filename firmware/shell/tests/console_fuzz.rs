@@ -92,7 +92,7 @@ impl System for MemSystem {
     fn load_generation(&mut self, g: u64) -> Result<Config, String> {
         self.store.load_generation(g).map_err(|e| e.to_string())
     }
-    fn status(&mut self, topic: &str) -> Option<String> {
+    fn status(&mut self, topic: &str, _json: bool) -> Option<String> {
         (topic == "system").then(|| "hostname fuzz".to_string())
     }
     fn status_topics(&self) -> Vec<String> {

@@ -25,8 +25,8 @@ impl System for MemSystem {
     fn load_generation(&mut self, g: u64) -> Result<Config, String> {
         self.store.load_generation(g).map_err(|e| e.to_string())
     }
-    fn status(&mut self, topic: &str) -> Option<String> {
-        (topic == "system").then(|| "hostname test".to_string())
+    fn status(&mut self, topic: &str, json: bool) -> Option<String> {
+        (topic == "system").then(|| if json { r#"{"hostname":"test"}"# } else { "hostname test" }.to_string())
     }
     fn status_topics(&self) -> Vec<String> {
         vec!["system".into()]
@@ -403,4 +403,29 @@ fn update_commands_reach_the_system_typed_and_mistakes_do_not() {
         ]
     );
     assert!(t.keys(b"update \t").contains("check"), "completion offers the subcommands");
+}
+
+/// `show TOPIC json`: one line of JSON each; the config is the model
+/// itself, a candidate carries what commit would refuse, a mistake is an
+/// error in words.
+#[test]
+fn show_json_answers_in_one_line_of_json() {
+    let mut t = Term::new();
+    let json = |out: &str| -> serde_json::Value {
+        let line = out.split("\r\n").find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON in {out:?}"));
+        serde_json::from_str(line).unwrap()
+    };
+    let c = json(&t.line("show config json"));
+    assert_eq!(c["vrrp_instances"][0]["priority"], 100);
+    assert_eq!(c["vrrp_instances"][0]["name"], "VI_1");
+    t.line("set vrrp_instance VI_9 priority 100");
+    let cand = json(&t.line("show candidate json"));
+    assert_eq!(cand["config"]["vrrp_instances"][1]["name"], "VI_9");
+    assert!(cand["errors"][0].as_str().unwrap().contains("vrrp_instance VI_9"), "{cand}");
+    assert_eq!(json(&t.line("show system json"))["hostname"], "test");
+    assert_eq!(json(&t.line("show history json"))["generations"], serde_json::json!([]));
+    let e = json(&t.line("show nonsense json"));
+    assert_eq!(e["error"], "unknown topic \"nonsense\"");
+    let out = t.line("show system jsn");
+    assert!(out.contains("error: unexpected \"jsn\"; usage: show TOPIC [json]"), "{out}");
 }

@@ -42,7 +42,10 @@ impl Appliance {
         self.bus.newest().config
     }
 
-    pub fn status(&mut self, topic: &str) -> Option<String> {
+    pub fn status(&mut self, topic: &str, json: bool) -> Option<String> {
+        if json && let Some(j) = self.registry.json(topic) {
+            return Some(j);
+        }
         let mut text = self.registry.get(topic)?;
         if topic == "system" {
             // The config's place on flash, and the wall clock.
@@ -58,7 +61,7 @@ impl Appliance {
                 text.push_str(&format!("\n{t}"));
             }
         }
-        Some(text)
+        Some(if json { crate::status::lines_json(&text) } else { text })
     }
     pub fn status_topics(&self) -> Vec<String> {
         self.registry.topics()

@@ -95,6 +95,8 @@ pub struct Published {
     pub config: Arc<Config>,
     /// The config store's generation (0: the config read at start).
     pub generation: u64,
+    /// When it was published (ms since the Unix epoch).
+    pub at_ms: u64,
     /// Per [`Part`], the generation at which it last changed: a consumer
     /// that skipped commits still tags its part with the number PID 1 does
     /// (the checkers' health reports are matched on it).
@@ -103,13 +105,17 @@ pub struct Published {
 
 pub type Subscriber = watch::Receiver<Published>;
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The sending end, owned by PID 1's event loop.
 pub struct Bus(watch::Sender<Published>);
 
 impl Bus {
     /// The config running at start, generation 0.
     pub fn new(config: Arc<Config>) -> Bus {
-        Bus(watch::channel(Published { config, generation: 0, parts: [0; 4] }).0)
+        Bus(watch::channel(Published { config, generation: 0, at_ms: now_ms(), parts: [0; 4] }).0)
     }
 
     /// Makes `config` (generation `generation`) the newest.
@@ -122,6 +128,7 @@ impl Bus {
             }
             p.config = config;
             p.generation = generation;
+            p.at_ms = now_ms();
         });
     }
 

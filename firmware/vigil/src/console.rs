@@ -353,6 +353,7 @@ pub enum Request {
     },
     Status {
         topic: String,
+        json: bool,
         reply: SyncSender<Option<String>>,
     },
     Debug {
@@ -397,8 +398,8 @@ impl System for Remote {
     fn load_generation(&mut self, generation: u64) -> Result<Config, String> {
         self.ask(|reply| Request::LoadGeneration { generation, reply }).unwrap_or_else(|| Err(GONE.into()))
     }
-    fn status(&mut self, topic: &str) -> Option<String> {
-        self.ask(|reply| Request::Status { topic: topic.to_string(), reply }).flatten()
+    fn status(&mut self, topic: &str, json: bool) -> Option<String> {
+        self.ask(|reply| Request::Status { topic: topic.to_string(), json, reply }).flatten()
     }
     fn status_topics(&self) -> Vec<String> {
         self.topics.clone()

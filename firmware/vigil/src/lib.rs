@@ -24,6 +24,7 @@ mod kmod;
 mod lb;
 mod log;
 mod mail;
+mod metrics;
 use vigil_net as net;
 mod hook;
 mod nft;

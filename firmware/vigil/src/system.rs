@@ -232,6 +232,19 @@ async fn event_loop(
     let mut registry = registry(mode, board, move || slot_slots.borrow().summary());
     let time_text = time_status.clone();
     registry.add("time", move || crate::timesync::show(&time_text));
+    // The Prometheus endpoint (`metrics_listen`), once every child is
+    // spawned: it follows the config from here.
+    let sources = crate::metrics::server::Sources {
+        vrrp: vrrp_status.clone(),
+        checkers: checker_status.clone(),
+        children: supervision.clone(),
+        bus: bus.subscribe(),
+        time: time_status.clone(),
+        boot_slot: slots.borrow().booted().map(|b| b.slot.to_string()),
+    };
+    if let Err(e) = crate::metrics::server::start(sources) {
+        error!("metrics: no thread for the endpoint ({e}): no metrics");
+    }
     let sup = supervision.clone();
     let ipvs = lb.clone();
     registry.add("supervision", move || {
@@ -257,9 +270,13 @@ async fn event_loop(
     gate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let checkers_report = checker_status.clone();
     registry.add("checkers", move || crate::report::latest(&checkers_report).text("no health checkers are running"));
+    let checkers_report = checker_status.clone();
+    registry.add_json("checkers", move || crate::report::latest(&checkers_report).json());
     registry.add("bfd", move || crate::report::latest(&bfd_status).text("no BFD sessions are running"));
     let vrrp_report = vrrp_status.clone();
     registry.add("vrrp", move || crate::report::latest(&vrrp_report).text("no VRRP instances are running"));
+    let vrrp_report = vrrp_status.clone();
+    registry.add_json("vrrp", move || crate::report::latest(&vrrp_report).json());
     let resign = vrrp_tx.clone();
     let newest = crate::commit::Newest::default();
     let commits = crate::commit::start(crate::commit::Committer {
@@ -460,8 +477,8 @@ async fn event_loop(
                             let _ = reply.send(Err("no flash".into()));
                         }
                     }
-                    Some(crate::console::Request::Status { topic, reply }) => {
-                        let _ = reply.send(appliance.status(&topic));
+                    Some(crate::console::Request::Status { topic, json, reply }) => {
+                        let _ = reply.send(appliance.status(&topic, json));
                     }
                     Some(crate::console::Request::Debug { args, reply }) => {
                         let _ = reply.send(appliance.debug(&args));

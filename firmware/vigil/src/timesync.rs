@@ -17,8 +17,18 @@ const POLL: Duration = Duration::from_secs(64);
 const FIRST_POLL: Duration = Duration::from_secs(2);
 const TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// `show system`'s time lines.
-pub type Status = Arc<Mutex<String>>;
+/// `show time`'s lines, and what the metrics say.
+pub type Status = Arc<Mutex<Time>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Time {
+    pub text: String,
+    pub facts: crate::metrics::TimeFacts,
+}
+
+fn set_text(status: &Status, text: String) {
+    status.lock().unwrap_or_else(|p| p.into_inner()).text = text;
+}
 
 /// One round: every server asked at once (each on its own thread: the
 /// query blocks); the best good answer.
@@ -86,11 +96,11 @@ pub fn slew_left() -> Option<i128> {
 /// `show system`'s time lines, with a slew's progress.
 /// The last round set the clock from a server (it is known to be right).
 pub fn synced(status: &Status) -> bool {
-    status.lock().unwrap_or_else(|p| p.into_inner()).starts_with("time: synced from")
+    status.lock().unwrap_or_else(|p| p.into_inner()).facts.synced
 }
 
 pub fn show(status: &Status) -> String {
-    let mut text = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut text = status.lock().unwrap_or_else(|p| p.into_inner()).text.clone();
     if let Some(ns) = slew_left() {
         text.push_str(&format!("\ntime: slewing, {} left", ms(ns)));
     }
@@ -101,20 +111,21 @@ pub fn show(status: &Status) -> String {
 /// vigil neither asks a server nor steps it.
 pub fn host_keeps_it(status: &Status) {
     info!("time: host mode: the host keeps the clock");
-    *status.lock().unwrap_or_else(|p| p.into_inner()) = "time: host mode: the host keeps the clock".into();
+    set_text(status, "time: host mode: the host keeps the clock".into());
 }
 
 /// The boot round: returns once the clock is set, or no server answered.
 pub async fn at_boot(servers: &[IpAddr], status: &Status) {
     if servers.is_empty() {
         info!("time: no server configured; the clock is as the board keeps it");
-        *status.lock().unwrap_or_else(|p| p.into_inner()) = "time: no server configured".into();
+        set_text(status, "time: no server configured".into());
         return;
     }
     sync(servers, status, true).await;
 }
 
 async fn sync(servers: &[IpAddr], status: &Status, at_boot: bool) {
+    let mut synced = None;
     let text = match round(servers).await {
         Some((ip, s)) => {
             let c = correction(s.offset_ns, at_boot);
@@ -123,6 +134,7 @@ async fn sync(servers: &[IpAddr], status: &Status, at_boot: bool) {
                     if what != "kept" || at_boot {
                         info!("time: {what} by {} from {ip} (delay {})", ms(s.offset_ns), ms(s.delay_ns));
                     }
+                    synced = Some(s.offset_ns as f64 / 1e9);
                     format!(
                         "time: synced from {ip} at {}, offset {} ({what}), delay {}, stratum {}",
                         crate::clock::utc_now(),
@@ -144,7 +156,13 @@ async fn sync(servers: &[IpAddr], status: &Status, at_boot: bool) {
             format!("time: no server answered at {}", crate::clock::utc_now())
         }
     };
-    *status.lock().unwrap_or_else(|p| p.into_inner()) = text;
+    let mut st = status.lock().unwrap_or_else(|p| p.into_inner());
+    st.text = text;
+    st.facts.synced = synced.is_some();
+    if let Some(offset) = synced {
+        st.facts.offset_s = Some(offset);
+        st.facts.last_sync_s = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs());
+    }
 }
 
 /// Keeps the clock right for ever (a task).

@@ -254,6 +254,7 @@ impl Child {
                         continue;
                     }
                     kill();
+                    self.watched.heartbeat_kills.fetch_add(1, Ordering::Relaxed);
                     break Ended::Failed(format!("missed its heartbeats for {} ms; killed", limit.as_millis()));
                 }
                 m = up_rx.recv() => match m {

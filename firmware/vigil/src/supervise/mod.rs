@@ -51,6 +51,8 @@ pub struct Watched {
     pub given_up: AtomicBool,
     /// The config generation its supervisor last took from the bus.
     pub applied: std::sync::atomic::AtomicU64,
+    /// Times it was killed for missing its heartbeats (among `failures`).
+    pub heartbeat_kills: std::sync::atomic::AtomicU32,
 }
 
 impl Watched {
@@ -219,6 +221,26 @@ impl Children {
             .collect()
     }
 
+    /// What the metrics say of each child.
+    pub fn facts(&self) -> Vec<crate::metrics::ChildFacts> {
+        self.0
+            .iter()
+            .map(|(r, w)| {
+                let pid = w.pid.load(Ordering::Relaxed);
+                let up = w.healthy.load(Ordering::Relaxed);
+                crate::metrics::ChildFacts {
+                    name: r.name(),
+                    up,
+                    restarts: w.failures.load(Ordering::Relaxed),
+                    heartbeat_kills: w.heartbeat_kills.load(Ordering::Relaxed),
+                    given_up: w.given_up.load(Ordering::Relaxed),
+                    cpu_seconds: if up { cpu_seconds(pid) } else { None },
+                    rss_bytes: if up { rss_kib(pid).map(|k| k * 1024) } else { None },
+                }
+            })
+            .collect()
+    }
+
     /// The pid of `role`'s child as last started.
     #[cfg_attr(not(feature = "debug-commands"), allow(dead_code))]
     pub fn pid(&self, role: Role) -> Option<u32> {
@@ -228,11 +250,20 @@ impl Children {
 
 /// The most resident memory a process has had (VmHWM), from /proc/PID/status.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
+/// The memory a process has resident now (VmRSS).
+fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     if pid == 0 {
         return None;
     }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()
+    status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// User and system CPU time a process has used, from /proc/PID/stat.
