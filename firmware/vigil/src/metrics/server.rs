@@ -81,9 +81,12 @@ pub fn start(sources: Sources) -> std::io::Result<()> {
 /// Below the control plane's threads: under a scrape storm, the CPU goes
 /// to VRRP and the checkers first.
 fn lower_priority() {
-    // SAFETY: gettid and setpriority take plain integers and touch only this
+    // gettid by its system call: musl's static libc has no gettid() symbol
+    // (a call through it jumps to address 0).
+    let tid = nix::unistd::gettid().as_raw() as libc::id_t;
+    // SAFETY: setpriority takes plain integers and touches only this
     // thread's scheduling; a failure leaves the priority as it was.
-    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, 10) };
     if r != 0 {
         warn!("metrics: could not lower the thread's priority: {}", std::io::Error::last_os_error());
     }
