@@ -7,6 +7,10 @@
 //! advert it heard (3 x interval + Skew_Time, 156/256 of an interval at
 //! priority 100): the figure is how much later than that the VIP came.
 //!
+//! The vigil backup runs a second time with its metrics endpoint under a
+//! scrape storm (1,000 requests a second from four clients in its
+//! namespace, each answered in full): the storm must not move the figure.
+//!
 //! Then each daemon idles as master of 100 instances (advert_int 1 s) for
 //! 10 s: CPU time used and resident memory (keepalived: both processes).
 //!
@@ -25,16 +29,25 @@ fn main() {
     println!("failover: VIP added at the backup after the master's last advert, minus Master_Down_Interval");
     for (version, interval, interval_ms) in [(2u8, "1", 1000.0), (3, "0.1", 100.0), (3, "0.01", 10.0)] {
         let bound_ms = 3.0 * interval_ms + 156.0 * interval_ms / 256.0;
-        for backup in ["vigil", "keepalived"] {
+        for backup in ["vigil", "vigil, 1,000 scrapes/s", "keepalived"] {
             let mut extra = Vec::new();
             let mut kill_to_vip = Vec::new();
+            let (mut rates, mut storm_failures) = (Vec::new(), 0u64);
             for run in 0..runs {
                 let Some(mut p) = Pair::new(&format!("fo{run}")) else { return };
                 p.keepalived(version, 150, interval);
                 p.wait_vip(&p.ka.clone(), Duration::from_secs(15));
                 let watch = Watch::start(&p.vg);
-                if backup == "vigil" {
+                let mut storm = None;
+                if backup.starts_with("vigil") {
+                    let scraped = backup != "vigil";
+                    if scraped {
+                        p.top[1] = format!("vigil_defs {{\n metrics_listen {METRICS}\n}}\n");
+                    }
                     p.vigil(version, 100, interval);
+                    if scraped {
+                        storm = Some(Storm::start(&p.vg, 1000));
+                    }
                 } else {
                     let conf = p.conf("keepalived-backup.conf", "vk-b", version, 100, interval);
                     let child = vigil_tests::vrrp_pair::spawn_keepalived(&p.vg, &conf, &p.dir, "kb");
@@ -46,6 +59,11 @@ fn main() {
                 p.kill_keepalived("-KILL");
                 p.wait_vip(&p.vg.clone(), Duration::from_secs(10));
                 let (last_advert, vip_at) = watch.finish();
+                if let Some(s) = storm {
+                    let (rate, failed) = s.finish();
+                    rates.push(rate);
+                    storm_failures += failed;
+                }
                 let (Some(last), Some(vip)) = (last_advert, vip_at) else {
                     println!("  run {run}: no advert or no VIP seen by the watchers");
                     continue;
@@ -62,9 +80,72 @@ fn main() {
                 spread(&mut extra),
                 spread(&mut kill_to_vip),
             );
+            if !rates.is_empty() {
+                println!("    scrapes answered {} /s, {storm_failures} failed", spread(&mut rates).replace('+', ""));
+            }
         }
     }
     idle_hundred();
+}
+
+const METRICS: &str = "192.0.2.2:9650";
+
+/// Clients in a namespace asking for /metrics at `rate` a second between
+/// them (each request a connection of its own, the answer read in full).
+struct Storm {
+    stop: Arc<AtomicBool>,
+    answered: Arc<std::sync::atomic::AtomicU64>,
+    failed: Arc<std::sync::atomic::AtomicU64>,
+    started: Instant,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Storm {
+    fn start(ns: &str, rate: u32) -> Storm {
+        const CLIENTS: u32 = 4;
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let every = Duration::from_secs(1) * CLIENTS / rate;
+        let threads = (0..CLIENTS)
+            .map(|_| {
+                let (ns, stop, answered, failed) = (ns.to_string(), stop.clone(), answered.clone(), failed.clone());
+                std::thread::spawn(move || {
+                    enter(&ns);
+                    let addr: std::net::SocketAddr = METRICS.parse().unwrap();
+                    let mut next = Instant::now();
+                    while !stop.load(Ordering::Relaxed) {
+                        let ok = (|| -> std::io::Result<bool> {
+                            use std::io::{Read, Write};
+                            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+                            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")?;
+                            let mut page = Vec::new();
+                            s.read_to_end(&mut page)?;
+                            Ok(page.starts_with(b"HTTP/1.1 200 "))
+                        })();
+                        match ok {
+                            Ok(true) => answered.fetch_add(1, Ordering::Relaxed),
+                            _ => failed.fetch_add(1, Ordering::Relaxed),
+                        };
+                        next += every;
+                        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                    }
+                })
+            })
+            .collect();
+        Storm { stop, answered, failed, started: Instant::now(), threads }
+    }
+
+    /// Stops it: (pages answered a second, requests that failed).
+    fn finish(self) -> (f64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let took = self.started.elapsed().as_secs_f64();
+        for t in self.threads {
+            let _ = t.join();
+        }
+        (self.answered.load(Ordering::Relaxed) as f64 / took, self.failed.load(Ordering::Relaxed))
+    }
 }
 
 fn ms(d: Duration) -> f64 {

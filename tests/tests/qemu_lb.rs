@@ -9,7 +9,9 @@
 //! /proc/net/ip_vs once its checks fail `retry` times, while the client's
 //! requests keep succeeding on backend 1; it comes back when the backend
 //! does. A line taken out of the group at the console takes its service
-//! out, and only it.
+//! out, and only it. The client also scrapes vigil's metrics endpoint
+//! through the switch: the kernel's IPVS table as the metrics see it
+//! (weights, connections) follows the same events.
 
 use std::time::Duration;
 use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
@@ -39,7 +41,8 @@ fn conf() -> String {
         )
     };
     format!(
-        "interface eth0 {{\n  address 10.0.0.1/24 10.0.0.100/24 10.0.0.101/24 10.0.0.102/24\n}}\n\
+        "vigil_defs {{\n  metrics_listen 10.0.0.1:9650\n}}\n\
+         interface eth0 {{\n  address 10.0.0.1/24 10.0.0.100/24 10.0.0.101/24 10.0.0.102/24\n}}\n\
          virtual_server_group WEB {{\n  10.0.0.100-102 80\n  fwmark 7\n}}\n\
          virtual_server_group WEB6 {{\n  2001:db8::100-102 80\n}}\n\
          virtual_server group WEB6 {{\n  lb_kind DR\n  protocol TCP\n  real_server 2001:db8::11 80 {{\n  }}\n}}\n{}{}{}",
@@ -79,6 +82,43 @@ fn client_lines(text: &str) -> Vec<(u64, Option<String>)> {
             }
         })
         .collect()
+}
+
+/// The last whole scrape in the client's console: its number, and each
+/// family's series count and sum of values.
+fn last_scrape(text: &str) -> Option<(u64, std::collections::BTreeMap<String, (usize, f64)>)> {
+    let lines: Vec<&str> = text.lines().filter_map(|l| l.trim().strip_prefix("scrape: ")).collect();
+    let end = lines.iter().rposition(|l| l.ends_with(" end"))?;
+    let n: u64 = lines[end].split(' ').next()?.parse().ok()?;
+    let families = lines[..end]
+        .iter()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            match w[..] {
+                [m, name, count, sum] if m.parse() == Ok(n) => {
+                    Some((name.to_string(), (count.parse().ok()?, sum.parse().ok()?)))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    Some((n, families))
+}
+
+/// Waits for a scrape in which `ok` holds; its families.
+fn scrape_where(
+    c: &mut Cluster,
+    client: usize,
+    what: &str,
+    ok: impl Fn(&std::collections::BTreeMap<String, (usize, f64)>) -> bool,
+) -> std::collections::BTreeMap<String, (usize, f64)> {
+    let mut last = None;
+    let got = vigil_tests::eventually(Duration::from_secs(60), || {
+        last = last_scrape(&c.node(client).console_text());
+        last.as_ref().is_some_and(|(_, f)| ok(f))
+    });
+    assert!(got.is_some(), "no scrape where {what}: {last:?}");
+    last.map(|l| l.1).unwrap_or_default()
 }
 
 /// Waits for `count` client lines numbered above `mark`, and returns them.
@@ -137,8 +177,11 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     // Four web services x 2 backends, SMTP and DNS x 2, IPv6 3 x 1.
     assert_eq!(backends_in_proc(&proc_text).len(), 15, "{proc_text}");
 
-    let client =
-        c.add(&ts_img, |s| s.extra_cmdline = "vigil.ip=10.0.0.50/24 vigil.client=10.0.0.102:80".into()).unwrap();
+    let client = c
+        .add(&ts_img, |s| {
+            s.extra_cmdline = "vigil.ip=10.0.0.50/24 vigil.client=10.0.0.102:80 vigil.scrape=10.0.0.1:9650".into()
+        })
+        .unwrap();
     c.node(client).expect("test-server: client ready", BOOT_TIMEOUT).unwrap();
     let seen = next_client_lines(&mut c, client, 0, 20);
     let ok: Vec<&String> = seen.iter().filter_map(|(_, b)| b.as_ref()).collect();
@@ -149,6 +192,18 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     // Each real server is checked once, not once per service of its group.
     let out = c.node(lb).command("show checkers", CMD).unwrap();
     assert_eq!(out.matches(": up (probes").count(), 6, "{out}");
+    // The metrics through the switch: the kernel's table read (15 real
+    // servers of weight 1), the client's connections counted on the range's
+    // last address, every check up.
+    let f = scrape_where(&mut c, client, "15 backends and connections counted", |f| {
+        f.get("node_ipvs_backend_weight") == Some(&(15, 15.0))
+            && f.get("vigil_ipvs_service_connections_total").is_some_and(|s| s.1 >= 10.0)
+    });
+    assert_eq!(f.get("vigil_ipvs_up"), Some(&(1, 1.0)), "{f:?}");
+    assert_eq!(f.get("vigil_checker_up"), Some(&(6, 6.0)), "{f:?}");
+    assert_eq!(f.get("vigil_real_server_up"), Some(&(6, 6.0)), "{f:?}");
+    assert!(f.get("node_ipvs_connections_total").is_some_and(|t| t.1 >= 10.0), "{f:?}");
+    assert!(f.get("vigil_ipvs_backend_incoming_bytes_total").is_some_and(|t| t.1 > 0.0), "{f:?}");
 
     // Backend 2 dies.
     c.node(b2).kill();
@@ -163,6 +218,9 @@ fn checkers_take_a_dead_backend_out_and_put_it_back() {
     eprintln!("backend killed -> out of /proc/net/ip_vs after {removed:?}");
     let out = c.node(lb).command("show checkers", CMD).unwrap();
     assert!(out.contains("HTTP_GET 10.0.0.12:80: DOWN"), "{out}");
+    let f =
+        scrape_where(&mut c, client, "b2 out of the table", |f| f.get("node_ipvs_backend_weight") == Some(&(9, 9.0)));
+    assert_eq!(f.get("vigil_real_server_up"), Some(&(6, 3.0)), "{f:?}");
     // From the request after the one in flight when b2 left the pools.
     let mark = client_lines(&c.node(client).console_text()).last().map_or(0, |l| l.0) + 1;
     let after = next_client_lines(&mut c, client, mark, 20);

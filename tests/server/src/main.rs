@@ -7,7 +7,8 @@
 //! Settings come from the kernel command line: `vigil.ip=10.0.0.11/24`,
 //! `vigil.name=b1`, `vigil.vip=10.0.0.100[,10.0.0.102...]` (a direct-routing
 //! backend: the VIPs on lo, ARP for them left to the balancer),
-//! `vigil.client=10.0.0.100:80`.
+//! `vigil.client=10.0.0.100:80`, `vigil.scrape=10.0.0.1:9650` (beside the
+//! client: vigil's metrics every 2 s, one line per family).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -30,6 +31,9 @@ fn main() {
         && let Err(e) = network(&ip, arg("vip").as_deref())
     {
         say(&format!("test-server: network: {e}"));
+    }
+    if let Some(target) = arg("scrape") {
+        std::thread::spawn(move || scrape(&target));
     }
     match (arg("client"), arg("bench")) {
         (Some(target), _) => client(&target),
@@ -224,6 +228,49 @@ fn client(target: &str) {
             Err(e) => say(&format!("client: {n} failed {e}")),
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Asks `target` for /metrics every 2 s, for ever; prints each family's
+/// series count and the sum of their values (a page is too long for a
+/// serial console under TCG): `scrape: N FAMILY SERIES SUM`, then `scrape:
+/// N end`; or `scrape: N failed <why>`.
+fn scrape(target: &str) {
+    let Ok(addr) = target.parse::<SocketAddr>() else {
+        return say(&format!("test-server: vigil.scrape {target:?} is not ADDRESS:PORT"));
+    };
+    for n in 0u64.. {
+        let got = (|| -> std::io::Result<String> {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            write!(s, "GET /metrics HTTP/1.1\r\nHost: {target}\r\n\r\n")?;
+            let mut text = String::new();
+            s.read_to_string(&mut text)?;
+            Ok(text)
+        })();
+        match got {
+            Ok(text) if text.starts_with("HTTP/1.1 200 ") => {
+                let mut families: Vec<(String, usize, f64)> = Vec::new();
+                for line in text.split("\r\n\r\n").nth(1).unwrap_or("").lines().filter(|l| !l.starts_with('#')) {
+                    let name = line.split(['{', ' ']).next().unwrap_or("");
+                    let v: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+                    match families.last_mut() {
+                        Some(f) if f.0 == name => {
+                            f.1 += 1;
+                            f.2 += v;
+                        }
+                        _ => families.push((name.to_string(), 1, v)),
+                    }
+                }
+                for (name, count, sum) in families {
+                    say(&format!("scrape: {n} {name} {count} {sum}"));
+                }
+                say(&format!("scrape: {n} end"));
+            }
+            Ok(text) => say(&format!("scrape: {n} failed {}", text.lines().next().unwrap_or(""))),
+            Err(e) => say(&format!("scrape: {n} failed {e}")),
+        }
+        std::thread::sleep(Duration::from_secs(2));
     }
 }
 
