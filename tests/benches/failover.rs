@@ -126,6 +126,8 @@ impl Storm {
                         })();
                         match ok {
                             Ok(true) => answered.fetch_add(1, Ordering::Relaxed),
+                            // Before the first answer vigil is still starting.
+                            _ if answered.load(Ordering::Relaxed) == 0 => 0,
                             _ => failed.fetch_add(1, Ordering::Relaxed),
                         };
                         next += every;

@@ -84,9 +84,11 @@ fn client_lines(text: &str) -> Vec<(u64, Option<String>)> {
         .collect()
 }
 
-/// The last whole scrape in the client's console: its number, and each
-/// family's series count and sum of values.
-fn last_scrape(text: &str) -> Option<(u64, std::collections::BTreeMap<String, (usize, f64)>)> {
+/// Per metric family: its series count and the sum of their values.
+type Families = std::collections::BTreeMap<String, (usize, f64)>;
+
+/// The last whole scrape in the client's console: its number, and its families.
+fn last_scrape(text: &str) -> Option<(u64, Families)> {
     let lines: Vec<&str> = text.lines().filter_map(|l| l.trim().strip_prefix("scrape: ")).collect();
     let end = lines.iter().rposition(|l| l.ends_with(" end"))?;
     let n: u64 = lines[end].split(' ').next()?.parse().ok()?;
@@ -106,12 +108,7 @@ fn last_scrape(text: &str) -> Option<(u64, std::collections::BTreeMap<String, (u
 }
 
 /// Waits for a scrape in which `ok` holds; its families.
-fn scrape_where(
-    c: &mut Cluster,
-    client: usize,
-    what: &str,
-    ok: impl Fn(&std::collections::BTreeMap<String, (usize, f64)>) -> bool,
-) -> std::collections::BTreeMap<String, (usize, f64)> {
+fn scrape_where(c: &mut Cluster, client: usize, what: &str, ok: impl Fn(&Families) -> bool) -> Families {
     let mut last = None;
     let got = vigil_tests::eventually(Duration::from_secs(60), || {
         last = last_scrape(&c.node(client).console_text());
