@@ -30,6 +30,11 @@ impl<T, const N: usize> Bounded<T, N> {
         if self.0.len() >= N {
             return Err(item);
         }
+        // A short list grows one at a time: most are (a real server's one
+        // checker), and Vec's first growth makes room for four.
+        if self.0.len() == self.0.capacity() && self.0.len() < 4 {
+            self.0.reserve_exact(1);
+        }
         self.0.push(item);
         Ok(())
     }
@@ -60,6 +65,12 @@ impl<T, const N: usize> Bounded<T, N> {
 
     pub fn clear(&mut self) {
         self.0.clear()
+    }
+
+    /// Gives back the room growth left unused (a config read item by item
+    /// is kept for as long as it runs).
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit()
     }
 
     pub fn as_slice(&self) -> &[T] {

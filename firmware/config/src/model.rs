@@ -31,7 +31,9 @@ pub mod limits {
     pub const TRACKS: usize = 16;
     pub const SYNC_GROUPS: usize = 16;
     pub const GROUP_MEMBERS: usize = 16;
-    pub const VIRTUAL_SERVERS: usize = 1024;
+    /// keepalived issue #2318's production config has 2,284 (37,298 real
+    /// servers); a slot's bytes bound what fits besides.
+    pub const VIRTUAL_SERVERS: usize = 8192;
     /// `virtual_server_group` blocks, and the lines of one.
     pub const VS_GROUPS: usize = 256;
     pub const VS_GROUP_ENTRIES: usize = 64;

@@ -1524,3 +1524,19 @@ fn syslog_targets_import_and_round_trip() {
     let (_, e, _) = target("syslog");
     assert_eq!(e, ["s.conf:2:3: error: syslog takes ADDRESS[:PORT] [tcp|udp]"]);
 }
+
+/// Each top-level block is imported as it is read; a `global_defs` after
+/// the blocks it sets defaults for still sets them (the file is read again
+/// whole): both orders give the same config.
+#[test]
+fn global_defs_apply_whether_they_come_first_or_last() {
+    let globals = "global_defs {\n  vrrp_version 3\n  checker_log_all_failures\n}\n";
+    let rest = "vrrp_instance VI {\n  interface eth0\n  virtual_router_id 5\n  virtual_ipaddress {\n    192.0.2.5/24\n  }\n}\n\
+                virtual_server 192.0.2.5 80 {\n  protocol TCP\n  real_server 192.0.2.9 80 {\n    TCP_CHECK {\n    }\n  }\n}\n";
+    let first = import_str("first.conf", &format!("{globals}{rest}")).unwrap();
+    let last = import_str("last.conf", &format!("{rest}{globals}")).unwrap();
+    assert_eq!(first.config.vrrp_instances[0].version, 3);
+    assert_eq!(first.config.virtual_servers[0].real_servers[0].checkers[0].log_all_failures, Some(true));
+    assert_eq!(first.config, last.config);
+    assert_eq!(first.errors().count() + last.errors().count(), 0);
+}

@@ -130,44 +130,108 @@ pub fn shorten_quoted(message: &str) -> String {
 }
 
 pub fn import_file(path: &str) -> Result<Import, SyntaxError> {
-    Ok(import(&syntax::parse_file(&syntax::Files, path)?))
+    import_streamed(|| syntax::Statements::file(&syntax::Files, path, syntax::Limits::default(), None))
 }
 
 pub fn import_str(name: &str, text: &str) -> Result<Import, SyntaxError> {
-    Ok(import(&syntax::parse_str(name, text)?))
+    import_streamed(|| syntax::Statements::text(name, text, syntax::Limits::default(), None))
 }
 
 /// [`import_file`] for the node whose keepalived config id (`-i`, by
 /// default its host name) is `instance`: its `@ID` lines are read.
 pub fn import_file_as(path: &str, instance: &str) -> Result<Import, SyntaxError> {
-    Ok(import(&syntax::parse_file_as(&syntax::Files, path, syntax::Limits::default(), Some(instance))?))
+    import_streamed(|| syntax::Statements::file(&syntax::Files, path, syntax::Limits::default(), Some(instance)))
 }
 
 /// [`import_str`] for the node whose config id is `instance`.
 pub fn import_str_as(name: &str, text: &str, instance: &str) -> Result<Import, SyntaxError> {
-    Ok(import(&syntax::parse_str_as(name, text, syntax::Limits::default(), Some(instance))?))
+    import_streamed(|| syntax::Statements::text(name, text, syntax::Limits::default(), Some(instance)))
+}
+
+/// Imports each top-level statement as it is read, so that the import
+/// holds one block's tree at a time beside the config it builds (a 50,000
+/// real server config's whole tree was as large as keepalived's whole
+/// process). `global_defs` must come before what it sets defaults for: when
+/// one comes after another block (rare; keepalived allows it), the file is
+/// read again whole and imported as [`import`] does, global_defs first.
+fn import_streamed<'s>(
+    statements: impl Fn() -> Result<syntax::Statements<'s>, SyntaxError>,
+) -> Result<Import, SyntaxError> {
+    let mut im = Importer::new();
+    let mut others = false;
+    for st in statements()? {
+        let st = st?;
+        if st.keyword.text == "global_defs" {
+            if others {
+                return Ok(import(&statements()?.collect::<Result<Vec<_>, _>>()?));
+            }
+            im.global(&st);
+        } else {
+            others = true;
+        }
+        im.statement(&st);
+    }
+    Ok(im.finish())
 }
 
 /// Imports parsed statements into a fresh config.
 pub fn import(stmts: &[Stmt]) -> Import {
-    let mut cx = Cx {
-        diags: Vec::new(),
-        default_version: None,
-        track_refs: Vec::new(),
-        vs_refs: Vec::new(),
-        protocol_unsaid: false,
-        no_protocol: Vec::new(),
-        places: Vec::new(),
-        tracking_weight: Vec::new(),
-        check_defaults: CheckDefaults::default(),
-        defaults: Defaults::default(),
-    };
-    let mut config = Config::default();
+    let mut im = Importer::new();
     // global_defs first: vrrp_version there sets the instances' default.
     for st in stmts.iter().filter(|s| s.keyword.text == "global_defs") {
-        cx.global_defs(st, &mut config.global);
+        im.global(st);
     }
     for st in stmts {
+        im.statement(st);
+    }
+    im.finish()
+}
+
+/// An import under way: statements go in one at a time.
+struct Importer {
+    cx: Cx,
+    config: Config,
+}
+
+impl Importer {
+    fn new() -> Importer {
+        Importer { cx: Cx::new(), config: Config::default() }
+    }
+
+    fn global(&mut self, st: &Stmt) {
+        self.cx.global_defs(st, &mut self.config.global);
+    }
+
+    /// One top-level statement (a `global_defs` has been through [`Self::global`]).
+    fn statement(&mut self, st: &Stmt) {
+        let (cx, config) = (&mut self.cx, &mut self.config);
+        statement(cx, config, st);
+    }
+
+    fn finish(self) -> Import {
+        finish(self.cx, self.config)
+    }
+}
+
+impl Cx {
+    fn new() -> Cx {
+        Cx {
+            diags: Vec::new(),
+            default_version: None,
+            track_refs: Vec::new(),
+            vs_refs: Vec::new(),
+            protocol_unsaid: false,
+            no_protocol: Vec::new(),
+            places: Vec::new(),
+            tracking_weight: Vec::new(),
+            check_defaults: CheckDefaults::default(),
+            defaults: Defaults::default(),
+        }
+    }
+}
+
+fn statement(cx: &mut Cx, config: &mut Config, st: &Stmt) {
+    {
         // Where each block is, by the path validation names it with.
         let words: Vec<&str> = std::iter::once(&st.keyword).chain(&st.args).map(|w| w.text.as_str()).collect();
         cx.places.push((words.join(" "), st.keyword.pos.clone()));
@@ -195,7 +259,9 @@ pub fn import(stmts: &[Stmt]) -> Import {
                 }
             }
             "virtual_server" => {
-                if let Some(vs) = cx.virtual_server(st) {
+                if let Some(mut vs) = cx.virtual_server(st) {
+                    // Whole now: the room its list grew into goes back.
+                    vs.real_servers.shrink_to_fit();
                     cx.places.push((crate::validate::vs_path(&vs), st.keyword.pos.clone()));
                     if let Some(w) = st.args.last() {
                         cx.vs_refs.push((config.virtual_servers.len(), w.clone()));
@@ -270,6 +336,11 @@ pub fn import(stmts: &[Stmt]) -> Import {
             _ => cx.unsupported(st),
         }
     }
+}
+
+fn finish(mut cx: Cx, mut config: Config) -> Import {
+    // Read item by item, the list grew by doubling.
+    config.virtual_servers.shrink_to_fit();
     if config.global.lvs_sync_daemon.is_none() {
         config.global.lvs_sync_daemon = cx.defaults.sync_daemon.take();
     }

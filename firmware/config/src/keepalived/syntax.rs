@@ -312,13 +312,80 @@ fn condition<'a>(line: &'a str, instance: Option<&str>) -> Option<(usize, &'a st
     (ours != negated).then(|| (start + 1 + end, &cond[end..]))
 }
 
-fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Vec<Tok>, SyntaxError> {
-    let mut toks = Vec::new();
-    for (ln, line) in text.lines().enumerate() {
+/// The tokens of a file, a line at a time as the parser asks for them: a
+/// config's tokens are never all in memory at once (for a 50,000 real
+/// server config they were the import's largest allocation). Consecutive
+/// line ends are one [`Tok::Newline`] (a blank line means nothing more), so
+/// what is looked ahead at is at most a line's tokens and one line end.
+struct Lexer {
+    file: std::sync::Arc<str>,
+    text: String,
+    /// Where the next line starts in `text`, and its number (from 0).
+    at: usize,
+    ln: usize,
+    ahead: std::collections::VecDeque<Tok>,
+}
+
+impl Lexer {
+    fn new(file: std::sync::Arc<str>, text: String) -> Self {
+        Lexer { file, text, at: 0, ln: 0, ahead: Default::default() }
+    }
+
+    /// Lexes lines until at least `n` tokens are ahead, or the text ends.
+    fn fill(&mut self, n: usize, budget: &mut Budget) -> Result<(), SyntaxError> {
+        while self.ahead.len() < n {
+            if self.at >= self.text.len() {
+                return Ok(());
+            }
+            // As str::lines: split at \n, a \r before it dropped.
+            let rest = &self.text[self.at..];
+            let end = rest.find('\n').unwrap_or(rest.len());
+            let line = rest[..end].strip_suffix('\r').unwrap_or(&rest[..end]);
+            let ln = self.ln;
+            self.at += end + 1;
+            self.ln += 1;
+            lex_line(&self.file, &mut self.ahead, ln, line, budget)?;
+        }
+        Ok(())
+    }
+
+    fn peek(&mut self, budget: &mut Budget) -> Result<Option<&Tok>, SyntaxError> {
+        self.fill(1, budget)?;
+        Ok(self.ahead.front())
+    }
+
+    /// The token after the line end at the front (there is only one).
+    fn peek_after_newline(&mut self, budget: &mut Budget) -> Result<Option<&Tok>, SyntaxError> {
+        self.fill(2, budget)?;
+        Ok(self.ahead.get(1))
+    }
+
+    fn next(&mut self, budget: &mut Budget) -> Result<Option<Tok>, SyntaxError> {
+        self.fill(1, budget)?;
+        Ok(self.ahead.pop_front())
+    }
+}
+
+/// A line end, unless one is the last token already.
+fn newline(toks: &mut std::collections::VecDeque<Tok>) {
+    if !matches!(toks.back(), Some(Tok::Newline)) {
+        toks.push_back(Tok::Newline);
+    }
+}
+
+/// One line's tokens, and its end.
+fn lex_line(
+    file: &std::sync::Arc<str>,
+    toks: &mut std::collections::VecDeque<Tok>,
+    ln: usize,
+    line: &str,
+    budget: &mut Budget,
+) -> Result<(), SyntaxError> {
+    {
         // Columns count from the line's start, the condition included.
         let Some((skip, line)) = condition(line, budget.instance.as_deref()) else {
-            toks.push(Tok::Newline);
-            continue;
+            newline(toks);
+            return Ok(());
         };
         let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: (skip + i) as u32 + 1 };
         // Parameters: `$NAME=value` defines, `$NAME` / `${NAME}` uses
@@ -343,8 +410,8 @@ fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Ve
                     });
                 }
                 budget.params.insert(name.to_string(), value);
-                toks.push(Tok::Newline);
-                continue;
+                newline(toks);
+                return Ok(());
             }
             expanded = substitute(line, &budget.params);
             expanded.as_str()
@@ -375,12 +442,12 @@ fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Ve
                 c if c.is_whitespace() => i += 1,
                 '#' | '!' => break,
                 '{' => {
-                    toks.push(Tok::Open(pos(i)));
+                    toks.push_back(Tok::Open(pos(i)));
                     budget.words += 1;
                     i += 1;
                 }
                 '}' => {
-                    toks.push(Tok::Close(pos(i)));
+                    toks.push_back(Tok::Close(pos(i)));
                     budget.words += 1;
                     i += 1;
                 }
@@ -410,7 +477,9 @@ fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Ve
                             }
                         }
                     }
-                    toks.push(Tok::Word(Word { text: s, pos: pos(start) }));
+                    // Words stay for the whole import: no spare capacity.
+                    s.shrink_to_fit();
+                    toks.push_back(Tok::Word(Word { text: s, pos: pos(start) }));
                     budget.words += 1;
                 }
                 _ => {
@@ -426,14 +495,16 @@ fn lex(file: &std::sync::Arc<str>, text: &str, budget: &mut Budget) -> Result<Ve
                         s.push(ch);
                         i += 1;
                     }
-                    toks.push(Tok::Word(Word { text: s, pos: pos(start) }));
+                    // Words stay for the whole import: no spare capacity.
+                    s.shrink_to_fit();
+                    toks.push_back(Tok::Word(Word { text: s, pos: pos(start) }));
                     budget.words += 1;
                 }
             }
         }
-        toks.push(Tok::Newline);
+        newline(toks);
+        Ok(())
     }
-    Ok(toks)
 }
 
 /// Parses a file, following `include`s through `src`, within the default
@@ -456,14 +527,7 @@ pub fn parse_file_as(
     limits: Limits,
     instance: Option<&str>,
 ) -> Result<Vec<Stmt>, SyntaxError> {
-    let mut budget = Budget::new(limits);
-    budget.instance = instance.map(str::to_string);
-    let bytes = src.read(path, limits.bytes).map_err(|e| SyntaxError {
-        pos: Pos { file: path.into(), line: 1, col: 1 },
-        message: format!("cannot read: {e}"),
-    })?;
-    let mut stack = vec![path.to_string()];
-    parse_bytes_in(src, path, &bytes, &mut stack, &mut budget, 0)
+    Statements::file(src, path, limits, instance)?.collect()
 }
 
 /// Parses text that has no file (e.g. pasted at the console) under a name.
@@ -479,40 +543,113 @@ pub fn parse_str_within(name: &str, text: &str, limits: Limits) -> Result<Vec<St
 /// Parses text that has no file, for the node whose config id is `instance`
 /// (see [`parse_file_as`]).
 pub fn parse_str_as(name: &str, text: &str, limits: Limits, instance: Option<&str>) -> Result<Vec<Stmt>, SyntaxError> {
-    struct NoFiles;
-    impl Source for NoFiles {
-        fn read(&self, path: &str, _: usize) -> Result<Vec<u8>, String> {
-            Err(format!("{path}: include is not available here"))
-        }
-        fn glob(&self, p: &str) -> Result<Vec<String>, String> {
-            Ok(vec![p.to_string()])
-        }
-    }
-    let mut budget = Budget::new(limits);
-    budget.instance = instance.map(str::to_string);
-    if text.len() > limits.bytes {
-        return Err(SyntaxError { pos: Pos { file: name.into(), line: 1, col: 1 }, message: too_large(limits.bytes) });
-    }
-    parse_bytes_in(&NoFiles, name, text.as_bytes(), &mut vec![name.to_string()], &mut budget, 0)
+    Statements::text(name, text, limits, instance)?.collect()
 }
 
-fn parse_bytes_in(
-    src: &dyn Source,
-    name: &str,
-    bytes: &[u8],
-    stack: &mut Vec<String>,
-    budget: &mut Budget,
-    depth: usize,
-) -> Result<Vec<Stmt>, SyntaxError> {
-    let file: std::sync::Arc<str> = name.into();
-    budget.bytes += bytes.len();
-    if budget.bytes > budget.limits.bytes {
-        return Err(SyntaxError { pos: Pos { file, line: 1, col: 1 }, message: too_large(budget.limits.bytes) });
+/// Text has no files to include.
+struct NoFiles;
+
+impl Source for NoFiles {
+    fn read(&self, path: &str, _: usize) -> Result<Vec<u8>, String> {
+        Err(format!("{path}: include is not available here"))
     }
-    let text = text_of(&file, bytes)?;
-    let toks = lex(&file, &text, budget)?;
-    let mut p = Parser { toks: &toks, i: 0, src, stack, budget, dir: dir_of(name) };
-    p.statements(depth)
+    fn glob(&self, p: &str) -> Result<Vec<String>, String> {
+        Ok(vec![p.to_string()])
+    }
+}
+
+/// What reading files shares: where includes come from, the chain of files
+/// being read (for loops), and what is left of the limits.
+struct Ctx<'s> {
+    src: &'s dyn Source,
+    stack: Vec<String>,
+    budget: Budget,
+}
+
+/// The top-level statements of a config, one at a time, as they are read:
+/// an importer that takes each as it comes holds one block's tree at a
+/// time, not the whole file's (the file's text stays; what an `include`
+/// at the top brings is read whole, then handed out one by one).
+pub struct Statements<'s> {
+    cx: Ctx<'s>,
+    parser: Parser,
+    included: std::vec::IntoIter<Stmt>,
+    done: bool,
+}
+
+impl<'s> Statements<'s> {
+    /// A file, following `include`s through `src`.
+    pub fn file(src: &'s dyn Source, path: &str, limits: Limits, instance: Option<&str>) -> Result<Self, SyntaxError> {
+        let bytes = src.read(path, limits.bytes).map_err(|e| SyntaxError {
+            pos: Pos { file: path.into(), line: 1, col: 1 },
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::start(src, path, &bytes, limits, instance)
+    }
+
+    /// Text that has no file, under a name.
+    pub fn text(
+        name: &str,
+        text: &str,
+        limits: Limits,
+        instance: Option<&str>,
+    ) -> Result<Statements<'static>, SyntaxError> {
+        if text.len() > limits.bytes {
+            return Err(SyntaxError {
+                pos: Pos { file: name.into(), line: 1, col: 1 },
+                message: too_large(limits.bytes),
+            });
+        }
+        Statements::start(&NoFiles, name, text.as_bytes(), limits, instance)
+    }
+
+    fn start(
+        src: &'s dyn Source,
+        name: &str,
+        bytes: &[u8],
+        limits: Limits,
+        instance: Option<&str>,
+    ) -> Result<Self, SyntaxError> {
+        let mut budget = Budget::new(limits);
+        budget.instance = instance.map(str::to_string);
+        let mut cx = Ctx { src, stack: vec![name.to_string()], budget };
+        let parser = Parser::new(&mut cx, name, bytes)?;
+        Ok(Statements { cx, parser, included: Vec::new().into_iter(), done: false })
+    }
+}
+
+impl Iterator for Statements<'_> {
+    type Item = Result<Stmt, SyntaxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(s) = self.included.next() {
+                return Some(Ok(s));
+            }
+            if self.done {
+                return None;
+            }
+            match self.parser.next_top(&mut self.cx, 0) {
+                Ok(Some(Top::One(s))) => return Some(Ok(s)),
+                Ok(Some(Top::Included(v))) => self.included = v.into_iter(),
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// What one step at a file's top brings: a statement, or what an
+/// `include` there read.
+enum Top {
+    One(Stmt),
+    Included(Vec<Stmt>),
 }
 
 fn dir_of(path: &str) -> String {
@@ -523,12 +660,9 @@ fn dir_of(path: &str) -> String {
     }
 }
 
-struct Parser<'a> {
-    toks: &'a [Tok],
-    i: usize,
-    src: &'a dyn Source,
-    stack: &'a mut Vec<String>,
-    budget: &'a mut Budget,
+/// One file being read.
+struct Parser {
+    lex: Lexer,
     dir: String,
 }
 
@@ -540,85 +674,117 @@ struct Open {
     body: Vec<Stmt>,
 }
 
-impl Parser<'_> {
-    /// Every statement of the token stream. Blocks are kept on an explicit
-    /// stack, bounded by `Limits::depth` (`depth` blocks are open already
-    /// around an included file): no input can make this recurse.
-    fn statements(&mut self, depth: usize) -> Result<Vec<Stmt>, SyntaxError> {
-        let mut top = Vec::new();
+impl Parser {
+    /// A file's bytes, counted against the budget, as text.
+    fn new(cx: &mut Ctx, name: &str, bytes: &[u8]) -> Result<Parser, SyntaxError> {
+        let file: std::sync::Arc<str> = name.into();
+        cx.budget.bytes += bytes.len();
+        if cx.budget.bytes > cx.budget.limits.bytes {
+            return Err(SyntaxError { pos: Pos { file, line: 1, col: 1 }, message: too_large(cx.budget.limits.bytes) });
+        }
+        let text = text_of(&file, bytes)?.into_owned();
+        Ok(Parser { lex: Lexer::new(file, text), dir: dir_of(name) })
+    }
+
+    /// Every statement of the file (an included one: `depth` blocks are
+    /// open around it).
+    fn statements(&mut self, cx: &mut Ctx, depth: usize) -> Result<Vec<Stmt>, SyntaxError> {
+        let mut all = Vec::new();
+        while let Some(t) = self.next_top(cx, depth)? {
+            match t {
+                Top::One(s) => all.push(s),
+                Top::Included(v) => all.extend(v),
+            }
+        }
+        Ok(all)
+    }
+
+    /// The next statement at the file's top, whole. Blocks are kept on an
+    /// explicit stack, bounded by `Limits::depth` (`depth` blocks are open
+    /// already around an included file): no input can make this recurse.
+    fn next_top(&mut self, cx: &mut Ctx, depth: usize) -> Result<Option<Top>, SyntaxError> {
         let mut open: Vec<Open> = Vec::new();
         loop {
-            match self.toks.get(self.i) {
+            match self.lex.next(&mut cx.budget)? {
                 None => {
                     return match open.last() {
                         Some(o) => {
                             Err(SyntaxError { pos: o.brace.clone(), message: "this '{' is never closed".into() })
                         }
-                        None => Ok(top),
+                        None => Ok(None),
                     };
                 }
-                Some(Tok::Newline) => self.i += 1,
+                Some(Tok::Newline) => {}
                 Some(Tok::Close(p)) => {
                     let Some(o) = open.pop() else {
-                        return Err(SyntaxError { pos: p.clone(), message: "'}' without a matching '{'".into() });
+                        return Err(SyntaxError { pos: p, message: "'}' without a matching '{'".into() });
                     };
-                    self.i += 1;
-                    let stmt = Stmt { keyword: o.keyword, args: o.args, block: Some(o.body) };
-                    open.last_mut().map_or(&mut top, |o| &mut o.body).push(stmt);
+                    let mut body = o.body;
+                    body.shrink_to_fit();
+                    let stmt = Stmt { keyword: o.keyword, args: o.args, block: Some(body) };
+                    match open.last_mut() {
+                        Some(o) => o.body.push(stmt),
+                        None => return Ok(Some(Top::One(stmt))),
+                    }
                 }
                 Some(Tok::Open(p)) => {
-                    return Err(SyntaxError { pos: p.clone(), message: "'{' without a keyword before it".into() });
+                    return Err(SyntaxError { pos: p, message: "'{' without a keyword before it".into() });
                 }
-                Some(Tok::Word(w)) => {
-                    let keyword = w.clone();
-                    self.i += 1;
+                Some(Tok::Word(keyword)) => {
                     let mut args = Vec::new();
                     let mut brace = None;
                     loop {
-                        match self.toks.get(self.i) {
-                            Some(Tok::Word(a)) => {
-                                args.push(a.clone());
-                                self.i += 1;
+                        match self.lex.peek(&mut cx.budget)? {
+                            Some(Tok::Word(_)) => {
+                                if let Some(Tok::Word(a)) = self.lex.next(&mut cx.budget)? {
+                                    args.push(a);
+                                }
                             }
                             Some(Tok::Open(p)) => {
                                 brace = Some(p.clone());
-                                self.i += 1;
+                                self.lex.next(&mut cx.budget)?;
                                 break;
                             }
                             Some(Tok::Newline) => {
                                 // A block may open on the next line.
-                                if let Some(Tok::Open(p)) = self.next_non_newline() {
+                                if let Some(Tok::Open(p)) = self.lex.peek_after_newline(&mut cx.budget)? {
                                     brace = Some(p.clone());
-                                    while !matches!(self.toks.get(self.i), Some(Tok::Open(_))) {
-                                        self.i += 1;
-                                    }
-                                    self.i += 1;
+                                    self.lex.next(&mut cx.budget)?;
+                                    self.lex.next(&mut cx.budget)?;
                                 }
                                 break;
                             }
                             Some(Tok::Close(_)) | None => break,
                         }
                     }
+                    args.shrink_to_fit();
                     let level = depth + open.len();
                     match brace {
                         Some(brace) => {
-                            if level >= self.budget.limits.depth {
+                            if level >= cx.budget.limits.depth {
                                 return Err(SyntaxError {
                                     pos: brace,
                                     message: format!(
                                         "blocks nested deeper than {}, the limit (keepalived.conf needs 4)",
-                                        self.budget.limits.depth
+                                        cx.budget.limits.depth
                                     ),
                                 });
                             }
                             open.push(Open { brace, keyword, args, body: Vec::new() });
                         }
                         None if keyword.text == "include" => {
-                            let included = self.include(&keyword, &args, level)?;
-                            open.last_mut().map_or(&mut top, |o| &mut o.body).extend(included);
+                            let included = self.include(cx, &keyword, &args, level)?;
+                            match open.last_mut() {
+                                Some(o) => o.body.extend(included),
+                                None => return Ok(Some(Top::Included(included))),
+                            }
                         }
                         None => {
-                            open.last_mut().map_or(&mut top, |o| &mut o.body).push(Stmt { keyword, args, block: None })
+                            let stmt = Stmt { keyword, args, block: None };
+                            match open.last_mut() {
+                                Some(o) => o.body.push(stmt),
+                                None => return Ok(Some(Top::One(stmt))),
+                            }
                         }
                     }
                 }
@@ -626,44 +792,40 @@ impl Parser<'_> {
         }
     }
 
-    fn next_non_newline(&self) -> Option<&Tok> {
-        self.toks[self.i..].iter().find(|t| !matches!(t, Tok::Newline))
-    }
-
     /// The statements of the files an `include` names, spliced in where it
     /// stands (`depth` blocks are open around it). Nesting is bounded by
     /// `Limits::include_depth`, the files read in all by `Limits::files`.
-    fn include(&mut self, kw: &Word, args: &[Word], depth: usize) -> Result<Vec<Stmt>, SyntaxError> {
+    fn include(&mut self, cx: &mut Ctx, kw: &Word, args: &[Word], depth: usize) -> Result<Vec<Stmt>, SyntaxError> {
         let err = |m: String| SyntaxError { pos: kw.pos.clone(), message: m };
         let [pattern] = args else {
             return Err(err("include takes one path".into()));
         };
-        let limits = self.budget.limits;
-        if self.stack.len() > limits.include_depth {
+        let limits = cx.budget.limits;
+        if cx.stack.len() > limits.include_depth {
             return Err(err(format!("includes nested deeper than {}, the limit", limits.include_depth)));
         }
         let pattern =
             if pattern.text.starts_with('/') { pattern.text.clone() } else { format!("{}/{}", self.dir, pattern.text) };
         let mut out = Vec::new();
-        for path in self.src.glob(&pattern).map_err(|e| err(format!("include {pattern}: {e}")))? {
-            if self.stack.contains(&path) {
-                return Err(err(format!("include loop: {} -> {path}", self.stack.join(" -> "))));
+        for path in cx.src.glob(&pattern).map_err(|e| err(format!("include {pattern}: {e}")))? {
+            if cx.stack.contains(&path) {
+                return Err(err(format!("include loop: {} -> {path}", cx.stack.join(" -> "))));
             }
-            self.budget.files += 1;
-            if self.budget.files > limits.files {
+            cx.budget.files += 1;
+            if cx.budget.files > limits.files {
                 return Err(err(format!("more than {} included files in all, the limit (at {path})", limits.files)));
             }
-            let left = limits.bytes.saturating_sub(self.budget.bytes);
-            let bytes = self.src.read(&path, left).map_err(|e| {
+            let left = limits.bytes.saturating_sub(cx.budget.bytes);
+            let bytes = cx.src.read(&path, left).map_err(|e| {
                 if e.starts_with("more than ") {
                     err(format!("include {path}: the config text would be {}", too_large(limits.bytes)))
                 } else {
                     err(format!("include {path}: {e}"))
                 }
             })?;
-            self.stack.push(path.clone());
-            let r = parse_bytes_in(self.src, &path, &bytes, self.stack, self.budget, depth);
-            self.stack.pop();
+            cx.stack.push(path.clone());
+            let r = Parser::new(cx, &path, &bytes).and_then(|mut p| p.statements(cx, depth));
+            cx.stack.pop();
             out.extend(r?);
         }
         Ok(out)
@@ -739,9 +901,13 @@ mod tests {
         // 60,000 (and 1,000,000) open blocks used to overflow the stack.
         let e = parse_str("deep.conf", &"a {\n".repeat(60_000)).unwrap_err().to_string();
         assert_eq!(e, "deep.conf:17:3: blocks nested deeper than 16, the limit (keepalived.conf needs 4)");
-        // A million is past the word bound before it is parsed at all.
+        // A million stops at the same place: the file is read a line at a
+        // time as it is parsed, and the rest is never looked at.
         let e = parse_str("deep.conf", &"a {\n".repeat(1_000_000)).unwrap_err().to_string();
-        assert_eq!(e, "deep.conf:500001:1: more than 1000000 words in the config, the limit");
+        assert_eq!(e, "deep.conf:17:3: blocks nested deeper than 16, the limit (keepalived.conf needs 4)");
+        // The word bound still holds for flat files.
+        let e = parse_str("wide.conf", &"a b\n".repeat(500_001)).unwrap_err().to_string();
+        assert_eq!(e, "wide.conf:500001:1: more than 1000000 words in the config, the limit");
         // At the limit it parses, and closing braces on one line work too.
         let text = format!("{}x 1\n{}", "a {\n".repeat(16), "}".repeat(16));
         let mut s = parse_str("ok.conf", &text).unwrap();
