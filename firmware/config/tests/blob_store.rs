@@ -332,8 +332,8 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
         rs.weight = u32::MAX;
         rs.lb_kind = Some(Forwarding::Tun);
         rs.inhibit_on_failure = Some(true);
-        rs.notify_up = Some(path.clone());
-        rs.notify_down = Some(path.clone());
+        rs.notify_up = Some(Box::new(path.clone()));
+        rs.notify_down = Some(Box::new(path.clone()));
         while rs.checkers.push(chk.clone()).is_ok() {}
         let mut vs =
             VirtualServer::new(VirtualKey::Address("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535".parse().unwrap()));

@@ -191,7 +191,11 @@ pub async fn run(
         for (vi, vs) in config.virtual_servers.iter().enumerate() {
             for (ri, rs) in vs.real_servers.iter().enumerate().filter(|(ri, _)| !resume.contains_key(&(vi, *ri))) {
                 let up = index[vi][ri].iter().all(|&i| checks[i].timer.verdict() == Verdict::Up);
-                if let Some(p) = if up { rs.notify_up.as_deref() } else { rs.notify_down.as_deref() } {
+                if let Some(p) = if up {
+                    rs.notify_up.as_deref().map(|p| p.as_str())
+                } else {
+                    rs.notify_down.as_deref().map(|p| p.as_str())
+                } {
                     crate::program::spawn(p, &[]);
                 }
             }
@@ -333,7 +337,11 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
             rs.addr,
             if v == Verdict::Up { "UP" } else { "DOWN" }
         );
-        let program = if v == Verdict::Up { rs.notify_up.as_deref() } else { rs.notify_down.as_deref() };
+        let program = if v == Verdict::Up {
+            rs.notify_up.as_deref().map(|p| p.as_str())
+        } else {
+            rs.notify_down.as_deref().map(|p| p.as_str())
+        };
         if let Some(p) = program {
             crate::program::spawn(p, &[]);
         }
@@ -374,7 +382,7 @@ pub fn omega_programs<'a>(config: &'a Config, h: &Health) -> Vec<&'a str> {
     let mut out = Vec::new();
     for (vi, vs) in config.virtual_servers.iter().enumerate().filter(|(_, vs)| vs.omega) {
         for (ri, rs) in vs.real_servers.iter().enumerate() {
-            if let (false, Some(p)) = (h.down.contains(&(vi, ri)), rs.notify_down.as_deref()) {
+            if let (false, Some(p)) = (h.down.contains(&(vi, ri)), rs.notify_down.as_deref().map(|p| p.as_str())) {
                 out.push(p);
             }
         }

@@ -2968,11 +2968,11 @@ impl Cx {
                     continue;
                 }
                 "notify_up" => {
-                    rs.notify_up = self.string_value(s);
+                    rs.notify_up = self.string_value(s).map(Box::new);
                     continue;
                 }
                 "notify_down" => {
-                    rs.notify_down = self.string_value(s);
+                    rs.notify_down = self.string_value(s).map(Box::new);
                     continue;
                 }
                 "uthreshold" => {
