@@ -60,6 +60,13 @@ pub struct TimeFacts {
     pub last_sync_s: Option<u64>,
 }
 
+/// Past this many real servers (checks), the families with a series per
+/// real server (per check) are left out, and `vigil_metrics_omitted` says
+/// so: at 50,000 real servers they would be 650,000 series, a page of
+/// ~100 MB made in PID 1 for each scrape. The per-service and per-virtual-
+/// server families stay.
+pub const MAX_PER_ITEM_SERIES: usize = 10_000;
+
 #[derive(Clone, Copy)]
 enum Kind {
     Counter,
@@ -186,8 +193,16 @@ pub fn render(s: &Snapshot) -> String {
     if let Some(c) = &s.checkers {
         checkers(&mut p, c);
     }
-    ipvs(&mut p, s);
+    let backends = ipvs(&mut p, s);
     appliance(&mut p, s);
+    let checks = s.checkers.as_ref().map_or(0, |c| c.virtual_servers.iter().map(|v| v.checks.len()).sum());
+    let mut f = p.family(
+        "vigil_metrics_omitted",
+        Kind::Gauge,
+        "1 where the per-real-server (per-check) families are left out: more of them than the page takes.",
+    );
+    f.sample(&[("what", "backends")], backends > MAX_PER_ITEM_SERIES);
+    f.sample(&[("what", "checks")], checks > MAX_PER_ITEM_SERIES);
     p.out
 }
 
@@ -365,6 +380,20 @@ fn checkers(p: &mut Page, c: &Checkers) {
             f.sample(&[("virtual_server", &vs.name)], vs.quorum);
         }
     }
+    let checks: usize = c.virtual_servers.iter().map(|v| v.checks.len()).sum();
+    let mut by_kind: std::collections::BTreeMap<&str, u64> = Default::default();
+    for ch in c.virtual_servers.iter().flat_map(|vs| &vs.checks) {
+        *by_kind.entry(&ch.kind).or_default() += ch.failed;
+    }
+    {
+        let mut f = p.family("vigil_checker_failures_total", Kind::Counter, "Failed probes, by checker type.");
+        for (kind, n) in by_kind {
+            f.sample(&[("checker", kind)], n);
+        }
+    }
+    if checks > MAX_PER_ITEM_SERIES {
+        return;
+    }
     {
         let mut f = p.family(
             "vigil_real_server_up",
@@ -405,14 +434,6 @@ fn checkers(p: &mut Page, c: &Checkers) {
     each(p, "vigil_checker_latency_seconds", Kind::Gauge, "How long each check's last probe took.", &|c| {
         c.latency_us.map(|us| (us as f64 / 1e6).into())
     });
-    let mut by_kind: std::collections::BTreeMap<&str, u64> = Default::default();
-    for ch in c.virtual_servers.iter().flat_map(|vs| &vs.checks) {
-        *by_kind.entry(&ch.kind).or_default() += ch.failed;
-    }
-    let mut f = p.family("vigil_checker_failures_total", Kind::Counter, "Failed probes, by checker type.");
-    for (kind, n) in by_kind {
-        f.sample(&[("checker", kind)], n);
-    }
 }
 
 /// node_exporter's ipvs labels for a service.
@@ -433,7 +454,8 @@ fn service_labels(k: &ServiceKey) -> [(&'static str, String); 4] {
     }
 }
 
-fn ipvs(p: &mut Page, s: &Snapshot) {
+/// The IPVS families; how many real servers the table has.
+fn ipvs(p: &mut Page, s: &Snapshot) -> usize {
     p.family("vigil_ipvs_up", Kind::Gauge, "Whether the kernel's IPVS table could be read for this scrape.")
         .sample(&[], s.ipvs.is_ok());
     if let Some(t) = s.ipvs_totals {
@@ -448,7 +470,8 @@ fn ipvs(p: &mut Page, s: &Snapshot) {
             p.family(name, Kind::Counter, help).sample(&[], v);
         }
     }
-    let Ok(table) = &s.ipvs else { return };
+    let Ok(table) = &s.ipvs else { return 0 };
+    let backends: usize = table.iter().map(|(_, d)| d.len()).sum();
     let svc: Vec<[(&'static str, String); 4]> = table.iter().map(|(s, _)| service_labels(&s.key)).collect();
     let backend = |si: usize, d: &Dest| -> Vec<(&'static str, String)> {
         let mut l = svc[si].to_vec();
@@ -485,6 +508,9 @@ fn ipvs(p: &mut Page, s: &Snapshot) {
             f.sample(&l, get(&s.stats));
         }
     }
+    if backends > MAX_PER_ITEM_SERIES {
+        return backends;
+    }
     for (_, name, words, get) in counters {
         let mut f = p.family(name, Kind::Counter, &format!("{words} of each real server, as IPVS counts them."));
         for (si, (_, dests)) in table.iter().enumerate() {
@@ -515,6 +541,7 @@ fn ipvs(p: &mut Page, s: &Snapshot) {
             }
         }
     }
+    backends
 }
 
 fn appliance(p: &mut Page, s: &Snapshot) {

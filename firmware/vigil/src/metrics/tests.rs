@@ -234,3 +234,35 @@ fn ip_vs_stats_totals_are_read_from_hex() {
     assert_eq!(parse_ipvs_stats("garbage"), None);
     assert_eq!(parse_ipvs_stats("a\nb\nzz 1 2 3 4\n"), None);
 }
+
+/// 50,000 real servers would be a page of ~100 MB: past the bound the
+/// per-real-server and per-check families go, the aggregates stay, and the
+/// page says what it left out.
+#[test]
+fn past_the_bound_per_item_families_are_left_out_and_said() {
+    let mut s = snapshot();
+    let vs = &mut s.checkers.as_mut().unwrap().virtual_servers[0];
+    let one = vs.checks[0].clone();
+    vs.checks = vec![one; MAX_PER_ITEM_SERIES + 1];
+    let (svc, dests) = s.ipvs.as_mut().unwrap().remove(0);
+    let d = dests[0].clone();
+    s.ipvs.as_mut().unwrap().push((svc, vec![d; MAX_PER_ITEM_SERIES + 1]));
+    let page = render(&s);
+    assert!(lines_of(&page, "node_ipvs_backend_weight").is_empty());
+    assert!(lines_of(&page, "vigil_checker_up").is_empty());
+    assert!(lines_of(&page, "vigil_real_server_up").is_empty());
+    assert_eq!(
+        lines_of(&page, "vigil_checker_failures_total"),
+        [r#"vigil_checker_failures_total{checker="TCP_CHECK"} 10001"#]
+    );
+    assert_eq!(lines_of(&page, "vigil_ipvs_service_connections_total").len(), 2);
+    assert_eq!(
+        lines_of(&page, "vigil_metrics_omitted"),
+        [r#"vigil_metrics_omitted{what="backends"} 1"#, r#"vigil_metrics_omitted{what="checks"} 1"#]
+    );
+    assert!(page.len() < 20_000, "{} bytes", page.len());
+    assert_eq!(
+        lines_of(&render(&snapshot()), "vigil_metrics_omitted"),
+        [r#"vigil_metrics_omitted{what="backends"} 0"#, r#"vigil_metrics_omitted{what="checks"} 0"#]
+    );
+}
