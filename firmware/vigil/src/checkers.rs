@@ -84,6 +84,20 @@ pub fn carry_over(old: &Config, verdicts: &Verdicts, new: &Config) -> Verdicts {
 
 /// How often a FILE_CHECK reads its file.
 const FILE_EVERY: Duration = Duration::from_secs(1);
+/// While verdicts keep changing, the pools are published at most this
+/// often (the first change of a quiet spell at once): publishing is a pass
+/// over every real server and a message of all of them to PID 1, and with
+/// 37,298 real servers going down together (a network cut) publishing each
+/// change stalled this child past its heartbeats.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// `show checkers` (and the metrics) are refreshed with the pools when
+/// there are few checks, else this often: the report is all of them, and at
+/// 37,298 checks it is 4 MB to send and decode.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+const STATUS_EVERY_LARGE: Duration = Duration::from_secs(5);
+const LARGE: usize = 1_000;
+
 /// How often a BFD_CHECK reads its session's last state.
 const BFD_EVERY: Duration = Duration::from_millis(200);
 
@@ -214,6 +228,9 @@ pub async fn run(
     let mut due: BinaryHeap<Reverse<(Instant, usize)>> =
         checks.iter().enumerate().filter_map(|(i, c)| Some(Reverse((c.timer.poll_timeout()?, i)))).collect();
     let mut status_at = Instant::now();
+    // When the pools were last published, and whether a change waits.
+    let mut published_at: Option<Instant> = None;
+    let mut unpublished = false;
     // `ha_suspend`: the system's addresses, followed by rtnetlink, for the
     // virtual servers whose checks wait for theirs.
     let mut suspend = Suspend::new(&config);
@@ -258,8 +275,22 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        let publish_due = async {
+            match published_at {
+                Some(t) if unpublished => tokio::time::sleep_until((t + PUBLISH_EVERY).into()).await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = sleep => {}
+            _ = publish_due => {
+                publish(&config, generation, &checks, &index, &mut pools, &health);
+                (published_at, unpublished) = (Some(Instant::now()), false);
+                if checks.len() <= LARGE {
+                    status_lines(&config, &checks, &pools, &status);
+                    status_at = Instant::now();
+                }
+            }
             changed = addresses => {
                 let resumed = if changed.addresses { suspend.refresh(&config) } else { Vec::new() };
                 if !resumed.is_empty() {
@@ -283,11 +314,17 @@ pub async fn run(
                     }
                     next_o = rx.try_recv().ok();
                 }
-                if changed {
+                let now = Instant::now();
+                let publish_now = changed && published_at.is_none_or(|t| now >= t + PUBLISH_EVERY);
+                if publish_now {
                     publish(&config, generation, &checks, &index, &mut pools, &health);
+                    (published_at, unpublished) = (Some(now), false);
+                } else if changed {
+                    unpublished = true;
                 }
-                // `show checkers` text: on a change, else at most once a second.
-                if changed || status_at.elapsed() >= Duration::from_secs(1) {
+                // `show checkers`: with the pools (few checks), else on its period.
+                let every = if checks.len() <= LARGE { STATUS_EVERY } else { STATUS_EVERY_LARGE };
+                if (publish_now && checks.len() <= LARGE) || status_at.elapsed() >= every {
                     status_lines(&config, &checks, &pools, &status);
                     status_at = Instant::now();
                 }
