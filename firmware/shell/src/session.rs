@@ -7,6 +7,7 @@
 use crate::diff::diff;
 use crate::editor::{ESC_TIMEOUT, Editor, Event, MAX_LINE};
 use crate::password;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vigil_config::keepalived::edit::{self, Op};
 use vigil_config::keepalived::{Flavor, export, import_str_as};
@@ -124,12 +125,14 @@ enum Mode {
 
 pub struct Shell<S: System> {
     pub system: S,
-    pub running: Config,
-    pub candidate: Config,
+    /// Shared (with PID 1's bus, and between the two until the candidate
+    /// is edited): a production config's model is tens of MB.
+    pub running: Arc<Config>,
+    pub candidate: Arc<Config>,
     editor: Editor,
     mode: Mode,
     /// A `commit confirmed`: when it rolls back, and to what.
-    pending: Option<(Instant, Config)>,
+    pending: Option<(Instant, Arc<Config>)>,
     out: String,
     power: Option<Power>,
     completer: edit::Completer,
@@ -144,7 +147,7 @@ const COMMANDS: &[&str] = &[
 ];
 
 impl<S: System> Shell<S> {
-    pub fn new(system: S, running: Config) -> Shell<S> {
+    pub fn new(system: S, running: Arc<Config>) -> Shell<S> {
         let mut s = Shell {
             system,
             candidate: running.clone(),
@@ -347,7 +350,7 @@ impl<S: System> Shell<S> {
                             self.say("error: a console password needs at least 8 characters; nothing changed");
                         } else {
                             let salt = self.system.random_salt();
-                            self.candidate.global.console_password =
+                            Arc::make_mut(&mut self.candidate).global.console_password =
                                 Some(password::hash(&p1, salt, password::ITERATIONS));
                             self.say("password set in the candidate; commit to apply");
                         }
@@ -538,7 +541,7 @@ impl<S: System> Shell<S> {
             "set" | "delete" => {
                 let op = if cmd == "set" { Op::Set } else { Op::Delete };
                 match edit::edit(&self.candidate, op, args) {
-                    Ok(c) => self.candidate = c,
+                    Ok(c) => self.candidate = Arc::new(c),
                     Err(errs) => {
                         for e in errs {
                             self.say(&format!("error: {e}"));
@@ -581,7 +584,7 @@ impl<S: System> Shell<S> {
                     self.editor.set_prompt("New password: ");
                 }
                 [n] if n == "none" => {
-                    self.candidate.global.console_password = None;
+                    Arc::make_mut(&mut self.candidate).global.console_password = None;
                     self.say("password removed in the candidate; commit to apply");
                 }
                 _ => self.say("error: usage: password set | password none"),
@@ -725,7 +728,7 @@ impl<S: System> Shell<S> {
     }
 
     /// Commits `config` through the system; on success it is running.
-    fn commit_config(&mut self, config: Config, unconfirmed: bool) -> bool {
+    fn commit_config(&mut self, config: Arc<Config>, unconfirmed: bool) -> bool {
         match self.system.commit(&config, unconfirmed) {
             Ok(g) => {
                 self.say(&format!("commit: generation {g} written and applied"));
@@ -759,7 +762,7 @@ impl<S: System> Shell<S> {
         };
         match self.system.load_generation(g) {
             Ok(c) => {
-                self.candidate = c;
+                self.candidate = Arc::new(c);
                 self.say(&format!("candidate loaded from generation {g}; `compare`, then `commit`"));
             }
             Err(e) => self.say(&format!("error: {e}")),
@@ -786,7 +789,7 @@ impl<S: System> Shell<S> {
                     for d in &problems {
                         self.say(&d.to_string());
                     }
-                    self.candidate = i.config;
+                    self.candidate = Arc::new(i.config);
                     if problems.is_empty() {
                         self.say("candidate replaced; `compare`, then `commit`");
                     } else {

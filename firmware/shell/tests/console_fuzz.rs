@@ -299,7 +299,7 @@ fn random_console_input_is_bounded_and_the_flash_stays_valid() {
     for session in 0..sessions {
         let session_start = IN_USE.load(Ordering::Relaxed);
         let store = Store::new(MemFlash::new(8 * 65536), 65536).unwrap();
-        let mut shell = Shell::new(MemSystem { store }, default_config());
+        let mut shell = Shell::new(MemSystem { store }, std::sync::Arc::new(default_config()));
         let mut now = Instant::now();
         let mut out = Vec::new();
         shell.start(&mut out).unwrap();

@@ -62,7 +62,10 @@ struct Term {
 impl Term {
     fn new() -> Term {
         let store = Store::new(MemFlash::new(4 * 65536), 65536).unwrap();
-        let mut shell = Shell::new(MemSystem { store, applied: Vec::new(), updates: Vec::new() }, default_config());
+        let mut shell = Shell::new(
+            MemSystem { store, applied: Vec::new(), updates: Vec::new() },
+            std::sync::Arc::new(default_config()),
+        );
         let mut out = Vec::new();
         shell.start(&mut out).unwrap();
         Term { shell, now: Instant::now(), screen: String::from_utf8(out).unwrap() }

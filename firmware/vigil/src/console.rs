@@ -418,7 +418,7 @@ impl System for Remote {
 /// Starts the shell on its own thread, reading the console on another.
 /// Requests arrive on the returned receiver; PID 1's loop answers them.
 pub fn start(
-    running: Config,
+    running: std::sync::Arc<Config>,
     topics: Vec<String>,
     salt: Box<dyn FnMut() -> [u8; 16] + Send>,
 ) -> std::io::Result<tokio::sync::mpsc::UnboundedReceiver<Request>> {

@@ -132,7 +132,10 @@ async fn event_loop(
     let vrrp_status = crate::vrrp::Status::default();
     let (handed_over_tx, mut handed_over) = tokio::sync::mpsc::unbounded_channel::<Vec<(String, bool)>>();
     let (states_tx, mut vrrp_states) = tokio::sync::watch::channel(Vec::new());
-    let shared = std::sync::Arc::new(running.clone());
+    // One copy of the config for the bus, the console and the rest (a
+    // production config's model is tens of MB).
+    let running = std::sync::Arc::new(running);
+    let shared = running.clone();
     let bus = std::sync::Arc::new(crate::bus::Bus::new(shared.clone()));
     let vrrp_tx = supervision.spawn(
         crate::ipc::Role::Vrrp,
