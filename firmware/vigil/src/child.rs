@@ -238,7 +238,8 @@ impl Bfd {
 /// `show vrrp` / `show checkers` text, sent when it changed.
 struct StatusReport {
     status: crate::report::Shared,
-    last: crate::report::Report,
+    /// The fingerprint of the report last sent.
+    last: Option<u64>,
     tick: tokio::time::Interval,
 }
 
@@ -246,14 +247,14 @@ impl StatusReport {
     fn new(every: Duration) -> StatusReport {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        StatusReport { status: Default::default(), last: Default::default(), tick }
+        StatusReport { status: Default::default(), last: None, tick }
     }
 
     fn changed(&mut self) -> Option<Up> {
-        let now = crate::report::latest(&self.status);
-        (now != self.last).then(|| {
-            self.last = now.clone();
-            Up::Status(now)
+        let print = crate::report::fingerprint(&self.status);
+        (self.last != Some(print)).then(|| {
+            self.last = Some(print);
+            Up::Status(crate::report::latest(&self.status))
         })
     }
 }

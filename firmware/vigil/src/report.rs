@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Report {
     /// Nothing reported yet (or the child that did is gone).
     #[default]
@@ -28,6 +28,16 @@ pub fn latest(r: &Shared) -> Report {
 
 pub fn set(r: &Shared, to: Report) {
     *r.lock().unwrap_or_else(|p| p.into_inner()) = to;
+}
+
+/// A fingerprint of the latest report, taken without copying it (a
+/// child tells PID 1 its report when this changes: keeping the last one
+/// sent to compare was one more copy of 37,298 checks).
+pub fn fingerprint(r: &Shared) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    r.lock().unwrap_or_else(|p| p.into_inner()).hash(&mut h);
+    h.finish()
 }
 
 impl Report {
@@ -55,7 +65,7 @@ impl Report {
 }
 
 /// The VRRP daemon's report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Vrrp {
     pub instances: Vec<Instance>,
     /// What each tracked script, process, BFD session and file says now.
@@ -64,7 +74,7 @@ pub struct Vrrp {
     pub strays: Vec<Stray>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Instance {
     pub name: String,
     pub interface: String,
@@ -91,7 +101,7 @@ pub struct Instance {
 }
 
 /// Adverts dropped, by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Drops {
     pub version: u64,
     pub vrid: u64,
@@ -125,7 +135,7 @@ impl Drops {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TrackerKind {
     Script,
     Process,
@@ -133,7 +143,7 @@ pub enum TrackerKind {
     File,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Track {
     /// Not run (counted, heard of) yet.
     Init,
@@ -143,14 +153,14 @@ pub enum Track {
     Value(i32),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tracker {
     pub kind: TrackerKind,
     pub name: String,
     pub state: Track,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Stray {
     pub interface: String,
     pub ipv6: bool,
@@ -230,12 +240,12 @@ impl Vrrp {
 }
 
 /// The health checkers' report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Checkers {
     pub virtual_servers: Vec<VirtualServer>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct VirtualServer {
     /// `192.0.2.100:80`, `fwmark 7`, `group NAME`.
     pub name: String,
@@ -243,7 +253,7 @@ pub struct VirtualServer {
     pub checks: Vec<Check>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Check {
     /// The keyword: TCP_CHECK, HTTP_GET, ...
     pub kind: String,

@@ -93,7 +93,7 @@ pub enum Up {
 pub type Grant = Arc<dyn Fn() -> Result<Vec<OwnedFd>, String> + Send + Sync>;
 
 /// A VRRP instance's state, as the VRRP child reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum VrrpState {
     #[default]
     Init,
