@@ -286,11 +286,14 @@ fn bench_ipvs() {
         addr: IpAddr::from((0x0a01_0000u32 + i).to_be_bytes()),
         port: 80,
     };
-    let table = |changed: bool| {
+    // `services` services with `total` destinations between them; changed:
+    // one destination's weight in every tenth service (1 %).
+    let table = |services: u32, total: u32, changed: bool| {
         let mut t = Table::default();
-        for i in 0..1000u32 {
+        for i in 0..services {
             t.add_service(Service::new(key(i), "wrr"));
-            for d in 0..10u32 {
+            let per = total / services + u32::from(i < total % services);
+            for d in 0..per {
                 let w = if changed && i % 10 == 0 && d == 0 { 2 } else { 1 };
                 t.add_dest(
                     key(i),
@@ -305,46 +308,50 @@ fn bench_ipvs() {
         Err(e) => return say(&format!("bench: {e}")),
     };
     let _ = c.flush();
-    let mut owned = Owned::default();
-    // `known`: plan against the table last applied (as the firmware does)
-    // instead of reading the kernel's back (one dump per service).
-    let mut last: Option<Table> = None;
-    let mut run = |want: &Table, what: &str, c: &mut Client, known: bool| {
-        let t = Instant::now();
-        let have = match (&last, known) {
-            (Some(l), true) => l.clone(),
-            _ => c.table().unwrap_or_default(),
-        };
-        let read = t.elapsed();
-        let ops = plan(want, &have, &owned);
-        let mut failed = 0;
-        for op in &ops {
-            match c.apply(op) {
-                Ok(()) => owned.record(op),
-                Err(e) => {
-                    if failed == 0 {
-                        say(&format!("bench: first error: {e}"));
+    for (services, total) in [(1000, 10_000), (2284, 37_298)] {
+        say(&format!("bench: {services} services, {total} destinations"));
+        let _ = c.flush();
+        let mut owned = Owned::default();
+        // `known`: plan against the table last applied (as the firmware does)
+        // instead of reading the kernel's back (one dump per service).
+        let mut last: Option<Table> = None;
+        let mut run = |want: &Table, what: &str, c: &mut Client, known: bool| {
+            let t = Instant::now();
+            let have = match (&last, known) {
+                (Some(l), true) => l.clone(),
+                _ => c.table().unwrap_or_default(),
+            };
+            let read = t.elapsed();
+            let ops = plan(want, &have, &owned);
+            let mut failed = 0;
+            for op in &ops {
+                match c.apply(op) {
+                    Ok(()) => owned.record(op),
+                    Err(e) => {
+                        if failed == 0 {
+                            say(&format!("bench: first error: {e}"));
+                        }
+                        failed += 1;
                     }
-                    failed += 1;
                 }
             }
-        }
-        owned.adopt(want);
-        last = (failed == 0).then(|| want.clone());
-        say(&format!(
-            "bench: vigil {what}: {} changes in {:.1} ms ({} {:.1} ms), {failed} failed",
-            ops.len(),
-            t.elapsed().as_secs_f64() * 1000.0,
-            if known { "planning against the last applied table" } else { "reading the kernel's table back" },
-            read.as_secs_f64() * 1000.0
-        ));
-    };
-    run(&table(false), "from empty", &mut c, false);
-    run(&table(true), "reload, 1 % changed", &mut c, false);
-    run(&table(false), "reload, 1 % changed back", &mut c, true);
-    run(&table(false), "reload, nothing changed", &mut c, true);
-    let back = c.table().map(|t| (t.services.len(), t.dest_count())).unwrap_or_default();
-    say(&format!("bench: read back {} services, {} destinations", back.0, back.1));
+            owned.adopt(want);
+            last = (failed == 0).then(|| want.clone());
+            say(&format!(
+                "bench: vigil {what}: {} changes in {:.1} ms ({} {:.1} ms), {failed} failed",
+                ops.len(),
+                t.elapsed().as_secs_f64() * 1000.0,
+                if known { "planning against the last applied table" } else { "reading the kernel's table back" },
+                read.as_secs_f64() * 1000.0
+            ));
+        };
+        run(&table(services, total, false), "from empty", &mut c, false);
+        run(&table(services, total, true), "reload, 1 % changed", &mut c, false);
+        run(&table(services, total, false), "reload, 1 % changed back", &mut c, true);
+        run(&table(services, total, false), "reload, nothing changed", &mut c, true);
+        let back = c.table().map(|t| (t.services.len(), t.dest_count())).unwrap_or_default();
+        say(&format!("bench: read back {} services, {} destinations", back.0, back.1));
+    }
 
     if std::path::Path::new("/usr/sbin/ipvsadm").exists() {
         let _ = c.flush();
