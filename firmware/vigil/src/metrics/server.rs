@@ -100,6 +100,11 @@ async fn serve(shared: Arc<Shared>) {
     let mut failed: Option<(SocketAddr, tokio::time::Instant)> = None;
     loop {
         let want = bus.borrow_and_update().config.global.metrics_listen;
+        // An address no longer wanted is no longer tried (its retry time,
+        // past, would wake this loop at once, again and again).
+        if failed.is_some_and(|(a, _)| want != Some(a)) {
+            failed = None;
+        }
         if bound.as_ref().map(|b| b.0) != want {
             if let Some((old, _)) = bound.take() {
                 info!("metrics: no longer serving on {old}");
