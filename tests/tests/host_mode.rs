@@ -255,4 +255,28 @@ fn adverts_for_other_vrids_are_counted_logged_and_shown_by_reason() {
     // A flood of log lines is held back: far fewer lines than adverts.
     let logged = std::fs::read_to_string(&log).unwrap().matches("no instance here runs it").count() as u64;
     assert!(logged < n, "{logged} log lines for {n} adverts");
+    // The same, for automation: one line of JSON each.
+    let mut json = |topic: &str| -> serde_json::Value {
+        writeln!(stdin, "show {topic} json").unwrap();
+        let mut found = None;
+        vigil_tests::eventually(Duration::from_secs(10), || {
+            let text = std::fs::read_to_string(&console).unwrap_or_default();
+            found = text
+                .lines()
+                .filter_map(|l| l.find('{').map(|i| &l[i..]))
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim_end()).ok())
+                .rfind(|v| v.get(if topic == "vrrp" { "instances" } else { "children" }).is_some());
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("no JSON for show {topic}"))
+    };
+    let v = json("vrrp");
+    let vi = &v["instances"][0];
+    assert_eq!((vi["name"].as_str(), vi["vrid"].as_u64()), (Some("VI_1"), Some(7)), "{v}");
+    assert!(vi["dropped"]["addresses"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(v["strays"][0]["count"].as_u64().unwrap_or(0) >= 10, "{v}");
+    let s = json("supervision");
+    let names: Vec<&str> = s["children"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["vrrp", "checkers", "bfd"], "{s}");
+    assert!(s["children"].as_array().unwrap().iter().all(|c| c["up"] == true && c["restarts"] == 0), "{s}");
 }

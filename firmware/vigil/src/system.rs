@@ -235,6 +235,17 @@ async fn event_loop(
     let mut registry = registry(mode, board, move || slot_slots.borrow().summary());
     let time_text = time_status.clone();
     registry.add("time", move || crate::timesync::show(&time_text));
+    let time_json = time_status.clone();
+    registry.add_json("time", move || {
+        let t = time_json.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        serde_json::json!({
+            "synced": t.facts.synced,
+            "offset_s": t.facts.offset_s,
+            "last_sync_s": t.facts.last_sync_s,
+            "text": t.text,
+        })
+        .to_string()
+    });
     // The Prometheus endpoint (`metrics_listen`), once every child is
     // spawned: it follows the config from here.
     let sources = crate::metrics::server::Sources {
@@ -252,6 +263,10 @@ async fn event_loop(
     let ipvs = lb.clone();
     registry.add("supervision", move || {
         format!("{}\nipvs: the table follows config generation {}", sup.show(), ipvs.applied())
+    });
+    let (sup, ipvs) = (supervision.clone(), lb.clone());
+    registry.add_json("supervision", move || {
+        serde_json::json!({ "children": sup.facts(), "ipvs_generation": ipvs.applied() }).to_string()
     });
     let boot_slots = slots.clone();
     registry.add("boot", move || boot_slots.borrow().show());

@@ -41,7 +41,7 @@ pub struct Snapshot {
     pub refused: Vec<(&'static str, u64)>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ChildFacts {
     pub name: &'static str,
     pub up: bool,
