@@ -84,24 +84,9 @@ fn main() {
 }
 
 fn cut() {
-    use std::fmt::Write;
     let ns = vigil_tests::vrrp_pair::Netns::fresh("bench-cut");
-    let (services, servers) = (2284usize, 37_298usize);
-    let mut conf = String::new();
-    for v in 0..services {
-        let per = servers / services + usize::from(v < servers % services);
-        let _ = writeln!(conf, "virtual_server 10.{}.{}.1 80 {{\n delay_loop 2\n protocol TCP", v / 250, v % 250);
-        for r in 0..per {
-            let _ = writeln!(
-                conf,
-                " real_server 172.{}.{}.{} 8080 {{\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}",
-                16 + v / 250,
-                v % 250,
-                r + 1
-            );
-        }
-        conf.push_str("}\n");
-    }
+    let (services, servers) = vigil_tests::PRODUCTION_SHAPE;
+    let conf = vigil_tests::production_shape_config();
     let dir = vigil_tests::test_dir("bench-cut");
     let path = dir.join("vigil.conf");
     std::fs::write(&path, conf).unwrap();

@@ -208,6 +208,33 @@ pub fn config(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// keepalived issue #2318's production shape: 2,284 virtual servers with
+/// 37,298 real servers between them (TCP_CHECK, `delay_loop` 2), the real
+/// servers at 172.16-25.x.y:8080 (a namespace without routes reaches none).
+pub const PRODUCTION_SHAPE: (usize, usize) = (2284, 37_298);
+
+/// [`PRODUCTION_SHAPE`]'s config text.
+pub fn production_shape_config() -> String {
+    use std::fmt::Write;
+    let (services, servers) = PRODUCTION_SHAPE;
+    let mut conf = String::new();
+    for v in 0..services {
+        let per = servers / services + usize::from(v < servers % services);
+        let _ = writeln!(conf, "virtual_server 10.{}.{}.1 80 {{\n delay_loop 2\n protocol TCP", v / 250, v % 250);
+        for r in 0..per {
+            let _ = writeln!(
+                conf,
+                " real_server 172.{}.{}.{} 8080 {{\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}",
+                16 + v / 250,
+                v % 250,
+                r + 1
+            );
+        }
+        conf.push_str("}\n");
+    }
+    conf
+}
+
 /// A fresh directory for one test's sockets and logs, under the target dir
 /// (kept after the run, for the logs).
 pub fn test_dir(name: &str) -> PathBuf {

@@ -7,7 +7,6 @@
 //! on each change, a pass over every real server and a message of all of
 //! them to PID 1, made it a minute; at most ten times a second, seconds.)
 
-use std::fmt::Write;
 use vigil_tests::vrrp_pair::{KillOnDrop, Netns, spawn_vigil, wait_log};
 use vigil_tests::{is_root, require};
 
@@ -18,22 +17,8 @@ fn every_real_server_of_a_production_config_going_down_at_once_stalls_nothing() 
     }
     let dir = vigil_tests::test_dir("checkers-scale");
     let ns = Netns::fresh("chk-scale");
-    let (services, servers) = (2284usize, 37_298usize);
-    let mut conf = String::new();
-    for v in 0..services {
-        let per = servers / services + usize::from(v < servers % services);
-        let _ = writeln!(conf, "virtual_server 10.{}.{}.1 80 {{\n delay_loop 2\n protocol TCP", v / 250, v % 250);
-        for r in 0..per {
-            let _ = writeln!(
-                conf,
-                " real_server 172.{}.{}.{} 8080 {{\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}",
-                16 + v / 250,
-                v % 250,
-                r + 1
-            );
-        }
-        conf.push_str("}\n");
-    }
+    let (_, servers) = vigil_tests::PRODUCTION_SHAPE;
+    let conf = vigil_tests::production_shape_config();
     let path = dir.join("vigil.conf");
     std::fs::write(&path, conf).unwrap();
     let log = dir.join("vigil.log");
