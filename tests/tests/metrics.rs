@@ -15,9 +15,16 @@ const ENDPOINT: &str = "192.0.2.2:9650";
 
 /// Runs python3 in `ns`; its stdout.
 fn py(ns: &str, code: &str) -> String {
+    py_or_why(ns, code).unwrap_or_else(|e| panic!("python3 failed: {e}"))
+}
+
+fn py_or_why(ns: &str, code: &str) -> Result<String, String> {
     let out = Command::new("ip").args(["netns", "exec", ns, "python3", "-c", code]).output().unwrap();
-    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 /// Sends `request` (Python bytes syntax) to the endpoint from `ns`; the whole answer.
@@ -40,9 +47,11 @@ fn value(page: &str, series: &str) -> Option<f64> {
     page.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))?.rsplit(' ').next()?.parse().ok()
 }
 
-/// What Prometheus answers to an instant query: each series' value.
+/// What Prometheus answers to an instant query: each series' value (none
+/// while it is not answering yet: on a loaded machine it takes seconds to
+/// start listening).
 fn query(ns: &str, q: &str) -> Vec<f64> {
-    let out = py(
+    let out = py_or_why(
         ns,
         &format!(
             "import json,urllib.request,urllib.parse\n\
@@ -50,7 +59,8 @@ fn query(ns: &str, q: &str) -> Vec<f64> {
              r=json.load(urllib.request.urlopen(u,timeout=5))\n\
              print(' '.join(x['value'][1] for x in r['data']['result']))"
         ),
-    );
+    )
+    .unwrap_or_default();
     out.split_whitespace().filter_map(|v| v.parse().ok()).collect()
 }
 
@@ -148,7 +158,7 @@ fn prometheus_scrapes_what_happens_and_hostile_clients_are_refused() {
     let _prom = KillOnDrop(prometheus(&srv, &dir));
     let seen = |q: &str, want: f64| {
         let mut last = Vec::new();
-        let ok = eventually(Duration::from_secs(30), || {
+        let ok = eventually(Duration::from_secs(60), || {
             last = query(&srv, q);
             last == [want]
         });
