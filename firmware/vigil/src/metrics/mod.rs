@@ -238,7 +238,7 @@ fn vrrp(p: &mut Page, v: &Vrrp) {
         }
     }
     type Counter = fn(&crate::report::Instance) -> u64;
-    let counters: [(&'static str, &str, Counter); 10] = [
+    let counters: [(&'static str, &str, Counter); 11] = [
         ("keepalived_advertisements_received_total", "Advertisements received.", |i| i.adverts_received),
         ("keepalived_advertisements_sent_total", "Advertisements sent.", |i| i.adverts_sent),
         ("keepalived_become_master_total", "Times the instance became MASTER.", |i| i.became_master),
@@ -255,21 +255,14 @@ fn vrrp(p: &mut Page, v: &Vrrp) {
         ("keepalived_address_list_errors_total", "Adverts dropped for other virtual addresses.", |i| {
             i.dropped.addresses
         }),
+        ("keepalived_packet_length_errors_total", "Adverts dropped as malformed (length, checksum, fields).", |i| {
+            i.dropped.malformed
+        }),
     ];
     for (name, help, get) in counters {
         let mut f = p.family(name, Kind::Counter, help);
         for (n, i) in v.instances.iter().enumerate() {
             f.sample(&l(n), get(i));
-        }
-    }
-    {
-        let mut f = p.family(
-            "keepalived_packet_length_errors_total",
-            Kind::Counter,
-            "Adverts dropped as malformed (length, checksum, fields).",
-        );
-        for (n, i) in v.instances.iter().enumerate() {
-            f.sample(&l(n), i.dropped.malformed);
         }
     }
     {
@@ -286,47 +279,37 @@ fn vrrp(p: &mut Page, v: &Vrrp) {
             };
         }
     }
-    {
-        let mut f = p.family(
+    // vigil's own, per instance (labels iname, intf, vrid: no state).
+    type PerInstance = fn(&crate::report::Instance) -> Option<Value>;
+    let per_instance: [(&'static str, Kind, &str, PerInstance); 5] = [
+        (
             "vigil_vrrp_state",
             Kind::Gauge,
             "Each instance's state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (keepalived_vrrp_state is per address).",
-        );
-        for (n, i) in v.instances.iter().enumerate() {
-            f.sample(&l(n)[..3], state_number(i.state));
-        }
-    }
-    {
-        let mut f = p.family("vigil_vrrp_priority", Kind::Gauge, "Each instance's configured priority.");
-        for (n, i) in v.instances.iter().enumerate() {
-            f.sample(&l(n)[..3], i.priority);
-        }
-    }
-    {
-        let mut f = p.family(
+            |i| Some(state_number(i.state).into()),
+        ),
+        ("vigil_vrrp_priority", Kind::Gauge, "Each instance's configured priority.", |i| Some(i.priority.into())),
+        (
             "vigil_vrrp_effective_priority",
             Kind::Gauge,
             "Each instance's priority with its tracking (what its adverts carry).",
-        );
-        for (n, i) in v.instances.iter().enumerate() {
-            f.sample(&l(n)[..3], i.effective_priority);
-        }
-    }
-    {
-        let mut f = p.family("vigil_vrrp_transitions_total", Kind::Counter, "Each instance's state changes.");
-        for (n, i) in v.instances.iter().enumerate() {
-            f.sample(&l(n)[..3], i.transitions);
-        }
-    }
-    {
-        let mut f = p.family(
+            |i| Some(i.effective_priority.into()),
+        ),
+        ("vigil_vrrp_transitions_total", Kind::Counter, "Each instance's state changes.", |i| {
+            Some(i.transitions.into())
+        }),
+        (
             "vigil_vrrp_last_transition_timestamp_seconds",
             Kind::Gauge,
             "When each instance last changed state (seconds since the Unix epoch; absent before the first).",
-        );
+            |i| i.last_transition_ms.map(|ms| (ms as f64 / 1000.0).into()),
+        ),
+    ];
+    for (name, kind, help, get) in per_instance {
+        let mut f = p.family(name, kind, help);
         for (n, i) in v.instances.iter().enumerate() {
-            if let Some(ms) = i.last_transition_ms {
-                f.sample(&l(n)[..3], ms as f64 / 1000.0);
+            if let Some(value) = get(i) {
+                f.sample(&l(n)[..3], value);
             }
         }
     }
