@@ -7,6 +7,7 @@ use crate::ipc::VrrpState;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
+use vigil_vrrp::instance::Dropped;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Report {
@@ -115,23 +116,34 @@ pub struct Drops {
 }
 
 impl Drops {
-    /// Each reason: its label in the metrics, its words in `show vrrp`, the count.
-    pub fn reasons(&self) -> [(&'static str, &'static str, u64); 9] {
+    /// Each reason's label in the metrics and its count: first the six an
+    /// instance drops for (in [`Dropped::ALL`]'s order), then the router's.
+    pub fn counts(&self) -> [(&'static str, u64); 9] {
         [
-            ("version", "another VRRP version", self.version),
-            ("vrid", "another VRID", self.vrid),
-            ("auth", "a wrong password", self.auth),
-            ("interval", "another advert interval", self.interval),
-            ("not_listening", "not listening (INIT or FAULT)", self.not_listening),
-            ("addresses", "other virtual addresses", self.addresses),
-            ("not_a_peer", "not a unicast peer", self.not_a_peer),
-            ("ttl", "TTL not 255", self.ttl),
-            ("malformed", "malformed", self.malformed),
+            ("version", self.version),
+            ("vrid", self.vrid),
+            ("auth", self.auth),
+            ("interval", self.interval),
+            ("not_listening", self.not_listening),
+            ("addresses", self.addresses),
+            ("not_a_peer", self.not_a_peer),
+            ("ttl", self.ttl),
+            ("malformed", self.malformed),
         ]
     }
 
+    /// `show vrrp`'s words for each reason and its count: the instance's
+    /// own reasons say what [`Dropped`] says.
+    fn in_words(&self) -> impl Iterator<Item = (String, u64)> {
+        Dropped::ALL
+            .iter()
+            .map(|d| d.to_string())
+            .chain(["not a unicast peer", "TTL not 255", "malformed"].map(String::from))
+            .zip(self.counts().map(|c| c.1))
+    }
+
     pub fn total(&self) -> u64 {
-        self.reasons().iter().map(|r| r.2).sum()
+        self.counts().iter().map(|c| c.1).sum()
     }
 }
 
@@ -187,7 +199,7 @@ impl Vrrp {
                 v.dropped.total()
             );
             let why: Vec<String> =
-                v.dropped.reasons().iter().filter(|r| r.2 > 0).map(|(_, words, n)| format!("{n} {words}")).collect();
+                v.dropped.in_words().filter(|r| r.1 > 0).map(|(words, n)| format!("{n} {words}")).collect();
             if !why.is_empty() {
                 let _ = write!(line, " ({})", why.join(", "));
             }

@@ -316,7 +316,7 @@ fn vrrp(p: &mut Page, v: &Vrrp) {
     {
         let mut f = p.family("vigil_vrrp_dropped_total", Kind::Counter, "Adverts each instance dropped, by reason.");
         for (n, i) in v.instances.iter().enumerate() {
-            for (reason, _, count) in i.dropped.reasons() {
+            for (reason, count) in i.dropped.counts() {
                 let mut labels = l(n)[..3].to_vec();
                 labels.push(("reason", reason));
                 f.sample(&labels, count);
