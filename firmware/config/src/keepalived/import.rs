@@ -231,110 +231,108 @@ impl Cx {
 }
 
 fn statement(cx: &mut Cx, config: &mut Config, st: &Stmt) {
-    {
-        // Where each block is, by the path validation names it with.
-        let words: Vec<&str> = std::iter::once(&st.keyword).chain(&st.args).map(|w| w.text.as_str()).collect();
-        cx.places.push((words.join(" "), st.keyword.pos.clone()));
-        if matches!(st.keyword.text.as_str(), "global_defs" | "vigil_defs") {
-            for inner in st.block.as_deref().unwrap_or_default() {
-                cx.places.push((format!("{} {}", st.keyword.text, inner.keyword.text), inner.keyword.pos.clone()));
+    // Where each block is, by the path validation names it with.
+    let words: Vec<&str> = std::iter::once(&st.keyword).chain(&st.args).map(|w| w.text.as_str()).collect();
+    cx.places.push((words.join(" "), st.keyword.pos.clone()));
+    if matches!(st.keyword.text.as_str(), "global_defs" | "vigil_defs") {
+        for inner in st.block.as_deref().unwrap_or_default() {
+            cx.places.push((format!("{} {}", st.keyword.text, inner.keyword.text), inner.keyword.pos.clone()));
+        }
+    }
+    match st.keyword.text.as_str() {
+        "global_defs" => {}
+        "vigil_defs" => cx.vigil_defs(st, &mut config.global),
+        "interface" => {
+            if let Some(i) = cx.interface(st) {
+                cx.push(&st.keyword, &mut config.interfaces, i, "interfaces");
             }
         }
-        match st.keyword.text.as_str() {
-            "global_defs" => {}
-            "vigil_defs" => cx.vigil_defs(st, &mut config.global),
-            "interface" => {
-                if let Some(i) = cx.interface(st) {
-                    cx.push(&st.keyword, &mut config.interfaces, i, "interfaces");
-                }
+        "vrrp_instance" => {
+            if let Some(v) = cx.vrrp_instance(st) {
+                cx.push(&st.keyword, &mut config.vrrp_instances, v, "vrrp_instance");
             }
-            "vrrp_instance" => {
-                if let Some(v) = cx.vrrp_instance(st) {
-                    cx.push(&st.keyword, &mut config.vrrp_instances, v, "vrrp_instance");
-                }
-            }
-            "vrrp_sync_group" => {
-                if let Some(g) = cx.sync_group(st) {
-                    cx.push(&st.keyword, &mut config.sync_groups, g, "vrrp_sync_group");
-                }
-            }
-            "virtual_server" => {
-                if let Some(mut vs) = cx.virtual_server(st) {
-                    // Whole now: the room its list grew into goes back.
-                    vs.real_servers.shrink_to_fit();
-                    cx.places.push((crate::validate::vs_path(&vs), st.keyword.pos.clone()));
-                    if let Some(w) = st.args.last() {
-                        cx.vs_refs.push((config.virtual_servers.len(), w.clone()));
-                    }
-                    if cx.protocol_unsaid {
-                        cx.no_protocol.push((config.virtual_servers.len(), st.keyword.pos.clone()));
-                    }
-                    cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
-                }
-            }
-            "virtual_server_group" => {
-                if let Some(g) = cx.vs_group(st) {
-                    cx.push(&st.keyword, &mut config.virtual_server_groups, g, "virtual_server_group");
-                }
-            }
-            "static_ipaddress" => {
-                for a in cx.block(st) {
-                    if let Some(mut vip) = cx.vip(a) {
-                        // keepalived: default_interface, else eth0.
-                        if vip.dev.is_none() {
-                            vip.dev = Some(
-                                cx.defaults
-                                    .default_interface
-                                    .clone()
-                                    .unwrap_or_else(|| IfName::try_from("eth0").unwrap_or_default()),
-                            );
-                        }
-                        cx.push(&a.keyword, &mut config.global.static_ipaddress, vip, "static addresses");
-                    }
-                }
-            }
-            "static_routes" => {
-                for a in cx.block(st) {
-                    if let Some(r) = cx.route(a) {
-                        cx.push(&a.keyword, &mut config.global.static_routes, r, "static routes");
-                    }
-                }
-            }
-            "static_rules" => {
-                for a in cx.block(st) {
-                    if let Some(r) = cx.rule(a) {
-                        cx.push(&a.keyword, &mut config.global.static_rules, r, "static rules");
-                    }
-                }
-            }
-            "bfd_instance" => {
-                if let Some(b) = cx.bfd_instance(st) {
-                    cx.push(&st.keyword, &mut config.bfd_instances, b, "bfd_instance");
-                }
-            }
-            "garp_group" => {
-                if let Some(g) = cx.garp_group(st) {
-                    cx.push(&st.keyword, &mut config.global.garp_groups, g, "garp_group");
-                }
-            }
-            "vrrp_track_file" => {
-                if let Some(tf) = cx.track_file_block(st) {
-                    cx.push(&st.keyword, &mut config.track_files, tf, "vrrp_track_file");
-                }
-            }
-            "vrrp_track_process" => {
-                if let Some(tp) = cx.track_process_block(st) {
-                    cx.push(&st.keyword, &mut config.track_processes, tp, "vrrp_track_process");
-                }
-            }
-            "SSL" => config.global.ssl = Some(cx.ssl(st)),
-            "vrrp_script" => {
-                if let Some(script) = cx.vrrp_script(st) {
-                    cx.push(&st.keyword, &mut config.vrrp_scripts, script, "vrrp_script");
-                }
-            }
-            _ => cx.unsupported(st),
         }
+        "vrrp_sync_group" => {
+            if let Some(g) = cx.sync_group(st) {
+                cx.push(&st.keyword, &mut config.sync_groups, g, "vrrp_sync_group");
+            }
+        }
+        "virtual_server" => {
+            if let Some(mut vs) = cx.virtual_server(st) {
+                // Whole now: the room its list grew into goes back.
+                vs.real_servers.shrink_to_fit();
+                cx.places.push((crate::validate::vs_path(&vs), st.keyword.pos.clone()));
+                if let Some(w) = st.args.last() {
+                    cx.vs_refs.push((config.virtual_servers.len(), w.clone()));
+                }
+                if cx.protocol_unsaid {
+                    cx.no_protocol.push((config.virtual_servers.len(), st.keyword.pos.clone()));
+                }
+                cx.push(&st.keyword, &mut config.virtual_servers, vs, "virtual_server");
+            }
+        }
+        "virtual_server_group" => {
+            if let Some(g) = cx.vs_group(st) {
+                cx.push(&st.keyword, &mut config.virtual_server_groups, g, "virtual_server_group");
+            }
+        }
+        "static_ipaddress" => {
+            for a in cx.block(st) {
+                if let Some(mut vip) = cx.vip(a) {
+                    // keepalived: default_interface, else eth0.
+                    if vip.dev.is_none() {
+                        vip.dev = Some(
+                            cx.defaults
+                                .default_interface
+                                .clone()
+                                .unwrap_or_else(|| IfName::try_from("eth0").unwrap_or_default()),
+                        );
+                    }
+                    cx.push(&a.keyword, &mut config.global.static_ipaddress, vip, "static addresses");
+                }
+            }
+        }
+        "static_routes" => {
+            for a in cx.block(st) {
+                if let Some(r) = cx.route(a) {
+                    cx.push(&a.keyword, &mut config.global.static_routes, r, "static routes");
+                }
+            }
+        }
+        "static_rules" => {
+            for a in cx.block(st) {
+                if let Some(r) = cx.rule(a) {
+                    cx.push(&a.keyword, &mut config.global.static_rules, r, "static rules");
+                }
+            }
+        }
+        "bfd_instance" => {
+            if let Some(b) = cx.bfd_instance(st) {
+                cx.push(&st.keyword, &mut config.bfd_instances, b, "bfd_instance");
+            }
+        }
+        "garp_group" => {
+            if let Some(g) = cx.garp_group(st) {
+                cx.push(&st.keyword, &mut config.global.garp_groups, g, "garp_group");
+            }
+        }
+        "vrrp_track_file" => {
+            if let Some(tf) = cx.track_file_block(st) {
+                cx.push(&st.keyword, &mut config.track_files, tf, "vrrp_track_file");
+            }
+        }
+        "vrrp_track_process" => {
+            if let Some(tp) = cx.track_process_block(st) {
+                cx.push(&st.keyword, &mut config.track_processes, tp, "vrrp_track_process");
+            }
+        }
+        "SSL" => config.global.ssl = Some(cx.ssl(st)),
+        "vrrp_script" => {
+            if let Some(script) = cx.vrrp_script(st) {
+                cx.push(&st.keyword, &mut config.vrrp_scripts, script, "vrrp_script");
+            }
+        }
+        _ => cx.unsupported(st),
     }
 }
 

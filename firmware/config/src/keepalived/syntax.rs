@@ -381,130 +381,122 @@ fn lex_line(
     line: &str,
     budget: &mut Budget,
 ) -> Result<(), SyntaxError> {
-    {
-        // Columns count from the line's start, the condition included.
-        let Some((skip, line)) = condition(line, budget.instance.as_deref()) else {
-            newline(toks);
-            return Ok(());
-        };
-        let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: (skip + i) as u32 + 1 };
-        // Parameters: `$NAME=value` defines, `$NAME` / `${NAME}` uses
-        // (columns after a substitution are those of the line as expanded).
-        let expanded;
-        let line = if line.contains('$') {
-            let t = line.trim_start();
-            if let Some((name, value)) = t.strip_prefix('$').and_then(|d| d.split_once('='))
-                && param_name(name)
-            {
-                let value = substitute(value.trim(), &budget.params);
-                if budget.params.len() >= PARAMS && !budget.params.contains_key(name) {
-                    return Err(SyntaxError {
-                        pos: pos(0),
-                        message: format!("more than {PARAMS} $NAME=value definitions, the limit"),
-                    });
-                }
-                if value.len() > budget.limits.line_bytes {
-                    return Err(SyntaxError {
-                        pos: pos(0),
-                        message: format!("${name} is {} bytes long; the limit is a line", value.len()),
-                    });
-                }
-                budget.params.insert(name.to_string(), value);
-                newline(toks);
-                return Ok(());
-            }
-            expanded = substitute(line, &budget.params);
-            expanded.as_str()
-        } else {
-            line
-        };
-        if line.len() > budget.limits.line_bytes {
-            return Err(SyntaxError {
-                pos: pos(0),
-                message: format!(
-                    "this line is {} bytes long; the limit is {} bytes a line",
-                    line.len(),
-                    budget.limits.line_bytes
-                ),
-            });
-        }
-        let chars: Vec<(usize, char)> = line.char_indices().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            if budget.words >= budget.limits.words && !chars[i].1.is_whitespace() && !matches!(chars[i].1, '#' | '!') {
+    // Columns count from the line's start, the condition included.
+    let Some((skip, line)) = condition(line, budget.instance.as_deref()) else {
+        newline(toks);
+        return Ok(());
+    };
+    let pos = |i: usize| Pos { file: file.clone(), line: ln as u32 + 1, col: (skip + i) as u32 + 1 };
+    // Parameters: `$NAME=value` defines, `$NAME` / `${NAME}` uses
+    // (columns after a substitution are those of the line as expanded).
+    let expanded;
+    let line = if line.contains('$') {
+        let t = line.trim_start();
+        if let Some((name, value)) = t.strip_prefix('$').and_then(|d| d.split_once('='))
+            && param_name(name)
+        {
+            let value = substitute(value.trim(), &budget.params);
+            if budget.params.len() >= PARAMS && !budget.params.contains_key(name) {
                 return Err(SyntaxError {
-                    pos: pos(i),
-                    message: format!("more than {} words in the config, the limit", budget.limits.words),
+                    pos: pos(0),
+                    message: format!("more than {PARAMS} $NAME=value definitions, the limit"),
                 });
             }
-            let (_, c) = chars[i];
-            match c {
-                c if c.is_whitespace() => i += 1,
-                '#' | '!' => break,
-                '{' => {
-                    toks.push_back(Tok::Open(pos(i)));
-                    budget.words += 1;
-                    i += 1;
-                }
-                '}' => {
-                    toks.push_back(Tok::Close(pos(i)));
-                    budget.words += 1;
-                    i += 1;
-                }
-                '"' => {
-                    let start = i;
-                    let mut s = String::new();
-                    i += 1;
-                    loop {
-                        match chars.get(i) {
-                            None => {
-                                return Err(SyntaxError {
-                                    pos: pos(start),
-                                    message: "unterminated quoted string".into(),
-                                });
-                            }
-                            Some((_, '"')) => {
-                                i += 1;
-                                break;
-                            }
-                            Some((_, '\\')) if chars.get(i + 1).is_some() => {
-                                s.push(chars[i + 1].1);
-                                i += 2;
-                            }
-                            Some((_, ch)) => {
-                                s.push(*ch);
-                                i += 1;
-                            }
+            if value.len() > budget.limits.line_bytes {
+                return Err(SyntaxError {
+                    pos: pos(0),
+                    message: format!("${name} is {} bytes long; the limit is a line", value.len()),
+                });
+            }
+            budget.params.insert(name.to_string(), value);
+            newline(toks);
+            return Ok(());
+        }
+        expanded = substitute(line, &budget.params);
+        expanded.as_str()
+    } else {
+        line
+    };
+    if line.len() > budget.limits.line_bytes {
+        return Err(SyntaxError {
+            pos: pos(0),
+            message: format!(
+                "this line is {} bytes long; the limit is {} bytes a line",
+                line.len(),
+                budget.limits.line_bytes
+            ),
+        });
+    }
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if budget.words >= budget.limits.words && !chars[i].1.is_whitespace() && !matches!(chars[i].1, '#' | '!') {
+            return Err(SyntaxError {
+                pos: pos(i),
+                message: format!("more than {} words in the config, the limit", budget.limits.words),
+            });
+        }
+        let (_, c) = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '#' | '!' => break,
+            '{' => {
+                toks.push_back(Tok::Open(pos(i)));
+                budget.words += 1;
+                i += 1;
+            }
+            '}' => {
+                toks.push_back(Tok::Close(pos(i)));
+                budget.words += 1;
+                i += 1;
+            }
+            '"' => {
+                let start = i;
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => {
+                            return Err(SyntaxError { pos: pos(start), message: "unterminated quoted string".into() });
                         }
-                    }
-                    // Words stay for the whole import: no spare capacity.
-                    s.shrink_to_fit();
-                    toks.push_back(Tok::Word(Word { text: s, pos: pos(start) }));
-                    budget.words += 1;
-                }
-                _ => {
-                    let start = i;
-                    let mut s = String::new();
-                    while let Some(&(_, ch)) = chars.get(i) {
-                        if ch.is_whitespace()
-                            || matches!(ch, '{' | '}' | '"')
-                            || (ch == '#' || ch == '!') && s.is_empty()
-                        {
+                        Some((_, '"')) => {
+                            i += 1;
                             break;
                         }
-                        s.push(ch);
-                        i += 1;
+                        Some((_, '\\')) if chars.get(i + 1).is_some() => {
+                            s.push(chars[i + 1].1);
+                            i += 2;
+                        }
+                        Some((_, ch)) => {
+                            s.push(*ch);
+                            i += 1;
+                        }
                     }
-                    // Words stay for the whole import: no spare capacity.
-                    s.shrink_to_fit();
-                    toks.push_back(Tok::Word(Word { text: s, pos: pos(start) }));
-                    budget.words += 1;
                 }
+                // Words stay for the whole import: no spare capacity.
+                s.shrink_to_fit();
+                toks.push_back(Tok::Word(Word { text: s, pos: pos(start) }));
+                budget.words += 1;
+            }
+            _ => {
+                let start = i;
+                let mut s = String::new();
+                while let Some(&(_, ch)) = chars.get(i) {
+                    if ch.is_whitespace() || matches!(ch, '{' | '}' | '"') || (ch == '#' || ch == '!') && s.is_empty() {
+                        break;
+                    }
+                    s.push(ch);
+                    i += 1;
+                }
+                // Words stay for the whole import: no spare capacity.
+                s.shrink_to_fit();
+                toks.push_back(Tok::Word(Word { text: s, pos: pos(start) }));
+                budget.words += 1;
             }
         }
-        newline(toks);
-        Ok(())
     }
+    newline(toks);
+    Ok(())
 }
 
 /// Parses a file, following `include`s through `src`, within the default
