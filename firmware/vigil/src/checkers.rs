@@ -217,7 +217,7 @@ pub async fn run(
         }
     }
     publish(&config, generation, &checks, &index, &mut pools, &health);
-    status_lines(&config, &checks, &pools, &status);
+    status_report(&config, &checks, &pools, &status);
     if checks.is_empty() {
         return std::future::pending().await;
     }
@@ -288,7 +288,7 @@ pub async fn run(
                 publish(&config, generation, &checks, &index, &mut pools, &health);
                 (published_at, unpublished) = (Some(Instant::now()), false);
                 if checks.len() <= LARGE {
-                    status_lines(&config, &checks, &pools, &status);
+                    status_report(&config, &checks, &pools, &status);
                     status_at = Instant::now();
                 }
             }
@@ -326,7 +326,7 @@ pub async fn run(
                 // `show checkers`: with the pools (few checks), else on its period.
                 let every = if checks.len() <= LARGE { STATUS_EVERY } else { STATUS_EVERY_LARGE };
                 if (publish_now && checks.len() <= LARGE) || status_at.elapsed() >= every {
-                    status_lines(&config, &checks, &pools, &status);
+                    status_report(&config, &checks, &pools, &status);
                     status_at = Instant::now();
                 }
             }
@@ -522,7 +522,7 @@ fn publish(
 
 /// `show checkers` and the metrics: each virtual server's quorum, each
 /// check's verdict, counts, last error and latency.
-fn status_lines(config: &Config, checks: &[Check], pools: &[Pool], status: &Status) {
+fn status_report(config: &Config, checks: &[Check], pools: &[Pool], status: &Status) {
     let virtual_servers = config
         .virtual_servers
         .iter()
