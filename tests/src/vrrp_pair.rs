@@ -74,6 +74,16 @@ pub fn ip(args: &[&str]) {
     assert!(st.success(), "ip {args:?}");
 }
 
+/// A veth pair between two namespaces, each end with its address and up:
+/// `(namespace, interface, address/prefix)` for either end.
+pub fn veth(a: (&str, &str, &str), b: (&str, &str, &str)) {
+    ip(&["link", "add", a.1, "netns", a.0, "type", "veth", "peer", "name", b.1, "netns", b.0]);
+    for (ns, name, addr) in [a, b] {
+        ip(&["-n", ns, "addr", "add", addr, "dev", name]);
+        ip(&["-n", ns, "link", "set", name, "up"]);
+    }
+}
+
 impl Pair {
     pub fn new(name: &str) -> Option<Pair> {
         if !require(is_root(), "root (network namespaces)")

@@ -6,7 +6,7 @@
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, spawn_keepalived, spawn_vigil};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, spawn_keepalived, spawn_vigil, veth};
 use vigil_tests::{have_program, is_root, require};
 
 /// (seconds since the first, sender address) of each gratuitous ARP.
@@ -62,11 +62,7 @@ fn announcements_keep_keepalived_s_pace_per_interface_and_per_group() {
     }
     let dir = vigil_tests::test_dir("garp-pace");
     let (rt, ls) = (Netns::fresh("gp-rt"), Netns::fresh("gp-ls"));
-    ip(&["link", "add", "gp-a", "netns", &rt, "type", "veth", "peer", "name", "gp-b", "netns", &ls]);
-    ip(&["-n", &rt, "addr", "add", "192.0.2.2/24", "dev", "gp-a"]);
-    ip(&["-n", &ls, "addr", "add", "192.0.2.1/24", "dev", "gp-b"]);
-    ip(&["-n", &rt, "link", "set", "gp-a", "up"]);
-    ip(&["-n", &ls, "link", "set", "gp-b", "up"]);
+    veth((&rt, "gp-a", "192.0.2.2/24"), (&ls, "gp-b", "192.0.2.1/24"));
     let instance = "vrrp_instance VI {\n state MASTER\n interface gp-a\n virtual_router_id 7\n priority 255\n advert_int 1\n\
                     garp_master_repeat 2\n garp_master_delay 0\n virtual_ipaddress {\n  192.0.2.11/24\n  192.0.2.12/24\n  192.0.2.13/24\n  192.0.2.14/24\n }\n}\n";
     for (case, pace, ms) in [

@@ -8,7 +8,7 @@
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, spawn_vigil, wait_log};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, spawn_vigil, veth, wait_log};
 use vigil_tests::{eventually, have_program, is_root, require};
 
 const ENDPOINT: &str = "192.0.2.2:9650";
@@ -97,11 +97,7 @@ fn prometheus_scrapes_what_happens_and_hostile_clients_are_refused() {
     }
     let dir = vigil_tests::test_dir("metrics");
     let (srv, vg) = (Netns::fresh("mx-srv"), Netns::fresh("mx-vg"));
-    ip(&["link", "add", "mx-a", "netns", &srv, "type", "veth", "peer", "name", "mx-b", "netns", &vg]);
-    ip(&["-n", &srv, "addr", "add", "192.0.2.1/24", "dev", "mx-a"]);
-    ip(&["-n", &vg, "addr", "add", "192.0.2.2/24", "dev", "mx-b"]);
-    ip(&["-n", &srv, "link", "set", "mx-a", "up"]);
-    ip(&["-n", &vg, "link", "set", "mx-b", "up"]);
+    veth((&srv, "mx-a", "192.0.2.1/24"), (&vg, "mx-b", "192.0.2.2/24"));
     // The backend the TCP_CHECK follows.
     let backend = KillOnDrop(
         Command::new("ip")

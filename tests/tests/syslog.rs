@@ -5,7 +5,7 @@
 //! once it is back.
 
 use std::process::{Child, Command, Stdio};
-use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, spawn_vigil, wait_log};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, ip, spawn_vigil, veth, wait_log};
 use vigil_tests::{have_program, is_root, require};
 
 fn rsyslogd(ns: &str, dir: &std::path::Path) -> Child {
@@ -54,11 +54,7 @@ fn every_line_reaches_rsyslog_as_rfc5424_over_tcp_and_udp_and_waits_out_a_server
     }
     let dir = vigil_tests::test_dir("syslog");
     let (srv, vg) = (Netns::fresh("sl-srv"), Netns::fresh("sl-vg"));
-    ip(&["link", "add", "sl-a", "netns", &srv, "type", "veth", "peer", "name", "sl-b", "netns", &vg]);
-    ip(&["-n", &srv, "addr", "add", "192.0.2.1/24", "dev", "sl-a"]);
-    ip(&["-n", &vg, "addr", "add", "192.0.2.2/24", "dev", "sl-b"]);
-    ip(&["-n", &srv, "link", "set", "sl-a", "up"]);
-    ip(&["-n", &vg, "link", "set", "sl-b", "up"]);
+    veth((&srv, "sl-a", "192.0.2.1/24"), (&vg, "sl-b", "192.0.2.2/24"));
     let received = dir.join("received.log");
     let _ = std::fs::remove_file(&received);
     let mut server = KillOnDrop(rsyslogd(&srv, &dir));
