@@ -129,17 +129,23 @@ pub fn debug_image(board: &str) -> Image {
 /// Debian's ipvsadm with the shared libraries it needs (from `ldd`), for the
 /// IPVS benchmark's comparison inside a guest; none if it is not installed.
 fn ipvsadm_files() -> Vec<(String, PathBuf)> {
-    let bin = PathBuf::from("/usr/sbin/ipvsadm");
-    let Ok(out) = std::process::Command::new("ldd").arg(&bin).output() else { return Vec::new() };
+    host_program("/usr/sbin/ipvsadm")
+}
+
+/// A program of this host with the shared libraries it links (`ldd`), as
+/// extra files for a guest image (same paths in the guest); empty when the
+/// host has no such program.
+pub fn host_program(path: &str) -> Vec<(String, PathBuf)> {
+    let Ok(out) = std::process::Command::new("ldd").arg(path).output() else { return Vec::new() };
     if !out.status.success() {
         return Vec::new();
     }
-    let mut files = vec![("usr/sbin/ipvsadm".to_string(), bin)];
+    let mut files = vec![(path.trim_start_matches('/').to_string(), PathBuf::from(path))];
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         // "libnl-3.so.200 => /lib/x86_64-linux-gnu/libnl-3.so.200 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        let path = line.split("=>").last().and_then(|r| r.split_whitespace().next()).unwrap_or("");
-        if path.starts_with('/') {
-            files.push((path.trim_start_matches('/').to_string(), PathBuf::from(path)));
+        let lib = line.split("=>").last().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+        if lib.starts_with('/') {
+            files.push((lib.trim_start_matches('/').to_string(), PathBuf::from(lib)));
         }
     }
     files
@@ -215,20 +221,26 @@ pub const PRODUCTION_SHAPE: (usize, usize) = (2284, 37_298);
 
 /// [`PRODUCTION_SHAPE`]'s config text.
 pub fn production_shape_config() -> String {
-    use std::fmt::Write;
     let (services, servers) = PRODUCTION_SHAPE;
+    shape_config(services, servers, Some(2), "")
+}
+
+/// `services` virtual servers (10.a.b.1:80) with `servers` TCP_CHECKed
+/// real servers between them (172.16-31.x.y:8080, in order; at most 254
+/// to a virtual server), TCP_CHECKed at `delay_loop` (none: unchecked,
+/// always up); `extra`: more lines in each virtual server's block.
+pub fn shape_config(services: usize, servers: usize, delay_loop: Option<u32>, extra: &str) -> String {
+    use std::fmt::Write;
     let mut conf = String::new();
     for v in 0..services {
         let per = servers / services + usize::from(v < servers % services);
-        let _ = writeln!(conf, "virtual_server 10.{}.{}.1 80 {{\n delay_loop 2\n protocol TCP", v / 250, v % 250);
+        let _ = writeln!(conf, "virtual_server 10.{}.{}.1 80 {{\n protocol TCP{extra}", v / 250, v % 250);
+        if let Some(d) = delay_loop {
+            let _ = writeln!(conf, " delay_loop {d}");
+        }
+        let check = if delay_loop.is_some() { "\n  TCP_CHECK {\n   connect_timeout 3\n  }" } else { "" };
         for r in 0..per {
-            let _ = writeln!(
-                conf,
-                " real_server 172.{}.{}.{} 8080 {{\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}",
-                16 + v / 250,
-                v % 250,
-                r + 1
-            );
+            let _ = writeln!(conf, " real_server 172.{}.{}.{} 8080 {{{check}\n }}", 16 + v / 250, v % 250, r + 1);
         }
         conf.push_str("}\n");
     }
@@ -378,43 +390,6 @@ pub fn root() -> PathBuf {
     vigil_image::paths::root()
 }
 
-/// A process's figures from /proc, for the benchmarks.
-pub mod procfs {
-    /// utime + stime in clock ticks (USER_HZ, 100 on Linux).
-    pub fn cpu_ticks(pid: u32) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // The fields after the command name (which may hold spaces) start after ")".
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        field(11) + field(12)
-    }
-
-    /// `pid` and every process descending from it (vigil's daemons are
-    /// its children: a figure for vigil is a figure for all of them).
-    pub fn tree(pid: u32) -> Vec<u32> {
-        let mut parents: Vec<(u32, u32)> = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-            let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse().ok());
-            if let Some(pp) = ppid {
-                parents.push((p, pp));
-            }
-        }
-        let mut out = vec![pid];
-        let mut i = 0;
-        while i < out.len() {
-            let at = out[i];
-            out.extend(parents.iter().filter(|(_, pp)| *pp == at).map(|(p, _)| *p));
-            i += 1;
-        }
-        out
-    }
-
-    /// Resident memory in KiB.
-    pub fn rss_kib(pid: u32) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok()).unwrap_or(0)
-    }
-}
+/// A process's figures from /proc, for the benchmarks (the test server's
+/// guest benches read the same file).
+pub mod procfs;

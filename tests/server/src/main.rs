@@ -8,7 +8,12 @@
 //! `vigil.name=b1`, `vigil.vip=10.0.0.100[,10.0.0.102...]` (a direct-routing
 //! backend: the VIPs on lo, ARP for them left to the balancer),
 //! `vigil.client=10.0.0.100:80`, `vigil.scrape=10.0.0.1:9650` (beside the
-//! client: vigil's metrics every 2 s, one line per family).
+//! client: vigil's metrics every 2 s, one line per family),
+//! `vigil.hold=10.0.0.100:7[,...]` (a client that holds one connection to
+//! each TCP echo service and talks on it five times a second),
+//! `vigil.bench=ipvs|running` (a benchmark that prints `bench: ...`).
+
+mod running;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -37,7 +42,9 @@ fn main() {
     }
     match (arg("client"), arg("bench")) {
         (Some(target), _) => client(&target),
+        (None, _) if arg("hold").is_some() => hold(&arg("hold").unwrap_or_default()),
         (None, Some(b)) if b == "ipvs" => bench_ipvs(),
+        (None, Some(b)) if b == "running" => running::bench(),
         _ => serve(&name),
     }
     // PID 1 must never exit.
@@ -229,6 +236,49 @@ fn client(target: &str) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Holds a connection to each of `targets` (TCP echo services), sending a
+/// line on each five times a second and reading it back: prints `hold:
+/// TARGET N ok` every 25 lines, and `hold: TARGET broken after N: why`
+/// when a connection fails (then connects again after 1 s). A connection
+/// that lives through a reload says nothing but its `ok` lines.
+fn hold(targets: &str) {
+    for target in targets.split(',').map(str::to_string) {
+        let Ok(addr) = target.parse::<SocketAddr>() else {
+            return say(&format!("test-server: vigil.hold {target:?} is not ADDRESS:PORT"));
+        };
+        std::thread::spawn(move || {
+            loop {
+                let mut n = 0u64;
+                let held = (|| -> std::io::Result<()> {
+                    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+                    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    let mut r = BufReader::new(s.try_clone()?);
+                    let mut w = s;
+                    say(&format!("hold: {target} connected"));
+                    loop {
+                        writeln!(w, "ping {n}")?;
+                        let mut line = String::new();
+                        r.read_line(&mut line)?;
+                        if line.trim_end() != format!("ping {n}") {
+                            return Err(std::io::Error::other(format!("echoed {line:?}")));
+                        }
+                        n += 1;
+                        if n.is_multiple_of(25) {
+                            say(&format!("hold: {target} {n} ok"));
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                })();
+                if let Err(e) = held {
+                    say(&format!("hold: {target} broken after {n}: {e}"));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+    }
+    say("test-server: hold ready");
 }
 
 /// Asks `target` for /metrics every 2 s, for ever; prints each family's
