@@ -393,3 +393,4 @@ pub fn root() -> PathBuf {
 /// A process's figures from /proc, for the benchmarks (the test server's
 /// guest benches read the same file).
 pub mod procfs;
+pub mod slow_cpu;

@@ -95,14 +95,10 @@ async fn serve(role: Role) -> i32 {
     };
     loop {
         tokio::select! {
-            // Log lines first: a state change is logged before it is
-            // reported, and PID 1 then prints and acts in that order.
+            // PID 1 first: a heartbeat is answered at the next turn, not
+            // after every log line queued before it (37,298 lines when
+            // every real server goes down at once).
             biased;
-            Some(text) = log_rx.recv() => {
-                if send(&mut wr, &Up::Log(text)).await.is_err() {
-                    break;
-                }
-            }
             m = down_rx.recv() => match m.unwrap_or_else(|| Err(std::io::Error::other("closed"))) {
                 Ok(Down::Ping(n)) => {
                     if send(&mut wr, &Up::Pong(n)).await.is_err() {
@@ -137,6 +133,13 @@ async fn serve(role: Role) -> i32 {
                     break;
                 }
             },
+            // Log lines before reports: a state change is logged before it
+            // is reported, and PID 1 then prints and acts in that order.
+            Some(text) = log_rx.recv() => {
+                if send(&mut wr, &Up::Log(text)).await.is_err() {
+                    break;
+                }
+            }
             reports = daemon.reports() => {
                 for r in reports {
                     if send(&mut wr, &r).await.is_err() {

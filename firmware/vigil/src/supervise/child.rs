@@ -30,6 +30,19 @@ pub struct Child {
     pub sticky: Vec<Down>,
 }
 
+/// How long a child has to answer its first heartbeat: before it answers
+/// any, it reads its config and builds its state from it, which at
+/// keepalived issue #2318's shape (37,298 real servers) took a checkers
+/// child 0.2 s on a fast CPU and over 3 s (the usual limit) on a slow one
+/// or under QEMU, so every start was killed as a hang and the child given
+/// up as crash-looping. A child hung from its start is still found.
+const FIRST_ANSWER: Duration = Duration::from_secs(30);
+
+/// The silence allowed before a child is taken as hung.
+fn allowed(limit: Duration, answered: bool) -> Duration {
+    if answered { limit } else { limit.max(FIRST_ANSWER) }
+}
+
 /// Whether a heartbeat's answer is among what the child's reader has, or
 /// gets once the runtime has polled the sockets (two turns); the rest is
 /// reported. A closed socket counts as no answer (its exit says why).
@@ -233,6 +246,9 @@ impl Child {
         // itself was held up (a long IPVS reconcile), no heartbeat went out
         // meanwhile, and a healthy child must not pay for it.
         let mut unanswered: Option<Instant> = None;
+        // Until its first answer, a child has [`FIRST_ANSWER`]: it answers
+        // once it has read its config and built its state.
+        let mut answered = false;
         let far = Instant::now() + Duration::from_secs(86_400);
         let mut bus_open = true;
         let (mut up_rx, reader) = spawn_reader::<Up>(rd);
@@ -244,21 +260,27 @@ impl Child {
                     let _ = send(&mut wr, &Down::Ping(seq)).await;
                     unanswered.get_or_insert_with(Instant::now);
                 }
-                _ = tokio::time::sleep_until(unanswered.map_or(far, |t| t + limit).into()) => {
+                _ = tokio::time::sleep_until(unanswered.map_or(far, |t| t + allowed(limit, answered)).into()) => {
                     // If this loop was held up (a long commit on PID 1's
                     // thread), the deadline fires as it comes back, before
                     // the answers the child sent meanwhile are read: read
                     // what is there first.
                     if answered_meanwhile(&mut up_rx, |m| self.report(m)).await {
-                        unanswered = None;
+                        (unanswered, answered) = (None, true);
                         continue;
                     }
                     kill();
                     self.watched.heartbeat_kills.fetch_add(1, Ordering::Relaxed);
+                    if !answered {
+                        break Ended::Failed(format!(
+                            "did not answer its first heartbeat within {} s of starting; killed",
+                            allowed(limit, false).as_secs()
+                        ));
+                    }
                     break Ended::Failed(format!("missed its heartbeats for {} ms; killed", limit.as_millis()));
                 }
                 m = up_rx.recv() => match m {
-                    Some(Ok(Up::Pong(_))) => unanswered = None,
+                    Some(Ok(Up::Pong(_))) => (unanswered, answered) = (None, true),
                     Some(Ok(m)) => self.report(m),
                     Some(Err(_)) | None => {
                         // The socket closed: the child is going; its exit tells why.
