@@ -34,13 +34,21 @@ pub type Status = crate::report::Shared;
 struct Check {
     vs: usize,
     rs: usize,
-    spec: Checker,
+    /// Its checker: `config.virtual_servers[vs].real_servers[rs].checkers[ck]`
+    /// (a copy was 240 bytes a check: 9 MB at issue #2318's shape).
+    ck: usize,
     timer: CheckTimer,
     last_error: Option<String>,
     /// How long the last probe took.
     last_took: Option<Duration>,
     /// MISC_CHECK with misc_dynamic: the weight it last reported.
     dynamic_weight: Option<u32>,
+}
+
+impl Check {
+    fn spec<'a>(&self, config: &'a Config) -> &'a Checker {
+        &config.virtual_servers[self.vs].real_servers[self.rs].checkers[self.ck]
+    }
 }
 
 struct Outcome {
@@ -148,7 +156,7 @@ pub async fn run(
             tokio::task::yield_now().await;
         }
         for (ri, rs) in vs.real_servers.iter().enumerate() {
-            for c in &rs.checkers {
+            for (ck, c) in rs.checkers.iter().enumerate() {
                 let file = matches!(c.kind, CheckKind::File { .. });
                 let bfd = matches!(c.kind, CheckKind::Bfd { .. });
                 let timing = if bfd {
@@ -189,7 +197,7 @@ pub async fn run(
                 checks.push(Check {
                     vs: vi,
                     rs: ri,
-                    spec: c.clone(),
+                    ck,
                     timer: CheckTimer::new(now, timing, start_up, jitter),
                     last_error: None,
                     last_took: None,
@@ -261,15 +269,16 @@ pub async fn run(
             let c = &mut checks[i];
             if suspend.holds(c.vs) {
                 // Asked again a delay_loop later (or as soon as the address comes).
-                let every = secs(c.spec.delay_loop_s.unwrap_or(config.virtual_servers[c.vs].delay_loop_s));
+                let every = secs(c.spec(&config).delay_loop_s.unwrap_or(config.virtual_servers[c.vs].delay_loop_s));
                 due.push(Reverse((now + every, i)));
                 continue;
             }
             if c.timer.start_probe(now) {
                 let rs = &config.virtual_servers[c.vs].real_servers[c.rs];
-                let target = target(rs, &c.spec);
-                let file = file_probe(&config, rs, &c.spec.kind);
-                let fut = probe_once(c.spec.kind.clone(), target, c.spec.misc_timeout(), tls.clone(), file);
+                let spec = &rs.checkers[c.ck];
+                let target = target(rs, spec);
+                let file = file_probe(&config, rs, &spec.kind);
+                let fut = probe_once(spec.kind.clone(), target, spec.misc_timeout(), tls.clone(), file);
                 let (tx, permits) = (tx.clone(), permits.clone());
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
@@ -367,6 +376,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
     let now = Instant::now();
     let vs = &config.virtual_servers[c.vs];
     let rs = &vs.real_servers[c.rs];
+    let spec = c.spec(config);
     let mut changed = false;
     c.last_took = Some(o.took);
     match &o.result {
@@ -377,7 +387,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
                 changed = true;
                 if let Some(w) = w {
                     let _vs = vs_span(vs).entered();
-                    info!("{} real server {}: weight {w}", c.spec.kind.keyword(), rs.addr);
+                    info!("{} real server {}: weight {w}", spec.kind.keyword(), rs.addr);
                 }
             }
         }
@@ -386,9 +396,9 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
     let was_up = c.timer.verdict() == Verdict::Up;
     let verdict = c.timer.handle_result(now, o.result.is_ok());
     // `log_all_failures`: a failure the retries still absorb is said too.
-    if let (Err(e), None, true, Some(true)) = (&o.result, verdict, was_up, c.spec.log_all_failures) {
+    if let (Err(e), None, true, Some(true)) = (&o.result, verdict, was_up, spec.log_all_failures) {
         let _vs = vs_span(vs).entered();
-        info!("{} real server {}: check failed ({e}); still up", c.spec.kind.keyword(), rs.addr);
+        info!("{} real server {}: check failed ({e}); still up", spec.kind.keyword(), rs.addr);
     }
     if let Some(v) = verdict {
         changed = true;
@@ -396,7 +406,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         let _vs = vs_span(vs).entered();
         info!(
             "{} real server {}: {}{why}",
-            c.spec.kind.keyword(),
+            spec.kind.keyword(),
             rs.addr,
             if v == Verdict::Up { "UP" } else { "DOWN" }
         );
@@ -565,7 +575,7 @@ fn status_report(config: &Config, checks: &[Check], index: &[Vec<Vec<usize>>], p
                 .flatten()
                 .filter_map(|&i| checks.get(i))
                 .map(|c| crate::report::Check {
-                    kind: c.spec.kind.keyword().to_string(),
+                    kind: c.spec(config).kind.keyword().to_string(),
                     real_server: vs.real_servers[c.rs].addr.to_string(),
                     up: c.timer.verdict() == Verdict::Up,
                     probes: c.timer.probes,

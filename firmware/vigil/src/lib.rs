@@ -55,8 +55,11 @@ pub fn main() {
     // them: PID 1 has no default action for a signal without a handler, so
     // one sent during boot would otherwise be lost.
     power::hold_signals();
-    // A daemon started by PID 1 stamps its logs from kernel start too.
-    clock::set_epoch(pid1 || std::os::unix::process::parent_id() == 1);
+    // A daemon started by PID 1 stamps its logs from kernel start too (not a
+    // host-mode vigil whose parent happens to be init: it counts from its
+    // own start).
+    let daemon = std::env::args().nth(1).as_deref() == Some("child");
+    clock::set_epoch(pid1 || (daemon && std::os::unix::process::parent_id() == 1));
     log::init();
     if pid1 {
         power::install_panic_hook();
