@@ -1159,7 +1159,7 @@ pub mod v6 {
             use crate::model::CheckKind as K;
             match k {
                 CheckKind::Tcp => K::Tcp,
-                CheckKind::Http(h) => K::Http(crate::model::HttpCheck {
+                CheckKind::Http(h) => K::Http(Box::new(crate::model::HttpCheck {
                     tls: h.tls,
                     urls: h.urls.map(|u| crate::model::Url {
                         path: u.path,
@@ -1173,7 +1173,7 @@ pub mod v6 {
                     // import of the same config gives today.
                     protocol: crate::model::HttpProtocol::Http10,
                     enable_sni: false,
-                }),
+                })),
                 CheckKind::Smtp { helo_name } => K::Smtp { helo_name },
                 CheckKind::Dns { query_type, query_name } => K::Dns { query_type, query_name },
                 CheckKind::Udp { payload, require_reply } => K::Udp { payload, require_reply },

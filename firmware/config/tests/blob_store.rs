@@ -309,7 +309,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     while http.urls.push(url.clone()).is_ok() {}
     // The largest checker kind decides the bound; take the largest of them.
     let kinds = [
-        CheckKind::Http(http),
+        CheckKind::Http(Box::new(http)),
         CheckKind::Misc { path: path.clone(), timeout_s: u16::MAX, dynamic: true },
         CheckKind::Dns { query_type: DnsType::Aaaa, query_name: full('q') },
     ];

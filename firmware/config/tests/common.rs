@@ -33,7 +33,7 @@ pub fn sample() -> Config {
     let mut rs = RealServer::new("172.16.42.10:80".parse::<SocketAddr>().unwrap());
     let mut http = HttpCheck::default();
     http.urls.push(Url { path: s("/health"), status_code: Bounded::new(), digest: None, regex: None }).unwrap();
-    rs.checkers.push(Checker::new(CheckKind::Http(http))).unwrap();
+    rs.checkers.push(Checker::new(CheckKind::Http(Box::new(http)))).unwrap();
     vs.real_servers.push(rs).unwrap();
     c.virtual_servers.push(vs).unwrap();
     c

@@ -2992,8 +2992,8 @@ impl Cx {
                     continue;
                 }
                 "TCP_CHECK" => CheckKind::Tcp,
-                "HTTP_GET" => CheckKind::Http(HttpCheck::default()),
-                "SSL_GET" => CheckKind::Http(HttpCheck { tls: true, ..Default::default() }),
+                "HTTP_GET" => CheckKind::Http(Box::default()),
+                "SSL_GET" => CheckKind::Http(Box::new(HttpCheck { tls: true, ..Default::default() })),
                 "SMTP_CHECK" => CheckKind::Smtp { helo_name: None },
                 "DNS_CHECK" => CheckKind::Dns { query_type: DnsType::A, query_name: heapless::String::new() },
                 "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
