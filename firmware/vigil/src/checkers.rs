@@ -404,12 +404,7 @@ fn settle(config: &Config, checks: &mut [Check], o: Outcome) -> bool {
         changed = true;
         let why = c.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
         let _vs = vs_span(vs).entered();
-        info!(
-            "{} real server {}: {}{why}",
-            spec.kind.keyword(),
-            rs.addr,
-            if v == Verdict::Up { "UP" } else { "DOWN" }
-        );
+        info!("{} real server {}: {}{why}", spec.kind.keyword(), rs.addr, if v == Verdict::Up { "UP" } else { "DOWN" });
         let program = if v == Verdict::Up {
             rs.notify_up.as_deref().map(|p| p.as_str())
         } else {
@@ -575,8 +570,8 @@ fn status_report(config: &Config, checks: &[Check], index: &[Vec<Vec<usize>>], p
                 .flatten()
                 .filter_map(|&i| checks.get(i))
                 .map(|c| crate::report::Check {
-                    kind: c.spec(config).kind.keyword().to_string(),
-                    real_server: vs.real_servers[c.rs].addr.to_string(),
+                    kind: c.spec(config).kind.keyword().into(),
+                    real_server: vs.real_servers[c.rs].addr,
                     up: c.timer.verdict() == Verdict::Up,
                     probes: c.timer.probes,
                     failed: c.timer.failed_probes,

@@ -164,6 +164,22 @@ fn run(program: &str, conf: &str, settle: Duration, window: Duration, accepted: 
     std::thread::sleep(window);
     let (cpu1, n1, dt) = (cpu(), accepted.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
     let now = pss(&pids);
+    // Each process: its role (vigil's children are `vigil child NAME`,
+    // keepalived's say nothing but their pid files) and its PSS.
+    let each: Vec<String> = pids
+        .iter()
+        .map(|&p| {
+            let cmd = std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let words: Vec<&str> = cmd.split('\0').filter(|w| !w.is_empty()).collect();
+            let role = match words.as_slice() {
+                [_, "child", name, ..] => name,
+                _ if p == pid => "main",
+                _ => "child",
+            };
+            format!("{role} {} KiB", procfs::pss_kib(p))
+        })
+        .collect();
+    say(&format!("bench: {program} processes: {}", each.join(", ")));
     let f = Figures {
         pss: now,
         peak: peak.max(now),

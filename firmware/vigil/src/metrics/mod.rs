@@ -384,11 +384,11 @@ fn checkers(p: &mut Page, c: &Checkers) {
             "Whether every check of a real server says it is up (1: in its pool).",
         );
         for vs in &c.virtual_servers {
-            let mut servers: Vec<&str> = vs.checks.iter().map(|c| c.real_server.as_str()).collect();
+            let mut servers: Vec<std::net::SocketAddr> = vs.checks.iter().map(|c| c.real_server).collect();
             servers.dedup();
             for rs in servers {
                 let up = vs.checks.iter().filter(|c| c.real_server == rs).all(|c| c.up);
-                f.sample(&[("virtual_server", &vs.name), ("real_server", rs)], up);
+                f.sample(&[("virtual_server", &vs.name), ("real_server", &rs.to_string())], up);
             }
         }
     }
@@ -401,10 +401,8 @@ fn checkers(p: &mut Page, c: &Checkers) {
         for vs in &c.virtual_servers {
             for ch in &vs.checks {
                 if let Some(v) = get(ch) {
-                    f.sample(
-                        &[("virtual_server", &vs.name), ("real_server", &ch.real_server), ("checker", &ch.kind)],
-                        v,
-                    );
+                    let rs = ch.real_server.to_string();
+                    f.sample(&[("virtual_server", &vs.name), ("real_server", &rs), ("checker", &ch.kind)], v);
                 }
             }
         }

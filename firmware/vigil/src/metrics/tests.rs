@@ -46,20 +46,20 @@ fn snapshot() -> Snapshot {
                 checks: vec![
                     Check {
                         kind: "TCP_CHECK".into(),
-                        real_server: "10.0.0.1:8080".into(),
+                        real_server: "10.0.0.1:8080".parse().unwrap(),
                         up: true,
                         probes: 9,
                         failed: 1,
                         latency_us: Some(1500),
-                        ..Check::default()
+                        ..Check::new("TCP_CHECK", "0.0.0.0:0".parse().unwrap())
                     },
                     Check {
                         kind: "HTTP_GET".into(),
-                        real_server: "10.0.0.1:8080".into(),
+                        real_server: "10.0.0.1:8080".parse().unwrap(),
                         up: false,
                         probes: 9,
                         failed: 4,
-                        ..Check::default()
+                        ..Check::new("TCP_CHECK", "0.0.0.0:0".parse().unwrap())
                     },
                 ],
             }],
