@@ -253,11 +253,12 @@ impl StatusReport {
         StatusReport { status: Default::default(), last: None, tick }
     }
 
+    /// The report made since the last one sent, if it says something new.
     fn changed(&mut self) -> Option<Up> {
-        let print = crate::report::fingerprint(&self.status);
+        let (print, report) = crate::report::take(&self.status)?;
         (self.last != Some(print)).then(|| {
             self.last = Some(print);
-            Up::Status(crate::report::latest(&self.status))
+            Up::Status(report)
         })
     }
 }

@@ -31,14 +31,20 @@ pub fn set(r: &Shared, to: Report) {
     *r.lock().unwrap_or_else(|p| p.into_inner()) = to;
 }
 
-/// A fingerprint of the latest report, taken without copying it (a
-/// child tells PID 1 its report when this changes: keeping the last one
-/// sent to compare was one more copy of 37,298 checks).
-pub fn fingerprint(r: &Shared) -> u64 {
+/// The latest report, taken out (leaving [`Report::Nothing`]) with its
+/// fingerprint; None when there is none. A child's report waits here only
+/// until it is sent: copying it out to send was one more copy of 37,298
+/// checks (and a third while the next was built), and keeping the last one
+/// sent to compare would be another.
+pub fn take(r: &Shared) -> Option<(u64, Report)> {
     use std::hash::{Hash, Hasher};
+    let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
+    if *r == Report::Nothing {
+        return None;
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    r.lock().unwrap_or_else(|p| p.into_inner()).hash(&mut h);
-    h.finish()
+    r.hash(&mut h);
+    Some((h.finish(), std::mem::take(&mut *r)))
 }
 
 impl Report {
