@@ -90,7 +90,8 @@ pub fn test_server_image(board: &str) -> Image {
     once(&BUILT, board.to_string(), || {
         let b = vigil_image::load_board(board).expect("board");
         let bin = vigil_image::build::static_binary(b.arch, "vigil-test-server", "test-server").expect("test-server");
-        let extra = if b.arch == Arch::X86_64 { ipvsadm_files() } else { Vec::new() };
+        // Debian's ipvsadm, for the IPVS benchmark's comparison.
+        let extra = if b.arch == Arch::X86_64 { host_program("/usr/sbin/ipvsadm") } else { Vec::new() };
         vigil_image::build::build_image_as(&b, &bin, &format!("test-server-{board}"), &extra)
             .expect("test-server image")
     })
@@ -124,12 +125,6 @@ pub fn debug_image(board: &str) -> Image {
         vigil_image::build::build_image_as(&b, &debug_firmware(b.arch), &format!("{board}-debug"), &[])
             .expect("debug image")
     })
-}
-
-/// Debian's ipvsadm with the shared libraries it needs (from `ldd`), for the
-/// IPVS benchmark's comparison inside a guest; none if it is not installed.
-fn ipvsadm_files() -> Vec<(String, PathBuf)> {
-    host_program("/usr/sbin/ipvsadm")
 }
 
 /// A program of this host with the shared libraries it links (`ldd`), as
@@ -225,10 +220,10 @@ pub fn production_shape_config() -> String {
     shape_config(services, servers, Some(2), "")
 }
 
-/// `services` virtual servers (10.a.b.1:80) with `servers` TCP_CHECKed
-/// real servers between them (172.16-31.x.y:8080, in order; at most 254
-/// to a virtual server), TCP_CHECKed at `delay_loop` (none: unchecked,
-/// always up); `extra`: more lines in each virtual server's block.
+/// `services` virtual servers (10.a.b.1:80) with `servers` real servers
+/// between them (172.16-31.x.y:8080, in order; at most 254 to a virtual
+/// server), TCP_CHECKed at `delay_loop` (none: unchecked, always up);
+/// `extra`: more lines in each virtual server's block.
 pub fn shape_config(services: usize, servers: usize, delay_loop: Option<u32>, extra: &str) -> String {
     use std::fmt::Write;
     let mut conf = String::new();

@@ -35,6 +35,44 @@ pub fn spawn_vigil_with_console(
         .unwrap()
 }
 
+/// Asks a vigil started with its console kept in `console` (see
+/// [`spawn_vigil_with_console`]) `show TOPIC json` on its stdin, and
+/// returns the answer: the last JSON line holding `key` that the console
+/// printed after byte `seen` (moved past what was read, so that the next
+/// question gets its own answer), within `within`. Only whole lines are
+/// read: an answer can be one line of megabytes.
+pub fn show_json(
+    stdin: &mut impl std::io::Write,
+    console: &std::path::Path,
+    seen: &mut u64,
+    topic: &str,
+    key: &str,
+    within: Duration,
+) -> Option<serde_json::Value> {
+    use std::io::{Read, Seek};
+    writeln!(stdin, "show {topic} json").ok()?;
+    let mut found = None;
+    crate::eventually_every(within, Duration::from_millis(100), || {
+        let Ok(mut f) = std::fs::File::open(console) else { return false };
+        let mut text = String::new();
+        if f.seek(std::io::SeekFrom::Start(*seen)).is_err() || f.read_to_string(&mut text).is_err() {
+            return false;
+        }
+        let Some(end) = text.rfind('\n') else { return false };
+        for line in text[..end].lines() {
+            if let Some(v) =
+                line.find('{').and_then(|i| serde_json::from_str::<serde_json::Value>(line[i..].trim_end()).ok())
+                && v.get(key).is_some()
+            {
+                found = Some(v);
+            }
+        }
+        *seen += end as u64 + 1;
+        found.is_some()
+    });
+    found
+}
+
 /// keepalived (VRRP only, foreground) in namespace `ns`; its log and pid
 /// files are `<tag>.log`, `<tag>.pid`, `<tag>-vrrp.pid` in `dir`.
 pub fn spawn_keepalived(ns: &str, conf: &std::path::Path, dir: &std::path::Path, tag: &str) -> Child {

@@ -18,9 +18,8 @@
 //! machine), and the console drops what does not fit, by design (it says
 //! how much), so the log is a lower bound only.
 
-use std::io::{Read, Seek, Write};
 use std::time::Duration;
-use vigil_tests::vrrp_pair::{KillOnDrop, Netns, spawn_vigil_with_console, wait_log};
+use vigil_tests::vrrp_pair::{KillOnDrop, Netns, show_json, spawn_vigil_with_console, wait_log};
 use vigil_tests::{is_root, require};
 
 #[test]
@@ -48,27 +47,8 @@ fn every_real_server_of_a_production_config_going_down_at_once_stalls_nothing() 
     wait_log(&log, 0, "checkers: 37298 checks of 2284 virtual servers");
     // Each question is answered after what was read so far.
     let mut seen = 0u64;
-    let mut report = |stdin: &mut std::process::ChildStdin| -> Option<serde_json::Value> {
-        writeln!(stdin, "show checkers json").ok()?;
-        let mut found = None;
-        vigil_tests::eventually_every(Duration::from_secs(30), Duration::from_millis(200), || {
-            let mut f = std::fs::File::open(&console).unwrap();
-            f.seek(std::io::SeekFrom::Start(seen)).unwrap();
-            let mut text = String::new();
-            let _ = f.read_to_string(&mut text);
-            // Only whole lines: the answer is one line of megabytes.
-            let Some(end) = text.rfind('\n') else { return false };
-            for line in text[..end].lines() {
-                if let Some(v) = line.find('{').and_then(|i| serde_json::from_str::<serde_json::Value>(&line[i..]).ok())
-                    && v.get("virtual_servers").is_some()
-                {
-                    found = Some(v);
-                }
-            }
-            seen += end as u64 + 1;
-            found.is_some()
-        });
-        found
+    let mut report = |stdin: &mut std::process::ChildStdin| {
+        show_json(stdin, &console, &mut seen, "checkers", "virtual_servers", Duration::from_secs(30))
     };
     let down = |v: &serde_json::Value| -> (usize, usize, usize) {
         let vss = v["virtual_servers"].as_array().map(Vec::as_slice).unwrap_or_default();

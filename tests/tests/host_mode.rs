@@ -256,19 +256,11 @@ fn adverts_for_other_vrids_are_counted_logged_and_shown_by_reason() {
     let logged = std::fs::read_to_string(&log).unwrap().matches("no instance here runs it").count() as u64;
     assert!(logged < n, "{logged} log lines for {n} adverts");
     // The same, for automation: one line of JSON each.
-    let mut json = |topic: &str| -> serde_json::Value {
-        writeln!(stdin, "show {topic} json").unwrap();
-        let mut found = None;
-        vigil_tests::eventually(Duration::from_secs(10), || {
-            let text = std::fs::read_to_string(&console).unwrap_or_default();
-            found = text
-                .lines()
-                .filter_map(|l| l.find('{').map(|i| &l[i..]))
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim_end()).ok())
-                .rfind(|v| v.get(if topic == "vrrp" { "instances" } else { "children" }).is_some());
-            found.is_some()
-        });
-        found.unwrap_or_else(|| panic!("no JSON for show {topic}"))
+    let mut seen = 0;
+    let mut json = |topic: &str| {
+        let key = if topic == "vrrp" { "instances" } else { "children" };
+        vigil_tests::vrrp_pair::show_json(&mut stdin, &console, &mut seen, topic, key, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no JSON for show {topic}"))
     };
     let v = json("vrrp");
     let vi = &v["instances"][0];

@@ -257,14 +257,11 @@ pub async fn run(
         // At most a turn's worth of probes started, then the loop goes
         // round (and lets the heartbeats in) before the rest.
         let mut started = 0;
-        // Whether a turn's worth was done: the loop yields before the next.
-        let mut full_turn = false;
         while let Some(&Reverse((t, i))) = due.peek() {
             if t > now || started == TURN {
                 break;
             }
             started += 1;
-            full_turn = started == TURN;
             due.pop();
             let c = &mut checks[i];
             if suspend.holds(c.vs) {
@@ -275,7 +272,7 @@ pub async fn run(
             }
             if c.timer.start_probe(now) {
                 let rs = &config.virtual_servers[c.vs].real_servers[c.rs];
-                let spec = &rs.checkers[c.ck];
+                let spec = c.spec(&config);
                 let target = target(rs, spec);
                 let file = file_probe(&config, rs, &spec.kind);
                 let fut = probe_once(spec.kind.clone(), target, spec.misc_timeout(), tls.clone(), file);
@@ -288,6 +285,8 @@ pub async fn run(
                 });
             }
         }
+        // Whether a turn's worth was done: the loop yields before the next.
+        let mut full_turn = started == TURN;
         let next = due.peek().map(|Reverse((t, _))| *t);
         let sleep = async {
             match next {

@@ -40,11 +40,11 @@ fn main() {
     if let Some(target) = arg("scrape") {
         std::thread::spawn(move || scrape(&target));
     }
-    match (arg("client"), arg("bench")) {
-        (Some(target), _) => client(&target),
-        (None, _) if arg("hold").is_some() => hold(&arg("hold").unwrap_or_default()),
-        (None, Some(b)) if b == "ipvs" => bench_ipvs(),
-        (None, Some(b)) if b == "running" => running::bench(),
+    match (arg("client"), arg("hold"), arg("bench")) {
+        (Some(target), _, _) => client(&target),
+        (None, Some(targets), _) => hold(&targets),
+        (None, None, Some(b)) if b == "ipvs" => bench_ipvs(),
+        (None, None, Some(b)) if b == "running" => running::bench(),
         _ => serve(&name),
     }
     // PID 1 must never exit.

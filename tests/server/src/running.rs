@@ -12,8 +12,8 @@
 //! 5 s while it settles (the peak), then its CPU time over a window, its
 //! PSS and RSS at the end, the checks the listener answered, and what IPVS
 //! holds; then it is stopped and IPVS emptied. PSS counts each shared page
-//! once across the tree (keepalived's three processes share most of
-//! theirs), so the trees' figures compare.
+//! once across the tree (keepalived's processes share most of theirs), so
+//! the trees' figures compare.
 
 use crate::say;
 use std::process::{Child, Command, Stdio};
@@ -163,10 +163,9 @@ fn run(program: &str, conf: &str, settle: Duration, window: Duration, accepted: 
     let (cpu0, n0, t0) = (cpu(), accepted.load(Ordering::Relaxed), Instant::now());
     std::thread::sleep(window);
     let (cpu1, n1, dt) = (cpu(), accepted.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
-    let now = pss(&pids);
     // Each process: its role (vigil's children are `vigil child NAME`,
     // keepalived's say nothing but their pid files) and its PSS.
-    let each: Vec<String> = pids
+    let each: Vec<(String, u64)> = pids
         .iter()
         .map(|&p| {
             let cmd = std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
@@ -176,10 +175,13 @@ fn run(program: &str, conf: &str, settle: Duration, window: Duration, accepted: 
                 _ if p == pid => "main",
                 _ => "child",
             };
-            format!("{role} {} KiB", procfs::pss_kib(p))
+            (role.to_string(), procfs::pss_kib(p))
         })
         .collect();
-    say(&format!("bench: {program} processes: {}", each.join(", ")));
+    let listed: Vec<String> = each.iter().map(|(role, kib)| format!("{role} {kib} KiB")).collect();
+    say(&format!("bench: {program} processes: {}", listed.join(", ")));
+    let now = each.iter().map(|e| e.1).sum();
+    let (services, dests) = ipvs.table().map(|t| (t.services.len(), t.dest_count())).unwrap_or_default();
     let f = Figures {
         pss: now,
         peak: peak.max(now),
@@ -187,10 +189,9 @@ fn run(program: &str, conf: &str, settle: Duration, window: Duration, accepted: 
         processes: pids.len(),
         cpu: cpu1.saturating_sub(cpu0) as f64 / dt, // ticks are 1/100 s: per second, a percentage
         checks: n1.saturating_sub(n0) as f64 / dt,
-        services: 0,
-        dests: 0,
+        services,
+        dests,
     };
-    let (services, dests) = ipvs.table().map(|t| (t.services.len(), t.dest_count())).unwrap_or_default();
     stop(&mut child, &pids);
     let log = std::fs::read_to_string(format!("/tmp/{program}.log")).unwrap_or_default();
     for l in log.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev() {
@@ -198,7 +199,7 @@ fn run(program: &str, conf: &str, settle: Duration, window: Duration, accepted: 
     }
     let _ = std::fs::remove_file(format!("/tmp/{program}.log"));
     let _ = ipvs.flush();
-    Ok(Figures { services, dests, ..f })
+    Ok(f)
 }
 
 /// SIGTERM, up to 60 s to leave (keepalived takes its destinations out of

@@ -50,8 +50,8 @@ fn snapshot() -> Snapshot {
                         up: true,
                         probes: 9,
                         failed: 1,
+                        error: None,
                         latency_us: Some(1500),
-                        ..Check::new("TCP_CHECK", "0.0.0.0:0".parse().unwrap())
                     },
                     Check {
                         kind: "HTTP_GET".into(),
@@ -59,7 +59,8 @@ fn snapshot() -> Snapshot {
                         up: false,
                         probes: 9,
                         failed: 4,
-                        ..Check::new("TCP_CHECK", "0.0.0.0:0".parse().unwrap())
+                        error: None,
+                        latency_us: None,
                     },
                 ],
             }],
