@@ -40,8 +40,9 @@ pub const HEADER_LEN: usize = 32;
 /// last: older blobs decode unchanged); 9: `bfd_instances`, `track_bfd` in
 /// instances and sync groups, BFD_CHECK (appended); 10: the global GARP
 /// pace (`vrrp_garp_interval`, `vrrp_gna_interval`), `garp_group`, and the
-/// syslog server's transport (TCP); 11: `metrics_listen`.
-pub const SCHEMA: u16 = 11;
+/// syslog server's transport (TCP); 11: `metrics_listen`; 12: `track_groups`
+/// and `static_tracks` (keepalived's static track groups).
+pub const SCHEMA: u16 = 12;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -259,6 +260,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
+        11 => postcard::from_bytes::<v11::Config>(body).map(Config::from).map_err(|e| format!("schema 11: {e}")),
         10 => postcard::from_bytes::<v10::Config>(body).map(Config::from).map_err(|e| format!("schema 10: {e}")),
         9 => postcard::from_bytes::<v9::Config>(body).map(Config::from).map_err(|e| format!("schema 9: {e}")),
         8 => postcard::from_bytes::<v8::Config>(body)
@@ -1917,6 +1919,8 @@ pub mod v9 {
                 gna_interval_us: None,
                 garp_groups: Vec::new(),
                 metrics_listen: None,
+                track_groups: Vec::new(),
+                static_tracks: Vec::new(),
             }
         }
     }
@@ -2028,6 +2032,122 @@ pub mod v10 {
                 gna_interval_us: v.gna_interval_us,
                 garp_groups: v.garp_groups,
                 metrics_listen: None,
+                track_groups: Vec::new(),
+                static_tracks: Vec::new(),
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+        pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+        pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+        pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+        pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+        pub bfd_instances: Vec<BfdInstance, BFD_INSTANCES>,
+    }
+
+    impl From<Config> for crate::model::Config {
+        fn from(v: Config) -> Self {
+            crate::model::Config {
+                global: v.global.into(),
+                interfaces: v.interfaces,
+                vrrp_instances: v.vrrp_instances,
+                sync_groups: v.sync_groups,
+                virtual_servers: v.virtual_servers,
+                vrrp_scripts: v.vrrp_scripts,
+                track_processes: v.track_processes,
+                track_files: v.track_files,
+                virtual_server_groups: v.virtual_server_groups,
+                bfd_instances: v.bfd_instances,
+            }
+        }
+    }
+}
+
+/// Schema 11: before `track_groups` and `static_tracks` (schema 12).
+pub mod v11 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::*;
+    use core::net::IpAddr;
+    use heapless::String;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: String<HOSTNAME>,
+        pub time_servers: Vec<IpAddr, TIME_SERVERS>,
+        pub syslog: Option<SyslogTarget>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub script_user: Option<ScriptUser>,
+        pub vrrp_strict: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+        pub supervision: Supervision,
+        pub update_confirm_s: u16,
+        pub updates: Updates,
+        pub mail: Mail,
+        pub static_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub static_routes: Vec<Route, ROUTES>,
+        pub static_rules: Vec<Rule, ROUTES>,
+        pub vrrp_startup_delay_ms: u32,
+        pub lvs_flush_on_stop: Option<FlushOnStop>,
+        pub startup_script: Option<HookScript>,
+        pub shutdown_script: Option<HookScript>,
+        pub ssl: Option<SslFiles>,
+        pub rs_init_notifies: bool,
+        pub no_checker_emails: bool,
+        pub garp_interval_us: Option<u32>,
+        pub gna_interval_us: Option<u32>,
+        pub garp_groups: Vec<GarpGroup, GARP_GROUPS>,
+        pub metrics_listen: Option<core::net::SocketAddr>,
+    }
+
+    impl From<Global> for crate::model::Global {
+        fn from(v: Global) -> Self {
+            crate::model::Global {
+                router_id: v.router_id,
+                hostname: v.hostname,
+                time_servers: v.time_servers,
+                syslog: v.syslog,
+                watchdog: v.watchdog,
+                console_password: v.console_password,
+                enable_script_security: v.enable_script_security,
+                script_user: v.script_user,
+                vrrp_strict: v.vrrp_strict,
+                lvs_flush: v.lvs_flush,
+                lvs_sync_daemon: v.lvs_sync_daemon,
+                lvs_timeouts: v.lvs_timeouts,
+                supervision: v.supervision,
+                update_confirm_s: v.update_confirm_s,
+                updates: v.updates,
+                mail: v.mail,
+                static_ipaddress: v.static_ipaddress,
+                static_routes: v.static_routes,
+                static_rules: v.static_rules,
+                vrrp_startup_delay_ms: v.vrrp_startup_delay_ms,
+                lvs_flush_on_stop: v.lvs_flush_on_stop,
+                startup_script: v.startup_script,
+                shutdown_script: v.shutdown_script,
+                ssl: v.ssl,
+                rs_init_notifies: v.rs_init_notifies,
+                no_checker_emails: v.no_checker_emails,
+                garp_interval_us: v.garp_interval_us,
+                gna_interval_us: v.gna_interval_us,
+                garp_groups: v.garp_groups,
+                metrics_listen: v.metrics_listen,
+                track_groups: Vec::new(),
+                static_tracks: Vec::new(),
             }
         }
     }

@@ -65,6 +65,10 @@ pub mod limits {
     /// `notification_email` addresses, and an address's length.
     pub const EMAILS: usize = 16;
     pub const EMAIL: usize = 128;
+    /// `track_group` blocks (schema 12).
+    pub const TRACK_GROUPS: usize = 16;
+    /// Static items naming a track group: as many as there are static items.
+    pub const STATIC_TRACKS: usize = VIRTUAL_ADDRESSES + 2 * ROUTES;
 }
 use limits::*;
 
@@ -567,6 +571,45 @@ pub struct Global {
     /// `vigil_defs metrics_listen ADDR:PORT` (schema 11): the Prometheus
     /// endpoint, bound only there; none: off.
     pub metrics_listen: Option<SocketAddr>,
+    /// keepalived `track_group NAME { group { VI_1 ... } }` (schema 12).
+    pub track_groups: Vec<TrackGroup, TRACK_GROUPS>,
+    /// `track_group NAME` on a static address, route or rule line (schema
+    /// 12): which item names which group.
+    pub static_tracks: Vec<StaticTrack, STATIC_TRACKS>,
+}
+
+/// keepalived's static track group: the instances that follow the static
+/// addresses, routes and rules naming it. Each of them tracks such an
+/// item's interface (an address's `dev`, a route's `dev`, a rule's `iif`)
+/// as a weight-0 `track_interface` does: FAULT while it is down, when the
+/// item cannot be there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackGroup {
+    pub name: Name,
+    pub group: Vec<Name, VRRP_INSTANCES>,
+}
+
+/// A static item by its place in its list (`static_ipaddress`,
+/// `static_routes`, `static_rules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum StaticItem {
+    Address(u16),
+    Route(u16),
+    Rule(u16),
+}
+
+/// `track_group NAME` on a static item's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticTrack {
+    pub item: StaticItem,
+    pub group: Name,
+}
+
+impl Global {
+    /// The track group a static item names, if any.
+    pub fn track_group_of(&self, item: StaticItem) -> Option<&Name> {
+        self.static_tracks.iter().find(|t| t.item == item).map(|t| &t.group)
+    }
 }
 
 /// A syslog server: where, and whether over TCP (RFC 6587 octet counting)
@@ -1157,6 +1200,8 @@ impl Default for Global {
             gna_interval_us: None,
             garp_groups: Vec::new(),
             metrics_listen: None,
+            track_groups: Vec::new(),
+            static_tracks: Vec::new(),
         }
     }
 }

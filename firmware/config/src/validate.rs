@@ -111,6 +111,7 @@ impl Config {
         self.check_bfd(&mut e);
         self.check_vrrp(&mut e);
         self.check_sync_groups(&mut e);
+        self.check_track_groups(&mut e);
         if let Some(d) = &self.global.lvs_sync_daemon {
             if !self.vrrp_instances.iter().any(|v| v.name == d.instance) {
                 e.push("global_defs lvs_sync_daemon", format!("no vrrp_instance {}", d.instance));
@@ -596,6 +597,62 @@ impl Config {
                 if let Some(other) = member_of.insert(m.as_str(), g.name.as_str()) {
                     e.push(&path, format!("{m} is already in vrrp_sync_group {other}"));
                 }
+            }
+        }
+    }
+
+    /// Static track groups: their members are instances, and each static
+    /// item naming one exists, names an existing group, once, and has an
+    /// interface to follow.
+    fn check_track_groups(&self, e: &mut Errors) {
+        let g = &self.global;
+        let mut names = BTreeSet::new();
+        for t in &g.track_groups {
+            let path = format!("track_group {}", t.name);
+            if !names.insert(t.name.as_str()) {
+                e.push(&path, "is defined twice");
+            }
+            if t.group.is_empty() {
+                e.push(&path, "has no members (group { INSTANCE ... })");
+            }
+            for m in &t.group {
+                if !self.vrrp_instances.iter().any(|v| v.name == *m) {
+                    e.push(&path, format!("group member {m} is not a vrrp_instance"));
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for t in &g.static_tracks {
+            let (path, exists, has_if) = match t.item {
+                StaticItem::Address(i) => {
+                    let a = g.static_ipaddress.get(usize::from(i));
+                    (format!("static_ipaddress {}", a.map_or("?".into(), |a| a.addr.to_string())), a.is_some(), true)
+                }
+                StaticItem::Route(i) => {
+                    let r = g.static_routes.get(usize::from(i));
+                    (
+                        format!("static_routes {}", r.map_or("?".into(), |r| r.dst.to_string())),
+                        r.is_some(),
+                        r.is_some_and(|r| r.dev.is_some()),
+                    )
+                }
+                StaticItem::Rule(i) => {
+                    let r = g.static_rules.get(usize::from(i));
+                    (format!("static_rules {}", r.map_or("?".into(), |r| r.to_string())), r.is_some(), true)
+                }
+            };
+            if !exists {
+                e.push("global_defs static_tracks", format!("{:?} is past the end of its list", t.item));
+                continue;
+            }
+            if !seen.insert(t.item) {
+                e.push(&path, "names a track_group twice");
+            }
+            if !g.track_groups.iter().any(|x| x.name == t.group) {
+                e.push(&path, format!("track_group {}: no track_group of that name", t.group));
+            }
+            if !has_if {
+                e.push(&path, "a route's track_group follows its dev: give it one (keepalived refuses it too)");
             }
         }
     }

@@ -285,6 +285,14 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     };
     while gg.interfaces.push(full('i')).is_ok() {}
     while c.global.garp_groups.push(gg.clone()).is_ok() {}
+    let mut tg = model::TrackGroup { name: full('t'), ..Default::default() };
+    while tg.group.push(full('n')).is_ok() {}
+    while c.global.track_groups.push(tg.clone()).is_ok() {}
+    let mut i = 0u16;
+    while c.global.static_tracks.push(model::StaticTrack { item: model::StaticItem::Rule(i), group: full('t') }).is_ok()
+    {
+        i += 1;
+    }
     let user = Some(ScriptUser { user: full('u'), group: Some(full('g')) });
     c.global.script_user = user.clone();
     let mut sc = VrrpScript::new(full('s'));
@@ -654,6 +662,34 @@ fn a_schema_10_blob_is_read_without_a_metrics_endpoint_and_the_rest_as_it_was() 
     assert_eq!((gg.interfaces.len(), gg.shared, gg.garp_interval_us), (2, true, Some(50_000)));
     assert_eq!(c.global.metrics_listen, None);
     assert_eq!(c.vrrp_instances[0].virtual_router_id, 20);
+    c.validate().unwrap();
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
+}
+
+/// A blob as schema-11 firmware wrote it (commit 0e2e036, `vigil-image
+/// config compile` of router_id s11: a metrics endpoint, a static address
+/// and route, one instance).
+const SCHEMA_11_BLOB: &str = concat!(
+    "56474c430b000000c100000001000000000000000b2427ad000000004443ae5d0373313105766967696c0000011e0000",
+    "0000000000e807b817780000901c00000000001e000000000100c63364011800010465746830000000000000010000c6",
+    "120000100100c63364fe0104657468300000000000000000000000000000000000000000000000000100c0000209b24b",
+    "00010556495f3131020004657468300b64640100c000020b180000000000000000000001000000010000000000000005",
+    "0500000100000000000000000000000003ff000000000000000000000000000000",
+);
+
+#[test]
+fn a_schema_11_blob_is_read_without_track_groups_and_the_rest_as_it_was() {
+    let bytes = unhex(SCHEMA_11_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 11);
+    let c = &d.config;
+    assert_eq!(c.global.router_id.as_str(), "s11");
+    assert_eq!(c.global.metrics_listen.map(|m| m.to_string()), Some("192.0.2.9:9650".into()));
+    assert_eq!(c.global.static_ipaddress[0].addr.to_string(), "198.51.100.1/24");
+    assert_eq!(c.global.static_routes[0].to_string(), "198.18.0.0/16 via 198.51.100.254 dev eth0");
+    assert!(c.global.track_groups.is_empty() && c.global.static_tracks.is_empty());
+    assert_eq!(c.vrrp_instances[0].virtual_router_id, 11);
     c.validate().unwrap();
     let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
     assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));

@@ -1540,3 +1540,92 @@ fn global_defs_apply_whether_they_come_first_or_last() {
     assert_eq!(first.config, last.config);
     assert_eq!(first.errors().count() + last.errors().count(), 0);
 }
+
+/// keepalived's static track groups, as its man page writes them: a
+/// `track_group` block naming instances, and static addresses, routes and
+/// rules naming the group; they import, validate, export and import again
+/// the same. What keepalived does not take (a group nobody defines, a
+/// member that is no instance, a tracked route without a device) is an
+/// error at its place; what it ignores is a warning.
+#[test]
+fn static_track_groups_import_validate_and_round_trip() {
+    let text = "\
+track_group GROUP1 {
+  group {
+    VI_1
+    VI_2
+  }
+}
+static_ipaddress {
+  192.168.1.1/24 dev eth0 scope global track_group GROUP1
+  192.168.9.1/24 dev eth2
+}
+static_routes {
+  192.168.2.0/24 via 192.168.1.100 dev eth0 track_group GROUP1
+}
+static_rules {
+  from 192.168.2.0/24 iif eth0 priority 100 table 1 track_group GROUP1
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    10.0.0.1/24
+  }
+}
+vrrp_instance VI_2 {
+  interface eth1
+  virtual_router_id 2
+  virtual_ipaddress {
+    10.0.1.1/24
+  }
+}
+";
+    let i = import_str("t.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d, Vec::<String>::new());
+    let g = &i.config.global;
+    assert_eq!(g.track_groups.len(), 1);
+    assert_eq!(g.track_groups[0].group.iter().map(|m| m.as_str()).collect::<Vec<_>>(), ["VI_1", "VI_2"]);
+    let named = |item| g.track_group_of(item).map(|n| n.as_str());
+    assert_eq!(named(StaticItem::Address(0)), Some("GROUP1"));
+    assert_eq!(named(StaticItem::Address(1)), None);
+    assert_eq!(named(StaticItem::Route(0)), Some("GROUP1"));
+    assert_eq!(named(StaticItem::Rule(0)), Some("GROUP1"));
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let text_out = export(&i.config, Flavor::Keepalived);
+    assert!(text_out.contains("192.168.2.0/24 via 192.168.1.100 dev eth0 track_group GROUP1"), "{text_out}");
+
+    let said = |text: &str| -> Vec<String> {
+        import_str("t.conf", text).unwrap().diagnostics.iter().map(|d| d.to_string()).collect()
+    };
+    let inst = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24 track_group G\n  }\n}\n";
+    assert_eq!(
+        said(&format!("static_ipaddress {{\n  192.0.2.1/24 dev eth0 track_group NOPE\n}}\n{inst}")),
+        [
+            "t.conf:8:29: warning: track_group applies to static addresses, routes and rules only (as keepalived says); ignored here",
+            "t.conf:2:37: error: track_group \"NOPE\": no track_group of that name (there is no track_group block)",
+        ]
+    );
+    assert_eq!(
+        said("static_routes {\n  192.0.2.0/24 via 198.51.100.1 dev eth0 no_track track_group G\n}\n"),
+        ["t.conf:2:63: warning: track_group with no_track: not tracked (as keepalived says)"]
+    );
+    let e = import_str(
+        "t.conf",
+        "track_group G {\n  group {\n    VI_9\n  }\n}\nstatic_routes {\n  192.0.2.0/24 via 198.51.100.1 track_group G\n}\n",
+    )
+    .unwrap()
+    .config
+    .validate()
+    .unwrap_err();
+    let e: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        e,
+        [
+            "track_group G: group member VI_9 is not a vrrp_instance",
+            "static_routes 192.0.2.0/24: a route's track_group follows its dev: give it one (keepalived refuses it too)",
+        ]
+    );
+}

@@ -65,6 +65,7 @@ const CTXS: &[Ctx] = &[
             ("static_routes", 0, "list"),
             ("static_rules", 0, "list"),
             ("vrrp_sync_group", 1, "vrrp_sync_group"),
+            ("track_group", 1, "track_group"),
             ("vrrp_instance", 1, "vrrp_instance"),
             ("virtual_server_group", 1, "lines"),
             ("SSL", 0, "SSL"),
@@ -208,6 +209,7 @@ const CTXS: &[Ctx] = &[
     },
     Ctx { name: "SSL", blocks: &[], leaves: &["password", "ca", "certificate", "key"], list: false },
     Ctx { name: "authentication", blocks: &[], leaves: &["auth_type", "auth_pass"], list: false },
+    Ctx { name: "track_group", blocks: &[("group", 0, "list")], leaves: &[], list: false },
     Ctx {
         name: "vrrp_sync_group",
         blocks: &[

@@ -218,9 +218,30 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
             o.close();
         }
     }
-    list_block(&mut o, "static_ipaddress", &g.static_ipaddress, vip_line);
-    list_block(&mut o, "static_routes", &g.static_routes, Route::to_string);
-    list_block(&mut o, "static_rules", &g.static_rules, Rule::to_string);
+    for t in &g.track_groups {
+        o.open(format!("track_group {}", word(&t.name)));
+        o.open("group");
+        for m in &t.group {
+            o.line(word(m));
+        }
+        o.close();
+        o.close();
+    }
+    // A static item's line says the track group naming it, last.
+    let tracked = |item: StaticItem, line: String| match g.track_group_of(item) {
+        Some(t) => format!("{line} track_group {}", word(t)),
+        None => line,
+    };
+    let n = |i: usize| i as u16;
+    let lines: Vec<String> =
+        g.static_ipaddress.iter().enumerate().map(|(i, a)| tracked(StaticItem::Address(n(i)), vip_line(a))).collect();
+    list_block(&mut o, "static_ipaddress", &lines, String::clone);
+    let lines: Vec<String> =
+        g.static_routes.iter().enumerate().map(|(i, r)| tracked(StaticItem::Route(n(i)), r.to_string())).collect();
+    list_block(&mut o, "static_routes", &lines, String::clone);
+    let lines: Vec<String> =
+        g.static_rules.iter().enumerate().map(|(i, r)| tracked(StaticItem::Rule(n(i)), r.to_string())).collect();
+    list_block(&mut o, "static_rules", &lines, String::clone);
     for sc in &c.vrrp_scripts {
         vrrp_script(&mut o, sc);
     }

@@ -226,6 +226,8 @@ impl Cx {
             tracking_weight: Vec::new(),
             check_defaults: CheckDefaults::default(),
             defaults: Defaults::default(),
+            item_track: None,
+            static_track_refs: Vec::new(),
         }
     }
 }
@@ -288,22 +290,39 @@ fn statement(cx: &mut Cx, config: &mut Config, st: &Stmt) {
                                 .unwrap_or_else(|| IfName::try_from("eth0").unwrap_or_default()),
                         );
                     }
+                    let (at, no_track) = (config.global.static_ipaddress.len(), vip.no_track);
                     cx.push(&a.keyword, &mut config.global.static_ipaddress, vip, "static addresses");
+                    cx.static_track(crate::model::StaticItem::Address(at as u16), no_track);
                 }
             }
         }
         "static_routes" => {
             for a in cx.block(st) {
                 if let Some(r) = cx.route(a) {
+                    let (at, no_track) = (config.global.static_routes.len(), r.no_track);
                     cx.push(&a.keyword, &mut config.global.static_routes, r, "static routes");
+                    cx.static_track(crate::model::StaticItem::Route(at as u16), no_track);
                 }
             }
         }
         "static_rules" => {
             for a in cx.block(st) {
                 if let Some(r) = cx.rule(a) {
+                    if r.iif.is_none()
+                        && let Some(w) = &cx.item_track
+                    {
+                        let pos = w.pos.clone();
+                        cx.warn(&pos, "a rule's track_group follows its iif, and this rule has none: nothing is tracked (as in keepalived)");
+                    }
+                    let (at, no_track) = (config.global.static_rules.len(), r.no_track);
                     cx.push(&a.keyword, &mut config.global.static_rules, r, "static rules");
+                    cx.static_track(crate::model::StaticItem::Rule(at as u16), no_track);
                 }
+            }
+        }
+        "track_group" => {
+            if let Some(g) = cx.track_group(st) {
+                cx.push(&st.keyword, &mut config.global.track_groups, g, "track_group");
             }
         }
         "bfd_instance" => {
@@ -374,6 +393,20 @@ fn finish(mut cx: Cx, mut config: Config) -> Import {
         }
     }
     cx.member_weights(&config, &refs);
+    for (item, w) in std::mem::take(&mut cx.static_track_refs) {
+        if !config.global.track_groups.iter().any(|g| g.name == w.text.as_str()) {
+            let names: Vec<&str> = config.global.track_groups.iter().map(|g| g.name.as_str()).collect();
+            let hint = match names.as_slice() {
+                [] => "there is no track_group block".to_string(),
+                _ => format!("the track_group blocks are {}", names.join(", ")),
+            };
+            cx.error(&w.pos, format!("track_group {:?}: no track_group of that name ({hint})", w.text));
+            continue;
+        }
+        let Some(group) = cx.string(&w) else { continue };
+        let t = crate::model::StaticTrack { item, group };
+        cx.push(&w, &mut config.global.static_tracks, t, "static items naming a track_group");
+    }
     Import { config, diagnostics: summarize(cx.diags), places: cx.places }
 }
 
@@ -506,6 +539,10 @@ struct Cx {
     /// Checker settings a virtual server or real server gives the
     /// checkers below it (keepalived's defaults at those levels).
     check_defaults: CheckDefaults,
+    /// The `track_group NAME` of the address, route or rule just read.
+    item_track: Option<Word>,
+    /// Static items naming a track group, checked once all blocks are read.
+    static_track_refs: Vec<(crate::model::StaticItem, Word)>,
 }
 
 impl Cx {
@@ -1292,7 +1329,9 @@ impl Cx {
                 }
                 "virtual_ipaddress" => {
                     for a in self.block(s) {
-                        if let Some(vip) = self.vip(a) {
+                        let vip = self.vip(a);
+                        self.not_static();
+                        if let Some(vip) = vip {
                             // keepalived takes an address listed twice once.
                             if v.virtual_ipaddress.iter().any(|x| x.addr.addr == vip.addr.addr) {
                                 self.warn(
@@ -1310,21 +1349,27 @@ impl Cx {
                 }
                 "virtual_ipaddress_excluded" => {
                     for a in self.block(s) {
-                        if let Some(vip) = self.vip(a) {
+                        let vip = self.vip(a);
+                        self.not_static();
+                        if let Some(vip) = vip {
                             self.push(&a.keyword, &mut v.virtual_ipaddress_excluded, vip, "excluded addresses");
                         }
                     }
                 }
                 "virtual_routes" => {
                     for a in self.block(s) {
-                        if let Some(r) = self.route(a) {
+                        let r = self.route(a);
+                        self.not_static();
+                        if let Some(r) = r {
                             self.push(&a.keyword, &mut v.virtual_routes, r, "virtual routes");
                         }
                     }
                 }
                 "virtual_rules" => {
                     for a in self.block(s) {
-                        if let Some(r) = self.rule(a) {
+                        let r = self.rule(a);
+                        self.not_static();
+                        if let Some(r) = r {
                             self.push(&a.keyword, &mut v.virtual_rules, r, "virtual rules");
                         }
                     }
@@ -1646,6 +1691,7 @@ impl Cx {
     /// gateway). Options of `ip route` that vigil does not set are
     /// reported, not dropped silently.
     fn route(&mut self, st: &Stmt) -> Option<Route> {
+        self.item_track = None;
         let words: Vec<&Word> = std::iter::once(&st.keyword).chain(st.args.iter()).collect();
         let mut kind = RouteKind::Unicast;
         let mut dst: Option<(&Word, Option<IpNet>)> = None;
@@ -1745,6 +1791,10 @@ impl Cx {
                 "no_track" => {
                     r.no_track = true;
                     1
+                }
+                "track_group" => {
+                    self.item_track = need(self).cloned();
+                    2
                 }
                 "nexthop" => {
                     let mut hop = Nexthop { via: None, dev: None, weight: 1, onlink: false };
@@ -1846,6 +1896,7 @@ impl Cx {
     /// or `blackhole|unreachable|prohibit` in place of the table. Other
     /// `ip rule` options are reported.
     fn rule(&mut self, st: &Stmt) -> Option<Rule> {
+        self.item_track = None;
         let words: Vec<&Word> = std::iter::once(&st.keyword).chain(st.args.iter()).collect();
         let mut r = Rule::default();
         let mut family = None;
@@ -2000,6 +2051,10 @@ impl Cx {
                     r.no_track = true;
                     1
                 }
+                "track_group" => {
+                    self.item_track = need(self).cloned();
+                    2
+                }
                 _ => {
                     self.diags.push(Diagnostic {
                         pos: w.pos.clone(),
@@ -2106,6 +2161,7 @@ impl Cx {
     /// [preferred_lft N|forever]`, as keepalived (and `ip address`) read
     /// them.
     fn vip(&mut self, st: &Stmt) -> Option<VirtualAddress> {
+        self.item_track = None;
         let addr = self.net(&st.keyword)?;
         let mut vip = VirtualAddress::new(addr);
         let mut it = st.args.iter();
@@ -2119,10 +2175,16 @@ impl Cx {
                     vip.no_track = true;
                     continue;
                 }
-                "use_vmac" | "track_group" => {
-                    // Per-address vmacs and static track groups are not
-                    // read yet (their keywords are in NOT_YET); `track_group`
-                    // takes a value.
+                "track_group" => {
+                    match it.next() {
+                        Some(g) => self.item_track = Some(g.clone()),
+                        None => self.error(&k.pos, "track_group needs a group's name"),
+                    }
+                    continue;
+                }
+                "use_vmac" => {
+                    // Per-address vmacs are not read yet (the keyword is in
+                    // NOT_YET).
                     self.diags.push(Diagnostic {
                         pos: k.pos.clone(),
                         severity: Severity::Unsupported,
@@ -2131,9 +2193,6 @@ impl Cx {
                             k.text
                         ),
                     });
-                    if k.text == "track_group" {
-                        it.next();
-                    }
                     continue;
                 }
                 _ => {}
@@ -2200,6 +2259,48 @@ impl Cx {
                 self.error(&v.pos, format!("scope {:?} is not global, site, link, host or nowhere", v.text));
                 None
             }
+        }
+    }
+
+    /// `track_group NAME { group { VI_1 VI_2 } }`.
+    fn track_group(&mut self, st: &Stmt) -> Option<crate::model::TrackGroup> {
+        let name = self.one(st)?;
+        let mut g = crate::model::TrackGroup { name: self.string(name)?, ..Default::default() };
+        for s in self.block(st) {
+            match s.keyword.text.as_str() {
+                "group" => {
+                    for m in self.block(s) {
+                        if let Some(n) = self.string(&m.keyword) {
+                            self.push(&m.keyword, &mut g.group, n, "track_group members");
+                        }
+                    }
+                }
+                _ => self.unsupported(s),
+            }
+        }
+        Some(g)
+    }
+
+    /// The static item just pushed names a track group: noted, and checked
+    /// once all blocks are read. With `no_track` it is not tracked, as
+    /// keepalived says ("has both track_group and no_track set").
+    fn static_track(&mut self, item: crate::model::StaticItem, no_track: bool) {
+        let Some(w) = self.item_track.take() else { return };
+        if no_track {
+            return self.warn(&w.pos, "track_group with no_track: not tracked (as keepalived says)");
+        }
+        self.static_track_refs.push((item, w));
+    }
+
+    /// An instance's address, route or rule said `track_group`, which only
+    /// static ones take (keepalived's man page: "The track_group option only
+    /// applies to static addresses/routes/rules").
+    fn not_static(&mut self) {
+        if let Some(w) = self.item_track.take() {
+            self.warn(
+                &w.pos,
+                "track_group applies to static addresses, routes and rules only (as keepalived says); ignored here",
+            );
         }
     }
 
