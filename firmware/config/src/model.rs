@@ -610,6 +610,32 @@ impl Global {
     pub fn track_group_of(&self, item: StaticItem) -> Option<&Name> {
         self.static_tracks.iter().find(|t| t.item == item).map(|t| &t.group)
     }
+
+    /// The interfaces an instance follows for its track groups: each
+    /// static item naming a group the instance is in has its interface
+    /// followed (an address's `dev`, a route's `dev`, a rule's `iif`), as
+    /// keepalived adds them to the instance's tracked interfaces. Each
+    /// once, in the order the items stand.
+    pub fn track_group_interfaces(&self, instance: &str) -> std::vec::Vec<IfName> {
+        let mut out: std::vec::Vec<IfName> = std::vec::Vec::new();
+        for t in &self.static_tracks {
+            let member = self.track_groups.iter().any(|g| g.name == t.group && g.group.iter().any(|m| m == instance));
+            if !member {
+                continue;
+            }
+            let dev = match t.item {
+                StaticItem::Address(i) => self.static_ipaddress.get(usize::from(i)).and_then(|a| a.dev.clone()),
+                StaticItem::Route(i) => self.static_routes.get(usize::from(i)).and_then(|r| r.dev.clone()),
+                StaticItem::Rule(i) => self.static_rules.get(usize::from(i)).and_then(|r| r.iif.clone()),
+            };
+            if let Some(d) = dev
+                && !out.contains(&d)
+            {
+                out.push(d);
+            }
+        }
+        out
+    }
 }
 
 /// A syslog server: where, and whether over TCP (RFC 6587 octet counting)

@@ -1592,6 +1592,10 @@ vrrp_instance VI_2 {
     assert_eq!(named(StaticItem::Address(1)), None);
     assert_eq!(named(StaticItem::Route(0)), Some("GROUP1"));
     assert_eq!(named(StaticItem::Rule(0)), Some("GROUP1"));
+    // Each member follows the items' interfaces (eth0 once); eth2's
+    // address names no group.
+    assert_eq!(g.track_group_interfaces("VI_2"), ["eth0"]);
+    assert!(g.track_group_interfaces("VI_3").is_empty());
     i.config.validate().unwrap();
     round_trip(&i.config);
     let text_out = export(&i.config, Flavor::Keepalived);

@@ -165,10 +165,11 @@ pub enum Action {
         from: IpAddr,
         priority: u8,
     },
-    /// A master's address was removed by someone else: it resigned.
-    AddressLost {
+    /// A master's address, route or rule was removed by someone else: it
+    /// resigned.
+    Lost {
         id: Id,
-        addr: IpAddr,
+        what: Lost,
     },
     /// Tracking moved the priority.
     Priority {
@@ -202,6 +203,16 @@ impl Action {
                 | Action::Removed(_)
         )
     }
+}
+
+/// What a master lost under it (see [`Action::Lost`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    Address(IpAddr),
+    /// Its virtual route of that place in its list.
+    Route(usize),
+    /// Its virtual rule of that place in its list.
+    Rule(usize),
 }
 
 /// Packets dropped before an instance's state machine saw them.
@@ -731,7 +742,7 @@ impl Router {
                 continue;
             }
             if let Some(gone) = s.spec.tracked_addresses.iter().find(|a| removed.contains(a)) {
-                self.urgent.push_back(Action::AddressLost { id: s.id, addr: *gone });
+                self.urgent.push_back(Action::Lost { id: s.id, what: Lost::Address(*gone) });
                 s.vrrp.address_lost(now);
                 lost = true;
             }
@@ -739,6 +750,22 @@ impl Router {
         if lost {
             self.drain(now);
         }
+    }
+
+    /// One of an instance's virtual routes or rules was removed by someone
+    /// else (RTM_DELROUTE, RTM_DELRULE; the caller matched it against the
+    /// instance's config and left out `no_track` ones): a master resigns,
+    /// as keepalived puts it back to backup. Anything else changes nothing
+    /// (a backup has none set; a master's own removals come after it left
+    /// MASTER).
+    pub fn handle_lost(&mut self, now: Instant, id: Id, what: Lost) {
+        let Some(s) = self.slots.iter_mut().find(|s| s.id == id) else { return };
+        if s.vrrp.state() != State::Master {
+            return;
+        }
+        self.urgent.push_back(Action::Lost { id, what });
+        s.vrrp.address_lost(now);
+        self.drain(now);
     }
 
     /// Fires every timer that is due: instances' timers, announcement

@@ -11,6 +11,7 @@
 //!   {"at": 0, "links": {"eth1": false}}              others are up
 //!   {"at": 0, "addresses": ["10.0.0.5"]}             the system's (track_src)
 //!   {"at": 0, "removed": ["192.0.2.100"]}            RTM_DELADDR's (tracked)
+//!   {"at": 0, "lost": {"instance": "VI_1", "route": 0}}   (or "rule": N)
 //!   {"at": 0, "script": {"name": "chk", "verdict": "good"}}   (or bad, init)
 //!   {"at": 0, "file": {"name": "maint", "value": 3}}
 //!   {"at": 5, "advert": {"if": 2, "src": "...", "priority": 200, ...}}
@@ -30,7 +31,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use vigil_vrrp::instance::{self, State};
-use vigil_vrrp::router::{Action, Garp, Id, Router, Spec, TrackedScript};
+use vigil_vrrp::router::{Action, Garp, Id, Lost, Router, Spec, TrackedScript};
 use vigil_vrrp::script::Verdict;
 use vigil_vrrp::wire::{Packet, Repr};
 
@@ -171,8 +172,14 @@ impl Replay {
                 Action::HeardLower { id, from, priority } => {
                     json!({"heard_lower": {"instance": self.name(id), "from": from.to_string(), "priority": priority}})
                 }
-                Action::AddressLost { id, addr } => {
+                Action::Lost { id, what: Lost::Address(addr) } => {
                     json!({"address_lost": {"instance": self.name(id), "addr": addr.to_string()}})
+                }
+                Action::Lost { id, what: Lost::Route(n) } => {
+                    json!({"route_lost": {"instance": self.name(id), "route": n}})
+                }
+                Action::Lost { id, what: Lost::Rule(n) } => {
+                    json!({"rule_lost": {"instance": self.name(id), "rule": n}})
                 }
                 Action::Priority { id, from, to } => {
                     json!({"priority": {"instance": self.name(id), "from": from, "to": to}})
@@ -250,6 +257,15 @@ impl Replay {
             self.router.handle_addresses(now, present);
         } else if let Some(a) = ev.get("removed") {
             self.router.handle_removed(now, &addrs(a));
+        } else if let Some(l) = ev.get("lost") {
+            let name = l["instance"].as_str().expect("lost: which instance");
+            let id = *self.names.iter().find(|(_, n)| *n == name).expect("lost: a configured instance").0;
+            let what = match (l.get("route").and_then(Value::as_u64), l.get("rule").and_then(Value::as_u64)) {
+                (Some(n), _) => Lost::Route(n as usize),
+                (_, Some(n)) => Lost::Rule(n as usize),
+                _ => panic!("lost: a route or a rule"),
+            };
+            self.router.handle_lost(now, id, what);
         } else if let Some(a) = ev.get("advert").or_else(|| ev.get("datagram")) {
             let src = ip(&a["src"]);
             let payload = match a.get("hex").and_then(Value::as_str) {

@@ -89,6 +89,46 @@ pub fn restore_statics(statics: &vigil_config::Global, removed: &[std::net::IpAd
     }
 }
 
+/// Puts back static routes and rules someone removed, as keepalived does
+/// ("Restoring deleted static route").
+pub fn restore_routes(back_routes: &[Route], back_rules: &[Rule]) {
+    if back_routes.is_empty() && back_rules.is_empty() {
+        return;
+    }
+    for r in back_routes {
+        info!("static route {r} was removed: restoring it");
+    }
+    for r in back_rules {
+        info!("static rule {r} was removed: restoring it");
+    }
+    match Rtnl::open() {
+        Ok(mut rtnl) => {
+            routes(&mut rtnl, back_routes, true);
+            rules(&mut rtnl, back_rules, true);
+        }
+        Err(e) => warn!("rtnetlink: {e}"),
+    }
+}
+
+/// A link came up: its static addresses and routes (all but `no_track`
+/// ones) are set again where they are missing; those still there are left
+/// as they are.
+pub fn reinstate_on(statics: &vigil_config::Global, link: &str) {
+    let on = |d: &Option<vigil_config::IfName>| d.as_deref() == Some(link);
+    let addrs: Vec<&VirtualAddress> = statics.static_ipaddress.iter().filter(|a| !a.no_track && on(&a.dev)).collect();
+    let back: Vec<Route> = statics.static_routes.iter().filter(|r| !r.no_track && on(&r.dev)).cloned().collect();
+    if addrs.is_empty() && back.is_empty() {
+        return;
+    }
+    match Rtnl::open() {
+        Ok(mut rtnl) => {
+            addresses(&mut rtnl, placed_on_dev(addrs), true);
+            routes(&mut rtnl, &back, true);
+        }
+        Err(e) => warn!("rtnetlink: {e}"),
+    }
+}
+
 /// The kernel's RT_SCOPE_* for a scope word.
 fn rt_scope(s: RouteScope) -> u8 {
     match s {

@@ -130,7 +130,14 @@ impl Snapshot {
                 lower_prio_repeat: u32::from(v.garp.lower_prio_repeat.unwrap_or(v.garp.master_repeat).max(1)),
                 interval: Duration::from_millis(u64::from(v.garp.interval_ms)),
             },
-            track: v.track_interface.iter().map(|t| (t.interface.to_string(), t.weight)).collect(),
+            // A static track group's members follow its items' interfaces
+            // as a weight-0 track_interface (keepalived adds them so).
+            track: v
+                .track_interface
+                .iter()
+                .map(|t| (t.interface.to_string(), t.weight))
+                .chain(config.global.track_group_interfaces(&v.name).into_iter().map(|i| (i.to_string(), 0)))
+                .collect(),
             scripts: tracked_scripts(v, config),
             files: tracked_files(v, config),
         })

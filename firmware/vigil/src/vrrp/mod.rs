@@ -11,6 +11,7 @@ mod announce;
 mod files;
 mod io;
 mod processes;
+mod routes;
 mod rx;
 mod scripts;
 mod status;
@@ -78,10 +79,11 @@ struct Daemon {
     /// config to start them with when the links or addresses change.
     waiting: Vec<String>,
     config: Option<Box<Config>>,
-    /// Addresses vigil itself removed lately, and when: their RTM_DELADDR
-    /// is no one else's removal (a changed instance's successor is master
-    /// by the time its predecessor's removals are read).
-    own_removals: HashMap<std::net::IpAddr, Instant>,
+    /// What vigil itself removed lately.
+    own_removals: OwnRemovals,
+    /// The links up when last read (one coming up has its static
+    /// addresses and routes put back).
+    links_up: Vec<String>,
     /// The BFD sessions that are up, as last told (`track_bfd`).
     bfd: HashMap<String, bool>,
     /// The interfaces' announcement pace (`garp_group`,
@@ -132,7 +134,8 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
         leaving: HashMap::new(),
         waiting: Vec::new(),
         config: None,
-        own_removals: HashMap::new(),
+        own_removals: OwnRemovals::default(),
+        links_up: Vec::new(),
         bfd: HashMap::new(),
         pacer: Default::default(),
         paced: Default::default(),
@@ -166,7 +169,18 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
     d.track();
     d.settle().await;
     let mut batch = Vec::with_capacity(rx::CHANNEL);
+    // Routes and rules are followed while the config has some.
+    let mut route_monitor: Option<routes::RouteMonitor> = None;
     loop {
+        if d.follows_routes() != route_monitor.is_some() {
+            route_monitor = match d.follows_routes().then(routes::RouteMonitor::open).transpose() {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!("vrrp: route monitor: {e}; removed routes and rules are not followed");
+                    None
+                }
+            };
+        }
         d.publisher.publish(&d.router, false);
         d.drain_paced();
         let paced = if d.paced.is_empty() { None } else { d.pacer.next_open(Instant::now()) };
@@ -181,8 +195,15 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 }
             }
         };
+        let route_event = async {
+            match &route_monitor {
+                Some(m) => m.gone().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = sleep => d.router.handle_timeout(Instant::now()),
+            gone = route_event => d.handle_gone(gone),
             changed = link_event => {
                 if let Some(c) = d.config.take() {
                     d.configure(&c).await;
@@ -258,12 +279,49 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
     }
 }
 
-/// Notes an instance's addresses as removed by vigil now.
-fn note_own_removals(own: &mut HashMap<std::net::IpAddr, Instant>, io: &Io) {
-    let now = Instant::now();
-    own.retain(|_, at| now.duration_since(*at) < OWN_REMOVAL);
-    for a in io.conf.virtual_ipaddress.iter().chain(io.conf.virtual_ipaddress_excluded.iter()) {
-        own.insert(a.addr.addr, now);
+/// Addresses, routes and rules vigil itself removed lately, and when: the
+/// kernel's word of their removal is no one else's (a changed instance's
+/// successor is master by the time its predecessor's removals are read).
+#[derive(Default)]
+struct OwnRemovals {
+    addresses: HashMap<std::net::IpAddr, Instant>,
+    routes: Vec<(vigil_config::Route, Instant)>,
+    rules: Vec<(vigil_config::Rule, Instant)>,
+}
+
+impl OwnRemovals {
+    /// Notes an instance's addresses, routes and rules as removed now.
+    fn note(&mut self, io: &Io) {
+        let now = Instant::now();
+        self.forget(now);
+        for a in io.conf.virtual_ipaddress.iter().chain(io.conf.virtual_ipaddress_excluded.iter()) {
+            self.addresses.insert(a.addr.addr, now);
+        }
+        self.routes.extend(io.conf.virtual_routes.iter().map(|r| (r.clone(), now)));
+        self.rules.extend(io.conf.virtual_rules.iter().map(|r| (r.clone(), now)));
+    }
+
+    fn forget(&mut self, now: Instant) {
+        self.addresses.retain(|_, at| now.duration_since(*at) < OWN_REMOVAL);
+        self.routes.retain(|(_, at)| now.duration_since(*at) < OWN_REMOVAL);
+        self.rules.retain(|(_, at)| now.duration_since(*at) < OWN_REMOVAL);
+    }
+
+    /// Whether a removal is vigil's own (taken out once).
+    fn address(&mut self, a: &std::net::IpAddr, now: Instant) -> bool {
+        self.addresses.remove(a).is_some_and(|at| now.duration_since(at) < OWN_REMOVAL)
+    }
+
+    fn route(&mut self, g: &routes::RouteGone, now: Instant) -> bool {
+        self.forget(now);
+        let at = self.routes.iter().position(|(r, _)| routes::route_matches(r, g));
+        at.map(|i| self.routes.swap_remove(i)).is_some()
+    }
+
+    fn rule(&mut self, g: &routes::RuleGone, now: Instant) -> bool {
+        self.forget(now);
+        let at = self.rules.iter().position(|(r, _)| routes::rule_matches(r, g));
+        at.map(|i| self.rules.swap_remove(i)).is_some()
     }
 }
 
@@ -272,13 +330,61 @@ impl Daemon {
     /// taken out once.
     fn others_removals(&mut self, removed: Vec<std::net::IpAddr>) -> Vec<std::net::IpAddr> {
         let now = Instant::now();
-        removed
-            .into_iter()
-            .filter(|a| match self.own_removals.remove(a) {
-                Some(at) => now.duration_since(at) >= OWN_REMOVAL,
-                None => true,
-            })
-            .collect()
+        removed.into_iter().filter(|a| !self.own_removals.address(a, now)).collect()
+    }
+
+    /// Whether the config has routes or rules to follow (its instances' or
+    /// static ones).
+    fn follows_routes(&self) -> bool {
+        let s = &self.statics;
+        !s.static_routes.is_empty()
+            || !s.static_rules.is_empty()
+            || self.io.values().any(|io| !io.conf.virtual_routes.is_empty() || !io.conf.virtual_rules.is_empty())
+    }
+
+    /// Routes and rules someone else removed, as keepalived follows them: a
+    /// master whose virtual route or rule it was resigns (unless
+    /// `no_track`); a static one is put back.
+    fn handle_gone(&mut self, gone: routes::Gone) {
+        use vigil_vrrp::router::Lost;
+        if gone.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut lost: Vec<(Id, Lost)> = Vec::new();
+        let (mut routes_back, mut rules_back) = (Vec::new(), Vec::new());
+        for g in &gone.routes {
+            if self.own_removals.route(g, now) {
+                continue;
+            }
+            for (id, io) in &self.io {
+                let mine = io.conf.virtual_routes.iter().enumerate();
+                lost.extend(
+                    mine.filter(|(_, r)| !r.no_track && routes::route_matches(r, g))
+                        .map(|(n, _)| (*id, Lost::Route(n))),
+                );
+            }
+            let statics = self.statics.static_routes.iter();
+            routes_back.extend(statics.filter(|r| !r.no_track && routes::route_matches(r, g)).cloned());
+        }
+        for g in &gone.rules {
+            if self.own_removals.rule(g, now) {
+                continue;
+            }
+            for (id, io) in &self.io {
+                let mine = io.conf.virtual_rules.iter().enumerate();
+                lost.extend(
+                    mine.filter(|(_, r)| !r.no_track && routes::rule_matches(r, g)).map(|(n, _)| (*id, Lost::Rule(n))),
+                );
+            }
+            let statics = self.statics.static_rules.iter();
+            rules_back.extend(statics.filter(|r| !r.no_track && routes::rule_matches(r, g)).cloned());
+        }
+        for (id, what) in lost {
+            self.publisher.moved = true;
+            self.router.handle_lost(now, id, what);
+        }
+        addresses::restore_routes(&routes_back, &rules_back);
     }
 
     /// A new config: instances whose settings did not change keep running
@@ -397,7 +503,7 @@ impl Daemon {
         // removals, not someone else's to undo.
         let now = Instant::now();
         for a in self.statics.static_ipaddress.iter().filter(|a| !statics.static_ipaddress.contains(a)) {
-            self.own_removals.insert(a.addr.addr, now);
+            self.own_removals.addresses.insert(a.addr.addr, now);
         }
         addresses::statics(&self.statics, &statics);
         self.statics = statics;
@@ -472,6 +578,14 @@ impl Daemon {
         self.router.handle_links(Instant::now(), |name| {
             links.iter().find(|l| l.name == name).is_some_and(|l| l.is_up() && l.has_carrier())
         });
+        // A link that comes up has its static addresses and routes put
+        // back (the kernel flushes a downed link's routes without a word),
+        // as keepalived reinstates them.
+        let up: Vec<String> = links.iter().filter(|l| l.is_up() && l.has_carrier()).map(|l| l.name.clone()).collect();
+        for name in up.iter().filter(|n| !self.links_up.contains(n)) {
+            addresses::reinstate_on(&self.statics, name);
+        }
+        self.links_up = up;
     }
 
     /// Carries out what the router asks: every urgent action, and costly
@@ -556,10 +670,23 @@ impl Daemon {
                 let _in = span(self, id).entered();
                 info!("priority {from} -> {to} (tracking)");
             }
-            Action::AddressLost { id, addr } => {
+            Action::Lost { id, what } => {
+                use vigil_vrrp::router::Lost;
                 let _in = span(self, id).entered();
+                let conf = self.io.get(&id).map(|io| &io.conf);
+                let (what, word) = match what {
+                    Lost::Address(a) => (a.to_string(), "address"),
+                    Lost::Route(n) => {
+                        let r = conf.and_then(|c| c.virtual_routes.get(n));
+                        (format!("route {}", r.map_or_else(|| n.to_string(), |r| r.to_string())), "route")
+                    }
+                    Lost::Rule(n) => {
+                        let r = conf.and_then(|c| c.virtual_rules.get(n));
+                        (format!("rule {}", r.map_or_else(|| n.to_string(), |r| r.to_string())), "rule")
+                    }
+                };
                 warn!(
-                    "{addr} was removed from the system while master: resigning (priority 0), as keepalived does; no_track on the address keeps it master"
+                    "{what} was removed from the system while master: resigning (priority 0), as keepalived does; no_track on the {word} keeps it master"
                 );
             }
             // The log line is the router's notice (rate-limited); the
@@ -585,7 +712,7 @@ impl Daemon {
             Action::RemoveAddresses(id) => {
                 let Some(io) = self.io.get(&id) else { return };
                 let _in = io.span.enter();
-                note_own_removals(&mut self.own_removals, io);
+                self.own_removals.note(io);
                 addresses::change(io, false);
                 addresses::guard(io, &mut self.no_accept, false);
             }
@@ -603,7 +730,7 @@ impl Daemon {
             Action::Removed(id) => {
                 if let Some(io) = self.io.remove(&id) {
                     // Its vmac goes with the addresses on it.
-                    note_own_removals(&mut self.own_removals, &io);
+                    self.own_removals.note(&io);
                     let span = io.span.clone();
                     span.in_scope(|| io.close());
                 }
