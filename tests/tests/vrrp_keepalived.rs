@@ -861,3 +861,109 @@ fn a_removed_static_address_is_put_back_as_keepalived_puts_it_back() {
     wait_log(&p.dir.join("vigil.log"), 0, "static address 198.51.100.2/24 was removed: restoring it");
     eprintln!("a static address removed: back after {back_ka:?} (keepalived), {back_vg:?} (vigil)");
 }
+
+/// Routes and rules removed by hand, as keepalived follows them, each
+/// router on its side with the same static ones: a static route or rule
+/// someone deletes (`ip route del`, `ip rule del`) is put back, by both;
+/// vigil's master whose virtual route is deleted resigns with priority 0,
+/// so keepalived (the backup) takes the VIP at once, and vigil (higher)
+/// takes it back, route and all.
+#[test]
+fn removed_routes_and_rules_are_followed_as_keepalived_follows_them() {
+    use vigil_tests::vrrp_pair::wait_log;
+    let Some(mut p) = Pair::new("vrrp-rtgone") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    let show = |ns: &str, what: &str| -> String {
+        let out = Command::new("ip").args(["-n", ns, what, "show"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for (side, dev) in [(0, "vk-a"), (1, "vk-b")] {
+        p.top[side] = format!(
+            "static_routes {{\n 198.18.60.0/24 dev {dev}\n}}\nstatic_rules {{\n from 198.18.60.0/24 priority 1101 table 101\n}}\n"
+        );
+        p.extra[side] = format!(" virtual_routes {{\n  198.51.100.0/24 via 192.0.2.254 dev {dev}\n }}\n");
+    }
+    p.vigil(3, 150, "0.5");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    p.keepalived(3, 100, "0.5");
+    for ns in [&ka, &vg] {
+        let set = vigil_tests::eventually(Duration::from_secs(10), || {
+            show(ns, "route").contains("198.18.60.0/24") && show(ns, "rule").contains("1101:")
+        });
+        assert!(set.is_some(), "the static route and rule never set in {ns}");
+    }
+    assert!(show(&vg, "route").contains("198.51.100.0/24 via 192.0.2.254"), "{}", show(&vg, "route"));
+    std::thread::sleep(Duration::from_secs(2));
+
+    for (ns, dev) in [(&ka, "vk-a"), (&vg, "vk-b")] {
+        ip(&["-n", ns, "route", "del", "198.18.60.0/24", "dev", dev]);
+        ip(&["-n", ns, "rule", "del", "priority", "1101"]);
+    }
+    for ns in [&ka, &vg] {
+        let who = if *ns == ka { "keepalived (the test's premise)" } else { "vigil" };
+        let back = vigil_tests::eventually(Duration::from_secs(5), || show(ns, "route").contains("198.18.60.0/24"));
+        assert!(back.is_some(), "{who} did not put the static route back:\n{}", show(ns, "route"));
+    }
+    // keepalived 2.2.7 leaves a deleted static rule deleted (it puts back
+    // addresses and routes only); vigil puts it back like the others.
+    let back = vigil_tests::eventually(Duration::from_secs(5), || show(&vg, "rule").contains("1101:"));
+    assert!(back.is_some(), "vigil did not put the static rule back:\n{}", show(&vg, "rule"));
+    eprintln!("keepalived put its static rule back: {}", show(&ka, "rule").contains("1101:"));
+    let log = p.dir.join("vigil.log");
+    wait_log(&log, 0, "static route 198.18.60.0/24 dev vk-b was removed: restoring it");
+    wait_log(&log, 0, "static rule from 198.18.60.0/24 priority 1101 table 101 was removed: restoring it");
+    assert!(p.has_vip(&vg) && !p.has_vip(&ka), "a static route or rule moved the VIP");
+
+    ip(&["-n", &vg, "route", "del", "198.51.100.0/24"]);
+    let took = p.wait_vip(&ka, Duration::from_secs(3));
+    eprintln!("vigil's virtual route removed under it: keepalived took the VIP after {took:?}");
+    wait_log(
+        &log,
+        0,
+        "route 198.51.100.0/24 via 192.0.2.254 dev vk-b was removed from the system while master: resigning (priority 0)",
+    );
+    let back = p.wait_vip(&vg, Duration::from_secs(10));
+    let route = vigil_tests::eventually(Duration::from_secs(5), || show(&vg, "route").contains("198.51.100.0/24"));
+    assert!(route.is_some(), "vigil is master again without its route:\n{}", show(&vg, "route"));
+    eprintln!("vigil took the VIP back (and set its route) after {back:?}");
+}
+
+/// keepalived's static track group: vigil's instance is in a group its
+/// static address and route (on an interface of its own) name, so it follows that
+/// interface as a weight-0 track_interface. Downed, vigil goes to FAULT and
+/// keepalived takes the VIP; up again, vigil takes it back and the static
+/// route the kernel flushed with the link is set again.
+#[test]
+fn a_static_track_groups_interface_down_faults_its_members() {
+    use vigil_tests::vrrp_pair::wait_log;
+    let Some(mut p) = Pair::new("vrrp-trackgrp") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    // A veth pair inside the namespace (the host kernel has no dummy).
+    ip(&["-n", &vg, "link", "add", "vk-t", "type", "veth", "peer", "name", "vk-u"]);
+    ip(&["-n", &vg, "link", "set", "vk-u", "up"]);
+    ip(&["-n", &vg, "link", "set", "vk-t", "up"]);
+    p.top[1] = "track_group TG {\n group {\n  VI_1\n }\n}\nstatic_ipaddress {\n 198.18.70.1/24 dev vk-t track_group TG\n}\nstatic_routes {\n 198.18.71.0/24 via 198.18.70.254 dev vk-t track_group TG\n}\n".to_string();
+    let routes = || {
+        let out = Command::new("ip").args(["-n", &vg, "route", "show"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    p.vigil(3, 150, "0.5");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    p.keepalived(3, 100, "0.5");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(p.has_vip(&vg) && !p.has_vip(&ka), "vigil (150) is master");
+    assert!(routes().contains("198.18.71.0/24 via 198.18.70.254 dev vk-t"), "{}", routes());
+
+    ip(&["-n", &vg, "link", "set", "vk-t", "down"]);
+    let took = p.wait_vip(&ka, Duration::from_secs(3));
+    eprintln!("the track group's interface went down: keepalived took the VIP after {took:?}");
+    let log = p.dir.join("vigil.log");
+    wait_log(&log, 0, "MASTER -> FAULT");
+    assert!(!routes().contains("198.18.71.0/24"), "the kernel keeps a downed link's routes?\n{}", routes());
+
+    ip(&["-n", &vg, "link", "set", "vk-t", "up"]);
+    let back = p.wait_vip(&vg, Duration::from_secs(10));
+    let route = vigil_tests::eventually(Duration::from_secs(5), || routes().contains("198.18.71.0/24"));
+    assert!(route.is_some(), "the static route was not set again when its link came up:\n{}", routes());
+    eprintln!("the interface came back: vigil master again after {back:?}, its static route set again");
+}
