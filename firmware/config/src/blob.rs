@@ -41,8 +41,9 @@ pub const HEADER_LEN: usize = 32;
 /// instances and sync groups, BFD_CHECK (appended); 10: the global GARP
 /// pace (`vrrp_garp_interval`, `vrrp_gna_interval`), `garp_group`, and the
 /// syslog server's transport (TCP); 11: `metrics_listen`; 12: `track_groups`
-/// and `static_tracks` (keepalived's static track groups).
-pub const SCHEMA: u16 = 12;
+/// and `static_tracks` (keepalived's static track groups); 13: instances'
+/// `use_vmac_addr`, addresses' `use_vmac`, the global `vmac_addr_prefix`.
+pub const SCHEMA: u16 = 13;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -260,22 +261,35 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
-        11 => postcard::from_bytes::<v11::Config>(body).map(Config::from).map_err(|e| format!("schema 11: {e}")),
-        10 => postcard::from_bytes::<v10::Config>(body).map(Config::from).map_err(|e| format!("schema 10: {e}")),
-        9 => postcard::from_bytes::<v9::Config>(body).map(Config::from).map_err(|e| format!("schema 9: {e}")),
+        12 => postcard::from_bytes::<v12::Config>(body).map(Config::from).map_err(|e| format!("schema 12: {e}")),
+        11 => postcard::from_bytes::<v11::Config>(body)
+            .map(v12::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 11: {e}")),
+        10 => postcard::from_bytes::<v10::Config>(body)
+            .map(v12::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 10: {e}")),
+        9 => postcard::from_bytes::<v9::Config>(body)
+            .map(v12::Config::from)
+            .map(Config::from)
+            .map_err(|e| format!("schema 9: {e}")),
         8 => postcard::from_bytes::<v8::Config>(body)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 8: {e}")),
         7 => postcard::from_bytes::<v7::Config>(body)
             .map(v8::Config::from)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 7: {e}")),
         6 => postcard::from_bytes::<v6::Config>(body)
             .map(v7::Config::from)
             .map(v8::Config::from)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 6: {e}")),
         5 => postcard::from_bytes::<v5::Config>(body)
@@ -283,6 +297,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v7::Config::from)
             .map(v8::Config::from)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 5: {e}")),
         4 => postcard::from_bytes::<v4::Config>(body)
@@ -290,6 +305,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v7::Config::from)
             .map(v8::Config::from)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 4: {e}")),
         3 => postcard::from_bytes::<v3::Config>(body)
@@ -298,6 +314,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v7::Config::from)
             .map(v8::Config::from)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 3: {e}")),
         2 => postcard::from_bytes::<v2::Config>(body)
@@ -307,6 +324,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v7::Config::from)
             .map(v8::Config::from)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 2: {e}")),
         1 => postcard::from_bytes::<v1::Config>(body)
@@ -317,6 +335,7 @@ fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
             .map(v7::Config::from)
             .map(v8::Config::from)
             .map(v9::Config::from)
+            .map(v12::Config::from)
             .map(Config::from)
             .map_err(|e| format!("schema 1: {e}")),
         old => Err(format!("config schema {old} is not one this firmware can read (it reads 1..={SCHEMA})")),
@@ -1328,13 +1347,13 @@ pub mod v7 {
         pub label: Option<IfName>,
     }
 
-    impl From<VirtualAddress> for crate::model::VirtualAddress {
+    impl From<VirtualAddress> for super::v12::VirtualAddress {
         fn from(a: VirtualAddress) -> Self {
-            crate::model::VirtualAddress {
+            super::v12::VirtualAddress {
                 brd: a.brd,
                 dev: a.dev,
                 label: a.label,
-                ..crate::model::VirtualAddress::new(a.addr)
+                ..super::v12::VirtualAddress::new(a.addr)
             }
         }
     }
@@ -1693,6 +1712,7 @@ pub mod v7 {
 /// `track_bfd`). Everything else is as today.
 pub mod v8 {
     use super::v9::Global;
+    use super::v12::VirtualAddress;
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::*;
@@ -1742,9 +1762,9 @@ pub mod v8 {
         pub garp_extra_if: Option<(u32, bool)>,
     }
 
-    impl From<VrrpInstance> for crate::model::VrrpInstance {
+    impl From<VrrpInstance> for super::v12::VrrpInstance {
         fn from(v: VrrpInstance) -> Self {
-            crate::model::VrrpInstance {
+            super::v12::VrrpInstance {
                 name: v.name,
                 version: v.version,
                 state: v.state,
@@ -1849,6 +1869,7 @@ pub mod v8 {
 /// the global per-interface pace, `garp_group`): everything else is as
 /// today.
 pub mod v9 {
+    use super::v12::{VirtualAddress, VrrpInstance};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::*;
@@ -1886,9 +1907,9 @@ pub mod v9 {
         pub no_checker_emails: bool,
     }
 
-    impl From<Global> for crate::model::Global {
+    impl From<Global> for super::v12::Global {
         fn from(v: Global) -> Self {
-            crate::model::Global {
+            super::v12::Global {
                 router_id: v.router_id,
                 hostname: v.hostname,
                 time_servers: v.time_servers,
@@ -1939,9 +1960,9 @@ pub mod v9 {
         pub bfd_instances: Vec<BfdInstance, BFD_INSTANCES>,
     }
 
-    impl From<Config> for crate::model::Config {
+    impl From<Config> for super::v12::Config {
         fn from(v: Config) -> Self {
-            crate::model::Config {
+            super::v12::Config {
                 global: v.global.into(),
                 interfaces: v.interfaces,
                 vrrp_instances: v.vrrp_instances,
@@ -1959,6 +1980,7 @@ pub mod v9 {
 
 /// Schema 10: before `metrics_listen` (schema 11).
 pub mod v10 {
+    use super::v12::{VirtualAddress, VrrpInstance};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::*;
@@ -1999,9 +2021,9 @@ pub mod v10 {
         pub garp_groups: Vec<GarpGroup, GARP_GROUPS>,
     }
 
-    impl From<Global> for crate::model::Global {
+    impl From<Global> for super::v12::Global {
         fn from(v: Global) -> Self {
-            crate::model::Global {
+            super::v12::Global {
                 router_id: v.router_id,
                 hostname: v.hostname,
                 time_servers: v.time_servers,
@@ -2052,9 +2074,9 @@ pub mod v10 {
         pub bfd_instances: Vec<BfdInstance, BFD_INSTANCES>,
     }
 
-    impl From<Config> for crate::model::Config {
+    impl From<Config> for super::v12::Config {
         fn from(v: Config) -> Self {
-            crate::model::Config {
+            super::v12::Config {
                 global: v.global.into(),
                 interfaces: v.interfaces,
                 vrrp_instances: v.vrrp_instances,
@@ -2072,6 +2094,7 @@ pub mod v10 {
 
 /// Schema 11: before `track_groups` and `static_tracks` (schema 12).
 pub mod v11 {
+    use super::v12::{VirtualAddress, VrrpInstance};
     use crate::bounded::Bounded as Vec;
     use crate::model::limits::*;
     use crate::model::*;
@@ -2113,9 +2136,9 @@ pub mod v11 {
         pub metrics_listen: Option<core::net::SocketAddr>,
     }
 
-    impl From<Global> for crate::model::Global {
+    impl From<Global> for super::v12::Global {
         fn from(v: Global) -> Self {
-            crate::model::Global {
+            super::v12::Global {
                 router_id: v.router_id,
                 hostname: v.hostname,
                 time_servers: v.time_servers,
@@ -2166,12 +2189,274 @@ pub mod v11 {
         pub bfd_instances: Vec<BfdInstance, BFD_INSTANCES>,
     }
 
+    impl From<Config> for super::v12::Config {
+        fn from(v: Config) -> Self {
+            super::v12::Config {
+                global: v.global.into(),
+                interfaces: v.interfaces,
+                vrrp_instances: v.vrrp_instances,
+                sync_groups: v.sync_groups,
+                virtual_servers: v.virtual_servers,
+                vrrp_scripts: v.vrrp_scripts,
+                track_processes: v.track_processes,
+                track_files: v.track_files,
+                virtual_server_groups: v.virtual_server_groups,
+                bfd_instances: v.bfd_instances,
+            }
+        }
+    }
+}
+
+/// Schema 12: before instances' `use_vmac_addr`, addresses' `use_vmac` and
+/// the global `vmac_addr_prefix` (schema 13). Schemas 8 to 11 read their
+/// instances and addresses as these.
+pub mod v12 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::*;
+    use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use heapless::String;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VirtualAddress {
+        pub addr: IpNet,
+        pub brd: Option<Ipv4Addr>,
+        pub dev: Option<IfName>,
+        pub label: Option<IfName>,
+        pub scope: Option<RouteScope>,
+        pub peer: Option<IpNet>,
+        pub preferred_lft: Option<Lifetime>,
+        pub flags: u32,
+        pub no_track: bool,
+    }
+
+    impl VirtualAddress {
+        pub fn new(addr: IpNet) -> VirtualAddress {
+            crate::model::VirtualAddress::new(addr).into()
+        }
+    }
+
+    /// Today's address as schema 12 wrote it (for [`VirtualAddress::new`]).
+    impl From<crate::model::VirtualAddress> for VirtualAddress {
+        fn from(v: crate::model::VirtualAddress) -> Self {
+            VirtualAddress {
+                addr: v.addr,
+                brd: v.brd,
+                dev: v.dev,
+                label: v.label,
+                scope: v.scope,
+                peer: v.peer,
+                preferred_lft: v.preferred_lft,
+                flags: v.flags,
+                no_track: v.no_track,
+            }
+        }
+    }
+
+    impl From<VirtualAddress> for crate::model::VirtualAddress {
+        fn from(v: VirtualAddress) -> Self {
+            crate::model::VirtualAddress {
+                addr: v.addr,
+                brd: v.brd,
+                dev: v.dev,
+                label: v.label,
+                scope: v.scope,
+                peer: v.peer,
+                preferred_lft: v.preferred_lft,
+                flags: v.flags,
+                no_track: v.no_track,
+                use_vmac: false,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VrrpInstance {
+        pub name: Name,
+        pub version: u8,
+        pub state: VrrpState,
+        pub interface: IfName,
+        pub virtual_router_id: u8,
+        pub priority: u8,
+        pub advert_int_cs: u16,
+        pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub unicast_src_ip: Option<IpAddr>,
+        pub unicast_peer: Vec<IpAddr, UNICAST_PEERS>,
+        pub preempt: bool,
+        pub preempt_delay_s: u16,
+        pub auth_pass: Option<String<AUTH_PASS>>,
+        pub vmac: Option<Vmac>,
+        pub accept: bool,
+        pub track_interface: Vec<Track, TRACKS>,
+        pub track_script: Vec<TrackScript, TRACKS>,
+        pub notify: Notify,
+        pub garp: Garp,
+        pub skip_check_adv_addr: bool,
+        pub smtp_alert: Option<bool>,
+        pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub virtual_routes: Vec<Route, ROUTES>,
+        pub track_process: Vec<TrackScript, TRACKS>,
+        pub track_file: Vec<TrackScript, TRACKS>,
+        pub virtual_rules: Vec<Rule, ROUTES>,
+        pub dont_track_primary: bool,
+        pub lower_prio_no_advert: bool,
+        pub higher_prio_send_advert: bool,
+        pub down_timer_adverts: u8,
+        pub unicast_ttl: u8,
+        pub mcast_dst_ip: Option<IpAddr>,
+        pub unicast_fault_no_peer: bool,
+        pub track_src_ip: bool,
+        pub promote_secondaries: bool,
+        pub notify_master_rx_lower_pri: Option<PathText>,
+        pub notify_deleted: Option<Option<PathText>>,
+        pub garp_extra_if: Option<(u32, bool)>,
+        pub track_bfd: Vec<TrackScript, TRACKS>,
+    }
+
+    impl From<VrrpInstance> for crate::model::VrrpInstance {
+        fn from(v: VrrpInstance) -> Self {
+            crate::model::VrrpInstance {
+                name: v.name,
+                version: v.version,
+                state: v.state,
+                interface: v.interface,
+                virtual_router_id: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                virtual_ipaddress: v.virtual_ipaddress.map(Into::into),
+                unicast_src_ip: v.unicast_src_ip,
+                unicast_peer: v.unicast_peer,
+                preempt: v.preempt,
+                preempt_delay_s: v.preempt_delay_s,
+                auth_pass: v.auth_pass,
+                vmac: v.vmac,
+                accept: v.accept,
+                track_interface: v.track_interface,
+                track_script: v.track_script,
+                notify: v.notify,
+                garp: v.garp,
+                skip_check_adv_addr: v.skip_check_adv_addr,
+                smtp_alert: v.smtp_alert,
+                virtual_ipaddress_excluded: v.virtual_ipaddress_excluded.map(Into::into),
+                virtual_routes: v.virtual_routes,
+                track_process: v.track_process,
+                track_file: v.track_file,
+                virtual_rules: v.virtual_rules,
+                dont_track_primary: v.dont_track_primary,
+                lower_prio_no_advert: v.lower_prio_no_advert,
+                higher_prio_send_advert: v.higher_prio_send_advert,
+                down_timer_adverts: v.down_timer_adverts,
+                unicast_ttl: v.unicast_ttl,
+                mcast_dst_ip: v.mcast_dst_ip,
+                unicast_fault_no_peer: v.unicast_fault_no_peer,
+                track_src_ip: v.track_src_ip,
+                promote_secondaries: v.promote_secondaries,
+                notify_master_rx_lower_pri: v.notify_master_rx_lower_pri,
+                notify_deleted: v.notify_deleted,
+                garp_extra_if: v.garp_extra_if,
+                track_bfd: v.track_bfd,
+                use_vmac_addr: false,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Global {
+        pub router_id: Name,
+        pub hostname: String<HOSTNAME>,
+        pub time_servers: Vec<IpAddr, TIME_SERVERS>,
+        pub syslog: Option<SyslogTarget>,
+        pub watchdog: Watchdog,
+        pub console_password: Option<PasswordHash>,
+        pub enable_script_security: bool,
+        pub script_user: Option<ScriptUser>,
+        pub vrrp_strict: bool,
+        pub lvs_flush: bool,
+        pub lvs_sync_daemon: Option<LvsSyncDaemon>,
+        pub lvs_timeouts: Option<LvsTimeouts>,
+        pub supervision: Supervision,
+        pub update_confirm_s: u16,
+        pub updates: Updates,
+        pub mail: Mail,
+        pub static_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub static_routes: Vec<Route, ROUTES>,
+        pub static_rules: Vec<Rule, ROUTES>,
+        pub vrrp_startup_delay_ms: u32,
+        pub lvs_flush_on_stop: Option<FlushOnStop>,
+        pub startup_script: Option<HookScript>,
+        pub shutdown_script: Option<HookScript>,
+        pub ssl: Option<SslFiles>,
+        pub rs_init_notifies: bool,
+        pub no_checker_emails: bool,
+        pub garp_interval_us: Option<u32>,
+        pub gna_interval_us: Option<u32>,
+        pub garp_groups: Vec<GarpGroup, GARP_GROUPS>,
+        pub metrics_listen: Option<SocketAddr>,
+        pub track_groups: Vec<TrackGroup, TRACK_GROUPS>,
+        pub static_tracks: Vec<StaticTrack, STATIC_TRACKS>,
+    }
+
+    impl From<Global> for crate::model::Global {
+        fn from(v: Global) -> Self {
+            crate::model::Global {
+                router_id: v.router_id,
+                hostname: v.hostname,
+                time_servers: v.time_servers,
+                syslog: v.syslog,
+                watchdog: v.watchdog,
+                console_password: v.console_password,
+                enable_script_security: v.enable_script_security,
+                script_user: v.script_user,
+                vrrp_strict: v.vrrp_strict,
+                lvs_flush: v.lvs_flush,
+                lvs_sync_daemon: v.lvs_sync_daemon,
+                lvs_timeouts: v.lvs_timeouts,
+                supervision: v.supervision,
+                update_confirm_s: v.update_confirm_s,
+                updates: v.updates,
+                mail: v.mail,
+                static_ipaddress: v.static_ipaddress.map(Into::into),
+                static_routes: v.static_routes,
+                static_rules: v.static_rules,
+                vrrp_startup_delay_ms: v.vrrp_startup_delay_ms,
+                lvs_flush_on_stop: v.lvs_flush_on_stop,
+                startup_script: v.startup_script,
+                shutdown_script: v.shutdown_script,
+                ssl: v.ssl,
+                rs_init_notifies: v.rs_init_notifies,
+                no_checker_emails: v.no_checker_emails,
+                garp_interval_us: v.garp_interval_us,
+                gna_interval_us: v.gna_interval_us,
+                garp_groups: v.garp_groups,
+                metrics_listen: v.metrics_listen,
+                track_groups: v.track_groups,
+                static_tracks: v.static_tracks,
+                vmac_addr_prefix: None,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+        pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+        pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+        pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+        pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+        pub bfd_instances: Vec<BfdInstance, BFD_INSTANCES>,
+    }
+
     impl From<Config> for crate::model::Config {
         fn from(v: Config) -> Self {
             crate::model::Config {
                 global: v.global.into(),
                 interfaces: v.interfaces,
-                vrrp_instances: v.vrrp_instances,
+                vrrp_instances: v.vrrp_instances.map(Into::into),
                 sync_groups: v.sync_groups,
                 virtual_servers: v.virtual_servers,
                 vrrp_scripts: v.vrrp_scripts,

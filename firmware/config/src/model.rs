@@ -576,6 +576,10 @@ pub struct Global {
     /// `track_group NAME` on a static address, route or rule line (schema
     /// 12): which item names which group.
     pub static_tracks: Vec<StaticTrack, STATIC_TRACKS>,
+    /// keepalived `vmac_addr_prefix` (schema 13; `vmac_prefix` when it is
+    /// not said): the name of an address's vmac is this, `6` for IPv6, a
+    /// number if the name is taken, `.VRID`; none: `vrrp`.
+    pub vmac_addr_prefix: Option<IfName>,
 }
 
 /// keepalived's static track group: the instances that follow the static
@@ -1228,6 +1232,7 @@ impl Default for Global {
             metrics_listen: None,
             track_groups: Vec::new(),
             static_tracks: Vec::new(),
+            vmac_addr_prefix: None,
         }
     }
 }
@@ -1364,6 +1369,11 @@ pub struct VrrpInstance {
     /// `track_bfd` (schema 9): names of `bfd_instance` blocks, each
     /// `NAME [weight N [reverse]]`.
     pub track_bfd: Vec<TrackScript, TRACKS>,
+    /// keepalived `use_vmac_addr` (schema 13): every address of the
+    /// instance on another interface (or of the other family) goes on a
+    /// vmac of that interface, as keepalived puts it (see
+    /// [`VirtualAddress::use_vmac`]).
+    pub use_vmac_addr: bool,
 }
 
 impl VrrpInstance {
@@ -1408,6 +1418,7 @@ impl VrrpInstance {
             notify_deleted: None,
             garp_extra_if: None,
             track_bfd: Vec::new(),
+            use_vmac_addr: false,
         })
     }
 
@@ -1476,9 +1487,13 @@ pub struct VirtualAddress {
     /// `home`, `-nodad`, `mngtmpaddr`, `noprefixroute`, `autojoin`
     /// (schema 8): the kernel's IFA_F_* bits ([`addr_flags`]).
     pub flags: u32,
-    /// `no_track` (schema 8): kept for the export (vigil does not take an
-    /// instance out of master when its address is removed by hand).
+    /// `no_track` (schema 8): a master whose address is removed by
+    /// someone else stays master.
     pub no_track: bool,
+    /// `use_vmac` on the address (schema 13): on another interface than
+    /// the instance's (`dev`), it goes on a vmac of that interface (a
+    /// macvlan with the virtual router's MAC), as keepalived puts it.
+    pub use_vmac: bool,
 }
 
 /// `preferred_lft`: seconds, or `forever`.
@@ -1517,6 +1532,7 @@ impl VirtualAddress {
             preferred_lft: None,
             flags: 0,
             no_track: false,
+            use_vmac: false,
         }
     }
 

@@ -189,6 +189,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     c.global.hostname = full('h');
     c.global.syslog = Some(model::SyslogTarget { addr: "[2001:db8::1]:514".parse().unwrap(), tcp: true });
     c.global.metrics_listen = Some("[2001:db8::1]:65535".parse().unwrap());
+    c.global.vmac_addr_prefix = Some(full('p'));
     while c.global.time_servers.push(v6.addr).is_ok() {}
     c.global.console_password = Some(PasswordHash { iterations: u32::MAX, salt: [0xff; 16], hash: [0xff; 32] });
     let mut vlan = Vlan { id: 4094, addresses: Bounded::new() };
@@ -218,6 +219,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
         preferred_lft: Some(Lifetime::Seconds(u32::MAX)),
         flags: u32::MAX,
         no_track: true,
+        use_vmac: true,
     };
     // The largest route and rule.
     let mut route = Route::new(v6);
@@ -259,6 +261,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
         vi.virtual_rules.push(rule.clone()).unwrap();
     }
     vi.vmac = Some(Vmac { name: Some(full('m')), mac: Some([0xff; 6]), xmit_base: true });
+    vi.use_vmac_addr = true;
     while vi.virtual_ipaddress.push(vip.clone()).is_ok() {}
     while vi.unicast_peer.push(v6.addr).is_ok() {}
     while vi.track_interface.push(Track { interface: full('t'), weight: -254 }).is_ok() {}
@@ -690,6 +693,38 @@ fn a_schema_11_blob_is_read_without_track_groups_and_the_rest_as_it_was() {
     assert_eq!(c.global.static_routes[0].to_string(), "198.18.0.0/16 via 198.51.100.254 dev eth0");
     assert!(c.global.track_groups.is_empty() && c.global.static_tracks.is_empty());
     assert_eq!(c.vrrp_instances[0].virtual_router_id, 11);
+    c.validate().unwrap();
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
+}
+
+/// A blob as schema-12 firmware wrote it (commit 4632c6f,
+/// `vigil-image config compile` of router_id s12: a static track group, a
+/// static address naming it, an instance with an address on another
+/// interface).
+const SCHEMA_12_BLOB: &str = concat!(
+    "56474c430c000000be0000000100000000000000da78153a00000000cdf7bddb0373313205766967696c0000011e0000",
+    "0000000000e807b817780000901c00000000001e000000000100c6336401180001046574683100000000000000000000",
+    "00000000000000000001025447010556495f313201000002544700010556495f3132020004657468300c64640200c000",
+    "020c18000000000000000000cb00710c1800010465746832000000000000000001000000010000000000000005050000",
+    "0100000000000000000000000003ff000000000000000000000000000000",
+);
+
+#[test]
+fn a_schema_12_blob_is_read_without_address_vmacs_and_the_rest_as_it_was() {
+    let bytes = unhex(SCHEMA_12_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 12);
+    let c = &d.config;
+    assert_eq!(c.global.router_id.as_str(), "s12");
+    assert_eq!(c.global.track_groups[0].name.as_str(), "TG");
+    assert_eq!(c.global.track_group_of(StaticItem::Address(0)).map(|n| n.as_str()), Some("TG"));
+    assert_eq!(c.global.static_ipaddress[0].dev.as_deref(), Some("eth1"));
+    assert_eq!(c.global.vmac_addr_prefix, None);
+    let vi = &c.vrrp_instances[0];
+    assert_eq!(vi.virtual_router_id, 12);
+    assert_eq!(vi.virtual_ipaddress[1].dev.as_deref(), Some("eth2"));
+    assert!(!vi.use_vmac_addr && vi.virtual_ipaddress.iter().all(|a| !a.use_vmac));
     c.validate().unwrap();
     let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
     assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));

@@ -86,7 +86,7 @@ fn vigils_own_blocks_and_ipv6() {
 
 #[test]
 fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
-    let text = "global_defs {\n  enable_traps\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24 use_vmac\n  }\n}\nbogus_block {\n}\n";
+    let text = "global_defs {\n  enable_traps\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  use_ipvlan\n}\nbogus_block {\n}\n";
     let i = import_str("t.conf", text).unwrap();
     let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(
@@ -94,8 +94,8 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
         [
             "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:7:21: error: \"300\" is not a VRID (1..=255)",
-            "t.conf:11:17: unsupported: virtual_ipaddress option \"use_vmac\" is not supported by vigil yet; ignored",
-            "t.conf:14:1: error: unknown keyword \"bogus_block\"",
+            "t.conf:13:3: unsupported: keyword \"use_ipvlan\" is not supported by vigil; ignored",
+            "t.conf:15:1: error: unknown keyword \"bogus_block\"",
         ]
     );
     assert_eq!(i.config.global.router_id.as_str(), "R1");
@@ -1632,4 +1632,49 @@ vrrp_instance VI_2 {
             "static_routes 192.0.2.0/24: a route's track_group follows its dev: give it one (keepalived refuses it too)",
         ]
     );
+}
+
+/// Address vmacs as keepalived 2.2.7 reads them: `use_vmac_addr` on an
+/// instance, `use_vmac` on an address, `vmac_addr_prefix` (else
+/// `vmac_prefix`) for their names; they import, export and import again
+/// the same; on a static address `use_vmac` means nothing and says so.
+#[test]
+fn address_vmacs_import_and_round_trip() {
+    let text = "\
+global_defs {
+  vmac_prefix vk
+}
+static_ipaddress {
+  192.0.2.9/24 dev eth2 use_vmac
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  use_vmac_addr
+  virtual_ipaddress {
+    192.0.2.100/24
+    198.51.100.100/24 dev eth1 use_vmac
+  }
+}
+";
+    let i = import_str("v.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d, ["v.conf:5:3: warning: use_vmac on a static address: ignored (a vmac is an instance's)"]);
+    let c = &i.config;
+    assert_eq!(c.global.vmac_addr_prefix.as_deref(), Some("vk"), "vmac_prefix names address vmacs too");
+    assert!(!c.global.static_ipaddress[0].use_vmac);
+    let vi = &c.vrrp_instances[0];
+    assert!(vi.use_vmac_addr);
+    assert_eq!(vi.virtual_ipaddress.iter().map(|a| a.use_vmac).collect::<Vec<_>>(), [false, true]);
+    c.validate().unwrap();
+    round_trip(c);
+    let out = export(c, Flavor::Keepalived);
+    assert!(out.contains("vmac_addr_prefix vk") && out.contains("use_vmac_addr"), "{out}");
+    assert!(out.contains("198.51.100.100/24 dev eth1 use_vmac"), "{out}");
+    let e: Vec<String> = import_str("v.conf", "global_defs {\n  vmac_addr_prefix a/b\n}\n")
+        .unwrap()
+        .errors()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(e, ["v.conf:2:20: error: vmac_addr_prefix \"a/b\" is not 1..=11 characters of an interface name"]);
 }

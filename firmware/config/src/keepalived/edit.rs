@@ -79,6 +79,7 @@ const CTXS: &[Ctx] = &[
         blocks: &[("notification_email", 0, "list")],
         leaves: &[
             "router_id",
+            "vmac_addr_prefix",
             "vrrp_version",
             "enable_script_security",
             "script_user",
@@ -174,6 +175,7 @@ const CTXS: &[Ctx] = &[
             "no_accept",
             "use_vmac",
             "vmac_xmit_base",
+            "use_vmac_addr",
             "dont_track_primary",
             "unicast_src_ip",
             "mcast_src_ip",

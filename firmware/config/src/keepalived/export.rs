@@ -87,6 +87,7 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         || g.no_checker_emails
         || g.garp_interval_us.is_some()
         || g.gna_interval_us.is_some()
+        || g.vmac_addr_prefix.is_some()
     {
         o.open("global_defs");
         if !g.router_id.is_empty() {
@@ -94,6 +95,9 @@ pub fn export(c: &Config, flavor: Flavor) -> String {
         }
         if g.lvs_flush {
             o.line("lvs_flush");
+        }
+        if let Some(p) = &g.vmac_addr_prefix {
+            o.line(format!("vmac_addr_prefix {p}"));
         }
         if g.rs_init_notifies {
             o.line("rs_init_notifies");
@@ -355,6 +359,9 @@ fn vip_line(a: &VirtualAddress) -> String {
         if a.flags & bit != 0 {
             let _ = write!(l, " {word}");
         }
+    }
+    if a.use_vmac {
+        l.push_str(" use_vmac");
     }
     if a.no_track {
         l.push_str(" no_track");
@@ -643,6 +650,9 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool, flavor: Flavor) {
         if vm.xmit_base {
             o.line("vmac_xmit_base");
         }
+    }
+    if v.use_vmac_addr {
+        o.line("use_vmac_addr");
     }
     if let Some(p) = &v.auth_pass {
         o.open("authentication");

@@ -290,6 +290,10 @@ fn statement(cx: &mut Cx, config: &mut Config, st: &Stmt) {
                                 .unwrap_or_else(|| IfName::try_from("eth0").unwrap_or_default()),
                         );
                     }
+                    if vip.use_vmac {
+                        cx.warn(&a.keyword.pos, "use_vmac on a static address: ignored (a vmac is an instance's)");
+                        vip.use_vmac = false;
+                    }
                     let (at, no_track) = (config.global.static_ipaddress.len(), vip.no_track);
                     cx.push(&a.keyword, &mut config.global.static_ipaddress, vip, "static addresses");
                     cx.static_track(crate::model::StaticItem::Address(at as u16), no_track);
@@ -798,6 +802,21 @@ impl Cx {
                         }
                     }
                 }
+                "vmac_addr_prefix" => {
+                    if let Some(w) = self.one(s) {
+                        // PREFIX.VRID as vmac_prefix (an IPv6 one's `6` and
+                        // a number to tell names apart must fit too, or that
+                        // vmac is refused when it is made, saying so).
+                        if w.text.is_empty() || w.text.len() > 11 || w.text.contains(['/', ' ', ':']) {
+                            self.error(
+                                &w.pos,
+                                format!("vmac_addr_prefix {:?} is not 1..=11 characters of an interface name", w.text),
+                            );
+                        } else {
+                            g.vmac_addr_prefix = self.ifname(w);
+                        }
+                    }
+                }
                 "vrrp_mcast_group4" => self.defaults.mcast_group4 = self.value(s, "an IPv4 multicast address"),
                 "vrrp_mcast_group6" => self.defaults.mcast_group6 = self.value(s, "an IPv6 multicast address"),
                 "vrrp_startup_delay" => {
@@ -860,6 +879,11 @@ impl Cx {
             if let (Some(h), Some(t)) = (script, timeout) {
                 h.timeout_s = t;
             }
+        }
+        // keepalived: an address's vmac takes vmac_prefix's name unless
+        // vmac_addr_prefix says another.
+        if g.vmac_addr_prefix.is_none() {
+            g.vmac_addr_prefix = self.defaults.vmac_prefix.as_deref().and_then(|p| IfName::try_from(p).ok());
         }
     }
 
@@ -1463,6 +1487,10 @@ impl Cx {
                 "vmac_xmit_base" => {
                     self.flag(s);
                     xmit_base = Some(s.keyword.pos.clone());
+                }
+                "use_vmac_addr" => {
+                    self.flag(s);
+                    v.use_vmac_addr = true;
                 }
                 "track_interface" => {
                     for a in self.block(s) {
@@ -2183,16 +2211,7 @@ impl Cx {
                     continue;
                 }
                 "use_vmac" => {
-                    // Per-address vmacs are not read yet (the keyword is in
-                    // NOT_YET).
-                    self.diags.push(Diagnostic {
-                        pos: k.pos.clone(),
-                        severity: Severity::Unsupported,
-                        message: format!(
-                            "virtual_ipaddress option {:?} is not supported by vigil yet; ignored",
-                            k.text
-                        ),
-                    });
+                    vip.use_vmac = true;
                     continue;
                 }
                 _ => {}
