@@ -967,3 +967,56 @@ fn a_static_track_groups_interface_down_faults_its_members() {
     assert!(route.is_some(), "the static route was not set again when its link came up:\n{}", routes());
     eprintln!("the interface came back: vigil master again after {back:?}, its static route set again");
 }
+
+/// Address vmacs (`use_vmac_addr`), as keepalived 2.2.7 makes them, each
+/// router on its side of the same links: an excluded address on a second
+/// link goes on a macvlan of that link named `vx.51` (`vmac_addr_prefix
+/// vx`) with MAC 00:00:5e:00:01:33, made at start by both; the master's
+/// address answers ARP from it, so a host there learns the virtual MAC;
+/// when vigil stops, keepalived takes the address on its own vmac and vigil
+/// removes its vmac.
+#[test]
+fn address_vmacs_are_made_as_keepalived_makes_them() {
+    let Some(mut p) = Pair::new("vrrp-avmac") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    vigil_tests::vrrp_pair::veth((&ka, "vx-a", "198.51.100.1/24"), (&vg, "vx-b", "198.51.100.2/24"));
+    for (side, dev) in [(0, "vx-a"), (1, "vx-b")] {
+        p.top[side] = "global_defs {\n vmac_addr_prefix vx\n}\n".to_string();
+        p.extra[side] = format!(" use_vmac_addr\n virtual_ipaddress_excluded {{\n  198.51.100.100/24 dev {dev}\n }}\n");
+    }
+    let link = |ns: &str| -> String {
+        let out = Command::new("ip").args(["-n", ns, "-br", "link", "show", "vx.51"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let addrs = |ns: &str| -> String {
+        let out = Command::new("ip").args(["-n", ns, "-br", "addr", "show", "vx.51"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let v = p.vigil(3, 150, "0.5");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    p.keepalived(3, 100, "0.5");
+    for (ns, parent) in [(&vg, "vx-b"), (&ka, "vx-a")] {
+        let made = vigil_tests::eventually(Duration::from_secs(10), || link(ns).contains(&format!("vx.51@{parent}")));
+        assert!(made.is_some(), "no vx.51 on {parent} in {ns}: {}", link(ns));
+        assert!(link(ns).contains("00:00:5e:00:01:33"), "{}", link(ns));
+    }
+    let on = vigil_tests::eventually(Duration::from_secs(5), || addrs(&vg).contains("198.51.100.100/24"));
+    assert!(on.is_some(), "the master's address is not on its vmac: {}", addrs(&vg));
+    assert!(!addrs(&ka).contains("198.51.100.100"), "the backup holds it: {}", addrs(&ka));
+    // A host on that link (keepalived's namespace, through its own address)
+    // learns the address at the virtual MAC.
+    let st = Command::new("ip")
+        .args(["netns", "exec", &ka, "ping", "-c", "1", "-W", "2", "-I", "198.51.100.1", "198.51.100.100"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "198.51.100.100 does not answer on the second link");
+    let out = Command::new("ip").args(["-n", &ka, "neigh", "show", "198.51.100.100"]).output().unwrap();
+    let neigh = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(neigh.contains("00:00:5e:00:01:33"), "learnt at another MAC: {neigh}");
+
+    p.signal(v, "-TERM");
+    let _ = p.children[v].wait();
+    let moved = vigil_tests::eventually(Duration::from_secs(10), || addrs(&ka).contains("198.51.100.100/24"));
+    assert!(moved.is_some(), "keepalived did not put it on its vmac: {}", addrs(&ka));
+    assert!(link(&vg).is_empty(), "vigil left its vmac behind: {}", link(&vg));
+}

@@ -1450,6 +1450,57 @@ pub struct Vmac {
     pub xmit_base: bool,
 }
 
+/// A vmac an instance's addresses need (`use_vmac_addr`, an address's
+/// `use_vmac`): on which interface, for which family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressVmac {
+    pub parent: IfName,
+    pub v6: bool,
+}
+
+impl AddressVmac {
+    /// Its name at the `n`th try, as keepalived 2.2.7 names them: the
+    /// prefix (`vrrp` unless given), `6` for IPv6, `n` past the first try
+    /// (the first name free is taken), `.VRID`.
+    pub fn name(&self, prefix: Option<&str>, n: u32, vrid: u8) -> std::string::String {
+        let six = if self.v6 { "6" } else { "" };
+        let n = if n == 0 { std::string::String::new() } else { n.to_string() };
+        format!("{}{six}{n}.{vrid}", prefix.unwrap_or("vrrp"))
+    }
+
+    /// The virtual router's MAC of its family (RFC 5798 7.3).
+    pub fn mac(&self, vrid: u8) -> [u8; 6] {
+        [0x00, 0x00, 0x5e, 0x00, if self.v6 { 0x02 } else { 0x01 }, vrid]
+    }
+}
+
+impl VrrpInstance {
+    /// The address vmac an address goes on, if any: one on another
+    /// interface (`dev`) or of the other family, with `use_vmac_addr` on
+    /// the instance or `use_vmac` on the address (keepalived 2.2.7 puts it
+    /// so; the others stay where they were).
+    pub fn address_vmac_of(&self, a: &VirtualAddress) -> Option<AddressVmac> {
+        let parent = a.dev.clone().unwrap_or_else(|| self.interface.clone());
+        let v6 = a.addr.addr.is_ipv6();
+        let apart = parent != self.interface || v6 != self.is_ipv6();
+        (apart && (self.use_vmac_addr || a.use_vmac)).then_some(AddressVmac { parent, v6 })
+    }
+
+    /// Every address vmac the instance needs, each once, in the order of
+    /// its addresses.
+    pub fn address_vmacs(&self) -> std::vec::Vec<AddressVmac> {
+        let mut out: std::vec::Vec<AddressVmac> = std::vec::Vec::new();
+        for a in self.virtual_ipaddress.iter().chain(self.virtual_ipaddress_excluded.iter()) {
+            if let Some(v) = self.address_vmac_of(a)
+                && !out.contains(&v)
+            {
+                out.push(v);
+            }
+        }
+        out
+    }
+}
+
 impl Vmac {
     /// The vmac's name for an instance.
     pub fn name_for(&self, vrid: u8, v6: bool) -> std::string::String {

@@ -1666,6 +1666,25 @@ vrrp_instance VI_1 {
     let vi = &c.vrrp_instances[0];
     assert!(vi.use_vmac_addr);
     assert_eq!(vi.virtual_ipaddress.iter().map(|a| a.use_vmac).collect::<Vec<_>>(), [false, true]);
+    // What goes where, and the names keepalived 2.2.7 gives (seen with it
+    // in a namespace: vx.51 on eth1, vx6.51 for an IPv6 excluded address on
+    // the instance's own interface, vrrp1.51 when vrrp.51 is taken).
+    let vm = vi.address_vmacs();
+    assert_eq!(vm, [AddressVmac { parent: "eth1".try_into().unwrap(), v6: false }]);
+    assert_eq!(vi.address_vmac_of(&vi.virtual_ipaddress[0]), None);
+    assert_eq!(vm[0].name(Some("vx"), 0, 51), "vx.51");
+    assert_eq!(vm[0].name(None, 1, 51), "vrrp1.51");
+    assert_eq!(vm[0].mac(51), [0, 0, 0x5e, 0, 1, 51]);
+    let mut other = vi.clone();
+    let mut evip = VirtualAddress::new("2001:db8::100/64".parse().unwrap());
+    evip.dev = None;
+    other.virtual_ipaddress_excluded.push(evip).unwrap();
+    let six = AddressVmac { parent: "eth0".try_into().unwrap(), v6: true };
+    assert_eq!(other.address_vmacs()[1], six);
+    assert_eq!(six.name(Some("vx"), 0, 51), "vx6.51");
+    assert_eq!(six.mac(51), [0, 0, 0x5e, 0, 2, 51]);
+    other.use_vmac_addr = false;
+    assert_eq!(other.address_vmacs().len(), 1, "without use_vmac_addr only the address saying use_vmac");
     c.validate().unwrap();
     round_trip(c);
     let out = export(c, Flavor::Keepalived);

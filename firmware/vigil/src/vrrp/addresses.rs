@@ -22,6 +22,12 @@ pub fn change(io: &Io, add: bool) {
     // the vmac if there is one (an excluded address of the other family
     // too: keepalived's man page warns of its MAC), else on the interface.
     let home = |a: &VirtualAddress| -> (String, i32) {
+        // On its address vmac if it has one (`use_vmac_addr`, `use_vmac`).
+        if let Some(of) = io.conf.address_vmac_of(a)
+            && let Some(m) = io.addr_vmacs.iter().find(|m| m.of == of)
+        {
+            return (m.vmac.name.clone(), m.vmac.index);
+        }
         match (&a.dev, &io.vmac) {
             (Some(d), _) if *d != io.conf.interface => (d.to_string(), -1),
             (_, Some(vm)) => (vm.name.clone(), vm.index),

@@ -148,6 +148,7 @@ impl Snapshot {
     pub fn still_up(&self, v: &VrrpInstance) -> bool {
         let Some(link) = self.link(v.interface.as_str()) else { return false };
         v.vmac.is_none()
+            && v.address_vmacs().is_empty()
             && v.virtual_ipaddress.first().is_some_and(|vip| {
                 let dev = vip.dev.as_deref().map_or(link.index, |d| self.link(d).map_or(-1, |l| l.index));
                 self.addresses(dev).any(|ip| ip == vip.addr.addr)
@@ -227,6 +228,9 @@ pub struct Io {
     pub ifindex: i32,
     sock: Socket,
     pub vmac: Option<Vmac>,
+    /// Vmacs for its addresses on other interfaces or of the other family
+    /// (`use_vmac_addr`, an address's `use_vmac`).
+    pub addr_vmacs: Vec<vmac::AddressVmac>,
     pub announcement: Announcement,
     /// Its log lines say which instance they are about.
     pub span: tracing::Span,
@@ -236,7 +240,7 @@ pub struct Io {
 
 impl Io {
     /// Opens the send socket and creates the vmac.
-    pub fn open(v: &VrrpInstance, spec: &Spec, snap: &Snapshot) -> Result<Io, String> {
+    pub fn open(v: &VrrpInstance, spec: &Spec, snap: &Snapshot, vmac_prefix: Option<&str>) -> Result<Io, String> {
         let span = tracing::info_span!("vrrp_instance", name = %v.name);
         let _in = span.enter();
         let link = snap.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
@@ -257,6 +261,12 @@ impl Io {
             }
             None => None,
         };
+        let addr_vmacs = if v.address_vmacs().is_empty() {
+            Vec::new()
+        } else {
+            let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+            vmac::create_for_addresses(&mut rtnl, v, vmac_prefix, vmac.as_ref())
+        };
         let mac = link.mac.unwrap_or_default();
         // Gratuitous ARPs leave from the vmac with its MAC (with
         // vmac_xmit_base too: a switch must learn the virtual MAC's port).
@@ -270,6 +280,11 @@ impl Io {
             .iter()
             .chain(v.virtual_ipaddress_excluded.iter().filter(|a| a.addr.addr.is_ipv6() == spec.v6()))
             .collect();
+        // An address on an address vmac is announced from it, below.
+        let on_vmac = |a: &vigil_config::VirtualAddress| {
+            v.address_vmac_of(a).is_some_and(|of| addr_vmacs.iter().any(|m| m.of == of))
+        };
+        let addrs: Vec<&vigil_config::VirtualAddress> = addrs.into_iter().filter(|a| !on_vmac(a)).collect();
         let elsewhere = |a: &&&vigil_config::VirtualAddress| a.dev.as_ref().is_some_and(|d| *d != v.interface);
         let own = addrs.iter().filter(|a| !elsewhere(a)).map(|a| a.addr.addr);
         let mut announcement = Announcement::new(spec.v6(), link.index, &v.interface, out_index, out_mac, own);
@@ -289,12 +304,24 @@ impl Io {
                 None => warn!("no interface {dev}: its virtual addresses are not announced"),
             }
         }
+        // Each address vmac's addresses (of its family, whichever the
+        // instance's), from its MAC, on its parent interface.
+        for m in &addr_vmacs {
+            let Some(parent) = snap.link(m.of.parent.as_str()) else { continue };
+            let mine = v
+                .virtual_ipaddress
+                .iter()
+                .chain(v.virtual_ipaddress_excluded.iter())
+                .filter(|a| v.address_vmac_of(a).as_ref() == Some(&m.of))
+                .map(|a| a.addr.addr);
+            announcement.add(m.of.v6, parent.index, &m.of.parent, m.vmac.index, m.vmac.mac, mine);
+        }
         info!(
             "on {} from {}, vrid {}, priority {}, v{}",
             v.interface, spec.vrrp.primary, v.virtual_router_id, v.priority, v.version
         );
         drop(_in);
-        Ok(Io { conf: v.clone(), ifindex: link.index, sock, vmac, announcement, span, sent: false })
+        Ok(Io { conf: v.clone(), ifindex: link.index, sock, vmac, addr_vmacs, announcement, span, sent: false })
     }
 
     /// Sends an advert (from the vmac's socket if it has one).
@@ -313,6 +340,9 @@ impl Io {
     pub fn close(mut self) {
         if let Some(vm) = self.vmac.take() {
             vmac::remove(vm);
+        }
+        for m in self.addr_vmacs.drain(..) {
+            vmac::remove(m.vmac);
         }
     }
 }

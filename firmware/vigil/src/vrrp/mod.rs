@@ -445,7 +445,7 @@ impl Daemon {
                 continue;
             }
             let Ok(snap) = snap.as_ref() else { continue };
-            match Io::open(v, &spec, snap) {
+            match Io::open(v, &spec, snap, config.global.vmac_addr_prefix.as_deref()) {
                 Ok(io) => {
                     if snap.still_up(v) {
                         io.span.in_scope(|| info!("its addresses are still up: resuming as master"));

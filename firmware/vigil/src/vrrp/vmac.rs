@@ -39,36 +39,7 @@ pub fn create(
     let v6 = v.is_ipv6();
     let name = spec.name_for(v.virtual_router_id, v6);
     let mac = spec.mac_for(v.virtual_router_id, v6);
-    let find = |rtnl: &mut Rtnl| -> Result<Option<crate::net::Link>, String> {
-        Ok(rtnl.links().map_err(|e| e.to_string())?.into_iter().find(|l| l.name == name))
-    };
-    if let Some(old) = find(rtnl)? {
-        // A vmac left by a crash has this MAC; a link of that name with
-        // another is someone else's (a named vmac must not take a NIC).
-        if old.mac != Some(mac) {
-            return Err(format!("{name} exists and is not this instance's vmac (its MAC is another): left alone"));
-        }
-        rtnl.delete_link(old.index).map_err(|e| format!("removing the old {name}: {e}"))?;
-    }
-    rtnl.add_macvlan(base, &name, mac).map_err(|e| format!("creating {name} (macvlan): {e}"))?;
-    let index = find(rtnl)?.ok_or_else(|| format!("{name} vanished after creation"))?.index;
-    rtnl.set_addr_gen_mode_none(index).map_err(|e| format!("{name}: addrgenmode none: {e}"))?;
-    for (dev, key, val) in
-        [(name.as_str(), "arp_ignore", "1"), (name.as_str(), "arp_filter", "0"), (name.as_str(), "rp_filter", "0")]
-            .into_iter()
-            .chain([
-                (v.interface.as_str(), "arp_ignore", "1"),
-                (v.interface.as_str(), "arp_filter", "1"),
-                (v.interface.as_str(), "arp_announce", "2"),
-            ])
-    {
-        let path = format!("/proc/sys/net/ipv4/conf/{dev}/{key}");
-        if let Err(e) = std::fs::write(&path, val) {
-            warn!("{path}: {e}");
-        }
-    }
-    let up = (libc::IFF_UP | libc::IFF_MULTICAST) as u32;
-    rtnl.set_flags(index, up, up).map_err(|e| format!("{name} up: {e}"))?;
+    let index = make(rtnl, &name, mac, base, &v.interface, &[])?;
     let tx = match primary {
         // vmac_xmit_base: adverts leave by the base interface's socket.
         _ if spec.xmit_base => None,
@@ -91,6 +62,104 @@ pub fn create(
     let base_note = if spec.xmit_base { ", adverts by the base interface" } else { "" };
     info!("{name} with MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}{base_note}", m[0], m[1], m[2], m[3], m[4], m[5]);
     Ok(Vmac { name, index, mac, tx })
+}
+
+/// Makes a macvlan `name` with `mac` on `base` (named `base_name`), up,
+/// with ARP answered only for addresses on the receiving link (so neither
+/// the base interface answers for a VIP nor the vmac for the base's
+/// address). A link of that name with this MAC (left by a crash) is made
+/// again, unless it is among `mine` (made for this instance just now: an
+/// instance's vmacs share their MAC); with another MAC it is someone
+/// else's and is left alone.
+fn make(rtnl: &mut Rtnl, name: &str, mac: [u8; 6], base: i32, base_name: &str, mine: &[&str]) -> Result<i32, String> {
+    let find = |rtnl: &mut Rtnl| -> Result<Option<crate::net::Link>, String> {
+        Ok(rtnl.links().map_err(|e| e.to_string())?.into_iter().find(|l| l.name == name))
+    };
+    if let Some(old) = find(rtnl)? {
+        // A vmac left by a crash has this MAC; a link of that name with
+        // another is someone else's (a named vmac must not take a NIC).
+        if old.mac != Some(mac) || mine.contains(&name) {
+            return Err(format!("{name} exists and is not this instance's vmac (its MAC is another): left alone"));
+        }
+        rtnl.delete_link(old.index).map_err(|e| format!("removing the old {name}: {e}"))?;
+    }
+    rtnl.add_macvlan(base, name, mac).map_err(|e| format!("creating {name} (macvlan): {e}"))?;
+    let index = find(rtnl)?.ok_or_else(|| format!("{name} vanished after creation"))?.index;
+    rtnl.set_addr_gen_mode_none(index).map_err(|e| format!("{name}: addrgenmode none: {e}"))?;
+    for (dev, key, val) in [(name, "arp_ignore", "1"), (name, "arp_filter", "0"), (name, "rp_filter", "0")]
+        .into_iter()
+        .chain([(base_name, "arp_ignore", "1"), (base_name, "arp_filter", "1"), (base_name, "arp_announce", "2")])
+    {
+        let path = format!("/proc/sys/net/ipv4/conf/{dev}/{key}");
+        if let Err(e) = std::fs::write(&path, val) {
+            warn!("{path}: {e}");
+        }
+    }
+    let up = (libc::IFF_UP | libc::IFF_MULTICAST) as u32;
+    rtnl.set_flags(index, up, up).map_err(|e| format!("{name} up: {e}"))?;
+    Ok(index)
+}
+
+/// An address vmac (`use_vmac_addr`, an address's `use_vmac`): a macvlan
+/// on the addresses' interface with the virtual router's MAC of their
+/// family; the addresses go on it while master and are announced from it.
+pub struct AddressVmac {
+    pub of: vigil_config::AddressVmac,
+    pub vmac: Vmac,
+}
+
+/// Makes the address vmacs an instance needs, each named as keepalived
+/// names them (`vrrp.51`, `vrrp1.51` when that is taken, `vrrp6.51` for
+/// IPv6; `vmac_addr_prefix` instead of `vrrp`). One that cannot be made is
+/// said, and its addresses stay on their interface.
+pub fn create_for_addresses(
+    rtnl: &mut Rtnl,
+    v: &VrrpInstance,
+    prefix: Option<&str>,
+    own: Option<&Vmac>,
+) -> Vec<AddressVmac> {
+    let mut made: Vec<AddressVmac> = Vec::new();
+    for of in v.address_vmacs() {
+        let links = match rtnl.links() {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("address vmacs: reading links: {e}");
+                break;
+            }
+        };
+        let Some(base) = links.iter().find(|l| l.name == of.parent.as_str()) else {
+            warn!("no interface {}: its addresses get no vmac", of.parent);
+            continue;
+        };
+        let mac = of.mac(v.virtual_router_id);
+        let mut mine: Vec<&str> = made.iter().map(|m| m.vmac.name.as_str()).collect();
+        mine.extend(own.map(|o| o.name.as_str()));
+        // The first name free (or this instance's own, left by a crash).
+        let name = (0..10).map(|n| of.name(prefix, n, v.virtual_router_id)).find(|name| {
+            !mine.contains(&name.as_str()) && links.iter().find(|l| l.name == *name).is_none_or(|l| l.mac == Some(mac))
+        });
+        let Some(name) = name.filter(|n| n.len() <= 15) else {
+            warn!(
+                "no name left for a vmac on {} ({} is taken or longer than an interface name): its addresses stay on {}",
+                of.parent,
+                of.name(prefix, 0, v.virtual_router_id),
+                of.parent
+            );
+            continue;
+        };
+        match make(rtnl, &name, mac, base.index, &of.parent, &mine) {
+            Ok(index) => {
+                let m = mac;
+                info!(
+                    "{name} on {} with MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} for its addresses there",
+                    of.parent, m[0], m[1], m[2], m[3], m[4], m[5]
+                );
+                made.push(AddressVmac { of, vmac: Vmac { name, index, mac, tx: None } });
+            }
+            Err(e) => warn!("{e}: its addresses stay on {}", of.parent),
+        }
+    }
+    made
 }
 
 /// Removes a vmac (and the VIPs on it) once its instance has stopped.
