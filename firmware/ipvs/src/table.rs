@@ -201,7 +201,15 @@ pub struct Dest {
     pub tun_flags: u16,
     pub u_threshold: u32,
     pub l_threshold: u32,
-    /// Read back only: connection counters.
+    /// Read back only: what the kernel counts for it (boxed: the tables
+    /// vigil plans with hold tens of thousands of destinations and need
+    /// none of it; 40 bytes less each).
+    pub live: Option<Box<DestLive>>,
+}
+
+/// A destination's connections and traffic, as the kernel counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DestLive {
     pub active: u32,
     pub inactive: u32,
     pub stats: Counters,
@@ -217,10 +225,13 @@ impl Dest {
             tun_flags: 0,
             u_threshold: 0,
             l_threshold: 0,
-            active: 0,
-            inactive: 0,
-            stats: Counters::default(),
+            live: None,
         }
+    }
+
+    /// Its live figures (zero when not read from the kernel).
+    pub fn live(&self) -> DestLive {
+        self.live.as_deref().copied().unwrap_or_default()
     }
 
     /// Compares what vigil sets (not the counters).

@@ -62,7 +62,7 @@ fn a_reload_touches_only_what_changed() {
         ops,
         [
             Op::EditDest(key(1, 80), dest(2, 5)),
-            Op::EditService(want.services[&key(2, 80)].0.clone()),
+            Op::EditService(Box::new(want.services[&key(2, 80)].0.clone())),
             Op::AddDest(key(3, 80), dest(9, 1)),
             Op::DelDest(key(3, 80), DestKey { addr: "10.0.0.4".parse().unwrap(), port: 80 }),
         ]
@@ -113,5 +113,5 @@ fn persistence_fwmark_and_ipv6_services_compare_by_their_settings() {
     // A new persistence granularity is an edit, not a re-add.
     s.netmask_prefix = 16;
     want.add_service(s.clone());
-    assert_eq!(plan(&want, &kernel, &owned), [Op::EditService(s)]);
+    assert_eq!(plan(&want, &kernel, &owned), [Op::EditService(Box::new(s))]);
 }

@@ -440,8 +440,8 @@ pub fn show() -> String {
                 hostport(d.key.addr, d.key.port),
                 d.forward.name(),
                 d.weight,
-                d.active,
-                d.inactive
+                d.live().active,
+                d.live().inactive
             );
         }
     }

@@ -498,15 +498,17 @@ fn ipvs(p: &mut Page, s: &Snapshot) -> usize {
             for d in dests {
                 let l = backend(si, d);
                 let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                f.sample(&l, get(&d.stats));
+                f.sample(&l, get(&d.live().stats));
             }
         }
     }
     type Gauge = fn(&Dest) -> u64;
     let gauges: [(&'static str, &str, Gauge); 3] = [
-        ("node_ipvs_backend_connections_active", "Each real server's active connections.", |d| u64::from(d.active)),
+        ("node_ipvs_backend_connections_active", "Each real server's active connections.", |d| {
+            u64::from(d.live().active)
+        }),
         ("node_ipvs_backend_connections_inactive", "Each real server's inactive connections.", |d| {
-            u64::from(d.inactive)
+            u64::from(d.live().inactive)
         }),
         ("node_ipvs_backend_weight", "Each real server's weight in IPVS (0: no new connections).", |d| {
             u64::from(d.weight)

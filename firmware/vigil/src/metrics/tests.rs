@@ -24,8 +24,9 @@ fn snapshot() -> Snapshot {
         Service::new(ServiceKey::Addr { proto: Proto::Tcp, addr: "192.0.2.100".parse().unwrap(), port: 80 }, "wrr");
     svc.stats = Counters { connections: 5, packets_in: 50, packets_out: 40, bytes_in: 5000, bytes_out: 1 << 40 };
     let mut d = Dest::new("10.0.0.1".parse().unwrap(), 8080, 3, Forward::Masq);
-    d.active = 2;
-    d.stats.connections = 5;
+    let mut live = vigil_ipvs::table::DestLive { active: 2, ..Default::default() };
+    live.stats.connections = 5;
+    d.live = Some(Box::new(live));
     let fwm = Service::new(ServiceKey::Fwmark { mark: 7, v6: false }, "rr");
     Snapshot {
         version: "0.1.0".into(),
