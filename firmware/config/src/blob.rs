@@ -1196,10 +1196,10 @@ pub mod v6 {
                     enable_sni: false,
                 })),
                 CheckKind::Smtp { helo_name } => K::Smtp { helo_name },
-                CheckKind::Dns { query_type, query_name } => K::Dns { query_type, query_name },
+                CheckKind::Dns { query_type, query_name } => K::Dns { query_type, query_name: Box::new(query_name) },
                 CheckKind::Udp { payload, require_reply } => K::Udp { payload, require_reply },
                 CheckKind::Ping => K::Ping,
-                CheckKind::Misc { path, timeout_s, dynamic } => K::Misc { path, timeout_s, dynamic },
+                CheckKind::Misc { path, timeout_s, dynamic } => K::Misc { path: Box::new(path), timeout_s, dynamic },
             }
         }
     }

@@ -820,7 +820,7 @@ impl Config {
                         }
                     }
                     if let CheckKind::File { track_file, .. } = &c.kind
-                        && !self.track_files.iter().any(|f| f.name == *track_file)
+                        && !self.track_files.iter().any(|f| f.name == **track_file)
                     {
                         e.push(&rpath, format!("FILE_CHECK track_file {track_file}: no vrrp_track_file of that name"));
                     }

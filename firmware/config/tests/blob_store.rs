@@ -321,8 +321,8 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     // The largest checker kind decides the bound; take the largest of them.
     let kinds = [
         CheckKind::Http(Box::new(http)),
-        CheckKind::Misc { path: path.clone(), timeout_s: u16::MAX, dynamic: true },
-        CheckKind::Dns { query_type: DnsType::Aaaa, query_name: full('q') },
+        CheckKind::Misc { path: Box::new(path.clone()), timeout_s: u16::MAX, dynamic: true },
+        CheckKind::Dns { query_type: DnsType::Aaaa, query_name: Box::new(full('q')) },
     ];
     let mut biggest = 0;
     for kind in kinds {

@@ -1267,8 +1267,12 @@ fn file_checks_import_validate_and_round_trip() {
     assert_eq!(
         rs.checkers.iter().map(|c| c.kind.clone()).collect::<Vec<_>>(),
         [
-            CheckKind::File { track_file: "maint".try_into().unwrap(), weight: None, dynamic: false },
-            CheckKind::File { track_file: "load".try_into().unwrap(), weight: Some((-3, true)), dynamic: false },
+            CheckKind::File { track_file: Box::new("maint".try_into().unwrap()), weight: None, dynamic: false },
+            CheckKind::File {
+                track_file: Box::new("load".try_into().unwrap()),
+                weight: Some((-3, true)),
+                dynamic: false
+            },
         ]
     );
     i.config.validate().unwrap();

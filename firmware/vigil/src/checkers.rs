@@ -721,7 +721,7 @@ struct FileProbe {
 
 fn file_probe(config: &Config, rs: &RealServer, kind: &CheckKind) -> Option<FileProbe> {
     let CheckKind::File { track_file, weight, .. } = kind else { return None };
-    let f = config.track_files.iter().find(|f| f.name == *track_file)?;
+    let f = config.track_files.iter().find(|f| f.name == **track_file)?;
     let (weight, reverse) = match weight {
         Some((w, r)) if *w != 0 => (*w, *r),
         _ => (i32::from(f.weight), f.reverse),

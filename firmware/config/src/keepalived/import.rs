@@ -3115,10 +3115,10 @@ impl Cx {
                 "HTTP_GET" => CheckKind::Http(Box::default()),
                 "SSL_GET" => CheckKind::Http(Box::new(HttpCheck { tls: true, ..Default::default() })),
                 "SMTP_CHECK" => CheckKind::Smtp { helo_name: None },
-                "DNS_CHECK" => CheckKind::Dns { query_type: DnsType::A, query_name: heapless::String::new() },
+                "DNS_CHECK" => CheckKind::Dns { query_type: DnsType::A, query_name: Box::default() },
                 "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
                 "PING_CHECK" => CheckKind::Ping,
-                "MISC_CHECK" => CheckKind::Misc { path: heapless::String::new(), timeout_s: 5, dynamic: false },
+                "MISC_CHECK" => CheckKind::Misc { path: Box::default(), timeout_s: 5, dynamic: false },
                 "BFD_CHECK" => {
                     if let Some(c) = self.bfd_check(s) {
                         self.push(&s.keyword, &mut rs.checkers, c, "checkers per real server");
@@ -3344,14 +3344,17 @@ impl Cx {
             self.error(&st.keyword.pos, "FILE_CHECK needs a track_file");
             return None;
         };
-        Some(Checker::new(CheckKind::File { track_file, weight, dynamic }))
+        Some(Checker::new(CheckKind::File { track_file: Box::new(track_file), weight, dynamic }))
     }
 
     fn checker(&mut self, st: &Stmt, kind: CheckKind) -> Option<Checker> {
         let mut c = Checker::new(kind);
         if matches!(c.kind, CheckKind::Dns { .. }) {
             // keepalived's DNS_CHECK default query name.
-            c.kind = CheckKind::Dns { query_type: DnsType::Soa, query_name: heapless::String::try_from(".").ok()? };
+            c.kind = CheckKind::Dns {
+                query_type: DnsType::Soa,
+                query_name: Box::new(heapless::String::try_from(".").ok()?),
+            };
         }
         let block = self.block(st);
         let set =
@@ -3501,7 +3504,7 @@ impl Cx {
                         }
                     }
                 }
-                ("name", CheckKind::Dns { query_name, .. }) => *query_name = self.string_value(s).unwrap_or_default(),
+                ("name", CheckKind::Dns { query_name, .. }) => **query_name = self.string_value(s).unwrap_or_default(),
                 ("payload", CheckKind::Udp { payload, .. }) => {
                     if let Some(w) = self.one(s) {
                         match hex_vec(&w.text).and_then(|v| crate::Bounded::try_from(v).ok()) {
@@ -3511,7 +3514,7 @@ impl Cx {
                     }
                 }
                 ("require_reply", CheckKind::Udp { require_reply, .. }) => *require_reply = self.flag(s),
-                ("misc_path", CheckKind::Misc { path, .. }) => *path = self.string_value(s).unwrap_or_default(),
+                ("misc_path", CheckKind::Misc { path, .. }) => **path = self.string_value(s).unwrap_or_default(),
                 ("misc_timeout", CheckKind::Misc { timeout_s, .. }) => {
                     *timeout_s = self.value(s, "a number of seconds").unwrap_or(5)
                 }
