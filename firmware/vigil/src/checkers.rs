@@ -538,9 +538,12 @@ fn publish(
             h.quorum_lost.insert(vi);
         }
         let wanted = pools[vi].wanted(&members);
-        for ri in 0..vs.real_servers.len() {
+        for (ri, rs) in vs.real_servers.iter().enumerate() {
             let w = wanted.members.iter().find(|(i, _)| *i == ri).map(|(_, w)| *w);
-            h.weights.insert((vi, ri), w);
+            // What differs from the config only (see Health::weights).
+            if w != Some(rs.weight) {
+                h.weights.insert((vi, ri), w);
+            }
         }
         if wanted.sorry && vs.sorry_server.is_some() {
             h.sorry.insert(vi);

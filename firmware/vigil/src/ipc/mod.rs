@@ -132,6 +132,11 @@ impl std::fmt::Display for VrrpState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Health {
     pub generation: u64,
+    /// The real servers (virtual server, real server) whose weight in the
+    /// pool is not the configured one: another weight, or None (out of
+    /// it). Those in the pool at their configured weight are not listed:
+    /// the table builds them so unsaid, and with every one listed the map
+    /// was 1.8 MB at issue #2318's shape, held in several copies.
     pub weights: std::collections::BTreeMap<(usize, usize), Option<u32>>,
     pub sorry: std::collections::BTreeSet<usize>,
     /// The real servers whose checkers say DOWN (a restarted checkers
