@@ -789,32 +789,13 @@ impl Cx {
                     self.defaults.down_timer_adverts = self.value(s, "a number of adverts (1..=100)")
                 }
                 "vrrp_garp_extra_if" => self.defaults.garp_extra_if = self.garp_extra_if(s),
-                "vmac_prefix" => {
-                    if let Some(w) = self.one(s) {
-                        // keepalived: PREFIX.VRID, within IFNAMSIZ with the VRID.
-                        if w.text.is_empty() || w.text.len() > 11 || w.text.contains(['/', ' ', ':']) {
-                            self.error(
-                                &w.pos,
-                                format!("vmac_prefix {:?} is not 1..=11 characters of an interface name", w.text),
-                            );
-                        } else {
-                            self.defaults.vmac_prefix = Some(w.text.clone());
-                        }
-                    }
-                }
+                "vmac_prefix" => self.defaults.vmac_prefix = self.vmac_prefix(s).map(|w| w.text.clone()),
+                // PREFIX.VRID as vmac_prefix (an IPv6 one's `6` and a number
+                // to tell names apart must fit too, or that vmac is refused
+                // when it is made, saying so).
                 "vmac_addr_prefix" => {
-                    if let Some(w) = self.one(s) {
-                        // PREFIX.VRID as vmac_prefix (an IPv6 one's `6` and
-                        // a number to tell names apart must fit too, or that
-                        // vmac is refused when it is made, saying so).
-                        if w.text.is_empty() || w.text.len() > 11 || w.text.contains(['/', ' ', ':']) {
-                            self.error(
-                                &w.pos,
-                                format!("vmac_addr_prefix {:?} is not 1..=11 characters of an interface name", w.text),
-                            );
-                        } else {
-                            g.vmac_addr_prefix = self.ifname(w);
-                        }
+                    if let Some(w) = self.vmac_prefix(s) {
+                        g.vmac_addr_prefix = self.ifname(w);
                     }
                 }
                 "vrrp_mcast_group4" => self.defaults.mcast_group4 = self.value(s, "an IPv4 multicast address"),
@@ -2279,6 +2260,18 @@ impl Cx {
                 None
             }
         }
+    }
+
+    /// `vmac_prefix P` / `vmac_addr_prefix P`: keepalived names a vmac
+    /// PREFIX.VRID, within IFNAMSIZ with the VRID.
+    fn vmac_prefix<'a>(&mut self, st: &'a Stmt) -> Option<&'a Word> {
+        let w = self.one(st)?;
+        if w.text.is_empty() || w.text.len() > 11 || w.text.contains(['/', ' ', ':']) {
+            let k = &st.keyword.text;
+            self.error(&w.pos, format!("{k} {:?} is not 1..=11 characters of an interface name", w.text));
+            return None;
+        }
+        Some(w)
     }
 
     /// `track_group NAME { group { VI_1 VI_2 } }`.

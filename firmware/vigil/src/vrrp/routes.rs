@@ -7,7 +7,6 @@
 //! so a router taking a full BGP table does not wake VRRP for each.
 
 use std::net::IpAddr;
-use tokio::io::unix::AsyncFd;
 use vigil_config::{Route, RouteKind, Rule};
 
 /// What identifies a removed route: family and destination, table, TOS,
@@ -221,49 +220,27 @@ pub fn rule_matches(r: &Rule, g: &RuleGone) -> bool {
 /// The kernel's route and rule removals (both families), on a socket of
 /// their own: an overrun here (a full table withdrawn at once) loses only
 /// these, never a link change.
-pub struct RouteMonitor {
-    fd: AsyncFd<std::os::fd::OwnedFd>,
-}
+pub struct RouteMonitor(super::timer::Listener);
 
 impl RouteMonitor {
     pub fn open() -> std::io::Result<RouteMonitor> {
-        use nix::sys::socket::{AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, socket};
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkRoute,
-        )?;
         // RTNLGRP_IPV6_RULE (19) has no RTMGRP_ constant: its bit is 1 << 18.
         let groups = libc::RTMGRP_IPV4_ROUTE | libc::RTMGRP_IPV6_ROUTE | libc::RTMGRP_IPV4_RULE | (1 << 18);
-        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, groups as u32))?;
-        // SAFETY: the OwnedFd moves into the AsyncFd, which deregisters it
-        // before dropping (closing) it; nothing else holds the descriptor.
-        Ok(RouteMonitor { fd: unsafe { AsyncFd::register(fd) }? })
+        super::timer::Listener::open(groups as u32).map(RouteMonitor)
     }
 
     /// Waits for at least one message and drains the socket; says what was
     /// removed (an overrun loses what it dropped, and says so).
     pub async fn gone(&self) -> Gone {
-        let Ok(mut guard) = self.fd.readable().await else {
-            return std::future::pending().await;
-        };
-        let mut buf = [0u8; 8192];
         let mut gone = Gone::default();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(guard.get_inner());
-        loop {
-            match nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::empty()) {
-                Ok(n) => gone.add(&buf[..n.min(buf.len())]),
-                Err(nix::errno::Errno::ENOBUFS) => {
-                    tracing::warn!(
-                        "vrrp: route messages overran (a large routing change): removals among them are not followed"
-                    )
-                }
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(_) => break,
-            }
-        }
-        guard.clear_ready();
+        self.0
+            .drain(|msgs| match msgs {
+                Some(b) => gone.add(b),
+                None => tracing::warn!(
+                    "vrrp: route messages overran (a large routing change): removals among them are not followed"
+                ),
+            })
+            .await;
         gone
     }
 }

@@ -61,14 +61,15 @@ impl Timer {
     }
 }
 
-/// Wakes when the kernel reports a link change (RTNLGRP_LINK); the
-/// messages themselves are not parsed: the links are read afresh.
-pub struct LinkMonitor {
+/// A socket on rtnetlink multicast groups, read in bursts (the link
+/// monitor's and the route monitor's).
+pub struct Listener {
     fd: AsyncFd<std::os::fd::OwnedFd>,
 }
 
-impl LinkMonitor {
-    pub fn open() -> std::io::Result<LinkMonitor> {
+impl Listener {
+    /// `groups`: the RTMGRP_* bits to join.
+    pub fn open(groups: u32) -> std::io::Result<Listener> {
         use nix::sys::socket::{AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, socket};
         let fd = socket(
             AddressFamily::Netlink,
@@ -76,35 +77,54 @@ impl LinkMonitor {
             SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
             SockProtocol::NetlinkRoute,
         )?;
-        // Addresses too, for `track_src_ip` (the loop reads them only when
-        // an instance tracks one).
-        let groups = libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR;
-        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, groups as u32))?;
+        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, groups))?;
         // SAFETY: the OwnedFd moves into the AsyncFd, which deregisters it
         // before dropping (closing) it; nothing else holds the descriptor.
-        Ok(LinkMonitor { fd: unsafe { AsyncFd::register(fd) }? })
+        Ok(Listener { fd: unsafe { AsyncFd::register(fd) }? })
     }
 
-    /// Waits for at least one message and drains the socket; says what
-    /// changed. An overrun (ENOBUFS) counts as both.
-    pub async fn changed(&self) -> Changed {
+    /// Waits for at least one datagram and drains the socket: each datagram
+    /// goes to `read`, an overrun (ENOBUFS: messages were dropped) as None.
+    pub async fn drain(&self, mut read: impl FnMut(Option<&[u8]>)) {
         let Ok(mut guard) = self.fd.readable().await else {
             return std::future::pending().await;
         };
         let mut buf = [0u8; 8192];
-        let mut changed = Changed::default();
         let fd = std::os::fd::AsRawFd::as_raw_fd(guard.get_inner());
         loop {
             match nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::empty()) {
-                Ok(n) => changed.add(&buf[..n.min(buf.len())]),
-                Err(nix::errno::Errno::ENOBUFS) => {
-                    changed = Changed { links: true, addresses: true, removed: Vec::new() }
-                }
+                Ok(n) => read(Some(&buf[..n.min(buf.len())])),
+                Err(nix::errno::Errno::ENOBUFS) => read(None),
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(_) => break,
             }
         }
         guard.clear_ready();
+    }
+}
+
+/// Wakes when the kernel reports a link change (RTNLGRP_LINK); the
+/// messages themselves are not parsed: the links are read afresh.
+pub struct LinkMonitor(Listener);
+
+impl LinkMonitor {
+    pub fn open() -> std::io::Result<LinkMonitor> {
+        // Addresses too, for `track_src_ip` (the loop reads them only when
+        // an instance tracks one).
+        let groups = libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR;
+        Listener::open(groups as u32).map(LinkMonitor)
+    }
+
+    /// Waits for at least one message and drains the socket; says what
+    /// changed. An overrun (ENOBUFS) counts as both.
+    pub async fn changed(&self) -> Changed {
+        let mut changed = Changed::default();
+        self.0
+            .drain(|msgs| match msgs {
+                Some(b) => changed.add(b),
+                None => changed = Changed { links: true, addresses: true, removed: Vec::new() },
+            })
+            .await;
         changed
     }
 }
