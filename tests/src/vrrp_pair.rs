@@ -39,7 +39,8 @@ pub fn spawn_vigil_with_console(
 /// [`spawn_vigil_with_console`]) `show TOPIC json` on its stdin, and
 /// returns the answer: the last JSON line holding `key` that the console
 /// printed after byte `seen` (moved past what was read, so that the next
-/// question gets its own answer), within `within`. Only whole lines are
+/// question gets its own answer), within `within`; None as soon as the
+/// answer is JSON without `key` (nothing reported yet). Only whole lines are
 /// read: an answer can be one line of megabytes.
 pub fn show_json(
     stdin: &mut impl std::io::Write,
@@ -51,7 +52,7 @@ pub fn show_json(
 ) -> Option<serde_json::Value> {
     use std::io::{Read, Seek};
     writeln!(stdin, "show {topic} json").ok()?;
-    let mut found = None;
+    let (mut found, mut answered) = (None, false);
     crate::eventually_every(within, Duration::from_millis(100), || {
         let Ok(mut f) = std::fs::File::open(console) else { return false };
         let mut text = String::new();
@@ -62,13 +63,17 @@ pub fn show_json(
         for line in text[..end].lines() {
             if let Some(v) =
                 line.find('{').and_then(|i| serde_json::from_str::<serde_json::Value>(line[i..].trim_end()).ok())
-                && v.get(key).is_some()
             {
-                found = Some(v);
+                // An answer without `key` (`{}` before the first report)
+                // is an answer all the same: no use waiting for another.
+                answered = true;
+                if v.get(key).is_some() {
+                    found = Some(v);
+                }
             }
         }
         *seen += end as u64 + 1;
-        found.is_some()
+        answered
     });
     found
 }

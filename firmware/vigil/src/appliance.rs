@@ -137,16 +137,16 @@ pub fn random_salt() -> [u8; 16] {
 pub fn registry(mode: Mode, board: Option<Runtime>, slot: impl Fn() -> String + 'static) -> Registry {
     let mut r = Registry::default();
     r.add("system", move || format!("{}\nslot {}", show_system(mode, board.as_ref()), slot()));
-    r.add("interfaces", show_interfaces);
-    r.add("modules", || {
+    r.add_off_loop("interfaces", show_interfaces);
+    r.add_off_loop("modules", || {
         read_or_explain("/proc/modules", |t| {
             t.lines().map(|l| l.split(' ').next().unwrap_or("")).collect::<Vec<_>>().join("\n")
         })
     });
-    r.add("ipvs", crate::lb::show);
-    r.add("ipvs-sync", crate::lb::show_sync);
-    r.add("ipvs-kernel", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
-    r.add("log", || crate::log::recent(50).join("\n"));
+    r.add_off_loop("ipvs", crate::lb::show);
+    r.add_off_loop("ipvs-sync", crate::lb::show_sync);
+    r.add_off_loop("ipvs-kernel", || read_or_explain("/proc/net/ip_vs", |t| t.trim_end().to_string()));
+    r.add_off_loop("log", || crate::log::recent(50).join("\n"));
     r
 }
 

@@ -372,6 +372,8 @@ pub enum Request {
 struct Remote {
     requests: tokio::sync::mpsc::UnboundedSender<Request>,
     topics: Vec<String>,
+    /// The topics this thread renders itself, without the loop.
+    off_loop: crate::status::OffLoop,
     salt: Box<dyn FnMut() -> [u8; 16] + Send>,
 }
 
@@ -399,6 +401,9 @@ impl System for Remote {
         self.ask(|reply| Request::LoadGeneration { generation, reply }).unwrap_or_else(|| Err(GONE.into()))
     }
     fn status(&mut self, topic: &str, json: bool) -> Option<String> {
+        if let Some(answer) = self.off_loop.get(topic, json) {
+            return Some(answer);
+        }
         self.ask(|reply| Request::Status { topic: topic.to_string(), json, reply }).flatten()
     }
     fn status_topics(&self) -> Vec<String> {
@@ -420,6 +425,7 @@ impl System for Remote {
 pub fn start(
     running: std::sync::Arc<Config>,
     topics: Vec<String>,
+    off_loop: crate::status::OffLoop,
     salt: Box<dyn FnMut() -> [u8; 16] + Send>,
 ) -> std::io::Result<tokio::sync::mpsc::UnboundedReceiver<Request>> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -446,7 +452,7 @@ pub fn start(
             }
         }
     })?;
-    let remote = Remote { requests: tx, topics, salt };
+    let remote = Remote { requests: tx, topics, off_loop, salt };
     let shell = Shell::new(remote, running);
     std::thread::Builder::new().name("console".into()).spawn(move || {
         block_signals();

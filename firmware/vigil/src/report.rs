@@ -21,14 +21,18 @@ pub enum Report {
 }
 
 /// The latest report of one child, as PID 1 (or the child) holds it.
-pub type Shared = Arc<Mutex<Report>>;
+/// Behind an `Arc`: `show`, the metrics and the console read the report
+/// PID 1 holds without copying it (37,298 checks at #2318's shape) on the
+/// loop, and render it off the loop.
+pub type Shared = Arc<Mutex<Arc<Report>>>;
 
-pub fn latest(r: &Shared) -> Report {
+/// The latest report (shared, not copied).
+pub fn latest(r: &Shared) -> Arc<Report> {
     r.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 pub fn set(r: &Shared, to: Report) {
-    *r.lock().unwrap_or_else(|p| p.into_inner()) = to;
+    *r.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(to);
 }
 
 /// The latest report, taken out (leaving [`Report::Nothing`]) with its
@@ -39,12 +43,15 @@ pub fn set(r: &Shared, to: Report) {
 pub fn take(r: &Shared) -> Option<(u64, Report)> {
     use std::hash::{Hash, Hasher};
     let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
-    if *r == Report::Nothing {
+    if **r == Report::Nothing {
         return None;
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     r.hash(&mut h);
-    Some((h.finish(), std::mem::take(&mut *r)))
+    // Nobody else holds a child's own report (it is only ever taken), so
+    // this moves it out; were it shared, it is copied.
+    let report = Arc::try_unwrap(std::mem::take(&mut *r)).unwrap_or_else(|shared| (*shared).clone());
+    Some((h.finish(), report))
 }
 
 impl Report {
@@ -59,15 +66,18 @@ impl Report {
         if lines.is_empty() { none.to_string() } else { lines.join("\n") }
     }
 
-    /// `show TOPIC json`: one JSON object.
+    /// `show TOPIC json`: one JSON object. Written straight from the
+    /// report: through a `serde_json::Value` it was a tree of 37,298 maps
+    /// built and dropped at #2318's shape, 0.3 s of CPU.
     pub fn json(&self) -> String {
-        let v = match self {
-            Report::Nothing => serde_json::json!({}),
-            Report::Lines(l) => serde_json::json!({ "lines": l }),
-            Report::Vrrp(v) => serde_json::to_value(v).unwrap_or_default(),
-            Report::Checkers(c) => serde_json::to_value(c).unwrap_or_default(),
+        let written = match self {
+            Report::Nothing => Ok("{}".to_string()),
+            Report::Lines(l) => serde_json::to_string(&serde_json::json!({ "lines": l })),
+            Report::Vrrp(v) => serde_json::to_string(v),
+            Report::Checkers(c) => serde_json::to_string(c),
         };
-        v.to_string()
+        // Only maps with string keys and plain values: it cannot fail.
+        written.unwrap_or_else(|_| "{}".to_string())
     }
 }
 

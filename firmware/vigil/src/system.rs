@@ -234,9 +234,9 @@ async fn event_loop(
     let slot_slots = slots.clone();
     let mut registry = registry(mode, board, move || slot_slots.borrow().summary());
     let time_text = time_status.clone();
-    registry.add("time", move || crate::timesync::show(&time_text));
+    registry.add_off_loop("time", move || crate::timesync::show(&time_text));
     let time_json = time_status.clone();
-    registry.add_json("time", move || {
+    registry.add_json_off_loop("time", move || {
         let t = time_json.lock().unwrap_or_else(|p| p.into_inner()).clone();
         serde_json::json!({
             "synced": t.facts.synced,
@@ -276,7 +276,7 @@ async fn event_loop(
     // A reboot waiting for the VRRP masters to hand over.
     let mut handing_over: Option<String> = None;
     let note = reboot_note.clone();
-    registry.add("update", move || {
+    registry.add_off_loop("update", move || {
         let mut text = crate::report::latest(&update_status).text("the updater is starting");
         if let Some(n) = note.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             text.push('\n');
@@ -287,14 +287,16 @@ async fn event_loop(
     let mut gate_tick = tokio::time::interval(Duration::from_secs(1));
     gate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let checkers_report = checker_status.clone();
-    registry.add("checkers", move || crate::report::latest(&checkers_report).text("no health checkers are running"));
+    registry.add_off_loop("checkers", move || {
+        crate::report::latest(&checkers_report).text("no health checkers are running")
+    });
     let checkers_report = checker_status.clone();
-    registry.add_json("checkers", move || crate::report::latest(&checkers_report).json());
-    registry.add("bfd", move || crate::report::latest(&bfd_status).text("no BFD sessions are running"));
+    registry.add_json_off_loop("checkers", move || crate::report::latest(&checkers_report).json());
+    registry.add_off_loop("bfd", move || crate::report::latest(&bfd_status).text("no BFD sessions are running"));
     let vrrp_report = vrrp_status.clone();
-    registry.add("vrrp", move || crate::report::latest(&vrrp_report).text("no VRRP instances are running"));
+    registry.add_off_loop("vrrp", move || crate::report::latest(&vrrp_report).text("no VRRP instances are running"));
     let vrrp_report = vrrp_status.clone();
-    registry.add_json("vrrp", move || crate::report::latest(&vrrp_report).json());
+    registry.add_json_off_loop("vrrp", move || crate::report::latest(&vrrp_report).json());
     let resign = vrrp_tx.clone();
     let newest = crate::commit::Newest::default();
     let commits = crate::commit::start(crate::commit::Committer {
@@ -326,9 +328,11 @@ async fn event_loop(
     // The shell runs on a thread of its own: console work never holds up
     // this loop (the watchdog, the heartbeats).
     let topics = appliance.status_topics();
+    let off_loop = appliance.registry.off_loop();
     terminal::raw_console();
     print_ready(mode, boot.as_ref());
-    let (mut requests, mut console_open) = match crate::console::start(running, topics, Box::new(random_salt)) {
+    let (mut requests, mut console_open) = match crate::console::start(running, topics, off_loop, Box::new(random_salt))
+    {
         Ok(rx) => (rx, true),
         Err(e) => {
             error!("console: cannot start the shell: {e}");

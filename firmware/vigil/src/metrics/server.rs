@@ -262,12 +262,12 @@ fn snapshot(shared: &Shared) -> Snapshot {
     Snapshot {
         version: crate::VERSION.to_string(),
         started_s: shared.started_s,
-        vrrp: match report::latest(&s.vrrp) {
-            Report::Vrrp(v) => Some(v),
+        vrrp: match &*report::latest(&s.vrrp) {
+            Report::Vrrp(v) => Some(v.clone()),
             _ => None,
         },
-        checkers: match report::latest(&s.checkers) {
-            Report::Checkers(c) => Some(c),
+        checkers: match &*report::latest(&s.checkers) {
+            Report::Checkers(c) => Some(c.clone()),
             _ => None,
         },
         ipvs: Err("not read".into()),
