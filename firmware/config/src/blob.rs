@@ -42,8 +42,9 @@ pub const HEADER_LEN: usize = 32;
 /// pace (`vrrp_garp_interval`, `vrrp_gna_interval`), `garp_group`, and the
 /// syslog server's transport (TCP); 11: `metrics_listen`; 12: `track_groups`
 /// and `static_tracks` (keepalived's static track groups); 13: instances'
-/// `use_vmac_addr`, addresses' `use_vmac`, the global `vmac_addr_prefix`.
-pub const SCHEMA: u16 = 13;
+/// `use_vmac_addr`, addresses' `use_vmac`, the global `vmac_addr_prefix`;
+/// 14: instances' `use_ipvlan`.
+pub const SCHEMA: u16 = 14;
 /// The largest body any valid config encodes to is below this (a test fills
 /// every bound and checks); a slot holds `HEADER_LEN + MAX_BODY`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024 - HEADER_LEN;
@@ -261,6 +262,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, BlobError> {
 fn migrate(schema: u16, body: &[u8]) -> Result<Config, String> {
     match schema {
         SCHEMA => postcard::from_bytes::<Config>(body).map_err(|e| e.to_string()),
+        13 => postcard::from_bytes::<v13::Config>(body).map(Config::from).map_err(|e| format!("schema 13: {e}")),
         12 => postcard::from_bytes::<v12::Config>(body).map(Config::from).map_err(|e| format!("schema 12: {e}")),
         11 => postcard::from_bytes::<v11::Config>(body)
             .map(v12::Config::from)
@@ -2357,6 +2359,7 @@ pub mod v12 {
                 garp_extra_if: v.garp_extra_if,
                 track_bfd: v.track_bfd,
                 use_vmac_addr: false,
+                ipvlan: None,
             }
         }
     }
@@ -2455,6 +2458,139 @@ pub mod v12 {
         fn from(v: Config) -> Self {
             crate::model::Config {
                 global: v.global.into(),
+                interfaces: v.interfaces,
+                vrrp_instances: v.vrrp_instances.map(Into::into),
+                sync_groups: v.sync_groups,
+                virtual_servers: v.virtual_servers,
+                vrrp_scripts: v.vrrp_scripts,
+                track_processes: v.track_processes,
+                track_files: v.track_files,
+                virtual_server_groups: v.virtual_server_groups,
+                bfd_instances: v.bfd_instances,
+            }
+        }
+    }
+}
+
+/// Schema 13: instances had no `use_ipvlan` (see [`SCHEMA`]).
+pub mod v13 {
+    use crate::bounded::Bounded as Vec;
+    use crate::model::limits::*;
+    use crate::model::*;
+    use core::net::IpAddr;
+    use heapless::String;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct VrrpInstance {
+        pub name: Name,
+        pub version: u8,
+        pub state: VrrpState,
+        pub interface: IfName,
+        pub virtual_router_id: u8,
+        pub priority: u8,
+        pub advert_int_cs: u16,
+        pub virtual_ipaddress: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub unicast_src_ip: Option<IpAddr>,
+        pub unicast_peer: Vec<IpAddr, UNICAST_PEERS>,
+        pub preempt: bool,
+        pub preempt_delay_s: u16,
+        pub auth_pass: Option<String<AUTH_PASS>>,
+        pub vmac: Option<Vmac>,
+        pub accept: bool,
+        pub track_interface: Vec<Track, TRACKS>,
+        pub track_script: Vec<TrackScript, TRACKS>,
+        pub notify: Notify,
+        pub garp: Garp,
+        pub skip_check_adv_addr: bool,
+        pub smtp_alert: Option<bool>,
+        pub virtual_ipaddress_excluded: Vec<VirtualAddress, VIRTUAL_ADDRESSES>,
+        pub virtual_routes: Vec<Route, ROUTES>,
+        pub track_process: Vec<TrackScript, TRACKS>,
+        pub track_file: Vec<TrackScript, TRACKS>,
+        pub virtual_rules: Vec<Rule, ROUTES>,
+        pub dont_track_primary: bool,
+        pub lower_prio_no_advert: bool,
+        pub higher_prio_send_advert: bool,
+        pub down_timer_adverts: u8,
+        pub unicast_ttl: u8,
+        pub mcast_dst_ip: Option<IpAddr>,
+        pub unicast_fault_no_peer: bool,
+        pub track_src_ip: bool,
+        pub promote_secondaries: bool,
+        pub notify_master_rx_lower_pri: Option<PathText>,
+        pub notify_deleted: Option<Option<PathText>>,
+        pub garp_extra_if: Option<(u32, bool)>,
+        pub track_bfd: Vec<TrackScript, TRACKS>,
+        pub use_vmac_addr: bool,
+    }
+
+    impl From<VrrpInstance> for crate::model::VrrpInstance {
+        fn from(v: VrrpInstance) -> Self {
+            crate::model::VrrpInstance {
+                name: v.name,
+                version: v.version,
+                state: v.state,
+                interface: v.interface,
+                virtual_router_id: v.virtual_router_id,
+                priority: v.priority,
+                advert_int_cs: v.advert_int_cs,
+                virtual_ipaddress: v.virtual_ipaddress,
+                unicast_src_ip: v.unicast_src_ip,
+                unicast_peer: v.unicast_peer,
+                preempt: v.preempt,
+                preempt_delay_s: v.preempt_delay_s,
+                auth_pass: v.auth_pass,
+                vmac: v.vmac,
+                accept: v.accept,
+                track_interface: v.track_interface,
+                track_script: v.track_script,
+                notify: v.notify,
+                garp: v.garp,
+                skip_check_adv_addr: v.skip_check_adv_addr,
+                smtp_alert: v.smtp_alert,
+                virtual_ipaddress_excluded: v.virtual_ipaddress_excluded,
+                virtual_routes: v.virtual_routes,
+                track_process: v.track_process,
+                track_file: v.track_file,
+                virtual_rules: v.virtual_rules,
+                dont_track_primary: v.dont_track_primary,
+                lower_prio_no_advert: v.lower_prio_no_advert,
+                higher_prio_send_advert: v.higher_prio_send_advert,
+                down_timer_adverts: v.down_timer_adverts,
+                unicast_ttl: v.unicast_ttl,
+                mcast_dst_ip: v.mcast_dst_ip,
+                unicast_fault_no_peer: v.unicast_fault_no_peer,
+                track_src_ip: v.track_src_ip,
+                promote_secondaries: v.promote_secondaries,
+                notify_master_rx_lower_pri: v.notify_master_rx_lower_pri,
+                notify_deleted: v.notify_deleted,
+                garp_extra_if: v.garp_extra_if,
+                track_bfd: v.track_bfd,
+                use_vmac_addr: v.use_vmac_addr,
+                ipvlan: None,
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Config {
+        pub global: Global,
+        pub interfaces: Vec<Interface, INTERFACES>,
+        pub vrrp_instances: Vec<VrrpInstance, VRRP_INSTANCES>,
+        pub sync_groups: Vec<SyncGroup, SYNC_GROUPS>,
+        pub virtual_servers: Vec<VirtualServer, VIRTUAL_SERVERS>,
+        pub vrrp_scripts: Vec<VrrpScript, VRRP_SCRIPTS>,
+        pub track_processes: Vec<TrackProcess, VRRP_SCRIPTS>,
+        pub track_files: Vec<TrackFile, VRRP_SCRIPTS>,
+        pub virtual_server_groups: Vec<VirtualServerGroup, VS_GROUPS>,
+        pub bfd_instances: Vec<BfdInstance, BFD_INSTANCES>,
+    }
+
+    impl From<Config> for crate::model::Config {
+        fn from(v: Config) -> Self {
+            crate::model::Config {
+                global: v.global,
                 interfaces: v.interfaces,
                 vrrp_instances: v.vrrp_instances.map(Into::into),
                 sync_groups: v.sync_groups,

@@ -1374,6 +1374,67 @@ pub struct VrrpInstance {
     /// vmac of that interface, as keepalived puts it (see
     /// [`VirtualAddress::use_vmac`]).
     pub use_vmac_addr: bool,
+    /// keepalived `use_ipvlan [NAME] [ADDRESS] [bridge|private|vepa]`
+    /// (schema 14): an L2 ipvlan on the interface carries the instance (its
+    /// adverts, from the ipvlan's address) and its addresses.
+    pub ipvlan: Option<Ipvlan>,
+}
+
+/// `use_ipvlan`: an L2 ipvlan on the instance's interface (same MAC as the
+/// interface; the kernel gives it the packets for its own addresses). The
+/// instance sends its adverts from it and puts its addresses on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipvlan {
+    /// Its interface name; none: `vrrp.VRID` (`vrrp6.VRID` for IPv6), as
+    /// a vmac's.
+    pub name: Option<IfName>,
+    /// Its own address, the adverts' source (required for IPv4: an ipvlan
+    /// takes only the packets for its addresses; IPv6 uses the link-local
+    /// one without).
+    pub address: Option<IpNet>,
+    pub mode: IpvlanMode,
+}
+
+/// The ipvlan's flags (one per parent interface: every ipvlan on an
+/// interface must agree, the kernel's rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IpvlanMode {
+    /// Its ipvlans on one interface reach each other directly.
+    #[default]
+    Bridge,
+    /// They do not reach each other.
+    Private,
+    /// Their traffic to each other goes out to the switch.
+    Vepa,
+}
+
+impl IpvlanMode {
+    pub fn word(self) -> &'static str {
+        match self {
+            IpvlanMode::Bridge => "bridge",
+            IpvlanMode::Private => "private",
+            IpvlanMode::Vepa => "vepa",
+        }
+    }
+
+    /// IFLA_IPVLAN_FLAGS.
+    pub fn flags(self) -> u16 {
+        match self {
+            IpvlanMode::Bridge => 0,
+            IpvlanMode::Private => 1,
+            IpvlanMode::Vepa => 2,
+        }
+    }
+}
+
+impl Ipvlan {
+    /// The ipvlan's name for an instance.
+    pub fn name_for(&self, vrid: u8, v6: bool) -> std::string::String {
+        match &self.name {
+            Some(n) => n.to_string(),
+            None => format!("{}.{vrid}", if v6 { "vrrp6" } else { "vrrp" }),
+        }
+    }
 }
 
 impl VrrpInstance {
@@ -1419,6 +1480,7 @@ impl VrrpInstance {
             garp_extra_if: None,
             track_bfd: Vec::new(),
             use_vmac_addr: false,
+            ipvlan: None,
         })
     }
 

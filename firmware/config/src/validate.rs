@@ -360,6 +360,42 @@ impl Config {
                     e.push(&path, "use_vmac with unicast peers needs vmac_xmit_base (as in keepalived)");
                 }
             }
+            if let Some(ip) = &v.ipvlan {
+                let name = ip.name_for(v.virtual_router_id, v6);
+                if let Err(m) = check_ifname(&name) {
+                    e.push(&path, format!("use_ipvlan {name}: {m}"));
+                }
+                if name == v.interface.as_str() || self.interfaces.iter().any(|i| i.name.as_str() == name) {
+                    e.push(
+                        &path,
+                        format!("use_ipvlan {name}: that is an interface of the appliance, not an ipvlan name"),
+                    );
+                }
+                if let Some(other) = vmacs.insert(name.clone(), v.name.as_str()) {
+                    e.push(&path, format!("use_ipvlan {name} is vrrp_instance {other}'s vmac or ipvlan too"));
+                }
+                if v.vmac.is_some() {
+                    e.push(&path, "use_ipvlan and use_vmac both: an instance runs on one of them");
+                }
+                // Unicast adverts to the ipvlan's address reach the ipvlan,
+                // and vigil reads adverts on the interface (multicast ones
+                // reach both).
+                if !v.unicast_peer.is_empty() {
+                    e.push(&path, "use_ipvlan with unicast peers: not supported by vigil yet (multicast adverts only)");
+                }
+                match ip.address {
+                    // keepalived: an ipvlan takes only the packets for its
+                    // own addresses, so IPv4 adverts need one to come from.
+                    None if !v6 => e.push(
+                        &path,
+                        format!("use_ipvlan {name}: an IPv4 instance's ipvlan needs its own address (use_ipvlan {name} ADDRESS/PREFIX)"),
+                    ),
+                    Some(a) if a.addr.is_ipv6() != v6 => {
+                        e.push(&path, format!("use_ipvlan {name}: its address {a} is not of the instance's family"))
+                    }
+                    _ => {}
+                }
+            }
             for vip in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded) {
                 if vip.peer.is_some_and(|p| p.addr.is_ipv6() != vip.addr.addr.is_ipv6()) {
                     e.push(&path, format!("{}: its peer is not of its family", vip.addr));

@@ -262,6 +262,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
     }
     vi.vmac = Some(Vmac { name: Some(full('m')), mac: Some([0xff; 6]), xmit_base: true });
     vi.use_vmac_addr = true;
+    vi.ipvlan = Some(Ipvlan { name: Some(full('p')), address: Some(v6), mode: IpvlanMode::Vepa });
     while vi.virtual_ipaddress.push(vip.clone()).is_ok() {}
     while vi.unicast_peer.push(v6.addr).is_ok() {}
     while vi.track_interface.push(Track { interface: full('t'), weight: -254 }).is_ok() {}
@@ -725,6 +726,35 @@ fn a_schema_12_blob_is_read_without_address_vmacs_and_the_rest_as_it_was() {
     assert_eq!(vi.virtual_router_id, 12);
     assert_eq!(vi.virtual_ipaddress[1].dev.as_deref(), Some("eth2"));
     assert!(!vi.use_vmac_addr && vi.virtual_ipaddress.iter().all(|a| !a.use_vmac));
+    c.validate().unwrap();
+    let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
+    assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));
+}
+
+/// A blob as schema-13 firmware wrote it (commit 7008e5d, `vigil-image
+/// config compile` of router_id s13: `vmac_addr_prefix vx`, an instance
+/// with `use_vmac_addr` and an address on eth2 with `use_vmac`).
+const SCHEMA_13_BLOB: &str = concat!(
+    "56474c430d000000a30000000100000000000000013a1513000000000d7c3d480373313305766967696c0000011e0000",
+    "0000000000e807b817780000901c00000000001e00000000000000000000000000000000000000000102767800010556",
+    "495f3133020004657468300d64640200c000020d1800000000000000000000cb00710d18000104657468320000000000",
+    "00010000010000000100000000000000050500000100000000000000000000000003ff00000000000000000100000000",
+    "000000",
+);
+
+#[test]
+fn a_schema_13_blob_is_read_without_an_ipvlan_and_the_rest_as_it_was() {
+    let bytes = unhex(SCHEMA_13_BLOB);
+    let d = blob::decode(&bytes).unwrap();
+    assert_eq!(d.header.schema, 13);
+    let c = &d.config;
+    assert_eq!(c.global.router_id.as_str(), "s13");
+    assert_eq!(c.global.vmac_addr_prefix.as_deref(), Some("vx"));
+    let vi = &c.vrrp_instances[0];
+    assert_eq!(vi.virtual_router_id, 13);
+    assert!(vi.use_vmac_addr && vi.virtual_ipaddress[1].use_vmac);
+    assert_eq!(vi.virtual_ipaddress[1].dev.as_deref(), Some("eth2"));
+    assert_eq!(vi.ipvlan, None);
     c.validate().unwrap();
     let again = blob::decode(&blob::encode(c, 2, 0).unwrap()).unwrap();
     assert_eq!((again.header.schema, &again.config), (blob::SCHEMA, c));

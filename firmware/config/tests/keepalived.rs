@@ -86,7 +86,7 @@ fn vigils_own_blocks_and_ipv6() {
 
 #[test]
 fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
-    let text = "global_defs {\n  enable_traps\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  use_ipvlan\n}\nbogus_block {\n}\n";
+    let text = "global_defs {\n  enable_traps\n  router_id R1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  smtp_alert\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  vrf blue\n}\nbogus_block {\n}\n";
     let i = import_str("t.conf", text).unwrap();
     let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(
@@ -94,7 +94,7 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
         [
             "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:7:21: error: \"300\" is not a VRID (1..=255)",
-            "t.conf:13:3: unsupported: keyword \"use_ipvlan\" is not supported by vigil; ignored",
+            "t.conf:13:3: unsupported: keyword \"vrf\" is not supported by vigil; ignored",
             "t.conf:15:1: error: unknown keyword \"bogus_block\"",
         ]
     );
@@ -330,7 +330,7 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
     );
     for n in 0..500 {
         text.push_str(&format!(
-            "virtual_server 10.1.{}.{} 80 {{\n  use_ipvlan\n  real_server 10.2.0.1 80 {{\n    TCP_CHECK {{\n      conect_timeout 3\n    }}\n  }}\n}}\n",
+            "virtual_server 10.1.{}.{} 80 {{\n  vrf blue\n  real_server 10.2.0.1 80 {{\n    TCP_CHECK {{\n      conect_timeout 3\n    }}\n  }}\n}}\n",
             n / 250,
             n % 250 + 1
         ));
@@ -343,7 +343,7 @@ fn typos_are_errors_and_ignored_keywords_are_counted_once() {
             "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:6:3: error: unknown keyword \"priorty\"; did you mean \"priority\"?",
             "t.conf:8:3: error: unknown keyword \"adver_int\"; did you mean \"advert_int\"?",
-            "t.conf:14:3: unsupported: keyword \"use_ipvlan\" is not supported by vigil; ignored (500 times; this is the first)",
+            "t.conf:14:3: unsupported: keyword \"vrf\" is not supported by vigil; ignored (500 times; this is the first)",
             "t.conf:17:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
             "t.conf:25:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
             "t.conf:33:7: error: unknown keyword \"conect_timeout\"; did you mean \"connect_timeout\"?",
@@ -1700,4 +1700,60 @@ vrrp_instance VI_1 {
         .map(|d| d.to_string())
         .collect();
     assert_eq!(e, ["v.conf:2:20: error: vmac_addr_prefix \"a/b\" is not 1..=11 characters of an interface name"]);
+}
+
+#[test]
+fn use_ipvlan_imports_validates_and_round_trips() {
+    let inst = |line: &str, vip: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 51\n  {line}\n  virtual_ipaddress {{\n    {vip}\n  }}\n}}\n"
+        )
+    };
+    // Its words in any order, as keepalived takes them.
+    let i = import_str("v.conf", &inst("use_ipvlan private 192.0.2.51/24 ipv51", "192.0.2.100/24")).unwrap();
+    clean(&i);
+    assert_eq!(i.unsupported().count(), 0);
+    let ip = i.config.vrrp_instances[0].ipvlan.clone().unwrap();
+    assert_eq!(ip.name.as_deref(), Some("ipv51"));
+    assert_eq!(ip.address.map(|a| a.to_string()).as_deref(), Some("192.0.2.51/24"));
+    assert_eq!((ip.mode, ip.mode.flags()), (IpvlanMode::Private, 1));
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let out = export(&i.config, Flavor::Keepalived);
+    assert!(out.contains("use_ipvlan ipv51 192.0.2.51/24 private"), "{out}");
+    // A bare address is a host address; no name: vrrp.VRID (vrrp6 for IPv6).
+    let i = import_str("v.conf", &inst("use_ipvlan 192.0.2.51", "192.0.2.100/24")).unwrap();
+    let ip = i.config.vrrp_instances[0].ipvlan.clone().unwrap();
+    assert_eq!((ip.address.map(|a| a.prefix), ip.mode), (Some(32), IpvlanMode::Bridge));
+    assert_eq!(ip.name_for(51, false), "vrrp.51");
+    assert_eq!(ip.name_for(51, true), "vrrp6.51");
+    // IPv6 may go without an address (the link-local one is used).
+    let i = import_str("v.conf", &inst("use_ipvlan", "2001:db8::100/64")).unwrap();
+    clean(&i);
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    // Mistakes say where and what.
+    let errors = |text: &str| -> Vec<String> {
+        let i = import_str("v.conf", text).unwrap();
+        let mut e: Vec<String> = i.errors().map(|d| d.to_string()).collect();
+        e.extend(i.config.validate().err().into_iter().flatten().map(|e| e.to_string()));
+        e
+    };
+    let e = errors(&inst("use_ipvlan", "192.0.2.100/24"));
+    assert!(e.iter().any(|e| e.contains("an IPv4 instance's ipvlan needs its own address")), "{e:?}");
+    let e = errors(&inst("use_ipvlan bridge vepa 192.0.2.1 192.0.2.2", "192.0.2.100/24"));
+    assert_eq!(
+        e,
+        [
+            "v.conf:4:21: error: use_ipvlan: a second mode \"vepa\"",
+            "v.conf:4:36: error: use_ipvlan: a second address \"192.0.2.2\"",
+        ]
+    );
+    let e = errors(&inst("use_ipvlan 2001:db8::1/64", "192.0.2.100/24"));
+    assert!(e.iter().any(|e| e.contains("its address 2001:db8::1/64 is not of the instance's family")), "{e:?}");
+    let e = errors(&inst("use_ipvlan eth0 192.0.2.1/24\n  use_vmac", "192.0.2.100/24"));
+    assert!(e.iter().any(|e| e.contains("that is an interface of the appliance")), "{e:?}");
+    assert!(e.iter().any(|e| e.contains("use_ipvlan and use_vmac both")), "{e:?}");
+    let e = errors(&inst("use_ipvlan 192.0.2.1/24\n  unicast_peer {\n    192.0.2.2\n  }", "192.0.2.100/24"));
+    assert!(e.iter().any(|e| e.contains("use_ipvlan with unicast peers: not supported by vigil yet")), "{e:?}");
 }

@@ -669,6 +669,22 @@ impl Rtnl {
         self.add_link(parent, name, "macvlan", mode, Some(addr))
     }
 
+    /// Adds an L2 ipvlan `name` on `parent` (the parent's MAC; the kernel
+    /// hands it the packets for its own addresses) with IFLA_IPVLAN_FLAGS
+    /// `flags` (0 bridge, 1 private, 2 vepa).
+    pub fn add_ipvlan(&mut self, parent: i32, name: &str, flags: u16) -> io::Result<()> {
+        const IFLA_IPVLAN_MODE: u16 = 1;
+        const IFLA_IPVLAN_FLAGS: u16 = 2;
+        const IPVLAN_MODE_L2: u16 = 0;
+        let attr = |ty: u16, v: u16| {
+            RtattrBuilder::default().rta_type(IflaVlan::from(ty)).rta_payload(v).build().map_err(io_err)
+        };
+        let data = nested(IflaInfo::Data, &attr(IFLA_IPVLAN_MODE, IPVLAN_MODE_L2)?)?
+            .nest(&attr(IFLA_IPVLAN_FLAGS, flags)?)
+            .map_err(io_err)?;
+        self.add_link_with(parent, name, "ipvlan", data, None)
+    }
+
     fn add_link(
         &mut self,
         parent: i32,
@@ -678,6 +694,18 @@ impl Rtnl {
         extra: Option<neli::rtnl::Rtattr<Ifla, Buffer>>,
     ) -> io::Result<()> {
         let data = nested(IflaInfo::Data, &data)?;
+        self.add_link_with(parent, name, kind, data, extra)
+    }
+
+    /// A link of `kind` on `parent`, its IFLA_INFO_DATA already nested.
+    fn add_link_with(
+        &mut self,
+        parent: i32,
+        name: &str,
+        kind: &str,
+        data: neli::rtnl::Rtattr<IflaInfo, Buffer>,
+        extra: Option<neli::rtnl::Rtattr<Ifla, Buffer>>,
+    ) -> io::Result<()> {
         let kind = RtattrBuilder::default()
             .rta_type(IflaInfo::Kind)
             .rta_payload(Buffer::from(kind.as_bytes().to_vec()))

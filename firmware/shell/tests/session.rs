@@ -175,13 +175,13 @@ fn load_keepalived_by_paste() {
     t.line("vrrp_instance VI_2 {");
     t.line(" interface eth1");
     t.line(" virtual_router_id 9");
-    t.line(" use_ipvlan");
+    t.line(" vrf blue");
     t.line(" virtual_ipaddress {");
     t.line("  192.0.2.9/24");
     t.line(" }");
     t.line("}");
     let out = t.line("end");
-    assert!(out.contains("paste:4:2: unsupported: keyword \"use_ipvlan\""), "{out}");
+    assert!(out.contains("paste:4:2: unsupported: keyword \"vrf\""), "{out}");
     assert!(out.contains("candidate replaced"), "{out}");
     assert_eq!(t.shell.candidate.vrrp_instances[0].name.as_str(), "VI_2");
     // A paste with errors replaces nothing.

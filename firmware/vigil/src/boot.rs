@@ -32,9 +32,13 @@ impl Boot {
 }
 
 /// What in a config needs modules that load after the first ones: VLANs
-/// (8021q), use_vmac (macvlan), no_accept (nf_tables).
+/// (8021q), use_vmac and address vmacs (macvlan), use_ipvlan (ipvlan),
+/// no_accept (nf_tables).
 pub fn needs_all_modules(c: &Config) -> bool {
-    c.interfaces.iter().any(|i| !i.vlans.is_empty()) || c.vrrp_instances.iter().any(|v| v.vmac.is_some() || !v.accept)
+    c.interfaces.iter().any(|i| !i.vlans.is_empty())
+        || c.vrrp_instances
+            .iter()
+            .any(|v| v.vmac.is_some() || v.ipvlan.is_some() || !v.address_vmacs().is_empty() || !v.accept)
 }
 
 pub fn print_ready(mode: Mode, boot: Option<&Boot>) {

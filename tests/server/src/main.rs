@@ -11,7 +11,10 @@
 //! client: vigil's metrics every 2 s, one line per family),
 //! `vigil.hold=10.0.0.100:7[,...]` (a client that holds one connection to
 //! each TCP echo service and talks on it five times a second),
-//! `vigil.bench=ipvs|running` (a benchmark that prints `bench: ...`).
+//! `vigil.bench=ipvs|running` (a benchmark that prints `bench: ...`),
+//! `vigil.keepalived=/etc/k.conf` (Debian's keepalived, VRRP only, on that
+//! config, logging to the console: a peer for vigil where the host's
+//! kernel lacks what the config needs; the image carries keepalived).
 
 mod running;
 
@@ -45,11 +48,36 @@ fn main() {
         (None, Some(targets), _) => hold(&targets),
         (None, None, Some(b)) if b == "ipvs" => bench_ipvs(),
         (None, None, Some(b)) if b == "running" => running::bench(),
+        _ if arg("keepalived").is_some() => keepalived(&arg("keepalived").unwrap_or_default()),
         _ => serve(&name),
     }
     // PID 1 must never exit.
     loop {
         std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Debian's keepalived (VRRP only) on `conf`, its log on the console;
+/// says when it has gone.
+fn keepalived(conf: &str) {
+    running::syslog_sink();
+    for d in ["/run", "/tmp", "/var/run"] {
+        let _ = std::fs::create_dir_all(d);
+    }
+    // keepalived reads no config that is executable (the image's extra
+    // files are).
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(conf, std::fs::Permissions::from_mode(0o644));
+    let started = std::process::Command::new("/usr/sbin/keepalived")
+        .args(["-n", "-l", "-D", "--vrrp", "-f", conf, "-p", "/run/k.pid", "-r", "/run/kv.pid"])
+        .spawn();
+    match started {
+        Ok(mut child) => {
+            say("test-server: keepalived started");
+            let status = child.wait();
+            say(&format!("test-server: keepalived exited: {status:?}"));
+        }
+        Err(e) => say(&format!("test-server: keepalived: {e}")),
     }
 }
 

@@ -47,18 +47,7 @@ pub fn bench() {
             count.fetch_add(1, Ordering::Relaxed);
         }
     });
-    // A syslog socket that takes keepalived's lines and drops them: without
-    // one, glibc's syslog writes them to /dev/console (LOG_CONS), a serial
-    // line that would cost keepalived dearly under TCG.
-    match std::os::unix::net::UnixDatagram::bind("/dev/log") {
-        Ok(log) => {
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                while log.recv(&mut buf).is_ok() {}
-            });
-        }
-        Err(e) => say(&format!("bench: /dev/log: {e}")),
-    }
+    syslog_sink();
     for d in ["/run", "/tmp", "/var/run"] {
         let _ = std::fs::create_dir_all(d);
     }
@@ -219,4 +208,20 @@ fn stop(child: &mut Child, pids: &[u32]) {
         let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
     }
     let _ = child.wait();
+}
+
+/// A syslog socket that takes keepalived's lines and drops them: without
+/// one, glibc's syslog writes them to /dev/console (LOG_CONS), a serial
+/// line that would cost keepalived dearly under TCG (`-l` logs them to
+/// stderr too).
+pub fn syslog_sink() {
+    match std::os::unix::net::UnixDatagram::bind("/dev/log") {
+        Ok(log) => {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                while log.recv(&mut buf).is_ok() {}
+            });
+        }
+        Err(e) => say(&format!("test-server: /dev/log: {e}")),
+    }
 }

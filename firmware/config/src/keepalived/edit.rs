@@ -176,6 +176,7 @@ const CTXS: &[Ctx] = &[
             "use_vmac",
             "vmac_xmit_base",
             "use_vmac_addr",
+            "use_ipvlan",
             "dont_track_primary",
             "unicast_src_ip",
             "mcast_src_ip",

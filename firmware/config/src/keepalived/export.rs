@@ -654,6 +654,17 @@ fn vrrp(o: &mut Out, v: &VrrpInstance, strict: bool, flavor: Flavor) {
     if v.use_vmac_addr {
         o.line("use_vmac_addr");
     }
+    if let Some(ip) = &v.ipvlan {
+        let mut l = String::from("use_ipvlan");
+        if let Some(n) = &ip.name {
+            let _ = write!(l, " {n}");
+        }
+        if let Some(a) = &ip.address {
+            let _ = write!(l, " {a}");
+        }
+        let _ = write!(l, " {}", ip.mode.word());
+        o.line(l);
+    }
     if let Some(p) = &v.auth_pass {
         o.open("authentication");
         o.line("auth_type PASS");

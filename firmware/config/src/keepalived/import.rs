@@ -1473,6 +1473,40 @@ impl Cx {
                     self.flag(s);
                     v.use_vmac_addr = true;
                 }
+                "use_ipvlan" => {
+                    if v.ipvlan.is_some() {
+                        self.error(&s.keyword.pos, "use_ipvlan given twice");
+                        continue;
+                    }
+                    // Its words in any order, as keepalived reads them: a
+                    // mode, an address, else the interface's name.
+                    let mut ipvlan = crate::model::Ipvlan::default();
+                    let mut mode_given = false;
+                    for a in &s.args {
+                        let mode = match a.text.as_str() {
+                            "bridge" => Some(crate::model::IpvlanMode::Bridge),
+                            "private" => Some(crate::model::IpvlanMode::Private),
+                            "vepa" => Some(crate::model::IpvlanMode::Vepa),
+                            _ => None,
+                        };
+                        if let Some(m) = mode {
+                            if mode_given {
+                                self.error(&a.pos, format!("use_ipvlan: a second mode {:?}", a.text));
+                            }
+                            (ipvlan.mode, mode_given) = (m, true);
+                        } else if a.text.split('/').next().is_some_and(|t| t.parse::<IpAddr>().is_ok()) {
+                            if ipvlan.address.is_some() {
+                                self.error(&a.pos, format!("use_ipvlan: a second address {:?}", a.text));
+                            }
+                            ipvlan.address = self.net(a).or(ipvlan.address);
+                        } else if ipvlan.name.is_some() {
+                            self.error(&a.pos, format!("use_ipvlan: a second interface name {:?}", a.text));
+                        } else {
+                            ipvlan.name = self.ifname(a);
+                        }
+                    }
+                    v.ipvlan = Some(ipvlan);
+                }
                 "track_interface" => {
                     for a in self.block(s) {
                         let Some(name) = self.ifname(&a.keyword) else {

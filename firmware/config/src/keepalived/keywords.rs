@@ -546,7 +546,7 @@ pub fn replaced_by(keyword: &str) -> Option<&'static str> {
 
 /// keepalived's keywords vigil does not act on yet (said as "not
 /// supported"): kept here so that what is left is a list, not a guess.
-pub const NOT_YET: &[&str] = &["use_ipvlan", "vrf"];
+pub const NOT_YET: &[&str] = &["vrf"];
 
 /// The closest keyword of `candidates` to `word`, if it is close enough to
 /// be the one meant (a typo: a letter or two off, or swapped).

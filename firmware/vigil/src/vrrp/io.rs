@@ -54,7 +54,11 @@ impl Snapshot {
     pub fn spec(&self, v: &VrrpInstance, config: &Config) -> Result<Spec, String> {
         let v6 = v.is_ipv6();
         let link = self.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
-        let primary = match v.unicast_src_ip {
+        // An IPv4 ipvlan's address is the adverts' source (keepalived's
+        // too), unless unicast_src_ip says; IPv6 adverts leave from the
+        // interface's link-local address (RFC 5798 5.1.2.1).
+        let ipvlan_addr = v.ipvlan.as_ref().and_then(|i| i.address).map(|a| a.addr).filter(IpAddr::is_ipv4);
+        let primary = match v.unicast_src_ip.or(ipvlan_addr) {
             Some(a) => a,
             None => self
                 .addresses(link.index)
@@ -148,6 +152,7 @@ impl Snapshot {
     pub fn still_up(&self, v: &VrrpInstance) -> bool {
         let Some(link) = self.link(v.interface.as_str()) else { return false };
         v.vmac.is_none()
+            && v.ipvlan.is_none()
             && v.address_vmacs().is_empty()
             && v.virtual_ipaddress.first().is_some_and(|vip| {
                 let dev = vip.dev.as_deref().map_or(link.index, |d| self.link(d).map_or(-1, |l| l.index));
@@ -254,12 +259,16 @@ impl Io {
             }
         }
         let sock = send_socket(v, spec)?;
-        let vmac = match &v.vmac {
-            Some(vm) => {
+        let vmac = match (&v.vmac, &v.ipvlan) {
+            (Some(vm), _) => {
                 let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
                 Some(vmac::create(&mut rtnl, v, vm, link.index, spec.vrrp.primary)?)
             }
-            None => None,
+            (None, Some(ip)) => {
+                let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+                Some(vmac::create_ipvlan(&mut rtnl, v, ip, link, spec.vrrp.primary)?)
+            }
+            (None, None) => None,
         };
         let addr_vmacs = if v.address_vmacs().is_empty() {
             Vec::new()
@@ -362,7 +371,11 @@ fn send_socket(v: &VrrpInstance, spec: &Spec) -> Result<Socket, String> {
                 sock.set_ttl_v4(u32::from(v.unicast_ttl))?;
                 sock.set_multicast_ttl_v4(u32::from(wire::TTL))?;
                 sock.set_multicast_loop_v4(false)?;
-                sock.set_multicast_if_v4(&p)?;
+                // An ipvlan's address is on the ipvlan, which sends the
+                // adverts (this socket, bound to the interface, does not).
+                if v.ipvlan.is_none() {
+                    sock.set_multicast_if_v4(&p)?;
+                }
             }
             IpAddr::V6(_) => {
                 sock.set_unicast_hops_v6(u32::from(v.unicast_ttl))?;

@@ -44,24 +44,80 @@ pub fn create(
         // vmac_xmit_base: adverts leave by the base interface's socket.
         _ if spec.xmit_base => None,
         IpAddr::V6(_) => None,
-        IpAddr::V4(_) => {
-            let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
-                .map_err(|e| format!("raw socket: {e}"))?;
-            sock.bind_device(Some(name.as_bytes()))
-                .and_then(|()| sock.bind(&SockAddr::from(SocketAddr::new(primary, 0))))
-                .and_then(|()| sock.set_ttl_v4(u32::from(wire::TTL)))
-                .and_then(|()| sock.set_multicast_ttl_v4(u32::from(wire::TTL)))
-                .and_then(|()| sock.set_multicast_loop_v4(false))
-                .map_err(|e| format!("{name}: send socket: {e}"))?;
-            // Input is read on the base interface's socket only.
-            let _ = sock.shutdown(std::net::Shutdown::Read);
-            Some(sock)
-        }
+        IpAddr::V4(_) => Some(send_from(&name, primary)?),
     };
     let m = mac;
     let base_note = if spec.xmit_base { ", adverts by the base interface" } else { "" };
     info!("{name} with MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}{base_note}", m[0], m[1], m[2], m[3], m[4], m[5]);
     Ok(Vmac { name, index, mac, tx })
+}
+
+/// `use_ipvlan`: an L2 ipvlan on the instance's interface (it has the
+/// interface's MAC), up, with its own address (the adverts' source for
+/// IPv4: the kernel hands an ipvlan only the packets for its addresses).
+/// The instance's addresses go on it; IPv4 adverts leave from it, IPv6
+/// ones from the base interface (as with a vmac: no link-local address of
+/// its own). Held as a [`Vmac`]: the same link, without a MAC of its own.
+pub fn create_ipvlan(
+    rtnl: &mut Rtnl,
+    v: &VrrpInstance,
+    spec: &vigil_config::Ipvlan,
+    base: &crate::net::Link,
+    primary: IpAddr,
+) -> Result<Vmac, String> {
+    let name = spec.name_for(v.virtual_router_id, v.is_ipv6());
+    let mac = base.mac.unwrap_or_default();
+    let find = |rtnl: &mut Rtnl| -> Result<Option<crate::net::Link>, String> {
+        Ok(rtnl.links().map_err(|e| e.to_string())?.into_iter().find(|l| l.name == name))
+    };
+    if let Some(old) = find(rtnl)? {
+        // One left by a crash has the interface's MAC; a link of that name
+        // with another is someone else's.
+        if old.mac != Some(mac) {
+            return Err(format!("{name} exists and is not this instance's ipvlan (its MAC is another): left alone"));
+        }
+        rtnl.delete_link(old.index).map_err(|e| format!("removing the old {name}: {e}"))?;
+    }
+    rtnl.add_ipvlan(base.index, &name, spec.mode.flags())
+        .map_err(|e| format!("creating {name} (ipvlan on {}): {e}", v.interface))?;
+    let index = find(rtnl)?.ok_or_else(|| format!("{name} vanished after creation"))?.index;
+    // Its link-local address would be the interface's own (the same MAC).
+    rtnl.set_addr_gen_mode_none(index).map_err(|e| format!("{name}: addrgenmode none: {e}"))?;
+    let up = (libc::IFF_UP | libc::IFF_MULTICAST) as u32;
+    rtnl.set_flags(index, up, up).map_err(|e| format!("{name} up: {e}"))?;
+    if let Some(a) = spec.address {
+        match rtnl.change_address(index, a.addr, a.prefix, true) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(format!("{name}: adding {a}: {e}")),
+        }
+    }
+    let tx = match primary {
+        IpAddr::V4(_) if spec.address.is_some() => Some(send_from(&name, primary)?),
+        _ => None,
+    };
+    info!(
+        "{name}: ipvlan (L2, {}) on {}{}",
+        spec.mode.word(),
+        v.interface,
+        spec.address.map(|a| format!(" with {a}")).unwrap_or_default()
+    );
+    Ok(Vmac { name, index, mac, tx })
+}
+
+/// An IPv4 socket that sends adverts out of `dev` from `primary` (input is
+/// read on the base interface's receiver).
+fn send_from(dev: &str, primary: IpAddr) -> Result<Socket, String> {
+    let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
+        .map_err(|e| format!("raw socket: {e}"))?;
+    sock.bind_device(Some(dev.as_bytes()))
+        .and_then(|()| sock.bind(&SockAddr::from(SocketAddr::new(primary, 0))))
+        .and_then(|()| sock.set_ttl_v4(u32::from(wire::TTL)))
+        .and_then(|()| sock.set_multicast_ttl_v4(u32::from(wire::TTL)))
+        .and_then(|()| sock.set_multicast_loop_v4(false))
+        .map_err(|e| format!("{dev}: send socket: {e}"))?;
+    let _ = sock.shutdown(std::net::Shutdown::Read);
+    Ok(sock)
 }
 
 /// Makes a macvlan `name` with `mac` on `base` (named `base_name`), up,
