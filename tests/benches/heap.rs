@@ -80,10 +80,15 @@ fn main() {
         size_of::<Dest>(),
         size_of::<vigil_ipvs::Op>()
     );
-    let m = mark();
+    let before = mark();
     let import = vigil_config::keepalived::import_str("shape.conf", &text).expect("the shape imports");
-    step("import (keepalived.conf text, with its places)", m);
-    let config = import.config;
+    step("import (keepalived.conf text, with its places)", before);
+    // The rest of the import (its places, its diagnostics) goes here.
+    let config = {
+        let import = import;
+        import.config
+    };
+    step("the model from text, its places dropped (host mode keeps this)", before);
     let m = mark();
     let blob = vigil_config::blob::encode(&config, 1, 0).expect("the shape encodes");
     step(&format!("encode (a blob of {} KiB)", blob.len() / 1024), m);

@@ -272,3 +272,38 @@ fn adverts_for_other_vrids_are_counted_logged_and_shown_by_reason() {
     assert_eq!(names, ["vrrp", "checkers", "bfd"], "{s}");
     assert!(s["children"].as_array().unwrap().iter().all(|c| c["up"] == true && c["restarts"] == 0), "{s}");
 }
+
+/// A new `vmac_addr_prefix` alone makes a running instance's address vmacs
+/// again under the new name (the instance's own settings are unchanged).
+#[test]
+fn a_new_vmac_addr_prefix_renames_the_address_vmacs() {
+    use std::io::Write;
+    if !require(is_root(), "root (network namespaces)") {
+        return;
+    }
+    let (ns, log, mut vigil) = start_with("host-mode-vmac-prefix", firmware(vigil_board::Arch::X86_64), Config::Flash);
+    ip(&["-n", &ns, "link", "add", "vx-b", "type", "veth", "peer", "name", "vx-peer"]);
+    for l in ["vx-b", "vx-peer"] {
+        ip(&["-n", &ns, "link", "set", l, "up"]);
+    }
+    let mut stdin = vigil.0.stdin.take().unwrap();
+    let conf = |prefix: &str| {
+        format!(
+            "global_defs {{\n vmac_addr_prefix {prefix}\n}}\nvrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 51\n\
+             priority 150\n advert_int 0.2\n use_vmac_addr\n virtual_ipaddress {{\n  203.0.113.100/24\n  198.51.100.100/24 dev vx-b\n }}\n}}\n"
+        )
+    };
+    let link = |name: &str| -> String {
+        let out = Command::new("ip").args(["-n", &ns, "-br", "addr", "show", name]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    write!(stdin, "load keepalived\n{}end\ncommit\n", conf("vx")).unwrap();
+    let made = vigil_tests::eventually(Duration::from_secs(10), || link("vx.51").contains("198.51.100.100/24"));
+    assert!(made.is_some(), "no vx.51 with the address: {}", link("vx.51"));
+    write!(stdin, "load keepalived\n{}end\ncommit\n", conf("vy")).unwrap();
+    let renamed = vigil_tests::eventually(Duration::from_secs(10), || {
+        link("vy.51").contains("198.51.100.100/24") && link("vx.51").is_empty()
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(renamed.is_some(), "vy.51: {:?}, vx.51: {:?}\n{text}", link("vy.51"), link("vx.51"));
+}

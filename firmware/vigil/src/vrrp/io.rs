@@ -236,6 +236,9 @@ pub struct Io {
     /// Vmacs for its addresses on other interfaces or of the other family
     /// (`use_vmac_addr`, an address's `use_vmac`).
     pub addr_vmacs: Vec<vmac::AddressVmac>,
+    /// The `vmac_addr_prefix` they were named with (a new one makes them
+    /// again).
+    pub vmac_prefix: Option<String>,
     pub announcement: Announcement,
     /// Its log lines say which instance they are about.
     pub span: tracing::Span,
@@ -330,7 +333,17 @@ impl Io {
             v.interface, spec.vrrp.primary, v.virtual_router_id, v.priority, v.version
         );
         drop(_in);
-        Ok(Io { conf: v.clone(), ifindex: link.index, sock, vmac, addr_vmacs, announcement, span, sent: false })
+        Ok(Io {
+            conf: v.clone(),
+            ifindex: link.index,
+            sock,
+            vmac,
+            addr_vmacs,
+            vmac_prefix: vmac_prefix.map(str::to_string),
+            announcement,
+            span,
+            sent: false,
+        })
     }
 
     /// Sends an advert (from the vmac's socket if it has one).

@@ -414,11 +414,17 @@ impl Daemon {
         self.waiting = waiting;
         self.config = if self.waiting.is_empty() { None } else { Some(Box::new(config.clone())) };
         // Kept: the same spec running with the same settings (the router
-        // sees only the spec; the I/O's settings count too).
+        // sees only the spec; the I/O's settings count too, and the name
+        // prefix its address vmacs were made with).
+        let prefix = config.global.vmac_addr_prefix.as_deref();
         let kept: Vec<Spec> = specs
             .iter()
             .filter(|(spec, v)| {
-                self.io.iter().any(|(id, io)| io.conf == **v && self.router.get(*id).is_some_and(|r| r.spec == spec))
+                self.io.iter().any(|(id, io)| {
+                    io.conf == **v
+                        && (io.addr_vmacs.is_empty() || io.vmac_prefix.as_deref() == prefix)
+                        && self.router.get(*id).is_some_and(|r| r.spec == spec)
+                })
             })
             .map(|(spec, _)| spec.clone())
             .collect();
