@@ -8,6 +8,8 @@
 //! interface's). vigil's priority is then committed down to 50: keepalived
 //! takes the VIP, vigil stays backup (it hears keepalived's adverts from
 //! keepalived's ipvlan), and the client finds the VIP at node 2's MAC.
+//! Then the same with unicast adverts between the ipvlans' addresses
+//! (which reach only the ipvlans: vigil reads them there).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -18,18 +20,25 @@ use vigil_tests::{BOOT_TIMEOUT, Cluster, have_qemu};
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const CMD: Duration = Duration::from_secs(20);
 
-fn instance(priority: u8, ipvlan: &str) -> String {
+/// The instance both run; with `peer`, its adverts go unicast to the
+/// peer's ipvlan address.
+fn instance(priority: u8, ipvlan: &str, peer: Option<&str>) -> String {
+    let unicast = peer.map(|p| format!(" unicast_peer {{\n  {p}\n }}\n")).unwrap_or_default();
     format!(
         "vrrp_instance VI_1 {{\n interface eth0\n version 3\n virtual_router_id 51\n priority {priority}\n advert_int 0.5\n\
-         use_ipvlan {ipvlan}\n virtual_ipaddress {{\n  192.0.2.100/24\n }}\n}}\n"
+         use_ipvlan {ipvlan}\n{unicast} virtual_ipaddress {{\n  192.0.2.100/24\n }}\n}}\n"
     )
 }
 
-fn vigil_config(priority: u8) -> String {
+fn vigil_config(priority: u8, unicast: bool) -> String {
     format!(
         "vigil_defs {{\n hostname lb-1\n}}\ninterface eth0 {{\n address 192.0.2.1/24\n}}\n{}",
-        instance(priority, "192.0.2.201/24")
+        instance(priority, "192.0.2.201/24", unicast.then_some("192.0.2.202"))
     )
+}
+
+fn keepalived_config(unicast: bool) -> String {
+    format!("global_defs {{\n router_id kd\n}}\n{}", instance(100, "192.0.2.202/24", unicast.then_some("192.0.2.201")))
 }
 
 /// The MAC that answers for the VIP (ARP, then a ping), if one does.
@@ -51,17 +60,20 @@ fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
     // keepalived's config goes onto its image; the same instance but for
     // its priority and its ipvlan's address (no name: keepalived's own).
     let conf = c.dir.join("keepalived.conf");
-    std::fs::write(&conf, format!("global_defs {{\n router_id kd\n}}\n{}", instance(100, "192.0.2.202/24"))).unwrap();
+    std::fs::write(&conf, keepalived_config(false)).unwrap();
+    let unicast_conf = c.dir.join("keepalived-unicast.conf");
+    std::fs::write(&unicast_conf, keepalived_config(true)).unwrap();
     let b = vigil_image::load_board("qemu-x86_64").expect("board");
     let server = vigil_image::build::static_binary(b.arch, "vigil-test-server", "test-server").expect("test-server");
     let mut extra = vigil_tests::host_program("/usr/sbin/keepalived");
     extra.push(("etc/keepalived-ipvlan.conf".into(), conf));
+    extra.push(("etc/keepalived-unicast.conf".into(), unicast_conf));
     let kd_img = vigil_image::build::build_image_as(&b, &server, "test-server-keepalived", &extra).expect("image");
     assert_eq!(b.arch, Arch::X86_64);
 
     // vigil first: master before keepalived starts, so keepalived has no
     // reason ever to be master while vigil's adverts reach it.
-    let lb = c.add_with_config(&lb_img, &vigil_config(150), |_| {}).unwrap();
+    let lb = c.add_with_config(&lb_img, &vigil_config(150, false), |_| {}).unwrap();
     c.node(lb).wait_ready(BOOT_TIMEOUT).unwrap();
     c.node(lb).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(20)).unwrap();
     let kd = c
@@ -71,7 +83,7 @@ fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
     c.node(kd).expect("(VI_1) Entering BACKUP STATE", Duration::from_secs(30)).unwrap();
     let port = c.switch.attach("client", &c.dir.join("client.sock")).unwrap();
     let mut client = Client::new(port, [0x52, 0x54, 0, 0, 0, 0x99], Ipv4Addr::new(192, 0, 2, 99));
-    let (node1, node2) = ([0x52, 0x54, 0, 0, 0, 1], [0x52, 0x54, 0, 0, 0, 2]);
+    let node1 = [0x52, 0x54, 0, 0, 0, 1];
 
     let mut owner = None;
     vigil_tests::eventually(Duration::from_secs(30), || {
@@ -94,21 +106,56 @@ fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
     // Both name an unnamed ipvlan alike.
     assert!(kd_text.contains("(VI_1): Success creating ipvlan interface vrrp.51"), "{kd_text}");
 
-    // vigil's priority down to 50: keepalived (100) preempts it.
-    vigil_tests::load_keepalived(c.node(lb), &vigil_config(50));
-    let out = c.node(lb).command("commit", CMD).unwrap();
-    assert!(out.contains("written and applied"), "{out}");
-    c.node(kd).expect("(VI_1) Entering MASTER STATE", Duration::from_secs(20)).unwrap();
+    // vigil's priority down to 50: keepalived (100) preempts it, and vigil
+    // stays backup (it hears keepalived's adverts).
+    yield_to_keepalived(&mut c, lb, kd, &mut client, false);
+
+    // The same with unicast adverts, to each ipvlan's address (they reach
+    // the ipvlan only: vigil reads them there). keepalived goes; vigil takes
+    // over, is committed to unicast at 150 and is master; keepalived comes
+    // back on its unicast config and stays backup.
+    c.node(kd).kill();
+    c.node(lb).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(20)).unwrap();
+    commit(&mut c, lb, &vigil_config(150, true));
+    c.node(lb).expect("vrrp_instance VI_1: BACKUP -> MASTER", Duration::from_secs(20)).unwrap();
+    c.node(kd).spec.extra_cmdline = "vigil.ip=192.0.2.2/24 vigil.keepalived=/etc/keepalived-unicast.conf".into();
+    c.restart(kd, &kd_img).unwrap();
+    c.node(kd).expect("test-server: keepalived started", BOOT_TIMEOUT).unwrap();
+    c.node(kd).expect("(VI_1) Entering BACKUP STATE", Duration::from_secs(30)).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let kd_text = c.node(kd).console_text();
+    assert!(!kd_text.contains("Entering MASTER STATE"), "keepalived (unicast) became master beside vigil:\n{kd_text}");
     let mut owner = None;
     vigil_tests::eventually(Duration::from_secs(30), || {
         owner = reach(&mut client);
+        owner == Some(node1)
+    });
+    assert_eq!(owner, Some(node1), "vigil (unicast, priority 150) answers for the VIP");
+    yield_to_keepalived(&mut c, lb, kd, &mut client, true);
+}
+
+fn commit(c: &mut Cluster, lb: usize, conf: &str) {
+    vigil_tests::load_keepalived(c.node(lb), conf);
+    let out = c.node(lb).command("commit", CMD).unwrap();
+    assert!(out.contains("written and applied"), "{out}");
+}
+
+/// vigil's priority committed down to 50: keepalived (100) takes the VIP,
+/// the client finds it at node 2's MAC, and vigil stays backup (it hears
+/// keepalived's adverts from keepalived's ipvlan) without the VIP.
+fn yield_to_keepalived(c: &mut Cluster, lb: usize, kd: usize, client: &mut Client, unicast: bool) {
+    commit(c, lb, &vigil_config(50, unicast));
+    c.node(kd).expect("(VI_1) Entering MASTER STATE", Duration::from_secs(20)).unwrap();
+    let node2 = [0x52, 0x54, 0, 0, 0, 2];
+    let mut owner = None;
+    vigil_tests::eventually(Duration::from_secs(30), || {
+        owner = reach(client);
         owner == Some(node2)
     });
     assert_eq!(owner, Some(node2), "keepalived answers for the VIP once vigil's priority is below its own");
-    // vigil hears keepalived's adverts from its ipvlan: it stays backup.
     std::thread::sleep(Duration::from_secs(3));
     let vrrp = c.node(lb).command("show vrrp", CMD).unwrap();
-    assert!(vrrp.contains("VI_1 eth0 vrid 51 BACKUP priority 50"), "{vrrp}");
+    assert!(vrrp.contains("VI_1 eth0 vrid 51 BACKUP priority 50"), "unicast {unicast}: {vrrp}");
     let links = c.node(lb).command("show interfaces", CMD).unwrap();
     assert!(!links.contains("192.0.2.100/24"), "vigil let the VIP go:\n{links}");
 }

@@ -377,12 +377,6 @@ impl Config {
                 if v.vmac.is_some() {
                     e.push(&path, "use_ipvlan and use_vmac both: an instance runs on one of them");
                 }
-                // Unicast adverts to the ipvlan's address reach the ipvlan,
-                // and vigil reads adverts on the interface (multicast ones
-                // reach both).
-                if !v.unicast_peer.is_empty() {
-                    e.push(&path, "use_ipvlan with unicast peers: not supported by vigil yet (multicast adverts only)");
-                }
                 match ip.address {
                     // keepalived: an ipvlan takes only the packets for its
                     // own addresses, so IPv4 adverts need one to come from.

@@ -543,7 +543,23 @@ impl Daemon {
                     ifname: v.spec.ifname.clone(),
                     v6: v.spec.v6(),
                     groups: vec![group],
+                    on_behalf_of: None,
                 }),
+            }
+            // Unicast adverts to an ipvlan's address reach the ipvlan only:
+            // it gets a receiver of its own, in no group.
+            if let Some(io) = self.io.get(&v.id)
+                && io.conf.ipvlan.is_some()
+                && !v.spec.peers.is_empty()
+                && let Some(ipvlan) = &io.vmac
+            {
+                wanted.push(rx::Wanted {
+                    ifindex: ipvlan.index,
+                    ifname: ipvlan.name.clone(),
+                    v6: v.spec.v6(),
+                    groups: Vec::new(),
+                    on_behalf_of: Some(v.spec.ifindex),
+                });
             }
         }
         for w in &mut wanted {

@@ -44,6 +44,10 @@ pub struct Wanted {
     pub ifname: String,
     pub v6: bool,
     pub groups: Vec<IpAddr>,
+    /// The interface its adverts count as come in on, when not its own: an
+    /// ipvlan's receiver (unicast adverts to the ipvlan's address reach
+    /// only the ipvlan) hands them on as its instance's interface's.
+    pub on_behalf_of: Option<i32>,
 }
 
 impl Drop for Rx {
@@ -85,7 +89,8 @@ impl Receivers {
             }
             match open(w) {
                 Ok(sock) => {
-                    let task = tokio::spawn(read(sock, w.ifindex, w.v6, self.tx.clone())).abort_handle();
+                    let as_index = w.on_behalf_of.unwrap_or(w.ifindex);
+                    let task = tokio::spawn(read(sock, as_index, w.v6, self.tx.clone())).abort_handle();
                     self.rx.push(Rx { wanted: w.clone(), task });
                 }
                 Err(e) => problems.push(format!(

@@ -44,7 +44,7 @@ pub fn create(
         // vmac_xmit_base: adverts leave by the base interface's socket.
         _ if spec.xmit_base => None,
         IpAddr::V6(_) => None,
-        IpAddr::V4(_) => Some(send_from(&name, primary)?),
+        IpAddr::V4(_) => Some(send_from(&name, primary, wire::TTL)?),
     };
     let m = mac;
     let base_note = if spec.xmit_base { ", adverts by the base interface" } else { "" };
@@ -93,7 +93,7 @@ pub fn create_ipvlan(
         }
     }
     let tx = match primary {
-        IpAddr::V4(_) if spec.address.is_some() => Some(send_from(&name, primary)?),
+        IpAddr::V4(_) if spec.address.is_some() => Some(send_from(&name, primary, v.unicast_ttl)?),
         _ => None,
     };
     info!(
@@ -105,14 +105,15 @@ pub fn create_ipvlan(
     Ok(Vmac { name, index, mac, tx })
 }
 
-/// An IPv4 socket that sends adverts out of `dev` from `primary` (input is
-/// read on the base interface's receiver).
-fn send_from(dev: &str, primary: IpAddr) -> Result<Socket, String> {
+/// An IPv4 socket that sends adverts out of `dev` from `primary`, unicast
+/// ones with `unicast_ttl` (multicast ones with 255); input is read by the
+/// receivers.
+fn send_from(dev: &str, primary: IpAddr, unicast_ttl: u8) -> Result<Socket, String> {
     let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
         .map_err(|e| format!("raw socket: {e}"))?;
     sock.bind_device(Some(dev.as_bytes()))
         .and_then(|()| sock.bind(&SockAddr::from(SocketAddr::new(primary, 0))))
-        .and_then(|()| sock.set_ttl_v4(u32::from(wire::TTL)))
+        .and_then(|()| sock.set_ttl_v4(u32::from(unicast_ttl)))
         .and_then(|()| sock.set_multicast_ttl_v4(u32::from(wire::TTL)))
         .and_then(|()| sock.set_multicast_loop_v4(false))
         .map_err(|e| format!("{dev}: send socket: {e}"))?;
