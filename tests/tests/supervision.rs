@@ -49,10 +49,15 @@ fn a_killed_or_hung_child_is_restarted_the_vip_stays_and_the_pool_holds() {
     let before = pool(node);
     assert!(!before.contains("C000024D:0050") && before.contains("C0000201:0050"), "{before}");
     for (sig, why) in [("KILL", "was killed by SIGKILL"), ("STOP", "missed its heartbeats for 3000 ms; killed")] {
+        // The child's end may be logged before the command's answer: it is
+        // looked for in the whole console, counted.
+        let line = format!("supervise: the checkers child {why}");
+        let seen = node.console_text().matches(&line).count();
         let out = node.command(&format!("debug kill checkers {sig}"), CMD).unwrap();
         assert!(out.contains("sent to the checkers child"), "{out}");
         let t = Instant::now();
-        node.expect(&format!("supervise: the checkers child {why}"), CMD).unwrap();
+        let ended = vigil_tests::eventually(CMD, || node.console_text().matches(&line).count() > seen);
+        assert!(ended.is_some(), "no {line:?}:\n{}", node.console_text());
         node.expect("supervise: checkers child started", CMD).unwrap();
         eprintln!("SIG{sig} -> a new checkers child after {:?}", t.elapsed());
         // Two delay_loops: every check has run again.
