@@ -149,6 +149,13 @@ impl Client {
         bail!("no ARP reply for {target} in {timeout:?}")
     }
 
+    /// The MAC that answers for `target` (ARP, then a ping to it), if one
+    /// does, each within `timeout`: who holds a VIP now.
+    pub fn reach(&mut self, target: Ipv4Addr, timeout: Duration) -> Option<[u8; 6]> {
+        let mac = self.resolve(target, timeout).ok()?;
+        self.ping(mac, target, timeout).ok()?.then_some(mac)
+    }
+
     /// Pings `target` (at `mac`) once; true if the echo reply came back.
     pub fn ping(&mut self, mac: [u8; 6], target: Ipv4Addr, timeout: Duration) -> Result<bool> {
         self.seq = self.seq.wrapping_add(1);

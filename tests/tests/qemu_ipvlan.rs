@@ -41,12 +41,6 @@ fn keepalived_config(unicast: bool) -> String {
     format!("global_defs {{\n router_id kd\n}}\n{}", instance(100, "192.0.2.202/24", unicast.then_some("192.0.2.201")))
 }
 
-/// The MAC that answers for the VIP (ARP, then a ping), if one does.
-fn reach(client: &mut Client) -> Option<[u8; 6]> {
-    let mac = client.resolve(VIP, Duration::from_millis(400)).ok()?;
-    client.ping(mac, VIP, Duration::from_millis(400)).ok()?.then_some(mac)
-}
-
 #[test]
 fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
     if !have_qemu("qemu-x86_64") {
@@ -87,7 +81,7 @@ fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
 
     let mut owner = None;
     vigil_tests::eventually(Duration::from_secs(30), || {
-        owner = reach(&mut client);
+        owner = client.reach(VIP, Duration::from_millis(400));
         owner == Some(node1)
     });
     assert_eq!(owner, Some(node1), "vigil (priority 150) answers for the VIP, at its interface's MAC");
@@ -127,7 +121,7 @@ fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
     assert!(!kd_text.contains("Entering MASTER STATE"), "keepalived (unicast) became master beside vigil:\n{kd_text}");
     let mut owner = None;
     vigil_tests::eventually(Duration::from_secs(30), || {
-        owner = reach(&mut client);
+        owner = client.reach(VIP, Duration::from_millis(400));
         owner == Some(node1)
     });
     assert_eq!(owner, Some(node1), "vigil (unicast, priority 150) answers for the VIP");
@@ -149,7 +143,7 @@ fn yield_to_keepalived(c: &mut Cluster, lb: usize, kd: usize, client: &mut Clien
     let node2 = [0x52, 0x54, 0, 0, 0, 2];
     let mut owner = None;
     vigil_tests::eventually(Duration::from_secs(30), || {
-        owner = reach(client);
+        owner = client.reach(VIP, Duration::from_millis(400));
         owner == Some(node2)
     });
     assert_eq!(owner, Some(node2), "keepalived answers for the VIP once vigil's priority is below its own");

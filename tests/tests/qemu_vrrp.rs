@@ -23,12 +23,6 @@ fn config(n: u8, priority: u8) -> String {
     )
 }
 
-/// Resolves the VIP and pings it; the MAC that answered, if one did.
-fn reach(client: &mut Client) -> Option<[u8; 6]> {
-    let mac = client.resolve(VIP, Duration::from_millis(400)).ok()?;
-    client.ping(mac, VIP, Duration::from_millis(400)).ok()?.then_some(mac)
-}
-
 #[test]
 fn the_backup_takes_over_when_the_master_vm_dies() {
     if !have_qemu("qemu-x86_64") {
@@ -44,7 +38,7 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
 
     let mut owner = None;
     vigil_tests::eventually(Duration::from_secs(30), || {
-        owner = reach(&mut client);
+        owner = client.reach(VIP, Duration::from_millis(400));
         owner == Some(node1)
     });
     assert_eq!(owner, Some(node1), "node 1 (priority 150) answers for the VIP");
@@ -73,7 +67,7 @@ fn the_backup_takes_over_when_the_master_vm_dies() {
     let killed = Instant::now();
     let mut owner = None;
     vigil_tests::eventually(Duration::from_secs(30), || {
-        owner = reach(&mut client);
+        owner = client.reach(VIP, Duration::from_millis(400));
         owner == Some(node2)
     });
     let took = killed.elapsed();

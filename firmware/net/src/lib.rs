@@ -647,7 +647,7 @@ impl Rtnl {
     /// link PARENT name NAME type vlan id ID`.
     pub fn add_vlan(&mut self, parent: i32, name: &str, id: u16) -> io::Result<()> {
         let vlan_id = RtattrBuilder::default().rta_type(IflaVlan::Id).rta_payload(id).build().map_err(io_err)?;
-        self.add_link(parent, name, "vlan", vlan_id, None)
+        self.add_link(parent, name, "vlan", nested(IflaInfo::Data, &vlan_id)?, None)
     }
 
     /// Creates a macvlan link `name` on `parent` with address `mac`, in
@@ -666,7 +666,7 @@ impl Rtnl {
             .rta_payload(Buffer::from(mac.to_vec()))
             .build()
             .map_err(io_err)?;
-        self.add_link(parent, name, "macvlan", mode, Some(addr))
+        self.add_link(parent, name, "macvlan", nested(IflaInfo::Data, &mode)?, Some(addr))
     }
 
     /// Adds an L2 ipvlan `name` on `parent` (the parent's MAC; the kernel
@@ -682,23 +682,11 @@ impl Rtnl {
         let data = nested(IflaInfo::Data, &attr(IFLA_IPVLAN_MODE, IPVLAN_MODE_L2)?)?
             .nest(&attr(IFLA_IPVLAN_FLAGS, flags)?)
             .map_err(io_err)?;
-        self.add_link_with(parent, name, "ipvlan", data, None)
+        self.add_link(parent, name, "ipvlan", data, None)
     }
 
+    /// A link of `kind` on `parent`, with its IFLA_INFO_DATA (nested).
     fn add_link(
-        &mut self,
-        parent: i32,
-        name: &str,
-        kind: &str,
-        data: neli::rtnl::Rtattr<IflaVlan, Buffer>,
-        extra: Option<neli::rtnl::Rtattr<Ifla, Buffer>>,
-    ) -> io::Result<()> {
-        let data = nested(IflaInfo::Data, &data)?;
-        self.add_link_with(parent, name, kind, data, extra)
-    }
-
-    /// A link of `kind` on `parent`, its IFLA_INFO_DATA already nested.
-    fn add_link_with(
         &mut self,
         parent: i32,
         name: &str,
