@@ -104,6 +104,10 @@ pub struct Pair {
     pub extra: [String; 2],
     /// Blocks before the instance (e.g. a vrrp_script), by side.
     pub top: [String; 2],
+    /// Instances without `interface` (keepalived 2.3's, unicast only), by
+    /// side: the VIP names its interface (`dev`) instead (an `interface`
+    /// line in `extra` puts the instance elsewhere than its VIP).
+    pub without_interface: [bool; 2],
     pub dir: std::path::PathBuf,
     pub ka: String,
     pub vg: String,
@@ -146,6 +150,7 @@ impl Pair {
             vip: format!("{VIP}/24"),
             extra: [String::new(), String::new()],
             top: [String::new(), String::new()],
+            without_interface: [false; 2],
             dir,
             ka,
             vg,
@@ -158,8 +163,12 @@ impl Pair {
         let p = self.dir.join(file);
         let side = usize::from(iface == "vk-b");
         let (extra, top) = (&self.extra[side], &self.top[side]);
+        let (on, dev) = match self.without_interface[side] {
+            true => (String::new(), format!(" dev {iface}")),
+            false => (format!(" interface {iface}\n"), String::new()),
+        };
         let text = format!(
-            "{top}vrrp_instance VI_1 {{\n interface {iface}\n version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {}\n }}\n}}\n",
+            "{top}vrrp_instance VI_1 {{\n{on} version {version}\n virtual_router_id 51\n priority {priority}\n advert_int {interval}\n{extra} virtual_ipaddress {{\n  {}{dev}\n }}\n}}\n",
             self.vip
         );
         std::fs::write(&p, text).unwrap();

@@ -1020,3 +1020,41 @@ fn address_vmacs_are_made_as_keepalived_makes_them() {
     assert!(moved.is_some(), "keepalived did not put it on its vmac: {}", addrs(&ka));
     assert!(link(&vg).is_empty(), "vigil left its vmac behind: {}", link(&vg));
 }
+
+/// An instance without an interface (keepalived 2.3's; 2.2.7 refuses one:
+/// "Unknown interface!"): unicast adverts go over a second link (routing's
+/// choice), the VIP is on the first (`dev`). vigil sends from the route's
+/// source (no unicast_src_ip) and hears keepalived's adverts on whichever
+/// interface they come in; keepalived runs its instance on that second link.
+#[test]
+fn an_instance_without_interface_beside_keepalived() {
+    let Some(mut p) = Pair::new("vrrp-noif") else { return };
+    let (ka, vg) = (p.ka.clone(), p.vg.clone());
+    vigil_tests::vrrp_pair::veth((&ka, "vk-c", "198.51.100.1/24"), (&vg, "vk-d", "198.51.100.2/24"));
+    p.without_interface = [true, true];
+    p.extra = [
+        " interface vk-c\n unicast_src_ip 198.51.100.1\n unicast_peer {\n  198.51.100.2\n }\n".to_string(),
+        " unicast_peer {\n  198.51.100.1\n }\n".to_string(),
+    ];
+    let v = p.vigil(2, 150, "1");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    let log = std::fs::read_to_string(p.dir.join("vigil.log")).unwrap_or_default();
+    assert!(log.contains("unicast on any interface from 198.51.100.2"), "{log}");
+    p.keepalived(2, 100, "1");
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!p.has_vip(&ka), "keepalived took the VIP: it does not hear vigil's adverts over vk-c");
+    p.signal(v, "-TERM");
+    let took = p.wait_vip(&ka, Duration::from_secs(5));
+    eprintln!("without interface: vigil resigned -> keepalived owns the VIP after {took:?}");
+    assert!(took < Duration::from_millis(2000), "{took:?}");
+    // vigil again, below keepalived: it hears its adverts on vk-d (a
+    // receiver bound to vk-b, the VIP's, would not) and stays backup.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = std::fs::remove_file(p.dir.join("vigil.log"));
+    p.vigil(2, 50, "1");
+    std::thread::sleep(Duration::from_secs(6));
+    let log = std::fs::read_to_string(p.dir.join("vigil.log")).unwrap_or_default();
+    assert!(log.contains("unicast on any interface"), "{log}");
+    assert!(!p.has_vip(&vg), "vigil took the VIP: it did not hear keepalived's adverts\n{log}");
+    assert!(p.has_vip(&ka));
+}

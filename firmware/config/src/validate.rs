@@ -186,6 +186,30 @@ impl Config {
         }
     }
 
+    /// An instance without an interface (keepalived 2.1's): its adverts
+    /// go to its unicast peers wherever routing takes them, and come in on
+    /// any interface; its addresses each name their interface.
+    fn check_interfaceless(&self, path: &str, v: &VrrpInstance, e: &mut Errors) {
+        if v.unicast_peer.is_empty() {
+            e.push(path, "has no interface: an instance without one needs unicast_peer (its adverts go where routing takes them)");
+        }
+        for p in v.unicast_peer.iter().chain(&v.unicast_src_ip) {
+            if let IpAddr::V6(a) = p
+                && a.segments()[0] & 0xffc0 == 0xfe80
+            {
+                e.push(path, format!("{a} is link-local: an instance without an interface cannot reach it"));
+            }
+        }
+        for vip in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded) {
+            if vip.dev.is_none() {
+                e.push(path, format!("{}: the instance has no interface, so the address needs dev", vip.addr));
+            }
+        }
+        if v.vmac.is_some() || v.ipvlan.is_some() {
+            e.push(path, "use_vmac and use_ipvlan need the instance's interface");
+        }
+    }
+
     fn check_interfaces(&self, e: &mut Errors) {
         let mut names = BTreeSet::new();
         for i in &self.interfaces {
@@ -259,7 +283,9 @@ impl Config {
             if !names.insert(v.name.as_str()) {
                 e.push(&path, "is defined twice");
             }
-            if let Err(m) = check_ifname(&v.interface) {
+            if v.interface.is_empty() {
+                self.check_interfaceless(&path, v, e);
+            } else if let Err(m) = check_ifname(&v.interface) {
                 e.push(&path, format!("interface: {m}"));
             }
             if v.version != 2 && v.version != 3 {
@@ -439,12 +465,14 @@ impl Config {
             if v.virtual_router_id != 0
                 && let Some(other) = vrids.insert((v.interface.as_str(), v.virtual_router_id, v6), v.name.as_str())
             {
+                let on = if v.interface.is_empty() {
+                    "without an interface".to_string()
+                } else {
+                    format!("on {}", v.interface)
+                };
                 e.push(
                     &path,
-                    format!(
-                        "virtual_router_id {} on {} is already used by vrrp_instance {other}",
-                        v.virtual_router_id, v.interface
-                    ),
+                    format!("virtual_router_id {} {on} is already used by vrrp_instance {other}", v.virtual_router_id),
                 );
             }
         }

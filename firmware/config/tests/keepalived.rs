@@ -94,7 +94,7 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
         [
             "t.conf:2:3: replaced: keyword \"enable_traps\": vigil has no SNMP agent: `show vrrp`, `show checkers` and `show ipvs` at the console, the logs and mail alerts say what it would; ignored",
             "t.conf:7:21: error: \"300\" is not a VRID (1..=255)",
-            "t.conf:13:3: unsupported: keyword \"vrf\" is not supported by vigil; ignored",
+            "t.conf:13:7: warning: vrf blue beside interface: ignored, as keepalived ignores it (the interface's own VRF is the kernel's)",
             "t.conf:15:1: error: unknown keyword \"bogus_block\"",
         ]
     );
@@ -1756,5 +1756,89 @@ fn use_ipvlan_imports_validates_and_round_trips() {
     assert!(e.iter().any(|e| e.contains("use_ipvlan and use_vmac both")), "{e:?}");
     assert!(
         errors(&inst("use_ipvlan 192.0.2.1/24\n  unicast_peer {\n    192.0.2.2\n  }", "192.0.2.100/24")).is_empty()
+    );
+}
+
+/// keepalived 2.1's instance without an interface: unicast only, its
+/// addresses on their `dev`, else on the default interface.
+#[test]
+fn an_instance_without_interface_imports_with_unicast_peers() {
+    let text = "global_defs {\n  default_interface eth1\n}\n\
+        vrrp_instance VI_1 {\n  virtual_router_id 51\n  unicast_peer {\n    198.51.100.2\n  }\n  \
+        virtual_ipaddress {\n    192.0.2.100/24\n    192.0.2.101/24 dev eth2\n  }\n}\n";
+    let i = import_str("v.conf", text).unwrap();
+    clean(&i);
+    let v = &i.config.vrrp_instances[0];
+    assert!(v.interface.is_empty());
+    let devs: Vec<_> = v.virtual_ipaddress.iter().map(|a| a.dev.as_deref().unwrap_or("-").to_string()).collect();
+    assert_eq!(devs, ["eth1", "eth2"], "the default interface, as keepalived puts it");
+    i.config.validate().unwrap();
+    round_trip(&i.config);
+    let out = export(&i.config, Flavor::Keepalived);
+    assert!(!out.contains("interface ") && out.contains("192.0.2.100/24 dev eth1"), "{out}");
+    // Without default_interface: eth0, as keepalived's.
+    let i = import_str("v.conf", &text.replace("  default_interface eth1\n", "")).unwrap();
+    assert_eq!(i.config.vrrp_instances[0].virtual_ipaddress[0].dev.as_deref(), Some("eth0"));
+    // Multicast needs an interface; so do vmacs and link-local peers.
+    let errors = |text: &str| -> Vec<String> {
+        let i = import_str("v.conf", text).unwrap();
+        let mut e: Vec<String> = i.errors().map(|d| d.to_string()).collect();
+        e.extend(i.config.validate().err().into_iter().flatten().map(|e| e.to_string()));
+        e
+    };
+    let e = errors("vrrp_instance VI_1 {\n  virtual_router_id 51\n}\n");
+    assert!(e.iter().any(|e| e.contains("has no interface: an instance without one needs unicast_peer")), "{e:?}");
+    let e = errors(&text.replace("virtual_router_id 51\n", "virtual_router_id 51\n  use_vmac\n"));
+    assert!(e.iter().any(|e| e.contains("use_vmac and use_ipvlan need the instance's interface")), "{e:?}");
+    let v6 = "vrrp_instance VI_6 {\n  virtual_router_id 52\n  unicast_peer {\n    fe80::2\n  }\n  \
+        virtual_ipaddress {\n    2001:db8::100/64 dev eth1\n  }\n}\n";
+    let e = errors(v6);
+    assert!(e.iter().any(|e| e.contains("fe80::2 is link-local")), "{e:?}");
+    // Two of them with one VRID and family would share every advert.
+    let e = errors(&format!("{text}{}", text.split_once("}\n").unwrap().1.replace("VI_1", "VI_2")));
+    assert!(
+        e.iter().any(|e| e.contains("virtual_router_id 51 without an interface is already used by vrrp_instance VI_1")),
+        "{e:?}"
+    );
+    // Built in the model (the shell's path): an address without dev is refused.
+    let mut c = i.config.clone();
+    c.vrrp_instances[0].virtual_ipaddress[0].dev = None;
+    let e: Vec<String> = c.validate().unwrap_err().into_iter().map(|e| e.to_string()).collect();
+    assert!(
+        e.iter().any(|e| e.contains("192.0.2.100/24: the instance has no interface, so the address needs dev")),
+        "{e:?}"
+    );
+}
+
+/// `vrf` as keepalived 2.2.7 reads it (measured with Debian's): beside
+/// `interface` it is cleared with a warning, so vigil ignores it and says
+/// so; without an interface 2.2.7 refuses the instance, and so does vigil,
+/// saying where and why.
+#[test]
+fn vrf_is_read_as_keepalived_reads_it() {
+    let inst = |lines: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n{lines}  virtual_router_id 51\n  virtual_ipaddress {{\n    192.0.2.100/24 dev eth0\n  }}\n}}\n"
+        )
+    };
+    for lines in ["  vrf blue\n  interface eth0\n", "  interface eth0\n  vrf blue\n"] {
+        let i = import_str("v.conf", &inst(lines)).unwrap();
+        assert_eq!(i.errors().count(), 0);
+        let w: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(
+            w.iter().any(|w| w.contains("warning: vrf blue beside interface: ignored, as keepalived ignores it")),
+            "{w:?}"
+        );
+        assert_eq!(i.unsupported().count(), 0, "not an unsupported keyword any more");
+        assert_eq!(i.config.vrrp_instances[0].interface.as_str(), "eth0");
+        i.config.validate().unwrap();
+    }
+    let i = import_str("v.conf", &inst("  vrf blue\n  unicast_peer {\n    192.0.2.2\n  }\n")).unwrap();
+    let e: Vec<String> = i.errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        e,
+        [
+            "v.conf:2:7: error: vrf blue: an instance in a VRF is not supported (keepalived 2.2.7 refuses one without an interface too: \"Unknown interface!\"); name the interface it runs on"
+        ]
     );
 }

@@ -206,7 +206,8 @@ impl Vrrp {
             let mut line = format!(
                 "{} {} vrid {} {} priority {} adverts sent {} received {} dropped {}",
                 v.name,
-                v.interface,
+                // An instance without an interface (unicast only).
+                if v.interface.is_empty() { "unicast" } else { &v.interface },
                 v.vrid,
                 v.state,
                 v.effective_priority,

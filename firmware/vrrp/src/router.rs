@@ -668,6 +668,8 @@ impl Router {
                     .iter()
                     .find(|s| s.spec.ifindex == ifindex)
                     .map_or_else(|| format!("interface {ifindex}"), |s| s.spec.ifname.clone());
+                // Instances without an interface share the receiver of none.
+                let ifname = if ifname.is_empty() { "any interface".to_string() } else { ifname };
                 self.strays.push(Strays {
                     ifindex,
                     v6,

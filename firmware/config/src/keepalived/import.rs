@@ -1276,8 +1276,10 @@ impl Cx {
             (None, None, None, None, None);
         let mut extra_if = None;
         let (mut short_mac, mut xmit_base, mut mac_pos) = (false, None, None);
+        let mut vrf: Option<Word> = None;
         for s in self.block(st) {
             match s.keyword.text.as_str() {
+                "vrf" => vrf = self.one(s).cloned(),
                 "state" => match self.one(s).map(|w| w.text.as_str()) {
                     Some("MASTER") => v.state = VrrpState::Master,
                     Some("BACKUP") => v.state = VrrpState::Backup,
@@ -1571,6 +1573,38 @@ impl Cx {
             }
         }
         v.version = version.or(self.default_version).unwrap_or(if v.is_ipv6() { 3 } else { 2 });
+        // keepalived 2.2.7 (Debian's), as measured: `vrf` beside `interface`
+        // is cleared ("vrf can only be specified without interface"), and
+        // an instance without an interface is refused ("Unknown
+        // interface!"), in a VRF or not. vigil runs one without an
+        // interface in the default VRF (keepalived 2.3's form) only.
+        if let Some(w) = vrf {
+            if v.interface.is_empty() {
+                self.error(
+                    &w.pos,
+                    format!(
+                        "vrf {}: an instance in a VRF is not supported (keepalived 2.2.7 refuses one without an interface too: \"Unknown interface!\"); name the interface it runs on",
+                        w.text
+                    ),
+                );
+            } else {
+                self.warn(
+                    &w.pos,
+                    format!("vrf {} beside interface: ignored, as keepalived ignores it (the interface's own VRF is the kernel's)", w.text),
+                );
+            }
+        }
+        // Without an interface (unicast only, keepalived 2.1's), an address
+        // that names none goes on the default interface, as keepalived puts
+        // it there (written out: an export says `dev`).
+        if v.interface.is_empty() && !v.unicast_peer.is_empty() {
+            let default = self.defaults.default_interface.clone().or_else(|| IfName::try_from("eth0").ok());
+            for vip in v.virtual_ipaddress.iter_mut().chain(v.virtual_ipaddress_excluded.iter_mut()) {
+                if vip.dev.is_none() {
+                    vip.dev = default.clone();
+                }
+            }
+        }
         // The globals, where the instance did not say (unsolicited NAs for
         // IPv6, gratuitous ARPs for IPv4).
         let (mut vmac_unicast, mut rfc_mac) = (false, false);

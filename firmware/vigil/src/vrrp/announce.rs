@@ -81,9 +81,10 @@ impl Announcement {
         self.legs.push(Leg { v6, ifindex, ifname: ifname.to_string(), to, frames });
     }
 
-    /// The interfaces it announces on (for their sockets).
+    /// The interfaces it announces on (for their sockets): not the first
+    /// leg of an instance without an interface (index 0, no addresses).
     pub fn interfaces(&self) -> impl Iterator<Item = i32> + '_ {
-        self.legs.iter().map(|l| l.ifindex)
+        self.legs.iter().map(|l| l.ifindex).filter(|&i| i > 0)
     }
 }
 

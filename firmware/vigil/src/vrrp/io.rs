@@ -53,14 +53,20 @@ impl Snapshot {
     /// (RFC 5798 5.1.2.1).
     pub fn spec(&self, v: &VrrpInstance, config: &Config) -> Result<Spec, String> {
         let v6 = v.is_ipv6();
-        let link = self.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
+        // Without an interface (unicast only) its adverts come in on any
+        // interface: the receiver of index 0, bound to none.
+        let link = match v.interface.is_empty() {
+            true => None,
+            false => Some(self.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?),
+        };
         // An IPv4 ipvlan's address is the adverts' source (keepalived's
         // too), unless unicast_src_ip says; IPv6 adverts leave from the
         // interface's link-local address (RFC 5798 5.1.2.1).
         let ipvlan_addr = v.ipvlan.as_ref().and_then(|i| i.address).map(|a| a.addr).filter(IpAddr::is_ipv4);
-        let primary = match v.unicast_src_ip.or(ipvlan_addr) {
-            Some(a) => a,
-            None => self
+        let primary = match (v.unicast_src_ip.or(ipvlan_addr), link) {
+            (Some(a), _) => a,
+            (None, None) => route_source(&v.unicast_peer)?,
+            (None, Some(link)) => self
                 .addresses(link.index)
                 .find(|a| match a {
                     IpAddr::V4(_) => !v6 && !v.virtual_ipaddress.iter().any(|x| x.addr.addr == *a),
@@ -82,7 +88,7 @@ impl Snapshot {
         Ok(Spec {
             name: v.name.to_string(),
             ifname: v.interface.to_string(),
-            ifindex: link.index,
+            ifindex: link.map_or(0, |l| l.index),
             peers: v.unicast_peer.to_vec(),
             group: v.mcast_dst_ip,
             fault_no_peer: v.unicast_fault_no_peer && v.unicast_peer.is_empty(),
@@ -96,7 +102,7 @@ impl Snapshot {
                 .filter(|a| !a.no_track)
                 .map(|a| a.addr.addr)
                 .collect(),
-            track_primary: !v.dont_track_primary,
+            track_primary: !v.dont_track_primary && link.is_some(),
             vrrp: instance::Config {
                 version: v.version,
                 vrid: v.virtual_router_id,
@@ -150,14 +156,31 @@ impl Snapshot {
     /// Its first virtual address is up (a daemon restarted while master):
     /// it resumes as master, so the addresses do not flap.
     pub fn still_up(&self, v: &VrrpInstance) -> bool {
-        let Some(link) = self.link(v.interface.as_str()) else { return false };
+        let index = self.link(v.interface.as_str()).map_or(-1, |l| l.index);
         v.vmac.is_none()
             && v.ipvlan.is_none()
             && v.address_vmacs().is_empty()
             && v.virtual_ipaddress.first().is_some_and(|vip| {
-                let dev = vip.dev.as_deref().map_or(link.index, |d| self.link(d).map_or(-1, |l| l.index));
+                let dev = vip.dev.as_deref().map_or(index, |d| self.link(d).map_or(-1, |l| l.index));
                 self.addresses(dev).any(|ip| ip == vip.addr.addr)
             })
+    }
+}
+
+/// The address the kernel sends from toward the first unicast peer (an
+/// instance with neither an interface nor `unicast_src_ip`): what a
+/// connected UDP socket is given, which is the route's source.
+fn route_source(peers: &[IpAddr]) -> Result<IpAddr, String> {
+    let peer = *peers.first().ok_or("no unicast peer, no address to send from")?;
+    let domain = if peer.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let found = Socket::new(domain, Type::DGRAM, None)
+        .and_then(|s| s.connect(&SockAddr::from(SocketAddr::new(peer, 9))).map(|()| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.as_socket().map(|a| a.ip()));
+    match found {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(format!("no address to send from toward {peer}")),
+        Err(e) => Err(format!("no address to send from toward {peer}: {e}")),
     }
 }
 
@@ -251,8 +274,13 @@ impl Io {
     pub fn open(v: &VrrpInstance, spec: &Spec, snap: &Snapshot, vmac_prefix: Option<&str>) -> Result<Io, String> {
         let span = tracing::info_span!("vrrp_instance", name = %v.name);
         let _in = span.enter();
-        let link = snap.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?;
-        if v.promote_secondaries {
+        // An instance without an interface has only addresses with `dev`.
+        let nowhere = crate::net::Link { index: 0, name: String::new(), flags: 0, mtu: 0, mac: None };
+        let link = match v.interface.is_empty() {
+            true => &nowhere,
+            false => snap.link(v.interface.as_str()).ok_or_else(|| format!("no interface {}", v.interface))?,
+        };
+        if v.promote_secondaries && !v.interface.is_empty() {
             // Removing one address of a subnet keeps the others (the
             // kernel would drop every secondary with its primary).
             let path = format!("/proc/sys/net/ipv4/conf/{}/promote_secondaries", v.interface);
@@ -328,10 +356,9 @@ impl Io {
                 .map(|a| a.addr.addr);
             announcement.add(m.of.v6, parent.index, &m.of.parent, m.vmac.index, m.vmac.mac, mine);
         }
-        info!(
-            "on {} from {}, vrid {}, priority {}, v{}",
-            v.interface, spec.vrrp.primary, v.virtual_router_id, v.priority, v.version
-        );
+        let on =
+            if v.interface.is_empty() { "unicast on any interface".to_string() } else { format!("on {}", v.interface) };
+        info!("{on} from {}, vrid {}, priority {}, v{}", spec.vrrp.primary, v.virtual_router_id, v.priority, v.version);
         drop(_in);
         Ok(Io {
             conf: v.clone(),
@@ -376,7 +403,18 @@ fn send_socket(v: &VrrpInstance, spec: &Spec) -> Result<Socket, String> {
     let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))
         .map_err(|e| format!("raw socket: {e}"))?;
     let setup = || -> std::io::Result<()> {
-        sock.bind_device(Some(v.interface.as_bytes()))?;
+        if v.interface.is_empty() {
+            // Where routing takes it, from its source (which a tracked
+            // unicast_src_ip may not be yet: freebind).
+            if spec.v6() {
+                sock.set_freebind_v6(true)?
+            } else {
+                sock.set_freebind_v4(true)?
+            }
+            sock.bind(&SockAddr::from(SocketAddr::new(spec.vrrp.primary, 0)))?;
+        } else {
+            sock.bind_device(Some(v.interface.as_bytes()))?;
+        }
         match spec.vrrp.primary {
             IpAddr::V4(p) => {
                 // Unicast adverts go with `unicast_ttl` (keepalived's; 255

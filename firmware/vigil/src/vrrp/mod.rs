@@ -400,7 +400,8 @@ impl Daemon {
                 // the instance starts when it appears (keepalived's
                 // `dynamic_interfaces`, always).
                 Err(e)
-                    if snap.as_ref().is_ok_and(|s| !s.has_link(&v.interface)) || e.contains("address to send from") =>
+                    if snap.as_ref().is_ok_and(|s| !v.interface.is_empty() && !s.has_link(&v.interface))
+                        || e.contains("address to send from") =>
                 {
                     if !self.waiting.contains(&v.name.to_string()) {
                         let what = if e.contains("address") { e } else { format!("no interface {}", v.interface) };
@@ -534,17 +535,32 @@ impl Daemon {
         self.publisher.moved = true;
         let mut wanted: Vec<rx::Wanted> = Vec::new();
         for v in self.router.instances() {
-            let group = v.spec.multicast_group();
-            match wanted.iter_mut().find(|w| w.ifindex == v.spec.ifindex && w.v6 == v.spec.v6()) {
-                Some(w) if !w.groups.contains(&group) => w.groups.push(group),
-                Some(_) => {}
-                None => wanted.push(rx::Wanted {
-                    ifindex: v.spec.ifindex,
-                    ifname: v.spec.ifname.clone(),
-                    v6: v.spec.v6(),
-                    groups: vec![group],
-                    on_behalf_of: None,
-                }),
+            // An instance without an interface joins no group: its
+            // receiver, bound to none, sees every VRRP packet the system
+            // takes in and keeps its peers' only.
+            let anywhere = v.spec.ifname.is_empty();
+            let group = (!anywhere).then(|| v.spec.multicast_group());
+            let w = match wanted.iter_mut().position(|w| w.ifindex == v.spec.ifindex && w.v6 == v.spec.v6()) {
+                Some(i) => &mut wanted[i],
+                None => {
+                    wanted.push(rx::Wanted {
+                        ifindex: v.spec.ifindex,
+                        ifname: v.spec.ifname.clone(),
+                        v6: v.spec.v6(),
+                        groups: Vec::new(),
+                        on_behalf_of: None,
+                        from: Vec::new(),
+                    });
+                    wanted.last_mut().expect("just pushed")
+                }
+            };
+            if let Some(g) = group
+                && !w.groups.contains(&g)
+            {
+                w.groups.push(g);
+            }
+            if anywhere {
+                w.from.extend(v.spec.peers.iter().filter(|p| !w.from.contains(p)).copied().collect::<Vec<_>>());
             }
             // Unicast adverts to an ipvlan's address reach the ipvlan only:
             // it gets a receiver of its own, in no group.
@@ -559,11 +575,13 @@ impl Daemon {
                     v6: v.spec.v6(),
                     groups: Vec::new(),
                     on_behalf_of: Some(v.spec.ifindex),
+                    from: Vec::new(),
                 });
             }
         }
         for w in &mut wanted {
             w.groups.sort();
+            w.from.sort();
         }
         for e in self.rx.sync(&wanted) {
             warn!("vrrp: {e}");

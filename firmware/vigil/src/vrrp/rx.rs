@@ -48,6 +48,10 @@ pub struct Wanted {
     /// ipvlan's receiver (unicast adverts to the ipvlan's address reach
     /// only the ipvlan) hands them on as its instance's interface's.
     pub on_behalf_of: Option<i32>,
+    /// The sources it keeps, when not all: the receiver of instances
+    /// without an interface (bound to none, it sees the adverts of every
+    /// interface's instances too) keeps their unicast peers' only.
+    pub from: Vec<IpAddr>,
 }
 
 impl Drop for Rx {
@@ -90,13 +94,13 @@ impl Receivers {
             match open(w) {
                 Ok(sock) => {
                     let as_index = w.on_behalf_of.unwrap_or(w.ifindex);
-                    let task = tokio::spawn(read(sock, as_index, w.v6, self.tx.clone())).abort_handle();
+                    let task = tokio::spawn(read(sock, as_index, w.v6, w.from.clone(), self.tx.clone())).abort_handle();
                     self.rx.push(Rx { wanted: w.clone(), task });
                 }
                 Err(e) => problems.push(format!(
                     "cannot receive {} adverts on {}: {e}",
                     if w.v6 { "IPv6" } else { "IPv4" },
-                    w.ifname
+                    if w.ifname.is_empty() { "any interface" } else { &w.ifname }
                 )),
             }
         }
@@ -105,11 +109,12 @@ impl Receivers {
 }
 
 /// A receiver's task: reads until the socket is drained, then waits.
-async fn read(sock: AsyncFd<Socket>, ifindex: i32, v6: bool, tx: mpsc::Sender<Datagram>) {
+async fn read(sock: AsyncFd<Socket>, ifindex: i32, v6: bool, from: Vec<IpAddr>, tx: mpsc::Sender<Datagram>) {
     loop {
         let Ok(mut guard) = sock.readable().await else { return };
         loop {
             match guard.try_io(|s| if v6 { recv_v6(s.get_ref(), ifindex) } else { recv_v4(s.get_ref(), ifindex) }) {
+                Ok(Ok(Some(dg))) if !from.is_empty() && !from.contains(&dg.src) => {}
                 Ok(Ok(Some(dg))) => {
                     if tx.send(dg).await.is_err() {
                         return;
@@ -128,7 +133,9 @@ async fn read(sock: AsyncFd<Socket>, ifindex: i32, v6: bool, tx: mpsc::Sender<Da
 fn open(w: &Wanted) -> std::io::Result<AsyncFd<Socket>> {
     let domain = if w.v6 { Domain::IPV6 } else { Domain::IPV4 };
     let sock = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(wire::PROTOCOL))))?;
-    sock.bind_device(Some(w.ifname.as_bytes()))?;
+    if !w.ifname.is_empty() {
+        sock.bind_device(Some(w.ifname.as_bytes()))?;
+    }
     let index = u32::try_from(w.ifindex).unwrap_or(0);
     for g in &w.groups {
         match g {
