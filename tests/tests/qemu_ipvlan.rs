@@ -9,7 +9,9 @@
 //! takes the VIP, vigil stays backup (it hears keepalived's adverts from
 //! keepalived's ipvlan), and the client finds the VIP at node 2's MAC.
 //! Then the same with unicast adverts between the ipvlans' addresses
-//! (which reach only the ipvlans: vigil reads them there).
+//! (which reach only the ipvlans: vigil reads them there). An IPv6
+//! instance beside it (ipvlans without addresses, multicast) takes the
+//! same turns in the first round.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -30,15 +32,29 @@ fn instance(priority: u8, ipvlan: &str, peer: Option<&str>) -> String {
     )
 }
 
+/// An IPv6 instance beside it, multicast, on an ipvlan without an address
+/// of its own (its adverts leave from the interface's link-local address).
+fn instance6(priority: u8) -> String {
+    format!(
+        "vrrp_instance VI_6 {{\n interface eth0\n version 3\n virtual_router_id 52\n priority {priority}\n advert_int 0.5\n\
+         use_ipvlan\n virtual_ipaddress {{\n  2001:db8::100/64\n }}\n}}\n"
+    )
+}
+
 fn vigil_config(priority: u8, unicast: bool) -> String {
     format!(
-        "vigil_defs {{\n hostname lb-1\n}}\ninterface eth0 {{\n address 192.0.2.1/24\n}}\n{}",
-        instance(priority, "192.0.2.201/24", unicast.then_some("192.0.2.202"))
+        "vigil_defs {{\n hostname lb-1\n}}\ninterface eth0 {{\n address 192.0.2.1/24\n}}\n{}{}",
+        instance(priority, "192.0.2.201/24", unicast.then_some("192.0.2.202")),
+        instance6(priority)
     )
 }
 
 fn keepalived_config(unicast: bool) -> String {
-    format!("global_defs {{\n router_id kd\n}}\n{}", instance(100, "192.0.2.202/24", unicast.then_some("192.0.2.201")))
+    format!(
+        "global_defs {{\n router_id kd\n}}\n{}{}",
+        instance(100, "192.0.2.202/24", unicast.then_some("192.0.2.201")),
+        instance6(100)
+    )
 }
 
 #[test]
@@ -99,10 +115,26 @@ fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
     assert!(!kd_text.contains("Entering MASTER STATE"), "keepalived became master beside vigil:\n{kd_text}");
     // Both name an unnamed ipvlan alike.
     assert!(kd_text.contains("(VI_1): Success creating ipvlan interface vrrp.51"), "{kd_text}");
+    // IPv6 the same: vigil master on vrrp6.52 with the VIP, keepalived
+    // backup (it hears vigil's adverts to ff02::12).
+    assert!(kd_text.contains("(VI_6) Entering BACKUP STATE"), "{kd_text}");
+    let vrrp = c.node(lb).command("show vrrp", CMD).unwrap();
+    assert!(vrrp.contains("VI_6 eth0 vrid 52 MASTER priority 150"), "{vrrp}");
+    let ipvlan6: Vec<&str> = links.lines().skip_while(|l| !l.contains(": vrrp6.52 ")).take(4).collect();
+    assert!(
+        ipvlan6.first().is_some_and(|l| l.contains("52:54:00:00:00:01"))
+            && ipvlan6.iter().any(|l| l.contains("2001:db8::100/64")),
+        "the ipvlan vrrp6.52 with vigil's MAC and the IPv6 VIP:\n{links}"
+    );
 
     // vigil's priority down to 50: keepalived (100) preempts it, and vigil
     // stays backup (it hears keepalived's adverts).
     yield_to_keepalived(&mut c, lb, kd, &mut client, false);
+    c.node(kd).expect("(VI_6) Entering MASTER STATE", Duration::from_secs(20)).unwrap();
+    let vrrp = c.node(lb).command("show vrrp", CMD).unwrap();
+    assert!(vrrp.contains("VI_6 eth0 vrid 52 BACKUP priority 50"), "IPv6: {vrrp}");
+    let links = c.node(lb).command("show interfaces", CMD).unwrap();
+    assert!(!links.contains("2001:db8::100/64"), "vigil let the IPv6 VIP go:\n{links}");
 
     // The same with unicast adverts, to each ipvlan's address (they reach
     // the ipvlan only: vigil reads them there). keepalived goes; vigil takes
