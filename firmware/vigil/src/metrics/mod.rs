@@ -14,8 +14,9 @@ pub mod http;
 pub mod server;
 
 use crate::ipc::VrrpState;
-use crate::report::{Checkers, Track, TrackerKind, Vrrp};
+use crate::report::{Checkers, Report, Track, TrackerKind, Vrrp};
 use std::fmt::Write;
+use std::sync::Arc;
 use vigil_ipvs::{Counters, Dest, Service, ServiceKey};
 
 /// Everything one scrape reports, gathered by the server's thread.
@@ -24,9 +25,11 @@ pub struct Snapshot {
     pub version: String,
     /// Seconds since the Unix epoch.
     pub started_s: u64,
-    /// None: the VRRP child has not reported (yet, or since it restarted).
-    pub vrrp: Option<Vrrp>,
-    pub checkers: Option<Checkers>,
+    /// The children's latest reports as PID 1 holds them, shared with the
+    /// scrape, not copied (37,298 checks at #2318's shape): see
+    /// [`Snapshot::vrrp`] and [`Snapshot::checkers`].
+    pub vrrp_report: Arc<Report>,
+    pub checkers_report: Arc<Report>,
     /// The kernel's IPVS table with its counters, or why it could not be read.
     pub ipvs: Result<Vec<(Service, Vec<Dest>)>, String>,
     /// /proc/net/ip_vs_stats: the totals since the module loaded.
@@ -39,6 +42,23 @@ pub struct Snapshot {
     /// The endpoint's own: requests answered, and refused by reason.
     pub scrapes: u64,
     pub refused: Vec<(&'static str, u64)>,
+}
+
+impl Snapshot {
+    /// None: the VRRP child has not reported (yet, or since it restarted).
+    pub fn vrrp(&self) -> Option<&Vrrp> {
+        match &*self.vrrp_report {
+            Report::Vrrp(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn checkers(&self) -> Option<&Checkers> {
+        match &*self.checkers_report {
+            Report::Checkers(c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -186,16 +206,16 @@ fn state_number(s: VrrpState) -> u64 {
 pub fn render(s: &Snapshot) -> String {
     let mut p = Page::default();
     p.family("keepalived_up", Kind::Gauge, "Whether the VRRP daemon is running and reporting (1) or not (0).")
-        .sample(&[], s.vrrp.is_some());
-    if let Some(v) = &s.vrrp {
+        .sample(&[], s.vrrp().is_some());
+    if let Some(v) = s.vrrp() {
         vrrp(&mut p, v);
     }
-    if let Some(c) = &s.checkers {
+    if let Some(c) = s.checkers() {
         checkers(&mut p, c);
     }
     let backends = ipvs(&mut p, s);
     appliance(&mut p, s);
-    let checks = s.checkers.as_ref().map_or(0, |c| c.virtual_servers.iter().map(|v| v.checks.len()).sum());
+    let checks = s.checkers().map_or(0, |c| c.virtual_servers.iter().map(|v| v.checks.len()).sum());
     let mut f = p.family(
         "vigil_metrics_omitted",
         Kind::Gauge,

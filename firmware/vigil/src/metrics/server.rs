@@ -13,7 +13,7 @@
 
 use super::http::{self, Refusal, Verdict};
 use super::{Snapshot, render};
-use crate::report::{self, Report};
+use crate::report;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -262,14 +262,8 @@ fn snapshot(shared: &Shared) -> Snapshot {
     Snapshot {
         version: crate::VERSION.to_string(),
         started_s: shared.started_s,
-        vrrp: match &*report::latest(&s.vrrp) {
-            Report::Vrrp(v) => Some(v.clone()),
-            _ => None,
-        },
-        checkers: match &*report::latest(&s.checkers) {
-            Report::Checkers(c) => Some(c.clone()),
-            _ => None,
-        },
+        vrrp_report: report::latest(&s.vrrp),
+        checkers_report: report::latest(&s.checkers),
         ipvs: Err("not read".into()),
         ipvs_totals: None,
         children: s.children.facts(),

@@ -31,7 +31,7 @@ fn snapshot() -> Snapshot {
     Snapshot {
         version: "0.1.0".into(),
         started_s: 1_700_000_000,
-        vrrp: Some(Vrrp {
+        vrrp_report: Arc::new(Report::Vrrp(Vrrp {
             instances: vec![vi],
             trackers: vec![
                 Tracker { kind: TrackerKind::Script, name: "chk_haproxy".into(), state: Track::Good },
@@ -39,8 +39,8 @@ fn snapshot() -> Snapshot {
                 Tracker { kind: TrackerKind::File, name: "f".into(), state: Track::Value(-5) },
             ],
             strays: vec![],
-        }),
-        checkers: Some(Checkers {
+        })),
+        checkers_report: Arc::new(Report::Checkers(Checkers {
             virtual_servers: vec![VirtualServer {
                 name: "192.0.2.100:80".into(),
                 quorum: true,
@@ -65,7 +65,7 @@ fn snapshot() -> Snapshot {
                     },
                 ],
             }],
-        }),
+        })),
         ipvs: Ok(vec![(svc, vec![d]), (fwm, vec![])]),
         ipvs_totals: Some(Counters { connections: 9, ..Counters::default() }),
         children: vec![ChildFacts {
@@ -210,7 +210,7 @@ fn every_family_is_declared_once_and_kept_together() {
 #[test]
 fn without_the_vrrp_child_keepalived_up_is_0_and_an_unread_table_says_so() {
     let mut s = snapshot();
-    s.vrrp = None;
+    s.vrrp_report = Arc::new(Report::Nothing);
     s.ipvs = Err("no IPVS".into());
     let page = render(&s);
     assert_eq!(lines_of(&page, "keepalived_up"), ["keepalived_up 0"]);
@@ -243,7 +243,8 @@ fn ip_vs_stats_totals_are_read_from_hex() {
 #[test]
 fn past_the_bound_per_item_families_are_left_out_and_said() {
     let mut s = snapshot();
-    let vs = &mut s.checkers.as_mut().unwrap().virtual_servers[0];
+    let Report::Checkers(c) = Arc::make_mut(&mut s.checkers_report) else { unreachable!() };
+    let vs = &mut c.virtual_servers[0];
     let one = vs.checks[0].clone();
     vs.checks = vec![one; MAX_PER_ITEM_SERIES + 1];
     let (svc, dests) = s.ipvs.as_mut().unwrap().remove(0);
