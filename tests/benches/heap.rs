@@ -124,6 +124,9 @@ fn main() {
         owned.record(op);
         op.apply_to(&mut known);
     }
+    // As lb.rs keeps them.
+    owned.shrink_to_fit();
+    known.shrink_to_fit();
     step("ipvs: the table known after it, and ownership", m);
     drop((ops, want));
     step("ipvs: the first apply in all (kept: known, owned)", all);

@@ -161,9 +161,8 @@ impl Client {
         for s in self.services()? {
             let k = s.key;
             t.add_service(s);
-            for d in self.dests(&k)? {
-                t.add_dest(k, d);
-            }
+            let dests = self.dests(&k)?;
+            t.set_dests(k, dests);
         }
         Ok(t)
     }

@@ -46,6 +46,7 @@ fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::Vir
     }
     s.pe_name = vs.persistence_engine.as_ref().map(|p| p.to_string());
     t.add_service(s);
+    let mut dests = Vec::with_capacity(vs.real_servers.len() + 1);
     for (ri, rs) in vs.real_servers.iter().enumerate() {
         let weight = match health.and_then(|h| h.weights.get(&(vi, ri))) {
             Some(Some(w)) => *w,
@@ -62,18 +63,20 @@ fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::Vir
             Some(vigil_config::Tunnel::Gre { csum }) => (TunnelType::Gre, csum.flags()),
             Some(vigil_config::Tunnel::Ipip) | None => (TunnelType::Ipip, 0),
         };
-        t.add_dest(key, d);
+        dests.push(d);
     }
     // The sorry server while the quorum is lost; with
     // `sorry_server_inhibit`, at weight 0 the rest of the time.
     if let Some(sorry) = vs.sorry_server {
         let fwd = forward(vs.sorry_server_lvs_kind.unwrap_or(vs.lb_kind));
         match health.is_some_and(|h| h.sorry.contains(&vi)) {
-            true => t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 1, fwd)),
-            false if vs.sorry_server_inhibit => t.add_dest(key, Dest::new(sorry.ip(), sorry.port(), 0, fwd)),
-            false => false,
-        };
+            true => dests.push(Dest::new(sorry.ip(), sorry.port(), 1, fwd)),
+            false if vs.sorry_server_inhibit => dests.push(Dest::new(sorry.ip(), sorry.port(), 0, fwd)),
+            false => {}
+        }
     }
+    // In any order (the config's); of a repeated one, the last, as before.
+    t.set_dests(key, dests);
 }
 
 fn proto(p: Protocol) -> Proto {
@@ -173,11 +176,13 @@ impl Lb {
             }
         }
         self.owned.adopt(&want);
+        self.owned.shrink_to_fit();
         if errors.is_empty() {
             let mut next = have;
             for op in &ops {
                 op.apply_to(&mut next);
             }
+            next.shrink_to_fit();
             self.known = Some(next);
         }
         if !ops.is_empty() {
@@ -419,7 +424,7 @@ pub fn show() -> String {
             let _ = write!(out, " pe {pe}");
         }
         out.push('\n');
-        for d in dests.values() {
+        for d in dests.iter() {
             let mut extra = String::new();
             if d.u_threshold > 0 || d.l_threshold > 0 {
                 extra.push_str(&format!(" uthreshold {} lthreshold {}", d.u_threshold, d.l_threshold));
@@ -478,8 +483,7 @@ mod tests {
         assert_eq!(keys.len(), 4, "{keys:?}");
         for (key, (s, dests)) in &t.services {
             assert_eq!((s.scheduler.as_str(), s.timeout), ("rr", 30), "{key}");
-            let d: Vec<String> =
-                dests.values().map(|d| format!("{}:{} {}", d.key.addr, d.key.port, d.weight)).collect();
+            let d: Vec<String> = dests.iter().map(|d| format!("{}:{} {}", d.key.addr, d.key.port, d.weight)).collect();
             assert_eq!(d, ["10.0.1.2:80 3"], "{key}");
         }
         assert!(t.services.contains_key(&ServiceKey::Fwmark { mark: 7, v6: false }));
@@ -498,7 +502,7 @@ mod tests {
         let sorry = |t: &Table| -> Vec<(u32, Forward)> {
             t.services
                 .values()
-                .flat_map(|(_, d)| d.values())
+                .flat_map(|(_, d)| d.iter())
                 .filter(|d| d.key.port == 8080)
                 .map(|d| (d.weight, d.forward))
                 .collect()
