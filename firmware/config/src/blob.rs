@@ -1197,9 +1197,9 @@ pub mod v6 {
                     protocol: crate::model::HttpProtocol::Http10,
                     enable_sni: false,
                 })),
-                CheckKind::Smtp { helo_name } => K::Smtp { helo_name },
+                CheckKind::Smtp { helo_name } => K::Smtp { helo_name: helo_name.map(Box::new) },
                 CheckKind::Dns { query_type, query_name } => K::Dns { query_type, query_name: Box::new(query_name) },
-                CheckKind::Udp { payload, require_reply } => K::Udp { payload, require_reply },
+                CheckKind::Udp { payload, require_reply } => K::Udp { payload: Box::new(payload), require_reply },
                 CheckKind::Ping => K::Ping,
                 CheckKind::Misc { path, timeout_s, dynamic } => K::Misc { path: Box::new(path), timeout_s, dynamic },
             }

@@ -866,7 +866,7 @@ impl Config {
                 for c in &rs.checkers {
                     check_checker(e, &rpath, c);
                     if let CheckKind::Bfd { name } = &c.kind {
-                        match self.bfd_instances.iter().find(|b| b.name == *name) {
+                        match self.bfd_instances.iter().find(|b| b.name == **name) {
                             None => e.push(&rpath, format!("BFD_CHECK name {name}: no bfd_instance of that name")),
                             Some(b) if b.events == BfdEvents::Vrrp => e.push(
                                 &rpath,

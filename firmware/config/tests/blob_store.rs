@@ -335,7 +335,7 @@ fn the_largest_vrrp_config_fits_and_an_oversized_one_is_refused() {
         chk.connect_timeout_s = u16::MAX;
         chk.warmup_s = u16::MAX;
         chk.delay_before_retry_s = u16::MAX;
-        chk.bind_if = Some(full('i'));
+        chk.bind_if = Some(Box::new(full('i')));
         chk.bind_port = Some(u16::MAX);
         chk.fwmark = Some(u32::MAX);
         chk.alpha = Some(true);

@@ -872,7 +872,7 @@ fn checker_settings_and_http_regex() {
     assert_eq!((r.pattern.as_str(), r.no_match, r.min_offset, r.max_offset), ("ok|up", true, 2, Some(90)));
     assert_eq!(r.options, regex_options::CASELESS | regex_options::DOTALL);
     assert_eq!(
-        (ssl.bind_if.as_deref(), ssl.bind_port, ssl.fwmark, ssl.alpha),
+        (ssl.bind_if.as_deref().map(|i| i.as_str()), ssl.bind_port, ssl.fwmark, ssl.alpha),
         (Some("eth1"), Some(4000), Some(9), Some(true))
     );
     assert_eq!((ssl.log_all_failures, tcp.log_all_failures), (Some(true), Some(false)));
@@ -1379,7 +1379,7 @@ fn bfd_instances_track_bfd_and_bfd_checks_import_validate_and_round_trip() {
     assert_eq!(c.sync_groups[0].track_bfd[0].name.as_str(), "B2");
     assert_eq!(
         c.virtual_servers[0].real_servers[0].checkers[0].kind,
-        CheckKind::Bfd { name: "B2".try_into().unwrap() }
+        CheckKind::Bfd { name: Box::new("B2".try_into().unwrap()) }
     );
     c.validate().unwrap();
     round_trip(c);

@@ -156,7 +156,7 @@ fn bfd_instances_their_tracks_and_checks_are_checked_with_keepalived_s_ranges() 
     b.events = BfdEvents::Vrrp;
     c.bfd_instances.push(b).unwrap();
     let checker = |name: &str| vigil_config::model::Checker {
-        kind: vigil_config::model::CheckKind::Bfd { name: s(name) },
+        kind: vigil_config::model::CheckKind::Bfd { name: Box::new(s(name)) },
         ..c.virtual_servers[0].real_servers[0].checkers[0].clone()
     };
     let (b1, none) = (checker("B1"), checker("NONE"));

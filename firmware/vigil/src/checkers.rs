@@ -826,7 +826,7 @@ async fn probe_once(
                 }
             }
             CheckKind::Smtp { helo_name } => {
-                let helo = helo_name.as_deref().unwrap_or("vigil");
+                let helo = helo_name.as_deref().map_or("vigil", |h| h.as_str());
                 probe::smtp(&t, helo).await.map(|()| None)
             }
             CheckKind::Dns { query_type, query_name } => {

@@ -3177,7 +3177,7 @@ impl Cx {
                 "SSL_GET" => CheckKind::Http(Box::new(HttpCheck { tls: true, ..Default::default() })),
                 "SMTP_CHECK" => CheckKind::Smtp { helo_name: None },
                 "DNS_CHECK" => CheckKind::Dns { query_type: DnsType::A, query_name: Box::default() },
-                "UDP_CHECK" => CheckKind::Udp { payload: crate::Bounded::new(), require_reply: false },
+                "UDP_CHECK" => CheckKind::Udp { payload: Box::default(), require_reply: false },
                 "PING_CHECK" => CheckKind::Ping,
                 "MISC_CHECK" => CheckKind::Misc { path: Box::default(), timeout_s: 5, dynamic: false },
                 "BFD_CHECK" => {
@@ -3261,7 +3261,7 @@ impl Cx {
             self.error(&st.keyword.pos, "BFD_CHECK needs the name of a bfd_instance");
             return None;
         };
-        Some(Checker::new(CheckKind::Bfd { name }))
+        Some(Checker::new(CheckKind::Bfd { name: Box::new(name) }))
     }
 
     /// `bfd_instance NAME { neighbor_ip ... }`, with keepalived 2.2.7's
@@ -3475,7 +3475,7 @@ impl Cx {
                 ("delay_before_retry", _) => c.delay_before_retry_s = self.value(s, "a number of seconds").unwrap_or(1),
                 ("warmup", _) => c.warmup_s = self.value(s, "a number of seconds").unwrap_or(0),
                 ("delay_loop", _) => c.delay_loop_s = self.value(s, "a number of seconds"),
-                ("bind_if", _) => c.bind_if = self.one(s).and_then(|w| self.ifname(w)),
+                ("bind_if", _) => c.bind_if = self.one(s).and_then(|w| self.ifname(w)).map(Box::new),
                 ("bind_port", _) => c.bind_port = self.value(s, "a port"),
                 ("fwmark", _) => c.fwmark = self.value(s, "a firewall mark"),
                 ("alpha", _) => c.alpha = Some(self.bool_flag(s, c.alpha.unwrap_or(false))),
@@ -3556,7 +3556,7 @@ impl Cx {
                     self.push(&s.keyword, &mut h.urls, url, "urls per checker");
                 }
                 ("virtualhost", CheckKind::Http(h)) => h.virtualhost = self.string_value(s),
-                ("helo_name", CheckKind::Smtp { helo_name }) => *helo_name = self.string_value(s),
+                ("helo_name", CheckKind::Smtp { helo_name }) => *helo_name = self.string_value(s).map(Box::new),
                 ("type", CheckKind::Dns { query_type, .. }) => {
                     if let Some(w) = self.one(s) {
                         match DnsType::parse(&w.text) {
@@ -3569,7 +3569,7 @@ impl Cx {
                 ("payload", CheckKind::Udp { payload, .. }) => {
                     if let Some(w) = self.one(s) {
                         match hex_vec(&w.text).and_then(|v| crate::Bounded::try_from(v).ok()) {
-                            Some(p) => *payload = p,
+                            Some(p) => **payload = p,
                             None => self.error(&w.pos, format!("payload is up to 64 bytes in hex, not {:?}", w.text)),
                         }
                     }
