@@ -2123,6 +2123,20 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
+    /// Every checker keyword, as [`CheckKind::keyword`] says them.
+    pub const KEYWORDS: [&'static str; 10] = [
+        "TCP_CHECK",
+        "SSL_GET",
+        "HTTP_GET",
+        "SMTP_CHECK",
+        "DNS_CHECK",
+        "UDP_CHECK",
+        "PING_CHECK",
+        "MISC_CHECK",
+        "FILE_CHECK",
+        "BFD_CHECK",
+    ];
+
     /// The checker's keepalived.conf keyword.
     pub fn keyword(&self) -> &'static str {
         match self {

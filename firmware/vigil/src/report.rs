@@ -284,10 +284,12 @@ pub struct VirtualServer {
 
 /// One check. Neither its keyword nor its address takes an allocation of
 /// its own (two of them a check were 2.4 MB of each copy of the report at
-/// issue #2318's 37,298 real servers); JSON writes both as strings.
+/// issue #2318's 37,298 real servers), in the child that makes the report
+/// nor in PID 1 that decodes it; JSON writes both as strings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Check {
     /// The keyword: TCP_CHECK, HTTP_GET, ...
+    #[serde(deserialize_with = "checker_keyword")]
     pub kind: std::borrow::Cow<'static, str>,
     pub real_server: std::net::SocketAddr,
     pub up: bool,
@@ -322,9 +324,49 @@ impl Checkers {
     }
 }
 
+/// A checker's keyword as decoded: one of the static keywords (serde would
+/// make every `Cow` an allocation of its own), else the text itself.
+fn checker_keyword<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::borrow::Cow<'static, str>, D::Error> {
+    struct Keyword;
+    impl serde::de::Visitor<'_> for Keyword {
+        type Value = std::borrow::Cow<'static, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a checker keyword")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(match vigil_config::CheckKind::KEYWORDS.iter().find(|k| **k == s) {
+                Some(k) => std::borrow::Cow::Borrowed(*k),
+                None => std::borrow::Cow::Owned(s.to_string()),
+            })
+        }
+    }
+    d.deserialize_str(Keyword)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PID 1 decodes a check's keyword without an allocation of its own (a
+    /// keyword it does not know still comes through, as text).
+    #[test]
+    fn decoded_checker_keywords_are_the_static_ones() {
+        let check = |kind: &str| Check {
+            kind: std::borrow::Cow::Owned(kind.to_string()),
+            real_server: "10.0.0.1:80".parse().unwrap(),
+            up: true,
+            probes: 1,
+            failed: 0,
+            error: None,
+            latency_us: None,
+        };
+        for (kind, borrowed) in [("TCP_CHECK", true), ("BFD_CHECK", true), ("NEW_CHECK", false)] {
+            let bytes = postcard::to_allocvec(&check(kind)).unwrap();
+            let back: Check = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(back, check(kind));
+            assert_eq!(matches!(back.kind, std::borrow::Cow::Borrowed(_)), borrowed, "{kind}");
+        }
+    }
 
     fn instance() -> Instance {
         Instance {
