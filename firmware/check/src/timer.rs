@@ -20,16 +20,26 @@ pub enum Verdict {
     Down,
 }
 
+/// Kept for every check (37,298 of them at keepalived issue #2318's
+/// shape), so kept small: the intervals in milliseconds (a `Timing` of
+/// `Duration`s is 40 bytes), the counts in 32 bits (they saturate: at a
+/// probe a second, after 136 years).
 #[derive(Debug, Clone)]
 pub struct CheckTimer {
-    timing: Timing,
+    delay_loop_ms: u32,
+    delay_before_retry_ms: u32,
+    retry: u8,
     verdict: Verdict,
     failures: u8,
-    next: Instant,
     /// A probe is running (its result not in yet): no new one is due.
     in_flight: bool,
-    pub probes: u64,
-    pub failed_probes: u64,
+    next: Instant,
+    probes: u32,
+    failed_probes: u32,
+}
+
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 impl CheckTimer {
@@ -37,14 +47,26 @@ impl CheckTimer {
     /// first success). The first probe is at `now + jitter`.
     pub fn new(now: Instant, timing: Timing, start_up: bool, jitter: Duration) -> CheckTimer {
         CheckTimer {
-            timing,
+            delay_loop_ms: millis(timing.delay_loop),
+            delay_before_retry_ms: millis(timing.delay_before_retry),
+            retry: timing.retry,
             verdict: if start_up { Verdict::Up } else { Verdict::Down },
             failures: 0,
-            next: now + jitter,
             in_flight: false,
+            next: now + jitter,
             probes: 0,
             failed_probes: 0,
         }
+    }
+
+    /// Probes started.
+    pub fn probes(&self) -> u32 {
+        self.probes
+    }
+
+    /// Probes that failed.
+    pub fn failed_probes(&self) -> u32 {
+        self.failed_probes
     }
 
     pub fn verdict(&self) -> Verdict {
@@ -62,7 +84,7 @@ impl CheckTimer {
             return false;
         }
         self.in_flight = true;
-        self.probes += 1;
+        self.probes = self.probes.saturating_add(1);
         true
     }
 
@@ -70,19 +92,20 @@ impl CheckTimer {
     pub fn handle_result(&mut self, now: Instant, ok: bool) -> Option<Verdict> {
         self.in_flight = false;
         let before = self.verdict;
+        let delay_loop = Duration::from_millis(u64::from(self.delay_loop_ms));
         if ok {
             self.failures = 0;
             self.verdict = Verdict::Up;
-            self.next = now + self.timing.delay_loop;
+            self.next = now + delay_loop;
         } else {
-            self.failed_probes += 1;
+            self.failed_probes = self.failed_probes.saturating_add(1);
             self.failures = self.failures.saturating_add(1);
-            if self.failures >= self.timing.retry.max(1) {
+            if self.failures >= self.retry.max(1) {
                 self.verdict = Verdict::Down;
-                self.next = now + self.timing.delay_loop;
+                self.next = now + delay_loop;
             } else {
                 // Not down yet: retry sooner.
-                self.next = now + self.timing.delay_before_retry;
+                self.next = now + Duration::from_millis(u64::from(self.delay_before_retry_ms));
             }
         }
         (self.verdict != before).then_some(self.verdict)

@@ -293,12 +293,13 @@ pub struct Check {
     pub kind: std::borrow::Cow<'static, str>,
     pub real_server: std::net::SocketAddr,
     pub up: bool,
-    pub probes: u64,
-    pub failed: u64,
+    /// (32 bits, as the checks count them: see `CheckTimer`.)
+    pub probes: u32,
+    pub failed: u32,
     /// Why the last probe failed, if it did.
-    pub error: Option<String>,
+    pub error: Option<Box<str>>,
     /// How long the last probe took, in microseconds.
-    pub latency_us: Option<u64>,
+    pub latency_us: Option<u32>,
 }
 
 impl Checkers {

@@ -386,7 +386,7 @@ fn checkers(p: &mut Page, c: &Checkers) {
     let checks: usize = c.virtual_servers.iter().map(|v| v.checks.len()).sum();
     let mut by_kind: std::collections::BTreeMap<&str, u64> = Default::default();
     for ch in c.virtual_servers.iter().flat_map(|vs| &vs.checks) {
-        *by_kind.entry(&ch.kind).or_default() += ch.failed;
+        *by_kind.entry(&ch.kind).or_default() += u64::from(ch.failed);
     }
     {
         let mut f = p.family("vigil_checker_failures_total", Kind::Counter, "Failed probes, by checker type.");
