@@ -610,7 +610,7 @@ fn status_report(config: &Config, checks: &[Check], index: &Index, pools: &[Pool
             checks: checks[index.virtual_server(vi)]
                 .iter()
                 .map(|c| crate::report::Check {
-                    kind: c.spec(config).kind.keyword().into(),
+                    kind: crate::report::Keyword::of(&c.spec(config).kind),
                     real_server: vs.real_servers[c.rs].addr,
                     up: c.timer.verdict() == Verdict::Up,
                     probes: c.timer.probes(),

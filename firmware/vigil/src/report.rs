@@ -289,8 +289,7 @@ pub struct VirtualServer {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Check {
     /// The keyword: TCP_CHECK, HTTP_GET, ...
-    #[serde(deserialize_with = "checker_keyword")]
-    pub kind: std::borrow::Cow<'static, str>,
+    pub kind: Keyword,
     pub real_server: std::net::SocketAddr,
     pub up: bool,
     /// (32 bits, as the checks count them: see `CheckTimer`.)
@@ -325,35 +324,68 @@ impl Checkers {
     }
 }
 
-/// A checker's keyword as decoded: one of the static keywords (serde would
-/// make every `Cow` an allocation of its own), else the text itself.
-fn checker_keyword<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::borrow::Cow<'static, str>, D::Error> {
-    struct Keyword;
-    impl serde::de::Visitor<'_> for Keyword {
-        type Value = std::borrow::Cow<'static, str>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a checker keyword")
-        }
-        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-            Ok(match vigil_config::CheckKind::KEYWORDS.iter().find(|k| **k == s) {
-                Some(k) => std::borrow::Cow::Borrowed(*k),
-                None => std::borrow::Cow::Owned(s.to_string()),
-            })
-        }
+/// A checker's keyword (TCP_CHECK, HTTP_GET, ...): its place in
+/// `CheckKind::KEYWORDS`, a byte in each of a report's checks (37,298 at
+/// #2318's shape: a `Cow<str>` was 24 bytes of each, in the child that
+/// makes the report and in PID 1 that holds it); written and read as its
+/// text, in JSON as in the message between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Keyword(u8);
+
+impl Keyword {
+    pub fn of(kind: &vigil_config::CheckKind) -> Keyword {
+        Keyword::named(kind.keyword()).unwrap_or(Keyword(0))
     }
-    d.deserialize_str(Keyword)
+
+    /// One of `CheckKind::KEYWORDS`, or None.
+    pub fn named(text: &str) -> Option<Keyword> {
+        let i = vigil_config::CheckKind::KEYWORDS.iter().position(|k| *k == text)?;
+        Some(Keyword(i as u8))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        vigil_config::CheckKind::KEYWORDS.get(usize::from(self.0)).copied().unwrap_or("?")
+    }
+}
+
+impl std::fmt::Display for Keyword {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Keyword {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Keyword {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Keyword;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a checker keyword")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Keyword, E> {
+                Keyword::named(s).ok_or_else(|| E::custom(format!("{s:?} is not a checker keyword")))
+            }
+        }
+        d.deserialize_str(Text)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// PID 1 decodes a check's keyword without an allocation of its own (a
-    /// keyword it does not know still comes through, as text).
+    /// A check's keyword goes between the processes as its text and comes
+    /// back as the same keyword; a text that is none is an error.
     #[test]
-    fn decoded_checker_keywords_are_the_static_ones() {
+    fn checker_keywords_go_as_text() {
         let check = |kind: &str| Check {
-            kind: std::borrow::Cow::Owned(kind.to_string()),
+            kind: Keyword::named(kind).unwrap(),
             real_server: "10.0.0.1:80".parse().unwrap(),
             up: true,
             probes: 1,
@@ -361,12 +393,16 @@ mod tests {
             error: None,
             latency_us: None,
         };
-        for (kind, borrowed) in [("TCP_CHECK", true), ("BFD_CHECK", true), ("NEW_CHECK", false)] {
+        for kind in vigil_config::CheckKind::KEYWORDS {
             let bytes = postcard::to_allocvec(&check(kind)).unwrap();
             let back: Check = postcard::from_bytes(&bytes).unwrap();
-            assert_eq!(back, check(kind));
-            assert_eq!(matches!(back.kind, std::borrow::Cow::Borrowed(_)), borrowed, "{kind}");
+            assert_eq!((back.kind.as_str(), &back), (kind, &check(kind)));
         }
+        assert_eq!(serde_json::to_string(&Keyword::named("SSL_GET").unwrap()).unwrap(), "\"SSL_GET\"");
+        assert!(Keyword::named("NEW_CHECK").is_none());
+        let bytes = postcard::to_allocvec(&"NEW_CHECK").unwrap();
+        assert!(postcard::from_bytes::<Keyword>(&bytes).is_err());
+        assert_eq!(Keyword::of(&vigil_config::CheckKind::Ping).as_str(), "PING_CHECK");
     }
 
     fn instance() -> Instance {
@@ -429,7 +465,7 @@ mod tests {
                 name: "192.0.2.100:80".into(),
                 quorum: false,
                 checks: vec![Check {
-                    kind: "TCP_CHECK".into(),
+                    kind: Keyword::named("TCP_CHECK").unwrap(),
                     real_server: "192.0.2.1:80".parse().unwrap(),
                     up: false,
                     error: Some("connection refused".into()),

@@ -386,7 +386,7 @@ fn checkers(p: &mut Page, c: &Checkers) {
     let checks: usize = c.virtual_servers.iter().map(|v| v.checks.len()).sum();
     let mut by_kind: std::collections::BTreeMap<&str, u64> = Default::default();
     for ch in c.virtual_servers.iter().flat_map(|vs| &vs.checks) {
-        *by_kind.entry(&ch.kind).or_default() += u64::from(ch.failed);
+        *by_kind.entry(ch.kind.as_str()).or_default() += u64::from(ch.failed);
     }
     {
         let mut f = p.family("vigil_checker_failures_total", Kind::Counter, "Failed probes, by checker type.");
@@ -422,7 +422,7 @@ fn checkers(p: &mut Page, c: &Checkers) {
             for ch in &vs.checks {
                 if let Some(v) = get(ch) {
                     let rs = ch.real_server.to_string();
-                    f.sample(&[("virtual_server", &vs.name), ("real_server", &rs), ("checker", &ch.kind)], v);
+                    f.sample(&[("virtual_server", &vs.name), ("real_server", &rs), ("checker", ch.kind.as_str())], v);
                 }
             }
         }

@@ -46,7 +46,7 @@ fn snapshot() -> Snapshot {
                 quorum: true,
                 checks: vec![
                     Check {
-                        kind: "TCP_CHECK".into(),
+                        kind: crate::report::Keyword::named("TCP_CHECK").unwrap(),
                         real_server: "10.0.0.1:8080".parse().unwrap(),
                         up: true,
                         probes: 9,
@@ -55,7 +55,7 @@ fn snapshot() -> Snapshot {
                         latency_us: Some(1500),
                     },
                     Check {
-                        kind: "HTTP_GET".into(),
+                        kind: crate::report::Keyword::named("HTTP_GET").unwrap(),
                         real_server: "10.0.0.1:8080".parse().unwrap(),
                         up: false,
                         probes: 9,
