@@ -2139,17 +2139,22 @@ impl CheckKind {
 
     /// The checker's keepalived.conf keyword.
     pub fn keyword(&self) -> &'static str {
+        Self::KEYWORDS[self.keyword_index()]
+    }
+
+    /// Its keyword's place in [`CheckKind::KEYWORDS`].
+    pub fn keyword_index(&self) -> usize {
         match self {
-            CheckKind::Tcp => "TCP_CHECK",
-            CheckKind::Http(h) if h.tls => "SSL_GET",
-            CheckKind::Http(_) => "HTTP_GET",
-            CheckKind::Smtp { .. } => "SMTP_CHECK",
-            CheckKind::Dns { .. } => "DNS_CHECK",
-            CheckKind::Udp { .. } => "UDP_CHECK",
-            CheckKind::Ping => "PING_CHECK",
-            CheckKind::Misc { .. } => "MISC_CHECK",
-            CheckKind::File { .. } => "FILE_CHECK",
-            CheckKind::Bfd { .. } => "BFD_CHECK",
+            CheckKind::Tcp => 0,
+            CheckKind::Http(h) if h.tls => 1,
+            CheckKind::Http(_) => 2,
+            CheckKind::Smtp { .. } => 3,
+            CheckKind::Dns { .. } => 4,
+            CheckKind::Udp { .. } => 5,
+            CheckKind::Ping => 6,
+            CheckKind::Misc { .. } => 7,
+            CheckKind::File { .. } => 8,
+            CheckKind::Bfd { .. } => 9,
         }
     }
 }

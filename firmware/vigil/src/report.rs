@@ -334,7 +334,7 @@ pub struct Keyword(u8);
 
 impl Keyword {
     pub fn of(kind: &vigil_config::CheckKind) -> Keyword {
-        Keyword::named(kind.keyword()).unwrap_or(Keyword(0))
+        Keyword(kind.keyword_index() as u8)
     }
 
     /// One of `CheckKind::KEYWORDS`, or None.
