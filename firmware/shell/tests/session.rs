@@ -181,7 +181,7 @@ fn load_keepalived_by_paste() {
     t.line(" }");
     t.line("}");
     let out = t.line("end");
-    assert!(out.contains("paste:4:2: unsupported: keyword \"vrf\""), "{out}");
+    assert!(out.contains("paste:4:6: warning: vrf blue beside interface: ignored, as keepalived ignores it"), "{out}");
     assert!(out.contains("candidate replaced"), "{out}");
     assert_eq!(t.shell.candidate.vrrp_instances[0].name.as_str(), "VI_2");
     // A paste with errors replaces nothing.
