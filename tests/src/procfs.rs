@@ -3,12 +3,19 @@
 
 /// utime + stime in clock ticks (USER_HZ, 100 on Linux).
 pub fn cpu_ticks(pid: u32) -> u64 {
+    let (user, sys) = cpu_split(pid);
+    user + sys
+}
+
+/// (utime, stime) in clock ticks: the process's own work and the kernel's
+/// on its behalf.
+pub fn cpu_split(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The fields after the command name (which may hold spaces) start after ")".
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
+    (field(11), field(12))
 }
 
 /// `pid` and every process descending from it (vigil's daemons are

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tracing::info;
 use vigil_check::dns::QType;
 use vigil_check::pool::{Member, Pool, Quorum};
@@ -18,7 +18,8 @@ use vigil_check::probe::{self, BodyMatch, Http, HttpVersion, Target, UrlCheck};
 use vigil_check::timer::{CheckTimer, Timing, Verdict};
 use vigil_config::{BodyRegex, CheckKind, Checker, Config, DnsType, HttpProtocol, RealServer, VirtualServer};
 
-/// Probes running at once, across all checkers.
+/// Probes running at once, across all checkers (each holds a socket); the
+/// loop starts no more until one has finished.
 const MAX_IN_FLIGHT: usize = 256;
 
 /// The most work of one kind (probes started, results taken in, virtual
@@ -281,7 +282,8 @@ pub async fn run(
         return std::future::pending().await;
     }
     info!("checkers: {} checks of {} virtual servers", checks.len(), config.virtual_servers.len());
-    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    // Probes started whose outcome has not come back yet.
+    let mut in_flight = 0usize;
     let tls = tls_clients(&config);
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
     // Due times, soonest first; a check is in here unless its probe runs.
@@ -300,7 +302,7 @@ pub async fn run(
         // round (and lets the heartbeats in) before the rest.
         let mut started = 0;
         while let Some(&Reverse((t, i))) = due.peek() {
-            if t > now || started == TURN {
+            if t > now || started == TURN || in_flight == MAX_IN_FLIGHT {
                 break;
             }
             started += 1;
@@ -316,20 +318,27 @@ pub async fn run(
                 let rs = &config.virtual_servers[c.vs].real_servers[c.rs];
                 let spec = c.spec(&config);
                 let target = target(rs, spec);
-                let file = file_probe(&config, rs, &spec.kind);
-                let fut = probe_once(spec.kind.clone(), target, spec.misc_timeout(), tls.clone(), file);
-                let (tx, permits) = (tx.clone(), permits.clone());
-                tokio::spawn(async move {
-                    let _permit = permits.acquire_owned().await;
-                    let started = Instant::now();
-                    let result = fut.await;
-                    let _ = tx.send(Outcome { check: i, result, took: started.elapsed() });
-                });
+                let tx = tx.clone();
+                in_flight += 1;
+                match spec.kind {
+                    // The common one, thousands a second at scale: its task
+                    // holds only the connect (bounded by connect_timeout).
+                    // The others' future is the largest of all kinds (an
+                    // HTTPS exchange: kilobytes), boxed once so that it
+                    // is not moved into and out of every task.
+                    CheckKind::Tcp => spawn_probe(i, tx, async move { probe::tcp(&target).await.map(|()| None) }),
+                    _ => {
+                        let file = file_probe(&config, rs, &spec.kind);
+                        let fut = probe_once(spec.kind.clone(), target, spec.misc_timeout(), tls.clone(), file);
+                        spawn_probe(i, tx, Box::pin(fut));
+                    }
+                }
             }
         }
         // Whether a turn's worth was done: the loop yields before the next.
         let mut full_turn = started == TURN;
-        let next = due.peek().map(|Reverse((t, _))| *t);
+        // With every probe slot taken, the next outcome wakes the loop.
+        let next = if in_flight == MAX_IN_FLIGHT { None } else { due.peek().map(|Reverse((t, _))| *t) };
         let sleep = async {
             match next {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -376,6 +385,7 @@ pub async fn run(
                 // before publishing once.
                 let mut settled = 0;
                 while let Some(o) = next_o {
+                    in_flight -= 1;
                     let i = o.check;
                     changed |= settle(&config, &mut checks, o);
                     if let Some(t) = checks.get(i).and_then(|c| c.timer.poll_timeout()) {
@@ -406,6 +416,43 @@ pub async fn run(
         if full_turn {
             tokio::task::yield_now().await;
         }
+    }
+}
+
+/// Runs one probe as its own task and sends its outcome back to the loop,
+/// which counts it as finished then.
+fn spawn_probe(
+    check: usize,
+    tx: mpsc::UnboundedSender<Outcome>,
+    probe: impl Future<Output = Result<Option<u32>, String>> + Send + 'static,
+) {
+    let started = Instant::now();
+    let mut sent = Sent { check, started, tx: Some(tx) };
+    tokio::spawn(async move {
+        let result = probe.await;
+        sent.send(result);
+    });
+}
+
+/// A probe's outcome, sent once: a probe task that ends without one (it
+/// panicked, or the runtime dropped it) still frees its slot, as a failure.
+struct Sent {
+    check: usize,
+    started: Instant,
+    tx: Option<mpsc::UnboundedSender<Outcome>>,
+}
+
+impl Sent {
+    fn send(&mut self, result: Result<Option<u32>, String>) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Outcome { check: self.check, result, took: self.started.elapsed() });
+        }
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        self.send(Err("the probe ended without a result".into()));
     }
 }
 
@@ -939,6 +986,20 @@ mod tests {
             v.real_servers.push(rs).unwrap();
         }
         v
+    }
+
+    #[test]
+    fn a_probe_task_that_ends_without_a_result_still_sends_one() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut sent = Sent { check: 7, started: Instant::now(), tx: Some(tx.clone()) };
+        sent.send(Ok(None));
+        drop(sent);
+        drop(Sent { check: 8, started: Instant::now(), tx: Some(tx) });
+        let first = rx.try_recv().unwrap();
+        assert_eq!((first.check, first.result), (7, Ok(None)));
+        let second = rx.try_recv().unwrap();
+        assert_eq!((second.check, second.result), (8, Err("the probe ended without a result".to_string())));
+        assert!(rx.try_recv().is_err(), "each sends once");
     }
 
     fn config(list: Vec<VirtualServer>) -> Config {
