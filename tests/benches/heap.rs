@@ -2,8 +2,9 @@
 //! shape (2,284 virtual servers, 37,298 real servers with a TCP_CHECK),
 //! counted by a counting allocator in this process, step by step: the
 //! config read from keepalived.conf text and from a blob, one more copy of
-//! the model, and the IPVS reconcile PID 1 runs at start (the table wanted,
-//! the plan from an empty kernel table, the table and ownership it keeps).
+//! the model, and the IPVS reconcile PID 1 runs at start (a service at a
+//! time, as lb.rs does: the table and ownership it keeps, the most it held;
+//! beside it the whole table wanted and whole plan, as it once was).
 //! Bytes asked of the heap, not pages: what each step keeps and the most
 //! it held at once. The running bench measures the processes (PSS) beside
 //! keepalived; this one says where PID 1's share goes.
@@ -11,7 +12,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System as Heap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use vigil_ipvs::{Dest, Forward, Owned, Proto, Service, ServiceKey, Table, plan};
+use vigil_ipvs::{Dest, Dests, Forward, Owned, Proto, Service, ServiceKey, Table, plan, plan_service};
 
 /// The heap, counted: bytes in use now, and the most since the last mark.
 struct Counting;
@@ -101,33 +102,48 @@ fn main() {
     step("one more copy of the model", m);
     drop(copy);
 
-    // The table lb::desired builds: a service per virtual server, a
-    // destination per real server in the pool.
+    // The first apply as lb.rs runs it: a service at a time, its wanted
+    // entry built (a destination per real server in the pool), planned
+    // against the table known so far (empty, as the kernel's at start),
+    // applied to it, and dropped. Then, for comparison, the whole table
+    // wanted and the whole plan at once (as it was done before).
     let all = mark();
-    let mut want = Table::default();
-    for vs in &config.virtual_servers {
-        let vigil_config::VirtualKey::Address(sa) = vs.key else { continue };
-        let key = ServiceKey::Addr { proto: Proto::Tcp, addr: sa.ip(), port: sa.port() };
-        want.add_service(Service::new(key, vs.lb_algo.name()));
-        for rs in &vs.real_servers {
-            want.add_dest(key, Dest::new(rs.addr.ip(), rs.addr.port(), rs.weight, Forward::Masq));
-        }
-    }
-    step(&format!("ipvs: the table wanted ({} destinations)", want.dest_count()), all);
-    let m = mark();
     let mut owned = Owned::default();
-    let ops = plan(&want, &Table::default(), &owned);
-    step(&format!("ipvs: the plan from an empty table ({} ops)", ops.len()), m);
-    let m = mark();
     let mut known = Table::default();
-    for op in &ops {
-        owned.record(op);
-        op.apply_to(&mut known);
-    }
+    let (mut ops_n, mut biggest) = (0, 0);
+    for_each_service(&config, |key, entry| {
+        let ops = plan_service(key, &entry, known.services.get(&key), &owned);
+        (ops_n, biggest) = (ops_n + ops.len(), biggest.max(ops.len()));
+        for op in &ops {
+            owned.record(op);
+            op.apply_to(&mut known);
+        }
+        owned.adopt_service(key, &entry.1);
+    });
     // As lb.rs keeps them.
     owned.shrink_to_fit();
     known.shrink_to_fit();
-    step("ipvs: the table known after it, and ownership", m);
-    drop((ops, want));
-    step("ipvs: the first apply in all (kept: known, owned)", all);
+    step(&format!("ipvs: the first apply, a service at a time ({ops_n} ops, at most {biggest} at once)"), all);
+    drop((known, owned));
+
+    let all = mark();
+    let mut want = Table::default();
+    for_each_service(&config, |key, entry| {
+        want.services.insert(key, entry);
+    });
+    step(&format!("ipvs: the table wanted, whole ({} destinations)", want.dest_count()), all);
+    let m = mark();
+    let ops = plan(&want, &Table::default(), &Owned::default());
+    step(&format!("ipvs: the plan from an empty table, whole ({} ops)", ops.len()), m);
+}
+
+/// Each IPVS service lb.rs builds for the shape: a service per virtual
+/// server, a destination per real server.
+fn for_each_service(config: &vigil_config::Config, mut f: impl FnMut(ServiceKey, (Service, Dests))) {
+    for vs in &config.virtual_servers {
+        let vigil_config::VirtualKey::Address(sa) = vs.key else { continue };
+        let key = ServiceKey::Addr { proto: Proto::Tcp, addr: sa.ip(), port: sa.port() };
+        let dests = vs.real_servers.iter().map(|rs| Dest::new(rs.addr.ip(), rs.addr.port(), rs.weight, Forward::Masq));
+        f(key, (Service::new(key, vs.lb_algo.name()), Dests::from_unsorted(dests.collect())));
+    }
 }

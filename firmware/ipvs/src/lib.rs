@@ -13,5 +13,5 @@ pub mod reconcile;
 pub mod table;
 
 pub use client::{Client, Error};
-pub use reconcile::{Op, Owned, plan};
-pub use table::{Counters, Dest, DestKey, Forward, Proto, Service, ServiceKey, Table, TunnelType};
+pub use reconcile::{Op, Owned, plan, plan_removals, plan_service};
+pub use table::{Counters, Dest, DestKey, Dests, Forward, Proto, Service, ServiceKey, Table, TunnelType};

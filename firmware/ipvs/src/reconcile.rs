@@ -5,7 +5,7 @@
 //! are left alone. Pure: the caller reads the kernel's table, applies the
 //! ops, and records them in [`Owned`].
 
-use crate::table::{Dest, DestKey, Service, ServiceKey, Table};
+use crate::table::{Dest, DestKey, Dests, Service, ServiceKey, Table};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,46 +129,63 @@ impl Owned {
     /// wanted (no op was needed, but it is vigil's from now on).
     pub fn adopt(&mut self, want: &Table) {
         for (k, (_, dests)) in &want.services {
-            self.services.insert(*k);
-            if !dests.is_empty() {
-                self.dests.entry(*k).or_default().extend(dests.keys().copied());
-            }
+            self.adopt_service(*k, dests);
+        }
+    }
+
+    /// The same for one wanted service.
+    pub fn adopt_service(&mut self, k: ServiceKey, dests: &Dests) {
+        self.services.insert(k);
+        if !dests.is_empty() {
+            self.dests.entry(k).or_default().extend(dests.keys().copied());
         }
     }
 }
 
-/// The ops that turn `have` into `want` as far as vigil may: services and
-/// destinations added or edited first, then what is no longer wanted
-/// removed (only if owned).
+/// The ops that turn `have` into `want` as far as vigil may: service by
+/// service ([`plan_service`]), then the services no longer wanted removed
+/// ([`plan_removals`]).
 pub fn plan(want: &Table, have: &Table, owned: &Owned) -> Vec<Op> {
-    let mut adds = Vec::new();
-    let mut dels = Vec::new();
-    for (k, (svc, dests)) in &want.services {
-        let current = have.services.get(k);
-        match current {
-            None => adds.push(Op::AddService(Box::new(svc.clone()))),
-            Some((cur, _)) if !cur.same_settings(svc) => adds.push(Op::EditService(Box::new(svc.clone()))),
+    let mut ops = Vec::new();
+    for (k, entry) in &want.services {
+        ops.extend(plan_service(*k, entry, have.services.get(k), owned));
+    }
+    ops.extend(plan_removals(have, |k| want.services.contains_key(k), owned));
+    ops
+}
+
+/// One wanted service: it added or edited, its destinations added or
+/// edited, and only then those no longer wanted removed (if owned), so
+/// that a service never runs short of destinations during a reload. A
+/// service at a time: a caller that applies each service's ops before
+/// planning the next never holds the whole plan (39,582 ops, 5 MB, at
+/// keepalived issue #2318's shape).
+pub fn plan_service(k: ServiceKey, want: &(Service, Dests), have: Option<&(Service, Dests)>, owned: &Owned) -> Vec<Op> {
+    let (svc, dests) = want;
+    let mut ops = Vec::new();
+    match have {
+        None => ops.push(Op::AddService(Box::new(svc.clone()))),
+        Some((cur, _)) if !cur.same_settings(svc) => ops.push(Op::EditService(Box::new(svc.clone()))),
+        Some(_) => {}
+    }
+    let have_dests = have.map(|(_, d)| d);
+    for d in dests {
+        match have_dests.and_then(|h| h.get(&d.key)) {
+            None => ops.push(Op::AddDest(k, d.clone())),
+            Some(cur) if !cur.same_settings(d) => ops.push(Op::EditDest(k, d.clone())),
             Some(_) => {}
         }
-        let have_dests = current.map(|(_, d)| d);
-        for d in dests {
-            match have_dests.and_then(|h| h.get(&d.key)) {
-                None => adds.push(Op::AddDest(*k, d.clone())),
-                Some(cur) if !cur.same_settings(d) => adds.push(Op::EditDest(*k, d.clone())),
-                Some(_) => {}
-            }
-        }
-        for dk in have_dests.into_iter().flat_map(|h| h.keys()) {
-            if !dests.contains_key(dk) && owned.owns_dest(k, dk) {
-                dels.push(Op::DelDest(*k, *dk));
-            }
+    }
+    for dk in have_dests.into_iter().flat_map(|h| h.keys()) {
+        if !dests.contains_key(dk) && owned.owns_dest(&k, dk) {
+            ops.push(Op::DelDest(k, *dk));
         }
     }
-    for k in have.services.keys() {
-        if !want.services.contains_key(k) && owned.owns_service(k) {
-            dels.push(Op::DelService(*k));
-        }
-    }
-    adds.extend(dels);
-    adds
+    ops
+}
+
+/// The services of `have` that are not `wanted` and vigil owns: removed
+/// (the kernel takes their destinations with them).
+pub fn plan_removals(have: &Table, wanted: impl Fn(&ServiceKey) -> bool, owned: &Owned) -> Vec<Op> {
+    have.services.keys().filter(|k| !wanted(k) && owned.owns_service(k)).map(|k| Op::DelService(*k)).collect()
 }

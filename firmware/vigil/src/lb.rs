@@ -9,12 +9,25 @@ use std::net::IpAddr;
 use tracing::{info, warn};
 use vigil_board::OnDemand;
 use vigil_config::{Config, Forwarding, Protocol, VirtualKey};
-use vigil_ipvs::{Client, Dest, Forward, Owned, Proto, Service, ServiceKey, Table, TunnelType, plan};
+use vigil_ipvs::{
+    Client, Dest, Dests, Forward, Op, Owned, Proto, Service, ServiceKey, Table, TunnelType, plan_removals, plan_service,
+};
 
 /// The table the config asks for, as the checkers see the real servers
 /// (without a verdict: in, at the configured weight).
-pub fn desired(config: &Config, health: Option<&Health>) -> Table {
+#[cfg(test)]
+fn desired(config: &Config, health: Option<&Health>) -> Table {
     let mut t = Table::default();
+    each_service(config, health, |key, entry| {
+        t.services.insert(key, entry);
+    });
+    t
+}
+
+/// Each IPVS service the config asks for, one at a time, in the config's
+/// order (what `desired` gathers; `Lb::apply` plans and applies each as it
+/// comes instead of holding the whole table).
+fn each_service(config: &Config, health: Option<&Health>, mut f: impl FnMut(ServiceKey, (Service, Dests))) {
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
         // A group's services each get the virtual server's settings and
         // real servers, and the same verdicts: each real server is checked
@@ -27,15 +40,14 @@ pub fn desired(config: &Config, health: Option<&Health>) -> Table {
                 VirtualKey::Fwmark(mark) => ServiceKey::Fwmark { mark, v6: vs.fwmark_v6() },
                 VirtualKey::Group(_) => continue, // services() never gives one
             };
-            add_service(&mut t, key, vi, vs, health);
+            f(key, service(key, vi, vs, health));
         }
     }
-    t
 }
 
 /// One IPVS service of a virtual server, with its real servers as the
 /// checkers see them.
-fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::VirtualServer, health: Option<&Health>) {
+fn service(key: ServiceKey, vi: usize, vs: &vigil_config::VirtualServer, health: Option<&Health>) -> (Service, Dests) {
     let mut s = Service::new(key, vs.lb_algo.name());
     s.timeout = vs.persistence_timeout;
     // ops and the scheduler flags, as IPVS numbers them.
@@ -45,7 +57,6 @@ fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::Vir
         s.netmask_prefix = g.prefix;
     }
     s.pe_name = vs.persistence_engine.as_ref().map(|p| p.to_string());
-    t.add_service(s);
     let mut dests = Vec::with_capacity(vs.real_servers.len() + 1);
     for (ri, rs) in vs.real_servers.iter().enumerate() {
         let weight = match health.and_then(|h| h.weights.get(&(vi, ri))) {
@@ -76,7 +87,7 @@ fn add_service(t: &mut Table, key: ServiceKey, vi: usize, vs: &vigil_config::Vir
         }
     }
     // In any order (the config's); of a repeated one, the last, as before.
-    t.set_dests(key, dests);
+    (s, Dests::from_unsorted(dests))
 }
 
 fn proto(p: Protocol) -> Proto {
@@ -121,10 +132,14 @@ impl Lb {
 
     /// Makes the kernel's table what `config` asks for. Returns how many
     /// changes were made, or every error (the other changes still go in).
+    /// A service at a time: its wanted entry built, planned against what
+    /// the kernel has, applied, and dropped before the next (at keepalived
+    /// issue #2318's shape the whole wanted table and plan were 8 MB at
+    /// once, on top of the table kept).
     pub fn apply(&mut self, config: &Config, health: Option<&Health>) -> Result<usize, String> {
-        let want = desired(config, health);
         self.owned.all = config.global.lvs_flush;
-        if want.services.is_empty() && !self.owned.all && self.owned == Owned::default() {
+        let wants_any = config.virtual_servers.iter().any(|vs| config.services(vs).next().is_some());
+        if !wants_any && !self.owned.all && self.owned == Owned::default() {
             return Ok(0); // nothing asked for, nothing of ours: leave IPVS be
         }
         let mut client = Client::open().map_err(|e| e.to_string())?;
@@ -134,20 +149,6 @@ impl Lb {
             self.flushed = true;
         }
         let mut errors = Vec::new();
-        // The schedulers' and persistence engines' modules.
-        let modules: std::collections::BTreeSet<(String, &str)> = want
-            .services
-            .values()
-            .flat_map(|(s, _)| {
-                let pe = s.pe_name.as_ref().map(|p| (format!("ip_vs_pe_{p}"), "persistence engine"));
-                std::iter::once((format!("ip_vs_{}", s.scheduler), "scheduler")).chain(pe)
-            })
-            .collect();
-        for (module, what) in &modules {
-            if let Err(e) = self.ensure_module(module, what) {
-                errors.push(e);
-            }
-        }
         self.applies = self.applies.wrapping_add(1);
         if let Some(t) = config.global.lvs_timeouts
             && self.timeouts != Some(t)
@@ -160,38 +161,56 @@ impl Lb {
                 Err(e) => errors.push(e.to_string()),
             }
         }
-        let have = match self.known.take() {
+        // What the kernel has, and becomes as the ops go in.
+        let mut have = match self.known.take() {
             Some(t) if !self.applies.is_multiple_of(REREAD) => t,
             _ => client.table().map_err(|e| e.to_string())?,
         };
-        let ops = plan(&want, &have, &self.owned);
-        let mut done = 0;
-        for op in &ops {
-            match client.apply(op) {
-                Ok(()) => {
-                    self.owned.record(op);
-                    done += 1;
-                }
-                Err(e) => errors.push(e.to_string()),
+        let (mut done, mut planned, mut dests) = (0, 0, 0);
+        let mut wanted = std::collections::BTreeSet::new();
+        // The schedulers' and persistence engines' modules, each looked
+        // for once, before the first service that needs it.
+        let mut modules = std::collections::BTreeSet::new();
+        let mut apply = |op: &Op, have: &mut Table, owned: &mut Owned, errors: &mut Vec<String>| match client.apply(op)
+        {
+            Ok(()) => {
+                owned.record(op);
+                op.apply_to(have);
+                done += 1;
             }
+            Err(e) => errors.push(e.to_string()),
+        };
+        each_service(config, health, |key, entry| {
+            let (svc, ds) = &entry;
+            let pe = svc.pe_name.as_ref().map(|p| (format!("ip_vs_pe_{p}"), "persistence engine"));
+            for (module, what) in std::iter::once((format!("ip_vs_{}", svc.scheduler), "scheduler")).chain(pe) {
+                if !modules.contains(&module) {
+                    if let Err(e) = self.ensure_module(&module, what) {
+                        errors.push(e);
+                    }
+                    modules.insert(module);
+                }
+            }
+            let ops = plan_service(key, &entry, have.services.get(&key), &self.owned);
+            planned += ops.len();
+            for op in &ops {
+                apply(op, &mut have, &mut self.owned, &mut errors);
+            }
+            self.owned.adopt_service(key, ds);
+            dests += ds.len();
+            wanted.insert(key);
+        });
+        for op in plan_removals(&have, |k| wanted.contains(k), &self.owned) {
+            planned += 1;
+            apply(&op, &mut have, &mut self.owned, &mut errors);
         }
-        self.owned.adopt(&want);
         self.owned.shrink_to_fit();
         if errors.is_empty() {
-            let mut next = have;
-            for op in &ops {
-                op.apply_to(&mut next);
-            }
-            next.shrink_to_fit();
-            self.known = Some(next);
+            have.shrink_to_fit();
+            self.known = Some(have);
         }
-        if !ops.is_empty() {
-            info!(
-                "ipvs: {done} of {} changes applied ({} services, {} destinations wanted)",
-                ops.len(),
-                want.services.len(),
-                want.dest_count()
-            );
+        if planned > 0 {
+            info!("ipvs: {done} of {planned} changes applied ({} services, {dests} destinations wanted)", wanted.len());
         }
         for e in &errors {
             warn!("ipvs: {e}");
@@ -216,15 +235,13 @@ impl Lb {
         let have = client.table().map_err(|e| e.to_string())?;
         let mut gone = 0;
         let mut errors = Vec::new();
-        for op in plan(&Table::default(), &have, &self.owned) {
-            if let vigil_ipvs::Op::DelService(_) = op {
-                match client.apply(&op) {
-                    Ok(()) => {
-                        self.owned.record(&op);
-                        gone += 1;
-                    }
-                    Err(e) => errors.push(e.to_string()),
+        for op in plan_removals(&have, |_| false, &self.owned) {
+            match client.apply(&op) {
+                Ok(()) => {
+                    self.owned.record(&op);
+                    gone += 1;
                 }
+                Err(e) => errors.push(e.to_string()),
             }
         }
         self.known = None;
