@@ -1646,7 +1646,7 @@ pub mod v7 {
                 uthreshold: r.uthreshold,
                 lthreshold: r.lthreshold,
                 tunnel: r.tunnel.map(Into::into),
-                checkers: r.checkers,
+                checkers: r.checkers.into(),
                 smtp_alert: r.smtp_alert,
                 alpha: r.alpha,
             }

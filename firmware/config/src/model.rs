@@ -1934,7 +1934,8 @@ pub struct RealServer {
     /// `lvs_method TUN type ...` (with `lb_kind TUN`): the encapsulation,
     /// when not IPIP (none: the virtual server's).
     pub tunnel: Option<Tunnel>,
-    pub checkers: Vec<Checker, CHECKERS>,
+    /// Its first checker inline (nearly every real server has exactly one).
+    pub checkers: crate::bounded::FirstInline<Checker, CHECKERS>,
     /// `smtp_alert` (schema 5): mail when it goes down or comes up.
     pub smtp_alert: Option<bool>,
     /// `alpha` here (schema 6): overrides the virtual server's.
@@ -2012,7 +2013,7 @@ impl RealServer {
             uthreshold: 0,
             lthreshold: 0,
             tunnel: None,
-            checkers: Vec::new(),
+            checkers: crate::bounded::FirstInline::new(),
             smtp_alert: None,
             alpha: None,
         }

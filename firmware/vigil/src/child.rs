@@ -358,8 +358,12 @@ impl Checkers {
         tokio::select! {
             Ok(()) = self.health.changed() => {
                 let h = Up::Health(self.health.borrow_and_update().clone());
-                // `show checkers` agrees with the pools at once.
-                std::iter::once(h).chain(self.status.changed()).collect()
+                // `show checkers` agrees with the pools at once: the report
+                // goes first, so that PID 1 holds it before the IPVS table
+                // it applies from the pools can show the change (a scrape
+                // between the two saw the kernel's table without a server
+                // that the report still had up).
+                self.status.changed().into_iter().chain(std::iter::once(h)).collect()
             }
             _ = self.status.tick.tick() => self.status.changed().into_iter().collect(),
         }

@@ -580,9 +580,9 @@ impl Cx {
         });
     }
 
-    fn push<T, const N: usize>(&mut self, at: &Word, v: &mut crate::Bounded<T, N>, item: T, what: &str) {
-        if v.push(item).is_err() {
-            self.error(&at.pos, format!("more than {N} {what}: this one is dropped"));
+    fn push<T, L: crate::bounded::Push<T>>(&mut self, at: &Word, v: &mut L, item: T, what: &str) {
+        if v.push_item(item).is_err() {
+            self.error(&at.pos, format!("more than {} {what}: this one is dropped", L::LIMIT));
         }
     }
 
