@@ -49,7 +49,27 @@ pub struct Import {
     /// Where each block (and real server) of the config was written, by
     /// the path validation names it with (`vrrp_instance VI_1`,
     /// `virtual_server 10.0.0.1 80 real_server 10.0.0.2 80`).
-    pub places: Vec<(String, Pos)>,
+    pub places: Vec<(Place, Pos)>,
+}
+
+/// The path of a place, as validation names what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    Path(String),
+    /// A real server: its virtual server's path (one, shared by all of its
+    /// real servers) and its address; the whole path is made when asked.
+    /// (A string each was 4 MB of an import's peak at keepalived issue
+    /// #2318's shape: 37,298 real servers.)
+    RealServer(std::sync::Arc<str>, SocketAddr),
+}
+
+impl Place {
+    pub fn path(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Place::Path(p) => p.as_str().into(),
+            Place::RealServer(vs, a) => format!("{vs} real_server {} {}", a.ip(), a.port()).into(),
+        }
+    }
 }
 
 impl Import {
@@ -78,6 +98,7 @@ impl Import {
                 let pos = self
                     .places
                     .iter()
+                    .map(|(place, pos)| (place.path(), pos))
                     .filter(|(path, _)| within(path))
                     .max_by_key(|(path, _)| path.len())
                     .map(|(_, p)| p.clone())
@@ -235,10 +256,11 @@ impl Cx {
 fn statement(cx: &mut Cx, config: &mut Config, st: &Stmt) {
     // Where each block is, by the path validation names it with.
     let words: Vec<&str> = std::iter::once(&st.keyword).chain(&st.args).map(|w| w.text.as_str()).collect();
-    cx.places.push((words.join(" "), st.keyword.pos.clone()));
+    cx.places.push((Place::Path(words.join(" ")), st.keyword.pos.clone()));
     if matches!(st.keyword.text.as_str(), "global_defs" | "vigil_defs") {
         for inner in st.block.as_deref().unwrap_or_default() {
-            cx.places.push((format!("{} {}", st.keyword.text, inner.keyword.text), inner.keyword.pos.clone()));
+            cx.places
+                .push((Place::Path(format!("{} {}", st.keyword.text, inner.keyword.text)), inner.keyword.pos.clone()));
         }
     }
     match st.keyword.text.as_str() {
@@ -263,7 +285,7 @@ fn statement(cx: &mut Cx, config: &mut Config, st: &Stmt) {
             if let Some(mut vs) = cx.virtual_server(st) {
                 // Whole now: the room its list grew into goes back.
                 vs.real_servers.shrink_to_fit();
-                cx.places.push((crate::validate::vs_path(&vs), st.keyword.pos.clone()));
+                cx.places.push((Place::Path(crate::validate::vs_path(&vs)), st.keyword.pos.clone()));
                 if let Some(w) = st.args.last() {
                     cx.vs_refs.push((config.virtual_servers.len(), w.clone()));
                 }
@@ -530,7 +552,7 @@ struct Cx {
     /// (and the instance whose block it is in, for a sync group's members).
     track_refs: Vec<(Tracked, Word, Option<String>)>,
     /// Where each block was written, by its validation path.
-    places: Vec<(String, Pos)>,
+    places: Vec<(Place, Pos)>,
     /// The sync groups that say `sync_group_tracking_weight`.
     tracking_weight: Vec<String>,
     /// Each virtual server's index and its last word (the port, the mark,
@@ -2675,6 +2697,8 @@ impl Cx {
             }
         };
         let mut vs = VirtualServer::new(key);
+        // Its path, for its real servers' places (made at the first).
+        let mut vs_place: Option<std::sync::Arc<str>> = None;
         // keepalived: "no scheduler set, setting default 'wlc'".
         vs.lb_algo = Scheduler::Wlc;
         let block = self.block(st);
@@ -2776,13 +2800,8 @@ impl Cx {
                 "smtp_alert" => vs.smtp_alert = Some(self.bool_flag(s, vs.smtp_alert.unwrap_or(false))),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s) {
-                        let path = format!(
-                            "{} real_server {} {}",
-                            crate::validate::vs_path(&vs),
-                            rs.addr.ip(),
-                            rs.addr.port()
-                        );
-                        self.places.push((path, s.keyword.pos.clone()));
+                        let path = vs_place.get_or_insert_with(|| crate::validate::vs_path(&vs).into()).clone();
+                        self.places.push((Place::RealServer(path, rs.addr), s.keyword.pos.clone()));
                         self.push(&s.keyword, &mut vs.real_servers, rs, "real servers");
                     }
                 }
