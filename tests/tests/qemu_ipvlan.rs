@@ -111,13 +111,20 @@ fn an_ipvlan_instance_takes_turns_with_keepalived_on_one() {
     );
     // keepalived heard vigil all along: backup, never master.
     std::thread::sleep(Duration::from_secs(3));
-    let kd_text = c.node(kd).console_text();
+    let mut kd_text = c.node(kd).console_text();
     assert!(!kd_text.contains("Entering MASTER STATE"), "keepalived became master beside vigil:\n{kd_text}");
     // Both name an unnamed ipvlan alike.
     assert!(kd_text.contains("(VI_1): Success creating ipvlan interface vrrp.51"), "{kd_text}");
     // IPv6 the same: vigil master on vrrp6.52 with the VIP, keepalived
     // backup (it hears vigil's adverts to ff02::12).
+    // (Its ipvlan's link-local address passes DAD a second or more after
+    // keepalived starts: till then it is in FAULT, "no IPv6 address".)
+    vigil_tests::eventually(Duration::from_secs(20), || {
+        kd_text = c.node(kd).console_text();
+        kd_text.contains("(VI_6) Entering BACKUP STATE")
+    });
     assert!(kd_text.contains("(VI_6) Entering BACKUP STATE"), "{kd_text}");
+    assert!(!kd_text.contains("Entering MASTER STATE"), "keepalived became master beside vigil:\n{kd_text}");
     let vrrp = c.node(lb).command("show vrrp", CMD).unwrap();
     assert!(vrrp.contains("VI_6 eth0 vrid 52 MASTER priority 150"), "{vrrp}");
     let ipvlan6: Vec<&str> = links.lines().skip_while(|l| !l.contains(": vrrp6.52 ")).take(4).collect();

@@ -57,6 +57,18 @@ fn main() {
     }
 }
 
+/// eth0 has a link-local IPv6 address that is no longer tentative
+/// (/proc/net/if_inet6: address, index, prefix, scope 20 = link, flags
+/// with 40 = tentative, name).
+fn eth0_link_local_ready() -> bool {
+    let table = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+    table.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let flags = f.get(4).and_then(|v| u32::from_str_radix(v, 16).ok()).unwrap_or(0x40);
+        f.get(5) == Some(&"eth0") && f.get(3) == Some(&"20") && flags & 0x40 == 0
+    })
+}
+
 /// Debian's keepalived (VRRP only) on `conf`, its log on the console;
 /// says when it has gone.
 fn keepalived(conf: &str) {
@@ -68,6 +80,15 @@ fn keepalived(conf: &str) {
     // files are).
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(conf, std::fs::Permissions::from_mode(0o644));
+    // keepalived 2.2.7 started before eth0's link-local address has passed
+    // DAD puts an IPv6 instance in FAULT ("no IPv6 address for interface")
+    // and did not leave it when the address came (qemu_ipvlan failed so on
+    // a loaded CI machine): start it once the address is usable (10 s at
+    // most; a guest without IPv6 starts it then anyway).
+    let t = std::time::Instant::now();
+    while !eth0_link_local_ready() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let started = std::process::Command::new("/usr/sbin/keepalived")
         .args(["-n", "-l", "-D", "--vrrp", "-f", conf, "-p", "/run/k.pid", "-r", "/run/kv.pid"])
         .spawn();
