@@ -80,11 +80,13 @@ fn keepalived(conf: &str) {
     // files are).
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(conf, std::fs::Permissions::from_mode(0o644));
-    // keepalived 2.2.7 started before eth0's link-local address has passed
-    // DAD puts an IPv6 instance in FAULT ("no IPv6 address for interface")
-    // and did not leave it when the address came (qemu_ipvlan failed so on
-    // a loaded CI machine): start it once the address is usable (10 s at
-    // most; a guest without IPv6 starts it then anyway).
+    // keepalived 2.2.7 started while eth0 is still down, or before its
+    // link-local address has passed DAD, holds an IPv6 instance in FAULT
+    // ("no IPv6 address for interface") until the address is usable (on a
+    // loaded CI machine eth0 was still down when it started, and
+    // qemu_ipvlan looked for the instance's BACKUP too early): start it
+    // once the address is usable (10 s at most; a guest without IPv6
+    // starts it then anyway).
     let t = std::time::Instant::now();
     while !eth0_link_local_ready() && t.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));

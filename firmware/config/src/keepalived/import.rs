@@ -98,6 +98,13 @@ impl Import {
                 let pos = self
                     .places
                     .iter()
+                    // A real server's path starts with its virtual
+                    // server's: only those that can hold are spelt out
+                    // (not 37,298 paths for each error at #2318's shape).
+                    .filter(|(place, _)| match place {
+                        Place::RealServer(vs, _) => e.path.starts_with(&**vs),
+                        Place::Path(_) => true,
+                    })
                     .map(|(place, pos)| (place.path(), pos))
                     .filter(|(path, _)| within(path))
                     .max_by_key(|(path, _)| path.len())
