@@ -489,16 +489,32 @@ fn bad_bundles_channels_and_a_failing_state_partition_change_nothing_then_x86_64
     vigil_image::channel::publish(ch, &key, &good_path, 0, 30, None).unwrap();
     node.command("update check", CMD).unwrap();
     node.expect("update: channel 2: build 2 is rolling out to 0 % of the fleet", CMD).unwrap();
+    let newest = dir.join("channel-2");
+    std::fs::create_dir_all(&newest).unwrap();
     for f in ["channel.json", "channel.json.minisig"] {
+        std::fs::copy(ch.join(f), newest.join(f)).unwrap();
         std::fs::copy(old.join(f), ch.join(f)).unwrap();
     }
     node.command("update check", CMD).unwrap();
     let line = node.expect(&format!("ERROR update: channel {channel}: "), CMD).unwrap();
     assert!(line.contains("channel sequence 1 is older than 2, the newest this device accepted"), "{line}");
     assert!(line.contains("nothing installed"), "{line}");
-    // Build 2 to everyone, in a channel that expires as it is published.
+    // Build 2 to everyone, in a channel newer than any the device has seen
+    // (the publisher's directory back at its newest: a replay is something a
+    // device sees, not something its publisher does; published from the
+    // replayed one it was sequence 2 again) that expired an hour ago. Expiry is an
+    // hour off, not seconds: the guest's clock, stepped from the host's at
+    // boot, falls behind it on a loaded machine (CI once saw a channel that
+    // "expires as it is published" still unexpired 2.1 s later, and
+    // installed it).
+    for f in ["channel.json", "channel.json.minisig"] {
+        std::fs::copy(newest.join(f), ch.join(f)).unwrap();
+    }
     vigil_image::channel::publish(ch, &key, &good_path, 100, 0, None).unwrap();
-    std::thread::sleep(Duration::from_millis(2100));
+    let mut c = vigil_image::channel::load(ch).unwrap().unwrap();
+    c.expires -= 3600;
+    vigil_image::channel::save(ch, &mut c, &key).unwrap();
+    assert_eq!(c.sequence, 4);
     node.command("update check", CMD).unwrap();
     let line = node.expect(&format!("ERROR update: channel {channel}: "), CMD).unwrap();
     assert!(line.contains("the channel expired at "), "{line}");
