@@ -753,7 +753,11 @@ impl Rtnl {
 
     fn wait_ack(&mut self, seq: u32) -> io::Result<()> {
         loop {
-            let (msgs, _) = self.sock.recv::<Rtm, Ifinfomsg>().map_err(io_err)?;
+            // The payload as bytes: an error echoes the request it answers
+            // (an rtmsg, an ifaddrmsg, ...), and read as any one type the
+            // others fail to parse, the errno lost ("Deserialization error"
+            // where EEXIST was meant, and an EEXIST that is fine warned of).
+            let (msgs, _) = self.sock.recv::<Rtm, Buffer>().map_err(io_err)?;
             for m in msgs {
                 let m = m.map_err(io_err)?;
                 if *m.nl_seq() != seq {

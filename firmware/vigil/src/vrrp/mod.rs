@@ -191,7 +191,7 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 Some(m) => m.changed().await,
                 None => {
                     poll.tick().await;
-                    timer::Changed { links: true, addresses: true, removed: Vec::new() }
+                    timer::Changed { links: true, addresses: true, ..Default::default() }
                 }
             }
         };
@@ -214,7 +214,10 @@ pub async fn run(config: Config, status: Status, states: States, mut control: to
                 if changed.addresses {
                     d.track_addresses();
                 }
-                let removed = d.others_removals(changed.removed);
+                let mut removed = d.others_removals(changed.removed);
+                if changed.overrun {
+                    d.unlisted_addresses(&mut removed);
+                }
                 if !removed.is_empty() {
                     // A static address someone removed is put back, as
                     // keepalived restores it.
@@ -312,13 +315,13 @@ impl OwnRemovals {
         self.addresses.remove(a).is_some_and(|at| now.duration_since(at) < OWN_REMOVAL)
     }
 
-    fn route(&mut self, g: &routes::RouteGone, now: Instant) -> bool {
+    fn route(&mut self, g: &routes::RouteKey, now: Instant) -> bool {
         self.forget(now);
         let at = self.routes.iter().position(|(r, _)| routes::route_matches(r, g));
         at.map(|i| self.routes.swap_remove(i)).is_some()
     }
 
-    fn rule(&mut self, g: &routes::RuleGone, now: Instant) -> bool {
+    fn rule(&mut self, g: &routes::RuleKey, now: Instant) -> bool {
         self.forget(now);
         let at = self.rules.iter().position(|(r, _)| routes::rule_matches(r, g));
         at.map(|i| self.rules.swap_remove(i)).is_some()
@@ -333,6 +336,30 @@ impl Daemon {
         removed.into_iter().filter(|a| !self.own_removals.address(a, now)).collect()
     }
 
+    /// After the link monitor overran: the static and virtual addresses the
+    /// kernel no longer has, added to `removed` (as if their RTM_DELADDR
+    /// had come). A backup's virtual addresses are not set, and not had:
+    /// the router passes over what a backup lost.
+    fn unlisted_addresses(&self, removed: &mut Vec<std::net::IpAddr>) {
+        warn!("vrrp: link and address messages overran: reading the kernel's addresses again");
+        let present = match vigil_net::Rtnl::open().and_then(|mut r| r.all_addresses()) {
+            Ok(all) => all.into_iter().map(|(_, a, _)| a).collect::<std::collections::HashSet<_>>(),
+            Err(e) => {
+                return warn!("vrrp: reading the kernel's addresses: {e}; removals in the overrun are not followed");
+            }
+        };
+        let virtual_addresses = self
+            .io
+            .values()
+            .flat_map(|io| io.conf.virtual_ipaddress.iter().chain(io.conf.virtual_ipaddress_excluded.iter()));
+        for a in self.statics.static_ipaddress.iter().chain(virtual_addresses) {
+            let a = a.addr.addr;
+            if !present.contains(&a) && !removed.contains(&a) {
+                removed.push(a);
+            }
+        }
+    }
+
     /// Whether the config has routes or rules to follow (its instances' or
     /// static ones).
     fn follows_routes(&self) -> bool {
@@ -344,47 +371,60 @@ impl Daemon {
 
     /// Routes and rules someone else removed, as keepalived follows them: a
     /// master whose virtual route or rule it was resigns (unless
-    /// `no_track`); a static one is put back.
+    /// `no_track`); a static one is put back. When the monitor overran, the
+    /// configured ones the kernel no longer lists count as removed too.
     fn handle_gone(&mut self, gone: routes::Gone) {
         use vigil_vrrp::router::Lost;
         if gone.is_empty() {
             return;
         }
         let now = Instant::now();
+        let own = &mut self.own_removals;
+        let removed_routes: Vec<routes::RouteKey> = gone.routes.into_iter().filter(|g| !own.route(g, now)).collect();
+        let removed_rules: Vec<routes::RuleKey> = gone.rules.into_iter().filter(|g| !own.rule(g, now)).collect();
+        let (unlisted_routes, unlisted_rules) = if gone.overrun { self.unlisted() } else { Default::default() };
+        let route_gone = |r: &vigil_config::Route| {
+            !r.no_track && (removed_routes.iter().any(|g| routes::route_matches(r, g)) || unlisted_routes.contains(r))
+        };
+        let rule_gone = |r: &vigil_config::Rule| {
+            !r.no_track && (removed_rules.iter().any(|g| routes::rule_matches(r, g)) || unlisted_rules.contains(r))
+        };
         let mut lost: Vec<(Id, Lost)> = Vec::new();
-        let (mut routes_back, mut rules_back) = (Vec::new(), Vec::new());
-        for g in &gone.routes {
-            if self.own_removals.route(g, now) {
-                continue;
-            }
-            for (id, io) in &self.io {
-                let mine = io.conf.virtual_routes.iter().enumerate();
-                lost.extend(
-                    mine.filter(|(_, r)| !r.no_track && routes::route_matches(r, g))
-                        .map(|(n, _)| (*id, Lost::Route(n))),
-                );
-            }
-            let statics = self.statics.static_routes.iter();
-            routes_back.extend(statics.filter(|r| !r.no_track && routes::route_matches(r, g)).cloned());
+        for (id, io) in &self.io {
+            let routes = io.conf.virtual_routes.iter().enumerate();
+            lost.extend(routes.filter(|(_, r)| route_gone(r)).map(|(n, _)| (*id, Lost::Route(n))));
+            let rules = io.conf.virtual_rules.iter().enumerate();
+            lost.extend(rules.filter(|(_, r)| rule_gone(r)).map(|(n, _)| (*id, Lost::Rule(n))));
         }
-        for g in &gone.rules {
-            if self.own_removals.rule(g, now) {
-                continue;
-            }
-            for (id, io) in &self.io {
-                let mine = io.conf.virtual_rules.iter().enumerate();
-                lost.extend(
-                    mine.filter(|(_, r)| !r.no_track && routes::rule_matches(r, g)).map(|(n, _)| (*id, Lost::Rule(n))),
-                );
-            }
-            let statics = self.statics.static_rules.iter();
-            rules_back.extend(statics.filter(|r| !r.no_track && routes::rule_matches(r, g)).cloned());
-        }
+        let routes_back: Vec<_> = self.statics.static_routes.iter().filter(|r| route_gone(r)).cloned().collect();
+        let rules_back: Vec<_> = self.statics.static_rules.iter().filter(|r| rule_gone(r)).cloned().collect();
         for (id, what) in lost {
             self.publisher.moved = true;
             self.router.handle_lost(now, id, what);
         }
         addresses::restore_routes(&routes_back, &rules_back);
+    }
+
+    /// After the route monitor overran: the followed routes and rules
+    /// (static ones and the instances' virtual ones, all but `no_track`)
+    /// that the kernel no longer lists. A backup's virtual routes are not
+    /// set, and not listed: the router passes over what a backup lost.
+    fn unlisted(&self) -> (Vec<vigil_config::Route>, Vec<vigil_config::Rule>) {
+        warn!("vrrp: route messages overran (a large routing change): reading the kernel's routes and rules again");
+        let s = &self.statics;
+        let virtual_routes = self.io.values().flat_map(|io| io.conf.virtual_routes.iter());
+        let virtual_rules = self.io.values().flat_map(|io| io.conf.virtual_rules.iter());
+        let mut l = routes::Listing::new(
+            s.static_routes.iter().chain(virtual_routes).filter(|r| !r.no_track),
+            s.static_rules.iter().chain(virtual_rules).filter(|r| !r.no_track),
+        );
+        match routes::list(&mut l) {
+            Ok(()) => (l.missing_routes().cloned().collect(), l.missing_rules().cloned().collect()),
+            Err(e) => {
+                warn!("vrrp: reading the kernel's routes and rules: {e}; removals in the overrun are not followed");
+                Default::default()
+            }
+        }
     }
 
     /// A new config: instances whose settings did not change keep running

@@ -1,18 +1,24 @@
 //! Routes and rules removed under vigil (RTM_DELROUTE, RTM_DELRULE), as
 //! keepalived follows them: a master whose virtual route or rule goes
 //! resigns; a static one is put back. The messages are read into what
-//! identifies a route or a rule ([`RouteGone`], [`RuleGone`]) and matched
+//! identifies a route or a rule ([`RouteKey`], [`RuleKey`]) and matched
 //! against the config's ([`route_matches`], [`rule_matches`]); the socket
 //! ([`RouteMonitor`]) is opened only while the config has routes or rules,
 //! so a router taking a full BGP table does not wake VRRP for each.
+//!
+//! When the socket overruns (the kernel dropped messages: a table withdrawn
+//! at once), the removals among the dropped are not known; the kernel's
+//! routes and rules are read again ([`list`] into a [`Listing`]) and the
+//! configured ones it no longer has count as removed.
 
 use std::net::IpAddr;
 use vigil_config::{Route, RouteKind, Rule};
 
-/// What identifies a removed route: family and destination, table, TOS,
-/// who installed it, its type and its metric.
+/// What identifies a route as the kernel says it (removed, or listed):
+/// family and destination, table, TOS, who installed it, its type and its
+/// metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteGone {
+pub struct RouteKey {
     pub dst: IpAddr,
     pub prefix: u8,
     pub table: u32,
@@ -23,9 +29,9 @@ pub struct RouteGone {
     pub metric: u32,
 }
 
-/// What identifies a removed rule.
+/// What identifies a rule as the kernel says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RuleGone {
+pub struct RuleKey {
     pub v6: bool,
     pub from: Option<(IpAddr, u8)>,
     pub to: Option<(IpAddr, u8)>,
@@ -38,38 +44,167 @@ pub struct RuleGone {
 /// each a turn (past it, the rest are not looked at).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gone {
-    pub routes: Vec<RouteGone>,
-    pub rules: Vec<RuleGone>,
+    pub routes: Vec<RouteKey>,
+    pub rules: Vec<RuleKey>,
+    /// The socket overran: messages were dropped, removals among them.
+    pub overrun: bool,
 }
 
 pub const GONE: usize = 1024;
 
 impl Gone {
+    /// Nothing removed and nothing dropped.
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty() && self.rules.is_empty()
+        self.routes.is_empty() && self.rules.is_empty() && !self.overrun
     }
 
-    /// Reads a datagram of rtnetlink messages (each `nlmsghdr` first:
-    /// length u32, type u16, ...); others than RTM_DELROUTE and
-    /// RTM_DELRULE, and what cannot be read, are passed over.
-    pub fn add(&mut self, mut b: &[u8]) {
-        while b.len() >= 16 {
-            let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-            let kind = u16::from_ne_bytes([b[4], b[5]]);
-            let m = &b[..len.min(b.len())];
-            match kind {
-                libc::RTM_DELROUTE if self.routes.len() < GONE => self.routes.extend(route_gone(m)),
-                libc::RTM_DELRULE if self.rules.len() < GONE => self.rules.extend(rule_gone(m)),
-                _ => {}
-            }
-            // Messages are 4-byte aligned; a bad length ends the walk.
-            let step = len.div_ceil(4) * 4;
-            if len < 16 || step > b.len() {
-                break;
-            }
-            b = &b[step..];
+    /// Reads a datagram of rtnetlink messages; others than RTM_DELROUTE
+    /// and RTM_DELRULE, and what cannot be read, are passed over.
+    pub fn add(&mut self, b: &[u8]) {
+        each_message(b, |kind, m| match kind {
+            libc::RTM_DELROUTE if self.routes.len() < GONE => self.routes.extend(route_key(m)),
+            libc::RTM_DELRULE if self.rules.len() < GONE => self.rules.extend(rule_key(m)),
+            _ => {}
+        });
+    }
+}
+
+/// Walks a datagram of rtnetlink messages (each `nlmsghdr` first: length
+/// u32, type u16, ...), handing each message's type and bytes (cut at the
+/// datagram's end) to `each`.
+fn each_message(mut b: &[u8], mut each: impl FnMut(u16, &[u8])) {
+    while b.len() >= 16 {
+        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let kind = u16::from_ne_bytes([b[4], b[5]]);
+        each(kind, &b[..len.min(b.len())]);
+        // Messages are 4-byte aligned; a bad length ends the walk.
+        let step = len.div_ceil(4) * 4;
+        if len < 16 || step > b.len() {
+            break;
+        }
+        b = &b[step..];
+    }
+}
+
+/// The configured routes and rules checked against what the kernel lists
+/// (its RTM_NEWROUTE and RTM_NEWRULE replies to a dump): which of them it
+/// still has. Only a flag per configured one is kept, however many routes
+/// the kernel lists.
+pub struct Listing<'a> {
+    routes: Vec<(&'a Route, bool)>,
+    rules: Vec<(&'a Rule, bool)>,
+}
+
+impl<'a> Listing<'a> {
+    pub fn new(routes: impl IntoIterator<Item = &'a Route>, rules: impl IntoIterator<Item = &'a Rule>) -> Self {
+        Listing {
+            routes: routes.into_iter().map(|r| (r, false)).collect(),
+            rules: rules.into_iter().map(|r| (r, false)).collect(),
         }
     }
+
+    /// Reads a datagram of a dump's replies; what is not a route or a rule,
+    /// or cannot be read, is passed over.
+    pub fn add(&mut self, b: &[u8]) {
+        each_message(b, |kind, m| match kind {
+            libc::RTM_NEWROUTE => {
+                if let Some(k) = route_key(m) {
+                    for (r, found) in &mut self.routes {
+                        *found |= route_matches(r, &k);
+                    }
+                }
+            }
+            libc::RTM_NEWRULE => {
+                if let Some(k) = rule_key(m) {
+                    for (r, found) in &mut self.rules {
+                        *found |= rule_matches(r, &k);
+                    }
+                }
+            }
+            _ => {}
+        });
+    }
+
+    /// The protocols the configured routes are installed with: the kernel
+    /// is asked for each one's routes only (a full table is not sent).
+    pub fn protocols(&self) -> Vec<u8> {
+        let mut p: Vec<u8> = self.routes.iter().map(|(r, _)| r.protocol.unwrap_or(RTPROT_KEEPALIVED)).collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    }
+
+    pub fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
+    }
+
+    /// The configured routes the kernel did not list.
+    pub fn missing_routes(&self) -> impl Iterator<Item = &'a Route> + '_ {
+        self.routes.iter().filter(|(_, found)| !found).map(|(r, _)| *r)
+    }
+
+    /// The configured rules the kernel did not list.
+    pub fn missing_rules(&self) -> impl Iterator<Item = &'a Rule> + '_ {
+        self.rules.iter().filter(|(_, found)| !found).map(|(r, _)| *r)
+    }
+}
+
+/// Reads the kernel's routes and rules into `l`: a dump of routes per
+/// protocol `l` asks for, the kernel filtering (strict checking: a router
+/// holding a full BGP table sends only the few vigil installed), and a dump
+/// of rules when `l` has any (there are few).
+pub fn list(l: &mut Listing<'_>) -> std::io::Result<()> {
+    use neli::consts::socket::{Msg, NlFamily};
+    let sock = neli::socket::NlSocket::connect(NlFamily::Route, None, neli::utils::Groups::empty())?;
+    // Without strict checking (kernels before 4.20) the filter is not
+    // applied: every route comes, and is matched all the same.
+    let _ = sock.enable_strict_checking(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut seq = 0u32;
+    let mut dump = |kind: u16, body: [u8; 12], l: &mut Listing<'_>| -> std::io::Result<()> {
+        seq += 1;
+        let mut req = Vec::with_capacity(28);
+        req.extend_from_slice(&28u32.to_ne_bytes());
+        req.extend_from_slice(&kind.to_ne_bytes());
+        req.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
+        req.extend_from_slice(&seq.to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes());
+        req.extend_from_slice(&body);
+        sock.send(&req, Msg::empty())?;
+        loop {
+            let (n, _) = sock.recv(&mut buf[..], Msg::empty())?;
+            let mut end = None;
+            each_message(&buf[..n.min(buf.len())], |kind, m| {
+                let ours = m.get(8..12).is_some_and(|s| s == seq.to_ne_bytes());
+                if !ours || end.is_some() {
+                    return;
+                }
+                match i32::from(kind) {
+                    libc::NLMSG_DONE => end = Some(Ok(())),
+                    libc::NLMSG_ERROR => {
+                        let e = m.get(16..20).map_or(0, |e| i32::from_ne_bytes([e[0], e[1], e[2], e[3]]));
+                        end = Some(Err(std::io::Error::from_raw_os_error(-e)));
+                    }
+                    _ => l.add(m),
+                }
+            });
+            if let Some(r) = end {
+                return r;
+            }
+            if n == 0 {
+                return Err(std::io::Error::other("the kernel closed the dump"));
+            }
+        }
+    };
+    for p in l.protocols() {
+        // rtmsg: family (any), lengths, TOS, table (any), protocol (the
+        // filter), scope, type (any), flags.
+        dump(libc::RTM_GETROUTE, [0, 0, 0, 0, 0, p, 0, 0, 0, 0, 0, 0], l)?;
+    }
+    if l.has_rules() {
+        dump(libc::RTM_GETRULE, [0; 12], l)?;
+    }
+    Ok(())
 }
 
 /// The attributes after a message's fixed part (`at`): (type, value)
@@ -110,13 +245,13 @@ fn unspecified(family: u8) -> Option<IpAddr> {
     }
 }
 
-/// RTM_DELROUTE: after the header, an `rtmsg` (family, dst_len, src_len,
+/// RTM_DELROUTE or RTM_NEWROUTE: after the header, an `rtmsg` (family, dst_len, src_len,
 /// tos, table u8, protocol, scope, type, flags u32), then RTA_DST (1),
 /// RTA_PRIORITY (6), RTA_TABLE (15, the table past 255).
-fn route_gone(m: &[u8]) -> Option<RouteGone> {
+fn route_key(m: &[u8]) -> Option<RouteKey> {
     let h = m.get(16..28)?;
     let family = h[0];
-    let mut r = RouteGone {
+    let mut r = RouteKey {
         dst: unspecified(family)?,
         prefix: h[1],
         tos: h[3],
@@ -136,15 +271,15 @@ fn route_gone(m: &[u8]) -> Option<RouteGone> {
     Some(r)
 }
 
-/// RTM_DELRULE: after the header, a `fib_rule_hdr` (family, dst_len,
+/// RTM_DELRULE or RTM_NEWRULE: after the header, a `fib_rule_hdr` (family, dst_len,
 /// src_len, tos, table u8, two reserved, action, flags u32), then FRA_DST
 /// (1), FRA_SRC (2), FRA_PRIORITY (6), FRA_TABLE (15), FRA_PROTOCOL (21).
-fn rule_gone(m: &[u8]) -> Option<RuleGone> {
+fn rule_key(m: &[u8]) -> Option<RuleKey> {
     let h = m.get(16..28)?;
     let family = h[0];
     unspecified(family)?;
     let (dst_len, src_len) = (h[1], h[2]);
-    let mut r = RuleGone {
+    let mut r = RuleKey {
         v6: family == libc::AF_INET6 as u8,
         from: None,
         to: None,
@@ -186,7 +321,7 @@ const RTPROT_KEEPALIVED: u8 = 18;
 /// Whether a removed route is this configured one: same destination,
 /// table (main unless said), TOS, protocol (keepalived's unless said) and
 /// type, and the metric if one was given.
-pub fn route_matches(r: &Route, g: &RouteGone) -> bool {
+pub fn route_matches(r: &Route, g: &RouteKey) -> bool {
     let kind = match r.kind {
         RouteKind::Unicast => 1,
         RouteKind::Blackhole => 6,
@@ -206,7 +341,7 @@ pub fn route_matches(r: &Route, g: &RouteGone) -> bool {
 /// Whether a removed rule is this configured one: same family, selectors,
 /// table, and priority if one was given; a rule another protocol installed
 /// is someone else's (keepalived: "not a rule we are monitoring").
-pub fn rule_matches(r: &Rule, g: &RuleGone) -> bool {
+pub fn rule_matches(r: &Rule, g: &RuleKey) -> bool {
     let net = |n: Option<vigil_config::IpNet>| n.map(|n| (masked(n.addr, n.prefix), n.prefix));
     let v6 = r.v6 || r.from.or(r.to).is_some_and(|n| n.addr.is_ipv6());
     v6 == g.v6
@@ -230,15 +365,13 @@ impl RouteMonitor {
     }
 
     /// Waits for at least one message and drains the socket; says what was
-    /// removed (an overrun loses what it dropped, and says so).
+    /// removed, and whether messages were dropped.
     pub async fn gone(&self) -> Gone {
         let mut gone = Gone::default();
         self.0
             .drain(|msgs| match msgs {
                 Some(b) => gone.add(b),
-                None => tracing::warn!(
-                    "vrrp: route messages overran (a large routing change): removals among them are not followed"
-                ),
+                None => gone.overrun = true,
             })
             .await;
         gone
@@ -293,7 +426,7 @@ mod tests {
         );
         let mut g = Gone::default();
         g.add(&m);
-        let want = RouteGone {
+        let want = RouteKey {
             dst: "198.51.100.0".parse().unwrap(),
             prefix: 24,
             table: 254,
@@ -332,7 +465,7 @@ mod tests {
         );
         let mut g = Gone::default();
         g.add(&m);
-        let want = RuleGone {
+        let want = RuleKey {
             v6: false,
             from: Some(("198.18.50.0".parse().unwrap(), 24)),
             to: None,
@@ -347,8 +480,49 @@ mod tests {
         assert!(!rule_matches(&rule("from 198.18.50.0/24 priority 1001 table 102"), &want));
         assert!(!rule_matches(&rule("to 198.18.50.0/24 priority 1001 table 101"), &want));
         assert!(!rule_matches(&rule("inet6 priority 1001 table 101"), &want));
-        let theirs = RuleGone { protocol: Some(4), ..want };
+        let theirs = RuleKey { protocol: Some(4), ..want };
         assert!(!rule_matches(&rule("from 198.18.50.0/24 priority 1001 table 101"), &theirs));
+    }
+
+    /// After an overrun: the kernel's listing (a dump's RTM_NEWROUTE and
+    /// RTM_NEWRULE, two in a datagram) checked against the configured
+    /// routes and rules: the ones it lists are there; the others, missing.
+    /// The kernel is asked for the configured routes' protocols only.
+    #[test]
+    fn a_listing_says_which_configured_routes_and_rules_the_kernel_no_longer_has() {
+        let there = route("198.51.100.0/24 via 192.0.2.254 dev eth0");
+        let gone = route("203.0.113.0/24 dev eth0 table 100");
+        let rule_there = rule("from 198.18.50.0/24 priority 1001 table 101");
+        let rule_gone = rule("to 198.18.51.0/24 priority 1002 table 102");
+        let (routes, rules) = ([there.clone(), gone.clone()], [rule_there, rule_gone.clone()]);
+        let mut l = Listing::new(&routes, &rules);
+        // A tracked route is keepalived's protocol (the importer resets
+        // another): one dump, of those.
+        assert_eq!(l.protocols(), [18]);
+        assert!(l.has_rules());
+        let mut dg = msg(
+            libc::RTM_NEWROUTE,
+            [V4, 24, 0, 0, 254, 18, 0, 1, 0, 0, 0, 0],
+            &[(15, &254u32.to_ne_bytes()), (1, &[198, 51, 100, 0]), (4, &[2, 0, 0, 0])],
+        );
+        // The same prefix as `gone`, in another table: not it.
+        dg.extend(msg(
+            libc::RTM_NEWROUTE,
+            [V4, 24, 0, 0, 254, 18, 0, 1, 0, 0, 0, 0],
+            &[(15, &254u32.to_ne_bytes()), (1, &[203, 0, 113, 0])],
+        ));
+        l.add(&dg);
+        l.add(&msg(
+            libc::RTM_NEWRULE,
+            [V4, 0, 24, 0, 101, 0, 0, 1, 0, 0, 0, 0],
+            &[(15, &101u32.to_ne_bytes()), (2, &[198, 18, 50, 0]), (6, &1001u32.to_ne_bytes())],
+        ));
+        // A removal in a listing is not a route listed.
+        l.add(&msg(libc::RTM_DELRULE, [V4, 24, 0, 0, 102, 0, 0, 1, 0, 0, 0, 0], &[(1, &[198, 18, 51, 0])]));
+        assert_eq!(l.missing_routes().collect::<Vec<_>>(), [&gone]);
+        assert_eq!(l.missing_rules().collect::<Vec<_>>(), [&rule_gone]);
+        // An overrun with nothing read is not nothing.
+        assert!(!Gone { overrun: true, ..Gone::default() }.is_empty());
     }
 
     /// Other messages, cut ones and a bad length are passed over without

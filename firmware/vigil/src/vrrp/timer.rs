@@ -116,13 +116,14 @@ impl LinkMonitor {
     }
 
     /// Waits for at least one message and drains the socket; says what
-    /// changed. An overrun (ENOBUFS) counts as both.
+    /// changed. An overrun (ENOBUFS) counts as both, and is said: the
+    /// removals among the dropped messages are not in `removed`.
     pub async fn changed(&self) -> Changed {
         let mut changed = Changed::default();
         self.0
             .drain(|msgs| match msgs {
                 Some(b) => changed.add(b),
-                None => changed = Changed { links: true, addresses: true, removed: Vec::new() },
+                None => (changed.links, changed.addresses, changed.overrun) = (true, true, true),
             })
             .await;
         changed
@@ -137,6 +138,8 @@ pub struct Changed {
     /// The addresses RTM_DELADDR said were removed (as keepalived follows
     /// them: no dump), at most [`REMOVED`] a turn.
     pub removed: Vec<std::net::IpAddr>,
+    /// The socket overran: messages were dropped, removals among them.
+    pub overrun: bool,
 }
 
 /// Removed addresses kept per turn (past it, the rest are not looked at).
@@ -250,17 +253,17 @@ mod tests {
     fn message_kinds_are_told_apart() {
         let mut c = Changed::default();
         c.add(&msg(libc::RTM_NEWADDR, 42));
-        assert_eq!(c, Changed { links: false, addresses: true, removed: vec![] });
+        assert_eq!(c, Changed { links: false, addresses: true, removed: vec![], overrun: false });
         let mut c = Changed::default();
         let mut both = msg(libc::RTM_NEWROUTE, 30);
         both.extend(msg(libc::RTM_DELLINK, 20));
         c.add(&both);
-        assert_eq!(c, Changed { links: true, addresses: false, removed: vec![] });
+        assert_eq!(c, Changed { links: true, addresses: false, removed: vec![], overrun: false });
         let mut c = Changed::default();
         let mut cut = msg(libc::RTM_NEWLINK, 64);
         cut.truncate(20);
         c.add(&cut);
         c.add(&[1, 2, 3]);
-        assert_eq!(c, Changed { links: true, addresses: false, removed: vec![] });
+        assert_eq!(c, Changed { links: true, addresses: false, removed: vec![], overrun: false });
     }
 }
