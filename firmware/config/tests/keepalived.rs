@@ -102,6 +102,24 @@ fn unsupported_keywords_and_bad_values_are_reported_with_positions() {
     assert_eq!(i.diagnostics.iter().filter(|d| d.severity == Severity::Error).count(), 2);
 }
 
+/// A keyword vigil reads, in a block it does not read it in (a brace
+/// closed early or late, most often) is said as that, with where it is
+/// read, not as a keyword vigil lacks.
+#[test]
+fn a_keyword_in_the_wrong_block_says_where_it_belongs() {
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n lb_algo rr\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n\
+                virtual_server 10.0.0.1 80 {\n protocol TCP\n advert_int 1\n real_server 10.0.1.1 80 {\n  delay_loop 3\n }\n}\n";
+    let i = import_str("t.conf", text).unwrap();
+    let d: Vec<String> = i.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        [
+            "t.conf:4:2: unsupported: keyword \"lb_algo\" is not read in this block (vigil reads it in virtual_server); ignored",
+            "t.conf:11:2: unsupported: keyword \"advert_int\" is not read in this block (vigil reads it in vrrp_instance); ignored",
+        ]
+    );
+}
+
 #[test]
 fn bounds_are_enforced_on_import() {
     let mut text = String::from("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n");

@@ -368,6 +368,22 @@ pub fn vigil_keywords() -> impl Iterator<Item = &'static str> + Clone {
     CTXS.iter().flat_map(|c| c.blocks.iter().map(|b| b.0).chain(c.leaves.iter().copied()))
 }
 
+/// The blocks vigil reads `word` in, as an operator names them ("the top
+/// level", "vrrp_instance", "a checker").
+pub fn blocks_reading(word: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = CTXS
+        .iter()
+        .filter(|c| c.blocks.iter().any(|b| b.0 == word) || c.leaves.contains(&word))
+        .map(|c| match c.name {
+            "top" => "the top level",
+            "checker" => "a checker",
+            n => n,
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
 /// Whether vigil reads `word` as a keyword in some block.
 pub fn is_vigil_keyword(word: &str) -> bool {
     vigil_keywords().any(|k| k == word)

@@ -602,11 +602,15 @@ impl Cx {
                 message: format!("{what} {k:?}: {instead}; ignored"),
             });
         }
-        self.diags.push(Diagnostic {
-            pos: st.keyword.pos.clone(),
-            severity: Severity::Unsupported,
-            message: format!("{what} {k:?} is not supported by vigil; ignored"),
-        });
+        // Read elsewhere: most likely in the wrong block (a brace closed
+        // early or late), which "not supported" would hide.
+        let elsewhere = super::edit::blocks_reading(k);
+        let message = if elsewhere.is_empty() {
+            format!("{what} {k:?} is not supported by vigil; ignored")
+        } else {
+            format!("{what} {k:?} is not read in this block (vigil reads it in {}); ignored", elsewhere.join(", "))
+        };
+        self.diags.push(Diagnostic { pos: st.keyword.pos.clone(), severity: Severity::Unsupported, message });
     }
 
     fn push<T, L: crate::bounded::Push<T>>(&mut self, at: &Word, v: &mut L, item: T, what: &str) {
