@@ -63,6 +63,28 @@ fn unicast_peers_with_keepalived() {
     assert!(took < Duration::from_millis(2000), "{took:?}");
 }
 
+/// vigil's unicast_src_ip is a second address on its interface, and
+/// keepalived checks that adverts come from a unicast peer
+/// (`check_unicast_src`): vigil's leave from that address, not the
+/// interface's first (where routing would send them from), so keepalived
+/// hears them and stays backup.
+#[test]
+fn unicast_adverts_leave_from_unicast_src_ip() {
+    let Some(mut p) = Pair::new("vrrp-uc-src") else { return };
+    let vg = p.vg.clone();
+    ip(&["-n", &vg, "addr", "add", "192.0.2.12/24", "dev", "vk-b"]);
+    p.extra = [
+        " unicast_src_ip 192.0.2.1\n check_unicast_src\n unicast_peer {\n  192.0.2.12\n }\n".to_string(),
+        " unicast_src_ip 192.0.2.12\n unicast_peer {\n  192.0.2.1\n }\n".to_string(),
+    ];
+    p.vigil(2, 150, "1");
+    p.wait_vip(&vg, Duration::from_secs(10));
+    p.keepalived(2, 100, "1");
+    std::thread::sleep(Duration::from_secs(5));
+    let ka_log = std::fs::read_to_string(p.dir.join("ka.log")).unwrap_or_default();
+    assert!(!p.has_vip(&p.ka.clone()), "keepalived took the VIP: vigil's adverts came from elsewhere\n{ka_log}");
+}
+
 /// Unicast peers routers apart (a cloud's subnets): keepalived's adverts
 /// reach vigil with a TTL below 255 (here nf_tables in vigil's namespace
 /// sets it to 61, as three hops would). keepalived checks the TTL only

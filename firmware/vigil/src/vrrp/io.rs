@@ -414,6 +414,25 @@ fn send_socket(v: &VrrpInstance, spec: &Spec) -> Result<Socket, String> {
             sock.bind(&SockAddr::from(SocketAddr::new(spec.vrrp.primary, 0)))?;
         } else {
             sock.bind_device(Some(v.interface.as_bytes()))?;
+            // From unicast_src_ip, as keepalived sends: routing would pick
+            // the interface's primary address, and a peer that checks the
+            // source against its unicast_peer list (`check_unicast_src`)
+            // drops adverts from any other. Freebind: it may not be there
+            // yet (a tracked one).
+            if let Some(src) = v.unicast_src_ip {
+                let at = match src {
+                    IpAddr::V6(a) if a.is_unicast_link_local() => {
+                        SockAddr::from(SocketAddrV6::new(a, 0, 0, spec.ifindex as u32))
+                    }
+                    a => SockAddr::from(SocketAddr::new(a, 0)),
+                };
+                if src.is_ipv6() {
+                    sock.set_freebind_v6(true)?
+                } else {
+                    sock.set_freebind_v4(true)?
+                }
+                sock.bind(&at)?;
+            }
         }
         match spec.vrrp.primary {
             IpAddr::V4(p) => {
