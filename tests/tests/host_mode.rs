@@ -75,6 +75,15 @@ fn host_mode_leaves_the_hostname_and_the_clock_alone() {
     assert!(!text.contains("hostname set to"), "{text}");
     assert!(text.contains("time: host mode: the host keeps the clock"), "{text}");
     assert!(!text.contains("time: 127.0.0.1"), "host mode asked a time server:\n{text}");
+    // The VRRP child's lines count from its supervisor's start: its first
+    // is stamped after the supervisor's line that started it.
+    let stamp = |line: &str| -> f64 {
+        let inner = line.trim_start().strip_prefix('[').and_then(|l| l.split(']').next()).unwrap_or("");
+        inner.trim().parse().unwrap_or_else(|_| panic!("no stamp: {line:?}"))
+    };
+    let started = text.lines().find(|l| l.contains("supervise: vrrp child started")).expect("the child started");
+    let first = text.lines().find(|l| l.contains("vrrp_instance VI_1: on eth0")).expect("the child's first line");
+    assert!(stamp(first) >= stamp(started), "the child's stamps count from elsewhere:\n{text}");
 }
 
 #[test]

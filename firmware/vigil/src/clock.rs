@@ -14,10 +14,28 @@ pub fn since_boot() -> Duration {
     }
 }
 
+/// The variable a child is started with that holds its parent's epoch
+/// (nanoseconds of CLOCK_BOOTTIME), so that the lines of a supervisor and
+/// its children, in one log, count from one start.
+pub const EPOCH_VAR: &str = "VIGIL_LOG_EPOCH_NS";
+
 /// Log timestamps count from kernel start on an appliance (like the kernel's
-/// own), and from process start on a host.
+/// own), from process start on a host, and in a child from its parent's
+/// epoch (on a host the child's lines counted from its own start, a few
+/// milliseconds later: its first line came after its parent's "child
+/// started" stamped earlier).
 pub fn set_epoch(pid1: bool) {
-    let _ = EPOCH.set(if pid1 { Duration::ZERO } else { since_boot() });
+    let inherited = std::env::var(EPOCH_VAR).ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_nanos);
+    let _ = EPOCH.set(match inherited {
+        Some(e) => e,
+        None if pid1 => Duration::ZERO,
+        None => since_boot(),
+    });
+}
+
+/// This process's epoch, for its children ([`EPOCH_VAR`]).
+pub fn epoch() -> Duration {
+    EPOCH.get().copied().unwrap_or_default()
 }
 
 pub fn since_epoch() -> Duration {

@@ -55,11 +55,8 @@ pub fn main() {
     // them: PID 1 has no default action for a signal without a handler, so
     // one sent during boot would otherwise be lost.
     power::hold_signals();
-    // A daemon started by PID 1 stamps its logs from kernel start too (not a
-    // host-mode vigil whose parent happens to be init: it counts from its
-    // own start).
-    let daemon = std::env::args().nth(1).as_deref() == Some("child");
-    clock::set_epoch(pid1 || (daemon && std::os::unix::process::parent_id() == 1));
+    // A child is told its supervisor's epoch (kernel start under PID 1).
+    clock::set_epoch(pid1);
     log::init();
     if pid1 {
         power::install_panic_hook();

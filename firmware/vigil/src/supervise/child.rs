@@ -201,6 +201,7 @@ impl Child {
         let exe = std::env::current_exe().unwrap_or_else(|_| "/init".into());
         let spawned = std::process::Command::new(exe)
             .args(["child", name])
+            .env(crate::clock::EPOCH_VAR, crate::clock::epoch().as_nanos().to_string())
             .stdin(std::process::Stdio::from(OwnedFd::from(theirs)))
             .stdout(stdout)
             // Its own process group: a signal meant for it (or for the
