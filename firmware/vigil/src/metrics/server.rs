@@ -233,18 +233,22 @@ async fn page(shared: &Shared) -> Arc<String> {
     {
         return page.clone();
     }
-    // The IPVS dump and /proc reads block: off this thread's runtime.
-    let snap = snapshot(shared);
-    let page = match tokio::task::spawn_blocking(move || {
-        let mut snap = snap;
-        let (table, totals) = read_ipvs();
-        snap.ipvs = table;
-        snap.ipvs_totals = totals;
-        render(&snap)
-    })
-    .await
-    {
-        Ok(p) => Arc::new(p),
+    // The IPVS dump and /proc reads block: off this thread's runtime. The
+    // kernel's table is read first, what PID 1 holds after it: the checkers'
+    // report reaches PID 1 before the pools it goes with are applied, so a
+    // page never has the kernel without a server that the report still has
+    // up (read the other way round, a report taken just before a change and
+    // the table just after it disagreed: qemu_lb saw it on a loaded machine).
+    let page = match tokio::task::spawn_blocking(read_ipvs).await {
+        Ok((table, totals)) => {
+            let mut snap = snapshot(shared);
+            snap.ipvs = table;
+            snap.ipvs_totals = totals;
+            match tokio::task::spawn_blocking(move || render(&snap)).await {
+                Ok(p) => Arc::new(p),
+                Err(e) => Arc::new(format!("# the page could not be made: {e}\n")),
+            }
+        }
         Err(e) => Arc::new(format!("# the page could not be made: {e}\n")),
     };
     *last = Some((Instant::now(), page.clone()));
