@@ -11,6 +11,7 @@
 //! routes and rules are read again ([`list`] into a [`Listing`]) and the
 //! configured ones it no longer has count as removed.
 
+use super::timer::each_message;
 use std::net::IpAddr;
 use vigil_config::{Route, RouteKind, Rule};
 
@@ -66,23 +67,6 @@ impl Gone {
             libc::RTM_DELRULE if self.rules.len() < GONE => self.rules.extend(rule_key(m)),
             _ => {}
         });
-    }
-}
-
-/// Walks a datagram of rtnetlink messages (each `nlmsghdr` first: length
-/// u32, type u16, ...), handing each message's type and bytes (cut at the
-/// datagram's end) to `each`.
-fn each_message(mut b: &[u8], mut each: impl FnMut(u16, &[u8])) {
-    while b.len() >= 16 {
-        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        let kind = u16::from_ne_bytes([b[4], b[5]]);
-        each(kind, &b[..len.min(b.len())]);
-        // Messages are 4-byte aligned; a bad length ends the walk.
-        let step = len.div_ceil(4) * 4;
-        if len < 16 || step > b.len() {
-            break;
-        }
-        b = &b[step..];
     }
 }
 

@@ -149,30 +149,37 @@ impl Changed {
     /// Reads the messages' types (a datagram holds one or more, each
     /// `nlmsghdr` first: length u32, type u16, ...); what cannot be read
     /// counts as both.
-    fn add(&mut self, mut b: &[u8]) {
-        while b.len() >= 16 {
-            let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-            let kind = u16::from_ne_bytes([b[4], b[5]]);
-            match kind {
-                libc::RTM_NEWLINK | libc::RTM_DELLINK => self.links = true,
-                libc::RTM_NEWADDR => self.addresses = true,
-                libc::RTM_DELADDR => {
-                    self.addresses = true;
-                    if self.removed.len() < REMOVED
-                        && let Some(a) = removed_address(&b[..len.min(b.len())])
-                    {
-                        self.removed.push(a);
-                    }
+    fn add(&mut self, b: &[u8]) {
+        each_message(b, |kind, m| match kind {
+            libc::RTM_NEWLINK | libc::RTM_DELLINK => self.links = true,
+            libc::RTM_NEWADDR => self.addresses = true,
+            libc::RTM_DELADDR => {
+                self.addresses = true;
+                if self.removed.len() < REMOVED
+                    && let Some(a) = removed_address(m)
+                {
+                    self.removed.push(a);
                 }
-                _ => {}
             }
-            // Messages are 4-byte aligned; a bad length ends the walk.
-            let step = len.div_ceil(4) * 4;
-            if len < 16 || step > b.len() {
-                break;
-            }
-            b = &b[step..];
+            _ => {}
+        });
+    }
+}
+
+/// Walks a datagram of rtnetlink messages (each `nlmsghdr` first: length
+/// u32, type u16, ...), handing each message's type and bytes (cut at the
+/// datagram's end) to `each`.
+pub fn each_message(mut b: &[u8], mut each: impl FnMut(u16, &[u8])) {
+    while b.len() >= 16 {
+        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let kind = u16::from_ne_bytes([b[4], b[5]]);
+        each(kind, &b[..len.min(b.len())]);
+        // Messages are 4-byte aligned; a bad length ends the walk.
+        let step = len.div_ceil(4) * 4;
+        if len < 16 || step > b.len() {
+            break;
         }
+        b = &b[step..];
     }
 }
 
