@@ -299,8 +299,9 @@ fn masked(a: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
-/// The protocol vigil marks what it adds with unless told (keepalived's).
-const RTPROT_KEEPALIVED: u8 = 18;
+/// The protocol vigil marks what it adds with unless told (keepalived's):
+/// the one vigil-net installs routes with.
+use vigil_net::RTPROT_KEEPALIVED;
 
 /// Whether a removed route is this configured one: same destination,
 /// table (main unless said), TOS, protocol (keepalived's unless said) and
